@@ -1,0 +1,32 @@
+# The two commands of README.md. Everything they need is installed from this repository's files.
+PY ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test rehearse deps venv bench clean
+
+demo: $(STAMP)
+	rm -rf demo
+	$(VENV)/bin/ceremony rehearse demo/workspace --softhsm-dir demo --keyholders 5 --threshold 3
+	$(VENV)/bin/ceremony status demo/workspace
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/run.py
+
+deps:
+	softhsm-setup/install.sh
+
+$(STAMP): pyproject.toml softhsm-setup/debian-packages.txt
+	softhsm-setup/install.sh
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -U pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+clean:
+	rm -rf $(VENV) demo

@@ -1,0 +1,124 @@
+"""Walk a folder of ``N.root.json`` files from a trusted root, as a TUF client would.
+
+Each version must be the next one, be signed by the previous root's threshold
+and by its own, and the newest must not have expired. This is the check run on
+metadata coming into a ceremony (``init --previous``, imports) and by
+``ceremony verify``; python-tuf's ngclient is the independent check in tests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tuf.api.metadata import Metadata, Root
+
+from ceremony.errors import VerificationError
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.base import ThresholdStatus
+
+MAX_ROOT_FILE = 1024 * 1024
+_ROOT_FILE = re.compile(r"^([1-9][0-9]{0,9})\.root\.json$")
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of a successful walk."""
+
+    trusted_version: int
+    versions: list[int]
+    statuses: list[ThresholdStatus]
+    newest: Metadata[Root]
+    newest_bytes: bytes
+
+    @property
+    def newest_version(self) -> int:
+        """The version the chain ends at."""
+        return self.newest.signed.version
+
+
+def read_root_file(path: Path) -> bytes:
+    """Read a root file, refusing one far larger than any root.
+
+    Raises:
+        VerificationError: missing, unreadable or oversize.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_ROOT_FILE:
+            raise VerificationError(f"{path} is {size} bytes, far larger than any root metadata")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise VerificationError(f"{path} does not exist") from None
+    except OSError as e:
+        raise VerificationError(f"cannot read {path}: {e.strerror}") from None
+
+
+def check_self_signed(md: Metadata[Root], what: str) -> ThresholdStatus:
+    """A root must be signed by its own threshold (the trusted root included).
+
+    Raises:
+        VerificationError: it is not.
+    """
+    st = tuf_format.status(md, None)
+    if not st.verified:
+        raise VerificationError(f"{what} is not signed by its own root threshold: {st.new.describe()}")
+    return st
+
+
+def root_versions(directory: Path) -> dict[int, Path]:
+    """The ``N.root.json`` files in ``directory``, by version."""
+    found = {}
+    for p in directory.iterdir():
+        m = _ROOT_FILE.match(p.name)
+        if m:
+            found[int(m.group(1))] = p
+    return found
+
+
+def walk(trusted_bytes: bytes, directory: Path, *, now: datetime | None = None,
+         check_expiry: bool = True, trusted_name: str = "the trusted root") -> ChainReport:
+    """Verify every root version in ``directory`` after the trusted one.
+
+    Raises:
+        VerificationError: a version is missing, repeated out of order, not signed at
+            either threshold, or the newest has expired. The message names the file.
+    """
+    trusted = tuf_format.from_bytes(trusted_bytes, trusted_name)
+    check_self_signed(trusted, trusted_name)
+    if not directory.is_dir():
+        raise VerificationError(f"{directory} is not a folder")
+    files = root_versions(directory)
+    current, current_bytes = trusted, trusted_bytes
+    versions, statuses = [], []
+    v = trusted.signed.version + 1
+    newer = sorted(n for n in files if n >= v)
+    while v in files:
+        path = files[v]
+        data = read_root_file(path)
+        md = tuf_format.from_bytes(data, path.name)
+        if md.signed.version != v:
+            raise VerificationError(
+                f"{path.name} holds root version {md.signed.version}, not {v}: "
+                + ("a rolled-back version" if md.signed.version < v else "a mislabelled version"))
+        st = tuf_format.status(md, current.signed)
+        if not st.verified:
+            failing = [x.describe() for x in (st.old, st.new) if x is not None and not x.met]
+            raise VerificationError(f"{path.name} is not signed at threshold: " + "; ".join(failing))
+        versions.append(v)
+        statuses.append(st)
+        current, current_bytes = md, data
+        v += 1
+    beyond = [n for n in newer if n >= v]
+    if beyond:
+        raise VerificationError(f"root version {v} is missing, but {files[beyond[0]].name} exists: "
+                                "the chain has a gap")
+    if check_expiry:
+        now = now or datetime.now(timezone.utc)
+        if current.signed.is_expired(now):
+            raise VerificationError(
+                f"the newest root (v{current.signed.version}) expired at "
+                f"{current.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
+    return ChainReport(trusted.signed.version, versions, statuses, current, current_bytes)

@@ -1,0 +1,243 @@
+"""``ceremony``: the scripted face of the tool. Thin: parse, call the engine, render.
+
+Every expected failure is a ``CeremonyError`` or ``HsmError`` and ends as one
+``error:`` line (plus a ``hint:``) and its exit code, never a traceback. Heavy
+modules (python-tuf, python-pkcs11, Textual) are imported inside the commands
+so ``ceremony --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ceremony.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage; 2 means "plan invalid" here, so use 64."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _emit(args: argparse.Namespace, text: str | list[str], data: Any) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=1, sort_keys=True))
+    else:
+        print(text if isinstance(text, str) else "\n".join(text))
+
+
+def _module(args: argparse.Namespace, plan_module: str | None = None) -> Any:
+    from hsm.pkcs11 import get_module, resolve_module_path
+    return get_module(resolve_module_path(getattr(args, "pkcs11_module", None), plan_module))
+
+
+def _pin(args: argparse.Namespace) -> Any:
+    from ceremony.interaction import pin_provider
+    return pin_provider(getattr(args, "pin_file", None))
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from ceremony.engine import Ceremony
+    return Ceremony.open(Path(args.workspace))
+
+
+# ---- commands ------------------------------------------------------------------
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    tokens = _module(args).tokens()
+    lines = [f"{'LABEL':<24} {'SERIAL':<18} {'MANUFACTURER':<20} {'MODEL':<16} PIN"]
+    lines += [f"{t.label:<24} {t.serial:<18} {t.manufacturer:<20} {t.model:<16} {t.pin_state}"
+              for t in tokens]
+    if not tokens:
+        lines = ["no tokens present"]
+    _emit(args, lines, [t.to_dict() for t in tokens])
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from ceremony.engine import Ceremony
+    c = Ceremony.init(Path(args.workspace), Path(args.plan), Path(args.previous) if args.previous else None)
+    p = c.plan
+    lines = [f"ceremony {p.name!r} ({p.format}, repository {p.repository}) initialised in {args.workspace}",
+             f"root: {p.root.threshold} of {len(p.root.keyholders)} ({', '.join(p.root.keyholders)})"]
+    prev = c.state.init.get("previous")
+    if prev:
+        lines.append(f"continues root v{prev['version']} (chain verified from 1.root.json)")
+    if p.rehearsal:
+        lines.append("REHEARSAL: recorded as such")
+    todo = [k for k in p.root.keyholders if c.needs_key(k)]
+    if todo:
+        lines.append("next: ceremony keygen WORKSPACE --keyholder NAME for " + ", ".join(todo))
+    _emit(args, lines, {"workspace": args.workspace, "ceremony_id": c.state.init["ceremony_id"],
+                        "needs_keygen": todo})
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    c = _open(args)
+    rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args))
+    from ceremony.fingerprint import fingerprint_words
+    words = fingerprint_words(rec.keyid)
+    _emit(args, [f"{rec.keyholder}: {rec.algorithm} key generated on token {rec.token_label!r} "
+                 f"(serial {rec.token_serial})",
+                 f"key id {rec.keyid}", f"read aloud: {words}"],
+          {"keyholder": rec.keyholder, "keyid": rec.keyid, "algorithm": rec.algorithm,
+           "token_label": rec.token_label, "token_serial": rec.token_serial, "uri": rec.uri})
+    return 0
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    from ceremony.formats import tuf as tuf_format
+    c = _open(args)
+    prev = c.previous_root()
+    md = c.draft()
+    lines = [f"drafted root v{md.signed.version} (digest {c.state.draft_digest})"]
+    lines += tuf_format.describe_root(md.signed)
+    lines.append("changes:")
+    lines += ["  " + d for d in tuf_format.diff_roots(prev.signed if prev else None, md.signed)]
+    _emit(args, lines, {"version": md.signed.version, "digest": c.state.draft_digest,
+                        "changes": tuf_format.diff_roots(prev.signed if prev else None, md.signed)})
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    c = _open(args)
+    c.draft_metadata()
+    print(f"{args.keyholder}: insert {c.token_for(args.keyholder)}", file=sys.stderr)
+    res = c.sign(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args))
+    _emit(args, [f"{res.keyholder} signed root v{res.status.version} with {res.token}",
+                 *res.status.lines()],
+          {"keyholder": res.keyholder, "keyids": res.keyids, "status": res.status.to_dict()})
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    c = _open(args)
+    from ceremony.status import ceremony_status
+    report = ceremony_status(c)
+    _emit(args, report.lines(), report.to_dict())
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    c = _open(args)
+    paths = c.publish()
+    _emit(args, [f"published root v{c.state.draft['version']}: " + ", ".join(str(p) for p in paths)],
+          {"version": c.state.draft["version"], "files": [str(p) for p in paths]})
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ceremony import chain
+    trusted = chain.read_root_file(Path(args.trusted))
+    report = chain.walk(trusted, Path(args.metadata_dir), trusted_name=str(args.trusted))
+    lines = [f"trusted root v{report.trusted_version} ({args.trusted})"]
+    for st in report.statuses:
+        lines.append(f"v{st.version}: ok - " + "; ".join(st.lines()))
+    lines.append(f"chain verified: newest root is v{report.newest_version}, expires "
+                 f"{report.newest.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
+    _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
+                        "newest": report.newest_version,
+                        "statuses": [s.to_dict() for s in report.statuses]})
+    return 0
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from ceremony.rehearse import rehearse
+    result = rehearse(Path(args.workspace), keyholders=args.keyholders, threshold=args.threshold,
+                      softhsm_dir=Path(args.softhsm_dir) if args.softhsm_dir else None,
+                      algorithm=args.algorithm, log=lambda m: print(m, file=sys.stderr))
+    _emit(args, result.lines(), result.to_dict())
+    return 0
+
+
+# ---- parser --------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="ceremony", description="Hardware-backed offline root key ceremonies "
+                 "for TUF repositories and Notary v1 collections.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, handler: Handler, help_: str, ws: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        if ws:
+            p.add_argument("workspace", metavar="WORKSPACE")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(handler=handler)
+        return p
+
+    def token_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--pkcs11-module", metavar="PATH", help="PKCS#11 module (overrides plan and env)")
+        p.add_argument("--pin-file", metavar="PATH", type=Path,
+                       help="read the PIN from this file (else CEREMONY_PIN, else a prompt)")
+
+    p = add("tokens", cmd_tokens, "list tokens with label, serial and PIN state", ws=False)
+    p.add_argument("--pkcs11-module", metavar="PATH")
+    p = add("init", cmd_init, "start a ceremony in a new workspace from a plan")
+    p.add_argument("--plan", required=True, metavar="PLAN.toml")
+    p.add_argument("--previous", metavar="METADATA_DIR",
+                   help="continue a repository: its N.root.json chain (verified from 1.root.json)")
+    p = add("keygen", cmd_keygen, "generate a keyholder's root key on their token")
+    p.add_argument("--keyholder", required=True, metavar="NAME")
+    token_opts(p)
+    add("draft", cmd_draft, "draft the next root version from the plan and the keys")
+    p = add("sign", cmd_sign, "add a keyholder's signature to the draft")
+    p.add_argument("--keyholder", required=True, metavar="NAME")
+    token_opts(p)
+    add("status", cmd_status, "thresholds (signed / missing, by keyholder) and expiries")
+    add("publish", cmd_publish, "write metadata/N.root.json once every threshold is met")
+    p = add("verify", cmd_verify, "verify an N.root.json chain from a trusted root", ws=False)
+    p.add_argument("--trusted", required=True, metavar="ROOT.json")
+    p.add_argument("metadata_dir", metavar="METADATA_DIR")
+    p = add("rehearse", cmd_rehearse, "the whole ceremony on throwaway SoftHSM tokens, no prompts")
+    p.add_argument("--keyholders", type=int, default=5, metavar="N")
+    p.add_argument("--threshold", type=int, default=3, metavar="M")
+    p.add_argument("--algorithm", default="ecdsa-p256")
+    p.add_argument("--softhsm-dir", metavar="DIR", help="where to make the throwaway tokens")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; map expected failures to their exit codes."""
+    args = build_parser().parse_args(argv)
+    if not getattr(args, "handler", None):
+        build_parser().print_help()
+        return EXIT_USAGE
+    from ceremony.errors import CeremonyError
+    from hsm.errors import HsmError
+    try:
+        return args.handler(args)
+    except (CeremonyError, HsmError) as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"hint: {e.hint}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; every step already reported as done is in the journal",
+              file=sys.stderr)
+        return 130
+    except UsageError as e:  # pragma: no cover - covered by CeremonyError
+        print(f"error: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except Exception as e:  # noqa: BLE001 - the one place internal errors are caught
+        print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        print("hint: this is a bug; the journal holds every completed step", file=sys.stderr)
+        if "CEREMONY_DEBUG" in __import__("os").environ:
+            raise
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

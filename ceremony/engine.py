@@ -1,0 +1,468 @@
+"""The ceremony engine: each step reads state, acts, and journals before it reports.
+
+Steps: init, keygen (per keyholder), draft, sign (per keyholder), publish. The
+CLI and the TUI call these and only render what they return. Every effect is
+appended to the journal before the step returns, and state is the replay of
+the journal, so a crash resumes where it stopped: a key whose generation was
+intended but not recorded is looked up on its token by id before a new one is
+made, and drafts are rebuilt from the journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Key, Signature
+from tuf.api.metadata import Metadata, Root
+
+from ceremony import chain
+from ceremony.errors import StateError, ThresholdError, VerificationError, WorkspaceError
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.base import ThresholdStatus
+from ceremony.journal import Journal
+from ceremony.keys import key_from_crypto
+from ceremony.plan import Plan, load_online_keys, parse_plan
+from ceremony.state import (
+    DRAFT_CREATED,
+    INITIALIZED,
+    KEY_GENERATED,
+    KEYGEN_INTENT,
+    PUBLISHED,
+    SIGNATURE_ADDED,
+    KeyRecord,
+    State,
+    replay,
+)
+from ceremony.workspace import Workspace, atomic_write
+from hsm.pkcs11 import Module, PinProvider
+from hsm.signer import TokenSigner
+
+
+def sha256(data: bytes) -> str:
+    """Hex sha256, the digest used throughout the record."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """What one keyholder's signing step did, and where the thresholds stand now."""
+
+    keyholder: str
+    keyids: list[str]
+    token: str
+    status: ThresholdStatus
+
+
+class Ceremony:
+    """One workspace: its plan, its journal, and the steps that advance it."""
+
+    def __init__(self, ws: Workspace, journal: Journal, plan: Plan) -> None:
+        self.ws = ws
+        self.journal = journal
+        self.plan = plan
+        self.state: State = replay(journal.events)
+
+    # ---- opening -------------------------------------------------------------
+
+    @classmethod
+    def init(cls, root: Path, plan_path: Path, previous: Path | None = None) -> Ceremony:
+        """Start a ceremony in a new folder from a plan (and, for a rotation, a previous chain).
+
+        The plan and the online public keys are validated and copied in first;
+        a previous chain is verified from its first root before anything is written.
+
+        Raises:
+            PlanError: the plan or a key file is invalid.
+            VerificationError: the previous chain does not verify.
+            WorkspaceError: the folder already holds something.
+        """
+        text = Path(plan_path).read_text(encoding="utf-8") if Path(plan_path).is_file() else None
+        if text is None:
+            from ceremony.errors import PlanError
+            raise PlanError(f"the plan {plan_path} does not exist")
+        plan = parse_plan(text)
+        online = load_online_keys(plan, Path(plan_path).resolve().parent)
+        prev_info, prev_files = _load_previous(previous) if previous else (None, {})
+        if prev_info is not None:
+            _check_online_vs_root(online, prev_info)
+
+        ws = Workspace(Path(root))
+        ws.create()
+        atomic_write(ws.plan, text.encode(), exclusive=True)
+        for name, data in prev_files.items():
+            atomic_write(ws.previous / name, data, exclusive=True)
+        online_data = {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
+                       for role, keys in online.items()}
+        for role, keys in online_data.items():
+            for k in keys:
+                atomic_write(ws.keys / f"online-{role}-{k['keyid'][:16]}.json",
+                             json.dumps(k, indent=1, sort_keys=True).encode(), exclusive=True)
+        journal = Journal.create(ws.journal)
+        journal.append(INITIALIZED, {
+            "ceremony_id": str(uuid.uuid4()),
+            "plan_sha256": sha256(text.encode()),
+            "name": plan.name,
+            "format": plan.format,
+            "repository": plan.repository,
+            "rehearsal": plan.rehearsal,
+            "online_keys": online_data,
+            "previous": prev_info,
+            "tool_version": _tool_version(),
+        })
+        return cls(ws, journal, plan)
+
+    @classmethod
+    def open(cls, root: Path) -> Ceremony:
+        """Open an existing workspace, checking its journal and plan.
+
+        Raises:
+            WorkspaceError: not a workspace, or the journal is broken.
+            VerificationError: the plan was edited after ``init``.
+        """
+        ws = Workspace(Path(root))
+        ws.check()
+        journal = Journal.open(ws.journal)
+        state = replay(journal.events)
+        if not state.init:
+            raise WorkspaceError(f"{ws.journal} has no initialisation event")
+        try:
+            text = ws.plan.read_bytes()
+        except OSError:
+            raise WorkspaceError(f"{ws.plan} is missing") from None
+        if sha256(text) != state.init["plan_sha256"]:
+            raise VerificationError(f"{ws.plan} was changed after the ceremony started",
+                                    hint="the plan is fixed at init; start a new workspace for a new plan")
+        return cls(ws, journal, parse_plan(text.decode()))
+
+    def _append(self, type_: str, data: dict[str, Any]) -> None:
+        self.journal.append(type_, data)
+        self.state = replay(self.journal.events)
+
+    # ---- previous root (rotations) ---------------------------------------------
+
+    def previous_root(self) -> Metadata[Root] | None:
+        """The newest trusted root this ceremony continues from, re-checked against the journal."""
+        info = self.state.init.get("previous")
+        if not info:
+            return None
+        path = self.ws.previous / f"{info['version']}.root.json"
+        data = chain.read_root_file(path)
+        if sha256(data) != info["sha256"]:
+            raise VerificationError(f"{path} was changed after the ceremony started")
+        return tuf_format.from_bytes(data, path.name)
+
+    def previous_keys_of(self, keyholder: str) -> list[Key]:
+        """Root keys of ``keyholder`` in the previous root (by their ``x-`` fields)."""
+        prev = self.previous_root()
+        if prev is None:
+            return []
+        root = prev.signed
+        return [root.keys[k] for k in root.roles[Root.type].keyids
+                if tuf_format.keyholder_of(root.keys[k]) == keyholder]
+
+    # ---- keygen --------------------------------------------------------------
+
+    def needs_key(self, keyholder: str) -> bool:
+        """Whether ``keyholder`` must still generate a key in this ceremony."""
+        if keyholder in self.state.keys:
+            return False
+        return not self._reusable_previous_key(keyholder)
+
+    def _reusable_previous_key(self, keyholder: str) -> Key | None:
+        holder = self.plan.keyholder(keyholder)
+        for key in self.previous_keys_of(keyholder):
+            f = key.unrecognized_fields
+            if (holder.token is None or f.get(tuf_format.X_TOKEN_LABEL) == holder.token) and \
+               (holder.serial is None or f.get(tuf_format.X_TOKEN_SERIAL) == holder.serial):
+                return key
+        return None
+
+    def keygen(self, keyholder: str, module: Module, pin: PinProvider) -> KeyRecord:
+        """Generate ``keyholder``'s root key on their token.
+
+        The intent (with the key's CKA_ID) is journaled first; if the process dies
+        after the token made the key, the next run finds it by that id.
+
+        Raises:
+            StateError: the keyholder already has a key, or is not a root keyholder.
+            hsm.errors.HsmError: token missing, PIN refused, label already used.
+        """
+        holder = self.plan.keyholder(keyholder)
+        if keyholder not in self.plan.root.keyholders:
+            raise StateError(f"{keyholder} is not a root keyholder in the plan")
+        if keyholder in self.state.keys:
+            raise StateError(f"{keyholder} already has a root key in this ceremony "
+                             f"({self.state.keys[keyholder].keyid[:12]})",
+                             hint="a keyholder gets one key; nothing was generated")
+        if self._reusable_previous_key(keyholder) is not None:
+            raise StateError(f"{keyholder} already holds a key in the current root; it is kept",
+                             hint="to replace it, give the keyholder a new token in the plan")
+        token = module.find_token(label=holder.token, serial=holder.serial)
+        intent = self.state.intents.get(keyholder)
+        if intent is None:
+            intent = {"keyholder": keyholder, "key_id_hex": os.urandom(16).hex(),
+                      "object_label": f"{self.plan.name}/{keyholder}", "algorithm": holder.algorithm,
+                      "token_label": holder.token, "token_serial": holder.serial}
+            self._append(KEYGEN_INTENT, intent)
+        key_id = bytes.fromhex(intent["key_id_hex"])
+        tk = module.find_key_by_id(token, pin, intent["algorithm"], key_id)
+        if tk is None:
+            tk = module.generate(token, pin, intent["algorithm"], intent["object_label"], key_id)
+        public = key_from_crypto(tk.public_key())
+        key = tuf_format.root_key(public, keyholder, intent["algorithm"], tk.token.label,
+                                  tk.token.serial, tk.ref.uri())
+        data = {"keyholder": keyholder, "key": key.to_dict(), "keyid": key.keyid,
+                "algorithm": intent["algorithm"], "token_label": tk.token.label,
+                "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
+                "uri": tk.ref.uri()}
+        atomic_write(self.ws.keys / f"root-{keyholder}.json",
+                     json.dumps({"keyid": key.keyid, **key.to_dict()}, indent=1, sort_keys=True).encode())
+        self._append(KEY_GENERATED, data)
+        return self.state.keys[keyholder]
+
+    # ---- draft ---------------------------------------------------------------
+
+    def root_keys(self) -> list[Key]:
+        """The root keys the plan asks for: kept from the previous root, or generated here.
+
+        Raises:
+            StateError: some keyholders still need to generate their key.
+        """
+        keys, waiting = [], []
+        for name in self.plan.root.keyholders:
+            rec = self.state.keys.get(name)
+            if rec is not None:
+                keys.append(Key.from_dict(rec.keyid, dict(rec.key)))
+                continue
+            kept = self._reusable_previous_key(name)
+            if kept is not None:
+                keys.append(kept)
+            else:
+                waiting.append(name)
+        if waiting:
+            raise StateError("no root key yet for " + ", ".join(waiting),
+                             hint="run `ceremony keygen WORKSPACE --keyholder NAME` for each")
+        return keys
+
+    def online_keys(self) -> dict[str, list[Key]]:
+        """The online roles' public keys as copied in at init."""
+        return {role: [Key.from_dict(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
+                       for k in keys]
+                for role, keys in self.state.init["online_keys"].items()}
+
+    def draft(self, now: datetime | None = None) -> Metadata[Root]:
+        """Draft the next root version from the plan and the keys; unsigned.
+
+        Raises:
+            StateError: keys missing, or a draft already exists.
+        """
+        if self.state.draft is not None:
+            raise StateError(f"root v{self.state.draft['version']} is already drafted",
+                             hint="sign it (`ceremony sign`), or start a new workspace to change it")
+        prev = self.previous_root()
+        now = now or tuf_format.utcnow()
+        version = prev.signed.version + 1 if prev else 1
+        online = self.online_keys()
+        md = tuf_format.build_root(
+            version, tuf_format.expiry(now, self.plan.root.expires), self.plan.consistent_snapshot,
+            self.root_keys(), self.plan.root.threshold,
+            {r.name: (online[r.name], r.threshold) for r in self.plan.online})
+        if prev is not None:
+            _check_rotation(prev.signed, md.signed)
+        self._append(DRAFT_CREATED, {"version": version, "digest": tuf_format.signed_digest(md),
+                                     "signed": md.signed.to_dict(), "created": now.isoformat()})
+        self._write_draft()
+        return md
+
+    def draft_metadata(self) -> Metadata[Root]:
+        """The current draft with every journaled signature attached.
+
+        Raises:
+            StateError: nothing drafted yet.
+        """
+        d = self.state.draft
+        if d is None:
+            raise StateError("there is no draft yet", hint="run `ceremony draft WORKSPACE` first")
+        md: Metadata[Root] = Metadata(Root.from_dict(json.loads(json.dumps(d["signed"]))))
+        for keyid, s in self.state.signatures.items():
+            md.signatures[keyid] = Signature(keyid, s["sig"])
+        return md
+
+    def _write_draft(self) -> None:
+        md = self.draft_metadata()
+        atomic_write(self.ws.draft_path(md.signed.version), tuf_format.to_bytes(md))
+
+    def check_draft_file(self) -> None:
+        """Refuse to go on if the draft file on disk no longer matches what was drafted.
+
+        Raises:
+            VerificationError: the file's signed part was edited.
+        """
+        d = self.state.draft
+        assert d is not None
+        path = self.ws.draft_path(d["version"])
+        try:
+            on_disk = tuf_format.from_bytes(path.read_bytes(), path.name)
+        except FileNotFoundError:
+            return  # rebuilt from the journal below
+        if tuf_format.signed_digest(on_disk) != d["digest"]:
+            raise VerificationError(
+                f"the draft {path.name} was changed after it was drafted; refusing to sign it",
+                hint="nothing was signed; restore the draft or start a new workspace")
+
+    # ---- sign ----------------------------------------------------------------
+
+    def signing_keys(self, keyholder: str) -> list[Key]:
+        """Keys of ``keyholder`` that count toward the new or the previous root threshold."""
+        md = self.draft_metadata()
+        keys: dict[str, Key] = {}
+        roots = [md.signed]
+        prev = self.previous_root()
+        if prev is not None:
+            roots.append(prev.signed)
+        for root in roots:
+            for keyid in root.roles[Root.type].keyids:
+                key = root.keys[keyid]
+                if tuf_format.keyholder_of(key) == keyholder:
+                    keys[keyid] = key
+        return list(keys.values())
+
+    def sign(self, keyholder: str, module: Module, pin: PinProvider) -> SignResult:
+        """Add ``keyholder``'s signature(s) to the draft, verified before they are journaled.
+
+        Raises:
+            StateError: no draft, already published, or the keyholder already signed.
+            VerificationError: the keyholder holds no key that counts, or the draft was edited.
+            hsm.errors.HsmError: token missing/wrong, PIN refused.
+        """
+        self.draft_metadata()
+        if self.state.draft_published:
+            raise StateError(f"root v{self.state.draft['version']} is already published")
+        self.check_draft_file()
+        keys = self.signing_keys(keyholder)
+        if not keys:
+            v = self.state.draft["version"]
+            where = f"root v{v}" + (f" or the previous root v{v - 1}" if v > 1 else "")
+            raise VerificationError(f"{keyholder} holds no key in {where}: their signature would "
+                                    "count toward no threshold")
+        todo = [k for k in keys if k.keyid not in self.state.signatures]
+        if not todo:
+            raise StateError(f"{keyholder} has already signed root v{self.state.draft['version']}")
+        md = self.draft_metadata()
+        payload = md.signed_bytes
+        tokens = []
+        for key in todo:
+            signer = self._signer(key, module, pin)
+            sig = signer.sign(payload)
+            key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
+            tokens.append(tuf_format.token_hint(key))
+            self._append(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": key.keyid,
+                                           "sig": sig.signature, "draft": self.state.draft_digest,
+                                           "token_serial": signer.token_key.token.serial})
+        self._write_draft()
+        return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), self.status())
+
+    def _signer(self, key: Key, module: Module, pin: PinProvider) -> TokenSigner:
+        f = key.unrecognized_fields
+        token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
+                                  serial=f.get(tuf_format.X_TOKEN_SERIAL))
+        from hsm.uri import parse_uri
+        ref = parse_uri(f[tuf_format.X_KEY_URI])
+        tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
+                             expected_public=key._crypto_key())  # type: ignore[attr-defined]
+        return TokenSigner(tk, key)
+
+    def token_for(self, keyholder: str) -> str:
+        """Which token(s) ``keyholder`` must insert to sign the current draft."""
+        return ", ".join(tuf_format.token_hint(k) for k in self.signing_keys(keyholder))
+
+    # ---- status & publish ----------------------------------------------------
+
+    def status(self) -> ThresholdStatus:
+        """Threshold verdicts for the current draft.
+
+        Raises:
+            StateError: nothing drafted yet.
+        """
+        prev = self.previous_root()
+        return tuf_format.status(self.draft_metadata(), prev.signed if prev else None)
+
+    def publish(self) -> list[Path]:
+        """Write ``metadata/N.root.json`` and ``metadata/root.json`` once every threshold is met.
+
+        Raises:
+            ThresholdError: a threshold is not met (the verdict says who is missing).
+            StateError: nothing drafted.
+        """
+        md = self.draft_metadata()
+        version = md.signed.version
+        if version in self.state.published:
+            raise StateError(f"root v{version} is already published")
+        self.check_draft_file()
+        st = self.status()
+        if not st.verified:
+            raise ThresholdError(f"root v{version} cannot be published below threshold: "
+                                 + "; ".join(st.lines()), verdict=st)
+        # Only signatures that count go out: no stray signatures in published metadata.
+        data = tuf_format.to_bytes(md)
+        numbered = self.ws.metadata / f"{version}.root.json"
+        if not (numbered.exists() and numbered.read_bytes() == data):
+            atomic_write(numbered, data, exclusive=True)
+        atomic_write(self.ws.metadata / "root.json", data)
+        self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
+                                 "files": [numbered.name, "root.json"]})
+        return [numbered, self.ws.metadata / "root.json"]
+
+
+def _tool_version() -> str:
+    from ceremony import __version__
+    return __version__
+
+
+def _load_previous(directory: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Verify a previous chain from its first root and return what to copy in."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise VerificationError(f"the previous metadata folder {directory} does not exist")
+    files = chain.root_versions(directory)
+    if not files:
+        raise VerificationError(f"{directory} holds no N.root.json files")
+    first = min(files)
+    if first != 1:
+        raise VerificationError(f"{directory} starts at root v{first}; the chain must start at 1.root.json")
+    first_bytes = chain.read_root_file(files[first])
+    report = chain.walk(first_bytes, directory, check_expiry=False, trusted_name=files[first].name)
+    copied = {files[v].name: chain.read_root_file(files[v]) for v in [first, *report.versions]}
+    newest = report.newest_bytes
+    return ({"version": report.newest_version, "sha256": sha256(newest),
+             "versions": [first, *report.versions]}, copied)
+
+
+def _check_online_vs_root(online: dict, prev_info: dict[str, Any]) -> None:
+    """Placeholder for cross-checks between online keys and the previous root (rotation issue)."""
+
+
+def _check_rotation(old: Root, new: Root) -> None:
+    """Refuse rotations no client could follow, before anyone signs.
+
+    Raises:
+        VerificationError: a root key is reused as an online key.
+    """
+    root_ids = set(new.roles[Root.type].keyids)
+    for role in tuf_format.ONLINE_ROLES:
+        shared = root_ids & set(new.roles[role].keyids)
+        if shared:
+            raise VerificationError(f"a {role} key is also a root key ({sorted(shared)[0][:12]}); "
+                                    "online keys must never be root keys")
+
+
+def utc(dt: datetime) -> str:
+    """A datetime as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

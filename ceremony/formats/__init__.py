@@ -1,0 +1,1 @@
+"""Metadata formats: TUF (python-tuf's Metadata API) and the Notary v1 dialect."""

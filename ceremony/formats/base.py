@@ -1,0 +1,69 @@
+"""Verdicts shared by every format, the CLI, the TUI and the record.
+
+Verification returns a verdict (who signed, who is missing) instead of only
+raising, so every shell can say "old root: 2/3 - alice, bob signed; waiting for
+one of carol, dave".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RoleVerdict:
+    """Signatures on one root version, counted against one set of keys and threshold."""
+
+    label: str
+    threshold: int
+    signed: tuple[str, ...]
+    unsigned: tuple[str, ...]
+
+    @property
+    def missing(self) -> int:
+        """How many more signatures are needed."""
+        return max(0, self.threshold - len(self.signed))
+
+    @property
+    def met(self) -> bool:
+        """Whether the threshold is reached."""
+        return self.missing == 0
+
+    def describe(self) -> str:
+        """The verdict in one sentence for the room."""
+        signed = ", ".join(self.signed) + " signed" if self.signed else "nobody has signed"
+        text = f"{self.label}: {len(self.signed)}/{self.threshold} - {signed}"
+        if self.met:
+            return text + "; threshold met"
+        who = ", ".join(self.unsigned)
+        many = "one" if self.missing == 1 else str(self.missing)
+        return text + f"; waiting for {many} of {who}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {"label": self.label, "threshold": self.threshold, "signed": list(self.signed),
+                "unsigned": list(self.unsigned), "missing": self.missing, "met": self.met}
+
+
+@dataclass(frozen=True)
+class ThresholdStatus:
+    """Whether a root version can be published: its own threshold, and the previous root's."""
+
+    version: int
+    new: RoleVerdict
+    old: RoleVerdict | None
+
+    @property
+    def verified(self) -> bool:
+        """True when every threshold that applies is met."""
+        return self.new.met and (self.old is None or self.old.met)
+
+    def lines(self) -> list[str]:
+        """One sentence per threshold, previous root first."""
+        return [v.describe() for v in (self.old, self.new) if v is not None]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {"version": self.version, "verified": self.verified, "new": self.new.to_dict(),
+                "old": self.old.to_dict() if self.old else None}

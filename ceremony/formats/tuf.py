@@ -1,0 +1,199 @@
+"""TUF root metadata, built and checked only through python-tuf's Metadata API.
+
+Root keys carry who holds them in custom ``x-ceremony-*`` fields (python-tuf
+keeps unrecognised fields), so a later ceremony can tell a keyholder which
+physical token to bring. Key ids are always the standard hash of the key's
+public parts, recomputed and checked, never trusted from a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from securesystemslib.signer import Key, Signature
+from tuf.api.exceptions import DownloadError, RepositoryError
+from tuf.api.metadata import Metadata, Role, Root
+from tuf.api.serialization import DeserializationError
+from tuf.api.serialization.json import JSONSerializer
+
+from ceremony.errors import VerificationError
+from ceremony.formats.base import RoleVerdict, ThresholdStatus
+from ceremony.keys import compute_keyid
+
+X_KEYHOLDER = "x-ceremony-keyholder"
+X_TOKEN_LABEL = "x-ceremony-token-label"
+X_TOKEN_SERIAL = "x-ceremony-token-serial"
+X_KEY_URI = "x-ceremony-key-uri"
+X_ALGORITHM = "x-ceremony-algorithm"
+X_FIELDS = (X_KEYHOLDER, X_TOKEN_LABEL, X_TOKEN_SERIAL, X_KEY_URI, X_ALGORITHM)
+
+ONLINE_ROLES = ("targets", "snapshot", "timestamp")
+
+
+def root_key(key: Key, keyholder: str, algorithm: str, token_label: str | None,
+             token_serial: str | None, uri: str) -> Key:
+    """A root key annotated with its keyholder and token (public facts only)."""
+    fields: dict[str, Any] = {X_KEYHOLDER: keyholder, X_ALGORITHM: algorithm, X_KEY_URI: uri}
+    if token_label is not None:
+        fields[X_TOKEN_LABEL] = token_label
+    if token_serial is not None:
+        fields[X_TOKEN_SERIAL] = token_serial
+    data = {"keytype": key.keytype, "scheme": key.scheme, "keyval": dict(key.keyval), **fields}
+    return Key.from_dict(key.keyid, data)
+
+
+def keyholder_of(key: Key) -> str | None:
+    """The keyholder named in a key's ``x-`` fields, if any."""
+    name = key.unrecognized_fields.get(X_KEYHOLDER)
+    return name if isinstance(name, str) else None
+
+
+def key_name(key: Key) -> str:
+    """How a key is called in the room: its keyholder, or a short key id."""
+    return keyholder_of(key) or f"key {key.keyid[:12]}"
+
+
+def token_hint(key: Key) -> str:
+    """Which token to insert for ``key``, from its ``x-`` fields."""
+    label = key.unrecognized_fields.get(X_TOKEN_LABEL)
+    serial = key.unrecognized_fields.get(X_TOKEN_SERIAL)
+    if label and serial:
+        return f"token {label!r} (serial {serial})"
+    if label:
+        return f"token {label!r}"
+    if serial:
+        return f"token with serial {serial}"
+    return "the token holding key " + key.keyid[:12]
+
+
+def expiry(now: datetime, period: timedelta) -> datetime:
+    """``now + period``, to the second, in UTC."""
+    return (now + period).replace(microsecond=0)
+
+
+def build_root(version: int, expires: datetime, consistent_snapshot: bool,
+               root_keys: list[Key], root_threshold: int,
+               online: Mapping[str, tuple[list[Key], int]]) -> Metadata[Root]:
+    """A new unsigned root.
+
+    Raises:
+        VerificationError: a key id does not match its key.
+    """
+    root = Root(version=version, expires=expires, consistent_snapshot=consistent_snapshot)
+    for key in root_keys:
+        check_keyid(key)
+        root.add_key(key, Root.type)
+    root.roles[Root.type].threshold = root_threshold
+    for role, (keys, threshold) in online.items():
+        for key in keys:
+            check_keyid(key)
+            root.add_key(key, role)
+        root.roles[role].threshold = threshold
+    return Metadata(root)
+
+
+def check_keyid(key: Key) -> None:
+    """Refuse a key whose id is not the hash of its public parts (root-signing#1431).
+
+    Raises:
+        VerificationError: the id does not match.
+    """
+    expected = compute_keyid(key.keytype, key.scheme, key.keyval)
+    if key.keyid != expected:
+        raise VerificationError(f"key id {key.keyid} does not match its key (expected {expected})")
+
+
+def signed_digest(md: Metadata[Root]) -> str:
+    """sha256 of the canonical signed bytes: the identity of a draft."""
+    return hashlib.sha256(md.signed_bytes).hexdigest()
+
+
+def to_bytes(md: Metadata[Root]) -> bytes:
+    """The file form of root metadata (pretty JSON, as python-tuf writes it)."""
+    return md.to_bytes(JSONSerializer(compact=False))
+
+
+def from_bytes(data: bytes, what: str) -> Metadata[Root]:
+    """Parse root metadata read from ``what``.
+
+    Raises:
+        VerificationError: not root metadata.
+    """
+    try:
+        md = Metadata.from_bytes(data)
+    except (DeserializationError, ValueError, KeyError, TypeError) as e:
+        raise VerificationError(f"{what} is not valid TUF metadata: {e}") from None
+    if not isinstance(md.signed, Root):
+        raise VerificationError(f"{what} is {md.signed.type} metadata, not root")
+    return md  # type: ignore[return-value]
+
+
+def _verdict(label: str, root: Root, payload: bytes, sigs: dict[str, Signature]) -> RoleVerdict:
+    result = root.get_verification_result(Root.type, payload, sigs)
+    signed = tuple(key_name(k) for k in result.signed.values())
+    unsigned = tuple(key_name(k) for k in result.unsigned.values())
+    return RoleVerdict(label, result.threshold, signed, unsigned)
+
+
+def status(md: Metadata[Root], previous: Root | None) -> ThresholdStatus:
+    """Who has signed ``md``, against its own root role and the previous root's.
+
+    Raises:
+        VerificationError: ``md`` does not directly follow ``previous``.
+    """
+    new = md.signed
+    if previous is not None and new.version != previous.version + 1:
+        raise VerificationError(f"root v{new.version} does not follow v{previous.version}")
+    payload = md.signed_bytes
+    new_verdict = _verdict(f"root v{new.version}", new, payload, md.signatures)
+    old = None
+    if previous is not None:
+        old = _verdict(f"previous root v{previous.version}", previous, payload, md.signatures)
+    return ThresholdStatus(new.version, new_verdict, old)
+
+
+def describe_root(root: Root) -> list[str]:
+    """The content of a root in words: roles, keys by name, thresholds, expiry in UTC."""
+    lines = [f"root version {root.version}, expires {root.expires:%Y-%m-%d %H:%M:%S} UTC"]
+    for role in (Root.type, *ONLINE_ROLES):
+        r = root.roles[role]
+        names = ", ".join(key_name(root.keys[k]) if role == Root.type else k[:12] for k in r.keyids)
+        lines.append(f"  {role}: {r.threshold} of {len(r.keyids)} ({names})")
+    return lines
+
+
+def diff_roots(old: Root | None, new: Root) -> list[str]:
+    """What changes from ``old`` to ``new``, in words, per role."""
+    if old is None:
+        return ["new repository: " + line.strip() for line in describe_root(new)]
+    out = []
+    for role in (Root.type, *ONLINE_ROLES):
+        o, n = old.roles[role], new.roles[role]
+
+        def name(root: Root, keyid: str) -> str:
+            return key_name(root.keys[keyid]) if role == Root.type else f"key {keyid[:12]}"
+
+        for k in n.keyids:
+            if k not in o.keyids:
+                out.append(f"{role}: + add {name(new, k)}")
+        for k in o.keyids:
+            if k not in n.keyids:
+                out.append(f"{role}: - remove {name(old, k)}")
+        if o.threshold != n.threshold:
+            out.append(f"{role}: threshold {o.threshold} -> {n.threshold}")
+    if old.expires != new.expires:
+        out.append(f"expiry: {old.expires:%Y-%m-%d %H:%M:%S} UTC -> {new.expires:%Y-%m-%d %H:%M:%S} UTC")
+    if not out:
+        out.append("no change to keys or thresholds (version bump only)")
+    return out
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+__all__ = ["DownloadError", "RepositoryError", "Role"]

@@ -1,0 +1,99 @@
+"""Public keys that come into a ceremony from elsewhere (the online roles' keys).
+
+They arrive as PEM SubjectPublicKeyInfo or as TUF key JSON. A private key in
+their place is refused loudly: it should never have been brought to the room.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from securesystemslib.formats import encode_canonical
+from securesystemslib.signer import Key, SSlibKey
+
+from ceremony.errors import PlanError
+
+MAX_KEY_FILE = 64 * 1024  # far above any public key; refuse before reading more
+
+
+@dataclass(frozen=True)
+class PublicKeyFile:
+    """A public key read from ``source``."""
+
+    source: str
+    key: Key
+
+
+def key_from_crypto(public: object) -> SSlibKey:
+    """A securesystemslib key (with the standard keyid) for a ``cryptography`` public key.
+
+    Raises:
+        ValueError: unsupported key type or size.
+    """
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        if public.curve.name not in ("secp256r1", "secp384r1"):
+            raise ValueError(f"unsupported curve {public.curve.name}")
+    elif isinstance(public, rsa.RSAPublicKey):
+        if public.key_size < 2048:
+            raise ValueError(f"RSA key of {public.key_size} bits is too small")
+        return SSlibKey.from_crypto(public, scheme="rsassa-pss-sha256")
+    elif not isinstance(public, ed25519.Ed25519PublicKey):
+        raise ValueError(f"unsupported key type {type(public).__name__}")
+    return SSlibKey.from_crypto(public)  # type: ignore[arg-type]
+
+
+def load_public_key_file(path: Path, field: str) -> PublicKeyFile:
+    """Read one public key (PEM SPKI or TUF key JSON) named by plan field ``field``.
+
+    Raises:
+        PlanError: missing, too large, a private key, or not a public key.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_KEY_FILE:
+            raise PlanError(f"{field}: {path} is {size} bytes, far too large for a public key")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PlanError(f"{field}: key file {path} does not exist") from None
+    except OSError as e:
+        raise PlanError(f"{field}: cannot read key file {path}: {e.strerror}") from None
+    if b"PRIVATE KEY" in data:
+        raise PlanError(f"{field}: {path} holds a PRIVATE key; give only the public key",
+                        hint="private keys never come to the ceremony; export the public key "
+                             "(e.g. openssl pkey -pubout)")
+    text = data.decode("utf-8", "replace").strip()
+    try:
+        if text.startswith("{"):
+            key = _from_json(json.loads(text))
+        else:
+            key = key_from_crypto(load_pem_public_key(data))
+    except (ValueError, TypeError, KeyError) as e:
+        raise PlanError(f"{field}: {path} is not a public key (PEM SubjectPublicKeyInfo or "
+                        f"TUF key JSON): {e}") from None
+    return PublicKeyFile(str(path), key)
+
+
+def compute_keyid(keytype: str, scheme: str, keyval: dict) -> str:
+    """The standard TUF keyid: sha256 over the canonical JSON of the key's public parts."""
+    body = {"keytype": keytype, "scheme": scheme, "keyval": keyval}
+    return hashlib.sha256(encode_canonical(body).encode()).hexdigest()
+
+
+def _from_json(obj: dict) -> Key:
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    obj = dict(obj)
+    claimed = obj.pop("keyid", None)
+    if isinstance(obj.get("keyval"), dict) and obj["keyval"].get("private"):
+        raise ValueError("it holds a private key value")
+    key = SSlibKey.from_dict("0" * 64, obj)
+    key._crypto_key()  # parses the key material: a bad key fails here
+    keyid = compute_keyid(key.keytype, key.scheme, key.keyval)
+    if claimed is not None and claimed != keyid:
+        raise ValueError(f"its keyid {claimed} does not match the key (expected {keyid})")
+    return SSlibKey(keyid, key.keytype, key.scheme, key.keyval, key.unrecognized_fields)

@@ -1,0 +1,304 @@
+"""The plan: one TOML file saying what the ceremony is, validated before any token is touched.
+
+The plan is the desired state of the root: who holds root keys and on which
+token, the thresholds, the online keys, the expiry periods. Validation is strict
+(boulder's rule): an unknown key or an impossible value is an error naming the
+field, so a typo cannot silently change a ceremony.
+
+Parsing the structure (:func:`parse_plan`) is separate from reading the online
+public key files it names (:func:`load_online_keys`): the workspace keeps its own
+copy of those keys from ``init`` on, so later steps never depend on files
+outside it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ceremony.errors import PlanError
+from ceremony.keys import PublicKeyFile, load_public_key_file
+from hsm.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
+
+FORMATS = ("tuf", "notary")
+ROOT = "root"
+ONLINE_ROLES = ("targets", "snapshot", "timestamp")
+ROLES = (ROOT, *ONLINE_ROLES)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_DURATION = re.compile(r"^(\d+)([hdwy])$")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
+          "y": timedelta(days=365)}
+
+
+@dataclass(frozen=True)
+class Keyholder:
+    """A person who holds one root key on one token (named by label and/or serial)."""
+
+    name: str
+    token: str | None
+    serial: str | None
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class RootRole:
+    """Who holds the root keys and how many must sign."""
+
+    keyholders: tuple[str, ...]
+    threshold: int
+    expires: timedelta
+
+
+@dataclass(frozen=True)
+class OnlineRole:
+    """An online role (targets, snapshot, timestamp): public keys made elsewhere."""
+
+    name: str
+    key_paths: tuple[str, ...]
+    threshold: int
+    expires: timedelta
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated plan."""
+
+    name: str
+    format: str
+    repository: str
+    pkcs11_module: str | None
+    rehearsal: bool
+    consistent_snapshot: bool
+    expiry_warning: timedelta
+    keyholders: tuple[Keyholder, ...]
+    root: RootRole
+    online: tuple[OnlineRole, ...]
+
+    def keyholder(self, name: str) -> Keyholder:
+        """The keyholder called ``name``.
+
+        Raises:
+            PlanError: no such keyholder in the plan.
+        """
+        for k in self.keyholders:
+            if k.name == name:
+                return k
+        known = ", ".join(k.name for k in self.keyholders)
+        raise PlanError(f"no keyholder {name!r} in the plan (keyholders: {known})")
+
+    def online_role(self, name: str) -> OnlineRole:
+        """The online role called ``name`` (always present in a valid plan)."""
+        return next(r for r in self.online if r.name == name)
+
+
+def parse_duration(value: Any, field: str) -> timedelta:
+    """Parse ``"365d"``-style durations (h, d, w, y = 365 days).
+
+    Raises:
+        PlanError: not a positive duration.
+    """
+    if not isinstance(value, str) or not (m := _DURATION.match(value)) or int(m.group(1)) == 0:
+        raise PlanError(f"{field} must be a positive duration such as \"365d\", \"12w\" or \"48h\", "
+                        f"not {value!r}")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def format_duration(value: timedelta) -> str:
+    """Inverse of :func:`parse_duration` for whole days or hours."""
+    if value.total_seconds() % 86400 == 0:
+        return f"{int(value.total_seconds() // 86400)}d"
+    return f"{int(value.total_seconds() // 3600)}h"
+
+
+class _Table:
+    """A TOML table being validated: every key must be read, or it is unknown."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise PlanError(f"{where} must be a table")
+        self.data = data
+        self.where = where
+        self.seen: set[str] = set()
+
+    def _field(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise PlanError(f"{self._field(key)} is required")
+            return default
+        value = self.data[key]
+        # TOML booleans are ints in Python: keep them apart.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise PlanError(f"{self._field(key)} must be {_kind_name(kind)}, not a boolean")
+        if not isinstance(value, kind):
+            raise PlanError(f"{self._field(key)} must be {_kind_name(kind)}")
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise PlanError(f"unknown field {self._field(unknown[0])} in the plan",
+                            hint="check the spelling; unknown fields are never ignored")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+             dict: "a table"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _threshold(table: _Table, count: int, members: str) -> int:
+    value = table.get("threshold", int)
+    if value < 1:
+        raise PlanError(f"{table.where}.threshold must be at least 1, not {value}")
+    if value > count:
+        raise PlanError(f"{table.where}.threshold is {value} but the role has only {count} "
+                        f"{members}: it could never be met")
+    return value
+
+
+def _string_list(table: _Table, key: str) -> tuple[str, ...]:
+    items = table.get(key, list)
+    if not items:
+        raise PlanError(f"{table.where}.{key} must not be empty")
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise PlanError(f"{table.where}.{key} must list non-empty strings")
+    dupes = sorted({i for i in items if items.count(i) > 1})
+    if dupes:
+        raise PlanError(f"{table.where}.{key} lists {dupes[0]!r} twice")
+    return tuple(items)
+
+
+def parse_plan(text: str) -> Plan:
+    """Parse and validate a plan's TOML text (without reading any key file).
+
+    Raises:
+        PlanError: the text is not TOML, or a field is unknown, missing or impossible.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise PlanError(f"the plan is not valid TOML: {e}") from None
+    top = _Table(data, "")
+
+    cer = _Table(top.get("ceremony", dict), "ceremony")
+    name = cer.get("name", str)
+    if not _NAME.match(name):
+        raise PlanError("ceremony.name must be 1-64 letters, digits, '.', '_' or '-', "
+                        "starting with a letter or digit")
+    fmt = cer.get("format", str, "tuf")
+    if fmt not in FORMATS:
+        raise PlanError(f"ceremony.format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    repository = cer.get("repository", str)
+    if not repository.strip():
+        raise PlanError("ceremony.repository must not be empty")
+    module = cer.get("pkcs11_module", str, None)
+    rehearsal = cer.get("rehearsal", bool, False)
+    consistent = cer.get("consistent_snapshot", bool, True)
+    warning = parse_duration(cer.get("expiry_warning", str, "30d"), "ceremony.expiry_warning")
+    cer.done()
+
+    raw_holders = top.get("keyholders", list)
+    if not raw_holders:
+        raise PlanError("keyholders must list at least one keyholder")
+    holders: list[Keyholder] = []
+    for i, raw in enumerate(raw_holders):
+        t = _Table(raw, f"keyholders[{i}]")
+        kname = t.get("name", str)
+        if not _NAME.match(kname):
+            raise PlanError(f"keyholders[{i}].name {kname!r} must be letters, digits, '.', '_' or '-'")
+        token = t.get("token", str, None)
+        serial = t.get("serial", str, None)
+        if token is None and serial is None:
+            raise PlanError(f"keyholders[{i}] ({kname}) needs a token label (token = ...) "
+                            "or a token serial (serial = ...)")
+        algorithm = t.get("algorithm", str, DEFAULT_ALGORITHM)
+        if algorithm not in ALGORITHMS:
+            raise PlanError(f"keyholders[{i}].algorithm must be one of "
+                            f"{', '.join(sorted(ALGORITHMS))}, not {algorithm!r}")
+        t.done()
+        holders.append(Keyholder(kname, token, serial, algorithm))
+    _check_unique(holders)
+
+    roles = _Table(top.get("roles", dict), "roles")
+    r = _Table(roles.get(ROOT, dict), "roles.root")
+    members = _string_list(r, "keyholders")
+    known = {h.name for h in holders}
+    for m in members:
+        if m not in known:
+            raise PlanError(f"roles.root.keyholders names {m!r}, who is not in keyholders")
+    root = RootRole(members, _threshold(r, len(members), "keyholders"),
+                    parse_duration(r.get("expires", str), "roles.root.expires"))
+    r.done()
+
+    online = []
+    for role in ONLINE_ROLES:
+        t = _Table(roles.get(role, dict), f"roles.{role}")
+        paths = _string_list(t, "keys")
+        online.append(OnlineRole(role, paths, _threshold(t, len(paths), "keys"),
+                                 parse_duration(t.get("expires", str), f"roles.{role}.expires")))
+        t.done()
+    roles.done()
+    top.done()
+    return Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
+                root, tuple(online))
+
+
+def _check_unique(holders: list[Keyholder]) -> None:
+    seen_names: set[str] = set()
+    seen_tokens: dict[tuple[str, str], str] = {}
+    for h in holders:
+        if h.name in seen_names:
+            raise PlanError(f"keyholder {h.name!r} appears twice in keyholders")
+        seen_names.add(h.name)
+        for kind, value in (("token", h.token), ("serial", h.serial)):
+            if value is None:
+                continue
+            other = seen_tokens.get((kind, value))
+            if other is not None:
+                raise PlanError(f"keyholders {other!r} and {h.name!r} name the same {kind} "
+                                f"{value!r}: each root key needs its own token")
+            seen_tokens[(kind, value)] = h.name
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and validate the plan at ``path``.
+
+    Raises:
+        PlanError: unreadable or invalid.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PlanError(f"cannot read the plan {path}: {e}") from None
+    return parse_plan(text)
+
+
+def load_online_keys(plan: Plan, base: Path) -> dict[str, list[PublicKeyFile]]:
+    """Read every online public key the plan names (paths relative to ``base``).
+
+    Raises:
+        PlanError: a file is missing, is not a public key, is a private key, or is
+            listed twice in one role.
+    """
+    out: dict[str, list[PublicKeyFile]] = {}
+    for role in plan.online:
+        keys = []
+        for i, rel in enumerate(role.key_paths):
+            keys.append(load_public_key_file(base / rel, f"roles.{role.name}.keys[{i}]"))
+        ids = [k.key.keyid for k in keys]
+        for k in keys:
+            if ids.count(k.key.keyid) > 1:
+                raise PlanError(f"roles.{role.name}.keys lists the same key twice ({k.source})")
+        out[role.name] = keys
+    return out

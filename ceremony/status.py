@@ -1,0 +1,111 @@
+"""Where a ceremony stands: keys, draft thresholds by name, expiries, the next step.
+
+One report object rendered by the CLI (text or ``--json``) and the TUI alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from tuf.api.metadata import Root
+
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.base import ThresholdStatus
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """One role's expiry, and whether it falls inside the warning window."""
+
+    role: str
+    expires: datetime
+    warn: bool
+    expired: bool
+
+    def describe(self) -> str:
+        flag = " EXPIRED" if self.expired else (" WARNING: expires soon" if self.warn else "")
+        return f"{self.role}: expires {self.expires:%Y-%m-%d %H:%M:%S} UTC{flag}"
+
+
+@dataclass
+class StatusReport:
+    """Everything ``ceremony status`` shows."""
+
+    name: str
+    rehearsal: bool
+    keys_done: list[str]
+    keys_needed: list[str]
+    draft_version: int | None
+    thresholds: ThresholdStatus | None
+    published: list[int]
+    expiries: list[Expiry] = field(default_factory=list)
+    next_step: str = ""
+
+    def lines(self) -> list[str]:
+        out = [f"ceremony {self.name}" + (" (REHEARSAL)" if self.rehearsal else "")]
+        out.append("root keys: " + (", ".join(self.keys_done) or "none yet")
+                   + (f"; still to generate: {', '.join(self.keys_needed)}" if self.keys_needed else ""))
+        if self.thresholds is not None:
+            out.append(f"draft root v{self.draft_version}:")
+            out += ["  " + line for line in self.thresholds.lines()]
+            out.append("  publishable: " + ("yes" if self.thresholds.verified else "no"))
+        if self.published:
+            out.append("published: " + ", ".join(f"v{v}" for v in self.published))
+        if self.expiries:
+            out.append("expiries:")
+            out += ["  " + e.describe() for e in self.expiries]
+        out.append("next: " + self.next_step)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "rehearsal": self.rehearsal, "keys_done": self.keys_done,
+                "keys_needed": self.keys_needed, "draft_version": self.draft_version,
+                "thresholds": self.thresholds.to_dict() if self.thresholds else None,
+                "published": self.published, "next": self.next_step,
+                "expiries": [{"role": e.role, "expires": e.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "warn": e.warn, "expired": e.expired} for e in self.expiries]}
+
+
+def expiries(root: Root, plan_expires: dict[str, Any], window: Any,
+             now: datetime | None = None) -> list[Expiry]:
+    """Root's own expiry plus, for online roles, the expiry the plan gives them from ``now``."""
+    now = now or datetime.now(timezone.utc)
+    out = [Expiry("root", root.expires, root.expires - window <= now, root.expires <= now)]
+    for role, period in plan_expires.items():
+        when = (now + period).replace(microsecond=0)
+        out.append(Expiry(f"{role} (plan: {period.days}d from signing)", when, False, False))
+    return out
+
+
+def ceremony_status(c: Any) -> StatusReport:
+    """Build the report for a :class:`ceremony.engine.Ceremony`."""
+    plan, st = c.plan, c.state
+    done = [k for k in plan.root.keyholders if not c.needs_key(k)]
+    needed = [k for k in plan.root.keyholders if c.needs_key(k)]
+    report = StatusReport(plan.name, plan.rehearsal, done, needed,
+                          st.draft["version"] if st.draft else None, None, list(st.published))
+    root_for_expiry: Root | None = None
+    if st.draft:
+        report.thresholds = c.status()
+        root_for_expiry = c.draft_metadata().signed
+    else:
+        prev = c.previous_root()
+        root_for_expiry = prev.signed if prev else None
+    if root_for_expiry is not None:
+        report.expiries = expiries(root_for_expiry, {}, plan.expiry_warning)
+    if needed:
+        report.next_step = f"ceremony keygen WORKSPACE --keyholder {needed[0]}"
+    elif not st.draft:
+        report.next_step = "ceremony draft WORKSPACE"
+    elif st.draft_published:
+        report.next_step = "export the published metadata (ceremony export)"
+    elif report.thresholds is not None and report.thresholds.verified:
+        report.next_step = "ceremony publish WORKSPACE"
+    else:
+        waiting = [n for v in (report.thresholds.old, report.thresholds.new) if v and not v.met
+                   for n in v.unsigned] if report.thresholds else []
+        report.next_step = ("ceremony sign WORKSPACE --keyholder " + waiting[0]) if waiting else "sign"
+    _ = tuf_format
+    return report

@@ -1,0 +1,128 @@
+"""The workspace folder of one ceremony, and safe ways to write into it.
+
+Writes are atomic (temp file, fsync, rename, fsync of the folder) so a power
+cut leaves either the old file or the new one, never half of one. Files that
+must never be replaced (published metadata) are created with O_EXCL. Nothing
+secret is ever written here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ceremony.errors import WorkspaceError
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or create inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically; with ``exclusive``, refuse to replace a file.
+
+    Raises:
+        WorkspaceError: ``exclusive`` and the file exists, or the write failed.
+    """
+    path = Path(path)
+    if exclusive and path.exists():
+        raise WorkspaceError(f"{path} already exists; it is never overwritten")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            # link() fails if the target exists: no window where another writer wins.
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except FileExistsError:
+        os.unlink(tmp)
+        raise WorkspaceError(f"{path} already exists; it is never overwritten") from None
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise WorkspaceError(f"cannot write {path}: {e.strerror}") from None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths inside one ceremony's folder (see DESIGN.md)."""
+
+    root: Path
+
+    @property
+    def plan(self) -> Path:
+        return self.root / "plan.toml"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal.jsonl"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def metadata(self) -> Path:
+        return self.root / "metadata"
+
+    @property
+    def drafts(self) -> Path:
+        return self.root / "metadata" / "drafts"
+
+    @property
+    def previous(self) -> Path:
+        """The trusted metadata chain the ceremony continues (rotations only)."""
+        return self.root / "previous"
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def record(self) -> Path:
+        return self.root / "record"
+
+    def draft_path(self, version: int) -> Path:
+        """Where the draft of root ``version`` lives while it is being signed."""
+        return self.drafts / f"{version}.root.json"
+
+    def create(self) -> None:
+        """Make the folder tree for a new ceremony.
+
+        Raises:
+            WorkspaceError: the folder already holds a ceremony.
+        """
+        if self.journal.exists():
+            raise WorkspaceError(f"{self.root} already holds a ceremony (journal.jsonl exists)",
+                                 hint="choose a new folder; a workspace is never reused")
+        if self.root.exists() and any(self.root.iterdir()):
+            raise WorkspaceError(f"{self.root} is not empty", hint="choose a new, empty folder")
+        try:
+            for p in (self.root, self.keys, self.metadata, self.drafts, self.out, self.record):
+                p.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise WorkspaceError(f"cannot create the workspace {self.root}: {e.strerror}") from None
+
+    def check(self) -> None:
+        """Fail unless this folder holds a ceremony.
+
+        Raises:
+            WorkspaceError: no journal here.
+        """
+        if not self.journal.is_file():
+            raise WorkspaceError(f"{self.root} is not a ceremony workspace (no journal.jsonl)",
+                                 hint="create one with `ceremony init WORKSPACE --plan PLAN.toml`")
