@@ -145,6 +145,13 @@ class Ceremony:
         self.journal.append(type_, data)
         self.state = replay(self.journal.events)
 
+    def record(self, type_: str, data: dict[str, Any]) -> None:
+        """Journal an event from another step module (preflight, export, seal, ...).
+
+        The event is fsynced before this returns; ``self.state`` is refreshed.
+        """
+        self._append(type_, data)
+
     # ---- previous root (rotations) ---------------------------------------------
 
     def previous_root(self) -> Metadata[Root] | None:
