@@ -237,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "CEREMONY_DEBUG" in __import__("os").environ:
             raise
         return EXIT_INTERNAL
+    finally:
+        if "hsm.pkcs11" in sys.modules:
+            sys.modules["hsm.pkcs11"].close_all()  # log out: a command is one sitting
 
 
 if __name__ == "__main__":

@@ -466,3 +466,9 @@ def get_module(path: str) -> Module:
     if module is None:
         module = _MODULES[path] = Module(path)
     return module
+
+
+def close_all() -> None:
+    """Log out of every token in every module this process loaded."""
+    for module in _MODULES.values():
+        module.close()

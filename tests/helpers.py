@@ -1,0 +1,82 @@
+"""Test helpers: plans, online keys on SoftHSM, running the CLI in-process."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ceremony.cli import main
+from ceremony.rehearse import keyholder_names, write_plan
+from hsm.pkcs11 import TokenKey
+from tests.conftest import SoftHsm
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def cli(*args: str | Path) -> Run:
+    """Run ``ceremony ARGS`` in this process (same PKCS#11 module and sessions)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Setup:
+    plan: Path
+    names: list[str]
+    online_keys: "OnlineKeys"
+
+    def online(self) -> dict[str, TokenKey]:
+        """The online keys, opened afresh (each CLI run logs out, as a process would)."""
+        return self.online_keys.open()
+
+
+@dataclass
+class OnlineKeys:
+    hsm: SoftHsm
+    label: str
+    ids: dict[str, bytes]
+
+    def open(self) -> dict[str, TokenKey]:
+        token = self.hsm.module.find_token(label=self.label)
+        return {role: self.hsm.module.open_key(token, self.hsm.pin, "ecdsa-p256", key_id)
+                for role, key_id in self.ids.items()}
+
+
+def make_online_keys(hsm: SoftHsm, directory: Path, label: str = "online",
+                     roles: tuple[str, ...] = ("targets", "snapshot", "timestamp"),
+                     prefix: str = "") -> OnlineKeys:
+    """Online keys on a SoftHSM token; their public PEMs in ``directory``."""
+    if label not in [t.label for t in hsm.module.tokens()]:
+        hsm.make(label)
+    token = hsm.module.find_token(label=label)
+    directory.mkdir(parents=True, exist_ok=True)
+    ids = {}
+    for role in roles:
+        name = f"{prefix}{role}"
+        tk = hsm.module.generate(token, hsm.pin, "ecdsa-p256", f"online-{name}", name.encode())
+        (directory / f"{name}.pub.pem").write_bytes(
+            tk.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+        ids[role] = name.encode()
+    return OnlineKeys(hsm, label, ids)
+
+
+def bootstrap_setup(hsm: SoftHsm, tmp: Path, n: int = 5, threshold: int = 3,
+                    algorithm: str = "ecdsa-p256") -> Setup:
+    """Tokens for ``n`` keyholders, online keys, and a plan naming them."""
+    names = keyholder_names(n)
+    hsm.make(*[f"rehearsal-{k}" for k in names])
+    online = make_online_keys(hsm, tmp / "plan" / "online")
+    plan = tmp / "plan" / "plan.toml"
+    write_plan(plan, "test-ceremony", names, threshold, algorithm, tmp / "plan" / "online")
+    return Setup(plan, names, online)
