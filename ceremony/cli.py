@@ -76,6 +76,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         lines.append(f"continues root v{prev['version']} (chain verified from 1.root.json)")
     if p.rehearsal:
         lines.append("REHEARSAL: recorded as such")
+    if p.out_of_band:
+        lines.append("OUT-OF-BAND ROOT: clients must be given the new root directly")
+    for w in c.state.init.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
     todo = [k for k in p.root.keyholders if c.needs_key(k)]
     if todo:
         lines.append("next: ceremony keygen WORKSPACE --keyholder NAME for " + ", ".join(todo))

@@ -23,12 +23,18 @@ from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
 
 from ceremony import chain
-from ceremony.errors import StateError, ThresholdError, VerificationError, WorkspaceError
+from ceremony.errors import (
+    PlanError,
+    StateError,
+    ThresholdError,
+    VerificationError,
+    WorkspaceError,
+)
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.journal import Journal
 from ceremony.keys import key_from_crypto
-from ceremony.plan import Plan, load_online_keys, parse_plan
+from ceremony.plan import Plan, load_online_keys, parse_plan, shared_online_keys
 from ceremony.state import (
     DRAFT_CREATED,
     INITIALIZED,
@@ -85,13 +91,16 @@ class Ceremony:
         """
         text = Path(plan_path).read_text(encoding="utf-8") if Path(plan_path).is_file() else None
         if text is None:
-            from ceremony.errors import PlanError
             raise PlanError(f"the plan {plan_path} does not exist")
         plan = parse_plan(text)
         online = load_online_keys(plan, Path(plan_path).resolve().parent)
         prev_info, prev_files = _load_previous(previous) if previous else (None, {})
         if prev_info is not None:
-            _check_online_vs_root(online, prev_info)
+            newest = tuf_format.from_bytes(prev_files[f"{prev_info['version']}.root.json"], "previous")
+            _check_online_vs_root(online, newest.signed)
+        elif plan.out_of_band:
+            raise PlanError("ceremony.out_of_band only applies when continuing a repository (--previous)")
+        warnings = shared_online_keys(online)
 
         ws = Workspace(Path(root))
         ws.create()
@@ -115,6 +124,7 @@ class Ceremony:
             "online_keys": online_data,
             "previous": prev_info,
             "tool_version": _tool_version(),
+            "warnings": warnings,
         })
         return cls(ws, journal, plan)
 
@@ -399,7 +409,10 @@ class Ceremony:
             StateError: nothing drafted yet.
         """
         prev = self.previous_root()
-        return tuf_format.status(self.draft_metadata(), prev.signed if prev else None)
+        st = tuf_format.status(self.draft_metadata(), prev.signed if prev else None)
+        if self.plan.out_of_band and st.old is not None:
+            st = ThresholdStatus(st.version, st.new, st.old, old_required=False)
+        return st
 
     def publish(self) -> list[Path]:
         """Write ``metadata/N.root.json`` and ``metadata/root.json`` once every threshold is met.
@@ -452,8 +465,19 @@ def _load_previous(directory: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
              "versions": [first, *report.versions]}, copied)
 
 
-def _check_online_vs_root(online: dict, prev_info: dict[str, Any]) -> None:
-    """Placeholder for cross-checks between online keys and the previous root (rotation issue)."""
+def _check_online_vs_root(online: dict, previous: Root) -> None:
+    """Refuse an online key that is (or was) a root key: online keys live on networked machines.
+
+    Raises:
+        PlanError: an online key file holds a root key of the previous root.
+    """
+    root_ids = set(previous.roles[Root.type].keyids)
+    for role, keys in online.items():
+        for k in keys:
+            if k.key.keyid in root_ids:
+                holder = tuf_format.key_name(previous.keys[k.key.keyid])
+                raise PlanError(f"{k.source}: the {role} key is a root key ({holder}) of root "
+                                f"v{previous.version}; a root key must never be an online key")
 
 
 def _check_rotation(old: Root, new: Root) -> None:

@@ -78,6 +78,9 @@ class Plan:
     keyholders: tuple[Keyholder, ...]
     root: RootRole
     online: tuple[OnlineRole, ...]
+    # Emergency only: the previous root's threshold can no longer be met by honest keys, so
+    # the new root is distributed to clients out of band and only its own threshold counts.
+    out_of_band: bool = False
 
     def keyholder(self, name: str) -> Keyholder:
         """The keyholder called ``name``.
@@ -206,6 +209,7 @@ def parse_plan(text: str) -> Plan:
     rehearsal = cer.get("rehearsal", bool, False)
     consistent = cer.get("consistent_snapshot", bool, True)
     warning = parse_duration(cer.get("expiry_warning", str, "30d"), "ceremony.expiry_warning")
+    out_of_band = cer.get("out_of_band", bool, False)
     cer.done()
 
     raw_holders = top.get("keyholders", list)
@@ -251,7 +255,7 @@ def parse_plan(text: str) -> Plan:
     roles.done()
     top.done()
     return Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
-                root, tuple(online))
+                root, tuple(online), out_of_band)
 
 
 def _check_unique(holders: list[Keyholder]) -> None:
@@ -302,3 +306,16 @@ def load_online_keys(plan: Plan, base: Path) -> dict[str, list[PublicKeyFile]]:
                 raise PlanError(f"roles.{role.name}.keys lists the same key twice ({k.source})")
         out[role.name] = keys
     return out
+
+
+def shared_online_keys(online: dict[str, list[PublicKeyFile]]) -> list[str]:
+    """Warnings for a key used by more than one online role (allowed, but weakens separation)."""
+    seen: dict[str, str] = {}
+    warnings = []
+    for role, keys in online.items():
+        for k in keys:
+            other = seen.setdefault(k.key.keyid, role)
+            if other != role:
+                warnings.append(f"the same key ({k.key.keyid[:12]}) is used by {other} and {role}: "
+                                "a compromise of one role is a compromise of both")
+    return warnings

@@ -80,3 +80,34 @@ def bootstrap_setup(hsm: SoftHsm, tmp: Path, n: int = 5, threshold: int = 3,
     plan = tmp / "plan" / "plan.toml"
     write_plan(plan, "test-ceremony", names, threshold, algorithm, tmp / "plan" / "online")
     return Setup(plan, names, online)
+
+
+def plan_toml(name: str, holders: dict[str, str], root: list[str], threshold: int,
+              online: dict[str, list[str]], root_expires: str = "365d",
+              extra: str = "") -> str:
+    """A plan: ``holders`` maps keyholder -> token label; ``online`` maps role -> key paths."""
+    lines = ["[ceremony]", f'name = "{name}"', 'repository = "test/repo"', extra, ""]
+    for k, token in holders.items():
+        lines += ["[[keyholders]]", f'name = "{k}"', f'token = "{token}"', ""]
+    lines += ["[roles.root]", "keyholders = [" + ", ".join(f'"{r}"' for r in root) + "]",
+              f"threshold = {threshold}", f'expires = "{root_expires}"', ""]
+    for role in ("targets", "snapshot", "timestamp"):
+        lines += [f"[roles.{role}]", "keys = [" + ", ".join(f'"{p}"' for p in online[role]) + "]",
+                  "threshold = 1", 'expires = "30d"', ""]
+    return "\n".join(lines)
+
+
+def run_steps(hsm: SoftHsm, ws: Path, plan: Path, previous: Path | None,
+              signers: list[str], publish: bool = True):
+    """init → keygen (whoever needs it) → draft → sign → publish, through the engine."""
+    from ceremony.engine import Ceremony
+    c = Ceremony.init(ws, plan, previous)
+    for k in c.plan.root.keyholders:
+        if c.needs_key(k):
+            c.keygen(k, hsm.module, hsm.pin)
+    c.draft()
+    for k in signers:
+        c.sign(k, hsm.module, hsm.pin)
+    if publish:
+        c.publish()
+    return c

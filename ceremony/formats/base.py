@@ -53,17 +53,22 @@ class ThresholdStatus:
     version: int
     new: RoleVerdict
     old: RoleVerdict | None
+    # False only for an out-of-band emergency root: the previous threshold is shown, not required.
+    old_required: bool = True
 
     @property
     def verified(self) -> bool:
         """True when every threshold that applies is met."""
-        return self.new.met and (self.old is None or self.old.met)
+        return self.new.met and (self.old is None or self.old.met or not self.old_required)
 
     def lines(self) -> list[str]:
         """One sentence per threshold, previous root first."""
-        return [v.describe() for v in (self.old, self.new) if v is not None]
+        out = [v.describe() for v in (self.old, self.new) if v is not None]
+        if self.old is not None and not self.old_required:
+            out[0] += " (not required: out-of-band root)"
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         return {"version": self.version, "verified": self.verified, "new": self.new.to_dict(),
-                "old": self.old.to_dict() if self.old else None}
+                "old": self.old.to_dict() if self.old else None, "old_required": self.old_required}
