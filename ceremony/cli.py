@@ -166,6 +166,56 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_draft(args: argparse.Namespace) -> int:
+    from ceremony.detached import export_draft
+    c = _open(args)
+    out = Path(args.out) if args.out else c.ws.out / f"{c.state.draft['version']}.root.draft.json"
+    export_draft(c, out)
+    _emit(args, [f"draft of root v{c.state.draft['version']} written to {out}",
+                 f"digest {c.state.draft_digest}"], {"file": str(out), "digest": c.state.draft_digest})
+    return 0
+
+
+def cmd_sign_draft(args: argparse.Namespace) -> int:
+    from ceremony.detached import load_draft, sign_draft
+    from ceremony.formats import tuf as tuf_format
+    draft = load_draft(Path(args.file))
+    prev = draft.previous.signed if draft.previous else None
+    for line in tuf_format.diff_roots(prev, draft.draft.signed):
+        print("  " + line, file=sys.stderr)
+    out = Path(args.out) if args.out else Path(args.file).with_name(
+        f"{draft.draft.signed.version}.root.sig-{args.keyholder}.json")
+    sign_draft(Path(args.file), args.keyholder, _module(args), _pin(args), out)
+    _emit(args, [f"{args.keyholder} signed root v{draft.draft.signed.version}: {out}"],
+          {"file": str(out), "keyholder": args.keyholder, "digest": draft.digest})
+    return 0
+
+
+def cmd_import_signature(args: argparse.Namespace) -> int:
+    from ceremony.detached import import_signature
+    c = _open(args)
+    added = import_signature(c, Path(args.file))
+    st = c.status()
+    _emit(args, [f"imported {len(added)} signature(s) from {args.file}", *st.lines()],
+          {"keyids": added, "status": st.to_dict()})
+    return 0
+
+
+def cmd_compromise(args: argparse.Namespace) -> int:
+    from ceremony.compromise import assess, current_root, write_plan
+    c = _open(args)
+    a = assess(current_root(c), c.plan, key=args.key, keyholder=args.keyholder, role=args.role)
+    out = Path(args.out) if args.out else c.ws.out / "emergency"
+    path = write_plan(c, a, out)
+    lines = [*a.lines, "follow-up on the online side:", *[f"  - {f}" for f in a.follow_up],
+             f"emergency plan written to {path} - review it, add the new online keys, then:",
+             f"  ceremony init NEW_WORKSPACE --plan {path} --previous {c.ws.metadata}"]
+    _emit(args, lines, {"plan": str(path), "compromised_root": a.compromised_root,
+                        "replace_online": a.replace_online, "in_band": a.in_band,
+                        "new_threshold": a.new_threshold, "follow_up": a.follow_up})
+    return 0
+
+
 # ---- parser --------------------------------------------------------------------
 
 
@@ -202,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     token_opts(p)
     add("status", cmd_status, "thresholds (signed / missing, by keyholder) and expiries")
     add("publish", cmd_publish, "write metadata/N.root.json once every threshold is met")
+    p = add("export-draft", cmd_export_draft, "write the draft as a file that can travel to a keyholder")
+    p.add_argument("--out", metavar="FILE")
+    p = add("sign-draft", cmd_sign_draft, "sign a travelling draft file; writes a detached signature",
+            ws=False)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--keyholder", required=True, metavar="NAME")
+    p.add_argument("--out", metavar="FILE")
+    token_opts(p)
+    p = add("import-signature", cmd_import_signature, "take a detached signature into the workspace")
+    p.add_argument("file", metavar="FILE")
+    p = add("compromise", cmd_compromise, "emergency: work out a compromise and write a plan for review")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--key", metavar="KEYID")
+    g.add_argument("--keyholder", metavar="NAME")
+    g.add_argument("--role", metavar="ROLE")
+    p.add_argument("--out", metavar="DIR")
     p = add("verify", cmd_verify, "verify an N.root.json chain from a trusted root", ws=False)
     p.add_argument("--trusted", required=True, metavar="ROOT.json")
     p.add_argument("metadata_dir", metavar="METADATA_DIR")

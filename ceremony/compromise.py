@@ -1,0 +1,183 @@
+"""Emergency response: what a compromise means, written as a plan for review.
+
+Given the current root and what was compromised (a key, a keyholder's key, or a
+whole role), this works out which keys must go, whether the honest root keys
+can still sign the rotation in band (the attacker must hold fewer than the old
+threshold, and we must still reach it), which online keys must be replaced,
+and what the online side must do. The result is an ordinary plan: the normal
+``init --previous`` → draft → sign → publish path then carries it out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tuf.api.metadata import Root
+
+from ceremony.errors import StateError, UsageError
+from ceremony.formats import tuf as tuf_format
+from ceremony.plan import ONLINE_ROLES, Plan, format_duration
+from ceremony.workspace import atomic_write
+
+EMERGENCY_ROOT_EXPIRY = timedelta(days=90)
+
+
+@dataclass
+class Assessment:
+    """The consequences of a compromise, in words and as plan changes."""
+
+    compromised_root: list[str]  # keyholder names
+    replace_online: list[str]  # online roles whose keys must be replaced
+    old_threshold: int
+    honest_root: list[str]
+    in_band: bool
+    new_threshold: int
+    lines: list[str] = field(default_factory=list)
+    follow_up: list[str] = field(default_factory=list)
+
+
+def current_root(c: Any) -> Root:
+    """The root the compromise is measured against: the newest published, else the previous."""
+    if c.state.published:
+        return c.draft_metadata().signed
+    prev = c.previous_root()
+    if prev is None:
+        raise StateError("nothing is published yet: there is no root to respond for",
+                         hint="run compromise on the workspace that published the current root")
+    return prev.signed
+
+
+def assess(root: Root, plan: Plan, key: str | None = None, keyholder: str | None = None,
+           role: str | None = None) -> Assessment:
+    """Work out what to change for a compromised key, keyholder or role.
+
+    Raises:
+        UsageError: not exactly one of key/keyholder/role, or it names nothing in the root.
+    """
+    if sum(x is not None for x in (key, keyholder, role)) != 1:
+        raise UsageError("name exactly one of --key, --keyholder or --role")
+    root_ids = root.roles[Root.type].keyids
+    holders = {k: tuf_format.keyholder_of(root.keys[k]) or k[:12] for k in root_ids}
+    compromised: list[str] = []
+    online: set[str] = set()
+    if key is not None:
+        matches = [k for k in root.keys if k.startswith(key.lower())] if len(key) >= 8 else []
+        if len(matches) != 1:
+            raise UsageError(f"--key {key} matches {len(matches)} keys of root v{root.version}; "
+                             "give at least 8 hex digits of one key id")
+        keyid = matches[0]
+        if keyid in root_ids:
+            compromised.append(holders[keyid])
+        online |= {r for r in ONLINE_ROLES if keyid in root.roles[r].keyids}
+    elif keyholder is not None:
+        if keyholder not in holders.values():
+            raise UsageError(f"{keyholder} holds no root key in root v{root.version}")
+        compromised.append(keyholder)
+    else:
+        if role not in (Root.type, *ONLINE_ROLES):
+            raise UsageError(f"--role must be one of root, {', '.join(ONLINE_ROLES)}")
+        if role == Root.type:
+            compromised = list(holders.values())
+        else:
+            online.add(role)
+    if compromised:
+        online |= set(ONLINE_ROLES)  # a root compromise taints every key root vouched for
+    # Fast-forward recovery (TUF spec 5.3.11): a new snapshot key needs a new timestamp key too.
+    if "snapshot" in online:
+        online.add("timestamp")
+    old_t = root.roles[Root.type].threshold
+    honest = [h for h in holders.values() if h not in compromised]
+    in_band = len(compromised) < old_t and len(honest) >= old_t
+    new_t = min(plan.root.threshold, max(1, len([k for k in plan.root.keyholders if k not in compromised])))
+    a = Assessment(compromised, sorted(online, key=ONLINE_ROLES.index), old_t, honest, in_band, new_t)
+    a.lines.append(f"current root: v{root.version}, root threshold {old_t} of {len(root_ids)}")
+    if compromised:
+        a.lines.append("root keys to remove: " + ", ".join(compromised))
+    if a.replace_online:
+        a.lines.append("online keys to replace: " + ", ".join(a.replace_online))
+    if compromised and in_band:
+        a.lines.append(f"in band: {len(honest)} honest root keys ({', '.join(honest)}) can meet the "
+                       f"previous threshold of {old_t}, and the attacker holds fewer than {old_t}; "
+                       "clients follow the new root by themselves")
+    elif compromised:
+        a.lines.append(f"OUT OF BAND: the attacker holds {len(compromised)} root keys and/or the honest "
+                       f"keys ({len(honest)}) cannot meet the previous threshold of {old_t}. "
+                       "Clients cannot safely follow a rotation on their own: the new root must "
+                       "reach every client directly (re-bootstrap them with it).")
+    if new_t != plan.root.threshold:
+        a.lines.append(f"root threshold lowered from {plan.root.threshold} to {new_t} so it can be met; "
+                       "add keyholders in a follow-up ceremony to restore it")
+    a.lines.append(f"root expiry shortened to at most {EMERGENCY_ROOT_EXPIRY.days} days: "
+                   "hold a regular ceremony soon")
+    if "targets" in online:
+        a.follow_up.append("re-sign targets.json with the NEW targets (tagging) key and publish it in "
+                           "the same publication as the new root")
+    if {"snapshot", "timestamp"} & online:
+        a.follow_up.append("sign a new snapshot and timestamp with the new keys (version numbers "
+                           "continue upward); clients drop their old ones when the keys change")
+    if online:
+        a.follow_up.append("destroy the compromised online keys once the new root is published")
+    return a
+
+
+def _toml_str(s: str) -> str:
+    return json.dumps(s)
+
+
+def write_plan(c: Any, a: Assessment, out_dir: Path) -> Path:
+    """Write the emergency plan (and the kept online keys) into ``out_dir`` for review.
+
+    New online keys are expected at ``out_dir/new-online/<role>.pub.pem``.
+    """
+    plan: Plan = c.plan
+    kept_dir = out_dir / "online-kept"
+    lines = ["# EMERGENCY ROTATION PLAN - review before use", "#"]
+    lines += [f"# {line}" for line in a.lines]
+    lines += ["#", "# follow-up on the online side:"] + [f"#   - {f}" for f in a.follow_up]
+    if a.replace_online:
+        lines.append("# put the new online public keys at: " + ", ".join(
+            f"new-online/{r}.pub.pem" for r in a.replace_online))
+    lines += ["", "[ceremony]", f"name = {_toml_str(plan.name + '-emergency')}",
+              f"format = {_toml_str(plan.format)}", f"repository = {_toml_str(plan.repository)}"]
+    if plan.pkcs11_module:
+        lines.append(f"pkcs11_module = {_toml_str(plan.pkcs11_module)}")
+    if plan.rehearsal:
+        lines.append("rehearsal = true")
+    if a.compromised_root and not a.in_band:
+        lines.append("out_of_band = true")
+    lines.append("")
+    for h in plan.keyholders:
+        lines += ["[[keyholders]]", f"name = {_toml_str(h.name)}"]
+        if h.token is not None:
+            lines.append(f"token = {_toml_str(h.token)}")
+        if h.serial is not None:
+            lines.append(f"serial = {_toml_str(h.serial)}")
+        lines += [f"algorithm = {_toml_str(h.algorithm)}", ""]
+    members = [k for k in plan.root.keyholders if k not in a.compromised_root]
+    if not members:
+        members = []
+        lines.append("# every root keyholder is compromised: add new keyholders (with new tokens) here")
+    expiry = min(plan.root.expires, EMERGENCY_ROOT_EXPIRY)
+    lines += ["[roles.root]", "keyholders = [" + ", ".join(_toml_str(m) for m in members) + "]",
+              f"threshold = {a.new_threshold}", f"expires = {_toml_str(format_duration(expiry))}", ""]
+    online_keys = c.online_keys()
+    for role in plan.online:
+        if role.name in a.replace_online:
+            paths = [f"new-online/{role.name}.pub.pem"]
+        else:
+            paths = []
+            for i, k in enumerate(online_keys[role.name]):
+                rel = f"online-kept/{role.name}-{i}.json"
+                atomic_write(kept_dir / f"{role.name}-{i}.json",
+                             json.dumps({"keyid": k.keyid, **k.to_dict()}, indent=1).encode())
+                paths.append(rel)
+        lines += [f"[roles.{role.name}]", "keys = [" + ", ".join(_toml_str(p) for p in paths) + "]",
+                  f"threshold = {min(role.threshold, len(paths))}",
+                  f"expires = {_toml_str(format_duration(role.expires))}", ""]
+    path = out_dir / "emergency-plan.toml"
+    atomic_write(path, "\n".join(lines).encode(), exclusive=True)
+    return path

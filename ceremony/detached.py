@@ -1,0 +1,195 @@
+"""Signing across sessions and machines: a draft travels out, detached signatures come back.
+
+``export_draft`` writes a self-contained draft file (the unsigned root, the
+previous root it must follow, the repository and ceremony it belongs to).
+``sign_draft`` runs wherever the keyholder's token is and writes a signature
+file; ``import_signature`` takes it back into the workspace only if it is for
+this very draft of this very ceremony, from a key that counts, not a duplicate,
+and verifies.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Signature
+from tuf.api.metadata import Metadata, Root
+
+from ceremony.errors import StateError, VerificationError
+from ceremony.formats import tuf as tuf_format
+from ceremony.state import SIGNATURE_ADDED
+from ceremony.workspace import atomic_write
+from hsm.pkcs11 import Module, PinProvider
+
+DRAFT_KIND = "ceremony-draft"
+SIGNATURE_KIND = "ceremony-signature"
+MAX_FILE = 1024 * 1024
+
+
+def _read_json(path: Path, kind: str) -> dict[str, Any]:
+    try:
+        if path.stat().st_size > MAX_FILE:
+            raise VerificationError(f"{path} is far larger than any {kind} file")
+        obj = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise VerificationError(f"{path} does not exist") from None
+    except (OSError, ValueError) as e:
+        raise VerificationError(f"{path} is not a {kind} file: {e}") from None
+    if not isinstance(obj, dict) or obj.get("kind") != kind:
+        raise VerificationError(f"{path} is not a {kind} file")
+    return obj
+
+
+def export_draft(c: Any, out: Path) -> Path:
+    """Write the current draft of ceremony ``c`` as a travelling draft file (never overwrites).
+
+    Raises:
+        StateError: nothing drafted.
+        WorkspaceError: ``out`` exists.
+    """
+    md = c.draft_metadata()
+    prev = c.previous_root()
+    unsigned = Metadata(md.signed)
+    doc = {"kind": DRAFT_KIND, "repository": c.plan.repository,
+           "ceremony_id": c.state.init["ceremony_id"], "version": md.signed.version,
+           "digest": c.state.draft_digest, "draft": unsigned.to_dict(),
+           "previous": prev.to_dict() if prev else None}
+    atomic_write(out, json.dumps(doc, indent=1, sort_keys=True).encode(), exclusive=True)
+    return out
+
+
+@dataclass(frozen=True)
+class TravellingDraft:
+    """A draft file, checked for internal consistency."""
+
+    repository: str
+    ceremony_id: str
+    draft: Metadata[Root]
+    previous: Metadata[Root] | None
+    digest: str
+
+
+def load_draft(path: Path) -> TravellingDraft:
+    """Read and check a draft file.
+
+    Raises:
+        VerificationError: malformed, or its digest does not match its content.
+    """
+    obj = _read_json(path, DRAFT_KIND)
+    try:
+        draft = tuf_format.from_bytes(json.dumps(obj["draft"]).encode(), f"{path} (draft)")
+        prev = (tuf_format.from_bytes(json.dumps(obj["previous"]).encode(), f"{path} (previous)")
+                if obj.get("previous") else None)
+        repository, ceremony_id, digest = obj["repository"], obj["ceremony_id"], obj["digest"]
+    except KeyError as e:
+        raise VerificationError(f"{path} lacks the field {e}") from None
+    if tuf_format.signed_digest(draft) != digest:
+        raise VerificationError(f"{path}: the draft does not match its digest; it was changed")
+    if prev is not None and prev.signed.version + 1 != draft.signed.version:
+        raise VerificationError(f"{path}: the draft (v{draft.signed.version}) does not follow "
+                                f"the previous root (v{prev.signed.version})")
+    return TravellingDraft(repository, ceremony_id, draft, prev, digest)
+
+
+def keys_of(draft: TravellingDraft, keyholder: str) -> list[Any]:
+    """``keyholder``'s root keys in the draft and the previous root."""
+    found: dict[str, Any] = {}
+    for md in (draft.draft, draft.previous):
+        if md is None:
+            continue
+        for keyid in md.signed.roles[Root.type].keyids:
+            key = md.signed.keys[keyid]
+            if tuf_format.keyholder_of(key) == keyholder:
+                found[keyid] = key
+    return list(found.values())
+
+
+def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out: Path) -> Path:
+    """Sign a travelling draft on ``keyholder``'s token; write a detached signature file.
+
+    Raises:
+        VerificationError: the draft is bad, or the keyholder has no key that counts.
+        hsm.errors.HsmError: token missing/wrong, PIN refused.
+    """
+    from hsm.signer import TokenSigner
+    from hsm.uri import parse_uri
+
+    draft = load_draft(path)
+    keys = keys_of(draft, keyholder)
+    if not keys:
+        raise VerificationError(f"{keyholder} holds no key in root v{draft.draft.signed.version} "
+                                "or the root before it: their signature would count toward no threshold")
+    payload = draft.draft.signed_bytes
+    sigs = []
+    for key in keys:
+        f = key.unrecognized_fields
+        token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
+                                  serial=f.get(tuf_format.X_TOKEN_SERIAL))
+        tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM], parse_uri(f[tuf_format.X_KEY_URI]).key_id,
+                             expected_public=key._crypto_key())
+        sig = TokenSigner(tk, key).sign(payload)
+        key.verify_signature(sig, payload)
+        sigs.append({"keyid": key.keyid, "sig": sig.signature, "token_serial": tk.token.serial})
+    doc = {"kind": SIGNATURE_KIND, "repository": draft.repository, "ceremony_id": draft.ceremony_id,
+           "version": draft.draft.signed.version, "digest": draft.digest, "keyholder": keyholder,
+           "signatures": sigs}
+    atomic_write(out, json.dumps(doc, indent=1, sort_keys=True).encode(), exclusive=True)
+    return out
+
+
+def import_signature(c: Any, path: Path) -> list[str]:
+    """Take a detached signature file into ceremony ``c``; returns the key ids added.
+
+    Raises:
+        VerificationError: for another repository, ceremony or draft; from a key that is
+            not (or no longer) a root key, or not the keyholder's; or not verifying.
+        StateError: no draft, already published, or already signed by that key.
+    """
+    obj = _read_json(path, SIGNATURE_KIND)
+    md = c.draft_metadata()
+    if c.state.draft_published:
+        raise StateError(f"root v{md.signed.version} is already published")
+    try:
+        repository, ceremony_id, digest = obj["repository"], obj["ceremony_id"], obj["digest"]
+        keyholder, sigs = obj["keyholder"], obj["signatures"]
+    except KeyError as e:
+        raise VerificationError(f"{path} lacks the field {e}") from None
+    if repository != c.plan.repository:
+        raise VerificationError(f"{path} is a signature for repository {repository!r}, "
+                                f"not {c.plan.repository!r}")
+    if ceremony_id != c.state.init["ceremony_id"]:
+        raise VerificationError(f"{path} belongs to another ceremony ({ceremony_id})")
+    if digest != c.state.draft_digest:
+        raise VerificationError(f"{path} signs another draft (digest {str(digest)[:16]}...), "
+                                f"not the current root v{md.signed.version} "
+                                f"({c.state.draft_digest[:16]}...): it is stale or foreign")
+    counting = {k.keyid: k for k in c.signing_keys(keyholder)}
+    prev = c.previous_root()
+    payload = md.signed_bytes
+    added = []
+    for s in sigs:
+        keyid = s.get("keyid")
+        if keyid in c.state.signatures:
+            raise StateError(f"{path}: {keyholder} has already signed root v{md.signed.version} "
+                             f"with key {keyid[:12]}; a duplicate is not added")
+        if keyid not in counting:
+            revoked = prev is not None and keyid in prev.signed.keys and keyid not in \
+                prev.signed.roles[Root.type].keyids
+            why = "a revoked key" if revoked else f"a key that is not {keyholder}'s root key"
+            raise VerificationError(f"{path}: the signature is from {why} ({str(keyid)[:12]}); "
+                                    "it counts toward no threshold")
+        sig = Signature(keyid, s.get("sig", ""))
+        try:
+            counting[keyid].verify_signature(sig, payload)
+        except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
+            raise VerificationError(f"{path}: the signature by {keyholder} does not verify over "
+                                    f"root v{md.signed.version}") from None
+        c.record(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": keyid, "sig": sig.signature,
+                                   "draft": c.state.draft_digest,
+                                   "token_serial": s.get("token_serial"), "imported": str(path.name)})
+        added.append(keyid)
+    c._write_draft()
+    return added

@@ -1,0 +1,145 @@
+"""Signing across sessions (detached signatures) and the emergency rotation, end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import SoftHsm
+from tests.helpers import cli, make_online_keys, plan_toml, run_steps
+from tests.tuf_repo import client_download, publish_online, serve
+
+FIVE = {k: f"tok-{k}" for k in ("alice", "bob", "carol", "dave", "erin")}
+ROLES = ("targets", "snapshot", "timestamp")
+
+
+def _paths(d: Path) -> dict[str, list[str]]:
+    return {r: [str(d / f"{r}.pub.pem")] for r in ROLES}
+
+
+def test_draft_travels_is_signed_elsewhere_and_comes_back(hsm: SoftHsm, tmp_path: Path) -> None:
+    hsm.make(*FIVE.values())
+    make_online_keys(hsm, tmp_path / "a", label="online-a")
+    plan = tmp_path / "p.toml"
+    plan.write_text(plan_toml("travel", FIVE, list(FIVE), 3, _paths(tmp_path / "a")))
+    ws = tmp_path / "ws"
+    c = run_steps(hsm, ws, plan, None, ["alice"], publish=False)
+    r = cli("export-draft", ws, "--out", tmp_path / "draft.json")
+    assert r.code == 0, r.err
+    for k in ("bob", "carol"):
+        r = cli("sign-draft", tmp_path / "draft.json", "--keyholder", k, "--pin-file", hsm.pin_file)
+        assert r.code == 0, r.err
+    sig_bob = tmp_path / "1.root.sig-bob.json"
+    sig_carol = tmp_path / "1.root.sig-carol.json"
+    journal = (ws / "journal.jsonl").read_bytes()
+
+    # Bad inputs first: each refused with its reason, nothing changes.
+    doc = json.loads(sig_bob.read_text())
+    cases = {
+        "repo": ({**doc, "repository": "other/repo"},
+                 "is a signature for repository 'other/repo', not 'test/repo'"),
+        "ceremony": ({**doc, "ceremony_id": "x"}, "belongs to another ceremony (x)"),
+        "stale": ({**doc, "digest": "00" * 32}, "signs another draft (digest 0000000000000000...)"),
+        "forged": ({**doc, "signatures": [{**doc["signatures"][0],
+                                           "sig": json.loads(sig_carol.read_text())["signatures"][0]["sig"]}]},
+                   "the signature by bob does not verify over root v1"),
+        "not bob's": ({**doc, "signatures": json.loads(sig_carol.read_text())["signatures"]},
+                      "the signature is from a key that is not bob's root key"),
+    }
+    for name, (bad, message) in cases.items():
+        f = tmp_path / f"bad-{name.replace(' ', '_').replace(chr(39), '')}.json"
+        f.write_text(json.dumps(bad))
+        r = cli("import-signature", ws, f)
+        assert r.code == 3, (name, r.err)
+        assert message in r.err, (name, r.err)
+    assert (ws / "journal.jsonl").read_bytes() == journal
+
+    assert cli("import-signature", ws, sig_bob).code == 0
+    r = cli("import-signature", ws, sig_bob)
+    assert r.code == 8 and "bob has already signed root v1" in r.err
+    r = cli("import-signature", ws, sig_carol)
+    assert r.code == 0 and "root v1: 3/3 - alice, bob, carol signed; threshold met" in r.out
+    assert cli("publish", ws).code == 0
+
+
+def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Path) -> None:
+    hsm.make(*FIVE.values())
+    a = make_online_keys(hsm, tmp_path / "a", label="online-a")
+    b = make_online_keys(hsm, tmp_path / "b", label="online-b")
+    c_keys = make_online_keys(hsm, tmp_path / "c", label="online-c")
+    plan = tmp_path / "p.toml"
+    plan.write_text(plan_toml("acme", FIVE, list(FIVE), 3, _paths(tmp_path / "a")))
+    repo = tmp_path / "repo"
+    (repo / "metadata").mkdir(parents=True)
+    ws1 = tmp_path / "ws1"
+    run_steps(hsm, ws1, plan, None, ["alice", "bob", "carol"])
+    shutil.copy(ws1 / "metadata" / "1.root.json", repo / "metadata")
+    bootstrap = (repo / "metadata" / "1.root.json").read_bytes()
+
+    # 1. the targets (tagging) key is stolen
+    r = cli("compromise", ws1, "--role", "targets")
+    assert r.code == 0, r.err
+    assert "online keys to replace: targets" in r.out
+    assert "re-sign targets.json with the NEW targets (tagging) key" in r.out
+    emergency = ws1 / "out" / "emergency"
+    (emergency / "new-online").mkdir()
+    shutil.copy(tmp_path / "b" / "targets.pub.pem", emergency / "new-online" / "targets.pub.pem")
+    ws2 = tmp_path / "ws2"
+    assert cli("init", ws2, "--plan", emergency / "emergency-plan.toml", "--previous", repo / "metadata").code == 0
+    r = cli("draft", ws2)
+    assert r.code == 0 and "targets: + add key" in r.out and "targets: - remove key" in r.out
+    for k in ("dave", "erin", "alice"):
+        assert cli("sign", ws2, "--keyholder", k, "--pin-file", hsm.pin_file).code == 0
+    assert cli("publish", ws2).code == 0
+    shutil.copy(ws2 / "metadata" / "2.root.json", repo / "metadata")
+    online_now = {**a.open(), "targets": b.open()["targets"]}
+    publish_online(repo, online_now, version=2)
+    with serve(repo) as url:
+        assert client_download(url, tmp_path / "client", bootstrap) == (2, b"hello, world\n")
+
+    # 2. two of five root keys (threshold 3) are compromised: still in band
+    r = cli("compromise", ws2, "--keyholder", "alice")
+    assert r.code == 0
+    r = cli("compromise", ws2, "--key", _keyid_of(ws2, "bob"), "--out", tmp_path / "e2")
+    assert r.code == 0 and "root keys to remove: bob" in r.out
+    # both at once: write the plan by hand from the assessment of each (review step)
+    text = (tmp_path / "e2" / "emergency-plan.toml").read_text()
+    text = text.replace('keyholders = ["alice", "carol", "dave", "erin"]', 'keyholders = ["carol", "dave", "erin"]')
+    (tmp_path / "e2" / "emergency-plan.toml").write_text(text)
+    (tmp_path / "e2" / "new-online").mkdir()
+    for role in ROLES:
+        shutil.copy(tmp_path / "c" / f"{role}.pub.pem", tmp_path / "e2" / "new-online" / f"{role}.pub.pem")
+    ws3 = tmp_path / "ws3"
+    r = cli("init", ws3, "--plan", tmp_path / "e2" / "emergency-plan.toml", "--previous", repo / "metadata")
+    assert r.code == 0, r.err
+    assert cli("draft", ws3).code == 0
+    for k in ("carol", "dave", "erin"):  # the honest three meet the old threshold of 3
+        assert cli("sign", ws3, "--keyholder", k, "--pin-file", hsm.pin_file).code == 0
+    assert cli("publish", ws3).code == 0
+    shutil.copy(ws3 / "metadata" / "3.root.json", repo / "metadata")
+    publish_online(repo, c_keys.open(), version=3)
+    with serve(repo) as url:
+        assert client_download(url, tmp_path / "client", bootstrap) == (3, b"hello, world\n")
+
+
+def test_compromise_beyond_the_old_threshold_says_out_of_band(hsm: SoftHsm, tmp_path: Path) -> None:
+    three = {k: FIVE[k] for k in ("alice", "bob", "carol")}
+    hsm.make(*three.values())
+    make_online_keys(hsm, tmp_path / "a", label="online-a")
+    plan = tmp_path / "p.toml"
+    plan.write_text(plan_toml("small", three, list(three), 1, _paths(tmp_path / "a")))
+    ws = tmp_path / "ws"
+    run_steps(hsm, ws, plan, None, ["alice"])
+    r = cli("compromise", ws, "--keyholder", "alice")
+    assert r.code == 0
+    assert "OUT OF BAND: the attacker holds 1 root keys" in r.out
+    text = (ws / "out" / "emergency" / "emergency-plan.toml").read_text()
+    assert "out_of_band = true" in text
+    r = cli("compromise", ws, "--key", "abc")
+    assert r.code == 64 and "give at least 8 hex digits" in r.err
+
+
+def _keyid_of(ws: Path, keyholder: str) -> str:
+    root = json.loads((ws / "metadata" / "root.json").read_text())["signed"]
+    return next(k for k, v in root["keys"].items() if v.get("x-ceremony-keyholder") == keyholder)
