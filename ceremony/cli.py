@@ -204,7 +204,7 @@ def cmd_import_signature(args: argparse.Namespace) -> int:
 def cmd_compromise(args: argparse.Namespace) -> int:
     from ceremony.compromise import assess, current_root, write_plan
     c = _open(args)
-    a = assess(current_root(c), c.plan, key=args.key, keyholder=args.keyholder, role=args.role)
+    a = assess(current_root(c), c.plan, keys=args.key, keyholders=args.keyholder, role=args.role)
     out = Path(args.out) if args.out else c.ws.out / "emergency"
     path = write_plan(c, a, out)
     lines = [*a.lines, "follow-up on the online side:", *[f"  - {f}" for f in a.follow_up],
@@ -263,10 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import-signature", cmd_import_signature, "take a detached signature into the workspace")
     p.add_argument("file", metavar="FILE")
     p = add("compromise", cmd_compromise, "emergency: work out a compromise and write a plan for review")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--key", metavar="KEYID")
-    g.add_argument("--keyholder", metavar="NAME")
-    g.add_argument("--role", metavar="ROLE")
+    p.add_argument("--key", metavar="KEYID", action="append", help="repeat for several keys")
+    p.add_argument("--keyholder", metavar="NAME", action="append", help="repeat for several")
+    p.add_argument("--role", metavar="ROLE", help="root (every root key), targets, snapshot or timestamp")
     p.add_argument("--out", metavar="DIR")
     p = add("verify", cmd_verify, "verify an N.root.json chain from a trusted root", ws=False)
     p.add_argument("--trusted", required=True, metavar="ROOT.json")

@@ -51,20 +51,21 @@ def current_root(c: Any) -> Root:
     return prev.signed
 
 
-def assess(root: Root, plan: Plan, key: str | None = None, keyholder: str | None = None,
-           role: str | None = None) -> Assessment:
-    """Work out what to change for a compromised key, keyholder or role.
+def assess(root: Root, plan: Plan, keys: list[str] | None = None,
+           keyholders: list[str] | None = None, role: str | None = None) -> Assessment:
+    """Work out what to change for compromised keys, keyholders or a whole role.
 
     Raises:
-        UsageError: not exactly one of key/keyholder/role, or it names nothing in the root.
+        UsageError: nothing named, or a name matches nothing in the root.
     """
-    if sum(x is not None for x in (key, keyholder, role)) != 1:
-        raise UsageError("name exactly one of --key, --keyholder or --role")
+    keys, keyholders = keys or [], keyholders or []
+    if not (keys or keyholders or role):
+        raise UsageError("name what was compromised: --key, --keyholder or --role")
     root_ids = root.roles[Root.type].keyids
     holders = {k: tuf_format.keyholder_of(root.keys[k]) or k[:12] for k in root_ids}
     compromised: list[str] = []
     online: set[str] = set()
-    if key is not None:
+    for key in keys:
         matches = [k for k in root.keys if k.startswith(key.lower())] if len(key) >= 8 else []
         if len(matches) != 1:
             raise UsageError(f"--key {key} matches {len(matches)} keys of root v{root.version}; "
@@ -73,17 +74,18 @@ def assess(root: Root, plan: Plan, key: str | None = None, keyholder: str | None
         if keyid in root_ids:
             compromised.append(holders[keyid])
         online |= {r for r in ONLINE_ROLES if keyid in root.roles[r].keyids}
-    elif keyholder is not None:
+    for keyholder in keyholders:
         if keyholder not in holders.values():
             raise UsageError(f"{keyholder} holds no root key in root v{root.version}")
         compromised.append(keyholder)
-    else:
+    if role is not None:
         if role not in (Root.type, *ONLINE_ROLES):
             raise UsageError(f"--role must be one of root, {', '.join(ONLINE_ROLES)}")
         if role == Root.type:
             compromised = list(holders.values())
         else:
             online.add(role)
+    compromised = list(dict.fromkeys(compromised))
     if compromised:
         online |= set(ONLINE_ROLES)  # a root compromise taints every key root vouched for
     # Fast-forward recovery (TUF spec 5.3.11): a new snapshot key needs a new timestamp key too.
