@@ -161,7 +161,8 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     from ceremony.rehearse import rehearse
     result = rehearse(Path(args.workspace), keyholders=args.keyholders, threshold=args.threshold,
                       softhsm_dir=Path(args.softhsm_dir) if args.softhsm_dir else None,
-                      algorithm=args.algorithm, log=lambda m: print(m, file=sys.stderr))
+                      algorithm=args.algorithm, scenario=args.scenario,
+                      log=lambda m: print(m, file=sys.stderr))
     _emit(args, result.lines(), result.to_dict())
     return 0
 
@@ -275,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=int, default=3, metavar="M")
     p.add_argument("--algorithm", default="ecdsa-p256")
     p.add_argument("--softhsm-dir", metavar="DIR", help="where to make the throwaway tokens")
+    p.add_argument("--scenario", default="bootstrap",
+                   help="bootstrap (default), targets-rotation, root-rotation, emergency-targets, "
+                        "emergency-root")
     return ap
 
 

@@ -68,65 +68,149 @@ def write_plan(path: Path, name: str, keyholders: list[str], threshold: int, alg
     path.write_text("\n".join(lines))
 
 
+SCENARIOS = ("bootstrap", "targets-rotation", "root-rotation", "emergency-targets",
+             "emergency-root")
+
+
+class _Rig:
+    """Throwaway tokens, the in-memory PIN, and the published chain of a rehearsal."""
+
+    def __init__(self, base: Path, log: Callable[[str], None]) -> None:
+        from hsm.pkcs11 import get_module, resolve_module_path
+        self.base = base
+        self.log = log
+        self.dir = softhsm.create(base / "softhsm")
+        softhsm.activate(self.dir)
+        self._pin = secrets.token_hex(8)
+        self.module = get_module(resolve_module_path(env={}))
+        self.repo = base / "repository" / "metadata"
+        self.repo.mkdir(parents=True, exist_ok=True)
+        self._online = 0
+
+    def pin(self, _info: object = None) -> str:
+        return self._pin
+
+    def tokens(self, labels: list[str]) -> None:
+        for label in labels:
+            softhsm.init_token(self.dir, label, self._pin)
+        self.module.refresh()
+
+    def online_keys(self, directory: Path, roles: tuple[str, ...] = ("targets", "snapshot", "timestamp")) -> None:
+        """New online keys on the online token; public PEMs written to ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        token = self.module.find_token(label=ONLINE_TOKEN)
+        for role in roles:
+            self._online += 1
+            tk = self.module.generate(token, self.pin, "ecdsa-p256", f"online-{role}-{self._online}",
+                                      bytes([0x10, self._online]))
+            pem = tk.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+            (directory / f"{role}.pub.pem").write_bytes(pem)
+
+    def run(self, workspace: Path, plan: Path, signers: list[str] | None, previous: bool) -> Any:
+        """init → keygen → draft → sign → publish, then add the new version to the chain."""
+        from ceremony.engine import Ceremony
+        c = Ceremony.init(workspace, plan, self.repo if previous else None)
+        self.log(f"initialised {workspace}")
+        for k in c.plan.root.keyholders:
+            if c.needs_key(k):
+                rec = c.keygen(k, self.module, self.pin)
+                self.log(f"{k}: key {rec.keyid[:12]} generated on {rec.token_label}")
+        md = c.draft()
+        self.log(f"drafted root v{md.signed.version}")
+        from ceremony.formats import tuf as tuf_format
+        prev = c.previous_root()
+        for line in tuf_format.diff_roots(prev.signed if prev else None, md.signed):
+            self.log("  " + line)
+        if signers is None:
+            # Sign with whoever is needed: keyholders of the new root first (after a compromise
+            # the removed keys are not used), then old keyholders if the old threshold needs them.
+            signers = []
+            holders = list(c.plan.root.keyholders) + (
+                [tuf_format.key_name(prev.signed.keys[k]) for k in prev.signed.roles["root"].keyids]
+                if prev else [])
+            for k in dict.fromkeys(holders):
+                if c.status().verified:
+                    break
+                signers.append(k)
+                res = c.sign(k, self.module, self.pin)
+                self.log(f"{k} signed: " + "; ".join(res.status.lines()))
+        else:
+            for k in signers:
+                res = c.sign(k, self.module, self.pin)
+                self.log(f"{k} signed: " + "; ".join(res.status.lines()))
+        c.publish()
+        v = md.signed.version
+        (self.repo / f"{v}.root.json").write_bytes((workspace / "metadata" / f"{v}.root.json").read_bytes())
+        c.signers_used = signers
+        return c
+
+
 def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
              softhsm_dir: Path | None = None, algorithm: str = "ecdsa-p256",
+             scenario: str = "bootstrap",
              log: Callable[[str], None] = lambda m: None) -> RehearsalResult:
-    """Run the whole bootstrap ceremony on fresh SoftHSM tokens.
+    """Run a whole ceremony on fresh SoftHSM tokens: the bootstrap, then the scenario.
+
+    Scenarios after the bootstrap (each in its own workspace, ``WORKSPACE.<scenario>``):
+    ``targets-rotation`` (new tagging key), ``root-rotation`` (the last keyholder leaves,
+    a new one joins), ``emergency-targets`` (targets key compromised), ``emergency-root``
+    (two root keys compromised; in band while the honest ones meet the old threshold).
 
     Raises:
-        UsageError: impossible keyholder/threshold numbers.
+        UsageError: impossible keyholder/threshold numbers or unknown scenario.
         CeremonyError, HsmError: as the live steps would.
     """
     from ceremony import chain
-    from ceremony.engine import Ceremony
-    from hsm.pkcs11 import get_module, resolve_module_path
+    from ceremony.compromise import assess, current_root, write_plan as write_emergency
 
+    if scenario not in SCENARIOS:
+        raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}")
     if not 1 <= keyholders <= 50:
         raise UsageError("--keyholders must be between 1 and 50")
     if not 1 <= threshold <= keyholders:
         raise UsageError(f"--threshold must be between 1 and --keyholders ({keyholders})")
+    if scenario == "emergency-root" and keyholders - 2 < threshold:
+        raise UsageError("emergency-root needs at least threshold + 2 keyholders")
     workspace = Path(workspace)
     base = Path(softhsm_dir) if softhsm_dir else Path(tempfile.mkdtemp(prefix="ceremony-rehearsal-"))
-    d = softhsm.create(base / "softhsm")
-    softhsm.activate(d)
-    pin = secrets.token_hex(8)
+    rig = _Rig(base, log)
     names = keyholder_names(keyholders)
-    log(f"making {keyholders + 1} throwaway SoftHSM tokens in {d.root}")
-    for k in names:
-        softhsm.init_token(d, f"rehearsal-{k}", pin)
-    softhsm.init_token(d, ONLINE_TOKEN, pin)
-    module = get_module(resolve_module_path(env={}))
-    module.refresh()
-
-    def provide(_info: object) -> str:
-        return pin
-
-    online_dir = base / "online"
-    online_dir.mkdir(exist_ok=True)
-    token = module.find_token(label=ONLINE_TOKEN)
-    for i, role in enumerate(("targets", "snapshot", "timestamp")):
-        tk = module.generate(token, provide, "ecdsa-p256", f"online-{role}", bytes([0x10 + i]))
-        pem = tk.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        (online_dir / f"{role}.pub.pem").write_bytes(pem)
+    extra = keyholder_names(keyholders + 1)[-1] if scenario == "root-rotation" else None
+    labels = [f"rehearsal-{k}" for k in names] + ([f"rehearsal-{extra}"] if extra else [])
+    log(f"making {len(labels) + 1} throwaway SoftHSM tokens in {rig.dir.root}")
+    rig.tokens([*labels, ONLINE_TOKEN])
+    rig.online_keys(base / "online")
     plan_path = base / "plan.toml"
-    write_plan(plan_path, "rehearsal", names, threshold, algorithm, online_dir)
+    write_plan(plan_path, "rehearsal", names, threshold, algorithm, base / "online")
+    first = rig.run(workspace, plan_path, names[:threshold], previous=False)
+    lines = [f"bootstrap: root v1 signed by {', '.join(first.signers_used)} ({threshold} of {keyholders})",
+             f"workspace: {workspace}"]
 
-    c = Ceremony.init(workspace, plan_path)
-    log(f"initialised {workspace}")
-    for k in names:
-        rec = c.keygen(k, module, provide)
-        log(f"{k}: key {rec.keyid[:12]} generated on {rec.token_label}")
-    md = c.draft()
-    log(f"drafted root v{md.signed.version}")
-    signers = names[:threshold]
-    for k in signers:
-        res = c.sign(k, module, provide)
-        log(f"{k} signed: " + "; ".join(res.status.lines()))
-    c.publish()
-    version = md.signed.version
-    report = chain.walk((workspace / "metadata" / "1.root.json").read_bytes(), workspace / "metadata")
-    lines = [f"rehearsal complete: root v{version} signed by {', '.join(signers)} "
-             f"({threshold} of {keyholders})",
-             f"workspace: {workspace}", f"throwaway tokens: {d.root}",
-             f"verified: chain ends at v{report.newest_version}"]
-    return RehearsalResult(workspace, d.root, plan_path, version, signers, lines)
+    if scenario != "bootstrap":
+        second = Path(f"{workspace}.{scenario}")
+        plan2 = base / f"plan-{scenario}.toml"
+        if scenario == "targets-rotation":
+            rig.online_keys(base / "online-2", ("targets",))
+            for role in ("snapshot", "timestamp"):
+                (base / "online-2" / f"{role}.pub.pem").write_bytes((base / "online" / f"{role}.pub.pem").read_bytes())
+            write_plan(plan2, "rehearsal-targets", names, threshold, algorithm, base / "online-2")
+        elif scenario == "root-rotation":
+            assert extra is not None
+            members = [*names[:-1], extra]
+            write_plan(plan2, "rehearsal-root", members, threshold, algorithm, base / "online")
+        else:
+            kwargs: dict[str, Any] = ({"role": "targets"} if scenario == "emergency-targets"
+                                      else {"keyholders": names[:2]})
+            a = assess(current_root(first), first.plan, **kwargs)
+            for line in a.lines:
+                log("compromise: " + line)
+            out = base / f"emergency-{scenario}"
+            plan2 = write_emergency(first, a, out)
+            rig.online_keys(out / "new-online", tuple(a.replace_online))
+        c2 = rig.run(second, plan2, None, previous=True)
+        lines.append(f"{scenario}: root v2 signed by {', '.join(c2.signers_used)}; workspace: {second}")
+    report = chain.walk((rig.repo / "1.root.json").read_bytes(), rig.repo)
+    lines += [f"throwaway tokens: {rig.dir.root}",
+              f"verified: the chain in {rig.repo} ends at v{report.newest_version}"]
+    return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version,
+                           first.signers_used, lines)
