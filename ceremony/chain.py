@@ -122,3 +122,37 @@ def walk(trusted_bytes: bytes, directory: Path, *, now: datetime | None = None,
                 f"the newest root (v{current.signed.version}) expired at "
                 f"{current.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
     return ChainReport(trusted.signed.version, versions, statuses, current, current_bytes)
+
+
+def online_expiries(directory: Path, root: Root) -> dict[str, dict[str, object]]:
+    """Version and expiry of the newest targets/snapshot/timestamp beside a root chain.
+
+    Each is checked against ``root``'s keys for its role; one that does not verify is
+    reported as such (it is shown, never used for anything else).
+    """
+    from tuf.api.exceptions import UnsignedMetadataError
+
+    out: dict[str, dict[str, object]] = {}
+    for role in tuf_format.ONLINE_ROLES:
+        candidates = [p for p in directory.glob(f"*{role}.json")
+                      if p.name == f"{role}.json" or p.name.split(".")[0].isdigit()]
+        best = None
+        for p in candidates:
+            try:
+                md = Metadata.from_bytes(read_root_file(p))
+            except (VerificationError, ValueError, KeyError, TypeError, Exception):  # noqa: BLE001
+                continue
+            if md.signed.type != role:
+                continue
+            if best is None or md.signed.version > best.signed.version:
+                best = md
+        if best is None:
+            continue
+        try:
+            root.verify_delegate(role, best.signed_bytes, best.signatures)
+            verified = True
+        except UnsignedMetadataError:
+            verified = False
+        out[role] = {"version": best.signed.version, "verified": verified,
+                     "expires": best.signed.expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return out

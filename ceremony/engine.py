@@ -462,7 +462,8 @@ def _load_previous(directory: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     copied = {files[v].name: chain.read_root_file(files[v]) for v in [first, *report.versions]}
     newest = report.newest_bytes
     return ({"version": report.newest_version, "sha256": sha256(newest),
-             "versions": [first, *report.versions]}, copied)
+             "versions": [first, *report.versions],
+             "online": chain.online_expiries(directory, report.newest.signed)}, copied)
 
 
 def _check_online_vs_root(online: dict, previous: Root) -> None:

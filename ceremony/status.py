@@ -6,12 +6,11 @@ One report object rendered by the CLI (text or ``--json``) and the TUI alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tuf.api.metadata import Root
 
-from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 
 
@@ -68,14 +67,16 @@ class StatusReport:
                               "warn": e.warn, "expired": e.expired} for e in self.expiries]}
 
 
-def expiries(root: Root, plan_expires: dict[str, Any], window: Any,
+def expiries(root: Root, online: dict[str, dict[str, Any]], window: timedelta,
              now: datetime | None = None) -> list[Expiry]:
-    """Root's own expiry plus, for online roles, the expiry the plan gives them from ``now``."""
+    """Every role's expiry that is known offline: root's, and the online roles' from the
+    metadata the ceremony continued from (``init --previous``)."""
     now = now or datetime.now(timezone.utc)
     out = [Expiry("root", root.expires, root.expires - window <= now, root.expires <= now)]
-    for role, period in plan_expires.items():
-        when = (now + period).replace(microsecond=0)
-        out.append(Expiry(f"{role} (plan: {period.days}d from signing)", when, False, False))
+    for role, info in online.items():
+        when = datetime.strptime(str(info["expires"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        label = f"{role} v{info['version']}" + ("" if info.get("verified") else " (signature NOT valid)")
+        out.append(Expiry(label, when, when - window <= now, when <= now))
     return out
 
 
@@ -86,15 +87,17 @@ def ceremony_status(c: Any) -> StatusReport:
     needed = [k for k in plan.root.keyholders if c.needs_key(k)]
     report = StatusReport(plan.name, plan.rehearsal, done, needed,
                           st.draft["version"] if st.draft else None, None, list(st.published))
-    root_for_expiry: Root | None = None
+    prev = c.previous_root()
     if st.draft:
         report.thresholds = c.status()
-        root_for_expiry = c.draft_metadata().signed
-    else:
-        prev = c.previous_root()
-        root_for_expiry = prev.signed if prev else None
-    if root_for_expiry is not None:
-        report.expiries = expiries(root_for_expiry, {}, plan.expiry_warning)
+    online = (st.init.get("previous") or {}).get("online", {})
+    if prev is not None:
+        report.expiries = expiries(prev.signed, online, plan.expiry_warning)
+        report.expiries[0] = Expiry(f"root v{prev.signed.version} (current)", *_fields(report.expiries[0]))
+    if st.draft:
+        draft = c.draft_metadata().signed
+        e = expiries(draft, {}, plan.expiry_warning)[0]
+        report.expiries.insert(0, Expiry(f"root v{draft.version} (draft)", *_fields(e)))
     if needed:
         report.next_step = f"ceremony keygen WORKSPACE --keyholder {needed[0]}"
     elif not st.draft:
@@ -107,5 +110,8 @@ def ceremony_status(c: Any) -> StatusReport:
         waiting = [n for v in (report.thresholds.old, report.thresholds.new) if v and not v.met
                    for n in v.unsigned] if report.thresholds else []
         report.next_step = ("ceremony sign WORKSPACE --keyholder " + waiting[0]) if waiting else "sign"
-    _ = tuf_format
     return report
+
+
+def _fields(e: Expiry) -> tuple[datetime, bool, bool]:
+    return e.expires, e.warn, e.expired
