@@ -93,6 +93,8 @@ class Ceremony:
         if text is None:
             raise PlanError(f"the plan {plan_path} does not exist")
         plan = parse_plan(text)
+        if cls is Ceremony and plan.format != "tuf":
+            return ceremony_class(plan.format).init(root, plan_path, previous)
         online = load_online_keys(plan, Path(plan_path).resolve().parent)
         prev_info, prev_files = _load_previous(previous) if previous else (None, {})
         if prev_info is not None:
@@ -149,7 +151,9 @@ class Ceremony:
         if sha256(text) != state.init["plan_sha256"]:
             raise VerificationError(f"{ws.plan} was changed after the ceremony started",
                                     hint="the plan is fixed at init; start a new workspace for a new plan")
-        return cls(ws, journal, parse_plan(text.decode()))
+        plan = parse_plan(text.decode())
+        klass = ceremony_class(plan.format) if cls is Ceremony else cls
+        return klass(ws, journal, plan)
 
     def _append(self, type_: str, data: dict[str, Any]) -> None:
         self.journal.append(type_, data)
@@ -439,6 +443,20 @@ class Ceremony:
         self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
                                  "files": [numbered.name, "root.json"]})
         return [numbered, self.ws.metadata / "root.json"]
+
+
+def ceremony_class(fmt: str) -> type[Ceremony]:
+    """The engine for a metadata format: TUF here, others in ``ceremony.formats``.
+
+    Raises:
+        PlanError: the format has no engine.
+    """
+    if fmt == "tuf":
+        return Ceremony
+    if fmt == "notary":
+        from ceremony.formats.notary import NotaryCeremony
+        return NotaryCeremony
+    raise PlanError(f"no ceremony engine for format {fmt!r}")
 
 
 def _tool_version() -> str:
