@@ -167,7 +167,6 @@ def import_signature(c: Any, path: Path) -> list[str]:
                                 f"not the current root v{md.signed.version} "
                                 f"({c.state.draft_digest[:16]}...): it is stale or foreign")
     counting = {k.keyid: k for k in c.signing_keys(keyholder)}
-    prev = c.previous_root()
     payload = md.signed_bytes
     added = []
     for s in sigs:
@@ -176,9 +175,9 @@ def import_signature(c: Any, path: Path) -> list[str]:
             raise StateError(f"{path}: {keyholder} has already signed root v{md.signed.version} "
                              f"with key {keyid[:12]}; a duplicate is not added")
         if keyid not in counting:
-            revoked = prev is not None and keyid in prev.signed.keys and keyid not in \
-                prev.signed.roles[Root.type].keyids
-            why = "a revoked key" if revoked else f"a key that is not {keyholder}'s root key"
+            revoked = c.revoked_in(str(keyid))
+            why = (f"a revoked key (removed in root v{revoked})" if revoked
+                   else f"a key that is not {keyholder}'s root key")
             raise VerificationError(f"{path}: the signature is from {why} ({str(keyid)[:12]}); "
                                     "it counts toward no threshold")
         sig = Signature(keyid, s.get("sig", ""))

@@ -179,6 +179,21 @@ class Ceremony:
             raise VerificationError(f"{path} was changed after the ceremony started")
         return tuf_format.from_bytes(data, path.name)
 
+    def revoked_in(self, keyid: str) -> int | None:
+        """The root version that dropped ``keyid``, if it was ever a root key of the chain."""
+        info = self.state.init.get("previous")
+        if not info:
+            return None
+        was_root = False
+        for v in info.get("versions", []):
+            path = self.ws.previous / f"{v}.root.json"
+            root = tuf_format.from_bytes(chain.read_root_file(path), path.name).signed
+            is_root = keyid in root.roles[Root.type].keyids
+            if was_root and not is_root:
+                return v
+            was_root = was_root or is_root
+        return self.state.draft["version"] if was_root and self.state.draft else None
+
     def previous_keys_of(self, keyholder: str) -> list[Key]:
         """Root keys of ``keyholder`` in the previous root (by their ``x-`` fields)."""
         prev = self.previous_root()
