@@ -126,3 +126,24 @@ def test_signature_from_a_revoked_key_is_refused(hsm: SoftHsm, chain: Path, tmp_
     assert r.code == 3
     assert f"the signature is from a revoked key (removed in root v2) ({carol_id[:12]}); it counts toward no threshold" in r.err
     assert (ws / "journal.jsonl").read_bytes() == journal
+
+
+def test_status_lists_every_role_expiry_and_warns(hsm: SoftHsm, chain: Path, tmp_path: Path) -> None:
+    from tests.tuf_repo import publish_online
+    from tests.helpers import OnlineKeys
+    keys = OnlineKeys(hsm, "online-a", {r: r.encode() for r in ROLES})
+    publish_online(tmp_path / "site", keys.open(), version=1)  # 7-day expiries
+    for f in (tmp_path / "site" / "metadata").iterdir():
+        shutil.copy(f, chain)
+    r = _init(tmp_path, chain, plan_toml("v3", THREE, ["alice", "bob"], 2, _paths(tmp_path / "a")))
+    assert r.code == 0, r.err
+    st = cli("status", tmp_path / "ws3")
+    assert st.code == 0
+    lines = st.out.splitlines()
+    assert any(l.strip().startswith("root v2 (current): expires") and "WARNING" not in l for l in lines)
+    for role in ROLES:
+        assert any(l.strip().startswith(f"{role} v1: expires") and l.endswith("WARNING: expires soon")
+                   for l in lines), st.out
+    data = json.loads(cli("status", tmp_path / "ws3", "--json").out)
+    assert {e["role"].split()[0]: e["warn"] for e in data["expiries"]} == {
+        "root": False, "targets": True, "snapshot": True, "timestamp": True}
