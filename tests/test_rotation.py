@@ -12,7 +12,7 @@ from tuf.api.exceptions import UnsignedMetadataError
 
 from ceremony.errors import ThresholdError
 from tests.conftest import SoftHsm
-from tests.helpers import make_online_keys, plan_toml, run_steps
+from tests.helpers import cli, make_online_keys, plan_toml, run_steps
 from tests.tuf_repo import client_download, publish_online, serve
 
 
@@ -90,6 +90,10 @@ def test_rotation_case(hsm: SoftHsm, tmp_path: Path, case: str) -> None:
             publish_online(repo, online[v.online].open(), version=n)
             with serve(repo) as url, pytest.raises(UnsignedMetadataError):
                 client_download(url, tmp_path / "client-refused", (repo / "metadata" / "1.root.json").read_bytes())
+            # and so does `ceremony verify`, naming the threshold that is not met
+            r = cli("verify", "--trusted", repo / "metadata" / "1.root.json", repo / "metadata")
+            assert r.code == 3
+            assert r.err.startswith(f"error: {n}.root.json is not signed at threshold: previous root v{n - 1}: ")
             return
         run_steps(hsm, ws, plan, previous, v.signers)
         shutil.copy(ws / "metadata" / f"{n}.root.json", repo / "metadata" / f"{n}.root.json")
