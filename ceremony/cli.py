@@ -217,6 +217,18 @@ def cmd_compromise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_script(args: argparse.Namespace) -> int:
+    from ceremony.script import render_html, steps
+    from ceremony.workspace import atomic_write
+    c = _open(args)
+    out = Path(args.out) if args.out else c.ws.record / "script.html"
+    atomic_write(out, render_html(c).encode())
+    _emit(args, [f"printable script written to {out}",
+                 *[f"{i}. {s.title}: {s.command}" for i, s in enumerate(steps(c), start=1)]],
+          {"file": str(out), "steps": [s.__dict__ for s in steps(c)]})
+    return 0
+
+
 # ---- parser --------------------------------------------------------------------
 
 
@@ -268,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keyholder", metavar="NAME", action="append", help="repeat for several")
     p.add_argument("--role", metavar="ROLE", help="root (every root key), targets, snapshot or timestamp")
     p.add_argument("--out", metavar="DIR")
+    p = add("script", cmd_script, "write the printable ceremony script for this plan (HTML)")
+    p.add_argument("--out", metavar="FILE")
     p = add("verify", cmd_verify, "verify an N.root.json chain from a trusted root", ws=False)
     p.add_argument("--trusted", required=True, metavar="ROOT.json")
     p.add_argument("metadata_dir", metavar="METADATA_DIR")

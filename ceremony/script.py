@@ -1,0 +1,111 @@
+"""The printable ceremony script: what the room reads aloud, generated from the plan.
+
+Numbered steps with the exact command, who acts, which token to bring, the
+expected fingerprints as words (once keys exist), and boxes for initials and
+times. The plan's digest is printed on every page, so a page from another
+plan's script cannot slip in. The steps follow the engine's order, so the
+script and the tool cannot disagree about what comes next.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from ceremony.fingerprint import fingerprint_words
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the script."""
+
+    title: str
+    who: str
+    command: str
+    detail: str = ""
+
+
+def steps(c: Any) -> list[Step]:
+    """The ceremony's steps for workspace ``c`` (a :class:`ceremony.engine.Ceremony`)."""
+    plan, st = c.plan, c.state
+    ws = "WORKSPACE"
+    out = [Step("Check the plan", "administrator, witnesses", f"ceremony status {ws}",
+                f"plan sha256 {st.init['plan_sha256']} matches the copy on paper")]
+    prev = st.init.get("previous")
+    if prev:
+        out.append(Step("Check the current root", "administrator", f"ceremony status {ws}",
+                        f"continuing root v{prev['version']} (sha256 {prev['sha256'][:16]}...)"))
+    for name in plan.root.keyholders:
+        holder = plan.keyholder(name)
+        token = " / ".join(filter(None, [f"label {holder.token}" if holder.token else None,
+                                         f"serial {holder.serial}" if holder.serial else None]))
+        rec = st.keys.get(name)
+        if c.needs_key(name) or rec is not None:
+            detail = f"token {token}; {holder.algorithm}"
+            if rec is not None:
+                detail += f"; expected fingerprint: {fingerprint_words(rec.keyid)}"
+            else:
+                detail += "; fingerprint read aloud: ______________________________"
+            out.append(Step(f"Generate {name}'s root key", name,
+                            f"ceremony keygen {ws} --keyholder {name}", detail))
+        else:
+            out.append(Step(f"{name} keeps their current key", name, "(no command)",
+                            f"token {token}"))
+    version = (prev["version"] + 1) if prev else 1
+    out.append(Step(f"Draft root v{version}", "administrator, everyone reviews",
+                    f"ceremony draft {ws}",
+                    f"root {plan.root.threshold} of {len(plan.root.keyholders)}; every change read aloud; "
+                    "expiry as an absolute UTC date"))
+    needed = plan.root.threshold + (f" and the previous root's threshold" if prev else "")
+    for name in plan.root.keyholders:
+        out.append(Step(f"{name} signs", name, f"ceremony sign {ws} --keyholder {name}",
+                        f"only until status shows every threshold met ({needed})"))
+    out.append(Step("Publish", "administrator", f"ceremony publish {ws}",
+                    f"writes metadata/{version}.root.json"))
+    out.append(Step("Verify", "auditor", f"ceremony verify --trusted {ws}/metadata/1.root.json "
+                    f"{ws}/metadata" if not prev else f"ceremony verify --trusted PREVIOUS/1.root.json "
+                    f"{ws}/metadata", "chain verified from the first root"))
+    out.append(Step("Carry the result out", "administrator, witnesses",
+                    f"ceremony export {ws} --usb DIR (or --qr DIR)",
+                    "bundle digest read aloud as words"))
+    return out
+
+
+def render_html(c: Any) -> str:
+    """The whole script as one printable HTML page."""
+    plan, st = c.plan, c.state
+    digest = st.init["plan_sha256"]
+    esc = html.escape
+    rows = []
+    for i, s in enumerate(steps(c), start=1):
+        rows.append(
+            f"<tr><td class=n>{i}</td><td><b>{esc(s.title)}</b><br><i>{esc(s.who)}</i>"
+            f"<pre>{esc(s.command)}</pre>{esc(s.detail)}</td>"
+            "<td class=box>time (UTC)</td><td class=box>initials</td><td class=box>witness</td></tr>")
+    title = f"Ceremony script: {plan.name}"
+    rehearsal = "<p class=warn>REHEARSAL</p>" if plan.rehearsal else ""
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body {{ font-family: sans-serif; font-size: 11pt; margin: 2cm 1.5cm; }}
+header {{ position: fixed; top: 0; left: 0; right: 0; font-size: 8pt; text-align: center; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td {{ border: 1px solid #000; padding: 4pt; vertical-align: top; }}
+td.n {{ width: 2em; text-align: center; font-weight: bold; }}
+td.box {{ width: 5em; height: 3em; font-size: 7pt; color: #666; }}
+tr {{ page-break-inside: avoid; }}
+pre {{ margin: 2pt 0; white-space: pre-wrap; }}
+.warn {{ font-weight: bold; font-size: 14pt; }}
+</style></head><body>
+<header>{esc(plan.name)} &middot; plan sha256 {digest} &middot; {esc(fingerprint_words(digest))}</header>
+<h1>{esc(title)}</h1>{rehearsal}
+<p>Format {esc(plan.format)}, repository <b>{esc(plan.repository)}</b>.
+Root: {plan.root.threshold} of {len(plan.root.keyholders)} ({esc(', '.join(plan.root.keyholders))}).
+Ceremony id {esc(st.init['ceremony_id'])}.</p>
+<p>Plan digest (read aloud): <b>{esc(fingerprint_words(digest))}</b></p>
+<table>{''.join(rows)}</table>
+<p>Signatures of the ceremony administrator and witnesses:</p>
+<table><tr><td class=box>administrator</td><td class=box>witness 1</td><td class=box>witness 2</td></tr></table>
+</body></html>
+"""
