@@ -96,7 +96,7 @@ _ODD_INDEX = {w.lower(): i for i, w in enumerate(ODD_WORDS)}
 
 
 def pgp_words(data: bytes) -> list[str]:
-    """Return one word per byte: even offsets from ``EVEN_WORDS``, odd offsets from ``ODD_WORDS``."""
+    """One word per byte: even offsets from ``EVEN_WORDS``, odd offsets from ``ODD_WORDS``."""
     return [(ODD_WORDS if i % 2 else EVEN_WORDS)[b] for i, b in enumerate(data)]
 
 

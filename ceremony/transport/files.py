@@ -1,0 +1,92 @@
+"""Writing a verified bundle's files into a folder under their own names (``import --out DIR``).
+
+Why a separate step: import first verifies the bundle (transport) and the metadata (formats);
+only then do the files land. Each lands atomically (temporary file, fsync, hard link into place,
+which fails instead of replacing), so a crash leaves either the old folder or the new file,
+never half a file. A file already there with the same bytes is left alone (re-importing the
+same bundle is harmless); one with different bytes stops the import before anything is written.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from pathlib import Path
+
+from ceremony.errors import WorkspaceError
+from ceremony.transport.bundle import Bundle
+
+__all__ = ["write_files"]
+
+
+def write_files(bundle: Bundle, out_dir: Path | str) -> list[Path]:
+    """Write every file of the (already verified) ``bundle`` into ``out_dir``.
+
+    Returns:
+        The paths of the bundle's files in ``out_dir`` (written now or already identical).
+
+    Raises:
+        VerificationError: the bundle is inconsistent.
+        WorkspaceError: ``out_dir`` is not a folder, a file of the same name with other content
+            is there (nothing is written then), or writing failed.
+    """
+    bundle.verify()
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WorkspaceError(f"Cannot create the output folder {out} ({e.strerror}).") from e
+    if not out.is_dir() or out.is_symlink():
+        raise WorkspaceError(f"The output {out} is not a folder.")
+    todo = []
+    for entry in bundle.manifest.files:
+        target = out / entry.name
+        data = bundle.files[entry.name]
+        if os.path.lexists(target):
+            if target.is_symlink() or not target.is_file() or target.read_bytes() != data:
+                raise WorkspaceError(
+                    f"{target} already exists with other content; nothing was written.",
+                    hint="Import into an empty folder, or move the old file away first.",
+                )
+            continue
+        todo.append((target, data))
+    for target, data in todo:
+        tmp = out / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _place(tmp, target)
+        except OSError as e:
+            raise WorkspaceError(f"Writing {target} failed ({e.strerror or e}).") from e
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+    dir_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return [out / e.name for e in bundle.manifest.files]
+
+
+def _place(tmp: Path, target: Path) -> None:
+    """Move ``tmp`` to ``target`` without ever replacing an existing file.
+
+    A hard link fails if the target appeared meanwhile; file systems without hard links
+    (FAT, exFAT) fall back to check-then-rename.
+    """
+    try:
+        os.link(tmp, target)
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "appeared during the import", str(target)) from e
+        os.rename(tmp, target)
