@@ -68,6 +68,11 @@ def check_self_signed(md: Metadata[Root], what: str) -> ThresholdStatus:
     return st
 
 
+def is_root_file(name: str) -> bool:
+    """Whether ``name`` is an ``N.root.json`` file name."""
+    return bool(_ROOT_FILE.match(name))
+
+
 def root_versions(directory: Path) -> dict[int, Path]:
     """The ``N.root.json`` files in ``directory``, by version."""
     found = {}

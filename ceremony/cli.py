@@ -229,6 +229,103 @@ def cmd_script(args: argparse.Namespace) -> int:
     return 0
 
 
+def _send(args: argparse.Namespace, bundle: Any) -> tuple[list[str], dict[str, Any], Path]:
+    """Write ``bundle`` to the transport the arguments name."""
+    from ceremony.fingerprint import fingerprint_words
+    from ceremony.errors import WorkspaceError
+    from ceremony.transport import export_qr, export_usb, find_bundles, list_removable_mounts
+    if args.usb is not None or not args.qr:
+        target = args.usb
+        if not target:
+            mounts = list_removable_mounts()
+            if not mounts:
+                raise UsageError("no removable drive is mounted; name the folder with --usb DIR")
+            names = "; ".join(f"{m.mountpoint} ({m.device})" for m in mounts)
+            raise UsageError(f"choose the stick with --usb DIR; mounted removable drives: {names}")
+        existing = find_bundles(Path(target))
+        if existing:
+            raise WorkspaceError(f"{target} already holds a bundle ({existing[0].name}); "
+                                 "a stick carries one bundle at a time",
+                                 hint="use a fresh stick or folder; nothing was written")
+        path = export_usb(bundle, Path(target))
+        lines = [f"{bundle.manifest.kind} bundle written to {path} and read back",
+                 f"bundle digest {bundle.digest}", f"read aloud: {fingerprint_words(bundle.digest)}"]
+        return lines, {"transport": "usb", "path": str(path), "bundle_sha256": bundle.digest}, path
+    out = export_qr(bundle, Path(args.qr), size=args.qr_size)
+    lines = [f"{bundle.manifest.kind} bundle as {len(out.frames)} QR frame(s) ({args.qr_size}) in "
+             f"{out.directory}", f"printable sheet: {out.sheet}",
+             f"message words (read aloud): {out.message_words}"]
+    return lines, {"transport": "qr", "frames": [str(f) for f in out.frames], "sheet": str(out.sheet),
+                   "message_sha256": out.message_sha256}, out.directory
+
+
+def _receive(args: argparse.Namespace) -> Any:
+    from ceremony.transport import import_qr, import_usb
+    if args.usb:
+        return import_usb(Path(args.usb))
+    return import_qr([Path(p) for p in args.qr])
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ceremony.transfer import record_export, workspace_bundle
+    c = _open(args)
+    bundle = workspace_bundle(c)
+    if args.animate:
+        from ceremony.transport import animate, bundle_message
+        size = "auto" if args.qr_size == "medium" and not args.qr_size_given else args.qr_size
+        try:
+            shown = animate(bundle_message(bundle), size=size, max_frames=args.max_frames)
+        except KeyboardInterrupt:
+            shown = -1
+        record_export(c, bundle, "qr-animated", Path("terminal"))
+        print(f"showed {shown if shown >= 0 else 'some'} frames; bundle digest {bundle.digest}",
+              file=sys.stderr)
+        return 0
+    lines, data, where = _send(args, bundle)
+    record_export(c, bundle, data["transport"], where)
+    _emit(args, lines, data)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ceremony.transfer import import_to_dir, import_to_workspace
+    if bool(args.usb) == bool(args.qr):
+        raise UsageError("give exactly one of --usb DIR or --qr FILES...")
+    if (args.workspace is None) == (args.out is None):
+        raise UsageError("give a WORKSPACE (offline side) or --out DIR (either side), not both")
+    bundle = _receive(args)
+    head = [f"{bundle.manifest.kind} bundle for {bundle.manifest.repository} verified "
+            f"({len(bundle.files)} files, digest {bundle.digest[:16]}...)"]
+    if args.out is not None:
+        arrival, written = import_to_dir(bundle, Path(args.out))
+        lines = head + arrival.notes + [f"wrote {p}" for p in written]
+        _emit(args, lines, {"kind": bundle.manifest.kind, "files": [str(p) for p in written],
+                            "notes": arrival.notes})
+        return 0
+    c = _open(args)
+    arrival = import_to_workspace(c, bundle)
+    _emit(args, head + arrival.notes + c.status().lines(),
+          {"kind": bundle.manifest.kind, "notes": arrival.notes})
+    return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from ceremony.transfer import check_arrival
+    from ceremony.transport import Bundle
+    files = {}
+    for f in args.files:
+        p = Path(f)
+        try:
+            files[p.name] = p.read_bytes()
+        except OSError as e:
+            raise UsageError(f"cannot read {p}: {e.strerror}") from None
+    bundle = Bundle.from_files(args.kind, args.repository, args.ceremony_id or "-", files)
+    check_arrival(bundle, None)  # send only what the receiver will accept
+    lines, data, _ = _send(args, bundle)
+    _emit(args, lines, data)
+    return 0
+
+
 # ---- parser --------------------------------------------------------------------
 
 
@@ -280,6 +377,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keyholder", metavar="NAME", action="append", help="repeat for several")
     p.add_argument("--role", metavar="ROLE", help="root (every root key), targets, snapshot or timestamp")
     p.add_argument("--out", metavar="DIR")
+    def transport_out(p: argparse.ArgumentParser) -> None:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--usb", metavar="DIR", nargs="?", const="",
+                       help="write a bundle folder into DIR (a USB stick); without DIR, list sticks")
+        g.add_argument("--qr", metavar="DIR", help="write QR frames (PNG) and a printable sheet into DIR")
+        p.add_argument("--qr-size", choices=["small", "medium", "large"], default="medium",
+                       help="small: v14, fits a terminal; medium: v25, phones; large: v40, print")
+
+    p = add("export", cmd_export, "carry the workspace's signed metadata (or its draft) out: USB or QR")
+    transport_out(p)
+    p.add_argument("--animate", action="store_true",
+                   help="cycle QR frames (plain, then fountain-coded) in this terminal until Ctrl-C")
+    p.add_argument("--max-frames", type=int, metavar="N", help="with --animate: stop after N frames")
+    p = add("import", cmd_import, "bring a bundle in (USB or QR), verified before use", ws=False)
+    p.add_argument("workspace", metavar="WORKSPACE", nargs="?")
+    p.add_argument("--usb", metavar="DIR")
+    p.add_argument("--qr", metavar="FILE", nargs="+", help="frame images, folders or a video")
+    p.add_argument("--out", metavar="DIR", help="write the verified files into DIR")
+    p = add("pack", cmd_pack, "bundle files (online keys, trusted metadata, signatures) for the "
+            "air gap", ws=False)
+    p.add_argument("files", metavar="FILE", nargs="+")
+    p.add_argument("--kind", required=True,
+                   choices=["online-keys", "trusted-metadata", "signature", "draft", "signed-metadata"])
+    p.add_argument("--repository", required=True)
+    p.add_argument("--ceremony-id", metavar="ID")
+    transport_out(p)
     p = add("script", cmd_script, "write the printable ceremony script for this plan (HTML)")
     p.add_argument("--out", metavar="FILE")
     p = add("verify", cmd_verify, "verify an N.root.json chain from a trusted root", ws=False)
@@ -298,7 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; map expected failures to their exit codes."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.qr_size_given = any(a.startswith("--qr-size") for a in argv)
     if not getattr(args, "handler", None):
         build_parser().print_help()
         return EXIT_USAGE

@@ -1,0 +1,176 @@
+"""What crosses the air gap, and how it is checked on arrival: meaning on top of transports.
+
+Transports (``ceremony.transport``) carry verified bytes. This module decides
+what a workspace sends (signed metadata after publish, else the travelling
+draft), and what an arriving bundle must prove before its files are used:
+
+* ``signed-metadata`` / ``trusted-metadata``: the root chain verifies, from the
+  receiver's own newest trusted root when ``--out`` already holds one, else
+  from the bundle's ``1.root.json`` (trust on first use, said so);
+* ``online-keys``: every file is a public key (never a private one);
+* ``draft``: the draft matches its digest; ``signature``: well-formed signature files.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ceremony import chain
+from ceremony.errors import PlanError, StateError, VerificationError
+from ceremony.state import EXPORTED, IMPORTED
+from ceremony.transport import Bundle, write_files
+
+
+@dataclass
+class Arrival:
+    """A bundle that passed every check, and what the checks said."""
+
+    bundle: Bundle
+    notes: list[str]
+
+
+def workspace_bundle(c: Any) -> Bundle:
+    """The bundle a workspace sends out: its signed metadata once published, else its draft.
+
+    Raises:
+        StateError: nothing drafted yet.
+    """
+    st = c.state
+    repo, cid = c.plan.repository, st.init["ceremony_id"]
+    if st.published:
+        files: dict[str, bytes] = {}
+        for p in sorted(c.ws.previous.glob("*.root.json")) if c.ws.previous.is_dir() else []:
+            files[p.name] = p.read_bytes()
+        for v in st.published:
+            name = f"{v}.root.json"
+            files[name] = (c.ws.metadata / name).read_bytes()
+        files["root.json"] = (c.ws.metadata / "root.json").read_bytes()
+        sidecar = c.ws.metadata / "ceremony-keys.json"
+        if sidecar.is_file():
+            files[sidecar.name] = sidecar.read_bytes()
+        return Bundle.from_files("signed-metadata", repo, cid, files, journal_head=st.head)
+    if st.draft is None:
+        raise StateError("there is nothing to export yet: no draft and nothing published")
+    from ceremony.detached import export_draft
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{st.draft['version']}.root.draft.json"
+        export_draft(c, path)
+        data = path.read_bytes()
+    return Bundle.from_files("draft", repo, cid, {path.name: data}, journal_head=st.head)
+
+
+def record_export(c: Any, bundle: Bundle, how: str, where: Path) -> None:
+    """Journal an export (bundle digest and files) so the record shows what left the room."""
+    c.record(EXPORTED, {"kind": bundle.manifest.kind, "transport": how, "target": str(where),
+                        "bundle_sha256": bundle.digest,
+                        "files": {f.name: f.sha256 for f in bundle.manifest.files}})
+
+
+def check_arrival(bundle: Bundle, out: Path | None) -> Arrival:
+    """Verify a bundle's content for its kind before anything is written.
+
+    Raises:
+        VerificationError: the content does not verify.
+    """
+    kind = bundle.manifest.kind
+    files = bundle.files
+    notes: list[str] = []
+    if kind in ("signed-metadata", "trusted-metadata"):
+        notes += _check_metadata(files, out)
+    elif kind == "online-keys":
+        from ceremony.keys import load_public_key_file
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in files.items():
+                p = Path(tmp) / name
+                p.write_bytes(data)
+                try:
+                    key = load_public_key_file(p, name).key
+                except PlanError as e:
+                    raise VerificationError(e.message.replace(str(Path(tmp)) + "/", ""),
+                                            e.hint) from None
+                notes.append(f"{name}: public key {key.keyid[:16]} ({key.scheme})")
+    elif kind == "draft":
+        from ceremony.detached import load_draft
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, data in files.items():
+                (Path(tmp) / name).write_bytes(data)
+                d = load_draft(Path(tmp) / name)
+                notes.append(f"{name}: draft of root v{d.draft.signed.version}, digest {d.digest[:16]}...")
+    elif kind == "signature":
+        for name, data in files.items():
+            try:
+                obj = json.loads(data)
+                ok = obj.get("kind") == "ceremony-signature" and isinstance(obj.get("signatures"), list)
+            except (ValueError, AttributeError):
+                ok = False
+            if not ok:
+                raise VerificationError(f"{name} in the bundle is not a ceremony signature file")
+            notes.append(f"{name}: {obj['keyholder']}'s signature over digest {str(obj['digest'])[:16]}...")
+    return Arrival(bundle, notes)
+
+
+def _check_metadata(files: dict[str, bytes], out: Path | None) -> list[str]:
+    roots = {n: d for n, d in files.items() if chain.is_root_file(n)}
+    if not roots:
+        raise VerificationError("the bundle holds no N.root.json file")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        for name, data in roots.items():
+            (d / name).write_bytes(data)
+        have = chain.root_versions(out) if out is not None and out.is_dir() else {}
+        if have:
+            newest = max(have)
+            trusted = chain.read_root_file(have[newest])
+            for v, p in have.items():  # what we already trust travels with the check
+                if not (d / p.name).exists():
+                    (d / p.name).write_bytes(p.read_bytes())
+            origin = f"the trusted root v{newest} already in {out}"
+            name = have[newest].name
+            if name in roots and roots[name] != trusted:
+                raise VerificationError(f"the bundle's {name} differs from the trusted one in {out}")
+        else:
+            if "1.root.json" not in roots:
+                raise VerificationError("the bundle does not start at 1.root.json and "
+                                        f"{out or 'the target'} holds no trusted root to start from")
+            trusted = roots["1.root.json"]
+            origin = "the bundle's own 1.root.json (trust on first use: compare its fingerprint)"
+        report = chain.walk(trusted, d, check_expiry=False, trusted_name=origin)
+        if "root.json" in files and files["root.json"] != report.newest_bytes:
+            raise VerificationError("the bundle's root.json is not its newest N.root.json")
+    return [f"root chain verified from {origin} up to v{report.newest_version}"]
+
+
+def import_to_dir(bundle: Bundle, out: Path) -> tuple[Arrival, list[Path]]:
+    """Check a bundle's content, then write its files into ``out`` under their own names."""
+    arrival = check_arrival(bundle, out)
+    return arrival, write_files(bundle, out)
+
+
+def import_to_workspace(c: Any, bundle: Bundle) -> Arrival:
+    """Take a bundle into a workspace: signatures are imported; other kinds go to a folder.
+
+    Raises:
+        VerificationError: not for this workspace, or the content does not verify.
+    """
+    from ceremony.detached import import_signature
+    kind = bundle.manifest.kind
+    if bundle.manifest.repository != c.plan.repository:
+        raise VerificationError(f"the bundle is for repository {bundle.manifest.repository!r}, "
+                                f"not {c.plan.repository!r}")
+    if kind != "signature":
+        raise VerificationError(f"a {kind} bundle is not taken into a workspace; import it with "
+                                "--out DIR and name the folder in the plan or with --previous")
+    arrival = check_arrival(bundle, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in bundle.files.items():
+            p = Path(tmp) / name
+            p.write_bytes(data)
+            added = import_signature(c, p)
+            arrival.notes.append(f"{name}: {len(added)} signature(s) added")
+    c.record(IMPORTED, {"kind": kind, "bundle_sha256": bundle.digest,
+                        "files": {f.name: f.sha256 for f in bundle.manifest.files}})
+    return arrival
