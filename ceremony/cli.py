@@ -416,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="bootstrap",
                    help="bootstrap (default), targets-rotation, root-rotation, emergency-targets, "
                         "emergency-root")
+    from ceremony.cli_record import add_commands as add_record_commands
+    add_record_commands(sub, add)
     return ap
 
 

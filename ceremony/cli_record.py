@@ -1,0 +1,225 @@
+"""CLI commands for the record, the seal, the preflight and the TUI.
+
+``add_commands(sub, add)`` registers them on ``ceremony``'s argparse
+subparsers (``add`` is the ``add(name, handler, help_)`` helper from
+``ceremony.cli.build_parser``):
+
+    ceremony preflight WORKSPACE [--clock-confirmed]
+    ceremony seal WORKSPACE [--pin-file PATH] [--pkcs11-module PATH]
+    ceremony record verify WORKSPACE [--allow-unsealed]
+    ceremony record report WORKSPACE [--out FILE]
+    ceremony tui WORKSPACE [--pin-file PATH] [--pkcs11-module PATH]
+
+Handlers are thin, like the rest of the CLI: parse, call ``ceremony.preflight``
+/ ``ceremony.record`` / the TUI, render. Expected failures propagate as
+``CeremonyError``/``HsmError`` to ``ceremony.cli.main``, which prints the
+operator sentence and exits with its code.
+
+``python -m ceremony.cli_record ARGS`` is the whole ``ceremony`` CLI with these
+commands added, for use until ``ceremony.cli`` calls ``add_commands`` itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ceremony.errors import EXIT_VERIFY, EXIT_WORKSPACE
+
+Handler = Callable[[argparse.Namespace], int]
+Add = Callable[..., argparse.ArgumentParser]
+
+
+def _emit(args: argparse.Namespace, lines: list[str], data: Any) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=1, sort_keys=True))
+    else:
+        print("\n".join(lines))
+
+
+def _token_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pkcs11-module", metavar="PATH",
+                   help="PKCS#11 module (overrides plan and env)")
+    p.add_argument("--pin-file", metavar="PATH", type=Path,
+                   help="read the PIN from this file (else CEREMONY_PIN, else a prompt)")
+
+
+def _module(args: argparse.Namespace, plan_module: str | None) -> Any:
+    from hsm.pkcs11 import get_module, resolve_module_path
+    return get_module(resolve_module_path(getattr(args, "pkcs11_module", None), plan_module))
+
+
+# ---- handlers ---------------------------------------------------------------------
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """Check the machine, journal the result, refuse a live ceremony that fails."""
+    from ceremony import preflight
+    from ceremony.engine import Ceremony
+    from hsm.errors import HsmError
+    c = Ceremony.open(Path(args.workspace))
+    confirmed = args.clock_confirmed or _ask_clock(args)
+    try:
+        module, error = _module(args, c.plan.pkcs11_module), None
+    except HsmError as e:
+        module, error = None, e.message
+    probes = preflight.Probes(Path(args.sys_root), Path(args.proc_root))
+    report = preflight.run_preflight(c, probes, module, error, confirmed)
+    try:
+        preflight.record_preflight(c, report)
+    finally:
+        _emit(args, report.lines(), report.to_dict())
+    return 0
+
+
+def _ask_clock(args: argparse.Namespace) -> bool:
+    """On a terminal, show the UTC time and ask the operator to confirm it."""
+    if getattr(args, "json", False) or not sys.stdin.isatty():
+        return False
+    from datetime import datetime, timezone
+
+    from ceremony.preflight import utc_text
+    now = datetime.now(timezone.utc)
+    answer = input(f"The clock says {utc_text(now)}. Does a wall clock showing UTC agree? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    """Seal the journal head with every root signer's token (all present)."""
+    from ceremony import record
+    from ceremony.engine import Ceremony
+    from ceremony.interaction import pin_provider
+    c = Ceremony.open(Path(args.workspace))
+    module = _module(args, c.plan.pkcs11_module)
+    pin = pin_provider(args.pin_file)
+    if args.keyholder:
+        st = record.seal_sign(c, args.keyholder, module, pin)
+        if not st.waiting:
+            st = record.seal_finish(c)
+    else:
+        st = record.seal(c, module, pin)
+    lines = [st.describe()]
+    if st.done:
+        lines.append(f"record written to {c.ws.record}")
+    _emit(args, lines, {"seq": st.seq, "head": st.head, "sealed": list(st.sealed),
+                        "waiting": list(st.waiting), "done": st.done})
+    return 0
+
+
+def cmd_record_verify(args: argparse.Namespace) -> int:
+    """Check the journal chain, outputs, transcript and seal, offline."""
+    from ceremony import record
+    v = record.check_record(Path(args.workspace), require_seal=not args.allow_unsealed)
+    _emit(args, v.lines(), v.to_dict())
+    if v.ok:
+        return 0
+    for p in v.problems:
+        print(f"error: {p}", file=sys.stderr)
+    return EXIT_WORKSPACE if v.journal_broken else EXIT_VERIFY
+
+
+def cmd_record_report(args: argparse.Namespace) -> int:
+    """Write the transcript and the printable HTML report."""
+    from ceremony import record
+    from ceremony.workspace import Workspace
+    ws = Workspace(Path(args.workspace))
+    ws.check()
+    out = Path(args.out) if args.out else None
+    paths = record.write_record(ws, out)
+    _emit(args, [f"wrote {p}" for p in paths], {"files": [str(p) for p in paths]})
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    """Open the workspace in the TUI; the PIN comes from a file/env only if one is given."""
+    scripted = None
+    if args.pin_file is not None or os.environ.get("CEREMONY_PIN"):
+        from ceremony.interaction import pin_provider
+        scripted = pin_provider(args.pin_file, interactive=False)
+    from ceremony.tui.app import make_app
+    app = make_app(Path(args.workspace), module_path=args.pkcs11_module, pin_provider=scripted)
+    code = app.run()
+    return int(code or app.exit_code or 0)
+
+
+# ---- registration -------------------------------------------------------------------
+
+
+def add_commands(sub: Any, add: Add) -> None:
+    """Register preflight, seal, record verify/report and tui on ``ceremony``'s subparsers.
+
+    Args:
+        sub: the ``_SubParsersAction`` of ``ceremony.cli.build_parser``.
+        add: its ``add(name, handler, help_, ws=True)`` helper.
+    """
+    p = add("preflight", cmd_preflight, "check the air gap, clock, tool digest and tokens; "
+            "journal the result")
+    p.add_argument("--clock-confirmed", action="store_true",
+                   help="the operator has compared the UTC clock with a wall clock")
+    p.add_argument("--pkcs11-module", metavar="PATH")
+    p.add_argument("--sys-root", default="/sys", help=argparse.SUPPRESS)
+    p.add_argument("--proc-root", default="/proc", help=argparse.SUPPRESS)
+
+    p = add("seal", cmd_seal, "sign the journal head with the root keys that signed the root")
+    p.add_argument("--keyholder", metavar="NAME", help="seal with this keyholder's token only")
+    _token_opts(p)
+
+    p = add("tui", cmd_tui, "walk through the ceremony in a terminal UI")
+    _token_opts(p)
+
+    rec = sub.add_parser("record", help="verify the record, or write its printable report",
+                         description="The ceremony's record: transcript, seal and report.")
+    rsub = rec.add_subparsers(dest="record_command", metavar="ACTION", parser_class=type(rec))
+    rsub.required = True
+    v = rsub.add_parser("verify", help="check the journal chain and the seal, offline")
+    v.add_argument("workspace", metavar="WORKSPACE")
+    v.add_argument("--allow-unsealed", action="store_true",
+                   help="check a ceremony still under way (no seal yet)")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.set_defaults(handler=cmd_record_verify)
+    r = rsub.add_parser("report", help="write record/transcript.* and the printable HTML report")
+    r.add_argument("workspace", metavar="WORKSPACE")
+    r.add_argument("--out", metavar="FILE",
+                   help="where to write the HTML (default record/report.html)")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+    r.set_defaults(handler=cmd_record_report)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> Any:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _register(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add these commands to a built ``ceremony`` parser (unless it already has them)."""
+    sub = _subparsers(parser)
+    if "tui" in sub.choices:
+        return parser
+
+    def add(name: str, handler: Handler, help_: str, ws: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        if ws:
+            p.add_argument("workspace", metavar="WORKSPACE")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(handler=handler)
+        return p
+
+    add_commands(sub, add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``ceremony`` with these commands, whether or not ``ceremony.cli`` registers them yet."""
+    from ceremony import cli
+    original = cli.build_parser
+    if "tui" not in _subparsers(original()).choices:
+        cli.build_parser = lambda: _register(original())  # this process only
+    return cli.main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,249 @@
+"""The ceremony TUI application and its factory.
+
+The app owns the opened :class:`~ceremony.engine.Ceremony`, the PKCS#11 module
+(loaded lazily, in a worker), how PINs are obtained, and which step comes
+next. Screens call :meth:`CeremonyApp.run_job` for anything that touches a
+token; the job runs in a thread worker, logs out of every token when it ends
+(one keyholder's token in the reader at a time), and answers with a
+:class:`~ceremony.tui.messages.JobDone` or :class:`~ceremony.tui.messages.JobFailed`
+message. Expected failures become the operator sentence and hint; nothing is
+ever shown as a traceback, and no PIN is ever logged, rendered or stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from ceremony.errors import EXIT_INTERNAL, CeremonyError
+from ceremony.preflight import Facts, Probes
+from ceremony.tui.flow import Session, Step, next_step
+from ceremony.tui.messages import INTERNAL_HINT, JobDone, JobFailed, TouchDone, TouchNeeded
+from hsm.errors import HsmError, PinMissingError
+
+Exporter = Callable[[Any], str]
+"""The export hook: given the Ceremony, write the export, journal it (``exported``), describe it.
+
+The transports (``ceremony.transport``) plug in here when they land; until then
+the export step says so and lets the room continue to the seal.
+"""
+
+
+class CeremonyApp(App[int]):
+    """Walks the room through one workspace's ceremony."""
+
+    TITLE = "ceremony"
+    CSS = """
+    Screen { layout: vertical; }
+    #body { height: 1fr; padding: 0 1; }
+    .hint { color: $text-muted; }
+    OptionList { height: auto; max-height: 8; margin: 0 0 1 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit_safely", "Quit", show=False, priority=True)]
+
+    def __init__(self, workspace: Path, module_path: str | None = None,
+                 pin_provider: Callable[[Any], str] | None = None, probes: Probes | None = None,
+                 exporter: Exporter | None = None, operator: str = "administrator") -> None:
+        super().__init__()
+        self.workspace = Path(workspace)
+        self.module_path = module_path
+        self.scripted_pin = pin_provider
+        self.probes = probes or Probes()
+        self.exporter = exporter
+        self.operator = operator
+        self.session = Session()
+        self.ceremony: Any = None
+        self.busy = False
+        self.exit_code = 0
+        self._module: Any = None
+        self._lock = threading.Lock()
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        # The engine pulls in python-tuf and python-pkcs11 (about 0.3 s): open the workspace
+        # in a worker so the first screen is up, and answering keys, while that happens.
+        from ceremony.tui.screens.fatal import OpeningScreen
+        self.push_screen(OpeningScreen(str(self.workspace)))
+        self.run_worker(self._open, name="open", thread=True, exit_on_error=False)
+
+    def _open(self) -> None:
+        try:
+            from ceremony.engine import Ceremony
+            c = Ceremony.open(self.workspace)
+        except (CeremonyError, HsmError) as e:
+            self.call_from_thread(self._opened, None, e.message, e.hint, e.exit_code)
+        except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+            self.call_from_thread(self._opened, None, f"internal error: {type(e).__name__}: {e}",
+                                  INTERNAL_HINT, EXIT_INTERNAL)
+        else:
+            self.call_from_thread(self._opened, c, "", None, 0)
+
+    def _opened(self, c: Any, message: str, hint: str | None, code: int) -> None:
+        from ceremony.tui.screens.fatal import FatalScreen
+        from ceremony.tui.screens.plan import PlanScreen
+        if c is None:
+            self.exit_code = code
+            self.switch_screen(FatalScreen(message, hint))
+            return
+        self.ceremony = c
+        self.switch_screen(PlanScreen())
+
+    @property
+    def title_text(self) -> str:
+        c = self.ceremony
+        if c is None:
+            return ""
+        return f"{c.plan.name}" + (" (REHEARSAL)" if c.plan.rehearsal else "")
+
+    def advance(self) -> None:
+        """Show the step the journal says comes next."""
+        step = next_step(self.ceremony, self.session)
+        self.switch_screen(screen_for(step))
+
+    def action_quit_safely(self) -> None:
+        """Quit, unless a token operation is running (it would be cut off mid-way)."""
+        if self.busy:
+            self.notify("A token operation is running; wait for it to finish.", severity="warning")
+            return
+        self.exit(self.exit_code)
+
+    # ---- tokens and PINs (called in worker threads) -------------------------------------
+
+    def module(self) -> Any:
+        """The PKCS#11 module, loaded on first use (worker threads only).
+
+        Raises:
+            ModuleLoadError: no module found or it cannot be loaded.
+        """
+        with self._lock:
+            if self._module is None:
+                from hsm.pkcs11 import get_module, resolve_module_path
+                self._module = get_module(resolve_module_path(self.module_path,
+                                                              self.ceremony.plan.pkcs11_module))
+            return self._module
+
+    def rescan(self) -> list[Any]:
+        """Re-read the token list (a reinserted or new token) and return it."""
+        m = self.module()
+        m.refresh()
+        return sorted(m.tokens(), key=lambda t: (t.label, t.serial))
+
+    def gather_facts(self) -> Facts:
+        """Preflight probes, including the token list when a module loads."""
+        from hsm.errors import HsmError as _HsmError
+        try:
+            module, error = self.module(), None
+        except _HsmError as e:
+            module, error = None, e.message
+        return self.probes.gather(module, error)
+
+    def pin(self, info: Any) -> str:
+        """The PinProvider handed to the engine: scripted, or asked in a modal.
+
+        Runs in the worker thread; the modal runs on the event loop and the
+        answer comes back through a queue. The PIN is held only for the call.
+
+        Raises:
+            PinMissingError: the keyholder cancelled the PIN entry.
+        """
+        if self.scripted_pin is not None:
+            return self.scripted_pin(info)
+        from ceremony.tui.screens.pin import PinScreen
+        answer: queue.Queue[str | None] = queue.Queue()
+        self.call_from_thread(self.push_screen, PinScreen(info), answer.put)
+        worker = get_current_worker()
+        while True:
+            try:
+                pin = answer.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if worker.is_cancelled:
+                    pin = None
+                    break
+        if not pin:
+            raise PinMissingError(f"PIN entry for {info.describe()} was cancelled; nothing was "
+                                  "done on the token")
+        return pin
+
+    def touch(self, token: str, needed: bool) -> None:
+        """Touch hook for token layers that know when a touch is awaited (hsm.yubikey).
+
+        Safe to call from the worker thread; the current screen shows the state.
+        """
+        self.screen.post_message(TouchNeeded(token) if needed else TouchDone(token))
+
+    # ---- jobs ---------------------------------------------------------------------
+
+    def run_job(self, screen: Screen[Any], job: str, fn: Callable[[], Any],
+                logout: bool = True) -> bool:
+        """Run ``fn`` in a thread worker; answer ``screen`` with JobDone/JobFailed.
+
+        Returns False (and does nothing) while another job runs: one token
+        operation at a time.
+        """
+        if self.busy:
+            return False
+        self.busy = True
+
+        def work() -> None:
+            message: JobDone | JobFailed
+            try:
+                message = JobDone(job, fn())
+            except (CeremonyError, HsmError) as e:
+                message = JobFailed(job, e.message, e.hint)
+            except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+                message = JobFailed(job, f"internal error: {type(e).__name__}: {e}", INTERNAL_HINT)
+            if logout and self._module is not None:
+                with contextlib.suppress(Exception):  # best effort: the token may be gone
+                    self._module.close()  # the next keyholder brings another token
+            self.busy = False  # before the answer: its handler may start the next job
+            screen.post_message(message)
+
+        self.run_worker(work, name=job, group="token", thread=True, exit_on_error=False)
+        return True
+
+
+def screen_for(step: Step) -> Screen[Any]:
+    """A fresh screen for ``step``."""
+    from ceremony.tui.screens import done, draft, export, keygen, plan, preflight, seal, sign
+    return {
+        Step.PLAN: plan.PlanScreen,
+        Step.PREFLIGHT: preflight.PreflightScreen,
+        Step.KEYGEN: keygen.KeygenScreen,
+        Step.DRAFT: draft.DraftScreen,
+        Step.SIGN: sign.SignScreen,
+        Step.EXPORT: export.ExportScreen,
+        Step.SEAL: seal.SealScreen,
+        Step.DONE: done.DoneScreen,
+    }[step]()
+
+
+def make_app(workspace: Path | str, module_path: str | None = None,
+             pin_provider: Callable[[Any], str] | None = None, probes: Probes | None = None,
+             exporter: Exporter | None = None, operator: str = "administrator") -> CeremonyApp:
+    """Build the TUI for ``workspace``.
+
+    Args:
+        workspace: an initialised ceremony workspace.
+        module_path: PKCS#11 module (else the plan's, ``CEREMONY_PKCS11_MODULE``, known paths).
+        pin_provider: a scripted PIN source (``--pin-file``/``CEREMONY_PIN``); without it
+            each keyholder types their PIN into a masked field when the token asks.
+        probes: where the preflight looks (tests pass fake ``/sys`` and ``/proc`` trees).
+        exporter: the export hook (see :data:`Exporter`); None until transports land.
+        operator: who is at the keyboard, for confirmations in the transcript.
+    """
+    return CeremonyApp(Path(workspace), module_path, pin_provider, probes, exporter, operator)
+
+
+__all__ = ["EXIT_INTERNAL", "CeremonyApp", "Exporter", "make_app"]

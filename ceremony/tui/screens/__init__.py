@@ -1,0 +1,1 @@
+"""One screen per ceremony step, plus the PIN and confirmation modals."""

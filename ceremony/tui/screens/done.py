@@ -1,0 +1,38 @@
+"""The end: the ceremony is sealed; where the record is; the head words to note on paper."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widget import Widget
+from textual.widgets import Static
+
+from ceremony import record
+from ceremony.fingerprint import fingerprint_words
+from ceremony.tui.flow import Step
+from ceremony.tui.screens.base import StepScreen
+
+
+class DoneScreen(StepScreen):
+    """Nothing more can be journaled; q quits."""
+
+    STEP = Step.DONE
+
+    def on_mount(self) -> None:
+        # A crash right after the seal leaves record/ unwritten: write it now.
+        if not (self.c.ws.record / "report.html").exists():
+            self.attempt(lambda: record.write_record(self.c.ws))
+
+    def body(self) -> Iterable[Widget]:
+        c = self.c
+        sealed = c.state.sealed
+        t = Text("The ceremony is complete and sealed.\n\n", style="bold green")
+        t.append(f"Published: {', '.join(f'root v{v}' for v in c.state.published)}\n")
+        t.append(f"Seal: journal line {sealed['seq']}, head {sealed['head']}\n")
+        t.append("head words: ")
+        t.append(fingerprint_words(sealed["head"], 8) + "\n\n", style="bold")
+        t.append("Record: record/transcript.json, record/transcript.txt, record/report.html\n")
+        t.append("Print the report for the witnesses to sign. An auditor checks it later with\n"
+                 "  ceremony record verify WORKSPACE\n\nPress q to quit.")
+        yield Static(t)

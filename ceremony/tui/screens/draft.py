@@ -1,0 +1,118 @@
+"""Draft review: the new root in words, what changes, expiries in absolute UTC, the JSON diff.
+
+The room approves the draft by its digest words before anyone signs; the
+approval is journaled as a confirmation tied to that digest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
+from textual.widgets import Static
+
+from ceremony import record
+from ceremony.fingerprint import fingerprint_words
+from ceremony.tui.flow import DRAFT_APPROVED, Step
+from ceremony.tui.screens.base import StepScreen
+from ceremony.tui.screens.confirm import ConfirmScreen
+
+
+def draft_text(c: Any) -> Text:
+    """The draft as the room reviews it (engine and formats do the describing)."""
+    from ceremony.formats import tuf as tuf_format
+    from ceremony.status import ceremony_status
+    md = c.draft_metadata()
+    prev = c.previous_root()
+    t = Text()
+    t.append(f"Draft root v{md.signed.version}\n", style="bold")
+    t.append("digest words: ")
+    t.append(fingerprint_words(c.state.draft_digest, 8) + "\n", style="bold")
+    t.append(f"digest {c.state.draft_digest}\n\n", style="dim")
+    if hasattr(c, "describe"):  # formats with their own words (Notary)
+        content, changes = c.describe(), c.changes()
+    else:
+        content = tuf_format.describe_root(md.signed)
+        changes = tuf_format.diff_roots(prev.signed if prev else None, md.signed)
+    t.append("Content\n", style="bold underline")
+    t.append("\n".join(content) + "\n\n")
+    t.append("Changes\n", style="bold underline")
+    t.append("\n".join("  " + d for d in changes) + "\n\n")
+    t.append("Expiries (absolute, UTC)\n", style="bold underline")
+    for e in ceremony_status(c).expiries:
+        t.append("  " + e.describe() + "\n")
+    for r in c.plan.online:
+        t.append(f"  {r.name}: {r.expires.days}d after each online signing (plan)\n", style="dim")
+    return t
+
+
+def diff_text(c: Any) -> Text:
+    """Unified diff of the previous root's signed part against the draft's."""
+    md = c.draft_metadata()
+    prev = c.previous_root()
+    if not hasattr(md.signed, "to_dict"):
+        return Text("(no JSON diff for this format)", style="dim")
+    new = json.dumps(md.signed.to_dict(), indent=1, sort_keys=True).splitlines()
+    old = json.dumps(prev.signed.to_dict(), indent=1, sort_keys=True).splitlines() if prev else []
+    t = Text()
+    t.append("Diff of the signed content" + (f" (v{prev.signed.version} -> draft)" if prev else
+                                            " (new repository: all added)") + "\n",
+             style="bold underline")
+    for line in difflib.unified_diff(old, new, "previous", "draft", n=2, lineterm=""):
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+        t.append(line + "\n", style=style)
+    return t
+
+
+class DraftScreen(StepScreen):
+    """Drafts the root (enter), then asks the room to approve it (enter again)."""
+
+    STEP = Step.DRAFT
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StepScreen.BINDINGS, Binding("enter", "go", "Draft / approve")]
+
+    def body(self) -> Iterable[Widget]:
+        yield Static(id="draft")
+        yield Static(id="diff")
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        c = self.c
+        if c.state.draft is None:
+            self.query_one("#draft", Static).update(Text(
+                "Every root key is ready.\n\nPress enter to draft the next root version from "
+                "the plan and the keys. Once drafted, its content is fixed for this workspace."))
+            self.query_one("#diff", Static).update("")
+            return
+        self.query_one("#draft", Static).update(
+            draft_text(c) + Text("\nenter: approve this draft for signing (after the room has "
+                                 "compared the digest words); scroll for the diff.\n",
+                                 style="bold"))
+        self.query_one("#diff", Static).update(diff_text(c))
+
+    def action_go(self) -> None:
+        c = self.c
+        if c.state.draft is None:
+            if self.attempt(c.draft):
+                self.show()
+            return
+        words = fingerprint_words(c.state.draft_digest, 4)
+        question = (f"Approve root v{c.state.draft['version']} for signing?\n"
+                    f"Digest words: {words}\nThe room has compared them with the screen.")
+        self.app.push_screen(ConfirmScreen(question), self.approved)
+
+    def approved(self, yes: bool | None) -> None:
+        if not yes:
+            return
+        c = self.c
+        text = f"root v{c.state.draft['version']} approved for signing"
+        op = self.app.operator  # type: ignore[attr-defined]
+        if self.attempt(lambda: record.confirm(c, DRAFT_APPROVED, text, c.state.draft_digest, op)):
+            self.app.advance()  # type: ignore[attr-defined]

@@ -1,0 +1,57 @@
+"""Plan review: what was agreed, who holds which token, and where the workspace stands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
+from textual.widgets import Static
+
+from ceremony.tui.flow import Step, resume_summary
+from ceremony.tui.screens.base import StepScreen
+
+
+def plan_text(c: Any) -> Text:
+    """The plan in words (no key material: it reads the same on every run)."""
+    from ceremony.plan import format_duration
+    p = c.plan
+    t = Text()
+    t.append(f"Ceremony {p.name}", style="bold")
+    t.append(f"  ({p.format}, repository {p.repository})\n")
+    if p.rehearsal:
+        t.append("REHEARSAL: throwaway tokens; air-gap findings are warnings only\n",
+                 style="bold yellow")
+    t.append(f"Root: {p.root.threshold} of {len(p.root.keyholders)} keyholders must sign; "
+             f"expires {format_duration(p.root.expires)} after drafting\n\n")
+    t.append("Keyholders\n", style="bold underline")
+    for k in p.keyholders:
+        token = f"token {k.token}" if k.token else f"serial {k.serial}"
+        status = "key ready" if not c.needs_key(k.name) else "key to generate"
+        t.append(f"  {k.name:<10} {token:<28} {k.algorithm:<11} {status}\n")
+    t.append("\nOnline roles\n", style="bold underline")
+    t.append("  " + "; ".join(f"{r.name} {r.threshold} of {len(r.key_paths)}, "
+                              f"{format_duration(r.expires)}" for r in p.online) + "\n")
+    prev = c.state.init.get("previous")
+    if prev:
+        t.append(f"\nRotation: continues root v{prev['version']} "
+                 "(chain verified from 1.root.json at init)\n")
+    t.append("\n" + resume_summary(c) + "\n", style="bold")
+    return t
+
+
+class PlanScreen(StepScreen):
+    """First screen of every session."""
+
+    STEP = Step.PLAN
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StepScreen.BINDINGS, Binding("enter", "next", "Continue")]
+
+    def body(self) -> Iterable[Widget]:
+        yield Static(plan_text(self.c), id="plan")
+        yield Static("Press enter to continue.", classes="hint")
+
+    def action_next(self) -> None:
+        self.app.advance()  # type: ignore[attr-defined]
