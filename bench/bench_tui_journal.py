@@ -9,11 +9,8 @@ from spawn to the first screen that answers keys ("Opening ...") and to the
 plan review ("Press enter to continue."). The journal is the real one
 (``ceremony.journal``), on the file system given by ``--dir``.
 
-The last row times a proposed faster chain check: hash each line's own bytes
-(the hash member cut out, json's escapes undone), which are exactly the bytes
-securesystemslib's pure-Python ``encode_canonical`` produces (checked here
-line by line), falling back to ``encode_canonical`` for a line written any
-other way. It is a proposal for ``ceremony/journal.py``, not used by it.
+The replay's chain check hashes each line's own bytes (ceremony.journal.canonical_from_line);
+the bench first proves those bytes equal the canonical encoding.
 """
 
 from __future__ import annotations
@@ -153,54 +150,10 @@ def write_journal(path: Path, n: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-_ESC = re.compile(rb'\\\\|\\"|(?:\\u[0-9a-fA-F]{4})+|\\[bfnrt]')
-_UNDO = {b"\\b": b"\b", b"\\f": b"\f", b"\\n": b"\n", b"\\r": b"\r", b"\\t": b"\t",
-         b"\\\\": b"\\\\", b'\\"': b'\\"'}  # escaped backslash and quote stay escaped
-_HASH = b',"hash":"'
-
-
-def canonical_from_line(line: bytes) -> bytes:
-    """The canonical body bytes of a line exactly as ``Journal.append`` writes it.
-
-    The writer's line is the body's sorted, compact, ASCII-escaped JSON with a
-    top-level ``"hash"`` member (the last ``,"hash":"`` in the line: any other
-    would be inside ``data``, before it). Canonical JSON differs only in writing
-    non-ASCII and control characters raw, so: cut the hash out and undo those
-    escapes (escaped quotes and backslashes stay). A line that was re-serialised
-    some other way fails this fast check and falls back to ``encode_canonical``.
-    """
-    cut = line.rfind(_HASH)
-    raw = line[:cut] + line[cut + len(_HASH) + 65:]
-
-    if b"\\" not in raw:
-        return raw
-    if b"\\\\" in raw:  # an escaped backslash: scan escape by escape (rare)
-        return _ESC.sub(_undo, raw)
-    # Every backslash starts an escape: let the C codec undo them all, except \" which
-    # canonical JSON keeps (parked on NUL, which raw JSON text never contains).
-    text = raw.replace(b'\\"', b"\0").decode("unicode_escape")
-    text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")  # join surrogate pairs
-    return text.encode("utf-8").replace(b"\0", b'\\"')
-
-
-def _undo(m: re.Match[bytes]) -> bytes:
-    text = m.group(0)
-    same = _UNDO.get(text)
-    if same is not None:
-        return same
-    # A run of \uXXXX escapes: UTF-16 code units (surrogate pairs combine here).
-    units = bytes.fromhex(text.replace(b"\\u", b"").decode())
-    return units.decode("utf-16-be", "surrogatepass").encode("utf-8", "surrogatepass")
-
-
-def _no_float(text: str) -> float:
-    raise ValueError(f"a float ({text}) is not canonical JSON")
-
-
 def bench_replay(path: Path, runs: int) -> dict[str, list[float]]:
     from ceremony.journal import Journal
     from ceremony.state import replay
-    out: dict[str, list[float]] = {"read": [], "fold": [], "total": [], "fast": []}
+    out: dict[str, list[float]] = {"read": [], "fold": [], "total": []}
     for _ in range(runs):
         start = time.perf_counter()
         j = Journal.open(path)
@@ -210,30 +163,14 @@ def bench_replay(path: Path, runs: int) -> dict[str, list[float]]:
         out["read"].append(mid - start)
         out["fold"].append(end - mid)
         out["total"].append(end - start)
-    # The proposed chain check: hash the line's own bytes (minus the hash member, with
-    # json's escapes undone) instead of re-encoding every body in pure Python.
+    # The chain check hashes each line's own bytes: prove those are the canonical bytes.
     from securesystemslib.formats import encode_canonical
 
-    from ceremony.journal import Event
-    for line in path.read_bytes().splitlines():  # same bytes as encode_canonical, untimed
+    from ceremony.journal import canonical_from_line
+    for line in path.read_bytes().splitlines():
         obj = json.loads(line)
         body = {k: obj[k] for k in ("seq", "time", "type", "data", "prev")}
         assert canonical_from_line(line) == encode_canonical(body).encode()
-    for _ in range(runs):
-        start = time.perf_counter()
-        prev, events = "0" * 64, []
-        for line in path.read_bytes().splitlines():
-            obj = json.loads(line, parse_float=_no_float)
-            h = obj["hash"]
-            if obj["prev"] != prev or hashlib.sha256(canonical_from_line(line)).hexdigest() != h:
-                body = {k: obj[k] for k in ("seq", "time", "type", "data", "prev")}
-                if obj["prev"] != prev or \
-                        hashlib.sha256(encode_canonical(body).encode()).hexdigest() != h:
-                    raise AssertionError(f"line {obj['seq']} breaks the chain")
-            events.append(Event(obj["seq"], obj["time"], obj["type"], obj["data"], obj["prev"], h))
-            prev = h
-        replay(events)
-        out["fast"].append(time.perf_counter() - start)
     return out
 
 
@@ -279,7 +216,6 @@ def main(argv: list[str] | None = None) -> int:
     print(row(f"replay {args.events} events: read + verify chain", replays["read"], "s", 1, None))
     print(row(f"replay {args.events} events: fold into State", replays["fold"], "s", 1, None))
     print(row(f"replay {args.events} events: total", replays["total"], "s", 1, 0.5))
-    print(row(f"replay {args.events}: total, proposed line hash", replays["fast"], "s", 1, 0.5))
     p95 = sorted(appends)[int(len(appends) * 0.95) - 1] * 1000
     print(f"journal append p95 {p95:.3f} ms; {len(appends) / sum(appends):.0f} events/s")
     if not args.keep:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +45,55 @@ class Event:
 
 def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(encode_canonical(body).encode()).hexdigest()
+
+
+_HASH = b',"hash":"'
+_ESC = re.compile(rb'\\\\|\\"|(?:\\u[0-9a-fA-F]{4})+|\\[bfnrt]')
+_UNDO = {b"\\b": b"\b", b"\\f": b"\f", b"\\n": b"\n", b"\\r": b"\r", b"\\t": b"\t",
+         b"\\\\": b"\\\\", b'\\"': b'\\"'}  # escaped backslash and quote stay escaped
+
+
+def canonical_from_line(line: bytes) -> bytes:
+    """The canonical body bytes of a line exactly as :meth:`Journal.append` writes it.
+
+    The writer's line is the body's sorted, compact, ASCII-escaped JSON plus a top-level
+    ``"hash"`` member (the last ``,"hash":"`` in the line: any other would sit inside
+    ``data``, before it). Canonical JSON differs only in writing non-ASCII and control
+    characters raw, so cut the hash out and undo those escapes (escaped quotes and
+    backslashes stay). Hashing these bytes avoids re-encoding every body in pure Python.
+    """
+    cut = line.rfind(_HASH)
+    raw = line[:cut] + line[cut + len(_HASH) + 65:]
+    if b"\\" not in raw:
+        return raw
+    if b"\\\\" in raw:  # an escaped backslash: scan escape by escape (rare)
+        return _ESC.sub(_undo, raw)
+    # Every backslash starts an escape: let the C codec undo them all, except \" which
+    # canonical JSON keeps (parked on NUL, which raw JSON text never contains).
+    text = raw.replace(b'\\"', b"\0").decode("unicode_escape")
+    text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")  # join surrogate pairs
+    return text.encode("utf-8").replace(b"\0", b'\\"')
+
+
+def _undo(m: re.Match[bytes]) -> bytes:
+    text = m.group(0)
+    same = _UNDO.get(text)
+    if same is not None:
+        return same
+    # A run of \uXXXX escapes: UTF-16 code units (surrogate pairs combine here).
+    units = bytes.fromhex(text.replace(b"\\u", b"").decode())
+    return units.decode("utf-16-be", "surrogatepass").encode("utf-8", "surrogatepass")
+
+
+def _line_matches(line: bytes, event: Event) -> bool:
+    """Whether ``event.hash`` is the hash of the line's body: fast on the line's own bytes,
+    falling back to re-encoding the parsed body for a line written some other way."""
+    try:
+        if hashlib.sha256(canonical_from_line(line)).hexdigest() == event.hash:
+            return True
+    except (ValueError, UnicodeError):
+        pass
+    return _digest(event.body()) == event.hash
 
 
 def now_utc() -> str:
@@ -85,7 +135,7 @@ def read(path: Path) -> list[Event]:
             raise WorkspaceError(f"{where} does not follow line {n - 1}: the chain is broken "
                                  "(a line was removed, reordered or edited)",
                                  hint="the journal is tamper-evident; restore it from a copy")
-        if _digest(event.body()) != event.hash:
+        if not _line_matches(line, event):
             raise WorkspaceError(f"{where} was edited after it was written (hash mismatch)",
                                  hint="the journal is tamper-evident; restore it from a copy")
         events.append(event)
