@@ -102,16 +102,15 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from ceremony.formats import tuf as tuf_format
     c = _open(args)
-    prev = c.previous_root()
     md = c.draft()
+    changes = c.changes(md)
     lines = [f"drafted root v{md.signed.version} (digest {c.state.draft_digest})"]
-    lines += tuf_format.describe_root(md.signed)
+    lines += c.describe(md)
     lines.append("changes:")
-    lines += ["  " + d for d in tuf_format.diff_roots(prev.signed if prev else None, md.signed)]
+    lines += ["  " + d for d in changes]
     _emit(args, lines, {"version": md.signed.version, "digest": c.state.draft_digest,
-                        "changes": tuf_format.diff_roots(prev.signed if prev else None, md.signed)})
+                        "changes": changes})
     return 0
 
 
@@ -144,8 +143,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony import chain
+    from ceremony.formats import notary_root
     trusted = chain.read_root_file(Path(args.trusted))
-    report = chain.walk(trusted, Path(args.metadata_dir), trusted_name=str(args.trusted))
+    if notary_root.is_notary_root(trusted):
+        report, _ = notary_root.verify_directory(Path(args.metadata_dir), trusted=Path(args.trusted))
+    else:
+        report = chain.walk(trusted, Path(args.metadata_dir), trusted_name=str(args.trusted))
     lines = [f"trusted root v{report.trusted_version} ({args.trusted})"]
     for st in report.statuses:
         lines.append(f"v{st.version}: ok - " + "; ".join(st.lines()))
@@ -416,8 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="bootstrap",
                    help="bootstrap (default), targets-rotation, root-rotation, emergency-targets, "
                         "emergency-root")
+    from ceremony.cli_notary import add_commands as add_notary_commands
     from ceremony.cli_record import add_commands as add_record_commands
     add_record_commands(sub, add)
+    add_notary_commands(sub, add)
     return ap
 
 

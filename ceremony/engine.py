@@ -335,6 +335,17 @@ class Ceremony:
         md = self.draft_metadata()
         atomic_write(self.ws.draft_path(md.signed.version), tuf_format.to_bytes(md))
 
+    def describe(self, md: Metadata[Root] | None = None) -> list[str]:
+        """The draft (or ``md``) in words for the room: roles, keys by name, thresholds, expiry."""
+        md = md or self.draft_metadata()
+        return tuf_format.describe_root(md.signed)
+
+    def changes(self, md: Metadata[Root] | None = None) -> list[str]:
+        """What changes from the previous root to the draft (or ``md``), in words, per role."""
+        md = md or self.draft_metadata()
+        prev = self.previous_root()
+        return tuf_format.diff_roots(prev.signed if prev else None, md.signed)
+
     def check_draft_file(self) -> None:
         """Refuse to go on if the draft file on disk no longer matches what was drafted.
 

@@ -7,10 +7,15 @@ are module-scoped, so each test module gets its own server (about 0.2 s to start
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 from cryptography import x509
@@ -128,3 +133,60 @@ def software_sign_raw(private_key: ec.EllipticCurvePrivateKey) -> Callable[[byte
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
     return sign_raw
+
+
+@pytest.fixture(name="notary_cli")
+def fixture_notary_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ceremony notary …`` reachable through ``tests.helpers.cli`` (``ceremony.cli.main``).
+
+    ``ceremony.cli_notary.extend_parser`` adds the group only when ``ceremony.cli`` does not
+    register it itself, so this is a no-op once ``build_parser`` calls ``add_commands``.
+    """
+    from ceremony import cli
+    from ceremony.cli_notary import extend_parser
+
+    original = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: extend_parser(original()))
+
+
+@contextmanager
+def no_network() -> Iterator[list[object]]:
+    """Fail any attempt to open a socket (the offline ceremony must never do it)."""
+    calls: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        raise OSError("network disabled: the offline ceremony must not open a socket")
+
+    with mock.patch.object(socket.socket, "connect", refuse), \
+            mock.patch.object(socket.socket, "connect_ex", refuse), \
+            mock.patch.object(socket, "create_connection", refuse), \
+            mock.patch.object(socket, "getaddrinfo", refuse):
+        yield calls
+    assert calls == [], "the offline ceremony tried to open a socket"
+
+
+def ok(run: Any) -> Any:
+    """Require exit code 0 from a ``tests.helpers.cli`` run; return it."""
+    assert run.code == 0, run.err
+    return run
+
+
+def notary_plan(name: str, gun: str, holders: dict[str, str], root: list[str], threshold: int,
+                targets: Path, server_keys: Path, *, algorithms: dict[str, str] | None = None,
+                root_expires: str = "3650d") -> str:
+    """A ``format = "notary"`` plan naming the tagging key and the server keys (a folder)."""
+    lines = ["[ceremony]", f'name = "{name}"', 'format = "notary"',
+             f"repository = {json.dumps(gun)}", ""]
+    for holder, token in holders.items():
+        lines += ["[[keyholders]]", f'name = "{holder}"', f'token = "{token}"']
+        if algorithms and holder in algorithms:
+            lines.append(f'algorithm = "{algorithms[holder]}"')
+        lines.append("")
+    lines += ["[roles.root]", "keyholders = [" + ", ".join(f'"{r}"' for r in root) + "]",
+              f"threshold = {threshold}", f'expires = "{root_expires}"', ""]
+    for role, path in (("targets", targets), ("snapshot", server_keys / "snapshot.pub.json"),
+                       ("timestamp", server_keys / "timestamp.pub.json")):
+        lines += [f"[roles.{role}]", f'keys = ["{path}"]', "threshold = 1",
+                  'expires = "1095d"', ""]
+    return "\n".join(lines)

@@ -310,6 +310,34 @@ class NotaryStack:
                 text.append(f"--- {name}.log\n" + path.read_text(errors="replace")[-3000:])
         return "\n".join(text)
 
+    def restart_signer(self, timeout: float = 20.0) -> None:
+        """Rebuild notary-signer: a new process with empty in-memory key storage (every
+        timestamp/snapshot key it held is gone, as after a signer compromise and rebuild).
+
+        Waits until notary-server can sign through it again (its gRPC client reconnects).
+
+        Raises:
+            NotaryHarnessError: the signer did not come back.
+        """
+        binaries = require_binaries()
+        old = self.processes[0]
+        old.terminate()
+        old.wait(timeout=10)
+        signer = _spawn(
+            binaries["notary-signer"],
+            self.directory / "signer-config.json",
+            self.directory / "notary-signer.log",
+        )
+        self.processes[0] = signer
+        deadline = time.monotonic() + timeout
+        if _wait_listening(self.signer_port, signer, deadline):
+            while time.monotonic() < deadline:
+                status, _ = self.get("/v2/harness/signer-probe/_trust/tuf/timestamp.key")
+                if status == 200:
+                    return
+                time.sleep(0.1)
+        raise NotaryHarnessError(f"notary-signer did not come back\n{self.logs()}")
+
     def stop(self) -> None:
         """Terminate the processes this stack started (by their own handles), then reap them."""
         for process in reversed(self.processes):

@@ -30,20 +30,20 @@ from ceremony.formats.notary_json import (
     Signature,
     assert_reserializes,
     canonical_bytes,
-    format_expiry,
     parse,
     serialize,
 )
 from ceremony.formats.notary_keys import entry_key_id, signature_problem, x509_key_entry
+from ceremony.formats.notary_root import build_root
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems
 from ceremony.online.notary import (
     NotaryServer,
     fetch_metadata,
     fetch_server_key,
     generate_tagging_key,
+    initial_targets,
     publish,
     resign_targets,
-    sign_targets,
     tagging_key_entry,
     write_tagging_key,
 )
@@ -92,23 +92,17 @@ def root_signed(
     *,
     version: int,
     root_keys: list[RootKey],
-    kept_keys: list[RootKey],
     others: dict[str, dict[str, Any]],
+    threshold: int = 1,
 ) -> dict[str, Any]:
-    """Draft root.json ``signed`` (the lead's formats/notary.py will own this; a test aid here)."""
-    keys = {key.keyid: key.entry for key in [*root_keys, *kept_keys]}
-    roles = {"root": {"keyids": [key.keyid for key in root_keys], "threshold": 1}}
-    for role, entry in others.items():
-        keys[entry_key_id(entry)] = entry
-        roles[role] = {"keyids": [entry_key_id(entry)], "threshold": 1}
-    return {
-        "_type": "Root",
-        "consistent_snapshot": False,
-        "expires": format_expiry(datetime.now(UTC).replace(microsecond=0) + TEN_YEARS),
-        "keys": keys,
-        "roles": roles,
-        "version": version,
-    }
+    """root.json ``signed`` as the ceremony drafts it (``notary_root.build_root``)."""
+    return build_root(
+        version=version,
+        expires=datetime.now(UTC).replace(microsecond=0) + TEN_YEARS,
+        root_keys=[key.entry for key in root_keys],
+        root_threshold=threshold,
+        online={role: ([entry], 1) for role, entry in others.items()},
+    )
 
 
 def sign_wire(signed: dict[str, Any], signers: list[RootKey]) -> bytes:
@@ -116,20 +110,6 @@ def sign_wire(signed: dict[str, Any], signers: list[RootKey]) -> bytes:
     wire = serialize(signed, [key.sign(payload) for key in signers])
     assert_reserializes(wire)
     return wire
-
-
-def empty_targets(tagging: ec.EllipticCurvePrivateKey) -> bytes:
-    """targets.json v1 as notary starts it: no targets, empty delegations, 3-year expiry."""
-    return sign_targets(
-        {
-            "_type": "Targets",
-            "delegations": {"keys": {}, "roles": []},
-            "expires": format_expiry(datetime.now(UTC) + timedelta(days=3 * 365)),
-            "targets": {},
-            "version": 1,
-        },
-        tagging,
-    )
 
 
 @dataclass
@@ -153,9 +133,9 @@ def bootstrap(stack: NotaryStack, gun: str, work: Path, kind: str = "p256") -> C
         "snapshot": fetch_server_key(server, gun, "snapshot"),
         "timestamp": fetch_server_key(server, gun, "timestamp"),
     }
-    signed = root_signed(version=1, root_keys=[root_key], kept_keys=[], others=others)
+    signed = root_signed(version=1, root_keys=[root_key], others=others)
     root = sign_wire(signed, [root_key])
-    publish(server, gun, {"root": root, "targets": empty_targets(tagging)})
+    publish(server, gun, {"root": root, "targets": initial_targets(tagging)})
     (work / "hello.txt").write_text("hello world\n")
     return Collection(gun, server, root_key, tagging, others, root, work)
 
@@ -213,7 +193,7 @@ def test_tagging_key_rotation_root_and_targets_together(
     new_tagging = generate_tagging_key()
     others = {**c.others, "targets": tagging_key_entry(new_tagging)}
     root2 = sign_wire(
-        root_signed(version=2, root_keys=[c.root_key], kept_keys=[], others=others), [c.root_key]
+        root_signed(version=2, root_keys=[c.root_key], others=others), [c.root_key]
     )
     current_targets = fetch_metadata(c.server, gun, "targets")
     assert current_targets is not None
@@ -262,7 +242,7 @@ def test_root_key_rotation_walked_by_a_client_at_v1(
     second, third = make_root_key(gun), make_root_key(gun, "p384")
     # Signed only by the new key: refused by the server with notary's message.
     only_new = sign_wire(
-        root_signed(version=2, root_keys=[second], kept_keys=[c.root_key], others=c.others),
+        root_signed(version=2, root_keys=[second], others=c.others),
         [second],
     )
     with pytest.raises(RemoteError) as raised:
@@ -272,9 +252,9 @@ def test_root_key_rotation_walked_by_a_client_at_v1(
         "trusted certificates"
     ) in raised.value.message
 
-    v2 = root_signed(version=2, root_keys=[second], kept_keys=[c.root_key], others=c.others)
+    v2 = root_signed(version=2, root_keys=[second], others=c.others)
     publish(c.server, gun, {"root": sign_wire(v2, [second, c.root_key])})
-    v3 = root_signed(version=3, root_keys=[third], kept_keys=[second], others=c.others)
+    v3 = root_signed(version=3, root_keys=[third], others=c.others)
     publish(c.server, gun, {"root": sign_wire(v3, [third, second])})
 
     walked = notary_stack.notary(old_client, "-D", "list", gun).check()
@@ -314,7 +294,7 @@ def _bootstrap_variant(
         "snapshot": fetch_server_key(server, gun, "snapshot"),
         "timestamp": fetch_server_key(server, gun, "timestamp"),
     }
-    signed = root_signed(version=1, root_keys=[root_key], kept_keys=[], others=others)
+    signed = root_signed(version=1, root_keys=[root_key], others=others)
     signatures = [root_key.sign(canonical_bytes(signed))]
     if tamper:
         signed["roles"]["root"]["threshold"] = 2
@@ -373,7 +353,7 @@ def test_version_refusals(notary_stack: NotaryStack, tmp_path: Path) -> None:
         "metadata is already available. [VERSION]"
     )
     v3 = sign_wire(
-        root_signed(version=3, root_keys=[c.root_key], kept_keys=[], others=c.others), [c.root_key]
+        root_signed(version=3, root_keys=[c.root_key], others=c.others), [c.root_key]
     )
     with pytest.raises(RemoteError) as raised:
         publish(c.server, gun, {"root": v3})
@@ -440,9 +420,8 @@ def test_root_threshold_above_one_is_honoured(notary_stack: NotaryStack, tmp_pat
             "snapshot": fetch_server_key(server, gun, "snapshot"),
             "timestamp": fetch_server_key(server, gun, "timestamp"),
         }
-        signed = root_signed(version=1, root_keys=keys, kept_keys=[], others=others)
-        signed["roles"]["root"]["threshold"] = 2
-        files = {"root": sign_wire(signed, keys[:signers]), "targets": empty_targets(tagging)}
+        signed = root_signed(version=1, root_keys=keys, others=others, threshold=2)
+        files = {"root": sign_wire(signed, keys[:signers]), "targets": initial_targets(tagging)}
         if refusal:
             with pytest.raises(RemoteError) as raised:
                 publish(server, gun, files)
@@ -451,8 +430,7 @@ def test_root_threshold_above_one_is_honoured(notary_stack: NotaryStack, tmp_pat
         publish(server, gun, files)
         client = tmp_path / "client"
         assert "No targets present" in lists(notary_stack, client, gun)
-        signed = root_signed(version=2, root_keys=keys, kept_keys=[], others=others)
-        signed["roles"]["root"]["threshold"] = 2
+        signed = root_signed(version=2, root_keys=keys, others=others, threshold=2)
         with pytest.raises(RemoteError) as raised:
             publish(server, gun, {"root": sign_wire(signed, keys[:1])})
         assert rotate in raised.value.message

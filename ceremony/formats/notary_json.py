@@ -72,30 +72,52 @@ def _path_join(path: str, key: str | int) -> str:
     return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
 
 
-def _check_text(text: str, path: str) -> bytes:
-    for char in text:
-        if ord(char) < 0x20:
-            raise VerificationError(
-                f"control character U+{ord(char):04X} in a string at {path}: notary cannot "
-                "serialize it (its canonical JSON writes it raw and the envelope encoder then "
-                "rejects the document)"
-            )
+#: Where a value sits: a path string, or (parent, key) built lazily, only for an error message.
+_Path = str | tuple[Any, str | int]
+
+
+def _render(path: _Path) -> str:
+    keys: list[str | int] = []
+    while isinstance(path, tuple):
+        path, key = path
+        keys.append(key)
+    for key in reversed(keys):
+        path = _path_join(path, key)
+    return path
+
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def _check_text(text: str, path: _Path) -> bytes:
+    control = _CONTROL.search(text)
+    if control:
+        raise VerificationError(
+            f"control character U+{ord(control.group()):04X} in a string at {_render(path)}: "
+            "notary cannot serialize it (its canonical JSON writes it raw and the envelope "
+            "encoder then rejects the document)"
+        )
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise VerificationError(
-            f"string at {path} is not valid Unicode (it holds a lone surrogate)"
+            f"string at {_render(path)} is not valid Unicode (it holds a lone surrogate)"
         ) from None
 
 
-def _canonical_string(text: str, path: str) -> bytes:
+def _canonical_string(text: str, path: _Path) -> bytes:
     raw = _check_text(text, path)
-    return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    if b"\\" in raw or b'"' in raw:
+        raw = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    return b'"' + raw + b'"'
 
 
-def _encode_canonical(value: object, path: str, out: list[bytes]) -> None:
-    # bool before int: bool is an int subclass in Python.
-    if value is None:
+def _encode_canonical(value: object, path: _Path, out: list[bytes]) -> None:
+    # Error paths are built lazily (``_render``): this runs for every value that is signed.
+    # str first (the most common value); bool before int: bool is an int subclass in Python.
+    if isinstance(value, str):
+        out.append(_canonical_string(value, path))
+    elif value is None:
         out.append(b"null")
     elif value is True:
         out.append(b"true")
@@ -104,44 +126,43 @@ def _encode_canonical(value: object, path: str, out: list[bytes]) -> None:
     elif isinstance(value, int):
         if abs(value) > MAX_EXACT_INTEGER:
             raise VerificationError(
-                f"integer {value} at {path} is beyond ±2^53: notary re-reads numbers as "
-                "float64 before checking signatures and would change it"
+                f"integer {value} at {_render(path)} is beyond ±2^53: notary re-reads numbers "
+                "as float64 before checking signatures and would change it"
             )
         out.append(str(int(value)).encode("ascii"))
     elif isinstance(value, float):
         raise VerificationError(
-            f"floating-point number {value!r} at {path}: notary's canonical JSON allows "
-            "integers only"
+            f"floating-point number {value!r} at {_render(path)}: notary's canonical JSON "
+            "allows integers only"
         )
-    elif isinstance(value, str):
-        out.append(_canonical_string(value, path))
     elif isinstance(value, bytes | bytearray | memoryview):
         out.append(b'"' + base64.b64encode(bytes(value)) + b'"')
     elif isinstance(value, Mapping):
         items: list[tuple[bytes, str, object]] = []
         for key, item in value.items():
             if not isinstance(key, str):
-                raise VerificationError(f"object key {key!r} at {path} is not a string")
-            items.append((_check_text(key, _path_join(path, key)), key, item))
+                raise VerificationError(f"object key {key!r} at {_render(path)} is not a string")
+            items.append((_check_text(key, (path, key)), key, item))
         items.sort(key=lambda entry: entry[0])
         out.append(b"{")
-        for index, (_, key, item) in enumerate(items):
+        for index, (raw_key, key, item) in enumerate(items):
             if index:
                 out.append(b",")
-            out.append(_canonical_string(key, path))
-            out.append(b":")
-            _encode_canonical(item, _path_join(path, key), out)
+            if b"\\" in raw_key or b'"' in raw_key:
+                raw_key = raw_key.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+            out.append(b'"' + raw_key + b'":')
+            _encode_canonical(item, (path, key), out)
         out.append(b"}")
     elif isinstance(value, list | tuple):
         out.append(b"[")
         for index, item in enumerate(value):
             if index:
                 out.append(b",")
-            _encode_canonical(item, _path_join(path, index), out)
+            _encode_canonical(item, (path, index), out)
         out.append(b"]")
     else:
         raise VerificationError(
-            f"value of type {type(value).__name__} at {path} has no notary JSON form"
+            f"value of type {type(value).__name__} at {_render(path)} has no notary JSON form"
         )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -94,8 +95,12 @@ def go_pem(block_type: str, der: bytes, headers: Mapping[str, str] | None = None
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
+@functools.lru_cache(maxsize=4096)
 def key_id(keytype: str, public: bytes) -> str:
-    """Return notary's key id: hex sha256 of canonical ``{"keytype","keyval"}``, null private."""
+    """Return notary's key id: hex sha256 of canonical ``{"keytype","keyval"}``, null private.
+
+    Memoized: a ceremony recomputes the ids of the same few keys many times.
+    """
     document = {"keytype": keytype, "keyval": {"private": None, "public": public}}
     return hashlib.sha256(canonical_bytes(document, path="key")).hexdigest()
 
@@ -233,10 +238,21 @@ def certificates_from_entry(entry: Mapping[str, Any]) -> list[x509.Certificate]:
     if keytype not in (ECDSA_X509, RSA_X509):
         raise VerificationError(f"a {keytype} key carries no certificate")
     try:
-        certificates = x509.load_pem_x509_certificates(public)
+        certificates = _load_certificates(public)
     except ValueError:
         raise VerificationError(f"{keytype} key entry holds no readable certificate") from None
-    return certificates
+    return list(certificates)
+
+
+@functools.lru_cache(maxsize=1024)
+def _load_certificates(pem: bytes) -> tuple[x509.Certificate, ...]:
+    # Certificates are immutable; parsing the same PEM once per process is enough.
+    return tuple(x509.load_pem_x509_certificates(pem))
+
+
+@functools.lru_cache(maxsize=1024)
+def _load_der_public_key(der: bytes) -> Any:
+    return serialization.load_der_public_key(der)
 
 
 def canonical_key_id(entry: Mapping[str, Any]) -> str:
@@ -267,7 +283,7 @@ def public_key_from_entry(entry: Mapping[str, Any]) -> PublicKey:
         if keytype in (ECDSA_X509, RSA_X509):
             key: Any = certificates_from_entry(entry)[0].public_key()
         elif keytype in (ECDSA, RSA):
-            key = serialization.load_der_public_key(public)
+            key = _load_der_public_key(public)
         elif keytype == ED25519:
             key = ed25519.Ed25519PublicKey.from_public_bytes(public)
         else:

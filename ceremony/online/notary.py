@@ -61,6 +61,8 @@ __all__ = [
     "fetch_metadata",
     "fetch_server_key",
     "generate_tagging_key",
+    "initial_targets",
+    "load_tagging_key",
     "publish",
     "resign_targets",
     "sign_ecdsa",
@@ -318,6 +320,64 @@ def write_tagging_key(path: Path, private_key: ec.EllipticCurvePrivateKey, gun: 
         handle.flush()
         os.fsync(handle.fileno())
     return key_id(ECDSA, spki_der(private_key.public_key()))
+
+
+def load_tagging_key(path: Path, gun: str) -> ec.EllipticCurvePrivateKey:
+    """Read a tagging key handed over as by ``write_tagging_key`` (PKCS#8 PEM, gun/role headers).
+
+    Raises:
+        VerificationError: unreadable, encrypted, not an ECDSA key, or its headers name another
+            GUN or role.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise VerificationError(f"cannot read the tagging key {path}: {exc.strerror}") from None
+    headers: dict[str, str] = {}
+    lines = data.decode("ascii", errors="replace").splitlines()
+    if lines and lines[0].startswith("-----BEGIN"):
+        for line in lines[1:]:
+            if not line.strip():
+                break
+            name, sep, value = line.partition(":")
+            if not sep:
+                break
+            headers[name.strip()] = value.strip()
+    if headers.get("role", "targets") != "targets":
+        raise VerificationError(f"{path} is a {headers['role']} key, not a targets key")
+    if "gun" in headers and headers["gun"] != gun:
+        raise VerificationError(f"{path} is the tagging key of {headers['gun']!r}, not {gun!r}")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise VerificationError(
+            f"{path} is not an unencrypted PKCS#8 private key: {exc}",
+            hint="use the file written by `ceremony notary tagging-key`",
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise VerificationError(f"{path} is not an ECDSA key; notary tagging keys are ECDSA")
+    return key
+
+
+def initial_targets(
+    private_key: ec.EllipticCurvePrivateKey,
+    *,
+    now: datetime | None = None,
+    expires: datetime | None = None,
+) -> bytes:
+    """targets.json v1 of a new collection, as notary starts it: no targets, empty
+    delegations, 3-year expiry, signed by the tagging key (a new GUN needs root AND targets)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return sign_targets(
+        {
+            "_type": "Targets",
+            "delegations": {"keys": {}, "roles": []},
+            "expires": format_expiry(expires or moment + TARGETS_EXPIRY),
+            "targets": {},
+            "version": 1,
+        },
+        private_key,
+    )
 
 
 def sign_ecdsa(private_key: ec.EllipticCurvePrivateKey, payload: bytes) -> bytes:

@@ -1,0 +1,866 @@
+"""The offline ceremony for a Notary v1 / Docker Content Trust collection (``format = "notary"``).
+
+Same commands, same journal, same thresholds as TUF (``ceremony init/keygen/draft/sign/status/
+publish``); what differs is kept here and in ``notary_root`` / ``notary_json`` / ``notary_keys``
+/ ``notary_x509``. Nothing in this module opens a socket: the online side (server keys, the
+tagging key, the upload) is ``ceremony.cli_notary`` over ``ceremony.online.notary``.
+
+Decisions, and why:
+
+* **Root keys and certificates.** Each keyholder's key is generated on their token, as for TUF.
+  Notary publishes a root key as a self-signed x509 leaf whose CN is the GUN; that certificate
+  is built at keygen time and signed *on the token* (``notary_x509.build_root_certificate``),
+  checked against notary's leaf rules, and journaled in the ``key-generated`` event. The key id
+  everywhere (journal, roles, signatures, sidecar) is the id of the ``ecdsa-x509`` entry, not
+  the SPKI "canonical" id ``notary key list`` prints (that one is journaled too, for people).
+* **Algorithms.** ``ecdsa-p256`` and ``ecdsa-p384`` only. Notary's ``ecdsa`` method is SHA-256
+  then raw ``r||s`` for every curve, so P-384 is signed as CKM_ECDSA over a host SHA-256 digest
+  (not the token layer's SHA-384). RSA (notary wants PKCS#1 v1.5 for the certificate and PSS
+  for metadata) and ed25519 (notary has no ed25519 certificates) are refused at ``init`` with a
+  PlanError.
+* **Who holds which key** cannot live in root.json: notary-server decodes it into Go structs and
+  drops unknown fields, and any extra byte breaks every client. It lives in the journal's
+  ``key-generated`` events and, to continue a collection, in a sidecar ``ceremony-keys.json``
+  that ``publish`` writes next to ``N.root.json`` (keyid -> keyholder, token label/serial,
+  pkcs11 URI, algorithm; public facts only). ``init --previous DIR`` reads it if present,
+  refuses it if it names keys the chain does not hold or another GUN, and copies it into the
+  workspace (its sha256 is journaled). It is not signed, and need not be: before a token signs,
+  its key is compared with the certificate's key, so a wrong entry can only ask for the wrong
+  token. Without it a continued collection still verifies; its keyholders just get new keys.
+* **Draft.** ``_type: Root``, ``consistent_snapshot: false``, version previous + 1 (or 1), the
+  root keys' certificate entries, the plan's root threshold (>1 is honoured by the real client),
+  and the online keys the plan names. Expiry: now + ``roles.root.expires``, capped at notary's
+  10 years and at the earliest root certificate's notAfter (a root outliving its certificates
+  is unusable). Online roles: threshold 1 each; snapshot and timestamp exactly one key each,
+  held by the server and fetched online by ``ceremony notary fetch-keys`` into key files the
+  plan names like any online key; the targets (tagging) key is the plan's targets key (made by
+  ``ceremony notary tagging-key``).
+* **Server keys when continuing.** A timestamp/snapshot key that differs from the previous
+  root's is refused at ``init`` unless its key file says, on purpose, which keys it
+  ``replaces`` (``fetch-keys --new-server-keys``, after a server rebuild): a changed server key
+  otherwise means the keys came from the wrong server.
+* **Signatures.** Over notary's canonical JSON of ``signed``; ``"method": "ecdsa"``, raw
+  ``r||s`` base64; checked with notary's own verifier rules before they are journaled.
+* **The draft file** (``metadata/drafts/N.root.json``, wire bytes with the signatures so far)
+  is a view of the journal: replaced atomically after every step but not fsynced, since the
+  fsynced journal append before it is what makes the step durable; a view torn by a crash is
+  rebuilt from the journal, while a readable one whose signed part differs is refused as edited.
+* **Publish** writes ``metadata/N.root.json`` and ``metadata/root.json`` as the exact wire
+  bytes after ``assert_reserializes`` (Go's serialization of the parsed file equals the file),
+  copies the previous chain so ``metadata/`` holds ``1..N`` (ready for ``ceremony verify``, for
+  ``ceremony notary publish`` and for the next ``init --previous``), and writes the sidecar.
+  Only signatures that count go out.
+* **Rotations.** Tagging key: the plan names the new targets key; the root keys are kept; the
+  online ``ceremony notary publish`` re-signs targets.json with the new key and uploads both in
+  one request. Root keys: keyholders with new tokens get new keys; the draft is signed by the
+  previous root's threshold and its own. Server keys: new timestamp/snapshot keys fetched from
+  the rebuilt server with ``--new-server-keys``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tomllib
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ceremony import chain
+from ceremony.engine import Ceremony, SignResult, sha256
+from ceremony.errors import (
+    PlanError,
+    StateError,
+    ThresholdError,
+    VerificationError,
+    WorkspaceError,
+)
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.base import ThresholdStatus
+from ceremony.formats.notary_json import Signature, assert_reserializes
+from ceremony.formats.notary_keys import (
+    ECDSA,
+    canonical_key_id,
+    entry_key_id,
+    signature_problem,
+    x509_key_entry,
+)
+from ceremony.formats.notary_root import (
+    NOTARY_ROOT_EXPIRY,
+    ONLINE_ROLES,
+    SIDECAR,
+    SUPPORTED_ALGORITHMS,
+    KeyFile,
+    NotaryKey,
+    NotaryMetadata,
+    NotaryRoot,
+    build_root,
+    certificate_not_after,
+    load_key_file,
+    online_expiries,
+    read_sidecar,
+    root_problems,
+    sidecar_bytes,
+    status,
+    walk,
+)
+from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, \
+    validate_gun
+from ceremony.journal import Journal
+from ceremony.plan import Plan, parse_plan
+from ceremony.state import (
+    DRAFT_CREATED,
+    INITIALIZED,
+    KEY_GENERATED,
+    KEYGEN_INTENT,
+    PUBLISHED,
+    SIGNATURE_ADDED,
+    KeyRecord,
+)
+from ceremony.workspace import Workspace, atomic_write
+from hsm.errors import SignatureCheckError
+from hsm.pkcs11 import Module, PinProvider, TokenKey
+
+__all__ = ["NotaryCeremony", "check_notary_plan", "sign_sha256"]
+
+
+def sign_sha256(tk: TokenKey, message: bytes) -> bytes:
+    """Sign as notary's ``ecdsa`` method: SHA-256 of ``message``, raw ``r||s`` from the token.
+
+    P-256 keys go through ``TokenKey.sign_raw`` (SHA-256 on the host, CKM_ECDSA, verified).
+    For P-384 the token layer would hash with SHA-384, so the SHA-256 digest is signed with
+    CKM_ECDSA here; the caller verifies the result against the certificate before use.
+
+    Raises:
+        hsm.errors.HsmError: the token failed or went away.
+        VerificationError: the key is not an ECDSA key.
+    """
+    algorithm = tk.algorithm
+    if algorithm.family != "ec":
+        raise VerificationError(f"notary root keys are ECDSA keys, not {algorithm.name}")
+    if algorithm.hash is hashlib.sha256:
+        return tk.sign_raw(message)
+    # Note for the lead: a public ``TokenKey.sign_digest(digest)`` in hsm/pkcs11.py would
+    # replace this reach into the token layer.
+    import pkcs11
+
+    with tk.module._mapped(tk.token, "signing"):
+        return bytes(
+            tk._private.sign(hashlib.sha256(message).digest(), mechanism=pkcs11.Mechanism.ECDSA)
+        )
+
+
+def check_notary_plan(plan: Plan, text: str) -> None:
+    """Refuse what a notary collection cannot be, before anything is written.
+
+    Raises:
+        PlanError: the GUN, an algorithm, an online role or ``consistent_snapshot`` does not
+            fit notary; the message says why.
+    """
+    validate_gun(plan.repository)
+    for holder in plan.keyholders:
+        if holder.algorithm not in SUPPORTED_ALGORITHMS:
+            raise PlanError(
+                f"keyholder {holder.name}: algorithm {holder.algorithm!r} cannot hold a notary "
+                f"root key here; use {' or '.join(SUPPORTED_ALGORITHMS)}",
+                hint="notary signs root metadata with ECDSA (SHA-256, raw r||s); RSA would "
+                "need PKCS#1 v1.5 certificates and PSS metadata signatures, and notary has no "
+                "ed25519 certificates",
+            )
+    for role in plan.online:
+        if role.threshold != 1:
+            raise PlanError(
+                f"roles.{role.name}.threshold must be 1 for a notary collection, not "
+                f"{role.threshold}",
+                hint="notary-server holds one snapshot and one timestamp key, and the notary "
+                "CLI signs targets with one tagging key",
+            )
+        if role.name in ("snapshot", "timestamp") and len(role.key_paths) != 1:
+            raise PlanError(
+                f"roles.{role.name}.keys must name exactly one key: the one notary-server "
+                "holds for this GUN (fetched with `ceremony notary fetch-keys`)"
+            )
+    try:
+        explicit = tomllib.loads(text).get("ceremony", {}).get("consistent_snapshot")
+    except tomllib.TOMLDecodeError:  # pragma: no cover - parse_plan already accepted it
+        explicit = None
+    if explicit is True:
+        raise PlanError(
+            "ceremony.consistent_snapshot = true does not apply to notary: notary roots always "
+            "say false",
+            hint="remove the line",
+        )
+
+
+def _load_online(plan: Plan, base: Path) -> dict[str, list[KeyFile]]:
+    out: dict[str, list[KeyFile]] = {}
+    seen: dict[str, str] = {}
+    for role in plan.online:
+        keys = []
+        for i, rel in enumerate(role.key_paths):
+            where = f"roles.{role.name}.keys[{i}]"
+            key = load_key_file(base / rel, where)
+            if key.gun is not None and key.gun != plan.repository:
+                raise PlanError(
+                    f"{where}: {rel} is a key for {key.gun!r}, not for {plan.repository!r}"
+                )
+            if key.role is not None and key.role != role.name:
+                raise PlanError(f"{where}: {rel} holds the {key.role} key, not a {role.name} key")
+            if key.keyid in seen and seen[key.keyid] == role.name:
+                raise PlanError(f"roles.{role.name}.keys lists the same key twice ({rel})")
+            seen.setdefault(key.keyid, role.name)
+            keys.append(key)
+        out[role.name] = keys
+    return out
+
+
+def _load_previous(directory: Path, gun: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Verify a notary chain from its first root; return what init journals and copies."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise VerificationError(f"the previous metadata folder {directory} does not exist")
+    files = chain.root_versions(directory)
+    if not files:
+        raise VerificationError(f"{directory} holds no N.root.json files")
+    first = min(files)
+    if first != 1:
+        raise VerificationError(
+            f"{directory} starts at root v{first}; the chain must start at 1.root.json"
+        )
+    first_bytes = chain.read_root_file(files[first])
+    report = walk(first_bytes, directory, gun=gun, check_expiry=False,
+                  trusted_name=files[first].name)
+    versions = [first, *report.versions]
+    copied = {files[v].name: chain.read_root_file(files[v]) for v in versions}
+    known: set[str] = set()
+    for data in copied.values():
+        known |= set(NotaryMetadata.from_bytes(data, "root").signed.keys)
+    sidecar_sha = None
+    sidecar_path = directory / SIDECAR
+    if sidecar_path.is_file():
+        data = chain.read_root_file(sidecar_path)
+        read_sidecar(data, gun, known, str(sidecar_path))
+        copied[SIDECAR] = data
+        sidecar_sha = sha256(data)
+    newest = report.newest_bytes
+    info = {
+        "version": report.newest_version,
+        "sha256": sha256(newest),
+        "versions": versions,
+        "online": online_expiries(directory, report.newest.signed),  # type: ignore[arg-type]
+        "sidecar_sha256": sidecar_sha,
+    }
+    return info, copied
+
+
+def _check_against_previous(online: dict[str, list[KeyFile]], previous: NotaryRoot) -> None:
+    root_ids = set(previous.roles["root"].keyids)
+    for role, keys in online.items():
+        for key in keys:
+            if key.keyid in root_ids:
+                raise PlanError(
+                    f"{key.source}: the {role} key is a root key of root v{previous.version}; "
+                    "a root key must never be an online key"
+                )
+    for role in ("snapshot", "timestamp"):
+        old = sorted(previous.roles[role].keyids)
+        for key in online.get(role, []):
+            if [key.keyid] == old or key.keyid in old:
+                continue
+            if key.replaces is not None and sorted(key.replaces) == old:
+                continue
+            raise VerificationError(
+                f"the {role} key in {key.source} ({key.keyid[:12]}) is not the {role} key of "
+                f"root v{previous.version} ({', '.join(k[:12] for k in old)}): it was fetched "
+                "from a server that does not hold this collection's keys (another server, or "
+                "one rebuilt since that root was signed)",
+                hint="fetch the keys again from the collection's own server; after a server "
+                "compromise, fetch the rebuilt server's new keys on purpose with "
+                "`ceremony notary fetch-keys GUN ... --new-server-keys`",
+            )
+
+
+def _write_view(path: Path, data: bytes) -> None:
+    """Replace a file derived from the journal (the draft being signed): atomic, not fsynced.
+
+    The journal append before it is what makes a step durable (fsynced); this file is a view
+    of it, rewritten after every step and rebuilt from the journal if a crash tore it (see
+    ``check_draft_file``), so it does not pay two more fsyncs per signature.
+
+    Raises:
+        WorkspaceError: the write failed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from None
+
+
+class NotaryCeremony(Ceremony):
+    """A ceremony whose output is a Notary v1 root (see the module docstring)."""
+
+    # ---- opening -------------------------------------------------------------
+
+    @classmethod
+    def init(cls, root: Path, plan_path: Path, previous: Path | None = None) -> NotaryCeremony:
+        """Start a notary ceremony: plan, online key files and previous chain checked first.
+
+        Raises:
+            PlanError: the plan is invalid for notary (GUN, algorithm, online roles), or a key
+                file is unusable.
+            VerificationError: the previous chain does not verify, or a server key does not
+                match it.
+            WorkspaceError: the folder already holds something.
+        """
+        path = Path(plan_path)
+        if not path.is_file():
+            raise PlanError(f"the plan {plan_path} does not exist")
+        text = path.read_text(encoding="utf-8")
+        plan = parse_plan(text)
+        if plan.format != "notary":
+            raise PlanError(f"the plan's format is {plan.format!r}, not 'notary'")
+        check_notary_plan(plan, text)
+        online = _load_online(plan, path.resolve().parent)
+        prev_info, prev_files = (
+            _load_previous(Path(previous), plan.repository) if previous else (None, {})
+        )
+        if prev_info is not None:
+            newest = NotaryMetadata.from_bytes(
+                prev_files[f"{prev_info['version']}.root.json"], "previous root"
+            )
+            _check_against_previous(online, newest.signed)
+        elif plan.out_of_band:
+            raise PlanError(
+                "ceremony.out_of_band only applies when continuing a repository (--previous)"
+            )
+        warnings = []
+        roles_of: dict[str, list[str]] = {}
+        for role, keys in online.items():
+            for key in keys:
+                roles_of.setdefault(key.keyid, []).append(role)
+        for keyid, roles in roles_of.items():
+            if len(roles) > 1:
+                warnings.append(
+                    f"the same key ({keyid[:12]}) is used by {' and '.join(roles)}: a "
+                    "compromise of one role is a compromise of both"
+                )
+
+        ws = Workspace(Path(root))
+        ws.create()
+        atomic_write(ws.plan, text.encode(), exclusive=True)
+        for name, data in prev_files.items():
+            atomic_write(ws.previous / name, data, exclusive=True)
+        online_data = {
+            role: [{"keyid": k.keyid, **k.entry} for k in keys] for role, keys in online.items()
+        }
+        for role, entries in online_data.items():
+            for entry in entries:
+                atomic_write(
+                    ws.keys / f"online-{role}-{entry['keyid'][:16]}.json",
+                    json.dumps(entry, indent=1, sort_keys=True).encode(),
+                    exclusive=True,
+                )
+        journal = Journal.create(ws.journal)
+        from ceremony.engine import _tool_version
+
+        journal.append(INITIALIZED, {
+            "ceremony_id": str(uuid.uuid4()),
+            "plan_sha256": sha256(text.encode()),
+            "name": plan.name,
+            "format": plan.format,
+            "repository": plan.repository,
+            "rehearsal": plan.rehearsal,
+            "online_keys": online_data,
+            "previous": prev_info,
+            "tool_version": _tool_version(),
+            "warnings": warnings,
+        })
+        return cls(ws, journal, plan)
+
+    @property
+    def gun(self) -> str:
+        return self.plan.repository
+
+    # ---- who holds which key -------------------------------------------------
+
+    def identities(self) -> dict[str, dict[str, Any]]:
+        """keyid -> keyholder/token facts: the previous sidecar, then this ceremony's keys."""
+        return self._cached("identities", self._build_identities)  # type: ignore[no-any-return]
+
+    def _sidecar_identities(self) -> dict[str, dict[str, Any]]:
+        cache = self.__dict__.get("_sidecar")
+        if cache is not None:
+            return cache  # type: ignore[no-any-return]
+        out: dict[str, dict[str, Any]] = {}
+        info = self.state.init.get("previous") or {}
+        if info.get("sidecar_sha256"):
+            path = self.ws.previous / SIDECAR
+            data = self._read_previous(path)
+            if sha256(data) != info["sidecar_sha256"]:
+                raise VerificationError(f"{path} was changed after the ceremony started")
+            known = set()
+            for version in info["versions"]:
+                root_path = self.ws.previous / f"{version}.root.json"
+                known |= set(self._previous_file(root_path, None).signed.keys)
+            out.update(read_sidecar(data, self.gun, known, str(path)))
+        self.__dict__["_sidecar"] = out
+        return out
+
+    def _build_identities(self) -> dict[str, dict[str, Any]]:
+        out = dict(self._sidecar_identities())
+        for rec in self.state.keys.values():
+            out[rec.keyid] = {
+                "keyholder": rec.keyholder,
+                "token_label": rec.token_label,
+                "token_serial": rec.token_serial,
+                "uri": rec.uri,
+                "algorithm": rec.algorithm,
+                "canonical_keyid": canonical_key_id(rec.key),
+            }
+        return out
+
+    def _previous_file(self, path: Path, identities: dict[str, Any] | None) -> NotaryMetadata:
+        return NotaryMetadata.from_bytes(self._read_previous(path), path.name, identities)
+
+    def _read_previous(self, path: Path) -> bytes:
+        # The previous chain is fixed at init (its newest file is re-checked against the
+        # journal by previous_root); read each file once per process.
+        cache = self.__dict__.setdefault("_previous_bytes", {})
+        if path not in cache:
+            cache[path] = chain.read_root_file(path)
+        return cache[path]
+
+    def _cached(self, name: str, build: Any, *extra: object) -> Any:
+        """``build()`` again only when what it depends on changed: the keys generated (the
+        names on keys), and ``extra`` (the draft and its signatures)."""
+        cache = self.__dict__.setdefault("_views", {})
+        stamp = (len(self.state.keys), *extra)
+        entry = cache.get(name)
+        if entry is None or entry[0] != stamp:
+            entry = cache[name] = (stamp, build())
+        return entry[1]
+
+    # ---- previous root (rotations) -------------------------------------------
+
+    def previous_root(self) -> NotaryMetadata | None:  # type: ignore[override]
+        """The newest trusted root this ceremony continues from, re-checked against the journal."""
+        info = self.state.init.get("previous")
+        if not info:
+            return None
+        return self._cached("previous", self._load_previous_root)
+
+    def _load_previous_root(self) -> NotaryMetadata:
+        info = self.state.init["previous"]
+        path = self.ws.previous / f"{info['version']}.root.json"
+        data = chain.read_root_file(path)
+        if sha256(data) != info["sha256"]:
+            raise VerificationError(f"{path} was changed after the ceremony started")
+        return NotaryMetadata.from_bytes(data, path.name, self.identities())
+
+    def revoked_in(self, keyid: str) -> int | None:
+        """The root version that dropped ``keyid``, if it was ever a root key of the chain."""
+        info = self.state.init.get("previous")
+        if not info:
+            return None
+        was_root = False
+        for v in info.get("versions", []):
+            root = self._previous_file(self.ws.previous / f"{v}.root.json", None).signed
+            is_root = keyid in root.roles["root"].keyids
+            if was_root and not is_root:
+                return int(v)
+            was_root = was_root or is_root
+        return self.state.draft["version"] if was_root and self.state.draft else None
+
+    # ---- keygen --------------------------------------------------------------
+
+    def keygen(  # type: ignore[override]
+        self, keyholder: str, module: Module, pin: PinProvider, *, now: datetime | None = None
+    ) -> KeyRecord:
+        """Generate ``keyholder``'s root key on their token and its certificate (CN = GUN).
+
+        The intent is journaled first (a crash finds the key on the token by its CKA_ID); the
+        certificate is signed on the token, checked against notary's leaf rules, and journaled
+        with the key.
+
+        Raises:
+            StateError: the keyholder already has a key, or is not a root keyholder.
+            VerificationError: the certificate would not be accepted by notary.
+            hsm.errors.HsmError: token missing, PIN refused, label already used.
+        """
+        holder = self.plan.keyholder(keyholder)
+        if keyholder not in self.plan.root.keyholders:
+            raise StateError(f"{keyholder} is not a root keyholder in the plan")
+        if keyholder in self.state.keys:
+            raise StateError(
+                f"{keyholder} already has a root key in this ceremony "
+                f"({self.state.keys[keyholder].keyid[:12]})",
+                hint="a keyholder gets one key; nothing was generated",
+            )
+        if self._reusable_previous_key(keyholder) is not None:
+            raise StateError(
+                f"{keyholder} already holds a key in the current root; it is kept",
+                hint="to replace it, give the keyholder a new token in the plan",
+            )
+        token = module.find_token(label=holder.token, serial=holder.serial)
+        intent = self.state.intents.get(keyholder)
+        if intent is None:
+            intent = {"keyholder": keyholder, "key_id_hex": os.urandom(16).hex(),
+                      "object_label": f"{self.plan.name}/{keyholder}",
+                      "algorithm": holder.algorithm, "token_label": holder.token,
+                      "token_serial": holder.serial}
+            self._append(KEYGEN_INTENT, intent)
+        key_id = bytes.fromhex(intent["key_id_hex"])
+        tk = module.find_key_by_id(token, pin, intent["algorithm"], key_id)
+        if tk is None:
+            tk = module.generate(token, pin, intent["algorithm"], intent["object_label"], key_id)
+        public = tk.public_key()
+
+        def sign_raw(message: bytes) -> bytes:
+            return sign_sha256(tk, message)  # type: ignore[arg-type]
+
+        certificate = build_root_certificate(
+            self.gun, public, sign_raw, now=now  # type: ignore[arg-type]
+        )
+        problems = root_certificate_problems([certificate], self.gun, now=now)
+        if problems:
+            raise VerificationError(
+                f"the root certificate made for {keyholder} would be refused by notary: "
+                + "; ".join(problems)
+            )
+        entry = x509_key_entry(certificate)
+        keyid = entry_key_id(entry)
+        data = {
+            "keyholder": keyholder, "key": entry, "keyid": keyid,
+            "algorithm": intent["algorithm"], "token_label": tk.token.label,
+            "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
+            "uri": tk.ref.uri(), "canonical_keyid": canonical_key_id(entry),
+            "certificate": {
+                "serial": format(certificate.serial_number, "x"),
+                "not_before": certificate.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "not_after": certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "sha256": hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest(),
+            },
+        }
+        atomic_write(
+            self.ws.keys / f"root-{keyholder}.json",
+            json.dumps({"keyid": keyid, "keyholder": keyholder, **entry,
+                        "canonical_keyid": data["canonical_keyid"]},
+                       indent=1, sort_keys=True).encode(),
+        )
+        self._append(KEY_GENERATED, data)
+        return self.state.keys[keyholder]
+
+    # ---- draft ---------------------------------------------------------------
+
+    def root_keys(self) -> list[NotaryKey]:  # type: ignore[override]
+        """The root keys the plan asks for: kept from the previous root, or generated here.
+
+        Raises:
+            StateError: some keyholders still need to generate their key.
+        """
+        identities = self.identities()
+        keys, waiting = [], []
+        for name in self.plan.root.keyholders:
+            rec = self.state.keys.get(name)
+            if rec is not None:
+                keys.append(NotaryKey(rec.keyid, dict(rec.key), identities.get(rec.keyid, {})))
+                continue
+            kept = self._reusable_previous_key(name)
+            if kept is not None:
+                keys.append(kept)
+            else:
+                waiting.append(name)
+        if waiting:
+            raise StateError("no root key yet for " + ", ".join(waiting),
+                             hint="run `ceremony keygen WORKSPACE --keyholder NAME` for each")
+        return keys
+
+    def online_keys(self) -> dict[str, list[NotaryKey]]:  # type: ignore[override]
+        """The online roles' keys as copied in at init."""
+        return {role: [NotaryKey(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
+                       for k in keys]
+                for role, keys in self.state.init["online_keys"].items()}
+
+    def draft(self, now: datetime | None = None) -> NotaryMetadata:  # type: ignore[override]
+        """Draft the next notary root from the plan and the keys; unsigned.
+
+        Raises:
+            StateError: keys missing, or a draft already exists.
+            VerificationError: a root certificate is no longer usable, or a key is both a root
+                and an online key.
+        """
+        if self.state.draft is not None:
+            raise StateError(f"root v{self.state.draft['version']} is already drafted",
+                             hint="sign it (`ceremony sign`), or start a new workspace to "
+                             "change it")
+        prev = self.previous_root()
+        now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        version = prev.signed.version + 1 if prev else 1
+        root_keys = self.root_keys()
+        for key in root_keys:
+            problems = root_certificate_problems(key.certificates(), self.gun, now=now)
+            if problems:
+                raise VerificationError(
+                    f"the root certificate of {tuf_format.key_name(key)} "  # type: ignore[arg-type]
+                    "cannot be used: " + "; ".join(problems),
+                    hint="give that keyholder a new token in the plan: a new key gets a new "
+                    "certificate",
+                )
+        expires = min(now + self.plan.root.expires, now + NOTARY_ROOT_EXPIRY,
+                      *(certificate_not_after(k) for k in root_keys))
+        online = self.online_keys()
+        root_ids = {k.keyid for k in root_keys}
+        for role, keys in online.items():
+            for key in keys:
+                if entry_key_id(key.entry) in root_ids:
+                    raise VerificationError(f"a {role} key is also a root key; online keys "
+                                            "must never be root keys")
+        signed = build_root(
+            version=version, expires=expires, root_keys=[k.entry for k in root_keys],
+            root_threshold=self.plan.root.threshold,
+            online={r.name: ([k.entry for k in online[r.name]], r.threshold)
+                    for r in self.plan.online},
+        )
+        md = NotaryMetadata(NotaryRoot(signed, self.identities()))
+        problems = root_problems(md.signed, self.gun, now=now)
+        if problems:
+            raise VerificationError("the drafted root would be refused by notary: "
+                                    + "; ".join(problems))
+        self._append(DRAFT_CREATED, {"version": version, "digest": md.digest, "signed": signed,
+                                     "created": now.isoformat(),
+                                     "expiry_capped": expires < now + self.plan.root.expires})
+        self._write_draft()
+        return md
+
+    def draft_metadata(self) -> NotaryMetadata:  # type: ignore[override]
+        """The current draft with every journaled signature attached, in signing order.
+
+        Raises:
+            StateError: nothing drafted yet.
+        """
+        d = self.state.draft
+        if d is None:
+            raise StateError("there is no draft yet", hint="run `ceremony draft WORKSPACE` first")
+
+        root = self._cached("draft-root", lambda: NotaryRoot(d["signed"], self.identities()),
+                            d["digest"])
+        signatures = [Signature(keyid, s.get("method", ECDSA), base64.b64decode(s["sig"]))
+                      for keyid, s in self.state.signatures.items()]
+        return NotaryMetadata(root, signatures)
+
+    def _write_draft(self) -> None:
+        md = self.draft_metadata()
+        _write_view(self.ws.draft_path(md.signed.version), md.to_bytes())
+
+    def check_draft_file(self) -> None:
+        """Refuse to go on if the draft file on disk no longer matches what was drafted.
+
+        Raises:
+            VerificationError: the file's signed part was edited.
+        """
+        d = self.state.draft
+        assert d is not None
+        path = self.ws.draft_path(d["version"])
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return  # rebuilt from the journal when next written
+        try:
+            json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            return  # torn by a crash (the view is not fsynced): rebuilt from the journal
+        try:
+            digest = NotaryMetadata.from_bytes(data, path.name).digest
+        except VerificationError:
+            digest = None
+        if digest != d["digest"]:
+            raise VerificationError(
+                f"the draft {path.name} was changed after it was drafted; refusing to sign it",
+                hint="nothing was signed; restore the draft or start a new workspace")
+
+    def describe(self, md: NotaryMetadata | None = None) -> list[str]:
+        """A root in words: GUN, version, expiry, each role's keys by name and threshold."""
+        md = md or self.draft_metadata()
+        root = md.signed
+        lines = [f"notary root version {root.version} for {self.gun}, expires "
+                 f"{root.expires:%Y-%m-%d %H:%M:%S} UTC"]
+        for role in ("root", *ONLINE_ROLES):
+            r = root.roles[role]
+            if role == "root":
+                names = ", ".join(
+                    f"{tuf_format.key_name(k)} (certificate until "  # type: ignore[arg-type]
+                    f"{certificate_not_after(k):%Y-%m-%d})" for k in root.role_keys(role))
+            else:
+                names = ", ".join(k[:12] for k in r.keyids)
+            lines.append(f"  {role}: {r.threshold} of {len(r.keyids)} ({names})")
+        return lines
+
+    def changes(self, md: NotaryMetadata | None = None) -> list[str]:
+        """What changes from the previous root to ``md`` (default: the draft), in words."""
+        md = md or self.draft_metadata()
+        prev = self.previous_root()
+        old_root = prev.signed if prev else None
+        out = tuf_format.diff_roots(old_root, md.signed)  # type: ignore[arg-type]
+        d = self.state.draft
+        if d is not None and d.get("expiry_capped") and md.signed.version == d["version"]:
+            out.append("expiry capped at notary's 10 years / the root certificates' notAfter")
+        if prev is not None:
+            old_t, new_t = prev.signed.roles["targets"].keyids, md.signed.roles["targets"].keyids
+            if sorted(old_t) != sorted(new_t):
+                out.append("the tagging (targets) key changes: upload with `ceremony notary "
+                           "publish ... --targets-key NEW.pem` (root and re-signed targets "
+                           "together)")
+        return out
+
+    # ---- sign ----------------------------------------------------------------
+
+    def signing_keys(self, keyholder: str) -> list[NotaryKey]:  # type: ignore[override]
+        """Keys of ``keyholder`` that count toward the new or the previous root threshold."""
+        md = self.draft_metadata()
+        roots = [md.signed]
+        prev = self.previous_root()
+        if prev is not None:
+            roots.append(prev.signed)
+        keys: dict[str, NotaryKey] = {}
+        for root in roots:
+            for key in root.role_keys("root"):
+                if key.keyholder == keyholder:
+                    keys.setdefault(key.keyid, key)
+        return list(keys.values())
+
+    def _open_token_key(self, key: NotaryKey, module: Module, pin: PinProvider) -> TokenKey:
+        from hsm.uri import parse_uri
+
+        f = key.identity
+        if not f.get("uri") or not f.get("algorithm"):
+            raise VerificationError(f"no token is known for key {key.keyid[:12]}")
+        token = module.find_token(label=f.get("token_label"), serial=f.get("token_serial"))
+        return module.open_key(token, pin, f["algorithm"], parse_uri(f["uri"]).key_id,
+                               expected_public=key.public_key())
+
+    def sign(self, keyholder: str, module: Module, pin: PinProvider) -> SignResult:
+        """Add ``keyholder``'s signature(s) to the draft, verified before they are journaled.
+
+        Raises:
+            StateError: no draft, already published, or the keyholder already signed.
+            VerificationError: the keyholder holds no key that counts, or the draft was edited.
+            hsm.errors.HsmError: token missing/wrong, PIN refused.
+        """
+        md = self.draft_metadata()
+        if self.state.draft_published:
+            raise StateError(f"root v{self.state.draft['version']} is already published")
+        self.check_draft_file()
+        keys = self.signing_keys(keyholder)
+        version = md.signed.version
+        if not keys:
+            where = f"root v{version}" + (f" or the previous root v{version - 1}"
+                                          if version > 1 else "")
+            raise VerificationError(f"{keyholder} holds no key in {where}: their signature "
+                                    "would count toward no threshold")
+        todo = [k for k in keys if k.keyid not in self.state.signatures]
+        if not todo:
+            raise StateError(f"{keyholder} has already signed root v{version}")
+        payload = md.signed_bytes
+        tokens = []
+        for key in todo:
+            tk = self._open_token_key(key, module, pin)
+            signature = Signature(key.keyid, ECDSA, sign_sha256(tk, payload))
+            problem = signature_problem(key.entry, signature, payload)
+            if problem:
+                raise SignatureCheckError(
+                    f"the signature from {tk.ref.describe()} does not verify with "
+                    f"{keyholder}'s certificate: {problem}")
+            tokens.append(tuf_format.token_hint(key))  # type: ignore[arg-type]
+            self._append(SIGNATURE_ADDED, {
+                "keyholder": keyholder, "keyid": key.keyid, "method": ECDSA,
+                "sig": base64.b64encode(signature.sig).decode("ascii"),
+                "draft": self.state.draft_digest, "token_serial": tk.token.serial})
+        self._write_draft()
+        return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), self.status())
+
+    def token_for(self, keyholder: str) -> str:
+        """Which token(s) ``keyholder`` must insert to sign the current draft."""
+        return ", ".join(tuf_format.token_hint(k)  # type: ignore[arg-type]
+                         for k in self.signing_keys(keyholder))
+
+    # ---- status & publish ----------------------------------------------------
+
+    def status(self) -> ThresholdStatus:
+        """Threshold verdicts for the current draft (notary's counting rules).
+
+        Raises:
+            StateError: nothing drafted yet.
+        """
+        prev = self.previous_root()
+        st = status(self.draft_metadata(), prev.signed if prev else None, self.gun)
+        if self.plan.out_of_band and st.old is not None:
+            st = ThresholdStatus(st.version, st.new, st.old, old_required=False)
+        return st
+
+    def publish(self) -> list[Path]:
+        """Write metadata/N.root.json, root.json (exact wire bytes), the chain and the sidecar.
+
+        Raises:
+            ThresholdError: a threshold is not met (the verdict says who is missing).
+            VerificationError: the bytes would not survive notary's re-serialization.
+            StateError: nothing drafted, or already published.
+        """
+        md = self.draft_metadata()
+        version = md.signed.version
+        if version in self.state.published:
+            raise StateError(f"root v{version} is already published")
+        self.check_draft_file()
+        st = self.status()
+        if not st.verified:
+            raise ThresholdError(f"root v{version} cannot be published below threshold: "
+                                 + "; ".join(st.lines()), verdict=st)
+        problems = root_problems(md.signed, self.gun)
+        if problems:
+            raise VerificationError(f"root v{version} would be refused by notary: "
+                                    + "; ".join(problems))
+        prev = self.previous_root()
+        counting = set(md.signed.roles["root"].keyids)
+        if prev is not None:
+            counting |= set(prev.signed.roles["root"].keyids)
+        out = NotaryMetadata(md.signed, [s for s in md.signature_list if s.keyid in counting])
+        data = out.to_bytes()
+        assert_reserializes(data)
+        written: list[Path] = []
+        info = self.state.init.get("previous") or {}
+        for v in info.get("versions", []):
+            name = f"{v}.root.json"
+            self._write_once(self.ws.metadata / name, (self.ws.previous / name).read_bytes())
+        numbered = self.ws.metadata / f"{version}.root.json"
+        self._write_once(numbered, data)
+        atomic_write(self.ws.metadata / "root.json", data)
+        written += [numbered, self.ws.metadata / "root.json"]
+        identities = self.identities()
+        chain_keys = set(md.signed.keys)
+        for v in info.get("versions", []):
+            chain_keys |= set(self._previous_file(self.ws.previous / f"{v}.root.json",
+                                                  None).signed.keys)
+        kept = {k: v for k, v in identities.items() if k in chain_keys}
+        sidecar = self.ws.metadata / SIDECAR
+        atomic_write(sidecar, sidecar_bytes(self.gun, version, kept))
+        written.append(sidecar)
+        self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
+                                 "files": [p.name for p in written]})
+        return written
+
+    @staticmethod
+    def _write_once(path: Path, data: bytes) -> None:
+        if path.exists():
+            if path.read_bytes() != data:
+                raise WorkspaceError(f"{path} already exists with other content; it is never "
+                                     "overwritten")
+            return
+        atomic_write(path, data, exclusive=True)
