@@ -421,8 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "emergency-root")
     from ceremony.cli_notary import add_commands as add_notary_commands
     from ceremony.cli_record import add_commands as add_record_commands
+    from ceremony.cli_yubikey import add_commands as add_yubikey_commands
     add_record_commands(sub, add)
     add_notary_commands(sub, add)
+    add_yubikey_commands(sub, add)
     return ap
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,7 +48,7 @@ from ceremony.state import (
     State,
     replay,
 )
-from ceremony.workspace import Workspace, atomic_write
+from ceremony.workspace import Workspace, atomic_write, fsync_dir
 from hsm.pkcs11 import Module, PinProvider
 from hsm.signer import TokenSigner
 
@@ -104,30 +106,10 @@ class Ceremony:
             raise PlanError("ceremony.out_of_band only applies when continuing a repository (--previous)")
         warnings = shared_online_keys(online)
 
-        ws = Workspace(Path(root))
-        ws.create()
-        atomic_write(ws.plan, text.encode(), exclusive=True)
-        for name, data in prev_files.items():
-            atomic_write(ws.previous / name, data, exclusive=True)
         online_data = {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
                        for role, keys in online.items()}
-        for role, keys in online_data.items():
-            for k in keys:
-                atomic_write(ws.keys / f"online-{role}-{k['keyid'][:16]}.json",
-                             json.dumps(k, indent=1, sort_keys=True).encode(), exclusive=True)
-        journal = Journal.create(ws.journal)
-        journal.append(INITIALIZED, {
-            "ceremony_id": str(uuid.uuid4()),
-            "plan_sha256": sha256(text.encode()),
-            "name": plan.name,
-            "format": plan.format,
-            "repository": plan.repository,
-            "rehearsal": plan.rehearsal,
-            "online_keys": online_data,
-            "previous": prev_info,
-            "tool_version": _tool_version(),
-            "warnings": warnings,
-        })
+        ws, journal = create_workspace(Path(root), plan, text, prev_info, prev_files, online_data,
+                                       warnings)
         return cls(ws, journal, plan)
 
     @classmethod
@@ -156,8 +138,23 @@ class Ceremony:
         return klass(ws, journal, plan)
 
     def _append(self, type_: str, data: dict[str, Any]) -> None:
+        if self.state.sealed:
+            raise StateError("the ceremony is sealed; nothing more is recorded in this workspace")
         self.journal.append(type_, data)
         self.state = replay(self.journal.events)
+
+    def require_token_step(self) -> None:
+        """Refuse a token step (keygen, sign, publish) of a live ceremony without a passing
+        preflight; rehearsals only warn. Refuse anything once the record is sealed.
+
+        Raises:
+            StateError: sealed, or (live) no passing preflight recorded.
+        """
+        if self.state.sealed:
+            raise StateError("the ceremony is sealed; nothing more can be done in this workspace",
+                             hint="start a new workspace (e.g. init --previous) for the next change")
+        from ceremony.preflight import require_preflight
+        require_preflight(self)
 
     def record(self, type_: str, data: dict[str, Any]) -> None:
         """Journal an event from another step module (preflight, export, seal, ...).
@@ -230,6 +227,7 @@ class Ceremony:
             StateError: the keyholder already has a key, or is not a root keyholder.
             hsm.errors.HsmError: token missing, PIN refused, label already used.
         """
+        self.require_token_step()
         holder = self.plan.keyholder(keyholder)
         if keyholder not in self.plan.root.keyholders:
             raise StateError(f"{keyholder} is not a root keyholder in the plan")
@@ -389,6 +387,7 @@ class Ceremony:
             VerificationError: the keyholder holds no key that counts, or the draft was edited.
             hsm.errors.HsmError: token missing/wrong, PIN refused.
         """
+        self.require_token_step()
         self.draft_metadata()
         if self.state.draft_published:
             raise StateError(f"root v{self.state.draft['version']} is already published")
@@ -451,6 +450,7 @@ class Ceremony:
             ThresholdError: a threshold is not met (the verdict says who is missing).
             StateError: nothing drafted.
         """
+        self.require_token_step()
         md = self.draft_metadata()
         version = md.signed.version
         if version in self.state.published:
@@ -469,6 +469,56 @@ class Ceremony:
         self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
                                  "files": [numbered.name, "root.json"]})
         return [numbered, self.ws.metadata / "root.json"]
+
+
+def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any] | None,
+                     prev_files: dict[str, bytes], online_data: dict[str, list[dict[str, Any]]],
+                     warnings: list[str]) -> tuple[Workspace, Journal]:
+    """Create a workspace all at once: built in a hidden folder beside it, then renamed.
+
+    A crash part-way leaves only the hidden ``.NAME.init-*`` folder, never a workspace
+    without its first journal line, so ``init`` can simply be run again.
+
+    Raises:
+        WorkspaceError: the folder already holds a ceremony or anything else.
+    """
+    final = Workspace(root)
+    if final.journal.exists():
+        raise WorkspaceError(f"{root} already holds a ceremony (journal.jsonl exists)",
+                             hint="choose a new folder; a workspace is never reused")
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise WorkspaceError(f"{root} is not empty", hint="choose a new, empty folder")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.init-", dir=root.parent))
+    ws = Workspace(tmp)
+    ws.create()
+    atomic_write(ws.plan, text.encode(), exclusive=True)
+    for name, data in prev_files.items():
+        atomic_write(ws.previous / name, data, exclusive=True)
+    for role, entries in online_data.items():
+        for entry in entries:
+            atomic_write(ws.keys / f"online-{role}-{entry['keyid'][:16]}.json",
+                         json.dumps(entry, indent=1, sort_keys=True).encode(), exclusive=True)
+    journal = Journal.create(ws.journal)
+    journal.append(INITIALIZED, {
+        "ceremony_id": str(uuid.uuid4()),
+        "plan_sha256": sha256(text.encode()),
+        "name": plan.name,
+        "format": plan.format,
+        "repository": plan.repository,
+        "rehearsal": plan.rehearsal,
+        "online_keys": online_data,
+        "previous": prev_info,
+        "tool_version": _tool_version(),
+        "warnings": warnings,
+    })
+    try:
+        os.rename(tmp, root)  # onto a missing or empty folder: atomic
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise WorkspaceError(f"cannot create the workspace {root}: {e.strerror}") from None
+    fsync_dir(root.parent)
+    return final, Journal(final.journal, journal.events)
 
 
 def ceremony_class(fmt: str) -> type[Ceremony]:

@@ -84,9 +84,14 @@ def bootstrap_setup(hsm: SoftHsm, tmp: Path, n: int = 5, threshold: int = 3,
 
 def plan_toml(name: str, holders: dict[str, str], root: list[str], threshold: int,
               online: dict[str, list[str]], root_expires: str = "365d",
-              extra: str = "") -> str:
-    """A plan: ``holders`` maps keyholder -> token label; ``online`` maps role -> key paths."""
-    lines = ["[ceremony]", f'name = "{name}"', 'repository = "test/repo"', extra, ""]
+              extra: str = "", rehearsal: bool = True) -> str:
+    """A plan: ``holders`` maps keyholder -> token label; ``online`` maps role -> key paths.
+
+    Rehearsal by default: tests run on SoftHSM on a networked machine, where a live
+    ceremony's preflight would (rightly) refuse.
+    """
+    lines = ["[ceremony]", f'name = "{name}"', 'repository = "test/repo"',
+             "rehearsal = true" if rehearsal else "", extra, ""]
     for k, token in holders.items():
         lines += ["[[keyholders]]", f'name = "{k}"', f'token = "{token}"', ""]
     lines += ["[roles.root]", "keyholders = [" + ", ".join(f'"{r}"' for r in root) + "]",

@@ -176,8 +176,9 @@ def notary_plan(name: str, gun: str, holders: dict[str, str], root: list[str], t
                 targets: Path, server_keys: Path, *, algorithms: dict[str, str] | None = None,
                 root_expires: str = "3650d") -> str:
     """A ``format = "notary"`` plan naming the tagging key and the server keys (a folder)."""
+    # Rehearsal: the tests run on a networked machine, where a live ceremony's preflight refuses.
     lines = ["[ceremony]", f'name = "{name}"', 'format = "notary"',
-             f"repository = {json.dumps(gun)}", ""]
+             f"repository = {json.dumps(gun)}", "rehearsal = true", ""]
     for holder, token in holders.items():
         lines += ["[[keyholders]]", f'name = "{holder}"', f'token = "{token}"']
         if algorithms and holder in algorithms:

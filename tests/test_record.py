@@ -207,7 +207,10 @@ def test_line_after_the_seal_is_named_and_nothing_more_is_recorded(tmp_path: Pat
                                                                    hsm: SoftHsm) -> None:
     c = sealed(hsm, tmp_path)
     n = len(c.journal.events)
-    c.record("confirmed", {"what": "late", "text": "appended after the seal"})
+    with pytest.raises(StateError, match="the ceremony is sealed; nothing more is recorded"):
+        c.record("confirmed", {"what": "late", "text": "appended after the seal"})
+    # a line appended behind the tool's back (the chain itself stays valid) is still named
+    c.journal.append("confirmed", {"what": "late", "text": "appended after the seal"})
     v = record.check_record(c.ws.root)
     assert v.problems == [f"journal line {n + 1} was appended after the seal (line {n})"]
     with pytest.raises(StateError, match="sealed"):

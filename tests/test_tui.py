@@ -410,7 +410,7 @@ async def test_rotation_signing_shows_old_and_new_thresholds_by_name(tmp_path: P
     plan2.write_text(plan_toml("test-ceremony", {k: f"rehearsal-{k}" for k in
                                                  ("alice", "bob", "dave")},
                                ["alice", "bob", "dave"], 2, online,
-                               extra="rehearsal = true"))
+                               ))
     c = Ceremony.init(tmp_path / "v2", plan2, tmp_path / "v1" / "metadata")
     c.keygen("dave", hsm.module, hsm.pin)
     c.draft()

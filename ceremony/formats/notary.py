@@ -64,7 +64,6 @@ import hashlib
 import json
 import os
 import tomllib
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,7 +71,7 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony import chain
-from ceremony.engine import Ceremony, SignResult, sha256
+from ceremony.engine import Ceremony, SignResult, create_workspace, sha256
 from ceremony.errors import (
     PlanError,
     StateError,
@@ -111,18 +110,16 @@ from ceremony.formats.notary_root import (
 )
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, \
     validate_gun
-from ceremony.journal import Journal
 from ceremony.plan import Plan, parse_plan
 from ceremony.state import (
     DRAFT_CREATED,
-    INITIALIZED,
     KEY_GENERATED,
     KEYGEN_INTENT,
     PUBLISHED,
     SIGNATURE_ADDED,
     KeyRecord,
 )
-from ceremony.workspace import Workspace, atomic_write
+from ceremony.workspace import atomic_write
 from hsm.errors import SignatureCheckError
 from hsm.pkcs11 import Module, PinProvider, TokenKey
 
@@ -354,36 +351,11 @@ class NotaryCeremony(Ceremony):
                     "compromise of one role is a compromise of both"
                 )
 
-        ws = Workspace(Path(root))
-        ws.create()
-        atomic_write(ws.plan, text.encode(), exclusive=True)
-        for name, data in prev_files.items():
-            atomic_write(ws.previous / name, data, exclusive=True)
         online_data = {
             role: [{"keyid": k.keyid, **k.entry} for k in keys] for role, keys in online.items()
         }
-        for role, entries in online_data.items():
-            for entry in entries:
-                atomic_write(
-                    ws.keys / f"online-{role}-{entry['keyid'][:16]}.json",
-                    json.dumps(entry, indent=1, sort_keys=True).encode(),
-                    exclusive=True,
-                )
-        journal = Journal.create(ws.journal)
-        from ceremony.engine import _tool_version
-
-        journal.append(INITIALIZED, {
-            "ceremony_id": str(uuid.uuid4()),
-            "plan_sha256": sha256(text.encode()),
-            "name": plan.name,
-            "format": plan.format,
-            "repository": plan.repository,
-            "rehearsal": plan.rehearsal,
-            "online_keys": online_data,
-            "previous": prev_info,
-            "tool_version": _tool_version(),
-            "warnings": warnings,
-        })
+        ws, journal = create_workspace(Path(root), plan, text, prev_info, prev_files, online_data,
+                                       warnings)
         return cls(ws, journal, plan)
 
     @property
@@ -496,6 +468,7 @@ class NotaryCeremony(Ceremony):
             VerificationError: the certificate would not be accepted by notary.
             hsm.errors.HsmError: token missing, PIN refused, label already used.
         """
+        self.require_token_step()
         holder = self.plan.keyholder(keyholder)
         if keyholder not in self.plan.root.keyholders:
             raise StateError(f"{keyholder} is not a root keyholder in the plan")
@@ -755,6 +728,7 @@ class NotaryCeremony(Ceremony):
             VerificationError: the keyholder holds no key that counts, or the draft was edited.
             hsm.errors.HsmError: token missing/wrong, PIN refused.
         """
+        self.require_token_step()
         md = self.draft_metadata()
         if self.state.draft_published:
             raise StateError(f"root v{self.state.draft['version']} is already published")
@@ -814,6 +788,7 @@ class NotaryCeremony(Ceremony):
             VerificationError: the bytes would not survive notary's re-serialization.
             StateError: nothing drafted, or already published.
         """
+        self.require_token_step()
         md = self.draft_metadata()
         version = md.signed.version
         if version in self.state.published:
