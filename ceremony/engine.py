@@ -307,7 +307,7 @@ class Ceremony:
         md = tuf_format.build_root(
             version, tuf_format.expiry(now, self.plan.root.expires), self.plan.consistent_snapshot,
             self.root_keys(), self.plan.root.threshold,
-            {r.name: (online[r.name], r.threshold) for r in self.plan.online})
+            {r.name: (online[r.name], r.threshold) for r in self.plan.online}, created=now)
         if prev is not None:
             _check_rotation(prev.signed, md.signed)
         self._append(DRAFT_CREATED, {"version": version, "digest": tuf_format.signed_digest(md),

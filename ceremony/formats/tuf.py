@@ -14,8 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from securesystemslib.signer import Key, Signature
-from tuf.api.exceptions import DownloadError, RepositoryError
-from tuf.api.metadata import Metadata, Role, Root
+from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import JSONSerializer
 
@@ -28,6 +27,7 @@ X_TOKEN_LABEL = "x-ceremony-token-label"
 X_TOKEN_SERIAL = "x-ceremony-token-serial"
 X_KEY_URI = "x-ceremony-key-uri"
 X_ALGORITHM = "x-ceremony-algorithm"
+X_CREATED = "x-ceremony-created"
 X_FIELDS = (X_KEYHOLDER, X_TOKEN_LABEL, X_TOKEN_SERIAL, X_KEY_URI, X_ALGORITHM)
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
@@ -76,13 +76,19 @@ def expiry(now: datetime, period: timedelta) -> datetime:
 
 def build_root(version: int, expires: datetime, consistent_snapshot: bool,
                root_keys: list[Key], root_threshold: int,
-               online: Mapping[str, tuple[list[Key], int]]) -> Metadata[Root]:
+               online: Mapping[str, tuple[list[Key], int]],
+               created: datetime | None = None) -> Metadata[Root]:
     """A new unsigned root.
+
+    ``created`` goes into ``x-ceremony-created``: TUF roots carry no signing time, and the
+    next ceremony's preflight refuses a clock earlier than it.
 
     Raises:
         VerificationError: a key id does not match its key.
     """
-    root = Root(version=version, expires=expires, consistent_snapshot=consistent_snapshot)
+    extra = {X_CREATED: created.strftime("%Y-%m-%dT%H:%M:%SZ")} if created else None
+    root = Root(version=version, expires=expires, consistent_snapshot=consistent_snapshot,
+                unrecognized_fields=extra)
     for key in root_keys:
         check_keyid(key)
         root.add_key(key, Root.type)
@@ -195,5 +201,3 @@ def utcnow() -> datetime:
     """Now, in UTC, to the second."""
     return datetime.now(timezone.utc).replace(microsecond=0)
 
-
-__all__ = ["DownloadError", "RepositoryError", "Role"]
