@@ -13,9 +13,12 @@ Prints one table per question the issue asks:
 3. decode success on the degraded set: 3 px/module, 3-5 degrees rotated, blurred, JPEG q50,
    1 % module noise (target >= 99 % at the recommended sizes), plus a harsher "combined"
    capture (all of them at once) for information;
-4. animated mode: mean frames shown until the reader finishes when 20 % are missed.
+4. animated mode: mean frames shown until the reader finishes when 20 % are missed;
+5. video: decode time per frame of a recording of the animated display (PyAV decode, and
+   decode + QR read), at 5 fps (every frame read) and at 30 fps (each code held 6 frames, the
+   repeats skipped as near-duplicates).
 
-All keys are throwaway, made in memory; nothing is written to disk.
+All keys are throwaway, made in memory; only the benchmark's videos go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import json
 import random
 import statistics
 import sys
+import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +52,7 @@ from ceremony.transport import QR_SIZES, Bundle, Collector, bundle_message
 from ceremony.transport.frames import fountain_frames
 from ceremony.transport.qr import encode_qr, qr_frames, render_image, render_png
 from ceremony.transport.scan import read_qr_codes
+from ceremony.transport.video import read_video
 
 EXPIRES = dt.datetime(2027, 11, 23, tzinfo=dt.UTC)
 
@@ -266,6 +272,76 @@ def animated_table(messages: dict[str, tuple[int, bytes]], runs: int) -> str:
     )
 
 
+def write_video(path: Path, images: list[object], fps: int, codec: str, options: dict) -> None:
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps, options=options)
+        stream.width, stream.height = images[0].size  # type: ignore[attr-defined]
+        stream.pix_fmt = "yuv420p"
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_image(image.convert("RGB"))  # type: ignore[attr-defined]
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+def video_table(message: bytes) -> str:
+    """Per-frame time to read a 1280x720 recording of the animated display.
+
+    "decode only": PyAV decode, thumbnail and grey image of every frame; "+ QR read": what
+    ``decode_frames`` does, zxing-cpp on every frame but the near-duplicates it skips (at
+    30 fps, the five repeats of each code), so it can cost less than decoding alone.
+    """
+    from PIL import Image
+
+    codecs = [
+        ("H.264 mp4", "libx264", ".mp4", {"preset": "veryfast", "crf": "23"}),
+        ("VP9 webm", "libvpx-vp9", ".webm",
+         {"deadline": "realtime", "cpu-used": "8", "b": "0", "crf": "32"}),
+    ]  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
+        for size in ("small", "medium"):
+            preset = QR_SIZES[size]
+            screens = []
+            for raw in fountain_frames(message, preset.frame_bytes, count=12):
+                code = render_image(encode_qr(raw, preset.version, preset.ec_level), 5)
+                screen = Image.new("L", (1280, 720), 235)
+                screen.paste(code, ((1280 - code.size[0]) // 2, (720 - code.size[1]) // 2))
+                screens.append(screen)
+            for label, codec, suffix, options in codecs:
+                if codec != "libx264" and size != "medium":
+                    continue
+                for fps, hold in ((5, 1), (30, 6)) if codec == "libx264" else ((5, 1),):
+                    video = Path(tmp) / f"{size}-{fps}{suffix}"
+                    shots = [s for s in screens for _ in range(hold)]
+                    write_video(video, shots, fps, codec, options)
+                    list(read_video(video, lambda _image: [], lambda: False))  # warm the cache
+                    t0 = time.perf_counter()
+                    decode_only = list(read_video(video, lambda _image: [], lambda: False))
+                    t1 = time.perf_counter()
+                    found = sum(bool(c) for _, c in read_video(video, read_qr_codes, lambda: False))
+                    t2 = time.perf_counter()
+                    n = len(screens) * hold
+                    assert len(decode_only) == n and found == len(screens)
+                    rows.append(
+                        [
+                            f"{size} v{preset.version}-{preset.ec_level}",
+                            label,
+                            f"{fps} fps",
+                            n,
+                            f"{(t1 - t0) / n * 1000:.1f}",
+                            f"{(t2 - t1) / n * 1000:.1f}",
+                            f"{video.stat().st_size // 1024}",
+                        ]
+                    )
+    return table(
+        ["size", "video", "rate", "frames", "decode only ms/frame", "+ QR read ms/frame", "KiB"],
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=60, help="captures per size and degradation")
@@ -287,6 +363,8 @@ def main() -> None:
     print(robustness_table(args.trials, [(25, "Q"), (40, "M")] if args.alt else []))
     print(f"\n## Animated display: frames shown until complete, 20 % missed ({args.runs} runs)\n")
     print(animated_table(messages, args.runs))
+    print("\n## Video: time per frame to read a 1280x720 recording of the animated display\n")
+    print(video_table(messages["TUF root, 5 keyholders"][1]))
 
 
 if __name__ == "__main__":

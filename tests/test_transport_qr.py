@@ -286,44 +286,6 @@ def test_animated_image_with_dropped_frames_finishes_from_fountain_frames(tmp_pa
     assert result.images_read < len(kept)  # stopped as soon as the message was complete
 
 
-def test_video_without_ffmpeg_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    video = tmp_path / "frames.mp4"
-    video.write_bytes(b"\0\0\0\x18ftypmp42")
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    with pytest.raises(VerificationError) as err:
-        import_qr([video])
-    assert err.value.message == (
-        f"{video} is a video, and reading videos needs the ffmpeg program, which is not "
-        "installed; give photos or screenshots of the frames instead."
-    )
-
-
-def test_video_is_read_through_ffmpeg_when_present(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A stand-in ffmpeg (the real one is not installed here) checks our plumbing only."""
-    bundle = sample_bundle("online-keys")
-    export = export_qr(bundle, tmp_path / "qr", "small")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "ffmpeg"
-    fake.write_text(
-        "#!/bin/sh\n"
-        "for last; do :; done\n"
-        'out=$(dirname "$last"); n=1\n'
-        f'for f in "{export.directory}"/*.png; do cp "$f" "$out/$(printf %06d $n).png"; '
-        "n=$((n+1)); done\n"
-    )
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    video = tmp_path / "clip.mov"
-    video.write_bytes(b"\0")
-    assert import_qr([video]).digest == bundle.digest
-
-
-# --- terminal ------------------------------------------------------------------------------------
-
-
 def _rasterise(lines: list[str], ink_is_dark: bool) -> Image.Image:
     """Turn half-block text back into pixels, as a phone filming the terminal would see it."""
     plain = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]

@@ -6,18 +6,13 @@ refuses anything foreign, damaged or from a second message, naming the file. A p
 no code can be read is not an error by itself (the frame may be in another photo); it is named
 only if the message stays incomplete.
 
-Video: animated GIF, APNG and WebP are read with Pillow. Other video files (MP4, MOV, WebM, MKV,
-AVI) need the ``ffmpeg`` program; neither the venv nor the base system has a video decoder,
-and ffmpeg pulls in a few hundred MB of libraries, so it is optional: when it is missing the
-import says so and asks for still images instead.
+Video: animated GIF, APNG and WebP are read with Pillow; video files (MP4, MOV, M4V, 3GP, WebM,
+MKV, AVI) with PyAV, in process (:mod:`.video`: which containers and codecs, how near-duplicate
+frames are skipped, what happens to a damaged file). Both stop once the message is complete.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,23 +22,47 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ceremony.errors import VerificationError
 from ceremony.transport.bundle import Bundle
-from ceremony.transport.frames import Collector, missing_text
+from ceremony.transport.frames import Collector, missing_text, parse_frame
 from ceremony.transport.qr import message_bundle
+from ceremony.transport.video import MAX_VIDEO_FILE, VIDEO_SUFFIXES, VideoReport, read_video
 from ceremony.words import pgp_words_text
 
-__all__ = ["VIDEO_SUFFIXES", "DecodeResult", "decode_frames", "import_qr", "read_qr_codes"]
+__all__ = [
+    "MAX_IMAGE_FILE",
+    "MAX_VIDEO_FILE",
+    "VIDEO_SUFFIXES",
+    "DecodeResult",
+    "FrameRead",
+    "decode_frames",
+    "import_qr",
+    "read_qr_codes",
+]
 
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp"})
 #: Larger than any phone photo; a bigger "image" is refused before it is opened.
 MAX_IMAGE_FILE = 64 * 1024 * 1024
-MAX_VIDEO_FILE = 2 * 1024 * 1024 * 1024
-_VIDEO_FPS = 10
+
+
+@dataclass(frozen=True)
+class FrameRead:
+    """The first sighting of one frame: which frame, where it was read, whether it helped."""
+
+    seq: int
+    total: int
+    label: str
+    source: str
+    useful: bool
 
 
 @dataclass(frozen=True)
 class DecodeResult:
-    """A message rebuilt from frames, its verified bundle, and what was read on the way."""
+    """A message rebuilt from frames, its verified bundle, and what was read on the way.
+
+    ``frames_read`` counts every code read (duplicates too); ``images_read`` the photos and
+    video frames handed to the QR reader; ``skipped`` the near-duplicate video frames that
+    were not; ``frames`` each distinct frame in the order first read; ``notes`` damage in a
+    video that did not stop the message from completing.
+    """
 
     bundle: Bundle
     message: bytes
@@ -51,11 +70,31 @@ class DecodeResult:
     frames_read: int
     images_read: int
     unreadable: tuple[str, ...]
+    frames: tuple[FrameRead, ...] = ()
+    skipped: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def message_words(self) -> str:
         """The message id as PGP words, to compare with the sheet or the sender's screen."""
         return pgp_words_text(self.message_id)
+
+    @property
+    def frames_text(self) -> str:
+        """``frames 1, 2, 4 of 9 and extra frames 11, 14 read`` (first sightings, sorted)."""
+        if not self.frames:
+            return "no frame read"
+        total = self.frames[0].total
+        plain = sorted(f.seq + 1 for f in self.frames if f.seq < total)
+        extra = sorted(f.seq + 1 for f in self.frames if f.seq >= total)
+        parts = []
+        if plain:
+            noun = "frame" if len(plain) == 1 else "frames"
+            parts.append(f"{noun} {', '.join(map(str, plain))} of {total}")
+        if extra:
+            noun = "extra frame" if len(extra) == 1 else "extra frames"
+            parts.append(f"{noun} {', '.join(map(str, extra))}")
+        return " and ".join(parts) + " read"
 
 
 def read_qr_codes(image: Image.Image) -> list[bytes]:
@@ -82,20 +121,23 @@ def decode_frames(
 
     Every still image is read, even after the message is complete, so a foreign or mixed-in
     frame is always caught whatever the order; a video or animation stops once the message is
-    complete. ``progress`` is called after each image that held a new frame (for a live
-    "7 of 9 frames" line).
+    complete (a frame of another message after that point is never seen, and could not have
+    changed the message, which every frame's id and the final digest pin). ``progress`` is
+    called after each image that held a new frame (for a live "7 of 9 frames" line).
 
     Raises:
         VerificationError: a file cannot be read; a QR code is not ours, damaged, or from
             another message; frames are missing (named, with the photos where no code was
-            found); or the rebuilt message is not a valid bundle.
+            found and any video read only in part); or the rebuilt message is not a valid
+            bundle.
     """
     collector = Collector()
     unreadable: list[str] = []
+    videos: list[VideoReport] = []
+    seen: dict[int, FrameRead] = {}
     images = 0
-    for source, image, in_sequence in iter_images(paths, lambda: collector.complete):
+    for source, payloads, in_sequence in _iter_codes(paths, lambda: collector.complete, videos):
         images += 1
-        payloads = read_qr_codes(image)
         if not payloads:
             if not in_sequence:  # blurry frames in a video are normal, not worth naming
                 unreadable.append(source)
@@ -103,21 +145,41 @@ def decode_frames(
         news = False
         for i, payload in enumerate(payloads):
             where = source if len(payloads) == 1 else f"{source} (code {i + 1})"
-            news |= collector.add(payload, where)
+            useful = collector.add(payload, where)
+            news |= useful
+            frame = parse_frame(payload, where)  # checked by add(): only for the record
+            if frame.seq not in seen:
+                seen[frame.seq] = FrameRead(frame.seq, frame.total, frame.label, where, useful)
         if news and progress is not None:
             progress(collector)
+    notes = [v.damage for v in videos if v.damage]
+    problems = [_unreadable_text(unreadable)] if unreadable else []
+    problems += [
+        f"no QR code could be read in any of the {v.decoded} frames of {v.path}"
+        for v in videos
+        if v.decoded and not v.found
+    ]
+    problems += notes
     if collector.total is None:
-        detail = f" ({_unreadable_text(unreadable)})" if unreadable else ""
+        detail = f" ({'; '.join(problems)})" if problems else ""
         raise VerificationError(f"No ceremony frame was found in the given files{detail}.")
     if not collector.complete:
         missing = missing_text(collector.missing(), collector.total)
-        detail = f"; {_unreadable_text(unreadable)}" if unreadable else ""
+        detail = "".join(f"; {p}" for p in problems)
         raise VerificationError(f"Cannot rebuild the bundle: {missing}{detail}.")
     message = collector.message()
     bundle = message_bundle(message)
     assert collector.message_id is not None
     return DecodeResult(
-        bundle, message, collector.message_id, collector.frames_read, images, tuple(unreadable)
+        bundle,
+        message,
+        collector.message_id,
+        collector.frames_read,
+        images,
+        tuple(unreadable),
+        tuple(seen.values()),
+        sum(v.skipped for v in videos),
+        tuple(notes),
     )
 
 
@@ -138,18 +200,32 @@ def _unreadable_text(names: list[str]) -> str:
 # --- sources ----------------------------------------------------------------------------------
 
 
-def iter_images(
-    paths: Iterable[Path | str], done: Callable[[], bool] = lambda: False
-) -> Iterator[tuple[str, Image.Image, bool]]:
-    """Yield ``(source name, image, from a sequence)`` per still, animation or video frame.
+def _iter_codes(
+    paths: Iterable[Path | str], done: Callable[[], bool], videos: list[VideoReport]
+) -> Iterator[tuple[str, list[bytes], bool]]:
+    """``(source name, QR payloads, from a sequence)`` per image or video frame examined.
 
-    A sequence (video, animated image) stops early once ``done()`` is true.
+    Each video read appends its :class:`~.video.VideoReport` to ``videos``.
+    """
+    for path, strict in _files(paths):
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            report = VideoReport(path)
+            videos.append(report)
+            for source, payloads in read_video(path, read_qr_codes, done, report):
+                yield source, payloads, True
+            continue
+        for source, image, in_sequence in _file_images(path, strict, done):
+            yield source, read_qr_codes(image), in_sequence
 
-    Named files must be readable images or videos; in a folder, hidden files and files that
-    are not images (such as ``sheet.html``) are skipped.
+
+def _files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, bool]]:
+    """Each named file (strict: must be readable) and each file of a named folder (sorted).
+
+    In a folder, hidden files are skipped, and files that are not images (such as
+    ``sheet.html``) are skipped later by :func:`_file_images`.
 
     Raises:
-        VerificationError: a named path is missing, unreadable, too large or not an image.
+        VerificationError: a named path does not exist.
     """
     for raw in paths:
         path = Path(raw)
@@ -157,9 +233,9 @@ def iter_images(
             entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
             for entry in entries:
                 if entry.is_file():
-                    yield from _file_images(entry, False, done)
+                    yield entry, False
         elif path.exists():
-            yield from _file_images(path, True, done)
+            yield path, True
         else:
             raise VerificationError(f"{path} does not exist.")
 
@@ -167,9 +243,6 @@ def iter_images(
 def _file_images(
     path: Path, strict: bool, done: Callable[[], bool]
 ) -> Iterator[tuple[str, Image.Image, bool]]:
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        yield from _video_images(path, done)
-        return
     size = path.stat().st_size
     if size > MAX_IMAGE_FILE:
         raise VerificationError(
@@ -198,34 +271,3 @@ def _file_images(
                 yield f"{path} [frame {i + 1}]", frame.copy(), True
         except (OSError, ValueError, Image.DecompressionBombError) as e:
             raise VerificationError(f"{path} cannot be read as an image ({e}).") from None
-
-
-def _video_images(path: Path, done: Callable[[], bool]) -> Iterator[tuple[str, Image.Image, bool]]:
-    """Decode a video with the ``ffmpeg`` program into PNG stills, ``_VIDEO_FPS`` per second."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise VerificationError(
-            f"{path} is a video, and reading videos needs the ffmpeg program, which is not "
-            "installed; give photos or screenshots of the frames instead."
-        )
-    if path.stat().st_size > MAX_VIDEO_FILE:
-        raise VerificationError(f"{path} is larger than any video this tool reads.")
-    with tempfile.TemporaryDirectory(prefix="ceremony-video-") as tmp:
-        cmd = [
-            ffmpeg, "-nostdin", "-v", "error", "-i", str(path),
-            "-vf", f"fps={_VIDEO_FPS},format=gray", os.path.join(tmp, "%06d.png"),
-        ]  # fmt: skip
-        try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise VerificationError(f"{path} could not be decoded by ffmpeg ({e}).") from None
-        stills = sorted(Path(tmp).glob("*.png"))
-        if proc.returncode != 0 and not stills:
-            reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
-            raise VerificationError(f"{path} could not be decoded by ffmpeg ({reason[0]}).")
-        for i, still in enumerate(stills):
-            if done():
-                return
-            with Image.open(still) as image:
-                image.load()
-                yield f"{path} [frame {i + 1}]", image, True
