@@ -7,8 +7,7 @@ STAMP := $(VENV)/.installed
 
 demo: $(STAMP)
 	rm -rf demo
-	$(VENV)/bin/ceremony rehearse demo/workspace --softhsm-dir demo --keyholders 5 --threshold 3
-	$(VENV)/bin/ceremony status demo/workspace
+	$(VENV)/bin/python -m ceremony.tui.demo demo --keyholders 5 --threshold 3
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

@@ -90,14 +90,17 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     c = _open(args)
-    rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args))
+    from ceremony.cli_yubikey import keygen_kwargs, keygen_lines
+    rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args),
+                   **keygen_kwargs(args, c))
     from ceremony.fingerprint import fingerprint_words
     words = fingerprint_words(rec.keyid)
-    _emit(args, [f"{rec.keyholder}: {rec.algorithm} key generated on token {rec.token_label!r} "
-                 f"(serial {rec.token_serial})",
-                 f"key id {rec.keyid}", f"read aloud: {words}"],
+    head = keygen_lines(rec) or [f"{rec.keyholder}: {rec.algorithm} key generated on token "
+                                 f"{rec.token_label!r} (serial {rec.token_serial})"]
+    _emit(args, [*head, f"key id {rec.keyid}", f"read aloud: {words}"],
           {"keyholder": rec.keyholder, "keyid": rec.keyid, "algorithm": rec.algorithm,
-           "token_label": rec.token_label, "token_serial": rec.token_serial, "uri": rec.uri})
+           "token_label": rec.token_label, "token_serial": rec.token_serial, "uri": rec.uri,
+           "device": rec.device, "attestation": rec.attestation})
     return 0
 
 
@@ -118,7 +121,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
     c = _open(args)
     c.draft_metadata()
     print(f"{args.keyholder}: insert {c.token_for(args.keyholder)}", file=sys.stderr)
-    res = c.sign(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args))
+    from ceremony.cli_yubikey import sign_kwargs
+    res = c.sign(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args), **sign_kwargs(c))
     _emit(args, [f"{res.keyholder} signed root v{res.status.version} with {res.token}",
                  *res.status.lines()],
           {"keyholder": res.keyholder, "keyids": res.keyids, "status": res.status.to_dict()})
@@ -145,18 +149,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony import chain
     from ceremony.formats import notary_root
     trusted = chain.read_root_file(Path(args.trusted))
+    attested: list[Any] = []
     if notary_root.is_notary_root(trusted):
         report, _ = notary_root.verify_directory(Path(args.metadata_dir), trusted=Path(args.trusted))
     else:
         report = chain.walk(trusted, Path(args.metadata_dir), trusted_name=str(args.trusted))
+        from ceremony import attestation
+        trust, attested = attestation.check_root(report.newest.signed, args.attestation_roots)
     lines = [f"trusted root v{report.trusted_version} ({args.trusted})"]
     for st in report.statuses:
         lines.append(f"v{st.version}: ok - " + "; ".join(st.lines()))
     lines.append(f"chain verified: newest root is v{report.newest_version}, expires "
                  f"{report.newest.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
+    if attested:
+        against = f", against {trust.description}" if trust is not None else ""
+        lines.append(f"root key attestations (v{report.newest_version}{against}):")
+        lines += ["  " + a.line() for a in attested]
     _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
                         "newest": report.newest_version,
-                        "statuses": [s.to_dict() for s in report.statuses]})
+                        "statuses": [s.to_dict() for s in report.statuses],
+                        "attestations": [a.to_dict() for a in attested]})
+    failed = [a for a in attested if not a.ok]
+    if failed:
+        from ceremony.errors import VerificationError
+        raise VerificationError(
+            "the attestation of " + ", ".join(f"{a.name}'s root key" for a in failed)
+            + f" does not verify: {failed[0].problems[0]}",
+            hint="the key may not have been generated on the YubiKey its metadata names")
     return 0
 
 
@@ -164,7 +183,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     from ceremony.rehearse import rehearse
     result = rehearse(Path(args.workspace), keyholders=args.keyholders, threshold=args.threshold,
                       softhsm_dir=Path(args.softhsm_dir) if args.softhsm_dir else None,
-                      algorithm=args.algorithm, scenario=args.scenario,
+                      algorithm=args.algorithm, scenario=args.scenario, fmt=args.format,
                       log=lambda m: print(m, file=sys.stderr))
     _emit(args, result.lines(), result.to_dict())
     return 0
@@ -359,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("keygen", cmd_keygen, "generate a keyholder's root key on their token")
     p.add_argument("--keyholder", required=True, metavar="NAME")
     token_opts(p)
+    from ceremony.cli_yubikey import add_keygen_options
+    add_keygen_options(p)
     add("draft", cmd_draft, "draft the next root version from the plan and the keys")
     p = add("sign", cmd_sign, "add a keyholder's signature to the draft")
     p.add_argument("--keyholder", required=True, metavar="NAME")
@@ -411,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_verify, "verify an N.root.json chain from a trusted root", ws=False)
     p.add_argument("--trusted", required=True, metavar="ROOT.json")
     p.add_argument("metadata_dir", metavar="METADATA_DIR")
+    p.add_argument("--attestation-roots", metavar="PEM",
+                   help="check YubiKey attestations against these roots instead of the bundled "
+                        "Yubico roots (rehearsals and tests)")
     p = add("rehearse", cmd_rehearse, "the whole ceremony on throwaway SoftHSM tokens, no prompts")
     p.add_argument("--keyholders", type=int, default=5, metavar="N")
     p.add_argument("--threshold", type=int, default=3, metavar="M")
@@ -419,12 +443,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="bootstrap",
                    help="bootstrap (default), targets-rotation, root-rotation, emergency-targets, "
                         "emergency-root")
+    p.add_argument("--format", default="tuf", choices=["tuf", "notary"],
+                   help="tuf (default) or notary (a Notary v1 collection; bootstrap only)")
     from ceremony.cli_notary import add_commands as add_notary_commands
     from ceremony.cli_record import add_commands as add_record_commands
     from ceremony.cli_yubikey import add_commands as add_yubikey_commands
     add_record_commands(sub, add)
     add_notary_commands(sub, add)
     add_yubikey_commands(sub, add)
+    from ceremony.cli_witness import add_commands as add_witness_commands
+    add_witness_commands(sub, add)
     return ap
 
 

@@ -8,6 +8,7 @@ subparsers (``add`` is the ``add(name, handler, help_)`` helper from
     ceremony seal WORKSPACE [--pin-file PATH] [--pkcs11-module PATH]
     ceremony record verify WORKSPACE [--allow-unsealed]
     ceremony record report WORKSPACE [--out FILE]
+    ceremony record compare LIVE REHEARSAL
     ceremony tui WORKSPACE [--pin-file PATH] [--pkcs11-module PATH]
 
 Handlers are thin, like the rest of the CLI: parse, call ``ceremony.preflight``
@@ -135,6 +136,26 @@ def cmd_record_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record_compare(args: argparse.Namespace) -> int:
+    """Compare a live ceremony's record with a rehearsal of the same plan (exit 3 on a
+    difference the rehearsal does not explain)."""
+    from ceremony import journal
+    from ceremony.compare import compare
+    from ceremony.workspace import Workspace
+    records = []
+    for root in (args.live, args.rehearsal):
+        ws = Workspace(Path(root))
+        ws.check()
+        records.append(journal.read(ws.journal))
+    result = compare(*records)
+    _emit(args, result.lines(), result.to_dict())
+    if result.difference is None:
+        return 0
+    print(f"error: the live ceremony left the rehearsed script: {result.difference.line()}",
+          file=sys.stderr)
+    return EXIT_VERIFY
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     """Open the workspace in the TUI; the PIN comes from a file/env only if one is given."""
     scripted = None
@@ -188,6 +209,12 @@ def add_commands(sub: Any, add: Add) -> None:
                    help="where to write the HTML (default record/report.html)")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(handler=cmd_record_report)
+    c = rsub.add_parser("compare", help="compare a live ceremony's record with a rehearsal of "
+                        "the same plan: same steps, same order, only the expected differences")
+    c.add_argument("live", metavar="LIVE", help="the live ceremony's workspace")
+    c.add_argument("rehearsal", metavar="REHEARSAL", help="the rehearsal's workspace")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.set_defaults(handler=cmd_record_compare)
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> Any:

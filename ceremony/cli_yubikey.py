@@ -169,6 +169,88 @@ def cmd_attest(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- YubiKey keyholders in ``ceremony keygen`` / ``ceremony sign`` ---------------------
+
+
+def touch_prompt(message: str) -> None:
+    """How the CLI surfaces a YubiKey's touch request (stderr, so ``--json`` stays clean)."""
+    _say(f"touch your YubiKey now: {message}")
+
+
+def add_keygen_options(p: argparse.ArgumentParser) -> None:
+    """``ceremony keygen`` options for YubiKey keyholders (``device = "yubikey"`` in the plan)."""
+    g = p.add_argument_group("YubiKey keyholders")
+    g.add_argument("--provision", action="store_true",
+                   help="reset PIV on the keyholder's YubiKey and generate the key now (asks the "
+                        "operator to type the serial first); without it, the key already in slot "
+                        "9c (from `ceremony yubikey provision`) is adopted")
+    g.add_argument("--confirm-serial", type=int, metavar="S",
+                   help="with --provision, scripts only: the serial the operator would type")
+    g.add_argument("--new-pin-file", type=Path, metavar="PATH",
+                   help="with --provision, scripts only: the new PIN")
+    g.add_argument("--new-puk-file", type=Path, metavar="PATH",
+                   help="with --provision, scripts only: the new PUK")
+    g.add_argument("--attestation-roots", metavar="PEM",
+                   help="rehearsals only: trust these roots instead of the bundled Yubico roots "
+                        "(also CEREMONY_ATTESTATION_ROOTS); recorded in the journal")
+
+
+def _provision_prompts(args: argparse.Namespace) -> Any:
+    from hsm.yubikey.provision import ProvisionPrompts
+
+    def confirm(device: Any) -> str:
+        if args.confirm_serial is not None:
+            return str(args.confirm_serial)
+        _say(f"This RESETS the PIV application of {device.describe()} (firmware {device.firmware_str}): "
+             "every PIV key on it is destroyed.")
+        print("Type the serial printed on the YubiKey to go ahead: ", end="", file=sys.stderr, flush=True)
+        return sys.stdin.readline().strip()
+
+    def secret(kind: str) -> str:
+        path = args.new_pin_file if kind == "PIN" else args.new_puk_file
+        return _read_secret_file(path, kind) if path else _ask_twice(kind)
+
+    return ProvisionPrompts(confirm, secret, _say)
+
+
+def keygen_kwargs(args: argparse.Namespace, c: Any) -> dict[str, Any]:
+    """Extra arguments of ``Ceremony.keygen`` for a YubiKey keyholder ({} for any other).
+
+    Raises:
+        UsageError: YubiKey options for a keyholder whose token is not a YubiKey.
+    """
+    from ceremony.errors import UsageError
+    holder = c.plan.keyholder(args.keyholder)
+    if not holder.is_yubikey:
+        if getattr(args, "provision", False):
+            raise UsageError(f"{holder.name}'s token is a PKCS#11 token, not a YubiKey: there is "
+                             "nothing to provision", hint="run keygen without --provision")
+        return {}
+    roots = getattr(args, "attestation_roots", None)
+    if roots:
+        from ceremony.attestation import trust_for
+        trust_for(c.plan, roots)  # a bad command line is refused before any step runs
+    return {"on_touch": touch_prompt, "attestation_roots": roots,
+            "provision": _provision_prompts(args) if getattr(args, "provision", False) else None}
+
+
+def sign_kwargs(c: Any) -> dict[str, Any]:
+    """Extra arguments of ``Ceremony.sign``: the touch prompt, when the plan has YubiKeys."""
+    return {"on_touch": touch_prompt} if any(h.is_yubikey for h in c.plan.keyholders) else {}
+
+
+def keygen_lines(rec: Any) -> list[str] | None:
+    """The first line ``ceremony keygen`` prints for a YubiKey key (None for other tokens)."""
+    if rec.device != "yubikey" or not rec.attestation:
+        return None
+    v = rec.attestation.get("verdict", {})
+    how = "provisioned now" if rec.attestation.get("mode") == "provision" else "adopted"
+    return [f"{rec.keyholder}: {rec.algorithm} key in slot 9c of YubiKey {rec.token_serial} ({how}), "
+            f"attested: generated on the device, firmware {v.get('firmware')}, PIN "
+            f"{v.get('pin_policy')}, touch {v.get('touch_policy')}",
+            *[f"advisory: {a}" for a in v.get("advisories", [])]]
+
+
 # ---- registration -----------------------------------------------------------------
 
 

@@ -6,6 +6,11 @@ previous root it must follow, the repository and ceremony it belongs to).
 file; ``import_signature`` takes it back into the workspace only if it is for
 this very draft of this very ceremony, from a key that counts, not a duplicate,
 and verifies.
+
+The files carry their metadata ``format`` (a file without one is TUF, as files written
+before notary support are). Everything format-neutral (reading the files, the refusals, the
+journal) is here; what a draft and a signature look like for each format lives in a small
+adapter: TUF below (``_Tuf``), notary in ``ceremony.formats.notary_detached``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,99 @@ def _read_json(path: Path, kind: str) -> dict[str, Any]:
     return obj
 
 
+# ---- formats ------------------------------------------------------------------------
+
+
+class _Tuf:
+    """TUF drafts: python-tuf ``Metadata[Root]``, keyholders and tokens in ``x-`` fields."""
+
+    NAME = "tuf"
+
+    @staticmethod
+    def document(c: Any) -> dict[str, Any]:
+        md = c.draft_metadata()
+        prev = c.previous_root()
+        return {"draft": Metadata(md.signed).to_dict(),
+                "previous": prev.to_dict() if prev else None}
+
+    @staticmethod
+    def load(obj: dict[str, Any], path: Path, repository: str) -> tuple[Any, Any, str]:
+        draft = tuf_format.from_bytes(json.dumps(obj["draft"]).encode(), f"{path} (draft)")
+        prev = (tuf_format.from_bytes(json.dumps(obj["previous"]).encode(), f"{path} (previous)")
+                if obj.get("previous") else None)
+        return draft, prev, tuf_format.signed_digest(draft)
+
+    @staticmethod
+    def keys_of(draft: Any, previous: Any, keyholder: str) -> list[Any]:
+        found: dict[str, Any] = {}
+        for md in (draft, previous):
+            if md is None:
+                continue
+            for keyid in md.signed.roles[Root.type].keyids:
+                key = md.signed.keys[keyid]
+                if tuf_format.keyholder_of(key) == keyholder:
+                    found[keyid] = key
+        return list(found.values())
+
+    @staticmethod
+    def sign(draft: Any, keys: list[Any], module: Module, pin: PinProvider) -> list[dict[str, Any]]:
+        from hsm.signer import TokenSigner
+        from hsm.uri import parse_uri
+
+        payload = draft.signed_bytes
+        sigs = []
+        for key in keys:
+            f = key.unrecognized_fields
+            token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
+                                      serial=f.get(tuf_format.X_TOKEN_SERIAL))
+            tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM],
+                                 parse_uri(f[tuf_format.X_KEY_URI]).key_id,
+                                 expected_public=key._crypto_key())
+            sig = TokenSigner(tk, key).sign(payload)
+            key.verify_signature(sig, payload)
+            sigs.append({"keyid": key.keyid, "sig": sig.signature, "token_serial": tk.token.serial})
+        return sigs
+
+    @staticmethod
+    def verify(key: Any, entry: dict[str, Any], payload: bytes) -> dict[str, Any] | None:
+        sig = Signature(str(entry.get("keyid")), str(entry.get("sig", "")))
+        try:
+            key.verify_signature(sig, payload)
+        except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
+            return None
+        return {"sig": sig.signature}
+
+
+FORMATS = ("tuf", "notary")
+
+
+def _format(name: str) -> Any:
+    """The adapter for a metadata format (``document``, ``load``, ``keys_of``, ``sign``,
+    ``verify``).
+
+    Raises:
+        VerificationError: a format this tool cannot sign.
+    """
+    if name == "tuf":
+        return _Tuf
+    if name == "notary":
+        from ceremony.formats import notary_detached
+        return notary_detached
+    raise VerificationError(f"the format {name!r} is not one this tool signs "
+                            f"({', '.join(FORMATS)})")
+
+
+def _file_format(obj: dict[str, Any], path: Path) -> str:
+    fmt = obj.get("format", "tuf")  # files from before notary support carry no format
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise VerificationError(f"{path} is for the format {fmt!r}, which this tool does not "
+                                f"sign ({', '.join(FORMATS)})")
+    return fmt
+
+
+# ---- the draft travels out -----------------------------------------------------------
+
+
 def export_draft(c: Any, out: Path) -> Path:
     """Write the current draft of ceremony ``c`` as a travelling draft file (never overwrites).
 
@@ -51,25 +149,28 @@ def export_draft(c: Any, out: Path) -> Path:
         WorkspaceError: ``out`` exists.
     """
     md = c.draft_metadata()
-    prev = c.previous_root()
-    unsigned = Metadata(md.signed)
-    doc = {"kind": DRAFT_KIND, "repository": c.plan.repository,
+    fmt = c.plan.format
+    doc = {"kind": DRAFT_KIND, "format": fmt, "repository": c.plan.repository,
            "ceremony_id": c.state.init["ceremony_id"], "version": md.signed.version,
-           "digest": c.state.draft_digest, "draft": unsigned.to_dict(),
-           "previous": prev.to_dict() if prev else None}
+           "digest": c.state.draft_digest, **_format(fmt).document(c)}
     atomic_write(out, json.dumps(doc, indent=1, sort_keys=True).encode(), exclusive=True)
     return out
 
 
 @dataclass(frozen=True)
 class TravellingDraft:
-    """A draft file, checked for internal consistency."""
+    """A draft file, checked for internal consistency.
+
+    ``draft`` and ``previous`` are the format's root views (python-tuf ``Metadata[Root]`` or
+    ``NotaryMetadata``); both offer ``signed.version/keys/roles`` and ``signed_bytes``.
+    """
 
     repository: str
     ceremony_id: str
-    draft: Metadata[Root]
-    previous: Metadata[Root] | None
+    draft: Any
+    previous: Any | None
     digest: str
+    format: str = "tuf"
 
 
 def load_draft(path: Path) -> TravellingDraft:
@@ -79,32 +180,23 @@ def load_draft(path: Path) -> TravellingDraft:
         VerificationError: malformed, or its digest does not match its content.
     """
     obj = _read_json(path, DRAFT_KIND)
+    fmt = _file_format(obj, path)
     try:
-        draft = tuf_format.from_bytes(json.dumps(obj["draft"]).encode(), f"{path} (draft)")
-        prev = (tuf_format.from_bytes(json.dumps(obj["previous"]).encode(), f"{path} (previous)")
-                if obj.get("previous") else None)
         repository, ceremony_id, digest = obj["repository"], obj["ceremony_id"], obj["digest"]
+        draft, prev, actual = _format(fmt).load(obj, path, repository)
     except KeyError as e:
         raise VerificationError(f"{path} lacks the field {e}") from None
-    if tuf_format.signed_digest(draft) != digest:
+    if actual != digest:
         raise VerificationError(f"{path}: the draft does not match its digest; it was changed")
     if prev is not None and prev.signed.version + 1 != draft.signed.version:
         raise VerificationError(f"{path}: the draft (v{draft.signed.version}) does not follow "
                                 f"the previous root (v{prev.signed.version})")
-    return TravellingDraft(repository, ceremony_id, draft, prev, digest)
+    return TravellingDraft(repository, ceremony_id, draft, prev, digest, fmt)
 
 
 def keys_of(draft: TravellingDraft, keyholder: str) -> list[Any]:
     """``keyholder``'s root keys in the draft and the previous root."""
-    found: dict[str, Any] = {}
-    for md in (draft.draft, draft.previous):
-        if md is None:
-            continue
-        for keyid in md.signed.roles[Root.type].keyids:
-            key = md.signed.keys[keyid]
-            if tuf_format.keyholder_of(key) == keyholder:
-                found[keyid] = key
-    return list(found.values())
+    return list(_format(draft.format).keys_of(draft.draft, draft.previous, keyholder))
 
 
 def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out: Path) -> Path:
@@ -114,28 +206,15 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
         VerificationError: the draft is bad, or the keyholder has no key that counts.
         hsm.errors.HsmError: token missing/wrong, PIN refused.
     """
-    from hsm.signer import TokenSigner
-    from hsm.uri import parse_uri
-
     draft = load_draft(path)
     keys = keys_of(draft, keyholder)
     if not keys:
         raise VerificationError(f"{keyholder} holds no key in root v{draft.draft.signed.version} "
                                 "or the root before it: their signature would count toward no threshold")
-    payload = draft.draft.signed_bytes
-    sigs = []
-    for key in keys:
-        f = key.unrecognized_fields
-        token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
-                                  serial=f.get(tuf_format.X_TOKEN_SERIAL))
-        tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM], parse_uri(f[tuf_format.X_KEY_URI]).key_id,
-                             expected_public=key._crypto_key())
-        sig = TokenSigner(tk, key).sign(payload)
-        key.verify_signature(sig, payload)
-        sigs.append({"keyid": key.keyid, "sig": sig.signature, "token_serial": tk.token.serial})
-    doc = {"kind": SIGNATURE_KIND, "repository": draft.repository, "ceremony_id": draft.ceremony_id,
-           "version": draft.draft.signed.version, "digest": draft.digest, "keyholder": keyholder,
-           "signatures": sigs}
+    sigs = _format(draft.format).sign(draft.draft, keys, module, pin)
+    doc = {"kind": SIGNATURE_KIND, "format": draft.format, "repository": draft.repository,
+           "ceremony_id": draft.ceremony_id, "version": draft.draft.signed.version,
+           "digest": draft.digest, "keyholder": keyholder, "signatures": sigs}
     atomic_write(out, json.dumps(doc, indent=1, sort_keys=True).encode(), exclusive=True)
     return out
 
@@ -162,33 +241,41 @@ def import_signature(c: Any, path: Path) -> list[str]:
                                 f"not {c.plan.repository!r}")
     if ceremony_id != c.state.init["ceremony_id"]:
         raise VerificationError(f"{path} belongs to another ceremony ({ceremony_id})")
+    fmt = _file_format(obj, path)
+    if fmt != c.plan.format:
+        raise VerificationError(f"{path} is a {fmt} signature file; this is a {c.plan.format} "
+                                "ceremony")
     if digest != c.state.draft_digest:
         raise VerificationError(f"{path} signs another draft (digest {str(digest)[:16]}...), "
                                 f"not the current root v{md.signed.version} "
                                 f"({c.state.draft_digest[:16]}...): it is stale or foreign")
+    if not isinstance(sigs, list) or not sigs or not all(isinstance(s, dict) for s in sigs):
+        raise VerificationError(f"{path} holds no signatures")
+    adapter = _format(fmt)
     counting = {k.keyid: k for k in c.signing_keys(keyholder)}
     payload = md.signed_bytes
-    added = []
-    for s in sigs:
+    checked: list[tuple[str, dict[str, Any], Any]] = []
+    for s in sigs:  # every signature is checked before any is journaled
         keyid = s.get("keyid")
-        if keyid in c.state.signatures:
+        if not isinstance(keyid, str):
+            raise VerificationError(f"{path}: a signature names no key id")
+        if keyid in c.state.signatures or keyid in [k for k, _, _ in checked]:
             raise StateError(f"{path}: {keyholder} has already signed root v{md.signed.version} "
-                             f"with key {keyid[:12]}; a duplicate is not added")
+                             f"with key {str(keyid)[:12]}; a duplicate is not added")
         if keyid not in counting:
             revoked = c.revoked_in(str(keyid))
             why = (f"a revoked key (removed in root v{revoked})" if revoked
                    else f"a key that is not {keyholder}'s root key")
             raise VerificationError(f"{path}: the signature is from {why} ({str(keyid)[:12]}); "
                                     "it counts toward no threshold")
-        sig = Signature(keyid, s.get("sig", ""))
-        try:
-            counting[keyid].verify_signature(sig, payload)
-        except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
+        fields = adapter.verify(counting[keyid], s, payload)
+        if fields is None:
             raise VerificationError(f"{path}: the signature by {keyholder} does not verify over "
-                                    f"root v{md.signed.version}") from None
-        c.record(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": keyid, "sig": sig.signature,
+                                    f"root v{md.signed.version}")
+        checked.append((keyid, fields, s.get("token_serial")))
+    for keyid, fields, serial in checked:
+        c.record(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": keyid, **fields,
                                    "draft": c.state.draft_digest,
-                                   "token_serial": s.get("token_serial"), "imported": str(path.name)})
-        added.append(keyid)
+                                   "token_serial": serial, "imported": str(path.name)})
     c._write_draft()
-    return added
+    return [keyid for keyid, _, _ in checked]

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -217,15 +218,27 @@ class Ceremony:
                 return key
         return None
 
-    def keygen(self, keyholder: str, module: Module, pin: PinProvider) -> KeyRecord:
+    def keygen(self, keyholder: str, module: Module, pin: PinProvider, *,
+               on_touch: Callable[[str], None] | None = None,
+               attestation_roots: Path | str | None = None,
+               provision: Any = None) -> KeyRecord:
         """Generate ``keyholder``'s root key on their token.
 
         The intent (with the key's CKA_ID) is journaled first; if the process dies
         after the token made the key, the next run finds it by that id.
 
+        A YubiKey keyholder (``device = "yubikey"``) gets the key in slot 9c: made now
+        when ``provision`` (``hsm.yubikey.provision.ProvisionPrompts``) is given, else
+        the key already provisioned there; either way its attestation must verify
+        (against the bundled Yubico roots, or ``attestation_roots`` in a rehearsal)
+        before it is recorded (see :mod:`ceremony.attestation`). ``module`` is not
+        used for them: YubiKeys are reached through ykcs11.
+
         Raises:
             StateError: the keyholder already has a key, or is not a root keyholder.
-            hsm.errors.HsmError: token missing, PIN refused, label already used.
+            UsageError: ``provision`` for a keyholder whose token is not a YubiKey.
+            hsm.errors.HsmError: token missing, PIN refused, label already used;
+                attestation failed (exit 3).
         """
         self.require_token_step()
         holder = self.plan.keyholder(keyholder)
@@ -238,6 +251,15 @@ class Ceremony:
         if self._reusable_previous_key(keyholder) is not None:
             raise StateError(f"{keyholder} already holds a key in the current root; it is kept",
                              hint="to replace it, give the keyholder a new token in the plan")
+        if holder.device == "yubikey":
+            from ceremony import attestation
+            trust = attestation.trust_for(self.plan, attestation_roots)
+            return attestation.keygen_yubikey(self, holder, pin, trust=trust, provision=provision,
+                                              on_touch=on_touch)
+        if provision is not None:
+            from ceremony.errors import UsageError
+            raise UsageError(f"{keyholder}'s token is a PKCS#11 token, not a YubiKey: there is "
+                             "nothing to provision", hint="run keygen without --provision")
         token = module.find_token(label=holder.token, serial=holder.serial)
         intent = self.state.intents.get(keyholder)
         if intent is None:
@@ -379,8 +401,12 @@ class Ceremony:
                     keys[keyid] = key
         return list(keys.values())
 
-    def sign(self, keyholder: str, module: Module, pin: PinProvider) -> SignResult:
+    def sign(self, keyholder: str, module: Module, pin: PinProvider, *,
+             on_touch: Callable[[str], None] | None = None) -> SignResult:
         """Add ``keyholder``'s signature(s) to the draft, verified before they are journaled.
+
+        A YubiKey key asks for its PIN once per signature and calls ``on_touch`` before
+        the card waits for a touch.
 
         Raises:
             StateError: no draft, already published, or the keyholder already signed.
@@ -405,7 +431,7 @@ class Ceremony:
         payload = md.signed_bytes
         tokens = []
         for key in todo:
-            signer = self._signer(key, module, pin)
+            signer = self._signer(key, module, pin, on_touch)
             sig = signer.sign(payload)
             key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
             tokens.append(tuf_format.token_hint(key))
@@ -415,15 +441,9 @@ class Ceremony:
         self._write_draft()
         return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), self.status())
 
-    def _signer(self, key: Key, module: Module, pin: PinProvider) -> TokenSigner:
-        f = key.unrecognized_fields
-        token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
-                                  serial=f.get(tuf_format.X_TOKEN_SERIAL))
-        from hsm.uri import parse_uri
-        ref = parse_uri(f[tuf_format.X_KEY_URI])
-        tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
-                             expected_public=key._crypto_key())  # type: ignore[attr-defined]
-        return TokenSigner(tk, key)
+    def _signer(self, key: Key, module: Module, pin: PinProvider,
+                on_touch: Callable[[str], None] | None = None) -> TokenSigner:
+        return TokenSigner(open_root_key(key, module, pin, on_touch), key)
 
     def token_for(self, keyholder: str) -> str:
         """Which token(s) ``keyholder`` must insert to sign the current draft."""
@@ -460,6 +480,8 @@ class Ceremony:
         if not st.verified:
             raise ThresholdError(f"root v{version} cannot be published below threshold: "
                                  + "; ".join(st.lines()), verdict=st)
+        from ceremony.witness import require_witnesses
+        require_witnesses(self, "publish")  # the plan's FIDO2 witnesses signed off this head
         # Only signatures that count go out: no stray signatures in published metadata.
         data = tuf_format.to_bytes(md)
         numbered = self.ws.metadata / f"{version}.root.json"
@@ -469,6 +491,35 @@ class Ceremony:
         self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
                                  "files": [numbered.name, "root.json"]})
         return [numbered, self.ws.metadata / "root.json"]
+
+
+def open_root_key(key: Key, module: Module, pin: PinProvider,
+                  on_touch: Callable[[str], None] | None = None) -> Any:
+    """The token key behind a root key, found by its ``x-ceremony-*`` fields (no PIN spent yet).
+
+    A YubiKey key (``x-ceremony-device = "yubikey"``) opens through
+    ``hsm.yubikey.signing`` on ykcs11 (``module`` is not used): its PIN retry counter
+    is read before every login, each signature asks for the PIN (policy ALWAYS), and
+    ``on_touch`` is called before the card waits for a touch. Any other key opens on
+    ``module`` by its PKCS#11 URI.
+
+    Raises:
+        hsm.errors.HsmError: token missing or ambiguous, wrong key on it, PIN budget spent.
+    """
+    f = key.unrecognized_fields
+    if f.get(tuf_format.X_DEVICE) == "yubikey":
+        from hsm.yubikey.signing import open_signing_key
+        serial = str(f.get(tuf_format.X_TOKEN_SERIAL, ""))
+        if not serial.isdigit():
+            raise VerificationError(f"{tuf_format.key_name(key)}'s key names no YubiKey serial")
+        return open_signing_key(int(serial), pin, on_touch,
+                                expected_public=key._crypto_key())  # type: ignore[attr-defined]
+    token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
+                              serial=f.get(tuf_format.X_TOKEN_SERIAL))
+    from hsm.uri import parse_uri
+    ref = parse_uri(f[tuf_format.X_KEY_URI])
+    return module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
+                           expected_public=key._crypto_key())  # type: ignore[attr-defined]
 
 
 def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any] | None,

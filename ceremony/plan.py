@@ -28,6 +28,9 @@ FORMATS = ("tuf", "notary")
 ROOT = "root"
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 ROLES = (ROOT, *ONLINE_ROLES)
+DEVICES = ("pkcs11", "yubikey")
+YUBIKEY_ALGORITHMS = ("ecdsa-p256", "ecdsa-p384")  # what ykcs11 signs and YubiKeys generate
+TOUCH_POLICIES = ("always", "cached")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DURATION = re.compile(r"^(\d+)([hdwy])$")
@@ -37,12 +40,23 @@ _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=
 
 @dataclass(frozen=True)
 class Keyholder:
-    """A person who holds one root key on one token (named by label and/or serial)."""
+    """A person who holds one root key on one token (named by label and/or serial).
+
+    ``device = "yubikey"``: the token is the YubiKey with serial ``serial``; the key
+    lives in PIV slot 9c with PIN policy ALWAYS and touch policy ``touch``, and its
+    attestation is verified and recorded at keygen.
+    """
 
     name: str
     token: str | None
     serial: str | None
     algorithm: str
+    device: str = "pkcs11"
+    touch: str | None = None  # YubiKeys only: "always" (default) or "cached"
+
+    @property
+    def is_yubikey(self) -> bool:
+        return self.device == "yubikey"
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,22 @@ class Plan:
     # Emergency only: the previous root's threshold can no longer be met by honest keys, so
     # the new root is distributed to clients out of band and only its own threshold counts.
     out_of_band: bool = False
+    # FIDO2 witnesses (by name) and how many must sign off the journal head before
+    # the critical steps (publish, seal).
+    witnesses: tuple[str, ...] = ()
+    witnesses_required: int = 0
+
+    def witness(self, name: str) -> str:
+        """The witness called ``name``.
+
+        Raises:
+            PlanError: no such witness in the plan.
+        """
+        if name in self.witnesses:
+            return name
+        known = ", ".join(self.witnesses) or "none"
+        raise PlanError(f"no witness {name!r} in the plan (witnesses: {known})",
+                        hint="witnesses are listed in the plan as [[witnesses]] name = \"...\"")
 
     def keyholder(self, name: str) -> Keyholder:
         """The keyholder called ``name``.
@@ -210,6 +240,7 @@ def parse_plan(text: str) -> Plan:
     consistent = cer.get("consistent_snapshot", bool, True)
     warning = parse_duration(cer.get("expiry_warning", str, "30d"), "ceremony.expiry_warning")
     out_of_band = cer.get("out_of_band", bool, False)
+    witnesses_required = cer.get("witnesses_required", int, 0)
     cer.done()
 
     raw_holders = top.get("keyholders", list)
@@ -223,15 +254,20 @@ def parse_plan(text: str) -> Plan:
             raise PlanError(f"keyholders[{i}].name {kname!r} must be letters, digits, '.', '_' or '-'")
         token = t.get("token", str, None)
         serial = t.get("serial", str, None)
-        if token is None and serial is None:
+        device = t.get("device", str, "pkcs11")
+        if token is None and serial is None and device != "yubikey":
             raise PlanError(f"keyholders[{i}] ({kname}) needs a token label (token = ...) "
                             "or a token serial (serial = ...)")
         algorithm = t.get("algorithm", str, DEFAULT_ALGORITHM)
         if algorithm not in ALGORITHMS:
             raise PlanError(f"keyholders[{i}].algorithm must be one of "
                             f"{', '.join(sorted(ALGORITHMS))}, not {algorithm!r}")
+        touch = t.get("touch", str, None)
+        _check_device(i, kname, fmt, device, token, serial, algorithm, touch)
+        if device == "yubikey" and touch is None:
+            touch = "always"
         t.done()
-        holders.append(Keyholder(kname, token, serial, algorithm))
+        holders.append(Keyholder(kname, token, serial, algorithm, device, touch))
     _check_unique(holders)
 
     roles = _Table(top.get("roles", dict), "roles")
@@ -253,9 +289,68 @@ def parse_plan(text: str) -> Plan:
                                  parse_duration(t.get("expires", str), f"roles.{role}.expires")))
         t.done()
     roles.done()
+    witnesses = _witnesses(top.get("witnesses", list, []))
+    if witnesses_required < 0:
+        raise PlanError(f"ceremony.witnesses_required must be 0 or more, not {witnesses_required}")
+    if witnesses_required > len(witnesses):
+        raise PlanError(f"ceremony.witnesses_required is {witnesses_required} but the plan lists "
+                        f"only {len(witnesses)} witness{'' if len(witnesses) == 1 else 'es'}: "
+                        "it could never be met")
+    if witnesses_required and fmt != "tuf":
+        raise PlanError("ceremony.witnesses_required is supported for format \"tuf\" only")
     top.done()
     return Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
-                root, tuple(online), out_of_band)
+                root, tuple(online), out_of_band, witnesses, witnesses_required)
+
+
+def _check_device(i: int, name: str, fmt: str, device: str, token: str | None, serial: str | None,
+                  algorithm: str, touch: str | None) -> None:
+    """A keyholder's ``device``, ``touch`` and what a YubiKey allows of the other fields.
+
+    Raises:
+        PlanError: naming the field.
+    """
+    where = f"keyholders[{i}]"
+    if device not in DEVICES:
+        raise PlanError(f"{where}.device must be \"pkcs11\" or \"yubikey\", not {device!r}")
+    if device != "yubikey":
+        if touch is not None:
+            raise PlanError(f"{where}.touch only applies to device = \"yubikey\"")
+        return
+    if fmt != "tuf":
+        raise PlanError(f"{where}.device = \"yubikey\" is supported for format \"tuf\" only")
+    if serial is None:
+        raise PlanError(f"{where} ({name}) has device = \"yubikey\" and needs the YubiKey's "
+                        "serial (serial = \"12345678\", as printed on its case)")
+    if not serial.isascii() or not serial.isdigit() or len(serial) > 10:
+        raise PlanError(f"{where}.serial must be the YubiKey's serial number (digits only), "
+                        f"not {serial!r}")
+    if token is not None:
+        raise PlanError(f"{where}.token does not apply to a YubiKey: it is chosen by serial")
+    if algorithm not in YUBIKEY_ALGORITHMS:
+        raise PlanError(f"{where}.algorithm must be {' or '.join(YUBIKEY_ALGORITHMS)} for a "
+                        f"YubiKey, not {algorithm!r}")
+    if touch is not None and touch not in TOUCH_POLICIES:
+        raise PlanError(f"{where}.touch must be \"always\" or \"cached\", not {touch!r}")
+
+
+def _witnesses(raw: list[Any]) -> tuple[str, ...]:
+    """``[[witnesses]]``: each a table with a unique ``name``.
+
+    Raises:
+        PlanError: naming the field.
+    """
+    names: list[str] = []
+    for i, item in enumerate(raw):
+        t = _Table(item, f"witnesses[{i}]")
+        wname = t.get("name", str)
+        if not _NAME.match(wname):
+            raise PlanError(f"witnesses[{i}].name {wname!r} must be letters, digits, '.', '_' or '-'")
+        if wname in names:
+            raise PlanError(f"witness {wname!r} appears twice in witnesses")
+        t.done()
+        names.append(wname)
+    return tuple(names)
 
 
 def _check_unique(holders: list[Keyholder]) -> None:

@@ -133,6 +133,31 @@ def entry_for(e: Event) -> Entry:
                      digests={"tool": d.get("tool", {}).get("sha256", "")},
                      summary=f"preflight {verdict} on {host}; clock {d.get('clock')} "
                              f"({conf}){extra}")
+    if e.type == "keygen-intent" and d.get("device") == "yubikey":
+        what = ("reset PIV on and generate" if d.get("mode") == "provision" else "adopt")
+        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial"),
+                     summary=f"about to {what} an {d.get('algorithm')} key in slot 9c of YubiKey "
+                             f"{d.get('yubikey_serial')} (PIN always, touch {d.get('touch')}); "
+                             f"attestation trusted to {d.get('trust')}")
+    if e.type == "key-generated" and d.get("device") == "yubikey":
+        v = (d.get("attestation") or {}).get("verdict") or {}
+        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial"),
+                     digests={"keyid": d["keyid"]},
+                     summary=f"{d.get('algorithm')} key {d['keyid'][:12]} in slot 9c of YubiKey "
+                             f"{d.get('token_serial')}, attested (firmware {v.get('firmware')}, "
+                             f"PIN {v.get('pin_policy')}, touch {v.get('touch_policy')}); "
+                             f"words: {_words(d['keyid'])}")
+    if e.type == "witness-enrolled":
+        cred = d.get("credential") or {}
+        return Entry(**kw, actor=d.get("witness", "?"), token=None,
+                     summary=f"witness enrolled a FIDO2 credential "
+                             f"{str(cred.get('credential_id'))[:16]}... ({d.get('device')}, AAGUID "
+                             f"{cred.get('aaguid')})")
+    if e.type == "witness-signed":
+        return Entry(**kw, actor=d.get("witness", "?"), token=None,
+                     digests={"journal head": str(d.get("head"))},
+                     summary=f"witness signed off journal line {d.get('seq')} (head "
+                             f"{str(d.get('head'))[:12]}, counter {d.get('counter')})")
     if e.type == "keygen-intent":
         token = d.get("token_serial") or d.get("token_label")
         return Entry(**kw, actor=d["keyholder"], token=token,
@@ -210,11 +235,17 @@ class Sealer:
 
     keyholder: str
     keyid: str
-    key: Any  # securesystemslib Key with x-ceremony-* fields
+    key: Any  # securesystemslib Key with x-ceremony-* fields, or a notary NotaryKey
 
     @property
     def fields(self) -> dict[str, Any]:
         return dict(self.key.unrecognized_fields)
+
+    @property
+    def public(self) -> Any:
+        """The public key the seal signature is made and checked with."""
+        public_key = getattr(self.key, "public_key", None)  # a notary key: its certificate's
+        return public_key() if callable(public_key) else self.key._crypto_key()
 
 
 @dataclass(frozen=True)
@@ -280,6 +311,10 @@ def sealers(ws: Workspace, events: list[Event]) -> list[Sealer]:
     root (an old key that signed to meet the old threshold signed the root too).
     """
     from ceremony.formats import tuf as tuf_format
+    if _format(events) == "notary":  # keyholders from the journal / ceremony-keys.json
+        from ceremony.formats import notary_record
+        return sorted((Sealer(*s) for s in notary_record.sealers(ws, events)),
+                      key=lambda s: (s.keyholder, s.keyid))
     _require_tuf(events)
     md = load_published(ws, events)
     prev = _previous_root(ws, events)
@@ -346,6 +381,7 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any) -> SealStatus:
     from hsm.verify import verify_raw
 
     _refuse_if_sealed(c)
+    _require_witnesses(c)
     events = c.journal.events
     target = seal_target(events)
     status = seal_status(c.ws, events)
@@ -363,12 +399,16 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any) -> SealStatus:
         if s.keyid in done:
             continue
         f = s.fields
-        token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
-                                  serial=f.get(tuf_format.X_TOKEN_SERIAL))
-        ref = parse_uri(f[tuf_format.X_KEY_URI])
-        public = s.key._crypto_key()
-        tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
-                             expected_public=public)
+        public = s.public
+        if f.get(tuf_format.X_DEVICE) == "yubikey":  # ykcs11: PIN per signature, touch
+            from ceremony.engine import open_root_key
+            tk = open_root_key(s.key, module, pin)
+        else:
+            token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
+                                      serial=f.get(tuf_format.X_TOKEN_SERIAL))
+            ref = parse_uri(f[tuf_format.X_KEY_URI])
+            tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
+                                 expected_public=public)
         sig = tk.sign_raw(payload)  # verified by the token layer too
         verify_raw(public, get_algorithm(f[tuf_format.X_ALGORITHM]), payload, sig, keyholder)
         c.record(SEAL_SIGNATURE, {"keyholder": keyholder, "keyid": s.keyid, "seq": target.seq,
@@ -378,6 +418,16 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any) -> SealStatus:
     return seal_status(c.ws, c.journal.events)
 
 
+def _require_witnesses(c: Any) -> None:
+    """The plan's FIDO2 witnesses must have signed off the head before the seal (ceremony.witness).
+
+    Raises:
+        ThresholdError: naming who is missing.
+    """
+    from ceremony.witness import require_witnesses
+    require_witnesses(c, "seal")
+
+
 def seal_finish(c: Any) -> SealStatus:
     """Journal the ``sealed`` event once every root signer has sealed; write ``record/``.
 
@@ -385,6 +435,7 @@ def seal_finish(c: Any) -> SealStatus:
         StateError: already sealed, or keyholders still to seal.
     """
     _refuse_if_sealed(c)
+    _require_witnesses(c)
     events = c.journal.events
     status = seal_status(c.ws, events)
     if status.waiting:
@@ -475,7 +526,17 @@ def check_record(root: Path, require_seal: bool = True) -> RecordVerdict:
     _check_published(ws, events, v)
     _check_transcript(ws, events, v)
     _check_seal(ws, events, v, require_seal)
+    _check_attestations_and_witnesses(ws, events, v)
     return v
+
+
+def _check_attestations_and_witnesses(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
+    """YubiKey attestations (ceremony.attestation) and FIDO2 sign-offs (ceremony.witness)."""
+    from ceremony import attestation, witness
+    for module in (attestation, witness):
+        checks, problems = module.record_checks(ws, events)
+        v.checks += checks
+        v.problems += problems
 
 
 def verify_record(root: Path, require_seal: bool = True) -> RecordVerdict:
@@ -513,7 +574,11 @@ def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
             continue
         d = e.data
         path = ws.keys / f"root-{d['keyholder']}.json"
-        want = json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
+        if _format(events) == "notary":  # the key file also names the keyholder
+            from ceremony.formats.notary_record import key_file_bytes
+            want = key_file_bytes(d)
+        else:
+            want = json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
         try:
             ok = path.read_bytes() == want
         except OSError:
@@ -540,6 +605,14 @@ def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> No
         if sha256(data) != e.data["sha256"]:
             v.problems.append(f"metadata/{path.name} differs from the root published at "
                               f"journal line {e.seq}")
+            continue
+        if _format(events) == "notary":
+            from ceremony.formats.notary_record import check_published
+            problem, check = check_published(ws, events[:e.seq], version, data, path.name)
+            if problem:
+                v.problems.append(problem)
+            else:
+                v.checks.append(str(check))
             continue
         if _format(events) != "tuf":
             v.checks.append(f"metadata/{path.name} matches journal line {e.seq} (digest only "
@@ -626,7 +699,7 @@ def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: b
             continue
         alg = sealer.fields[tuf_format.X_ALGORITHM]
         try:
-            verify_raw(sealer.key._crypto_key(), get_algorithm(alg), payload,
+            verify_raw(sealer.public, get_algorithm(alg), payload,
                        bytes.fromhex(s["sig"]), sealer.keyholder)
         except (HsmError, ValueError):
             v.problems.append(f"the seal signature of {sealer.keyholder} does not verify")
@@ -743,6 +816,36 @@ def report(root: Path) -> str:
                  for k in ks]
     parts.append(table(["key", "key id", "words"], rows))
 
+    parts.append("<h2>Where the root keys were born</h2>")
+    att_rows = []
+    for n, d in keys.items():
+        if d.get("device") == "yubikey":
+            rec = d.get("attestation") or {}
+            vd, trust = rec.get("verdict") or {}, rec.get("trust") or {}
+            src = "bundled Yubico roots" if trust.get("bundled") else \
+                f"rehearsal roots {trust.get('name')} (not Yubico)"
+            att_rows.append([e(n), f"YubiKey {e(str(d.get('token_serial')))}, slot 9c",
+                             e(f"attested ({rec.get('mode')}): firmware {vd.get('firmware')}, PIN "
+                               f"{vd.get('pin_policy')}, touch {vd.get('touch_policy')}; against "
+                               f"{src}")])
+        else:
+            att_rows.append([e(n), f"token {e(str(d.get('token_label')))}", "no attestation "
+                             "(PKCS#11 token)"])
+    parts.append(table(["keyholder", "device", "attestation"], att_rows) if att_rows
+                 else "<p>No root key was generated in this ceremony.</p>")
+
+    w_rows = [[str(ev.seq), e(ev.data.get("witness", "")),
+               ("enrolled a security key" if ev.type == "witness-enrolled" else
+                f"signed off journal line {ev.data.get('seq')} "
+                f"(head <code>{e(str(ev.data.get('head')))}</code>)")]
+              for ev in events if ev.type in ("witness-enrolled", "witness-signed")]
+    if plan.witnesses or w_rows:
+        parts.append("<h2>Witnesses (FIDO2)</h2>")
+        parts.append(f"<p>{plan.witnesses_required} sign-off(s) required before publish and "
+                     f"seal; witnesses: {e(', '.join(plan.witnesses) or 'none listed')}.</p>")
+        parts.append(table(["line", "witness", "what"], w_rows) if w_rows
+                     else "<p>No witness has enrolled.</p>")
+
     parts.append("<h2>Preflight</h2>")
     pf_rows = []
     for ev in events:
@@ -761,10 +864,14 @@ def report(root: Path) -> str:
         if ev.type != "published":
             continue
         try:
-            md = load_published(ws, events[:ev.seq])
-            prev = _previous_root(ws, events)
-            st = tuf_format.status(md, prev.signed if prev else None)
-            lines = [*tuf_format.describe_root(md.signed), *st.lines()]
+            if _format(events) == "notary":
+                from ceremony.formats.notary_record import describe_published
+                lines = describe_published(ws, events[:ev.seq])
+            else:
+                md = load_published(ws, events[:ev.seq])
+                prev = _previous_root(ws, events)
+                st = tuf_format.status(md, prev.signed if prev else None)
+                lines = [*tuf_format.describe_root(md.signed), *st.lines()]
         except (StateError, VerificationError) as err:
             lines = [f"cannot read: {err.message}"]
         parts.append(f"<h3>root v{ev.data['version']}</h3><p>sha256 "

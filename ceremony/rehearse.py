@@ -52,8 +52,10 @@ def keyholder_names(n: int) -> list[str]:
 
 
 def write_plan(path: Path, name: str, keyholders: list[str], threshold: int, algorithm: str,
-               online_dir: Path, fmt: str = "tuf", repository: str = "rehearsal/repository") -> None:
-    """Write a rehearsal plan naming one token per keyholder and the online key files."""
+               online_dir: Path, fmt: str = "tuf", repository: str = "rehearsal/repository",
+               key_suffix: str = ".pub.pem") -> None:
+    """Write a rehearsal plan naming one token per keyholder and the online key files
+    (``online_dir/ROLE`` + ``key_suffix``)."""
     lines = ["[ceremony]", f'name = "{name}"', f'format = "{fmt}"', f'repository = "{repository}"',
              "rehearsal = true", ""]
     for k in keyholders:
@@ -63,13 +65,14 @@ def write_plan(path: Path, name: str, keyholders: list[str], threshold: int, alg
     lines += ["[roles.root]", f"keyholders = [{members}]", f"threshold = {threshold}",
               'expires = "365d"', ""]
     for role, period in (("targets", "90d"), ("snapshot", "7d"), ("timestamp", "1d")):
-        rel = (online_dir / f"{role}.pub.pem").relative_to(path.parent)
+        rel = (online_dir / f"{role}{key_suffix}").relative_to(path.parent)
         lines += [f"[roles.{role}]", f'keys = ["{rel}"]', "threshold = 1", f'expires = "{period}"', ""]
     path.write_text("\n".join(lines))
 
 
 SCENARIOS = ("bootstrap", "targets-rotation", "root-rotation", "emergency-targets",
              "emergency-root")
+FORMATS = ("tuf", "notary")
 
 
 class _Rig:
@@ -106,6 +109,26 @@ class _Rig:
             pem = tk.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
             (directory / f"{role}.pub.pem").write_bytes(pem)
 
+    def notary_keys(self, directory: Path, gun: str) -> None:
+        """A notary collection's online keys, made here instead of fetched from a server.
+
+        Live, the snapshot and timestamp keys are the ones notary-server holds for the GUN
+        (``ceremony notary fetch-keys``) and the targets key is the publisher's tagging key
+        (``ceremony notary tagging-key``); a rehearsal needs no server, so all three are made
+        on the throwaway online token and written as the same ``ROLE.pub.json`` key files.
+        """
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        from ceremony.formats.notary_keys import public_key_entry
+        from ceremony.formats.notary_root import key_file_bytes
+        self.online_keys(directory)
+        for role in ("targets", "snapshot", "timestamp"):
+            pem = directory / f"{role}.pub.pem"
+            public = load_pem_public_key(pem.read_bytes())
+            entry = public_key_entry(public)  # type: ignore[arg-type]
+            (directory / f"{role}.pub.json").write_bytes(key_file_bytes(entry, gun=gun, role=role))
+            pem.unlink()
+
     def run(self, workspace: Path, plan: Path, signers: list[str] | None, previous: bool) -> Any:
         """init → keygen → draft → sign → publish, then add the new version to the chain."""
         from ceremony.engine import Ceremony
@@ -141,13 +164,16 @@ class _Rig:
         c.publish()
         v = md.signed.version
         (self.repo / f"{v}.root.json").write_bytes((workspace / "metadata" / f"{v}.root.json").read_bytes())
+        sidecar = workspace / "metadata" / "ceremony-keys.json"  # notary: who holds which key
+        if sidecar.is_file():
+            (self.repo / sidecar.name).write_bytes(sidecar.read_bytes())
         c.signers_used = signers
         return c
 
 
 def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
              softhsm_dir: Path | None = None, algorithm: str = "ecdsa-p256",
-             scenario: str = "bootstrap",
+             scenario: str = "bootstrap", fmt: str = "tuf",
              log: Callable[[str], None] = lambda m: None) -> RehearsalResult:
     """Run a whole ceremony on fresh SoftHSM tokens: the bootstrap, then the scenario.
 
@@ -155,6 +181,8 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
     ``targets-rotation`` (new tagging key), ``root-rotation`` (the last keyholder leaves,
     a new one joins), ``emergency-targets`` (targets key compromised), ``emergency-root``
     (two root keys compromised; in band while the honest ones meet the old threshold).
+    ``fmt="notary"`` rehearses a Notary v1 collection's bootstrap (its server keys made
+    locally, no server); its rotations are not rehearsed here.
 
     Raises:
         UsageError: impossible keyholder/threshold numbers or unknown scenario.
@@ -165,6 +193,12 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
 
     if scenario not in SCENARIOS:
         raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}")
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    if fmt == "notary" and scenario != "bootstrap":
+        raise UsageError(f"--format notary rehearses the bootstrap only, not {scenario}",
+                         hint="rehearse notary rotations against a test notary-server; the "
+                              "rotation scenarios here are TUF only")
     if not 1 <= keyholders <= 50:
         raise UsageError("--keyholders must be between 1 and 50")
     if not 1 <= threshold <= keyholders:
@@ -179,9 +213,15 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
     labels = [f"rehearsal-{k}" for k in names] + ([f"rehearsal-{extra}"] if extra else [])
     log(f"making {len(labels) + 1} throwaway SoftHSM tokens in {rig.dir.root}")
     rig.tokens([*labels, ONLINE_TOKEN])
-    rig.online_keys(base / "online")
     plan_path = base / "plan.toml"
-    write_plan(plan_path, "rehearsal", names, threshold, algorithm, base / "online")
+    if fmt == "notary":
+        gun = "rehearsal/repository"
+        rig.notary_keys(base / "online", gun)
+        write_plan(plan_path, "rehearsal", names, threshold, algorithm, base / "online",
+                   fmt="notary", repository=gun, key_suffix=".pub.json")
+    else:
+        rig.online_keys(base / "online")
+        write_plan(plan_path, "rehearsal", names, threshold, algorithm, base / "online")
     first = rig.run(workspace, plan_path, names[:threshold], previous=False)
     lines = [f"bootstrap: root v1 signed by {', '.join(first.signers_used)} ({threshold} of {keyholders})",
              f"workspace: {workspace}"]
@@ -209,7 +249,11 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
             rig.online_keys(out / "new-online", tuple(a.replace_online))
         c2 = rig.run(second, plan2, None, previous=True)
         lines.append(f"{scenario}: root v2 signed by {', '.join(c2.signers_used)}; workspace: {second}")
-    report = chain.walk((rig.repo / "1.root.json").read_bytes(), rig.repo)
+    if fmt == "notary":
+        from ceremony.formats.notary_root import verify_directory
+        report, _ = verify_directory(rig.repo)
+    else:
+        report = chain.walk((rig.repo / "1.root.json").read_bytes(), rig.repo)
     lines += [f"throwaway tokens: {rig.dir.root}",
               f"verified: the chain in {rig.repo} ends at v{report.newest_version}"]
     return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version,

@@ -24,6 +24,9 @@ PUBLISHED = "published"
 EXPORTED = "exported"
 IMPORTED = "imported"
 SEALED = "sealed"
+# FIDO2 witnesses (ceremony.witness): a credential enrolled, a sign-off over a journal head.
+WITNESS_ENROLLED = "witness-enrolled"
+WITNESS_SIGNED = "witness-signed"
 
 
 @dataclass
@@ -38,6 +41,8 @@ class KeyRecord:
     token_serial: str | None
     key_id_hex: str
     uri: str
+    device: str = "pkcs11"  # or "yubikey"
+    attestation: dict[str, Any] | None = None  # YubiKeys: the verdict and the trust it used
 
 
 @dataclass
@@ -53,6 +58,8 @@ class State:
     preflight: dict[str, Any] | None = None
     exports: list[dict[str, Any]] = field(default_factory=list)
     sealed: dict[str, Any] | None = None
+    witnesses: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> enrolment
+    witness_signoffs: list[dict[str, Any]] = field(default_factory=list)
     head: str = "0" * 64
     count: int = 0
 
@@ -89,7 +96,8 @@ def replay(events: list[Event]) -> State:
         elif e.type == KEY_GENERATED:
             s.keys[d["keyholder"]] = KeyRecord(
                 d["keyholder"], d["key"], d["keyid"], d["algorithm"], d.get("token_label"),
-                d.get("token_serial"), d["key_id_hex"], d["uri"])
+                d.get("token_serial"), d["key_id_hex"], d["uri"], d.get("device", "pkcs11"),
+                d.get("attestation"))
         elif e.type == DRAFT_CREATED:
             s.draft = d
             s.signatures = {}
@@ -101,6 +109,10 @@ def replay(events: list[Event]) -> State:
             s.exports.append(d)
         elif e.type == SEALED:
             s.sealed = d
+        elif e.type == WITNESS_ENROLLED:
+            s.witnesses[d["witness"]] = d
+        elif e.type == WITNESS_SIGNED:
+            s.witness_signoffs.append(d)
         s.head = e.hash
         s.count = e.seq
     return s

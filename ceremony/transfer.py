@@ -138,7 +138,9 @@ def _check_metadata(files: dict[str, bytes], out: Path | None) -> list[str]:
                                         f"{out or 'the target'} holds no trusted root to start from")
             trusted = roots["1.root.json"]
             origin = "the bundle's own 1.root.json (trust on first use: compare its fingerprint)"
-        report = chain.walk(trusted, d, check_expiry=False, trusted_name=origin)
+        from ceremony.formats.notary_root import is_notary_root, walk as notary_walk
+        walk = notary_walk if is_notary_root(trusted) else chain.walk
+        report = walk(trusted, d, check_expiry=False, trusted_name=origin)
         if "root.json" in files and files["root.json"] != report.newest_bytes:
             raise VerificationError("the bundle's root.json is not its newest N.root.json")
     return [f"root chain verified from {origin} up to v{report.newest_version}"]

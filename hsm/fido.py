@@ -126,7 +126,8 @@ def _server(rp_id: str) -> Any:
                        verify_origin=lambda origin: origin == f"https://{rp_id}")
 
 
-def _client(device: Any, rp_id: str, on_touch: Callable[[str], None] | None, who: str) -> Any:
+def _client(device: Any, rp_id: str, on_touch: Callable[[str], None] | None, who: str,
+            action: str = "sign off") -> Any:
     from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
 
     class _Interaction(UserInteraction):
@@ -135,7 +136,7 @@ def _client(device: Any, rp_id: str, on_touch: Callable[[str], None] | None, who
         def prompt_up(self) -> None:  # python-fido2 may call this more than once per operation
             if on_touch is not None and not self.prompted:
                 self.prompted = True
-                on_touch(f"{who}: touch your security key to sign off")
+                on_touch(f"{who}: touch your security key to {action}")
 
     return Fido2Client(device, DefaultClientDataCollector(f"https://{rp_id}"), user_interaction=_Interaction())
 
@@ -156,6 +157,29 @@ def _mapped(e: Exception, who: str, action: str) -> HsmError:
     return WitnessError(f"{who}'s security key failed while {action}: {e}")
 
 
+def find_device() -> Any:
+    """The one FIDO2 security key plugged in over USB HID.
+
+    Raises:
+        TokenNotFoundError: none is present (or none can be opened).
+        AmbiguousTokenError: several are present; the tool never guesses.
+    """
+    from hsm.errors import AmbiguousTokenError, TokenNotFoundError
+    try:
+        from fido2.hid import CtapHidDevice
+        devices = list(CtapHidDevice.list_devices())
+    except Exception as e:  # noqa: BLE001 - no hidraw access, no HID backend
+        raise TokenNotFoundError(f"cannot look for FIDO2 security keys: {e}",
+                                 hint="check that this user may open /dev/hidraw*") from None
+    if not devices:
+        raise TokenNotFoundError("no FIDO2 security key is present",
+                                 hint="insert the witness's security key and run this again")
+    if len(devices) > 1:
+        raise AmbiguousTokenError(f"{len(devices)} FIDO2 security keys are present; the tool will not "
+                                  "guess which", hint="leave only the witness's security key inserted")
+    return devices[0]
+
+
 def enroll(device: Any, witness: str, rp_id: str = RP_ID,
            on_touch: Callable[[str], None] | None = None) -> WitnessCredential:
     """Make a new credential for ``witness`` on ``device`` (a ``fido2.ctap.CtapDevice``).
@@ -172,7 +196,7 @@ def enroll(device: Any, witness: str, rp_id: str = RP_ID,
     options, state = server.register_begin(user, user_verification="discouraged",
                                            authenticator_attachment="cross-platform")
     try:
-        response = _client(device, rp_id, on_touch, witness).make_credential(options.public_key)
+        response = _client(device, rp_id, on_touch, witness, "enrol").make_credential(options.public_key)
         auth_data = server.register_complete(state, response)
     except (ClientError, CtapError, ValueError) as e:
         raise _mapped(e, witness, "enrolling") from e

@@ -191,3 +191,16 @@ def notary_plan(name: str, gun: str, holders: dict[str, str], root: list[str], t
         lines += [f"[roles.{role}]", f'keys = ["{path}"]', "threshold = 1",
                   'expires = "1095d"', ""]
     return "\n".join(lines)
+
+
+def offline_key_files(directory: Path, gun: str) -> tuple[Path, Path]:
+    """Server-style snapshot/timestamp key files and a targets .pub.json (public halves only,
+    software keys): for offline tests that never talk to a server. Returns (folder, targets)."""
+    from ceremony.formats.notary_keys import public_key_entry
+    from ceremony.formats.notary_root import key_file_bytes
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for role in ("snapshot", "timestamp", "targets"):
+        entry = public_key_entry(ec.generate_private_key(ec.SECP256R1()).public_key())
+        (directory / f"{role}.pub.json").write_bytes(key_file_bytes(entry, gun=gun, role=role))
+    return directory, directory / "targets.pub.json"

@@ -228,7 +228,7 @@ def normalized_root(ws: Path) -> dict[str, Any]:
             keys[keyid] = k  # online keys: the same in every run (from the template)
     roles = {r: {"threshold": v["threshold"], "keyids": sorted(names.get(i, i) for i in v["keyids"])}
              for r, v in signed["roles"].items()}
-    rest = {f: v for f, v in signed.items() if f not in ("keys", "roles", "expires")}
+    rest = {f: v for f, v in signed.items() if f not in ("keys", "roles", "expires", "x-ceremony-created")}
     signers = sorted(names[s["keyid"]] for s in md["signatures"])
     return {"signed": rest, "keys": keys, "roles": roles, "signers": signers}
 

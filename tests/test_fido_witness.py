@@ -32,7 +32,7 @@ def test_enroll_sign_off_and_verify_from_the_record() -> None:
     prompts: list[str] = []
     credential = enroll(key, "alice", on_touch=prompts.append)
     assertion = sign_off(key, credential, HEAD, on_touch=prompts.append)
-    assert prompts == ["alice: touch your security key to sign off"] * 2
+    assert prompts == ["alice: touch your security key to enrol", "alice: touch your security key to sign off"]
     assert key.touches == 2
     assert json.loads(assertion.client_data)["type"] == "webauthn.get"
     # What the record stores is plain JSON; verifying needs nothing else.

@@ -36,8 +36,9 @@ from ceremony.tui.screens.plan import PlanScreen
 from ceremony.tui.screens.preflight import PreflightScreen
 from ceremony.tui.screens.seal import SealScreen
 from ceremony.tui.screens.sign import SignScreen
+from ceremony.tui.screens.transfer import TransferScreen
 from tests.conftest import PIN, SoftHsm
-from tests.helpers import bootstrap_setup, plan_toml, run_steps
+from tests.helpers import bootstrap_setup, cli, plan_toml, run_steps
 from tests.test_preflight import fake_machine
 
 SIZE = (80, 24)
@@ -179,9 +180,18 @@ async def test_full_bootstrap_ceremony_through_the_tui(tmp_path: Path, hsm: Soft
         await d.press("p")
         await d.at(ConfirmScreen)
         await d.press(*"publish", "enter")
+        # Export by USB: the stick's folder is typed into the path field.
         await d.at(ExportScreen)
-        assert "not available in this build" in d.text()
+        stick = tmp_path / "stick"
+        stick.mkdir()
+        await d.press("enter")  # USB stick or folder
+        modal = await d.at(TransferScreen)
+        modal.query_one("#where", Input).value = str(stick)  # typed key by key under tmux
         await d.press("enter")
+        await d.at(ExportScreen)
+        assert "signed-metadata bundle written to" in d.banner() and "read aloud:" in d.banner()
+        assert "Exported so far:" in d.text()
+        await d.press("c")
         for _ in ("alice", "bob"):
             await d.at(SealScreen)
             await d.press("enter")
@@ -195,7 +205,14 @@ async def test_full_bootstrap_ceremony_through_the_tui(tmp_path: Path, hsm: Soft
     types = [e.type for e in c.journal.events]
     assert types == ["initialized", "preflight", *["keygen-intent", "key-generated"] * 3,
                      "draft-created", "confirmed", "signature-added", "signature-added",
-                     "confirmed", "published", "seal-signature", "seal-signature", "sealed"]
+                     "confirmed", "published", "exported", "seal-signature", "seal-signature",
+                     "sealed"]
+    # The other side verifies what the stick carried, with the CLI.
+    r = cli("import", "--usb", stick, "--out", tmp_path / "received")
+    assert r.code == 0, r.err
+    assert "root chain verified from the bundle's own 1.root.json" in r.out
+    assert (tmp_path / "received" / "1.root.json").read_bytes() == \
+        (c.ws.metadata / "1.root.json").read_bytes()
     v = record.verify_record(c.ws.root)
     assert v.sealers == ["alice", "bob"]
     # The PIN never reached the screen, the journal, the record or any other file.
@@ -448,7 +465,7 @@ async def test_rotation_signing_shows_old_and_new_thresholds_by_name(tmp_path: P
         await d.at(ConfirmScreen)
         await d.press(*"publish", "enter")
         await d.at(ExportScreen)
-        await d.press("enter")
+        await d.press("c")  # no export in this test: straight on to the seal
         for _ in range(3):  # everyone who signed v2 seals: alice, carol (old key), dave
             await d.at(SealScreen)
             await d.press("enter")

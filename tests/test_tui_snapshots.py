@@ -85,3 +85,23 @@ def test_typed_confirmation_for_publishing(tmp_path: Path, snap_compare: Any) ->
         await pilot.press(*"pub", "enter")
 
     assert snap_compare(app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_import_of_a_detached_signature_chooses_transport_and_path(tmp_path: Path,
+                                                                   snap_compare: Any) -> None:
+    from ceremony.tui.screens.transfer import Choice, TransferScreen
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_for(pilot, PlanScreen)
+        pilot.app.push_screen(TransferScreen("Import a detached signature over root v1", [
+            Choice("file", "Signature file (written by ceremony sign-draft)", "",
+                   "the .json file(s)"),
+            Choice("usb", "USB stick: a signature bundle (ceremony pack --kind signature)",
+                   "/media/usb", "the stick's folder"),
+            Choice("qr", "QR codes: photos, screenshots or a folder of them", "",
+                   "image files or a folder"),
+        ], ["Removable drives: /media/usb (/dev/sdb1)"]))
+        await wait_for(pilot, TransferScreen)
+        await pilot.press("down")
+
+    assert snap_compare(app(tmp_path), terminal_size=SIZE, run_before=run_before)

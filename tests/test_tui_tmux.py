@@ -22,7 +22,7 @@ import pytest
 from ceremony import record
 from ceremony.engine import Ceremony
 from tests.conftest import PIN, SoftHsm
-from tests.helpers import bootstrap_setup
+from tests.helpers import bootstrap_setup, cli
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +94,8 @@ def test_whole_rehearsal_in_the_real_tui_under_tmux(tmp_path: Path, hsm: SoftHsm
     hsm.module.close()
     ws = tmp_path / "ws"
     Ceremony.init(ws, setup.plan)
+    stick = tmp_path / "stick"
+    stick.mkdir()
     env = {"SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"], "TERM": "xterm-256color",
            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     t = Tmux(tui_command(ws), env)
@@ -134,7 +136,15 @@ def test_whole_rehearsal_in_the_real_tui_under_tmux(tmp_path: Path, hsm: SoftHsm
         t.type("publish")
         t.keys("Enter")
         t.wait("Root v1 is published.")
+        t.keys("Enter")  # USB stick or folder
+        screen = t.wait("Where is the USB stick?")
+        if "the stick's folder" not in screen:  # prefilled with a stick mounted here: clear it
+            t.keys("C-u")
+            t.wait("the stick's folder")  # the placeholder: the field is empty
+        t.type(str(stick))
         t.keys("Enter")
+        t.wait("bundle written to")
+        t.keys("c")
         t.wait("Seal the record")
         for name in ("alice", "bob"):
             t.wait(f"waiting for {name}")
@@ -155,3 +165,8 @@ def test_whole_rehearsal_in_the_real_tui_under_tmux(tmp_path: Path, hsm: SoftHsm
     for path in ws.rglob("*"):
         if path.is_file():
             assert PIN.encode() not in path.read_bytes()
+    # What left on the stick verifies on the other side.
+    r = cli("import", "--usb", stick, "--out", tmp_path / "received")
+    assert r.code == 0, r.err
+    assert (tmp_path / "received" / "1.root.json").read_bytes() == \
+        (ws / "metadata" / "1.root.json").read_bytes()

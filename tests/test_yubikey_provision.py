@@ -66,7 +66,7 @@ def test_provision_then_sign_through_ykcs11(yubikey: VirtualYubiKey, ykcs11: Mod
     assert len(pins_asked) == 2
     assert yubikey.pin_verifications() == before + 2
     assert yubikey.touch.requests == 2 and len(touches) == 2
-    assert "touch" in touches[0] and str(yubikey.serial) in touches[0]
+    assert touches[0] == f"YubiKey {yubikey.serial} is blinking"
 
 
 def test_private_key_is_sensitive_and_never_extractable(yubikey: VirtualYubiKey, ykcs11: Module) -> None:

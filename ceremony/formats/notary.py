@@ -123,7 +123,7 @@ from ceremony.workspace import atomic_write
 from hsm.errors import SignatureCheckError
 from hsm.pkcs11 import Module, PinProvider, TokenKey
 
-__all__ = ["NotaryCeremony", "check_notary_plan", "sign_sha256"]
+__all__ = ["NotaryCeremony", "check_notary_plan", "open_token_key", "sign_sha256"]
 
 
 def sign_sha256(tk: TokenKey, message: bytes) -> bytes:
@@ -150,6 +150,26 @@ def sign_sha256(tk: TokenKey, message: bytes) -> bytes:
         return bytes(
             tk._private.sign(hashlib.sha256(message).digest(), mechanism=pkcs11.Mechanism.ECDSA)
         )
+
+
+def open_token_key(key: NotaryKey, module: Module, pin: PinProvider) -> TokenKey:
+    """Open ``key``'s private half on its token (found by the journal/sidecar identity).
+
+    The token's public key must equal the certificate's (``expected_public``), so a wrong
+    identity entry can only ask for the wrong token, never make a wrong signature.
+
+    Raises:
+        VerificationError: no token is known for the key.
+        hsm.errors.HsmError: token missing or wrong, PIN refused.
+    """
+    from hsm.uri import parse_uri
+
+    f = key.identity
+    if not f.get("uri") or not f.get("algorithm"):
+        raise VerificationError(f"no token is known for key {key.keyid[:12]}")
+    token = module.find_token(label=f.get("token_label"), serial=f.get("token_serial"))
+    return module.open_key(token, pin, f["algorithm"], parse_uri(f["uri"]).key_id,
+                           expected_public=key.public_key())
 
 
 def check_notary_plan(plan: Plan, text: str) -> None:
@@ -523,12 +543,9 @@ class NotaryCeremony(Ceremony):
                 "sha256": hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest(),
             },
         }
-        atomic_write(
-            self.ws.keys / f"root-{keyholder}.json",
-            json.dumps({"keyid": keyid, "keyholder": keyholder, **entry,
-                        "canonical_keyid": data["canonical_keyid"]},
-                       indent=1, sort_keys=True).encode(),
-        )
+        from ceremony.formats.notary_record import key_file_bytes
+
+        atomic_write(self.ws.keys / f"root-{keyholder}.json", key_file_bytes(data))
         self._append(KEY_GENERATED, data)
         return self.state.keys[keyholder]
 
@@ -711,14 +728,7 @@ class NotaryCeremony(Ceremony):
         return list(keys.values())
 
     def _open_token_key(self, key: NotaryKey, module: Module, pin: PinProvider) -> TokenKey:
-        from hsm.uri import parse_uri
-
-        f = key.identity
-        if not f.get("uri") or not f.get("algorithm"):
-            raise VerificationError(f"no token is known for key {key.keyid[:12]}")
-        token = module.find_token(label=f.get("token_label"), serial=f.get("token_serial"))
-        return module.open_key(token, pin, f["algorithm"], parse_uri(f["uri"]).key_id,
-                               expected_public=key.public_key())
+        return open_token_key(key, module, pin)
 
     def sign(self, keyholder: str, module: Module, pin: PinProvider) -> SignResult:
         """Add ``keyholder``'s signature(s) to the draft, verified before they are journaled.

@@ -28,19 +28,35 @@ X_TOKEN_SERIAL = "x-ceremony-token-serial"
 X_KEY_URI = "x-ceremony-key-uri"
 X_ALGORITHM = "x-ceremony-algorithm"
 X_CREATED = "x-ceremony-created"
-X_FIELDS = (X_KEYHOLDER, X_TOKEN_LABEL, X_TOKEN_SERIAL, X_KEY_URI, X_ALGORITHM)
+# YubiKeys: ``x-ceremony-device = "yubikey"`` (the token serial is the YubiKey's), and
+# ``x-ceremony-attestation``, the PIV attestation of the key as PEM certificates
+# (slot certificate, then the device's f9 certificate), re-checkable by any verifier
+# against Yubico's roots (see ceremony.attestation).
+X_DEVICE = "x-ceremony-device"
+X_ATTESTATION = "x-ceremony-attestation"
+X_FIELDS = (X_KEYHOLDER, X_TOKEN_LABEL, X_TOKEN_SERIAL, X_KEY_URI, X_ALGORITHM, X_DEVICE,
+            X_ATTESTATION)
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 
 
 def root_key(key: Key, keyholder: str, algorithm: str, token_label: str | None,
-             token_serial: str | None, uri: str) -> Key:
-    """A root key annotated with its keyholder and token (public facts only)."""
+             token_serial: str | None, uri: str, device: str | None = None,
+             attestation: dict[str, Any] | None = None) -> Key:
+    """A root key annotated with its keyholder and token (public facts only).
+
+    ``device`` and ``attestation`` are set for YubiKey keys only (``X_DEVICE``,
+    ``X_ATTESTATION``); a PKCS#11 token key carries neither.
+    """
     fields: dict[str, Any] = {X_KEYHOLDER: keyholder, X_ALGORITHM: algorithm, X_KEY_URI: uri}
     if token_label is not None:
         fields[X_TOKEN_LABEL] = token_label
     if token_serial is not None:
         fields[X_TOKEN_SERIAL] = token_serial
+    if device is not None:
+        fields[X_DEVICE] = device
+    if attestation is not None:
+        fields[X_ATTESTATION] = attestation
     data = {"keytype": key.keytype, "scheme": key.scheme, "keyval": dict(key.keyval), **fields}
     return Key.from_dict(key.keyid, data)
 
@@ -60,6 +76,8 @@ def token_hint(key: Key) -> str:
     """Which token to insert for ``key``, from its ``x-`` fields."""
     label = key.unrecognized_fields.get(X_TOKEN_LABEL)
     serial = key.unrecognized_fields.get(X_TOKEN_SERIAL)
+    if key.unrecognized_fields.get(X_DEVICE) == "yubikey" and serial:
+        return f"YubiKey {serial}"
     if label and serial:
         return f"token {label!r} (serial {serial})"
     if label:

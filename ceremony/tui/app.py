@@ -31,10 +31,12 @@ from ceremony.tui.messages import INTERNAL_HINT, JobDone, JobFailed, TouchDone, 
 from hsm.errors import HsmError, PinMissingError
 
 Exporter = Callable[[Any], str]
-"""The export hook: given the Ceremony, write the export, journal it (``exported``), describe it.
+"""An export hook replacing the export step's choices: given the Ceremony, write the export,
+journal it (``exported``), describe it.
 
-The transports (``ceremony.transport``) plug in here when they land; until then
-the export step says so and lets the room continue to the seal.
+Without a hook (the default) the export step offers the real transports
+(``ceremony.transport`` through :mod:`ceremony.flows`): a USB stick or folder,
+QR PNG frames with a printable sheet, or QR codes animated on this screen.
 """
 
 
@@ -176,12 +178,23 @@ class CeremonyApp(App[int]):
                                   "done on the token")
         return pin
 
-    def touch(self, token: str, needed: bool) -> None:
+    def touch(self, token: str, needed: bool, message: str | None = None) -> None:
         """Touch hook for token layers that know when a touch is awaited (hsm.yubikey).
 
         Safe to call from the worker thread; the current screen shows the state.
         """
-        self.screen.post_message(TouchNeeded(token) if needed else TouchDone(token))
+        self.screen.post_message(TouchNeeded(token, message) if needed else TouchDone(token))
+
+    def touch_callback(self, screen: Screen[Any], token: str) -> Callable[[str], None]:
+        """An ``on_touch`` callback for a token step started by ``screen``.
+
+        ``hsm.yubikey.signing`` calls it (in the worker) just before the card
+        blocks for a touch; ``screen`` then shows the "touch your key" state
+        until the step ends.
+        """
+        def touched(message: str) -> None:
+            screen.post_message(TouchNeeded(token, message))
+        return touched
 
     # ---- jobs ---------------------------------------------------------------------
 
@@ -240,7 +253,8 @@ def make_app(workspace: Path | str, module_path: str | None = None,
         pin_provider: a scripted PIN source (``--pin-file``/``CEREMONY_PIN``); without it
             each keyholder types their PIN into a masked field when the token asks.
         probes: where the preflight looks (tests pass fake ``/sys`` and ``/proc`` trees).
-        exporter: the export hook (see :data:`Exporter`); None until transports land.
+        exporter: an export hook replacing the transports (see :data:`Exporter`); None
+            offers USB, QR files and QR on screen.
         operator: who is at the keyboard, for confirmations in the transcript.
     """
     return CeremonyApp(Path(workspace), module_path, pin_provider, probes, exporter, operator)

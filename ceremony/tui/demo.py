@@ -1,13 +1,19 @@
 """A rehearsal workspace for the TUI: throwaway SoftHSM tokens, online keys, plan, init.
 
 ``ceremony rehearse`` runs a whole ceremony with no prompts; this prepares the
-same kind of workspace and stops, so people can walk through it in the TUI
-(and so the TUI tests start from exactly what a demo would). The tokens' PIN
-is the one the caller chooses; it is only used to initialise the tokens and is
-never written anywhere.
+same kind of workspace and opens it in the TUI, so people can walk through it
+(and so the TUI tests start from exactly what a demo would). ``make demo`` runs
+``python -m ceremony.tui.demo demo --keyholders 5 --threshold 3``.
 
-Run ``python -m ceremony.tui.demo DIR`` (PIN from ``CEREMONY_PIN`` or a prompt),
-then ``SOFTHSM2_CONF=DIR/softhsm/softhsm2.conf ceremony tui DIR/workspace``.
+The throwaway tokens' PIN: the person running the demo chooses it at a hidden
+prompt (typed twice), then types it into the TUI's masked field at every token
+step, as keyholders do with their own tokens. So it is never printed, logged,
+journaled or written, and the demo needs no exception to that rule (softhsm2-util
+does see it on its command line while the tokens are made, see
+``hsm.softhsm.init_token``: choose a throwaway PIN, not one used anywhere else). With
+``CEREMONY_PIN`` set (scripts only) it is used for the tokens and handed to the
+TUI in-process, as ``ceremony tui`` does. ``--no-open`` only prepares, and
+prints how to open the workspace later.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -76,25 +84,70 @@ def prepare(base: Path, names: list[str], threshold: int, pin: str,
     return Prepared(base, plan, ws, d)
 
 
+MIN_PIN = 4  # SoftHSM refuses shorter user PINs
+
+
+def choose_pin(ask: Callable[[str], str] = getpass.getpass) -> str:
+    """Ask the person at the terminal for the throwaway tokens' PIN, twice, without echo.
+
+    Raises:
+        UsageError: too short, or the two entries differ.
+    """
+    from ceremony.errors import UsageError
+    first = ask(f"Choose a throwaway PIN for the rehearsal tokens (at least {MIN_PIN} "
+                "characters, used nowhere else; you will type it in the TUI at every token "
+                "step): ")
+    if len(first) < MIN_PIN:
+        raise UsageError(f"the PIN must have at least {MIN_PIN} characters; nothing was made")
+    if ask("The same PIN again: ") != first:
+        raise UsageError("the two PINs differ; nothing was made")
+    return first
+
+
+def demo_app(p: Prepared, pin: str | None = None) -> Any:
+    """The TUI on the prepared workspace: the PIN is asked in its masked field at every token
+    step, unless ``pin`` is given (scripted runs), which stays in this process."""
+    from ceremony.tui.app import make_app
+    return make_app(p.workspace, pin_provider=(lambda _info: pin) if pin else None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Shell entry point: prepare DIR and print how to open it in the TUI."""
-    from ceremony.errors import CeremonyError
+    """Shell entry point: prepare DIR, then open it in the TUI (or say how, with --no-open)."""
+    from ceremony.errors import EXIT_USAGE, CeremonyError
     from ceremony.rehearse import keyholder_names
     from hsm.errors import HsmError
     ap = argparse.ArgumentParser(prog="python -m ceremony.tui.demo",
-                                 description=__doc__.split("\n\n")[0])
+                                 description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("dir", type=Path)
     ap.add_argument("--keyholders", type=int, default=3)
     ap.add_argument("--threshold", type=int, default=2)
+    ap.add_argument("--no-open", action="store_true",
+                    help="prepare only; print how to open the workspace in the TUI")
     args = ap.parse_args(argv)
-    pin = os.environ.get("CEREMONY_PIN") or getpass.getpass("PIN for the throwaway tokens: ")
+    scripted = os.environ.get("CEREMONY_PIN") or None
     try:
+        if scripted is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+            print("error: the demo is interactive: run it in a terminal (CEREMONY_PIN is for "
+                  "scripted runs only)", file=sys.stderr)
+            return EXIT_USAGE
+        pin = scripted or choose_pin()
         p = prepare(args.dir, keyholder_names(args.keyholders), args.threshold, pin)
     except (CeremonyError, HsmError) as e:
         print(f"error: {e.message}", file=sys.stderr)
         return e.exit_code
-    print(f"SOFTHSM2_CONF={p.softhsm.conf} ceremony tui {p.workspace}")
-    return 0
+    except (KeyboardInterrupt, EOFError):
+        print("\nerror: interrupted; nothing was opened", file=sys.stderr)
+        return 130
+    reopen = f"SOFTHSM2_CONF={p.softhsm.conf} ceremony tui {p.workspace}"
+    if args.no_open:
+        print(reopen)
+        return 0
+    app = demo_app(p, scripted)
+    del pin
+    code = app.run()
+    print(f"The rehearsal workspace is {p.workspace}. To open it again:\n  {reopen}\n"
+          f"To check its record (offline):\n  ceremony record verify {p.workspace}")
+    return int(code or app.exit_code or 0)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def next_step(c: Any, session: Session) -> Step:
     if seal_started(c):
         return Step.SEAL
     if st.draft_published:
-        return Step.SEAL if (st.exports or session.export_done) else Step.EXPORT
+        from ceremony.flows import published_exports  # a draft sent out earlier does not count
+        return Step.SEAL if (published_exports(c) or session.export_done) else Step.EXPORT
     if any(c.needs_key(k) for k in c.plan.root.keyholders):
         return Step.KEYGEN
     if st.draft is None or not record.confirmed(c, DRAFT_APPROVED, st.draft_digest):

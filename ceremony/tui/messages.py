@@ -34,9 +34,14 @@ class JobFailed(Message):
 
 @dataclass
 class TouchNeeded(Message):
-    """A token wants a touch (for modules that can tell; PKCS#11 alone cannot)."""
+    """A token wants a touch (for modules that can tell; PKCS#11 alone cannot).
+
+    ``message`` is the token layer's own sentence (``hsm.yubikey.signing`` says
+    which key and whether it blinks), else the banner names ``token``.
+    """
 
     token: str
+    message: str | None = None
 
 
 @dataclass

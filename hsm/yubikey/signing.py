@@ -155,9 +155,10 @@ class YubiKeyKey(TokenKey):
                 self._login(pin)
                 context_pin = None  # the login's VERIFY is the one this signature uses
             if self.needs_touch and self._on_touch is not None:
-                self._on_touch(f"touch {self.device.describe()} to sign (it is blinking)"
+                # The shell prefixes "touch your YubiKey now: ".
+                self._on_touch(f"{self.device.describe()} is blinking"
                                if self.touch_policy == "always" else
-                               f"touch {self.device.describe()} if it blinks (a touch counts for 15 s)")
+                               f"{self.device.describe()}, if it blinks (a touch counts for 15 s)")
             digest = self.algorithm.hash(payload).digest()  # type: ignore[misc]
             sig = self._private.sign(digest, mechanism=Mechanism.ECDSA, pin=context_pin)
         except (p11e.PinIncorrect, PinIncorrectError):

@@ -81,7 +81,7 @@ class StepScreen(Screen[None]):
         self.job_done(m.job, m.result)
 
     def on_touch_needed(self, m: TouchNeeded) -> None:
-        self.banner.busy(f"TOUCH YOUR KEY NOW: {m.token} is waiting for a touch", touch=False)
+        self.banner.touch(m.message or f"{m.token} is waiting for a touch")
 
     def on_touch_done(self, m: TouchDone) -> None:
         self.banner.busy(f"Working with {m.token}")

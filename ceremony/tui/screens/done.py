@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -18,6 +20,8 @@ class DoneScreen(StepScreen):
     """Nothing more can be journaled; q quits."""
 
     STEP = Step.DONE
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StepScreen.BINDINGS, Binding("e", "emergency", "Emergency")]
 
     def on_mount(self) -> None:
         # A crash right after the seal leaves record/ unwritten: write it now.
@@ -34,5 +38,11 @@ class DoneScreen(StepScreen):
         t.append(fingerprint_words(sealed["head"], 8) + "\n\n", style="bold")
         t.append("Record: record/transcript.json, record/transcript.txt, record/report.html\n")
         t.append("Print the report for the witnesses to sign. An auditor checks it later with\n"
-                 "  ceremony record verify WORKSPACE\n\nPress q to quit.")
+                 "  ceremony record verify WORKSPACE\n\n"
+                 "e: emergency - a key was compromised: work out a rotation plan\n"
+                 "Press q to quit.")
         yield Static(t)
+
+    def action_emergency(self) -> None:
+        from ceremony.tui.screens.compromise import CompromiseScreen
+        self.app.push_screen(CompromiseScreen())

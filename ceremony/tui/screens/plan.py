@@ -47,7 +47,8 @@ class PlanScreen(StepScreen):
 
     STEP = Step.PLAN
     BINDINGS: ClassVar[list[BindingType]] = [
-        *StepScreen.BINDINGS, Binding("enter", "next", "Continue")]
+        *StepScreen.BINDINGS, Binding("enter", "next", "Continue"),
+        Binding("s", "script", "Printable script")]
 
     def body(self) -> Iterable[Widget]:
         yield Static(plan_text(self.c), id="plan")
@@ -55,3 +56,10 @@ class PlanScreen(StepScreen):
 
     def action_next(self) -> None:
         self.app.advance()  # type: ignore[attr-defined]
+
+    def action_script(self) -> None:
+        """Write the printable ceremony script (what ``ceremony script`` writes)."""
+        from ceremony import flows
+        written: list[Any] = []
+        if self.attempt(lambda: written.append(flows.write_script(self.c))):
+            self.banner.info(f"printable script written to {written[0]}: print it for the room")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
+from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ceremony import record
+from ceremony import flows, record
 from ceremony.fingerprint import fingerprint_words
 from ceremony.tui.flow import Step
 from ceremony.tui.screens.base import StepScreen
@@ -21,6 +22,9 @@ class SealScreen(StepScreen):
     """Pick the next sealer; when all have sealed, the record is written."""
 
     STEP = Step.SEAL
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StepScreen.BINDINGS, Binding("x", "export", "Export more"),
+        Binding("e", "emergency", "Emergency")]
 
     def body(self) -> Iterable[Widget]:
         yield Static(id="status")
@@ -71,15 +75,38 @@ class SealScreen(StepScreen):
         name = event.option.id
         if name is None or self.app.busy:  # type: ignore[attr-defined]
             return
-        app = self.app
-        self.token_job("seal", lambda: record.seal_sign(self.c, name, app.module(), app.pin),  # type: ignore[attr-defined]
-                       f"{name} is sealing the record")
+        app: Any = self.app
+        c = self.c
+
+        def seal() -> Any:
+            return flows.call_with_touch(record.seal_sign, c, name, app.module(), app.pin,
+                                         on_touch=app.touch_callback(self, name))
+
+        self.token_job("seal", seal, f"{name} is sealing the record")
 
     def job_done(self, job: str, result: Any) -> None:
         self.show()
 
     def job_failed(self, job: str) -> None:
         self.show()
+
+    def action_export(self) -> None:
+        """Back to the export step, while no seal signature would be voided by it."""
+        from ceremony.tui.flow import seal_started
+        from ceremony.tui.screens.export import ExportScreen
+        if self.app.busy:  # type: ignore[attr-defined]
+            return
+        if seal_started(self.c):
+            self.banner.error("sealing has begun: an export now would be journaled after the "
+                              "seal signatures and void them",
+                              hint="finish the seal; export later with `ceremony export` from a "
+                                   "copy of the workspace")
+            return
+        self.app.switch_screen(ExportScreen())
+
+    def action_emergency(self) -> None:
+        from ceremony.tui.screens.compromise import CompromiseScreen
+        self.app.push_screen(CompromiseScreen())
 
     def finish(self) -> None:
         if self.attempt(lambda: record.seal_finish(self.c)):

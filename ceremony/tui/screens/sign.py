@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -12,12 +13,13 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ceremony import record
+from ceremony import flows, record
 from ceremony.fingerprint import fingerprint_words
 from ceremony.preflight import require_preflight
 from ceremony.tui.flow import Step, signing_candidates
 from ceremony.tui.screens.base import StepScreen
 from ceremony.tui.screens.confirm import ConfirmScreen
+from ceremony.tui.screens.transfer import Choice, TransferScreen
 from ceremony.tui.widgets.threshold import ThresholdView
 
 PUBLISHED = "publish-confirmed"
@@ -28,7 +30,9 @@ class SignScreen(StepScreen):
 
     STEP = Step.SIGN
     BINDINGS: ClassVar[list[BindingType]] = [
-        *StepScreen.BINDINGS, Binding("p", "publish", "Publish")]
+        *StepScreen.BINDINGS, Binding("p", "publish", "Publish"),
+        Binding("i", "import", "Import signature"),
+        Binding("x", "export_draft", "Send draft")]
 
     def body(self) -> Iterable[Widget]:
         yield Static(id="head")
@@ -60,7 +64,9 @@ class SignScreen(StepScreen):
                         ("   or choose someone to add a signature" if names else ""))
         else:
             prompt.update(Text("Who signs next? (up/down, enter)", style="bold"))
-            hint.update("Publishing is possible once every threshold is met.")
+            hint.update("Publishing is possible once every threshold is met.\n"
+                        "x: send the draft to a keyholder elsewhere   "
+                        "i: import their signature")
         who.display = bool(names)
         if names:
             who.highlighted = 0
@@ -71,17 +77,80 @@ class SignScreen(StepScreen):
         name = event.option.id
         if name is None or self.app.busy:  # type: ignore[attr-defined]
             return
-        app = self.app
+        app: Any = self.app
 
         def sign() -> Any:
             require_preflight(self.c)
-            return self.c.sign(name, app.module(), app.pin)  # type: ignore[attr-defined]
+            return flows.call_with_touch(self.c.sign, name, app.module(), app.pin,
+                                         on_touch=app.touch_callback(self, name))
 
         self.token_job("sign", sign, f"{name} is signing root v{self.c.state.draft['version']}")
 
     def job_done(self, job: str, result: Any) -> None:
         self.show()
+        if job == "import":
+            self.banner.info("\n".join([*result, *self.c.status().lines()]))
+            return
+        if job == "export-draft":
+            self.banner.info("\n".join(result.lines))
+            return
         self.banner.info(f"{result.keyholder} signed with {result.token}. Remove the token.")
+
+    # ---- keyholders elsewhere: the draft goes out, detached signatures come back ----------
+
+    def action_import(self) -> None:
+        if self.app.busy or self.c.state.draft_published:  # type: ignore[attr-defined]
+            return
+        from ceremony.tui.screens.export import usb_choice
+        usb, notes = usb_choice(self.app, self.c, "USB stick: a signature bundle "
+                                "(ceremony pack --kind signature)")
+        self.app.push_screen(TransferScreen(
+            f"Import a detached signature over root v{self.c.state.draft['version']}", [
+                Choice(flows.IMPORT_FILE, "Signature file (written by ceremony sign-draft)", "",
+                       "the .json file(s)"),
+                usb,
+                Choice(flows.IMPORT_QR, "QR codes: photos, screenshots or a folder of them", "",
+                       "image files or a folder"),
+            ], notes), self.imported)
+
+    def imported(self, answer: tuple[str, str] | None) -> None:
+        if answer is None:
+            return
+        how, where = answer
+        c = self.c
+        self.token_job("import", lambda: flows.import_signatures(c, how, where),
+                       "Verifying the signature", touch=False, logout=False)
+
+    def action_export_draft(self) -> None:
+        if self.app.busy or self.c.state.draft_published:  # type: ignore[attr-defined]
+            return
+        from ceremony.tui.screens.export import usb_choice
+        c = self.c
+        v = c.state.draft["version"]
+        usb, notes = usb_choice(self.app, c, "USB stick: a draft bundle")
+        self.app.push_screen(TransferScreen(
+            f"Send the draft of root v{v} to a keyholder who signs elsewhere", [
+                Choice("file", "Draft file (for ceremony sign-draft)",
+                       str(c.ws.out / f"{v}.root.draft.json"), "a new file"),
+                usb,
+                Choice("qr", "QR codes as PNG files and a printable sheet",
+                       str(flows.default_export_dir(c, "draft-qr")), "a new or empty folder"),
+                Choice("show", "QR codes animated on this screen", None),
+            ], notes), self.send_draft)
+
+    def send_draft(self, answer: tuple[str, str] | None) -> None:
+        if answer is None:
+            return
+        how, where = answer
+        c = self.c
+        if how == "show":
+            from ceremony.tui.screens.qrshow import show_bundle
+            show_bundle(self, c, f"draft of root v{c.state.draft['version']}")
+            return
+        fn = {"file": flows.export_draft_to, "usb": flows.export_usb_to,
+              "qr": flows.export_qr_to}[how]
+        self.token_job("export-draft", lambda: fn(c, Path(where)), "Writing the draft",
+                       touch=False, logout=False)
 
     def job_failed(self, job: str) -> None:
         self.show()

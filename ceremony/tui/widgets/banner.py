@@ -18,10 +18,11 @@ class Banner(Static):
     Banner.-error { display: block; background: $error; color: $text; }
     Banner.-busy { display: block; background: $warning; color: $background; }
     Banner.-info { display: block; background: $success; color: $background; }
+    Banner.-touch { display: block; background: $accent; color: $text; text-style: bold; }
     """
 
     def _set(self, kind: str, text: Text) -> None:
-        for k in ("-error", "-busy", "-info"):
+        for k in ("-error", "-busy", "-info", "-touch"):
             self.set_class(k == kind, k)
         self.update(text)
 
@@ -38,6 +39,12 @@ class Banner(Static):
         if touch:
             t += Text("If your key blinks, touch it now. Do not remove the token.")
         self._set("-busy", t)
+
+    def touch(self, message: str) -> None:
+        """The token is blocked until the keyholder touches it: say so, loudly."""
+        t = Text(">>> TOUCH YOUR KEY NOW <<<  ", style="bold reverse")
+        t += Text(message + "\nNothing else to do until it is touched; do not remove it.")
+        self._set("-touch", t)
 
     def info(self, message: str) -> None:
         self._set("-info", Text(message))

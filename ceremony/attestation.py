@@ -1,0 +1,395 @@
+"""Root keys born on YubiKeys: keygen (provision or adopt), attestation proven, recorded, re-checked.
+
+A keyholder with ``device = "yubikey"`` in the plan gets their root key in PIV
+slot 9c of the YubiKey whose serial the plan names. ``keygen`` either
+provisions the YubiKey on the spot (PIV reset, only after the operator typed
+the serial) or adopts the key ``ceremony yubikey provision`` already made; in
+both cases the slot's attestation is fetched and verified before anything is
+recorded, and a key whose attestation fails is refused (exit 3, the verdict's
+reason). No PIN is spent at keygen: the PIN budget, factory defaults and the
+slot policy are read from metadata.
+
+What is kept, all public:
+
+* the root key's ``x-ceremony-attestation`` field (in root metadata, so any
+  later verifier can re-check it): the slot certificate and the device's f9
+  certificate as PEM, ``x-ceremony-device = "yubikey"``;
+* the ``key-generated`` event: the verdict (serial, firmware, policies, chain
+  subjects, root fingerprint) and the trust it was checked against;
+* ``keys/attestation-NAME.pem``: the same two certificates.
+
+Trust is Yubico's PIV attestation roots bundled with the tool
+(``hsm/yubikey_roots``). Rehearsals and tests (``rehearsal = true`` only) may
+name other roots with ``--attestation-roots PEM`` or ``CEREMONY_ATTESTATION_ROOTS``;
+those roots are then written into the journal, so ``record verify`` re-checks
+against exactly what was used, and the record says they are not Yubico's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ceremony.errors import UsageError, VerificationError
+
+ENV_ROOTS = "CEREMONY_ATTESTATION_ROOTS"
+ATTESTATION_TYPE = "yubikey-piv"
+YUBIKEY = "yubikey"
+_CURVES = {"secp256r1": "ecdsa-p256", "secp384r1": "ecdsa-p384"}
+
+
+# ---- trust ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The roots attestations are checked against, and how to say so."""
+
+    store: Any  # hsm.yubikey.attestation.TrustStore
+    bundled: bool
+
+    @property
+    def description(self) -> str:
+        if self.bundled:
+            return "the bundled Yubico roots"
+        return f"rehearsal roots {self.store.name} (not Yubico)"
+
+    def to_record(self) -> dict[str, Any]:
+        """What the journal keeps: the bundled roots by name, other roots in full (public)."""
+        if self.bundled:
+            return {"bundled": True, "name": "yubico"}
+        pem = [c.public_bytes(Encoding.PEM).decode() for c in self.store.roots]
+        inter = [c.public_bytes(Encoding.PEM).decode() for c in self.store.intermediates]
+        return {"bundled": False, "name": self.store.name, "roots": pem, "intermediates": inter}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Trust:
+        """Raises: VerificationError: the recorded trust is malformed."""
+        if d.get("bundled"):
+            return bundled()
+        from hsm.yubikey.attestation import TrustStore
+        try:
+            roots = tuple(x509.load_pem_x509_certificate(p.encode()) for p in d["roots"])
+            inters = tuple(x509.load_pem_x509_certificate(p.encode()) for p in d.get("intermediates", []))
+        except (KeyError, TypeError, ValueError) as e:
+            raise VerificationError(f"the recorded attestation roots are malformed: {e}") from None
+        return cls(TrustStore(roots, inters, str(d.get("name", "recorded"))), False)
+
+
+def bundled() -> Trust:
+    """Yubico's roots as bundled (pinned by SHA-256).
+
+    Raises:
+        AttestationError: a bundled file is missing or changed.
+    """
+    from hsm.yubikey.attestation import TrustStore
+    return Trust(TrustStore.yubico(), True)
+
+
+def load_roots(path: Path) -> Trust:
+    """Roots (self-signed) and intermediates from one PEM bundle.
+
+    Raises:
+        AttestationError: unreadable, not PEM certificates, or no root among them.
+    """
+    from hsm.yubikey.attestation import TrustStore
+    from hsm.yubikey.errors import AttestationError
+    path = Path(path)
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except OSError as e:
+        raise AttestationError(f"cannot read the attestation roots {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise AttestationError(f"the attestation roots {path} are not PEM certificates: {e}") from None
+    roots = tuple(c for c in certs if c.issuer == c.subject)
+    if not roots:
+        raise AttestationError(f"the attestation roots {path} hold no self-signed root certificate")
+    return Trust(TrustStore(roots, tuple(c for c in certs if c.issuer != c.subject), path.name), False)
+
+
+def trust_for(plan: Any, path: Path | str | None = None, env: dict[str, str] | None = None) -> Trust:
+    """The trust for keygen: ``path`` (``--attestation-roots``), else ``CEREMONY_ATTESTATION_ROOTS``,
+    else the bundled Yubico roots. Other roots than Yubico's are for rehearsals only.
+
+    Raises:
+        UsageError: other roots named for a live ceremony.
+        AttestationError: the roots cannot be read.
+    """
+    env = os.environ if env is None else env
+    chosen = path or env.get(ENV_ROOTS)
+    if not chosen:
+        return bundled()
+    if not plan.rehearsal:
+        raise UsageError(f"--attestation-roots (or {ENV_ROOTS}) is for rehearsals only: a live "
+                         "ceremony trusts only the bundled Yubico roots",
+                         hint=f"unset {ENV_ROOTS}, or mark the plan `rehearsal = true` for a rehearsal")
+    return load_roots(Path(chosen))
+
+
+# ---- the x- field ----------------------------------------------------------------------
+
+
+def attestation_field(verdict: Any) -> dict[str, Any]:
+    """``x-ceremony-attestation``: the slot certificate, then the device's f9 certificate (PEM)."""
+    return {"type": ATTESTATION_TYPE, "slot": verdict.slot,
+            "certificates": [verdict.attestation_pem, verdict.device_certificate_pem]}
+
+
+def verdict_record(verdict: Any) -> dict[str, Any]:
+    """The verdict for the journal (the certificates themselves are in the key's x- field)."""
+    d = verdict.to_dict()
+    for k in ("public_key", "attestation", "device_certificate"):
+        d.pop(k, None)
+    return d
+
+
+def algorithm_of(public_key: Any) -> str | None:
+    curve = getattr(getattr(public_key, "curve", None), "name", None)
+    return _CURVES.get(curve or "")
+
+
+def _same_key(a: Any, b: Any) -> bool:
+    spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return bool(a.public_bytes(*spki) == b.public_bytes(*spki))
+
+
+@dataclass
+class KeyAttestation:
+    """One root key's attestation status, for ``ceremony verify`` and the record."""
+
+    name: str
+    status: str  # "attested", "none", "failed"
+    kind: str  # "YubiKey", "PKCS#11 token", "no token information"
+    serial: int | None = None
+    firmware: str | None = None
+    pin_policy: str | None = None
+    touch_policy: str | None = None
+    problems: list[str] = field(default_factory=list)
+    advisories: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def line(self) -> str:
+        if self.status == "attested":
+            extra = "".join(f"; advisory: {a}" for a in self.advisories)
+            return (f"{self.name}: attested on YubiKey {self.serial} (firmware {self.firmware}, "
+                    f"PIN {self.pin_policy}, touch {self.touch_policy}){extra}")
+        if self.status == "none":
+            return f"{self.name}: no attestation ({self.kind})"
+        return f"{self.name}: attestation FAILED: {'; '.join(self.problems)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"keyholder": self.name, "status": self.status, "kind": self.kind,
+                "serial": self.serial, "firmware": self.firmware, "pin_policy": self.pin_policy,
+                "touch_policy": self.touch_policy, "problems": self.problems,
+                "advisories": self.advisories}
+
+
+def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAttestation:
+    """Re-check a root key's stored attestation offline (never raises for a bad one).
+
+    The attestation must chain to ``trust``, be for slot 9c, name the serial in the
+    key's ``x-ceremony-token-serial``, state PIN policy always and touch always or
+    cached, and attest exactly this key.
+    """
+    from ceremony.formats import tuf as tuf_format
+    from hsm.yubikey.attestation import verify_attestation
+    f = key.unrecognized_fields
+    name = tuf_format.key_name(key)
+    yubikey = f.get(tuf_format.X_DEVICE) == YUBIKEY
+    kind = "YubiKey" if yubikey else ("PKCS#11 token" if tuf_format.X_KEY_URI in f
+                                      else "no token information")
+    stored = f.get(tuf_format.X_ATTESTATION)
+    if stored is None:
+        return KeyAttestation(name, "none", kind)
+    try:
+        if not isinstance(stored, dict) or stored.get("type") != ATTESTATION_TYPE:
+            raise ValueError(f"not a {ATTESTATION_TYPE} attestation")
+        certs = stored["certificates"]
+        if not isinstance(certs, list) or len(certs) != 2:
+            raise ValueError("expected the slot certificate and the device certificate")
+        slot_cert = x509.load_pem_x509_certificate(str(certs[0]).encode())
+        device_cert = x509.load_pem_x509_certificate(str(certs[1]).encode())
+    except (KeyError, TypeError, ValueError) as e:
+        return KeyAttestation(name, "failed", kind, problems=[f"the stored attestation is malformed: {e}"])
+    serial_text = f.get(tuf_format.X_TOKEN_SERIAL)
+    expected = int(serial_text) if isinstance(serial_text, str) and serial_text.isdigit() else None
+    verdict = verify_attestation(slot_cert, device_cert, trust.store, expected_serial=expected,
+                                 allowed_pin_policies=("always",),
+                                 allowed_touch_policies=("always", "cached"), now=now)
+    problems = list(verdict.problems)
+    if expected is None:
+        problems.append("the key names no YubiKey serial to check the attestation against")
+    try:
+        if not _same_key(verdict.public_key, key._crypto_key()):
+            problems.append("the attestation is for another key than this root key")
+    except (ValueError, TypeError) as e:
+        problems.append(f"the root key cannot be compared with the attestation: {e}")
+    fw = ".".join(map(str, verdict.firmware)) if verdict.firmware else None
+    return KeyAttestation(name, "failed" if problems else "attested", kind, verdict.serial, fw,
+                          verdict.pin_policy, verdict.touch_policy, problems, list(verdict.advisories))
+
+
+def check_root(root: Any, roots: Path | str | None = None,
+               now: dt.datetime | None = None) -> tuple[Trust | None, list[KeyAttestation]]:
+    """Every root key of ``root`` (a python-tuf ``Root``), in the root role's order.
+
+    Checked against the roots in the PEM file ``roots`` if given, else the bundled Yubico
+    roots (read only when some key carries an attestation).
+
+    Raises:
+        AttestationError: the roots cannot be read.
+    """
+    from ceremony.formats import tuf as tuf_format
+    keys = [root.keys[k] for k in root.roles["root"].keyids]
+    trust: Trust | None = load_roots(Path(roots)) if roots else None
+    if trust is None and any(tuf_format.X_ATTESTATION in k.unrecognized_fields for k in keys):
+        trust = bundled()
+    if trust is None:
+        return None, [check_key(k, _no_trust(), now) for k in keys]
+    return trust, [check_key(k, trust, now) for k in keys]
+
+
+def _no_trust() -> Trust:
+    """A trust that holds nothing: for keys without an attestation, never consulted."""
+    from hsm.yubikey.attestation import TrustStore
+    return Trust(TrustStore((), (), "none"), False)
+
+
+# ---- keygen ------------------------------------------------------------------------------
+
+
+def keygen_yubikey(c: Any, holder: Any, pin: Any, *, trust: Trust,
+                   provision: Any = None, on_touch: Any = None) -> Any:
+    """``keyholder``'s root key in slot 9c of their YubiKey: provisioned now, or adopted.
+
+    The engine has already checked the step may run (preflight, not yet generated).
+    The intent is journaled first; the key is recorded only once its attestation
+    verified.
+
+    Args:
+        provision: ``hsm.yubikey.provision.ProvisionPrompts`` to reset PIV and generate
+            the key now (the operator types the serial); None to adopt the key in slot 9c.
+
+    Raises:
+        AttestationError: the attestation does not verify (exit 3, the verdict's reasons).
+        VerificationError: the slot's key is not the plan's algorithm.
+        FactoryDefaultsError, PinFinalTryError, PinLockedError: the YubiKey is not fit.
+        ProvisionAbortedError: the typed serial did not match (nothing changed).
+        hsm.errors.HsmError: missing, ambiguous or removed YubiKey; empty slot.
+    """
+    from ceremony.formats import tuf as tuf_format
+    from ceremony.keys import key_from_crypto
+    from ceremony.state import KEY_GENERATED, KEYGEN_INTENT
+    from ceremony.workspace import atomic_write
+    from hsm.yubikey.attestation import attest
+    from hsm.yubikey.preflight import preflight
+    from hsm.yubikey.provision import provision as provision_device
+    from hsm.yubikey.signing import open_signing_key
+
+    name, serial = holder.name, int(holder.serial)
+    mode = "provision" if provision is not None else "adopt"
+    if name not in c.state.intents:
+        c.record(KEYGEN_INTENT, {
+            "keyholder": name, "device": YUBIKEY, "mode": mode, "yubikey_serial": serial,
+            "slot": "9c", "algorithm": holder.algorithm, "touch": holder.touch,
+            "key_id_hex": "02", "object_label": None, "token_label": None,
+            "token_serial": holder.serial, "trust": trust.description})
+    if provision is not None:
+        provision_device(serial, provision, algorithm=holder.algorithm, touch=holder.touch)
+    else:
+        preflight(serial).require_ready()  # factory defaults, PIN budget: no PIN spent
+
+    verdict = attest(serial, trust.store, allowed_pin_policies=("always",),
+                     allowed_touch_policies=(holder.touch,))
+    verdict.require()
+    actual = algorithm_of(verdict.public_key)
+    if actual != holder.algorithm:
+        raise VerificationError(
+            f"slot 9c of YubiKey {serial} holds an {actual or 'unsupported'} key, but the plan "
+            f"says {holder.algorithm} for {name}",
+            hint="provision the YubiKey again with the plan's algorithm (keygen --provision)")
+    yk = open_signing_key(serial, pin, on_touch, expected_public=verdict.public_key)
+
+    xfield = attestation_field(verdict)
+    key = tuf_format.root_key(key_from_crypto(verdict.public_key), name, holder.algorithm,
+                              yk.token.label, yk.token.serial, yk.ref.uri(), device=YUBIKEY,
+                              attestation=xfield)
+    data = {"keyholder": name, "key": key.to_dict(), "keyid": key.keyid,
+            "algorithm": holder.algorithm, "token_label": yk.token.label,
+            "token_serial": yk.token.serial, "key_id_hex": "02", "uri": yk.ref.uri(),
+            "device": YUBIKEY,
+            "attestation": {"mode": mode, "verdict": verdict_record(verdict),
+                            "trust": trust.to_record()}}
+    atomic_write(c.ws.keys / f"root-{name}.json",
+                 json.dumps({"keyid": key.keyid, **key.to_dict()}, indent=1, sort_keys=True).encode())
+    atomic_write(c.ws.keys / f"attestation-{name}.pem", "".join(xfield["certificates"]).encode())
+    c.record(KEY_GENERATED, data)
+    return c.state.keys[name]
+
+
+# ---- the record ------------------------------------------------------------------------------
+
+
+def _event_time(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
+    """Re-check every recorded YubiKey attestation (``record verify``): (checks, problems).
+
+    Each is verified against the trust journaled with it (the bundled Yubico roots,
+    or a rehearsal's own roots), as of the time it was journaled; the key file and
+    ``keys/attestation-NAME.pem`` must match.
+    """
+    from securesystemslib.signer import Key
+
+    from hsm.errors import HsmError
+    checks: list[str] = []
+    problems: list[str] = []
+    for e in events:
+        d = e.data
+        if e.type != "key-generated" or d.get("device") != YUBIKEY:
+            continue
+        who = d.get("keyholder", "?")
+        rec = d.get("attestation") or {}
+        try:
+            trust = Trust.from_record(rec.get("trust") or {"bundled": True})
+            key = Key.from_dict(d["keyid"], dict(d["key"]))
+        except (VerificationError, HsmError) as err:
+            problems.append(f"{who}'s attestation (journal line {e.seq}) cannot be checked: {err.message}")
+            continue
+        except (KeyError, TypeError, ValueError) as err:
+            problems.append(f"{who}'s key at journal line {e.seq} is malformed: {err}")
+            continue
+        result = check_key(key, trust, _event_time(e.time))
+        if result.status != "attested":
+            why = "; ".join(result.problems) or "no attestation is stored with the key"
+            problems.append(f"{who}'s attestation (journal line {e.seq}) does not verify against "
+                            f"{trust.description}: {why}")
+            continue
+        pem_path = ws.keys / f"attestation-{who}.pem"
+        stored = key.unrecognized_fields.get("x-ceremony-attestation", {}).get("certificates", [])
+        try:
+            pem_ok = pem_path.read_bytes() == "".join(stored).encode()
+        except OSError:
+            pem_ok = False
+        if not pem_ok:
+            problems.append(f"keys/{pem_path.name} is missing or differs from journal line {e.seq}")
+            continue
+        checks.append(f"{who}'s key was generated on YubiKey {result.serial} (firmware "
+                      f"{result.firmware}, PIN {result.pin_policy}, touch {result.touch_policy}): "
+                      f"attestation at journal line {e.seq} verified against {trust.description}")
+    return checks, problems

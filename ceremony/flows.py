@@ -1,0 +1,379 @@
+"""Small UI-independent steps the TUI needs on top of the engine, transfer and transport modules.
+
+Each function here is what one CLI command does between parsing and printing
+(``export``, ``import``, ``export-draft``, ``import-signature``, ``compromise``),
+returned as data instead of printed, so the TUI screens can stay free of
+ceremony logic. Nothing here imports Textual; everything raises the usual
+``CeremonyError``/``HsmError`` with the operator sentence.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shlex
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ceremony.errors import UsageError, WorkspaceError
+
+SIGNED_METADATA = "signed-metadata"
+IMPORT_USB, IMPORT_QR, IMPORT_FILE = "usb", "qr", "file"
+#: The smallest QR version drawn on a terminal (as ``ceremony.transport.fit_size``).
+MIN_TERMINAL_VERSION = 5
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What one export wrote (and journaled): lines for the room, and where it went."""
+
+    transport: str
+    where: Path
+    lines: list[str]
+
+
+def export_usb_to(c: Any, folder: Path) -> Sent:
+    """``ceremony export WORKSPACE --usb FOLDER``: write the workspace's bundle, read it back,
+    journal it. Published metadata once published, else the travelling draft.
+
+    Raises:
+        StateError: nothing to export yet.
+        WorkspaceError: the folder is missing, or already holds a bundle (nothing written).
+    """
+    from ceremony.fingerprint import fingerprint_words
+    from ceremony.transfer import record_export, workspace_bundle
+    from ceremony.transport import export_usb, find_bundles
+    folder = Path(folder).expanduser()
+    bundle = workspace_bundle(c)
+    existing = find_bundles(folder) if folder.is_dir() else []
+    if existing:
+        raise WorkspaceError(f"{folder} already holds a bundle ({existing[0].name}); "
+                             "a stick carries one bundle at a time",
+                             hint="use a fresh stick or folder; nothing was written")
+    path = export_usb(bundle, folder)
+    record_export(c, bundle, "usb", path)
+    return Sent("usb", path, [f"{bundle.manifest.kind} bundle written to {path} and read back",
+                              f"bundle digest {bundle.digest}",
+                              f"read aloud: {fingerprint_words(bundle.digest)}"])
+
+
+def export_qr_to(c: Any, folder: Path, size: str = "medium") -> Sent:
+    """``ceremony export WORKSPACE --qr FOLDER``: PNG frames and a printable sheet, journaled.
+
+    Raises:
+        StateError: nothing to export yet.
+        WorkspaceError: the folder exists and is not empty (nothing written).
+        VerificationError: the bundle is too large for QR.
+    """
+    from ceremony.transfer import record_export, workspace_bundle
+    from ceremony.transport import export_qr
+    bundle = workspace_bundle(c)
+    out = export_qr(bundle, Path(folder).expanduser(), size=size)
+    record_export(c, bundle, "qr", out.directory)
+    return Sent("qr", out.directory, [
+        f"{bundle.manifest.kind} bundle as {len(out.frames)} QR frame(s) ({out.size.name}) in "
+        f"{out.directory}", f"printable sheet: {out.sheet}",
+        f"message words (read aloud): {out.message_words}"])
+
+
+def export_draft_to(c: Any, out: Path) -> Sent:
+    """``ceremony export-draft WORKSPACE --out FILE`` (a folder gets the usual file name).
+
+    Raises:
+        StateError: nothing drafted.
+        WorkspaceError: the file exists.
+    """
+    from ceremony.detached import export_draft
+    out = Path(out).expanduser()
+    version = c.state.draft["version"] if c.state.draft else None
+    if out.is_dir():
+        out = out / f"{version}.root.draft.json"
+    export_draft(c, out)
+    return Sent("file", out, [f"draft of root v{version} written to {out}",
+                              f"digest {c.state.draft_digest}",
+                              f"the keyholder runs: ceremony sign-draft {out.name} "
+                              "--keyholder NAME"])
+
+
+def published_exports(c: Any) -> list[dict[str, Any]]:
+    """Journaled exports of the published metadata (a draft sent out earlier does not count)."""
+    return [e for e in c.state.exports if e.get("kind") == SIGNED_METADATA]
+
+
+def default_export_dir(c: Any, what: str) -> Path:
+    """A fresh folder under the workspace's ``out/`` for an export (``qr``, ``usb``, ...)."""
+    base = c.ws.out / what
+    if not base.exists():
+        return base
+    n = 2
+    while (c.ws.out / f"{what}-{n}").exists():
+        n += 1
+    return c.ws.out / f"{what}-{n}"
+
+
+def removable_mounts(probes: Any = None) -> list[Any]:
+    """Mounted removable drives (USB sticks), read where the preflight probes look."""
+    from ceremony.transport import list_removable_mounts
+    if probes is None:
+        return list_removable_mounts()
+    return list_removable_mounts(Path(probes.proc_root) / "mounts", probes.sys_root)
+
+
+# ---- animated QR on a terminal ------------------------------------------------------------------
+
+
+@dataclass
+class TerminalQr:
+    """Frames of a bundle's message drawn as half-block lines, sized to a terminal.
+
+    ``size="auto"`` takes the largest code that fits ``columns`` x ``lines``
+    (less ``reserve`` lines for status); a named size (small, medium, large) is
+    checked and refused if it would wrap, never drawn cut or wrapped.
+    """
+
+    message: bytes
+    words: str
+    size: Any
+    _frames: Iterator[bytes] = field(repr=False)
+
+    @classmethod
+    def for_terminal(cls, message: bytes, columns: int, lines: int, size: str = "auto",
+                     reserve: int = 2) -> TerminalQr:
+        """Raises:
+            UsageError: the code does not fit (the message says what it needs and what to do).
+        """
+        from ceremony.transport import frames as _frames
+        from ceremony.transport.qr import MAX_QR_MESSAGE, QR_SIZES, QrSize, qr_size
+        from ceremony.transport.terminal import terminal_cells
+        from ceremony.words import pgp_words
+        if len(message) > MAX_QR_MESSAGE:
+            raise UsageError(f"the bundle compresses to {len(message)} bytes, more than QR "
+                             f"transport carries ({MAX_QR_MESSAGE}); use a USB stick")
+        if size == "auto":
+            # The largest version that fits, as ``transport.fit_size`` picks it (at least 5).
+            candidates = [QrSize("terminal", v, "M", f"fits {columns}x{lines}")
+                          for v in range(40, MIN_TERMINAL_VERSION - 1, -1)]
+        else:
+            candidates = [qr_size(size)]
+        preset = next((p for p in candidates
+                       if _fits(p.modules, columns, lines, reserve)), None)
+        if preset is None:
+            p = candidates[-1]
+            cols, rows = terminal_cells(p.modules)
+            what = ("even the smallest QR code" if size == "auto"
+                    else f"a {p.name} QR code (version {p.version})")
+            others = [n for n, q in QR_SIZES.items() if _fits(q.modules, columns, lines, reserve)]
+            raise UsageError(
+                f"the terminal is {columns}x{lines} but {what} needs {cols}x{rows + reserve} "
+                "(columns x lines): it would wrap, so it is not drawn",
+                hint="enlarge the window or shrink the font"
+                     + (f", choose another size ({', '.join(others + ['auto'])})" if others
+                        else ", choose the size 'auto'" if size != "auto" else "")
+                     + ", or write PNG files and a printable sheet instead")
+        mid = _frames.message_id(message)
+        stream = _frames.fountain_frames(message, preset.frame_bytes)
+        return cls(message, " ".join(pgp_words(mid[:4])), preset, stream)
+
+    def fits(self, columns: int, lines: int, reserve: int = 2) -> bool:
+        """Whether the chosen code still fits a (resized) terminal."""
+        return _fits(self.size.modules, columns, lines, reserve)
+
+    def next_frame(self) -> tuple[str, list[str]]:
+        """The next frame (plain frames first, then fountain frames, without end): its label
+        and its lines, dark modules drawn as blocks (to be shown black on white)."""
+        from ceremony.transport import frames as _frames
+        from ceremony.transport import render_terminal
+        from ceremony.transport.qr import encode_qr
+        raw = next(self._frames)
+        frame = _frames.parse_frame(raw)
+        code = encode_qr(raw, self.size.version, self.size.ec_level)
+        return frame.label, render_terminal(code, color=False, invert=True)
+
+
+def _fits(modules: int, columns: int, lines: int, reserve: int) -> bool:
+    from ceremony.transport.terminal import terminal_cells
+    cols, rows = terminal_cells(modules)
+    return cols <= columns and rows <= lines - reserve
+
+
+def bundle_for_display(c: Any) -> tuple[Any, bytes]:
+    """The workspace's bundle and its QR message (``ceremony export --animate``)."""
+    from ceremony.transfer import workspace_bundle
+    from ceremony.transport import bundle_message
+    bundle = workspace_bundle(c)
+    return bundle, bundle_message(bundle)
+
+
+def record_display(c: Any, bundle: Any) -> None:
+    """Journal an animated display, as ``ceremony export --animate`` does."""
+    from ceremony.transfer import record_export
+    record_export(c, bundle, "qr-animated", Path("terminal"))
+
+
+# ---- import -------------------------------------------------------------------------------------
+
+
+def split_paths(text: str) -> list[Path]:
+    """Paths typed into one field: shell-style quoting, so names with spaces can be given.
+
+    Raises:
+        UsageError: nothing given, or unbalanced quotes.
+    """
+    try:
+        parts = shlex.split(text)
+    except ValueError as e:
+        raise UsageError(f"cannot read the paths: {e}") from None
+    if not parts:
+        raise UsageError("name a file or folder")
+    return [Path(p).expanduser() for p in parts]
+
+
+def import_signatures(c: Any, how: str, text: str) -> list[str]:
+    """``ceremony import WORKSPACE --usb DIR | --qr FILES`` or ``import-signature FILE``.
+
+    Everything is verified before it is used; each signature is journaled by
+    the import. Returns lines for the room (the thresholds follow from ``c.status()``).
+
+    Raises:
+        UsageError: no path, or an unknown transport.
+        VerificationError: the bundle, frames or signature do not verify, or belong elsewhere.
+        StateError: no draft, already published, or a duplicate signature.
+    """
+    from ceremony.detached import import_signature
+    from ceremony.transfer import import_to_workspace
+    from ceremony.transport import import_qr, import_usb
+    paths = split_paths(text)
+    if how == IMPORT_FILE:
+        lines = []
+        for p in paths:
+            added = import_signature(c, p)
+            lines.append(f"imported {len(added)} signature(s) from {p}")
+        return lines
+    if how == IMPORT_USB:
+        if len(paths) != 1:
+            raise UsageError("name one bundle folder (or the stick holding it)")
+        bundle = import_usb(paths[0])
+    elif how == IMPORT_QR:
+        bundle = import_qr(paths)
+    else:
+        raise UsageError(f"unknown transport {how!r}")
+    arrival = import_to_workspace(c, bundle)
+    return [f"{bundle.manifest.kind} bundle verified (digest {bundle.digest[:16]}...)",
+            *arrival.notes]
+
+
+# ---- emergency ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """Something that can be named as compromised: a root keyholder, an online key, a role."""
+
+    kind: str  # "keyholder", "key" or "role"
+    value: str
+    label: str
+
+
+def compromise_suspects(c: Any) -> list[Suspect]:
+    """What ``ceremony compromise`` can name, from the current root: keyholders, online keys,
+    whole roles.
+
+    Raises:
+        StateError: nothing published and no previous root.
+    """
+    from ceremony.compromise import current_root
+    from ceremony.formats import tuf as tuf_format
+    from ceremony.plan import ONLINE_ROLES
+    root = current_root(c)
+    out: list[Suspect] = []
+    for keyid in root.roles["root"].keyids:
+        name = tuf_format.keyholder_of(root.keys[keyid]) or keyid[:12]
+        out.append(Suspect("keyholder", name, f"root key of {name} ({keyid[:12]})"))
+    for role in ONLINE_ROLES:
+        for keyid in root.roles[role].keyids:
+            out.append(Suspect("key", keyid, f"{role} key {keyid[:12]}"))
+    out.append(Suspect("role", "root", "whole role: root (every root key)"))
+    out += [Suspect("role", r, f"whole role: {r} (every {r} key)") for r in ONLINE_ROLES]
+    return out
+
+
+def assess_suspects(c: Any, chosen: list[Suspect]) -> Any:
+    """``ceremony compromise --key/--keyholder/--role`` for the chosen suspects.
+
+    ``assess`` takes one whole role: with several chosen, the first is passed as
+    the role and every other online role is named by its keys (the same verdict).
+
+    Raises:
+        UsageError: nothing chosen.
+        StateError: no root to respond for.
+    """
+    from ceremony.compromise import assess, current_root
+    root = current_root(c)
+    keys = [s.value for s in chosen if s.kind == "key"]
+    holders = [s.value for s in chosen if s.kind == "keyholder"]
+    roles = [s.value for s in chosen if s.kind == "role"]
+    if "root" in roles:
+        roles.remove("root")
+        roles.insert(0, "root")
+    role = roles[0] if roles else None
+    for other in roles[1:]:
+        keys += list(root.roles[other].keyids)
+    return assess(root, c.plan, keys=list(dict.fromkeys(keys)), keyholders=holders, role=role)
+
+
+def write_emergency_plan(c: Any, assessment: Any, out: Path) -> tuple[Path, list[str]]:
+    """``ceremony compromise ... --out DIR``: write the plan for review; the next commands.
+
+    Raises:
+        WorkspaceError: the plan file exists already.
+    """
+    from ceremony.compromise import write_plan
+    path = write_plan(c, assessment, Path(out).expanduser())
+    lines = [f"emergency plan written to {path}",
+             "review it, add the new online keys, then:",
+             f"  ceremony init NEW_WORKSPACE --plan {path} --previous {c.ws.metadata}"]
+    return path, lines
+
+
+# ---- the printable script -----------------------------------------------------------------------
+
+
+def write_script(c: Any, out: Path | None = None) -> Path:
+    """``ceremony script WORKSPACE``: the printable script, by default ``record/script.html``."""
+    from ceremony.script import render_html
+    from ceremony.workspace import atomic_write
+    path = out or c.ws.record / "script.html"
+    atomic_write(path, render_html(c).encode())
+    return path
+
+
+# ---- touch --------------------------------------------------------------------------------------
+
+
+TouchCallback = Callable[[str], None]
+
+
+def call_with_touch(fn: Callable[..., Any], *args: Any, on_touch: TouchCallback | None,
+                    **kwargs: Any) -> Any:
+    """Call a token step, handing it ``on_touch`` when it takes one.
+
+    Token layers that know when a touch is awaited (``hsm.yubikey.signing``)
+    call it just before the card blocks; steps that do not take it yet are
+    called as they are (a PKCS#11 module cannot say when a touch is awaited).
+    """
+    if on_touch is not None and _accepts(fn, "on_touch"):
+        kwargs["on_touch"] = on_touch
+    return fn(*args, **kwargs)
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                 for p in params.values())

@@ -1,0 +1,139 @@
+"""Detached signing for notary collections: the notary side of ``ceremony.detached``.
+
+``ceremony.detached`` owns the travelling files and every refusal (another repository or
+ceremony, a stale draft, a key that does not count, a duplicate); this module only knows what a
+notary draft looks like inside the file, how a notary root key signs it on its token, and how
+such a signature is checked. The same rules as ``NotaryCeremony.sign`` apply: notary's
+``ecdsa`` method (SHA-256, raw ``r||s``, base64), checked with notary's own verifier rules.
+
+A notary root carries no keyholder names (notary-server drops unknown fields), so the draft
+file carries them beside the root as a ``ceremony-keys.json`` sidecar for the root keys of the
+draft and of the root before it: public facts only (keyholder, token label/serial, PKCS#11 URI,
+algorithm), which is what the signing machine needs to ask for the right token. As with the
+published sidecar, a wrong entry can only ask for the wrong token: the token's public key is
+compared with the certificate in the draft before it signs.
+
+Draft file fields (beside ``kind``, ``format``, ``repository``, ``ceremony_id``, ``version``,
+``digest``): ``draft`` is the ``signed`` object of the unsigned root (its digest is sha256 of
+notary's canonical JSON of it), ``previous`` the previous root file as JSON (or null), and
+``identities`` the sidecar document.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Any
+
+from ceremony.errors import VerificationError
+from ceremony.formats.notary_json import Signature
+from ceremony.formats.notary_keys import ECDSA, signature_problem
+from ceremony.formats.notary_root import (
+    NotaryKey,
+    NotaryMetadata,
+    NotaryRoot,
+    read_sidecar,
+    sidecar_bytes,
+)
+from hsm.errors import SignatureCheckError
+from hsm.pkcs11 import Module, PinProvider
+
+NAME = "notary"
+
+
+def document(c: Any) -> dict[str, Any]:
+    """The format-specific part of a notary draft file for ceremony ``c``."""
+    md = c.draft_metadata()
+    prev = c.previous_root()
+    root_ids = set(md.signed.roles["root"].keyids)
+    if prev is not None:
+        root_ids |= set(prev.signed.roles["root"].keyids)
+    identities = {k: v for k, v in c.identities().items() if k in root_ids}
+    return {
+        "draft": md.signed.to_dict(),
+        "previous": json.loads(prev.to_bytes()) if prev is not None else None,
+        "identities": json.loads(sidecar_bytes(c.gun, md.signed.version, identities)),
+    }
+
+
+def load(obj: dict[str, Any], path: Path, repository: str) -> tuple[NotaryMetadata,
+                                                                      NotaryMetadata | None, str]:
+    """The draft and previous root of a notary draft file, keys named; and the draft's digest.
+
+    Raises:
+        VerificationError: malformed (the message names the part), or identities for keys the
+            file does not hold or for another GUN.
+        KeyError: a field is missing (the caller names it).
+    """
+    signed, previous, sidecar = obj["draft"], obj["previous"], obj["identities"]
+    try:
+        bare = NotaryRoot(signed)
+    except VerificationError as e:
+        raise VerificationError(f"{path} (draft): {e.message}") from None
+    except (TypeError, AttributeError):
+        raise VerificationError(f"{path} (draft): not a notary root") from None
+    prev = None
+    if previous:
+        prev = NotaryMetadata.from_bytes(json.dumps(previous).encode(), f"{path} (previous)")
+    known = set(bare.keys) | (set(prev.signed.keys) if prev else set())
+    identities = read_sidecar(json.dumps(sidecar).encode(), repository, known,
+                              f"{path} (identities)")
+    draft = NotaryMetadata(NotaryRoot(signed, identities))
+    if prev is not None:
+        prev = NotaryMetadata(NotaryRoot(prev.signed.to_dict(), identities), prev.signature_list)
+    return draft, prev, draft.digest
+
+
+def keys_of(draft: NotaryMetadata, previous: NotaryMetadata | None,
+            keyholder: str) -> list[NotaryKey]:
+    """``keyholder``'s root keys in the draft and the previous root."""
+    found: dict[str, NotaryKey] = {}
+    for md in (draft, previous):
+        if md is None:
+            continue
+        for key in md.signed.role_keys("root"):
+            if key.keyholder == keyholder:
+                found.setdefault(key.keyid, key)
+    return list(found.values())
+
+
+def sign(draft: NotaryMetadata, keys: list[NotaryKey], module: Module,
+         pin: PinProvider) -> list[dict[str, Any]]:
+    """Sign the draft with each key on its token; each signature checked as notary would.
+
+    Raises:
+        VerificationError: no token is known for a key.
+        hsm.errors.HsmError: token missing/wrong, PIN refused, or the signature does not verify.
+    """
+    from ceremony.formats.notary import open_token_key, sign_sha256
+
+    payload = draft.signed_bytes
+    out = []
+    for key in keys:
+        tk = open_token_key(key, module, pin)
+        raw = sign_sha256(tk, payload)
+        problem = signature_problem(key.entry, Signature(key.keyid, ECDSA, raw), payload)
+        if problem:
+            raise SignatureCheckError(f"the signature from {tk.ref.describe()} does not verify "
+                                      f"with {key.keyholder}'s certificate: {problem}")
+        out.append({"keyid": key.keyid, "method": ECDSA,
+                    "sig": base64.b64encode(raw).decode("ascii"),
+                    "token_serial": tk.token.serial})
+    return out
+
+
+def verify(key: NotaryKey, entry: dict[str, Any], payload: bytes) -> dict[str, Any] | None:
+    """The journal fields of a detached signature by ``key`` over ``payload``; None when it
+    does not verify under notary's rules (or is not the ``ecdsa`` method the ceremony uses)."""
+    method, sig = entry.get("method", ECDSA), entry.get("sig")
+    if method != ECDSA or not isinstance(sig, str):
+        return None
+    try:
+        raw = base64.b64decode(sig, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if signature_problem(key.entry, Signature(key.keyid, ECDSA, raw), payload) is not None:
+        return None
+    return {"method": ECDSA, "sig": base64.b64encode(raw).decode("ascii")}
