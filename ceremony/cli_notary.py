@@ -157,6 +157,8 @@ def tagging_key(gun: str, out: Path) -> dict[str, Any]:
     for path in (out, public):
         if path.exists():
             raise WorkspaceError(f"{path} already exists; the tagging key was not written")
+    if not out.parent.is_dir():
+        raise WorkspaceError(f"the folder {out.parent} does not exist; the tagging key was not written")
     key = generate_tagging_key()
     keyid = write_tagging_key(out, key, gun)
     atomic_write(public, key_file_bytes(tagging_key_entry(key), gun=gun, role="targets"),

@@ -368,10 +368,15 @@ def seal_status(ws: Workspace, events: list[Event]) -> SealStatus:
     return SealStatus(target.seq, target.hash, sealed, waiting, False)
 
 
-def seal_sign(c: Any, keyholder: str, module: Any, pin: Any) -> SealStatus:
+def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
     """Sign the journal head with ``keyholder``'s key(s), each signature journaled.
 
+    A YubiKey key signs through ykcs11 (a PIN per signature) and calls ``on_touch``
+    before the card waits for a touch. The plan's FIDO2 witnesses must have signed off
+    the head first (``ceremony.witness``).
+
     Raises:
+        ThresholdError: too few witness sign-offs (names who is missing).
         StateError: sealed already, nothing published, or the keyholder has nothing to seal.
         hsm.errors.HsmError: token missing or wrong, PIN refused.
     """
@@ -402,7 +407,7 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any) -> SealStatus:
         public = s.public
         if f.get(tuf_format.X_DEVICE) == "yubikey":  # ykcs11: PIN per signature, touch
             from ceremony.engine import open_root_key
-            tk = open_root_key(s.key, module, pin)
+            tk = open_root_key(s.key, module, pin, on_touch)
         else:
             token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
                                       serial=f.get(tuf_format.X_TOKEN_SERIAL))
@@ -449,7 +454,7 @@ def seal_finish(c: Any) -> SealStatus:
     return seal_status(c.ws, c.journal.events)
 
 
-def seal(c: Any, module: Any, pin: Any) -> SealStatus:
+def seal(c: Any, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
     """Seal with every signer's token (all present, as in a scripted rehearsal).
 
     Idempotent: on a sealed ceremony it only rewrites ``record/`` (a crash
@@ -462,7 +467,7 @@ def seal(c: Any, module: Any, pin: Any) -> SealStatus:
         write_record(c.ws)
         return seal_status(c.ws, c.journal.events)
     for keyholder in seal_status(c.ws, c.journal.events).waiting:
-        seal_sign(c, keyholder, module, pin)
+        seal_sign(c, keyholder, module, pin, on_touch=on_touch)
     return seal_finish(c)
 
 

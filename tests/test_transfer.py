@@ -142,3 +142,16 @@ def test_animated_terminal_display_decodes(hsm: SoftHsm, tmp_path: Path, capsys)
     assert "\u2580" in r.out or "\u2584" in r.out  # half-block QR modules were drawn
     journal = (ws / "journal.jsonl").read_text()
     assert '"transport":"qr-animated"' in journal
+
+
+def test_notary_key_files_pack_as_online_keys(tmp_path: Path) -> None:
+    r = cli("notary", "tagging-key", "example.com/app", "--out", tmp_path / "missing" / "t.pem")
+    assert (r.code, r.err.strip()) == (7, f"error: the folder {tmp_path / 'missing'} does not exist; "
+                                          "the tagging key was not written")
+    assert cli("notary", "tagging-key", "example.com/app", "--out", tmp_path / "t.pem").code == 0
+    r = cli("pack", tmp_path / "t.pub.json", "--kind", "online-keys", "--repository",
+            "example.com/app", "--usb", stick(tmp_path / "s"))
+    assert r.code == 0, r.err
+    r = cli("import", "--usb", tmp_path / "s", "--out", tmp_path / "in")
+    assert r.code == 0 and "t.pub.json: notary public key" in r.out
+    assert (tmp_path / "in" / "t.pub.json").read_bytes() == (tmp_path / "t.pub.json").read_bytes()

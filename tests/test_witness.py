@@ -227,6 +227,11 @@ def test_security_key_problems(hsm: SoftHsm, tmp_path: Path, keys, monkeypatch: 
     assert "error: victor's security key was not touched in time; nothing was signed" in r.err
     assert all(json.loads(x)["type"] != "witness-signed"
                for x in (ws / "journal.jsonl").read_text().splitlines())
+    monkeypatch.setenv("CEREMONY_FIDO_DEVICE", "tests.no_such_module:key")
+    r = cli("witness", "sign", ws, "--name", "victor")
+    assert (r.code, r.err.splitlines()[-1]) == (64, (
+        "error: CEREMONY_FIDO_DEVICE='tests.no_such_module:key' does not give a FIDO2 device "
+        "(module:callable): ModuleNotFoundError: No module named 'tests.no_such_module'"))
 
 
 def test_the_test_seam_is_refused_for_a_live_ceremony(hsm: SoftHsm, tmp_path: Path, keys) -> None:  # type: ignore[no-untyped-def]
