@@ -90,6 +90,11 @@ def _ask_clock(args: argparse.Namespace) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _touch_prompt(message: str) -> None:
+    from ceremony.cli_yubikey import touch_prompt
+    touch_prompt(message)
+
+
 def cmd_seal(args: argparse.Namespace) -> int:
     """Seal the journal head with every root signer's token (all present)."""
     from ceremony import record
@@ -99,11 +104,11 @@ def cmd_seal(args: argparse.Namespace) -> int:
     module = _module(args, c.plan.pkcs11_module)
     pin = pin_provider(args.pin_file)
     if args.keyholder:
-        st = record.seal_sign(c, args.keyholder, module, pin)
+        st = record.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
         if not st.waiting:
             st = record.seal_finish(c)
     else:
-        st = record.seal(c, module, pin)
+        st = record.seal(c, module, pin, on_touch=_touch_prompt)
     lines = [st.describe()]
     if st.done:
         lines.append(f"record written to {c.ws.record}")

@@ -158,6 +158,10 @@ def write_plan(c: Any, a: Assessment, out_dir: Path) -> Path:
             lines.append(f"token = {_toml_str(h.token)}")
         if h.serial is not None:
             lines.append(f"serial = {_toml_str(h.serial)}")
+        if h.device != "pkcs11":
+            lines.append(f"device = {_toml_str(h.device)}")
+        if h.touch is not None:
+            lines.append(f"touch = {_toml_str(h.touch)}")
         lines += [f"algorithm = {_toml_str(h.algorithm)}", ""]
     members = [k for k in plan.root.keyholders if k not in a.compromised_root]
     if not members:

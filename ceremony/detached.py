@@ -84,18 +84,15 @@ class _Tuf:
 
     @staticmethod
     def sign(draft: Any, keys: list[Any], module: Module, pin: PinProvider) -> list[dict[str, Any]]:
+        from ceremony.engine import open_root_key
         from hsm.signer import TokenSigner
-        from hsm.uri import parse_uri
 
         payload = draft.signed_bytes
         sigs = []
         for key in keys:
-            f = key.unrecognized_fields
-            token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
-                                      serial=f.get(tuf_format.X_TOKEN_SERIAL))
-            tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM],
-                                 parse_uri(f[tuf_format.X_KEY_URI]).key_id,
-                                 expected_public=key._crypto_key())
+            # PKCS#11 tokens and YubiKeys alike (a YubiKey opens through ykcs11 with its
+            # retry counter read first); the token's key must be the draft's key.
+            tk = open_root_key(key, module, pin)
             sig = TokenSigner(tk, key).sign(payload)
             key.verify_signature(sig, payload)
             sigs.append({"keyid": key.keyid, "sig": sig.signature, "token_serial": tk.token.serial})

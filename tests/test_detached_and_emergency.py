@@ -140,3 +140,32 @@ def test_compromise_beyond_the_old_threshold_says_out_of_band(hsm: SoftHsm, tmp_
 def _keyid_of(ws: Path, keyholder: str) -> str:
     root = json.loads((ws / "metadata" / "root.json").read_text())["signed"]
     return next(k for k, v in root["keys"].items() if v.get("x-ceremony-keyholder") == keyholder)
+
+
+def test_emergency_plan_keeps_yubikey_keyholders_as_yubikeys(tmp_path: Path) -> None:
+    """The emergency plan must carry device/touch, or a new keygen would treat a YubiKey as PKCS#11."""
+    from types import SimpleNamespace
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from tuf.api.metadata import Root
+
+    from ceremony.compromise import assess, write_plan
+    from ceremony.keys import key_from_crypto
+    from ceremony.plan import parse_plan
+
+    text = plan_toml("yk", {"alice": "tok-alice"}, ["alice", "bob"], 1, _paths(tmp_path / "a")).replace(
+        "[roles.root]", '[[keyholders]]\nname = "bob"\ndevice = "yubikey"\nserial = "12345678"\n'
+                        'touch = "cached"\n\n[roles.root]')
+    plan = parse_plan(text)
+    online = {r: [key_from_crypto(ec.generate_private_key(ec.SECP256R1()).public_key())] for r in ROLES}
+    root = Root()
+    for name in ("alice", "bob"):
+        k = key_from_crypto(ec.generate_private_key(ec.SECP256R1()).public_key())
+        from ceremony.formats.tuf import root_key
+        root.add_key(root_key(k, name, "ecdsa-p256", None, None, "pkcs11:token=x;id=%01"), "root")
+    c = SimpleNamespace(plan=plan, online_keys=lambda: online)
+    a = assess(root, plan, role="targets")
+    out = write_plan(c, a, tmp_path / "e")
+    emergency = parse_plan(out.read_text().replace("new-online/targets.pub.pem", "x"))
+    bob = emergency.keyholder("bob")
+    assert (bob.device, bob.serial, bob.touch) == ("yubikey", "12345678", "cached")
