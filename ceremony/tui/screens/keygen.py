@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ceremony import flows
 from ceremony.fingerprint import fingerprint_words
 from ceremony.preflight import require_preflight
 from ceremony.tui.flow import Step, keygen_next
@@ -107,11 +108,12 @@ class KeygenScreen(StepScreen):
         if name is None:
             self.app.advance()  # type: ignore[attr-defined]
             return
-        app = self.app
+        app: Any = self.app
 
         def keygen() -> Any:
             require_preflight(self.c)
-            return self.c.keygen(name, app.module(), app.pin)  # type: ignore[attr-defined]
+            return flows.call_with_touch(self.c.keygen, name, app.module(), app.pin,
+                                         on_touch=app.touch_callback(self, name))
 
         self.token_job("keygen", keygen, f"Generating {name}'s key on the token")
 
