@@ -57,7 +57,8 @@ def _table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> 
 
 def _plan(path: Path, name: str, gun: str, holders: list[str], threshold: int, targets: Path,
           keys: Path) -> Path:
-    lines = ["[ceremony]", f'name = "{name}"', 'format = "notary"', f'repository = "{gun}"', ""]
+    lines = ["[ceremony]", f'name = "{name}"', 'format = "notary"', f'repository = "{gun}"',
+             "rehearsal = true", ""]  # SoftHSM on a networked machine: a rehearsal
     for h in holders:
         lines += ["[[keyholders]]", f'name = "{h}"', f'token = "bench-{h}"', ""]
     lines += ["[roles.root]", "keyholders = [" + ", ".join(f'"{h}"' for h in holders) + "]",
