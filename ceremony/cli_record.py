@@ -9,7 +9,7 @@ subparsers (``add`` is the ``add(name, handler, help_)`` helper from
     ceremony record verify WORKSPACE [--allow-unsealed]
     ceremony record report WORKSPACE [--out FILE]
     ceremony record compare LIVE REHEARSAL
-    ceremony tui WORKSPACE [--pin-file PATH] [--pkcs11-module PATH]
+    ceremony tui WORKSPACE [--pin-file PATH] [--pkcs11-module PATH] [--plan PLAN.toml [--previous DIR]]
 
 Handlers are thin, like the rest of the CLI: parse, call ``ceremony.preflight``
 / ``ceremony.record`` / the TUI, render. Expected failures propagate as
@@ -163,12 +163,16 @@ def cmd_record_compare(args: argparse.Namespace) -> int:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     """Open the workspace in the TUI; the PIN comes from a file/env only if one is given."""
+    if args.previous is not None and args.plan is None:
+        from ceremony.errors import UsageError
+        raise UsageError("--previous starts a rotation and needs --plan (a new workspace)")
     scripted = None
     if args.pin_file is not None or os.environ.get("CEREMONY_PIN"):
         from ceremony.interaction import pin_provider
         scripted = pin_provider(args.pin_file, interactive=False)
     from ceremony.tui.app import make_app
-    app = make_app(Path(args.workspace), module_path=args.pkcs11_module, pin_provider=scripted)
+    app = make_app(Path(args.workspace), module_path=args.pkcs11_module, pin_provider=scripted,
+                   plan=args.plan, previous=args.previous)
     code = app.run()
     return int(code or app.exit_code or 0)
 
@@ -197,6 +201,11 @@ def add_commands(sub: Any, add: Add) -> None:
 
     p = add("tui", cmd_tui, "walk through the ceremony in a terminal UI")
     _token_opts(p)
+    p.add_argument("--plan", metavar="PLAN.toml", type=Path,
+                   help="start a new ceremony: WORKSPACE does not exist yet; the plan is "
+                        "reviewed on screen, then the workspace is created")
+    p.add_argument("--previous", metavar="DIR", type=Path,
+                   help="with --plan: the previous root's metadata folder (a rotation)")
 
     rec = sub.add_parser("record", help="verify the record, or write its printable report",
                          description="The ceremony's record: transcript, seal and report.")

@@ -377,3 +377,255 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
         return False
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD
                                  for p in params.values())
+
+
+# ---- tokens present (keygen and sign screens) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Whether a keyholder's token (a PKCS#11 token, or a YubiKey by serial) is present."""
+
+    present: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    device: str  # "pkcs11" or "yubikey"
+    label: str | None
+    serial: str | None
+
+    def describe(self) -> str:
+        if self.device == "yubikey":
+            return f"YubiKey {self.serial}"
+        return f"token {self.label}" if self.label else f"serial {self.serial}"
+
+
+def _wanted_for_keygen(c: Any, name: str) -> _Wanted:
+    h = c.plan.keyholder(name)
+    return _Wanted("yubikey" if h.is_yubikey else "pkcs11", h.token, h.serial)
+
+
+def _wanted_for_signing(c: Any, name: str) -> list[_Wanted]:
+    from ceremony.formats import tuf as tuf_format
+    out = []
+    for key in c.signing_keys(name):
+        f = key.unrecognized_fields
+        serial = f.get(tuf_format.X_TOKEN_SERIAL)
+        out.append(_Wanted("yubikey" if f.get(tuf_format.X_DEVICE) == "yubikey" else "pkcs11",
+                           f.get(tuf_format.X_TOKEN_LABEL), None if serial is None else str(serial)))
+    return out
+
+
+def _presence(wanted: _Wanted, pkcs11_tokens: Callable[[], list[Any]],
+              cache: dict[str, list[Any]]) -> Presence:
+    if wanted.device == "yubikey":
+        if "yubikey" not in cache:
+            from hsm.yubikey import list_yubikeys
+            cache["yubikey"] = list_yubikeys()
+        keys = cache["yubikey"]
+        for k in keys:
+            if str(k.serial) == str(wanted.serial):
+                return Presence(True, f"YubiKey present: serial {k.serial} ({k.form_factor}, "
+                                      f"firmware {k.firmware_str})")
+        others = ", ".join(str(k.serial) for k in keys) or "none"
+        return Presence(False, f"YubiKey {wanted.serial} is not present (YubiKeys present: "
+                               f"{others}): insert it, then press r")
+    if "pkcs11" not in cache:
+        cache["pkcs11"] = list(pkcs11_tokens())
+    for t in cache["pkcs11"]:
+        if (wanted.label is None or t.label == wanted.label) and \
+           (wanted.serial is None or str(t.serial) == str(wanted.serial)):
+            return Presence(True, f"Token present: {t.label} (serial {t.serial}), "
+                                  f"PIN {t.pin_state}")
+    return Presence(False, f"{wanted.describe()} is not present: insert it, then press r")
+
+
+def token_presence(c: Any, name: str, pkcs11_tokens: Callable[[], list[Any]],
+                   signing: bool = False, cache: dict[str, list[Any]] | None = None) -> Presence:
+    """Whether ``name``'s token is present: YubiKeys are looked for by serial over PC/SC
+    (``hsm.yubikey``), other tokens in the PKCS#11 token list (``pkcs11_tokens()``, read
+    only when needed). ``signing``: the token holding ``name``'s key(s) for the draft
+    (a rotation's previous keyholders included), else the plan's token for keygen.
+
+    Raises:
+        HsmError: the token list cannot be read (no module, PC/SC not available).
+    """
+    cache = {} if cache is None else cache  # one listing of each kind for several keyholders
+    wanted = _wanted_for_signing(c, name) if signing else [_wanted_for_keygen(c, name)]
+    found = [_presence(w, pkcs11_tokens, cache) for w in wanted]
+    if not found:
+        return Presence(False, f"{name} holds no key that signs this draft")
+    missing = [p for p in found if not p.present]
+    return missing[0] if missing else Presence(True, "; ".join(p.text for p in found))
+
+
+def signing_tokens_present(c: Any, names: list[str],
+                           pkcs11_tokens: Callable[[], list[Any]]) -> dict[str, Presence]:
+    """:func:`token_presence` for each of ``names`` signing the draft, listing tokens once."""
+    cache: dict[str, list[Any]] = {}
+    return {n: token_presence(c, n, pkcs11_tokens, signing=True, cache=cache) for n in names}
+
+
+def token_absent(c: Any, name: str, signing: bool = False) -> Presence:
+    """The "not present" line, when the token list could not be read at all."""
+    wanted = _wanted_for_signing(c, name) if signing else [_wanted_for_keygen(c, name)]
+    what = ", ".join(w.describe() for w in wanted) or f"{name}'s token"
+    return Presence(False, f"{what} is not present: insert it, then press r")
+
+
+# ---- witnesses (FIDO2 sign-offs before publish and seal) ---------------------------------------
+
+PUBLISH_CONFIRMED = "publish-confirmed"
+ENROL, PUBLISH, SEAL = "enroll", "publish", "seal"
+
+
+@dataclass(frozen=True)
+class WitnessView:
+    """What the witness screen shows for one stage (enrolment, or the gate before a step)."""
+
+    stage: str
+    sentence: str  # "publish needs 2 witness sign-offs: signed off: wendy; waiting for ..."
+    lines: list[str]  # one per witness, and the head to compare
+    choices: list[tuple[str, str]]  # (witness, what selecting them does)
+    met: bool
+
+
+def publish_confirmed(c: Any) -> bool:
+    """Whether the typed "publish" for the current draft is in the journal."""
+    from ceremony import record
+    return c.state.draft_digest is not None and \
+        record.confirmed(c, PUBLISH_CONFIRMED, c.state.draft_digest)
+
+
+def gate_sentence(c: Any, step: str) -> str:
+    """Where the witnesses stand before ``step`` (publish, seal), in one sentence."""
+    from ceremony import witness
+    st = witness.status(c)
+    n = st.required
+    head = f"{step} needs {n} witness sign-off{'' if n == 1 else 's'}: signed off: " + \
+        (", ".join(st.signed) or "nobody yet")
+    if st.met:
+        return head + f"; that is enough to {step}"
+    return head + f"; waiting for {st.missing()}"
+
+
+def witness_view(c: Any, stage: str) -> WitnessView:
+    """The enrolment list, or the sign-off gate before publish/seal, as lines and choices."""
+    from ceremony import witness
+    from ceremony.fingerprint import fingerprint_words
+    st = witness.status(c)
+    p = c.plan
+    if stage == ENROL:
+        sentence = (f"{len(st.enrolled)} of {len(st.witnesses)} witnesses enrolled"
+                    + (f" ({', '.join(st.enrolled)})" if st.enrolled else "")
+                    + (f"; {st.required} must sign off before publish and before seal"
+                       if st.required else "; sign-offs are optional in this plan"))
+        lines = [f"  {w}: {'enrolled' if w in st.enrolled else 'not enrolled'}"
+                 for w in p.witnesses]
+        choices = [(w, f"{w:<10} enrol a security key") for w in p.witnesses
+                   if w not in st.enrolled]
+        return WitnessView(stage, sentence, lines, choices, len(st.enrolled) >= st.required)
+    sentence = gate_sentence(c, stage)
+    lines = [f"journal line {st.seq}, head words: {fingerprint_words(st.head, 4)}",
+             *st.lines()[1:]]
+    choices = []
+    for w in st.waiting:
+        if w in st.enrolled:
+            choices.append((w, f"{w:<10} sign off journal line {st.seq}"))
+        else:
+            choices.append((w, f"{w:<10} enrol first (later sign-offs are then needed again)"))
+    return WitnessView(stage, sentence, lines, choices, st.met)
+
+
+def witness_act(c: Any, name: str, on_touch: TouchCallback | None = None,
+                env: dict[str, str] | None = None) -> list[str]:
+    """``ceremony witness enroll`` when ``name`` has not enrolled, else ``ceremony witness
+    sign``: refuses before the security key is asked for; returns lines for the room.
+
+    Raises:
+        PlanError: not a witness in the plan.
+        StateError: already signed off this head, or sealed.
+        UsageError: the test seam named for a live plan.
+        HsmError: no security key, the wrong one, not touched.
+    """
+    from ceremony import witness
+    if name not in c.state.witnesses:
+        witness.ready_to_enroll(c, name)
+        device, source = witness.open_device(c.plan, env)
+        cred = witness.enroll(c, name, device, source, on_touch=on_touch)
+        return [f"{name} enrolled a security key ({source}, AAGUID {cred.aaguid})"]
+    target, _cred = witness.ready_to_sign(c, name)
+    device, _source = witness.open_device(c.plan, env)
+    witness.sign(c, name, device, on_touch=on_touch)
+    return [f"{name} signed off journal line {target.seq}"]
+
+
+def confirm_publish(c: Any, by: str) -> bool:
+    """The typed "publish": journal it (once per draft), then publish unless the plan's
+    witnesses must first sign off the journal as it now stands. True when published.
+
+    Raises:
+        ThresholdError: a threshold is not met.
+        StateError: sealed, or already published.
+    """
+    from ceremony import record, witness
+    if not publish_confirmed(c):
+        v = c.state.draft["version"]
+        record.confirm(c, PUBLISH_CONFIRMED, f"publish root v{v} confirmed by typing 'publish'",
+                       c.state.draft_digest, by)
+    if c.plan.witnesses_required and not witness.status(c).met:
+        return False
+    c.publish()
+    return True
+
+
+# ---- a new ceremony from the TUI ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    """A plan read and checked before anything is created (``ceremony init`` without writing)."""
+
+    plan: Any
+    plan_path: Path
+    previous: Path | None
+    warnings: list[str]
+
+
+def preview_plan(workspace: Path, plan_path: Path, previous: Path | None = None) -> PlanPreview:
+    """Read and check a plan (and its online keys) for a new workspace; nothing is written.
+
+    Raises:
+        PlanError: the plan or an online key file is invalid, or missing.
+        WorkspaceError: the workspace already exists.
+    """
+    from ceremony.plan import load_online_keys, parse_plan, shared_online_keys
+    workspace, plan_path = Path(workspace), Path(plan_path).expanduser()
+    if workspace.exists():
+        raise WorkspaceError(f"{workspace} already exists",
+                             hint="open it with `ceremony tui WORKSPACE` (without --plan), or "
+                                  "name a new folder")
+    if not plan_path.is_file():
+        from ceremony.errors import PlanError
+        raise PlanError(f"the plan {plan_path} does not exist")
+    plan = parse_plan(plan_path.read_text(encoding="utf-8"))
+    warnings: list[str] = []
+    if plan.format == "tuf":
+        online = load_online_keys(plan, plan_path.resolve().parent)
+        warnings = list(shared_online_keys(online))
+    if previous is not None and not Path(previous).expanduser().is_dir():
+        raise WorkspaceError(f"the previous metadata folder {previous} does not exist")
+    return PlanPreview(plan, plan_path, None if previous is None else Path(previous).expanduser(),
+                       warnings)
+
+
+def start_ceremony(workspace: Path, preview: PlanPreview) -> Any:
+    """``ceremony init WORKSPACE --plan PLAN [--previous DIR]`` after the room reviewed the plan.
+
+    Raises:
+        PlanError / VerificationError / WorkspaceError: as ``Ceremony.init`` (nothing written).
+    """
+    from ceremony.engine import Ceremony
+    return Ceremony.init(Path(workspace), preview.plan_path, preview.previous)

@@ -73,9 +73,12 @@ class Driver:
         return type(self.app.screen).__name__
 
     async def at(self, cls: type, idle: bool = True) -> Any:
-        await self.until(lambda: isinstance(self.app.screen, cls) and not (idle and self.app.busy),
-                         cls.__name__)
+        def there() -> bool:
+            return isinstance(self.app.screen, cls) and not (idle and self.app.busy)
+        await self.until(there, cls.__name__)
         await self.pilot.pause()
+        # A screen may start a token scan when it mounts: wait for it, as a person would.
+        await self.until(there, cls.__name__)
         return self.app.screen
 
     def text(self) -> str:

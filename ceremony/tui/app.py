@@ -55,9 +55,13 @@ class CeremonyApp(App[int]):
 
     def __init__(self, workspace: Path, module_path: str | None = None,
                  pin_provider: Callable[[Any], str] | None = None, probes: Probes | None = None,
-                 exporter: Exporter | None = None, operator: str = "administrator") -> None:
+                 exporter: Exporter | None = None, operator: str = "administrator",
+                 plan: Path | None = None, previous: Path | None = None) -> None:
         super().__init__()
         self.workspace = Path(workspace)
+        self.plan_path = None if plan is None else Path(plan)
+        self.previous = None if previous is None else Path(previous)
+        self.preview: Any = None
         self.module_path = module_path
         self.scripted_pin = pin_provider
         self.probes = probes or Probes()
@@ -77,7 +81,57 @@ class CeremonyApp(App[int]):
         # in a worker so the first screen is up, and answering keys, while that happens.
         from ceremony.tui.screens.fatal import OpeningScreen
         self.push_screen(OpeningScreen(str(self.workspace)))
+        if self.plan_path is not None and not self.workspace.exists():
+            self.run_worker(self._preview, name="preview", thread=True, exit_on_error=False)
+            return
         self.run_worker(self._open, name="open", thread=True, exit_on_error=False)
+
+    # ---- a new ceremony (--plan, the workspace does not exist yet) ------------------------
+
+    def _preview(self) -> None:
+        from ceremony import flows
+        self._guarded(lambda: flows.preview_plan(self.workspace, self.plan_path,  # type: ignore[arg-type]
+                                                 self.previous), self._previewed)
+
+    def _previewed(self, preview: Any, message: str, hint: str | None, code: int) -> None:
+        from ceremony.tui.screens.fatal import FatalScreen
+        from ceremony.tui.screens.new import NewCeremonyScreen
+        if preview is None:
+            self.exit_code = code
+            self.switch_screen(FatalScreen(message, hint))
+            return
+        self.preview = preview
+        self.switch_screen(NewCeremonyScreen(preview))
+
+    def start_new(self) -> None:
+        """Create the workspace from the reviewed plan (``Ceremony.init``), then go on."""
+        if self.busy:
+            return
+        self.busy = True
+        from ceremony import flows
+        self.run_worker(lambda: self._guarded(
+            lambda: flows.start_ceremony(self.workspace, self.preview), self._started),
+            name="init", thread=True, exit_on_error=False)
+
+    def _started(self, c: Any, message: str, hint: str | None, code: int) -> None:
+        self.busy = False
+        if c is None:
+            self.screen.failed(message, hint)  # type: ignore[attr-defined]
+            return
+        self.ceremony = c
+        self.advance()  # the room has reviewed the plan: on to the preflight
+
+    def _guarded(self, fn: Callable[[], Any], then: Callable[[Any, str, str | None, int], None]) -> None:
+        """Run ``fn`` (in a worker); hand its result, or the operator sentence, to ``then``."""
+        try:
+            result = fn()
+        except (CeremonyError, HsmError) as e:
+            self.call_from_thread(then, None, e.message, e.hint, e.exit_code)
+        except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+            self.call_from_thread(then, None, f"internal error: {type(e).__name__}: {e}",
+                                  INTERNAL_HINT, EXIT_INTERNAL)
+        else:
+            self.call_from_thread(then, result, "", None, 0)
 
     def _open(self) -> None:
         try:
@@ -229,7 +283,17 @@ class CeremonyApp(App[int]):
 
 def screen_for(step: Step) -> Screen[Any]:
     """A fresh screen for ``step``."""
-    from ceremony.tui.screens import done, draft, export, keygen, plan, preflight, seal, sign
+    from ceremony.tui.screens import (
+        done,
+        draft,
+        export,
+        keygen,
+        plan,
+        preflight,
+        seal,
+        sign,
+        witness,
+    )
     return {
         Step.PLAN: plan.PlanScreen,
         Step.PREFLIGHT: preflight.PreflightScreen,
@@ -239,12 +303,14 @@ def screen_for(step: Step) -> Screen[Any]:
         Step.EXPORT: export.ExportScreen,
         Step.SEAL: seal.SealScreen,
         Step.DONE: done.DoneScreen,
+        Step.WITNESS: witness.WitnessScreen,
     }[step]()
 
 
 def make_app(workspace: Path | str, module_path: str | None = None,
              pin_provider: Callable[[Any], str] | None = None, probes: Probes | None = None,
-             exporter: Exporter | None = None, operator: str = "administrator") -> CeremonyApp:
+             exporter: Exporter | None = None, operator: str = "administrator",
+             plan: Path | str | None = None, previous: Path | str | None = None) -> CeremonyApp:
     """Build the TUI for ``workspace``.
 
     Args:
@@ -256,8 +322,13 @@ def make_app(workspace: Path | str, module_path: str | None = None,
         exporter: an export hook replacing the transports (see :data:`Exporter`); None
             offers USB, QR files and QR on screen.
         operator: who is at the keyboard, for confirmations in the transcript.
+        plan: with ``workspace`` not existing yet, start a ceremony from this plan: it is
+            reviewed on screen first, and the workspace is created on confirmation.
+        previous: for such a start, the previous root's metadata folder (a rotation).
     """
-    return CeremonyApp(Path(workspace), module_path, pin_provider, probes, exporter, operator)
+    return CeremonyApp(Path(workspace), module_path, pin_provider, probes, exporter, operator,
+                       None if plan is None else Path(plan),
+                       None if previous is None else Path(previous))
 
 
 __all__ = ["EXIT_INTERNAL", "CeremonyApp", "Exporter", "make_app"]

@@ -26,9 +26,10 @@ class Step(Enum):
     EXPORT = "Export"
     SEAL = "Seal"
     DONE = "Done"
+    WITNESS = "Witnesses"  # enrolment and the sign-off gates: shown under the step they guard
 
 
-STEPS = list(Step)
+STEPS = [s for s in Step if s is not Step.WITNESS]
 DRAFT_APPROVED = "draft-approved"
 
 
@@ -38,6 +39,7 @@ class Session:
 
     preflight_passed: bool = False
     export_done: bool = False
+    witnesses_enrolled: bool = False  # the room moved on from the enrolment screen
 
 
 def seal_started(c: Any) -> bool:
@@ -52,6 +54,8 @@ def next_step(c: Any, session: Session) -> Step:
         return Step.DONE
     if not session.preflight_passed:
         return Step.PREFLIGHT
+    if witness_stage(c, session) is not None:
+        return Step.WITNESS
     if seal_started(c):
         return Step.SEAL
     if st.draft_published:
@@ -62,6 +66,33 @@ def next_step(c: Any, session: Session) -> Step:
     if st.draft is None or not record.confirmed(c, DRAFT_APPROVED, st.draft_digest):
         return Step.DRAFT
     return Step.SIGN
+
+
+def witness_stage(c: Any, session: Session) -> str | None:
+    """Which witness screen comes now, if any (``ceremony.flows`` ENROL, PUBLISH or SEAL).
+
+    Enrolment comes first, while anyone listed has not enrolled (until the room moves
+    on). Before publish: once "publish" is typed, until it is published (the typed
+    confirmation is itself journaled, so the witnesses sign off after it). Before the
+    seal: after the export, while too few have signed off the head.
+    """
+    from ceremony import flows, witness
+    p, st = c.plan, c.state
+    if not p.witnesses or st.sealed:
+        return None
+    if not session.witnesses_enrolled and not st.draft_published and \
+            not flows.publish_confirmed(c) and any(w not in st.witnesses for w in p.witnesses):
+        return flows.ENROL
+    if not p.witnesses_required:
+        return None
+    if st.draft_published:
+        exported = bool(flows.published_exports(c)) or session.export_done
+        if (exported or seal_started(c)) and not witness.status(c).met:
+            return flows.SEAL
+        return None
+    if st.draft is not None and flows.publish_confirmed(c):
+        return flows.PUBLISH
+    return None
 
 
 def keygen_next(c: Any) -> str | None:

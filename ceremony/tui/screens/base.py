@@ -42,11 +42,15 @@ class StepScreen(Screen[None]):
         return self.query_one("#banner", Banner)
 
     def compose(self) -> ComposeResult:
-        yield StepBar(self.STEP, self.app.title_text)  # type: ignore[attr-defined]
+        yield StepBar(self.bar_step(), self.app.title_text)  # type: ignore[attr-defined]
         with VerticalScroll(id="body"):
             yield from self.body()
         yield Banner(id="banner")
         yield Footer()
+
+    def bar_step(self) -> Step:
+        """The step highlighted in the step bar (a screen shown under several steps overrides)."""
+        return self.STEP
 
     def body(self) -> Iterable[Widget]:
         """The screen's own widgets."""

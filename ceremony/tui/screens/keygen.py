@@ -17,17 +17,11 @@ from ceremony.tui.flow import Step, keygen_next
 from ceremony.tui.screens.base import StepScreen
 
 
-def token_line(holder: Any, tokens: list[Any] | None) -> Text:
-    """Whether the keyholder's token is in the reader, with its PIN state."""
-    if tokens is None:
+def token_line(presence: flows.Presence | None) -> Text:
+    """Whether the keyholder's token (or YubiKey, by serial) is present, with its PIN state."""
+    if presence is None:
         return Text("Looking for the token...", style="dim")
-    for t in tokens:
-        if (holder.token is None or t.label == holder.token) and \
-           (holder.serial is None or t.serial == holder.serial):
-            return Text(f"Token present: {t.label} (serial {t.serial}), PIN {t.pin_state}",
-                        style="green")
-    want = f"token {holder.token}" if holder.token else f"serial {holder.serial}"
-    return Text(f"{want} is not present: insert it, then press r", style="bold yellow")
+    return Text(presence.text, style="green" if presence.present else "bold yellow")
 
 
 class KeygenScreen(StepScreen):
@@ -40,7 +34,7 @@ class KeygenScreen(StepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tokens: list[Any] | None = None
+        self.tokens: flows.Presence | None = None  # the last scan for the current keyholder
         self.result: Any = None  # the key just made, shown until acknowledged
 
     def body(self) -> Iterable[Widget]:
@@ -84,14 +78,18 @@ class KeygenScreen(StepScreen):
             action.update("The keyholder reads the words aloud; the room compares them with "
                           "the screen. Remove the token, then press enter.")
         elif current is not None:
-            token.update(token_line(c.plan.keyholder(current), self.tokens))
+            token.update(token_line(self.tokens))
             action.update(f"enter: generate {current}'s key on this token   r: rescan tokens")
         else:
             token.update("")
             action.update("Every root key is ready. Press enter to draft the root.")
 
     def action_rescan(self) -> None:
-        self.token_job("scan", self.app.rescan, "Looking for tokens", touch=False)  # type: ignore[attr-defined]
+        c, app, name = self.c, self.app, keygen_next(self.c)
+        if name is None:
+            return
+        self.token_job("scan", lambda: flows.token_presence(c, name, app.rescan),  # type: ignore[attr-defined]
+                       "Looking for tokens", touch=False)
 
     def action_go(self) -> None:
         if self.app.busy:  # type: ignore[attr-defined]
@@ -125,6 +123,6 @@ class KeygenScreen(StepScreen):
         self.show()
 
     def job_failed(self, job: str) -> None:
-        if job == "scan":
-            self.tokens = []
+        if job == "scan" and keygen_next(self.c) is not None:
+            self.tokens = flows.token_absent(self.c, keygen_next(self.c))  # type: ignore[arg-type]
         self.show()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,8 +16,16 @@ from ceremony.tui.screens.base import StepScreen
 
 def plan_text(c: Any) -> Text:
     """The plan in words (no key material: it reads the same on every run)."""
+    prev = c.state.init.get("previous")
+    rotation = (f"Rotation: continues root v{prev['version']} "
+                "(chain verified from 1.root.json at init)") if prev else None
+    return plan_words(c.plan, lambda name: not c.needs_key(name), rotation, resume_summary(c))
+
+
+def plan_words(p: Any, key_ready: Callable[[str], bool], rotation: str | None,
+               summary: str) -> Text:
+    """A plan in words, for an open workspace or one about to be created."""
     from ceremony.plan import format_duration
-    p = c.plan
     t = Text()
     t.append(f"Ceremony {p.name}", style="bold")
     t.append(f"  ({p.format}, repository {p.repository})\n")
@@ -29,16 +37,18 @@ def plan_text(c: Any) -> Text:
     t.append("Keyholders\n", style="bold underline")
     for k in p.keyholders:
         token = f"token {k.token}" if k.token else f"serial {k.serial}"
-        status = "key ready" if not c.needs_key(k.name) else "key to generate"
+        status = "key ready" if key_ready(k.name) else "key to generate"
         t.append(f"  {k.name:<10} {token:<28} {k.algorithm:<11} {status}\n")
     t.append("\nOnline roles\n", style="bold underline")
     t.append("  " + "; ".join(f"{r.name} {r.threshold} of {len(r.key_paths)}, "
                               f"{format_duration(r.expires)}" for r in p.online) + "\n")
-    prev = c.state.init.get("previous")
-    if prev:
-        t.append(f"\nRotation: continues root v{prev['version']} "
-                 "(chain verified from 1.root.json at init)\n")
-    t.append("\n" + resume_summary(c) + "\n", style="bold")
+    if p.witnesses:
+        t.append(f"\nWitnesses: {', '.join(p.witnesses)}"
+                 + (f" ({p.witnesses_required} must sign off publish and seal)"
+                    if p.witnesses_required else "") + "\n")
+    if rotation:
+        t.append(f"\n{rotation}\n")
+    t.append("\n" + summary + "\n", style="bold")
     return t
 
 

@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ceremony import flows, record
+from ceremony import flows
 from ceremony.fingerprint import fingerprint_words
 from ceremony.preflight import require_preflight
 from ceremony.tui.flow import Step, signing_candidates
@@ -22,7 +22,7 @@ from ceremony.tui.screens.confirm import ConfirmScreen
 from ceremony.tui.screens.transfer import Choice, TransferScreen
 from ceremony.tui.widgets.threshold import ThresholdView
 
-PUBLISHED = "publish-confirmed"
+PUBLISHED = flows.PUBLISH_CONFIRMED
 
 
 class SignScreen(StepScreen):
@@ -32,17 +32,50 @@ class SignScreen(StepScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *StepScreen.BINDINGS, Binding("p", "publish", "Publish"),
         Binding("i", "import", "Import signature"),
-        Binding("x", "export_draft", "Send draft")]
+        Binding("x", "export_draft", "Send draft"), Binding("r", "rescan", "Rescan tokens")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: dict[str, flows.Presence] | None = None  # the last scan, by keyholder
+        self.pending: str | None = None  # chosen while the scan ran: signs when it ends
 
     def body(self) -> Iterable[Widget]:
         yield Static(id="head")
         yield ThresholdView(id="thresholds")
         yield Static(id="prompt")
         yield OptionList(id="who")
+        yield Static(id="token")
         yield Static(id="hint", classes="hint")
 
     def on_mount(self) -> None:
         self.show()
+        self.action_rescan()
+
+    def action_rescan(self) -> None:
+        c, app = self.c, self.app
+        names = signing_candidates(c)
+        if not names or c.state.draft_published:
+            return
+        self.tokens = None
+        self.show_token()
+        self.token_job("scan", lambda: flows.signing_tokens_present(c, names, app.rescan),  # type: ignore[attr-defined]
+                       "Looking for tokens", touch=False)
+
+    @on(OptionList.OptionHighlighted, "#who")
+    def show_token(self) -> None:
+        """The "token present" line for the highlighted keyholder (YubiKeys by serial)."""
+        who = self.query_one("#who", OptionList)
+        line = self.query_one("#token", Static)
+        if not who.display or who.highlighted is None:
+            line.update("")
+            return
+        name = who.get_option_at_index(who.highlighted).id
+        if self.tokens is None:
+            line.update(Text("Looking for the token...", style="dim"))
+            return
+        p = self.tokens.get(name or "")
+        line.update("" if p is None else
+                    Text(p.text, style="green" if p.present else "bold yellow"))
 
     def show(self) -> None:
         c = self.c
@@ -71,12 +104,20 @@ class SignScreen(StepScreen):
         if names:
             who.highlighted = 0
             who.focus()
+        self.show_token()
 
     @on(OptionList.OptionSelected, "#who")
     def sign(self, event: OptionList.OptionSelected) -> None:
         name = event.option.id
-        if name is None or self.app.busy:  # type: ignore[attr-defined]
+        if name is None:
             return
+        if self.app.busy:  # type: ignore[attr-defined]
+            if self.tokens is None:  # the token scan: sign as soon as it ends
+                self.pending = name
+            return
+        self.start_signing(name)
+
+    def start_signing(self, name: str) -> None:
         app: Any = self.app
 
         def sign() -> Any:
@@ -87,6 +128,11 @@ class SignScreen(StepScreen):
         self.token_job("sign", sign, f"{name} is signing root v{self.c.state.draft['version']}")
 
     def job_done(self, job: str, result: Any) -> None:
+        if job == "scan":
+            self.tokens = result
+            self.show_token()
+            self.after_scan()
+            return
         self.show()
         if job == "import":
             self.banner.info("\n".join([*result, *self.c.status().lines()]))
@@ -153,7 +199,18 @@ class SignScreen(StepScreen):
                        touch=False, logout=False)
 
     def job_failed(self, job: str) -> None:
+        if job == "scan":
+            self.tokens = {n: flows.token_absent(self.c, n, signing=True)
+                           for n in signing_candidates(self.c)}
+            self.show_token()
+            self.after_scan()
+            return
         self.show()
+
+    def after_scan(self) -> None:
+        name, self.pending = self.pending, None
+        if name is not None:
+            self.start_signing(name)
 
     def action_publish(self) -> None:
         c = self.c
@@ -172,12 +229,7 @@ class SignScreen(StepScreen):
             return
         c = self.c
         op = self.app.operator  # type: ignore[attr-defined]
-        v = c.state.draft["version"]
-
-        def go() -> None:
-            record.confirm(c, PUBLISHED, f"publish root v{v} confirmed by typing 'publish'",
-                           c.state.draft_digest, op)
-            c.publish()
-
-        if self.attempt(go):
+        # With witnesses in the plan, the typed confirmation is journaled and the witness
+        # screen follows: they sign off the journal as it stands, then it is published.
+        if self.attempt(lambda: flows.confirm_publish(c, op)):
             self.app.advance()  # type: ignore[attr-defined]
