@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,7 @@ Adder = Callable[..., argparse.ArgumentParser]
 
 __all__ = [
     "add_commands",
-    "extend_parser",
     "fetch_keys",
-    "main",
     "publish_collection",
     "tagging_key",
     "verify_collection",
@@ -445,38 +443,3 @@ def _group_help(group: argparse.ArgumentParser) -> int:
 
     group.print_help(sys.stderr)
     return EXIT_USAGE
-
-
-def extend_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``notary`` group to a ``ceremony.cli`` parser that lacks it (no-op otherwise)."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "notary" in sub.choices:
-        return parser
-
-    def add(name: str, handler: Handler, help_: str, ws: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
-        if ws:
-            p.add_argument("workspace", metavar="WORKSPACE")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.set_defaults(handler=handler)
-        return p
-
-    add_commands(sub, add)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ceremony.cli_notary SUBCOMMAND …`` = ``ceremony notary SUBCOMMAND …``,
-    with ``ceremony``'s error handling and exit codes."""
-    from ceremony import cli
-
-    original = cli.build_parser
-    cli.build_parser = lambda: extend_parser(original())  # type: ignore[assignment]
-    try:
-        return cli.main(["notary", *(sys.argv[1:] if argv is None else argv)])
-    finally:
-        cli.build_parser = original  # type: ignore[assignment]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -17,9 +17,6 @@ exit code (4 token, 5 PIN, 3 attestation). Questions are asked here, never in
 hsm: the serial is typed (or given with ``--confirm-serial`` in scripts), new
 PINs are entered twice without echo (or read from files in scripts). Progress
 and touch prompts go to stderr so ``--json`` output stays clean.
-
-``python -m ceremony.cli_yubikey ARGS`` is the whole ``ceremony`` CLI with these
-commands added, for use until ``ceremony.cli`` calls ``add_commands`` itself.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -296,36 +293,3 @@ def add_commands(sub: Any, add: Add) -> None:
 def _need_action(args: argparse.Namespace) -> int:
     from ceremony.errors import UsageError
     raise UsageError("say what to do: ceremony yubikey list|preflight|provision|attest")
-
-
-def _register(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add these commands to a built ``ceremony`` parser (unless it already has them)."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "yubikey" in sub.choices:
-        return parser
-
-    def add(name: str, handler: Handler, help_: str, ws: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
-        if ws:
-            p.add_argument("workspace", metavar="WORKSPACE")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.set_defaults(handler=handler)
-        return p
-
-    add_commands(sub, add)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``ceremony`` with these commands, whether or not ``ceremony.cli`` registers them yet."""
-    from ceremony import cli
-    original = cli.build_parser
-    try:
-        cli.build_parser = lambda: _register(original())  # type: ignore[assignment]
-        return cli.main(argv)
-    finally:
-        cli.build_parser = original  # type: ignore[assignment]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -135,20 +135,6 @@ def software_sign_raw(private_key: ec.EllipticCurvePrivateKey) -> Callable[[byte
     return sign_raw
 
 
-@pytest.fixture(name="notary_cli")
-def fixture_notary_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``ceremony notary …`` reachable through ``tests.helpers.cli`` (``ceremony.cli.main``).
-
-    ``ceremony.cli_notary.extend_parser`` adds the group only when ``ceremony.cli`` does not
-    register it itself, so this is a no-op once ``build_parser`` calls ``add_commands``.
-    """
-    from ceremony import cli
-    from ceremony.cli_notary import extend_parser
-
-    original = cli.build_parser
-    monkeypatch.setattr(cli, "build_parser", lambda: extend_parser(original()))
-
-
 @contextmanager
 def no_network() -> Iterator[list[object]]:
     """Fail any attempt to open a socket (the offline ceremony must never do it)."""

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from notary_fixtures import (  # noqa: F401 - fixture_* register fixtures
-    fixture_notary_cli,
     fixture_notary_stack,
     no_network,
     notary_plan,
@@ -36,7 +35,7 @@ from ceremony.online.notary import (
 from tests.conftest import SoftHsm
 from tests.helpers import Run, cli
 
-pytestmark = [pytest.mark.notary, pytest.mark.usefixtures("notary_cli")]
+pytestmark = pytest.mark.notary
 
 INTEGRITY = "could not validate the path to a trusted root: failed to validate integrity of roots"
 ROTATE = ("could not rotate trust to a new trusted root: failed to validate data with current "

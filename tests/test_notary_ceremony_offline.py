@@ -11,7 +11,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from notary_fixtures import (  # noqa: F401 - fixture_notary_cli registers the fixture
-    fixture_notary_cli,
     no_network,
     notary_plan,
     ok,
@@ -27,7 +26,6 @@ from ceremony.online.notary import NotaryServer, fetch_server_key
 from tests.conftest import SoftHsm
 from tests.helpers import cli
 
-pytestmark = pytest.mark.usefixtures("notary_cli")
 
 GUN = "example.com/offline/app"
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from notary_fixtures import (  # noqa: F401 - fixture_* register fixtures
-    fixture_notary_cli,
     fixture_notary_stack,
     no_network,
     notary_plan,
@@ -29,7 +28,6 @@ from ceremony.transfer import check_arrival, workspace_bundle
 from tests.conftest import SoftHsm
 from tests.helpers import cli
 
-pytestmark = pytest.mark.usefixtures("notary_cli")
 
 GUN = "example.com/detached/app"
 THREE = {"alice": "tok-alice", "bob": "tok-bob", "carol": "tok-carol"}

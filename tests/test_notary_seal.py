@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from notary_fixtures import (  # noqa: F401 - fixture_notary_cli registers the fixture
-    fixture_notary_cli,
     no_network,
     notary_plan,
     offline_key_files,
@@ -23,7 +22,6 @@ from tests.conftest import SoftHsm
 from tests.helpers import cli
 from tests.test_record import write_lines
 
-pytestmark = pytest.mark.usefixtures("notary_cli")
 
 GUN = "example.com/sealed/app"
 

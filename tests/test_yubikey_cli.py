@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ceremony.cli_yubikey import main
+from ceremony.cli import main
 from tests.vpiv.attestation_ca import default_ca
 from tests.vpiv.card import VirtualYubiKey
 from tests.vpiv.fixtures import PIN, PUK, pcsc, provision_card, two_yubikeys, yubikey  # noqa: F401

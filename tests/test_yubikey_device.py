@@ -40,7 +40,7 @@ def _env() -> dict[str, str]:
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ceremony.cli_yubikey", *argv], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ceremony.cli", *argv], capture_output=True,
                           text=True, env=_env(), cwd=ROOT, timeout=120, check=False)
 
 
