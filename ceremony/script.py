@@ -32,6 +32,10 @@ def steps(c: Any) -> list[Step]:
     ws = "WORKSPACE"
     out = [Step("Check the plan", "administrator, witnesses", f"ceremony status {ws}",
                 f"plan sha256 {st.init['plan_sha256']} matches the copy on paper")]
+    if plan.witnesses:
+        out.append(Step("Witnesses enrol their security keys", ", ".join(plan.witnesses),
+                        f"ceremony witness enroll {ws} --name NAME",
+                        f"{plan.witnesses_required} sign-off(s) will be needed before publish and seal"))
     prev = st.init.get("previous")
     if prev:
         out.append(Step("Check the current root", "administrator", f"ceremony status {ws}",
@@ -40,6 +44,8 @@ def steps(c: Any) -> list[Step]:
         holder = plan.keyholder(name)
         token = " / ".join(filter(None, [f"label {holder.token}" if holder.token else None,
                                          f"serial {holder.serial}" if holder.serial else None]))
+        if holder.device == "yubikey":
+            token = f"YubiKey serial {holder.serial}, PIV slot 9c, touch {holder.touch}"
         rec = st.keys.get(name)
         if c.needs_key(name) or rec is not None:
             detail = f"token {token}; {holder.algorithm}"
@@ -61,6 +67,11 @@ def steps(c: Any) -> list[Step]:
     for name in plan.root.keyholders:
         out.append(Step(f"{name} signs", name, f"ceremony sign {ws} --keyholder {name}",
                         f"only until status shows every threshold met ({needed})"))
+    gate = ([Step("Witnesses sign off before publish", ", ".join(plan.witnesses),
+                  f"ceremony witness sign {ws} --name NAME",
+                  f"{plan.witnesses_required} sign-off(s) over the current journal head")]
+            if plan.witnesses_required else [])
+    out += gate
     out.append(Step("Publish", "administrator", f"ceremony publish {ws}",
                     f"writes metadata/{version}.root.json"))
     out.append(Step("Verify", "auditor", f"ceremony verify --trusted {ws}/metadata/1.root.json "
@@ -69,6 +80,13 @@ def steps(c: Any) -> list[Step]:
     out.append(Step("Carry the result out", "administrator, witnesses",
                     f"ceremony export {ws} --usb DIR (or --qr DIR)",
                     "bundle digest read aloud as words"))
+    if plan.witnesses_required:
+        out.append(Step("Witnesses sign off before the seal", ", ".join(plan.witnesses),
+                        f"ceremony witness sign {ws} --name NAME",
+                        f"{plan.witnesses_required} sign-off(s) over the current journal head"))
+    out.append(Step("Seal the record", "each keyholder who signed",
+                    f"ceremony seal {ws} --keyholder NAME",
+                    "the journal head signed with the root keys; then ceremony record report"))
     return out
 
 

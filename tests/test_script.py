@@ -18,7 +18,8 @@ def test_script_lists_every_step_with_fingerprints(hsm: SoftHsm, tmp_path: Path)
     titles = [st["title"] for st in json.loads(r.out)["steps"]]
     assert titles == ["Check the plan", "Generate alice's root key", "Generate bob's root key",
                       "Generate carol's root key", "Draft root v1", "alice signs", "bob signs",
-                      "carol signs", "Publish", "Verify", "Carry the result out"]
+                      "carol signs", "Publish", "Verify", "Carry the result out",
+                      "Seal the record"]
     html = (ws / "record" / "script.html").read_text()
     digest = json.loads((ws / "journal.jsonl").read_text().splitlines()[0])["data"]["plan_sha256"]
     assert f"plan sha256 {digest}" in html and "<header>" in html
@@ -29,3 +30,17 @@ def test_script_lists_every_step_with_fingerprints(hsm: SoftHsm, tmp_path: Path)
     from ceremony.fingerprint import fingerprint_words
     keyid = json.loads((ws / "keys" / "root-alice.json").read_text())["keyid"]
     assert f"expected fingerprint: {fingerprint_words(keyid)}" in html
+
+
+def test_script_includes_witness_steps(hsm: SoftHsm, tmp_path: Path) -> None:
+    from tests.helpers import make_online_keys, plan_toml
+    make_online_keys(hsm, tmp_path / "a", label="online-a")
+    paths = {r: [str(tmp_path / "a" / f"{r}.pub.pem")] for r in ("targets", "snapshot", "timestamp")}
+    plan = tmp_path / "p.toml"
+    plan.write_text(plan_toml("w", {"alice": "tok-alice"}, ["alice"], 1, paths,
+                              extra='witnesses_required = 1\n[[witnesses]]\nname = "wendy"'))
+    assert cli("init", tmp_path / "ws", "--plan", plan).code == 0
+    titles = [st["title"] for st in json.loads(cli("script", tmp_path / "ws", "--json").out)["steps"]]
+    assert titles[1] == "Witnesses enrol their security keys"
+    assert titles.index("Witnesses sign off before publish") == titles.index("Publish") - 1
+    assert titles[-2:] == ["Witnesses sign off before the seal", "Seal the record"]
