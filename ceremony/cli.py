@@ -208,7 +208,8 @@ def cmd_sign_draft(args: argparse.Namespace) -> int:
         print("  " + line, file=sys.stderr)
     out = Path(args.out) if args.out else Path(args.file).with_name(
         f"{draft.draft.signed.version}.root.sig-{args.keyholder}.json")
-    sign_draft(Path(args.file), args.keyholder, _module(args), _pin(args), out)
+    from ceremony.cli_yubikey import touch_prompt
+    sign_draft(Path(args.file), args.keyholder, _module(args), _pin(args), out, on_touch=touch_prompt)
     _emit(args, [f"{args.keyholder} signed root v{draft.draft.signed.version}: {out}"],
           {"file": str(out), "keyholder": args.keyholder, "digest": draft.digest})
     return 0

@@ -10,6 +10,8 @@ subparsers (``add`` is the ``add(name, handler, help_)`` helper from
     ceremony record report WORKSPACE [--out FILE]
     ceremony record compare LIVE REHEARSAL
     ceremony tui WORKSPACE [--pin-file PATH] [--pkcs11-module PATH] [--plan PLAN.toml [--previous DIR]]
+    ceremony tui WORKSPACE --audit
+    ceremony tui --draft FILE --keyholder NAME [--out SIG] [--pin-file PATH] [--pkcs11-module PATH]
 
 Handlers are thin, like the rest of the CLI: parse, call ``ceremony.preflight``
 / ``ceremony.record`` / the TUI, render. Expected failures propagate as
@@ -163,16 +165,32 @@ def cmd_record_compare(args: argparse.Namespace) -> int:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     """Open the workspace in the TUI; the PIN comes from a file/env only if one is given."""
+    from ceremony.errors import UsageError
     if args.previous is not None and args.plan is None:
-        from ceremony.errors import UsageError
         raise UsageError("--previous starts a rotation and needs --plan (a new workspace)")
+    if args.draft is not None:
+        if not args.keyholder:
+            raise UsageError("--draft needs --keyholder NAME: who signs it")
+        if args.workspace or args.plan or args.audit:
+            raise UsageError("--draft signs a travelling draft; it takes no WORKSPACE, --plan "
+                             "or --audit")
+    else:
+        if args.keyholder or args.out:
+            raise UsageError("--keyholder and --out go with --draft FILE")
+        if not args.workspace:
+            raise UsageError("name the WORKSPACE (or sign a travelling draft with --draft FILE "
+                             "--keyholder NAME)")
+        if args.audit and args.plan is not None:
+            raise UsageError("--audit checks an existing workspace; it takes no --plan")
     scripted = None
     if args.pin_file is not None or os.environ.get("CEREMONY_PIN"):
         from ceremony.interaction import pin_provider
         scripted = pin_provider(args.pin_file, interactive=False)
     from ceremony.tui.app import make_app
-    app = make_app(Path(args.workspace), module_path=args.pkcs11_module, pin_provider=scripted,
-                   plan=args.plan, previous=args.previous)
+    app = make_app(Path(args.workspace or "."), module_path=args.pkcs11_module,
+                   pin_provider=scripted, plan=args.plan, previous=args.previous,
+                   draft=args.draft, keyholder=args.keyholder, signature_out=args.out,
+                   audit=args.audit)
     code = app.run()
     return int(code or app.exit_code or 0)
 
@@ -199,13 +217,23 @@ def add_commands(sub: Any, add: Add) -> None:
     p.add_argument("--keyholder", metavar="NAME", help="seal with this keyholder's token only")
     _token_opts(p)
 
-    p = add("tui", cmd_tui, "walk through the ceremony in a terminal UI")
+    p = add("tui", cmd_tui, "walk through the ceremony in a terminal UI", ws=False)
+    p.add_argument("workspace", metavar="WORKSPACE", nargs="?")
     _token_opts(p)
     p.add_argument("--plan", metavar="PLAN.toml", type=Path,
                    help="start a new ceremony: WORKSPACE does not exist yet; the plan is "
                         "reviewed on screen, then the workspace is created")
     p.add_argument("--previous", metavar="DIR", type=Path,
                    help="with --plan: the previous root's metadata folder (a rotation)")
+    p.add_argument("--audit", action="store_true",
+                   help="the auditor's view, read-only: record verify, record report and the "
+                        "published chain")
+    p.add_argument("--draft", metavar="FILE", type=Path,
+                   help="a keyholder elsewhere: review and sign this travelling draft "
+                        "(no WORKSPACE)")
+    p.add_argument("--keyholder", metavar="NAME", help="with --draft: who signs")
+    p.add_argument("--out", metavar="SIG", type=Path,
+                   help="with --draft: the signature file (default beside the draft)")
 
     rec = sub.add_parser("record", help="verify the record, or write its printable report",
                          description="The ceremony's record: transcript, seal and report.")

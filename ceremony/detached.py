@@ -83,7 +83,8 @@ class _Tuf:
         return list(found.values())
 
     @staticmethod
-    def sign(draft: Any, keys: list[Any], module: Module, pin: PinProvider) -> list[dict[str, Any]]:
+    def sign(draft: Any, keys: list[Any], module: Module, pin: PinProvider,
+             on_touch: Any = None) -> list[dict[str, Any]]:
         from ceremony.engine import open_root_key
         from hsm.signer import TokenSigner
 
@@ -92,7 +93,7 @@ class _Tuf:
         for key in keys:
             # PKCS#11 tokens and YubiKeys alike (a YubiKey opens through ykcs11 with its
             # retry counter read first); the token's key must be the draft's key.
-            tk = open_root_key(key, module, pin)
+            tk = open_root_key(key, module, pin, on_touch)
             sig = TokenSigner(tk, key).sign(payload)
             key.verify_signature(sig, payload)
             sigs.append({"keyid": key.keyid, "sig": sig.signature, "token_serial": tk.token.serial})
@@ -196,7 +197,8 @@ def keys_of(draft: TravellingDraft, keyholder: str) -> list[Any]:
     return list(_format(draft.format).keys_of(draft.draft, draft.previous, keyholder))
 
 
-def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out: Path) -> Path:
+def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out: Path,
+               on_touch: Any = None) -> Path:
     """Sign a travelling draft on ``keyholder``'s token; write a detached signature file.
 
     Raises:
@@ -208,7 +210,7 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
     if not keys:
         raise VerificationError(f"{keyholder} holds no key in root v{draft.draft.signed.version} "
                                 "or the root before it: their signature would count toward no threshold")
-    sigs = _format(draft.format).sign(draft.draft, keys, module, pin)
+    sigs = _format(draft.format).sign(draft.draft, keys, module, pin, on_touch)
     doc = {"kind": SIGNATURE_KIND, "format": draft.format, "repository": draft.repository,
            "ceremony_id": draft.ceremony_id, "version": draft.draft.signed.version,
            "digest": draft.digest, "keyholder": keyholder, "signatures": sigs}

@@ -629,3 +629,264 @@ def start_ceremony(workspace: Path, preview: PlanPreview) -> Any:
     """
     from ceremony.engine import Ceremony
     return Ceremony.init(Path(workspace), preview.plan_path, preview.previous)
+
+
+# ---- a keyholder elsewhere: sign a travelling draft (``ceremony sign-draft``) ------------------
+
+
+@dataclass(frozen=True)
+class RemoteDraft:
+    """A travelling draft as the keyholder reviews it before signing (nothing signed yet)."""
+
+    path: Path
+    keyholder: str
+    version: int
+    digest: str
+    repository: str
+    ceremony_id: str
+    format: str
+    changes: list[str]  # in words, per role
+    expiries: list[str]  # absolute, UTC
+    keys: list[str]  # the keyholder's keys that sign (id and token)
+    out: Path  # where the signature file goes
+
+
+def _utc(when: Any) -> str:
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def remote_draft(path: Path, keyholder: str, out: Path | None = None) -> RemoteDraft:
+    """Read a travelling draft for ``keyholder`` (``load_draft``), in words.
+
+    Raises:
+        VerificationError: the draft is bad, or ``keyholder`` holds no key that counts.
+        WorkspaceError: the signature file exists already.
+    """
+    from ceremony.detached import keys_of, load_draft
+    from ceremony.errors import VerificationError
+    from ceremony.formats import tuf as tuf_format
+    path = Path(path).expanduser()
+    d = load_draft(path)
+    prev = d.previous.signed if d.previous else None
+    new = d.draft.signed
+    try:
+        changes = list(tuf_format.diff_roots(prev, new))
+    except Exception:  # noqa: BLE001 - a format without TUF's roles: list the version only
+        changes = [f"root v{new.version} follows v{prev.version}" if prev else
+                   f"new repository: root v{new.version}"]
+    expiries = [f"root v{new.version} expires {_utc(new.expires)}"]
+    if prev is not None:
+        expiries.append(f"the previous root v{prev.version} expires {_utc(prev.expires)}")
+    keys = keys_of(d, keyholder)
+    if not keys:
+        raise VerificationError(f"{keyholder} holds no key in root v{new.version} or the root "
+                                "before it: their signature would count toward no threshold",
+                                hint="check the name (as in the plan) and the draft file")
+    described = []
+    for k in keys:
+        f = getattr(k, "unrecognized_fields", {}) or {}
+        token = f.get(tuf_format.X_TOKEN_LABEL) or (f"YubiKey {f.get(tuf_format.X_TOKEN_SERIAL)}"
+                                                    if f.get(tuf_format.X_DEVICE) == "yubikey"
+                                                    else None)
+        described.append(f"key {k.keyid[:16]}" + (f" on {token}" if token else ""))
+    target = Path(out).expanduser() if out else path.with_name(
+        f"{new.version}.root.sig-{keyholder}.json")
+    if target.is_dir():
+        target = target / f"{new.version}.root.sig-{keyholder}.json"
+    if target.exists():
+        raise WorkspaceError(f"{target} exists already; a signature file is never overwritten",
+                             hint="name another file with --out")
+    return RemoteDraft(path, keyholder, new.version, d.digest, d.repository, d.ceremony_id,
+                       d.format, changes, expiries, described, target)
+
+
+def sign_remote(rd: RemoteDraft, module: Any, pin: Any, on_touch: Any = None) -> Path:
+    """``ceremony sign-draft FILE --keyholder NAME --out SIG`` on the keyholder's token.
+
+    Raises:
+        VerificationError: the draft changed since it was read, or is bad.
+        hsm.errors.HsmError: token missing or wrong, PIN refused.
+    """
+    from ceremony.detached import load_draft, sign_draft
+    from ceremony.errors import VerificationError
+    if load_draft(rd.path).digest != rd.digest:
+        raise VerificationError(f"{rd.path} changed since it was reviewed; nothing was signed",
+                                hint="review it again")
+    return sign_draft(rd.path, rd.keyholder, module, pin, rd.out, on_touch=on_touch)
+
+
+def signature_bundle(rd: RemoteDraft) -> Any:
+    """The signature file as a ``signature`` bundle (``ceremony pack --kind signature``)."""
+    from ceremony.transfer import check_arrival
+    from ceremony.transport import Bundle
+    bundle = Bundle.from_files("signature", rd.repository, rd.ceremony_id,
+                               {rd.out.name: rd.out.read_bytes()})
+    check_arrival(bundle, None)  # send only what the receiver will accept
+    return bundle
+
+
+def send_signature(rd: RemoteDraft, how: str, folder: Path, size: str = "medium") -> Sent:
+    """Carry a written signature file back: a USB bundle folder, or QR PNG frames + sheet.
+
+    Raises:
+        WorkspaceError: the folder already holds a bundle / is not empty (nothing written).
+        UsageError: an unknown transport.
+    """
+    from ceremony.fingerprint import fingerprint_words
+    from ceremony.transport import export_qr, export_usb, find_bundles
+    bundle = signature_bundle(rd)
+    folder = Path(folder).expanduser()
+    if how == IMPORT_USB:
+        existing = find_bundles(folder) if folder.is_dir() else []
+        if existing:
+            raise WorkspaceError(f"{folder} already holds a bundle ({existing[0].name}); "
+                                 "a stick carries one bundle at a time",
+                                 hint="use a fresh stick or folder; nothing was written")
+        path = export_usb(bundle, folder)
+        return Sent("usb", path, [f"signature bundle written to {path} and read back",
+                                  f"bundle digest {bundle.digest}",
+                                  f"read aloud: {fingerprint_words(bundle.digest)}"])
+    if how == IMPORT_QR:
+        out = export_qr(bundle, folder, size=size)
+        return Sent("qr", out.directory, [
+            f"signature bundle as {len(out.frames)} QR frame(s) ({out.size.name}) in "
+            f"{out.directory}", f"printable sheet: {out.sheet}",
+            f"message words (read aloud): {out.message_words}"])
+    raise UsageError(f"unknown transport {how!r}")
+
+
+# ---- the auditor: record verify, record report, the published chain (read-only) -----------------
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What an auditor sees: the record check, the report written, the chain walked."""
+
+    ok: bool
+    record: list[str]  # "ok   ..." / "FAIL ..." lines, as ``ceremony record verify``
+    problems: list[str]
+    report: Path | None
+    report_error: str | None
+    chain: list[str]  # as ``ceremony verify`` / ``ceremony notary verify``
+    chain_ok: bool | None  # None: nothing published to walk
+
+
+def audit(root: Path, require_seal: bool = True) -> Audit:
+    """``ceremony record verify``, ``ceremony record report`` and a walk of ``metadata/``.
+
+    Never raises for a failed check: every problem is in the result. Only the report
+    (record/transcript.* and record/report.html) is written, and only from an intact journal.
+    """
+    from ceremony import record
+    from ceremony.errors import CeremonyError
+    from ceremony.workspace import Workspace
+    root = Path(root)
+    v = record.check_record(root, require_seal=require_seal)
+    report, report_error = None, None
+    if v.journal_broken:
+        report_error = "not written: the journal is broken"
+    else:
+        try:
+            report = record.write_record(Workspace(root))[-1]
+        except CeremonyError as e:
+            report_error = e.message
+    chain_lines, chain_ok = audit_chain(Workspace(root).metadata)
+    return Audit(v.ok and chain_ok is not False, v.lines(), list(v.problems), report,
+                 report_error, chain_lines, chain_ok)
+
+
+def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
+    """Walk ``metadata/`` from its 1.root.json as a client would (TUF, or notary); with
+    the root keys' attestations for TUF. (lines, ok); ok is None when nothing is published."""
+    from ceremony import attestation, chain
+    from ceremony.errors import CeremonyError
+    from ceremony.formats import notary_root
+    first = Path(metadata) / "1.root.json"
+    if not first.is_file():
+        return ["nothing published yet: no chain to walk"], None
+    try:
+        trusted = chain.read_root_file(first)
+        attested: list[Any] = []
+        trust = None
+        if notary_root.is_notary_root(trusted):
+            report, gun = notary_root.verify_directory(Path(metadata), trusted=first)
+            lines = [f"notary collection {gun}: trusted root v{report.trusted_version}"]
+        else:
+            report = chain.walk(trusted, Path(metadata), trusted_name=str(first))
+            trust, attested = attestation.check_root(report.newest.signed)
+            lines = [f"trusted root v{report.trusted_version} (1.root.json)"]
+        for st in report.statuses:
+            lines.append(f"v{st.version}: ok - " + "; ".join(st.lines()))
+        lines.append(f"chain verified: newest root is v{report.newest_version}, expires "
+                     f"{_utc(report.newest.signed.expires)}")
+        if attested:
+            against = f", against {trust.description}" if trust is not None else ""
+            lines.append(f"root key attestations (v{report.newest_version}{against}):")
+            lines += ["  " + a.line() for a in attested]
+        failed = [a for a in attested if not a.ok]
+        if failed:
+            lines.append(f"FAIL {len(failed)} root key attestation(s) do not verify")
+        return lines, not failed
+    except CeremonyError as e:
+        return [f"FAIL {e.message}"], False
+
+
+# ---- YubiKey provisioning at keygen (``ceremony keygen --provision``) --------------------------
+
+
+@dataclass(frozen=True)
+class YubiKeySlot:
+    """Whether a YubiKey keyholder's slot 9c already holds a key (read without a PIN try)."""
+
+    serial: str
+    provisioned: bool
+    text: str
+
+
+def yubikey_slot(c: Any, name: str) -> YubiKeySlot | None:
+    """For a ``device = "yubikey"`` keyholder, whether slot 9c holds a key; None otherwise.
+
+    Raises:
+        HsmError: the YubiKey is not present or cannot be read.
+    """
+    from hsm.yubikey.preflight import preflight
+    h = c.plan.keyholder(name)
+    if not h.is_yubikey:
+        return None
+    r = preflight(int(h.serial))
+    slot = r.signature_slot
+    factory = bool(r.factory_pin or r.factory_puk or r.factory_management_key)
+    if slot is None or factory:
+        why = "slot 9c is empty" if slot is None else "factory PIN/PUK still set"
+        return YubiKeySlot(str(h.serial), False, f"YubiKey {h.serial} is not provisioned "
+                           f"({why}): press p to provision it (resets PIV)")
+    return YubiKeySlot(str(h.serial), True, f"YubiKey {h.serial}: slot 9c holds a "
+                       f"{slot.algorithm} key (touch {slot.touch_policy}); keygen adopts it")
+
+
+def provision_prompts(serial_typed: str, new_pin: str, new_puk: str,
+                      on_event: Callable[[str], None] | None = None) -> Any:
+    """``ProvisionPrompts`` answering with what the operator typed on screen (each secret
+    entered twice and compared by the screen); checked with the provisioning rules first.
+
+    Raises:
+        NewPinRejectedError: the new PIN/PUK breaks a rule (nothing changed).
+    """
+    from hsm.yubikey.provision import ProvisionPrompts, check_new_secrets
+    check_new_secrets(new_pin, new_puk)
+    secrets = {"PIN": new_pin, "PUK": new_puk}
+    return ProvisionPrompts(lambda _device: serial_typed, secrets.__getitem__, on_event)
+
+
+def keygen_provision(c: Any, name: str, module: Any, prompts: Any, new_pin: str,
+                     on_touch: TouchCallback | None = None) -> Any:
+    """``ceremony keygen WS --keyholder NAME --provision``: reset PIV, make the key on the
+    device with the plan's algorithm and touch policy, verify its attestation, record it.
+
+    Raises:
+        ProvisionAbortedError: the typed serial is not the YubiKey's (nothing changed).
+        AttestationError / HsmError: as ``Ceremony.keygen``.
+    """
+    from ceremony.preflight import require_preflight
+    require_preflight(c)
+    return c.keygen(name, module, lambda _info: new_pin, on_touch=on_touch, provision=prompts)

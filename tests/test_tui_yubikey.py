@@ -89,3 +89,66 @@ async def test_keygen_looks_for_a_yubikey_by_serial(
         await d.press("r")
         await d.until(lambda: screen.tokens is not None and not app.busy, "rescan")
         assert f"YubiKey present: serial {yubikey.serial}" in str(screen.query_one("#token").render())
+
+
+@run_async
+async def test_keygen_provisions_a_fresh_yubikey_then_records_an_attested_key(
+        hsm: SoftHsm, tmp_path: Path, yubikey: VirtualYubiKey,  # noqa: F811
+        files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from ceremony.tui.screens.keygen import KeygenScreen
+    from ceremony.tui.screens.provision import ProvisionScreen
+    from tests.vpiv.fixtures import PUK as YK_PUK
+    ws = one_yubikey_ceremony(hsm, tmp_path, yubikey)  # factory-fresh: slot 9c is empty
+    hsm.module.close()
+    monkeypatch.setenv("CEREMONY_ATTESTATION_ROOTS", str(files["roots"]))
+    app = app_for(ws, tmp_path, pin_provider=lambda _info: YK_PIN)
+    async with app.run_test(size=(100, 40)) as pilot:
+        d = Driver(app, pilot)
+        await d.preflight()
+        screen = await d.at(KeygenScreen)
+        await d.until(lambda: screen.tokens is not None and not app.busy, "token scan")
+        assert f"YubiKey {yubikey.serial} is not provisioned (slot 9c is empty)" in d.text()
+        assert "p: provision alice's YubiKey" in d.text()
+
+        async def fill(serial: str, pin2: str = YK_PIN) -> ProvisionScreen:
+            await d.press("p")
+            modal = await d.at(ProvisionScreen)
+            warning = " ".join(str(modal.query("Static").first().render()).split())
+            assert "touch always, as the plan says" in warning and "RESETS" in warning
+            for field, value in zip(("serial", "pin", "pin2", "puk", "puk2"),
+                                    (serial, YK_PIN, pin2, YK_PUK, YK_PUK), strict=True):
+                await d.press(*value, "enter")
+                if field in ("pin", "puk"):
+                    assert value not in d.text()  # masked
+            return modal
+
+        # The two PIN entries differ: asked again, nothing reset.
+        modal = await fill(str(yubikey.serial), pin2="7777777")
+        assert "The two PIN entries differ" in d.text()
+        await d.press("escape")
+        await d.at(KeygenScreen)
+        # A wrong serial: refused by provisioning before the reset.
+        await fill("12345")
+        await d.until(lambda: not app.busy and isinstance(app.screen, KeygenScreen), "refusal")
+        assert f"the serial typed (12345) is not {yubikey.serial}; nothing was changed" in d.banner()
+        assert "alice" not in app.ceremony.state.keys
+        # The right serial: reset, new PIN/PUK, key made on the device, attested, recorded.
+        await fill(str(yubikey.serial))
+        await d.until(lambda: not app.busy and screen.result is not None, "provisioned key")
+        assert f"alice's key is on token" in d.text() and "read aloud:" in d.text()
+        assert not any(YK_PIN in s or YK_PUK in s for s in d.shots)
+        del modal
+    c = Ceremony.open(ws)
+    rec = c.state.keys["alice"]
+    assert rec.device == "yubikey" and rec.token_serial == str(yubikey.serial)
+    assert rec.attestation["mode"] == "provision"
+    assert rec.attestation["verdict"]["touch_policy"] == "always"
+    assert (ws / "keys" / "attestation-alice.pem").is_file()
+    v = record.check_record(ws, require_seal=False)
+    assert v.ok, v.problems
+    assert any("alice" in line and "attest" in line for line in v.checks), v.checks
+    # The key on the YubiKey is the one recorded: the CLI adopts and signs with it.
+    assert cli("keygen", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file).code == 0
+    assert cli("draft", ws).code == 0
+    r = cli("sign", ws, "--keyholder", "alice", "--pin-file", files["pin"])
+    assert r.code == 0, r.err

@@ -100,8 +100,11 @@ def keys_of(draft: NotaryMetadata, previous: NotaryMetadata | None,
 
 
 def sign(draft: NotaryMetadata, keys: list[NotaryKey], module: Module,
-         pin: PinProvider) -> list[dict[str, Any]]:
+         pin: PinProvider, on_touch: Any = None) -> list[dict[str, Any]]:
     """Sign the draft with each key on its token; each signature checked as notary would.
+
+    ``on_touch`` is accepted for symmetry with TUF and unused: notary root keys live on
+    PKCS#11 tokens (YubiKey keyholders are refused for notary plans).
 
     Raises:
         VerificationError: no token is known for a key.

@@ -56,8 +56,14 @@ class CeremonyApp(App[int]):
     def __init__(self, workspace: Path, module_path: str | None = None,
                  pin_provider: Callable[[Any], str] | None = None, probes: Probes | None = None,
                  exporter: Exporter | None = None, operator: str = "administrator",
-                 plan: Path | None = None, previous: Path | None = None) -> None:
+                 plan: Path | None = None, previous: Path | None = None,
+                 draft: Path | None = None, keyholder: str | None = None,
+                 signature_out: Path | None = None, audit: bool = False) -> None:
         super().__init__()
+        self.draft = None if draft is None else Path(draft)
+        self.keyholder = keyholder
+        self.signature_out = None if signature_out is None else Path(signature_out)
+        self.audit = audit
         self.workspace = Path(workspace)
         self.plan_path = None if plan is None else Path(plan)
         self.previous = None if previous is None else Path(previous)
@@ -80,6 +86,15 @@ class CeremonyApp(App[int]):
         # The engine pulls in python-tuf and python-pkcs11 (about 0.3 s): open the workspace
         # in a worker so the first screen is up, and answering keys, while that happens.
         from ceremony.tui.screens.fatal import OpeningScreen
+        if self.draft is not None:  # a keyholder elsewhere: no workspace here
+            from ceremony.tui.screens.remote import RemoteSignScreen
+            self.push_screen(RemoteSignScreen(self.draft, self.keyholder or "",
+                                              self.signature_out))
+            return
+        if self.audit:  # read-only: checked by path, even when the journal is broken
+            from ceremony.tui.screens.audit import AuditScreen
+            self.push_screen(AuditScreen(self.workspace))
+            return
         self.push_screen(OpeningScreen(str(self.workspace)))
         if self.plan_path is not None and not self.workspace.exists():
             self.run_worker(self._preview, name="preview", thread=True, exit_on_error=False)
@@ -185,8 +200,8 @@ class CeremonyApp(App[int]):
         with self._lock:
             if self._module is None:
                 from hsm.pkcs11 import get_module, resolve_module_path
-                self._module = get_module(resolve_module_path(self.module_path,
-                                                              self.ceremony.plan.pkcs11_module))
+                plan_module = None if self.ceremony is None else self.ceremony.plan.pkcs11_module
+                self._module = get_module(resolve_module_path(self.module_path, plan_module))
             return self._module
 
     def rescan(self) -> list[Any]:
@@ -310,7 +325,9 @@ def screen_for(step: Step) -> Screen[Any]:
 def make_app(workspace: Path | str, module_path: str | None = None,
              pin_provider: Callable[[Any], str] | None = None, probes: Probes | None = None,
              exporter: Exporter | None = None, operator: str = "administrator",
-             plan: Path | str | None = None, previous: Path | str | None = None) -> CeremonyApp:
+             plan: Path | str | None = None, previous: Path | str | None = None,
+             draft: Path | str | None = None, keyholder: str | None = None,
+             signature_out: Path | str | None = None, audit: bool = False) -> CeremonyApp:
     """Build the TUI for ``workspace``.
 
     Args:
@@ -325,10 +342,16 @@ def make_app(workspace: Path | str, module_path: str | None = None,
         plan: with ``workspace`` not existing yet, start a ceremony from this plan: it is
             reviewed on screen first, and the workspace is created on confirmation.
         previous: for such a start, the previous root's metadata folder (a rotation).
+        draft: a keyholder elsewhere signs this travelling draft (``workspace`` unused):
+            reviewed in words, confirmed by typing ``keyholder``, signed on their token,
+            the signature written to ``signature_out`` (default beside the draft).
+        audit: the auditor's view of ``workspace`` (record verify, report, chain), read-only.
     """
     return CeremonyApp(Path(workspace), module_path, pin_provider, probes, exporter, operator,
                        None if plan is None else Path(plan),
-                       None if previous is None else Path(previous))
+                       None if previous is None else Path(previous),
+                       None if draft is None else Path(draft), keyholder,
+                       None if signature_out is None else Path(signature_out), audit)
 
 
 __all__ = ["EXIT_INTERNAL", "CeremonyApp", "Exporter", "make_app"]

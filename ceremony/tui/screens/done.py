@@ -21,7 +21,8 @@ class DoneScreen(StepScreen):
 
     STEP = Step.DONE
     BINDINGS: ClassVar[list[BindingType]] = [
-        *StepScreen.BINDINGS, Binding("e", "emergency", "Emergency")]
+        *StepScreen.BINDINGS, Binding("a", "audit", "Audit"),
+        Binding("e", "emergency", "Emergency")]
 
     def on_mount(self) -> None:
         # A crash right after the seal leaves record/ unwritten: write it now.
@@ -39,9 +40,14 @@ class DoneScreen(StepScreen):
         t.append("Record: record/transcript.json, record/transcript.txt, record/report.html\n")
         t.append("Print the report for the witnesses to sign. An auditor checks it later with\n"
                  "  ceremony record verify WORKSPACE\n\n"
+                 "a: audit now - verify the record and the published chain, write the report\n"
                  "e: emergency - a key was compromised: work out a rotation plan\n"
                  "Press q to quit.")
         yield Static(t)
+
+    def action_audit(self) -> None:
+        from ceremony.tui.screens.audit import AuditScreen
+        self.app.push_screen(AuditScreen(self.c.ws.root))
 
     def action_emergency(self) -> None:
         from ceremony.tui.screens.compromise import CompromiseScreen

@@ -30,12 +30,14 @@ class KeygenScreen(StepScreen):
     STEP = Step.KEYGEN
     BINDINGS: ClassVar[list[BindingType]] = [
         *StepScreen.BINDINGS, Binding("enter", "go", "Generate / next"),
-                Binding("r", "rescan", "Rescan tokens")]
+                Binding("r", "rescan", "Rescan tokens"),
+        Binding("p", "provision", "Provision YubiKey")]
 
     def __init__(self) -> None:
         super().__init__()
         self.tokens: flows.Presence | None = None  # the last scan for the current keyholder
         self.result: Any = None  # the key just made, shown until acknowledged
+        self.slot: flows.YubiKeySlot | None = None  # a YubiKey keyholder's slot 9c, last scan
 
     def body(self) -> Iterable[Widget]:
         yield Static(id="keys")
@@ -78,8 +80,16 @@ class KeygenScreen(StepScreen):
             action.update("The keyholder reads the words aloud; the room compares them with "
                           "the screen. Remove the token, then press enter.")
         elif current is not None:
-            token.update(token_line(self.tokens))
-            action.update(f"enter: generate {current}'s key on this token   r: rescan tokens")
+            line = token_line(self.tokens)
+            if self.slot is not None:
+                line.append("\n" + self.slot.text,
+                            style="green" if self.slot.provisioned else "bold yellow")
+            token.update(line)
+            if self.slot is not None and not self.slot.provisioned:
+                action.update(f"p: provision {current}'s YubiKey and generate the key on it   "
+                              "r: rescan tokens")
+            else:
+                action.update(f"enter: generate {current}'s key on this token   r: rescan tokens")
         else:
             token.update("")
             action.update("Every root key is ready. Press enter to draft the root.")
@@ -88,8 +98,44 @@ class KeygenScreen(StepScreen):
         c, app, name = self.c, self.app, keygen_next(self.c)
         if name is None:
             return
-        self.token_job("scan", lambda: flows.token_presence(c, name, app.rescan),  # type: ignore[attr-defined]
-                       "Looking for tokens", touch=False)
+        def scan() -> Any:
+            presence = flows.token_presence(c, name, app.rescan)  # type: ignore[attr-defined]
+            slot = flows.yubikey_slot(c, name) if presence.present else None
+            return presence, slot
+
+        self.slot = None
+        self.token_job("scan", scan, "Looking for tokens", touch=False)
+
+    def action_provision(self) -> None:
+        """``keygen --provision`` for a YubiKey keyholder whose slot 9c holds no key yet."""
+        name = keygen_next(self.c)
+        if self.app.busy or name is None or self.result is not None:  # type: ignore[attr-defined]
+            return
+        holder = self.c.plan.keyholder(name)
+        if not holder.is_yubikey:
+            self.banner.error(f"{name}'s token is a PKCS#11 token, not a YubiKey: there is "
+                              "nothing to provision")
+            return
+        from ceremony.tui.screens.provision import ProvisionScreen
+        self.app.push_screen(ProvisionScreen(name, str(holder.serial), holder.algorithm,
+                                             holder.touch), self.provision)
+
+    def provision(self, answer: tuple[str, str, str] | None) -> None:
+        name = keygen_next(self.c)
+        if answer is None or name is None:
+            return
+        serial, new_pin, new_puk = answer
+        prompts: list[Any] = []
+        if not self.attempt(lambda: prompts.append(
+                flows.provision_prompts(serial, new_pin, new_puk))):
+            return  # a PIN/PUK rule: nothing was changed on the YubiKey
+        c, app = self.c, self.app
+
+        def keygen() -> Any:
+            return flows.keygen_provision(c, name, app.module(), prompts[0], new_pin,  # type: ignore[attr-defined]
+                                          on_touch=app.touch_callback(self, name))  # type: ignore[attr-defined]
+
+        self.token_job("keygen", keygen, f"Provisioning {name}'s YubiKey and generating the key")
 
     def action_go(self) -> None:
         if self.app.busy:  # type: ignore[attr-defined]
@@ -117,7 +163,7 @@ class KeygenScreen(StepScreen):
 
     def job_done(self, job: str, result: Any) -> None:
         if job == "scan":
-            self.tokens = result
+            self.tokens, self.slot = result
         elif job == "keygen":
             self.result = result
         self.show()

@@ -1,0 +1,149 @@
+"""A keyholder elsewhere signs a travelling draft (``ceremony tui --draft FILE --keyholder NAME``).
+
+The draft is read and shown in words (changes, expiries in absolute UTC, the keys
+that sign); the keyholder confirms by typing their own name; their token signs it
+(PIN modal, touch banner) through ``ceremony.detached.sign_draft``; the signature
+file is written, and can be carried back as a USB bundle or QR frames. Every step
+is a call into :mod:`ceremony.flows`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Footer, Static
+
+from ceremony import flows
+from ceremony.fingerprint import fingerprint_words
+from ceremony.tui.screens.base import StepScreen
+from ceremony.tui.screens.confirm import ConfirmScreen
+from ceremony.tui.screens.transfer import Choice, TransferScreen
+from ceremony.tui.widgets.banner import Banner
+
+
+class RemoteSignScreen(StepScreen):
+    """Review the draft, type your name, sign with your token, carry the signature back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StepScreen.BINDINGS, Binding("enter", "go", "Sign / send"),
+        Binding("s", "send", "Send signature")]
+
+    def __init__(self, path: Path, keyholder: str, out: Path | None = None) -> None:
+        super().__init__()
+        self.path, self.keyholder, self.out = Path(path), keyholder, out
+        self.draft: flows.RemoteDraft | None = None
+        self.written: Path | None = None
+        self.sent: list[flows.Sent] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f" Sign a draft as {self.keyholder}", style="bold reverse"))
+        with VerticalScroll(id="body"):
+            yield from self.body()
+        yield Banner(id="banner")
+        yield Footer()
+
+    def body(self) -> Iterable[Widget]:
+        yield Static(id="draft")
+        yield Static(id="hint", classes="hint")
+
+    def on_mount(self) -> None:
+        self.show()
+        self.load()
+
+    def load(self) -> None:
+        path, name, out = self.path, self.keyholder, self.out
+        self.token_job("load", lambda: flows.remote_draft(path, name, out),
+                       f"Reading {path.name}", touch=False, logout=False)
+
+    def show(self) -> None:
+        rd = self.draft
+        t = Text()
+        hint = self.query_one("#hint", Static)
+        if rd is None:
+            t.append(f"Reading the draft {self.path}...", style="dim")
+            hint.update("q: quit")
+            self.query_one("#draft", Static).update(t)
+            return
+        t.append(f"Root v{rd.version} of {rd.repository}", style="bold")
+        t.append(f"   ({rd.format}, ceremony {rd.ceremony_id})\n")
+        t.append("digest words: ")
+        t.append(fingerprint_words(rd.digest, 8) + "\n", style="bold")
+        t.append(f"digest {rd.digest}\n\n", style="dim")
+        t.append("Changes\n", style="bold underline")
+        t.append("\n".join("  " + c for c in rd.changes) + "\n\n")
+        t.append("Expiries (absolute, UTC)\n", style="bold underline")
+        t.append("\n".join("  " + e for e in rd.expiries) + "\n\n")
+        t.append(f"{rd.keyholder} signs with\n", style="bold underline")
+        t.append("\n".join("  " + k for k in rd.keys) + "\n\n")
+        if self.written is None:
+            t.append(f"The signature file will be {rd.out}\n")
+            hint.update("Compare the digest words with the administrator's (by phone or paper).\n"
+                        f"enter: sign (you will type '{rd.keyholder}')   q: quit")
+        else:
+            t.append(f"Signature written to {self.written}\n", style="bold green")
+            for s in self.sent:
+                t.append("\n".join(s.lines) + "\n")
+            hint.update("s / enter: carry it back as a USB bundle or QR frames   q: quit\n"
+                        "(or hand over the file itself: ceremony import-signature)")
+        self.query_one("#draft", Static).update(t)
+
+    def action_go(self) -> None:
+        if self.app.busy or self.draft is None:  # type: ignore[attr-defined]
+            return
+        if self.written is not None:
+            self.action_send()
+            return
+        rd = self.draft
+        self.app.push_screen(ConfirmScreen(
+            f"{rd.keyholder}: sign root v{rd.version} of {rd.repository} (digest words "
+            f"{fingerprint_words(rd.digest, 4)}) with your token?", typed=rd.keyholder),
+            self.sign)
+
+    def sign(self, yes: bool | None) -> None:
+        if not yes or self.draft is None:
+            return
+        rd, app = self.draft, self.app
+
+        def sign() -> Any:
+            return flows.call_with_touch(flows.sign_remote, rd, app.module(),  # type: ignore[attr-defined]
+                                         app.pin, on_touch=app.touch_callback(self, rd.keyholder))  # type: ignore[attr-defined]
+
+        self.token_job("sign", sign, f"{rd.keyholder} is signing root v{rd.version}")
+
+    def action_send(self) -> None:
+        if self.app.busy or self.written is None or self.draft is None:  # type: ignore[attr-defined]
+            return
+        from ceremony.tui.screens.export import usb_choice
+        usb, notes = usb_choice(self.app, None, "USB stick: a signature bundle")
+        qr = self.written.with_name(self.written.stem + "-qr")
+        self.app.push_screen(TransferScreen(
+            f"Carry {self.written.name} back to the ceremony", [
+                usb, Choice(flows.IMPORT_QR, "QR codes as PNG files and a printable sheet",
+                            str(qr), "a new or empty folder")], notes), self.send)
+
+    def send(self, answer: tuple[str, str] | None) -> None:
+        if answer is None or self.draft is None:
+            return
+        how, where = answer
+        rd = self.draft
+        self.token_job("send", lambda: flows.send_signature(rd, how, Path(where)),
+                       "Writing the signature bundle", touch=False, logout=False)
+
+    def job_done(self, job: str, result: Any) -> None:
+        if job == "load":
+            self.draft = result
+        elif job == "sign":
+            self.written = result
+            self.banner.info(f"{self.keyholder} signed root v{self.draft.version}: {result}. "  # type: ignore[union-attr]
+                             "Remove the token.")
+        elif job == "send":
+            self.sent.append(result)
+            self.banner.info("\n".join(result.lines))
+        self.show()
