@@ -43,6 +43,8 @@ def pin_provider(pin_file: Path | None = None, env: dict[str, str] | None = None
                 f"a PIN is needed for {info.describe()} but no terminal is attached",
                 hint=f"give it with --pin-file PATH or {ENV_PIN} (scripts and CI only)")
         low = " (retry count is LOW: be careful)" if info.pin_count_low else ""
+        if info.pin_attempts_left is not None:
+            low = f" ({info.pin_attempts_left} tries left before the PIN blocks)"
         return getpass.getpass(f"PIN for {info.describe()}{low}: ")
 
     return provide

@@ -103,6 +103,8 @@ class TokenInfo:
     pin_final_try: bool
     pin_locked: bool
     pin_to_be_changed: bool
+    # Only devices that can tell (a YubiKey's PIV retry counter): PKCS#11 gives flags only.
+    pin_attempts_left: int | None = None
 
     @property
     def pin_state(self) -> str:

@@ -48,7 +48,13 @@ async def test_signing_with_a_yubikey_shows_the_touch_state(
         touch(self, message)
 
     monkeypatch.setattr(Banner, "touch", spy)
-    app = app_for(ws, tmp_path, pin_provider=lambda _info: YK_PIN)
+    asked: list[object] = []
+
+    def pin_provider(info: object) -> str:
+        asked.append(info)
+        return YK_PIN
+
+    app = app_for(ws, tmp_path, pin_provider=pin_provider)
     async with app.run_test(size=SIZE) as pilot:
         d = Driver(app, pilot)
         await d.preflight()
@@ -63,6 +69,9 @@ async def test_signing_with_a_yubikey_shows_the_touch_state(
     # One signature, one touch: the banner showed the token layer's own sentence.
     assert len(shown) == 1 and str(yubikey.serial) in shown[0] and "blinking" in shown[0], shown
     assert Ceremony.open(ws).state.signers() == ["alice"]
+    # The PIN prompt was told the YubiKey's retry counter (read before the VERIFY).
+    yk_asks = [i for i in asked if getattr(i, "pin_attempts_left", None) is not None]
+    assert [i.pin_attempts_left for i in yk_asks] == [3]  # type: ignore[attr-defined]
 
 
 @run_async

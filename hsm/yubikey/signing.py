@@ -26,6 +26,7 @@ What a YubiKey adds over a plain PKCS#11 token:
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 from collections.abc import Callable
 from pkcs11 import Mechanism, ObjectClass
@@ -145,8 +146,9 @@ class YubiKeyKey(TokenKey):
             DeviceRemovedError: the key was pulled; nothing was signed.
         """
         with piv_session(self.device) as session:
-            check_pin_budget(self.device, session)
-        pin = self._pin_provider(self.token)
+            left = check_pin_budget(self.device, session)
+        # The PIN prompt (CLI or TUI) shows how many tries remain before the PIN blocks.
+        pin = self._pin_provider(dataclasses.replace(self.token, pin_attempts_left=left))
         if not pin:
             raise PinMissingError(f"no PIN given for {self.device.describe()}")
         try:
