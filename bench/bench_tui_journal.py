@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import pty
-import re
 import select
 import shutil
 import statistics
@@ -59,12 +58,7 @@ def make_workspace(base: Path) -> Path:
 
 
 def tui_command(ws: Path) -> list[str]:
-    exe = Path(sys.executable).parent / "ceremony"
-    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True,
-                         check=False).stdout
-    if " tui " in out:
-        return [str(exe), "tui", str(ws)]
-    return [sys.executable, "-m", "ceremony.cli_record", "tui", str(ws)]
+    return [str(Path(sys.executable).parent / "ceremony"), "tui", str(ws)]
 
 
 def launch_once(cmd: list[str]) -> tuple[float, float]:

@@ -17,9 +17,6 @@ Handlers are thin, like the rest of the CLI: parse, call ``ceremony.preflight``
 / ``ceremony.record`` / the TUI, render. Expected failures propagate as
 ``CeremonyError``/``HsmError`` to ``ceremony.cli.main``, which prints the
 operator sentence and exits with its code.
-
-``python -m ceremony.cli_record ARGS`` is the whole ``ceremony`` CLI with these
-commands added, for use until ``ceremony.cli`` calls ``add_commands`` itself.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -257,38 +254,3 @@ def add_commands(sub: Any, add: Add) -> None:
     c.add_argument("rehearsal", metavar="REHEARSAL", help="the rehearsal's workspace")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(handler=cmd_record_compare)
-
-
-def _subparsers(parser: argparse.ArgumentParser) -> Any:
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-def _register(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add these commands to a built ``ceremony`` parser (unless it already has them)."""
-    sub = _subparsers(parser)
-    if "tui" in sub.choices:
-        return parser
-
-    def add(name: str, handler: Handler, help_: str, ws: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
-        if ws:
-            p.add_argument("workspace", metavar="WORKSPACE")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.set_defaults(handler=handler)
-        return p
-
-    add_commands(sub, add)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``ceremony`` with these commands, whether or not ``ceremony.cli`` registers them yet."""
-    from ceremony import cli
-    original = cli.build_parser
-    if "tui" not in _subparsers(original()).choices:
-        cli.build_parser = lambda: _register(original())  # this process only
-    return cli.main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -98,7 +98,7 @@ def workspace(tmp: Path, rehearsal: bool) -> Ceremony:
 
 
 def run_cli(*args: str | Path) -> tuple[int, str, str]:
-    from ceremony.cli_record import main
+    from ceremony.cli import main
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main([str(a) for a in args])

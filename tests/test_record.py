@@ -28,7 +28,7 @@ from tests.test_preflight import fake_machine
 
 
 def run_cli(*args: str | Path) -> tuple[int, str, str]:
-    from ceremony.cli_record import main
+    from ceremony.cli import main
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main([str(a) for a in args])

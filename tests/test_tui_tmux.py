@@ -28,13 +28,8 @@ pytestmark = pytest.mark.slow
 
 
 def tui_command(ws: Path) -> list[str]:
-    """``ceremony tui`` once the CLI registers it; the same CLI via cli_record until then."""
-    exe = Path(sys.executable).parent / "ceremony"
-    help_text = subprocess.run([str(exe), "--help"], capture_output=True, text=True,
-                               check=False).stdout
-    if " tui " in help_text:
-        return [str(exe), "tui", str(ws)]
-    return [sys.executable, "-m", "ceremony.cli_record", "tui", str(ws)]
+    """The installed ``ceremony tui`` console script, as an operator runs it."""
+    return [str(Path(sys.executable).parent / "ceremony"), "tui", str(ws)]
 
 
 class Tmux:
