@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ceremony.cli import build_parser
-from ceremony.cli_record import _register
 from ceremony.tui.screens.confirm import ConfirmScreen
 from ceremony.tui.screens.fatal import FatalScreen
 from ceremony.tui.screens.new import NewCeremonyScreen
@@ -20,7 +19,7 @@ from tests.test_tui import SIZE, Driver, app_for, run_async
 
 
 def test_tui_takes_plan_and_previous() -> None:
-    args = _register(build_parser()).parse_args(
+    args = build_parser().parse_args(
         ["tui", "ws", "--plan", "p.toml", "--previous", "old/metadata"])
     assert (args.plan, args.previous) == (Path("p.toml"), Path("old/metadata"))
 
