@@ -9,9 +9,11 @@ metadata coming into a ceremony (``init --previous``, imports) and by
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from tuf.api.metadata import Metadata, Root
 
@@ -93,6 +95,24 @@ def walk(trusted_bytes: bytes, directory: Path, *, now: datetime | None = None,
     """
     trusted = tuf_format.from_bytes(trusted_bytes, trusted_name)
     check_self_signed(trusted, trusted_name)
+    return walk_versions(trusted, trusted_bytes, directory, tuf_format.from_bytes,
+                         lambda md, previous, _name: tuf_format.status(md, previous),
+                         now=now or datetime.now(timezone.utc), check_expiry=check_expiry)
+
+
+def walk_versions(trusted: Any, trusted_bytes: bytes, directory: Path,
+                  load: Callable[[bytes, str], Any],
+                  status_of: Callable[[Any, Any, str], ThresholdStatus], *,
+                  now: datetime, check_expiry: bool) -> ChainReport:
+    """The client's walk after an already-checked trusted root, for any root format.
+
+    ``load(data, name)`` parses one ``N.root.json``; ``status_of(md, previous_signed, name)``
+    gives its thresholds (raising ``VerificationError`` for format-specific problems).
+
+    Raises:
+        VerificationError: a version is missing, out of order, below a threshold, or the
+            newest has expired. The message names the file.
+    """
     if not directory.is_dir():
         raise VerificationError(f"{directory} is not a folder")
     files = root_versions(directory)
@@ -103,12 +123,12 @@ def walk(trusted_bytes: bytes, directory: Path, *, now: datetime | None = None,
     while v in files:
         path = files[v]
         data = read_root_file(path)
-        md = tuf_format.from_bytes(data, path.name)
+        md = load(data, path.name)
         if md.signed.version != v:
             raise VerificationError(
                 f"{path.name} holds root version {md.signed.version}, not {v}: "
                 + ("a rolled-back version" if md.signed.version < v else "a mislabelled version"))
-        st = tuf_format.status(md, current.signed)
+        st = status_of(md, current.signed, path.name)
         if not st.verified:
             failing = [x.describe() for x in (st.old, st.new) if x is not None and not x.met]
             raise VerificationError(f"{path.name} is not signed at threshold: " + "; ".join(failing))
@@ -120,12 +140,10 @@ def walk(trusted_bytes: bytes, directory: Path, *, now: datetime | None = None,
     if beyond:
         raise VerificationError(f"root version {v} is missing, but {files[beyond[0]].name} exists: "
                                 "the chain has a gap")
-    if check_expiry:
-        now = now or datetime.now(timezone.utc)
-        if current.signed.is_expired(now):
-            raise VerificationError(
-                f"the newest root (v{current.signed.version}) expired at "
-                f"{current.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
+    if check_expiry and current.signed.is_expired(now):
+        raise VerificationError(
+            f"the newest root (v{current.signed.version}) expired at "
+            f"{current.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
     return ChainReport(trusted.signed.version, versions, statuses, current, current_bytes)
 
 

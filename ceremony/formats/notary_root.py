@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography import x509
 
-from ceremony.chain import ChainReport, read_root_file, root_versions
+from ceremony.chain import ChainReport, read_root_file, root_versions, walk_versions
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import RoleVerdict, ThresholdStatus
@@ -565,48 +565,16 @@ def walk(
         raise VerificationError(
             f"{trusted_name} is not signed by its own root threshold: {st.new.describe()}"
         )
-    if not directory.is_dir():
-        raise VerificationError(f"{directory} is not a folder")
-    files = root_versions(directory)
-    current, current_bytes = trusted, trusted_bytes
-    versions, statuses = [], []
-    v = trusted.signed.version + 1
-    newer = sorted(n for n in files if n >= v)
-    while v in files:
-        path = files[v]
-        data = read_root_file(path)
-        md = _root_file(data, path.name, identities)
-        if md.signed.version != v:
-            raise VerificationError(
-                f"{path.name} holds root version {md.signed.version}, not {v}: "
-                + ("a rolled-back version" if md.signed.version < v else "a mislabelled version")
-            )
+
+    def status_of(md: Any, previous: Any, name: str) -> ThresholdStatus:
         problems = root_problems(md.signed, gun, now=moment, check_expiry=check_expiry)
         if problems:
-            raise VerificationError(f"{path.name}: " + "; ".join(problems))
-        st = status(md, current.signed, gun, now=moment, check_expiry=check_expiry)
-        if not st.verified:
-            failing = [x.describe() for x in (st.old, st.new) if x is not None and not x.met]
-            raise VerificationError(
-                f"{path.name} is not signed at threshold: " + "; ".join(failing)
-            )
-        versions.append(v)
-        statuses.append(st)
-        current, current_bytes = md, data
-        v += 1
-    beyond = [n for n in newer if n >= v]
-    if beyond:
-        raise VerificationError(
-            f"root version {v} is missing, but {files[beyond[0]].name} exists: the chain has a gap"
-        )
-    if check_expiry and current.signed.is_expired(moment):
-        raise VerificationError(
-            f"the newest root (v{current.signed.version}) expired at "
-            f"{current.signed.expires:%Y-%m-%d %H:%M:%S} UTC"
-        )
-    return ChainReport(  # the views stand in for python-tuf's Metadata[Root]
-        trusted.signed.version, versions, statuses, current, current_bytes  # type: ignore[arg-type]
-    )
+            raise VerificationError(f"{name}: " + "; ".join(problems))
+        return status(md, previous, gun, now=moment, check_expiry=check_expiry)
+
+    return walk_versions(trusted, trusted_bytes, directory,  # views stand in for Metadata[Root]
+                         lambda data, name: _root_file(data, name, identities), status_of,
+                         now=moment, check_expiry=check_expiry)
 
 
 def verify_directory(
