@@ -295,7 +295,7 @@ class Ceremony:
         for name in self.plan.root.keyholders:
             rec = self.state.keys.get(name)
             if rec is not None:
-                keys.append(Key.from_dict(rec.keyid, dict(rec.key)))
+                keys.append(self._key_from_record(rec))
                 continue
             kept = self._reusable_previous_key(name)
             if kept is not None:
@@ -306,6 +306,10 @@ class Ceremony:
             raise StateError("no root key yet for " + ", ".join(waiting),
                              hint="run `ceremony keygen WORKSPACE --keyholder NAME` for each")
         return keys
+
+    def _key_from_record(self, rec: KeyRecord) -> Any:
+        """A key generated in this ceremony, in the format's key type (TUF: an sslib Key)."""
+        return Key.from_dict(rec.keyid, dict(rec.key))
 
     def online_keys(self) -> dict[str, list[Key]]:
         """The online roles' public keys as copied in at init."""

@@ -47,11 +47,13 @@ def key_from_crypto(public: object) -> SSlibKey:
     return SSlibKey.from_crypto(public)  # type: ignore[arg-type]
 
 
-def load_public_key_file(path: Path, field: str) -> PublicKeyFile:
-    """Read one public key (PEM SPKI or TUF key JSON) named by plan field ``field``.
+def read_public_key_bytes(path: Path, field: str,
+                          hint: str = "private keys never come to the ceremony; export the "
+                                      "public key (e.g. openssl pkey -pubout)") -> bytes:
+    """Read a key file named by plan field ``field``: bounded, and never a private key.
 
     Raises:
-        PlanError: missing, too large, a private key, or not a public key.
+        PlanError: missing, unreadable, too large, or holding a private key.
     """
     try:
         size = path.stat().st_size
@@ -63,9 +65,17 @@ def load_public_key_file(path: Path, field: str) -> PublicKeyFile:
     except OSError as e:
         raise PlanError(f"{field}: cannot read key file {path}: {e.strerror}") from None
     if b"PRIVATE KEY" in data:
-        raise PlanError(f"{field}: {path} holds a PRIVATE key; give only the public key",
-                        hint="private keys never come to the ceremony; export the public key "
-                             "(e.g. openssl pkey -pubout)")
+        raise PlanError(f"{field}: {path} holds a PRIVATE key; give only the public key", hint=hint)
+    return data
+
+
+def load_public_key_file(path: Path, field: str) -> PublicKeyFile:
+    """Read one public key (PEM SPKI or TUF key JSON) named by plan field ``field``.
+
+    Raises:
+        PlanError: missing, too large, a private key, or not a public key.
+    """
+    data = read_public_key_bytes(path, field)
     text = data.decode("utf-8", "replace").strip()
     try:
         if text.startswith("{"):

@@ -551,28 +551,9 @@ class NotaryCeremony(Ceremony):
 
     # ---- draft ---------------------------------------------------------------
 
-    def root_keys(self) -> list[NotaryKey]:  # type: ignore[override]
-        """The root keys the plan asks for: kept from the previous root, or generated here.
-
-        Raises:
-            StateError: some keyholders still need to generate their key.
-        """
-        identities = self.identities()
-        keys, waiting = [], []
-        for name in self.plan.root.keyholders:
-            rec = self.state.keys.get(name)
-            if rec is not None:
-                keys.append(NotaryKey(rec.keyid, dict(rec.key), identities.get(rec.keyid, {})))
-                continue
-            kept = self._reusable_previous_key(name)
-            if kept is not None:
-                keys.append(kept)
-            else:
-                waiting.append(name)
-        if waiting:
-            raise StateError("no root key yet for " + ", ".join(waiting),
-                             hint="run `ceremony keygen WORKSPACE --keyholder NAME` for each")
-        return keys
+    def _key_from_record(self, rec: KeyRecord) -> NotaryKey:
+        """A key generated in this ceremony, with its keyholder/token identity."""
+        return NotaryKey(rec.keyid, dict(rec.key), self.identities().get(rec.keyid, {}))
 
     def online_keys(self) -> dict[str, list[NotaryKey]]:  # type: ignore[override]
         """The online roles' keys as copied in at init."""

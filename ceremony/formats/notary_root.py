@@ -753,23 +753,11 @@ def load_key_file(path: Path, field: str) -> KeyFile:
     """
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    from ceremony.keys import MAX_KEY_FILE
+    from ceremony.keys import read_public_key_bytes
 
-    try:
-        size = path.stat().st_size
-        if size > MAX_KEY_FILE:
-            raise PlanError(f"{field}: {path} is {size} bytes, far too large for a public key")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PlanError(f"{field}: key file {path} does not exist") from None
-    except OSError as exc:
-        raise PlanError(f"{field}: cannot read key file {path}: {exc.strerror}") from None
-    if b"PRIVATE KEY" in data:
-        raise PlanError(
-            f"{field}: {path} holds a PRIVATE key; give only the public key",
-            hint="the tagging key stays with the publisher; `ceremony notary tagging-key` "
-            "writes its public half as a .pub.json file for the plan",
-        )
+    data = read_public_key_bytes(
+        path, field, hint="the tagging key stays with the publisher; `ceremony notary tagging-key` "
+                          "writes its public half as a .pub.json file for the plan")
     text = data.decode("utf-8", "replace").strip()
     if not text.startswith("{"):
         try:
