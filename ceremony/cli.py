@@ -9,13 +9,13 @@ so ``ceremony --help`` starts fast.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ceremony.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError
+from ceremony.cli_common import emit as _emit, open_workspace as _open
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -29,13 +29,6 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _emit(args: argparse.Namespace, text: str | list[str], data: Any) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=1, sort_keys=True))
-    else:
-        print(text if isinstance(text, str) else "\n".join(text))
-
-
 def _module(args: argparse.Namespace, plan_module: str | None = None) -> Any:
     from hsm.pkcs11 import get_module, resolve_module_path
     return get_module(resolve_module_path(getattr(args, "pkcs11_module", None), plan_module))
@@ -44,11 +37,6 @@ def _module(args: argparse.Namespace, plan_module: str | None = None) -> Any:
 def _pin(args: argparse.Namespace) -> Any:
     from ceremony.interaction import pin_provider
     return pin_provider(getattr(args, "pin_file", None))
-
-
-def _open(args: argparse.Namespace) -> Any:
-    from ceremony.engine import Ceremony
-    return Ceremony.open(Path(args.workspace))
 
 
 # ---- commands ------------------------------------------------------------------

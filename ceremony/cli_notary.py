@@ -30,12 +30,12 @@ the ceremony:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from ceremony.cli_common import emit as _emit
 
 Handler = Callable[[argparse.Namespace], int]
 Adder = Callable[..., argparse.ArgumentParser]
@@ -47,13 +47,6 @@ __all__ = [
     "tagging_key",
     "verify_collection",
 ]
-
-
-def _emit(args: argparse.Namespace, lines: list[str], data: Any) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=1, sort_keys=True))
-    else:
-        print("\n".join(lines))
 
 
 def _server(args: argparse.Namespace) -> Any:

@@ -22,7 +22,6 @@ operator sentence and exits with its code.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -30,16 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import EXIT_VERIFY, EXIT_WORKSPACE
+from ceremony.cli_common import emit as _emit
 
 Handler = Callable[[argparse.Namespace], int]
 Add = Callable[..., argparse.ArgumentParser]
-
-
-def _emit(args: argparse.Namespace, lines: list[str], data: Any) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=1, sort_keys=True))
-    else:
-        print("\n".join(lines))
 
 
 def _token_opts(p: argparse.ArgumentParser) -> None:

@@ -16,30 +16,12 @@ rehearsals may name a software authenticator with ``CEREMONY_FIDO_DEVICE``
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+from ceremony.cli_common import emit as _emit, say as _say, open_workspace as _open
 
 Handler = Callable[[argparse.Namespace], int]
 Add = Callable[..., argparse.ArgumentParser]
-
-
-def _emit(args: argparse.Namespace, lines: list[str], data: Any) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=1, sort_keys=True))
-    else:
-        print("\n".join(lines))
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _open(args: argparse.Namespace) -> Any:
-    from ceremony.engine import Ceremony
-    return Ceremony.open(Path(args.workspace))
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:

@@ -23,25 +23,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from ceremony.cli_common import emit as _emit, say as _say
 
 Handler = Callable[[argparse.Namespace], int]
 Add = Callable[..., argparse.ArgumentParser]
-
-
-def _emit(args: argparse.Namespace, lines: list[str], data: Any) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=1, sort_keys=True))
-    else:
-        print("\n".join(lines))
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _trust(args: argparse.Namespace) -> Any:
@@ -131,22 +120,10 @@ def _ask_twice(kind: str) -> str:
 
 def cmd_provision(args: argparse.Namespace) -> int:
     from hsm.yubikey.attestation import attest
-    from hsm.yubikey.provision import ProvisionPrompts, provision
-
-    def confirm(device: Any) -> str:
-        if args.confirm_serial is not None:
-            return str(args.confirm_serial)
-        _say(f"This RESETS the PIV application of {device.describe()} (firmware {device.firmware_str}): "
-             "every PIV key on it is destroyed.")
-        print("Type the serial printed on the YubiKey to go ahead: ", end="", file=sys.stderr, flush=True)
-        return sys.stdin.readline().strip()
-
-    def secret(kind: str) -> str:
-        path = args.new_pin_file if kind == "PIN" else args.new_puk_file
-        return _read_secret_file(path, kind) if path else _ask_twice(kind)
+    from hsm.yubikey.provision import provision
 
     trust = _trust(args)  # fail on unreadable roots before anything is reset
-    result = provision(args.serial, ProvisionPrompts(confirm, secret, _say),
+    result = provision(args.serial, _provision_prompts(args),
                        algorithm=args.algorithm, touch=args.touch)
     verdict = attest(args.serial, trust)
     lines = [f"{result.device.describe()}: {result.algorithm} key generated on the device in slot 9c "
