@@ -99,7 +99,8 @@ def test_full_disk_leaves_nothing_that_looks_like_a_bundle(
 
 @pytest.fixture
 def tiny_stick(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A real 64 KiB tmpfs, when this process may mount one (root in CI); skipped otherwise."""
+    """A real 64 KiB tmpfs. The suite runs as root (its setup installs Debian packages), so a
+    failure to mount fails the test loudly instead of silently dropping the full-disk check."""
     mnt = tmp_path / "stick"
     mnt.mkdir()
     done = subprocess.run(
@@ -108,7 +109,7 @@ def tiny_stick(tmp_path: Path):  # type: ignore[no-untyped-def]
         check=False,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        pytest.fail(f"cannot mount a tmpfs for the full-disk test: {done.stderr.decode().strip()}")
     try:
         yield mnt
     finally:
