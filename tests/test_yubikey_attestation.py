@@ -19,7 +19,7 @@ from hsm.yubikey.attestation import TrustStore, attest, verify_attestation
 from tests.vpiv.attestation_ca import TestAttestationCA, default_ca
 from tests.vpiv.card import VirtualYubiKey
 from tests.vpiv.fixtures import next_serial, pcsc, provision_card, yubikey  # noqa: F401
-from tests.vpiv.genuine import DEVICE_CERT, SLOT_9A_ATTESTATION
+from tests.vpiv.genuine import DEVICE_CERT, DEVICE_CERT_2024, SLOT_9A_ATTESTATION, SLOT_9C_ATTESTATION_2024
 from tests.vpiv.harness import PcscHarness
 
 
@@ -123,7 +123,7 @@ def test_bundled_yubico_roots_verify_a_genuine_chain() -> None:
     trust = TrustStore.yubico()
     assert sorted(str(r.subject.rfc4514_string()) for r in trust.roots) == [
         "CN=Yubico Attestation Root 1", "CN=Yubico PIV Root CA Serial 263751"]
-    assert len(trust.intermediates) == 4
+    assert len(trust.intermediates) == 5
     device = x509.load_pem_x509_certificate(DEVICE_CERT)
     slot = x509.load_pem_x509_certificate(SLOT_9A_ATTESTATION)
     verdict = verify_attestation(slot, device, trust, expected_slot="9a", expected_serial=15732500,
@@ -137,6 +137,44 @@ def test_bundled_yubico_roots_verify_a_genuine_chain() -> None:
     assert strict.problems == ["the attestation names serial 15732500, but the device is YubiKey 12345678",
                                "the key's PIN policy is once, not always",
                                "the key's touch policy is never, not always or cached"]
+
+
+def test_bundled_yubico_roots_verify_a_genuine_2024_chain() -> None:
+    """Firmware 5.7.4: f9 under PIV Attestation B 1 -> Intermediate B 1 -> Attestation Root 1."""
+    device = x509.load_pem_x509_certificate(DEVICE_CERT_2024)
+    slot = x509.load_pem_x509_certificate(SLOT_9C_ATTESTATION_2024)
+    verdict = verify_attestation(slot, device, TrustStore.yubico(), expected_slot="9c",
+                                 expected_serial=38906121, expected_firmware=(5, 7, 4))
+    assert verdict.ok, verdict.problems
+    assert verdict.chain == ["CN=YubiKey PIV Attestation 9c", "CN=Yubico PIV Attestation",
+                             "CN=Yubico PIV Attestation B 1", "CN=Yubico Attestation Intermediate B 1",
+                             "CN=Yubico Attestation Root 1"]
+    assert (verdict.pin_policy, verdict.touch_policy, verdict.form_factor) == ("always", "always", "usb-c-keychain")
+    assert verdict.root_fingerprint == "62760c6a6ef91679f454c8902b80fd009825b3f25da90f1fbace2ec6586cd5a8"
+    assert verdict.advisories == []
+    # Without the bundled intermediates the same genuine chain does not verify.
+    bare = TrustStore(TrustStore.yubico().roots, (), "yubico")
+    assert verify_attestation(slot, device, bare, expected_slot="9c").problems == [
+        "the device certificate does not chain to a trusted yubico root "
+        "(issuer: CN=Yubico PIV Attestation B 1)"]
+
+
+def test_every_bundled_intermediate_is_signed_by_the_bundle() -> None:
+    """Each pinned intermediate (B2 1 included) has a signature path to a bundled root."""
+    trust = TrustStore.yubico()
+    by_subject = {c.subject: c for c in (*trust.roots, *trust.intermediates)}
+    names = set()
+    for cert in trust.intermediates:
+        names.add(cert.subject.rfc4514_string())
+        current, hops = cert, 0
+        while current.issuer != current.subject:
+            parent = by_subject[current.issuer]
+            current.verify_directly_issued_by(parent)
+            current, hops = parent, hops + 1
+        assert current in trust.roots and hops <= 2
+    assert names == {"CN=Yubico Attestation Intermediate A 1", "CN=Yubico Attestation Intermediate B 1",
+                     "CN=Yubico PIV Attestation A 1", "CN=Yubico PIV Attestation B 1",
+                     "CN=Yubico PIV Attestation B2 1"}
 
 
 def test_genuine_slot_certificate_under_a_foreign_device_certificate_fails() -> None:

@@ -49,6 +49,7 @@ PINNED = {
     "d4cc3f456fdaf4e7812a21aab1dfe9d8e27d24e2fd2d6f21c9940109f0daa754": "Yubico Attestation Intermediate B 1",
     "6de693f05376f5d8ca29069261e1c8626c75d503bd2edbfd75354cad1f722870": "Yubico PIV Attestation A 1",
     "2d55b7998f4e42569d6d8fa382b6dc77d1dacf07358b19701163892922b17052": "Yubico PIV Attestation B 1",
+    "0c90b7d184a36edf50a35f9be935f0c5689bfdcfe5bdd073366cafb49061a440": "Yubico PIV Attestation B2 1",
 }
 
 
