@@ -309,3 +309,47 @@ def test_pin_budget_at_signing(hsm: SoftHsm, tmp_path: Path, yubikey: VirtualYub
         5, f"error: YubiKey {yubikey.serial} has 1 PIN try left; the tool will not risk blocking it")
     assert yubikey.pin_verifications() == before + 1  # refused before any VERIFY
     assert all(e["type"] != "signature-added" for e in events(ws))
+
+
+def test_detached_signature_on_a_yubikey(hsm: SoftHsm, tmp_path: Path, yubikey: VirtualYubiKey,
+                                         files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keyholder signs the travelling draft on her YubiKey (ykcs11, one PIN, touch) elsewhere."""
+    provision_card(yubikey)
+    plan = write_plan(hsm, tmp_path, {"alice": (yubikey.serial, "always")}, ["bob"], threshold=2)
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("CEREMONY_ATTESTATION_ROOTS", str(files["roots"]))
+    assert cli("init", ws, "--plan", plan).code == 0
+    assert cli("keygen", ws, "--keyholder", "alice").code == 0
+    assert cli("keygen", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file).code == 0
+    assert cli("draft", ws).code == 0
+    assert cli("sign", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file).code == 0
+    draft = tmp_path / "travel" / "draft.json"
+    draft.parent.mkdir()
+    assert cli("export-draft", ws, "--out", draft).code == 0
+    sig = draft.parent / "1.root.sig-alice.json"
+
+    # A wrong PIN: stopped at once with the tries left, no signature file, one try spent.
+    wrong = tmp_path / "wrong-pin"
+    wrong.write_text("7654321\n")
+    before = yubikey.pin_verifications()
+    r = cli("sign-draft", draft, "--keyholder", "alice", "--pin-file", wrong)
+    assert (r.code, r.err.splitlines()[-2:]) == (5, [
+        f"error: the PIN for YubiKey {yubikey.serial} was refused; 2 tries left",
+        "hint: the tool never retries a PIN: check it and run this step again"])
+    assert yubikey.pin_verifications() == before + 1 and not sig.exists()
+
+    touches = yubikey.touch.requests
+    r = cli("sign-draft", draft, "--keyholder", "alice", "--pin-file", files["pin"])
+    assert r.code == 0, r.err
+    assert f"touch your YubiKey now: YubiKey {yubikey.serial} is blinking" in r.err.splitlines()
+    assert yubikey.pin_verifications() == before + 2 and yubikey.touch.requests == touches + 1
+    assert sig.exists()
+
+    r = cli("import-signature", ws, sig)
+    assert r.code == 0 and "root v1: 2/2 - alice, bob signed; threshold met" in r.out, r.out + r.err
+    assert cli("publish", ws).code == 0
+    # The published root carries alice's YubiKey signature, and it verifies.
+    meta = ws / "metadata"
+    r = cli("verify", "--trusted", meta / "1.root.json", meta, "--attestation-roots", files["roots"])
+    assert r.code == 0, r.err
+    assert f"  alice: attested on YubiKey {yubikey.serial} (firmware 5.7.1, PIN always, touch always)" in r.out
