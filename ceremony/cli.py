@@ -66,6 +66,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         lines.append("REHEARSAL: recorded as such")
     if p.out_of_band:
         lines.append("OUT-OF-BAND ROOT: clients must be given the new root directly")
+    from ceremony.compromise import describe_declared
+    declared = describe_declared(c)
+    if declared:
+        lines.append("declared compromised (never sign, never kept): " + ", ".join(declared))
     for w in c.state.init.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
     todo = [k for k in p.root.keyholders if c.needs_key(k)]

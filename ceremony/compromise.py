@@ -18,7 +18,7 @@ from typing import Any
 
 from tuf.api.metadata import Root
 
-from ceremony.errors import StateError, UsageError
+from ceremony.errors import PlanError, StateError, UsageError
 from ceremony.formats import tuf as tuf_format
 from ceremony.plan import ONLINE_ROLES, Plan, format_duration
 from ceremony.workspace import atomic_write
@@ -38,6 +38,9 @@ class Assessment:
     new_threshold: int
     lines: list[str] = field(default_factory=list)
     follow_up: list[str] = field(default_factory=list)
+    # Key ids declared compromised (named keys, the named keyholders' root keys, a named
+    # role's keys): written to the plan so the engine never signs with or keeps them.
+    compromised_keyids: list[str] = field(default_factory=list)
 
 
 def current_root(c: Any) -> Root:
@@ -65,12 +68,14 @@ def assess(root: Root, plan: Plan, keys: list[str] | None = None,
     holders = {k: tuf_format.keyholder_of(root.keys[k]) or k[:12] for k in root_ids}
     compromised: list[str] = []
     online: set[str] = set()
+    declared: list[str] = []
     for key in keys:
         matches = [k for k in root.keys if k.startswith(key.lower())] if len(key) >= 8 else []
         if len(matches) != 1:
             raise UsageError(f"--key {key} matches {len(matches)} keys of root v{root.version}; "
                              "give at least 8 hex digits of one key id")
         keyid = matches[0]
+        declared.append(keyid)
         if keyid in root_ids:
             compromised.append(holders[keyid])
         online |= {r for r in ONLINE_ROLES if keyid in root.roles[r].keyids}
@@ -85,7 +90,9 @@ def assess(root: Root, plan: Plan, keys: list[str] | None = None,
             compromised = list(holders.values())
         else:
             online.add(role)
+        declared += root.roles[role].keyids
     compromised = list(dict.fromkeys(compromised))
+    declared += [k for k in root_ids if holders[k] in compromised]
     if compromised:
         online |= set(ONLINE_ROLES)  # a root compromise taints every key root vouched for
     # Fast-forward recovery (TUF spec 5.3.11): a new snapshot key needs a new timestamp key too.
@@ -95,7 +102,8 @@ def assess(root: Root, plan: Plan, keys: list[str] | None = None,
     honest = [h for h in holders.values() if h not in compromised]
     in_band = len(compromised) < old_t and len(honest) >= old_t
     new_t = min(plan.root.threshold, max(1, len([k for k in plan.root.keyholders if k not in compromised])))
-    a = Assessment(compromised, sorted(online, key=ONLINE_ROLES.index), old_t, honest, in_band, new_t)
+    a = Assessment(compromised, sorted(online, key=ONLINE_ROLES.index), old_t, honest, in_band, new_t,
+                   compromised_keyids=list(dict.fromkeys(declared)))
     a.lines.append(f"current root: v{root.version}, root threshold {old_t} of {len(root_ids)}")
     if compromised:
         a.lines.append("root keys to remove: " + ", ".join(compromised))
@@ -126,6 +134,47 @@ def assess(root: Root, plan: Plan, keys: list[str] | None = None,
     return a
 
 
+def check_declared(plan: Plan, previous_keyids: set[str] | None, previous_version: int,
+                   online: dict[str, list[str]]) -> None:
+    """Check ``ceremony.compromised_keys`` against the previous root and the plan's online keys.
+
+    Raises:
+        PlanError: the field is used without a previous root, names a key the previous
+            root does not have, or an online key of the plan is one declared compromised.
+    """
+    if not plan.compromised_keys:
+        return
+    if previous_keyids is None:
+        raise PlanError("ceremony.compromised_keys only applies when continuing a repository (--previous)")
+    for keyid in plan.compromised_keys:
+        if keyid not in previous_keyids:
+            raise PlanError(f"ceremony.compromised_keys: {keyid[:12]} is not a key of the previous "
+                            f"root v{previous_version}")
+    for role, keyids in online.items():
+        for keyid in keyids:
+            if keyid in plan.compromised_keys:
+                raise PlanError(f"the plan's {role} key ({keyid[:12]}) is declared compromised "
+                                "(ceremony.compromised_keys): the emergency needs a new one",
+                                hint=f"generate a new {role} key and point roles.{role}.keys at it")
+
+
+def describe_declared(c: Any) -> list[str]:
+    """The plan's compromised keys in words ("alice's root key 1a2b3c4d5e6f", "targets key ...")."""
+    prev = c.previous_root()
+    if prev is None or not c.plan.compromised_keys:
+        return []
+    root = prev.signed
+    out = []
+    for keyid in c.plan.compromised_keys:
+        roles = [r for r in root.roles if keyid in root.roles[r].keyids]
+        holder = tuf_format.keyholder_of(root.keys[keyid])
+        if "root" in roles:
+            out.append((f"{holder}'s " if holder else "") + f"root key {keyid[:12]}")
+        else:
+            out.append(f"{' and '.join(roles) or 'a'} key {keyid[:12]}")
+    return out
+
+
 def _toml_str(s: str) -> str:
     return json.dumps(s)
 
@@ -151,6 +200,9 @@ def write_plan(c: Any, a: Assessment, out_dir: Path) -> Path:
         lines.append("rehearsal = true")
     if a.compromised_root and not a.in_band:
         lines.append("out_of_band = true")
+    if a.compromised_keyids:
+        lines.append("# never used to sign, never kept: the keys declared compromised")
+        lines.append("compromised_keys = [" + ", ".join(_toml_str(k) for k in a.compromised_keyids) + "]")
     lines.append("")
     for h in plan.keyholders:
         lines += ["[[keyholders]]", f"name = {_toml_str(h.name)}"]

@@ -151,6 +151,8 @@ def export_draft(c: Any, out: Path) -> Path:
     doc = {"kind": DRAFT_KIND, "format": fmt, "repository": c.plan.repository,
            "ceremony_id": c.state.init["ceremony_id"], "version": md.signed.version,
            "digest": c.state.draft_digest, **_format(fmt).document(c)}
+    if c.plan.compromised_keys:  # so a remote keyholder is told before touching a token
+        doc["compromised_keys"] = list(c.plan.compromised_keys)
     atomic_write(out, json.dumps(doc, indent=1, sort_keys=True).encode(), exclusive=True)
     return out
 
@@ -169,6 +171,7 @@ class TravellingDraft:
     previous: Any | None
     digest: str
     format: str = "tuf"
+    compromised: tuple[str, ...] = ()
 
 
 def load_draft(path: Path) -> TravellingDraft:
@@ -189,7 +192,10 @@ def load_draft(path: Path) -> TravellingDraft:
     if prev is not None and prev.signed.version + 1 != draft.signed.version:
         raise VerificationError(f"{path}: the draft (v{draft.signed.version}) does not follow "
                                 f"the previous root (v{prev.signed.version})")
-    return TravellingDraft(repository, ceremony_id, draft, prev, digest, fmt)
+    compromised = obj.get("compromised_keys", [])
+    if not isinstance(compromised, list) or not all(isinstance(k, str) for k in compromised):
+        raise VerificationError(f"{path}: compromised_keys must be a list of key ids")
+    return TravellingDraft(repository, ceremony_id, draft, prev, digest, fmt, tuple(compromised))
 
 
 def keys_of(draft: TravellingDraft, keyholder: str) -> list[Any]:
@@ -206,10 +212,15 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
         hsm.errors.HsmError: token missing/wrong, PIN refused.
     """
     draft = load_draft(path)
-    keys = keys_of(draft, keyholder)
-    if not keys:
+    all_keys = keys_of(draft, keyholder)
+    if not all_keys:
         raise VerificationError(f"{keyholder} holds no key in root v{draft.draft.signed.version} "
                                 "or the root before it: their signature would count toward no threshold")
+    keys = [k for k in all_keys if k.keyid not in draft.compromised]
+    if not keys:
+        raise VerificationError(f"{keyholder}'s key {all_keys[0].keyid[:12]} was declared compromised "
+                                "(ceremony.compromised_keys): it does not sign this root",
+                                hint="the other keyholders sign; a compromised key never counts")
     sigs = _format(draft.format).sign(draft.draft, keys, module, pin, on_touch)
     doc = {"kind": SIGNATURE_KIND, "format": draft.format, "repository": draft.repository,
            "ceremony_id": draft.ceremony_id, "version": draft.draft.signed.version,
@@ -261,6 +272,9 @@ def import_signature(c: Any, path: Path) -> list[str]:
         if keyid in c.state.signatures or keyid in [k for k, _, _ in checked]:
             raise StateError(f"{path}: {keyholder} has already signed root v{md.signed.version} "
                              f"with key {str(keyid)[:12]}; a duplicate is not added")
+        if keyid in c.plan.compromised_keys:
+            raise VerificationError(f"{path}: the signature is from a key declared compromised "
+                                    f"({keyid[:12]}): it never counts")
         if keyid not in counting:
             revoked = c.revoked_in(str(keyid))
             why = (f"a revoked key (removed in root v{revoked})" if revoked

@@ -26,6 +26,7 @@ from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
 
 from ceremony import chain
+from ceremony.compromise import check_declared
 from ceremony.errors import (
     PlanError,
     StateError,
@@ -100,11 +101,15 @@ class Ceremony:
             return ceremony_class(plan.format).init(root, plan_path, previous)
         online = load_online_keys(plan, Path(plan_path).resolve().parent)
         prev_info, prev_files = _load_previous(previous) if previous else (None, {})
+        newest = None
         if prev_info is not None:
             newest = tuf_format.from_bytes(prev_files[f"{prev_info['version']}.root.json"], "previous")
             _check_online_vs_root(online, newest.signed)
         elif plan.out_of_band:
             raise PlanError("ceremony.out_of_band only applies when continuing a repository (--previous)")
+        check_declared(plan, set(newest.signed.keys) if newest else None,
+                       newest.signed.version if newest else 0,
+                       {role: [k.key.keyid for k in keys] for role, keys in online.items()})
         warnings = shared_online_keys(online)
 
         online_data = {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
@@ -212,6 +217,8 @@ class Ceremony:
     def _reusable_previous_key(self, keyholder: str) -> Key | None:
         holder = self.plan.keyholder(keyholder)
         for key in self.previous_keys_of(keyholder):
+            if key.keyid in self.plan.compromised_keys:
+                continue  # declared compromised: the keyholder needs a new key
             f = key.unrecognized_fields
             if (holder.token is None or f.get(tuf_format.X_TOKEN_LABEL) == holder.token) and \
                (holder.serial is None or f.get(tuf_format.X_TOKEN_SERIAL) == holder.serial):
@@ -403,7 +410,21 @@ class Ceremony:
                 key = root.keys[keyid]
                 if tuf_format.keyholder_of(key) == keyholder:
                     keys[keyid] = key
-        return list(keys.values())
+        return self._not_compromised(keyholder, list(keys.values()))
+
+    def _not_compromised(self, keyholder: str, keys: list[Any]) -> list[Any]:
+        """``keys`` without those the plan declares compromised; none left is an error.
+
+        Raises:
+            VerificationError: every key of ``keyholder`` that would count is compromised.
+        """
+        kept = [k for k in keys if k.keyid not in self.plan.compromised_keys]
+        if keys and not kept:
+            raise VerificationError(
+                f"{keyholder}'s key {keys[0].keyid[:12]} was declared compromised "
+                "(ceremony.compromised_keys): it does not sign this root",
+                hint="the other keyholders sign; a compromised key never counts")
+        return kept
 
     def sign(self, keyholder: str, module: Module, pin: PinProvider, *,
              on_touch: Callable[[str], None] | None = None) -> SignResult:

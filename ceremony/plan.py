@@ -34,6 +34,7 @@ TOUCH_POLICIES = ("always", "cached")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DURATION = re.compile(r"^(\d+)([hdwy])$")
+_KEYID = re.compile(r"[0-9a-f]{64}")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
           "y": timedelta(days=365)}
 
@@ -99,6 +100,9 @@ class Plan:
     # the critical steps (publish, seal).
     witnesses: tuple[str, ...] = ()
     witnesses_required: int = 0
+    # Emergency only: key ids of the previous root declared compromised. They never sign
+    # this ceremony's root, never count, and are never kept in it (see ceremony/compromise.py).
+    compromised_keys: tuple[str, ...] = ()
 
     def witness(self, name: str) -> str:
         """The witness called ``name``.
@@ -212,6 +216,18 @@ def _string_list(table: _Table, key: str) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _compromised_keys(cer: _Table) -> tuple[str, ...]:
+    """``ceremony.compromised_keys``: full hex key ids (64 digits), each once."""
+    if cer.get("compromised_keys", list, None) is None:
+        return ()
+    ids = _string_list(cer, "compromised_keys")
+    for keyid in ids:
+        if not _KEYID.fullmatch(keyid):
+            raise PlanError(f"ceremony.compromised_keys: {keyid!r} is not a key id "
+                            "(64 lower-case hex digits, as the root lists it)")
+    return ids
+
+
 def parse_plan(text: str) -> Plan:
     """Parse and validate a plan's TOML text (without reading any key file).
 
@@ -241,6 +257,7 @@ def parse_plan(text: str) -> Plan:
     warning = parse_duration(cer.get("expiry_warning", str, "30d"), "ceremony.expiry_warning")
     out_of_band = cer.get("out_of_band", bool, False)
     witnesses_required = cer.get("witnesses_required", int, 0)
+    compromised = _compromised_keys(cer)
     cer.done()
 
     raw_holders = top.get("keyholders", list)
@@ -300,7 +317,7 @@ def parse_plan(text: str) -> Plan:
         raise PlanError("ceremony.witnesses_required is supported for format \"tuf\" only")
     top.done()
     return Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
-                root, tuple(online), out_of_band, witnesses, witnesses_required)
+                root, tuple(online), out_of_band, witnesses, witnesses_required, compromised)
 
 
 def _check_device(i: int, name: str, fmt: str, device: str, token: str | None, serial: str | None,

@@ -11,6 +11,8 @@ from typing import Any
 
 from tuf.api.metadata import Root
 
+from ceremony.compromise import describe_declared
+from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 
 
@@ -41,11 +43,14 @@ class StatusReport:
     published: list[int]
     expiries: list[Expiry] = field(default_factory=list)
     next_step: str = ""
+    compromised: list[str] = field(default_factory=list)  # keys the plan declares compromised
 
     def lines(self) -> list[str]:
         out = [f"ceremony {self.name}" + (" (REHEARSAL)" if self.rehearsal else "")]
         out.append("root keys: " + (", ".join(self.keys_done) or "none yet")
                    + (f"; still to generate: {', '.join(self.keys_needed)}" if self.keys_needed else ""))
+        if self.compromised:
+            out.append("declared compromised (never sign, never kept): " + ", ".join(self.compromised))
         if self.thresholds is not None:
             out.append(f"draft root v{self.draft_version}:")
             out += ["  " + line for line in self.thresholds.lines()]
@@ -62,7 +67,7 @@ class StatusReport:
         return {"name": self.name, "rehearsal": self.rehearsal, "keys_done": self.keys_done,
                 "keys_needed": self.keys_needed, "draft_version": self.draft_version,
                 "thresholds": self.thresholds.to_dict() if self.thresholds else None,
-                "published": self.published, "next": self.next_step,
+                "published": self.published, "next": self.next_step, "compromised": self.compromised,
                 "expiries": [{"role": e.role, "expires": e.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
                               "warn": e.warn, "expired": e.expired} for e in self.expiries]}
 
@@ -88,6 +93,7 @@ def ceremony_status(c: Any) -> StatusReport:
     report = StatusReport(plan.name, plan.rehearsal, done, needed,
                           st.draft["version"] if st.draft else None, None, list(st.published))
     prev = c.previous_root()
+    report.compromised = describe_declared(c)
     if st.draft:
         report.thresholds = c.status()
     online = (st.init.get("previous") or {}).get("online", {})
@@ -107,10 +113,22 @@ def ceremony_status(c: Any) -> StatusReport:
     elif report.thresholds is not None and report.thresholds.verified:
         report.next_step = "ceremony publish WORKSPACE"
     else:
-        waiting = [n for v in (report.thresholds.old, report.thresholds.new) if v and not v.met
-                   for n in v.unsigned] if report.thresholds else []
+        barred = _barred_keyholders(c)  # their previous-root key is compromised
+        th = report.thresholds
+        waiting = ([n for n in th.old.unsigned if n not in barred] if th and th.old and not th.old.met else []) + \
+                  (list(th.new.unsigned) if th and th.new and not th.new.met else [])
         report.next_step = ("ceremony sign WORKSPACE --keyholder " + waiting[0]) if waiting else "sign"
     return report
+
+
+def _barred_keyholders(c: Any) -> set[str]:
+    """Keyholders whose key in the previous root the plan declares compromised."""
+    prev = c.previous_root()
+    if prev is None:
+        return set()
+    keys = prev.signed.keys
+    return {h for k in c.plan.compromised_keys if k in keys
+            for h in [tuf_format.keyholder_of(keys[k])] if h}
 
 
 def _fields(e: Expiry) -> tuple[datetime, bool, bool]:

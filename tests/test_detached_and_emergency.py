@@ -84,9 +84,24 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
     assert "re-sign targets.json with the NEW targets (tagging) key" in r.out
     emergency = ws1 / "out" / "emergency"
     (emergency / "new-online").mkdir()
+    old_targets = json.loads(bootstrap)["signed"]["roles"]["targets"]["keyids"][0]
+    text = (emergency / "emergency-plan.toml").read_text()
+    assert f'compromised_keys = ["{old_targets}"]' in text
+    # The stolen key itself is refused as the new targets key, and a key id the root lacks is refused.
+    (emergency / "new-online" / "targets.pub.pem").write_bytes((tmp_path / "a" / "targets.pub.pem").read_bytes())
+    r = cli("init", tmp_path / "ws-bad", "--plan", emergency / "emergency-plan.toml", "--previous", repo / "metadata")
+    assert (r.code, r.err.splitlines()[0]) == (2, f"error: the plan's targets key ({old_targets[:12]}) is "
+                                                  "declared compromised (ceremony.compromised_keys): the "
+                                                  "emergency needs a new one")
+    (emergency / "bad-plan.toml").write_text(text.replace(old_targets, "ab" * 32))
+    r = cli("init", tmp_path / "ws-bad", "--plan", emergency / "bad-plan.toml", "--previous", repo / "metadata")
+    assert (r.code, r.err.splitlines()[0]) == (
+        2, f"error: ceremony.compromised_keys: {'ab' * 6} is not a key of the previous root v1")
+    assert not (tmp_path / "ws-bad").exists()
     shutil.copy(tmp_path / "b" / "targets.pub.pem", emergency / "new-online" / "targets.pub.pem")
     ws2 = tmp_path / "ws2"
-    assert cli("init", ws2, "--plan", emergency / "emergency-plan.toml", "--previous", repo / "metadata").code == 0
+    r = cli("init", ws2, "--plan", emergency / "emergency-plan.toml", "--previous", repo / "metadata")
+    assert r.code == 0 and f"declared compromised (never sign, never kept): targets key {old_targets[:12]}" in r.out
     r = cli("draft", ws2)
     assert r.code == 0 and "targets: + add key" in r.out and "targets: - remove key" in r.out
     for k in ("dave", "erin", "alice"):
@@ -110,7 +125,33 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
     ws3 = tmp_path / "ws3"
     r = cli("init", ws3, "--plan", tmp_path / "e2" / "emergency-plan.toml", "--previous", repo / "metadata")
     assert r.code == 0, r.err
+    alice_id, bob_id = _keyid_of(ws2, "alice"), _keyid_of(ws2, "bob")
+    assert (f"declared compromised (never sign, never kept): bob's root key {bob_id[:12]}, "
+            f"alice's root key {alice_id[:12]}") in r.out
     assert cli("draft", ws3).code == 0
+    # The compromised keys never sign: not in the room, not as a detached signature.
+    r = cli("sign", ws3, "--keyholder", "alice", "--pin-file", hsm.pin_file)
+    assert (r.code, r.err.splitlines()) == (3, [
+        f"error: alice's key {alice_id[:12]} was declared compromised (ceremony.compromised_keys): "
+        "it does not sign this root",
+        "hint: the other keyholders sign; a compromised key never counts"])
+    assert "next: ceremony sign WORKSPACE --keyholder carol" in cli("status", ws3).out
+    from ceremony.engine import Ceremony
+    from ceremony.tui.flow import signing_candidates
+    assert signing_candidates(Ceremony.open(ws3)) == ["carol", "dave", "erin"]  # the TUI's list
+    assert cli("export-draft", ws3, "--out", tmp_path / "d3.json").code == 0
+    r = cli("sign-draft", tmp_path / "d3.json", "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    assert r.code == 3 and f"bob's key {bob_id[:12]} was declared compromised" in r.err
+    # Even with the list stripped from the travelling file, the workspace refuses the signature.
+    doc = json.loads((tmp_path / "d3.json").read_text())
+    del doc["compromised_keys"]
+    (tmp_path / "d3-stripped.json").write_text(json.dumps(doc))
+    r = cli("sign-draft", tmp_path / "d3-stripped.json", "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    r = cli("import-signature", ws3, tmp_path / "3.root.sig-bob.json")
+    assert r.code == 3 and f"bob's key {bob_id[:12]} was declared compromised" in r.err
+    assert all(json.loads(x)["type"] != "signature-added"
+               for x in (ws3 / "journal.jsonl").read_text().splitlines())
     for k in ("carol", "dave", "erin"):  # the honest three meet the old threshold of 3
         assert cli("sign", ws3, "--keyholder", k, "--pin-file", hsm.pin_file).code == 0
     assert cli("publish", ws3).code == 0
@@ -133,8 +174,37 @@ def test_compromise_beyond_the_old_threshold_says_out_of_band(hsm: SoftHsm, tmp_
     assert "OUT OF BAND: the attacker holds 1 root keys" in r.out
     text = (ws / "out" / "emergency" / "emergency-plan.toml").read_text()
     assert "out_of_band = true" in text
+    # alice stays a keyholder with the same token: her compromised key is not kept, she makes a new one.
+    old_alice = _keyid_of(ws, "alice")
+    assert f'compromised_keys = ["{old_alice}"]' in text
+    emergency = ws / "out" / "emergency"
+    (emergency / "new-online").mkdir()
+    for role in ROLES:
+        shutil.copy(tmp_path / "a" / f"{role}.pub.pem", emergency / "new-online" / f"{role}.pub.pem")
+    (emergency / "emergency-plan.toml").write_text(text.replace('keyholders = ["bob", "carol"]',
+                                                                'keyholders = ["alice", "bob", "carol"]'))
+    ws2 = tmp_path / "ws2"
+    r = cli("init", ws2, "--plan", emergency / "emergency-plan.toml", "--previous", ws / "metadata")
+    assert r.code == 0 and "next: ceremony keygen WORKSPACE --keyholder NAME for alice" in r.out, r.out + r.err
+    assert cli("keygen", ws2, "--keyholder", "alice", "--pin-file", hsm.pin_file).code == 0
+    assert cli("draft", ws2).code == 0
+    assert cli("sign", ws2, "--keyholder", "alice", "--pin-file", hsm.pin_file).code == 0
+    assert cli("publish", ws2).code == 0
+    new_root = json.loads((ws2 / "metadata" / "2.root.json").read_text())["signed"]
+    assert old_alice not in new_root["keys"] and _keyid_of(ws2, "alice") in new_root["roles"]["root"]["keyids"]
     r = cli("compromise", ws, "--key", "abc")
     assert r.code == 64 and "give at least 8 hex digits" in r.err
+
+
+def test_compromised_keys_need_a_previous_root(hsm: SoftHsm, tmp_path: Path) -> None:
+    make_online_keys(hsm, tmp_path / "a", label="online-a")
+    plan = tmp_path / "p.toml"
+    plan.write_text(plan_toml("first", {"alice": "tok-alice"}, ["alice"], 1, _paths(tmp_path / "a"),
+                              extra=f'compromised_keys = ["{"ab" * 32}"]'))
+    r = cli("init", tmp_path / "ws", "--plan", plan)
+    assert (r.code, r.err.splitlines()[0]) == (
+        2, "error: ceremony.compromised_keys only applies when continuing a repository (--previous)")
+    assert not (tmp_path / "ws").exists()
 
 
 def _keyid_of(ws: Path, keyholder: str) -> str:

@@ -250,6 +250,7 @@ def test_emergency_tagging_key_compromise(
     assessed = ok(cli("compromise", ws1, "--role", "targets"))
     plan = ws1 / "out/emergency/emergency-plan.toml"
     assert f"emergency plan written to {plan}" in assessed.out
+    assert f'compromised_keys = ["{keyid_of(old_pub)}"]' in plan.read_text()
     new_pem, new_pub = rig.tagging_key("targets-new")
     (plan.parent / "new-online").mkdir()
     (plan.parent / "new-online/targets.pub.pem").write_bytes(new_pub.read_bytes())

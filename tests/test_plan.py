@@ -100,12 +100,25 @@ def test_the_issue_example_parses() -> None:
     (plan_text().replace('token = "bob-key"', ''),
      "keyholders[1] (bob) needs a token label"),
     ("[ceremony\nname=", "the plan is not valid TOML"),
+    (plan_text(ceremony_extra='compromised_keys = ["ABCD"]'),
+     "ceremony.compromised_keys: 'ABCD' is not a key id (64 lower-case hex digits, as the root lists it)"),
+    (plan_text(ceremony_extra=f'compromised_keys = ["{"A" * 64}"]'), "is not a key id"),
+    (plan_text(ceremony_extra=f'compromised_keys = ["{"a" * 64}", "{"a" * 64}"]'),
+     f"ceremony.compromised_keys lists {'a' * 64!r} twice"),
+    (plan_text(ceremony_extra="compromised_keys = []"), "ceremony.compromised_keys must not be empty"),
+    (plan_text(ceremony_extra='compromised_keys = "ab"'), "ceremony.compromised_keys must be a list"),
 ])
 def test_plan_errors_name_the_field(text: str, message: str) -> None:
     with pytest.raises(PlanError) as e:
         parse_plan(text)
     assert message in e.value.message
     assert e.value.exit_code == 2
+
+
+def test_compromised_keys_parse() -> None:
+    p = parse_plan(plan_text(ceremony_extra=f'compromised_keys = ["{"0f" * 32}"]'))
+    assert p.compromised_keys == ("0f" * 32,)
+    assert parse_plan(plan_text()).compromised_keys == ()
 
 
 def _write_keys(d: Path) -> None:

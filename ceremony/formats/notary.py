@@ -71,6 +71,7 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony import chain
+from ceremony.compromise import check_declared
 from ceremony.engine import Ceremony, SignResult, create_workspace, sha256
 from ceremony.errors import (
     PlanError,
@@ -350,6 +351,7 @@ class NotaryCeremony(Ceremony):
         prev_info, prev_files = (
             _load_previous(Path(previous), plan.repository) if previous else (None, {})
         )
+        newest = None
         if prev_info is not None:
             newest = NotaryMetadata.from_bytes(
                 prev_files[f"{prev_info['version']}.root.json"], "previous root"
@@ -359,6 +361,9 @@ class NotaryCeremony(Ceremony):
             raise PlanError(
                 "ceremony.out_of_band only applies when continuing a repository (--previous)"
             )
+        check_declared(plan, set(newest.signed.keys) if newest else None,
+                       newest.signed.version if newest else 0,
+                       {role: [k.keyid for k in keys] for role, keys in online.items()})
         warnings = []
         roles_of: dict[str, list[str]] = {}
         for role, keys in online.items():
@@ -706,7 +711,7 @@ class NotaryCeremony(Ceremony):
             for key in root.role_keys("root"):
                 if key.keyholder == keyholder:
                     keys.setdefault(key.keyid, key)
-        return list(keys.values())
+        return self._not_compromised(keyholder, list(keys.values()))
 
     def _open_token_key(self, key: NotaryKey, module: Module, pin: PinProvider) -> TokenKey:
         return open_token_key(key, module, pin)

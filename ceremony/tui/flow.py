@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from ceremony import record
+from ceremony.errors import VerificationError
 
 
 class Step(Enum):
@@ -112,7 +113,10 @@ def signing_candidates(c: Any) -> list[str]:
                 names.append(name)
     out = []
     for name in names:
-        keys = c.signing_keys(name)
+        try:
+            keys = c.signing_keys(name)
+        except VerificationError:  # their only key is declared compromised
+            continue
         if keys and any(k.keyid not in c.state.signatures for k in keys):
             out.append(name)
     return out
