@@ -47,10 +47,19 @@ def read_root_file(path: Path) -> bytes:
     Raises:
         VerificationError: missing, unreadable or oversize.
     """
+    return read_bounded(path, MAX_ROOT_FILE, "far larger than any root metadata")
+
+
+def read_bounded(path: Path, limit: int, too_large: str) -> bytes:
+    """Read a metadata file of at most ``limit`` bytes (``too_large`` says why not).
+
+    Raises:
+        VerificationError: missing, unreadable or oversize.
+    """
     try:
         size = path.stat().st_size
-        if size > MAX_ROOT_FILE:
-            raise VerificationError(f"{path} is {size} bytes, far larger than any root metadata")
+        if size > limit:
+            raise VerificationError(f"{path} is {size} bytes, {too_large}")
         return path.read_bytes()
     except FileNotFoundError:
         raise VerificationError(f"{path} does not exist") from None

@@ -218,17 +218,31 @@ def cmd_import_signature(args: argparse.Namespace) -> int:
 
 
 def cmd_compromise(args: argparse.Namespace) -> int:
-    from ceremony.compromise import assess, current_root, write_plan
+    from ceremony.compromise import assess, current_root, delegations_of, read_targets, write_plan
     c = _open(args)
-    a = assess(current_root(c), c.plan, keys=args.key, keyholders=args.keyholder, role=args.role)
-    out = Path(args.out) if args.out else c.ws.out / "emergency"
-    path = write_plan(c, a, out)
-    lines = [*a.lines, "follow-up on the online side:", *[f"  - {f}" for f in a.follow_up],
-             f"emergency plan written to {path} - review it, add the new online keys, then:",
-             f"  ceremony init NEW_WORKSPACE --plan {path} --previous {c.ws.metadata}"]
-    _emit(args, lines, {"plan": str(path), "compromised_root": a.compromised_root,
+    root = current_root(c)
+    delegations = None
+    if args.targets:
+        if c.plan.format != "tuf":
+            raise UsageError("--targets reads TUF targets metadata; a Notary collection's delegations "
+                             "are removed with `notary delegation remove` on the online side")
+        path = Path(args.targets)
+        delegations = delegations_of(root, read_targets(path), str(path))
+    a = assess(root, c.plan, keys=args.key, keyholders=args.keyholder, role=args.role,
+               delegations=delegations)
+    lines = [*a.lines, "follow-up on the online side:", *[f"  - {f}" for f in a.follow_up]]
+    plan_path = None
+    if a.needs_root_change:
+        out = Path(args.out) if args.out else c.ws.out / "emergency"
+        plan_path = write_plan(c, a, out)
+        lines += [f"emergency plan written to {plan_path} - review it, add the new online keys, then:",
+                  f"  ceremony init NEW_WORKSPACE --plan {plan_path} --previous {c.ws.metadata}"]
+    else:
+        lines.append("no emergency plan was written: the online side's follow-up above is the response")
+    _emit(args, lines, {"plan": str(plan_path) if plan_path else None, "compromised_root": a.compromised_root,
                         "replace_online": a.replace_online, "in_band": a.in_band,
-                        "new_threshold": a.new_threshold, "follow_up": a.follow_up})
+                        "new_threshold": a.new_threshold, "follow_up": a.follow_up,
+                        "delegated": a.delegated})
     return 0
 
 
@@ -393,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", metavar="KEYID", action="append", help="repeat for several keys")
     p.add_argument("--keyholder", metavar="NAME", action="append", help="repeat for several")
     p.add_argument("--role", metavar="ROLE", help="root (every root key), targets, snapshot or timestamp")
+    p.add_argument("--targets", metavar="FILE",
+                   help="the current targets.json (TUF), to recognise delegation keys given with --key")
     p.add_argument("--out", metavar="DIR")
     def transport_out(p: argparse.ArgumentParser) -> None:
         g = p.add_mutually_exclusive_group()

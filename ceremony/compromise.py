@@ -18,7 +18,7 @@ from typing import Any
 
 from tuf.api.metadata import Root
 
-from ceremony.errors import PlanError, StateError, UsageError
+from ceremony.errors import PlanError, StateError, UsageError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.plan import ONLINE_ROLES, Plan, format_duration
 from ceremony.workspace import atomic_write
@@ -41,6 +41,68 @@ class Assessment:
     # Key ids declared compromised (named keys, the named keyholders' root keys, a named
     # role's keys): written to the plan so the engine never signs with or keeps them.
     compromised_keyids: list[str] = field(default_factory=list)
+    # Compromised delegation keys (key id -> delegated role names): not in root, so they
+    # change no root; the online side re-signs targets without them.
+    delegated: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def needs_root_change(self) -> bool:
+        """Whether a new root version is part of the response (else no plan is written)."""
+        return bool(self.compromised_root or self.replace_online)
+
+
+@dataclass(frozen=True)
+class Delegations:
+    """Which keys a verified targets.json delegates to, and to which roles."""
+
+    targets_version: int
+    roles_by_key: dict[str, list[str]]
+
+
+MAX_TARGETS_FILE = 64 << 20  # a targets.json with a very large target list still fits
+
+
+def read_targets(path: Path) -> bytes:
+    """Read a targets.json given on the command line, bounded.
+
+    Raises:
+        VerificationError: missing, unreadable or oversize.
+    """
+    from ceremony.chain import read_bounded
+    return read_bounded(path, MAX_TARGETS_FILE, f"larger than the {MAX_TARGETS_FILE >> 20} MiB this tool "
+                        "reads as targets metadata")
+
+
+def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
+    """Read the current targets.json and verify it with ``root``'s targets keys.
+
+    Raises:
+        VerificationError: not targets metadata, or not signed by the root's targets keys.
+    """
+    from tuf.api.exceptions import UnsignedMetadataError
+    from tuf.api.metadata import Metadata, Targets
+    try:
+        md = Metadata.from_bytes(data)
+    except Exception as e:  # noqa: BLE001 - any parse failure is the same verdict
+        raise VerificationError(f"{source} is not TUF metadata: {e}") from None
+    if not isinstance(md.signed, Targets):
+        raise VerificationError(f"{source} is {md.signed.type} metadata, not targets")
+    try:
+        root.verify_delegate(Targets.type, md.signed_bytes, md.signatures)
+    except UnsignedMetadataError:
+        raise VerificationError(f"{source} is not signed by the targets key(s) of root v{root.version}: "
+                                "it cannot say which keys are delegated") from None
+    by_key: dict[str, list[str]] = {}
+    d = md.signed.delegations
+    if d is not None:
+        for role in (d.roles or {}).values():
+            for keyid in role.keyids:
+                by_key.setdefault(keyid, []).append(role.name)
+        if d.succinct_roles is not None:
+            name = f"{d.succinct_roles.name_prefix}-* ({d.succinct_roles.number_of_bins} hash bins)"
+            for keyid in d.succinct_roles.keyids:
+                by_key.setdefault(keyid, []).append(name)
+    return Delegations(md.signed.version, by_key)
 
 
 def current_root(c: Any) -> Root:
@@ -55,7 +117,8 @@ def current_root(c: Any) -> Root:
 
 
 def assess(root: Root, plan: Plan, keys: list[str] | None = None,
-           keyholders: list[str] | None = None, role: str | None = None) -> Assessment:
+           keyholders: list[str] | None = None, role: str | None = None,
+           delegations: Delegations | None = None) -> Assessment:
     """Work out what to change for compromised keys, keyholders or a whole role.
 
     Raises:
@@ -69,12 +132,24 @@ def assess(root: Root, plan: Plan, keys: list[str] | None = None,
     compromised: list[str] = []
     online: set[str] = set()
     declared: list[str] = []
+    delegated: dict[str, list[str]] = {}
+    by_key = delegations.roles_by_key if delegations else {}
     for key in keys:
-        matches = [k for k in root.keys if k.startswith(key.lower())] if len(key) >= 8 else []
+        prefix = key.lower() if len(key) >= 8 else None
+        matches = [k for k in root.keys if prefix and k.startswith(prefix)]
+        in_targets = [k for k in by_key if prefix and k.startswith(prefix)]
+        if not matches and len(in_targets) == 1:
+            delegated[in_targets[0]] = by_key[in_targets[0]]
+            continue
         if len(matches) != 1:
-            raise UsageError(f"--key {key} matches {len(matches)} keys of root v{root.version}; "
-                             "give at least 8 hex digits of one key id")
+            raise UsageError(f"--key {key} matches {len(matches)} keys of root v{root.version}"
+                             + (f" and {len(in_targets)} delegation keys" if delegations else "")
+                             + "; give at least 8 hex digits of one key id",
+                             hint=None if delegations else "a delegation key? give the current "
+                             "targets.json with --targets FILE")
         keyid = matches[0]
+        if keyid in by_key:
+            delegated[keyid] = by_key[keyid]
         declared.append(keyid)
         if keyid in root_ids:
             compromised.append(holders[keyid])
@@ -103,7 +178,7 @@ def assess(root: Root, plan: Plan, keys: list[str] | None = None,
     in_band = len(compromised) < old_t and len(honest) >= old_t
     new_t = min(plan.root.threshold, max(1, len([k for k in plan.root.keyholders if k not in compromised])))
     a = Assessment(compromised, sorted(online, key=ONLINE_ROLES.index), old_t, honest, in_band, new_t,
-                   compromised_keyids=list(dict.fromkeys(declared)))
+                   compromised_keyids=list(dict.fromkeys(declared)), delegated=delegated)
     a.lines.append(f"current root: v{root.version}, root threshold {old_t} of {len(root_ids)}")
     if compromised:
         a.lines.append("root keys to remove: " + ", ".join(compromised))
@@ -121,6 +196,19 @@ def assess(root: Root, plan: Plan, keys: list[str] | None = None,
     if new_t != plan.root.threshold:
         a.lines.append(f"root threshold lowered from {plan.root.threshold} to {new_t} so it can be met; "
                        "add keyholders in a follow-up ceremony to restore it")
+    targets_version = delegations.targets_version if delegations else 0
+    for keyid, roles in delegated.items():
+        a.lines.append(f"delegation key {keyid[:12]}: delegated by targets v{targets_version} "
+                       f"to {', '.join(roles)}; root does not list it, so it changes no root")
+        a.follow_up.append(f"re-sign targets.json with the targets key, removing key {keyid[:12]} from "
+                           f"{', '.join(roles)} (add its replacement), then publish a new snapshot and "
+                           "timestamp; roles delegated further down re-sign their own delegations")
+    if delegated and "targets" not in online:
+        a.follow_up.append("if the targets (tagging) key may have been exposed with it, also run "
+                           "`ceremony compromise ... --role targets`")
+    if not a.needs_root_change:
+        a.lines.append("no new root is needed")
+        return a
     a.lines.append(f"root expiry shortened to at most {EMERGENCY_ROOT_EXPIRY.days} days: "
                    "hold a regular ceremony soon")
     if "targets" in online:

@@ -239,3 +239,69 @@ def test_emergency_plan_keeps_yubikey_keyholders_as_yubikeys(tmp_path: Path) -> 
     emergency = parse_plan(out.read_text().replace("new-online/targets.pub.pem", "x"))
     bob = emergency.keyholder("bob")
     assert (bob.device, bob.serial, bob.touch) == ("yubikey", "12345678", "cached")
+
+
+def test_compromised_delegation_key_needs_no_new_root(hsm: SoftHsm, tmp_path: Path) -> None:
+    """A stolen delegation key is revoked by the online side re-signing targets; root is untouched."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from tuf.api.metadata import DelegatedRole, Delegations, Metadata, Targets
+    from tuf.api.serialization.json import JSONSerializer
+
+    from ceremony.keys import key_from_crypto
+    from tests.tuf_repo import signer
+
+    three = {k: FIVE[k] for k in ("alice", "bob", "carol")}
+    hsm.make(*three.values())
+    online = make_online_keys(hsm, tmp_path / "a", label="online-a")
+    plan = tmp_path / "p.toml"
+    plan.write_text(plan_toml("deleg", three, list(three), 2, _paths(tmp_path / "a")))
+    ws = tmp_path / "ws"
+    run_steps(hsm, ws, plan, None, ["alice", "bob"])
+    releases = key_from_crypto(ec.generate_private_key(ec.SECP256R1()).public_key())
+    md = Metadata(Targets(version=4))
+    md.signed.delegations = Delegations({releases.keyid: releases},
+                                        roles={"releases": DelegatedRole("releases", [releases.keyid], 1, True,
+                                                                         paths=["releases/*"])})
+    md.sign(signer(online.open()["targets"]))
+    targets = tmp_path / "targets.json"
+    targets.write_bytes(md.to_bytes(JSONSerializer()))
+
+    r = cli("compromise", ws, "--key", releases.keyid[:10])
+    assert (r.code, r.err.splitlines()) == (64, [
+        f"error: --key {releases.keyid[:10]} matches 0 keys of root v1; give at least 8 hex digits of one key id",
+        "hint: a delegation key? give the current targets.json with --targets FILE"])
+
+    r = cli("compromise", ws, "--key", releases.keyid[:10], "--targets", targets)
+    assert r.code == 0, r.err
+    assert r.out.splitlines() == [
+        "current root: v1, root threshold 2 of 3",
+        f"delegation key {releases.keyid[:12]}: delegated by targets v4 to releases; root does not list it, "
+        "so it changes no root",
+        "no new root is needed",
+        "follow-up on the online side:",
+        f"  - re-sign targets.json with the targets key, removing key {releases.keyid[:12]} from releases (add "
+        "its replacement), then publish a new snapshot and timestamp; roles delegated further down re-sign "
+        "their own delegations",
+        "  - if the targets (tagging) key may have been exposed with it, also run `ceremony compromise ... "
+        "--role targets`",
+        "no emergency plan was written: the online side's follow-up above is the response"]
+    assert not (ws / "out" / "emergency").exists()
+
+    # With the tagging key named too, the root changes: the plan is written as usual.
+    r = cli("compromise", ws, "--key", releases.keyid[:10], "--role", "targets", "--targets", targets)
+    assert r.code == 0 and "online keys to replace: targets" in r.out
+    assert "emergency plan written to" in r.out and (ws / "out" / "emergency" / "emergency-plan.toml").exists()
+
+    # A targets.json not signed by this root's targets key cannot say what is delegated.
+    other = make_online_keys(hsm, tmp_path / "b", label="online-b")
+    md.signatures.clear()
+    md.sign(signer(other.open()["targets"]))
+    targets.write_bytes(md.to_bytes(JSONSerializer()))
+    r = cli("compromise", ws, "--key", releases.keyid[:10], "--targets", targets, "--out", tmp_path / "e")
+    assert (r.code, r.err.splitlines()[0]) == (3, f"error: {targets} is not signed by the targets key(s) of "
+                                                  "root v1: it cannot say which keys are delegated")
+    snapshot_like = tmp_path / "root-as-targets.json"
+    shutil.copy(ws / "metadata" / "1.root.json", snapshot_like)
+    r = cli("compromise", ws, "--key", releases.keyid[:10], "--targets", snapshot_like, "--out", tmp_path / "e")
+    assert (r.code, r.err.splitlines()[0]) == (3, f"error: {snapshot_like} is root metadata, not targets")
+    assert not (tmp_path / "e").exists()
