@@ -89,18 +89,18 @@ def _touch_prompt(message: str) -> None:
 
 def cmd_seal(args: argparse.Namespace) -> int:
     """Seal the journal head with every root signer's token (all present)."""
-    from ceremony import record
+    from ceremony import seal
     from ceremony.engine import Ceremony
     from ceremony.interaction import pin_provider
     c = Ceremony.open(Path(args.workspace))
     module = _module(args, c.plan.pkcs11_module)
     pin = pin_provider(args.pin_file)
     if args.keyholder:
-        st = record.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
+        st = seal.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
         if not st.waiting:
-            st = record.seal_finish(c)
+            st = seal.seal_finish(c)
     else:
-        st = record.seal(c, module, pin, on_touch=_touch_prompt)
+        st = seal.seal(c, module, pin, on_touch=_touch_prompt)
     lines = [st.describe()]
     if st.done:
         lines.append(f"record written to {c.ws.record}")
@@ -111,8 +111,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 def cmd_record_verify(args: argparse.Namespace) -> int:
     """Check the journal chain, outputs, transcript and seal, offline."""
-    from ceremony import record
-    v = record.check_record(Path(args.workspace), require_seal=not args.allow_unsealed)
+    from ceremony import record_check
+    v = record_check.check_record(Path(args.workspace), require_seal=not args.allow_unsealed)
     _emit(args, v.lines(), v.to_dict())
     if v.ok:
         return 0

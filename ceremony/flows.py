@@ -777,11 +777,11 @@ def audit(root: Path, require_seal: bool = True) -> Audit:
     Never raises for a failed check: every problem is in the result. Only the report
     (record/transcript.* and record/report.html) is written, and only from an intact journal.
     """
-    from ceremony import record
+    from ceremony import record, record_check
     from ceremony.errors import CeremonyError
     from ceremony.workspace import Workspace
     root = Path(root)
-    v = record.check_record(root, require_seal=require_seal)
+    v = record_check.check_record(root, require_seal=require_seal)
     report, report_error = None, None
     if v.journal_broken:
         report_error = "not written: the journal is broken"

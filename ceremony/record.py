@@ -1,26 +1,18 @@
-"""The ceremony's record: transcript, seal, offline verification, printable report.
+"""The ceremony's record: operator confirmations, the transcript, the printable report.
 
 Everything here is derived from the journal, which is already hash-chained and
-fsynced; the record adds three things an auditor needs later:
+fsynced; the record adds what an auditor needs later:
 
 * a **transcript** (``record/transcript.json`` and ``.txt``): every step, who
   acted, with which token (serial), the digests of inputs and outputs, and the
   operator's confirmations;
-* a **seal**: the journal head signed, on their tokens, by the root keys that
-  signed the published root. Sealing happens keyholder by keyholder (one token
-  in the reader at a time), each signature journaled as it is made, and ends in
-  one ``sealed`` event. After it nothing more is journaled;
-* :func:`verify_record`, which re-checks all of this with the tool alone and no
-  token, naming the broken journal line or the failing file.
-
-The seal signs ``SEAL_DOMAIN + canonical JSON`` of the ceremony id and the
-head, never the bare hash: a seal signature can never be mistaken for (or be
-replayed as) a signature over TUF metadata.
+* the **report** (``record/report.html``), printable, with PGP words to read aloud;
+* the **seal** (:mod:`ceremony.seal`) and the offline check of all of it
+  (:mod:`ceremony.record_check`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from collections.abc import Iterable
@@ -28,29 +20,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError, WorkspaceError
 from ceremony.journal import Event
+from ceremony.seal import (
+    SEAL_SIGNATURE,
+    SEALED,
+    journal_format,
+    load_published,
+    previous_root,
+    refuse_if_sealed,
+)
 from ceremony.workspace import Workspace, atomic_write
 
-SEAL_SIGNATURE = "seal-signature"
-SEALED = "sealed"  # == ceremony.state.SEALED
 CONFIRMED = "confirmed"  # operator confirmations (not folded by State; kept in the journal)
-SEAL_EVENTS = (SEAL_SIGNATURE, SEALED)
-SEAL_DOMAIN = b"ceremony-journal-seal-v1\n"
 ADMIN = "administrator"
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def seal_payload(ceremony_id: str, seq: int, head: str) -> bytes:
-    """The bytes every seal signature covers."""
-    from securesystemslib.formats import encode_canonical
-    body = {"ceremony_id": ceremony_id, "journal_head": head, "journal_seq": seq}
-    text = encode_canonical(body)
-    assert text is not None  # only None when writing to a file object
-    return SEAL_DOMAIN + text.encode()
 
 
 # ---- confirmations ----------------------------------------------------------------
@@ -62,7 +46,7 @@ def confirm(c: Any, what: str, text: str, digest: str | None = None, by: str = A
     Raises:
         StateError: the ceremony is sealed.
     """
-    _refuse_if_sealed(c)
+    refuse_if_sealed(c)
     data: dict[str, Any] = {"what": what, "text": text, "by": by}
     if digest is not None:
         data["digest"] = digest
@@ -73,12 +57,6 @@ def confirmed(c: Any, what: str, digest: str | None = None) -> bool:
     """Whether ``what`` (for this ``digest``, when given) has been confirmed."""
     return any(e.type == CONFIRMED and e.data.get("what") == what
                and (digest is None or e.data.get("digest") == digest) for e in c.journal.events)
-
-
-def _refuse_if_sealed(c: Any) -> None:
-    if c.state.sealed:
-        raise StateError("the ceremony is sealed; nothing more is recorded",
-                         hint="start a new workspace for a new ceremony")
 
 
 # ---- transcript ---------------------------------------------------------------------
@@ -226,500 +204,6 @@ def write_transcript(ws: Workspace, events: list[Event]) -> list[Path]:
     return [j, t]
 
 
-# ---- seal ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sealer:
-    """A root key that signed the published root, and the token that holds it."""
-
-    keyholder: str
-    keyid: str
-    key: Any  # securesystemslib Key with x-ceremony-* fields, or a notary NotaryKey
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        return dict(self.key.unrecognized_fields)
-
-    @property
-    def public(self) -> Any:
-        """The public key the seal signature is made and checked with."""
-        public_key = getattr(self.key, "public_key", None)  # a notary key: its certificate's
-        return public_key() if callable(public_key) else self.key._crypto_key()
-
-
-@dataclass(frozen=True)
-class SealStatus:
-    """Where the seal stands: which head, who has sealed it, who is still to."""
-
-    seq: int
-    head: str
-    sealed: tuple[str, ...]
-    waiting: tuple[str, ...]
-    done: bool
-
-    def describe(self) -> str:
-        if self.done:
-            return f"sealed at journal line {self.seq} by {', '.join(self.sealed)}"
-        have = ", ".join(self.sealed) or "nobody yet"
-        return (f"seal of journal line {self.seq}: {have}; waiting for "
-                f"{', '.join(self.waiting)}")
-
-
-def published_event(events: list[Event]) -> Event | None:
-    """The last ``published`` event."""
-    return next((e for e in reversed(events) if e.type == "published"), None)
-
-
-def load_published(ws: Workspace, events: list[Event]) -> Any:
-    """The published root, read back and checked against the journal's digest.
-
-    Raises:
-        StateError: nothing published yet.
-        VerificationError: the file is missing or differs from what was published.
-    """
-    from ceremony import chain
-    from ceremony.formats import tuf as tuf_format
-    ev = published_event(events)
-    if ev is None:
-        raise StateError("no root has been published yet", hint="publish before sealing")
-    path = ws.metadata / f"{ev.data['version']}.root.json"
-    data = chain.read_root_file(path)
-    if sha256(data) != ev.data["sha256"]:
-        raise VerificationError(f"{path.name} differs from the root published at journal line "
-                                f"{ev.seq}", hint="the published metadata was changed; restore it")
-    return tuf_format.from_bytes(data, path.name)
-
-
-def _previous_root(ws: Workspace, events: list[Event]) -> Any | None:
-    from ceremony import chain
-    from ceremony.formats import tuf as tuf_format
-    info = events[0].data.get("previous") if events else None
-    if not info:
-        return None
-    path = ws.previous / f"{info['version']}.root.json"
-    data = chain.read_root_file(path)
-    if sha256(data) != info["sha256"]:
-        raise VerificationError(f"{path} was changed after the ceremony started")
-    return tuf_format.from_bytes(data, path.name)
-
-
-def sealers(ws: Workspace, events: list[Event]) -> list[Sealer]:
-    """The keys that signed the published root and can be found on a token again.
-
-    Keys come from the published root itself or, for a rotation, the previous
-    root (an old key that signed to meet the old threshold signed the root too).
-    """
-    from ceremony.formats import tuf as tuf_format
-    if _format(events) == "notary":  # keyholders from the journal / ceremony-keys.json
-        from ceremony.formats import notary_record
-        return sorted((Sealer(*s) for s in notary_record.sealers(ws, events)),
-                      key=lambda s: (s.keyholder, s.keyid))
-    _require_tuf(events)
-    md = load_published(ws, events)
-    prev = _previous_root(ws, events)
-    pools = [md.signed.keys] + ([prev.signed.keys] if prev is not None else [])
-    out = []
-    for keyid in sorted(md.signatures):
-        key = next((p[keyid] for p in pools if keyid in p), None)
-        if key is None or tuf_format.X_KEY_URI not in key.unrecognized_fields:
-            continue
-        out.append(Sealer(tuf_format.keyholder_of(key) or keyid[:12], keyid, key))
-    out.sort(key=lambda s: (s.keyholder, s.keyid))
-    return out
-
-
-def _format(events: list[Event]) -> str:
-    return str(events[0].data.get("format", "tuf")) if events else "tuf"
-
-
-def _require_tuf(events: list[Event]) -> None:
-    fmt = _format(events)
-    if fmt != "tuf":
-        raise StateError(f"sealing a {fmt} ceremony is not supported yet",
-                         hint="the journal chain still verifies (`ceremony record verify "
-                              "--allow-unsealed`); verify the published root with its client")
-
-
-def seal_target(events: list[Event]) -> Event:
-    """The event the seal covers: the last one that is not part of sealing.
-
-    If anything is journaled while sealing (a new session's preflight), the
-    target moves on and signatures over the older head no longer count.
-    """
-    for e in reversed(events):
-        if e.type not in SEAL_EVENTS:
-            return e
-    raise StateError("the journal is empty")
-
-
-def seal_status(ws: Workspace, events: list[Event]) -> SealStatus:
-    """Who has sealed the current target, and who is still to (pure over the journal)."""
-    target = seal_target(events)
-    done_ev = next((e for e in events if e.type == SEALED), None)
-    wanted = sealers(ws, events)
-    signed = {e.data["keyid"] for e in events
-              if e.type == SEAL_SIGNATURE and e.data.get("head") == target.hash}
-    if done_ev is not None:
-        names = tuple(sorted({s["keyholder"] for s in done_ev.data["signatures"]}))
-        return SealStatus(done_ev.data["seq"], done_ev.data["head"], names, (), True)
-    sealed = tuple(dict.fromkeys(s.keyholder for s in wanted if s.keyid in signed))
-    waiting = tuple(dict.fromkeys(s.keyholder for s in wanted if s.keyid not in signed))
-    return SealStatus(target.seq, target.hash, sealed, waiting, False)
-
-
-def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
-    """Sign the journal head with ``keyholder``'s key(s), each signature journaled.
-
-    A YubiKey key signs through ykcs11 (a PIN per signature) and calls ``on_touch``
-    before the card waits for a touch. The plan's FIDO2 witnesses must have signed off
-    the head first (``ceremony.witness``).
-
-    Raises:
-        ThresholdError: too few witness sign-offs (names who is missing).
-        StateError: sealed already, nothing published, or the keyholder has nothing to seal.
-        hsm.errors.HsmError: token missing or wrong, PIN refused.
-    """
-    from ceremony.formats import tuf as tuf_format
-    from hsm.algorithms import get_algorithm
-    from hsm.uri import parse_uri
-    from hsm.verify import verify_raw
-
-    _refuse_if_sealed(c)
-    _require_witnesses(c)
-    events = c.journal.events
-    target = seal_target(events)
-    status = seal_status(c.ws, events)
-    mine = [s for s in sealers(c.ws, events) if s.keyholder == keyholder]
-    if not mine:
-        raise StateError(f"{keyholder} did not sign the published root, so does not seal it",
-                         hint="the seal is made by the keys that signed the root: "
-                              + ", ".join(status.sealed + status.waiting))
-    if keyholder not in status.waiting:
-        raise StateError(f"{keyholder} has already sealed journal line {target.seq}")
-    payload = seal_payload(c.state.init["ceremony_id"], target.seq, target.hash)
-    done = {e.data["keyid"] for e in events
-            if e.type == SEAL_SIGNATURE and e.data.get("head") == target.hash}
-    for s in mine:
-        if s.keyid in done:
-            continue
-        f = s.fields
-        public = s.public
-        if f.get(tuf_format.X_DEVICE) == "yubikey":  # ykcs11: PIN per signature, touch
-            from ceremony.engine import open_root_key
-            tk = open_root_key(s.key, module, pin, on_touch)
-        else:
-            token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
-                                      serial=f.get(tuf_format.X_TOKEN_SERIAL))
-            ref = parse_uri(f[tuf_format.X_KEY_URI])
-            tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
-                                 expected_public=public)
-        sig = tk.sign_raw(payload)  # verified by the token layer too
-        verify_raw(public, get_algorithm(f[tuf_format.X_ALGORITHM]), payload, sig, keyholder)
-        c.record(SEAL_SIGNATURE, {"keyholder": keyholder, "keyid": s.keyid, "seq": target.seq,
-                                  "head": target.hash, "sig": sig.hex(),
-                                  "algorithm": f[tuf_format.X_ALGORITHM],
-                                  "token_serial": tk.token.serial})
-    return seal_status(c.ws, c.journal.events)
-
-
-def _require_witnesses(c: Any) -> None:
-    """The plan's FIDO2 witnesses must have signed off the head before the seal (ceremony.witness).
-
-    Raises:
-        ThresholdError: naming who is missing.
-    """
-    from ceremony.witness import require_witnesses
-    require_witnesses(c, "seal")
-
-
-def seal_finish(c: Any) -> SealStatus:
-    """Journal the ``sealed`` event once every root signer has sealed; write ``record/``.
-
-    Raises:
-        StateError: already sealed, or keyholders still to seal.
-    """
-    _refuse_if_sealed(c)
-    _require_witnesses(c)
-    events = c.journal.events
-    status = seal_status(c.ws, events)
-    if status.waiting:
-        raise StateError(f"the seal is not complete: waiting for {', '.join(status.waiting)}",
-                         hint="each keyholder who signed the root seals with the same token")
-    sigs = [{k: e.data[k] for k in ("keyholder", "keyid", "sig", "algorithm", "token_serial")}
-            for e in events if e.type == SEAL_SIGNATURE and e.data.get("head") == status.head]
-    c.record(SEALED, {"seq": status.seq, "head": status.head,
-                      "ceremony_id": c.state.init["ceremony_id"], "signatures": sigs})
-    write_record(c.ws)
-    return seal_status(c.ws, c.journal.events)
-
-
-def seal(c: Any, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
-    """Seal with every signer's token (all present, as in a scripted rehearsal).
-
-    Idempotent: on a sealed ceremony it only rewrites ``record/`` (a crash
-    right after the ``sealed`` event leaves the record unwritten).
-
-    Raises:
-        see :func:`seal_sign` and :func:`seal_finish`.
-    """
-    if c.state.sealed:
-        write_record(c.ws)
-        return seal_status(c.ws, c.journal.events)
-    for keyholder in seal_status(c.ws, c.journal.events).waiting:
-        seal_sign(c, keyholder, module, pin, on_touch=on_touch)
-    return seal_finish(c)
-
-
-# ---- verification ---------------------------------------------------------------------
-
-
-@dataclass
-class RecordVerdict:
-    """What :func:`check_record` found: every check passed, and every problem."""
-
-    workspace: Path
-    events: int = 0
-    head: str = "0" * 64
-    sealed: bool = False
-    sealers: list[str] = field(default_factory=list)
-    checks: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    journal_broken: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def lines(self) -> list[str]:
-        out = [f"ok   {c}" for c in self.checks] + [f"FAIL {p}" for p in self.problems]
-        out.append(("record verified" if self.ok else "record verification FAILED")
-                   + f": {self.events} journal lines, head {self.head}")
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"workspace": str(self.workspace), "ok": self.ok, "events": self.events,
-                "head": self.head, "sealed": self.sealed, "sealers": self.sealers,
-                "checks": self.checks, "problems": self.problems}
-
-
-def check_record(root: Path, require_seal: bool = True) -> RecordVerdict:
-    """Re-check a workspace offline: journal chain, plan, outputs, transcript, seal.
-
-    Never raises for a failed check: every problem is in the verdict, the
-    journal's broken line named as :mod:`ceremony.journal` names it.
-    """
-    from ceremony import journal as journal_mod
-    from ceremony.state import replay
-    ws = Workspace(Path(root))
-    v = RecordVerdict(ws.root)
-    try:
-        ws.check()
-        events = journal_mod.read(ws.journal)
-    except WorkspaceError as e:
-        v.problems.append(e.message)
-        v.journal_broken = True
-        return v
-    v.events, v.head = len(events), (events[-1].hash if events else v.head)
-    v.checks.append(f"journal chain intact ({len(events)} lines)")
-    state = replay(events)
-    if not state.init:
-        v.problems.append("journal line 1 is not the initialisation event")
-        return v
-    _check_plan(ws, state.init, v)
-    _check_keys(ws, events, v)
-    _check_published(ws, events, v)
-    _check_transcript(ws, events, v)
-    _check_seal(ws, events, v, require_seal)
-    _check_attestations_and_witnesses(ws, events, v)
-    return v
-
-
-def _check_attestations_and_witnesses(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
-    """YubiKey attestations (ceremony.attestation) and FIDO2 sign-offs (ceremony.witness)."""
-    from ceremony import attestation, witness
-    for module in (attestation, witness):
-        checks, problems = module.record_checks(ws, events)
-        v.checks += checks
-        v.problems += problems
-
-
-def verify_record(root: Path, require_seal: bool = True) -> RecordVerdict:
-    """:func:`check_record`, raising at the first failure (for the CLI boundary).
-
-    Raises:
-        WorkspaceError: the journal is broken (the message names the line).
-        VerificationError: a check failed (the message says which).
-    """
-    v = check_record(root, require_seal)
-    if v.journal_broken:
-        raise WorkspaceError(v.problems[0], hint="the journal is tamper-evident; restore it "
-                             "from a copy and compare")
-    if v.problems:
-        raise VerificationError(v.problems[0] + (f" (and {len(v.problems) - 1} more)"
-                                                 if len(v.problems) > 1 else ""))
-    return v
-
-
-def _check_plan(ws: Workspace, init: dict[str, Any], v: RecordVerdict) -> None:
-    try:
-        data = ws.plan.read_bytes()
-    except OSError:
-        v.problems.append(f"{ws.plan.name} is missing")
-        return
-    if sha256(data) != init.get("plan_sha256"):
-        v.problems.append(f"{ws.plan.name} differs from the plan journaled at line 1")
-    else:
-        v.checks.append(f"{ws.plan.name} matches the journal")
-
-
-def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
-    for e in events:
-        if e.type != "key-generated":
-            continue
-        d = e.data
-        path = ws.keys / f"root-{d['keyholder']}.json"
-        if _format(events) == "notary":  # the key file also names the keyholder
-            from ceremony.formats.notary_record import key_file_bytes
-            want = key_file_bytes(d)
-        else:
-            want = json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
-        try:
-            ok = path.read_bytes() == want
-        except OSError:
-            ok = False
-        if ok:
-            v.checks.append(f"keys/{path.name} matches journal line {e.seq}")
-        else:
-            v.problems.append(f"keys/{path.name} is missing or differs from journal line {e.seq}")
-
-
-def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
-    from ceremony import chain
-    from ceremony.formats import tuf as tuf_format
-    for e in events:
-        if e.type != "published":
-            continue
-        version = e.data["version"]
-        path = ws.metadata / f"{version}.root.json"
-        try:
-            data = chain.read_root_file(path)
-        except VerificationError as err:
-            v.problems.append(err.message)
-            continue
-        if sha256(data) != e.data["sha256"]:
-            v.problems.append(f"metadata/{path.name} differs from the root published at "
-                              f"journal line {e.seq}")
-            continue
-        if _format(events) == "notary":
-            from ceremony.formats.notary_record import check_published
-            problem, check = check_published(ws, events[:e.seq], version, data, path.name)
-            if problem:
-                v.problems.append(problem)
-            else:
-                v.checks.append(str(check))
-            continue
-        if _format(events) != "tuf":
-            v.checks.append(f"metadata/{path.name} matches journal line {e.seq} (digest only "
-                            f"for {_format(events)})")
-            continue
-        md = tuf_format.from_bytes(data, path.name)
-        draft = next((d for d in events if d.type == "draft-created"
-                      and d.data["version"] == version), None)
-        if draft is None or tuf_format.signed_digest(md) != draft.data["digest"]:
-            v.problems.append(f"metadata/{path.name} is not the draft journaled for v{version}")
-            continue
-        journaled = {d.data["keyid"]: d.data["sig"] for d in events
-                     if d.type == "signature-added" and d.data.get("draft") == draft.data["digest"]}
-        stray = [k for k, s in md.signatures.items() if journaled.get(k) != s.signature]
-        if stray:
-            v.problems.append(f"metadata/{path.name} carries a signature never journaled "
-                              f"(key {stray[0][:12]})")
-            continue
-        try:
-            prev = _previous_root(ws, events)
-            st = tuf_format.status(md, prev.signed if prev else None)
-        except VerificationError as err:
-            v.problems.append(err.message)
-            continue
-        if not st.verified:
-            v.problems.append(f"metadata/{path.name} is not signed at threshold: "
-                              + "; ".join(st.lines()))
-            continue
-        v.checks.append(f"metadata/{path.name} is the journaled draft, signed at threshold "
-                        f"({'; '.join(st.lines())})")
-
-
-def _check_transcript(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
-    path = ws.record / "transcript.json"
-    if not path.exists():
-        return
-    try:
-        doc = json.loads(path.read_bytes())
-        seq = int(doc["journal_seq"])
-    except (OSError, ValueError, KeyError, TypeError):
-        v.problems.append("record/transcript.json is not a transcript")
-        return
-    if not 0 < seq <= len(events) or doc != json.loads(json.dumps(
-            transcript_document(events[:seq]))):
-        v.problems.append("record/transcript.json does not match the journal")
-    else:
-        v.checks.append(f"record/transcript.json matches journal lines 1-{seq}")
-
-
-def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: bool) -> None:
-    from ceremony.formats import tuf as tuf_format
-    from hsm.algorithms import get_algorithm
-    from hsm.errors import HsmError
-    from hsm.verify import verify_raw
-    idx = next((i for i, e in enumerate(events) if e.type == SEALED), None)
-    if idx is None:
-        if require:
-            v.problems.append("the ceremony is not sealed")
-        else:
-            v.checks.append("not sealed yet (allowed)")
-        return
-    ev = events[idx]
-    if idx != len(events) - 1:
-        v.problems.append(f"journal line {events[idx + 1].seq} was appended after the seal "
-                          f"(line {ev.seq})")
-        return
-    d = ev.data
-    target = seal_target(events[:idx])
-    if d.get("seq") != target.seq or d.get("head") != target.hash:
-        v.problems.append(f"the seal at journal line {ev.seq} does not cover line {target.seq}")
-        return
-    try:
-        wanted = {s.keyid: s for s in sealers(ws, events)}
-    except (StateError, VerificationError) as err:
-        v.problems.append(f"cannot check the seal: {err.message}")
-        return
-    payload = seal_payload(events[0].data["ceremony_id"], target.seq, target.hash)
-    good = set()
-    for s in d.get("signatures", []):
-        sealer = wanted.get(s.get("keyid"))
-        if sealer is None:
-            v.problems.append(f"the seal carries a signature by key {str(s.get('keyid'))[:12]}, "
-                              "which did not sign the published root")
-            continue
-        alg = sealer.fields[tuf_format.X_ALGORITHM]
-        try:
-            verify_raw(sealer.public, get_algorithm(alg), payload,
-                       bytes.fromhex(s["sig"]), sealer.keyholder)
-        except (HsmError, ValueError):
-            v.problems.append(f"the seal signature of {sealer.keyholder} does not verify")
-            continue
-        good.add(sealer.keyid)
-    missing = sorted({wanted[k].keyholder for k in wanted if k not in good})
-    if missing:
-        v.problems.append("the seal lacks a valid signature from " + ", ".join(missing))
-        return
-    v.sealed = True
-    v.sealers = sorted({wanted[k].keyholder for k in good})
-    v.checks.append(f"seal verified: journal line {target.seq} (head {target.hash[:16]}) signed "
-                    f"by {', '.join(v.sealers)}")
-
-
 # ---- writing the record -----------------------------------------------------------------
 
 
@@ -773,7 +257,8 @@ def report(root: Path) -> str:
         raise WorkspaceError(f"{ws.journal} is empty")
     init = events[0].data
     plan = parse_plan(ws.plan.read_text(encoding="utf-8"))
-    verdict = check_record(ws.root, require_seal=False)
+    from ceremony import record_check  # it imports this module
+    verdict = record_check.check_record(ws.root, require_seal=False)
     e = html.escape
 
     def words(hexd: str) -> str:
@@ -869,12 +354,12 @@ def report(root: Path) -> str:
         if ev.type != "published":
             continue
         try:
-            if _format(events) == "notary":
+            if journal_format(events) == "notary":
                 from ceremony.formats.notary_record import describe_published
                 lines = describe_published(ws, events[:ev.seq])
             else:
                 md = load_published(ws, events[:ev.seq])
-                prev = _previous_root(ws, events)
+                prev = previous_root(ws, events)
                 st = tuf_format.status(md, prev.signed if prev else None)
                 lines = [*tuf_format.describe_root(md.signed), *st.lines()]
         except (StateError, VerificationError) as err:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony import compare as cmp
-from ceremony import journal, preflight, record
+from ceremony import journal, preflight, seal
 from ceremony.engine import Ceremony
 from ceremony.journal import Event
 from tests.conftest import SoftHsm
@@ -69,7 +69,7 @@ def run(hsm: SoftHsm, tmp: Path, name: str, *, live: bool,
         else:
             assert cli("export", c.ws.root, "--qr", target, "--qr-size", "large").code == 0
     c = Ceremony.open(c.ws.root)  # the CLI appended to the journal
-    record.seal(c, hsm.module, hsm.pin)
+    seal.seal(c, hsm.module, hsm.pin)
     return c.ws.root
 
 

@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def drive(ws: Path, plan: Path) -> None:
     """Do whatever the journal says is still to do, to the end."""
-    from ceremony import preflight, record
+    from ceremony import preflight, seal
     from ceremony.engine import Ceremony
     from hsm.pkcs11 import get_module, resolve_module_path
 
@@ -76,7 +76,7 @@ def drive(ws: Path, plan: Path) -> None:
             c.sign(name, module, pin)
     if not c.state.draft_published:
         c.publish()
-    record.seal(c, module, pin)
+    seal.seal(c, module, pin)
 
 
 def arm(crash_at: int, mode: str) -> None:
@@ -238,7 +238,7 @@ def journal_types(ws: Path) -> list[str]:
 
 
 def check(where: Path, reference: Path, prefix: bytes, ref_types: list[str]) -> None:
-    from ceremony import record
+    from ceremony import record_check
     ws = where / "ws"
     final = (ws / "journal.jsonl").read_bytes()
     assert final.startswith(prefix), "journaled lines were lost or rewritten by the resume"
@@ -247,7 +247,7 @@ def check(where: Path, reference: Path, prefix: bytes, ref_types: list[str]) -> 
     expires = [datetime.fromisoformat(json.loads((w / "metadata" / "1.root.json").read_text())
                                       ["signed"]["expires"]) for w in (ws, reference / "ws")]
     assert abs(expires[0] - expires[1]) < timedelta(hours=1)  # drafted minutes apart, same plan
-    v = record.check_record(ws)
+    v = record_check.check_record(ws)
     assert v.ok, v.problems
     assert v.sealers == SIGNERS
     assert sorted(p.name for p in (ws / "keys").iterdir()) == \

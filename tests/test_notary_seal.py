@@ -16,7 +16,7 @@ from notary_fixtures import (  # noqa: F401 - fixture_notary_cli registers the f
     ok,
 )
 
-from ceremony import record
+from ceremony import record_check
 from ceremony.engine import Ceremony
 from tests.conftest import SoftHsm
 from tests.helpers import cli
@@ -72,7 +72,7 @@ def test_notary_seal_verifies_offline_and_tampering_is_named(hsm: SoftHsm,
                    "keys/root-bob.json matches journal line",
                    "record/transcript.json matches journal lines"):
         assert needle in verified.out, needle
-    v = record.check_record(ws)
+    v = record_check.check_record(ws)
     assert v.ok and v.sealed and v.sealers == ["alice", "carol"]
     c = Ceremony.open(ws)
     events = c.journal.events
@@ -95,7 +95,7 @@ def test_notary_seal_verifies_offline_and_tampering_is_named(hsm: SoftHsm,
     sigs = lines[-1]["data"]["signatures"]
     sigs[0]["sig"], sigs[1]["sig"] = sigs[1]["sig"], sigs[0]["sig"]
     write_lines(cf, lines, rehash=True)
-    problems = record.check_record(forged).problems
+    problems = record_check.check_record(forged).problems
     assert "the seal signature of alice does not verify" in problems
     assert "the seal signature of carol does not verify" in problems
 
@@ -104,7 +104,7 @@ def test_notary_seal_verifies_offline_and_tampering_is_named(hsm: SoftHsm,
     shutil.copytree(ws, changed)
     root = changed / "metadata" / "1.root.json"
     root.write_bytes(root.read_bytes().replace(b'"threshold":2', b'"threshold":1', 1))
-    problems = record.check_record(changed).problems
+    problems = record_check.check_record(changed).problems
     assert "metadata/1.root.json differs from the root published at journal line " \
         f"{next(e.seq for e in events if e.type == 'published')}" in problems
     assert any(p.startswith("cannot check the seal: 1.root.json differs from the root "
@@ -138,7 +138,7 @@ def test_rotation_seal_names_a_kept_key_through_the_previous_sidecar(hsm: SoftHs
     # alice's key was made in ws1: ws2's journal has no key-generated event for her.
     assert [e.data["keyholder"] for e in Ceremony.open(ws2).journal.events
             if e.type == "key-generated"] == ["dave"]
-    v = record.check_record(ws2)
+    v = record_check.check_record(ws2)
     assert v.ok, v.problems
     assert v.sealers == ["alice", "dave"]
 
@@ -148,9 +148,9 @@ def test_rotation_seal_names_a_kept_key_through_the_previous_sidecar(hsm: SoftHs
     shutil.copytree(ws2, tampered)
     sidecar = tampered / "previous" / "ceremony-keys.json"
     sidecar.write_text(sidecar.read_text().replace('"tok-alice"', '"tok-mallory"'))
-    problems = record.check_record(tampered).problems
+    problems = record_check.check_record(tampered).problems
     assert f"cannot check the seal: {sidecar} was changed after the ceremony started" in problems
-    assert not record.check_record(tampered).sealed
+    assert not record_check.check_record(tampered).sealed
 
 
 def test_published_notary_root_is_checked_against_the_journal(hsm: SoftHsm,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from securesystemslib.formats import encode_canonical
 
-from ceremony import preflight, record
+from ceremony import preflight, record, record_check, seal
 from ceremony.engine import Ceremony
 from ceremony.errors import StateError, WorkspaceError
 from ceremony.words import pgp_words_text
@@ -43,7 +43,7 @@ def published(hsm: SoftHsm, tmp: Path) -> Ceremony:
 
 def sealed(hsm: SoftHsm, tmp: Path) -> Ceremony:
     c = published(hsm, tmp)
-    record.seal(c, hsm.module, hsm.pin)
+    seal.seal(c, hsm.module, hsm.pin)
     return c
 
 
@@ -74,7 +74,7 @@ def write_lines(c: Ceremony, objs: list[dict[str, Any]], rehash: bool = False) -
 
 def test_sealed_record_verifies_offline_and_names_every_check(tmp_path: Path, hsm: SoftHsm) -> None:
     c = sealed(hsm, tmp_path)
-    v = record.verify_record(c.ws.root)
+    v = record_check.verify_record(c.ws.root)
     assert v.ok and v.sealed and v.sealers == ["alice", "bob"]
     text = "\n".join(v.lines())
     for needle in ("journal chain intact", "plan.toml matches", "keys/root-carol.json matches",
@@ -83,9 +83,9 @@ def test_sealed_record_verifies_offline_and_names_every_check(tmp_path: Path, hs
         assert needle in text
     events = c.journal.events
     assert [e.type for e in events[-3:]] == ["seal-signature", "seal-signature", "sealed"]
-    seal = events[-1].data
-    assert seal["seq"] == events[-4].seq and seal["head"] == events[-4].hash
-    assert {s["keyholder"] for s in seal["signatures"]} == {"alice", "bob"}
+    sealed_ev = events[-1].data
+    assert sealed_ev["seq"] == events[-4].seq and sealed_ev["head"] == events[-4].hash
+    assert {s["keyholder"] for s in sealed_ev["signatures"]} == {"alice", "bob"}
     code, out, err = run_cli("record", "verify", c.ws.root)
     assert code == 0 and "record verified" in out and err == ""
 
@@ -155,7 +155,7 @@ def test_tampered_journal_line_is_named_and_the_engine_refuses(tmp_path: Path, h
     else:
         objs[4], objs[5] = objs[5], objs[4]
     write_lines(c, objs)
-    v = record.check_record(c.ws.root)
+    v = record_check.check_record(c.ws.root)
     assert not v.ok and v.journal_broken and v.problems[0].startswith(message)
     code, _, err = run_cli("record", "verify", c.ws.root)
     assert code == 7 and f"error: {message}" in err and "Traceback" not in err
@@ -173,7 +173,7 @@ def test_rewritten_journal_with_fresh_hashes_fails_the_seal(tmp_path: Path, hsm:
     objs = lines(c)
     objs[4]["data"]["token_serial"] = "0000000000000000"  # who signed, rewritten
     write_lines(c, objs, rehash=True)
-    v = record.check_record(c.ws.root)
+    v = record_check.check_record(c.ws.root)
     assert not v.journal_broken
     n = len(objs)
     assert v.problems == [f"the seal at journal line {n} does not cover line {n - 3}"]
@@ -181,7 +181,7 @@ def test_rewritten_journal_with_fresh_hashes_fails_the_seal(tmp_path: Path, hsm:
     objs = lines(c)
     objs[-1]["data"]["head"] = objs[-4]["hash"]
     write_lines(c, objs, rehash=True)
-    v = record.check_record(c.ws.root)
+    v = record_check.check_record(c.ws.root)
     assert "the seal signature of alice does not verify" in v.problems
     assert "the seal lacks a valid signature from alice, bob" in v.problems
     code, _, err = run_cli("record", "verify", c.ws.root)
@@ -199,7 +199,7 @@ def test_edited_output_file_is_named(tmp_path: Path, hsm: SoftHsm, target: str, 
     path = c.ws.root / target
     data = path.read_text()
     path.write_text(data.replace("alice", "mallory", 1) if "alice" in data else data + " ")
-    v = record.check_record(c.ws.root)
+    v = record_check.check_record(c.ws.root)
     assert any(needle in p for p in v.problems), v.problems
 
 
@@ -211,12 +211,12 @@ def test_line_after_the_seal_is_named_and_nothing_more_is_recorded(tmp_path: Pat
         c.record("confirmed", {"what": "late", "text": "appended after the seal"})
     # a line appended behind the tool's back (the chain itself stays valid) is still named
     c.journal.append("confirmed", {"what": "late", "text": "appended after the seal"})
-    v = record.check_record(c.ws.root)
+    v = record_check.check_record(c.ws.root)
     assert v.problems == [f"journal line {n + 1} was appended after the seal (line {n})"]
     with pytest.raises(StateError, match="sealed"):
         record.confirm(c, "again", "no")
     with pytest.raises(StateError, match="sealed"):
-        record.seal_sign(c, "alice", hsm.module, hsm.pin)
+        seal.seal_sign(c, "alice", hsm.module, hsm.pin)
 
 
 # ---- sealing step by step ---------------------------------------------------------------------
@@ -226,9 +226,9 @@ def test_seal_keyholder_by_keyholder_from_the_cli(tmp_path: Path, hsm: SoftHsm) 
     c = published(hsm, tmp_path)
     hsm.module.close()
     with pytest.raises(StateError, match="carol did not sign the published root"):
-        record.seal_sign(c, "carol", hsm.module, hsm.pin)
+        seal.seal_sign(c, "carol", hsm.module, hsm.pin)
     with pytest.raises(StateError, match="waiting for alice, bob"):
-        record.seal_finish(c)
+        seal.seal_finish(c)
     code, out, err = run_cli("seal", c.ws.root, "--keyholder", "bob", "--pin-file", hsm.pin_file)
     assert code == 0, err
     assert "seal of journal line" in out and "bob; waiting for alice" in out
@@ -238,30 +238,30 @@ def test_seal_keyholder_by_keyholder_from_the_cli(tmp_path: Path, hsm: SoftHsm) 
                              hsm.pin_file, "--json")
     assert code == 0, err
     assert json.loads(out)["done"] is True
-    assert record.verify_record(c.ws.root).sealers == ["alice", "bob"]
+    assert record_check.verify_record(c.ws.root).sealers == ["alice", "bob"]
     assert (c.ws.record / "report.html").is_file()
 
 
 def test_a_preflight_during_sealing_moves_the_target(tmp_path: Path, hsm: SoftHsm) -> None:
     """A new session journals its preflight: seals over the older head stop counting."""
     c = published(hsm, tmp_path)
-    record.seal_sign(c, "alice", hsm.module, hsm.pin)
+    seal.seal_sign(c, "alice", hsm.module, hsm.pin)
     report = preflight.run_preflight(c, fake_machine(tmp_path / "m"), clock_confirmed=True)
     preflight.record_preflight(c, report)
-    st = record.seal_status(c.ws, c.journal.events)
+    st = seal.seal_status(c.ws, c.journal.events)
     assert st.sealed == () and st.waiting == ("alice", "bob")
-    st = record.seal(c, hsm.module, hsm.pin)
-    assert st.done and record.verify_record(c.ws.root).ok
+    st = seal.seal(c, hsm.module, hsm.pin)
+    assert st.done and record_check.verify_record(c.ws.root).ok
 
 
 def test_seal_refuses_before_publishing(tmp_path: Path, hsm: SoftHsm) -> None:
     setup = bootstrap_setup(hsm, tmp_path, n=2, threshold=1)
     c = run_steps(hsm, tmp_path / "ws", setup.plan, None, ["alice"], publish=False)
     with pytest.raises(StateError, match="no root has been published"):
-        record.seal(c, hsm.module, hsm.pin)
-    v = record.check_record(c.ws.root, require_seal=False)
+        seal.seal(c, hsm.module, hsm.pin)
+    v = record_check.check_record(c.ws.root, require_seal=False)
     assert v.ok and "not sealed yet (allowed)" in v.checks
-    assert record.check_record(c.ws.root).problems == ["the ceremony is not sealed"]
+    assert record_check.check_record(c.ws.root).problems == ["the ceremony is not sealed"]
 
 
 # ---- moving a workspace ------------------------------------------------------------------------
@@ -284,8 +284,8 @@ def test_workspace_copied_mid_ceremony_continues_elsewhere(tmp_path: Path, hsm: 
     d.sign("alice", hsm.module, hsm.pin)
     d.sign("carol", hsm.module, hsm.pin)
     d.publish()
-    record.seal(d, hsm.module, hsm.pin)
-    v = record.verify_record(moved)
+    seal.seal(d, hsm.module, hsm.pin)
+    v = record_check.verify_record(moved)
     assert v.sealers == ["alice", "carol"]
     assert c.ws.journal.read_bytes() == before  # the original copy is untouched
-    assert record.check_record(c.ws.root, require_seal=False).ok
+    assert record_check.check_record(c.ws.root, require_seal=False).ok

@@ -21,7 +21,7 @@ from pkcs11 import ObjectClass
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ceremony import record
+from ceremony import record, record_check, seal
 from ceremony.engine import Ceremony
 from ceremony.tui.app import CeremonyApp, make_app
 from ceremony.tui.flow import DRAFT_APPROVED
@@ -216,7 +216,7 @@ async def test_full_bootstrap_ceremony_through_the_tui(tmp_path: Path, hsm: Soft
     assert "root chain verified from the bundle's own 1.root.json" in r.out
     assert (tmp_path / "received" / "1.root.json").read_bytes() == \
         (c.ws.metadata / "1.root.json").read_bytes()
-    v = record.verify_record(c.ws.root)
+    v = record_check.verify_record(c.ws.root)
     assert v.sealers == ["alice", "bob"]
     # The PIN never reached the screen, the journal, the record or any other file.
     assert not any(PIN in s for s in shots)
@@ -249,10 +249,10 @@ def stage(hsm: SoftHsm, c: Ceremony, upto: str) -> None:
     c.publish()
     if upto == "export":
         return
-    record.seal_sign(c, "alice", m, pin)
+    seal.seal_sign(c, "alice", m, pin)
     if upto == "seal":
         return
-    record.seal(c, m, pin)
+    seal.seal(c, m, pin)
 
 
 @pytest.mark.parametrize("upto,screen,shows", [
@@ -475,7 +475,7 @@ async def test_rotation_signing_shows_old_and_new_thresholds_by_name(tmp_path: P
             await d.pin()
             await d.until(lambda: not app.busy, "seal")
         await d.at(DoneScreen)
-    assert record.verify_record(c.ws.root).sealers == ["alice", "carol", "dave"]
+    assert record_check.verify_record(c.ws.root).sealers == ["alice", "carol", "dave"]
 
 
 @run_async

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ceremony import record
+from ceremony import record_check
 from ceremony.engine import Ceremony
 from tests.conftest import PIN, SoftHsm
 from tests.helpers import bootstrap_setup, cli
@@ -153,7 +153,7 @@ def test_whole_rehearsal_in_the_real_tui_under_tmux(tmp_path: Path, hsm: SoftHsm
 
     assert not any(PIN in s for s in t.screens)
     assert not any("Traceback" in s for s in t.screens)
-    v = record.verify_record(ws)
+    v = record_check.verify_record(ws)
     assert v.sealed and v.sealers == ["alice", "bob"]
     c = Ceremony.open(ws)
     assert c.state.published == [1] and c.state.signers() == ["alice", "bob"]

@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image
 from textual.widgets import Input, SelectionList
 
-from ceremony import record
+from ceremony import record, record_check
 from ceremony.detached import sign_draft
 from ceremony.engine import Ceremony
 from ceremony.transfer import workspace_bundle
@@ -267,7 +267,7 @@ async def test_compromise_screen_writes_the_emergency_plan(tmp_path: Path, hsm: 
     assert 'keyholders = ["bob", "carol"]' in text
     assert 'keys = ["new-online/targets.pub.pem"]' in text
     # Nothing was journaled after the seal: the record still verifies.
-    assert record.verify_record(c.ws.root).sealed
+    assert record_check.verify_record(c.ws.root).sealed
 
 
 # ---- touch -------------------------------------------------------------------------------------

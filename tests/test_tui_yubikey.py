@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ceremony import record
+from ceremony import record, record_check
 from ceremony.engine import Ceremony
 from ceremony.tui.screens.sign import SignScreen
 from ceremony.tui.widgets.banner import Banner
@@ -153,7 +153,7 @@ async def test_keygen_provisions_a_fresh_yubikey_then_records_an_attested_key(
     assert rec.attestation["mode"] == "provision"
     assert rec.attestation["verdict"]["touch_policy"] == "always"
     assert (ws / "keys" / "attestation-alice.pem").is_file()
-    v = record.check_record(ws, require_seal=False)
+    v = record_check.check_record(ws, require_seal=False)
     assert v.ok, v.problems
     assert any("alice" in line and "attest" in line for line in v.checks), v.checks
     # The key on the YubiKey is the one recorded: the CLI adopts and signs with it.

@@ -8,7 +8,7 @@ from the journal's ``key-generated`` events and, for keys kept from an earlier c
 previous ``ceremony-keys.json`` sidecar whose digest ``init`` journaled. The sidecar only names
 people and tokens: every seal signature is checked against the certificate's public key.
 
-The seal signature itself is the same as for TUF (``record.seal_payload``, the token's own
+The seal signature itself is the same as for TUF (``seal.seal_payload``, the token's own
 raw signature for the key's algorithm); the algorithm is read from the certificate's curve,
 not from the unsigned sidecar.
 """

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ceremony import record
+from ceremony import record, seal
 from ceremony.errors import VerificationError
 
 
@@ -45,7 +45,7 @@ class Session:
 
 def seal_started(c: Any) -> bool:
     """Whether any keyholder has sealed (then the ceremony only moves on to the seal)."""
-    return any(e.type == record.SEAL_SIGNATURE for e in c.journal.events)
+    return any(e.type == seal.SEAL_SIGNATURE for e in c.journal.events)
 
 
 def next_step(c: Any, session: Session) -> Step:

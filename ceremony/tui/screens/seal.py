@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ceremony import flows, record
+from ceremony import flows, seal
 from ceremony.fingerprint import fingerprint_words
 from ceremony.tui.flow import Step
 from ceremony.tui.screens.base import StepScreen
@@ -47,7 +47,7 @@ class SealScreen(StepScreen):
     def _show(self) -> None:
         from ceremony.formats import tuf as tuf_format
         c = self.c
-        st = record.seal_status(c.ws, c.journal.events)
+        st = seal.seal_status(c.ws, c.journal.events)
         t = Text("Seal the record\n", style="bold")
         t.append("Each keyholder who signed the root now signs the journal head, so an auditor "
                  "can later prove the record is the one made here.\n\n")
@@ -56,7 +56,7 @@ class SealScreen(StepScreen):
         t.append(st.describe() + "\n")
         self.query_one("#status", Static).update(t)
         hints = {s.keyholder: tuf_format.token_hint(s.key)
-                 for s in record.sealers(c.ws, c.journal.events)}
+                 for s in seal.sealers(c.ws, c.journal.events)}
         who = self.query_one("#who", OptionList)
         who.clear_options()
         for name in st.waiting:
@@ -78,11 +78,11 @@ class SealScreen(StepScreen):
         app: Any = self.app
         c = self.c
 
-        def seal() -> Any:
-            return flows.call_with_touch(record.seal_sign, c, name, app.module(), app.pin,
+        def sign_seal() -> Any:
+            return flows.call_with_touch(seal.seal_sign, c, name, app.module(), app.pin,
                                          on_touch=app.touch_callback(self, name))
 
-        self.token_job("seal", seal, f"{name} is sealing the record")
+        self.token_job("seal", sign_seal, f"{name} is sealing the record")
 
     def job_done(self, job: str, result: Any) -> None:
         self.show()
@@ -109,5 +109,5 @@ class SealScreen(StepScreen):
         self.app.push_screen(CompromiseScreen())
 
     def finish(self) -> None:
-        if self.attempt(lambda: record.seal_finish(self.c)):
+        if self.attempt(lambda: seal.seal_finish(self.c)):
             self.app.advance()  # type: ignore[attr-defined]

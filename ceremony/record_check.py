@@ -1,0 +1,273 @@
+"""Offline verification of a ceremony's record, with the tool alone and no token.
+
+:func:`check_record` re-checks the journal chain, the plan, the keys, the published
+root, the transcript, the seal, attestations and witness sign-offs, and names the
+broken journal line or the failing file; :func:`verify_record` raises at the first
+failure for the CLI boundary.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ceremony.engine import sha256
+from ceremony.errors import StateError, VerificationError, WorkspaceError
+from ceremony.journal import Event
+from ceremony.record import transcript_document
+from ceremony.seal import (
+    SEALED,
+    journal_format,
+    previous_root,
+    seal_payload,
+    seal_target,
+    sealers,
+)
+from ceremony.workspace import Workspace
+
+@dataclass
+class RecordVerdict:
+    """What :func:`check_record` found: every check passed, and every problem."""
+
+    workspace: Path
+    events: int = 0
+    head: str = "0" * 64
+    sealed: bool = False
+    sealers: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    journal_broken: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        out = [f"ok   {c}" for c in self.checks] + [f"FAIL {p}" for p in self.problems]
+        out.append(("record verified" if self.ok else "record verification FAILED")
+                   + f": {self.events} journal lines, head {self.head}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workspace": str(self.workspace), "ok": self.ok, "events": self.events,
+                "head": self.head, "sealed": self.sealed, "sealers": self.sealers,
+                "checks": self.checks, "problems": self.problems}
+
+
+def check_record(root: Path, require_seal: bool = True) -> RecordVerdict:
+    """Re-check a workspace offline: journal chain, plan, outputs, transcript, seal.
+
+    Never raises for a failed check: every problem is in the verdict, the
+    journal's broken line named as :mod:`ceremony.journal` names it.
+    """
+    from ceremony import journal as journal_mod
+    from ceremony.state import replay
+    ws = Workspace(Path(root))
+    v = RecordVerdict(ws.root)
+    try:
+        ws.check()
+        events = journal_mod.read(ws.journal)
+    except WorkspaceError as e:
+        v.problems.append(e.message)
+        v.journal_broken = True
+        return v
+    v.events, v.head = len(events), (events[-1].hash if events else v.head)
+    v.checks.append(f"journal chain intact ({len(events)} lines)")
+    state = replay(events)
+    if not state.init:
+        v.problems.append("journal line 1 is not the initialisation event")
+        return v
+    _check_plan(ws, state.init, v)
+    _check_keys(ws, events, v)
+    _check_published(ws, events, v)
+    _check_transcript(ws, events, v)
+    _check_seal(ws, events, v, require_seal)
+    _check_attestations_and_witnesses(ws, events, v)
+    return v
+
+
+def _check_attestations_and_witnesses(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
+    """YubiKey attestations (ceremony.attestation) and FIDO2 sign-offs (ceremony.witness)."""
+    from ceremony import attestation, witness
+    for module in (attestation, witness):
+        checks, problems = module.record_checks(ws, events)
+        v.checks += checks
+        v.problems += problems
+
+
+def verify_record(root: Path, require_seal: bool = True) -> RecordVerdict:
+    """:func:`check_record`, raising at the first failure (for the CLI boundary).
+
+    Raises:
+        WorkspaceError: the journal is broken (the message names the line).
+        VerificationError: a check failed (the message says which).
+    """
+    v = check_record(root, require_seal)
+    if v.journal_broken:
+        raise WorkspaceError(v.problems[0], hint="the journal is tamper-evident; restore it "
+                             "from a copy and compare")
+    if v.problems:
+        raise VerificationError(v.problems[0] + (f" (and {len(v.problems) - 1} more)"
+                                                 if len(v.problems) > 1 else ""))
+    return v
+
+
+def _check_plan(ws: Workspace, init: dict[str, Any], v: RecordVerdict) -> None:
+    try:
+        data = ws.plan.read_bytes()
+    except OSError:
+        v.problems.append(f"{ws.plan.name} is missing")
+        return
+    if sha256(data) != init.get("plan_sha256"):
+        v.problems.append(f"{ws.plan.name} differs from the plan journaled at line 1")
+    else:
+        v.checks.append(f"{ws.plan.name} matches the journal")
+
+
+def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
+    for e in events:
+        if e.type != "key-generated":
+            continue
+        d = e.data
+        path = ws.keys / f"root-{d['keyholder']}.json"
+        if journal_format(events) == "notary":  # the key file also names the keyholder
+            from ceremony.formats.notary_record import key_file_bytes
+            want = key_file_bytes(d)
+        else:
+            want = json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
+        try:
+            ok = path.read_bytes() == want
+        except OSError:
+            ok = False
+        if ok:
+            v.checks.append(f"keys/{path.name} matches journal line {e.seq}")
+        else:
+            v.problems.append(f"keys/{path.name} is missing or differs from journal line {e.seq}")
+
+
+def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
+    from ceremony import chain
+    from ceremony.formats import tuf as tuf_format
+    for e in events:
+        if e.type != "published":
+            continue
+        version = e.data["version"]
+        path = ws.metadata / f"{version}.root.json"
+        try:
+            data = chain.read_root_file(path)
+        except VerificationError as err:
+            v.problems.append(err.message)
+            continue
+        if sha256(data) != e.data["sha256"]:
+            v.problems.append(f"metadata/{path.name} differs from the root published at "
+                              f"journal line {e.seq}")
+            continue
+        if journal_format(events) == "notary":
+            from ceremony.formats.notary_record import check_published
+            problem, check = check_published(ws, events[:e.seq], version, data, path.name)
+            if problem:
+                v.problems.append(problem)
+            else:
+                v.checks.append(str(check))
+            continue
+        if journal_format(events) != "tuf":
+            v.checks.append(f"metadata/{path.name} matches journal line {e.seq} (digest only "
+                            f"for {journal_format(events)})")
+            continue
+        md = tuf_format.from_bytes(data, path.name)
+        draft = next((d for d in events if d.type == "draft-created"
+                      and d.data["version"] == version), None)
+        if draft is None or tuf_format.signed_digest(md) != draft.data["digest"]:
+            v.problems.append(f"metadata/{path.name} is not the draft journaled for v{version}")
+            continue
+        journaled = {d.data["keyid"]: d.data["sig"] for d in events
+                     if d.type == "signature-added" and d.data.get("draft") == draft.data["digest"]}
+        stray = [k for k, s in md.signatures.items() if journaled.get(k) != s.signature]
+        if stray:
+            v.problems.append(f"metadata/{path.name} carries a signature never journaled "
+                              f"(key {stray[0][:12]})")
+            continue
+        try:
+            prev = previous_root(ws, events)
+            st = tuf_format.status(md, prev.signed if prev else None)
+        except VerificationError as err:
+            v.problems.append(err.message)
+            continue
+        if not st.verified:
+            v.problems.append(f"metadata/{path.name} is not signed at threshold: "
+                              + "; ".join(st.lines()))
+            continue
+        v.checks.append(f"metadata/{path.name} is the journaled draft, signed at threshold "
+                        f"({'; '.join(st.lines())})")
+
+
+def _check_transcript(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
+    path = ws.record / "transcript.json"
+    if not path.exists():
+        return
+    try:
+        doc = json.loads(path.read_bytes())
+        seq = int(doc["journal_seq"])
+    except (OSError, ValueError, KeyError, TypeError):
+        v.problems.append("record/transcript.json is not a transcript")
+        return
+    if not 0 < seq <= len(events) or doc != json.loads(json.dumps(
+            transcript_document(events[:seq]))):
+        v.problems.append("record/transcript.json does not match the journal")
+    else:
+        v.checks.append(f"record/transcript.json matches journal lines 1-{seq}")
+
+
+def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: bool) -> None:
+    from ceremony.formats import tuf as tuf_format
+    from hsm.algorithms import get_algorithm
+    from hsm.errors import HsmError
+    from hsm.verify import verify_raw
+    idx = next((i for i, e in enumerate(events) if e.type == SEALED), None)
+    if idx is None:
+        if require:
+            v.problems.append("the ceremony is not sealed")
+        else:
+            v.checks.append("not sealed yet (allowed)")
+        return
+    ev = events[idx]
+    if idx != len(events) - 1:
+        v.problems.append(f"journal line {events[idx + 1].seq} was appended after the seal "
+                          f"(line {ev.seq})")
+        return
+    d = ev.data
+    target = seal_target(events[:idx])
+    if d.get("seq") != target.seq or d.get("head") != target.hash:
+        v.problems.append(f"the seal at journal line {ev.seq} does not cover line {target.seq}")
+        return
+    try:
+        wanted = {s.keyid: s for s in sealers(ws, events)}
+    except (StateError, VerificationError) as err:
+        v.problems.append(f"cannot check the seal: {err.message}")
+        return
+    payload = seal_payload(events[0].data["ceremony_id"], target.seq, target.hash)
+    good = set()
+    for s in d.get("signatures", []):
+        sealer = wanted.get(s.get("keyid"))
+        if sealer is None:
+            v.problems.append(f"the seal carries a signature by key {str(s.get('keyid'))[:12]}, "
+                              "which did not sign the published root")
+            continue
+        alg = sealer.fields[tuf_format.X_ALGORITHM]
+        try:
+            verify_raw(sealer.public, get_algorithm(alg), payload,
+                       bytes.fromhex(s["sig"]), sealer.keyholder)
+        except (HsmError, ValueError):
+            v.problems.append(f"the seal signature of {sealer.keyholder} does not verify")
+            continue
+        good.add(sealer.keyid)
+    missing = sorted({wanted[k].keyholder for k in wanted if k not in good})
+    if missing:
+        v.problems.append("the seal lacks a valid signature from " + ", ".join(missing))
+        return
+    v.sealed = True
+    v.sealers = sorted({wanted[k].keyholder for k in good})
+    v.checks.append(f"seal verified: journal line {target.seq} (head {target.hash[:16]}) signed "
+                    f"by {', '.join(v.sealers)}")
