@@ -9,7 +9,7 @@ metadata coming into a ceremony (``init --previous``, imports) and by
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -188,3 +188,17 @@ def online_expiries(directory: Path, root: Root) -> dict[str, dict[str, object]]
         out[role] = {"version": best.signed.version, "verified": verified,
                      "expires": best.signed.expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
     return out
+
+
+def report_lines(report: Any, attested: Sequence[Any] = (), trust: Any = None) -> list[str]:
+    """A verified chain in words: each version's thresholds, the newest root's expiry, and the
+    root keys' attestations (``ceremony.attestation`` results) when there are any."""
+    lines = [f"v{st.version}: ok - " + "; ".join(st.lines()) for st in report.statuses]
+    lines.append(f"chain verified: newest root is v{report.newest_version}, expires "
+                 f"{report.newest.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
+    if attested:
+        against = f", against {trust.description}" if trust is not None else ""
+        lines.append(f"root key attestations (v{report.newest_version}{against}):")
+        lines += ["  " + a.line() for a in attested]
+    return lines
+

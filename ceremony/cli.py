@@ -142,21 +142,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony.formats import notary_root
     trusted = chain.read_root_file(Path(args.trusted))
     attested: list[Any] = []
+    trust = None
     if notary_root.is_notary_root(trusted):
         report, _ = notary_root.verify_directory(Path(args.metadata_dir), trusted=Path(args.trusted))
     else:
         report = chain.walk(trusted, Path(args.metadata_dir), trusted_name=str(args.trusted))
         from ceremony import attestation
         trust, attested = attestation.check_root(report.newest.signed, args.attestation_roots)
-    lines = [f"trusted root v{report.trusted_version} ({args.trusted})"]
-    for st in report.statuses:
-        lines.append(f"v{st.version}: ok - " + "; ".join(st.lines()))
-    lines.append(f"chain verified: newest root is v{report.newest_version}, expires "
-                 f"{report.newest.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
-    if attested:
-        against = f", against {trust.description}" if trust is not None else ""
-        lines.append(f"root key attestations (v{report.newest_version}{against}):")
-        lines += ["  " + a.line() for a in attested]
+    lines = [f"trusted root v{report.trusted_version} ({args.trusted})",
+             *chain.report_lines(report, attested, trust)]
     _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
                         "newest": report.newest_version,
                         "statuses": [s.to_dict() for s in report.statuses],

@@ -1,0 +1,73 @@
+"""The auditor: record verify, record report and the published chain, read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What an auditor sees: the record check, the report written, the chain walked."""
+
+    ok: bool
+    record: list[str]  # "ok   ..." / "FAIL ..." lines, as ``ceremony record verify``
+    problems: list[str]
+    report: Path | None
+    report_error: str | None
+    chain: list[str]  # as ``ceremony verify`` / ``ceremony notary verify``
+    chain_ok: bool | None  # None: nothing published to walk
+
+
+def audit(root: Path, require_seal: bool = True) -> Audit:
+    """``ceremony record verify``, ``ceremony record report`` and a walk of ``metadata/``.
+
+    Never raises for a failed check: every problem is in the result. Only the report
+    (record/transcript.* and record/report.html) is written, and only from an intact journal.
+    """
+    from ceremony import record, record_check
+    from ceremony.errors import CeremonyError
+    from ceremony.workspace import Workspace
+    root = Path(root)
+    v = record_check.check_record(root, require_seal=require_seal)
+    report, report_error = None, None
+    if v.journal_broken:
+        report_error = "not written: the journal is broken"
+    else:
+        try:
+            report = record.write_record(Workspace(root))[-1]
+        except CeremonyError as e:
+            report_error = e.message
+    chain_lines, chain_ok = audit_chain(Workspace(root).metadata)
+    return Audit(v.ok and chain_ok is not False, v.lines(), list(v.problems), report,
+                 report_error, chain_lines, chain_ok)
+
+
+def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
+    """Walk ``metadata/`` from its 1.root.json as a client would (TUF, or notary); with
+    the root keys' attestations for TUF. (lines, ok); ok is None when nothing is published."""
+    from ceremony import attestation, chain
+    from ceremony.errors import CeremonyError
+    from ceremony.formats import notary_root
+    first = Path(metadata) / "1.root.json"
+    if not first.is_file():
+        return ["nothing published yet: no chain to walk"], None
+    try:
+        trusted = chain.read_root_file(first)
+        attested: list[Any] = []
+        trust = None
+        if notary_root.is_notary_root(trusted):
+            report, gun = notary_root.verify_directory(Path(metadata), trusted=first)
+            lines = [f"notary collection {gun}: trusted root v{report.trusted_version}"]
+        else:
+            report = chain.walk(trusted, Path(metadata), trusted_name=str(first))
+            trust, attested = attestation.check_root(report.newest.signed)
+            lines = [f"trusted root v{report.trusted_version} (1.root.json)"]
+        lines += chain.report_lines(report, attested, trust)
+        failed = [a for a in attested if not a.ok]
+        if failed:
+            lines.append(f"FAIL {len(failed)} root key attestation(s) do not verify")
+        return lines, not failed
+    except CeremonyError as e:
+        return [f"FAIL {e.message}"], False

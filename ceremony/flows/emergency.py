@@ -1,0 +1,77 @@
+"""The emergency screen: what could be compromised, the assessment, the plan for review."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """Something that can be named as compromised: a root keyholder, an online key, a role."""
+
+    kind: str  # "keyholder", "key" or "role"
+    value: str
+    label: str
+
+
+def compromise_suspects(c: Any) -> list[Suspect]:
+    """What ``ceremony compromise`` can name, from the current root: keyholders, online keys,
+    whole roles.
+
+    Raises:
+        StateError: nothing published and no previous root.
+    """
+    from ceremony.compromise import current_root
+    from ceremony.formats import tuf as tuf_format
+    from ceremony.plan import ONLINE_ROLES
+    root = current_root(c)
+    out: list[Suspect] = []
+    for keyid in root.roles["root"].keyids:
+        name = tuf_format.keyholder_of(root.keys[keyid]) or keyid[:12]
+        out.append(Suspect("keyholder", name, f"root key of {name} ({keyid[:12]})"))
+    for role in ONLINE_ROLES:
+        for keyid in root.roles[role].keyids:
+            out.append(Suspect("key", keyid, f"{role} key {keyid[:12]}"))
+    out.append(Suspect("role", "root", "whole role: root (every root key)"))
+    out += [Suspect("role", r, f"whole role: {r} (every {r} key)") for r in ONLINE_ROLES]
+    return out
+
+
+def assess_suspects(c: Any, chosen: list[Suspect]) -> Any:
+    """``ceremony compromise --key/--keyholder/--role`` for the chosen suspects.
+
+    ``assess`` takes one whole role: with several chosen, the first is passed as
+    the role and every other online role is named by its keys (the same verdict).
+
+    Raises:
+        UsageError: nothing chosen.
+        StateError: no root to respond for.
+    """
+    from ceremony.compromise import assess, current_root
+    root = current_root(c)
+    keys = [s.value for s in chosen if s.kind == "key"]
+    holders = [s.value for s in chosen if s.kind == "keyholder"]
+    roles = [s.value for s in chosen if s.kind == "role"]
+    if "root" in roles:
+        roles.remove("root")
+        roles.insert(0, "root")
+    role = roles[0] if roles else None
+    for other in roles[1:]:
+        keys += list(root.roles[other].keyids)
+    return assess(root, c.plan, keys=list(dict.fromkeys(keys)), keyholders=holders, role=role)
+
+
+def write_emergency_plan(c: Any, assessment: Any, out: Path) -> tuple[Path, list[str]]:
+    """``ceremony compromise ... --out DIR``: write the plan for review; the next commands.
+
+    Raises:
+        WorkspaceError: the plan file exists already.
+    """
+    from ceremony.compromise import write_plan
+    path = write_plan(c, assessment, Path(out).expanduser())
+    lines = [f"emergency plan written to {path}",
+             "review it, add the new online keys, then:",
+             f"  ceremony init NEW_WORKSPACE --plan {path} --previous {c.ws.metadata}"]
+    return path, lines

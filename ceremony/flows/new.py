@@ -1,0 +1,56 @@
+"""A new ceremony started from the TUI: the plan previewed, then the workspace created."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ceremony.errors import WorkspaceError
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    """A plan read and checked before anything is created (``ceremony init`` without writing)."""
+
+    plan: Any
+    plan_path: Path
+    previous: Path | None
+    warnings: list[str]
+
+
+def preview_plan(workspace: Path, plan_path: Path, previous: Path | None = None) -> PlanPreview:
+    """Read and check a plan (and its online keys) for a new workspace; nothing is written.
+
+    Raises:
+        PlanError: the plan or an online key file is invalid, or missing.
+        WorkspaceError: the workspace already exists.
+    """
+    from ceremony.plan import load_online_keys, parse_plan, shared_online_keys
+    workspace, plan_path = Path(workspace), Path(plan_path).expanduser()
+    if workspace.exists():
+        raise WorkspaceError(f"{workspace} already exists",
+                             hint="open it with `ceremony tui WORKSPACE` (without --plan), or "
+                                  "name a new folder")
+    if not plan_path.is_file():
+        from ceremony.errors import PlanError
+        raise PlanError(f"the plan {plan_path} does not exist")
+    plan = parse_plan(plan_path.read_text(encoding="utf-8"))
+    warnings: list[str] = []
+    if plan.format == "tuf":
+        online = load_online_keys(plan, plan_path.resolve().parent)
+        warnings = list(shared_online_keys(online))
+    if previous is not None and not Path(previous).expanduser().is_dir():
+        raise WorkspaceError(f"the previous metadata folder {previous} does not exist")
+    return PlanPreview(plan, plan_path, None if previous is None else Path(previous).expanduser(),
+                       warnings)
+
+
+def start_ceremony(workspace: Path, preview: PlanPreview) -> Any:
+    """``ceremony init WORKSPACE --plan PLAN [--previous DIR]`` after the room reviewed the plan.
+
+    Raises:
+        PlanError / VerificationError / WorkspaceError: as ``Ceremony.init`` (nothing written).
+    """
+    from ceremony.engine import Ceremony
+    return Ceremony.init(Path(workspace), preview.plan_path, preview.previous)
