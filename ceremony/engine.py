@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -483,10 +483,28 @@ class Ceremony:
             StateError: nothing drafted yet.
         """
         prev = self.previous_root()
-        st = tuf_format.status(self.draft_metadata(), prev.signed if prev else None)
-        if self.plan.out_of_band and st.old is not None:
-            st = ThresholdStatus(st.version, st.new, st.old, old_required=False)
-        return st
+        return self._emergency_view(tuf_format.status(self.draft_metadata(), prev.signed if prev else None))
+
+    def _emergency_view(self, st: ThresholdStatus) -> ThresholdStatus:
+        """``st`` with the plan's emergency facts applied: an out-of-band root does not need the
+        previous threshold, and nobody waits for a keyholder whose previous key is compromised."""
+        old = st.old
+        if old is None:
+            return st
+        if self.plan.compromised_keys:
+            barred = self.barred_keyholders()
+            old = replace(old, unsigned=tuple(n for n in old.unsigned if n not in barred))
+        return ThresholdStatus(st.version, st.new, old,
+                               old_required=st.old_required and not self.plan.out_of_band)
+
+    def barred_keyholders(self) -> set[str]:
+        """Keyholders whose key in the previous root the plan declares compromised."""
+        prev = self.previous_root()
+        if prev is None:
+            return set()
+        keys = prev.signed.keys
+        return {h for k in self.plan.compromised_keys if k in keys
+                for h in [tuf_format.keyholder_of(keys[k])] if h}
 
     def publish(self) -> list[Path]:
         """Write ``metadata/N.root.json`` and ``metadata/root.json`` once every threshold is met.

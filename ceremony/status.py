@@ -12,7 +12,6 @@ from typing import Any
 from tuf.api.metadata import Root
 
 from ceremony.compromise import describe_declared
-from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 
 
@@ -113,22 +112,10 @@ def ceremony_status(c: Any) -> StatusReport:
     elif report.thresholds is not None and report.thresholds.verified:
         report.next_step = "ceremony publish WORKSPACE"
     else:
-        barred = _barred_keyholders(c)  # their previous-root key is compromised
-        th = report.thresholds
-        waiting = ([n for n in th.old.unsigned if n not in barred] if th and th.old and not th.old.met else []) + \
-                  (list(th.new.unsigned) if th and th.new and not th.new.met else [])
+        waiting = [n for v in (report.thresholds.old, report.thresholds.new) if v and not v.met
+                   for n in v.unsigned] if report.thresholds else []
         report.next_step = ("ceremony sign WORKSPACE --keyholder " + waiting[0]) if waiting else "sign"
     return report
-
-
-def _barred_keyholders(c: Any) -> set[str]:
-    """Keyholders whose key in the previous root the plan declares compromised."""
-    prev = c.previous_root()
-    if prev is None:
-        return set()
-    keys = prev.signed.keys
-    return {h for k in c.plan.compromised_keys if k in keys
-            for h in [tuf_format.keyholder_of(keys[k])] if h}
 
 
 def _fields(e: Expiry) -> tuple[datetime, bool, bool]:

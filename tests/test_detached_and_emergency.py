@@ -135,7 +135,9 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
         f"error: alice's key {alice_id[:12]} was declared compromised (ceremony.compromised_keys): "
         "it does not sign this root",
         "hint: the other keyholders sign; a compromised key never counts"])
-    assert "next: ceremony sign WORKSPACE --keyholder carol" in cli("status", ws3).out
+    status = cli("status", ws3).out
+    assert "next: ceremony sign WORKSPACE --keyholder carol" in status
+    assert "previous root v2: 0/3 - nobody has signed; waiting for 3 of carol, dave, erin" in status
     from ceremony.engine import Ceremony
     from ceremony.tui.flow import signing_candidates
     assert signing_candidates(Ceremony.open(ws3)) == ["carol", "dave", "erin"]  # the TUI's list

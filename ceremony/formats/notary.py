@@ -771,10 +771,7 @@ class NotaryCeremony(Ceremony):
             StateError: nothing drafted yet.
         """
         prev = self.previous_root()
-        st = status(self.draft_metadata(), prev.signed if prev else None, self.gun)
-        if self.plan.out_of_band and st.old is not None:
-            st = ThresholdStatus(st.version, st.new, st.old, old_required=False)
-        return st
+        return self._emergency_view(status(self.draft_metadata(), prev.signed if prev else None, self.gun))
 
     def publish(self) -> list[Path]:
         """Write metadata/N.root.json, root.json (exact wire bytes), the chain and the sidecar.
