@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ceremony.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError
 from ceremony.cli_common import emit as _emit, open_workspace as _open
+from ceremony.errors import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -139,12 +139,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony import chain
-    from ceremony.formats import notary_root
+    from ceremony.formats import notary_chain, notary_root
     trusted = chain.read_root_file(Path(args.trusted))
     attested: list[Any] = []
     trust = None
     if notary_root.is_notary_root(trusted):
-        report, _ = notary_root.verify_directory(Path(args.metadata_dir), trusted=Path(args.trusted))
+        report, _ = notary_chain.verify_directory(Path(args.metadata_dir), trusted=Path(args.trusted))
     else:
         report = chain.walk(trusted, Path(args.metadata_dir), trusted_name=str(args.trusted))
         from ceremony import attestation
@@ -254,8 +254,8 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 def _send(args: argparse.Namespace, bundle: Any) -> tuple[list[str], dict[str, Any], Path]:
     """Write ``bundle`` to the transport the arguments name."""
-    from ceremony.fingerprint import fingerprint_words
     from ceremony.errors import WorkspaceError
+    from ceremony.fingerprint import fingerprint_words
     from ceremony.transport import export_qr, export_usb, find_bundles, list_removable_mounts
     if args.usb is not None or not args.qr:
         target = args.usb

@@ -81,8 +81,10 @@ def fetch_keys(
     """
     from ceremony import chain
     from ceremony.errors import VerificationError
+    from ceremony.formats.notary_chain import walk
+    from ceremony.formats.notary_files import key_file_bytes
     from ceremony.formats.notary_keys import entry_key_id
-    from ceremony.formats.notary_root import NotaryMetadata, key_file_bytes, walk
+    from ceremony.formats.notary_root import NotaryMetadata
     from ceremony.formats.notary_x509 import validate_gun
     from ceremony.online.notary import fetch_metadata, fetch_server_key
     from ceremony.workspace import atomic_write
@@ -136,7 +138,7 @@ def tagging_key(gun: str, out: Path) -> dict[str, Any]:
         PlanError: the GUN is not valid for notary.
     """
     from ceremony.errors import WorkspaceError
-    from ceremony.formats.notary_root import key_file_bytes
+    from ceremony.formats.notary_files import key_file_bytes
     from ceremony.formats.notary_x509 import validate_gun
     from ceremony.online.notary import generate_tagging_key, tagging_key_entry, write_tagging_key
     from ceremony.workspace import atomic_write
@@ -161,8 +163,9 @@ def _local_chain(metadata_dir: Path, gun: str) -> tuple[Any, bytes, Any]:
     """(newest root metadata, its bytes, the root before it or None), all verified locally."""
     from ceremony import chain
     from ceremony.errors import VerificationError
+    from ceremony.formats.notary_chain import walk
     from ceremony.formats.notary_json import assert_reserializes
-    from ceremony.formats.notary_root import NotaryMetadata, root_problems, walk
+    from ceremony.formats.notary_root import NotaryMetadata, root_problems
 
     data = chain.read_root_file(metadata_dir / "root.json")
     try:
@@ -298,7 +301,8 @@ def verify_collection(
     """
     from ceremony import chain
     from ceremony.errors import VerificationError
-    from ceremony.formats.notary_root import role_file_problems, verify_directory
+    from ceremony.formats.notary_chain import verify_directory
+    from ceremony.formats.notary_root import role_file_problems
 
     metadata_dir = Path(metadata_dir)
     trusted = Path(trusted) if trusted else metadata_dir / "1.root.json"

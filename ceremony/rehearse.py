@@ -119,8 +119,8 @@ class _Rig:
         """
         from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+        from ceremony.formats.notary_files import key_file_bytes
         from ceremony.formats.notary_keys import public_key_entry
-        from ceremony.formats.notary_root import key_file_bytes
         self.online_keys(directory)
         for role in ("targets", "snapshot", "timestamp"):
             pem = directory / f"{role}.pub.pem"
@@ -250,7 +250,7 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         c2 = rig.run(second, plan2, None, previous=True)
         lines.append(f"{scenario}: root v2 signed by {', '.join(c2.signers_used)}; workspace: {second}")
     if fmt == "notary":
-        from ceremony.formats.notary_root import verify_directory
+        from ceremony.formats.notary_chain import verify_directory
         report, _ = verify_directory(rig.repo)
     else:
         report = chain.walk((rig.repo / "1.root.json").read_bytes(), rig.repo)

@@ -90,7 +90,7 @@ def check_arrival(bundle: Bundle, out: Path | None) -> Arrival:
                 try:
                     if data.lstrip().startswith(b"{") and b'"scheme"' not in data:
                         # a Notary key file (no TUF scheme): checked by the Notary loader
-                        from ceremony.formats.notary_root import load_key_file
+                        from ceremony.formats.notary_files import load_key_file
                         nk = load_key_file(p, name)
                         notes.append(f"{name}: notary public key {nk.keyid[:16]}")
                         continue
@@ -144,7 +144,8 @@ def _check_metadata(files: dict[str, bytes], out: Path | None) -> list[str]:
                                         f"{out or 'the target'} holds no trusted root to start from")
             trusted = roots["1.root.json"]
             origin = "the bundle's own 1.root.json (trust on first use: compare its fingerprint)"
-        from ceremony.formats.notary_root import is_notary_root, walk as notary_walk
+        from ceremony.formats.notary_chain import walk as notary_walk
+        from ceremony.formats.notary_root import is_notary_root
         walk = notary_walk if is_notary_root(trusted) else chain.walk
         report = walk(trusted, d, check_expiry=False, trusted_name=origin)
         if "root.json" in files and files["root.json"] != report.newest_bytes:

@@ -182,8 +182,8 @@ def notary_plan(name: str, gun: str, holders: dict[str, str], root: list[str], t
 def offline_key_files(directory: Path, gun: str) -> tuple[Path, Path]:
     """Server-style snapshot/timestamp key files and a targets .pub.json (public halves only,
     software keys): for offline tests that never talk to a server. Returns (folder, targets)."""
+    from ceremony.formats.notary_files import key_file_bytes
     from ceremony.formats.notary_keys import public_key_entry
-    from ceremony.formats.notary_root import key_file_bytes
 
     directory.mkdir(parents=True, exist_ok=True)
     for role in ("snapshot", "timestamp", "targets"):

@@ -19,9 +19,9 @@ from pkcs11 import Attribute, ObjectClass
 
 from ceremony.errors import RemoteError
 from ceremony.formats import notary as notary_engine
+from ceremony.formats.notary_files import key_file_bytes
 from ceremony.formats.notary_json import parse
 from ceremony.formats.notary_keys import public_key_entry
-from ceremony.formats.notary_root import key_file_bytes
 from ceremony.online.notary import NotaryServer, fetch_server_key
 from tests.conftest import SoftHsm
 from tests.helpers import cli

@@ -21,8 +21,9 @@ from notary_harness import NotaryStack
 
 from ceremony.engine import Ceremony
 from ceremony.formats.notary import open_token_key, sign_sha256
+from ceremony.formats.notary_chain import verify_directory
 from ceremony.formats.notary_json import parse
-from ceremony.formats.notary_root import NotaryKey, verify_directory
+from ceremony.formats.notary_root import NotaryKey
 from ceremony.online.notary import NotaryServer, fetch_metadata
 from ceremony.transfer import check_arrival, workspace_bundle
 from tests.conftest import SoftHsm

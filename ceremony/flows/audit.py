@@ -49,7 +49,7 @@ def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
     the root keys' attestations for TUF. (lines, ok); ok is None when nothing is published."""
     from ceremony import attestation, chain
     from ceremony.errors import CeremonyError
-    from ceremony.formats import notary_root
+    from ceremony.formats import notary_chain, notary_root
     first = Path(metadata) / "1.root.json"
     if not first.is_file():
         return ["nothing published yet: no chain to walk"], None
@@ -58,7 +58,7 @@ def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
         attested: list[Any] = []
         trust = None
         if notary_root.is_notary_root(trusted):
-            report, gun = notary_root.verify_directory(Path(metadata), trusted=first)
+            report, gun = notary_chain.verify_directory(Path(metadata), trusted=first)
             lines = [f"notary collection {gun}: trusted root v{report.trusted_version}"]
         else:
             report = chain.walk(trusted, Path(metadata), trusted_name=str(first))

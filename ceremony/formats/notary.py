@@ -82,6 +82,14 @@ from ceremony.errors import (
 )
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
+from ceremony.formats.notary_chain import online_expiries, walk
+from ceremony.formats.notary_files import (
+    SIDECAR,
+    KeyFile,
+    load_key_file,
+    read_sidecar,
+    sidecar_bytes,
+)
 from ceremony.formats.notary_json import Signature, assert_reserializes
 from ceremony.formats.notary_keys import (
     ECDSA,
@@ -93,21 +101,14 @@ from ceremony.formats.notary_keys import (
 from ceremony.formats.notary_root import (
     NOTARY_ROOT_EXPIRY,
     ONLINE_ROLES,
-    SIDECAR,
     SUPPORTED_ALGORITHMS,
-    KeyFile,
     NotaryKey,
     NotaryMetadata,
     NotaryRoot,
     build_root,
     certificate_not_after,
-    load_key_file,
-    online_expiries,
-    read_sidecar,
     root_problems,
-    sidecar_bytes,
     status,
-    walk,
 )
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, \
     validate_gun

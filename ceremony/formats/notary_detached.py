@@ -28,15 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import VerificationError
+from ceremony.formats.notary_files import read_sidecar, sidecar_bytes
 from ceremony.formats.notary_json import Signature
 from ceremony.formats.notary_keys import ECDSA, signature_problem
-from ceremony.formats.notary_root import (
-    NotaryKey,
-    NotaryMetadata,
-    NotaryRoot,
-    read_sidecar,
-    sidecar_bytes,
-)
+from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
 from hsm.errors import SignatureCheckError
 from hsm.pkcs11 import Module, PinProvider
 

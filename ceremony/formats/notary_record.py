@@ -25,13 +25,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ceremony.errors import StateError, VerificationError
-from ceremony.formats.notary_root import (
-    SIDECAR,
-    NotaryKey,
-    NotaryMetadata,
-    NotaryRoot,
-    read_sidecar,
-)
+from ceremony.formats.notary_files import SIDECAR, read_sidecar
+from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
 
 __all__ = ["check_published", "describe_published", "key_file_bytes", "published_root",
            "sealers"]

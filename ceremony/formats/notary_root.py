@@ -1,4 +1,7 @@
-"""Notary v1 root metadata as the ceremony sees it: drafting, thresholds, chains, key files.
+"""Notary v1 root metadata as the ceremony sees it: views, structure, drafting, thresholds.
+
+Chains are in :mod:`ceremony.formats.notary_chain`; the sidecar and key files in
+:mod:`ceremony.formats.notary_files`.
 
 Pure functions and small read-only views; no token, no journal, no socket. The engine
 (``ceremony.formats.notary``) and the online commands (``ceremony.cli_notary``) build on this.
@@ -17,21 +20,18 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
-from ceremony.chain import ChainReport, read_root_file, root_versions, walk_versions
-from ceremony.errors import PlanError, VerificationError
+from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import RoleVerdict, ThresholdStatus
 from ceremony.formats.notary_json import (
     Signature,
-    assert_reserializes,
     canonical_bytes,
     format_expiry,
     parse,
@@ -46,36 +46,24 @@ from ceremony.formats.notary_keys import (
     RSA_X509,
     certificates_from_entry,
     entry_key_id,
-    public_key_entry,
     public_key_from_entry,
     signature_problem,
 )
-from ceremony.formats.notary_x509 import gun_problem, root_certificate_problems
+from ceremony.formats.notary_x509 import root_certificate_problems
 
 __all__ = [
-    "KEY_FILE_KIND",
     "NOTARY_ROOT_EXPIRY",
     "ONLINE_ROLES",
-    "SIDECAR",
     "SUPPORTED_ALGORITHMS",
-    "KeyFile",
     "NotaryKey",
     "NotaryMetadata",
     "NotaryRole",
     "NotaryRoot",
     "build_root",
-    "infer_gun",
     "is_notary_root",
-    "key_file_bytes",
-    "load_key_file",
-    "online_expiries",
-    "read_sidecar",
     "role_file_problems",
     "root_problems",
-    "sidecar_bytes",
     "status",
-    "verify_directory",
-    "walk",
 ]
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
@@ -87,16 +75,8 @@ NOTARY_ROOT_EXPIRY = timedelta(days=3650)
 #: Root key algorithms the ceremony signs notary metadata with ("ecdsa": SHA-256, raw r||s).
 SUPPORTED_ALGORITHMS = ("ecdsa-p256", "ecdsa-p384")
 
-#: The sidecar published next to root.json: keyid -> keyholder/token (public facts only).
-SIDECAR = "ceremony-keys.json"
-SIDECAR_KIND = "ceremony-notary-keys"
-
-#: Public key files written by ``ceremony notary fetch-keys`` / ``tagging-key``.
-KEY_FILE_KIND = "notary-public-key"
-
-MAX_FILE = 1024 * 1024
-_ONLINE_KEYTYPES = (ECDSA, RSA, ED25519)
-_IDENTITY_FIELDS = {
+ONLINE_KEYTYPES = (ECDSA, RSA, ED25519)
+IDENTITY_FIELDS = {
     "keyholder": tuf_format.X_KEYHOLDER,
     "token_label": tuf_format.X_TOKEN_LABEL,
     "token_serial": tuf_format.X_TOKEN_SERIAL,
@@ -128,7 +108,7 @@ class NotaryKey:
         """The identity under the TUF ``x-ceremony-*`` names, so shared helpers can read it."""
         return {
             x_name: self.identity[name]
-            for name, x_name in _IDENTITY_FIELDS.items()
+            for name, x_name in IDENTITY_FIELDS.items()
             if self.identity.get(name) is not None
         }
 
@@ -344,7 +324,7 @@ def root_problems(
             problems.append(f"root key {who}: {problem}")
     for role in ONLINE_ROLES:
         for key in root.role_keys(role):
-            if key.keytype not in _ONLINE_KEYTYPES:
+            if key.keytype not in ONLINE_KEYTYPES:
                 problems.append(f"the {role} key {key.keyid[:12]} is a {key.keytype} key")
     return problems
 
@@ -496,326 +476,3 @@ def role_file_problems(data: bytes, root: NotaryRoot, role: str) -> list[str]:
             f"{threshold} needed"
         ]
     return []
-
-
-# --------------------------------------------------------------------------- chains
-
-
-def infer_gun(root: NotaryRoot) -> str:
-    """The GUN a root is for: the common CN of its root certificates.
-
-    Raises:
-        VerificationError: the certificates disagree, are wildcards, or cannot be read.
-    """
-    names = set()
-    for key in root.role_keys("root"):
-        try:
-            leaf = key.certificates()[0]
-        except VerificationError as exc:
-            raise VerificationError(f"cannot tell the GUN of root v{root.version}: {exc.message}")
-        values = leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        names.add(str(values[0].value) if values else "")
-    if len(names) != 1 or "" in names or any(n.endswith("*") for n in names):
-        raise VerificationError(
-            f"cannot tell the GUN of root v{root.version} from its certificates "
-            f"(CNs: {', '.join(sorted(names)) or 'none'})",
-            hint="name it with --gun",
-        )
-    return names.pop()
-
-
-def _root_file(data: bytes, what: str, identities: Identities | None) -> NotaryMetadata:
-    try:
-        assert_reserializes(data)
-    except VerificationError as exc:
-        raise VerificationError(f"{what}: {exc.message}") from None
-    return NotaryMetadata.from_bytes(data, what, identities)
-
-
-def walk(
-    trusted_bytes: bytes,
-    directory: Path,
-    *,
-    gun: str | None = None,
-    now: datetime | None = None,
-    check_expiry: bool = True,
-    trusted_name: str = "the trusted root",
-    identities: Identities | None = None,
-) -> ChainReport:
-    """Verify every notary root version in ``directory`` after the trusted one, as the client.
-
-    Each ``N.root.json`` must be the next version, in notary's byte-exact form, signed by the
-    previous root's threshold of its certificates and by its own threshold of certificates
-    valid for the GUN (and, with ``check_expiry``, valid now); the newest must not be expired.
-
-    Raises:
-        VerificationError: the first problem, naming the file.
-    """
-    trusted = _root_file(trusted_bytes, trusted_name, identities)
-    gun = gun or infer_gun(trusted.signed)
-    problem = gun_problem(gun)
-    if problem:
-        raise VerificationError(f"{gun!r} is not a valid notary GUN: {problem}")
-    moment = now or datetime.now(UTC)
-    problems = root_problems(trusted.signed, gun, now=moment, check_expiry=False)
-    if problems:
-        raise VerificationError(f"{trusted_name}: " + "; ".join(problems))
-    st = status(trusted, None, gun, now=moment, check_expiry=False)
-    if not st.verified:
-        raise VerificationError(
-            f"{trusted_name} is not signed by its own root threshold: {st.new.describe()}"
-        )
-
-    def status_of(md: Any, previous: Any, name: str) -> ThresholdStatus:
-        problems = root_problems(md.signed, gun, now=moment, check_expiry=check_expiry)
-        if problems:
-            raise VerificationError(f"{name}: " + "; ".join(problems))
-        return status(md, previous, gun, now=moment, check_expiry=check_expiry)
-
-    return walk_versions(trusted, trusted_bytes, directory,  # views stand in for Metadata[Root]
-                         lambda data, name: _root_file(data, name, identities), status_of,
-                         now=moment, check_expiry=check_expiry)
-
-
-def verify_directory(
-    directory: Path, *, trusted: Path | None = None, gun: str | None = None,
-    now: datetime | None = None,
-) -> tuple[ChainReport, str]:
-    """``walk`` a metadata folder from ``trusted`` (default ``1.root.json``), naming keyholders
-    from its ``ceremony-keys.json`` when present; the GUN defaults to the certificates' CN.
-
-    Returns:
-        (the report, the GUN checked).
-
-    Raises:
-        VerificationError: the chain (or the sidecar) does not verify.
-    """
-    directory = Path(directory)
-    trusted = Path(trusted) if trusted else directory / "1.root.json"
-    trusted_bytes = read_root_file(trusted)
-    gun = gun or infer_gun(NotaryMetadata.from_bytes(trusted_bytes, str(trusted)).signed)
-    identities = None
-    sidecar = directory / SIDECAR
-    if sidecar.is_file():
-        known: set[str] = set()
-        for path in root_versions(directory).values():
-            known |= set(NotaryMetadata.from_bytes(read_root_file(path), path.name).signed.keys)
-        identities = read_sidecar(read_root_file(sidecar), gun, known, str(sidecar))
-    report = walk(trusted_bytes, directory, gun=gun, now=now, trusted_name=str(trusted),
-                  identities=identities)
-    return report, gun
-
-
-def online_expiries(directory: Path, root: NotaryRoot) -> dict[str, dict[str, object]]:
-    """Version and expiry of targets/snapshot/timestamp.json beside a chain, checked against
-    ``root`` (shown by ``ceremony status``; never used for anything else)."""
-    out: dict[str, dict[str, object]] = {}
-    for role in ONLINE_ROLES:
-        path = directory / f"{role}.json"
-        if not path.is_file():
-            continue
-        try:
-            data = read_root_file(path)
-            document = parse(data)
-            expires = parse_expiry(str(document.signed.get("expires")))
-            version = document.signed.get("version")
-        except VerificationError:
-            continue
-        out[role] = {
-            "version": version,
-            "verified": not role_file_problems(data, root, role),
-            "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-    return out
-
-
-# --------------------------------------------------------------------------- sidecar
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE:
-            raise VerificationError(f"{path} is {size} bytes, far larger than any {what}")
-        return json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise VerificationError(f"{path} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise VerificationError(f"{path} is not a {what}: {exc}") from None
-
-
-def read_sidecar(data: bytes, gun: str, known_keyids: Iterable[str], what: str) -> dict[str, Any]:
-    """Parse and check a ``ceremony-keys.json`` sidecar; returns keyid -> identity.
-
-    The sidecar is not signed: it only tells people which token to bring. A wrong entry cannot
-    make a wrong signature (the token's key is checked against the certificate before signing),
-    but an entry for a key the chain does not hold, or for another GUN, is refused.
-
-    Raises:
-        VerificationError: malformed, for another GUN, or naming unknown keys.
-    """
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VerificationError(f"{what} is not JSON: {exc}") from None
-    if not isinstance(document, dict) or document.get("kind") != SIDECAR_KIND:
-        raise VerificationError(f"{what} is not a {SIDECAR} file")
-    if document.get("gun") != gun:
-        raise VerificationError(
-            f"{what} describes the keys of {document.get('gun')!r}, not of {gun!r}"
-        )
-    keys = document.get("keys")
-    if not isinstance(keys, dict):
-        raise VerificationError(f"{what} has no keys object")
-    known = set(known_keyids)
-    out: dict[str, Any] = {}
-    for keyid, identity in keys.items():
-        if keyid not in known:
-            raise VerificationError(
-                f"{what} names key {str(keyid)[:12]}, which no root of this chain holds"
-            )
-        if not isinstance(identity, dict) or not isinstance(identity.get("keyholder"), str):
-            raise VerificationError(f"{what}: the entry for {keyid[:12]} has no keyholder")
-        unknown = set(identity) - {*_IDENTITY_FIELDS, "canonical_keyid"}
-        if unknown:
-            raise VerificationError(f"{what}: unknown field {sorted(unknown)[0]!r}")
-        if not all(v is None or isinstance(v, str) for v in identity.values()):
-            raise VerificationError(f"{what}: the entry for {keyid[:12]} must hold strings")
-        out[keyid] = dict(identity)
-    return out
-
-
-def sidecar_bytes(gun: str, version: int, identities: Identities) -> bytes:
-    """The sidecar for root ``version``: public facts only (no PIN, no private key)."""
-    document = {
-        "kind": SIDECAR_KIND,
-        "gun": gun,
-        "root_version": version,
-        "keys": {keyid: dict(identities[keyid]) for keyid in sorted(identities)},
-    }
-    return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()
-
-
-# --------------------------------------------------------------------------- key files
-
-
-@dataclass(frozen=True)
-class KeyFile:
-    """An online public key read from a file the plan names."""
-
-    source: str
-    entry: dict[str, Any]
-    keyid: str
-    role: str | None = None
-    gun: str | None = None
-    replaces: tuple[str, ...] | None = None
-    fetched_from: str | None = None
-
-
-def key_file_bytes(
-    entry: Mapping[str, Any],
-    *,
-    gun: str,
-    role: str,
-    fetched_from: str | None = None,
-    replaces: Sequence[str] | None = None,
-) -> bytes:
-    """A public key file for the plan: the notary key entry plus where it belongs.
-
-    ``replaces`` records, on purpose, that this server key takes the place of the previous
-    root's key(s) for ``role`` (a rebuilt server); ``init --previous`` refuses a changed
-    server key without it.
-    """
-    document: dict[str, Any] = {
-        "kind": KEY_FILE_KIND,
-        "gun": gun,
-        "role": role,
-        "keyid": entry_key_id(entry),
-        "keytype": entry["keytype"],
-        "keyval": {"private": None, "public": entry["keyval"]["public"]},
-    }
-    if fetched_from is not None:
-        document["fetched_from"] = fetched_from
-    if replaces is not None:
-        document["replaces"] = sorted(replaces)
-    return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()
-
-
-_KEY_FILE_FIELDS = {"kind", "gun", "role", "keyid", "keytype", "keyval", "fetched_from",
-                    "replaces"}
-
-
-def load_key_file(path: Path, field: str) -> KeyFile:
-    """Read one online public key: our key file, a bare notary key entry, or PEM SPKI.
-
-    Raises:
-        PlanError: missing, too large, a private key, or not a usable notary public key.
-    """
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    from ceremony.keys import read_public_key_bytes
-
-    data = read_public_key_bytes(
-        path, field, hint="the tagging key stays with the publisher; `ceremony notary tagging-key` "
-                          "writes its public half as a .pub.json file for the plan")
-    text = data.decode("utf-8", "replace").strip()
-    if not text.startswith("{"):
-        try:
-            entry = public_key_entry(load_pem_public_key(data))  # type: ignore[arg-type]
-        except (ValueError, TypeError, VerificationError) as exc:
-            raise PlanError(f"{field}: {path} is not a public key: {exc}") from None
-        return KeyFile(str(path), entry, entry_key_id(entry))
-    try:
-        document = json.loads(text)
-        if not isinstance(document, dict):
-            raise ValueError("not a JSON object")
-        unknown = set(document) - _KEY_FILE_FIELDS
-        if unknown:
-            raise ValueError(
-                f"unknown field {sorted(unknown)[0]!r}"
-                + (" (a TUF key? notary keys have no scheme)" if "scheme" in unknown else "")
-            )
-        if document.get("kind", KEY_FILE_KIND) != KEY_FILE_KIND:
-            raise ValueError(f"kind is {document.get('kind')!r}")
-        keyval = document.get("keyval")
-        if not isinstance(keyval, dict) or keyval.get("private") not in (None, ""):
-            raise ValueError("it must hold a public key only (keyval.private null)")
-        if set(keyval) - {"public", "private"}:
-            raise ValueError("keyval has unknown fields")
-        entry = {"keytype": document.get("keytype"),
-                 "keyval": {"private": None, "public": keyval.get("public")}}
-        if entry["keytype"] not in _ONLINE_KEYTYPES:
-            raise ValueError(
-                f"keytype {entry['keytype']!r} cannot be an online key "
-                f"(use one of {', '.join(_ONLINE_KEYTYPES)})"
-            )
-        public_key_from_entry(entry)
-        keyid = entry_key_id(entry)
-        claimed = document.get("keyid")
-        if claimed is not None and claimed != keyid:
-            raise ValueError(f"its keyid {claimed} does not match the key (expected {keyid})")
-        replaces = document.get("replaces")
-        if replaces is not None and (
-            not isinstance(replaces, list) or not all(isinstance(r, str) for r in replaces)
-        ):
-            raise ValueError("replaces must be a list of key ids")
-        for name in ("gun", "role", "fetched_from"):
-            if document.get(name) is not None and not isinstance(document[name], str):
-                raise ValueError(f"{name} must be a string")
-    except (ValueError, VerificationError) as exc:
-        reason = exc.message if isinstance(exc, VerificationError) else str(exc)
-        raise PlanError(
-            f"{field}: {path} is not a notary public key: {reason}",
-            hint="use the files written by `ceremony notary fetch-keys` and "
-            "`ceremony notary tagging-key`, or a PEM SubjectPublicKeyInfo",
-        ) from None
-    return KeyFile(
-        str(path),
-        entry,
-        keyid,
-        role=document.get("role"),
-        gun=document.get("gun"),
-        replaces=tuple(replaces) if replaces is not None else None,
-        fetched_from=document.get("fetched_from"),
-    )
-
