@@ -100,7 +100,7 @@ def load_roots(path: Path) -> Trust:
         AttestationError: unreadable, not PEM certificates, or no root among them.
     """
     from hsm.yubikey.attestation import TrustStore
-    from hsm.yubikey.errors import AttestationError
+    from hsm.errors import AttestationError
     path = Path(path)
     try:
         certs = x509.load_pem_x509_certificates(path.read_bytes())

@@ -40,7 +40,7 @@ def _trust(args: argparse.Namespace) -> Any:
         return TrustStore.yubico()
     from cryptography import x509
 
-    from hsm.yubikey.errors import AttestationError
+    from hsm.errors import AttestationError
     try:
         certs = x509.load_pem_x509_certificates(Path(path).read_bytes())
     except (OSError, ValueError) as e:

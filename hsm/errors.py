@@ -9,6 +9,7 @@ importing ``ceremony``.
 
 from __future__ import annotations
 
+EXIT_VERIFY = 3
 EXIT_TOKEN = 4
 EXIT_PIN = 5
 
@@ -76,3 +77,28 @@ class PinLockedError(PinError):
 
 class PinMissingError(PinError):
     """No PIN was given through any of the configured sources."""
+
+
+# ---- YubiKeys (hsm.yubikey) and FIDO2 keys (hsm.fido) -------------------------------------
+
+
+class TouchTimeoutError(HsmError):
+    """The key needed a touch and nobody touched it before the device gave up."""
+
+
+class FactoryDefaultsError(HsmError):
+    """The factory PIN, PUK or management key is still set: not fit for a ceremony."""
+
+
+class ProvisionAbortedError(HsmError):
+    """Provisioning stopped before touching the device (e.g. the typed serial did not match)."""
+
+
+class NewPinRejectedError(PinError):
+    """A new PIN or PUK offered during provisioning is unusable (length, defaults, equal)."""
+
+
+class AttestationError(HsmError):
+    """An attestation did not verify: wrong CA, wrong device, wrong policy, malformed."""
+
+    exit_code = EXIT_VERIFY

@@ -26,8 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hsm.errors import HsmError
-from hsm.yubikey.errors import EXIT_VERIFY, TouchTimeoutError
+from hsm.errors import EXIT_VERIFY, HsmError, TouchTimeoutError
 
 RP_ID = "ceremony.invalid"  # scopes the credentials; never resolved (offline)
 RP_NAME = "Offline root key ceremony"

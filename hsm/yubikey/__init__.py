@@ -16,7 +16,7 @@ prompts or prints: questions and touch prompts go through callbacks.
 from __future__ import annotations
 
 from hsm.yubikey.device import YubiKeyInfo, list_yubikeys, select_yubikey
-from hsm.yubikey.errors import (
+from hsm.errors import (
     AttestationError,
     FactoryDefaultsError,
     NewPinRejectedError,

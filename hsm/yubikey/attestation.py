@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from hsm.yubikey.errors import AttestationError
+from hsm.errors import AttestationError
 
 OID_FIRMWARE = ObjectIdentifier("1.3.6.1.4.1.41482.3.3")
 OID_SERIAL = ObjectIdentifier("1.3.6.1.4.1.41482.3.7")

@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hsm.errors import PinFinalTryError, PinLockedError
+from hsm.errors import FactoryDefaultsError, PinFinalTryError, PinLockedError
 from hsm.yubikey.device import YubiKeyInfo, mapped_errors, pin_attempts, piv_session, select_yubikey
-from hsm.yubikey.errors import FactoryDefaultsError
 
 FIXED_FIRMWARE = (5, 7, 0)
 YSA_2024_03 = (

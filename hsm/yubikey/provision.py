@@ -30,7 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsm.yubikey.device import YubiKeyInfo, mapped_errors, piv_session, select_yubikey
-from hsm.yubikey.errors import NewPinRejectedError, ProvisionAbortedError
+from hsm.errors import NewPinRejectedError, ProvisionAbortedError
 
 FACTORY_PIN = "123456"
 FACTORY_PUK = "12345678"

@@ -41,6 +41,7 @@ from hsm.errors import (
     PinIncorrectError,
     PinLockedError,
     PinMissingError,
+    TouchTimeoutError,
 )
 from hsm.pkcs11 import Module, PinProvider, TokenKey, _token_info, get_module
 from hsm.uri import KeyRef
@@ -54,7 +55,6 @@ from hsm.yubikey.device import (
     piv_session,
     select_yubikey,
 )
-from hsm.yubikey.errors import TouchTimeoutError
 
 ENV_YKCS11 = "CEREMONY_YKCS11_MODULE"
 YKCS11_PATHS = ("/usr/lib/x86_64-linux-gnu/libykcs11.so", "/usr/lib/aarch64-linux-gnu/libykcs11.so",
