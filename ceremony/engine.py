@@ -228,11 +228,12 @@ class Ceremony:
     def keygen(self, keyholder: str, module: Module, pin: PinProvider, *,
                on_touch: Callable[[str], None] | None = None,
                attestation_roots: Path | str | None = None,
-               provision: Any = None) -> KeyRecord:
+               provision: Any = None, now: datetime | None = None) -> KeyRecord:
         """Generate ``keyholder``'s root key on their token.
 
         The intent (with the key's CKA_ID) is journaled first; if the process dies
-        after the token made the key, the next run finds it by that id.
+        after the token made the key, the next run finds it by that id. What is
+        recorded of the key is the format's (:meth:`_describe_key`; ``now`` is for it).
 
         A YubiKey keyholder (``device = "yubikey"``) gets the key in slot 9c: made now
         when ``provision`` (``hsm.yubikey.provision.ProvisionPrompts``) is given, else
@@ -244,6 +245,7 @@ class Ceremony:
         Raises:
             StateError: the keyholder already has a key, or is not a root keyholder.
             UsageError: ``provision`` for a keyholder whose token is not a YubiKey.
+            VerificationError: what the format made of the key would be refused.
             hsm.errors.HsmError: token missing, PIN refused, label already used;
                 attestation failed (exit 3).
         """
@@ -278,6 +280,14 @@ class Ceremony:
         tk = module.find_key_by_id(token, pin, intent["algorithm"], key_id)
         if tk is None:
             tk = module.generate(token, pin, intent["algorithm"], intent["object_label"], key_id)
+        data, key_file = self._describe_key(keyholder, tk, intent, now)
+        atomic_write(self.ws.keys / f"root-{keyholder}.json", key_file)
+        self._append(KEY_GENERATED, data)
+        return self.state.keys[keyholder]
+
+    def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any],
+                      now: datetime | None) -> tuple[dict[str, Any], bytes]:
+        """The ``key-generated`` journal data and the public key file for a new token key (TUF)."""
         public = key_from_crypto(tk.public_key())
         key = tuf_format.root_key(public, keyholder, intent["algorithm"], tk.token.label,
                                   tk.token.serial, tk.ref.uri())
@@ -285,10 +295,7 @@ class Ceremony:
                 "algorithm": intent["algorithm"], "token_label": tk.token.label,
                 "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
                 "uri": tk.ref.uri()}
-        atomic_write(self.ws.keys / f"root-{keyholder}.json",
-                     json.dumps({"keyid": key.keyid, **key.to_dict()}, indent=1, sort_keys=True).encode())
-        self._append(KEY_GENERATED, data)
-        return self.state.keys[keyholder]
+        return data, json.dumps({"keyid": key.keyid, **key.to_dict()}, indent=1, sort_keys=True).encode()
 
     # ---- draft ---------------------------------------------------------------
 
@@ -431,7 +438,8 @@ class Ceremony:
         """Add ``keyholder``'s signature(s) to the draft, verified before they are journaled.
 
         A YubiKey key asks for its PIN once per signature and calls ``on_touch`` before
-        the card waits for a touch.
+        the card waits for a touch. How one signature is made and checked is the
+        format's (:meth:`_sign_one`).
 
         Raises:
             StateError: no draft, already published, or the keyholder already signed.
@@ -439,7 +447,7 @@ class Ceremony:
             hsm.errors.HsmError: token missing/wrong, PIN refused.
         """
         self.require_token_step()
-        self.draft_metadata()
+        md = self.draft_metadata()
         if self.state.draft_published:
             raise StateError(f"root v{self.state.draft['version']} is already published")
         self.check_draft_file()
@@ -452,19 +460,27 @@ class Ceremony:
         todo = [k for k in keys if k.keyid not in self.state.signatures]
         if not todo:
             raise StateError(f"{keyholder} has already signed root v{self.state.draft['version']}")
-        md = self.draft_metadata()
         payload = md.signed_bytes
         tokens = []
         for key in todo:
-            signer = self._signer(key, module, pin, on_touch)
-            sig = signer.sign(payload)
-            key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
+            fields, token_serial = self._sign_one(keyholder, key, module, pin, on_touch, payload)
             tokens.append(tuf_format.token_hint(key))
-            self._append(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": key.keyid,
-                                           "sig": sig.signature, "draft": self.state.draft_digest,
-                                           "token_serial": signer.token_key.token.serial})
+            self._append(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": key.keyid, **fields,
+                                           "draft": self.state.draft_digest, "token_serial": token_serial})
         self._write_draft()
         return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), self.status())
+
+    def _sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
+                  on_touch: Callable[[str], None] | None, payload: bytes) -> tuple[dict[str, Any], str]:
+        """One verified signature over ``payload`` (TUF): its journal fields and the token serial.
+
+        Raises:
+            hsm.errors.HsmError: token missing/wrong, PIN refused, a signature that does not verify.
+        """
+        signer = self._signer(key, module, pin, on_touch)
+        sig = signer.sign(payload)
+        key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
+        return {"sig": sig.signature}, signer.token_key.token.serial
 
     def _signer(self, key: Key, module: Module, pin: PinProvider,
                 on_touch: Callable[[str], None] | None = None) -> TokenSigner:
@@ -525,15 +541,22 @@ class Ceremony:
                                  + "; ".join(st.lines()), verdict=st)
         from ceremony.witness import require_witnesses
         require_witnesses(self, "publish")  # the plan's FIDO2 witnesses signed off this head
-        # Only signatures that count go out: no stray signatures in published metadata.
+        data, written = self._write_published(md)
+        self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
+                                 "files": [p.name for p in written]})
+        return written
+
+    def _write_published(self, md: Any) -> tuple[bytes, list[Path]]:
+        """Write the published root (TUF: ``N.root.json`` and ``root.json``); its bytes and files.
+
+        Only signatures that count go out: the draft holds no stray ones (``sign`` refuses them).
+        """
         data = tuf_format.to_bytes(md)
-        numbered = self.ws.metadata / f"{version}.root.json"
+        numbered = self.ws.metadata / f"{md.signed.version}.root.json"
         if not (numbered.exists() and numbered.read_bytes() == data):
             atomic_write(numbered, data, exclusive=True)
         atomic_write(self.ws.metadata / "root.json", data)
-        self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
-                                 "files": [numbered.name, "root.json"]})
-        return [numbered, self.ws.metadata / "root.json"]
+        return data, [numbered, self.ws.metadata / "root.json"]
 
 
 def open_root_key(key: Key, module: Module, pin: PinProvider,

@@ -72,14 +72,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony import chain
 from ceremony.compromise import check_declared
-from ceremony.engine import Ceremony, SignResult, create_workspace, sha256
-from ceremony.errors import (
-    PlanError,
-    StateError,
-    ThresholdError,
-    VerificationError,
-    WorkspaceError,
-)
+from ceremony.engine import Ceremony, create_workspace, sha256
+from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.notary_chain import online_expiries, walk
@@ -113,14 +107,7 @@ from ceremony.formats.notary_root import (
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, \
     validate_gun
 from ceremony.plan import Plan, parse_plan
-from ceremony.state import (
-    DRAFT_CREATED,
-    KEY_GENERATED,
-    KEYGEN_INTENT,
-    PUBLISHED,
-    SIGNATURE_ADDED,
-    KeyRecord,
-)
+from ceremony.state import DRAFT_CREATED, KeyRecord
 from ceremony.workspace import atomic_write
 from hsm.errors import SignatureCheckError
 from hsm.pkcs11 import Module, PinProvider, TokenKey
@@ -480,51 +467,18 @@ class NotaryCeremony(Ceremony):
 
     # ---- keygen --------------------------------------------------------------
 
-    def keygen(  # type: ignore[override]
-        self, keyholder: str, module: Module, pin: PinProvider, *, now: datetime | None = None
-    ) -> KeyRecord:
-        """Generate ``keyholder``'s root key on their token and its certificate (CN = GUN).
-
-        The intent is journaled first (a crash finds the key on the token by its CKA_ID); the
-        certificate is signed on the token, checked against notary's leaf rules, and journaled
-        with the key.
+    def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any],
+                      now: datetime | None) -> tuple[dict[str, Any], bytes]:
+        """The key's certificate (CN = GUN), signed on the token and checked against notary's
+        leaf rules, journaled with the key; the key file names the keyholder.
 
         Raises:
-            StateError: the keyholder already has a key, or is not a root keyholder.
             VerificationError: the certificate would not be accepted by notary.
-            hsm.errors.HsmError: token missing, PIN refused, label already used.
         """
-        self.require_token_step()
-        holder = self.plan.keyholder(keyholder)
-        if keyholder not in self.plan.root.keyholders:
-            raise StateError(f"{keyholder} is not a root keyholder in the plan")
-        if keyholder in self.state.keys:
-            raise StateError(
-                f"{keyholder} already has a root key in this ceremony "
-                f"({self.state.keys[keyholder].keyid[:12]})",
-                hint="a keyholder gets one key; nothing was generated",
-            )
-        if self._reusable_previous_key(keyholder) is not None:
-            raise StateError(
-                f"{keyholder} already holds a key in the current root; it is kept",
-                hint="to replace it, give the keyholder a new token in the plan",
-            )
-        token = module.find_token(label=holder.token, serial=holder.serial)
-        intent = self.state.intents.get(keyholder)
-        if intent is None:
-            intent = {"keyholder": keyholder, "key_id_hex": os.urandom(16).hex(),
-                      "object_label": f"{self.plan.name}/{keyholder}",
-                      "algorithm": holder.algorithm, "token_label": holder.token,
-                      "token_serial": holder.serial}
-            self._append(KEYGEN_INTENT, intent)
-        key_id = bytes.fromhex(intent["key_id_hex"])
-        tk = module.find_key_by_id(token, pin, intent["algorithm"], key_id)
-        if tk is None:
-            tk = module.generate(token, pin, intent["algorithm"], intent["object_label"], key_id)
         public = tk.public_key()
 
         def sign_raw(message: bytes) -> bytes:
-            return sign_sha256(tk, message)  # type: ignore[arg-type]
+            return sign_sha256(tk, message)
 
         certificate = build_root_certificate(
             self.gun, public, sign_raw, now=now  # type: ignore[arg-type]
@@ -551,9 +505,7 @@ class NotaryCeremony(Ceremony):
         }
         from ceremony.formats.notary_record import key_file_bytes
 
-        atomic_write(self.ws.keys / f"root-{keyholder}.json", key_file_bytes(data))
-        self._append(KEY_GENERATED, data)
-        return self.state.keys[keyholder]
+        return data, key_file_bytes(data)
 
     # ---- draft ---------------------------------------------------------------
 
@@ -717,46 +669,23 @@ class NotaryCeremony(Ceremony):
     def _open_token_key(self, key: NotaryKey, module: Module, pin: PinProvider) -> TokenKey:
         return open_token_key(key, module, pin)
 
-    def sign(self, keyholder: str, module: Module, pin: PinProvider) -> SignResult:
-        """Add ``keyholder``'s signature(s) to the draft, verified before they are journaled.
+    def _sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
+                  on_touch: Any, payload: bytes) -> tuple[dict[str, Any], str]:
+        """One notary signature (method ecdsa: SHA-256, raw r||s), checked against the key's
+        certificate before it is journaled.
 
         Raises:
-            StateError: no draft, already published, or the keyholder already signed.
-            VerificationError: the keyholder holds no key that counts, or the draft was edited.
-            hsm.errors.HsmError: token missing/wrong, PIN refused.
+            SignatureCheckError: the token's signature does not verify with the certificate.
         """
-        self.require_token_step()
-        md = self.draft_metadata()
-        if self.state.draft_published:
-            raise StateError(f"root v{self.state.draft['version']} is already published")
-        self.check_draft_file()
-        keys = self.signing_keys(keyholder)
-        version = md.signed.version
-        if not keys:
-            where = f"root v{version}" + (f" or the previous root v{version - 1}"
-                                          if version > 1 else "")
-            raise VerificationError(f"{keyholder} holds no key in {where}: their signature "
-                                    "would count toward no threshold")
-        todo = [k for k in keys if k.keyid not in self.state.signatures]
-        if not todo:
-            raise StateError(f"{keyholder} has already signed root v{version}")
-        payload = md.signed_bytes
-        tokens = []
-        for key in todo:
-            tk = self._open_token_key(key, module, pin)
-            signature = Signature(key.keyid, ECDSA, sign_sha256(tk, payload))
-            problem = signature_problem(key.entry, signature, payload)
-            if problem:
-                raise SignatureCheckError(
-                    f"the signature from {tk.ref.describe()} does not verify with "
-                    f"{keyholder}'s certificate: {problem}")
-            tokens.append(tuf_format.token_hint(key))  # type: ignore[arg-type]
-            self._append(SIGNATURE_ADDED, {
-                "keyholder": keyholder, "keyid": key.keyid, "method": ECDSA,
-                "sig": base64.b64encode(signature.sig).decode("ascii"),
-                "draft": self.state.draft_digest, "token_serial": tk.token.serial})
-        self._write_draft()
-        return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), self.status())
+        tk = self._open_token_key(key, module, pin)
+        signature = Signature(key.keyid, ECDSA, sign_sha256(tk, payload))
+        problem = signature_problem(key.entry, signature, payload)
+        if problem:
+            raise SignatureCheckError(
+                f"the signature from {tk.ref.describe()} does not verify with "
+                f"{keyholder}'s certificate: {problem}")
+        return ({"method": ECDSA, "sig": base64.b64encode(signature.sig).decode("ascii")},
+                tk.token.serial)
 
     def token_for(self, keyholder: str) -> str:
         """Which token(s) ``keyholder`` must insert to sign the current draft."""
@@ -774,24 +703,14 @@ class NotaryCeremony(Ceremony):
         prev = self.previous_root()
         return self._emergency_view(status(self.draft_metadata(), prev.signed if prev else None, self.gun))
 
-    def publish(self) -> list[Path]:
+    def _write_published(self, md: Any) -> tuple[bytes, list[Path]]:
         """Write metadata/N.root.json, root.json (exact wire bytes), the chain and the sidecar.
 
         Raises:
-            ThresholdError: a threshold is not met (the verdict says who is missing).
-            VerificationError: the bytes would not survive notary's re-serialization.
-            StateError: nothing drafted, or already published.
+            VerificationError: the root would be refused by notary, or its bytes would not
+                survive notary's re-serialization.
         """
-        self.require_token_step()
-        md = self.draft_metadata()
         version = md.signed.version
-        if version in self.state.published:
-            raise StateError(f"root v{version} is already published")
-        self.check_draft_file()
-        st = self.status()
-        if not st.verified:
-            raise ThresholdError(f"root v{version} cannot be published below threshold: "
-                                 + "; ".join(st.lines()), verdict=st)
         problems = root_problems(md.signed, self.gun)
         if problems:
             raise VerificationError(f"root v{version} would be refused by notary: "
@@ -821,9 +740,7 @@ class NotaryCeremony(Ceremony):
         sidecar = self.ws.metadata / SIDECAR
         atomic_write(sidecar, sidecar_bytes(self.gun, version, kept))
         written.append(sidecar)
-        self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
-                                 "files": [p.name for p in written]})
-        return written
+        return data, written
 
     @staticmethod
     def _write_once(path: Path, data: bytes) -> None:
