@@ -605,8 +605,12 @@ def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any
                              hint="choose a new folder; a workspace is never reused")
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise WorkspaceError(f"{root} is not empty", hint="choose a new, empty folder")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.init-", dir=root.parent))
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.init-", dir=root.parent))
+    except OSError as e:
+        raise WorkspaceError(f"cannot create the workspace {root}: {e.strerror}",
+                             hint="choose a folder on a writable disk") from None
     ws = Workspace(tmp)
     ws.create()
     atomic_write(ws.plan, text.encode(), exclusive=True)

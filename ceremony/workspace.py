@@ -34,8 +34,11 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
     path = Path(path)
     if exclusive and path.exists():
         raise WorkspaceError(f"{path} already exists; it is never overwritten")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise WorkspaceError(f"cannot write {path}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

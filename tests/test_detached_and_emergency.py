@@ -307,3 +307,21 @@ def test_compromised_delegation_key_needs_no_new_root(hsm: SoftHsm, tmp_path: Pa
     r = cli("compromise", ws, "--key", releases.keyid[:10], "--targets", snapshot_like, "--out", tmp_path / "e")
     assert (r.code, r.err.splitlines()[0]) == (3, f"error: {snapshot_like} is root metadata, not targets")
     assert not (tmp_path / "e").exists()
+
+
+def test_unwritable_destinations_are_operator_errors(hsm: SoftHsm, tmp_path: Path) -> None:
+    """A workspace or an emergency plan aimed below a file: exit 7 with the path, no traceback."""
+    hsm.make("tok-alice")
+    make_online_keys(hsm, tmp_path / "a", label="online-a")
+    plan = tmp_path / "p.toml"
+    plan.write_text(plan_toml("w", {"alice": "tok-alice"}, ["alice"], 1, _paths(tmp_path / "a")))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    r = cli("init", blocker / "ws", "--plan", plan)
+    assert r.code == 7 and r.err.startswith(f"error: cannot create the workspace {blocker / 'ws'}: ")
+    assert r.err.splitlines()[1] == "hint: choose a folder on a writable disk"
+    ws = tmp_path / "ws"
+    run_steps(hsm, ws, plan, None, ["alice"])
+    r = cli("compromise", ws, "--role", "targets", "--out", blocker / "e")
+    assert r.code == 7 and r.err.startswith(f"error: cannot write {blocker / 'e'}/"), r.err
+    assert "Traceback" not in r.err and blocker.read_text() == "not a folder\n"

@@ -301,9 +301,9 @@ def _write_view(path: Path, data: bytes) -> None:
     Raises:
         WorkspaceError: the write failed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError as exc:
