@@ -112,7 +112,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
 def cmd_sign(args: argparse.Namespace) -> int:
     c = _open(args)
     c.draft_metadata()
-    print(f"{args.keyholder}: insert {c.token_for(args.keyholder)}", file=sys.stderr)
+    tokens = c.token_for(args.keyholder)  # refuses a compromised key before any token is asked for
+    if tokens:
+        print(f"{args.keyholder}: insert {tokens}", file=sys.stderr)
     from ceremony.cli_yubikey import sign_kwargs
     res = c.sign(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args), **sign_kwargs(c))
     _emit(args, [f"{res.keyholder} signed root v{res.status.version} with {res.token}",
@@ -295,6 +297,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     bundle = workspace_bundle(c)
     if args.animate:
         from ceremony.transport import animate, bundle_message
+        if args.max_frames is None and not sys.stdout.isatty():
+            raise UsageError("--animate draws on a terminal and runs until stopped; standard output "
+                             "is not a terminal", hint="give --max-frames N, or write PNG frames with --qr DIR")
         size = "auto" if args.qr_size == "medium" and not args.qr_size_given else args.qr_size
         try:
             shown = animate(bundle_message(bundle), size=size, max_frames=args.max_frames)

@@ -142,6 +142,12 @@ def test_animated_terminal_display_decodes(hsm: SoftHsm, tmp_path: Path, capsys)
     assert "\u2580" in r.out or "\u2584" in r.out  # half-block QR modules were drawn
     journal = (ws / "journal.jsonl").read_text()
     assert '"transport":"qr-animated"' in journal
+    # Without a terminal and without a frame limit it would never end: refused, nothing journaled.
+    r = cli("export", ws, "--animate")
+    assert (r.code, r.err.splitlines()) == (64, [
+        "error: --animate draws on a terminal and runs until stopped; standard output is not a terminal",
+        "hint: give --max-frames N, or write PNG frames with --qr DIR"])
+    assert (ws / "journal.jsonl").read_text() == journal
 
 
 def test_notary_key_files_pack_as_online_keys(tmp_path: Path) -> None:
