@@ -141,6 +141,15 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
     from ceremony.engine import Ceremony
     from ceremony.tui.flow import signing_candidates
     assert signing_candidates(Ceremony.open(ws3)) == ["carol", "dave", "erin"]  # the TUI's list
+    from ceremony.plan import parse_plan
+    from ceremony.tui.screens.plan import plan_text, plan_words
+    shown = plan_text(Ceremony.open(ws3)).plain  # the TUI's plan screen
+    assert (f"Declared compromised (never sign, never kept): bob's root key {bob_id[:12]}, "
+            f"alice's root key {alice_id[:12]}") in shown
+    ahead = plan_words(parse_plan((tmp_path / "e2" / "emergency-plan.toml").read_text()),
+                       lambda _n: False, None, "").plain  # before the workspace exists
+    assert f"Declared compromised (never sign, never kept): key {bob_id[:12]}, key {alice_id[:12]}" in ahead
+    assert "OUT-OF-BAND" not in ahead  # in band: the honest three meet the old threshold
     assert cli("export-draft", ws3, "--out", tmp_path / "d3.json").code == 0
     r = cli("sign-draft", tmp_path / "d3.json", "--keyholder", "bob", "--pin-file", hsm.pin_file)
     assert r.code == 3 and f"bob's key {bob_id[:12]} was declared compromised" in r.err
@@ -176,6 +185,10 @@ def test_compromise_beyond_the_old_threshold_says_out_of_band(hsm: SoftHsm, tmp_
     assert "OUT OF BAND: the attacker holds 1 root keys" in r.out
     text = (ws / "out" / "emergency" / "emergency-plan.toml").read_text()
     assert "out_of_band = true" in text
+    from ceremony.plan import parse_plan
+    from ceremony.tui.screens.plan import plan_words
+    shown = plan_words(parse_plan(text), lambda _n: False, None, "").plain
+    assert "OUT-OF-BAND ROOT: clients must be given the new root directly" in shown
     # alice stays a keyholder with the same token: her compromised key is not kept, she makes a new one.
     old_alice = _keyid_of(ws, "alice")
     assert f'compromised_keys = ["{old_alice}"]' in text

@@ -19,12 +19,18 @@ def plan_text(c: Any) -> Text:
     prev = c.state.init.get("previous")
     rotation = (f"Rotation: continues root v{prev['version']} "
                 "(chain verified from 1.root.json at init)") if prev else None
-    return plan_words(c.plan, lambda name: not c.needs_key(name), rotation, resume_summary(c))
+    from ceremony.compromise import describe_declared
+    return plan_words(c.plan, lambda name: not c.needs_key(name), rotation, resume_summary(c),
+                      describe_declared(c))
 
 
 def plan_words(p: Any, key_ready: Callable[[str], bool], rotation: str | None,
-               summary: str) -> Text:
-    """A plan in words, for an open workspace or one about to be created."""
+               summary: str, declared: list[str] | None = None) -> Text:
+    """A plan in words, for an open workspace or one about to be created.
+
+    ``declared`` names the plan's compromised keys (by keyholder or role) when the
+    previous root is at hand; otherwise they are shown by key id.
+    """
     from ceremony.plan import format_duration
     t = Text()
     t.append(f"Ceremony {p.name}", style="bold")
@@ -32,6 +38,12 @@ def plan_words(p: Any, key_ready: Callable[[str], bool], rotation: str | None,
     if p.rehearsal:
         t.append("REHEARSAL: throwaway tokens; air-gap findings are warnings only\n",
                  style="bold yellow")
+    if p.out_of_band:
+        t.append("OUT-OF-BAND ROOT: clients must be given the new root directly\n", style="bold red")
+    if p.compromised_keys:
+        names = declared or [f"key {k[:12]}" for k in p.compromised_keys]
+        t.append("Declared compromised (never sign, never kept): " + ", ".join(names) + "\n",
+                 style="bold red")
     t.append(f"Root: {p.root.threshold} of {len(p.root.keyholders)} keyholders must sign; "
              f"expires {format_duration(p.root.expires)} after drafting\n\n")
     t.append("Keyholders\n", style="bold underline")
