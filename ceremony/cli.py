@@ -238,7 +238,7 @@ def cmd_compromise(args: argparse.Namespace) -> int:
     _emit(args, lines, {"plan": str(plan_path) if plan_path else None, "compromised_root": a.compromised_root,
                         "replace_online": a.replace_online, "in_band": a.in_band,
                         "new_threshold": a.new_threshold, "follow_up": a.follow_up,
-                        "delegated": a.delegated})
+                        "compromised_keys": a.compromised_keyids, "delegated": a.delegated})
     return 0
 
 

@@ -303,9 +303,13 @@ def test_compromised_delegation_key_needs_no_new_root(hsm: SoftHsm, tmp_path: Pa
     assert not (ws / "out" / "emergency").exists()
 
     # With the tagging key named too, the root changes: the plan is written as usual.
-    r = cli("compromise", ws, "--key", releases.keyid[:10], "--role", "targets", "--targets", targets)
-    assert r.code == 0 and "online keys to replace: targets" in r.out
-    assert "emergency plan written to" in r.out and (ws / "out" / "emergency" / "emergency-plan.toml").exists()
+    r = cli("compromise", ws, "--key", releases.keyid[:10], "--role", "targets", "--targets", targets, "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    old_targets = json.loads((ws / "metadata" / "1.root.json").read_text())["signed"]["roles"]["targets"]["keyids"]
+    assert (doc["replace_online"], doc["compromised_keys"], doc["delegated"]) == (
+        ["targets"], old_targets, {releases.keyid: ["releases"]})
+    assert doc["plan"] == str(ws / "out" / "emergency" / "emergency-plan.toml") and Path(doc["plan"]).exists()
 
     # A targets.json not signed by this root's targets key cannot say what is delegated.
     other = make_online_keys(hsm, tmp_path / "b", label="online-b")
