@@ -289,6 +289,13 @@ def report(root: Path) -> str:
          e(", ".join(plan.root.keyholders)), format_duration(plan.root.expires)],
         *[[r.name, f"{r.threshold} of {len(r.key_paths)}", e(", ".join(r.key_paths)),
            format_duration(r.expires)] for r in plan.online]]))
+    if plan.out_of_band or plan.compromised_keys:  # an emergency rotation: say what it answered
+        parts.append('<p class="banner">EMERGENCY ROTATION'
+                     + ("; OUT-OF-BAND ROOT: clients are given the new root directly" if plan.out_of_band else "")
+                     + "</p>")
+    if plan.compromised_keys:
+        parts.append("<p>Keys declared compromised (never used to sign, never kept):</p>")
+        parts.append(table(["key id", "words"], [[f"<code>{k}</code>", words(k)] for k in plan.compromised_keys]))
 
     parts.append("<h2>Participants</h2>")
     keys = {ev.data["keyholder"]: ev.data for ev in events if ev.type == "key-generated"}

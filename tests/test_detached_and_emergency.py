@@ -166,6 +166,10 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
     for k in ("carol", "dave", "erin"):  # the honest three meet the old threshold of 3
         assert cli("sign", ws3, "--keyholder", k, "--pin-file", hsm.pin_file).code == 0
     assert cli("publish", ws3).code == 0
+    assert cli("record", "report", ws3).code == 0
+    report = (ws3 / "record" / "report.html").read_text()
+    assert "EMERGENCY ROTATION" in report and "Keys declared compromised" in report
+    assert f"<code>{alice_id}</code>" in report and f"<code>{bob_id}</code>" in report
     shutil.copy(ws3 / "metadata" / "3.root.json", repo / "metadata")
     publish_online(repo, c_keys.open(), version=3)
     with serve(repo) as url:
