@@ -24,7 +24,7 @@ def test_draft_travels_is_signed_elsewhere_and_comes_back(hsm: SoftHsm, tmp_path
     plan = tmp_path / "p.toml"
     plan.write_text(plan_toml("travel", FIVE, list(FIVE), 3, _paths(tmp_path / "a")))
     ws = tmp_path / "ws"
-    c = run_steps(hsm, ws, plan, None, ["alice"], publish=False)
+    run_steps(hsm, ws, plan, None, ["alice"], publish=False)
     r = cli("export-draft", ws, "--out", tmp_path / "draft.json")
     assert r.code == 0, r.err
     for k in ("bob", "carol"):

@@ -8,7 +8,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 from notary_fixtures import (  # noqa: F401 - fixture_notary_cli registers the fixture
     no_network,
     notary_plan,

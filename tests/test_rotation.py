@@ -4,7 +4,7 @@ each run on SoftHSM and checked by python-tuf's ngclient walking every version."
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest

@@ -144,7 +144,7 @@ async def test_keygen_provisions_a_fresh_yubikey_then_records_an_attested_key(
         # The right serial: reset, new PIN/PUK, key made on the device, attested, recorded.
         await fill(str(yubikey.serial))
         await d.until(lambda: not app.busy and screen.result is not None, "provisioned key")
-        assert f"alice's key is on token" in d.text() and "read aloud:" in d.text()
+        assert "alice's key is on token" in d.text() and "read aloud:" in d.text()
         assert not any(YK_PIN in s or YK_PUK in s for s in d.shots)
         del modal
     c = Ceremony.open(ws)
