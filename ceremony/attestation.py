@@ -28,7 +28,6 @@ against exactly what was used, and the record says they are not Yubico's.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,8 +228,9 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
     problems = list(verdict.problems)
     if expected is None:
         problems.append("the key names no YubiKey serial to check the attestation against")
+    from ceremony.engine import public_of
     try:
-        if not _same_key(verdict.public_key, key._crypto_key()):
+        if not _same_key(verdict.public_key, public_of(key)):
             problems.append("the attestation is for another key than this root key")
     except (ValueError, TypeError) as e:
         problems.append(f"the root key cannot be compared with the attestation: {e}")
@@ -287,8 +287,6 @@ def keygen_yubikey(c: Any, holder: Any, pin: Any, *, trust: Trust,
         ProvisionAbortedError: the typed serial did not match (nothing changed).
         hsm.errors.HsmError: missing, ambiguous or removed YubiKey; empty slot.
     """
-    from ceremony.formats import tuf as tuf_format
-    from ceremony.keys import key_from_crypto
     from ceremony.state import KEY_GENERATED, KEYGEN_INTENT
     from ceremony.workspace import atomic_write
     from hsm.yubikey.attestation import attest
@@ -321,17 +319,16 @@ def keygen_yubikey(c: Any, holder: Any, pin: Any, *, trust: Trust,
     yk = open_signing_key(serial, pin, on_touch, expected_public=verdict.public_key)
 
     xfield = attestation_field(verdict)
-    key = tuf_format.root_key(key_from_crypto(verdict.public_key), name, holder.algorithm,
-                              yk.token.label, yk.token.serial, yk.ref.uri(), device=YUBIKEY,
-                              attestation=xfield)
-    data = {"keyholder": name, "key": key.to_dict(), "keyid": key.keyid,
-            "algorithm": holder.algorithm, "token_label": yk.token.label,
-            "token_serial": yk.token.serial, "key_id_hex": "02", "uri": yk.ref.uri(),
-            "device": YUBIKEY,
-            "attestation": {"mode": mode, "verdict": verdict_record(verdict),
-                            "trust": trust.to_record()}}
-    atomic_write(c.ws.keys / f"root-{name}.json",
-                 json.dumps({"keyid": key.keyid, **key.to_dict()}, indent=1, sort_keys=True).encode())
+    # The format describes the key (TUF: x- fields with the attestation; notary: a root
+    # certificate signed on the card, which asks for the PIN and a touch once).
+    data, key_file = c._describe_key(name, yk, {"algorithm": holder.algorithm, "key_id_hex": "02"},
+                                     None, attestation=xfield)
+    data.update({"device": YUBIKEY, "attestation": {"mode": mode, "verdict": verdict_record(verdict),
+                                                    "trust": trust.to_record()}})
+    from ceremony.formats.tuf import X_ATTESTATION
+    if X_ATTESTATION not in data["key"]:  # notary: root.json cannot carry it; the journal does
+        data["attestation"]["field"] = xfield
+    atomic_write(c.ws.keys / f"root-{name}.json", key_file)
     atomic_write(c.ws.keys / f"attestation-{name}.pem", "".join(xfield["certificates"]).encode())
     c.record(KEY_GENERATED, data)
     return c.state.keys[name]
@@ -345,6 +342,26 @@ def _event_time(text: str) -> dt.datetime | None:
         return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
     except (TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class _JournaledKey:
+    """A notary root key as its ``key-generated`` event holds it, in the shape :func:`check_key`
+    reads (the ``x-`` facts root.json cannot carry, and the certificate's public key)."""
+
+    unrecognized_fields: dict[str, Any]
+    entry: dict[str, Any]
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> _JournaledKey:
+        from ceremony.formats import tuf as tuf_format
+        return cls({tuf_format.X_KEYHOLDER: d["keyholder"], tuf_format.X_DEVICE: YUBIKEY,
+                    tuf_format.X_TOKEN_SERIAL: d.get("token_serial"),
+                    tuf_format.X_ATTESTATION: d["attestation"]["field"]}, dict(d["key"]))
+
+    def public_key(self) -> Any:
+        from ceremony.formats.notary_keys import public_key_from_entry
+        return public_key_from_entry(self.entry)
 
 
 def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
@@ -367,7 +384,8 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
         rec = d.get("attestation") or {}
         try:
             trust = Trust.from_record(rec.get("trust") or {"bundled": True})
-            key = Key.from_dict(d["keyid"], dict(d["key"]))
+            key = (Key.from_dict(d["keyid"], dict(d["key"])) if "field" not in rec
+                   else _JournaledKey.of(d))
         except (VerificationError, HsmError) as err:
             problems.append(f"{who}'s attestation (journal line {e.seq}) cannot be checked: {err.message}")
             continue

@@ -285,12 +285,17 @@ class Ceremony:
         self._append(KEY_GENERATED, data)
         return self.state.keys[keyholder]
 
-    def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any],
-                      now: datetime | None) -> tuple[dict[str, Any], bytes]:
-        """The ``key-generated`` journal data and the public key file for a new token key (TUF)."""
+    def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
+                      attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
+        """The ``key-generated`` journal data and the public key file for a new token key (TUF).
+
+        ``attestation`` (a YubiKey's, as :mod:`ceremony.attestation` records it in the key's
+        ``x-`` fields) marks the key as a YubiKey's and travels in the root metadata.
+        """
         public = key_from_crypto(tk.public_key())
+        yubikey = {"device": "yubikey", "attestation": attestation} if attestation else {}
         key = tuf_format.root_key(public, keyholder, intent["algorithm"], tk.token.label,
-                                  tk.token.serial, tk.ref.uri())
+                                  tk.token.serial, tk.ref.uri(), **yubikey)
         data = {"keyholder": keyholder, "key": key.to_dict(), "keyid": key.keyid,
                 "algorithm": intent["algorithm"], "token_label": tk.token.label,
                 "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
@@ -578,14 +583,20 @@ def open_root_key(key: Key, module: Module, pin: PinProvider,
         serial = str(f.get(tuf_format.X_TOKEN_SERIAL, ""))
         if not serial.isdigit():
             raise VerificationError(f"{tuf_format.key_name(key)}'s key names no YubiKey serial")
-        return open_signing_key(int(serial), pin, on_touch,
-                                expected_public=key._crypto_key())  # type: ignore[attr-defined]
+        return open_signing_key(int(serial), pin, on_touch, expected_public=public_of(key))
     token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
                               serial=f.get(tuf_format.X_TOKEN_SERIAL))
     from hsm.uri import parse_uri
     ref = parse_uri(f[tuf_format.X_KEY_URI])
     return module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
-                           expected_public=key._crypto_key())  # type: ignore[attr-defined]
+                           expected_public=public_of(key))
+
+
+def public_of(key: Any) -> Any:
+    """A root key's public key as a ``cryptography`` object: a TUF key's, or a notary key's
+    certificate's."""
+    public_key = getattr(key, "public_key", None)
+    return public_key() if callable(public_key) else key._crypto_key()
 
 
 def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any] | None,

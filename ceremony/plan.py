@@ -334,8 +334,10 @@ def _check_device(i: int, name: str, fmt: str, device: str, token: str | None, s
         if touch is not None:
             raise PlanError(f"{where}.touch only applies to device = \"yubikey\"")
         return
-    if fmt != "tuf":
-        raise PlanError(f"{where}.device = \"yubikey\" is supported for format \"tuf\" only")
+    if fmt == "notary" and algorithm != "ecdsa-p256":
+        raise PlanError(f"{where} ({name}): a YubiKey holds a notary root key as ecdsa-p256 only, "
+                        f"not {algorithm}", hint="notary signs with SHA-256, which a P-384 key on "
+                        "the card would need hashed apart from its PIN-always signing")
     if serial is None:
         raise PlanError(f"{where} ({name}) has device = \"yubikey\" and needs the YubiKey's "
                         "serial (serial = \"12345678\", as printed on its case)")

@@ -55,6 +55,11 @@ def test_yubikey_keyholder_defaults_to_touch_always() -> None:
     assert (cached.keyholders[0].touch, cached.keyholders[0].algorithm) == ("cached", "ecdsa-p384")
 
 
+def test_a_notary_plan_takes_yubikey_keyholders() -> None:
+    plan = parse_plan(PLAN.format(ceremony='format = "notary"', alice='device = "yubikey"\nserial = "1"'))
+    assert (plan.keyholders[0].device, plan.keyholders[0].algorithm) == ("yubikey", "ecdsa-p256")
+
+
 @pytest.mark.parametrize(("ceremony", "alice", "message"), [
     ("", 'device = "yubikye"\nserial = "1"', 'keyholders[0].device must be "pkcs11" or "yubikey", not \'yubikye\''),
     ("", 'device = "yubikey"',
@@ -71,8 +76,8 @@ def test_yubikey_keyholder_defaults_to_touch_always() -> None:
      'keyholders[0].touch must be "always" or "cached", not \'never\''),
     ("", 'token = "a"\ntouch = "always"', 'keyholders[0].touch only applies to device = "yubikey"'),
     ("", 'device = "yubikey"\nserial = "1"\npin_policy = "once"', "unknown field keyholders[0].pin_policy in the plan"),
-    ('format = "notary"', 'device = "yubikey"\nserial = "1"',
-     'keyholders[0].device = "yubikey" is supported for format "tuf" only'),
+    ('format = "notary"', 'device = "yubikey"\nserial = "1"\nalgorithm = "ecdsa-p384"',
+     'keyholders[0] (alice): a YubiKey holds a notary root key as ecdsa-p256 only, not ecdsa-p384'),
 ])
 def test_bad_yubikey_fields(ceremony: str, alice: str, message: str) -> None:
     with pytest.raises(PlanError) as e:

@@ -141,11 +141,29 @@ def sign_sha256(tk: TokenKey, message: bytes) -> bytes:
         )
 
 
-def open_token_key(key: NotaryKey, module: Module, pin: PinProvider) -> TokenKey:
+def sign_checked(key: NotaryKey, tk: TokenKey, payload: bytes) -> tuple[bytes, TokenKey]:
+    """Sign ``payload`` with ``key`` on its token ``tk``; the raw signature, checked as notary would.
+
+    Raises:
+        SignatureCheckError: the token's signature does not verify with the key's certificate.
+        hsm.errors.HsmError: the token failed, went away, or refused the PIN.
+    """
+    raw = sign_sha256(tk, payload)
+    problem = signature_problem(key.entry, Signature(key.keyid, ECDSA, raw), payload)
+    if problem:
+        raise SignatureCheckError(f"the signature from {tk.ref.describe()} does not verify with "
+                                  f"{key.keyholder}'s certificate: {problem}")
+    return raw, tk
+
+
+def open_token_key(key: NotaryKey, module: Module, pin: PinProvider,
+                   on_touch: Any = None) -> TokenKey:
     """Open ``key``'s private half on its token (found by the journal/sidecar identity).
 
     The token's public key must equal the certificate's (``expected_public``), so a wrong
-    identity entry can only ask for the wrong token, never make a wrong signature.
+    identity entry can only ask for the wrong token, never make a wrong signature. A
+    YubiKey's key opens through ykcs11 (a PIN per signature, ``on_touch`` before the card
+    waits for a touch), as for TUF (``ceremony.engine.open_root_key``).
 
     Raises:
         VerificationError: no token is known for the key.
@@ -154,6 +172,9 @@ def open_token_key(key: NotaryKey, module: Module, pin: PinProvider) -> TokenKey
     from hsm.uri import parse_uri
 
     f = key.identity
+    if f.get("device") == "yubikey":
+        from ceremony.engine import open_root_key
+        return open_root_key(key, module, pin, on_touch)  # type: ignore[arg-type]
     if not f.get("uri") or not f.get("algorithm"):
         raise VerificationError(f"no token is known for key {key.keyid[:12]}")
     token = module.find_token(label=f.get("token_label"), serial=f.get("token_serial"))
@@ -410,6 +431,7 @@ class NotaryCeremony(Ceremony):
                 "uri": rec.uri,
                 "algorithm": rec.algorithm,
                 "canonical_keyid": canonical_key_id(rec.key),
+                **({"device": "yubikey"} if rec.device == "yubikey" else {}),
             }
         return out
 
@@ -467,10 +489,11 @@ class NotaryCeremony(Ceremony):
 
     # ---- keygen --------------------------------------------------------------
 
-    def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any],
-                      now: datetime | None) -> tuple[dict[str, Any], bytes]:
+    def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
+                      attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
         """The key's certificate (CN = GUN), signed on the token and checked against notary's
-        leaf rules, journaled with the key; the key file names the keyholder.
+        leaf rules, journaled with the key; the key file names the keyholder. A YubiKey's
+        attestation is journaled by :mod:`ceremony.attestation` (root.json cannot carry it).
 
         Raises:
             VerificationError: the certificate would not be accepted by notary.
@@ -666,8 +689,9 @@ class NotaryCeremony(Ceremony):
                     keys.setdefault(key.keyid, key)
         return self._not_compromised(keyholder, list(keys.values()))
 
-    def _open_token_key(self, key: NotaryKey, module: Module, pin: PinProvider) -> TokenKey:
-        return open_token_key(key, module, pin)
+    def _open_token_key(self, key: NotaryKey, module: Module, pin: PinProvider,
+                        on_touch: Any = None) -> TokenKey:
+        return open_token_key(key, module, pin, on_touch)
 
     def _sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
                   on_touch: Any, payload: bytes) -> tuple[dict[str, Any], str]:
@@ -677,15 +701,8 @@ class NotaryCeremony(Ceremony):
         Raises:
             SignatureCheckError: the token's signature does not verify with the certificate.
         """
-        tk = self._open_token_key(key, module, pin)
-        signature = Signature(key.keyid, ECDSA, sign_sha256(tk, payload))
-        problem = signature_problem(key.entry, signature, payload)
-        if problem:
-            raise SignatureCheckError(
-                f"the signature from {tk.ref.describe()} does not verify with "
-                f"{keyholder}'s certificate: {problem}")
-        return ({"method": ECDSA, "sig": base64.b64encode(signature.sig).decode("ascii")},
-                tk.token.serial)
+        raw, tk = sign_checked(key, self._open_token_key(key, module, pin, on_touch), payload)
+        return {"method": ECDSA, "sig": base64.b64encode(raw).decode("ascii")}, tk.token.serial
 
     def token_for(self, keyholder: str) -> str:
         """Which token(s) ``keyholder`` must insert to sign the current draft."""

@@ -32,7 +32,6 @@ from ceremony.formats.notary_files import read_sidecar, sidecar_bytes
 from ceremony.formats.notary_json import Signature
 from ceremony.formats.notary_keys import ECDSA, signature_problem
 from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
-from hsm.errors import SignatureCheckError
 from hsm.pkcs11 import Module, PinProvider
 
 NAME = "notary"
@@ -98,24 +97,19 @@ def sign(draft: NotaryMetadata, keys: list[NotaryKey], module: Module,
          pin: PinProvider, on_touch: Any = None) -> list[dict[str, Any]]:
     """Sign the draft with each key on its token; each signature checked as notary would.
 
-    ``on_touch`` is accepted for symmetry with TUF and unused: notary root keys live on
-    PKCS#11 tokens (YubiKey keyholders are refused for notary plans).
+    A YubiKey's key signs through ykcs11 (a PIN per signature; ``on_touch`` before the
+    card waits for a touch).
 
     Raises:
         VerificationError: no token is known for a key.
         hsm.errors.HsmError: token missing/wrong, PIN refused, or the signature does not verify.
     """
-    from ceremony.formats.notary import open_token_key, sign_sha256
+    from ceremony.formats.notary import open_token_key, sign_checked
 
     payload = draft.signed_bytes
     out = []
     for key in keys:
-        tk = open_token_key(key, module, pin)
-        raw = sign_sha256(tk, payload)
-        problem = signature_problem(key.entry, Signature(key.keyid, ECDSA, raw), payload)
-        if problem:
-            raise SignatureCheckError(f"the signature from {tk.ref.describe()} does not verify "
-                                      f"with {key.keyholder}'s certificate: {problem}")
+        raw, tk = sign_checked(key, open_token_key(key, module, pin, on_touch), payload)
         out.append({"keyid": key.keyid, "method": ECDSA,
                     "sig": base64.b64encode(raw).decode("ascii"),
                     "token_serial": tk.token.serial})

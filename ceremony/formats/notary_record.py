@@ -71,7 +71,8 @@ def _identities(ws: Any, events: list[Any]) -> dict[str, dict[str, Any]]:
             d = e.data
             out[d["keyid"]] = {"keyholder": d["keyholder"], "token_label": d.get("token_label"),
                                "token_serial": d.get("token_serial"), "uri": d.get("uri"),
-                               "algorithm": d.get("algorithm")}
+                               "algorithm": d.get("algorithm"),
+                               **({"device": "yubikey"} if d.get("device") == "yubikey" else {})}
     return out
 
 

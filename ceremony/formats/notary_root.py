@@ -82,6 +82,7 @@ IDENTITY_FIELDS = {
     "token_serial": tuf_format.X_TOKEN_SERIAL,
     "uri": tuf_format.X_KEY_URI,
     "algorithm": tuf_format.X_ALGORITHM,
+    "device": tuf_format.X_DEVICE,  # "yubikey" for a YubiKey's key (slot 9c, through ykcs11)
 }
 
 Identities = Mapping[str, Mapping[str, Any]]
