@@ -6,14 +6,16 @@ provisions the YubiKey on the spot (PIV reset, only after the operator typed
 the serial) or adopts the key ``ceremony yubikey provision`` already made; in
 both cases the slot's attestation is fetched and verified before anything is
 recorded, and a key whose attestation fails is refused (exit 3, the verdict's
-reason). No PIN is spent at keygen: the PIN budget, factory defaults and the
-slot policy are read from metadata.
+reason). No PIN is spent on the attestation: the PIN budget, factory defaults and
+the slot policy are read from metadata (a Notary key's root certificate is then
+signed on the card: one PIN and one touch).
 
 What is kept, all public:
 
-* the root key's ``x-ceremony-attestation`` field (in root metadata, so any
+* the root key's ``x-ceremony-attestation`` field (in TUF root metadata, so any
   later verifier can re-check it): the slot certificate and the device's f9
-  certificate as PEM, ``x-ceremony-device = "yubikey"``;
+  certificate as PEM, ``x-ceremony-device = "yubikey"``; for Notary, whose
+  root.json cannot carry it, the same field in the ``key-generated`` event;
 * the ``key-generated`` event: the verdict (serial, firmware, policies, chain
   subjects, root fingerprint) and the trust it was checked against;
 * ``keys/attestation-NAME.pem``: the same two certificates.
