@@ -241,6 +241,12 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
                           verdict.pin_policy, verdict.touch_policy, problems, list(verdict.advisories))
 
 
+def stored(key: Any) -> bool:
+    """Whether a root key (TUF, or notary with its sidecar identity) carries an attestation."""
+    from ceremony.formats import tuf as tuf_format
+    return tuf_format.X_ATTESTATION in key.unrecognized_fields
+
+
 def check_root(root: Any, roots: Path | str | None = None,
                now: dt.datetime | None = None) -> tuple[Trust | None, list[KeyAttestation]]:
     """Every root key of ``root`` (a python-tuf ``Root``), in the root role's order.
@@ -251,10 +257,9 @@ def check_root(root: Any, roots: Path | str | None = None,
     Raises:
         AttestationError: the roots cannot be read.
     """
-    from ceremony.formats import tuf as tuf_format
     keys = [root.keys[k] for k in root.roles["root"].keyids]
     trust: Trust | None = load_roots(Path(roots)) if roots else None
-    if trust is None and any(tuf_format.X_ATTESTATION in k.unrecognized_fields for k in keys):
+    if trust is None and any(stored(k) for k in keys):
         trust = bundled()
     if trust is None:
         return None, [check_key(k, _no_trust(), now) for k in keys]

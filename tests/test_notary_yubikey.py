@@ -63,6 +63,14 @@ def test_notary_root_key_on_a_yubikey(notary_stack: NotaryStack, hsm: SoftHsm, t
         ws / "metadata" / "root.json").read_bytes()
     sidecar = json.loads((ws / "metadata" / "ceremony-keys.json").read_text())["keys"][alice["keyid"]]
     assert (sidecar["device"], sidecar["token_serial"]) == ("yubikey", str(yubikey.serial))
+    assert sidecar["attestation"] == (ws / "keys" / "attestation-alice.pem").read_text()
+    # ceremony verify reports each root key's attestation from the sidecar, re-checked offline.
+    meta = ws / "metadata"
+    r = ok(cli("verify", "--trusted", meta / "1.root.json", meta, "--attestation-roots", files["roots"]))
+    assert r.out.splitlines()[-3:] == [
+        "root key attestations (v1, against rehearsal roots roots.pem (not Yubico)):",
+        f"  alice: attested on YubiKey {yubikey.serial} (firmware 5.7.1, PIN always, touch always)",
+        "  carol: no attestation (PKCS#11 token)"]
 
     # Sealed with the same YubiKey; record verify re-checks the attestation kept in the journal.
     ok(cli("seal", ws, "--keyholder", "alice", "--pin-file", files["pin"]))

@@ -83,6 +83,7 @@ from ceremony.formats.notary_files import (
     load_key_file,
     read_sidecar,
     sidecar_bytes,
+    yubikey_identity,
 )
 from ceremony.formats.notary_json import Signature, assert_reserializes
 from ceremony.formats.notary_keys import (
@@ -431,7 +432,7 @@ class NotaryCeremony(Ceremony):
                 "uri": rec.uri,
                 "algorithm": rec.algorithm,
                 "canonical_keyid": canonical_key_id(rec.key),
-                **({"device": "yubikey"} if rec.device == "yubikey" else {}),
+                **yubikey_identity(rec.device, rec.attestation),
             }
         return out
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.notary_keys import entry_key_id, public_key_entry, public_key_from_entry
-from ceremony.formats.notary_root import IDENTITY_FIELDS, ONLINE_KEYTYPES, Identities
+from ceremony.formats.notary_root import EXTRA_SIDECAR_FIELDS, IDENTITY_FIELDS, ONLINE_KEYTYPES, Identities
 
 #: The sidecar published next to root.json: keyid -> keyholder/token (public facts only).
 SIDECAR = "ceremony-keys.json"
@@ -55,13 +55,21 @@ def read_sidecar(data: bytes, gun: str, known_keyids: Iterable[str], what: str) 
             )
         if not isinstance(identity, dict) or not isinstance(identity.get("keyholder"), str):
             raise VerificationError(f"{what}: the entry for {keyid[:12]} has no keyholder")
-        unknown = set(identity) - {*IDENTITY_FIELDS, "canonical_keyid"}
+        unknown = set(identity) - {*IDENTITY_FIELDS, *EXTRA_SIDECAR_FIELDS}
         if unknown:
             raise VerificationError(f"{what}: unknown field {sorted(unknown)[0]!r}")
         if not all(v is None or isinstance(v, str) for v in identity.values()):
             raise VerificationError(f"{what}: the entry for {keyid[:12]} must hold strings")
         out[keyid] = dict(identity)
     return out
+
+
+def yubikey_identity(device: str | None, attestation: dict[str, Any] | None) -> dict[str, str]:
+    """The sidecar fields of a YubiKey's key: the device, and its attestation as PEM (public)."""
+    if device != "yubikey":
+        return {}
+    field = (attestation or {}).get("field") or {}
+    return {"device": "yubikey", "attestation": "".join(field.get("certificates", []))}
 
 
 def sidecar_bytes(gun: str, version: int, identities: Identities) -> bytes:

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ceremony.errors import StateError, VerificationError
-from ceremony.formats.notary_files import SIDECAR, read_sidecar
+from ceremony.formats.notary_files import SIDECAR, read_sidecar, yubikey_identity
 from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
 
 __all__ = ["check_published", "describe_published", "key_file_bytes", "published_root",
@@ -72,7 +72,7 @@ def _identities(ws: Any, events: list[Any]) -> dict[str, dict[str, Any]]:
             out[d["keyid"]] = {"keyholder": d["keyholder"], "token_label": d.get("token_label"),
                                "token_serial": d.get("token_serial"), "uri": d.get("uri"),
                                "algorithm": d.get("algorithm"),
-                               **({"device": "yubikey"} if d.get("device") == "yubikey" else {})}
+                               **yubikey_identity(d.get("device"), d.get("attestation"))}
     return out
 
 

@@ -84,6 +84,8 @@ IDENTITY_FIELDS = {
     "algorithm": tuf_format.X_ALGORITHM,
     "device": tuf_format.X_DEVICE,  # "yubikey" for a YubiKey's key (slot 9c, through ykcs11)
 }
+#: Sidecar fields beside the identity: a YubiKey's attestation (slot and f9 certificates, PEM).
+EXTRA_SIDECAR_FIELDS = ("canonical_keyid", "attestation")
 
 Identities = Mapping[str, Mapping[str, Any]]
 """keyid -> {keyholder, token_label, token_serial, uri, algorithm, canonical_keyid}."""
@@ -106,12 +108,23 @@ class NotaryKey:
 
     @property
     def unrecognized_fields(self) -> dict[str, Any]:
-        """The identity under the TUF ``x-ceremony-*`` names, so shared helpers can read it."""
-        return {
+        """The identity under the TUF ``x-ceremony-*`` names, so shared helpers can read it.
+
+        A YubiKey's attestation travels in the sidecar as its two PEM certificates, one string;
+        here it takes the shape of TUF's ``x-ceremony-attestation`` field.
+        """
+        out = {
             x_name: self.identity[name]
             for name, x_name in IDENTITY_FIELDS.items()
             if self.identity.get(name) is not None
         }
+        pem = self.identity.get("attestation")
+        if isinstance(pem, str) and pem:
+            certificates = [f"-----BEGIN CERTIFICATE-----{part}" for part in
+                            pem.split("-----BEGIN CERTIFICATE-----")[1:]]
+            out[tuf_format.X_ATTESTATION] = {"type": "yubikey-piv", "slot": "9c",
+                                             "certificates": certificates}
+        return out
 
     @property
     def keyholder(self) -> str | None:
