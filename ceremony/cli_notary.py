@@ -307,11 +307,8 @@ def verify_collection(
     metadata_dir = Path(metadata_dir)
     trusted = Path(trusted) if trusted else metadata_dir / "1.root.json"
     report, gun = verify_directory(metadata_dir, trusted=trusted, gun=gun)
-    lines = [f"trusted root v{report.trusted_version} ({trusted}) for {gun}"]
-    for st in report.statuses:
-        lines.append(f"v{st.version}: ok - " + "; ".join(st.lines()))
-    lines.append(f"chain verified: newest root is v{report.newest_version}, expires "
-                 f"{report.newest.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
+    lines = [f"trusted root v{report.trusted_version} ({trusted}) for {gun}",
+             *chain.report_lines(report)]
     if server is not None:
         from ceremony.online.notary import fetch_metadata
 
