@@ -399,13 +399,21 @@ class Ceremony:
         assert d is not None
         path = self.ws.draft_path(d["version"])
         try:
-            on_disk = tuf_format.from_bytes(path.read_bytes(), path.name)
+            data = path.read_bytes()
         except FileNotFoundError:
-            return  # rebuilt from the journal below
-        if tuf_format.signed_digest(on_disk) != d["digest"]:
+            return  # rebuilt from the journal when next written
+        if self._draft_file_digest(data, path.name) != d["digest"]:
             raise VerificationError(
                 f"the draft {path.name} was changed after it was drafted; refusing to sign it",
                 hint="nothing was signed; restore the draft or start a new workspace")
+
+    def _draft_file_digest(self, data: bytes, name: str) -> str | None:
+        """The digest of the signed part of a draft file as read back (TUF).
+
+        Raises:
+            VerificationError: the file is not root metadata.
+        """
+        return tuf_format.signed_digest(tuf_format.from_bytes(data, name))
 
     # ---- sign ----------------------------------------------------------------
 

@@ -614,31 +614,18 @@ class NotaryCeremony(Ceremony):
         md = self.draft_metadata()
         _write_view(self.ws.draft_path(md.signed.version), md.to_bytes())
 
-    def check_draft_file(self) -> None:
-        """Refuse to go on if the draft file on disk no longer matches what was drafted.
-
-        Raises:
-            VerificationError: the file's signed part was edited.
-        """
-        d = self.state.draft
-        assert d is not None
-        path = self.ws.draft_path(d["version"])
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return  # rebuilt from the journal when next written
+    def _draft_file_digest(self, data: bytes, name: str) -> str | None:
+        """The draft view's digest as read back; the journal's own when a crash tore the file
+        (the view is not fsynced and is rebuilt from the journal), None when it is not a root."""
         try:
             json.loads(data)
         except (ValueError, UnicodeDecodeError):
-            return  # torn by a crash (the view is not fsynced): rebuilt from the journal
+            assert self.state.draft is not None
+            return str(self.state.draft["digest"])  # torn: rebuilt when next written
         try:
-            digest = NotaryMetadata.from_bytes(data, path.name).digest
+            return NotaryMetadata.from_bytes(data, name).digest
         except VerificationError:
-            digest = None
-        if digest != d["digest"]:
-            raise VerificationError(
-                f"the draft {path.name} was changed after it was drafted; refusing to sign it",
-                hint="nothing was signed; restore the draft or start a new workspace")
+            return None
 
     def describe(self, md: NotaryMetadata | None = None) -> list[str]:
         """A root in words: GUN, version, expiry, each role's keys by name and threshold."""
