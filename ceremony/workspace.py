@@ -25,6 +25,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_new_synced(path: Path, data: bytes) -> None:
+    """Create ``path`` (never an existing file, never through a symlink) and fsync it.
+
+    The caller renames it into place and fsyncs the folder; ``OSError`` is the caller's to map.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` atomically; with ``exclusive``, refuse to replace a file.
 

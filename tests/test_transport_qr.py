@@ -210,7 +210,7 @@ def test_export_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     from ceremony.transport import qr
 
     calls = {"n": 0}
-    real = qr._write_synced
+    real = qr.write_new_synced
 
     def full_disk(path: Path, data: bytes) -> None:
         calls["n"] += 1
@@ -218,7 +218,7 @@ def test_export_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(path, data)
 
-    monkeypatch.setattr(qr, "_write_synced", full_disk)
+    monkeypatch.setattr(qr, "write_new_synced", full_disk)
     with pytest.raises(WorkspaceError) as err:
         export_qr(sample_bundle(), tmp_path / "qr", "small")
     assert err.value.message == (

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ceremony.errors import WorkspaceError
 from ceremony.transport.bundle import Bundle
+from ceremony.workspace import write_new_synced
 
 __all__ = ["write_files"]
 
@@ -54,14 +55,7 @@ def write_files(bundle: Bundle, out_dir: Path | str) -> list[Path]:
     for target, data in todo:
         tmp = out / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            write_new_synced(tmp, data)
             _place(tmp, target)
         except OSError as e:
             raise WorkspaceError(f"Writing {target} failed ({e.strerror or e}).") from e

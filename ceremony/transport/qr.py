@@ -41,6 +41,7 @@ from ceremony.errors import UsageError, VerificationError, WorkspaceError
 from ceremony.transport import frames as _frames
 from ceremony.transport.bundle import MAX_BUNDLE_BYTES, MAX_MANIFEST_BYTES, Bundle
 from ceremony.words import pgp_words, pgp_words_text
+from ceremony.workspace import fsync_dir, write_new_synced
 
 __all__ = [
     "QR_SIZES",
@@ -302,38 +303,19 @@ def export_qr(
         os.mkdir(tmp, 0o755)
         for name, png in zip(names, pngs, strict=True):
             current = name
-            _write_synced(tmp / name, png)
+            write_new_synced(tmp / name, png)
         current = "sheet.html"
-        _write_synced(tmp / "sheet.html", sheet.encode("utf-8"))
-        _fsync_dir(tmp)
+        write_new_synced(tmp / "sheet.html", sheet.encode("utf-8"))
+        fsync_dir(tmp)
         current = "the final rename"
         os.rename(tmp, dest)  # replaces only an empty folder
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise WorkspaceError(
             f"Writing {current} for {dest} failed ({e.strerror or e}); nothing was exported."
         ) from e
     return QrExport(dest, tuple(dest / n for n in names), dest / "sheet.html", digest, mid, preset)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- printable sheet --------------------------------------------------------------------------

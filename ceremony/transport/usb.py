@@ -29,6 +29,7 @@ from ceremony.transport.bundle import (
     Manifest,
     check_content,
 )
+from ceremony.workspace import fsync_dir
 
 __all__ = ["Mount", "export_usb", "find_bundles", "import_usb", "list_removable_mounts"]
 
@@ -87,12 +88,12 @@ def export_usb(bundle: Bundle, dest_dir: Path | str, folder_name: str | None = N
             _write_new_file(tmp / entry.name, bundle.files[entry.name])
         current = MANIFEST_NAME  # last: a folder without its manifest is never a bundle
         _write_new_file(tmp / MANIFEST_NAME, bundle.manifest.to_bytes())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         current = "the final rename"
         if os.path.lexists(final):
             raise FileExistsError(errno.EEXIST, "appeared during export", str(final))
         os.rename(tmp, final)
-        _fsync_dir(dest)
+        fsync_dir(dest)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         reason = e.strerror or str(e)
@@ -132,14 +133,6 @@ def _write_new_file(path: Path, data: bytes) -> None:
         # not from memory (best effort: advice, not a guarantee).
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)
 
