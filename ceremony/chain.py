@@ -50,6 +50,24 @@ def read_root_file(path: Path) -> bytes:
     return read_bounded(path, MAX_ROOT_FILE, "far larger than any root metadata")
 
 
+def previous_root_files(directory: Path) -> dict[int, Path]:
+    """The ``N.root.json`` files of a folder a ceremony continues from, starting at 1.
+
+    Raises:
+        VerificationError: no such folder, no root files, or the chain does not start at 1.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise VerificationError(f"the previous metadata folder {directory} does not exist")
+    files = root_versions(directory)
+    if not files:
+        raise VerificationError(f"{directory} holds no N.root.json files")
+    first = min(files)
+    if first != 1:
+        raise VerificationError(f"{directory} starts at root v{first}; the chain must start at 1.root.json")
+    return files
+
+
 def read_bounded(path: Path, limit: int, too_large: str) -> bytes:
     """Read a metadata file of at most ``limit`` bytes (``too_large`` says why not).
 

@@ -30,21 +30,22 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ceremony.journal import Event
-
-PREFLIGHT = "preflight"
-INITIALIZED = "initialized"
-KEYGEN_INTENT = "keygen-intent"
-KEY_GENERATED = "key-generated"
-DRAFT_CREATED = "draft-created"
-SIGNATURE_ADDED = "signature-added"
-PUBLISHED = "published"
-EXPORTED = "exported"
-IMPORTED = "imported"
-CONFIRMED = "confirmed"
-SEAL_SIGNATURE = "seal-signature"
-SEALED = "sealed"
-WITNESS_ENROLLED = "witness-enrolled"
-WITNESS_SIGNED = "witness-signed"
+from ceremony.state import (
+    CONFIRMED,
+    DRAFT_CREATED,
+    EXPORTED,
+    IMPORTED,
+    INITIALIZED,
+    KEY_GENERATED,
+    KEYGEN_INTENT,
+    PREFLIGHT,
+    PUBLISHED,
+    SEAL_SIGNATURE,
+    SEALED,
+    SIGNATURE_ADDED,
+    WITNESS_ENROLLED,
+    WITNESS_SIGNED,
+)
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
 

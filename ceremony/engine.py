@@ -683,14 +683,8 @@ def _tool_version() -> str:
 def _load_previous(directory: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Verify a previous chain from its first root and return what to copy in."""
     directory = Path(directory)
-    if not directory.is_dir():
-        raise VerificationError(f"the previous metadata folder {directory} does not exist")
-    files = chain.root_versions(directory)
-    if not files:
-        raise VerificationError(f"{directory} holds no N.root.json files")
-    first = min(files)
-    if first != 1:
-        raise VerificationError(f"{directory} starts at root v{first}; the chain must start at 1.root.json")
+    files = chain.previous_root_files(directory)
+    first = 1
     first_bytes = chain.read_root_file(files[first])
     report = chain.walk(first_bytes, directory, check_expiry=False, trusted_name=files[first].name)
     copied = {files[v].name: chain.read_root_file(files[v]) for v in [first, *report.versions]}

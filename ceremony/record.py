@@ -24,16 +24,14 @@ from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError, WorkspaceError
 from ceremony.journal import Event
 from ceremony.seal import (
-    SEAL_SIGNATURE,
-    SEALED,
     journal_format,
     load_published,
     previous_root,
     refuse_if_sealed,
 )
+from ceremony.state import CONFIRMED, SEAL_SIGNATURE, SEALED
 from ceremony.workspace import Workspace, atomic_write
 
-CONFIRMED = "confirmed"  # operator confirmations (not folded by State; kept in the journal)
 ADMIN = "administrator"
 
 

@@ -18,13 +18,13 @@ from ceremony.errors import StateError, VerificationError, WorkspaceError
 from ceremony.journal import Event
 from ceremony.record import transcript_document
 from ceremony.seal import (
-    SEALED,
     journal_format,
     previous_root,
     seal_payload,
     seal_target,
     sealers,
 )
+from ceremony.state import SEALED
 from ceremony.workspace import Workspace
 
 @dataclass

@@ -16,10 +16,9 @@ from typing import Any
 from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError
 from ceremony.journal import Event
+from ceremony.state import SEAL_SIGNATURE, SEALED
 from ceremony.workspace import Workspace
 
-SEAL_SIGNATURE = "seal-signature"
-SEALED = "sealed"  # == ceremony.state.SEALED
 SEAL_EVENTS = (SEAL_SIGNATURE, SEALED)
 SEAL_DOMAIN = b"ceremony-journal-seal-v1\n"
 

@@ -23,6 +23,8 @@ SIGNATURE_ADDED = "signature-added"
 PUBLISHED = "published"
 EXPORTED = "exported"
 IMPORTED = "imported"
+CONFIRMED = "confirmed"  # operator confirmations (not folded by State; kept in the journal)
+SEAL_SIGNATURE = "seal-signature"
 SEALED = "sealed"
 # FIDO2 witnesses (ceremony.witness): a credential enrolled, a sign-off over a journal head.
 WITNESS_ENROLLED = "witness-enrolled"

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ceremony.errors import StateError, ThresholdError, UsageError
-from ceremony.state import WITNESS_ENROLLED, WITNESS_SIGNED
+from ceremony.state import SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
 
 ENV_FIDO_DEVICE = "CEREMONY_FIDO_DEVICE"
 # Lines a sign-off does not move the head past: other sign-offs, and the seal's own lines.
-_TRANSPARENT = (WITNESS_SIGNED, "seal-signature", "sealed")
+_TRANSPARENT = (WITNESS_SIGNED, SEAL_SIGNATURE, SEALED)
 
 
 def open_device(plan: Any, env: dict[str, str] | None = None) -> tuple[Any, str]:

@@ -250,16 +250,8 @@ def _load_online(plan: Plan, base: Path) -> dict[str, list[KeyFile]]:
 def _load_previous(directory: Path, gun: str) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Verify a notary chain from its first root; return what init journals and copies."""
     directory = Path(directory)
-    if not directory.is_dir():
-        raise VerificationError(f"the previous metadata folder {directory} does not exist")
-    files = chain.root_versions(directory)
-    if not files:
-        raise VerificationError(f"{directory} holds no N.root.json files")
-    first = min(files)
-    if first != 1:
-        raise VerificationError(
-            f"{directory} starts at root v{first}; the chain must start at 1.root.json"
-        )
+    files = chain.previous_root_files(directory)
+    first = 1
     first_bytes = chain.read_root_file(files[first])
     report = walk(first_bytes, directory, gun=gun, check_expiry=False,
                   trusted_name=files[first].name)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ceremony import record, seal
+from ceremony import record
 from ceremony.errors import VerificationError
+from ceremony.state import SEAL_SIGNATURE
 
 
 class Step(Enum):
@@ -45,7 +46,7 @@ class Session:
 
 def seal_started(c: Any) -> bool:
     """Whether any keyholder has sealed (then the ceremony only moves on to the seal)."""
-    return any(e.type == seal.SEAL_SIGNATURE for e in c.journal.events)
+    return any(e.type == SEAL_SIGNATURE for e in c.journal.events)
 
 
 def next_step(c: Any, session: Session) -> Step:
