@@ -143,6 +143,18 @@ def attestation_field(verdict: Any) -> dict[str, Any]:
             "certificates": [verdict.attestation_pem, verdict.device_certificate_pem]}
 
 
+def field_pem(field: dict[str, Any]) -> str:
+    """The field's certificates as one PEM text (``keys/attestation-NAME.pem``, the notary sidecar)."""
+    return "".join(field.get("certificates", []))
+
+
+def field_from_pem(pem: str) -> dict[str, Any]:
+    """The ``x-ceremony-attestation`` field back from :func:`field_pem`'s text."""
+    marker = "-----BEGIN CERTIFICATE-----"
+    return {"type": ATTESTATION_TYPE, "slot": "9c",
+            "certificates": [marker + part for part in pem.split(marker)[1:]]}
+
+
 def verdict_record(verdict: Any) -> dict[str, Any]:
     """The verdict for the journal (the certificates themselves are in the key's x- field)."""
     d = verdict.to_dict()
@@ -336,7 +348,7 @@ def keygen_yubikey(c: Any, holder: Any, pin: Any, *, trust: Trust,
     if X_ATTESTATION not in data["key"]:  # notary: root.json cannot carry it; the journal does
         data["attestation"]["field"] = xfield
     atomic_write(c.ws.keys / f"root-{name}.json", key_file)
-    atomic_write(c.ws.keys / f"attestation-{name}.pem", "".join(xfield["certificates"]).encode())
+    atomic_write(c.ws.keys / f"attestation-{name}.pem", field_pem(xfield).encode())
     c.record(KEY_GENERATED, data)
     return c.state.keys[name]
 
@@ -406,9 +418,9 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
                             f"{trust.description}: {why}")
             continue
         pem_path = ws.keys / f"attestation-{who}.pem"
-        stored = key.unrecognized_fields.get("x-ceremony-attestation", {}).get("certificates", [])
+        stored_pem = field_pem(key.unrecognized_fields.get("x-ceremony-attestation", {}))
         try:
-            pem_ok = pem_path.read_bytes() == "".join(stored).encode()
+            pem_ok = pem_path.read_bytes() == stored_pem.encode()
         except OSError:
             pem_ok = False
         if not pem_ok:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -219,4 +219,39 @@ def report_lines(report: Any, attested: Sequence[Any] = (), trust: Any = None) -
         lines.append(f"root key attestations (v{report.newest_version}{against}):")
         lines += ["  " + a.line() for a in attested]
     return lines
+
+
+@dataclass
+class PublishedChain:
+    """A verified chain of either format, with its root keys' attestations."""
+
+    report: Any
+    gun: str | None  # notary collections only
+    trust: Any = None
+    attested: list[Any] = field(default_factory=list)
+
+
+def verify_published(trusted_path: Path, metadata_dir: Path, roots: Path | str | None = None,
+                     trusted_name: str | None = None) -> PublishedChain:
+    """Walk ``metadata_dir`` from the trusted root (TUF, or a notary collection) and re-check
+    its newest root keys' YubiKey attestations: every key for TUF, and for notary only when
+    its sidecar carries any (a notary root names no tokens otherwise).
+
+    Raises:
+        VerificationError: the chain does not verify.
+        AttestationError: the attestation roots cannot be read.
+    """
+    from ceremony import attestation
+    from ceremony.formats import notary_chain, notary_root
+    trusted = read_root_file(Path(trusted_path))
+    if notary_root.is_notary_root(trusted):
+        report, gun = notary_chain.verify_directory(Path(metadata_dir), trusted=Path(trusted_path))
+        out = PublishedChain(report, gun)
+        if not any(attestation.stored(k) for k in report.newest.signed.role_keys("root")):
+            return out
+    else:
+        out = PublishedChain(walk(trusted, Path(metadata_dir), trusted_name=trusted_name or str(trusted_path)),
+                             None)
+    out.trust, out.attested = attestation.check_root(out.report.newest.signed, roots)
+    return out
 

@@ -141,19 +141,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony import chain
-    from ceremony.formats import notary_chain, notary_root
-    trusted = chain.read_root_file(Path(args.trusted))
-    attested: list[Any] = []
-    trust = None
-    from ceremony import attestation
-    if notary_root.is_notary_root(trusted):
-        report, _ = notary_chain.verify_directory(Path(args.metadata_dir), trusted=Path(args.trusted))
-        # A notary root's attestations travel in the sidecar: reported when there are any.
-        if any(attestation.stored(k) for k in report.newest.signed.role_keys("root")):
-            trust, attested = attestation.check_root(report.newest.signed, args.attestation_roots)
-    else:
-        report = chain.walk(trusted, Path(args.metadata_dir), trusted_name=str(args.trusted))
-        trust, attested = attestation.check_root(report.newest.signed, args.attestation_roots)
+    published = chain.verify_published(Path(args.trusted), Path(args.metadata_dir), args.attestation_roots)
+    report, trust, attested = published.report, published.trust, published.attested
     lines = [f"trusted root v{report.trusted_version} ({args.trusted})",
              *chain.report_lines(report, attested, trust)]
     _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,

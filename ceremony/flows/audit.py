@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -45,26 +44,20 @@ def audit(root: Path, require_seal: bool = True) -> Audit:
 
 
 def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
-    """Walk ``metadata/`` from its 1.root.json as a client would (TUF, or notary); with
-    the root keys' attestations for TUF. (lines, ok); ok is None when nothing is published."""
-    from ceremony import attestation, chain
+    """Walk ``metadata/`` from its 1.root.json as a client would (TUF, or notary), with the
+    root keys' attestations (``chain.verify_published``). (lines, ok); ok is None when nothing
+    is published."""
+    from ceremony import chain
     from ceremony.errors import CeremonyError
-    from ceremony.formats import notary_chain, notary_root
     first = Path(metadata) / "1.root.json"
     if not first.is_file():
         return ["nothing published yet: no chain to walk"], None
     try:
-        trusted = chain.read_root_file(first)
-        attested: list[Any] = []
-        trust = None
-        if notary_root.is_notary_root(trusted):
-            report, gun = notary_chain.verify_directory(Path(metadata), trusted=first)
-            lines = [f"notary collection {gun}: trusted root v{report.trusted_version}"]
-        else:
-            report = chain.walk(trusted, Path(metadata), trusted_name=str(first))
-            trust, attested = attestation.check_root(report.newest.signed)
-            lines = [f"trusted root v{report.trusted_version} (1.root.json)"]
-        lines += chain.report_lines(report, attested, trust)
+        published = chain.verify_published(first, Path(metadata), trusted_name=str(first))
+        report, attested = published.report, published.attested
+        lines = [f"notary collection {published.gun}: trusted root v{report.trusted_version}"
+                 if published.gun else f"trusted root v{report.trusted_version} (1.root.json)"]
+        lines += chain.report_lines(report, attested, published.trust)
         failed = [a for a in attested if not a.ok]
         if failed:
             lines.append(f"FAIL {len(failed)} root key attestation(s) do not verify")

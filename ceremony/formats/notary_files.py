@@ -69,7 +69,8 @@ def yubikey_identity(device: str | None, attestation: dict[str, Any] | None) -> 
     if device != "yubikey":
         return {}
     field = (attestation or {}).get("field") or {}
-    return {"device": "yubikey", "attestation": "".join(field.get("certificates", []))}
+    from ceremony.attestation import field_pem
+    return {"device": "yubikey", "attestation": field_pem(field)}
 
 
 def sidecar_bytes(gun: str, version: int, identities: Identities) -> bytes:

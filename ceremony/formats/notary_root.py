@@ -120,10 +120,8 @@ class NotaryKey:
         }
         pem = self.identity.get("attestation")
         if isinstance(pem, str) and pem:
-            certificates = [f"-----BEGIN CERTIFICATE-----{part}" for part in
-                            pem.split("-----BEGIN CERTIFICATE-----")[1:]]
-            out[tuf_format.X_ATTESTATION] = {"type": "yubikey-piv", "slot": "9c",
-                                             "certificates": certificates}
+            from ceremony.attestation import field_from_pem
+            out[tuf_format.X_ATTESTATION] = field_from_pem(pem)
         return out
 
     @property
