@@ -189,13 +189,16 @@ class Ceremony:
             return None
         was_root = False
         for v in info.get("versions", []):
-            path = self.ws.previous / f"{v}.root.json"
-            root = tuf_format.from_bytes(chain.read_root_file(path), path.name).signed
-            is_root = keyid in root.roles[Root.type].keyids
+            is_root = keyid in self._previous_version(int(v)).roles[Root.type].keyids
             if was_root and not is_root:
-                return v
+                return int(v)
             was_root = was_root or is_root
         return self.state.draft["version"] if was_root and self.state.draft else None
+
+    def _previous_version(self, version: int) -> Any:
+        """Root ``version`` of the chain copied in at init (its signed part; TUF)."""
+        path = self.ws.previous / f"{version}.root.json"
+        return tuf_format.from_bytes(chain.read_root_file(path), path.name).signed
 
     def previous_keys_of(self, keyholder: str) -> list[Key]:
         """Root keys of ``keyholder`` in the previous root (by their ``x-`` fields)."""

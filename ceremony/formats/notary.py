@@ -466,19 +466,8 @@ class NotaryCeremony(Ceremony):
             raise VerificationError(f"{path} was changed after the ceremony started")
         return NotaryMetadata.from_bytes(data, path.name, self.identities())
 
-    def revoked_in(self, keyid: str) -> int | None:
-        """The root version that dropped ``keyid``, if it was ever a root key of the chain."""
-        info = self.state.init.get("previous")
-        if not info:
-            return None
-        was_root = False
-        for v in info.get("versions", []):
-            root = self._previous_file(self.ws.previous / f"{v}.root.json", None).signed
-            is_root = keyid in root.roles["root"].keyids
-            if was_root and not is_root:
-                return int(v)
-            was_root = was_root or is_root
-        return self.state.draft["version"] if was_root and self.state.draft else None
+    def _previous_version(self, version: int) -> Any:
+        return self._previous_file(self.ws.previous / f"{version}.root.json", None).signed
 
     # ---- keygen --------------------------------------------------------------
 
