@@ -38,6 +38,7 @@ from ceremony.state import (
     INITIALIZED,
     KEY_GENERATED,
     KEYGEN_INTENT,
+    PIN_ATTEMPT,
     PREFLIGHT,
     PUBLISHED,
     SEAL_SIGNATURE,
@@ -143,7 +144,7 @@ def steps(events: Sequence[Event]) -> list[Step]:
     """The ceremony's steps, in journal order (pure).
 
     Preflights are left out (see the module docstring), and so is a keygen intent that its
-    generated key completes.
+    generated key completes, and so are PIN attempts (a typo is not a different ceremony).
     """
     completed = {e.data.get("keyholder") for e in events if e.type == KEY_GENERATED}
     names = _key_names(events)
@@ -151,7 +152,7 @@ def steps(events: Sequence[Event]) -> list[Step]:
     draft_version: int | None = None
     draft_root: set[str] = set()
     for e in events:
-        if e.type == PREFLIGHT:
+        if e.type in (PREFLIGHT, PIN_ATTEMPT):
             continue
         if e.type == KEYGEN_INTENT and e.data.get("keyholder") in completed:
             continue

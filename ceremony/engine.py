@@ -25,7 +25,7 @@ from typing import Any
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
 
-from ceremony import chain
+from ceremony import chain, pin_audit
 from ceremony.compromise import check_declared
 from ceremony.errors import (
     PlanError,
@@ -228,6 +228,7 @@ class Ceremony:
                 return key
         return None
 
+    @pin_audit.audited("keygen")
     def keygen(self, keyholder: str, module: Module, pin: PinProvider, *,
                on_touch: Callable[[str], None] | None = None,
                attestation_roots: Path | str | None = None,
@@ -449,6 +450,7 @@ class Ceremony:
                 hint="the other keyholders sign; a compromised key never counts")
         return kept
 
+    @pin_audit.audited("sign")
     def sign(self, keyholder: str, module: Module, pin: PinProvider, *,
              on_touch: Callable[[str], None] | None = None) -> SignResult:
         """Add ``keyholder``'s signature(s) to the draft, verified before they are journaled.

@@ -29,7 +29,7 @@ from ceremony.seal import (
     previous_root,
     refuse_if_sealed,
 )
-from ceremony.state import CONFIRMED, SEAL_SIGNATURE, SEALED
+from ceremony.state import CONFIRMED, PIN_ATTEMPT, SEAL_SIGNATURE, SEALED
 from ceremony.workspace import Workspace, atomic_write
 
 ADMIN = "administrator"
@@ -152,10 +152,16 @@ def entry_for(e: Event) -> Entry:
         return Entry(**kw, actor=d.get("by", ADMIN), token=None, digests=dig,
                      summary=f"confirmed {d.get('what')}: {d.get('text')}")
     if e.type == "signature-added":
+        where = (f"imported a detached signature (file {d['imported']}, made outside this room) "
+                 if d.get("imported") else "signed ")
         return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial"),
                      digests={"draft": d.get("draft", ""), "keyid": d["keyid"]},
-                     summary=f"signed root draft {str(d.get('draft'))[:12]} with key "
+                     summary=f"{where}root draft {str(d.get('draft'))[:12]} with key "
                              f"{d['keyid'][:12]}")
+    if e.type == PIN_ATTEMPT:
+        from ceremony.pin_audit import describe
+        return Entry(**kw, actor=d.get("keyholder", "?"), token=d.get("token_serial"),
+                     summary=describe(d))
     if e.type == "published":
         return Entry(**kw, actor=ADMIN, token=None,
                      digests={f: d["sha256"] for f in d.get("files", [])},

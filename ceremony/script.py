@@ -30,13 +30,21 @@ def steps(c: Any) -> list[Step]:
     """The ceremony's steps for workspace ``c`` (a :class:`ceremony.engine.Ceremony`)."""
     plan, st = c.plan, c.state
     ws = "WORKSPACE"
-    out = [Step("Check the plan", "administrator, witnesses", f"ceremony status {ws}",
+    prev = st.init.get("previous")
+    init = f"ceremony init {ws} --plan PLAN.toml" + (" --previous METADATA_DIR" if prev else "")
+    out = [Step("Create the workspace from the plan", "administrator", init,
+                f"plan sha256 {st.init['plan_sha256']}; ceremony id {st.init['ceremony_id']}"),
+           Step("Check the plan", "administrator, witnesses", f"ceremony status {ws}",
                 f"plan sha256 {st.init['plan_sha256']} matches the copy on paper")]
+    if not plan.rehearsal:
+        out.append(Step("Preflight: air gap, clock, tool digest, tokens", "administrator, witnesses",
+                        f"ceremony preflight {ws}",
+                        "must pass before any key is generated or any signature made; "
+                        "every token step re-checks the network at the moment it runs"))
     if plan.witnesses:
         out.append(Step("Witnesses enrol their security keys", ", ".join(plan.witnesses),
                         f"ceremony witness enroll {ws} --name NAME",
                         f"{plan.witnesses_required} sign-off(s) will be needed before publish and seal"))
-    prev = st.init.get("previous")
     if prev:
         out.append(Step("Check the current root", "administrator", f"ceremony status {ws}",
                         f"continuing root v{prev['version']} (sha256 {prev['sha256'][:16]}...)"))

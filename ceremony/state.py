@@ -29,6 +29,8 @@ SEALED = "sealed"
 # FIDO2 witnesses (ceremony.witness): a credential enrolled, a sign-off over a journal head.
 WITNESS_ENROLLED = "witness-enrolled"
 WITNESS_SIGNED = "witness-signed"
+# A PIN asked for by a token step, and what became of it (ceremony.pin_audit); never the PIN.
+PIN_ATTEMPT = "pin-attempt"
 
 
 @dataclass

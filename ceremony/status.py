@@ -43,6 +43,8 @@ class StatusReport:
     expiries: list[Expiry] = field(default_factory=list)
     next_step: str = ""
     compromised: list[str] = field(default_factory=list)  # keys the plan declares compromised
+    exported: list[str] = field(default_factory=list)  # how the published metadata went out
+    sealed: bool = False
 
     def lines(self) -> list[str]:
         out = [f"ceremony {self.name}" + (" (REHEARSAL)" if self.rehearsal else "")]
@@ -55,7 +57,9 @@ class StatusReport:
             out += ["  " + line for line in self.thresholds.lines()]
             out.append("  publishable: " + ("yes" if self.thresholds.verified else "no"))
         if self.published:
-            out.append("published: " + ", ".join(f"v{v}" for v in self.published))
+            out.append("published: " + ", ".join(f"v{v}" for v in self.published)
+                       + ("; exported: " + ", ".join(self.exported) if self.exported else
+                          "; not exported yet"))
         if self.expiries:
             out.append("expiries:")
             out += ["  " + e.describe() for e in self.expiries]
@@ -67,6 +71,7 @@ class StatusReport:
                 "keys_needed": self.keys_needed, "draft_version": self.draft_version,
                 "thresholds": self.thresholds.to_dict() if self.thresholds else None,
                 "published": self.published, "next": self.next_step, "compromised": self.compromised,
+                "exported": self.exported, "sealed": self.sealed,
                 "expiries": [{"role": e.role, "expires": e.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
                               "warn": e.warn, "expired": e.expired} for e in self.expiries]}
 
@@ -102,20 +107,37 @@ def ceremony_status(c: Any) -> StatusReport:
     if st.draft:
         draft = c.draft_metadata().signed
         e = expiries(draft, {}, plan.expiry_warning)[0]
-        report.expiries.insert(0, Expiry(f"root v{draft.version} (draft)", *_fields(e)))
-    if needed:
-        report.next_step = f"ceremony keygen WORKSPACE --keyholder {needed[0]}"
-    elif not st.draft:
-        report.next_step = "ceremony draft WORKSPACE"
-    elif st.draft_published:
-        report.next_step = "export the published metadata (ceremony export)"
-    elif report.thresholds is not None and report.thresholds.verified:
-        report.next_step = "ceremony publish WORKSPACE"
-    else:
-        waiting = [n for v in (report.thresholds.old, report.thresholds.new) if v and not v.met
-                   for n in v.unsigned] if report.thresholds else []
-        report.next_step = ("ceremony sign WORKSPACE --keyholder " + waiting[0]) if waiting else "sign"
+        label = "published" if st.draft_published else "draft"
+        report.expiries.insert(0, Expiry(f"root v{draft.version} ({label})", *_fields(e)))
+    from ceremony.flows.export import published_exports
+    report.exported = [f"{x.get('transport')} {x.get('target')}" for x in published_exports(c)]
+    report.sealed = bool(st.sealed)
+    report.next_step = _next_step(c, report, needed)
     return report
+
+
+def _next_step(c: Any, report: StatusReport, needed: list[str]) -> str:
+    """The one next command, in the engine's order (the printable script follows it too)."""
+    st = c.state
+    if st.sealed:
+        return "nothing: the record is sealed (ceremony record verify WORKSPACE to check it)"
+    token_steps_left = bool(needed) or not st.draft_published
+    preflight_ok = bool(st.preflight and st.preflight.get("passed"))
+    if not c.plan.rehearsal and token_steps_left and not preflight_ok:
+        return "ceremony preflight WORKSPACE (a live ceremony's token steps need it)"
+    if needed:
+        return f"ceremony keygen WORKSPACE --keyholder {needed[0]}"
+    if not st.draft:
+        return "ceremony draft WORKSPACE"
+    if st.draft_published:
+        if not report.exported:
+            return "ceremony export WORKSPACE --usb DIR (or --qr DIR)"
+        return "ceremony seal WORKSPACE --keyholder NAME (a keyholder who signed)"
+    if report.thresholds is not None and report.thresholds.verified:
+        return "ceremony publish WORKSPACE"
+    waiting = [n for v in (report.thresholds.old, report.thresholds.new) if v and not v.met
+               for n in v.unsigned] if report.thresholds else []
+    return ("ceremony sign WORKSPACE --keyholder " + waiting[0]) if waiting else "sign"
 
 
 def _fields(e: Expiry) -> tuple[datetime, bool, bool]:

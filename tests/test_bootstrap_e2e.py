@@ -100,7 +100,13 @@ def test_bad_steps_fail_cleanly_and_lose_nothing(hsm: SoftHsm, tmp_path: Path) -
     assert r.code == 5
     assert "error: the PIN for token 'rehearsal-bob'" in r.err and "was refused" in r.err
     assert "not-the-pin" not in r.out + r.err
-    assert (ws / "journal.jsonl").read_bytes() == journal_before
+    # The wrong PIN is journaled as such (never the PIN), and nothing else is.
+    after = (ws / "journal.jsonl").read_bytes()
+    assert after.startswith(journal_before)
+    added = [json.loads(line) for line in after[len(journal_before):].splitlines()]
+    assert [(e["type"], e["data"]["keyholder"], e["data"]["outcome"]) for e in added] == [
+        ("pin-attempt", "bob", "wrong")]
+    assert b"not-the-pin" not in after
 
     draft = ws / "metadata" / "drafts" / "1.root.json"
     original = draft.read_bytes()

@@ -33,7 +33,10 @@ class RoleVerdict:
     def describe(self) -> str:
         """The verdict in one sentence for the room."""
         signed = ", ".join(self.signed) + " signed" if self.signed else "nobody has signed"
-        text = f"{self.label}: {len(self.signed)}/{self.threshold} - {signed}"
+        # "3/3 (+1)", never "4/3": the count toward the threshold, then any signatures beyond it.
+        extra = len(self.signed) - self.threshold
+        count = f"{min(len(self.signed), self.threshold)}/{self.threshold}"
+        text = f"{self.label}: {count}{f' (+{extra})' if extra > 0 else ''} - {signed}"
         if self.met:
             return text + "; threshold met"
         who = ", ".join(self.unsigned)
