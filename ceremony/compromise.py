@@ -196,6 +196,11 @@ def assess(root: Root, plan: Plan, keys: list[str] | None = None,
     if new_t != plan.root.threshold:
         a.lines.append(f"root threshold lowered from {plan.root.threshold} to {new_t} so it can be met; "
                        "add keyholders in a follow-up ceremony to restore it")
+    remaining = len([k for k in plan.root.keyholders if k not in compromised])
+    if compromised and remaining and new_t >= remaining:
+        a.lines.append(f"WARNING: the new root would be {new_t} of {remaining}: no margin - one lost "
+                       "or broken token makes it unusable; add keyholders with new tokens to the "
+                       "emergency plan before init if you can")
     targets_version = delegations.targets_version if delegations else 0
     for keyid, roles in delegated.items():
         a.lines.append(f"delegation key {keyid[:12]}: delegated by targets v{targets_version} "

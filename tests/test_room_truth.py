@@ -94,3 +94,19 @@ def test_imported_signature_reads_as_imported_in_the_transcript() -> None:
                               {k: v for k, v in data.items() if k != "imported"}, "0" * 64,
                               "1" * 64)).line()
     assert "signed root draft" in in_room and "imported" not in in_room
+
+
+def test_compromise_warns_when_the_new_threshold_leaves_no_margin(
+        hsm: SoftHsm, tmp_path: Path) -> None:
+    from tests.helpers import run_steps
+    s = bootstrap_setup(hsm, tmp_path, 4, 2)
+    ws = tmp_path / "ws"
+    run_steps(hsm, ws, s.plan, None, ["alice", "bob"])
+    # One of four compromised: 2 of 3 remain, a margin of one. No warning.
+    r = cli("compromise", ws, "--keyholder", "dave", "--out", tmp_path / "e1")
+    assert r.code == 0 and "no margin" not in r.out, r.out
+    # Two of four: the proposal is 2 of 2.
+    r = cli("compromise", ws, "--keyholder", "carol", "--keyholder", "dave", "--out", tmp_path / "e2")
+    assert r.code == 0, r.err
+    assert ("WARNING: the new root would be 2 of 2: no margin - one lost or broken token makes "
+            "it unusable") in r.out
