@@ -206,10 +206,12 @@ async def test_full_bootstrap_ceremony_through_the_tui(tmp_path: Path, hsm: Soft
 
     c = Ceremony.open(c.ws.root)
     types = [e.type for e in c.journal.events]
-    assert types == ["initialized", "preflight", *["keygen-intent", "key-generated"] * 3,
-                     "draft-created", "confirmed", "signature-added", "signature-added",
+    assert types == ["initialized", "preflight",
+                     *["keygen-intent", "key-generated", "pin-attempt"] * 3,
+                     "draft-created", "confirmed", *["signature-added", "pin-attempt"] * 2,
                      "confirmed", "published", "exported", "seal-signature", "seal-signature",
                      "sealed"]
+    assert {e.data["outcome"] for e in c.journal.events if e.type == "pin-attempt"} == {"accepted"}
     # The other side verifies what the stick carried, with the CLI.
     r = cli("import", "--usb", stick, "--out", tmp_path / "received")
     assert r.code == 0, r.err
@@ -324,7 +326,9 @@ async def test_wrong_pin_stops_without_retry_then_the_right_one_resumes(tmp_path
         assert "error: the PIN for token 'rehearsal-alice'" in banner and "was refused" in banner
         assert "does not retry" in banner
         assert isinstance(app.screen, KeygenScreen)  # no second PIN prompt
-        assert [e.type for e in app.ceremony.journal.events][-1] == "keygen-intent"
+        last = app.ceremony.journal.events[-2:]
+        assert [e.type for e in last] == ["keygen-intent", "pin-attempt"]
+        assert last[1].data["outcome"] == "wrong"  # journaled as such, never the PIN
         await d.token_step(KeygenScreen)
         assert "alice's key is on token rehearsal-alice" in d.text()
     events = Ceremony.open(c.ws.root).journal.events
@@ -495,7 +499,10 @@ async def test_pin_field_never_copies_to_the_clipboard(tmp_path: Path) -> None:
         field = app.screen.query_one(PinInput)
         await d.press(*"secret-pin")
         field.select_all()
-        await d.press("ctrl+c")
+        await d.press("ctrl+c")  # Ctrl-C asks to quit; it never copies
+        await d.at(ConfirmScreen)
+        await d.press("n")
+        await d.at(PinScreen)
         field.select_all()
         await d.press("ctrl+x")
         assert "secret-pin" not in (app.clipboard or "")

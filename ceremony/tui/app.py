@@ -51,7 +51,8 @@ class CeremonyApp(App[int]):
     OptionList { height: auto; max-height: 8; margin: 0 0 1 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit_safely", "Quit", show=False, priority=True)]
+        Binding("ctrl+q", "quit_safely", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "ask_quit", "Quit", show=False, priority=True)]
 
     def __init__(self, workspace: Path, module_path: str | None = None,
                  pin_provider: Callable[[Any], str] | None = None, probes: Probes | None = None,
@@ -181,6 +182,17 @@ class CeremonyApp(App[int]):
         """Show the step the journal says comes next."""
         step = next_step(self.ceremony, self.session)
         self.switch_screen(screen_for(step))
+
+    def action_ask_quit(self) -> None:
+        """Ctrl-C: ask before quitting (a second Ctrl-C on the question quits)."""
+        from ceremony.tui.screens.confirm import ConfirmScreen
+        if isinstance(self.screen, ConfirmScreen) and self.screen.quitting:
+            self.action_quit_safely()
+            return
+        question = ConfirmScreen("Quit the ceremony tool? Everything done so far is journaled; "
+                                 "running it again resumes where it stopped.")
+        question.quitting = True
+        self.push_screen(question, lambda yes: self.action_quit_safely() if yes else None)
 
     def action_quit_safely(self) -> None:
         """Quit, unless a token operation is running (it would be cut off mid-way)."""

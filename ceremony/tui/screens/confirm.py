@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -14,7 +15,7 @@ from textual.widgets import Input, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """With ``typed``, the operator must type that word exactly; else y / n."""
+    """With ``typed``, the operator must type that word exactly; else y / n, and no by default."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
@@ -26,6 +27,7 @@ class ConfirmScreen(ModalScreen[bool]):
         super().__init__()
         self.question = question
         self.typed = typed
+        self.quitting = False  # the app's Ctrl-C question (a second Ctrl-C answers it)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
@@ -36,20 +38,23 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Input(id="typed", placeholder=self.typed)
                 yield Static("", id="mismatch")
             else:
-                yield Static(Text("y / enter: yes    n / escape: no", style="dim"))
+                yield Static(Text("y: yes    n / enter / escape: no (the default)", style="dim"))
 
     def on_mount(self) -> None:
         if self.typed:
             self.query_one("#typed", Input).focus()
 
-    def on_key(self, event: object) -> None:
+    def on_key(self, event: events.Key) -> None:
         if self.typed:
             return
-        key = getattr(event, "key", "")
-        if key in ("y", "enter"):
-            self.dismiss(True)
-        elif key == "n":
-            self.dismiss(False)
+        key = event.key
+        if key not in ("y", "n", "enter"):
+            return
+        # The answer is this modal's: the key must not go on to the screen below (its enter
+        # would open the same question again, or move the ceremony on).
+        event.stop()
+        event.prevent_default()
+        self.dismiss(key == "y")  # the default is no: a stray enter never approves
 
     @on(Input.Submitted, "#typed")
     def check(self, event: Input.Submitted) -> None:

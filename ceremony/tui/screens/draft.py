@@ -103,7 +103,7 @@ class DraftScreen(StepScreen):
             if self.attempt(c.draft):
                 self.show()
             return
-        words = fingerprint_words(c.state.draft_digest, 4)
+        words = fingerprint_words(c.state.draft_digest)  # all 8, as read aloud everywhere
         question = (f"Approve root v{c.state.draft['version']} for signing?\n"
                     f"Digest words: {words}\nThe room has compared them with the screen.")
         self.app.push_screen(ConfirmScreen(question), self.approved)
