@@ -5,8 +5,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test rehearse deps venv bench clean
 
-demo: $(STAMP)
-	rm -rf demo
+demo: $(STAMP)  # a previous demo/ is reopened, never thrown away (remove it to start afresh)
 	$(VENV)/bin/python -m ceremony.tui.demo demo --keyholders 5 --threshold 3
 
 test: $(STAMP)

@@ -28,10 +28,14 @@ def test_the_demo_pin_is_chosen_twice_and_checked() -> None:
     answers = iter([DEMO_PIN, DEMO_PIN])
     assert demo.choose_pin(lambda _prompt: next(answers)) == DEMO_PIN
     answers = iter([DEMO_PIN, "another-pin"])
-    with pytest.raises(UsageError, match="differ"):
-        demo.choose_pin(lambda _prompt: next(answers))
-    with pytest.raises(UsageError, match="at least 4"):
-        demo.choose_pin(lambda _prompt: "123")
+    told: list[str] = []
+    # A typo is asked again rather than ending `make demo`.
+    answers = iter(["123", DEMO_PIN, "another-pin", DEMO_PIN, DEMO_PIN])
+    assert demo.choose_pin(lambda _prompt: next(answers), told.append) == DEMO_PIN
+    assert told == ["That PIN is too short: at least 4 characters. Try again.",
+                    "The two PINs differ. Try again."]
+    with pytest.raises(UsageError, match="no usable PIN after 3 tries"):
+        demo.choose_pin(lambda _prompt: "123", told.append)
 
 
 def test_the_demo_refuses_without_a_terminal(tmp_path: Path,
@@ -54,8 +58,23 @@ async def test_the_demo_opens_the_tui_and_the_pin_is_typed_there(
     with redirect_stdout(out), redirect_stderr(err):
         assert demo.main([str(tmp_path / "demo"), "--no-open"]) == 0
     printed = out.getvalue() + err.getvalue()
-    assert f"ceremony tui {tmp_path / 'demo' / 'workspace'}" in printed
+    assert f"tui {(tmp_path / 'demo' / 'workspace').resolve()}" in printed
     assert DEMO_PIN not in printed
+    # The printed record check works as printed, from any folder.
+    check = next(line.strip() for line in printed.splitlines() if "record verify" in line)
+    import subprocess
+    run = subprocess.run(check, shell=True, cwd="/", capture_output=True, text=True, timeout=120)
+    assert run.returncode == 3 and "error: the ceremony is not sealed" in run.stderr, run.stderr
+    assert "ok   journal chain intact" in run.stdout
+    # A second `make demo` keeps the first: it is reopened, not made again.
+    journal = (tmp_path / "demo" / "workspace" / "journal.jsonl").read_bytes()
+    tokens = sorted(p.name for p in (tmp_path / "demo" / "softhsm").rglob("*"))
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        assert demo.main([str(tmp_path / "demo"), "--no-open"]) == 0
+    assert "A demo is already prepared in" in err.getvalue()
+    assert (tmp_path / "demo" / "workspace" / "journal.jsonl").read_bytes() == journal
+    assert sorted(p.name for p in (tmp_path / "demo" / "softhsm").rglob("*")) == tokens
     monkeypatch.delenv("CEREMONY_PIN")
 
     base = tmp_path / "demo"

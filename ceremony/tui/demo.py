@@ -85,23 +85,52 @@ def prepare(base: Path, names: list[str], threshold: int, pin: str,
 
 
 MIN_PIN = 4  # SoftHSM refuses shorter user PINs
+PIN_TRIES = 3  # a typo is asked again, not a failed `make demo`
 
 
-def choose_pin(ask: Callable[[str], str] = getpass.getpass) -> str:
+def choose_pin(ask: Callable[[str], str] = getpass.getpass,
+               tell: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> str:
     """Ask the person at the terminal for the throwaway tokens' PIN, twice, without echo.
 
+    A PIN that is too short, or a second entry that differs, is asked again (up to
+    ``PIN_TRIES`` times): nothing has been made yet, so there is nothing to lose.
+
     Raises:
-        UsageError: too short, or the two entries differ.
+        UsageError: still no usable PIN after ``PIN_TRIES`` tries.
     """
     from ceremony.errors import UsageError
-    first = ask(f"Choose a throwaway PIN for the rehearsal tokens (at least {MIN_PIN} "
-                "characters, used nowhere else; you will type it in the TUI at every token "
-                "step): ")
-    if len(first) < MIN_PIN:
-        raise UsageError(f"the PIN must have at least {MIN_PIN} characters; nothing was made")
-    if ask("The same PIN again: ") != first:
-        raise UsageError("the two PINs differ; nothing was made")
-    return first
+    for _ in range(PIN_TRIES):
+        first = ask(f"Choose a throwaway PIN for the rehearsal tokens (at least {MIN_PIN} "
+                    "characters, used nowhere else; you will type it in the TUI at every token "
+                    "step): ")
+        if len(first) < MIN_PIN:
+            tell(f"That PIN is too short: at least {MIN_PIN} characters. Try again.")
+            continue
+        if ask("The same PIN again: ") != first:
+            tell("The two PINs differ. Try again.")
+            continue
+        return first
+    raise UsageError(f"no usable PIN after {PIN_TRIES} tries (at least {MIN_PIN} characters, "
+                     "typed twice the same); nothing was made")
+
+
+def existing(base: Path) -> Prepared | None:
+    """A demo already prepared in ``base`` (its workspace and SoftHSM folder), if any."""
+    base = Path(base)
+    ws, tokens = base / "workspace", base / "softhsm"
+    if (ws / "journal.jsonl").is_file() and (tokens / "softhsm2.conf").is_file():
+        return Prepared(base, base / "plan.toml", ws, softhsm.SoftHsmDir(tokens))
+    return None
+
+
+def commands(p: Prepared) -> str:
+    """How to open the workspace again, and check its record, as commands that work as printed
+    from any folder (absolute paths; the ``ceremony`` installed beside this Python)."""
+    exe = Path(sys.executable).parent / "ceremony"
+    tool = str(exe) if exe.is_file() else f"{sys.executable} -m ceremony.cli"
+    ws = p.workspace.resolve()
+    return (f"To open it again:\n  SOFTHSM2_CONF={p.softhsm.conf.resolve()} {tool} tui {ws}\n"
+            f"To check its record once the ceremony is sealed (offline):\n  {tool} record verify {ws}")
 
 
 def demo_app(p: Prepared, pin: str | None = None) -> Any:
@@ -130,23 +159,31 @@ def main(argv: list[str] | None = None) -> int:
             print("error: the demo is interactive: run it in a terminal (CEREMONY_PIN is for "
                   "scripted runs only)", file=sys.stderr)
             return EXIT_USAGE
-        pin = scripted or choose_pin()
-        p = prepare(args.dir, keyholder_names(args.keyholders), args.threshold, pin)
+        p = existing(args.dir)
+        if p is not None:  # never thrown away: a previous demo is reopened where it stopped
+            softhsm.activate(p.softhsm)
+            print(f"A demo is already prepared in {args.dir}: opening it where it stopped "
+                  f"(remove {args.dir} to start afresh).", file=sys.stderr)
+        else:
+            if Path(args.dir).exists() and any(Path(args.dir).iterdir()):
+                print(f"error: {args.dir} exists and holds no demo; nothing was made",
+                      file=sys.stderr)
+                return EXIT_USAGE
+            pin = scripted or choose_pin()
+            p = prepare(args.dir, keyholder_names(args.keyholders), args.threshold, pin)
+            del pin
     except (CeremonyError, HsmError) as e:
         print(f"error: {e.message}", file=sys.stderr)
         return e.exit_code
     except (KeyboardInterrupt, EOFError):
         print("\nerror: interrupted; nothing was opened", file=sys.stderr)
         return 130
-    reopen = f"SOFTHSM2_CONF={p.softhsm.conf} ceremony tui {p.workspace}"
     if args.no_open:
-        print(reopen)
+        print(commands(p))
         return 0
     app = demo_app(p, scripted)
-    del pin
     code = app.run()
-    print(f"The rehearsal workspace is {p.workspace}. To open it again:\n  {reopen}\n"
-          f"To check its record (offline):\n  ceremony record verify {p.workspace}")
+    print(f"The rehearsal workspace is {p.workspace.resolve()}. {commands(p)}")
     return int(code or app.exit_code or 0)
 
 
