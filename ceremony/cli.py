@@ -164,7 +164,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     result = rehearse(Path(args.workspace), keyholders=args.keyholders, threshold=args.threshold,
                       softhsm_dir=Path(args.softhsm_dir) if args.softhsm_dir else None,
                       algorithm=args.algorithm, scenario=args.scenario, fmt=args.format,
-                      log=lambda m: print(m, file=sys.stderr))
+                      log=lambda m: print(m, file=sys.stderr), keep_tokens=args.keep_tokens)
     _emit(args, result.lines(), result.to_dict())
     return 0
 
@@ -440,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=int, default=3, metavar="M")
     p.add_argument("--algorithm", default="ecdsa-p256")
     p.add_argument("--softhsm-dir", metavar="DIR", help="where to make the throwaway tokens")
+    p.add_argument("--keep-tokens", action="store_true",
+                   help="keep the throwaway tokens afterwards (removed by default)")
     p.add_argument("--scenario", default="bootstrap",
                    help="bootstrap (default), targets-rotation, root-rotation, emergency-targets, "
                         "emergency-root")

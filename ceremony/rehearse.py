@@ -10,6 +10,7 @@ rehearsal tokens are useless once the process ends.
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,7 +175,8 @@ class _Rig:
 def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
              softhsm_dir: Path | None = None, algorithm: str = "ecdsa-p256",
              scenario: str = "bootstrap", fmt: str = "tuf",
-             log: Callable[[str], None] = lambda m: None) -> RehearsalResult:
+             log: Callable[[str], None] = lambda m: None,
+             keep_tokens: bool = False) -> RehearsalResult:
     """Run a whole ceremony on fresh SoftHSM tokens: the bootstrap, then the scenario.
 
     Scenarios after the bootstrap (each in its own workspace, ``WORKSPACE.<scenario>``):
@@ -183,6 +185,11 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
     (two root keys compromised; in band while the honest ones meet the old threshold).
     ``fmt="notary"`` rehearses a Notary v1 collection's bootstrap (its server keys made
     locally, no server); its rotations are not rehearsed here.
+
+    The throwaway tokens are removed at the end (they hold private keys, however
+    worthless), unless ``keep_tokens``; the plan, the online public keys and the verified
+    chain stay beside them. The workspaces stay too: a rehearsal's record can be compared
+    with the live one (``ceremony record compare``) without its tokens.
 
     Raises:
         UsageError: impossible keyholder/threshold numbers or unknown scenario.
@@ -254,7 +261,12 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         report, _ = verify_directory(rig.repo)
     else:
         report = chain.walk((rig.repo / "1.root.json").read_bytes(), rig.repo)
-    lines += [f"throwaway tokens: {rig.dir.root}",
-              f"verified: the chain in {rig.repo} ends at v{report.newest_version}"]
+    lines.append(f"verified: the chain in {rig.repo} ends at v{report.newest_version}")
+    if keep_tokens:
+        lines.append(f"throwaway tokens kept: {rig.dir.root} (SOFTHSM2_CONF={rig.dir.conf})")
+    else:
+        rig.module.close()
+        shutil.rmtree(rig.dir.root, ignore_errors=True)
+        lines.append(f"throwaway tokens removed from {rig.dir.root} (--keep-tokens keeps them)")
     return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version,
                            first.signers_used, lines)
