@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from ceremony.online.rehearsal_keys import ONLINE_TOKEN
 
 from ceremony.errors import UsageError
 from hsm import softhsm
 
-ONLINE_TOKEN = "rehearsal-online"
 
 
 @dataclass
@@ -101,14 +100,11 @@ class _Rig:
 
     def online_keys(self, directory: Path, roles: tuple[str, ...] = ("targets", "snapshot", "timestamp")) -> None:
         """New online keys on the online token; public PEMs written to ``directory``."""
-        directory.mkdir(parents=True, exist_ok=True)
+        from ceremony.online.rehearsal_keys import make_online_keys
         token = self.module.find_token(label=ONLINE_TOKEN)
-        for role in roles:
-            self._online += 1
-            tk = self.module.generate(token, self.pin, "ecdsa-p256", f"online-{role}-{self._online}",
-                                      bytes([0x10, self._online]))
-            pem = tk.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-            (directory / f"{role}.pub.pem").write_bytes(pem)
+        self._online = make_online_keys(self.module, token, self.pin, directory, roles,
+                                        first_id=self._online + 1,
+                                        label_suffix=f"-{self._online + 1}") - 1
 
     def notary_keys(self, directory: Path, gun: str) -> None:
         """A notary collection's online keys, made here instead of fetched from a server.

@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from ceremony.online.rehearsal_keys import ONLINE_TOKEN
 
 from hsm import softhsm
 
-ONLINE_TOKEN = "rehearsal-online"
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,7 @@ def prepare(base: Path, names: list[str], threshold: int, pin: str,
         CeremonyError: the plan or workspace cannot be created.
     """
     from ceremony.engine import Ceremony
+    from ceremony.online.rehearsal_keys import make_online_keys
     from ceremony.rehearse import write_plan
     from hsm.pkcs11 import get_module, resolve_module_path
 
@@ -69,12 +69,7 @@ def prepare(base: Path, names: list[str], threshold: int, pin: str,
     module.refresh()
     token = module.find_token(label=ONLINE_TOKEN)
     online = base / "online"
-    online.mkdir(exist_ok=True)
-    for i, role in enumerate(("targets", "snapshot", "timestamp")):
-        tk = module.generate(token, lambda _i: pin, "ecdsa-p256", f"online-{role}",
-                             bytes([0x10 + i]))
-        pem = tk.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        (online / f"{role}.pub.pem").write_bytes(pem)
+    make_online_keys(module, token, lambda _i: pin, online)
     module.refresh()  # log out of the online token: the ceremony starts with no session
     plan = base / "plan.toml"
     write_plan(plan, name, names, threshold, algorithm, online)
