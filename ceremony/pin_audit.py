@@ -74,10 +74,12 @@ def _journal(c: Any, step: str, keyholder: str, asked: list[TokenInfo], outcome:
         return
     for n, info in enumerate(asked, start=1):
         data: dict[str, Any] = {"keyholder": keyholder, "step": step,
-                                "token_label": info.label, "token_serial": info.serial,
+                                "token_label": getattr(info, "label", None),
+                                "token_serial": getattr(info, "serial", None),
                                 "outcome": outcome if n == len(asked) else OK}
-        if info.pin_attempts_left is not None:
-            data["attempts_left_before"] = info.pin_attempts_left
+        left = getattr(info, "pin_attempts_left", None)
+        if isinstance(left, int):
+            data["attempts_left_before"] = left
         try:
             c.record(PIN_ATTEMPT, data)
         except Exception:  # noqa: BLE001 - the step's own outcome is what the operator needs
