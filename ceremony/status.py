@@ -43,6 +43,7 @@ class StatusReport:
     expiries: list[Expiry] = field(default_factory=list)
     next_step: str = ""
     compromised: list[str] = field(default_factory=list)  # keys the plan declares compromised
+    torn_bytes: int = 0  # an incomplete last journal line, left out (ceremony.journal.Torn)
 
     def lines(self) -> list[str]:
         out = [f"ceremony {self.name}" + (" (REHEARSAL)" if self.rehearsal else "")]
@@ -59,6 +60,10 @@ class StatusReport:
         if self.expiries:
             out.append("expiries:")
             out += ["  " + e.describe() for e in self.expiries]
+        if self.torn_bytes:
+            out.append(f"journal: an incomplete last line ({self.torn_bytes} bytes) is left out: an "
+                       "append cut short by a crash, or one being written now; the next command "
+                       "that changes the workspace sets it aside into recovery/")
         out.append("next: " + self.next_step)
         return out
 
@@ -67,6 +72,7 @@ class StatusReport:
                 "keys_needed": self.keys_needed, "draft_version": self.draft_version,
                 "thresholds": self.thresholds.to_dict() if self.thresholds else None,
                 "published": self.published, "next": self.next_step, "compromised": self.compromised,
+                "journal_torn_bytes": self.torn_bytes,
                 "expiries": [{"role": e.role, "expires": e.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
                               "warn": e.warn, "expired": e.expired} for e in self.expiries]}
 
@@ -93,6 +99,8 @@ def ceremony_status(c: Any) -> StatusReport:
                           st.draft["version"] if st.draft else None, None, list(st.published))
     prev = c.previous_root()
     report.compromised = describe_declared(c)
+    torn = getattr(c.journal, "torn", None)
+    report.torn_bytes = len(torn.data) if torn is not None else 0
     if st.draft:
         report.thresholds = c.status()
     online = (st.init.get("previous") or {}).get("online", {})

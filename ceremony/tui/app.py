@@ -82,7 +82,14 @@ class CeremonyApp(App[int]):
 
     # ---- lifecycle ----------------------------------------------------------------
 
+    def on_unmount(self) -> None:
+        # The TUI holds its workspace (ceremony.lock) for as long as it shows it: let go on exit.
+        if self.ceremony is not None:
+            self.ceremony.close()
+
     def on_mount(self) -> None:
+        from ceremony.lock import set_command
+        set_command("ceremony tui")  # how a refused command names this holder
         # The engine pulls in python-tuf and python-pkcs11 (about 0.3 s): open the workspace
         # in a worker so the first screen is up, and answering keys, while that happens.
         from ceremony.tui.screens.fatal import OpeningScreen
