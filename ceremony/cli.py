@@ -453,6 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_yubikey_commands(sub, add)
     from ceremony.cli_witness import add_commands as add_witness_commands
     add_witness_commands(sub, add)
+    from ceremony.cli_backup import add_commands as add_backup_commands
+    add_backup_commands(sub, add)
     return ap
 
 
