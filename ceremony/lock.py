@@ -193,7 +193,12 @@ def hold(root: Path) -> Hold:
                 # The lock is free yet its recorded holder runs: the lock file was removed
                 # or replaced under it. Never share a workspace on that guess.
                 raise _refusal(root, previous, replaced=True)
-            atomic_write(root / HOLDER_NAME, Holder.me(_command).to_bytes())
+            try:
+                atomic_write(root / HOLDER_NAME, Holder.me(_command).to_bytes())
+            except WorkspaceError as e:  # the flock is the lock; the file only names its holder
+                (root / HOLDER_NAME).unlink(missing_ok=True)
+                note(f"{e.message}: a command refused meanwhile cannot say who holds the "
+                     "workspace")
         except BaseException:
             lock.release(force=True)
             raise
@@ -229,8 +234,10 @@ class Sitting:
         self.command = command
         self.notes: list[str] = []
         self._holds: list[Hold] = []
+        self._was = _command
 
     def __enter__(self) -> Sitting:
+        self._was = _command
         if self.command:
             set_command(self.command)
         with _guard:
@@ -242,6 +249,7 @@ class Sitting:
             if self in _sittings:
                 _sittings.remove(self)
             holds, self._holds = self._holds, []
+        set_command(self._was)
         for h in holds:
             h.release()
 
