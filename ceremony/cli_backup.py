@@ -20,16 +20,17 @@ from ceremony.cli_common import emit as _emit
 def cmd_backup(args: argparse.Namespace) -> int:
     from ceremony.backup import backup
     b = backup(Path(args.workspace), Path(args.dest))
-    _emit(args, [f"backup of {args.workspace} written to {b.path}: {b.files} files, journal "
-                 f"{b.events} events, head {b.head}"], b.to_dict())
+    line = (f"backup of {args.workspace} written to {b.path}: {b.files} files, journal "
+            f"{b.events} events, head {b.head}")
+    _emit(args, [line], b.to_dict())
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from ceremony.backup import restore
     b = restore(Path(args.backup), Path(args.workspace))
-    lines = [f"restored {b.path} from {args.backup}: {b.files} files, journal {b.events} events, "
-             f"head {b.head} (verified)"]
+    lines = [(f"restored {b.path} from {args.backup}: {b.files} files, journal {b.events} "
+              f"events, head {b.head} (verified)")]
     if b.kept_aside is not None:
         lines += [f"the damaged workspace is kept at {b.kept_aside} ({b.damage})",
                   "steps done after the backup was taken must be done again"]

@@ -35,7 +35,7 @@ import sys
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Self
 
 from filelock import FileLock, Timeout
 
@@ -236,7 +236,7 @@ class Sitting:
         self._holds: list[Hold] = []
         self._was = _command
 
-    def __enter__(self) -> Sitting:
+    def __enter__(self) -> Self:
         self._was = _command
         if self.command:
             set_command(self.command)
@@ -244,7 +244,7 @@ class Sitting:
             _sittings.append(self)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         with _guard:
             if self in _sittings:
                 _sittings.remove(self)
