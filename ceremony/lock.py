@@ -125,6 +125,9 @@ class _Entry:
 
 _registry: dict[str, _Entry] = {}
 _guard = threading.RLock()
+# A forked child shares its parent's open lock files but is another process: it holds
+# nothing until it takes a lock itself (filelock leaves the parent's flock alone).
+os.register_at_fork(after_in_child=_registry.clear)
 _command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
 
 
