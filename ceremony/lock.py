@@ -233,8 +233,9 @@ class Sitting:
     """One command's span: the workspace holds it took are released when it ends, and the
     warnings gathered for the operator (:func:`note`) are kept in :attr:`notes`."""
 
-    def __init__(self, command: str | None = None) -> None:
+    def __init__(self, command: str | None = None, release: bool = True) -> None:
         self.command = command
+        self.release = release  # False: only gather notes (the TUI keeps its hold)
         self.notes: list[str] = []
         self._holds: list[Hold] = []
         self._was = _command
@@ -251,7 +252,7 @@ class Sitting:
         with _guard:
             if self in _sittings:
                 _sittings.remove(self)
-            holds, self._holds = self._holds, []
+            holds, self._holds = (self._holds if self.release else []), []
         set_command(self._was)
         for h in holds:
             h.release()

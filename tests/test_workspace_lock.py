@@ -217,3 +217,31 @@ def test_the_tui_holding_the_workspace_makes_the_cli_refuse(tmp_path: Path, hsm:
     asyncio.run(scenario())
     r = run("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)  # the TUI let go
     assert r.returncode == 0, r.stderr
+
+
+def test_the_tui_shows_what_opening_the_workspace_recovered(tmp_path: Path, hsm: SoftHsm) -> None:
+    """A stale holder and a torn journal tail are dealt with when the TUI opens the workspace,
+    and the room is told, as the CLI tells it on stderr."""
+    ws = workspace(hsm, tmp_path)
+    _forge_holder(ws, 999_999_999, "1")  # no such process
+    path = ws / "journal.jsonl"
+    path.write_bytes(path.read_bytes()[:-10])
+
+    async def scenario() -> list[str]:
+        app = make_app(ws, pin_provider=hsm.pin)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(2000):
+                if isinstance(app.screen, PlanScreen):
+                    break
+                await pilot.pause(0.02)
+            assert isinstance(app.screen, PlanScreen)
+            await pilot.pause()
+            shown = [str(n.message) for n in app._notifications]
+            await pilot.press("ctrl+q")
+            return shown
+
+    shown = asyncio.run(scenario())
+    assert any(s.startswith("took over the workspace lock of pid 999999999 (ceremony draft, "
+                            "since 2026-01-01T00:00:00Z)") for s in shown), shown
+    assert any("it was set aside into recovery/journal-tail-" in s for s in shown), shown
+    assert [e.type for e in journal.read(path)][-1] == "journal-recovered"
