@@ -104,13 +104,21 @@ class Holder:
         return json.dumps(asdict(self), sort_keys=True).encode()
 
 
+def _text(value: object) -> str:
+    """A holder-file field fit for a terminal: printable ASCII, 80 characters at most (the
+    file is read from disk like anything else, and goes into an operator sentence)."""
+    return "".join(ch for ch in str(value) if " " <= ch <= "~")[:80]
+
+
 def read_holder(root: Path) -> Holder | None:
     """The holder file of ``root``, None when absent or unreadable (being written)."""
     try:
         obj = json.loads((Path(root) / HOLDER_NAME).read_bytes())
-        return Holder(int(obj["pid"]), obj.get("start"), str(obj.get("boot", "")),
-                      str(obj.get("host", "")), str(obj["command"]), str(obj["since"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        start = obj.get("start")
+        return Holder(int(obj["pid"]), None if start is None else _text(start),
+                      _text(obj.get("boot", "")), _text(obj.get("host", "")),
+                      _text(obj["command"]), _text(obj["since"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

@@ -245,3 +245,26 @@ def test_the_tui_shows_what_opening_the_workspace_recovered(tmp_path: Path, hsm:
                             "since 2026-01-01T00:00:00Z)") for s in shown), shown
     assert any("it was set aside into recovery/journal-tail-" in s for s in shown), shown
     assert [e.type for e in journal.read(path)][-1] == "journal-recovered"
+
+
+def test_a_holder_file_is_read_like_any_input(tmp_path: Path, hsm: SoftHsm) -> None:
+    """What the holder file says goes into an operator sentence: terminal escapes and
+    overlong text are dropped; an unreadable file still gets a refusal, just without a name."""
+    ws = workspace(hsm, tmp_path)
+    holder = Holder(ws)
+    try:
+        (ws / HOLDER_NAME).write_text(json.dumps({
+            "pid": holder.proc.pid, "start": None, "boot": "", "host": socket.gethostname(),
+            "command": "\x1b[2Jceremony \x07sign" + "x" * 200, "since": "then"}))
+        r = run("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
+        assert r.returncode == 7
+        shown = "[2Jceremony sign" + "x" * 64  # the escape characters gone, 80 at most
+        assert f"is in use by pid {holder.proc.pid} ({shown}, since then)" in r.stderr
+        assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+        (ws / HOLDER_NAME).write_text("[not a holder")
+        r = run("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
+        assert r.returncode == 7
+        assert (f"error: the workspace {ws} is in use by a process that has not yet said who it "
+                "is; one process works on a workspace at a time") in r.stderr
+    finally:
+        holder.stop()
