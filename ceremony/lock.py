@@ -27,6 +27,7 @@ command runs inside a :class:`Sitting`, which releases what the command took.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -207,7 +208,8 @@ def hold(root: Path) -> Hold:
             try:
                 atomic_write(root / HOLDER_NAME, Holder.me(_command).to_bytes())
             except WorkspaceError as e:  # the flock is the lock; the file only names its holder
-                (root / HOLDER_NAME).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    (root / HOLDER_NAME).unlink(missing_ok=True)  # never name a stale holder
                 note(f"{e.message}: a command refused meanwhile cannot say who holds the "
                      "workspace")
         except BaseException:
