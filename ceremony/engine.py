@@ -194,18 +194,18 @@ class Ceremony:
         if self.state.draft is not None and not self.state.sealed and \
                 not self.ws.draft_path(self.state.draft["version"]).exists():
             self._write_derived(self._write_draft)
-        for rec in self.state.keys.values():
-            path = self.ws.keys / f"root-{rec.keyholder}.json"
-            data = self._key_file_from_record(rec)
-            if data is not None and not path.exists():
+        generated = {e.data["keyholder"]: e.data for e in self.journal.events
+                     if e.type == KEY_GENERATED}
+        for keyholder, event in generated.items():
+            path = self.ws.keys / f"root-{keyholder}.json"
+            if not path.exists():
+                data = self._key_file_from_event(event)
                 self._write_derived(lambda p=path, d=data: atomic_write(p, d))  # type: ignore[misc]
 
-    def _key_file_from_record(self, rec: KeyRecord) -> bytes | None:
-        """A key file as keygen wrote it, from its journal record (TUF keys on PKCS#11 tokens;
-        None for what is not rebuilt from the journal alone)."""
-        if self.plan.format != "tuf" or rec.device != "pkcs11":
-            return None
-        return json.dumps({"keyid": rec.keyid, **rec.key}, indent=1, sort_keys=True).encode()
+    def _key_file_from_event(self, event: dict[str, Any]) -> bytes:
+        """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event (TUF)."""
+        return json.dumps({"keyid": event["keyid"], **event["key"]}, indent=1,
+                          sort_keys=True).encode()
 
     def _write_derived(self, write: Callable[[], None]) -> None:
         """Write a file derived from an event already journaled; a failure is a warning.

@@ -195,3 +195,28 @@ def test_a_key_file_that_cannot_be_written_does_not_fail_keygen(tmp_path: Path,
     r = cli("keygen", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file)
     assert r.code == 0, r.err
     assert json.loads(blocker.read_bytes()) == {"keyid": rec.keyid, **rec.key}
+
+
+def test_a_notary_key_file_is_rewritten_from_the_journal_too(tmp_path: Path,
+                                                             hsm: SoftHsm) -> None:
+    from tests.test_notary_ceremony_offline import online_keys, write_plan
+    keys, targets = online_keys(tmp_path / "keys")
+    plan = write_plan(tmp_path, "p", keys, targets,
+                      holders={"alice": "tok-alice", "bob": "tok-bob"})
+    hsm.make("tok-alice", "tok-bob")
+    ws = tmp_path / "ws"
+    assert cli("init", ws, "--plan", plan).code == 0
+    blocker = ws / "keys" / "root-alice.json"
+    blocker.mkdir()
+    r = cli("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    assert f"warning: cannot write {blocker}: Is a directory; the step is recorded" in r.err
+    blocker.rmdir()
+    r = cli("keygen", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    event = next(e.data for e in journal.read(ws / "journal.jsonl")
+                 if e.type == "key-generated" and e.data["keyholder"] == "alice")
+    written = json.loads(blocker.read_bytes())
+    assert written["keyid"] == event["keyid"] and written["keyholder"] == "alice"
+    assert written["canonical_keyid"] == event["canonical_keyid"]
+    assert written["keyval"] == event["key"]["keyval"]
