@@ -268,3 +268,28 @@ def test_a_holder_file_is_read_like_any_input(tmp_path: Path, hsm: SoftHsm) -> N
                 "is; one process works on a workspace at a time") in r.stderr
     finally:
         holder.stop()
+
+
+def test_a_forked_child_is_another_process(tmp_path: Path, hsm: SoftHsm) -> None:
+    """A child forked while this process holds the workspace does not inherit the hold: it is
+    refused, and its exit leaves this process's lock in place."""
+    from ceremony.engine import Ceremony
+    from ceremony.errors import WorkspaceError
+    ws = workspace(hsm, tmp_path, draft=False)
+    c = Ceremony.open(ws)
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if it is refused, naming its parent
+        code = 1
+        try:
+            Ceremony.open(ws)
+        except WorkspaceError as e:
+            code = 0 if f"in use by pid {os.getppid()} " in e.message else 2
+        except BaseException:  # noqa: BLE001 - a code, whatever happens
+            code = 3
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    r = run("draft", ws)
+    assert r.returncode == 7 and f"in use by pid {os.getpid()} " in r.stderr
+    c.close()
+    assert run("draft", ws).returncode == 0
