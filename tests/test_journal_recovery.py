@@ -44,6 +44,7 @@ def test_a_line_cut_mid_way_is_reported_by_status_and_set_aside_by_the_next_step
     assert (f"journal: an incomplete last line ({len(tail)} bytes) is left out: an append cut "
             "short by a crash, or one being written now") in r.out
     assert "next: ceremony draft WORKSPACE" in r.out  # the torn draft is not an event
+    assert json.loads(cli("status", ws, "--json").out)["journal_torn_bytes"] == len(tail)
     assert (ws / "journal.jsonl").read_bytes() == before and not (ws / "recovery").exists()
 
     r = cli("draft", ws)  # a writer: sets the tail aside, journals it, goes on
