@@ -29,6 +29,7 @@ from tuf.api.metadata import Metadata, Root
 from ceremony import chain
 from ceremony.compromise import check_declared
 from ceremony.errors import (
+    CeremonyError,
     PlanError,
     StateError,
     ThresholdError,
@@ -190,17 +191,25 @@ class Ceremony:
         """Write again the files the journal fully describes that are missing: the draft being
         signed and generated keys' public key files. A step whose event was journaled reports
         success even when writing such a file failed (a full disk, see :meth:`_write_derived`);
-        the next command that opens the workspace puts the file back."""
-        if self.state.draft is not None and not self.state.sealed and \
-                not self.ws.draft_path(self.state.draft["version"]).exists():
-            self._write_derived(self._write_draft)
-        generated = {e.data["keyholder"]: e.data for e in self.journal.events
-                     if e.type == KEY_GENERATED}
-        for keyholder, event in generated.items():
-            path = self.ws.keys / f"root-{keyholder}.json"
-            if not path.exists():
-                data = self._key_file_from_event(event)
-                self._write_derived(lambda p=path, d=data: atomic_write(p, d))  # type: ignore[misc]
+        the next command that opens the workspace puts the file back. A sealed workspace is a
+        record and is left as it is; a file that cannot be rebuilt is a warning here (the step
+        that needs it says why)."""
+        if self.state.sealed:
+            return
+        try:
+            if self.state.draft is not None and \
+                    not self.ws.draft_path(self.state.draft["version"]).exists():
+                self._write_derived(self._write_draft)
+            generated = {e.data["keyholder"]: e.data for e in self.journal.events
+                         if e.type == KEY_GENERATED}
+            for keyholder, event in generated.items():
+                path = self.ws.keys / f"root-{keyholder}.json"
+                if not path.exists():
+                    data = self._key_file_from_event(event)
+                    self._write_derived(lambda p=path, d=data: atomic_write(p, d))  # type: ignore[misc]
+        except CeremonyError as e:
+            note(f"a file missing from the workspace could not be rebuilt from the journal: "
+                 f"{e.message}")
 
     def _key_file_from_event(self, event: dict[str, Any]) -> bytes:
         """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event (TUF)."""
