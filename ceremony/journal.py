@@ -106,9 +106,6 @@ RESTORE_HINT = ("restore the workspace from a backup: `ceremony restore BACKUP W
 TAMPER_HINT = ("the journal is tamper-evident; restore the workspace from a backup: "
                "`ceremony restore BACKUP WORKSPACE` (the damaged folder is kept aside)")
 
-JOURNAL_RECOVERED = "journal-recovered"
-"""Event: an incomplete last line was set aside (re-exported by :mod:`ceremony.state`)."""
-
 
 @dataclass(frozen=True)
 class Torn:
@@ -265,9 +262,10 @@ class Journal:
             WorkspaceError: the tail cannot be saved or the journal cut (nothing is lost: the
                 file is cut only once the tail is safely aside), or the journal is sealed.
         """
+        from ceremony.state import JOURNAL_RECOVERED, SEALED  # the events' one home (imports Event)
         torn = self.torn
         assert torn is not None
-        if self.events and self.events[-1].type == "sealed":
+        if self.events and self.events[-1].type == SEALED:
             raise WorkspaceError(
                 f"{self.path} ends with {len(torn.data)} byte(s) after its seal: nothing is ever "
                 "appended to a sealed journal", hint=TAMPER_HINT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ceremony.journal import JOURNAL_RECOVERED, Event
+from ceremony.journal import Event
 
 # Event types, in the order a ceremony usually produces them.
 INITIALIZED = "initialized"
@@ -29,9 +29,8 @@ SEALED = "sealed"
 # FIDO2 witnesses (ceremony.witness): a credential enrolled, a sign-off over a journal head.
 WITNESS_ENROLLED = "witness-enrolled"
 WITNESS_SIGNED = "witness-signed"
-# An incomplete last line set aside (ceremony.journal.Journal.recover; defined there, which
-# writes it below the engine). Not folded by State.
-JOURNAL_RECOVERED = JOURNAL_RECOVERED  # noqa: PLW0127 - listed here with the others
+# An incomplete last journal line set aside (ceremony.journal.Journal.recover). Not folded.
+JOURNAL_RECOVERED = "journal-recovered"
 
 
 @dataclass
