@@ -124,7 +124,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    c = _open(args)
+    c = _open(args, write=False)  # a reader: no lock, changes nothing
     from ceremony.status import ceremony_status
     report = ceremony_status(c)
     _emit(args, report.lines(), report.to_dict())
@@ -237,7 +237,7 @@ def cmd_compromise(args: argparse.Namespace) -> int:
 def cmd_script(args: argparse.Namespace) -> int:
     from ceremony.script import render_html, steps
     from ceremony.workspace import atomic_write
-    c = _open(args)
+    c = _open(args, write=False)  # a reader: the script is a view of the plan and journal
     out = Path(args.out) if args.out else c.ws.record / "script.html"
     atomic_write(out, render_html(c).encode())
     _emit(args, [f"printable script written to {out}",
@@ -455,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_yubikey_commands(sub, add)
     from ceremony.cli_witness import add_commands as add_witness_commands
     add_witness_commands(sub, add)
+    from ceremony.cli_backup import add_commands as add_backup_commands
+    add_backup_commands(sub, add)
     return ap
 
 
@@ -467,9 +469,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().print_help()
         return EXIT_USAGE
     from ceremony.errors import CeremonyError
+    from ceremony.lock import Sitting
     from hsm.errors import HsmError
+    sitting = Sitting(f"ceremony {args.command}")  # releases the workspace lock it took
     try:
-        return args.handler(args)
+        with sitting:
+            return args.handler(args)
     except (CeremonyError, HsmError) as e:
         print(f"error: {e.message}", file=sys.stderr)
         if e.hint:
@@ -489,6 +494,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return EXIT_INTERNAL
     finally:
+        for note in sitting.notes:
+            print(f"warning: {note}", file=sys.stderr)
         if "hsm.pkcs11" in sys.modules:
             sys.modules["hsm.pkcs11"].close_all()  # log out: a command is one sitting
 

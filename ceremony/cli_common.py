@@ -26,7 +26,8 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def open_workspace(args: argparse.Namespace) -> Any:
-    """The ceremony in ``args.workspace`` (its journal and plan checked)."""
+def open_workspace(args: argparse.Namespace, write: bool = True) -> Any:
+    """The ceremony in ``args.workspace`` (its journal and plan checked); to change it
+    (``write``), held by this process for the command (see :mod:`ceremony.lock`)."""
     from ceremony.engine import Ceremony
-    return Ceremony.open(Path(args.workspace))
+    return Ceremony.open(Path(args.workspace), write=write)

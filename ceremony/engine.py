@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from tuf.api.metadata import Metadata, Root
 from ceremony import chain, pin_audit
 from ceremony.compromise import check_declared
 from ceremony.errors import (
+    CeremonyError,
     PlanError,
     StateError,
     ThresholdError,
@@ -38,6 +40,7 @@ from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.journal import Journal
 from ceremony.keys import key_from_crypto
+from ceremony.lock import hold as hold_workspace, note
 from ceremony.plan import Plan, load_online_keys, parse_plan, shared_online_keys
 from ceremony.state import (
     DRAFT_CREATED,
@@ -78,6 +81,19 @@ class Ceremony:
         self.journal = journal
         self.plan = plan
         self.state: State = replay(journal.events)
+        self.hold: Any = None  # this process's hold on the workspace lock (ceremony.lock)
+
+    def _adopt_hold(self, hold: Any) -> None:
+        """Keep ``hold`` while this object lives (or until :meth:`close`, or the CLI command's
+        end: see :class:`ceremony.lock.Sitting`)."""
+        self.hold = hold
+        weakref.finalize(self, hold.release)
+
+    def close(self) -> None:
+        """Let go of the workspace: another process may open it once this process holds it
+        no more. Nothing is written; the object must not be used to change it afterwards."""
+        if self.hold is not None:
+            self.hold.release()
 
     # ---- opening -------------------------------------------------------------
 
@@ -116,19 +132,47 @@ class Ceremony:
                        for role, keys in online.items()}
         ws, journal = create_workspace(Path(root), plan, text, prev_info, prev_files, online_data,
                                        warnings)
-        return cls(ws, journal, plan)
+        c = cls(ws, journal, plan)
+        c._adopt_hold(hold_workspace(ws.root))  # one process per workspace from its first line
+        return c
 
     @classmethod
-    def open(cls, root: Path) -> Ceremony:
+    def open(cls, root: Path, *, write: bool = True) -> Ceremony:
         """Open an existing workspace, checking its journal and plan.
 
+        To change it (``write``, the default) this process takes the workspace lock
+        (:mod:`ceremony.lock`: one process per workspace), sets an incomplete last journal
+        line aside (:meth:`ceremony.journal.Journal.recover`) and writes again any file the
+        journal describes that a failed write left missing (:meth:`rewrite_missing_files`).
+        A reader (``write=False``: status, script) takes no lock and changes nothing; an
+        incomplete last line is left out of its view and reported in ``journal.torn``.
+
         Raises:
-            WorkspaceError: not a workspace, or the journal is broken.
+            WorkspaceError: not a workspace, another process holds it, or the journal is broken.
             VerificationError: the plan was edited after ``init``.
         """
         ws = Workspace(Path(root))
         ws.check()
-        journal = Journal.open(ws.journal)
+        if not write:
+            return cls._open_checked(ws, Journal.open(ws.journal))
+        hold = hold_workspace(ws.root)
+        try:
+            c = cls._open_checked(ws, Journal.open(ws.journal, recover=True))
+        except BaseException:
+            hold.release()
+            raise
+        c._adopt_hold(hold)
+        done = c.journal.recovered
+        if done is not None:
+            note(f"the journal ended with an incomplete line ({done.data['size']} bytes, an append "
+                 f"cut short by a crash or a full disk); it was set aside into "
+                 f"{done.data['set_aside']} and journaled as line {done.seq}")
+        c.rewrite_missing_files()
+        return c
+
+    @classmethod
+    def _open_checked(cls, ws: Workspace, journal: Journal) -> Ceremony:
+        """The ceremony of a checked journal, once its plan matches the one it started with."""
         state = replay(journal.events)
         if not state.init:
             raise WorkspaceError(f"{ws.journal} has no initialisation event")
@@ -142,6 +186,49 @@ class Ceremony:
         plan = parse_plan(text.decode())
         klass = ceremony_class(plan.format) if cls is Ceremony else cls
         return klass(ws, journal, plan)
+
+    def rewrite_missing_files(self) -> None:
+        """Write again the files the journal fully describes that are missing: the draft being
+        signed and generated keys' public key files. A step whose event was journaled reports
+        success even when writing such a file failed (a full disk, see :meth:`_write_derived`);
+        the next command that opens the workspace puts the file back. A sealed workspace is a
+        record and is left as it is; a file that cannot be rebuilt is a warning here (the step
+        that needs it says why)."""
+        if self.state.sealed:
+            return
+        try:
+            if self.state.draft is not None and \
+                    not self.ws.draft_path(self.state.draft["version"]).exists():
+                self._write_derived(self._write_draft)
+            generated = {e.data["keyholder"]: e.data for e in self.journal.events
+                         if e.type == KEY_GENERATED}
+            for keyholder, event in generated.items():
+                path = self.ws.keys / f"root-{keyholder}.json"
+                if not path.exists():
+                    data = self._key_file_from_event(event)
+                    self._write_derived(lambda p=path, d=data: atomic_write(p, d))  # type: ignore[misc]
+        except CeremonyError as e:
+            note(f"a file missing from the workspace could not be rebuilt from the journal: "
+                 f"{e.message}")
+
+    def _key_file_from_event(self, event: dict[str, Any]) -> bytes:
+        """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event (TUF)."""
+        return json.dumps({"keyid": event["keyid"], **event["key"]}, indent=1,
+                          sort_keys=True).encode()
+
+    def _write_derived(self, write: Callable[[], None]) -> None:
+        """Write a file derived from an event already journaled; a failure is a warning.
+
+        The journal is what makes a step done: once its event is fsynced the step succeeded,
+        and a view of it that could not be written (the disk is full) must not turn that into
+        a failure the room would act on. The next command writes the file again
+        (:meth:`rewrite_missing_files`).
+        """
+        try:
+            write()
+        except WorkspaceError as e:
+            note(f"{e.message}; the step is recorded in the journal and the file is written "
+                 "again by the next command")
 
     def _append(self, type_: str, data: dict[str, Any]) -> None:
         if self.state.sealed:
@@ -285,7 +372,7 @@ class Ceremony:
         if tk is None:
             tk = module.generate(token, pin, intent["algorithm"], intent["object_label"], key_id)
         data, key_file = self._describe_key(keyholder, tk, intent, now)
-        atomic_write(self.ws.keys / f"root-{keyholder}.json", key_file)
+        self._write_derived(lambda: atomic_write(self.ws.keys / f"root-{keyholder}.json", key_file))
         self._append(KEY_GENERATED, data)
         return self.state.keys[keyholder]
 
@@ -361,7 +448,7 @@ class Ceremony:
             _check_rotation(prev.signed, md.signed)
         self._append(DRAFT_CREATED, {"version": version, "digest": tuf_format.signed_digest(md),
                                      "signed": md.signed.to_dict(), "created": now.isoformat()})
-        self._write_draft()
+        self._write_derived(self._write_draft)
         return md
 
     def draft_metadata(self) -> Metadata[Root]:
@@ -485,7 +572,7 @@ class Ceremony:
             tokens.append(tuf_format.token_hint(key))
             self._append(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": key.keyid, **fields,
                                            "draft": self.state.draft_digest, "token_serial": token_serial})
-        self._write_draft()
+        self._write_derived(self._write_draft)
         return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), self.status())
 
     def _sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,

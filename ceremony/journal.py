@@ -101,12 +101,58 @@ def now_utc() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+RESTORE_HINT = ("restore the workspace from a backup: `ceremony restore BACKUP WORKSPACE` (the "
+                "damaged folder is kept aside); the tool will not continue on a broken journal")
+TAMPER_HINT = ("the journal is tamper-evident; restore the workspace from a backup: "
+               "`ceremony restore BACKUP WORKSPACE` (the damaged folder is kept aside)")
+
+
+@dataclass(frozen=True)
+class Torn:
+    """An incomplete last line: the bytes after the journal's last newline.
+
+    :meth:`Journal.append` writes a line and its newline in one write and reports the
+    step done only after fsync, so bytes without their newline are an append that never
+    finished (a crash, a power cut, a full disk): never an event, and never reported done.
+    """
+
+    offset: int  # where the incomplete line starts: the size of the complete part
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A checked journal: its complete events, their size in bytes, and any torn tail."""
+
+    events: list[Event]
+    size: int
+    torn: Torn | None
+
+
 def read(path: Path) -> list[Event]:
-    """Read and check the whole journal.
+    """Read and check the whole journal: its complete events.
+
+    An incomplete last line (see :class:`Torn`) is not an event and is left out: a reader
+    never sees half an append, whether a crash left it or a writer is writing it right now.
+    :func:`scan` tells it apart; :meth:`Journal.open` with ``recover`` sets it aside.
 
     Raises:
-        WorkspaceError: a line is unparsable, out of sequence, or breaks the chain;
-            the message names the line.
+        WorkspaceError: a complete line is unparsable, out of sequence, or breaks the
+            chain; the message names the line.
+    """
+    return scan(path).events
+
+
+def scan(path: Path) -> Scan:
+    """Check every complete line of the journal and split off an incomplete last one.
+
+    Raises:
+        WorkspaceError: a complete line is unparsable, out of sequence, or breaks the
+            chain (damage or tampering, never a crash: see :class:`Torn`).
     """
     events: list[Event] = []
     prev = GENESIS
@@ -114,9 +160,10 @@ def read(path: Path) -> list[Event]:
         raw = Path(path).read_bytes()
     except OSError as e:
         raise WorkspaceError(f"cannot read the journal {path}: {e.strerror}") from None
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    size = raw.rfind(b"\n") + 1
+    torn = Torn(size, raw[size:]) if size < len(raw) else None
+    lines = raw[:size].split(b"\n")
+    lines.pop()  # after the last newline: empty (the torn tail is split off above)
     for n, line in enumerate(lines, start=1):
         where = f"journal line {n}"
         try:
@@ -126,34 +173,58 @@ def read(path: Path) -> list[Event]:
                 raise KeyError("fields")
         except (ValueError, KeyError, TypeError):
             raise WorkspaceError(f"{where} is not a valid journal entry; the journal is damaged",
-                                 hint="restore the workspace from a copy; the tool will not continue "
-                                      "on a broken journal") from None
+                                 hint=RESTORE_HINT) from None
         if event.seq != n:
             raise WorkspaceError(f"{where} has sequence number {event.seq}: lines were removed or "
-                                 "reordered", hint="the journal is tamper-evident; restore it from a copy")
+                                 "reordered", hint=TAMPER_HINT)
         if event.prev != prev:
             raise WorkspaceError(f"{where} does not follow line {n - 1}: the chain is broken "
-                                 "(a line was removed, reordered or edited)",
-                                 hint="the journal is tamper-evident; restore it from a copy")
+                                 "(a line was removed, reordered or edited)", hint=TAMPER_HINT)
         if not _line_matches(line, event):
             raise WorkspaceError(f"{where} was edited after it was written (hash mismatch)",
-                                 hint="the journal is tamper-evident; restore it from a copy")
+                                 hint=TAMPER_HINT)
         events.append(event)
         prev = event.hash
-    return events
+    return Scan(events, size, torn)
 
 
 class Journal:
-    """Appends events to a journal already checked by :func:`read`."""
+    """Appends events to a journal already checked by :func:`scan`.
 
-    def __init__(self, path: Path, events: list[Event]) -> None:
+    ``size`` is the journal's length in bytes as this object knows it (its complete lines);
+    an append refuses a file of any other length, since then someone else wrote to it or
+    an incomplete line was left there, and appending after either would break the chain.
+    """
+
+    def __init__(self, path: Path, events: list[Event], size: int | None = None,
+                 torn: Torn | None = None) -> None:
         self.path = Path(path)
         self.events = events
+        self.torn = torn
+        self.recovered: Event | None = None  # the event :meth:`recover` journaled, if it ran
+        if size is None:  # the complete part of the file as it is now
+            try:
+                size = Path(path).read_bytes().rfind(b"\n") + 1
+            except OSError:
+                size = 0
+        self.size = size
 
     @classmethod
-    def open(cls, path: Path) -> Journal:
-        """Open and check an existing journal (see :func:`read`)."""
-        return cls(path, read(path))
+    def open(cls, path: Path, *, recover: bool = False) -> Journal:
+        """Open and check an existing journal (see :func:`scan`).
+
+        With ``recover`` (only for a caller holding the workspace lock, see
+        :mod:`ceremony.lock`), an incomplete last line is set aside first
+        (:meth:`recover`); without it, :attr:`torn` reports it and nothing is changed.
+
+        Raises:
+            WorkspaceError: the journal is damaged, or recovering it failed.
+        """
+        s = scan(path)
+        journal = cls(path, s.events, s.size, s.torn)
+        if recover and journal.torn is not None:
+            journal.recover()
+        return journal
 
     @classmethod
     def create(cls, path: Path) -> Journal:
@@ -164,29 +235,115 @@ class Journal:
             raise WorkspaceError(f"{path} already exists") from None
         os.close(fd)
         fsync_dir(Path(path).parent)
-        return cls(path, [])
+        return cls(path, [], 0)
 
     @property
     def head(self) -> str:
         """Hash of the last event (the genesis value when empty)."""
         return self.events[-1].hash if self.events else GENESIS
 
+    def recover(self) -> Event:
+        """Set an incomplete last line aside, cut the journal back to its last complete line,
+        and journal what was done.
+
+        Why the bytes are set aside rather than kept, even when they are a whole event whose
+        hash checks and only the newline is missing: :meth:`append` writes line and newline
+        in one write and reports the step done only after fsync, so a missing newline means
+        that write was cut short and the step was reported failed (or never reported). Keeping
+        it would turn a step the room saw fail into one that happened. Nor is this a way to
+        hide tampering: whoever can write the file can already cut its tail (a hash chain
+        cannot show truncation), and here the bytes are kept in ``recovery/`` and their
+        digest and size journaled. A bad *complete* line anywhere stays a refusal.
+
+        Returns:
+            The ``journal-recovered`` event.
+
+        Raises:
+            WorkspaceError: the tail cannot be saved or the journal cut (nothing is lost: the
+                file is cut only once the tail is safely aside), or the journal is sealed.
+        """
+        from ceremony.state import JOURNAL_RECOVERED, SEALED  # the events' one home (imports Event)
+        torn = self.torn
+        assert torn is not None
+        if self.events and self.events[-1].type == SEALED:
+            raise WorkspaceError(
+                f"{self.path} ends with {len(torn.data)} byte(s) after its seal: nothing is ever "
+                "appended to a sealed journal", hint=TAMPER_HINT)
+        from ceremony.workspace import atomic_write
+        stamp = now_utc().replace("-", "").replace(":", "")
+        folder = self.path.parent / "recovery"
+        name = f"journal-tail-{stamp}.bin"
+        n = 1
+        while (folder / name).exists():
+            n += 1
+            name = f"journal-tail-{stamp}-{n}.bin"
+        atomic_write(folder / name, torn.data, exclusive=True)
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+            try:
+                if os.fstat(fd).st_size != torn.offset + len(torn.data):
+                    raise WorkspaceError(f"{self.path} changed while its incomplete last line was "
+                                         "being set aside; nothing was cut",
+                                         hint="is another program writing to the workspace?")
+                os.ftruncate(fd, torn.offset)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise WorkspaceError(f"cannot cut the incomplete last line of {self.path}: "
+                                 f"{e.strerror}", hint=f"its bytes are saved in recovery/{name}") from None
+        self.size, self.torn = torn.offset, None
+        self.recovered = self.append(JOURNAL_RECOVERED, {
+            "set_aside": f"recovery/{name}", "sha256": torn.sha256, "size": len(torn.data),
+            "after_seq": len(self.events),
+            "reason": "an incomplete last line (an append cut short by a crash or a full disk)"})
+        return self.recovered
+
     def append(self, type_: str, data: dict[str, Any], time: str | None = None) -> Event:
         """Append one event and fsync it.
 
+        A failed write is cut back off the file (best effort; what remains is an incomplete
+        line that the next writer sets aside, see :meth:`recover`), so a full disk leaves the
+        journal as it was.
+
         Raises:
-            WorkspaceError: the write failed (nothing is reported as done).
+            WorkspaceError: the write failed, or the file is not the length this journal
+                knows (nothing is reported as done).
         """
         body = {"seq": len(self.events) + 1, "time": time or now_utc(), "type": type_,
                 "data": data, "prev": self.head}
         event = Event(**body, hash=_digest(body))
         line = json.dumps({**body, "hash": event.hash}, sort_keys=True, separators=(",", ":"))
+        record = line.encode() + b"\n"
         try:
-            with open(self.path, "ab") as f:
-                f.write(line.encode() + b"\n")
-                f.flush()
-                os.fsync(f.fileno())
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as e:
             raise WorkspaceError(f"cannot append to the journal {self.path}: {e.strerror}") from None
+        try:
+            found = os.fstat(fd).st_size
+            if found != self.size:
+                raise WorkspaceError(
+                    f"the journal {self.path} changed since this process read it ({self.size} "
+                    f"bytes expected, {found} found); nothing was recorded",
+                    hint="another process may be writing to this workspace; run the command "
+                         "again (opening the workspace sets an incomplete last line aside)")
+            try:
+                view = memoryview(record)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as e:
+                try:
+                    os.ftruncate(fd, self.size)
+                    os.fsync(fd)
+                except OSError:
+                    pass
+                raise WorkspaceError(f"cannot append to the journal {self.path}: {e.strerror}; "
+                                     "nothing was recorded",
+                                     hint="free some space (or fix the disk) and run the step "
+                                          "again; the journal is as it was before it") from None
+        finally:
+            os.close(fd)
+        self.size += len(record)
         self.events.append(event)
         return event

@@ -31,6 +31,8 @@ WITNESS_ENROLLED = "witness-enrolled"
 WITNESS_SIGNED = "witness-signed"
 # A PIN asked for by a token step, and what became of it (ceremony.pin_audit); never the PIN.
 PIN_ATTEMPT = "pin-attempt"
+# An incomplete last journal line set aside (ceremony.journal.Journal.recover). Not folded.
+JOURNAL_RECOVERED = "journal-recovered"
 
 
 @dataclass

@@ -45,6 +45,7 @@ class StatusReport:
     compromised: list[str] = field(default_factory=list)  # keys the plan declares compromised
     exported: list[str] = field(default_factory=list)  # how the published metadata went out
     sealed: bool = False
+    torn_bytes: int = 0  # an incomplete last journal line, left out (ceremony.journal.Torn)
 
     def lines(self) -> list[str]:
         out = [f"ceremony {self.name}" + (" (REHEARSAL)" if self.rehearsal else "")]
@@ -63,6 +64,10 @@ class StatusReport:
         if self.expiries:
             out.append("expiries:")
             out += ["  " + e.describe() for e in self.expiries]
+        if self.torn_bytes:
+            out.append(f"journal: an incomplete last line ({self.torn_bytes} bytes) is left out: an "
+                       "append cut short by a crash, or one being written now; the next command "
+                       "that changes the workspace sets it aside into recovery/")
         out.append("next: " + self.next_step)
         return out
 
@@ -72,6 +77,7 @@ class StatusReport:
                 "thresholds": self.thresholds.to_dict() if self.thresholds else None,
                 "published": self.published, "next": self.next_step, "compromised": self.compromised,
                 "exported": self.exported, "sealed": self.sealed,
+                "journal_torn_bytes": self.torn_bytes,
                 "expiries": [{"role": e.role, "expires": e.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
                               "warn": e.warn, "expired": e.expired} for e in self.expiries]}
 
@@ -98,6 +104,8 @@ def ceremony_status(c: Any) -> StatusReport:
                           st.draft["version"] if st.draft else None, None, list(st.published))
     prev = c.previous_root()
     report.compromised = describe_declared(c)
+    torn = getattr(c.journal, "torn", None)
+    report.torn_bytes = len(torn.data) if torn is not None else 0
     if st.draft:
         report.thresholds = c.status()
     online = (st.init.get("previous") or {}).get("online", {})

@@ -512,6 +512,11 @@ class NotaryCeremony(Ceremony):
 
         return data, key_file_bytes(data)
 
+    def _key_file_from_event(self, event: dict[str, Any]) -> bytes:
+        """The key file as keygen wrote it (rewritten when a full disk lost it)."""
+        from ceremony.formats.notary_record import key_file_bytes
+        return key_file_bytes(event)
+
     # ---- draft ---------------------------------------------------------------
 
     def _key_from_record(self, rec: KeyRecord) -> NotaryKey:

@@ -83,7 +83,14 @@ class CeremonyApp(App[int]):
 
     # ---- lifecycle ----------------------------------------------------------------
 
+    def on_unmount(self) -> None:
+        # The TUI holds its workspace (ceremony.lock) for as long as it shows it: let go on exit.
+        if self.ceremony is not None:
+            self.ceremony.close()
+
     def on_mount(self) -> None:
+        from ceremony.lock import set_command
+        set_command("ceremony tui")  # how a refused command names this holder
         # The engine pulls in python-tuf and python-pkcs11 (about 0.3 s): open the workspace
         # in a worker so the first screen is up, and answering keys, while that happens.
         from ceremony.tui.screens.fatal import OpeningScreen
@@ -150,15 +157,20 @@ class CeremonyApp(App[int]):
             self.call_from_thread(then, result, "", None, 0)
 
     def _open(self) -> None:
+        from ceremony.lock import Sitting
+        sitting = Sitting(release=False)  # the TUI keeps the workspace until it quits
         try:
             from ceremony.engine import Ceremony
-            c = Ceremony.open(self.workspace)
+            with sitting:
+                c = Ceremony.open(self.workspace)
         except (CeremonyError, HsmError) as e:
             self.call_from_thread(self._opened, None, e.message, e.hint, e.exit_code)
         except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
             self.call_from_thread(self._opened, None, f"internal error: {type(e).__name__}: {e}",
                                   INTERNAL_HINT, EXIT_INTERNAL)
         else:
+            for note in sitting.notes:  # a stale lock taken over, a journal tail set aside
+                self.call_from_thread(self.notify, note, severity="warning", timeout=30)
             self.call_from_thread(self._opened, c, "", None, 0)
 
     def _opened(self, c: Any, message: str, hint: str | None, code: int) -> None:
@@ -292,8 +304,11 @@ class CeremonyApp(App[int]):
 
         def work() -> None:
             message: JobDone | JobFailed
+            from ceremony.lock import Sitting
+            sitting = Sitting(release=False)  # warnings from inside the step (ceremony.lock.note)
             try:
-                message = JobDone(job, fn())
+                with sitting:
+                    message = JobDone(job, fn())
             except (CeremonyError, HsmError) as e:
                 message = JobFailed(job, e.message, e.hint)
             except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
@@ -302,6 +317,8 @@ class CeremonyApp(App[int]):
                 with contextlib.suppress(Exception):  # best effort: the token may be gone
                     self._module.close()  # the next keyholder brings another token
             self.busy = False  # before the answer: its handler may start the next job
+            for note in sitting.notes:
+                self.call_from_thread(self.notify, note, severity="warning", timeout=30)
             screen.post_message(message)
 
         self.run_worker(work, name=job, group="token", thread=True, exit_on_error=False)
