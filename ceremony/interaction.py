@@ -91,6 +91,8 @@ def pin_provider(pin_file: Path | None = None, env: dict[str, str] | None = None
     env = os.environ if env is None else env
     if pin_file is not None:
         check_pin_file(Path(pin_file))
+        if Path(pin_file).is_file():  # a pipe can be read once only: it is read when needed
+            _read_pin_file(Path(pin_file))  # empty or not UTF-8: refused before any step
     elif live and env.get(ENV_PIN):
         from ceremony.errors import UsageError
         raise UsageError(f"{ENV_PIN} is for rehearsals and CI only; this is a live ceremony "
