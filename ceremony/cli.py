@@ -337,13 +337,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_pack(args: argparse.Namespace) -> int:
     from ceremony.transfer import check_arrival
     from ceremony.transport import Bundle
+    from ceremony.inputs import read_input_file
+    from ceremony.transport.bundle import MAX_FILE_BYTES
     files = {}
     for f in args.files:
-        p = Path(f)
-        try:
-            files[p.name] = p.read_bytes()
-        except OSError as e:
-            raise UsageError(f"cannot read {p}: {e.strerror}") from None
+        p = Path(f)  # a regular file, bounded: never a FIFO that would block
+        files[p.name] = read_input_file(p, MAX_FILE_BYTES, error=UsageError,
+                                        too_large="larger than any file a bundle carries")
     bundle = Bundle.from_files(args.kind, args.repository, args.ceremony_id or "-", files)
     check_arrival(bundle, None)  # send only what the receiver will accept
     lines, data, _ = _send(args, bundle)

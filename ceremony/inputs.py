@@ -31,9 +31,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ceremony.errors import CeremonyError, VerificationError
+from ceremony.errors import VerificationError
 
-ErrorClass = Callable[[str], CeremonyError]
+ErrorClass = Callable[[str], Exception]  # a CeremonyError or HsmError subclass
 
 #: Nesting deeper than this is no metadata, manifest or signature file (a root is 5 deep).
 MAX_JSON_DEPTH = 32

@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from hsm.errors import PinMissingError
@@ -88,12 +89,12 @@ def pin_provider(pin_file: Path | None = None, env: dict[str, str] | None = None
         UsageError: ``live`` and the PIN would come from ``CEREMONY_PIN``.
         PinMissingError (when called): no source gave a PIN.
     """
-    env = os.environ if env is None else env
+    environ: Mapping[str, str] = os.environ if env is None else env
     if pin_file is not None:
         check_pin_file(Path(pin_file))
         if Path(pin_file).is_file():  # a pipe can be read once only: it is read when needed
             _read_pin_file(Path(pin_file))  # empty or not UTF-8: refused before any step
-    elif live and env.get(ENV_PIN):
+    elif live and environ.get(ENV_PIN):
         from ceremony.errors import UsageError
         raise UsageError(f"{ENV_PIN} is for rehearsals and CI only; this is a live ceremony "
                          "(rehearsal = false in the plan): nothing was done",
@@ -102,8 +103,8 @@ def pin_provider(pin_file: Path | None = None, env: dict[str, str] | None = None
     def provide(info: TokenInfo) -> str:
         if pin_file is not None:
             return _read_pin_file(Path(pin_file))
-        if env.get(ENV_PIN):
-            return env[ENV_PIN]
+        if environ.get(ENV_PIN):
+            return environ[ENV_PIN]
         tty = sys.stdin.isatty() if interactive is None else interactive
         if not tty:
             raise PinMissingError(

@@ -385,12 +385,12 @@ def test_a_missing_pin_file_is_not_a_wrong_pin(hsm: SoftHsm, tmp_path: Path) -> 
     assert (r.code, r.err.splitlines()[0]) == (66, f"error: the PIN file {empty} is empty")
     assert (ws / "journal.jsonl").read_bytes() == before
     # a PIN given through a pipe (--pin-file <(...)) is read
-    r = subprocess.run(
+    p = subprocess.run(
         ["bash", "-c", '"$@" --pin-file <(printf %s "$PIN")', "sh", sys.executable, "-m",
          "ceremony.cli", "keygen", str(ws), "--keyholder", "alice"],
         capture_output=True, text=True, env=_env() | {"PIN": "4711-ceremony-test"},
         timeout=120, check=False)
-    assert r.returncode == 0, r.stderr
+    assert p.returncode == 0, p.stderr
 
 
 def test_a_live_plan_refuses_the_pin_from_the_environment(hsm: SoftHsm, tmp_path: Path,
@@ -398,17 +398,23 @@ def test_a_live_plan_refuses_the_pin_from_the_environment(hsm: SoftHsm, tmp_path
     ws = tmp_path / "ws"
     assert bcli("init", ws, "--plan", plan_dir(tmp_path, rehearsal=False)).code == 0
     monkeypatch.setenv("CEREMONY_PIN", "4711-ceremony-test")
-    for command in (["keygen", ws, "--keyholder", "alice"], ["sign", ws, "--keyholder", "alice"]):
-        before = (ws / "journal.jsonl").read_bytes()
-        r = bcli(*command)
-        if command[0] == "sign":  # no draft yet: the step order is checked first
-            assert r.code == 8
-            continue
-        assert (r.code, r.err.splitlines()) == (64, [
-            "error: CEREMONY_PIN is for rehearsals and CI only; this is a live ceremony "
-            "(rehearsal = false in the plan): nothing was done",
-            "hint: unset CEREMONY_PIN; type the PIN when asked, or give --pin-file PATH"])
-        assert (ws / "journal.jsonl").read_bytes() == before
+    before = (ws / "journal.jsonl").read_bytes()
+    r = bcli("keygen", ws, "--keyholder", "alice")
+    assert (r.code, r.err.splitlines()) == (64, [
+        "error: CEREMONY_PIN is for rehearsals and CI only; this is a live ceremony "
+        "(rehearsal = false in the plan): nothing was done",
+        "hint: unset CEREMONY_PIN; type the PIN when asked, or give --pin-file PATH"])
+    assert (ws / "journal.jsonl").read_bytes() == before
+    # with --pin-file the environment is not used: the step goes on to its next gate
+    r = bcli("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
+    assert (r.code, r.err.splitlines()[0]) == (
+        8, "error: no preflight has been recorded for this ceremony")
+    # a rehearsal takes it (scripts and CI)
+    ws2 = tmp_path / "ws2"
+    assert bcli("init", ws2, "--plan", plan_dir(tmp_path / "r", rehearsal=True)).code == 0
+    hsm.make("rehearsal-alice")
+    r = bcli("keygen", ws2, "--keyholder", "alice")
+    assert r.code == 0, r.err
 
 
 # ---- the air gap, checked when it matters ---------------------------------------------------
