@@ -480,3 +480,32 @@ def test_the_air_gap_probe_sees_this_namespace() -> None:
     assert r.stdout.strip() == "['interface up: v0']"
     assert isinstance(network_up_now(), list)
 
+
+
+def test_the_tui_of_a_live_plan_refuses_the_pin_from_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = tmp_path / "ws"
+    assert bcli("init", ws, "--plan", plan_dir(tmp_path, rehearsal=False)).code == 0
+    monkeypatch.setenv("CEREMONY_PIN", "4711-ceremony-test")
+    r = bcli("tui", ws)
+    assert (r.code, r.err.splitlines()[0]) == (
+        64, "error: CEREMONY_PIN is for rehearsals and CI only; this is a live ceremony "
+            "(rehearsal = false in the plan): nothing was done")
+
+
+def test_other_files_named_on_the_command_line_that_are_fifos(tmp_path: Path) -> None:
+    fifo = tmp_path / "x.sig.json"
+    os.mkfifo(fifo)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    r = bcli("pack", fifo, "--kind", "signature", "--repository", "r", "--usb", stick)
+    assert (r.code, r.err.strip()) == (
+        64, f"error: {fifo} is a FIFO (named pipe), not a regular file; it was not read")
+    assert list(stick.iterdir()) == []
+    from tests.test_input_fuzz import ROOT
+    trusted = tmp_path / "1.root.json"
+    trusted.write_text(json.dumps(ROOT))
+    r = bcli("verify", "--trusted", trusted, tmp_path, "--attestation-roots", fifo)
+    assert (r.code, r.err.strip()) == (
+        3, f"error: the attestation roots {fifo} is a FIFO (named pipe), not a regular file; "
+           "it was not read")
