@@ -509,3 +509,11 @@ def test_other_files_named_on_the_command_line_that_are_fifos(tmp_path: Path) ->
     assert (r.code, r.err.strip()) == (
         3, f"error: the attestation roots {fifo} is a FIFO (named pipe), not a regular file; "
            "it was not read")
+
+
+def test_a_key_type_the_format_cannot_hold_is_refused_at_init(tmp_path: Path) -> None:
+    text = plan_dir(tmp_path).read_text().replace('format = "tuf"', 'format = "notary"')
+    r, _ = init_with(tmp_path, text.replace('algorithm = "ecdsa-p256"', 'algorithm = "ed25519"', 1))
+    assert (r.code, r.err.splitlines()[0]) == (
+        2, "error: keyholder alice: algorithm 'ed25519' cannot hold a notary root key here; use "
+           "ecdsa-p256 or ecdsa-p384")
