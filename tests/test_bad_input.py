@@ -427,21 +427,23 @@ def _ceremony(*args: str | Path) -> list[str]:
 def test_a_preflight_from_another_namespace_does_not_open_the_gate(hsm: SoftHsm,
                                                                    tmp_path: Path) -> None:
     """The issue's case: preflight passes in an offline namespace, keygen runs where a network
-    is up. Namespaces made here (root), so the test means the same on any machine."""
+    is up. The namespaces are made here (user namespaces: no root needed), so the test means
+    the same on any machine."""
     for tool in ("unshare", "ip", "mount"):
         assert shutil.which(tool), f"{tool} is needed (util-linux, iproute2)"
     ws = tmp_path / "ws"
     assert bcli("init", ws, "--plan", plan_dir(tmp_path, rehearsal=False)).code == 0
     hsm.make("rehearsal-alice")
     # 1. the preflight, in a fresh network namespace with its own /sys: a clean machine
-    offline_sys = ["unshare", "-n", "-m", "sh", "-c", 'mount -t sysfs sysfs /sys && exec "$@"', "sh"]
+    offline_sys = ["unshare", "-r", "-n", "-m", "sh", "-c",
+                   'mount -t sysfs sysfs /sys && exec "$@"', "sh"]
     r = subprocess.run([*offline_sys, *_ceremony("preflight", ws, "--clock-confirmed")],
                        capture_output=True, text=True, env=_env(), timeout=120, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "preflight passed" in r.stdout
     # 2. keygen where an interface is up (a namespace with a veth link up): refused
     keygen = _ceremony("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
-    networked = ["unshare", "-n", "sh", "-c",
+    networked = ["unshare", "-r", "-n", "sh", "-c",
                  'ip link add v0 type veth peer name v1 && ip link set v0 up && exec "$@"', "sh"]
     before = (ws / "journal.jsonl").read_bytes()
     r = subprocess.run([*networked, *keygen], capture_output=True, text=True, env=_env(),
@@ -453,8 +455,8 @@ def test_a_preflight_from_another_namespace_does_not_open_the_gate(hsm: SoftHsm,
         "then run the step again"])
     assert (ws / "journal.jsonl").read_bytes() == before
     # 3. the same keygen in an offline namespace: the gate opens
-    r = subprocess.run(["unshare", "-n", *keygen], capture_output=True, text=True, env=_env(),
-                       timeout=120, check=False)
+    r = subprocess.run(["unshare", "-r", "-n", *keygen], capture_output=True, text=True,
+                       env=_env(), timeout=120, check=False)
     assert r.returncode == 0, r.stderr
     assert "alice: ecdsa-p256 key generated" in r.stdout
 
@@ -468,11 +470,11 @@ def test_a_rehearsal_only_warns(tmp_path: Path) -> None:
 
 def test_the_air_gap_probe_sees_this_namespace() -> None:
     from ceremony.preflight import network_up_now
-    r = subprocess.run(["unshare", "-n", sys.executable, "-c",
+    r = subprocess.run(["unshare", "-r", "-n", sys.executable, "-c",
                         "from ceremony.preflight import network_up_now; print(network_up_now())"],
                        capture_output=True, text=True, env=_env(), timeout=60, check=True)
     assert r.stdout.strip() == "[]"
-    r = subprocess.run(["unshare", "-n", "sh", "-c",
+    r = subprocess.run(["unshare", "-r", "-n", "sh", "-c",
                         'ip link add v0 type veth peer name v1 && ip link set v0 up && exec "$@"',
                         "sh", sys.executable, "-c",
                         "from ceremony.preflight import network_up_now; print(network_up_now())"],
