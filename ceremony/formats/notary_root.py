@@ -237,8 +237,7 @@ class NotaryMetadata:
 
 def is_notary_root(data: bytes) -> bool:
     """Whether ``data`` looks like a notary root (``"_type":"Root"``) rather than TUF's ``root``."""
-    from ceremony.errors import VerificationError
-    from ceremony.inputs import load_json
+    from ceremony.inputs import load_json  # strict: bounded nesting, no NaN
     try:
         top = load_json(data, "root metadata")
     except VerificationError:
