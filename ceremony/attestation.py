@@ -102,11 +102,11 @@ def load_roots(path: Path) -> Trust:
     """
     from hsm.yubikey.attestation import TrustStore
     from hsm.errors import AttestationError
+    from ceremony.inputs import read_input_file
     path = Path(path)
+    data = read_input_file(path, 1 << 20, "the attestation roots", error=AttestationError)
     try:
-        certs = x509.load_pem_x509_certificates(path.read_bytes())
-    except OSError as e:
-        raise AttestationError(f"cannot read the attestation roots {path}: {e.strerror}") from None
+        certs = x509.load_pem_x509_certificates(data)
     except ValueError as e:
         raise AttestationError(f"the attestation roots {path} are not PEM certificates: {e}") from None
     roots = tuple(c for c in certs if c.issuer == c.subject)

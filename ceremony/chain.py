@@ -20,6 +20,7 @@ from tuf.api.metadata import Metadata, Root
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
+from ceremony.inputs import check_json, read_input_file
 
 MAX_ROOT_FILE = 1024 * 1024
 _ROOT_FILE = re.compile(r"^([1-9][0-9]{0,9})\.root\.json$")
@@ -47,7 +48,10 @@ def read_root_file(path: Path) -> bytes:
     Raises:
         VerificationError: missing, unreadable or oversize.
     """
-    return read_bounded(path, MAX_ROOT_FILE, "far larger than any root metadata")
+    data = read_bounded(path, MAX_ROOT_FILE, "far larger than any root metadata")
+    # Strict JSON before any other parser sees it: no NaN, no duplicate keys, no lone
+    # surrogates, no nesting that would exhaust a recursive parser.
+    return check_json(data, path.name)
 
 
 def previous_root_files(directory: Path) -> dict[int, Path]:
@@ -74,15 +78,8 @@ def read_bounded(path: Path, limit: int, too_large: str) -> bytes:
     Raises:
         VerificationError: missing, unreadable or oversize.
     """
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise VerificationError(f"{path} is {size} bytes, {too_large}")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise VerificationError(f"{path} does not exist") from None
-    except OSError as e:
-        raise VerificationError(f"cannot read {path}: {e.strerror}") from None
+    # A FIFO, device or folder in place of a file is refused without blocking.
+    return read_input_file(path, limit, error=VerificationError, too_large=too_large)
 
 
 def check_self_signed(md: Metadata[Root], what: str) -> ThresholdStatus:

@@ -34,22 +34,26 @@ def _module(args: argparse.Namespace, plan_module: str | None = None) -> Any:
     return get_module(resolve_module_path(getattr(args, "pkcs11_module", None), plan_module))
 
 
-def _pin(args: argparse.Namespace) -> Any:
+def _pin(args: argparse.Namespace, plan: Any = None) -> Any:
+    """The PIN source; a live ``plan`` (not a rehearsal) refuses ``CEREMONY_PIN``."""
     from ceremony.interaction import pin_provider
-    return pin_provider(getattr(args, "pin_file", None))
+    live = plan is not None and not plan.rehearsal
+    return pin_provider(getattr(args, "pin_file", None), live=live)
 
 
 # ---- commands ------------------------------------------------------------------
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
-    tokens = _module(args).tokens()
-    lines = [f"{'LABEL':<24} {'SERIAL':<18} {'MANUFACTURER':<20} {'MODEL':<16} PIN"]
+    module = _module(args)
+    tokens = module.tokens()
+    lines = [f"PKCS#11 module: {module.path}",
+             f"{'LABEL':<24} {'SERIAL':<18} {'MANUFACTURER':<20} {'MODEL':<16} PIN"]
     lines += [f"{t.label:<24} {t.serial:<18} {t.manufacturer:<20} {t.model:<16} {t.pin_state}"
               for t in tokens]
     if not tokens:
-        lines = ["no tokens present"]
-    _emit(args, lines, [t.to_dict() for t in tokens])
+        lines = [lines[0], "no tokens present"]
+    _emit(args, lines, {"module": module.path, "tokens": [t.to_dict() for t in tokens]})
     return 0
 
 
@@ -83,7 +87,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_keygen(args: argparse.Namespace) -> int:
     c = _open(args)
     from ceremony.cli_yubikey import keygen_kwargs, keygen_lines
-    rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args),
+    rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args, c.plan),
                    **keygen_kwargs(args, c))
     from ceremony.fingerprint import fingerprint_words
     words = fingerprint_words(rec.keyid)
@@ -116,7 +120,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
     if tokens:
         print(f"{args.keyholder}: insert {tokens}", file=sys.stderr)
     from ceremony.cli_yubikey import sign_kwargs
-    res = c.sign(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args), **sign_kwargs(c))
+    res = c.sign(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args, c.plan),
+                 **sign_kwargs(c))
     _emit(args, [f"{res.keyholder} signed root v{res.status.version} with {res.token}",
                  *res.status.lines()],
           {"keyholder": res.keyholder, "keyids": res.keyids, "status": res.status.to_dict()})
@@ -332,13 +337,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_pack(args: argparse.Namespace) -> int:
     from ceremony.transfer import check_arrival
     from ceremony.transport import Bundle
+    from ceremony.inputs import read_input_file
+    from ceremony.transport.bundle import MAX_FILE_BYTES
     files = {}
     for f in args.files:
-        p = Path(f)
-        try:
-            files[p.name] = p.read_bytes()
-        except OSError as e:
-            raise UsageError(f"cannot read {p}: {e.strerror}") from None
+        p = Path(f)  # a regular file, bounded: never a FIFO that would block
+        files[p.name] = read_input_file(p, MAX_FILE_BYTES, error=UsageError,
+                                        too_large="larger than any file a bundle carries")
     bundle = Bundle.from_files(args.kind, args.repository, args.ceremony_id or "-", files)
     check_arrival(bundle, None)  # send only what the receiver will accept
     lines, data, _ = _send(args, bundle)
@@ -352,6 +357,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="ceremony", description="Hardware-backed offline root key ceremonies "
                  "for TUF repositories and Notary v1 collections.")
+    ap.add_argument("--version", action="store_true", help="print the tool's version and exit")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, handler: Handler, help_: str, ws: bool = True) -> argparse.ArgumentParser:
@@ -465,6 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.qr_size_given = any(a.startswith("--qr-size") for a in argv)
+    if args.version:
+        from ceremony import __version__
+        return _quiet_on_broken_pipe(lambda: print(f"ceremony {__version__}"))
     if not getattr(args, "handler", None):
         build_parser().print_help()
         return EXIT_USAGE
@@ -474,7 +483,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sitting = Sitting(f"ceremony {args.command}")  # releases the workspace lock it took
     try:
         with sitting:
-            return args.handler(args)
+            code = args.handler(args)
+            sys.stdout.flush()  # a closed pipe shows here, inside the handling below
+            return code
+    except BrokenPipeError:
+        return _broken_pipe()
     except (CeremonyError, HsmError) as e:
         print(f"error: {e.message}", file=sys.stderr)
         if e.hint:
@@ -498,6 +511,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"warning: {note}", file=sys.stderr)
         if "hsm.pkcs11" in sys.modules:
             sys.modules["hsm.pkcs11"].close_all()  # log out: a command is one sitting
+
+
+def _broken_pipe() -> int:
+    """Standard output's reader went away (``ceremony status WS | head -1``): end quietly.
+
+    The command's work is done; only output nobody reads was dropped. Exit 141 (128 +
+    SIGPIPE), as a shell reports for any writer whose reader left; standard output is pointed
+    at /dev/null so the interpreter's final flush does not complain either.
+    """
+    import os
+    from ceremony.errors import EXIT_BROKEN_PIPE
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # in-process callers give a StringIO
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _quiet_on_broken_pipe(write: Callable[[], None]) -> int:
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _broken_pipe()
+    return 0
 
 
 if __name__ == "__main__":

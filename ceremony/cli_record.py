@@ -93,8 +93,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
     from ceremony.engine import Ceremony
     from ceremony.interaction import pin_provider
     c = Ceremony.open(Path(args.workspace))
+    pin = pin_provider(args.pin_file, live=not c.plan.rehearsal)  # live: never CEREMONY_PIN
     module = _module(args, c.plan.pkcs11_module)
-    pin = pin_provider(args.pin_file)
     if args.keyholder:
         st = seal.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
         if not st.waiting:
@@ -175,7 +175,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     scripted = None
     if args.pin_file is not None or os.environ.get("CEREMONY_PIN"):
         from ceremony.interaction import pin_provider
-        scripted = pin_provider(args.pin_file, interactive=False)
+        scripted = pin_provider(args.pin_file, interactive=False, live=_live_plan(args))
     from ceremony.tui.app import make_app
     app = make_app(Path(args.workspace or "."), module_path=args.pkcs11_module,
                    pin_provider=scripted, plan=args.plan, previous=args.previous,
@@ -183,6 +183,22 @@ def cmd_tui(args: argparse.Namespace) -> int:
                    audit=args.audit)
     code = app.run()
     return int(code or app.exit_code or 0)
+
+
+def _live_plan(args: argparse.Namespace) -> bool:
+    """Whether the TUI opens a live ceremony (its workspace's or ``--plan``'s plan says
+    ``rehearsal = false``); False when neither can be read (the TUI then says why)."""
+    from ceremony.errors import CeremonyError
+    from ceremony.plan import parse_plan, read_plan_text
+    try:
+        if args.plan is not None:
+            return not parse_plan(read_plan_text(Path(args.plan))).rehearsal
+        plan = Path(args.workspace or ".") / "plan.toml"
+        if args.workspace and plan.is_file():
+            return not parse_plan(read_plan_text(plan)).rehearsal
+    except CeremonyError:
+        return False
+    return False
 
 
 # ---- registration -------------------------------------------------------------------

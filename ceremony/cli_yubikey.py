@@ -40,10 +40,12 @@ def _trust(args: argparse.Namespace) -> Any:
         return TrustStore.yubico()
     from cryptography import x509
 
+    from ceremony.inputs import read_input_file
     from hsm.errors import AttestationError
+    data = read_input_file(Path(path), 1 << 20, "the attestation roots", error=AttestationError)
     try:
-        certs = x509.load_pem_x509_certificates(Path(path).read_bytes())
-    except (OSError, ValueError) as e:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as e:
         raise AttestationError(f"cannot read the attestation roots {path}: {e}") from None
     return TrustStore(tuple(c for c in certs if c.issuer == c.subject),
                       tuple(c for c in certs if c.issuer != c.subject), f"{Path(path).name}")

@@ -25,6 +25,7 @@ from tuf.api.metadata import Metadata, Root
 
 from ceremony.errors import StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
+from ceremony.inputs import load_json, read_input_file
 from ceremony.state import SIGNATURE_ADDED
 from ceremony.workspace import atomic_write
 from hsm.pkcs11 import Module, PinProvider
@@ -35,17 +36,55 @@ MAX_FILE = 1024 * 1024
 
 
 def _read_json(path: Path, kind: str) -> dict[str, Any]:
-    try:
-        if path.stat().st_size > MAX_FILE:
-            raise VerificationError(f"{path} is far larger than any {kind} file")
-        obj = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise VerificationError(f"{path} does not exist") from None
-    except (OSError, ValueError) as e:
-        raise VerificationError(f"{path} is not a {kind} file: {e}") from None
+    # Bounded, a regular file (never a FIFO), strict JSON: see ceremony.inputs.
+    data = read_input_file(path, MAX_FILE, too_large=f"far larger than any {kind} file")
+    obj = load_json(data, f"{path} (a {kind} file)")
     if not isinstance(obj, dict) or obj.get("kind") != kind:
         raise VerificationError(f"{path} is not a {kind} file")
     return obj
+
+
+#: The fields of a signature file outside the signatures themselves, and their types. None of
+#: them is signed, so each is checked for type before anything reads it.
+_SIGNATURE_FIELDS: dict[str, tuple[type, ...]] = {
+    "kind": (str,), "format": (str,), "repository": (str,), "ceremony_id": (str,),
+    "version": (int,), "digest": (str,), "keyholder": (str,), "signatures": (list,)}
+_SIGNATURE_ENTRY: dict[str, tuple[type, ...]] = {
+    "keyid": (str,), "sig": (str,), "token_serial": (str, type(None))}
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", type(None): "null"}
+
+
+def check_signature_fields(obj: dict[str, Any], where: str) -> None:
+    """Refuse a signature file whose unsigned fields are missing or of the wrong type.
+
+    ``format`` may be absent (files from before notary support); every other field must be
+    there. Each entry of ``signatures`` is an object with a string ``keyid`` and ``sig`` and
+    an optional string ``token_serial``.
+
+    Raises:
+        VerificationError: naming the file and the field.
+    """
+    for name, kinds in _SIGNATURE_FIELDS.items():
+        if name not in obj:
+            if name == "format":
+                continue
+            raise VerificationError(f"{where} lacks the field '{name}'")
+        _check_type(obj[name], kinds, f"{where}: the field '{name}'")
+    for i, entry in enumerate(obj["signatures"]):
+        if not isinstance(entry, dict):
+            raise VerificationError(f"{where}: signatures[{i}] is not an object")
+        for name, kinds in _SIGNATURE_ENTRY.items():
+            if name in entry:
+                _check_type(entry[name], kinds, f"{where}: the field 'signatures[{i}].{name}'")
+            elif name != "token_serial":
+                raise VerificationError(f"{where}: signatures[{i}] lacks the field '{name}'")
+
+
+def _check_type(value: Any, kinds: tuple[type, ...], what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        want = " or ".join(_TYPE_NAMES[k] for k in kinds)
+        raise VerificationError(f"{what} must be {want}, not {type(value).__name__} "
+                                f"({json.dumps(value)[:40]})")
 
 
 # ---- formats ------------------------------------------------------------------------
@@ -184,6 +223,8 @@ def load_draft(path: Path) -> TravellingDraft:
     fmt = _file_format(obj, path)
     try:
         repository, ceremony_id, digest = obj["repository"], obj["ceremony_id"], obj["digest"]
+        for name in ("repository", "ceremony_id", "digest"):  # unsigned: typed before use
+            _check_type(obj[name], (str,), f"{path}: the field '{name}'")
         draft, prev, actual = _format(fmt).load(obj, path, repository)
     except KeyError as e:
         raise VerificationError(f"{path} lacks the field {e}") from None
@@ -238,6 +279,7 @@ def import_signature(c: Any, path: Path) -> list[str]:
         StateError: no draft, already published, or already signed by that key.
     """
     obj = _read_json(path, SIGNATURE_KIND)
+    check_signature_fields(obj, str(path))
     md = c.draft_metadata()
     if c.state.draft_published:
         raise StateError(f"root v{md.signed.version} is already published")

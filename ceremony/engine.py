@@ -41,7 +41,7 @@ from ceremony.formats.base import ThresholdStatus
 from ceremony.journal import Journal
 from ceremony.keys import key_from_crypto
 from ceremony.lock import hold as hold_workspace, note
-from ceremony.plan import Plan, load_online_keys, parse_plan, shared_online_keys
+from ceremony.plan import Plan, load_online_keys, parse_plan, read_plan_text, shared_online_keys
 from ceremony.state import (
     DRAFT_CREATED,
     INITIALIZED,
@@ -109,9 +109,7 @@ class Ceremony:
             VerificationError: the previous chain does not verify.
             WorkspaceError: the folder already holds something.
         """
-        text = Path(plan_path).read_text(encoding="utf-8") if Path(plan_path).is_file() else None
-        if text is None:
-            raise PlanError(f"the plan {plan_path} does not exist")
+        text = read_plan_text(Path(plan_path))  # bounded, a regular file, strict UTF-8
         plan = parse_plan(text)
         if cls is Ceremony and plan.format != "tuf":
             return ceremony_class(plan.format).init(root, plan_path, previous)

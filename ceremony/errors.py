@@ -14,7 +14,10 @@ Exit codes:
     8  step out of order (no draft yet, key already generated, ...)
     9  a remote service refused (online side only)
     64 command-line usage
+    66 the PIN file named with --pin-file is missing or unreadable
     70 internal error
+    141 standard output was closed by its reader (``ceremony status WS | head -1``): the
+        command's work is done, only the rest of its output was dropped; nothing is printed
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ EXIT_WORKSPACE = 7
 EXIT_STATE = 8
 EXIT_REMOTE = 9
 EXIT_USAGE = 64
+EXIT_NOINPUT = 66  # sysexits.h EX_NOINPUT
 EXIT_INTERNAL = 70
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 
 class CeremonyError(Exception):
@@ -84,3 +89,12 @@ class UsageError(CeremonyError):
     """The command line itself is wrong."""
 
     exit_code = EXIT_USAGE
+
+
+class PinFileError(CeremonyError):
+    """The PIN file named with ``--pin-file`` is missing, unreadable or empty.
+
+    Its own exit code (66), apart from 5: no token was asked anything, so no PIN was wrong.
+    """
+
+    exit_code = EXIT_NOINPUT

@@ -7,7 +7,6 @@ their place is refused loudly: it should never have been brought to the room.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Key, SSlibKey
 
 from ceremony.errors import PlanError
+from ceremony.inputs import load_json, read_input_file
 
 MAX_KEY_FILE = 64 * 1024  # far above any public key; refuse before reading more
 
@@ -55,15 +55,9 @@ def read_public_key_bytes(path: Path, field: str,
     Raises:
         PlanError: missing, unreadable, too large, or holding a private key.
     """
-    try:
-        size = path.stat().st_size
-        if size > MAX_KEY_FILE:
-            raise PlanError(f"{field}: {path} is {size} bytes, far too large for a public key")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PlanError(f"{field}: key file {path} does not exist") from None
-    except OSError as e:
-        raise PlanError(f"{field}: cannot read key file {path}: {e.strerror}") from None
+    # A FIFO, device or folder is refused before it is opened (it would block or mislead).
+    data = read_input_file(path, MAX_KEY_FILE, f"{field}: key file", error=PlanError,
+                           too_large="far too large for a public key")
     if b"PRIVATE KEY" in data:
         raise PlanError(f"{field}: {path} holds a PRIVATE key; give only the public key", hint=hint)
     return data
@@ -79,7 +73,7 @@ def load_public_key_file(path: Path, field: str) -> PublicKeyFile:
     text = data.decode("utf-8", "replace").strip()
     try:
         if text.startswith("{"):
-            key = _from_json(json.loads(text))
+            key = _from_json(load_json(data, f"{field}: {path}", error=PlanError))
         else:
             key = key_from_crypto(load_pem_public_key(data))
     except (ValueError, TypeError, KeyError) as e:

@@ -13,14 +13,15 @@ outside it.
 
 from __future__ import annotations
 
+import difflib
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from ceremony.errors import PlanError
+from ceremony.inputs import check_text, load_toml, read_input_file
 from ceremony.keys import PublicKeyFile, load_public_key_file
 from hsm.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
 
@@ -32,11 +33,26 @@ DEVICES = ("pkcs11", "yubikey")
 YUBIKEY_ALGORITHMS = ("ecdsa-p256", "ecdsa-p384")  # what ykcs11 signs and YubiKeys generate
 TOUCH_POLICIES = ("always", "cached")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_DURATION = re.compile(r"^(\d+)([hdwy])$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always fullmatch: "$" allows a final newline
+_DURATION = re.compile(r"([0-9]{1,12})([hdwy])")
 _KEYID = re.compile(r"[0-9a-f]{64}")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
           "y": timedelta(days=365)}
+#: The longest expiry a plan may ask for. Metadata dates must stay far inside year 9999 (where
+#: Python's datetime, and so python-tuf, stop); no root should outlive its keyholders' careers.
+MAX_DURATION = timedelta(days=100 * 365)
+MAX_DURATION_TEXT = "100y"
+#: What a plan file may weigh: a plan is a few KB.
+MAX_PLAN_FILE = 256 * 1024
+#: A bundle manifest carries the repository as text of at most 200 printable characters
+#: (ceremony/transport/bundle.py); a longer name could never be exported.
+MAX_REPOSITORY = 200
+#: CK_TOKEN_INFO holds a token label in 32 bytes and a serial in 16 (PKCS#11 2.40, 3.2):
+#: a longer value can never match a token.
+MAX_TOKEN_LABEL_BYTES = 32
+MAX_TOKEN_SERIAL_BYTES = 16
+#: Thresholds, counts: far above any ceremony, far below any overflow.
+MAX_COUNT = 1000
 
 
 @dataclass(frozen=True)
@@ -139,10 +155,15 @@ def parse_duration(value: Any, field: str) -> timedelta:
     Raises:
         PlanError: not a positive duration.
     """
-    if not isinstance(value, str) or not (m := _DURATION.match(value)) or int(m.group(1)) == 0:
+    if not isinstance(value, str) or not (m := _DURATION.fullmatch(value)) or int(m.group(1)) == 0:
         raise PlanError(f"{field} must be a positive duration such as \"365d\", \"12w\" or \"48h\", "
-                        f"not {value!r}")
-    return int(m.group(1)) * _UNITS[m.group(2)]
+                        f"not {value[:40] if isinstance(value, str) else value!r}")
+    count, unit = int(m.group(1)), _UNITS[m.group(2)]
+    # Compare before multiplying: a huge count would overflow timedelta itself.
+    if count > MAX_DURATION // unit:
+        raise PlanError(f"{field} is {value[:40]!r}, longer than any expiry this tool makes "
+                        f"(at most {MAX_DURATION_TEXT}, i.e. {MAX_DURATION.days} days)")
+    return count * unit
 
 
 def format_duration(value: timedelta) -> str:
@@ -168,6 +189,12 @@ class _Table:
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
         self.seen.add(key)
         if key not in self.data:
+            misspelt = difflib.get_close_matches(key, [k for k in self.data if k not in self.seen],
+                                                 n=1, cutoff=0.75)
+            if misspelt:
+                raise PlanError(f"unknown field {self._field(misspelt[0])} in the plan "
+                                f"(did you mean `{key}`?)",
+                                hint="check the spelling; unknown fields are never ignored")
             if default is ...:
                 raise PlanError(f"{self._field(key)} is required")
             return default
@@ -177,13 +204,33 @@ class _Table:
             raise PlanError(f"{self._field(key)} must be {_kind_name(kind)}, not a boolean")
         if not isinstance(value, kind):
             raise PlanError(f"{self._field(key)} must be {_kind_name(kind)}")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_COUNT:
+            raise PlanError(f"{self._field(key)} is {str(value)[:30]}, far beyond any ceremony "
+                            f"(at most {MAX_COUNT})")
         return value
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
-            raise PlanError(f"unknown field {self._field(unknown[0])} in the plan",
+            close = difflib.get_close_matches(unknown[0], sorted(self.seen), n=1, cutoff=0.6)
+            guess = f" (did you mean `{close[0]}`?)" if close else ""
+            raise PlanError(f"unknown field {self._field(unknown[0])} in the plan{guess}",
                             hint="check the spelling; unknown fields are never ignored")
+
+    def text(self, key: str, default: Any = ..., *, max_chars: int | None = None,
+             max_bytes: int | None = None) -> Any:
+        """A string field that names something: printable, trimmed, within bounds.
+
+        Raises:
+            PlanError: naming the field and what is wrong with it.
+        """
+        value = self.get(key, str, default)
+        if value is None:
+            return value
+        problem = check_text(value, max_chars=max_chars, max_bytes=max_bytes)
+        if problem:
+            raise PlanError(f"{self._field(key)} {value[:40]!r} {problem}")
+        return value
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
@@ -210,6 +257,9 @@ def _string_list(table: _Table, key: str) -> tuple[str, ...]:
     for item in items:
         if not isinstance(item, str) or not item:
             raise PlanError(f"{table.where}.{key} must list non-empty strings")
+        problem = check_text(item, max_chars=4096)
+        if problem:
+            raise PlanError(f"{table.where}.{key} lists {item[:40]!r}, which {problem}")
     dupes = sorted({i for i in items if items.count(i) > 1})
     if dupes:
         raise PlanError(f"{table.where}.{key} lists {dupes[0]!r} twice")
@@ -234,15 +284,12 @@ def parse_plan(text: str) -> Plan:
     Raises:
         PlanError: the text is not TOML, or a field is unknown, missing or impossible.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise PlanError(f"the plan is not valid TOML: {e}") from None
+    data = load_toml(text, "the plan", error=PlanError)
     top = _Table(data, "")
 
     cer = _Table(top.get("ceremony", dict), "ceremony")
     name = cer.get("name", str)
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise PlanError("ceremony.name must be 1-64 letters, digits, '.', '_' or '-', "
                         "starting with a letter or digit")
     fmt = cer.get("format", str, "tuf")
@@ -251,7 +298,12 @@ def parse_plan(text: str) -> Plan:
     repository = cer.get("repository", str)
     if not repository.strip():
         raise PlanError("ceremony.repository must not be empty")
-    module = cer.get("pkcs11_module", str, None)
+    problem = check_text(repository, max_chars=MAX_REPOSITORY)
+    if problem:
+        raise PlanError(f"ceremony.repository {repository[:40]!r} {problem}",
+                        hint="the repository name travels in every bundle's manifest: "
+                             f"1 to {MAX_REPOSITORY} printable characters")
+    module = cer.text("pkcs11_module", None, max_chars=4096)
     rehearsal = cer.get("rehearsal", bool, False)
     consistent = cer.get("consistent_snapshot", bool, True)
     warning = parse_duration(cer.get("expiry_warning", str, "30d"), "ceremony.expiry_warning")
@@ -267,10 +319,10 @@ def parse_plan(text: str) -> Plan:
     for i, raw in enumerate(raw_holders):
         t = _Table(raw, f"keyholders[{i}]")
         kname = t.get("name", str)
-        if not _NAME.match(kname):
+        if not _NAME.fullmatch(kname):
             raise PlanError(f"keyholders[{i}].name {kname!r} must be letters, digits, '.', '_' or '-'")
-        token = t.get("token", str, None)
-        serial = t.get("serial", str, None)
+        token = t.text("token", None, max_bytes=MAX_TOKEN_LABEL_BYTES)
+        serial = t.text("serial", None, max_bytes=MAX_TOKEN_SERIAL_BYTES)
         device = t.get("device", str, "pkcs11")
         if token is None and serial is None and device != "yubikey":
             raise PlanError(f"keyholders[{i}] ({kname}) needs a token label (token = ...) "
@@ -363,7 +415,7 @@ def _witnesses(raw: list[Any]) -> tuple[str, ...]:
     for i, item in enumerate(raw):
         t = _Table(item, f"witnesses[{i}]")
         wname = t.get("name", str)
-        if not _NAME.match(wname):
+        if not _NAME.fullmatch(wname):
             raise PlanError(f"witnesses[{i}].name {wname!r} must be letters, digits, '.', '_' or '-'")
         if wname in names:
             raise PlanError(f"witness {wname!r} appears twice in witnesses")
@@ -395,11 +447,19 @@ def load_plan(path: Path) -> Plan:
     Raises:
         PlanError: unreadable or invalid.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise PlanError(f"cannot read the plan {path}: {e}") from None
-    return parse_plan(text)
+    return parse_plan(read_plan_text(path))
+
+
+def read_plan_text(path: Path) -> str:
+    """The text of the plan file at ``path``: a regular file, bounded, strict UTF-8.
+
+    Raises:
+        PlanError: missing, not a regular file (a FIFO, a folder), too large, or not UTF-8.
+    """
+    from ceremony.inputs import decode_utf8
+    data = read_input_file(path, MAX_PLAN_FILE, "the plan", error=PlanError,
+                           too_large="far larger than any plan")
+    return decode_utf8(data, f"the plan {path}", error=PlanError)
 
 
 def load_online_keys(plan: Plan, base: Path) -> dict[str, list[PublicKeyFile]]:

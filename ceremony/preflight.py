@@ -44,6 +44,8 @@ MIN_PLAUSIBLE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 CLOCK_TOLERANCE = timedelta(seconds=60)
 
 OK, WARN, FAIL = "ok", "warn", "fail"
+DEFAULT_ROOTS = ("/sys", "/proc")
+SIOCGIFFLAGS = 0x8913  # linux/sockios.h
 
 # Libraries whose versions the record names next to the tool's own digest.
 LIBRARIES = ("tuf", "securesystemslib", "python-pkcs11", "cryptography", "textual", "rich")
@@ -123,6 +125,9 @@ class Facts:
     tokens: tuple[dict[str, Any], ...]  # TokenInfo.to_dict() each
     token_error: str | None
     host: dict[str, str]
+    # Where the probes read the machine: ("/sys", "/proc") unless a test (or the hidden
+    # --sys-root/--proc-root options) pointed them at files describing another machine.
+    roots: tuple[str, str] = ("/sys", "/proc")
 
 
 # ---- probes (I/O) -------------------------------------------------------------------
@@ -285,7 +290,8 @@ class Probes:
                      tuple(read_radios(self.sys_root)),
                      self.clock().astimezone(timezone.utc).replace(microsecond=0),
                      tool_digest(self.roots), library_versions(), tokens, error,
-                     host_facts(self.proc_root, self.hostname))
+                     host_facts(self.proc_root, self.hostname),
+                     (str(self.sys_root), str(self.proc_root)))
 
 
 # ---- judgement (pure) ----------------------------------------------------------------
@@ -360,7 +366,8 @@ class PreflightReport:
             "tokens": [{k: t[k] for k in ("label", "serial", "manufacturer", "model", "pin_state")}
                        for t in f.tokens],
             "host": f.host,
-        }
+        } | ({} if f.roots == DEFAULT_ROOTS else
+             {"probes": {"sys_root": f.roots[0], "proc_root": f.roots[1]}})
 
 
 def _iso(dt: datetime) -> str:
@@ -558,13 +565,16 @@ def record_preflight(c: Any, report: PreflightReport) -> None:
 
 
 def require_preflight(c: Any) -> None:
-    """Refuse a token step of a live ceremony unless the last preflight passed.
+    """Refuse a token step of a live ceremony unless the last preflight passed and the
+    machine is still off the network now.
 
-    The TUI calls this before every token step; the engine's ``keygen``/``sign``
-    could call it too (see the report to the lead).
+    Called before every token step (keygen, sign, publish, seal; the TUI's screens too). The
+    journaled preflight alone is not enough: it may have passed in another network namespace
+    or before a cable was plugged in, so the interfaces and default routes are asked again
+    (:func:`network_up_now`). Rehearsals are not refused (their preflight warned).
 
     Raises:
-        PreflightError: no preflight yet, or the last one failed.
+        PreflightError: no preflight yet, the last one failed, or a network is up now.
     """
     pf = c.state.preflight
     if c.plan.rehearsal:
@@ -575,3 +585,63 @@ def require_preflight(c: Any) -> None:
     if not pf.get("passed"):
         raise PreflightError("the last preflight refused the ceremony",
                              hint="fix what it names and run `ceremony preflight WORKSPACE` again")
+    network = network_up_now(pf.get("probes"))
+    if network:
+        raise PreflightError(
+            "the air gap is open now: " + "; ".join(network) + ". A live ceremony's token "
+            "steps re-check the network when they run; nothing was done",
+            hint="disconnect the network (ip link set DEV down, rfkill block all) in this "
+                 "session, then run the step again")
+
+
+def interfaces_up_now() -> list[str]:
+    """Network interfaces (loopback excepted) that are up in *this process's* namespace.
+
+    Asked of the kernel through the process's own sockets (``if_nameindex`` and
+    ``SIOCGIFFLAGS``), not read from ``/sys``: sysfs shows the namespace it was mounted in, so
+    a preflight run in another namespace (``unshare -n``) could see another machine. Cheap
+    enough to run before every token step. An interface list that cannot be read counts as
+    a network up (fail closed).
+    """
+    import fcntl
+    import socket
+    import struct
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError as e:
+        return [f"(cannot list the network interfaces: {e.strerror or e})"]
+    up = []
+    with sock:
+        for name in names:
+            request = struct.pack("16sH22x", name.encode()[:15], 0)
+            try:
+                reply = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, request)
+            except OSError:
+                continue  # gone since it was listed
+            flags = struct.unpack_from("16sH", reply)[1]
+            if flags & IFF_UP and not flags & IFF_LOOPBACK:
+                up.append(name)
+    return up
+
+
+def network_up_now(probes: dict[str, str] | None = None) -> list[str]:
+    """What connects this process to a network now: interfaces up, default routes.
+
+    ``probes``: the roots a preflight read instead of this machine (``{"sys_root", "proc_root"}``
+    from its journal entry; tests and the hidden ``--sys-root`` options). The same files are
+    read again then, so the re-check judges the machine the preflight judged; the journal
+    shows such a preflight for what it is.
+    """
+    if probes:
+        names = [i.name for i in read_interfaces(Path(probes["sys_root"])) if i.up]
+        routes = read_routes(Path(probes["proc_root"]))
+    else:
+        names = interfaces_up_now()
+        routes = read_routes(Path("/proc"))  # /proc/net is the reading process's namespace
+    out = []
+    if names:
+        out.append("interface up: " + ", ".join(names))
+    if routes:
+        out.append("default route: " + ", ".join(f"{r.family} via {r.interface}" for r in routes))
+    return out

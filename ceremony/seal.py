@@ -201,6 +201,8 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = 
     from hsm.verify import verify_raw
 
     refuse_if_sealed(c)
+    from ceremony.preflight import require_preflight
+    require_preflight(c)  # a token step: live ceremonies re-check the air gap now
     _require_witnesses(c)
     events = c.journal.events
     target = seal_target(events)

@@ -13,7 +13,6 @@ draft), and what an arriving bundle must prove before its files are used:
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,14 +106,17 @@ def check_arrival(bundle: Bundle, out: Path | None) -> Arrival:
                 d = load_draft(Path(tmp) / name)
                 notes.append(f"{name}: draft of root v{d.draft.signed.version}, digest {d.digest[:16]}...")
     elif kind == "signature":
+        from ceremony.detached import check_signature_fields
+        from ceremony.inputs import load_json
         for name, data in files.items():
             try:
-                obj = json.loads(data)
-                ok = obj.get("kind") == "ceremony-signature" and isinstance(obj.get("signatures"), list)
-            except (ValueError, AttributeError):
+                obj = load_json(data, f"{name} in the bundle")
+                ok = isinstance(obj, dict) and obj.get("kind") == "ceremony-signature"
+            except VerificationError:
                 ok = False
             if not ok:
                 raise VerificationError(f"{name} in the bundle is not a ceremony signature file")
+            check_signature_fields(obj, f"{name} in the bundle")
             notes.append(f"{name}: {obj['keyholder']}'s signature over digest {str(obj['digest'])[:16]}...")
     return Arrival(bundle, notes)
 

@@ -96,7 +96,7 @@ def test_the_issue_example_parses() -> None:
     (plan_text().replace('expires = "365d"', 'expires = "1 year"'),
      'roles.root.expires must be a positive duration'),
     (plan_text().replace('[roles.timestamp]', '[roles.timestampp]'),
-     "roles.timestamp is required"),
+     "unknown field roles.timestampp in the plan (did you mean `timestamp`?)"),
     (plan_text().replace('token = "bob-key"', ''),
      "keyholders[1] (bob) needs a token label"),
     ("[ceremony\nname=", "the plan is not valid TOML"),

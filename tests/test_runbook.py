@@ -246,9 +246,13 @@ def run_block(block: Block, p: Pass) -> subprocess.CompletedProcess[str]:
     prelude = "set -euo pipefail\n"
     if p.fake_preflight is not None:
         fake = shlex.quote(str(p.fake_preflight))
-        prelude += ("ceremony() { if [ \"${1:-}\" = preflight ]; then command ceremony \"$@\" "
-                    f"--sys-root {fake}/sys --proc-root {fake}/proc; "
-                    "else command ceremony \"$@\"; fi; }\n")
+        # A live plan refuses CEREMONY_PIN: its token steps get the PIN from a file (the
+        # prompt has no terminal here, and the fork server passes no inherited pipe).
+        prelude += ('pinfile="$(mktemp)"; printf %s "$CEREMONY_PIN" > "$pinfile"\n'
+                    "ceremony() { case \"${1:-}\" in "
+                    f"preflight) command ceremony \"$@\" --sys-root {fake}/sys --proc-root {fake}/proc;; "
+                    "keygen|sign|seal) command ceremony \"$@\" --pin-file \"$pinfile\";; "
+                    "*) command ceremony \"$@\";; esac; }\n")
     script = prelude + "set -x\n" + code + "\n"
     r = subprocess.run(["bash", "-c", script], cwd=p.root, env=p.env, capture_output=True,
                        text=True, stdin=subprocess.DEVNULL, timeout=300, check=False)

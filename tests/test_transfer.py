@@ -106,7 +106,8 @@ def test_tampered_or_foreign_bundles_are_refused(hsm: SoftHsm, tmp_path: Path) -
     assert r.code == 3 and "is not signed by its own root threshold" in r.err
     # a signature bundle for another repository, into the workspace
     (bad / "x.sig.json").write_text(json.dumps({"kind": "ceremony-signature", "keyholder": "x",
-                                                "digest": "00", "signatures": []}))
+                                                "repository": "other/repo", "ceremony_id": "x",
+                                                "version": 1, "digest": "00", "signatures": []}))
     assert cli("pack", bad / "x.sig.json", "--kind", "signature", "--repository", "other/repo",
                "--usb", stick(tmp_path / "s2")).code == 0
     r = cli("import", ws, "--usb", stick(tmp_path / "s2"))

@@ -32,10 +32,8 @@ def preview_plan(workspace: Path, plan_path: Path, previous: Path | None = None)
         raise WorkspaceError(f"{workspace} already exists",
                              hint="open it with `ceremony tui WORKSPACE` (without --plan), or "
                                   "name a new folder")
-    if not plan_path.is_file():
-        from ceremony.errors import PlanError
-        raise PlanError(f"the plan {plan_path} does not exist")
-    plan = parse_plan(plan_path.read_text(encoding="utf-8"))
+    from ceremony.plan import read_plan_text
+    plan = parse_plan(read_plan_text(plan_path))
     warnings: list[str] = []
     if plan.format == "tuf":
         online = load_online_keys(plan, plan_path.resolve().parent)

@@ -342,9 +342,8 @@ class NotaryCeremony(Ceremony):
             WorkspaceError: the folder already holds something.
         """
         path = Path(plan_path)
-        if not path.is_file():
-            raise PlanError(f"the plan {plan_path} does not exist")
-        text = path.read_text(encoding="utf-8")
+        from ceremony.plan import read_plan_text
+        text = read_plan_text(path)
         plan = parse_plan(text)
         if plan.format != "notary":
             raise PlanError(f"the plan's format is {plan.format!r}, not 'notary'")

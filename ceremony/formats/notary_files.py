@@ -33,10 +33,8 @@ def read_sidecar(data: bytes, gun: str, known_keyids: Iterable[str], what: str) 
     Raises:
         VerificationError: malformed, for another GUN, or naming unknown keys.
     """
-    try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VerificationError(f"{what} is not JSON: {exc}") from None
+    from ceremony.inputs import load_json
+    document = load_json(data, what)  # strict: bounded nesting, no NaN, no lone surrogate
     if not isinstance(document, dict) or document.get("kind") != SIDECAR_KIND:
         raise VerificationError(f"{what} is not a {SIDECAR} file")
     if document.get("gun") != gun:
@@ -151,7 +149,8 @@ def load_key_file(path: Path, field: str) -> KeyFile:
             raise PlanError(f"{field}: {path} is not a public key: {exc}") from None
         return KeyFile(str(path), entry, entry_key_id(entry))
     try:
-        document = json.loads(text)
+        from ceremony.inputs import load_json
+        document = load_json(text, f"{field}: {path}", error=PlanError)
         if not isinstance(document, dict):
             raise ValueError("not a JSON object")
         unknown = set(document) - _KEY_FILE_FIELDS

@@ -308,6 +308,9 @@ def parse(data: bytes) -> SignedDocument:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise VerificationError(f"not notary metadata: not UTF-8 ({exc.reason})") from None
+    from ceremony.inputs import MAX_JSON_DEPTH, json_depth
+    if json_depth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:  # before the parser recurses
+        raise VerificationError(f"not notary metadata: it nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         top = json.loads(
             text,

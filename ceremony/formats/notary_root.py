@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -238,9 +237,10 @@ class NotaryMetadata:
 
 def is_notary_root(data: bytes) -> bool:
     """Whether ``data`` looks like a notary root (``"_type":"Root"``) rather than TUF's ``root``."""
+    from ceremony.inputs import load_json  # strict: bounded nesting, no NaN
     try:
-        top = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        top = load_json(data, "root metadata")
+    except VerificationError:
         return False
     return isinstance(top, dict) and isinstance(top.get("signed"), dict) and \
         top["signed"].get("_type") == "Root"

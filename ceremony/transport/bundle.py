@@ -227,8 +227,12 @@ class Manifest:
             raise VerificationError(
                 f"{source} is {len(raw)} bytes, larger than any manifest ({MAX_MANIFEST_BYTES})."
             )
+        from ceremony.inputs import json_depth
         try:
-            data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+            text = raw.decode("utf-8")
+            if json_depth(text, 8) > 8:  # a manifest nests 3 deep; refuse before the parser recurses
+                raise VerificationError(f"{source} is not valid JSON (it nests too deep).")
+            data = json.loads(text, object_pairs_hook=_no_duplicates)
         except _DuplicateKeyError as e:
             raise VerificationError(f"{source} repeats the key {e.args[0]!r}.") from None
         except (UnicodeDecodeError, ValueError, RecursionError):
@@ -390,7 +394,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _text_field(data: dict[str, Any], key: str, source: str) -> str:
     value = data[key]
-    if not isinstance(value, str) or not _TEXT_RE.fullmatch(value) or len(value) > _MAX_TEXT:
+    # isprintable(): no lone surrogate ("\ud800" in JSON), no format or separator character.
+    if not isinstance(value, str) or not _TEXT_RE.fullmatch(value) or len(value) > _MAX_TEXT \
+            or not value.isprintable():
         raise VerificationError(
             f"{source} has a malformed {key!r} (text of 1 to {_MAX_TEXT} printable characters)."
         )

@@ -13,6 +13,7 @@ frames are skipped, what happens to a damaged file). Both stop once the message 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import zxingcpp
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ceremony.errors import VerificationError
+from ceremony.inputs import check_regular, read_input_file
 from ceremony.transport.bundle import Bundle
 from ceremony.transport.frames import Collector, missing_text, parse_frame
 from ceremony.transport.qr import message_bundle
@@ -235,6 +237,8 @@ def _files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, bool]]:
                 if entry.is_file():
                     yield entry, False
         elif path.exists():
+            # A FIFO, device or socket would block the image or video reader: refused now.
+            check_regular(path)
             yield path, True
         else:
             raise VerificationError(f"{path} does not exist.")
@@ -243,13 +247,12 @@ def _files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, bool]]:
 def _file_images(
     path: Path, strict: bool, done: Callable[[], bool]
 ) -> Iterator[tuple[str, Image.Image, bool]]:
-    size = path.stat().st_size
-    if size > MAX_IMAGE_FILE:
-        raise VerificationError(
-            f"{path} is {size} bytes, larger than any photo this tool reads; it was not opened."
-        )
+    # Read through the bounded, non-blocking reader: the decoder only ever sees bytes.
+    data = read_input_file(
+        path, MAX_IMAGE_FILE, too_large="larger than any photo this tool reads; it was not opened."
+    )
     try:
-        image = Image.open(path)
+        image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         if strict:
             raise VerificationError(

@@ -148,7 +148,8 @@ def read_video(
             "which is not installed; give photos or screenshots of the frames instead."
         ) from None
     # A file object, not a name: FFmpeg then sees no URL or protocol, only these bytes.
-    with path.open("rb") as file:
+    from ceremony.inputs import open_input_file
+    with open_input_file(path) as file:  # never a FIFO: it would block the demuxer
         try:
             container = av.open(
                 file, format=demuxer, metadata_errors="replace", buffer_size=1 << 20
