@@ -217,12 +217,12 @@ def refuse_aliases(role: str, keys: Sequence[Any], name: Callable[[Any], str]) -
     for group in alias_groups([k.keyid for k in keys], by_id):
         if len(group) > 1:
             names = list(dict.fromkeys(name(by_id[k]) for k in group))
-            who = (f"{names[0]}'s key" if len(names) == 1
-                   else "the same key for " + " and ".join(names))
-            raise PlanError(
-                f"the {role} role would list {who} {_times(len(group))}, under ids "
-                + " and ".join(k[:12] for k in group) + ": one key counts once toward a threshold",
-                hint="give each keyholder (and each online key) its own key")
+            ids = " and ".join(k[:12] for k in group)
+            who = (f"{names[0]}'s key {_times(len(group))}, under ids {ids}" if len(names) == 1
+                   else f"one key {_times(len(group))}, as " + " and ".join(names)
+                   + f" (ids {ids})")
+            raise PlanError(f"the {role} role would list {who}: one key counts once toward a "
+                            "threshold", hint="give each keyholder (and each online key) its own key")
 
 
 def repeated_signatures(data: bytes) -> str | None:

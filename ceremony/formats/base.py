@@ -54,6 +54,8 @@ class RoleVerdict:
         notes = "".join(f"; {n}" for n in self.notes)
         if self.met:
             return text + "; threshold met" + notes
+        if not self.unsigned:  # one key listed under several ids: nobody else can sign
+            return text + f"; {self.missing} more needed and no other key can sign" + notes
         who = ", ".join(self.unsigned)
         many = "one" if self.missing == 1 else str(self.missing)
         return text + f"; waiting for {many} of {who}" + notes
