@@ -418,3 +418,105 @@ def test_online_key_json_with_either_id_rule_is_accepted_any_other_refused(tmp_p
         f"roles.targets.keys[0]: {p} is not a public key (PEM SubjectPublicKeyInfo or TUF key "
         f"JSON): its keyid {'cd' * 32} does not match the key (calculated {_sha(obj)} over the "
         f"whole key object, {_three_field_id(obj)} over keytype, scheme and keyval)")
+
+
+# ---- notary: its own key-id rule, and keys counted once ------------------------------------
+
+NOTARY_GUN = "example.com/keyids/app"
+
+
+def _notary_chain(hsm: SoftHsm, tmp_path: Path) -> tuple[Path, Any, dict[str, Any]]:
+    """A notary collection v1 made by the ceremony (alice on SoftHSM); a way to open her token
+    key, and the ``signed`` part of v1."""
+    from notary_fixtures import no_network, notary_plan, offline_key_files, ok
+
+    hsm.make("tok-alice")
+    keys, targets = offline_key_files(tmp_path / "nkeys", NOTARY_GUN)
+    plan = tmp_path / "n1.toml"
+    plan.write_text(notary_plan("n1", NOTARY_GUN, {"alice": "tok-alice"}, ["alice"], 1,
+                                targets, keys))
+    ws = tmp_path / "nws"
+    pin = ("--pin-file", hsm.pin_file)
+    with no_network():
+        ok(cli("init", ws, "--plan", plan))
+        ok(cli("keygen", ws, "--keyholder", "alice", *pin))
+        ok(cli("draft", ws))
+        ok(cli("sign", ws, "--keyholder", "alice", *pin))
+        ok(cli("publish", ws))
+    events = [json.loads(line) for line in (ws / "journal.jsonl").read_text().splitlines()]
+    gen = next(e["data"] for e in events if e["type"] == "key-generated")
+
+    def open_key() -> Any:  # afresh each time: every CLI run logs the token out
+        token = hsm.module.find_token(label="tok-alice")
+        return hsm.module.open_key(token, hsm.pin, "ecdsa-p256", bytes.fromhex(gen["key_id_hex"]))
+
+    v1 = json.loads((ws / "metadata" / "1.root.json").read_bytes())["signed"]
+    return ws / "metadata", open_key, v1
+
+
+def _notary_signed(signed: dict[str, Any], tk: Any, ids: list[str]) -> bytes:
+    from ceremony.formats.notary import sign_sha256
+    from ceremony.formats.notary_json import Signature, canonical_bytes, serialize
+
+    sig = sign_sha256(tk, canonical_bytes(signed))  # not through the view: it refuses forgeries
+    return serialize(signed, [Signature(i, "ecdsa", sig) for i in ids])
+
+
+def test_notary_one_key_under_two_certificates_counts_once(hsm: SoftHsm, tmp_path: Path) -> None:
+    from ceremony.formats.notary import sign_sha256
+    from ceremony.formats.notary_keys import entry_key_id, x509_key_entry
+    from ceremony.formats.notary_x509 import build_root_certificate
+
+    folder, open_key, v1 = _notary_chain(hsm, tmp_path)
+    tk = open_key()
+    a = v1["roles"]["root"]["keyids"][0]
+    # a second certificate for alice's key, made on her token: another id, the same key
+    second = x509_key_entry(build_root_certificate(NOTARY_GUN, tk.public_key(),
+                                                   lambda m: sign_sha256(tk, m), serial=12345))
+    alias = entry_key_id(second)
+    assert alias != a
+    signed = copy.deepcopy(v1)
+    signed["version"] = 2
+    signed["keys"][alias] = second
+    signed["roles"]["root"] = {"keyids": [a, alias], "threshold": 2}
+    (folder / "2.root.json").write_bytes(_notary_signed(signed, tk, [a, alias]))
+    r = _verify(folder / "1.root.json", folder)
+    assert (r.code, r.err.splitlines()[0]) == (
+        3, "error: 2.root.json is not signed at threshold: root v2: 1/2 - alice signed; 1 more "
+           f"needed and no other key can sign; one key is listed twice, as alice and key "
+           f"{alias[:12]} (ids {a[:12]} and {alias[:12]}): it counts once; only 1 distinct key "
+           "for a threshold of 2: it can never be met")
+
+
+def test_notary_key_id_recomputed_as_notarys_client_does(hsm: SoftHsm, tmp_path: Path) -> None:
+    import base64
+
+    from ceremony.formats.notary_keys import key_id
+
+    folder, open_key, v1 = _notary_chain(hsm, tmp_path)
+    a = v1["roles"]["root"]["keyids"][0]
+    pem = base64.b64decode(v1["keys"][a]["keyval"]["public"]).decode()
+    body = "".join(pem.splitlines()[1:-1])
+    wrapped = ("-----BEGIN CERTIFICATE-----\n"
+               + "\n".join(body[i:i + 76] for i in range(0, len(body), 76))
+               + "\n-----END CERTIFICATE-----\n").encode()
+    listed = key_id("ecdsa-x509", wrapped)  # the hash of what is listed: only notary's rebuild differs
+    signed = copy.deepcopy(v1)
+    signed["version"] = 2
+    signed["keys"][listed] = {"keytype": "ecdsa-x509",
+                              "keyval": {"private": None, "public": base64.b64encode(wrapped).decode()}}
+    signed["roles"]["root"] = {"keyids": [listed], "threshold": 1}
+    (folder / "2.root.json").write_bytes(_notary_signed(signed, open_key(), [a, listed]))
+    r = _verify(folder / "1.root.json", folder)
+    assert (r.code, r.err.splitlines()[0]) == (
+        3, f"error: 2.root.json: not a notary root: keys[{listed[:12]}]: notary rebuilds the key "
+           f"from its certificate and calculates the id {a[:12]} (the PEM is not in Go's layout): "
+           "notary would not find it")
+    # an id that is no hash of its key at all
+    signed["keys"] = {("ef" * 32 if k == listed else k): v for k, v in signed["keys"].items()}
+    signed["roles"]["root"] = {"keyids": ["ef" * 32], "threshold": 1}
+    (folder / "2.root.json").write_bytes(_notary_signed(signed, open_key(), [a]))
+    r = _verify(folder / "1.root.json", folder)
+    assert (r.code, r.err.splitlines()[0]) == (
+        3, f"error: 2.root.json: not a notary root: keys[efefefefefef] is listed under an id that "
+           f"is not the hash of the key ({listed[:12]}): notary would not find it")
