@@ -206,6 +206,13 @@ def role_verdict(label: str, threshold: int, keyids: Sequence[str], keys: Mappin
     return RoleVerdict(label, threshold, tuple(signed), tuple(unsigned), tuple(notes), infos)
 
 
+def alias_notes(root: Any, role: str, name: Callable[[Any], str]) -> list[str]:
+    """One sentence per public key that ``root`` lists more than once in ``role`` (a TUF
+    ``Root`` or a notary root view: both offer ``roles[role].keyids`` and ``keys``)."""
+    return [alias_note(g, root.keys, name)
+            for g in alias_groups(root.roles[role].keyids, root.keys) if len(g) > 1]
+
+
 def refuse_aliases(role: str, keys: Sequence[Any], name: Callable[[Any], str]) -> None:
     """Refuse to draft a role that lists one public key twice (under two ids), before anyone
     signs: clients that count ids would count that keyholder twice.

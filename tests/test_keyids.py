@@ -295,8 +295,8 @@ def test_draft_refuses_a_plan_that_lists_one_key_twice(hsm: SoftHsm, chain: Path
     assert r.code == 0, r.err
     r = cli("draft", tmp_path / "ws-m")
     assert (r.code, r.err.splitlines()[0]) == (
-        2, f"error: the root role would list one key twice, as alice and mallory (ids {a[:12]} "
-           f"and {m[:12]}): one key counts once toward a threshold")
+        2, (f"error: the root role would list one key twice, as alice and mallory (ids {a[:12]} "
+           f"and {m[:12]}): one key counts once toward a threshold"))
     assert Ceremony.open(tmp_path / "ws-m").state.draft is None
 
 
@@ -365,7 +365,9 @@ def test_a_workspace_journaled_with_three_field_ids_replays_and_continues(
     make_online_keys(hsm, tmp_path / "a", label="online-a")
     p1 = tmp_path / "p1.toml"
     p1.write_text(plan_toml("old", THREE, list(THREE), 2, _paths(tmp_path / "a")))
-    old_rule = lambda obj: keyids.standard_keyid(obj["keytype"], obj["scheme"], obj["keyval"])  # noqa: E731
+    def old_rule(obj: dict[str, Any]) -> str:
+        return keyids.standard_keyid(obj["keytype"], obj["scheme"], obj["keyval"])
+
     with monkeypatch.context() as m:
         m.setattr(keyids, "new_tuf_keyid", old_rule)
         c = Ceremony.init(tmp_path / "ws", p1)
@@ -482,10 +484,10 @@ def test_notary_one_key_under_two_certificates_counts_once(hsm: SoftHsm, tmp_pat
     (folder / "2.root.json").write_bytes(_notary_signed(signed, tk, [a, alias]))
     r = _verify(folder / "1.root.json", folder)
     assert (r.code, r.err.splitlines()[0]) == (
-        3, "error: 2.root.json is not signed at threshold: root v2: 1/2 - alice signed; 1 more "
+        3, ("error: 2.root.json is not signed at threshold: root v2: 1/2 - alice signed; 1 more "
            f"needed and no other key can sign; one key is listed twice, as alice and key "
            f"{alias[:12]} (ids {a[:12]} and {alias[:12]}): it counts once; only 1 distinct key "
-           "for a threshold of 2: it can never be met")
+           "for a threshold of 2: it can never be met"))
 
 
 def test_notary_key_id_recomputed_as_notarys_client_does(hsm: SoftHsm, tmp_path: Path) -> None:
@@ -509,14 +511,41 @@ def test_notary_key_id_recomputed_as_notarys_client_does(hsm: SoftHsm, tmp_path:
     (folder / "2.root.json").write_bytes(_notary_signed(signed, open_key(), [a, listed]))
     r = _verify(folder / "1.root.json", folder)
     assert (r.code, r.err.splitlines()[0]) == (
-        3, f"error: 2.root.json: not a notary root: keys[{listed[:12]}]: notary rebuilds the key "
+        3, (f"error: 2.root.json: not a notary root: keys[{listed[:12]}]: notary rebuilds the key "
            f"from its certificate and calculates the id {a[:12]} (the PEM is not in Go's layout): "
-           "notary would not find it")
+           "notary would not find it"))
     # an id that is no hash of its key at all
     signed["keys"] = {("ef" * 32 if k == listed else k): v for k, v in signed["keys"].items()}
     signed["roles"]["root"] = {"keyids": ["ef" * 32], "threshold": 1}
     (folder / "2.root.json").write_bytes(_notary_signed(signed, open_key(), [a]))
     r = _verify(folder / "1.root.json", folder)
     assert (r.code, r.err.splitlines()[0]) == (
-        3, f"error: 2.root.json: not a notary root: keys[efefefefefef] is listed under an id that "
-           f"is not the hash of the key ({listed[:12]}): notary would not find it")
+        3, (f"error: 2.root.json: not a notary root: keys[efefefefefef] is listed under an id that "
+           f"is not the hash of the key ({listed[:12]}): notary would not find it"))
+
+
+def test_sign_draft_refuses_a_travelling_draft_with_an_alias_key_before_any_pin(
+        hsm: SoftHsm, chain: Path, tmp_path: Path) -> None:
+    from ceremony.formats import tuf as tuf_format
+
+    ws = tmp_path / "ws2"
+    p = tmp_path / "p2.toml"
+    p.write_text(plan_toml("v2", THREE, ["alice", "bob"], 2, _paths(tmp_path / "a")))
+    assert cli("init", ws, "--plan", p, "--previous", chain).code == 0
+    assert cli("draft", ws).code == 0
+    assert cli("export-draft", ws, "--out", tmp_path / "d.json").code == 0
+    doc = _doc(tmp_path / "d.json")
+    signed = doc["draft"]["signed"]
+    a = _holder_id(signed, "alice")
+    alias = _three_field_id(signed["keys"][a])
+    signed["keys"][alias] = copy.deepcopy(signed["keys"][a])
+    signed["roles"]["root"]["keyids"].append(alias)
+    doc["digest"] = tuf_format.signed_digest(Metadata.from_dict(json.loads(json.dumps(doc["draft"]))))
+    (tmp_path / "d.json").write_text(json.dumps(doc))
+    (tmp_path / "no-pin").write_text("")  # a PIN prompt would fail differently
+    r = cli("sign-draft", tmp_path / "d.json", "--keyholder", "bob", "--pin-file", tmp_path / "no-pin")
+    assert (r.code, r.err.splitlines()[0]) == (
+        3, (f"error: {tmp_path / 'd.json'}: in the draft of root v2, alice's key is listed twice, "
+            f"under ids {a[:12]} and {alias[:12]}: it counts once; a draft that lists one key "
+            "twice is not signed"))
+    assert not list(tmp_path.glob("*.sig-*.json"))
