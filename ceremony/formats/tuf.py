@@ -180,9 +180,17 @@ def from_bytes(data: bytes, what: str) -> Metadata[Root]:
 
 
 def _verdict(label: str, root: Root, payload: bytes, sigs: dict[str, Signature]) -> RoleVerdict:
-    """The root role's signatures counted by distinct public key (python-tuf's
-    ``get_verification_result`` counts ids, so one key under two ids would count twice)."""
-    role = root.roles[Root.type]
+    return role_verdict(label, root, Root.type, payload, sigs)
+
+
+def role_verdict(label: str, root: Root, role_name: str, payload: bytes,
+                 sigs: Mapping[str, Signature]) -> RoleVerdict:
+    """Signatures over ``payload`` counted by distinct public key against ``root``'s
+    ``role_name`` (root, targets, snapshot, timestamp). python-tuf's ``verify_delegate`` and
+    ``get_verification_result`` count ids, so one key under two ids would count twice there.
+    Online keys are named by short id; root keys by keyholder."""
+    role = root.roles[role_name]
+    name = key_name if role_name == Root.type else (lambda k: f"{role_name} key {k.keyid[:12]}")
 
     def signed_by(keyid: str) -> bool:
         sig = sigs.get(keyid)
@@ -194,7 +202,7 @@ def _verdict(label: str, root: Root, payload: bytes, sigs: dict[str, Signature])
             return False
         return True
 
-    return keyids.role_verdict(label, role.threshold, role.keyids, root.keys, signed_by, key_name,
+    return keyids.role_verdict(label, role.threshold, role.keyids, root.keys, signed_by, name,
                                keyids.tuf_keyid_rule)
 
 
