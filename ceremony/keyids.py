@@ -31,6 +31,8 @@ WHOLE = "whole-object"
 """The id is the sha256 of the canonical key object as published (the TUF specification)."""
 STANDARD = "standard-fields"
 """The id is the sha256 of ``{keytype, scheme, keyval}`` only (python-tuf, securesystemslib)."""
+BOTH = "whole-object=standard-fields"
+"""A key with no custom fields: both rules give the same id (python-tuf's keys usually)."""
 NOTARY = "notary"
 """The id follows Notary's rule: ``{keytype, keyval: {private: null, public}}``."""
 
@@ -54,18 +56,17 @@ def _object(key: Any) -> dict[str, Any]:
 
 
 def tuf_keyid_rule(keyid: str, key: Any) -> str | None:
-    """Which rule ``keyid`` follows for ``key`` (an sslib ``Key`` or its dict): :data:`WHOLE`
-    (also when the key has no custom fields, where both rules agree), :data:`STANDARD`, or
-    None when it follows neither."""
+    """Which rule ``keyid`` follows for ``key`` (an sslib ``Key`` or its dict): :data:`WHOLE`,
+    :data:`STANDARD`, :data:`BOTH` (no custom fields: the two agree), or None for neither."""
     obj = _object(key)
-    if keyid == whole_object_keyid(obj):
-        return WHOLE
+    whole = keyid == whole_object_keyid(obj)
     try:
-        if keyid == standard_keyid(obj["keytype"], obj["scheme"], obj["keyval"]):
-            return STANDARD
+        standard = keyid == standard_keyid(obj["keytype"], obj["scheme"], obj["keyval"])
     except (KeyError, TypeError, ValueError):
-        return None
-    return None
+        standard = False
+    if whole and standard:
+        return BOTH
+    return WHOLE if whole else STANDARD if standard else None
 
 
 def check_tuf_keyid(keyid: str, key: Any, who: str, where: str = "") -> str:

@@ -549,3 +549,43 @@ def test_sign_draft_refuses_a_travelling_draft_with_an_alias_key_before_any_pin(
             f"under ids {a[:12]} and {alias[:12]}: it counts once; a draft that lists one key "
             "twice is not signed"))
     assert not list(tmp_path.glob("*.sig-*.json"))
+
+
+def test_a_python_tuf_made_chain_with_three_field_ids_verifies_and_json_says_so(
+        hsm: SoftHsm, tmp_path: Path) -> None:
+    """Roots made with python-tuf's Metadata API: securesystemslib's ids over keytype, scheme and
+    keyval, though the keys carry custom fields (as tuf-on-ci's did before tuf-on-ci#294)."""
+    from datetime import datetime, timedelta, timezone
+
+    from securesystemslib.signer import SSlibKey
+    from tuf.api.metadata import Root
+
+    hsm.make("tok-x")
+    token = hsm.module.find_token(label="tok-x")
+    tks = [hsm.module.generate(token, hsm.pin, "ecdsa-p256", f"k{i}", bytes([i])) for i in range(4)]
+    keys = []
+    for i, tk in enumerate(tks):
+        key = SSlibKey.from_crypto(tk.public_key())  # python-tuf's id, computed here ...
+        key.unrecognized_fields["x-tuf-on-ci-keyowner"] = f"@owner{i}"  # ... before this field
+        keys.append(key)
+    expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for version, (root_keys, sign_with) in enumerate((([0, 1], [0, 1]), ([0, 2], [0, 1, 2])), 1):
+        md = Metadata(Root(version=version, expires=expires))
+        for i in root_keys:
+            md.signed.add_key(keys[i], "root")
+        md.signed.roles["root"].threshold = 2
+        for role in ROLES:
+            md.signed.add_key(keys[3], role)
+        for i in sign_with:
+            md.sign(TokenSigner(tks[i], keys[i]), append=True)
+        md.to_file(str(repo / f"{version}.root.json"))
+    assert keys[0].keyid == _three_field_id(keys[0].to_dict()) != _sha(keys[0].to_dict())
+    assert _python_tuf_accepts((repo / "1.root.json").read_bytes(), (repo / "2.root.json").read_bytes())
+    r = _verify(repo / "1.root.json", repo, "--json")
+    assert r.code == 0, r.err
+    st = json.loads(r.out)["statuses"][0]
+    assert [k["keyid_rule"] for k in st["new"]["keys"]] == ["standard-fields"] * 2
+    assert [k["keyid_rule"] for k in st["old"]["keys"]] == ["standard-fields"] * 2
+    assert st["new"]["met"] and st["old"]["met"]
