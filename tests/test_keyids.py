@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import shutil
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -555,7 +556,7 @@ def test_a_python_tuf_made_chain_with_three_field_ids_verifies_and_json_says_so(
         hsm: SoftHsm, tmp_path: Path) -> None:
     """Roots made with python-tuf's Metadata API: securesystemslib's ids over keytype, scheme and
     keyval, though the keys carry custom fields (as tuf-on-ci's did before tuf-on-ci#294)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from securesystemslib.signer import SSlibKey
     from tuf.api.metadata import Root
@@ -568,7 +569,7 @@ def test_a_python_tuf_made_chain_with_three_field_ids_verifies_and_json_says_so(
         key = SSlibKey.from_crypto(tk.public_key())  # python-tuf's id, computed here ...
         key.unrecognized_fields["x-tuf-on-ci-keyowner"] = f"@owner{i}"  # ... before this field
         keys.append(key)
-    expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
     repo = tmp_path / "repo"
     repo.mkdir()
     for version, (root_keys, sign_with) in enumerate((([0, 1], [0, 1]), ([0, 2], [0, 1, 2])), 1):
