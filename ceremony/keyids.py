@@ -112,7 +112,8 @@ def check_root_keyids(root: Any, where: str, name: Callable[[Any], str]) -> dict
         roles = roles_of.get(keyid, [])
         who = name(key) if "root" in roles else (
             f"the {' and '.join(roles)} key" if roles else "an unused key")
-        rules[keyid] = check_tuf_keyid(keyid, key, f"{who} ({keyid[:12]})", where)
+        label = who if keyid[:12] in who else f"{who} ({keyid[:12]})"
+        rules[keyid] = check_tuf_keyid(keyid, key, label, where)
     return rules
 
 
