@@ -41,13 +41,26 @@ def whole_object_keyid(key_object: Mapping[str, Any]) -> str:
     """The TUF specification's key id: sha256 over the canonical JSON of the whole key object
     (every field as published, custom ``x-`` fields included; never a ``keyid`` field)."""
     body = {k: v for k, v in key_object.items() if k != "keyid"}
-    return hashlib.sha256(encode_canonical(body).encode()).hexdigest()
+    return hashlib.sha256(_canonical(body)).hexdigest()
 
 
 def standard_keyid(keytype: str, scheme: str, keyval: Mapping[str, Any]) -> str:
     """The id python-tuf and securesystemslib compute: over keytype, scheme and keyval only."""
     body = {"keytype": keytype, "scheme": scheme, "keyval": dict(keyval)}
-    return hashlib.sha256(encode_canonical(body).encode()).hexdigest()
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def _canonical(obj: Any) -> bytes:
+    """OLPC canonical JSON, as TUF hashes it (securesystemslib's encoder).
+
+    Raises:
+        ValueError: a value canonical JSON cannot hold (a float, say): no id is a hash of it.
+    """
+    from securesystemslib.exceptions import FormatError
+    try:
+        return str(encode_canonical(obj)).encode()
+    except FormatError as e:
+        raise ValueError(f"the key cannot be written as canonical JSON: {e}") from None
 
 
 def _object(key: Any) -> dict[str, Any]:
@@ -59,7 +72,10 @@ def tuf_keyid_rule(keyid: str, key: Any) -> str | None:
     """Which rule ``keyid`` follows for ``key`` (an sslib ``Key`` or its dict): :data:`WHOLE`,
     :data:`STANDARD`, :data:`BOTH` (no custom fields: the two agree), or None for neither."""
     obj = _object(key)
-    whole = keyid == whole_object_keyid(obj)
+    try:
+        whole = keyid == whole_object_keyid(obj)
+    except ValueError:
+        whole = False
     try:
         standard = keyid == standard_keyid(obj["keytype"], obj["scheme"], obj["keyval"])
     except (KeyError, TypeError, ValueError):
@@ -86,10 +102,14 @@ def check_tuf_keyid(keyid: str, key: Any, who: str, where: str = "") -> str:
         standard = standard_keyid(obj["keytype"], obj["scheme"], obj["keyval"])
     except (KeyError, TypeError, ValueError):
         standard = "(none: the key lacks keytype, scheme or keyval)"
+    try:
+        whole = whole_object_keyid(obj)
+    except ValueError:
+        whole = "(none: the key holds a value canonical JSON cannot encode)"
     prefix = f"{where}: " if where else ""
     raise VerificationError(
         f"{prefix}{who} is listed under key id {keyid}, which does not match the key: "
-        f"calculated {whole_object_keyid(obj)} over the whole key object and {standard} over "
+        f"calculated {whole} over the whole key object and {standard} over "
         "keytype, scheme and keyval",
         hint="a key id is a hash of the key; one that matches neither is a key under a name "
              "someone chose, and is never trusted")
@@ -193,7 +213,9 @@ def role_verdict(label: str, threshold: int, keyids: Sequence[str], keys: Mappin
     ``signed_by(keyid)`` says whether a valid signature is attached under that id;
     ``rule_of(keyid, key)`` which id rule it follows (for ``--json``).
     """
-    signed, unsigned, notes = [], [], []
+    signed: list[str] = []
+    unsigned: list[str] = []
+    notes: list[str] = []
     groups = alias_groups(keyids, keys)
     for group in groups:
         who = name(keys[group[0]])
@@ -251,3 +273,22 @@ def repeated_signatures(data: bytes) -> str | None:
             return (f"lists a signature under key id {keyid[:12]} {_times(n)}: a key signs once, "
                     "and clients refuse the file")
     return None
+
+
+def describe_keys(root: Any, name: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """Every key a root lists, for ``--json``: who holds it, its roles, its id and the rule the
+    id follows (TUF roots and notary root views alike)."""
+    out = []
+    for keyid, key in root.keys.items():
+        if hasattr(key, "entry"):  # a notary key: notary's own rule
+            from ceremony.formats.notary_keys import entry_key_id
+            try:
+                rule: str | None = NOTARY if entry_key_id(key.entry) == keyid else None
+            except VerificationError:
+                rule = None
+        else:
+            rule = tuf_keyid_rule(keyid, key)
+        roles = [r for r, role in root.roles.items() if keyid in role.keyids]
+        out.append({"name": name(key), "keyid": keyid, "roles": roles,
+                    "keyid_rule": rule or "unknown"})
+    return out

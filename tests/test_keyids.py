@@ -160,6 +160,11 @@ def test_new_keys_get_whole_object_ids_everywhere_they_are_recorded(chain: Path,
         assert d["keyid"] == _sha(d["key"]) == _holder_id(signed, name)
         key_file = _doc(tmp_path / "ws1" / "keys" / f"root-{name}.json")
         assert key_file["keyid"] == d["keyid"]
+    # ceremony verify --json says so for every key of the newest root
+    r = _verify(chain / "1.root.json", chain, "--json")
+    assert r.code == 0, r.err
+    rules = {(k["name"], k["keyid_rule"]) for k in json.loads(r.out)["newest_keys"] if "root" in k["roles"]}
+    assert rules == {("alice", "whole-object"), ("bob", "whole-object"), ("carol", "whole-object")}
     # python-tuf (ngclient's root walk) still takes such a root as its trust anchor
     assert TrustedMetadataSet((chain / "1.root.json").read_bytes(), EnvelopeType.METADATA).root.version == 1
     # and --json says which rule each key follows
@@ -498,6 +503,10 @@ def test_notary_key_id_recomputed_as_notarys_client_does(hsm: SoftHsm, tmp_path:
 
     folder, open_key, v1 = _notary_chain(hsm, tmp_path)
     a = v1["roles"]["root"]["keyids"][0]
+    r = _verify(folder / "1.root.json", folder, "--json")
+    assert r.code == 0, r.err
+    assert {k["keyid_rule"] for k in json.loads(r.out)["newest_keys"]} == {"notary"}
+    assert [k["name"] for k in json.loads(r.out)["newest_keys"] if k["keyid"] == a] == ["alice"]
     pem = base64.b64decode(v1["keys"][a]["keyval"]["public"]).decode()
     body = "".join(pem.splitlines()[1:-1])
     wrapped = ("-----BEGIN CERTIFICATE-----\n"
@@ -590,3 +599,7 @@ def test_a_python_tuf_made_chain_with_three_field_ids_verifies_and_json_says_so(
     assert [k["keyid_rule"] for k in st["new"]["keys"]] == ["standard-fields"] * 2
     assert [k["keyid_rule"] for k in st["old"]["keys"]] == ["standard-fields"] * 2
     assert st["new"]["met"] and st["old"]["met"]
+    newest = {k["keyid"]: (sorted(k["roles"]), k["keyid_rule"]) for k in json.loads(r.out)["newest_keys"]}
+    assert newest == {keys[0].keyid: (["root"], "standard-fields"),
+                      keys[2].keyid: (["root"], "standard-fields"),
+                      keys[3].keyid: (sorted(ROLES), "standard-fields")}
