@@ -153,7 +153,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
                         "newest": report.newest_version,
                         "statuses": [s.to_dict() for s in report.statuses],
-                        "attestations": [a.to_dict() for a in attested]})
+                        "attestations": [a.to_dict() for a in attested],
+                        "newest_keys": _newest_keys(report)})
     failed = [a for a in attested if not a.ok]
     if failed:
         from ceremony.errors import VerificationError
@@ -162,6 +163,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
             + f" does not verify: {failed[0].problems[0]}",
             hint="the key may not have been generated on the YubiKey its metadata names")
     return 0
+
+
+def _newest_keys(report: Any) -> list[dict[str, Any]]:
+    """The newest root's keys with the rule each id follows (``ceremony.keyids``)."""
+    from ceremony.formats import tuf as tuf_format
+    from ceremony.keyids import describe_keys
+    return describe_keys(report.newest.signed, tuf_format.key_name)
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:

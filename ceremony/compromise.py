@@ -79,7 +79,6 @@ def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
     Raises:
         VerificationError: not targets metadata, or not signed by the root's targets keys.
     """
-    from tuf.api.exceptions import UnsignedMetadataError
     from tuf.api.metadata import Metadata, Targets
     try:
         md = Metadata.from_bytes(data)
@@ -87,11 +86,10 @@ def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
         raise VerificationError(f"{source} is not TUF metadata: {e}") from None
     if not isinstance(md.signed, Targets):
         raise VerificationError(f"{source} is {md.signed.type} metadata, not targets")
-    try:
-        root.verify_delegate(Targets.type, md.signed_bytes, md.signatures)
-    except UnsignedMetadataError:
+    from ceremony.formats.tuf import role_verdict  # counts distinct keys, not ids
+    if not role_verdict("targets", root, Targets.type, md.signed_bytes, md.signatures).met:
         raise VerificationError(f"{source} is not signed by the targets key(s) of root v{root.version}: "
-                                "it cannot say which keys are delegated") from None
+                                "it cannot say which keys are delegated")
     by_key: dict[str, list[str]] = {}
     d = md.signed.delegations
     if d is not None:

@@ -217,7 +217,8 @@ def load_draft(path: Path) -> TravellingDraft:
     """Read and check a draft file.
 
     Raises:
-        VerificationError: malformed, or its digest does not match its content.
+        VerificationError: malformed, its digest does not match its content, a key id that is
+            no hash of its key, or one key listed twice in the draft's root role.
     """
     obj = _read_json(path, DRAFT_KIND)
     fmt = _file_format(obj, path)
@@ -230,6 +231,11 @@ def load_draft(path: Path) -> TravellingDraft:
         raise VerificationError(f"{path} lacks the field {e}") from None
     if actual != digest:
         raise VerificationError(f"{path}: the draft does not match its digest; it was changed")
+    from ceremony.keyids import alias_notes  # before any token is touched
+    aliases = alias_notes(draft.signed, "root", tuf_format.key_name)
+    if aliases:
+        raise VerificationError(f"{path}: in the draft of root v{draft.signed.version}, "
+                                f"{aliases[0]}; a draft that lists one key twice is not signed")
     if prev is not None and prev.signed.version + 1 != draft.signed.version:
         raise VerificationError(f"{path}: the draft (v{draft.signed.version}) does not follow "
                                 f"the previous root (v{prev.signed.version})")

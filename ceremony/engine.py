@@ -790,11 +790,12 @@ def _check_online_vs_root(online: dict, previous: Root) -> None:
     Raises:
         PlanError: an online key file holds a root key of the previous root.
     """
-    root_ids = set(previous.roles[Root.type].keyids)
+    from ceremony.keyids import public_identity  # the key, not its id: one key has many ids
+    root_ids = {public_identity(previous.keys[k]): k for k in previous.roles[Root.type].keyids}
     for role, keys in online.items():
         for k in keys:
-            if k.key.keyid in root_ids:
-                holder = tuf_format.key_name(previous.keys[k.key.keyid])
+            if public_identity(k.key) in root_ids:
+                holder = tuf_format.key_name(previous.keys[root_ids[public_identity(k.key)]])
                 raise PlanError(f"{k.source}: the {role} key is a root key ({holder}) of root "
                                 f"v{previous.version}; a root key must never be an online key")
 
@@ -805,9 +806,11 @@ def _check_rotation(old: Root, new: Root) -> None:
     Raises:
         VerificationError: a root key is reused as an online key.
     """
-    root_ids = set(new.roles[Root.type].keyids)
+    from ceremony.keyids import public_identity  # the key, not its id: one key has many ids
+    root_ids = {public_identity(new.keys[k]): k for k in new.roles[Root.type].keyids}
     for role in tuf_format.ONLINE_ROLES:
-        shared = root_ids & set(new.roles[role].keyids)
+        shared = {root_ids[i] for k in new.roles[role].keyids
+                  if (i := public_identity(new.keys[k])) in root_ids}
         if shared:
             raise VerificationError(f"a {role} key is also a root key ({sorted(shared)[0][:12]}); "
                                     "online keys must never be root keys")

@@ -6,15 +6,14 @@ their place is refused loudly: it should never have been brought to the room.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Key, SSlibKey
 
+from ceremony import keyids
 from ceremony.errors import PlanError
 from ceremony.inputs import load_json, read_input_file
 
@@ -83,9 +82,9 @@ def load_public_key_file(path: Path, field: str) -> PublicKeyFile:
 
 
 def compute_keyid(keytype: str, scheme: str, keyval: dict) -> str:
-    """The standard TUF keyid: sha256 over the canonical JSON of the key's public parts."""
-    body = {"keytype": keytype, "scheme": scheme, "keyval": keyval}
-    return hashlib.sha256(encode_canonical(body).encode()).hexdigest()
+    """python-tuf's keyid: sha256 over the canonical JSON of the key's three standard fields
+    (see ``ceremony.keyids`` for the whole-object id new keys get)."""
+    return keyids.standard_keyid(keytype, scheme, keyval)
 
 
 def _from_json(obj: dict) -> Key:
@@ -97,7 +96,14 @@ def _from_json(obj: dict) -> Key:
         raise ValueError("it holds a private key value")
     key = SSlibKey.from_dict("0" * 64, obj)
     key._crypto_key()  # parses the key material: a bad key fails here
-    keyid = compute_keyid(key.keytype, key.scheme, key.keyval)
-    if claimed is not None and claimed != keyid:
-        raise ValueError(f"its keyid {claimed} does not match the key (expected {keyid})")
+    published = key.to_dict()
+    if claimed is None:
+        keyid = keyids.new_tuf_keyid(published)
+    elif keyids.tuf_keyid_rule(claimed, published) is not None:
+        keyid = claimed  # either rule is a hash of this key; keep the id it is known by
+    else:
+        raise ValueError(f"its keyid {claimed} does not match the key (calculated "
+                         f"{keyids.whole_object_keyid(published)} over the whole key object, "
+                         f"{compute_keyid(key.keytype, key.scheme, key.keyval)} over keytype, "
+                         "scheme and keyval)")
     return SSlibKey(keyid, key.keytype, key.scheme, key.keyval, key.unrecognized_fields)

@@ -478,17 +478,34 @@ def load_online_keys(plan: Plan, base: Path) -> dict[str, list[PublicKeyFile]]:
         for k in keys:
             if ids.count(k.key.keyid) > 1:
                 raise PlanError(f"roles.{role.name}.keys lists the same key twice ({k.source})")
+        _refuse_aliases(role.name, keys)
         out[role.name] = keys
     return out
 
 
+def _refuse_aliases(role: str, keys: list[PublicKeyFile]) -> None:
+    """Refuse two files holding one public key (under two ids): it would count twice.
+
+    Raises:
+        PlanError: two files of ``role`` hold the same public key.
+    """
+    from ceremony.keyids import public_identity
+    seen: dict[bytes, PublicKeyFile] = {}
+    for k in keys:
+        first = seen.setdefault(public_identity(k.key), k)
+        if first is not k:
+            raise PlanError(f"roles.{role}.keys lists the same key twice ({first.source} and "
+                            f"{k.source}, under ids {first.key.keyid[:12]} and {k.key.keyid[:12]})")
+
+
 def shared_online_keys(online: dict[str, list[PublicKeyFile]]) -> list[str]:
     """Warnings for a key used by more than one online role (allowed, but weakens separation)."""
-    seen: dict[str, str] = {}
+    from ceremony.keyids import public_identity
+    seen: dict[bytes, str] = {}
     warnings = []
     for role, keys in online.items():
         for k in keys:
-            other = seen.setdefault(k.key.keyid, role)
+            other = seen.setdefault(public_identity(k.key), role)
             if other != role:
                 warnings.append(f"the same key ({k.key.keyid[:12]}) is used by {other} and {role}: "
                                 "a compromise of one role is a compromise of both")

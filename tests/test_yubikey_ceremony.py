@@ -134,6 +134,11 @@ def test_tuf_bootstrap_two_yubikeys_and_a_softhsm_token(
     gen = {e["data"]["keyholder"]: e["data"] for e in events(ws) if e["type"] == "key-generated"}
     assert gen["bob"]["attestation"]["verdict"]["touch_policy"] == "cached"
     assert gen["alice"]["attestation"]["trust"]["name"] == "roots.pem"
+    # each key's id is over the whole key object, its attestation included (tough's rule too)
+    from tests.test_keyids import _sha
+    for keyid, k in signed["keys"].items():
+        assert keyid == _sha(k)
+    assert {n: gen[n]["keyid"] for n in gen} == {n: _sha(by_name[n]) for n in gen}
 
     # python-tuf's ngclient accepts the root.
     repo = tmp_path / "repo"

@@ -12,6 +12,20 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class KeyIdInfo:
+    """One key a role lists: who holds it, its id, and the rule the id follows
+    (``ceremony.keyids``: whole-object, standard-fields, notary)."""
+
+    name: str
+    keyid: str
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {"name": self.name, "keyid": self.keyid, "keyid_rule": self.rule}
+
+
+@dataclass(frozen=True)
 class RoleVerdict:
     """Signatures on one root version, counted against one set of keys and threshold."""
 
@@ -19,6 +33,9 @@ class RoleVerdict:
     threshold: int
     signed: tuple[str, ...]
     unsigned: tuple[str, ...]
+    # One key listed under several ids, said by name (it counts once); see ceremony.keyids.
+    notes: tuple[str, ...] = ()
+    keys: tuple[KeyIdInfo, ...] = ()
 
     @property
     def missing(self) -> int:
@@ -37,16 +54,20 @@ class RoleVerdict:
         extra = len(self.signed) - self.threshold
         count = f"{min(len(self.signed), self.threshold)}/{self.threshold}"
         text = f"{self.label}: {count}{f' (+{extra})' if extra > 0 else ''} - {signed}"
+        notes = "".join(f"; {n}" for n in self.notes)
         if self.met:
-            return text + "; threshold met"
+            return text + "; threshold met" + notes
+        if not self.unsigned:  # one key listed under several ids: nobody else can sign
+            return text + f"; {self.missing} more needed and no other key can sign" + notes
         who = ", ".join(self.unsigned)
         many = "one" if self.missing == 1 else str(self.missing)
-        return text + f"; waiting for {many} of {who}"
+        return text + f"; waiting for {many} of {who}" + notes
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         return {"label": self.label, "threshold": self.threshold, "signed": list(self.signed),
-                "unsigned": list(self.unsigned), "missing": self.missing, "met": self.met}
+                "unsigned": list(self.unsigned), "missing": self.missing, "met": self.met,
+                "notes": list(self.notes), "keys": [k.to_dict() for k in self.keys]}
 
 
 @dataclass(frozen=True)

@@ -535,6 +535,7 @@ class NotaryCeremony(Ceremony):
             StateError: keys missing, or a draft already exists.
             VerificationError: a root certificate is no longer usable, or a key is both a root
                 and an online key.
+            PlanError: a role would list one public key twice.
         """
         if self.state.draft is not None:
             raise StateError(f"root v{self.state.draft['version']} is already drafted",
@@ -556,10 +557,13 @@ class NotaryCeremony(Ceremony):
         expires = min(now + self.plan.root.expires, now + NOTARY_ROOT_EXPIRY,
                       *(certificate_not_after(k) for k in root_keys))
         online = self.online_keys()
-        root_ids = {k.keyid for k in root_keys}
+        from ceremony import keyids  # one public key under two ids (two certificates) counts once
+        keyids.refuse_aliases("root", root_keys, tuf_format.key_name)  # type: ignore[arg-type]
+        root_ids = {keyids.public_identity(k) for k in root_keys}
         for role, keys in online.items():
+            keyids.refuse_aliases(role, keys, lambda k: f"key {k.keyid[:12]}")
             for key in keys:
-                if entry_key_id(key.entry) in root_ids:
+                if keyids.public_identity(key) in root_ids:
                     raise VerificationError(f"a {role} key is also a root key; online keys "
                                             "must never be root keys")
         signed = build_root(

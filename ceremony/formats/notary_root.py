@@ -26,6 +26,7 @@ from typing import Any
 
 from cryptography import x509
 
+from ceremony import keyids
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import RoleVerdict, ThresholdStatus
@@ -47,6 +48,7 @@ from ceremony.formats.notary_keys import (
     entry_key_id,
     public_key_from_entry,
     signature_problem,
+    x509_key_entry,
 )
 from ceremony.formats.notary_x509 import root_certificate_problems
 
@@ -305,7 +307,26 @@ def structure_problems(signed: Mapping[str, Any]) -> list[str]:
                 f"keys[{keyid[:12]}] is listed under an id that is not the hash of the key "
                 f"({str(actual)[:12]}): notary would not find it"
             )
+            continue
+        rebuilt = rebuilt_x509_key_id(entry)
+        if rebuilt is not None and rebuilt != keyid:
+            problems.append(
+                f"keys[{keyid[:12]}]: notary rebuilds the key from its certificate and calculates "
+                f"the id {rebuilt[:12]} (the PEM is not in Go's layout): notary would not find it"
+            )
     return problems
+
+
+def rebuilt_x509_key_id(entry: Mapping[str, Any]) -> str | None:
+    """The id notary's client gives an x509 key once it rebuilds it from the parsed certificates
+    (``utils.CertBundleToKey``, Go's PEM layout); None for other keys or unreadable ones (those
+    are refused elsewhere, with their own reason)."""
+    if entry.get("keytype") not in (ECDSA_X509, RSA_X509):
+        return None
+    try:
+        return entry_key_id(x509_key_entry(certificates_from_entry(entry)))
+    except VerificationError:
+        return None
 
 
 def root_problems(
@@ -413,16 +434,29 @@ def _verdict(
     now: datetime | None,
     check_expiry: bool,
 ) -> RoleVerdict:
-    """Count distinct root keys with a valid signature, as notary's VerifySignatures does."""
-    signed, unsigned = [], []
-    for keyid in root.roles["root"].keyids:
+    """Count distinct root keys with a valid signature. Notary's VerifySignatures counts distinct
+    key ids, and two certificates for one public key have two ids: here they count once
+    (``ceremony.keyids``)."""
+
+    def signed_by(keyid: str) -> bool:
         key = root.keys[keyid]
-        ok = _key_counts(key, gun, now, check_expiry) and any(
+        return _key_counts(key, gun, now, check_expiry) and any(
             s.keyid == keyid and signature_problem(key.entry, s, payload) is None
             for s in signatures
         )
-        (signed if ok else unsigned).append(tuf_format.key_name(key))  # type: ignore[arg-type]
-    return RoleVerdict(label, root.roles["root"].threshold, tuple(signed), tuple(unsigned))
+
+    return keyids.role_verdict(
+        label, root.roles["root"].threshold, root.roles["root"].keyids, root.keys, signed_by,
+        tuf_format.key_name, notary_keyid_rule,  # type: ignore[arg-type]
+    )
+
+
+def notary_keyid_rule(keyid: str, key: NotaryKey) -> str | None:
+    """``keyids.NOTARY`` when ``keyid`` is notary's id for ``key`` (recomputed), else None."""
+    try:
+        return keyids.NOTARY if entry_key_id(key.entry) == keyid else None
+    except VerificationError:
+        return None
 
 
 def status(
@@ -473,8 +507,8 @@ def role_file_problems(data: bytes, root: NotaryRoot, role: str) -> list[str]:
     if document.signed.get("_type") != expected:
         return [f"{role}.json holds {document.signed.get('_type')!r} metadata"]
     payload = document.payload
-    valid = {
-        keyid
+    valid = {  # counted by public key: one key under two ids signs once
+        keyids.public_identity(root.keys[keyid])
         for keyid in root.roles[role].keyids
         if any(
             s.keyid == keyid and signature_problem(root.keys[keyid].entry, s, payload) is None

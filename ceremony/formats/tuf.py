@@ -2,8 +2,11 @@
 
 Root keys carry who holds them in custom ``x-ceremony-*`` fields (python-tuf
 keeps unrecognised fields), so a later ceremony can tell a keyholder which
-physical token to bring. Key ids are always the standard hash of the key's
-public parts, recomputed and checked, never trusted from a file.
+physical token to bring. A new key's id is the hash of the whole key object as
+published, ``x-`` fields included (the TUF specification's rule; strict clients
+such as tough recompute it so). Ids read from a file are recomputed and must follow
+that rule or python-tuf's three-field one (``ceremony.keyids``); thresholds count
+distinct public keys, never ids.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import JSONSerializer
 
+from ceremony import keyids
 from ceremony.errors import VerificationError
 from ceremony.formats.base import RoleVerdict, ThresholdStatus
-from ceremony.keys import compute_keyid
 
 X_KEYHOLDER = "x-ceremony-keyholder"
 X_TOKEN_LABEL = "x-ceremony-token-label"
@@ -46,7 +49,8 @@ def root_key(key: Key, keyholder: str, algorithm: str, token_label: str | None,
     """A root key annotated with its keyholder and token (public facts only).
 
     ``device`` and ``attestation`` are set for YubiKey keys only (``X_DEVICE``,
-    ``X_ATTESTATION``); a PKCS#11 token key carries neither.
+    ``X_ATTESTATION``); a PKCS#11 token key carries neither. The id is computed last, over
+    the whole key object with every ``x-`` field (the TUF specification's key id).
     """
     fields: dict[str, Any] = {X_KEYHOLDER: keyholder, X_ALGORITHM: algorithm, X_KEY_URI: uri}
     if token_label is not None:
@@ -58,7 +62,7 @@ def root_key(key: Key, keyholder: str, algorithm: str, token_label: str | None,
     if attestation is not None:
         fields[X_ATTESTATION] = attestation
     data = {"keytype": key.keytype, "scheme": key.scheme, "keyval": dict(key.keyval), **fields}
-    return Key.from_dict(key.keyid, data)
+    return Key.from_dict(keyids.new_tuf_keyid(data), data)
 
 
 def keyholder_of(key: Key) -> str | None:
@@ -103,7 +107,11 @@ def build_root(version: int, expires: datetime, consistent_snapshot: bool,
 
     Raises:
         VerificationError: a key id does not match its key.
+        PlanError: a role would list one public key twice (under two ids).
     """
+    keyids.refuse_aliases(Root.type, root_keys, key_name)
+    for role, (keys, _threshold) in online.items():
+        keyids.refuse_aliases(role, keys, lambda k: f"key {k.keyid[:12]}")
     extra = {X_CREATED: created.strftime("%Y-%m-%dT%H:%M:%SZ")} if created else None
     root = Root(version=version, expires=expires, consistent_snapshot=consistent_snapshot,
                 unrecognized_fields=extra)
@@ -119,15 +127,23 @@ def build_root(version: int, expires: datetime, consistent_snapshot: bool,
     return Metadata(root)
 
 
-def check_keyid(key: Key) -> None:
-    """Refuse a key whose id is not the hash of its public parts (root-signing#1431).
+def check_keyid(key: Key) -> str:
+    """Refuse a key whose id is not a hash of it (root-signing#1431): over the whole key
+    object, or over its three standard fields. Returns the rule it follows.
 
     Raises:
-        VerificationError: the id does not match.
+        VerificationError: the id matches neither.
     """
-    expected = compute_keyid(key.keytype, key.scheme, key.keyval)
-    if key.keyid != expected:
-        raise VerificationError(f"key id {key.keyid} does not match its key (expected {expected})")
+    return keyids.check_tuf_keyid(key.keyid, key, f"{key_name(key)} ({key.keyid[:12]})")
+
+
+def keyid_rules(root: Root, where: str) -> dict[str, str]:
+    """Recompute every key id ``root`` lists (``where`` names the file); keyid -> rule.
+
+    Raises:
+        VerificationError: a key id matches neither rule; the key is named.
+    """
+    return keyids.check_root_keyids(root, where, key_name)
 
 
 def signed_digest(md: Metadata[Root]) -> str:
@@ -143,23 +159,51 @@ def to_bytes(md: Metadata[Root]) -> bytes:
 def from_bytes(data: bytes, what: str) -> Metadata[Root]:
     """Parse root metadata read from ``what``.
 
+    Every key id is recomputed (:func:`keyid_rules`); a signature listed more than once is
+    named (python-tuf refuses it too, with less to go on).
+
     Raises:
-        VerificationError: not root metadata.
+        VerificationError: not root metadata, a key id that matches neither rule, or one
+            signature entry repeated.
     """
     try:
         md = Metadata.from_bytes(data)
     except (DeserializationError, ValueError, KeyError, TypeError) as e:
+        repeated = keyids.repeated_signatures(data)
+        if repeated:
+            raise VerificationError(f"{what} {repeated}") from None
         raise VerificationError(f"{what} is not valid TUF metadata: {e}") from None
     if not isinstance(md.signed, Root):
         raise VerificationError(f"{what} is {md.signed.type} metadata, not root")
+    keyid_rules(md.signed, what)
     return md  # type: ignore[return-value]
 
 
 def _verdict(label: str, root: Root, payload: bytes, sigs: dict[str, Signature]) -> RoleVerdict:
-    result = root.get_verification_result(Root.type, payload, sigs)
-    signed = tuple(key_name(k) for k in result.signed.values())
-    unsigned = tuple(key_name(k) for k in result.unsigned.values())
-    return RoleVerdict(label, result.threshold, signed, unsigned)
+    return role_verdict(label, root, Root.type, payload, sigs)
+
+
+def role_verdict(label: str, root: Root, role_name: str, payload: bytes,
+                 sigs: Mapping[str, Signature]) -> RoleVerdict:
+    """Signatures over ``payload`` counted by distinct public key against ``root``'s
+    ``role_name`` (root, targets, snapshot, timestamp). python-tuf's ``verify_delegate`` and
+    ``get_verification_result`` count ids, so one key under two ids would count twice there.
+    Online keys are named by short id; root keys by keyholder."""
+    role = root.roles[role_name]
+    name = key_name if role_name == Root.type else (lambda k: f"{role_name} key {k.keyid[:12]}")
+
+    def signed_by(keyid: str) -> bool:
+        sig = sigs.get(keyid)
+        if sig is None:
+            return False
+        try:
+            root.keys[keyid].verify_signature(sig, payload)
+        except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
+            return False
+        return True
+
+    return keyids.role_verdict(label, role.threshold, role.keyids, root.keys, signed_by, name,
+                               keyids.tuf_keyid_rule)
 
 
 def status(md: Metadata[Root], previous: Root | None) -> ThresholdStatus:
