@@ -105,9 +105,9 @@ def _edited(rot: dict[str, Path], name: str, edit: Callable[[dict[str, Any]], No
     return path, room
 
 
-def _refused(spy: Spy, draft: Path, *extra: str | Path) -> tuple[int, str]:
-    out = draft.with_name("carol.sig.json")
-    r = cli("sign-draft", draft, "--keyholder", "carol", "--out", out, *extra)
+def _refused(spy: Spy, draft: Path, *extra: str | Path, who: str = "carol") -> tuple[int, str]:
+    out = draft.with_name(f"{who}.sig.json")
+    r = cli("sign-draft", draft, "--keyholder", who, "--out", out, *extra)
     assert not out.exists(), "a signature file was written"
     assert spy.untouched(), (spy.pins, spy.modules)
     return r.code, r.err.splitlines()[-2] if "hint:" in r.err else r.err.splitlines()[-1]
@@ -387,3 +387,108 @@ def test_the_tui_asks_for_the_trusted_root_and_the_words(rotation: dict[str, Pat
     assert sig.is_file()
     r = cli("import-signature", rotation["ws2"], sig)
     assert r.code == 0 and "root v2: 2/2 - alice, carol signed; threshold met" in r.out, r.err
+
+
+# ---- notary drafts: the same checks, by notary's rules --------------------------------------
+
+
+def test_notary_drafts_are_checked_against_the_trusted_chain_and_the_words(
+        hsm: SoftHsm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from notary_fixtures import no_network, notary_plan, offline_key_files, ok
+
+    from ceremony.formats.notary_chain import verify_directory
+    from ceremony.formats.notary_keys import (
+        certificates_from_entry,
+        entry_key_id,
+        public_key_entry,
+    )
+    from ceremony.formats.notary_json import canonical_bytes
+
+    gun = "example.com/travel/app"
+    two = {"alice": "tok-alice", "bob": "tok-bob"}
+    hsm.make(*two.values())
+    keys, targets = offline_key_files(tmp_path / "keys", gun)
+    plan = tmp_path / "plan.toml"
+    plan.write_text(notary_plan("v", gun, two, list(two), 1, targets, keys))
+    pin = ("--pin-file", hsm.pin_file)
+    ws1, ws2 = tmp_path / "ws1", tmp_path / "ws2"
+    with no_network():
+        ok(cli("init", ws1, "--plan", plan))
+        for holder in two:
+            ok(cli("keygen", ws1, "--keyholder", holder, *pin))
+        ok(cli("draft", ws1))
+        ok(cli("sign", ws1, "--keyholder", "alice", *pin))
+        ok(cli("publish", ws1))
+        ok(cli("init", ws2, "--plan", plan, "--previous", ws1 / "metadata"))
+        ok(cli("draft", ws2))
+        ok(cli("export-draft", ws2, "--out", tmp_path / "d2.json"))
+    hsm.module.close()
+    genuine = json.loads((tmp_path / "d2.json").read_text())
+    room = digest_words(genuine["digest"])
+    trusted = ("--trusted", ws1 / "metadata")
+    spy = Spy(monkeypatch)
+
+    def variant(name: str, edit: Callable[[dict[str, Any]], None]) -> Path:
+        doc = json.loads(json.dumps(genuine))
+        edit(doc)
+        doc["digest"] = hashlib.sha256(canonical_bytes(doc["draft"])).hexdigest()  # consistent
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(doc))
+        return path
+
+    root_ids = genuine["draft"]["roles"]["root"]["keyids"]
+    alice_id = next(k for k, v in genuine["identities"]["keys"].items()
+                    if v["keyholder"] == "alice")
+    cert = certificates_from_entry(genuine["draft"]["keys"][alice_id])[0]
+    twin = public_key_entry(cert.public_key())  # alice's key again, as a bare ecdsa key
+    twin_id = entry_key_id(twin)
+
+    def alias(doc: dict[str, Any]) -> None:
+        doc["draft"]["keys"][twin_id] = twin
+        doc["draft"]["roles"]["root"]["keyids"].append(twin_id)
+
+    code, line = _refused(spy, variant("alias", alias), *trusted, "--expect-digest", room, who="bob")
+    first, second = alice_id, twin_id  # in the file's order
+    assert (code, line) == (3, f"error: root v2: one public key is listed under two ids "
+                               f"({first[:12]} and {second[:12]}, key {second[:12]}): an alias "
+                               "counts one key twice toward a threshold; nothing was signed")
+
+    other = next(k for k in root_ids if k != alice_id)
+
+    def swap(doc: dict[str, Any]) -> None:  # bob's certificate under alice's id
+        doc["draft"]["keys"][alice_id] = doc["draft"]["keys"][other]
+
+    code, line = _refused(spy, variant("swapped", swap), *trusted, "--expect-digest", room, who="bob")
+    assert code == 3 and f"keys[{alice_id[:12]}] is listed under an id that is not the hash of " \
+                         "the key" in line
+
+    def forge_previous(doc: dict[str, Any]) -> None:
+        doc["previous"]["signed"]["roles"]["root"]["threshold"] = 2
+
+    code, line = _refused(spy, variant("previous", forge_previous), *trusted,
+                          "--expect-digest", room, who="bob")
+    assert (code, line) == (3, "error: the draft's previous root v1 differs from your trusted "
+                               f"root v1 (root v1 of the chain in {ws1 / 'metadata'}, verified "
+                               "from 1.root.json): the draft was changed, or it is for another "
+                               "repository; nothing was signed")
+
+    def lower(doc: dict[str, Any]) -> None:
+        doc["draft"]["roles"]["targets"]["threshold"] = 2
+
+    code, line = _refused(spy, variant("edited", lower), *trusted, "--expect-digest", room, who="bob")
+    assert code == 3 and line.startswith("error: the digest words do not match this draft: word ")
+    code, line = _refused(spy, tmp_path / "d2.json", "--expect-digest", room, who="bob")
+    assert code == 64 and line.startswith("error: root v2 continues root v1: bring your own copy")
+    code, line = _refused(spy, tmp_path / "d2.json", "--trusted", ws1 / "metadata" / "1.root.json",
+                          who="bob")
+    assert code == 64 and line.startswith("error: confirm the draft's digest with --expect-digest")
+
+    # The genuine draft, the trusted root file, the words: bob signs, and the chain verifies.
+    r = cli("sign-draft", tmp_path / "d2.json", "--keyholder", "bob", "--trusted",
+            ws1 / "metadata" / "1.root.json", "--expect-digest", room, *pin)
+    assert r.code == 0, r.err
+    assert f"trusted root: root v1 from {ws1 / 'metadata' / '1.root.json'}" in r.err
+    with no_network():
+        ok(cli("import-signature", ws2, tmp_path / "2.root.sig-bob.json"))
+        ok(cli("publish", ws2))
+    assert verify_directory(ws2 / "metadata")[0].newest_version == 2
