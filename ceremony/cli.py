@@ -180,8 +180,9 @@ def cmd_export_draft(args: argparse.Namespace) -> int:
     words = digest_words(c.state.draft_digest)
     _emit(args, [f"draft of root v{c.state.draft['version']} written to {out}",
                  f"digest {c.state.draft_digest}", f"digest words (read aloud): {words}",
-                 "read the words to the keyholder over another channel (phone, video); they "
-                 "sign with --expect-digest and their own --trusted root"],
+                 ("read the words to the keyholder over another channel (phone, video); they "
+                  "sign with --expect-digest WORDS (and, for a rotation, their own --trusted "
+                  "root)")],
           {"file": str(out), "digest": c.state.draft_digest, "digest_words": words})
     return 0
 

@@ -3,9 +3,12 @@
 ``export_draft`` writes a self-contained draft file (the unsigned root, the
 previous root it must follow, the repository and ceremony it belongs to).
 ``sign_draft`` runs wherever the keyholder's token is and writes a signature
-file; ``import_signature`` takes it back into the workspace only if it is for
-this very draft of this very ceremony, from a key that counts, not a duplicate,
-and verifies.
+file, but only after ``review_draft`` checked the draft against what the keyholder
+already trusts (their own trusted root, never the one the file carries; no alias
+keys or mismatched key ids: ``ceremony.draft_trust``) and the digest words the room
+read aloud matched; ``import_signature`` takes it back into the workspace only if it
+is for this very draft of this very ceremony, from a key that counts, not a
+duplicate, and verifies.
 
 The files carry their metadata ``format`` (a file without one is TUF, as files written
 before notary support are). Everything format-neutral (reading the files, the refusals, the

@@ -86,6 +86,7 @@ def load_trusted(path: Path, fmt: str, repository: str) -> Anchor:
                                      f"verified from 1.root.json")
     data = chain.read_root_file(path)
     _same_format(data, fmt, path)
+    md: Any
     if fmt == "notary":
         md = notary_root.NotaryMetadata.from_bytes(data, str(path))
         problems = notary_root.root_problems(md.signed, repository, check_expiry=False)
@@ -205,7 +206,7 @@ def _refuse_alias_and_bad_ids(root: Any, what: str) -> None:
             from securesystemslib.formats import encode_canonical
             whole = key.to_dict()
             three = {"keytype": key.keytype, "scheme": key.scheme, "keyval": key.keyval}
-            accepted = {hashlib.sha256(encode_canonical(d).encode()).hexdigest()
+            accepted = {hashlib.sha256(str(encode_canonical(d)).encode()).hexdigest()
                         for d in (whole, three)}
             public = _public_identity(key)
         if keyid not in accepted:

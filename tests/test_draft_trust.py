@@ -397,12 +397,12 @@ def test_notary_drafts_are_checked_against_the_trusted_chain_and_the_words(
     from notary_fixtures import no_network, notary_plan, offline_key_files, ok
 
     from ceremony.formats.notary_chain import verify_directory
+    from ceremony.formats.notary_json import canonical_bytes
     from ceremony.formats.notary_keys import (
         certificates_from_entry,
         entry_key_id,
         public_key_entry,
     )
-    from ceremony.formats.notary_json import canonical_bytes
 
     gun = "example.com/travel/app"
     two = {"alice": "tok-alice", "bob": "tok-bob"}

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import Input
+
 from ceremony import record
 from ceremony.engine import Ceremony
+from ceremony.fingerprint import digest_words
 from ceremony.tui.app import make_app
 from ceremony.tui.flow import DRAFT_APPROVED
 from ceremony.tui.screens.audit import AuditScreen
@@ -15,9 +18,6 @@ from ceremony.tui.screens.done import DoneScreen
 from ceremony.tui.screens.plan import PlanScreen
 from ceremony.tui.screens.remote import RemoteSignScreen
 from ceremony.tui.screens.transfer import TransferScreen
-from textual.widgets import Input
-
-from ceremony.fingerprint import digest_words
 from tests.conftest import PIN, SoftHsm
 from tests.helpers import cli
 from tests.test_tui import SIZE, Driver, app_for, new_ceremony, run_async, stage
