@@ -217,7 +217,7 @@ def test_without_a_trusted_root_or_the_words_nothing_is_signed(
                                 "another channel (phone, video call, paper), or its 64-digit hex "
                                 "digest")
     words = room.split()
-    words[0] = "Zulu" if words[0] != "zulu" else "aardvark"  # a real word, the wrong one
+    words[0] = "aardvark" if words[0] != "aardvark" else "absurd"  # a real word, a wrong one
     code, line = _refused(spy, draft, "--trusted", rotation["trusted"], "--expect-digest",
                           " ".join(words))
     assert code == 3 and line.startswith("error: the digest words do not match this draft: "
@@ -255,7 +255,9 @@ def test_typed_words_sign_and_the_root_reaches_a_client(
             rotation["trusted"] / "1.root.json", "--out", sig, "--pin-file", hsm.pin_file)
     assert r.code == 0, r.err
     assert f"trusted root: root v1 from {rotation['trusted'] / '1.root.json'}" in r.err
-    assert "no change to keys or thresholds (version bump only)" in r.err
+    changes = [x.strip() for x in r.err.splitlines() if x.startswith("  ")]
+    assert changes and all(c.startswith("expiry: ") or c.endswith("(version bump only)")
+                           for c in changes), changes  # the same keys: no add, no remove
     assert "Type the digest words the ceremony read aloud to you" in r.err
     assert "digest words match" in r.err and f"carol signed root v2: {sig}" in r.out
     assert len(spy.pins) == 1 and spy.modules
@@ -375,7 +377,8 @@ def test_the_tui_asks_for_the_trusted_root_and_the_words(rotation: dict[str, Pat
             await d.until(lambda: screen.draft is not None, "the draft read")
             shown = str(screen.query_one("#draft").render())
             assert f"trusted root: root v1 of the chain in {rotation['trusted']}" in shown
-            assert "no change to keys or thresholds (version bump only)" in shown
+            assert "Changes (against your trusted root)" in shown
+            assert "+ add" not in shown and "- remove" not in shown
             screen.query_one("#words", Input).value = room
             await d.press("enter")
             await d.at(ConfirmScreen)
@@ -492,3 +495,38 @@ def test_notary_drafts_are_checked_against_the_trusted_chain_and_the_words(
         ok(cli("import-signature", ws2, tmp_path / "2.root.sig-bob.json"))
         ok(cli("publish", ws2))
     assert verify_directory(ws2 / "metadata")[0].newest_version == 2
+
+
+def test_the_tui_refuses_an_alias_key_before_any_pin(rotation: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    from ceremony.tui.app import make_app
+    from ceremony.tui.screens.pin import PinScreen
+    from ceremony.tui.screens.remote import RemoteSignScreen
+    from tests.test_tui import Driver, run_async
+
+    def alias(doc: dict[str, Any]) -> None:
+        _bob_id, bob = _key_of(doc, "bob")
+        twin = {**bob, "x-ceremony-keyholder": "dave"}
+        twin_id = hashlib.sha256(encode_canonical(twin).encode()).hexdigest()
+        doc["draft"]["signed"]["keys"][twin_id] = twin
+        doc["draft"]["signed"]["roles"]["root"]["keyids"].append(twin_id)
+
+    path, _room = _edited(rotation, "alias", alias)
+    sig = tmp_path / "carol.sig.json"
+
+    @run_async
+    async def scenario() -> None:
+        app = make_app(tmp_path / "unused", draft=path, keyholder="carol", signature_out=sig,
+                       trusted=rotation["trusted"])
+        async with app.run_test(size=(120, 40)) as pilot:
+            d = Driver(app, pilot)
+            screen = await d.at(RemoteSignScreen)
+            await d.until(lambda: "one public key is listed under two ids" in d.banner(),
+                          "the refusal")
+            assert screen.draft is None
+            await d.press("enter")  # nothing to sign
+            assert isinstance(app.screen, RemoteSignScreen)
+            assert not any(isinstance(s, PinScreen) for s in app.screen_stack)
+
+    scenario()
+    assert not sig.exists()
