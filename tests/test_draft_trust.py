@@ -272,6 +272,12 @@ def test_typed_words_sign_and_the_root_reaches_a_client(
     bootstrap = (rotation["ws1"] / "metadata" / "1.root.json").read_bytes()
     with serve(repo) as url:
         assert client_download(url, tmp_path / "client", bootstrap) == (2, b"hello, world\n")
+    # The same draft again, once the keyholder trusts v2: an old draft replayed, refused.
+    spy = Spy(monkeypatch)
+    code, line = _refused(spy, draft, "--trusted", repo / "metadata", "--expect-digest", room)
+    assert (code, line) == (3, f"error: the draft is root v2, but your trusted root is v2 (root "
+                               f"v2 of the chain in {repo / 'metadata'}, verified from "
+                               "1.root.json): it must continue v2 as v3; nothing was signed")
 
 
 def test_a_first_root_is_anchored_by_the_words_alone(hsm: SoftHsm, tmp_path: Path,
