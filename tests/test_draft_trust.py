@@ -536,3 +536,9 @@ def test_the_tui_refuses_an_alias_key_before_any_pin(rotation: dict[str, Path],
 
     scenario()
     assert not sig.exists()
+
+
+def test_tui_trusted_goes_with_a_draft(tmp_path: Path) -> None:
+    r = cli("tui", tmp_path / "ws", "--trusted", tmp_path / "1.root.json")
+    assert (r.code, r.err.strip()) == (64, "error: --keyholder, --trusted and --out go with "
+                                           "--draft FILE")
