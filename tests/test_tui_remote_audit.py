@@ -58,6 +58,10 @@ async def test_remote_keyholder_signs_a_travelling_draft_in_the_tui(tmp_path: Pa
         assert " UTC" in shown and "on rehearsal-bob" in shown
         words = screen.query_one("#words", Input)
         assert words.has_focus
+        await d.press("enter")  # no words yet: nothing to compare, nothing signed
+        assert "confirm the draft's digest: give the digest words the ceremony read aloud" \
+            in d.banner()
+        assert isinstance(app.screen, RemoteSignScreen) and screen.confirmed is None
         # Wrong words (one word misheard): refused, the field kept for correction.
         room = digest_words(c.state.draft_digest).split()
         wrong = list(room)
