@@ -104,12 +104,14 @@ def cmd_draft(args: argparse.Namespace) -> int:
     c = _open(args)
     md = c.draft()
     changes = c.changes(md)
-    lines = [f"drafted root v{md.signed.version} (digest {c.state.draft_digest})"]
+    from ceremony.fingerprint import digest_words
+    lines = [f"drafted root v{md.signed.version} (digest {c.state.draft_digest})",
+             f"digest words (read aloud): {digest_words(c.state.draft_digest)}"]
     lines += c.describe(md)
     lines.append("changes:")
     lines += ["  " + d for d in changes]
     _emit(args, lines, {"version": md.signed.version, "digest": c.state.draft_digest,
-                        "changes": changes})
+                        "digest_words": digest_words(c.state.draft_digest), "changes": changes})
     return 0
 
 
@@ -187,24 +189,43 @@ def cmd_export_draft(args: argparse.Namespace) -> int:
     c = _open(args)
     out = Path(args.out) if args.out else c.ws.out / f"{c.state.draft['version']}.root.draft.json"
     export_draft(c, out)
+    from ceremony.fingerprint import digest_words
+    words = digest_words(c.state.draft_digest)
     _emit(args, [f"draft of root v{c.state.draft['version']} written to {out}",
-                 f"digest {c.state.draft_digest}"], {"file": str(out), "digest": c.state.draft_digest})
+                 f"digest {c.state.draft_digest}", f"digest words (read aloud): {words}",
+                 ("read the words to the keyholder over another channel (phone, video); they "
+                  "sign with --expect-digest WORDS (and, for a rotation, their own --trusted "
+                  "root)")],
+          {"file": str(out), "digest": c.state.draft_digest, "digest_words": words})
     return 0
 
 
 def cmd_sign_draft(args: argparse.Namespace) -> int:
-    from ceremony.detached import load_draft, sign_draft
-    from ceremony.formats import tuf as tuf_format
-    draft = load_draft(Path(args.file))
-    prev = draft.previous.signed if draft.previous else None
-    for line in tuf_format.diff_roots(prev, draft.draft.signed):
+    from ceremony.detached import review_draft, sign_draft
+    from ceremony.draft_trust import BRING_WORDS, confirm_digest
+    path, trusted = Path(args.file), Path(args.trusted) if args.trusted else None
+    review = review_draft(path, args.keyholder, trusted)  # before any PIN prompt or token
+    print(f"trusted root: {review.anchor.source}", file=sys.stderr)
+    for line in review.changes:
         print("  " + line, file=sys.stderr)
-    out = Path(args.out) if args.out else Path(args.file).with_name(
-        f"{draft.draft.signed.version}.root.sig-{args.keyholder}.json")
+    words = args.expect_digest
+    if words is None:
+        if not sys.stdin.isatty():
+            raise UsageError(f"confirm the draft's digest with --expect-digest WORDS|HEX: "
+                             f"{BRING_WORDS}", hint="nothing was signed and no token was touched")
+        print("Type the digest words the ceremony read aloud to you (or its hex digest):",
+              file=sys.stderr)
+        words = sys.stdin.readline()
+    confirm_digest(review.draft.digest, words)
+    print("digest words match", file=sys.stderr)
+    version = review.draft.draft.signed.version
+    out = Path(args.out) if args.out else path.with_name(f"{version}.root.sig-{args.keyholder}.json")
     from ceremony.cli_yubikey import touch_prompt
-    sign_draft(Path(args.file), args.keyholder, _module(args), _pin(args), out, on_touch=touch_prompt)
-    _emit(args, [f"{args.keyholder} signed root v{draft.draft.signed.version}: {out}"],
-          {"file": str(out), "keyholder": args.keyholder, "digest": draft.digest})
+    sign_draft(path, args.keyholder, _module(args), _pin(args), out, on_touch=touch_prompt,
+               trusted=trusted, expect_digest=words)
+    _emit(args, [f"{args.keyholder} signed root v{version}: {out}"],
+          {"file": str(out), "keyholder": args.keyholder, "digest": review.draft.digest,
+           "trusted": review.anchor.source})
     return 0
 
 
@@ -262,7 +283,7 @@ def cmd_script(args: argparse.Namespace) -> int:
 def _send(args: argparse.Namespace, bundle: Any) -> tuple[list[str], dict[str, Any], Path]:
     """Write ``bundle`` to the transport the arguments name."""
     from ceremony.errors import WorkspaceError
-    from ceremony.fingerprint import fingerprint_words
+    from ceremony.fingerprint import digest_words
     from ceremony.transport import export_qr, export_usb, find_bundles, list_removable_mounts
     if args.usb is not None or not args.qr:
         target = args.usb
@@ -279,7 +300,7 @@ def _send(args: argparse.Namespace, bundle: Any) -> tuple[list[str], dict[str, A
                                  hint="use a fresh stick or folder; nothing was written")
         path = export_usb(bundle, Path(target))
         lines = [f"{bundle.manifest.kind} bundle written to {path} and read back",
-                 f"bundle digest {bundle.digest}", f"read aloud: {fingerprint_words(bundle.digest)}"]
+                 f"bundle digest {bundle.digest}", f"read aloud: {digest_words(bundle.digest)}"]
         return lines, {"transport": "usb", "path": str(path), "bundle_sha256": bundle.digest}, path
     out = export_qr(bundle, Path(args.qr), size=args.qr_size)
     lines = [f"{bundle.manifest.kind} bundle as {len(out.frames)} QR frame(s) ({args.qr_size}) in "
@@ -289,11 +310,17 @@ def _send(args: argparse.Namespace, bundle: Any) -> tuple[list[str], dict[str, A
                    "message_sha256": out.message_sha256}, out.directory
 
 
-def _receive(args: argparse.Namespace) -> Any:
-    from ceremony.transport import import_qr, import_usb
+def _receive(args: argparse.Namespace) -> tuple[Any, str]:
+    """The verified bundle, and the words to compare with those its ``export`` read aloud
+    (the bundle digest's for a USB bundle, the QR message id's for frames), full length."""
+    from ceremony.fingerprint import digest_words
+    from ceremony.transport import decode_frames, import_usb
     if args.usb:
-        return import_usb(Path(args.usb))
-    return import_qr([Path(p) for p in args.qr])
+        bundle = import_usb(Path(args.usb))
+        return bundle, f"bundle words (compare with those read aloud at export): {digest_words(bundle.digest)}"
+    result = decode_frames([Path(p) for p in args.qr])
+    return result.bundle, ("message words (compare with those read aloud at export): "
+                           f"{result.message_words}")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -326,9 +353,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError("give exactly one of --usb DIR or --qr FILES...")
     if (args.workspace is None) == (args.out is None):
         raise UsageError("give a WORKSPACE (offline side) or --out DIR (either side), not both")
-    bundle = _receive(args)
+    bundle, words = _receive(args)
     head = [f"{bundle.manifest.kind} bundle for {bundle.manifest.repository} verified "
-            f"({len(bundle.files)} files, digest {bundle.digest[:16]}...)"]
+            f"({len(bundle.files)} files, digest {bundle.digest[:16]}...)", words]
     if args.out is not None:
         arrival, written = import_to_dir(bundle, Path(args.out))
         lines = head + arrival.notes + [f"wrote {p}" for p in written]
@@ -405,6 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--keyholder", required=True, metavar="NAME")
     p.add_argument("--out", metavar="FILE")
+    p.add_argument("--trusted", metavar="ROOT.json|DIR",
+                   help="your own copy of the current trusted root (or chain folder); the "
+                        "changes are shown against it (not needed for a first root v1)")
+    p.add_argument("--expect-digest", metavar="WORDS|HEX",
+                   help="the digest words (or hex) the ceremony read aloud to you; without "
+                        "it, asked for on a terminal")
     token_opts(p)
     p = add("import-signature", cmd_import_signature, "take a detached signature into the workspace")
     p.add_argument("file", metavar="FILE")

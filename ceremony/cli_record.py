@@ -11,7 +11,7 @@ subparsers (``add`` is the ``add(name, handler, help_)`` helper from
     ceremony record compare LIVE REHEARSAL
     ceremony tui WORKSPACE [--pin-file PATH] [--pkcs11-module PATH] [--plan PLAN.toml [--previous DIR]]
     ceremony tui WORKSPACE --audit
-    ceremony tui --draft FILE --keyholder NAME [--out SIG] [--pin-file PATH] [--pkcs11-module PATH]
+    ceremony tui --draft FILE --keyholder NAME [--trusted ROOT|DIR] [--out SIG] [--pin-file PATH] [--pkcs11-module PATH]
 
 Handlers are thin, like the rest of the CLI: parse, call ``ceremony.preflight``
 / ``ceremony.record`` / the TUI, render. Expected failures propagate as
@@ -165,8 +165,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
             raise UsageError("--draft signs a travelling draft; it takes no WORKSPACE, --plan "
                              "or --audit")
     else:
-        if args.keyholder or args.out:
-            raise UsageError("--keyholder and --out go with --draft FILE")
+        if args.keyholder or args.out or args.trusted:
+            raise UsageError("--keyholder, --trusted and --out go with --draft FILE")
         if not args.workspace:
             raise UsageError("name the WORKSPACE (or sign a travelling draft with --draft FILE "
                              "--keyholder NAME)")
@@ -180,7 +180,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     app = make_app(Path(args.workspace or "."), module_path=args.pkcs11_module,
                    pin_provider=scripted, plan=args.plan, previous=args.previous,
                    draft=args.draft, keyholder=args.keyholder, signature_out=args.out,
-                   audit=args.audit)
+                   audit=args.audit, trusted=args.trusted)
     code = app.run()
     return int(code or app.exit_code or 0)
 
@@ -240,6 +240,9 @@ def add_commands(sub: Any, add: Add) -> None:
     p.add_argument("--keyholder", metavar="NAME", help="with --draft: who signs")
     p.add_argument("--out", metavar="SIG", type=Path,
                    help="with --draft: the signature file (default beside the draft)")
+    p.add_argument("--trusted", metavar="ROOT|DIR", type=Path,
+                   help="with --draft: your own copy of the current trusted root (or chain "
+                        "folder); the changes are shown against it")
 
     rec = sub.add_parser("record", help="verify the record, or write its printable report",
                          description="The ceremony's record: transcript, seal and report.")

@@ -3,9 +3,12 @@
 ``export_draft`` writes a self-contained draft file (the unsigned root, the
 previous root it must follow, the repository and ceremony it belongs to).
 ``sign_draft`` runs wherever the keyholder's token is and writes a signature
-file; ``import_signature`` takes it back into the workspace only if it is for
-this very draft of this very ceremony, from a key that counts, not a duplicate,
-and verifies.
+file, but only after ``review_draft`` checked the draft against what the keyholder
+already trusts (their own trusted root, never the one the file carries; no alias
+keys or mismatched key ids: ``ceremony.draft_trust``) and the digest words the room
+read aloud matched; ``import_signature`` takes it back into the workspace only if it
+is for this very draft of this very ceremony, from a key that counts, not a
+duplicate, and verifies.
 
 The files carry their metadata ``format`` (a file without one is TUF, as files written
 before notary support are). Everything format-neutral (reading the files, the refusals, the
@@ -250,15 +253,33 @@ def keys_of(draft: TravellingDraft, keyholder: str) -> list[Any]:
     return list(_format(draft.format).keys_of(draft.draft, draft.previous, keyholder))
 
 
-def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out: Path,
-               on_touch: Any = None) -> Path:
-    """Sign a travelling draft on ``keyholder``'s token; write a detached signature file.
+@dataclass(frozen=True)
+class Review:
+    """A travelling draft as its keyholder checks it, before any token is touched.
+
+    ``draft.previous`` is the keyholder's own trusted root (``anchor``), never the root the
+    file carried; ``changes`` are computed against it; ``keys`` are the keyholder's keys that
+    sign (compromised ones left out).
+    """
+
+    draft: TravellingDraft
+    anchor: Any  # ceremony.draft_trust.Anchor
+    changes: list[str]
+    keys: list[Any]
+
+
+def review_draft(path: Path, keyholder: str, trusted: Path | None) -> Review:
+    """Read a draft file and check it against what ``keyholder`` already trusts: the trusted
+    root (a file or chain folder; none for a first root v1), no alias keys, no key under an
+    id that is not its hash, and a key of theirs that counts. No token is touched.
 
     Raises:
-        VerificationError: the draft is bad, or the keyholder has no key that counts.
-        hsm.errors.HsmError: token missing/wrong, PIN refused.
+        UsageError: a rotation and no trusted root.
+        VerificationError: the draft is bad, does not continue the trusted root, or the
+            keyholder has no key that counts.
     """
-    draft = load_draft(path)
+    from ceremony import draft_trust
+    draft, anchor = draft_trust.review(load_draft(path), trusted)
     all_keys = keys_of(draft, keyholder)
     if not all_keys:
         raise VerificationError(f"{keyholder} holds no key in root v{draft.draft.signed.version} "
@@ -268,7 +289,28 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
         raise VerificationError(f"{keyholder}'s key {all_keys[0].keyid[:12]} was declared compromised "
                                 "(ceremony.compromised_keys): it does not sign this root",
                                 hint="the other keyholders sign; a compromised key never counts")
-    sigs = _format(draft.format).sign(draft.draft, keys, module, pin, on_touch)
+    return Review(draft, anchor, draft_trust.changes(draft, anchor), keys)
+
+
+def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out: Path,
+               on_touch: Any = None, *, trusted: Path | None, expect_digest: str | None) -> Path:
+    """Sign a travelling draft on ``keyholder``'s token; write a detached signature file.
+
+    Everything is checked before the token is asked for anything: the draft against the
+    keyholder's ``trusted`` root (``review_draft``) and its digest against ``expect_digest``,
+    the words (or hex) the room read aloud.
+
+    Raises:
+        UsageError: a rotation without ``trusted``, or no/unreadable ``expect_digest``.
+        VerificationError: the draft is bad or does not match what the keyholder trusts or was
+            read, or the keyholder has no key that counts.
+        hsm.errors.HsmError: token missing/wrong, PIN refused.
+    """
+    from ceremony.draft_trust import confirm_digest
+    review = review_draft(path, keyholder, trusted)
+    draft = review.draft
+    confirm_digest(draft.digest, expect_digest)
+    sigs = _format(draft.format).sign(draft.draft, review.keys, module, pin, on_touch)
     doc = {"kind": SIGNATURE_KIND, "format": draft.format, "repository": draft.repository,
            "ceremony_id": draft.ceremony_id, "version": draft.draft.signed.version,
            "digest": draft.digest, "keyholder": keyholder, "signatures": sigs}

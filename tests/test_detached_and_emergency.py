@@ -28,7 +28,8 @@ def test_draft_travels_is_signed_elsewhere_and_comes_back(hsm: SoftHsm, tmp_path
     r = cli("export-draft", ws, "--out", tmp_path / "draft.json")
     assert r.code == 0, r.err
     for k in ("bob", "carol"):
-        r = cli("sign-draft", tmp_path / "draft.json", "--keyholder", k, "--pin-file", hsm.pin_file)
+        r = cli("sign-draft", tmp_path / "draft.json", "--keyholder", k, "--pin-file", hsm.pin_file,
+                "--expect-digest", _digest(tmp_path / "draft.json"))
         assert r.code == 0, r.err
     sig_bob = tmp_path / "1.root.sig-bob.json"
     sig_carol = tmp_path / "1.root.sig-carol.json"
@@ -151,13 +152,16 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
     assert f"Declared compromised (never sign, never kept): key {bob_id[:12]}, key {alice_id[:12]}" in ahead
     assert "OUT-OF-BAND" not in ahead  # in band: the honest three meet the old threshold
     assert cli("export-draft", ws3, "--out", tmp_path / "d3.json").code == 0
-    r = cli("sign-draft", tmp_path / "d3.json", "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    trust = ("--trusted", repo / "metadata")  # bob's own copy of the published chain
+    r = cli("sign-draft", tmp_path / "d3.json", "--keyholder", "bob", "--pin-file", hsm.pin_file, *trust,
+            "--expect-digest", _digest(tmp_path / "d3.json"))
     assert r.code == 3 and f"bob's key {bob_id[:12]} was declared compromised" in r.err
     # Even with the list stripped from the travelling file, the workspace refuses the signature.
     doc = json.loads((tmp_path / "d3.json").read_text())
     del doc["compromised_keys"]
     (tmp_path / "d3-stripped.json").write_text(json.dumps(doc))
-    r = cli("sign-draft", tmp_path / "d3-stripped.json", "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    r = cli("sign-draft", tmp_path / "d3-stripped.json", "--keyholder", "bob", "--pin-file", hsm.pin_file,
+            *trust, "--expect-digest", _digest(tmp_path / "d3.json"))
     assert r.code == 0, r.err
     r = cli("import-signature", ws3, tmp_path / "3.root.sig-bob.json")
     assert r.code == 3 and f"bob's key {bob_id[:12]} was declared compromised" in r.err
@@ -224,6 +228,11 @@ def test_compromised_keys_need_a_previous_root(hsm: SoftHsm, tmp_path: Path) -> 
     assert (r.code, r.err.splitlines()[0]) == (
         2, "error: ceremony.compromised_keys only applies when continuing a repository (--previous)")
     assert not (tmp_path / "ws").exists()
+
+
+def _digest(draft: Path) -> str:
+    """The draft's digest as the room reads it (the hex form ``--expect-digest`` takes too)."""
+    return str(json.loads(draft.read_text())["digest"])
 
 
 def _keyid_of(ws: Path, keyholder: str) -> str:

@@ -45,6 +45,11 @@ def _journal(ws: Path) -> list[dict]:
     return [json.loads(line) for line in (ws / "journal.jsonl").read_text().splitlines()]
 
 
+def _digest(draft: Path) -> str:
+    """The draft's digest as the room reads it (the hex form ``--expect-digest`` takes too)."""
+    return str(json.loads(draft.read_text())["digest"])
+
+
 def _root_ids(ws: Path) -> dict[str, str]:
     """keyholder -> root key id, from the journal (notary roots carry no names)."""
     return {e["data"]["keyholder"]: e["data"]["keyid"] for e in _journal(ws)
@@ -68,7 +73,8 @@ def test_notary_draft_travels_and_every_bad_signature_is_refused(hsm: SoftHsm,
         assert f"draft of root v1 written to {draft_file}" in exported.out
         # Elsewhere: only the file and the keyholder's token.
         for holder in ("bob", "carol"):
-            signed = ok(cli("sign-draft", draft_file, "--keyholder", holder, *pin))
+            signed = ok(cli("sign-draft", draft_file, "--keyholder", holder, *pin,
+                            "--expect-digest", _digest(draft_file)))
             assert f"{holder} signed root v1: {tmp_path / f'1.root.sig-{holder}.json'}" \
                 in signed.out
             assert "new repository: root: 2 of 3 (alice, bob, carol)" in signed.err
@@ -196,7 +202,8 @@ def test_rotation_signed_across_sessions_and_a_revoked_key_refused(hsm: SoftHsm,
         assert json.loads(init.out)["needs_keygen"] == []
         ok(cli("draft", ws2))
         ok(cli("export-draft", ws2, "--out", tmp_path / "d2.json"))
-        ok(cli("sign-draft", tmp_path / "d2.json", "--keyholder", "alice", *pin))
+        ok(cli("sign-draft", tmp_path / "d2.json", "--keyholder", "alice", *pin,
+               "--trusted", ws1 / "metadata", "--expect-digest", _digest(tmp_path / "d2.json")))
         status = ok(cli("import-signature", ws2, tmp_path / "2.root.sig-alice.json"))
         assert "previous root v1: 1/1 - alice signed; threshold met" in status.out
         ok(cli("publish", ws2))
@@ -221,7 +228,8 @@ def test_rotation_signed_across_sessions_and_a_revoked_key_refused(hsm: SoftHsm,
     ok(cli("export-draft", ws3, "--out", tmp_path / "d3.json"))
     d3 = json.loads((tmp_path / "d3.json").read_text())
     assert list(d3["identities"]["keys"]) == [ids["alice"]]
-    refused = cli("sign-draft", tmp_path / "d3.json", "--keyholder", "bob", *pin)
+    refused = cli("sign-draft", tmp_path / "d3.json", "--keyholder", "bob", *pin,
+                  "--trusted", ws2 / "metadata", "--expect-digest", _digest(tmp_path / "d3.json"))
     assert (refused.code, refused.err.splitlines()[-1]) == (
         3, "error: bob holds no key in root v3 or the root before it: their signature would "
            "count toward no threshold")
@@ -272,7 +280,8 @@ def test_two_of_three_with_a_detached_signature_is_accepted_by_notary(
     carol_side.mkdir()
     shutil.copy(tmp_path / "carried" / "draft.json", carol_side / "draft.json")
     with no_network():
-        ok(cli("sign-draft", carol_side / "draft.json", "--keyholder", "carol", *pin))
+        ok(cli("sign-draft", carol_side / "draft.json", "--keyholder", "carol", *pin,
+               "--expect-digest", _digest(carol_side / "draft.json")))
         ok(cli("import-signature", ws, carol_side / "1.root.sig-carol.json"))
         ok(cli("publish", ws))
     uploaded = ok(cli("notary", "publish", ws / "metadata", *server, "--gun", gun,
@@ -307,7 +316,8 @@ def test_tuf_draft_files_name_their_format_and_old_ones_still_sign(hsm: SoftHsm,
     del doc["format"]  # as written before notary support
     (tmp_path / "old.json").write_text(json.dumps(doc))
     ok(cli("sign-draft", tmp_path / "old.json", "--keyholder", "bob", "--out",
-           tmp_path / "bob.json", "--pin-file", hsm.pin_file))
+           tmp_path / "bob.json", "--pin-file", hsm.pin_file, "--expect-digest",
+           _digest(tmp_path / "old.json")))
     sig = json.loads((tmp_path / "bob.json").read_text())
     assert sig["format"] == "tuf" and "method" not in sig["signatures"][0]
     del sig["format"]

@@ -49,7 +49,8 @@ def test_notary_seal_verifies_offline_and_tampering_is_named(hsm: SoftHsm,
         ok(cli("sign", ws, "--keyholder", "alice", *pin))
         # carol's signature travels: the seal finds her key all the same
         ok(cli("export-draft", ws, "--out", tmp_path / "draft.json"))
-        ok(cli("sign-draft", tmp_path / "draft.json", "--keyholder", "carol", *pin))
+        ok(cli("sign-draft", tmp_path / "draft.json", "--keyholder", "carol", *pin,
+               "--expect-digest", json.loads((tmp_path / "draft.json").read_text())["digest"]))
         ok(cli("import-signature", ws, tmp_path / "1.root.sig-carol.json"))
         unpublished = cli("seal", ws, *pin)
         assert (unpublished.code, unpublished.err.splitlines()[0]) == (

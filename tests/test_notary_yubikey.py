@@ -104,7 +104,8 @@ def test_notary_draft_signed_elsewhere_on_a_yubikey(hsm: SoftHsm, tmp_path: Path
     draft.parent.mkdir()
     ok(cli("export-draft", ws, "--out", draft))
     touches = yubikey.touch.requests
-    r = ok(cli("sign-draft", draft, "--keyholder", "alice", "--pin-file", files["pin"]))
+    r = ok(cli("sign-draft", draft, "--keyholder", "alice", "--pin-file", files["pin"],
+               "--expect-digest", json.loads(draft.read_text())["digest"]))
     assert f"touch your YubiKey now: YubiKey {yubikey.serial} is blinking" in r.err.splitlines()
     assert yubikey.touch.requests == touches + 1
     r = ok(cli("import-signature", ws, draft.parent / "1.root.sig-alice.json"))

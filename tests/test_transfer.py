@@ -67,7 +67,8 @@ def test_draft_out_by_qr_signature_back_by_qr(hsm: SoftHsm, tmp_path: Path) -> N
     r = cli("import", "--qr", tmp_path / "out", "--out", tmp_path / "remote")
     assert r.code == 0 and "draft of root v1" in r.out, r.err
     draft = next((tmp_path / "remote").glob("*.draft.json"))
-    assert cli("sign-draft", draft, "--keyholder", "carol", "--pin-file", hsm.pin_file).code == 0
+    assert cli("sign-draft", draft, "--keyholder", "carol", "--pin-file", hsm.pin_file,
+               "--expect-digest", json.loads(draft.read_text())["digest"]).code == 0
     sig = next((tmp_path / "remote").glob("*.sig-carol.json"))
     r = cli("pack", sig, "--kind", "signature", "--repository", "test/repo", "--qr", tmp_path / "back")
     assert r.code == 0, r.err

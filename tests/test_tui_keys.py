@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 from ceremony.engine import Ceremony
-from ceremony.fingerprint import fingerprint_words
+from ceremony.fingerprint import digest_words
 from ceremony.tui.screens.compromise import CompromiseScreen
 from ceremony.tui.screens.confirm import ConfirmScreen
 from ceremony.tui.screens.draft import DraftScreen
@@ -97,8 +97,8 @@ async def test_draft_approval_shows_every_word_and_defaults_to_no(tmp_path: Path
     c = new_ceremony(hsm, tmp_path)
     stage(hsm, c, "review")
     hsm.module.close()
-    words = fingerprint_words(c.state.draft_digest)
-    assert len(words.split()) == 8
+    words = digest_words(c.state.draft_digest)
+    assert len(words.split()) == 32  # the whole sha256, as the room reads it aloud
     app = app_for(c.ws.root, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         d = Driver(app, pilot)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import Input
+
 from ceremony import record
 from ceremony.engine import Ceremony
+from ceremony.fingerprint import digest_words
 from ceremony.tui.app import make_app
 from ceremony.tui.flow import DRAFT_APPROVED
 from ceremony.tui.screens.audit import AuditScreen
@@ -45,12 +48,33 @@ async def test_remote_keyholder_signs_a_travelling_draft_in_the_tui(tmp_path: Pa
         screen = await d.at(RemoteSignScreen)
         await d.until(lambda: screen.draft is not None, "the draft read")
         shown = str(screen.query_one("#draft").render())
-        assert "Root v1 of" in shown and "digest words:" in shown
+        assert "Root v1 of" in shown
+        assert "digest words: not confirmed yet - type the words read aloud to you below" in shown
+        assert digest_words(c.state.draft_digest) not in shown  # typed, not copied
+        assert ("trusted root: none: root v1 starts a new repository, so the digest words are "
+                "the only anchor") in shown
         assert "new repository: root: 2 of 3 (alice, bob, carol)" in shown
         assert "Expiries (absolute, UTC)" in shown and "root v1 expires 20" in shown
         assert " UTC" in shown and "on rehearsal-bob" in shown
+        words = screen.query_one("#words", Input)
+        assert words.has_focus
+        await d.press("enter")  # no words yet: nothing to compare, nothing signed
+        assert "confirm the draft's digest: give the digest words the ceremony read aloud" \
+            in d.banner()
+        assert isinstance(app.screen, RemoteSignScreen) and screen.confirmed is None
+        # Wrong words (one word misheard): refused, the field kept for correction.
+        room = digest_words(c.state.draft_digest).split()
+        wrong = list(room)
+        wrong[2] = "aardvark" if room[2] != "aardvark" else "absurd"
+        words.value = " ".join(wrong)
+        await d.press("enter")
+        assert (f"the digest words do not match this draft: word 3 is {room[2]!r} here, "
+                f"{wrong[2]!r} as read aloud") in d.banner()
+        assert isinstance(app.screen, RemoteSignScreen) and screen.confirmed is None
+        words.value = " ".join(room)
         await d.press("enter")
         await d.at(ConfirmScreen)
+        assert digest_words(c.state.draft_digest) in str(screen.query_one("#draft").render())
         await d.press(*"alice", "enter")  # not their name: nothing is signed
         assert "That is not 'bob'. Nothing was done." in d.text()
         await d.press("escape")

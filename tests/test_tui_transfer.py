@@ -7,6 +7,7 @@ imports by the thresholds they move; the emergency plan by its lines.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -180,10 +181,11 @@ async def test_draft_out_and_detached_signatures_in_move_the_threshold(tmp_path:
         # Elsewhere, alice signs the file and bob the draft that came on the stick.
         draft_dir = tmp_path / "remote"
         cli("import", "--usb", stick, "--out", draft_dir)
+        words = json.loads((tmp_path / "draft.json").read_text())["digest"]  # read aloud
         sig_alice = sign_draft(tmp_path / "draft.json", "alice", hsm.module, hsm.pin,
-                               tmp_path / "alice.sig.json")
+                               tmp_path / "alice.sig.json", trusted=None, expect_digest=words)
         sig_bob = sign_draft(draft_dir / "1.root.draft.json", "bob", hsm.module, hsm.pin,
-                             tmp_path / "bob.sig.json")
+                             tmp_path / "bob.sig.json", trusted=None, expect_digest=words)
         hsm.module.close()
 
         await d.press("i")

@@ -337,14 +337,15 @@ def test_detached_signature_on_a_yubikey(hsm: SoftHsm, tmp_path: Path, yubikey: 
     wrong = tmp_path / "wrong-pin"
     wrong.write_text("7654321\n")
     before = yubikey.pin_verifications()
-    r = cli("sign-draft", draft, "--keyholder", "alice", "--pin-file", wrong)
+    words = ("--expect-digest", json.loads(draft.read_text())["digest"])  # read aloud
+    r = cli("sign-draft", draft, "--keyholder", "alice", "--pin-file", wrong, *words)
     assert (r.code, r.err.splitlines()[-2:]) == (5, [
         f"error: the PIN for YubiKey {yubikey.serial} was refused; 2 tries left",
         "hint: the tool never retries a PIN: check it and run this step again"])
     assert yubikey.pin_verifications() == before + 1 and not sig.exists()
 
     touches = yubikey.touch.requests
-    r = cli("sign-draft", draft, "--keyholder", "alice", "--pin-file", files["pin"])
+    r = cli("sign-draft", draft, "--keyholder", "alice", "--pin-file", files["pin"], *words)
     assert r.code == 0, r.err
     assert f"touch your YubiKey now: YubiKey {yubikey.serial} is blinking" in r.err.splitlines()
     assert yubikey.pin_verifications() == before + 2 and yubikey.touch.requests == touches + 1

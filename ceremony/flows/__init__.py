@@ -72,6 +72,7 @@ from ceremony.flows.new import (
 )
 from ceremony.flows.remote import (
     RemoteDraft,
+    confirm_words,
     remote_draft,
     send_signature,
     sign_remote,
@@ -134,6 +135,7 @@ __all__ = [
     "preview_plan",
     "start_ceremony",
     "RemoteDraft",
+    "confirm_words",
     "remote_draft",
     "send_signature",
     "sign_remote",

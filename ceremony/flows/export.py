@@ -29,7 +29,7 @@ def bundle_to_usb(bundle: Any, folder: Path, what: str) -> Sent:
     Raises:
         WorkspaceError: the folder already holds a bundle (nothing written).
     """
-    from ceremony.fingerprint import fingerprint_words
+    from ceremony.fingerprint import digest_words
     from ceremony.transport import export_usb, find_bundles
     folder = Path(folder).expanduser()
     existing = find_bundles(folder) if folder.is_dir() else []
@@ -40,7 +40,7 @@ def bundle_to_usb(bundle: Any, folder: Path, what: str) -> Sent:
     path = export_usb(bundle, folder)
     return Sent("usb", path, [f"{what} bundle written to {path} and read back",
                               f"bundle digest {bundle.digest}",
-                              f"read aloud: {fingerprint_words(bundle.digest)}"])
+                              f"read aloud: {digest_words(bundle.digest)}"])
 
 
 def bundle_to_qr(bundle: Any, folder: Path, size: str, what: str) -> Sent:
@@ -96,6 +96,7 @@ def export_draft_to(c: Any, out: Path) -> Sent:
         WorkspaceError: the file exists.
     """
     from ceremony.detached import export_draft
+    from ceremony.fingerprint import digest_words
     out = Path(out).expanduser()
     version = c.state.draft["version"] if c.state.draft else None
     if out.is_dir():
@@ -103,8 +104,11 @@ def export_draft_to(c: Any, out: Path) -> Sent:
     export_draft(c, out)
     return Sent("file", out, [f"draft of root v{version} written to {out}",
                               f"digest {c.state.draft_digest}",
+                              f"digest words (read aloud): {digest_words(c.state.draft_digest)}",
                               f"the keyholder runs: ceremony sign-draft {out.name} "
-                              "--keyholder NAME"])
+                              "--keyholder NAME"
+                              + (" --trusted ROOT" if version and version > 1 else "")
+                              + " --expect-digest WORDS"])
 
 
 def published_exports(c: Any) -> list[dict[str, Any]]:

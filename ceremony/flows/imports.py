@@ -37,8 +37,9 @@ def import_signatures(c: Any, how: str, text: str) -> list[str]:
         StateError: no draft, already published, or a duplicate signature.
     """
     from ceremony.detached import import_signature
+    from ceremony.fingerprint import digest_words
     from ceremony.transfer import import_to_workspace
-    from ceremony.transport import import_qr, import_usb
+    from ceremony.transport import decode_frames, import_usb
     paths = split_paths(text)
     if how == IMPORT_FILE:
         lines = []
@@ -50,10 +51,13 @@ def import_signatures(c: Any, how: str, text: str) -> list[str]:
         if len(paths) != 1:
             raise UsageError("name one bundle folder (or the stick holding it)")
         bundle = import_usb(paths[0])
+        words = f"bundle words (compare with those read aloud at export): {digest_words(bundle.digest)}"
     elif how == IMPORT_QR:
-        bundle = import_qr(paths)
+        decoded = decode_frames(paths)
+        bundle = decoded.bundle
+        words = f"message words (compare with those read aloud at export): {decoded.message_words}"
     else:
         raise UsageError(f"unknown transport {how!r}")
     arrival = import_to_workspace(c, bundle)
-    return [f"{bundle.manifest.kind} bundle verified (digest {bundle.digest[:16]}...)",
+    return [f"{bundle.manifest.kind} bundle verified (digest {bundle.digest[:16]}...)", words,
             *arrival.notes]

@@ -12,7 +12,12 @@ from ceremony.flows.export import IMPORT_QR, IMPORT_USB, Sent, bundle_to_qr, bun
 
 @dataclass(frozen=True)
 class RemoteDraft:
-    """A travelling draft as the keyholder reviews it before signing (nothing signed yet)."""
+    """A travelling draft as the keyholder reviews it before signing (nothing signed yet).
+
+    ``changes`` are computed against the keyholder's own trusted root (``trusted``), never
+    against the root the file carries; ``anchor`` says which root that is (for a first root
+    v1: none, and the digest words are the only anchor).
+    """
 
     path: Path
     keyholder: str
@@ -25,41 +30,38 @@ class RemoteDraft:
     expiries: list[str]  # absolute, UTC
     keys: list[str]  # the keyholder's keys that sign (id and token)
     out: Path  # where the signature file goes
+    trusted: Path | None = None  # the keyholder's trusted root file or chain folder
+    anchor: str = ""  # the trusted root in words
 
 
 def _utc(when: Any) -> str:
     return f"{when:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def remote_draft(path: Path, keyholder: str, out: Path | None = None) -> RemoteDraft:
-    """Read a travelling draft for ``keyholder`` (``load_draft``), in words.
+def remote_draft(path: Path, keyholder: str, out: Path | None = None,
+                 trusted: Path | None = None) -> RemoteDraft:
+    """Read a travelling draft for ``keyholder`` and check it against their ``trusted`` root
+    (``review_draft``), in words. No token is touched.
 
     Raises:
-        VerificationError: the draft is bad, or ``keyholder`` holds no key that counts.
+        UsageError: a rotation (v2 and later) and no trusted root.
+        VerificationError: the draft is bad, does not continue the trusted root, lists an
+            alias key or a key under a wrong id, or ``keyholder`` holds no key that counts.
         WorkspaceError: the signature file exists already.
     """
-    from ceremony.detached import keys_of, load_draft
-    from ceremony.errors import VerificationError
+    from ceremony.detached import review_draft
     from ceremony.formats import tuf as tuf_format
     path = Path(path).expanduser()
-    d = load_draft(path)
+    trusted = Path(trusted).expanduser() if trusted else None
+    r = review_draft(path, keyholder, trusted)
+    d = r.draft
     prev = d.previous.signed if d.previous else None
     new = d.draft.signed
-    try:
-        changes = list(tuf_format.diff_roots(prev, new))
-    except Exception:  # noqa: BLE001 - a format without TUF's roles: list the version only
-        changes = [f"root v{new.version} follows v{prev.version}" if prev else
-                   f"new repository: root v{new.version}"]
     expiries = [f"root v{new.version} expires {_utc(new.expires)}"]
     if prev is not None:
         expiries.append(f"the previous root v{prev.version} expires {_utc(prev.expires)}")
-    keys = keys_of(d, keyholder)
-    if not keys:
-        raise VerificationError(f"{keyholder} holds no key in root v{new.version} or the root "
-                                "before it: their signature would count toward no threshold",
-                                hint="check the name (as in the plan) and the draft file")
     described = []
-    for k in keys:
+    for k in r.keys:
         f = getattr(k, "unrecognized_fields", {}) or {}
         token = f.get(tuf_format.X_TOKEN_LABEL) or (f"YubiKey {f.get(tuf_format.X_TOKEN_SERIAL)}"
                                                     if f.get(tuf_format.X_DEVICE) == "yubikey"
@@ -73,14 +75,29 @@ def remote_draft(path: Path, keyholder: str, out: Path | None = None) -> RemoteD
         raise WorkspaceError(f"{target} exists already; a signature file is never overwritten",
                              hint="name another file with --out")
     return RemoteDraft(path, keyholder, new.version, d.digest, d.repository, d.ceremony_id,
-                       d.format, changes, expiries, described, target)
+                       d.format, r.changes, expiries, described, target, trusted,
+                       r.anchor.source)
 
 
-def sign_remote(rd: RemoteDraft, module: Any, pin: Any, on_touch: Any = None) -> Path:
-    """``ceremony sign-draft FILE --keyholder NAME --out SIG`` on the keyholder's token.
+def confirm_words(rd: RemoteDraft, words: str | None) -> None:
+    """Check the digest words the room read aloud (or the hex digest) against the draft.
 
     Raises:
-        VerificationError: the draft changed since it was read, or is bad.
+        UsageError: none given, or not readable as a digest.
+        VerificationError: they do not match (the first differing word is named).
+    """
+    from ceremony.draft_trust import confirm_digest
+    confirm_digest(rd.digest, words)
+
+
+def sign_remote(rd: RemoteDraft, module: Any, pin: Any, words: str | None,
+                on_touch: Any = None) -> Path:
+    """``ceremony sign-draft FILE --keyholder NAME --trusted ROOT --expect-digest WORDS``
+    on the keyholder's token; the draft is read and checked again first.
+
+    Raises:
+        UsageError: no digest words, or no trusted root for a rotation.
+        VerificationError: the draft changed since it was read, is bad, or the words differ.
         hsm.errors.HsmError: token missing or wrong, PIN refused.
     """
     from ceremony.detached import load_draft, sign_draft
@@ -88,7 +105,8 @@ def sign_remote(rd: RemoteDraft, module: Any, pin: Any, on_touch: Any = None) ->
     if load_draft(rd.path).digest != rd.digest:
         raise VerificationError(f"{rd.path} changed since it was reviewed; nothing was signed",
                                 hint="review it again")
-    return sign_draft(rd.path, rd.keyholder, module, pin, rd.out, on_touch=on_touch)
+    return sign_draft(rd.path, rd.keyholder, module, pin, rd.out, on_touch=on_touch,
+                      trusted=rd.trusted, expect_digest=words)
 
 
 def signature_bundle(rd: RemoteDraft) -> Any:

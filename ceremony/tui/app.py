@@ -59,11 +59,13 @@ class CeremonyApp(App[int]):
                  exporter: Exporter | None = None, operator: str = "administrator",
                  plan: Path | None = None, previous: Path | None = None,
                  draft: Path | None = None, keyholder: str | None = None,
-                 signature_out: Path | None = None, audit: bool = False) -> None:
+                 signature_out: Path | None = None, audit: bool = False,
+                 trusted: Path | None = None) -> None:
         super().__init__()
         self.draft = None if draft is None else Path(draft)
         self.keyholder = keyholder
         self.signature_out = None if signature_out is None else Path(signature_out)
+        self.trusted = None if trusted is None else Path(trusted)
         self.audit = audit
         self.workspace = Path(workspace)
         self.plan_path = None if plan is None else Path(plan)
@@ -97,7 +99,7 @@ class CeremonyApp(App[int]):
         if self.draft is not None:  # a keyholder elsewhere: no workspace here
             from ceremony.tui.screens.remote import RemoteSignScreen
             self.push_screen(RemoteSignScreen(self.draft, self.keyholder or "",
-                                              self.signature_out))
+                                              self.signature_out, self.trusted))
             return
         if self.audit:  # read-only: checked by path, even when the journal is broken
             from ceremony.tui.screens.audit import AuditScreen
@@ -356,7 +358,8 @@ def make_app(workspace: Path | str, module_path: str | None = None,
              exporter: Exporter | None = None, operator: str = "administrator",
              plan: Path | str | None = None, previous: Path | str | None = None,
              draft: Path | str | None = None, keyholder: str | None = None,
-             signature_out: Path | str | None = None, audit: bool = False) -> CeremonyApp:
+             signature_out: Path | str | None = None, audit: bool = False,
+             trusted: Path | str | None = None) -> CeremonyApp:
     """Build the TUI for ``workspace``.
 
     Args:
@@ -374,13 +377,16 @@ def make_app(workspace: Path | str, module_path: str | None = None,
         draft: a keyholder elsewhere signs this travelling draft (``workspace`` unused):
             reviewed in words, confirmed by typing ``keyholder``, signed on their token,
             the signature written to ``signature_out`` (default beside the draft).
+        trusted: with ``draft``, the keyholder's own trusted root file or chain folder (the
+            screen asks for it too); the changes are shown against it.
         audit: the auditor's view of ``workspace`` (record verify, report, chain), read-only.
     """
     return CeremonyApp(Path(workspace), module_path, pin_provider, probes, exporter, operator,
                        None if plan is None else Path(plan),
                        None if previous is None else Path(previous),
                        None if draft is None else Path(draft), keyholder,
-                       None if signature_out is None else Path(signature_out), audit)
+                       None if signature_out is None else Path(signature_out), audit,
+                       None if trusted is None else Path(trusted))
 
 
 __all__ = ["EXIT_INTERNAL", "CeremonyApp", "Exporter", "make_app"]

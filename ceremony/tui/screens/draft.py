@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ceremony import record
-from ceremony.fingerprint import fingerprint_words
+from ceremony.fingerprint import digest_words
 from ceremony.tui.flow import DRAFT_APPROVED, Step
 from ceremony.tui.screens.base import StepScreen
 from ceremony.tui.screens.confirm import ConfirmScreen
@@ -32,7 +32,7 @@ def draft_text(c: Any) -> Text:
     t = Text()
     t.append(f"Draft root v{md.signed.version}\n", style="bold")
     t.append("digest words: ")
-    t.append(fingerprint_words(c.state.draft_digest, 8) + "\n", style="bold")
+    t.append(digest_words(c.state.draft_digest) + "\n", style="bold")
     t.append(f"digest {c.state.draft_digest}\n\n", style="dim")
     if hasattr(c, "describe"):  # formats with their own words (Notary)
         content, changes = c.describe(), c.changes()
@@ -103,7 +103,7 @@ class DraftScreen(StepScreen):
             if self.attempt(c.draft):
                 self.show()
             return
-        words = fingerprint_words(c.state.draft_digest)  # all 8, as read aloud everywhere
+        words = digest_words(c.state.draft_digest)  # all of them, as read aloud
         question = (f"Approve root v{c.state.draft['version']} for signing?\n"
                     f"Digest words: {words}\nThe room has compared them with the screen.")
         self.app.push_screen(ConfirmScreen(question), self.approved)

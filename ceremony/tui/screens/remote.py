@@ -1,10 +1,14 @@
-"""A keyholder elsewhere signs a travelling draft (``ceremony tui --draft FILE --keyholder NAME``).
+"""A keyholder elsewhere signs a travelling draft (``ceremony tui --draft FILE --keyholder NAME
+[--trusted ROOT|DIR]``).
 
-The draft is read and shown in words (changes, expiries in absolute UTC, the keys
-that sign); the keyholder confirms by typing their own name; their token signs it
-(PIN modal, touch banner) through ``ceremony.detached.sign_draft``; the signature
-file is written, and can be carried back as a USB bundle or QR frames. Every step
-is a call into :mod:`ceremony.flows`.
+The draft is read and checked against the keyholder's own trusted root (a field on the screen;
+none for a first root v1, where the digest words are the only anchor), and shown in words
+(changes against that root, expiries in absolute UTC, the keys that sign). The keyholder types
+the digest words the ceremony read aloud to them over another channel; they are compared with
+the draft's, in full, before anything else. Then they confirm by typing their own name; their
+token signs it (PIN modal, touch banner) through ``ceremony.detached.sign_draft``, which checks
+all of it again; the signature file is written, and can be carried back as a USB bundle or QR
+frames. Every step is a call into :mod:`ceremony.flows`.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from ceremony import flows
-from ceremony.fingerprint import fingerprint_words
+from ceremony.errors import CeremonyError
+from ceremony.fingerprint import digest_words
 from ceremony.tui.screens.base import StepScreen
 from ceremony.tui.screens.confirm import ConfirmScreen
 from ceremony.tui.screens.transfer import Choice, TransferScreen
@@ -29,16 +35,20 @@ from ceremony.tui.widgets.banner import Banner
 
 
 class RemoteSignScreen(StepScreen):
-    """Review the draft, type your name, sign with your token, carry the signature back."""
+    """Bring your trusted root, type the digest words, review the draft, type your name, sign
+    with your token, carry the signature back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *StepScreen.BINDINGS, Binding("enter", "go", "Sign / send"),
         Binding("s", "send", "Send signature")]
 
-    def __init__(self, path: Path, keyholder: str, out: Path | None = None) -> None:
+    def __init__(self, path: Path, keyholder: str, out: Path | None = None,
+                 trusted: Path | None = None) -> None:
         super().__init__()
         self.path, self.keyholder, self.out = Path(path), keyholder, out
+        self.trusted = trusted
         self.draft: flows.RemoteDraft | None = None
+        self.confirmed: str | None = None  # the digest words typed, once they matched
         self.written: Path | None = None
         self.sent: list[flows.Sent] = []
 
@@ -51,6 +61,14 @@ class RemoteSignScreen(StepScreen):
 
     def body(self) -> Iterable[Widget]:
         yield Static(id="draft")
+        yield Static("Your trusted root: your own copy of the current N.root.json, or the "
+                     "chain folder you trust (empty for a first root v1); enter reads the "
+                     "draft again", classes="hint")
+        yield Input(str(self.trusted or ""), placeholder="/path/to/N.root.json or chain folder",
+                    id="trusted")
+        yield Static("Digest words the ceremony read aloud to you over another channel "
+                     "(or the hex digest); enter compares them", classes="hint")
+        yield Input(placeholder="word word word word / word ...", id="words")
         yield Static(id="hint", classes="hint")
 
     def on_mount(self) -> None:
@@ -58,9 +76,34 @@ class RemoteSignScreen(StepScreen):
         self.load()
 
     def load(self) -> None:
-        path, name, out = self.path, self.keyholder, self.out
-        self.token_job("load", lambda: flows.remote_draft(path, name, out),
+        path, name, out, trusted = self.path, self.keyholder, self.out, self.trusted
+        self.draft, self.confirmed = None, None
+        self.token_job("load", lambda: flows.remote_draft(path, name, out, trusted),
                        f"Reading {path.name}", touch=False, logout=False)
+
+    @on(Input.Submitted, "#trusted")
+    def trusted_given(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.app.busy or self.written is not None:  # type: ignore[attr-defined]
+            return
+        value = event.value.strip()
+        self.trusted = Path(value).expanduser() if value else None
+        self.load()
+
+    @on(Input.Submitted, "#words")
+    def words_given(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.app.busy or self.draft is None or self.written is not None:  # type: ignore[attr-defined]
+            return
+        try:
+            flows.confirm_words(self.draft, event.value)
+        except CeremonyError as e:
+            self.banner.error(e.message, e.hint)
+            return
+        self.confirmed = event.value
+        self.banner.info("The digest words match this draft.")
+        self.show()
+        self.action_go()
 
     def show(self) -> None:
         rd = self.draft
@@ -73,10 +116,15 @@ class RemoteSignScreen(StepScreen):
             return
         t.append(f"Root v{rd.version} of {rd.repository}", style="bold")
         t.append(f"   ({rd.format}, ceremony {rd.ceremony_id})\n")
-        t.append("digest words: ")
-        t.append(fingerprint_words(rd.digest, 8) + "\n", style="bold")
-        t.append(f"digest {rd.digest}\n\n", style="dim")
-        t.append("Changes\n", style="bold underline")
+        t.append(f"trusted root: {rd.anchor}\n")
+        if self.confirmed is None:
+            t.append("digest words: not confirmed yet - type the words read aloud to you below\n",
+                     style="bold yellow")
+        else:
+            t.append("digest words (match what was read aloud): ")
+            t.append(digest_words(rd.digest) + "\n", style="bold")
+            t.append(f"digest {rd.digest}\n", style="dim")
+        t.append("\nChanges (against your trusted root)\n", style="bold underline")
         t.append("\n".join("  " + c for c in rd.changes) + "\n\n")
         t.append("Expiries (absolute, UTC)\n", style="bold underline")
         t.append("\n".join("  " + e for e in rd.expiries) + "\n\n")
@@ -84,7 +132,10 @@ class RemoteSignScreen(StepScreen):
         t.append("\n".join("  " + k for k in rd.keys) + "\n\n")
         if self.written is None:
             t.append(f"The signature file will be {rd.out}\n")
-            hint.update("Compare the digest words with the administrator's (by phone or paper).\n"
+            hint.update("Type the digest words the administrator read to you (by phone or "
+                        "paper) and press enter.\n"
+                        f"Then: sign (you will type '{rd.keyholder}')   q: quit"
+                        if self.confirmed is None else
                         f"enter: sign (you will type '{rd.keyholder}')   q: quit")
         else:
             t.append(f"Signature written to {self.written}\n", style="bold green")
@@ -101,19 +152,25 @@ class RemoteSignScreen(StepScreen):
             self.action_send()
             return
         rd = self.draft
+        if self.confirmed is None:
+            self.query_one("#words", Input).focus()
+            self.banner.info("Type the digest words read aloud to you first; nothing is signed "
+                             "before they match.")
+            return
         self.app.push_screen(ConfirmScreen(
             f"{rd.keyholder}: sign root v{rd.version} of {rd.repository} (digest words "
-            f"{fingerprint_words(rd.digest, 4)}) with your token?", typed=rd.keyholder),
+            f"{digest_words(rd.digest)}) with your token?", typed=rd.keyholder),
             self.sign)
 
     def sign(self, yes: bool | None) -> None:
-        if not yes or self.draft is None:
+        if not yes or self.draft is None or self.confirmed is None:
             return
-        rd, app = self.draft, self.app
+        rd, app, words = self.draft, self.app, self.confirmed
 
         def sign() -> Any:
             return flows.call_with_touch(flows.sign_remote, rd, app.module(),  # type: ignore[attr-defined]
-                                         app.pin, on_touch=app.touch_callback(self, rd.keyholder))  # type: ignore[attr-defined]
+                                         app.pin, words,  # type: ignore[attr-defined]
+                                         on_touch=app.touch_callback(self, rd.keyholder))  # type: ignore[attr-defined]
 
         self.token_job("sign", sign, f"{rd.keyholder} is signing root v{rd.version}")
 
@@ -136,11 +193,19 @@ class RemoteSignScreen(StepScreen):
         self.token_job("send", lambda: flows.send_signature(rd, how, Path(where)),
                        "Writing the signature bundle", touch=False, logout=False)
 
+    def job_failed(self, job: str) -> None:
+        if job == "load":  # most often: no trusted root, or the wrong one
+            self.query_one("#trusted", Input).focus()
+
     def job_done(self, job: str, result: Any) -> None:
         if job == "load":
             self.draft = result
+            self.query_one("#words", Input).focus()
         elif job == "sign":
             self.written = result
+            for field in self.query(Input):  # done with typing: s / enter carry it back
+                field.disabled = True
+            self.set_focus(None)
             self.banner.info(f"{self.keyholder} signed root v{self.draft.version}: {result}. "  # type: ignore[union-attr]
                              "Remove the token.")
         elif job == "send":

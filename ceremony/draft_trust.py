@@ -1,0 +1,339 @@
+"""What a keyholder checks a travelling draft against before their token signs it.
+
+A draft file is self-consistent by construction: its digest is recomputed from its own
+content, which anyone who edits the file can recompute too, and the ``previous`` root it
+carries is whatever the editor put there. So neither is evidence. Before a token is touched,
+the keyholder brings two things the file cannot forge:
+
+- their own copy of the current trusted root (``--trusted ROOT.json``, or the chain folder
+  they trust, walked from ``1.root.json``). The changes they are shown are computed against
+  it, never against the draft's ``previous``; a draft whose ``previous`` differs from it is
+  refused. A first root (v1) has no previous root: then the digest words below are the only
+  anchor, and the tool says so.
+- the digest words the room read aloud to them over another channel (phone, video call,
+  paper), typed or given with ``--expect-digest WORDS|HEX``; they must match the draft's
+  digest, in full.
+
+And a root that lists one public key under two ids (an alias, which counts one key twice
+toward a threshold) or a key under an id that is not its hash is refused before any PIN
+prompt: ``_refuse_alias_and_bad_ids`` (a stand-in for the shared key-id module).
+
+Logic only: reading files and raising; the CLI and the TUI ask the questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ceremony.errors import UsageError, VerificationError
+
+#: What to bring, said wherever the trusted root is missing.
+BRING_TRUSTED = ("bring your own copy of the repository's current root: --trusted ROOT.json "
+                 "(the newest root you trust) or --trusted DIR (the N.root.json chain you "
+                 "trust, from 1.root.json); the copy travelling inside the draft is not "
+                 "evidence")
+#: What to bring, said wherever the digest confirmation is missing.
+BRING_WORDS = ("the digest words the ceremony read aloud to you over another channel (phone, "
+               "video call, paper), or its 64-digit hex digest")
+
+_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The root the keyholder already trusts (None for a first root v1), and where it came
+    from, in words."""
+
+    root: Any | None  # Metadata[Root] or NotaryMetadata
+    source: str
+
+    @property
+    def version(self) -> int:
+        """The trusted version (0 when there is none)."""
+        return int(self.root.signed.version) if self.root is not None else 0
+
+
+# ---- the trusted root ------------------------------------------------------------------
+
+
+def load_trusted(path: Path, fmt: str, repository: str) -> Anchor:
+    """Read the keyholder's trusted root: one root file (checked against its own threshold)
+    or a chain folder (walked from its ``1.root.json``). Expiry is not held against it: a
+    rotation may renew an expired root.
+
+    Raises:
+        VerificationError: missing, unreadable, another format, or not verifying.
+    """
+    from ceremony import chain
+    from ceremony.formats import notary_root
+    path = Path(path).expanduser()
+    if path.is_dir():
+        files = chain.previous_root_files(path)
+        first = files[1]
+        data = chain.read_root_file(first)
+        _same_format(data, fmt, first)
+        if fmt == "notary":
+            from ceremony.formats import notary_chain
+            report = notary_chain.walk(data, path, gun=repository, check_expiry=False,
+                                       trusted_name=str(first))
+        else:
+            report = chain.walk(data, path, check_expiry=False, trusted_name=str(first))
+        return Anchor(report.newest, f"root v{report.newest_version} of the chain in {path}, "
+                                     f"verified from 1.root.json")
+    data = chain.read_root_file(path)
+    _same_format(data, fmt, path)
+    md: Any
+    if fmt == "notary":
+        md = notary_root.NotaryMetadata.from_bytes(data, str(path))
+        problems = notary_root.root_problems(md.signed, repository, check_expiry=False)
+        if problems:
+            raise VerificationError(f"{path}: " + "; ".join(problems))
+        st = notary_root.status(md, None, repository, check_expiry=False)
+        if not st.verified:
+            raise VerificationError(f"{path} is not signed by its own root threshold: "
+                                    f"{st.new.describe()}")
+    else:
+        from ceremony.formats import tuf as tuf_format
+        md = tuf_format.from_bytes(data, str(path))
+        chain.check_self_signed(md, str(path))
+    return Anchor(md, f"root v{md.signed.version} from {path}")
+
+
+def _same_format(data: bytes, fmt: str, path: Path) -> None:
+    from ceremony.formats.notary_root import is_notary_root
+    found = "notary" if is_notary_root(data) else "tuf"
+    if found != fmt:
+        raise VerificationError(f"{path} is a {found} root, but the draft is a {fmt} root")
+
+
+def anchor_draft(draft: Any, trusted: Anchor | None) -> tuple[Any, Anchor]:
+    """``draft`` (a ``TravellingDraft``) with its ``previous`` replaced by the keyholder's
+    trusted root, after checking that the draft continues exactly that root.
+
+    Returns:
+        (the anchored draft, the anchor; for a first root v1 an anchor with no root).
+
+    Raises:
+        UsageError: a rotation (v2 and later) and no trusted root was brought.
+        VerificationError: the draft does not continue the trusted root, or its ``previous``
+            differs from it.
+    """
+    version = draft.draft.signed.version
+    if version == 1:
+        if trusted is not None:
+            raise VerificationError(
+                f"the draft is root v1 of a new repository, but you trust {trusted.source}: "
+                "it does not continue your repository; nothing was signed",
+                hint="ask the ceremony which repository this draft is for")
+        return replace(draft, previous=None), Anchor(
+            None, "none: root v1 starts a new repository, so the digest words are the only "
+                  "anchor")
+    if trusted is None:
+        raise UsageError(f"root v{version} continues root v{version - 1}: {BRING_TRUSTED}",
+                         hint="nothing was signed and no token was touched")
+    if trusted.version != version - 1:
+        raise VerificationError(
+            f"the draft is root v{version}, but your trusted root is v{trusted.version} "
+            f"({trusted.source}): it must continue v{trusted.version} as "
+            f"v{trusted.version + 1}; nothing was signed",
+            hint="bring the newest root you trust, or ask the ceremony for the right draft")
+    carried = draft.previous
+    if carried is None:
+        raise VerificationError(f"the draft is root v{version} but carries no previous root; "
+                                "nothing was signed")
+    if _signed_digest(carried) != _signed_digest(trusted.root):
+        raise VerificationError(
+            f"the draft's previous root v{carried.signed.version} differs from your trusted "
+            f"root v{trusted.version} ({trusted.source}): the draft was changed, or it is for "
+            "another repository; nothing was signed",
+            hint="do not sign: get the draft again by another route and compare the digest "
+                 "words")
+    return replace(draft, previous=_with_identities(trusted.root, draft)), trusted
+
+
+def _signed_digest(md: Any) -> str:
+    return hashlib.sha256(md.signed_bytes).hexdigest()
+
+
+def _with_identities(root: Any, draft: Any) -> Any:
+    """A notary root carries no keyholder names: give the trusted root the names the draft's
+    sidecar holds for its keys (public facts that only choose a token; the token's key is
+    compared with the certificate before it signs). A TUF root is returned as is."""
+    from ceremony.formats.notary_root import NotaryMetadata, NotaryRoot
+    if not isinstance(root, NotaryMetadata):
+        return root
+    identities: dict[str, Any] = {}
+    for md in (draft.previous, draft.draft):
+        if md is not None:
+            identities.update({k: dict(v.identity) for k, v in md.signed.keys.items()
+                               if v.identity and k in root.signed.keys})
+    return NotaryMetadata(NotaryRoot(root.signed.to_dict(), identities), root.signature_list)
+
+
+# ---- key ids and aliases ----------------------------------------------------------------
+
+
+def _refuse_alias_and_bad_ids(root: Any, what: str) -> None:
+    """Refuse a root (``Root`` or ``NotaryRoot``) with a key whose id is not its hash, or one
+    public key under two ids.
+
+    A TUF id may be either sha256 over the canonical JSON of the whole key object as
+    published (``x-`` fields included, the specification's definition) or over
+    ``{keytype, scheme, keyval}`` only (what python-tuf and securesystemslib compute); a
+    notary id is notary's hash of ``{keytype, keyval}``. Aliases are found by the public key
+    itself (SubjectPublicKeyInfo), so an ``ecdsa`` and an ``ecdsa-sha2-nistp256`` entry of
+    one key, or two certificates over one key, are one key.
+
+    To be replaced by the shared key-id module at merge (branch ``keyids``).
+
+    Raises:
+        VerificationError: naming the key (and its keyholder when known).
+    """
+    from ceremony.formats import tuf as tuf_format
+    from ceremony.formats.notary_root import NotaryRoot
+    seen: dict[bytes, str] = {}
+    for keyid, key in root.keys.items():
+        name = tuf_format.key_name(key)
+        if isinstance(root, NotaryRoot):
+            from ceremony.formats.notary_keys import canonical_key_id, entry_key_id
+            accepted = {entry_key_id(key.entry)}
+            public = canonical_key_id(key.entry).encode()
+        else:
+            from securesystemslib.formats import encode_canonical
+            whole = key.to_dict()
+            three = {"keytype": key.keytype, "scheme": key.scheme, "keyval": key.keyval}
+            accepted = {hashlib.sha256(str(encode_canonical(d)).encode()).hexdigest()
+                        for d in (whole, three)}
+            public = _public_identity(key)
+        if keyid not in accepted:
+            raise VerificationError(
+                f"{what}: {name} is listed under the id {keyid[:12]}, which is not the hash of "
+                f"its key ({min(accepted)[:12]}): a key swapped under an old id; nothing was "
+                "signed",
+                hint="do not sign: the draft was changed; get it again by another route")
+        if public in seen:
+            raise VerificationError(
+                f"{what}: one public key is listed under two ids ({seen[public][:12]} and "
+                f"{keyid[:12]}, {name}): an alias counts one key twice toward a threshold; "
+                "nothing was signed",
+                hint="do not sign: the draft was changed; get it again by another route")
+        seen[public] = keyid
+
+
+def _public_identity(key: Any) -> bytes:
+    """A TUF key's public key as DER SubjectPublicKeyInfo (its raw value when unparseable)."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_pem_public_key,
+    )
+    public = key.keyval.get("public") if isinstance(key.keyval, dict) else None
+    try:
+        if isinstance(public, str) and "-----BEGIN" in public:
+            crypto: Any = load_pem_public_key(public.encode())
+        elif isinstance(public, str) and key.keytype == "ed25519":
+            crypto = ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(public))
+        else:
+            raise ValueError(key.keytype)
+        return bytes(crypto.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+    except (ValueError, TypeError):
+        return f"{key.keytype}:{public}".encode()
+
+
+# ---- the changes, against the trusted root ------------------------------------------------
+
+
+def changes(draft: Any, anchor: Anchor) -> list[str]:
+    """What the (anchored) draft changes from the trusted root, in words, per role; a key
+    whose published fields changed under the same id is named too."""
+    from ceremony.formats import tuf as tuf_format
+    prev = anchor.root.signed if anchor.root is not None else None
+    new = draft.draft.signed
+    try:
+        out = list(tuf_format.diff_roots(prev, new))
+    except Exception:  # noqa: BLE001 - a format without TUF's roles: list the version only
+        out = [f"root v{new.version} follows v{prev.version}" if prev else
+               f"new repository: root v{new.version}"]
+    if prev is not None:
+        for keyid, key in new.keys.items():
+            old = prev.keys.get(keyid)
+            if old is not None and old.to_dict() != key.to_dict():
+                out.append(f"key {keyid[:12]} ({tuf_format.key_name(key)}): its published "
+                           "fields change under the same id")
+    return out
+
+
+# ---- the digest words -------------------------------------------------------------------
+
+
+def confirm_digest(digest: str, given: str | None) -> None:
+    """Check the digest words (or hex) the room read aloud against the draft's digest.
+
+    Raises:
+        UsageError: nothing given, or not a digest in words or hex (a word that is not a PGP
+            word, or not 32 of them).
+        VerificationError: the words do not match this draft (the first differing word named).
+    """
+    from ceremony.words import pgp_words, words_to_bytes
+    text = (given or "").strip()
+    if not text:
+        raise UsageError(f"confirm the draft's digest: give {BRING_WORDS}",
+                         hint="nothing was signed and no token was touched")
+    expected = bytes.fromhex(digest)
+    compact = re.sub(r"[\s:]", "", text)
+    if _HEX.fullmatch(compact):
+        if compact.lower() != digest.lower():
+            raise VerificationError(
+                f"the digest you were given ({compact.lower()[:16]}...) is not this draft's "
+                f"({digest[:16]}...): the draft was changed on its way, or it is another "
+                "draft; nothing was signed",
+                hint="do not sign: compare again with the ceremony over another channel")
+        return
+    words = [w for w in re.split(r"[\s/,]+", text) if w]
+    try:
+        got = words_to_bytes(words)
+    except ValueError as e:
+        raise UsageError(f"the digest words cannot be read: {e}",
+                         hint="type the words as read aloud (case does not matter), or the hex "
+                              "digest") from None
+    if len(got) != len(expected):
+        raise UsageError(f"the digest is {len(expected)} words; you gave {len(got)}",
+                         hint="every word counts: a shortened digest can be forged")
+    if got != expected:
+        mine, theirs = pgp_words(expected), pgp_words(got)
+        n = next(i for i in range(len(mine)) if mine[i] != theirs[i])
+        raise VerificationError(
+            f"the digest words do not match this draft: word {n + 1} is {mine[n]!r} here, "
+            f"{theirs[n]!r} as read aloud; the draft was changed on its way, or it is another "
+            "draft; nothing was signed",
+            hint="do not sign: compare again with the ceremony over another channel")
+
+
+# ---- all of it, before any token ---------------------------------------------------------
+
+
+def review(draft: Any, trusted: Path | None) -> tuple[Any, Anchor]:
+    """Anchor a loaded ``TravellingDraft`` in the keyholder's trusted root and refuse alias
+    keys and bad key ids in the draft and in that root. No token is touched.
+
+    Returns:
+        (the draft with the trusted root as its previous, the anchor).
+
+    Raises:
+        UsageError: a rotation without a trusted root.
+        VerificationError: see ``load_trusted``, ``anchor_draft``, ``_refuse_alias_and_bad_ids``.
+    """
+    anchor = load_trusted(trusted, draft.format, draft.repository) if trusted else None
+    if draft.previous is not None:
+        _refuse_alias_and_bad_ids(draft.previous.signed,
+                                  f"the draft's previous root v{draft.previous.signed.version}")
+    _refuse_alias_and_bad_ids(draft.draft.signed, f"root v{draft.draft.signed.version}")
+    anchored, anchor = anchor_draft(draft, anchor)
+    if anchor.root is not None:
+        _refuse_alias_and_bad_ids(anchor.root.signed, f"your trusted root v{anchor.version}")
+    return anchored, anchor
