@@ -18,11 +18,12 @@ bench: $(STAMP)
 deps:
 	softhsm-setup/install.sh
 
-$(STAMP): pyproject.toml softhsm-setup/debian-packages.txt
+$(STAMP): pyproject.toml softhsm-setup/debian-packages.txt tests/tufjs/package-lock.json
 	softhsm-setup/install.sh
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -U pip
 	$(VENV)/bin/pip install -q -e '.[test]'
+	cd tests/tufjs && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 venv: $(STAMP)
