@@ -61,7 +61,7 @@ async function main() {
     version = require('tuf-js/package.json').version;
   } catch (e) {
     emit(2, { ok: false, error: 'tuf-js not installed',
-              message: `${e.message}; run: npm ci --prefix tests/tufjs (make venv does)` });
+              message: `${e.message}; run: make venv (npm ci in tests/tufjs)` });
     return;
   }
 
