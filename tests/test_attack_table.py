@@ -57,6 +57,7 @@ class Chain:
     expired_v2: bytes  # v2 with an expiry in the past, signed at both thresholds
     mismatched_id_v2: bytes  # dave's key listed under an id that is not its hash, signed
     alias_v2: bytes  # bob's key also listed under a second id, "counted" twice, signed
+    mallory_v2: bytes  # v2 with mallory's key added to the root role, signed by mallory alone
 
 
 def _signers(hsm: SoftHsm, root_docs: list[dict]) -> dict[str, Signer]:
@@ -168,8 +169,15 @@ def _make_chain(hsm: SoftHsm, tmp: Path) -> Chain:
     # old root: alice + bob (2/2); new root: bob and "robert" - one key, two ids, 1 of 2 really.
     alias_v2 = _sign(alias, [(a, ids["alice"]), (b, ids["bob"]), (b, robert_id)])
 
+    # mallory adds her own key to the root role and signs: the honest signatures no longer
+    # cover the changed root, so hers is the only one, and v1 lists no key of hers.
+    grabbed = copy.deepcopy(doc2)
+    grabbed["signed"]["keys"][mallory.public_key.keyid] = mallory.public_key.to_dict()
+    grabbed["signed"]["roles"]["root"]["keyids"].append(mallory.public_key.keyid)
+    mallory_v2 = _sign(grabbed, [(mallory, mallory.public_key.keyid)])
+
     return Chain(repo, trusted, v1, v2, v3, ids, mallory_sig, expired_v2, mismatched_id_v2,
-                 alias_v2)
+                 alias_v2, mallory_v2)
 
 
 # ---- how each row builds its published folder from a copy of the honest one -------------------
@@ -311,6 +319,11 @@ ROWS: dict[str, Row] = {
         mutate_v2(_mallory_signs, "bob"),
         Refuses("UnsignedMetadataError", BELOW), Refuses("UnsignedMetadataError", BELOW),
         Verify(3, r"2\.root\.json is not signed at threshold: .*1/2")),
+    "an unknown key added to the root role, signed by it alone": Row(
+        resigned("mallory_v2"),
+        Refuses("UnsignedMetadataError", "root was signed by 0/2 keys"),
+        Refuses("UnsignedMetadataError", "root was signed by 0/2 keys"),
+        Verify(3, r"2\.root\.json is not signed at threshold: previous root v1: 0/2")),
     # Today ceremony verify says only "not valid TUF metadata: Failed to deserialize JSON" (as
     # ngclient does); the issue wants the field at fault named.
     "one signature entry listed three times": Row(
