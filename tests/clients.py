@@ -46,11 +46,13 @@ class Verdict:
         return f"{self.client}: refused, {self.error}: {self.message}"
 
 
-def ngclient_refresh(base_url: str, client_dir: Path, bootstrap: bytes,
+def ngclient_refresh(base_url: str, client_dir: Path, bootstrap: bytes | None,
                      target_name: str | None = TARGET) -> Verdict:
     """python-tuf's ngclient: refresh from ``bootstrap`` and (optionally) download a target.
 
-    Any exception the client raises is its verdict; the helper decides nothing itself.
+    With ``bootstrap=None`` the client starts from what it trusted after its last run in
+    ``client_dir``, as an installed client does. Any exception the client raises is its
+    verdict; the helper decides nothing itself.
     """
     meta_dir = client_dir / "metadata"
     dl_dir = client_dir / "downloads"
@@ -73,9 +75,10 @@ def ngclient_refresh(base_url: str, client_dir: Path, bootstrap: bytes,
     return Verdict("ngclient", True, root_version=version, target=data)
 
 
-def tufjs_refresh(base_url: str, client_dir: Path, bootstrap: bytes,
+def tufjs_refresh(base_url: str, client_dir: Path, bootstrap: bytes | None,
                   target_name: str | None = TARGET) -> Verdict:
-    """tuf-js's Updater (tests/tufjs/client.mjs): the same run as :func:`ngclient_refresh`.
+    """tuf-js's Updater (tests/tufjs/client.mjs): the same run as :func:`ngclient_refresh`
+    (``bootstrap=None`` too: it starts from its own ``client_dir/metadata/root.json``).
 
     Raises:
         ClientMissing: node is not on PATH, tuf-js is not installed, or the script broke
@@ -86,10 +89,11 @@ def tufjs_refresh(base_url: str, client_dir: Path, bootstrap: bytes,
         raise ClientMissing("node is not installed: tuf-js, the second TUF client of the suite, "
                             "needs it (softhsm-setup/debian-packages.txt lists nodejs)")
     client_dir.mkdir(parents=True, exist_ok=True)
-    root = client_dir / "trusted-root.json"
-    root.write_bytes(bootstrap)
-    cmd = [node, str(TUFJS_CLIENT), "--root", str(root), "--metadata-url", f"{base_url}/metadata/",
-           "--dir", str(client_dir)]
+    cmd = [node, str(TUFJS_CLIENT), "--metadata-url", f"{base_url}/metadata/", "--dir", str(client_dir)]
+    if bootstrap is not None:
+        root = client_dir / "trusted-root.json"
+        root.write_bytes(bootstrap)
+        cmd += ["--root", str(root)]
     if target_name is not None:
         cmd += ["--target-url", f"{base_url}/targets/", "--target", target_name]
     # The repository is on 127.0.0.1: no proxy may stand in between.
@@ -114,9 +118,10 @@ def tufjs_refresh(base_url: str, client_dir: Path, bootstrap: bytes,
 CLIENTS = {"ngclient": ngclient_refresh, "tuf-js": tufjs_refresh}
 
 
-def both_clients(base_url: str, client_dir: Path, bootstrap: bytes,
+def both_clients(base_url: str, client_dir: Path, bootstrap: bytes | None,
                  target_name: str | None = TARGET) -> dict[str, Verdict]:
-    """Both clients' verdicts on the same repository, each from its own fresh folder."""
+    """Both clients' verdicts on the same repository, each from its own folder under
+    ``client_dir`` (``bootstrap=None``: each from what it trusted after its last run there)."""
     return {name: run(base_url, client_dir / name, bootstrap, target_name)
             for name, run in CLIENTS.items()}
 

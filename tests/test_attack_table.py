@@ -425,3 +425,23 @@ def test_ceremony_verify(chain: Chain, tmp_path: Path, name: str) -> None:
     text = r.err if r.code else r.out
     assert re.search(row.verify.message, text), (name, text)
     assert "Traceback" not in r.out + r.err
+
+
+def test_installed_clients_update_from_what_they_trusted(chain: Chain, tmp_path: Path) -> None:
+    """Clients that keep their state: on v1 while only v1 is published, then on to v2 (and v3)
+    starting from what they persisted, with no bootstrap handed to them the second time."""
+    repo = tmp_path / "published"
+    shutil.copytree(chain.published, repo)
+    meta = repo / "metadata"
+    (meta / "2.root.json").unlink()
+    (meta / "root.json").write_bytes(chain.v1)
+    clients_dir = tmp_path / "clients"
+    with serve(repo) as url:
+        first = both_clients(url, clients_dir, chain.v1)
+        for f, data in (("2.root.json", chain.v2), ("3.root.json", chain.v3), ("root.json", chain.v3)):
+            (meta / f).write_bytes(data)
+        then = both_clients(url, clients_dir, None)
+    assert {c: (v.ok, v.root_version) for c, v in first.items()} == {
+        "ngclient": (True, 1), "tuf-js": (True, 1)}, first
+    assert {c: (v.ok, v.root_version) for c, v in then.items()} == {
+        "ngclient": (True, 3), "tuf-js": (True, 3)}, then

@@ -1,7 +1,10 @@
 // A TUF client nobody in this project wrote: tuf-js's Updater, run once against a repository
 // served on 127.0.0.1, bootstrapped from a root the caller trusts.
 //
-//   node client.mjs --root TRUSTED.json --metadata-url URL --dir DIR [--target-url URL --target NAME]
+//   node client.mjs [--root TRUSTED.json] --metadata-url URL --dir DIR [--target-url URL --target NAME]
+//
+// Without --root the client starts from what it trusted at the end of its last run in DIR
+// (DIR/metadata/root.json), as an installed client does from one update to the next.
 //
 // Prints one JSON verdict on stdout and exits with its code:
 //   0  {"ok": true,  "root_version": N, "target": PATH|null, ...}   the client accepted
@@ -13,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-const USAGE = 'usage: client.mjs --root FILE --metadata-url URL --dir DIR [--target-url URL --target NAME]';
+const USAGE = 'usage: client.mjs [--root FILE] --metadata-url URL --dir DIR [--target-url URL --target NAME]';
 
 function emit(code, verdict) {
   process.stdout.write(JSON.stringify({ client: 'tuf-js', ...verdict }) + '\n');
@@ -29,7 +32,7 @@ function parseArgs(argv) {
     }
     args[argv[i].slice(2)] = argv[i + 1];
   }
-  for (const required of ['root', 'metadata-url', 'dir']) {
+  for (const required of ['metadata-url', 'dir']) {
     if (!args[required]) throw new Error(`--${required} is required`);
   }
   if (Boolean(args.target) !== Boolean(args['target-url'])) {
@@ -70,7 +73,12 @@ async function main() {
   fs.mkdirSync(metadataDir, { recursive: true });
   fs.mkdirSync(targetDir, { recursive: true });
   // Bootstrap: the client starts from the root the caller trusts, nothing else.
-  fs.copyFileSync(args.root, path.join(metadataDir, 'root.json'));
+  if (args.root) {
+    fs.copyFileSync(args.root, path.join(metadataDir, 'root.json'));
+  } else if (!fs.existsSync(path.join(metadataDir, 'root.json'))) {
+    emit(2, { ok: false, error: 'usage', message: `no --root and no ${metadataDir}/root.json to start from` });
+    return;
+  }
 
   try {
     const updater = new tuf.Updater({
