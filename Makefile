@@ -2,6 +2,8 @@
 PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# tuf-js, the second TUF client of the tests, pinned by its lock file (npm ci writes this file last)
+TUFJS := tests/tufjs/node_modules/.package-lock.json
 
 .PHONY: demo test rehearse deps venv bench clean
 
@@ -17,14 +19,19 @@ bench: $(STAMP)
 deps:
 	softhsm-setup/install.sh
 
-$(STAMP): pyproject.toml softhsm-setup/debian-packages.txt
+$(STAMP): pyproject.toml softhsm-setup/debian-packages.txt $(TUFJS)
 	softhsm-setup/install.sh
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -U pip
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+$(TUFJS): tests/tufjs/package-lock.json tests/tufjs/package.json softhsm-setup/debian-packages.txt
+	softhsm-setup/install.sh
+	cd tests/tufjs && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(TUFJS)
+
 venv: $(STAMP)
 
 clean:
-	rm -rf $(VENV) demo
+	rm -rf $(VENV) demo tests/tufjs/node_modules

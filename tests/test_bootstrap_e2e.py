@@ -1,4 +1,5 @@
-"""The scripted bootstrap ceremony end to end on SoftHSM, checked by python-tuf's ngclient."""
+"""The scripted bootstrap ceremony end to end on SoftHSM, checked by two TUF clients nobody here
+wrote: python-tuf's ngclient and tuf-js."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tuf.api.exceptions import UnsignedMetadataError
 
+from hsm.algorithms import ALGORITHMS
+from tests.clients import both_clients, both_clients_accept, both_clients_refuse
 from tests.conftest import SoftHsm
-from tests.helpers import bootstrap_setup, cli
-from tests.tuf_repo import client_download, publish_online, serve
+from tests.helpers import bootstrap_setup, cli, run_steps
+from tests.tuf_repo import publish_online, serve
 
 
 def run_ceremony(hsm: SoftHsm, tmp: Path, signers: list[str], n: int = 5, m: int = 3):
@@ -29,7 +31,7 @@ def run_ceremony(hsm: SoftHsm, tmp: Path, signers: list[str], n: int = 5, m: int
     return s, ws
 
 
-def test_3_of_5_ceremony_is_trusted_by_ngclient(hsm: SoftHsm, tmp_path: Path) -> None:
+def test_3_of_5_ceremony_is_trusted_by_both_clients(hsm: SoftHsm, tmp_path: Path) -> None:
     s, ws = run_ceremony(hsm, tmp_path, ["alice", "carol", "erin"])
     st = cli("status", ws, "--json")
     data = json.loads(st.out)
@@ -51,12 +53,39 @@ def test_3_of_5_ceremony_is_trusted_by_ngclient(hsm: SoftHsm, tmp_path: Path) ->
     shutil.copytree(ws / "metadata", repo / "metadata", ignore=shutil.ignore_patterns("drafts"))
     publish_online(repo, s.online())
     with serve(repo) as url:
-        version, data_ = client_download(url, tmp_path / "client", root1)
-    assert version == 1
-    assert data_ == b"hello, world\n"
+        both_clients_accept(url, tmp_path / "client", root1, root_version=1)
 
     v = cli("verify", "--trusted", ws / "metadata" / "1.root.json", ws / "metadata")
     assert v.code == 0 and "newest root is v1" in v.out
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_each_key_type_is_trusted_by_both_clients(hsm: SoftHsm, tmp_path: Path, algorithm: str) -> None:
+    s = bootstrap_setup(hsm, tmp_path, 2, 2, algorithm=algorithm)
+    ws = tmp_path / "ws"
+    run_steps(hsm, ws, s.plan, None, s.names)
+    root1 = (ws / "metadata" / "1.root.json").read_bytes()
+    signed = json.loads(root1)["signed"]
+    schemes = {(signed["keys"][k]["keytype"], signed["keys"][k]["scheme"])
+               for k in signed["roles"]["root"]["keyids"]}
+    assert schemes == {(ALGORITHMS[algorithm].sslib_keytype, ALGORITHMS[algorithm].sslib_scheme)}
+    repo = tmp_path / "repo"
+    shutil.copytree(ws / "metadata", repo / "metadata", ignore=shutil.ignore_patterns("drafts"))
+    publish_online(repo, s.online())
+    with serve(repo) as url:
+        if algorithm != "ecdsa-p384":
+            both_clients_accept(url, tmp_path / "client", root1, root_version=1)
+            return
+        verdicts = both_clients(url, tmp_path / "client", root1)
+    # A finding, not our defect: tuf-js before 6.0.2 (@tufjs/models before 5.0.2) verifies
+    # ecdsa-sha2-nistp384 signatures over SHA-256 (node's default digest for EC keys), so it
+    # refuses every P-384 root; the fix needs node 22, and Debian 12 ships node 18. python-tuf
+    # hashes with SHA-384 as the scheme says. Pinned tuf-js 3.1.0 must keep showing the gap,
+    # so that a newer pin that closes it is noticed here.
+    assert verdicts["ngclient"].ok and verdicts["ngclient"].root_version == 1, verdicts
+    tufjs = verdicts["tuf-js"]
+    assert (tufjs.ok, tufjs.error, tufjs.message) == (
+        False, "UnsignedMetadataError", "root was signed by 0/2 keys"), tufjs
 
 
 def test_2_of_3_is_refused_by_publish_and_by_the_client(hsm: SoftHsm, tmp_path: Path) -> None:
@@ -66,14 +95,15 @@ def test_2_of_3_is_refused_by_publish_and_by_the_client(hsm: SoftHsm, tmp_path: 
     assert r.err.startswith("error: root v1 cannot be published below threshold: "
                             "root v1: 2/3 - alice, bob signed; waiting for one of carol, dave, erin")
     assert not (ws / "metadata" / "1.root.json").exists()
-    # The client refuses the same 2-signature root if it were served anyway.
+    # Both clients refuse the same 2-signature root if it were served anyway.
     draft = (ws / "metadata" / "drafts" / "1.root.json").read_bytes()
     repo = tmp_path / "repo"
     (repo / "metadata").mkdir(parents=True)
     (repo / "metadata" / "1.root.json").write_bytes(draft)
     publish_online(repo, s.online())
-    with serve(repo) as url, pytest.raises(UnsignedMetadataError, match="root was signed by 2/3 keys"):
-        client_download(url, tmp_path / "client", draft)
+    with serve(repo) as url:
+        both_clients_refuse(url, tmp_path / "client", draft, "UnsignedMetadataError",
+                            "root was signed by 2/3 keys")
     # Nothing was lost: the third signature makes it publishable.
     assert cli("sign", ws, "--keyholder", "dave", "--pin-file", hsm.pin_file).code == 0
     assert cli("publish", ws).code == 0

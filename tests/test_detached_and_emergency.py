@@ -6,9 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
+from tests.clients import both_clients_accept
 from tests.conftest import SoftHsm
 from tests.helpers import cli, make_online_keys, plan_toml, run_steps
-from tests.tuf_repo import client_download, publish_online, serve
+from tests.tuf_repo import publish_online, serve
 
 FIVE = {k: f"tok-{k}" for k in ("alice", "bob", "carol", "dave", "erin")}
 ROLES = ("targets", "snapshot", "timestamp")
@@ -112,7 +113,7 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
     online_now = {**a.open(), "targets": b.open()["targets"]}
     publish_online(repo, online_now, version=2)
     with serve(repo) as url:
-        assert client_download(url, tmp_path / "client", bootstrap) == (2, b"hello, world\n")
+        both_clients_accept(url, tmp_path / "client-v2", bootstrap, root_version=2)
 
     # 2. two of five root keys (threshold 3) are compromised: still in band
     r = cli("compromise", ws2, "--keyholder", "alice", "--key", _keyid_of(ws2, "bob"),
@@ -177,7 +178,7 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
     shutil.copy(ws3 / "metadata" / "3.root.json", repo / "metadata")
     publish_online(repo, c_keys.open(), version=3)
     with serve(repo) as url:
-        assert client_download(url, tmp_path / "client", bootstrap) == (3, b"hello, world\n")
+        both_clients_accept(url, tmp_path / "client-v3", bootstrap, root_version=3)
 
 
 def test_compromise_beyond_the_old_threshold_says_out_of_band(hsm: SoftHsm, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The online side of a TUF repository, for tests: sign targets/snapshot/timestamp with the
-online keys (on SoftHSM), serve the folder on 127.0.0.1, and run python-tuf's ngclient."""
+online keys (on SoftHSM), serve the folder on 127.0.0.1, and run python-tuf's ngclient (with
+tuf-js beside it, tests/clients.py)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,27 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 def client_download(base_url: str, client_dir: Path, bootstrap: bytes,
                     target_name: str = "hello.txt") -> tuple[int, bytes]:
-    """Refresh with ngclient from ``bootstrap`` and download a target; returns (root version, bytes)."""
+    """Refresh with ngclient from ``bootstrap`` and download a target; returns (root version, bytes).
+
+    tuf-js runs the same refresh (tests/clients.py) and must agree: the same root version and
+    bytes when ngclient accepts, a refusal when ngclient raises (whose exception propagates).
+    So every test written against ngclient also proves its scenario with a second client.
+    """
+    from tests.clients import tufjs_refresh
+    try:
+        result = _ngclient_download(base_url, client_dir, bootstrap, target_name)
+    except Exception as e:
+        theirs = tufjs_refresh(base_url, client_dir / "tuf-js", bootstrap, target_name)
+        assert not theirs.ok, f"ngclient refused ({type(e).__name__}: {e}), but {theirs}"
+        raise
+    theirs = tufjs_refresh(base_url, client_dir / "tuf-js", bootstrap, target_name)
+    assert theirs.ok and (theirs.root_version, theirs.target) == result, \
+        f"ngclient accepted root v{result[0]}, but {theirs}"
+    return result
+
+
+def _ngclient_download(base_url: str, client_dir: Path, bootstrap: bytes,
+                       target_name: str) -> tuple[int, bytes]:
     meta_dir = client_dir / "metadata"
     dl_dir = client_dir / "downloads"
     meta_dir.mkdir(parents=True, exist_ok=True)
