@@ -16,7 +16,7 @@ the keyholder brings two things the file cannot forge:
 
 And a root that lists one public key under two ids (an alias, which counts one key twice
 toward a threshold) or a key under an id that is not its hash is refused before any PIN
-prompt: ``_refuse_alias_and_bad_ids`` (a stand-in for the shared key-id module).
+prompt: ``_refuse_alias_and_bad_ids`` (over the shared rules of ``ceremony.keyids``).
 
 Logic only: reading files and raising; the CLI and the TUI ask the questions.
 """
@@ -179,70 +179,35 @@ def _with_identities(root: Any, draft: Any) -> Any:
 
 def _refuse_alias_and_bad_ids(root: Any, what: str) -> None:
     """Refuse a root (``Root`` or ``NotaryRoot``) with a key whose id is not its hash, or one
-    public key under two ids.
-
-    A TUF id may be either sha256 over the canonical JSON of the whole key object as
-    published (``x-`` fields included, the specification's definition) or over
-    ``{keytype, scheme, keyval}`` only (what python-tuf and securesystemslib compute); a
-    notary id is notary's hash of ``{keytype, keyval}``. Aliases are found by the public key
-    itself (SubjectPublicKeyInfo), so an ``ecdsa`` and an ``ecdsa-sha2-nistp256`` entry of
-    one key, or two certificates over one key, are one key.
-
-    To be replaced by the shared key-id module at merge (branch ``keyids``).
+    public key under two ids (the rules are :mod:`ceremony.keyids`': a TUF id over the whole
+    key object or over ``{keytype, scheme, keyval}``; a notary id by notary's own hash; aliases
+    found by the public key itself).
 
     Raises:
         VerificationError: naming the key (and its keyholder when known).
     """
+    from ceremony import keyids
     from ceremony.formats import tuf as tuf_format
     from ceremony.formats.notary_root import NotaryRoot
-    seen: dict[bytes, str] = {}
-    for keyid, key in root.keys.items():
-        name = tuf_format.key_name(key)
-        if isinstance(root, NotaryRoot):
-            from ceremony.formats.notary_keys import canonical_key_id, entry_key_id
-            accepted = {entry_key_id(key.entry)}
-            public = canonical_key_id(key.entry).encode()
-        else:
-            from securesystemslib.formats import encode_canonical
-            whole = key.to_dict()
-            three = {"keytype": key.keytype, "scheme": key.scheme, "keyval": key.keyval}
-            accepted = {hashlib.sha256(str(encode_canonical(d)).encode()).hexdigest()
-                        for d in (whole, three)}
-            public = _public_identity(key)
-        if keyid not in accepted:
+    refuse = "do not sign: the draft was changed; get it again by another route"
+    if isinstance(root, NotaryRoot):
+        from ceremony.formats.notary_keys import entry_key_id
+        for keyid, key in root.keys.items():
+            if keyid != entry_key_id(key.entry):
+                raise VerificationError(
+                    f"{what}: {tuf_format.key_name(key)} is listed under the id {keyid[:12]}, "
+                    f"which is not the hash of its key ({entry_key_id(key.entry)[:12]}): a key "
+                    "swapped under an old id; nothing was signed", hint=refuse)
+    else:
+        try:
+            keyids.check_root_keyids(root, what, tuf_format.key_name)
+        except VerificationError as e:
+            raise VerificationError(f"{e.message}; nothing was signed", hint=refuse) from None
+    for group in keyids.alias_groups(list(root.keys), root.keys):
+        if len(group) > 1:
             raise VerificationError(
-                f"{what}: {name} is listed under the id {keyid[:12]}, which is not the hash of "
-                f"its key ({min(accepted)[:12]}): a key swapped under an old id; nothing was "
-                "signed",
-                hint="do not sign: the draft was changed; get it again by another route")
-        if public in seen:
-            raise VerificationError(
-                f"{what}: one public key is listed under two ids ({seen[public][:12]} and "
-                f"{keyid[:12]}, {name}): an alias counts one key twice toward a threshold; "
-                "nothing was signed",
-                hint="do not sign: the draft was changed; get it again by another route")
-        seen[public] = keyid
-
-
-def _public_identity(key: Any) -> bytes:
-    """A TUF key's public key as DER SubjectPublicKeyInfo (its raw value when unparseable)."""
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        PublicFormat,
-        load_pem_public_key,
-    )
-    public = key.keyval.get("public") if isinstance(key.keyval, dict) else None
-    try:
-        if isinstance(public, str) and "-----BEGIN" in public:
-            crypto: Any = load_pem_public_key(public.encode())
-        elif isinstance(public, str) and key.keytype == "ed25519":
-            crypto = ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(public))
-        else:
-            raise ValueError(key.keytype)
-        return bytes(crypto.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
-    except (ValueError, TypeError):
-        return f"{key.keytype}:{public}".encode()
+                f"{what}: {keyids.alias_note(group, root.keys, tuf_format.key_name)}; an alias "
+                "counts one key twice toward a threshold, so nothing was signed", hint=refuse)
 
 
 # ---- the changes, against the trusted root ------------------------------------------------
