@@ -141,13 +141,25 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony import chain
-    published = chain.verify_published(Path(args.trusted), Path(args.metadata_dir), args.attestation_roots)
+    from ceremony.trusted_start import fingerprint_text, parse_instant, root_fingerprint
+    at = parse_instant(args.at) if args.at else None
+    published = chain.verify_published(Path(args.trusted), Path(args.metadata_dir),
+                                       args.attestation_roots, at=at, check_expiry=False)
     report, trust, attested = published.report, published.trust, published.attested
-    lines = [f"trusted root v{report.trusted_version} ({args.trusted})",
-             *chain.report_lines(report, attested, trust)]
+    newest_fp = root_fingerprint(report.newest_bytes)
+    lines = [f"trusted root v{report.trusted_version} ({args.trusted})"]
+    if at is not None:
+        lines.append(f"judged at {at:%Y-%m-%d %H:%M:%S} UTC")
+    lines += [*chain.report_lines(report, attested, trust, at=published.at), *published.folder,
+              f"newest root v{report.newest_version} fingerprint (read aloud to whoever takes "
+              f"this chain on trust): {fingerprint_text(newest_fp)}"]
     _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
                         "newest": report.newest_version,
                         "statuses": [s.to_dict() for s in report.statuses],
+                        "chain": chain.chain_entries(report, published.at),
+                        "folder": published.folder, "expired": published.expired,
+                        "at": published.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "newest_fingerprint": newest_fp,
                         "attestations": [a.to_dict() for a in attested]})
     failed = [a for a in attested if not a.ok]
     if failed:
@@ -156,6 +168,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             "the attestation of " + ", ".join(f"{a.name}'s root key" for a in failed)
             + f" does not verify: {failed[0].problems[0]}",
             hint="the key may not have been generated on the YubiKey its metadata names")
+    if published.expired:
+        raise chain.expired_error(report)
     return 0
 
 
@@ -430,8 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("script", cmd_script, "write the printable ceremony script for this plan (HTML)")
     p.add_argument("--out", metavar="FILE")
     p = add("verify", cmd_verify, "verify an N.root.json chain from a trusted root", ws=False)
-    p.add_argument("--trusted", required=True, metavar="ROOT.json")
+    p.add_argument("--trusted", required=True, metavar="ROOT.json",
+                   help="the root you already trust, any N.root.json: the walk starts after it")
     p.add_argument("metadata_dir", metavar="METADATA_DIR")
+    p.add_argument("--at", metavar="TIME",
+                   help="judge expiry at this instant (ISO 8601 UTC, e.g. 2027-03-01T12:00:00Z) "
+                        "instead of now")
     p.add_argument("--attestation-roots", metavar="PEM",
                    help="check YubiKey attestations against these roots instead of the bundled "
                         "Yubico roots (rehearsals and tests)")

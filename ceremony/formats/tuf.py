@@ -148,8 +148,11 @@ def from_bytes(data: bytes, what: str) -> Metadata[Root]:
     """
     try:
         md = Metadata.from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as e:
-        raise VerificationError(f"{what} is not valid TUF metadata: {e}") from None
+    except (DeserializationError, ValueError, KeyError, TypeError, RecursionError) as e:
+        from ceremony.formats.tuf_shape import root_shape_problem
+        problem = root_shape_problem(data)  # the field and value at fault, when it is one
+        raise VerificationError(f"{what} is not valid TUF root metadata: {problem}" if problem
+                                else f"{what} is not valid TUF metadata: {e}") from None
     if not isinstance(md.signed, Root):
         raise VerificationError(f"{what} is {md.signed.type} metadata, not root")
     return md  # type: ignore[return-value]
