@@ -94,6 +94,20 @@ def previous_root_files(directory: Path) -> dict[int, Path]:
     return files
 
 
+def trusted_start(files: dict[int, Path], trusted: Path | None) -> tuple[bytes, str]:
+    """The root a previous chain is walked from: ``trusted`` when given (any version; the
+    folder's copy of that version must then be identical, which the walk checks), else the
+    oldest ``N.root.json`` present, taken on trust. Returns its bytes and a name for it.
+
+    Raises:
+        VerificationError: ``trusted`` cannot be read.
+    """
+    if trusted is not None:
+        return read_root_file(Path(trusted)), str(trusted)
+    first = min(files)
+    return read_root_file(files[first]), files[first].name
+
+
 def read_bounded(path: Path, limit: int, too_large: str) -> bytes:
     """Read a metadata file of at most ``limit`` bytes (``too_large`` says why not).
 

@@ -55,13 +55,22 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from ceremony.engine import Ceremony
-    c = Ceremony.init(Path(args.workspace), Path(args.plan), Path(args.previous) if args.previous else None)
+    if (args.trusted or args.expect_root) and not args.previous:
+        raise UsageError("--trusted and --expect-root name the start of a --previous chain")
+    c = Ceremony.init(Path(args.workspace), Path(args.plan),
+                      Path(args.previous) if args.previous else None,
+                      trusted=Path(args.trusted) if args.trusted else None,
+                      expect_root=args.expect_root)
     p = c.plan
     lines = [f"ceremony {p.name!r} ({p.format}, repository {p.repository}) initialised in {args.workspace}",
              f"root: {p.root.threshold} of {len(p.root.keyholders)} ({', '.join(p.root.keyholders)})"]
     prev = c.state.init.get("previous")
     if prev:
-        lines.append(f"continues root v{prev['version']} (chain verified from 1.root.json)")
+        start = prev.get("trusted_version", 1)
+        lines.append(f"continues root v{prev['version']} (chain verified from {start}.root.json)")
+        from ceremony.cli_trust import trusted_root_lines
+        lines += trusted_root_lines(start, prev.get("trusted_sha256"), args.expect_root,
+                                    bool(args.trusted))
     if p.rehearsal:
         lines.append("REHEARSAL: recorded as such")
     if p.out_of_band:
@@ -331,11 +340,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     head = [f"{bundle.manifest.kind} bundle for {bundle.manifest.repository} verified "
             f"({len(bundle.files)} files, digest {bundle.digest[:16]}...)"]
     if args.out is not None:
-        arrival, written = import_to_dir(bundle, Path(args.out))
+        arrival, written = import_to_dir(bundle, Path(args.out), args.expect_root)
         lines = head + arrival.notes + [f"wrote {p}" for p in written]
         _emit(args, lines, {"kind": bundle.manifest.kind, "files": [str(p) for p in written],
                             "notes": arrival.notes})
         return 0
+    if args.expect_root:
+        raise UsageError("--expect-root applies to root metadata imported with --out DIR")
     c = _open(args)
     arrival = import_to_workspace(c, bundle)
     _emit(args, head + arrival.notes + c.status().lines(),
@@ -386,7 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("init", cmd_init, "start a ceremony in a new workspace from a plan")
     p.add_argument("--plan", required=True, metavar="PLAN.toml")
     p.add_argument("--previous", metavar="METADATA_DIR",
-                   help="continue a repository: its N.root.json chain (verified from 1.root.json)")
+                   help="continue a repository: a folder of its N.root.json chain (any versions), "
+                        "or the workspace (or its metadata/) that published the current root")
+    from ceremony.cli_trust import add_trust_options
+    add_trust_options(p)
     p = add("keygen", cmd_keygen, "generate a keyholder's root key on their token")
     p.add_argument("--keyholder", required=True, metavar="NAME")
     token_opts(p)
@@ -433,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--usb", metavar="DIR")
     p.add_argument("--qr", metavar="FILE", nargs="+", help="frame images, folders or a video")
     p.add_argument("--out", metavar="DIR", help="write the verified files into DIR")
+    from ceremony.cli_trust import add_trust_options
+    add_trust_options(p, trusted=False)
     p = add("pack", cmd_pack, "bundle files (online keys, trusted metadata, signatures) for the "
             "air gap", ws=False)
     p.add_argument("files", metavar="FILE", nargs="+")
