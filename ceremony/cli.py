@@ -160,8 +160,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if at is not None:
         lines.append(f"judged at {at:%Y-%m-%d %H:%M:%S} UTC")
     lines += [*chain.report_lines(report, attested, trust, at=published.at), *published.folder,
-              f"newest root v{report.newest_version} fingerprint (read aloud to whoever takes "
-              f"this chain on trust): {fingerprint_text(newest_fp)}"]
+              f"trusted root v{report.trusted_version} fingerprint (read aloud to whoever takes "
+              f"this chain on trust): {fingerprint_text(root_fingerprint(report.trusted_bytes))}",
+              f"newest root v{report.newest_version} fingerprint: {fingerprint_text(newest_fp)}"]
     _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
                         "newest": report.newest_version,
                         "statuses": [s.to_dict() for s in report.statuses],
@@ -169,6 +170,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                         "folder": published.folder, "expired": published.expired,
                         "at": published.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "newest_fingerprint": newest_fp,
+                        "trusted_fingerprint": root_fingerprint(report.trusted_bytes),
                         "attestations": [a.to_dict() for a in attested]})
     failed = [a for a in attested if not a.ok]
     if failed:

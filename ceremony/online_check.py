@@ -58,7 +58,7 @@ def check_online(directory: Path, root: Root, at: datetime, *, refuse_expired: b
                 f"{directory} holds {stray[0]} but no timestamp.json: clients start at "
                 "timestamp.json, so they would never reach it")
         return []
-    lines = []
+    lines: list[str] = []
     ts_data = _read(ts_path)
     ts = _load(ts_data, ts_path.name, Timestamp, root, at, lines, refuse_expired)
     snap_meta = ts.signed.snapshot_meta

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,7 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
     return Arrival(bundle, notes, newest)
 
 
-def _check_metadata(files: dict[str, bytes], out: Path | None,
+def _check_metadata(files: Mapping[str, bytes], out: Path | None,
                     expect_root: str | None = None) -> tuple[list[str], bytes]:
     """Walk the bundle's root chain from the receiver's newest trusted root in ``out``, else
     from the bundle's oldest root (trust on first use: its fingerprint is shown, and

@@ -49,7 +49,11 @@ def test_an_honest_folder_is_verified_as_a_client_reads_it(repo: Path) -> None:
     assert "root.json: the newest root (3.root.json), byte for byte" in r.out
     assert "timestamp.json: timestamp v1, 1/1 signed by root v3's timestamp key(s)" in r.out
     assert "1.snapshot.json: snapshot v1" in r.out and "1.targets.json: targets v1" in r.out
-    assert "newest root v3 fingerprint" in r.out
+    from ceremony.trusted_start import fingerprint_text, root_fingerprint
+    first = fingerprint_text(root_fingerprint((repo / "1.root.json").read_bytes()))
+    assert f"trusted root v1 fingerprint (read aloud to whoever takes this chain on trust): " \
+        f"{first}" in r.out
+    assert "newest root v3 fingerprint: " in r.out
 
 
 # ---- the root chain -------------------------------------------------------------------------
