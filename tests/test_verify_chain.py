@@ -264,3 +264,31 @@ def test_a_chain_folder_starting_at_v3(tmp_path: Path, world: World) -> None:
     assert "chain verified: newest root is v5" in r.out
     # the full folder audited from v3 too: older versions are not the client's concern
     assert verify(full, trusted="3.root.json").code == 0
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda d: d["signed"].update(version=True), "signed.version: true is not an integer"),
+    (lambda d: d["signed"].update(version=0), "signed.version: 0 is below 1"),
+    (lambda d: d["signed"].update(expires="next year"),
+     'signed.expires: "next year" is not a UTC time YYYY-MM-DDTHH:MM:SSZ'),
+    (lambda d: d["signed"].update(consistent_snapshot="yes"),
+     'signed.consistent_snapshot: "yes" is not true or false'),
+    (lambda d: d["signed"]["roles"]["root"]["keyids"].append("ab" * 32),
+     f'signed.roles.root.keyids[3]: "{"ab" * 32}" is not in signed.keys'),
+    (lambda d: d["signed"]["roles"].pop("snapshot"), "signed.roles.snapshot is missing"),
+    (lambda d: d["signatures"].append({"keyid": 7, "sig": "00"}),
+     "signatures[2].keyid: 7 is not a string"),
+    (lambda d: next(iter(d["signed"]["keys"].values())).update(keyval="pem"),
+     '.keyval: "pem" is not an object'),
+])
+def test_a_malformed_trusted_root_names_the_field(repo: Path, change, expected: str) -> None:
+    edit(repo / "1.root.json", change)
+    r = verify(repo)
+    refused(r, EXIT_VERIFY, f"error: {repo / '1.root.json'} is not valid TUF root metadata: ",
+            expected)
+    assert "Traceback" not in r.err
+
+
+def test_a_root_that_is_not_json(repo: Path) -> None:
+    (repo / "2.root.json").write_bytes(b"\xff{")
+    refused(verify(repo), EXIT_VERIFY, "error: 2.root.json is not valid TUF root metadata: not JSON")

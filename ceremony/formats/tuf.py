@@ -141,18 +141,22 @@ def to_bytes(md: Metadata[Root]) -> bytes:
 
 
 def from_bytes(data: bytes, what: str) -> Metadata[Root]:
-    """Parse root metadata read from ``what``.
+    """Parse root metadata read from ``what``: its structure checked first, so a broken
+    field is named with its value (``signed.roles.root.threshold: "two" is not an
+    integer``), then python-tuf's Metadata API on the same parsed document.
 
     Raises:
         VerificationError: not root metadata.
     """
+    from ceremony.formats.tuf_shape import parse_checked
+    doc, problem = parse_checked(data)
+    if problem is not None:
+        raise VerificationError(f"{what} is not valid TUF root metadata: {problem}")
     try:
-        md = Metadata.from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError, RecursionError) as e:
-        from ceremony.formats.tuf_shape import root_shape_problem
-        problem = root_shape_problem(data)  # the field and value at fault, when it is one
-        raise VerificationError(f"{what} is not valid TUF root metadata: {problem}" if problem
-                                else f"{what} is not valid TUF metadata: {e}") from None
+        md = Metadata.from_dict(doc)
+    except (DeserializationError, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError) as e:
+        raise VerificationError(f"{what} is not valid TUF metadata: {e}") from None
     if not isinstance(md.signed, Root):
         raise VerificationError(f"{what} is {md.signed.type} metadata, not root")
     return md  # type: ignore[return-value]

@@ -3,9 +3,11 @@
 python-tuf's errors on malformed metadata are about its own code ("'str' object has no
 attribute ...", a bare ``KeyError``); an auditor handed a broken root needs the field and
 the value at fault: ``signed.roles.root.threshold: "two" is not an integer``. This checks
-the shape the TUF specification gives root metadata, and nothing python-tuf would accept
-anyway is refused here: the first problem found is returned, the meaning (signatures,
-thresholds) is python-tuf's and ours after it.
+the shape the TUF specification gives root metadata before python-tuf sees it, and refuses a
+few things python-tuf lets through (a version
+``true``, ``consistent_snapshot: "yes"``, a role listing a key id the root does not hold, a
+key value that is not an object). The first problem found is returned; the meaning
+(signatures, thresholds) is python-tuf's and ours after it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ _TOP_ROLES = ("root", "targets", "snapshot", "timestamp")
 
 def _show(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 class _Problem(Exception):
@@ -51,6 +53,28 @@ def _int(value: Any, where: str, minimum: int) -> int:
     return value
 
 
+def parse_checked(data: bytes) -> tuple[Any, str | None]:
+    """Parse a metadata file's JSON (UTF-8, as python-tuf reads it) and check its structure.
+
+    Returns:
+        (the document, None) when sound (root metadata fully, any other type up to its
+        ``_type``), else (None, the first problem, naming the field and its value).
+    """
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        return None, "the JSON is nested too deeply"
+    except (UnicodeDecodeError, ValueError) as e:
+        return None, f"not JSON ({e})"
+    try:
+        _check(doc)
+    except _Problem as p:
+        return None, str(p)
+    except RecursionError:
+        return None, "the JSON is nested too deeply"
+    return doc, None
+
+
 def root_shape_problem(data: bytes) -> str | None:
     """The first structural problem of a root metadata file, naming the field; None if sound.
 
@@ -58,19 +82,9 @@ def root_shape_problem(data: bytes) -> str | None:
     ``sig``; ``signed._type``, ``spec_version``, ``version`` (integer >= 1), ``expires``
     (``YYYY-MM-DDTHH:MM:SSZ``), ``consistent_snapshot`` (boolean, optional); every key's
     ``keytype``, ``scheme`` and ``keyval`` object; the four top-level roles, each with a
-    ``keyids`` list of strings naming listed keys and a ``threshold`` integer >= 1.
+    ``keyids`` list of distinct strings naming listed keys and a ``threshold`` integer >= 1.
     """
-    try:
-        doc = json.loads(data)
-    except RecursionError:
-        return "the JSON is nested too deeply"
-    except (UnicodeDecodeError, ValueError) as e:
-        return f"not JSON ({e})"
-    try:
-        _check(doc)
-    except _Problem as p:
-        return str(p)
-    return None
+    return parse_checked(data)[1]
 
 
 def _check(doc: Any) -> None:
