@@ -351,11 +351,16 @@ def report_lines(report: Any, attested: Sequence[Any] = (), trust: Any = None,
                      f"EXPIRED at {expires}")
     else:
         lines.append(f"chain verified: newest root is v{report.newest_version}, expires {expires}")
-    if attested:
-        against = f", against {trust.description}" if trust is not None else ""
-        lines.append(f"root key attestations (v{report.newest_version}{against}):")
-        lines += ["  " + a.line() for a in attested]
-    return lines
+    return lines + attestation_lines(report, attested, trust)
+
+
+def attestation_lines(report: Any, attested: Sequence[Any], trust: Any) -> list[str]:
+    """The newest root keys' attestations in words (nothing when there are none)."""
+    if not attested:
+        return []
+    against = f", against {trust.description}" if trust is not None else ""
+    return [f"root key attestations (v{report.newest_version}{against}):",
+            *["  " + a.line() for a in attested]]
 
 
 @dataclass

@@ -85,7 +85,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     if todo:
         lines.append("next: ceremony keygen WORKSPACE --keyholder NAME for " + ", ".join(todo))
     _emit(args, lines, {"workspace": args.workspace, "ceremony_id": c.state.init["ceremony_id"],
-                        "needs_keygen": todo})
+                        "needs_keygen": todo,
+                        "trusted_root": {"version": prev.get("trusted_version", 1),
+                                         "fingerprint": prev.get("trusted_sha256")}
+                        if prev else None})
     return 0
 
 
@@ -159,10 +162,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines = [f"trusted root v{report.trusted_version} ({args.trusted})"]
     if at is not None:
         lines.append(f"judged at {at:%Y-%m-%d %H:%M:%S} UTC")
-    lines += [*chain.report_lines(report, attested, trust, at=published.at), *published.folder,
+    lines += [*chain.report_lines(report, at=published.at), *published.folder,
               f"trusted root v{report.trusted_version} fingerprint (read aloud to whoever takes "
               f"this chain on trust): {fingerprint_text(root_fingerprint(report.trusted_bytes))}",
-              f"newest root v{report.newest_version} fingerprint: {fingerprint_text(newest_fp)}"]
+              f"newest root v{report.newest_version} fingerprint: {fingerprint_text(newest_fp)}",
+              *chain.attestation_lines(report, attested, trust)]
     _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
                         "newest": report.newest_version,
                         "statuses": [s.to_dict() for s in report.statuses],
