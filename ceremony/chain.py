@@ -383,14 +383,16 @@ class PublishedChain:
 
 def verify_published(trusted_path: Path, metadata_dir: Path, roots: Path | str | None = None,
                      trusted_name: str | None = None, *, at: datetime | None = None,
-                     check_expiry: bool = True) -> PublishedChain:
+                     check_expiry: bool = True,
+                     files: dict[int, Path] | None = None) -> PublishedChain:
     """Check ``metadata_dir`` as a client will read it, from the trusted root (any version).
 
     Walks the chain (TUF, or a notary collection), checks ``root.json`` is the newest root
     byte for byte, follows timestamp -> snapshot -> targets when they are there (TUF), and
     re-checks the newest root keys' YubiKey attestations: every key for TUF, and for notary
     only when its sidecar carries any (a notary root names no tokens otherwise). Expiry is
-    judged at ``at`` (default now).
+    judged at ``at`` (default now). ``files`` (TUF) names the root versions when they are
+    not all in ``metadata_dir`` (a continuing workspace: ``previous/`` and ``metadata/``).
 
     Raises:
         VerificationError: the chain or a file a client fetches does not verify.
@@ -412,7 +414,8 @@ def verify_published(trusted_path: Path, metadata_dir: Path, roots: Path | str |
         if not any(attestation.stored(k) for k in report.newest.signed.role_keys("root")):
             return out
     else:
-        report = walk(trusted, directory, now=moment, check_expiry=False, trusted_name=name)
+        report = walk(trusted, directory, now=moment, check_expiry=False, trusted_name=name,
+                      files=files)
         out = PublishedChain(report, None, at=moment)
         out.folder = [root_json_line(directory, report, tuf_format.from_bytes),
                       *online_check.check_online(directory, report.newest.signed, moment,

@@ -226,3 +226,27 @@ def test_import_out_forged_chain_refused_with_expect_root(tmp_path: Path, world:
     assert not repo.exists()
     r = cli("import", "--usb", stick, "--out", repo)
     assert r.code == 0 and f"trusted root v1 fingerprint: {words(forged / '1.root.json')}" in r.out
+
+
+def test_the_auditor_walks_a_continuing_workspace_from_its_previous_chain(tmp_path: Path,
+                                                                          world: World) -> None:
+    from ceremony.flows.audit import audit_chain
+    chain = tmp_path / "chain"
+    standard_chain(chain, world, 3)
+    ws = tmp_path / "rotation"
+    (ws / "previous").mkdir(parents=True)
+    (ws / "metadata").mkdir()
+    (ws / "journal.jsonl").write_text("")
+    assert audit_chain(ws / "metadata") == (["nothing published yet: no chain to walk"], None)
+    for v in (1, 2):
+        shutil.copy(chain / f"{v}.root.json", ws / "previous")
+    shutil.copy(chain / "3.root.json", ws / "metadata")
+    shutil.copy(chain / "3.root.json", ws / "metadata" / "root.json")
+    lines, ok = audit_chain(ws / "metadata")
+    assert ok is True, lines
+    assert lines[0] == "trusted root v1 (previous/1.root.json)"
+    assert "chain verified: newest root is v3, expires" in "\n".join(lines)
+    (ws / "metadata" / "root.json").write_bytes(b"{}")
+    lines, ok = audit_chain(ws / "metadata")
+    assert ok is False and lines[0].startswith(f"FAIL {ws / 'metadata' / 'root.json'} is not root "
+                                               "metadata")
