@@ -411,7 +411,8 @@ def verify_published(trusted_path: Path, metadata_dir: Path, roots: Path | str |
                                                     now=moment)
         out = PublishedChain(report, gun, at=moment)
         out.folder = [root_json_line(directory, report, notary_root.NotaryMetadata.from_bytes)]
-        if not any(attestation.stored(k) for k in report.newest.signed.role_keys("root")):
+        notary_newest: Any = report.newest.signed  # a NotaryRoot view in the report
+        if not any(attestation.stored(k) for k in notary_newest.role_keys("root")):
             return out
     else:
         report = walk(trusted, directory, now=moment, check_expiry=False, trusted_name=name,
