@@ -17,8 +17,8 @@ from ceremony.tui.screens.base import StepScreen
 def plan_text(c: Any) -> Text:
     """The plan in words (no key material: it reads the same on every run)."""
     prev = c.state.init.get("previous")
-    rotation = (f"Rotation: continues root v{prev['version']} "
-                "(chain verified from 1.root.json at init)") if prev else None
+    rotation = (f"Rotation: continues root v{prev['version']} (chain verified from "
+                f"{prev.get('trusted_version', 1)}.root.json at init)") if prev else None
     from ceremony.compromise import describe_declared
     return plan_words(c.plan, lambda name: not c.needs_key(name), rotation, resume_summary(c),
                       describe_declared(c))
