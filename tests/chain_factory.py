@@ -43,10 +43,10 @@ class World:
         return self.holders[name]
 
     def root(self, version: int, members: list[str], threshold: int,
-             expires: datetime | None = None) -> Metadata[Root]:
+             expires: datetime | None = None, consistent: bool = True) -> Metadata[Root]:
         """An unsigned root ``version`` with ``members`` as root keys."""
         root = Root(version=version, expires=expires or NOW + timedelta(days=365),
-                    consistent_snapshot=True)
+                    consistent_snapshot=consistent)
         for name in members:
             root.add_key(named(self.holder(name), name), Root.type)
         root.roles[Root.type].threshold = threshold
@@ -82,22 +82,23 @@ def standard_chain(d: Path, world: World, n: int = 3, *, root_json: bool = True,
 
 
 def publish_online(d: Path, world: World, version: int = 1, *,
-                   expires: datetime | None = None) -> None:
-    """``timestamp.json``, ``N.snapshot.json`` and ``N.targets.json`` (consistent snapshots),
-    each signed by the online key, with hashes, as an online side publishes them."""
+                   expires: datetime | None = None, consistent: bool = True) -> None:
+    """``timestamp.json``, ``N.snapshot.json`` and ``N.targets.json`` (consistent snapshots;
+    else ``snapshot.json`` and ``targets.json``), each signed by the online key, with hashes,
+    as an online side publishes them."""
     when = expires or NOW + timedelta(days=7)
     target = b"hello, world\n"
     targets = Metadata(Targets(version=version, expires=when))
     targets.signed.targets["hello.txt"] = TargetFile.from_data("hello.txt", target, ["sha256"])
     targets.sign(world.online)
     t_bytes = targets.to_bytes(JSONSerializer())
-    (d / f"{version}.targets.json").write_bytes(t_bytes)
+    (d / (f"{version}.targets.json" if consistent else "targets.json")).write_bytes(t_bytes)
     snapshot = Metadata(Snapshot(version=version, expires=when))
     snapshot.signed.meta["targets.json"] = MetaFile(
         version=version, length=len(t_bytes), hashes={"sha256": hashlib.sha256(t_bytes).hexdigest()})
     snapshot.sign(world.online)
     s_bytes = snapshot.to_bytes(JSONSerializer())
-    (d / f"{version}.snapshot.json").write_bytes(s_bytes)
+    (d / (f"{version}.snapshot.json" if consistent else "snapshot.json")).write_bytes(s_bytes)
     timestamp = Metadata(Timestamp(version=version, expires=when))
     timestamp.signed.snapshot_meta = MetaFile(
         version=version, length=len(s_bytes), hashes={"sha256": hashlib.sha256(s_bytes).hexdigest()})

@@ -319,3 +319,17 @@ def test_an_online_threshold_met_only_by_one_key_under_two_ids(tmp_path: Path, w
     assert ("error: timestamp.json is not signed by root v1's timestamp threshold: 1/2 valid "
             "signature(s) from its timestamp keys (one key counted under two ids)" in r.err
             or "ab" * 6 in r.err), r.err
+
+
+def test_plain_online_names_without_consistent_snapshots(tmp_path: Path, world: World) -> None:
+    d = tmp_path / "plain"
+    d.mkdir()
+    (d / "1.root.json").write_bytes(world.sign(world.root(1, ["alice", "bob"], 2,
+                                                          consistent=False), "alice", "bob"))
+    publish_online(d, world, 4, consistent=False)
+    r = verify(d)
+    assert r.code == 0, r.err
+    assert "snapshot.json: snapshot v4" in r.out and "targets.json: targets v4" in r.out
+    (d / "targets.json").write_bytes((d / "targets.json").read_bytes().replace(b"hello", b"HELLO"))
+    refused(verify(d), EXIT_VERIFY, "error: targets.json does not match the length or hashes "
+            "snapshot.json records for it")
