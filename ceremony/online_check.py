@@ -126,7 +126,9 @@ def _load(data: bytes, name: str, cls: type[Any], root: Root, at: datetime,
         twice = " (one key counted under two ids)" if len(result.signed) >= threshold else ""
         raise VerificationError(
             f"{name} is not signed by root v{root.version}'s {role} threshold: "
-            f"{len(distinct)}/{threshold} valid signature(s) from its {role} keys{twice}")
+            f"{len(distinct)}/{threshold} valid signature(s) from its {role} keys{twice}",
+            hint=f"when a root changes the {role} key, the online side re-signs {role} with "
+                 "the new key and publishes both in the same release")
     expired = md.signed.is_expired(at)
     if expired and refuse_expired:
         raise VerificationError(f"{name} (v{md.signed.version}) expired at "

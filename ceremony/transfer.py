@@ -184,10 +184,11 @@ def import_to_dir(bundle: Bundle, out: Path,
     verified from that root: the files a client fetches first follow the chain; numbered
     versions are never replaced.
     """
+    trusts_a_chain = out.is_dir() and bool(chain.root_versions(out))
     arrival = check_arrival(bundle, out, expect_root)
     replace: dict[str, bytes] = {}
     newest = arrival.newest_root
-    if newest is not None and (out / "root.json").exists():
+    if newest is not None and trusts_a_chain and (out / "root.json").exists():
         replace["root.json"] = newest
         sidecar = "ceremony-keys.json"
         if sidecar in bundle.files:
