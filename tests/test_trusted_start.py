@@ -250,3 +250,20 @@ def test_the_auditor_walks_a_continuing_workspace_from_its_previous_chain(tmp_pa
     lines, ok = audit_chain(ws / "metadata")
     assert ok is False and lines[0].startswith(f"FAIL {ws / 'metadata' / 'root.json'} is not root "
                                                "metadata")
+
+
+def test_import_out_never_replaces_a_root_json_no_chain_vouches_for(tmp_path: Path,
+                                                                    world: World) -> None:
+    chain = tmp_path / "chain"
+    standard_chain(chain, world, 2)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "root.json").write_bytes(b"{}")  # something, but no N.root.json to trust it by
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    pack([chain / "1.root.json", chain / "2.root.json", chain / "root.json"], stick)
+    r = cli("import", "--usb", stick, "--out", repo)
+    assert r.code == 7
+    assert f"error: {repo / 'root.json'} already exists with other content; nothing was written." \
+        in r.err
+    assert (repo / "root.json").read_bytes() == b"{}" and not (repo / "1.root.json").exists()
