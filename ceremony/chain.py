@@ -262,6 +262,24 @@ def chain_entries(report: ChainReport, at: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def verified_copies(report: ChainReport, files: dict[int, Path]) -> dict[str, bytes]:
+    """The bytes of every version the walk verified (``N.root.json`` -> bytes), read again
+    and checked against the digests the walk recorded, so what is copied is what was checked.
+
+    Raises:
+        VerificationError: a file changed after it was verified.
+    """
+    out = {f"{report.trusted_version}.root.json": report.trusted_bytes}
+    for detail in report.details[1:]:
+        path = files[detail["version"]]
+        data = read_root_file(path)
+        if hashlib.sha256(data).hexdigest() != detail["sha256"]:
+            raise VerificationError(f"{path} changed while the chain was being verified",
+                                    hint="nothing was written; run the command again")
+        out[path.name] = data
+    return out
+
+
 def expired_error(report: ChainReport) -> RootExpiredError:
     """The verdict on a chain that verifies but whose newest root has expired."""
     return RootExpiredError(

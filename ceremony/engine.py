@@ -701,8 +701,7 @@ def _load_previous(directory: Path, trusted: Path | None = None,
     check_expected(root_fingerprint(start), expect_root, f"the trusted root {name}")
     report = chain.walk(start, directory, files=files, check_expiry=False, trusted_name=name)
     first = report.trusted_version
-    copied = {f"{first}.root.json": start}
-    copied |= {files[v].name: chain.read_root_file(files[v]) for v in report.versions}
+    copied = chain.verified_copies(report, files)
     newest = report.newest_bytes
     return ({"version": report.newest_version, "sha256": sha256(newest),
              "versions": [first, *report.versions],

@@ -259,8 +259,7 @@ def _load_previous(directory: Path, gun: str, trusted: Path | None = None,
     report = walk(start, directory, gun=gun, check_expiry=False, trusted_name=name, files=files)
     first = report.trusted_version
     versions = [first, *report.versions]
-    copied = {f"{first}.root.json": start}
-    copied |= {files[v].name: chain.read_root_file(files[v]) for v in report.versions}
+    copied = chain.verified_copies(report, files)
     known: set[str] = set()
     for data in copied.values():
         known |= set(NotaryMetadata.from_bytes(data, "root").signed.keys)
