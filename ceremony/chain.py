@@ -9,7 +9,9 @@ metadata coming into a ceremony (``init --previous``, imports) and by
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -111,18 +113,35 @@ def trusted_start(files: dict[int, Path], trusted: Path | None) -> tuple[bytes, 
 def read_bounded(path: Path, limit: int, too_large: str) -> bytes:
     """Read a metadata file of at most ``limit`` bytes (``too_large`` says why not).
 
+    The file is opened without blocking and must be a regular file: a FIFO or a device
+    named as metadata is refused at once instead of hanging the command.
+
     Raises:
-        VerificationError: missing, unreadable or oversize.
+        VerificationError: missing, not a regular file, unreadable or oversize.
     """
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise VerificationError(f"{path} is {size} bytes, {too_large}")
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise VerificationError(f"{path} does not exist") from None
     except OSError as e:
         raise VerificationError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise VerificationError(f"{path} is not a regular file")
+        if st.st_size > limit:
+            raise VerificationError(f"{path} is {st.st_size} bytes, {too_large}")
+        chunks, total = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            total += len(chunk)
+            if total > limit:  # it grew while being read
+                raise VerificationError(f"{path} is over {limit} bytes, {too_large}")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise VerificationError(f"cannot read {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def check_self_signed(md: Metadata[Root], what: str) -> ThresholdStatus:

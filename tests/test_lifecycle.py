@@ -155,7 +155,8 @@ def test_bootstrap_rotation_rotation_emergency_rotation(tmp_path: Path,
     assert seen == 5
     text = "\n".join(outputs)
     # the command compromise printed is the one the runbook runs next
-    assert "--previous rotation-2028/metadata" in text
+    assert "  ceremony init NEW_WORKSPACE --plan incident-2/emergency-plan.toml --previous " \
+        "rotation-2028/metadata" in text
     assert "root chain verified from the trusted root v4 already in repository/metadata up to v5" \
         in text
     # the client's final root is the one the last ceremony published

@@ -333,3 +333,14 @@ def test_plain_online_names_without_consistent_snapshots(tmp_path: Path, world: 
     (d / "targets.json").write_bytes((d / "targets.json").read_bytes().replace(b"hello", b"HELLO"))
     refused(verify(d), EXIT_VERIFY, "error: targets.json does not match the length or hashes "
             "snapshot.json records for it")
+
+
+def test_a_fifo_named_as_metadata_is_refused_at_once(repo: Path) -> None:
+    import os
+    (repo / "2.root.json").unlink()
+    os.mkfifo(repo / "2.root.json")
+    refused(verify(repo), EXIT_VERIFY, f"error: {repo / '2.root.json'} is not a regular file")
+    (repo / "2.root.json").unlink()
+    os.mkfifo(repo / "2.root.json")
+    refused(cli("verify", "--trusted", repo / "2.root.json", repo), EXIT_VERIFY,
+            "is not a regular file")
