@@ -344,3 +344,14 @@ def test_a_fifo_named_as_metadata_is_refused_at_once(repo: Path) -> None:
     os.mkfifo(repo / "2.root.json")
     refused(cli("verify", "--trusted", repo / "2.root.json", repo), EXIT_VERIFY,
             "is not a regular file")
+
+
+def test_at_takes_a_date_as_its_midnight_utc(tmp_path: Path, world: World) -> None:
+    d = tmp_path / "old"
+    standard_chain(d, world, 2, newest_expires=NOW - timedelta(days=30))
+    day = (NOW - timedelta(days=40)).strftime("%Y-%m-%d")
+    r = verify(d, "--at", day, "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["at"] == f"{day}T00:00:00Z" and data["expired"] is False
+    assert [e["file"] for e in data["chain"]] == [str(d / "1.root.json"), "2.root.json"]
