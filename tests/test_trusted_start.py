@@ -100,6 +100,9 @@ def test_init_previous_takes_a_continuing_workspaces_metadata(tmp_path: Path, wo
     r = cli("init", tmp_path / "next", "--plan", plan, "--previous", ws / "metadata")
     assert r.code == 0, r.err
     assert "continues root v2 (chain verified from 1.root.json)" in r.out
+    r = cli("init", tmp_path / "next-ws", "--plan", plan, "--previous", ws)  # the workspace itself
+    assert r.code == 0, r.err
+    assert "continues root v2 (chain verified from 1.root.json)" in r.out
     # two different copies of one version are refused
     other = World()
     standard_chain(tmp_path / "other", other, 1)

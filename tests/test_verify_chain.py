@@ -247,6 +247,8 @@ def test_at_must_be_a_utc_time(repo: Path) -> None:
     refused(verify(repo, "--at", "next tuesday"), EXIT_USAGE,
             "error: --at 'next tuesday' is not an ISO 8601 time such as 2027-03-01T12:00:00Z")
     refused(verify(repo, "--at", "2027-01-01T00:00:00+02:00"), EXIT_USAGE, "is not in UTC")
+    refused(verify(repo, "--at", "2027-01-01T00:00:00"), EXIT_USAGE,
+            "error: --at '2027-01-01T00:00:00' has no time zone; give it in UTC, ending in Z")
 
 
 def test_a_chain_folder_starting_at_v3(tmp_path: Path, world: World) -> None:
