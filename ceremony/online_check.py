@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tuf.api.exceptions import LengthOrHashMismatchError
-from tuf.api.metadata import MetaFile, Metadata, Root, Snapshot, Targets, Timestamp
+from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization import DeserializationError
 
 from ceremony.chain import read_bounded

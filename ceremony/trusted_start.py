@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ceremony.errors import UsageError, VerificationError
 from ceremony.words import pgp_words_text, words_to_bytes
@@ -89,7 +89,7 @@ def parse_instant(text: str) -> datetime:
     if moment.tzinfo is None:
         if "T" in value or " " in value:
             raise UsageError(f"--at {text!r} has no time zone; give it in UTC, ending in Z")
-        moment = moment.replace(tzinfo=timezone.utc)
-    if moment.utcoffset() != timezone.utc.utcoffset(None):
+        moment = moment.replace(tzinfo=UTC)
+    if moment.utcoffset() != UTC.utcoffset(None):
         raise UsageError(f"--at {text!r} is not in UTC; give it ending in Z")
     return moment

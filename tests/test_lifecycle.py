@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import MetaFile, Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
+from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 from tuf.ngclient import Updater
 
@@ -60,7 +60,7 @@ class OnlineSide:
         root: Root = Metadata[Root].from_file(str(meta / "root.json")).signed
         self.release += 1
         n = self.release
-        expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=7)
+        expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
         body = f"acme update {n}\n".encode()
         (tdir / f"{hashlib.sha256(body).hexdigest()}.update.txt").write_bytes(body)
         (tdir / "update.txt").write_bytes(body)
