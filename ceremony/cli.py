@@ -59,13 +59,22 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from ceremony.engine import Ceremony
-    c = Ceremony.init(Path(args.workspace), Path(args.plan), Path(args.previous) if args.previous else None)
+    if (args.trusted or args.expect_root) and not args.previous:
+        raise UsageError("--trusted and --expect-root name the start of a --previous chain")
+    c = Ceremony.init(Path(args.workspace), Path(args.plan),
+                      Path(args.previous) if args.previous else None,
+                      trusted=Path(args.trusted) if args.trusted else None,
+                      expect_root=args.expect_root)
     p = c.plan
     lines = [f"ceremony {p.name!r} ({p.format}, repository {p.repository}) initialised in {args.workspace}",
              f"root: {p.root.threshold} of {len(p.root.keyholders)} ({', '.join(p.root.keyholders)})"]
     prev = c.state.init.get("previous")
     if prev:
-        lines.append(f"continues root v{prev['version']} (chain verified from 1.root.json)")
+        start = prev.get("trusted_version", 1)
+        lines.append(f"continues root v{prev['version']} (chain verified from {start}.root.json)")
+        from ceremony.cli_trust import trusted_root_lines
+        lines += trusted_root_lines(start, prev.get("trusted_sha256"), args.expect_root,
+                                    bool(args.trusted))
     if p.rehearsal:
         lines.append("REHEARSAL: recorded as such")
     if p.out_of_band:
@@ -80,7 +89,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     if todo:
         lines.append("next: ceremony keygen WORKSPACE --keyholder NAME for " + ", ".join(todo))
     _emit(args, lines, {"workspace": args.workspace, "ceremony_id": c.state.init["ceremony_id"],
-                        "needs_keygen": todo})
+                        "needs_keygen": todo,
+                        "trusted_root": {"version": prev.get("trusted_version", 1),
+                                         "fingerprint": prev.get("trusted_sha256")}
+                        if prev else None})
     return 0
 
 
@@ -148,13 +160,28 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony import chain
-    published = chain.verify_published(Path(args.trusted), Path(args.metadata_dir), args.attestation_roots)
+    from ceremony.trusted_start import fingerprint_text, parse_instant, root_fingerprint
+    at = parse_instant(args.at) if args.at else None
+    published = chain.verify_published(Path(args.trusted), Path(args.metadata_dir),
+                                       args.attestation_roots, at=at, check_expiry=False)
     report, trust, attested = published.report, published.trust, published.attested
-    lines = [f"trusted root v{report.trusted_version} ({args.trusted})",
-             *chain.report_lines(report, attested, trust)]
+    newest_fp = root_fingerprint(report.newest_bytes)
+    lines = [f"trusted root v{report.trusted_version} ({args.trusted})"]
+    if at is not None:
+        lines.append(f"judged at {at:%Y-%m-%d %H:%M:%S} UTC")
+    lines += [*chain.report_lines(report, at=published.at), *published.folder,
+              f"trusted root v{report.trusted_version} fingerprint (read aloud to whoever takes "
+              f"this chain on trust): {fingerprint_text(root_fingerprint(report.trusted_bytes))}",
+              f"newest root v{report.newest_version} fingerprint: {fingerprint_text(newest_fp)}",
+              *chain.attestation_lines(report, attested, trust)]
     _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
                         "newest": report.newest_version,
                         "statuses": [s.to_dict() for s in report.statuses],
+                        "chain": chain.chain_entries(report, published.at),
+                        "folder": published.folder, "expired": published.expired,
+                        "at": published.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "newest_fingerprint": newest_fp,
+                        "trusted_fingerprint": root_fingerprint(report.trusted_bytes),
                         "attestations": [a.to_dict() for a in attested],
                         "newest_keys": _newest_keys(report)})
     failed = [a for a in attested if not a.ok]
@@ -164,6 +191,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             "the attestation of " + ", ".join(f"{a.name}'s root key" for a in failed)
             + f" does not verify: {failed[0].problems[0]}",
             hint="the key may not have been generated on the YubiKey its metadata names")
+    if published.expired:
+        raise chain.expired_error(report)
     return 0
 
 
@@ -357,11 +386,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     head = [f"{bundle.manifest.kind} bundle for {bundle.manifest.repository} verified "
             f"({len(bundle.files)} files, digest {bundle.digest[:16]}...)", words]
     if args.out is not None:
-        arrival, written = import_to_dir(bundle, Path(args.out))
+        arrival, written = import_to_dir(bundle, Path(args.out), args.expect_root)
         lines = head + arrival.notes + [f"wrote {p}" for p in written]
         _emit(args, lines, {"kind": bundle.manifest.kind, "files": [str(p) for p in written],
                             "notes": arrival.notes})
         return 0
+    if args.expect_root:
+        raise UsageError("--expect-root applies to root metadata imported with --out DIR")
     c = _open(args)
     arrival = import_to_workspace(c, bundle)
     _emit(args, head + arrival.notes + c.status().lines(),
@@ -413,7 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("init", cmd_init, "start a ceremony in a new workspace from a plan")
     p.add_argument("--plan", required=True, metavar="PLAN.toml")
     p.add_argument("--previous", metavar="METADATA_DIR",
-                   help="continue a repository: its N.root.json chain (verified from 1.root.json)")
+                   help="continue a repository: a folder of its N.root.json chain (any versions), "
+                        "or the workspace (or its metadata/) that published the current root")
+    from ceremony.cli_trust import add_trust_options
+    add_trust_options(p)
     p = add("keygen", cmd_keygen, "generate a keyholder's root key on their token")
     p.add_argument("--keyholder", required=True, metavar="NAME")
     token_opts(p)
@@ -466,6 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--usb", metavar="DIR")
     p.add_argument("--qr", metavar="FILE", nargs="+", help="frame images, folders or a video")
     p.add_argument("--out", metavar="DIR", help="write the verified files into DIR")
+    from ceremony.cli_trust import add_trust_options
+    add_trust_options(p, trusted=False)
     p = add("pack", cmd_pack, "bundle files (online keys, trusted metadata, signatures) for the "
             "air gap", ws=False)
     p.add_argument("files", metavar="FILE", nargs="+")
@@ -477,8 +513,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("script", cmd_script, "write the printable ceremony script for this plan (HTML)")
     p.add_argument("--out", metavar="FILE")
     p = add("verify", cmd_verify, "verify an N.root.json chain from a trusted root", ws=False)
-    p.add_argument("--trusted", required=True, metavar="ROOT.json")
+    p.add_argument("--trusted", required=True, metavar="ROOT.json",
+                   help="the root you already trust, any N.root.json: the walk starts after it")
     p.add_argument("metadata_dir", metavar="METADATA_DIR")
+    p.add_argument("--at", metavar="TIME",
+                   help="judge expiry at this instant (ISO 8601 UTC, e.g. 2027-03-01T12:00:00Z) "
+                        "instead of now")
     p.add_argument("--attestation-roots", metavar="PEM",
                    help="check YubiKey attestations against these roots instead of the bundled "
                         "Yubico roots (rehearsals and tests)")

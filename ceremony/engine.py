@@ -98,11 +98,13 @@ class Ceremony:
     # ---- opening -------------------------------------------------------------
 
     @classmethod
-    def init(cls, root: Path, plan_path: Path, previous: Path | None = None) -> Ceremony:
+    def init(cls, root: Path, plan_path: Path, previous: Path | None = None, *,
+             trusted: Path | None = None, expect_root: str | None = None) -> Ceremony:
         """Start a ceremony in a new folder from a plan (and, for a rotation, a previous chain).
 
         The plan and the online public keys are validated and copied in first;
-        a previous chain is verified from its first root before anything is written.
+        a previous chain (any versions) is verified from ``trusted``, else from its oldest
+        root (whose fingerprint ``expect_root`` may pin), before anything is written.
 
         Raises:
             PlanError: the plan or a key file is invalid.
@@ -112,9 +114,11 @@ class Ceremony:
         text = read_plan_text(Path(plan_path))  # bounded, a regular file, strict UTF-8
         plan = parse_plan(text)
         if cls is Ceremony and plan.format != "tuf":
-            return ceremony_class(plan.format).init(root, plan_path, previous)
+            return ceremony_class(plan.format).init(root, plan_path, previous, trusted=trusted,
+                                                    expect_root=expect_root)
         online = load_online_keys(plan, Path(plan_path).resolve().parent)
-        prev_info, prev_files = _load_previous(previous) if previous else (None, {})
+        prev_info, prev_files = (_load_previous(previous, trusted, expect_root) if previous
+                                 else (None, {}))
         newest = None
         if prev_info is not None:
             newest = tuf_format.from_bytes(prev_files[f"{prev_info['version']}.root.json"], "previous")
@@ -770,18 +774,28 @@ def _tool_version() -> str:
     return __version__
 
 
-def _load_previous(directory: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Verify a previous chain from its first root and return what to copy in."""
+def _load_previous(directory: Path, trusted: Path | None = None,
+                   expect_root: str | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Verify a previous chain (any version) from its trusted start; return what to copy in.
+
+    The start is ``trusted``, else the oldest root present (trust on first use: its
+    fingerprint is journaled and shown, and ``expect_root`` refuses any other).
+    """
+    from ceremony.trusted_start import check_expected, root_fingerprint
     directory = Path(directory)
     files = chain.previous_root_files(directory)
-    first = 1
-    first_bytes = chain.read_root_file(files[first])
-    report = chain.walk(first_bytes, directory, check_expiry=False, trusted_name=files[first].name)
-    copied = {files[v].name: chain.read_root_file(files[v]) for v in [first, *report.versions]}
+    start, name = chain.trusted_start(files, trusted)
+    check_expected(root_fingerprint(start), expect_root, f"the trusted root {name}")
+    report = chain.walk(start, directory, files=files, check_expiry=False, trusted_name=name)
+    first = report.trusted_version
+    copied = chain.verified_copies(report, files)
     newest = report.newest_bytes
     return ({"version": report.newest_version, "sha256": sha256(newest),
              "versions": [first, *report.versions],
-             "online": chain.online_expiries(directory, report.newest.signed)}, copied)
+             "trusted_version": first, "trusted_sha256": root_fingerprint(start),
+             "online": chain.online_expiries(
+                 files[report.newest_version].parent if report.newest_version in files
+                 else directory, report.newest.signed)}, copied)
 
 
 def _check_online_vs_root(online: dict, previous: Root) -> None:

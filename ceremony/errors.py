@@ -13,6 +13,7 @@ Exit codes:
     7  workspace or journal integrity, or an output that already exists
     8  step out of order (no draft yet, key already generated, ...)
     9  a remote service refused (online side only)
+    10 the chain verified, but its newest root has expired (``ceremony verify``)
     64 command-line usage
     66 the PIN file named with --pin-file is missing or unreadable
     70 internal error
@@ -28,6 +29,7 @@ EXIT_THRESHOLD = 6
 EXIT_WORKSPACE = 7
 EXIT_STATE = 8
 EXIT_REMOTE = 9
+EXIT_EXPIRED = 10
 EXIT_USAGE = 64
 EXIT_NOINPUT = 66  # sysexits.h EX_NOINPUT
 EXIT_INTERNAL = 70
@@ -98,3 +100,9 @@ class PinFileError(CeremonyError):
     """
 
     exit_code = EXIT_NOINPUT
+
+
+class RootExpiredError(VerificationError):
+    """Every root version verified, but the newest one has expired: its own verdict."""
+
+    exit_code = EXIT_EXPIRED

@@ -5,8 +5,9 @@ what a workspace sends (signed metadata after publish, else the travelling
 draft), and what an arriving bundle must prove before its files are used:
 
 * ``signed-metadata`` / ``trusted-metadata``: the root chain verifies, from the
-  receiver's own newest trusted root when ``--out`` already holds one, else
-  from the bundle's ``1.root.json`` (trust on first use, said so);
+  receiver's own newest trusted root when ``--out`` already holds one (and
+  ``root.json`` there moves forward), else from the bundle's oldest root (trust on
+  first use: its fingerprint words are shown, ``--expect-root`` pins them);
 * ``online-keys``: every file is a public key (never a private one);
 * ``draft``: the draft matches its digest; ``signature``: well-formed signature files.
 """
@@ -14,6 +15,7 @@ draft), and what an arriving bundle must prove before its files are used:
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ class Arrival:
 
     bundle: Bundle
     notes: list[str]
+    newest_root: bytes | None = None  # root metadata bundles: the verified newest root
 
 
 def workspace_bundle(c: Any) -> Bundle:
@@ -69,8 +72,10 @@ def record_export(c: Any, bundle: Bundle, how: str, where: Path) -> None:
                         "files": {f.name: f.sha256 for f in bundle.manifest.files}})
 
 
-def check_arrival(bundle: Bundle, out: Path | None) -> Arrival:
+def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = None) -> Arrival:
     """Verify a bundle's content for its kind before anything is written.
+
+    ``expect_root`` pins the fingerprint of the root a metadata bundle is trusted from.
 
     Raises:
         VerificationError: the content does not verify.
@@ -78,8 +83,13 @@ def check_arrival(bundle: Bundle, out: Path | None) -> Arrival:
     kind = bundle.manifest.kind
     files = bundle.files
     notes: list[str] = []
+    newest = None
     if kind in ("signed-metadata", "trusted-metadata"):
-        notes += _check_metadata(files, out)
+        more, newest = _check_metadata(files, out, expect_root)
+        notes += more
+    elif expect_root:
+        from ceremony.errors import UsageError
+        raise UsageError(f"--expect-root applies to root metadata; this is a {kind} bundle")
     elif kind == "online-keys":
         from ceremony.keys import load_public_key_file
         with tempfile.TemporaryDirectory() as tmp:
@@ -118,10 +128,15 @@ def check_arrival(bundle: Bundle, out: Path | None) -> Arrival:
                 raise VerificationError(f"{name} in the bundle is not a ceremony signature file")
             check_signature_fields(obj, f"{name} in the bundle")
             notes.append(f"{name}: {obj['keyholder']}'s signature over digest {str(obj['digest'])[:16]}...")
-    return Arrival(bundle, notes)
+    return Arrival(bundle, notes, newest)
 
 
-def _check_metadata(files: dict[str, bytes], out: Path | None) -> list[str]:
+def _check_metadata(files: Mapping[str, bytes], out: Path | None,
+                    expect_root: str | None = None) -> tuple[list[str], bytes]:
+    """Walk the bundle's root chain from the receiver's newest trusted root in ``out``, else
+    from the bundle's oldest root (trust on first use: its fingerprint is shown, and
+    ``expect_root`` pins it). Returns the notes and the newest root's bytes."""
+    from ceremony.trusted_start import check_expected, root_fingerprint
     roots = {n: d for n, d in files.items() if chain.is_root_file(n)}
     if not roots:
         raise VerificationError("the bundle holds no N.root.json file")
@@ -130,6 +145,7 @@ def _check_metadata(files: dict[str, bytes], out: Path | None) -> list[str]:
         for name, data in roots.items():
             (d / name).write_bytes(data)
         have = chain.root_versions(out) if out is not None and out.is_dir() else {}
+        first_use = None
         if have:
             newest = max(have)
             trusted = chain.read_root_file(have[newest])
@@ -141,24 +157,49 @@ def _check_metadata(files: dict[str, bytes], out: Path | None) -> list[str]:
             if name in roots and roots[name] != trusted:
                 raise VerificationError(f"the bundle's {name} differs from the trusted one in {out}")
         else:
-            if "1.root.json" not in roots:
-                raise VerificationError("the bundle does not start at 1.root.json and "
-                                        f"{out or 'the target'} holds no trusted root to start from")
-            trusted = roots["1.root.json"]
-            origin = "the bundle's own 1.root.json (trust on first use: compare its fingerprint)"
+            first_use = min(chain.root_versions(d))
+            trusted = roots[f"{first_use}.root.json"]
+            origin = (f"the bundle's own {first_use}.root.json (trust on first use: compare its "
+                      "fingerprint)")
+        fingerprint = root_fingerprint(trusted)
+        check_expected(fingerprint, expect_root, origin.split(" (")[0])
         from ceremony.formats.notary_chain import walk as notary_walk
         from ceremony.formats.notary_root import is_notary_root
         walk = notary_walk if is_notary_root(trusted) else chain.walk
         report = walk(trusted, d, check_expiry=False, trusted_name=origin)
         if "root.json" in files and files["root.json"] != report.newest_bytes:
             raise VerificationError("the bundle's root.json is not its newest N.root.json")
-    return [f"root chain verified from {origin} up to v{report.newest_version}"]
+    notes = [f"root chain verified from {origin} up to v{report.newest_version}"]
+    if first_use is not None or expect_root:
+        from ceremony.cli_trust import trusted_root_lines
+        notes += trusted_root_lines(report.trusted_version, fingerprint, expect_root,
+                                    first_use is None)
+    return notes, report.newest_bytes
 
 
-def import_to_dir(bundle: Bundle, out: Path) -> tuple[Arrival, list[Path]]:
-    """Check a bundle's content, then write its files into ``out`` under their own names."""
-    arrival = check_arrival(bundle, out)
-    return arrival, write_files(bundle, out)
+def import_to_dir(bundle: Bundle, out: Path,
+                  expect_root: str | None = None) -> tuple[Arrival, list[Path]]:
+    """Check a bundle's content, then write its files into ``out`` under their own names.
+
+    Root metadata arriving in a folder that already trusts a root moves ``root.json`` (and
+    a notary ``ceremony-keys.json``) forward to the newest version once the new chain has
+    verified from that root: the files a client fetches first follow the chain; numbered
+    versions are never replaced.
+    """
+    trusts_a_chain = out.is_dir() and bool(chain.root_versions(out))
+    arrival = check_arrival(bundle, out, expect_root)
+    replace: dict[str, bytes] = {}
+    newest = arrival.newest_root
+    if newest is not None and trusts_a_chain and (out / "root.json").exists():
+        replace["root.json"] = newest
+        sidecar = "ceremony-keys.json"
+        if sidecar in bundle.files:
+            replace[sidecar] = bundle.files[sidecar]
+    written = write_files(bundle, out, replace=replace)
+    for name in replace:
+        if out / name not in written:
+            written.append(out / name)
+    return arrival, written
 
 
 def import_to_workspace(c: Any, bundle: Bundle) -> Arrival:

@@ -146,6 +146,8 @@ def test_emergency_targets_then_two_of_five_root_keys(hsm: SoftHsm, tmp_path: Pa
     from ceremony.plan import parse_plan
     from ceremony.tui.screens.plan import plan_text, plan_words
     shown = plan_text(Ceremony.open(ws3)).plain  # the TUI's plan screen
+    assert "Trusted root v1 fingerprint (compare with the words the repository's holder " \
+        "reads): " in shown  # the root the previous chain was taken from, in full words
     assert (f"Declared compromised (never sign, never kept): bob's root key {bob_id[:12]}, "
             f"alice's root key {alice_id[:12]}") in shown
     ahead = plan_words(parse_plan((tmp_path / "e2" / "emergency-plan.toml").read_text()),

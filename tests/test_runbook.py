@@ -17,7 +17,7 @@ How the page is read:
 The stories run in this order, each in a world prepared here:
 
 ``prepare`` → ``ceremony`` (twice: first the rehearsal of the same plan in ``rehearsal/``, then
-live) → ``after`` → ``emergency`` → ``rotation`` → ``lost-key`` → ``notary``.
+live) → ``after`` → ``emergency`` → ``rotation`` → ``lost-key`` → ``lifecycle`` → ``notary``.
 
 The documented substitutions, and nothing else:
 
@@ -26,7 +26,9 @@ The documented substitutions, and nothing else:
 * ``/media/NAME`` is ``./media/NAME`` (each one an empty folder, a fresh "stick"), except the
   plans the test writes there: ``plan/`` (the live plan, ``rehearsal = false``, with its online
   keys in ``plan/online/``), ``plan-2027/`` (the same with a new targets key), ``plan-erin/``
-  (erin on a new token ``erin-key-2``), ``plan-dct/plan.toml`` (a notary plan naming the files
+  (erin on a new token ``erin-key-2``), ``plan-2028/`` (the 2027 plan with a new timestamp
+  key), ``plan-2029/`` (erin back on a new token ``erin-key-3``, with the online keys the
+  lifecycle's emergency brought in), ``plan-dct/plan.toml`` (a notary plan naming the files
   the block copies in);
 * the keyholders' SoftHSM tokens exist with the labels the plans name; PIN prompts are answered
   by ``CEREMONY_PIN`` (the rehearsal tokens get the same PIN from it);
@@ -37,7 +39,8 @@ The documented substitutions, and nothing else:
   ``prepare`` block made there and ``/media/plan/plan.toml`` → ``rehearsal/plan/plan.toml``;
 * ``photos/`` is ``out/qr/`` (the frames themselves stand in for photos of them);
 * the online side's files a person would make: ``online/*.pub.pem`` (the plan's online keys),
-  ``new-online/targets.pub.pem`` (the emergency's new tagging key), ``app-1.0.tar.gz``;
+  ``new-online/targets.pub.pem`` (the emergency's new tagging key),
+  ``new-online-2/*.pub.pem`` (the lifecycle emergency's new online keys), ``app-1.0.tar.gz``;
 * notary: ``https://notary.example.com:4443`` and ``notary-ca.pem`` are the test's
   notary-server (tests/notary_harness.py) and its CA; the notary client's passphrase prompts are
   answered by ``NOTARY_*_PASSPHRASE``; ``~`` is a temp home.
@@ -72,7 +75,8 @@ from tests.test_preflight import fake_machine
 
 REPO = Path(__file__).resolve().parent.parent
 RUNBOOK = REPO / "docs" / "ceremony-runbook.md"
-ORDER = ("prepare", "ceremony", "after", "emergency", "rotation", "lost-key", "notary")
+ORDER = ("prepare", "ceremony", "after", "emergency", "rotation", "lost-key", "lifecycle",
+         "notary")
 HOLDERS = ("alice", "bob", "carol", "dave", "erin")
 MARK = re.compile(r"^<!--\s*runbook-test:\s*(.*?)\s*-->$")
 FENCE = re.compile(r"^(`{3,})\s*([\w-]*)")
@@ -326,7 +330,7 @@ expires = "14d"
 def prepare_world(t: Path) -> None:
     """Tokens, plans, the online side's files and the fake clean machine."""
     live = softhsm.create(t / "hsm")
-    for label in [f"{k}-key" for k in HOLDERS] + ["erin-key-2"]:
+    for label in [f"{k}-key" for k in HOLDERS] + ["erin-key-2", "erin-key-3"]:
         softhsm.init_token(live, label, PIN)
     tokens = {k: f"{k}-key" for k in HOLDERS}
     media = t / "media"
@@ -339,6 +343,16 @@ def prepare_world(t: Path) -> None:
         (media / folder / "plan.toml").write_text(_plan(name, holders))
     _public_pem(media / "plan-2027" / "online" / "targets.pub.pem")  # the routine rotation
     _public_pem(t / "new-online" / "targets.pub.pem")  # the emergency
+    # the lifecycle: a second rotation (new timestamp key), an emergency that replaces every
+    # online key (new-online-2/), then erin back on a new token with those online keys
+    shutil.copytree(media / "plan-2027" / "online", media / "plan-2028" / "online")
+    (media / "plan-2028" / "plan.toml").write_text(_plan("acme-root-2028", tokens))
+    _public_pem(media / "plan-2028" / "online" / "timestamp.pub.pem")
+    for role in ("targets", "snapshot", "timestamp"):
+        _public_pem(t / "new-online-2" / f"{role}.pub.pem")
+    shutil.copytree(t / "new-online-2", media / "plan-2029" / "online")
+    (media / "plan-2029" / "plan.toml").write_text(
+        _plan("acme-root-2029", tokens | {"erin": "erin-key-3"}))
     (media / "plan-dct").mkdir(parents=True)
     (media / "plan-dct" / "plan.toml").write_text(DCT_PLAN)
     (t / "app-1.0.tar.gz").write_bytes(b"acme app 1.0\n")
@@ -543,6 +557,7 @@ def test_the_runbook_runs(tmp_path: Path, notary_stack: NotaryStack,
     story("emergency", live)
     story("rotation", live)
     story("lost-key", live)
+    story("lifecycle", live)
     story("notary", notary)
 
     # What the stories left behind is what the page says they do.
@@ -551,6 +566,8 @@ def test_the_runbook_runs(tmp_path: Path, notary_stack: NotaryStack,
     assert (t / "rehearsal" / "ceremony-2026" / "record" / "report.html").is_file()
     for ws, version in (("emergency-1", 2), ("rotation-2027", 2), ("replace-erin", 2)):
         assert (t / ws / "metadata" / f"{version}.root.json").is_file(), ws
+    assert (t / "repository" / "metadata" / "root.json").read_bytes() == \
+        (t / "repository" / "metadata" / "5.root.json").read_bytes()  # the lifecycle's last hop
     assert (t / "dct-repository" / "metadata" / "targets.json").is_file()
     assert not (t / "tagging-2026.pem").exists()  # handed over, then destroyed
     notary_out = "\n".join(outputs["notary"])

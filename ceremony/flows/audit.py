@@ -49,14 +49,19 @@ def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
     is published."""
     from ceremony import chain
     from ceremony.errors import CeremonyError
-    first = Path(metadata) / "1.root.json"
-    if not first.is_file():
+    if not (Path(metadata).is_dir() and chain.root_versions(Path(metadata))):
         return ["nothing published yet: no chain to walk"], None
     try:
-        published = chain.verify_published(first, Path(metadata), trusted_name=str(first))
+        # a continuing workspace published only its new versions: the chain it continued
+        # is in previous/ beside metadata/, and the walk starts at its oldest root
+        files = chain.previous_root_files(Path(metadata))
+        first = files[min(files)]
+        published = chain.verify_published(first, Path(metadata), trusted_name=str(first),
+                                           files=files)
         report, attested = published.report, published.attested
         lines = [f"notary collection {published.gun}: trusted root v{report.trusted_version}"
-                 if published.gun else f"trusted root v{report.trusted_version} (1.root.json)"]
+                 if published.gun else
+                 f"trusted root v{report.trusted_version} ({first.parent.name}/{first.name})"]
         lines += chain.report_lines(report, attested, published.trust)
         failed = [a for a in attested if not a.ok]
         if failed:

@@ -247,16 +247,19 @@ def _load_online(plan: Plan, base: Path) -> dict[str, list[KeyFile]]:
     return out
 
 
-def _load_previous(directory: Path, gun: str) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Verify a notary chain from its first root; return what init journals and copies."""
+def _load_previous(directory: Path, gun: str, trusted: Path | None = None,
+                   expect_root: str | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Verify a notary chain (any version) from its trusted start (``trusted``, else the
+    oldest root present, pinned by ``expect_root``); return what init journals and copies."""
+    from ceremony.trusted_start import check_expected, root_fingerprint
     directory = Path(directory)
     files = chain.previous_root_files(directory)
-    first = 1
-    first_bytes = chain.read_root_file(files[first])
-    report = walk(first_bytes, directory, gun=gun, check_expiry=False,
-                  trusted_name=files[first].name)
+    start, name = chain.trusted_start(files, trusted)
+    check_expected(root_fingerprint(start), expect_root, f"the trusted root {name}")
+    report = walk(start, directory, gun=gun, check_expiry=False, trusted_name=name, files=files)
+    first = report.trusted_version
     versions = [first, *report.versions]
-    copied = {files[v].name: chain.read_root_file(files[v]) for v in versions}
+    copied = chain.verified_copies(report, files)
     known: set[str] = set()
     for data in copied.values():
         known |= set(NotaryMetadata.from_bytes(data, "root").signed.keys)
@@ -272,6 +275,8 @@ def _load_previous(directory: Path, gun: str) -> tuple[dict[str, Any], dict[str,
         "version": report.newest_version,
         "sha256": sha256(newest),
         "versions": versions,
+        "trusted_version": first,
+        "trusted_sha256": root_fingerprint(start),
         "online": online_expiries(directory, report.newest.signed),  # type: ignore[arg-type]
         "sidecar_sha256": sidecar_sha,
     }
@@ -331,7 +336,8 @@ class NotaryCeremony(Ceremony):
     # ---- opening -------------------------------------------------------------
 
     @classmethod
-    def init(cls, root: Path, plan_path: Path, previous: Path | None = None) -> NotaryCeremony:
+    def init(cls, root: Path, plan_path: Path, previous: Path | None = None, *,
+             trusted: Path | None = None, expect_root: str | None = None) -> NotaryCeremony:
         """Start a notary ceremony: plan, online key files and previous chain checked first.
 
         Raises:
@@ -350,7 +356,8 @@ class NotaryCeremony(Ceremony):
         check_notary_plan(plan, text)
         online = _load_online(plan, path.resolve().parent)
         prev_info, prev_files = (
-            _load_previous(Path(previous), plan.repository) if previous else (None, {})
+            _load_previous(Path(previous), plan.repository, trusted, expect_root) if previous
+            else (None, {})
         )
         newest = None
         if prev_info is not None:

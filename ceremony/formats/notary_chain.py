@@ -68,6 +68,7 @@ def walk(
     check_expiry: bool = True,
     trusted_name: str = "the trusted root",
     identities: Identities | None = None,
+    files: dict[int, Path] | None = None,
 ) -> ChainReport:
     """Verify every notary root version in ``directory`` after the trusted one, as the client.
 
@@ -101,7 +102,8 @@ def walk(
 
     return walk_versions(trusted, trusted_bytes, directory,  # views stand in for Metadata[Root]
                          lambda data, name: _root_file(data, name, identities), status_of,
-                         now=moment, check_expiry=check_expiry)
+                         now=moment, check_expiry=check_expiry, trusted_name=trusted_name,
+                         files=files)
 
 
 def verify_directory(

@@ -157,7 +157,9 @@ def to_bytes(md: Metadata[Root]) -> bytes:
 
 
 def from_bytes(data: bytes, what: str) -> Metadata[Root]:
-    """Parse root metadata read from ``what``.
+    """Parse root metadata read from ``what``: its structure checked first, so a broken
+    field is named with its value (``signed.roles.root.threshold: "two" is not an
+    integer``), then python-tuf's Metadata API on the same parsed document.
 
     Every key id is recomputed (:func:`keyid_rules`); a signature listed more than once is
     named (python-tuf refuses it too, with less to go on).
@@ -166,9 +168,14 @@ def from_bytes(data: bytes, what: str) -> Metadata[Root]:
         VerificationError: not root metadata, a key id that matches neither rule, or one
             signature entry repeated.
     """
+    from ceremony.formats.tuf_shape import parse_checked
+    doc, problem = parse_checked(data)
+    if problem is not None:
+        raise VerificationError(f"{what} is not valid TUF root metadata: {problem}")
     try:
-        md = Metadata.from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as e:
+        md = Metadata.from_dict(doc)
+    except (DeserializationError, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError) as e:
         repeated = keyids.repeated_signatures(data)
         if repeated:
             raise VerificationError(f"{what} {repeated}") from None

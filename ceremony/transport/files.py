@@ -21,8 +21,13 @@ from ceremony.workspace import write_new_synced
 __all__ = ["write_files"]
 
 
-def write_files(bundle: Bundle, out_dir: Path | str) -> list[Path]:
+def write_files(bundle: Bundle, out_dir: Path | str,
+                replace: dict[str, bytes] | None = None) -> list[Path]:
     """Write every file of the (already verified) ``bundle`` into ``out_dir``.
+
+    ``replace`` names files the caller has verified may be replaced, with their new
+    content (a folder's ``root.json`` moving to a newer verified root); each is swapped in
+    atomically after every other file is in place.
 
     Returns:
         The paths of the bundle's files in ``out_dir`` (written now or already identical).
@@ -41,9 +46,12 @@ def write_files(bundle: Bundle, out_dir: Path | str) -> list[Path]:
     if not out.is_dir() or out.is_symlink():
         raise WorkspaceError(f"The output {out} is not a folder.")
     todo = []
+    replace = dict(replace or {})
     for entry in bundle.manifest.files:
         target = out / entry.name
         data = bundle.files[entry.name]
+        if entry.name in replace:
+            continue
         if os.path.lexists(target):
             if target.is_symlink() or not target.is_file() or target.read_bytes() != data:
                 raise WorkspaceError(
@@ -57,6 +65,21 @@ def write_files(bundle: Bundle, out_dir: Path | str) -> list[Path]:
         try:
             write_new_synced(tmp, data)
             _place(tmp, target)
+        except OSError as e:
+            raise WorkspaceError(f"Writing {target} failed ({e.strerror or e}).") from e
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+    for name, data in replace.items():
+        target = out / name
+        if os.path.lexists(target) and (target.is_symlink() or not target.is_file()):
+            raise WorkspaceError(f"{target} is not a regular file; nothing was replaced.")
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        tmp = out / f".{name}.tmp-{uuid.uuid4().hex[:12]}"
+        try:
+            write_new_synced(tmp, data)
+            os.replace(tmp, target)
         except OSError as e:
             raise WorkspaceError(f"Writing {target} failed ({e.strerror or e}).") from e
         finally:

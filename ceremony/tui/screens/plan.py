@@ -17,8 +17,13 @@ from ceremony.tui.screens.base import StepScreen
 def plan_text(c: Any) -> Text:
     """The plan in words (no key material: it reads the same on every run)."""
     prev = c.state.init.get("previous")
-    rotation = (f"Rotation: continues root v{prev['version']} "
-                "(chain verified from 1.root.json at init)") if prev else None
+    rotation = (f"Rotation: continues root v{prev['version']} (chain verified from "
+                f"{prev.get('trusted_version', 1)}.root.json at init)") if prev else None
+    if rotation is not None and prev.get("trusted_sha256"):
+        from ceremony.trusted_start import fingerprint_text
+        rotation += (f"\nTrusted root v{prev.get('trusted_version', 1)} fingerprint (compare with "
+                     f"the words the repository's holder reads): "
+                     f"{fingerprint_text(prev['trusted_sha256'])}")
     from ceremony.compromise import describe_declared
     return plan_words(c.plan, lambda name: not c.needs_key(name), rotation, resume_summary(c),
                       describe_declared(c))
