@@ -285,6 +285,8 @@ def import_signature(c: Any, path: Path) -> list[str]:
         if fields is None:
             raise VerificationError(f"{path}: the signature by {keyholder} does not verify over "
                                     f"root v{md.signed.version}")
+        from ceremony.integrity import check_signature_token
+        check_signature_token(c, path, keyholder, counting[keyid], s)  # unsigned fields
         checked.append((keyid, fields, s.get("token_serial")))
     for keyid, fields, serial in checked:
         c.record(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": keyid, **fields,
