@@ -189,17 +189,24 @@ def transcript_document(events: list[Event]) -> dict[str, Any]:
             "entries": [asdict(x) for x in transcript(events)]}
 
 
-def write_transcript(ws: Workspace, events: list[Event]) -> list[Path]:
-    """Write ``record/transcript.json`` and ``record/transcript.txt`` atomically."""
+def transcript_files(events: list[Event]) -> dict[str, bytes]:
+    """The bytes of ``transcript.json`` and ``transcript.txt`` for a journal (pure): what
+    :func:`write_transcript` writes and ``record verify`` regenerates to compare."""
     doc = transcript_document(events)
-    j = ws.record / "transcript.json"
-    t = ws.record / "transcript.txt"
-    atomic_write(j, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     text = [(f"transcript of ceremony {doc['ceremony_id']}, journal line {doc['journal_seq']}, "
              f"head {doc['journal_head']}")]
     text += [entry_for(e).line() for e in events]
-    atomic_write(t, ("\n".join(text) + "\n").encode())
-    return [j, t]
+    return {"transcript.json": (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode(),
+            "transcript.txt": ("\n".join(text) + "\n").encode()}
+
+
+def write_transcript(ws: Workspace, events: list[Event]) -> list[Path]:
+    """Write ``record/transcript.json`` and ``record/transcript.txt`` atomically."""
+    paths = []
+    for name, data in transcript_files(events).items():
+        atomic_write(ws.record / name, data)
+        paths.append(ws.record / name)
+    return paths
 
 
 # ---- writing the record -----------------------------------------------------------------
@@ -233,12 +240,19 @@ def _outputs(ws: Workspace) -> list[tuple[str, str]]:
     return out
 
 
+#: The report's own note of the journal position it was made from (``record verify`` reads it).
+REPORT_META = "ceremony-journal"
+
+
 def report(root: Path) -> str:
     """The printable HTML report of a ceremony, from its checked journal.
 
     Plan, participants, key fingerprints as hex and as PGP words (to read
     aloud), preflight sessions, thresholds reached, outputs with digests, the
     seal, the transcript, and boxes for witnesses to sign on paper.
+
+    The verdict it shows leaves any earlier ``report.html`` out (``record verify``
+    regenerates the report to compare it with the file, so the report cannot judge itself).
 
     Raises:
         WorkspaceError: the journal is broken (a report of a broken journal would lie).
@@ -256,7 +270,7 @@ def report(root: Path) -> str:
     init = events[0].data
     plan = parse_plan(ws.plan.read_text(encoding="utf-8"))
     from ceremony import record_check  # it imports this module
-    verdict = record_check.check_record(ws.root, require_seal=False)
+    verdict = record_check.check_record(ws.root, require_seal=False, check_report=False)
     e = html.escape
 
     def words(hexd: str) -> str:
@@ -401,7 +415,8 @@ def report(root: Path) -> str:
         f'<div class="box"><div>Name: {e(n)}</div><div>Role: {r}</div>'
         '<div>Signature:</div><div>Date (UTC):</div></div>' for n, r in boxes))
     title = f"Key ceremony record: {e(plan.name)}"
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+    meta = f'<meta name="{REPORT_META}" content="{len(events)} {events[-1].hash}">'
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">{meta}<title>{title}</title>"
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
 
 
