@@ -91,31 +91,25 @@ def _plan_files(c: Any, base: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _workspace_copies(c: Any) -> dict[str, list[dict[str, Any]]]:
-    """The ``keys/online-ROLE-ID.json`` copies, per role, in the order the journal lists them.
+    """The ``keys/online-ROLE-ID.json`` copies ``init`` wrote, per role (by file name).
 
     Raises:
-        VerificationError: a copy the journal names is missing, unreadable, or extra.
+        VerificationError: a copy is unreadable, or its content is not the key its name says.
     """
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[dict[str, Any]]] = {role: [] for role in c.state.init.get("online_keys") or {}}
     folder = c.ws.keys
-    named = set()
-    for role, entries in (c.state.init.get("online_keys") or {}).items():
-        keys = []
-        for entry in entries:
-            name = f"online-{role}-{str(entry.get('keyid'))[:16]}.json"
-            named.add(name)
-            try:
-                keys.append(json.loads((folder / name).read_bytes()))
-            except (OSError, ValueError):
-                raise VerificationError(
-                    f"keys/{name} (the {role} key journaled at init) is missing or unreadable",
-                    hint="restore the workspace from a copy; nothing was done") from None
-        out[role] = keys
-    extra = sorted(p.name for p in folder.glob("online-*.json") if p.name not in named) \
-        if folder.is_dir() else []
-    if extra:
-        raise VerificationError(f"keys/{extra[0]} is an online key the journal never recorded",
-                                hint="restore the workspace from a copy; nothing was done")
+    for path in sorted(folder.glob("online-*.json")) if folder.is_dir() else []:
+        stem = path.name[len("online-"):-len(".json")]
+        role, _, short = stem.rpartition("-")
+        try:
+            entry = json.loads(path.read_bytes())
+            ok = isinstance(entry, dict) and str(entry.get("keyid", "")).startswith(short)
+        except (OSError, ValueError):
+            ok = False
+        if not role or not ok:
+            raise VerificationError(f"keys/{path.name} is not the online key its name says",
+                                    hint="restore the workspace from a copy; nothing was done")
+        out.setdefault(role, []).append(entry)
     return out
 
 
@@ -148,10 +142,11 @@ def _compare_keys(want: dict[str, list[dict[str, Any]]], got: dict[str, list[dic
                     hint="restore the workspace from a copy; nothing was done")
 
 
-def check_online_keys(c: Any) -> dict[str, list[dict[str, Any]]]:
+def check_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
     """Refuse a journal whose online keys differ from the plan's key files (and ``keys/``).
 
-    Returns the anchored online keys (role -> key entries with ``keyid``).
+    Returns the anchored online keys (role -> key entries with ``keyid``) and where they
+    were read.
 
     Raises:
         VerificationError: a role's keys differ; the message names the role and both key ids.
@@ -162,7 +157,7 @@ def check_online_keys(c: Any) -> dict[str, list[dict[str, Any]]]:
     if where.startswith("the plan's"):
         _compare_keys(journaled, _workspace_copies(c), "the journal",
                       "the key files copied to keys/ at init")
-    return anchored
+    return anchored, where
 
 
 def check_draft(c: Any) -> None:
@@ -174,7 +169,7 @@ def check_draft(c: Any) -> None:
         VerificationError: the journal or the draft differs (the message names the role and
             both key ids, or the field).
     """
-    anchored = check_online_keys(c)
+    anchored, where = check_online_keys(c)
     draft = c.state.draft
     if draft is None:
         return
@@ -184,7 +179,7 @@ def check_draft(c: Any) -> None:
         role = roles.get(r.name) or {}
         in_draft = [{"keyid": k, **(keys.get(k) or {})} for k in role.get("keyids") or []]
         _compare_keys({r.name: anchored.get(r.name, [])}, {r.name: in_draft},
-                      "the plan's key files", f"the draft of root v{draft.get('version')}")
+                      where, f"the draft of root v{draft.get('version')}")
         if role.get("threshold") != r.threshold:
             raise VerificationError(
                 f"the draft of root v{draft.get('version')} gives {r.name} the threshold "

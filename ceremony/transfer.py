@@ -73,11 +73,13 @@ def _read(path: Path, root: Path) -> bytes:
     Raises:
         VerificationError: missing, unreadable or oversize (nothing was exported).
     """
+    if not path.is_file():
+        raise VerificationError(f"{path.relative_to(root)} is missing (the journal recorded it); "
+                                "nothing was exported", hint="restore it from a copy")
     try:
         return chain.read_root_file(path)
     except VerificationError as e:
-        raise VerificationError(f"{path.relative_to(root)}: {e.message}; nothing was exported",
-                                e.hint) from None
+        raise VerificationError(f"{e.message}; nothing was exported", e.hint) from None
 
 
 def record_export(c: Any, bundle: Bundle, how: str, where: Path) -> None:
