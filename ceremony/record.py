@@ -226,17 +226,40 @@ def write_record(ws: Workspace, out: Path | None = None) -> list[Path]:
     return [*paths, target]
 
 
-def _outputs(ws: Workspace) -> list[tuple[str, str]]:
-    out = []
-    for d in (ws.metadata, ws.keys, ws.out):
-        if d.is_dir():
-            for p in sorted(d.rglob("*")):
-                if p.is_file() and not p.name.startswith("."):
-                    out.append((p.relative_to(ws.root).as_posix(), sha256(p.read_bytes())))
-    for name in ("transcript.json", "transcript.txt"):
-        p = ws.record / name
-        if p.is_file():
-            out.append((f"record/{name}", sha256(p.read_bytes())))
+def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
+    """The ceremony's outputs and their digests, as the journal records them.
+
+    Taken from the journal (key files rebuilt from their events, published roots and exports
+    by their journaled digests, the transcript as regenerated), not from whatever the folders
+    hold now: the report is then a function of the journal, which ``record verify`` regenerates
+    and compares, and the files themselves are checked against the same digests there. A file
+    written after the seal (an emergency plan in ``out/``) changes neither.
+    """
+    from ceremony.record_check import journaled_key_file
+    out: list[tuple[str, str]] = []
+    init = events[0].data if events else {}
+    for role, entries in sorted((init.get("online_keys") or {}).items()):
+        for entry in entries:
+            data = json.dumps(entry, indent=1, sort_keys=True).encode()
+            out.append((f"keys/online-{role}-{str(entry.get('keyid'))[:16]}.json", sha256(data)))
+    for e in events:
+        if e.type == "key-generated":
+            out.append((f"keys/root-{e.data['keyholder']}.json",
+                        sha256(journaled_key_file(events, e.data))))
+        elif e.type == "published":
+            for name in e.data.get("files", []):
+                if name.endswith("root.json"):
+                    out.append((f"metadata/{name}", e.data["sha256"]))
+                else:  # a sidecar: fixed at publish, its own digest
+                    p = ws.metadata / name
+                    out.append((f"metadata/{name}",
+                                sha256(p.read_bytes()) if p.is_file() else "(missing)"))
+        elif e.type == "exported":
+            out.append((f"{e.data.get('kind')} bundle, {e.data.get('transport')} to "
+                        f"{e.data.get('target')} (journal line {e.seq})",
+                        str(e.data.get("bundle_sha256"))))
+    for name, data in transcript_files(events).items():
+        out.append((f"record/{name}", sha256(data)))
     return out
 
 
@@ -389,7 +412,7 @@ def report(root: Path) -> str:
 
     parts.append("<h2>Outputs</h2>")
     parts.append(table(["file", "sha256"], [[e(n), f"<code>{d}</code>"] for n, d in
-                                             _outputs(ws)]))
+                                             _outputs(ws, events)]))
 
     parts.append("<h2>Seal</h2>")
     sealed = next((ev for ev in events if ev.type == SEALED), None)

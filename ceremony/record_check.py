@@ -129,17 +129,21 @@ def _check_plan(ws: Workspace, init: dict[str, Any], v: RecordVerdict) -> None:
         v.checks.append(f"{ws.plan.name} matches the journal")
 
 
+def journaled_key_file(events: list[Event], d: dict[str, Any]) -> bytes:
+    """The bytes of ``keys/root-NAME.json`` as the ``key-generated`` event ``d`` gives them."""
+    if journal_format(events) == "notary":  # the key file also names the keyholder
+        from ceremony.formats.notary_record import key_file_bytes
+        return key_file_bytes(d)
+    return json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
+
+
 def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
     for e in events:
         if e.type != "key-generated":
             continue
         d = e.data
         path = ws.keys / f"root-{d['keyholder']}.json"
-        if journal_format(events) == "notary":  # the key file also names the keyholder
-            from ceremony.formats.notary_record import key_file_bytes
-            want = key_file_bytes(d)
-        else:
-            want = json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
+        want = journaled_key_file(events, d)
         try:
             ok = path.read_bytes() == want
         except OSError:
