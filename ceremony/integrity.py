@@ -127,19 +127,24 @@ def _compare_keys(want: dict[str, list[dict[str, Any]]], got: dict[str, list[dic
             left = sorted(set(a_ids) - set(b_ids)) or a_ids or ["none"]
             right = sorted(set(b_ids) - set(a_ids)) or b_ids or ["none"]
             raise VerificationError(
-                f"the {role} key in {got_what} is {_short(right[0])} but {want_what} holds "
-                f"{_short(left[0])}: the journal's online keys were rewritten; refusing",
-                hint="restore the workspace from a copy, or start a new workspace from the "
-                     "plan; nothing was done")
+                f"the {role} key in {got_what} is {_short(right[0])}, but in {want_what} it "
+                f"is {_short(left[0])}: {_CHANGED}; refusing",
+                hint="restore the workspace (or the plan's key files) from a copy, or start a "
+                     "new workspace from the plan; nothing was done")
         by_id = {str(k.get("keyid")): k for k in b}
         for k in a:
             other = by_id[str(k.get("keyid"))]
             if other != k:
                 raise VerificationError(
                     f"the {role} key {_short(str(k.get('keyid')))} in {got_what} differs from "
-                    f"{want_what} (same id, other content): the journal's online keys were "
-                    "rewritten; refusing",
-                    hint="restore the workspace from a copy; nothing was done")
+                    f"{want_what} (same id, other content): {_CHANGED}; refusing",
+                    hint="restore the workspace (or the plan's key files) from a copy; nothing "
+                         "was done")
+
+
+#: Why two views of the online keys can differ; the tool cannot tell which one is true.
+_CHANGED = ("the online keys are not those the ceremony started with (a rewritten journal, or "
+            "replaced key files)")
 
 
 def check_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:

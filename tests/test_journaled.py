@@ -206,6 +206,10 @@ def test_kept_key_signature_is_checked_against_the_previous_root(hsm: SoftHsm,
 # ---- 3. a journal rewritten with a recomputed hash chain ---------------------------------------
 
 
+CHANGED = ("the online keys are not those the ceremony started with (a rewritten journal, or "
+           "replaced key files)")
+
+
 def _attacker_entry(hsm: SoftHsm, tmp: Path) -> dict[str, Any]:
     make_online_keys(hsm, tmp / "attacker", label="attacker", roles=("targets",))
     key = load_public_key_file(tmp / "attacker" / "targets.pub.pem", "attacker").key
@@ -245,9 +249,8 @@ def test_journal_rewritten_to_swap_an_online_key_is_refused_before_drafting(
     before = _tree(a)
     r = cli("draft", a)
     assert r.code == 3
-    assert (f"error: the targets key in the journal is {evil['keyid'][:16]} but the plan's key "
-            f"files in {plan_dir} holds {real[:16]}: the journal's online keys were rewritten; "
-            "refusing") in r.err
+    assert (f"error: the targets key in the journal is {evil['keyid'][:16]}, but in the plan's "
+            f"key files in {plan_dir} it is {real[:16]}: {CHANGED}; refusing") in r.err
     assert _tree(a) == before
 
     # (b) the journal and the keys/ copies rewritten: the plan's key files still differ
@@ -258,8 +261,8 @@ def test_journal_rewritten_to_swap_an_online_key_is_refused_before_drafting(
     before = _tree(b)
     r = cli("draft", b)
     assert r.code == 3
-    assert (f"the targets key in the journal is {evil['keyid'][:16]} but the plan's key files in "
-            f"{plan_dir} holds {real[:16]}") in r.err
+    assert (f"error: the targets key in the journal is {evil['keyid'][:16]}, but in the plan's "
+            f"key files in {plan_dir} it is {real[:16]}: {CHANGED}; refusing") in r.err
     assert _tree(b) == before
 
     # (c) the plan's folder gone (its stick taken away): the keys/ copies made at init anchor
@@ -269,9 +272,8 @@ def test_journal_rewritten_to_swap_an_online_key_is_refused_before_drafting(
         before = _tree(a)
         r = cli("draft", a)
         assert r.code == 3
-        assert (f"error: the targets key in the journal is {evil['keyid'][:16]} but the key "
-                f"files copied to keys/ at init holds {real[:16]}: the journal's online keys "
-                "were rewritten; refusing") in r.err
+        assert (f"error: the targets key in the journal is {evil['keyid'][:16]}, but in the key "
+                f"files copied to keys/ at init it is {real[:16]}: {CHANGED}; refusing") in r.err
         assert _tree(a) == before
         assert cli("draft", ws).code == 0  # the untouched workspace drafts from its copies
     finally:
@@ -306,12 +308,10 @@ def test_rewritten_journal_is_refused_by_sign_publish_seal_and_export(hsm: SoftH
     c = run_steps(hsm, ws, setup.plan, None, [], publish=False)
     real = c.state.init["online_keys"]["targets"][0]["keyid"]
     evil = _attacker_entry(hsm, tmp_path)
-    init_msg = (f"the targets key in the journal is {evil['keyid'][:16]} but the plan's key "
-                f"files in {plan_dir} holds {real[:16]}: the journal's online keys were "
-                "rewritten; refusing")
-    draft_msg = (f"the targets key in the draft of root v1 is {evil['keyid'][:16]} but the "
-                 f"plan's key files in {plan_dir} holds {real[:16]}: the journal's online keys "
-                 "were rewritten; refusing")
+    init_msg = (f"the targets key in the journal is {evil['keyid'][:16]}, but in the plan's key "
+                f"files in {plan_dir} it is {real[:16]}: {CHANGED}; refusing")
+    draft_msg = (f"the targets key in the draft of root v1 is {evil['keyid'][:16]}, but in the "
+                 f"plan's key files in {plan_dir} it is {real[:16]}: {CHANGED}; refusing")
 
     # the whole story rewritten (init, keys/, the draft): sign refuses before any PIN
     s1 = tmp_path / "sign-all"
@@ -460,3 +460,62 @@ def test_an_older_report_before_the_seal_is_noted_not_refused(hsm: SoftHsm,
     assert r.code == 0, r.err
     assert (f"ok   record/report.html covers journal lines 1-{n} of {n + 1}: out of date, not "
             "compared (`ceremony record report` refreshes it)") in r.out
+
+
+# ---- the same for a notary collection ---------------------------------------------------------
+
+
+def test_notary_export_refuses_a_replaced_sidecar_or_root_and_a_swapped_online_key(
+        hsm: SoftHsm, tmp_path: Path) -> None:
+    from tests.test_notary_ceremony_offline import online_keys, run, write_plan
+    hsm.make("tok-alice")
+    keys, targets = online_keys(tmp_path / "keys")
+    plan = write_plan(tmp_path, "n1", keys, targets)
+    ws = tmp_path / "ws"
+    run(hsm, ws, plan)
+    c = Ceremony.open(ws)
+    published = next(e for e in c.journal.events if e.type == "published")
+    (tmp_path / "stick").mkdir()
+
+    sidecar = ws / "metadata" / "ceremony-keys.json"
+    original = sidecar.read_bytes()
+    doc = json.loads(original)
+    text = json.dumps(doc).replace(c.state.keys["alice"].token_serial, "0000000000000000")
+    sidecar.write_text(text)
+    before = _tree(ws)
+    r = cli("export", ws, "--usb", tmp_path / "stick")
+    assert r.code == 3
+    assert ("error: metadata/ceremony-keys.json differs from the key records in the journal: it "
+            "was replaced after publish; nothing was exported") in r.err
+    assert _tree(ws) == before and not any((tmp_path / "stick").iterdir())
+    sidecar.write_bytes(original)
+
+    root = ws / "metadata" / "1.root.json"
+    original = root.read_bytes()
+    forged = original.replace(b'"version":1', b'"version": 1')
+    assert forged != original
+    root.write_bytes(forged)
+    r = cli("export", ws, "--qr", tmp_path / "qr")
+    assert r.code == 3
+    assert (f"error: metadata/1.root.json differs from the root published at journal line "
+            f"{published.seq} (journaled sha256 {published.data['sha256'][:16]}..., the file "
+            f"has {_sha(forged)[:16]}...): it was replaced after publish; nothing was "
+            "exported") in r.err
+    assert not (tmp_path / "qr").exists()
+    root.write_bytes(original)
+
+    # a journal rewritten (chain recomputed) to swap the tagging key: refused by name
+    other, _ = online_keys(tmp_path / "other")
+    from ceremony.formats.notary_files import load_key_file
+    evil = load_key_file(other / "targets.pub.json", "attacker")
+    real = c.state.init["online_keys"]["targets"][0]["keyid"]
+
+    def swap(objs: list[dict[str, Any]]) -> None:
+        objs[0]["data"]["online_keys"]["targets"] = [{"keyid": evil.keyid, **evil.entry}]
+    rewrite_journal(ws, swap)
+    before = _tree(ws)
+    r = cli("export", ws, "--usb", tmp_path / "stick")
+    assert r.code == 3
+    assert (f"error: the targets key in the journal is {evil.keyid[:16]}, but in the plan's key "
+            f"files in {plan.parent.resolve()} it is {real[:16]}: {CHANGED}; refusing") in r.err
+    assert _tree(ws) == before and not any((tmp_path / "stick").iterdir())
