@@ -145,8 +145,11 @@ def export_draft(c: Any, out: Path) -> Path:
     Raises:
         StateError: nothing drafted.
         WorkspaceError: ``out`` exists.
+        VerificationError: the journal's draft or online keys differ from the plan's key files.
     """
     md = c.draft_metadata()
+    from ceremony import integrity
+    integrity.check_draft(c)  # the draft that travels is what the plan and key files give
     fmt = c.plan.format
     doc = {"kind": DRAFT_KIND, "format": fmt, "repository": c.plan.repository,
            "ceremony_id": c.state.init["ceremony_id"], "version": md.signed.version,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -118,7 +120,7 @@ def run_steps(hsm: SoftHsm, ws: Path, plan: Path, previous: Path | None,
     return c
 
 
-def rewrite_journal(ws: Path, edit: "Callable[[list[dict[str, Any]]], None]") -> None:
+def rewrite_journal(ws: Path, edit: Callable[[list[dict[str, Any]]], None]) -> None:
     """Rewrite a workspace's journal as an attacker with the whole folder would.
 
     ``edit`` changes the parsed lines in place; then every line's ``seq``, ``prev`` and

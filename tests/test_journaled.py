@@ -57,8 +57,8 @@ def test_published_file_replaced_before_export_is_refused(hsm: SoftHsm, tmp_path
     forged_bytes = json.dumps(forged, indent=1).encode()
     before = _tree(ws)
 
-    for name, label in (("1.root.json", "the root published at journal line "
-                                         f"{line}"),
+    for name, label in (("1.root.json", ("the root published at journal line "
+                                         f"{line}")),
                         ("root.json", f"the root published at journal line {line} (v1)")):
         (ws / "metadata" / name).write_bytes(forged_bytes)
         before[f"metadata/{name}"] = forged_bytes
@@ -157,13 +157,13 @@ def test_detached_signature_with_an_edited_token_serial_is_refused(hsm: SoftHsm,
     kid = bob.keyid[:12]
     cases = [
         (edited("serial", token_serial="0000000000000000"),
-         f"names token serial '0000000000000000', but the journal records "
-         f"{bob.token_serial!r} for that key"),
+         (f"names token serial '0000000000000000', but the journal records "
+         f"{bob.token_serial!r} for that key")),
         (edited("no-serial", token_serial="<removed>"),
          f"names token serial None, but the journal records {bob.token_serial!r} for that key"),
         (edited("label", token_label="rehearsal-mallory"),
-         "names token label 'rehearsal-mallory', but the journal records 'rehearsal-bob' for "
-         "that key"),
+         ("names token label 'rehearsal-mallory', but the journal records 'rehearsal-bob' for "
+         "that key")),
     ]
     for path, detail in cases:
         r = cli("import-signature", ws, path)
@@ -321,6 +321,9 @@ def test_rewritten_journal_is_refused_by_sign_publish_seal_and_export(hsm: SoftH
     before = _tree(s1)
     r = cli("sign", s1, "--keyholder", "alice", "--pin-file", hsm.pin_file)
     assert r.code == 3 and f"error: {init_msg}" in r.err, r.err
+    r = cli("export-draft", s1, "--out", tmp_path / "travelling.json")  # nor does it travel
+    assert r.code == 3 and f"error: {init_msg}" in r.err, r.err
+    assert not (tmp_path / "travelling.json").exists()
     assert _tree(s1) == before
 
     # only the draft rewritten: the draft's online role is compared with the anchored keys
