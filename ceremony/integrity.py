@@ -278,8 +278,11 @@ def check_export(c: Any, files: dict[str, bytes]) -> None:
 
 
 def _version_of(name: str) -> int | None:
+    """N for a file named exactly ``N.root.json`` (not ``01.root.json``), else None."""
     head, _, rest = name.partition(".")
-    return int(head) if head.isdigit() and rest == "root.json" else None
+    if not (head.isdigit() and rest == "root.json") or name != f"{int(head)}.root.json":
+        return None
+    return int(head)
 
 
 def _same(name: str, data: bytes, want: str, what: str) -> None:

@@ -116,7 +116,8 @@ def test_previous_chain_replaced_before_export_is_refused(hsm: SoftHsm, tmp_path
                                                                          "2.root.json"]
     # a forged, self-signed v1 in place of the true one (same keys, other expiry)
     first = c.ws.previous / "1.root.json"
-    md = Metadata[Root].from_bytes(first.read_bytes())
+    true_first = first.read_bytes()
+    md = Metadata[Root].from_bytes(true_first)
     md.signed.expires = md.signed.expires.replace(year=md.signed.expires.year + 5)
     first.write_bytes(tuf_format.to_bytes(md))  # the signature no longer verifies
     before = _tree(ws)
@@ -127,6 +128,16 @@ def test_previous_chain_replaced_before_export_is_refused(hsm: SoftHsm, tmp_path
     assert "; nothing was exported" in r.err
     assert not any((tmp_path / "stick").iterdir())
     assert _tree(ws) == before
+
+    # a file slipped in beside the chain would travel too: refused by name
+    first.write_bytes(true_first)
+    (c.ws.previous / "01.root.json").write_bytes(true_first)
+    r = cli("export", ws, "--usb", tmp_path / "stick")
+    assert r.code == 3
+    assert "error: 01.root.json is not a file the journal recorded; nothing was exported" in r.err
+    assert not any((tmp_path / "stick").iterdir())
+    (c.ws.previous / "01.root.json").unlink()
+    assert cli("export", ws, "--usb", tmp_path / "stick").code == 0
 
 
 # ---- 2. a detached signature's unsigned fields --------------------------------------------------
