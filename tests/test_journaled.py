@@ -346,6 +346,26 @@ def test_rewritten_journal_is_refused_by_sign_publish_seal_and_export(hsm: SoftH
     assert r.code == 3 and f"error: {draft_msg}" in r.err, r.err
     assert _tree(s2) == before
 
+    # the online keys left alone, the expiry stretched (digest recomputed): the rebuilt TUF draft
+    # differs from the journal's
+    s3 = tmp_path / "sign-expiry"
+    shutil.copytree(ws, s3)
+
+    def stretch(objs: list[dict[str, Any]]) -> None:
+        d = next(o for o in objs if o["type"] == "draft-created")["data"]
+        d["signed"]["expires"] = "2099-01-01T00:00:00Z"
+        d["digest"] = tuf_format.signed_digest(Metadata(Root.from_dict(json.loads(
+            json.dumps(d["signed"])))))
+    rewrite_journal(s3, stretch)
+    for f in (s3 / "metadata" / "drafts").glob("*.json"):
+        f.unlink()
+    before = _tree(s3)
+    r = cli("sign", s3, "--keyholder", "alice", "--pin-file", hsm.pin_file)
+    assert r.code == 3
+    assert ("error: the draft of root v1 is not what the plan and the key files give (rebuilt, "
+            "its digest differs from the journal's): the journal was rewritten; refusing") in r.err
+    assert _tree(s3) == before
+
     # signed and published honestly, then the journal rewritten: publish, seal, export refuse
     for k in ("alice", "bob"):
         c.sign(k, hsm.module, hsm.pin)
