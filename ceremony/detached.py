@@ -187,8 +187,11 @@ def export_draft(c: Any, out: Path) -> Path:
     Raises:
         StateError: nothing drafted.
         WorkspaceError: ``out`` exists.
+        VerificationError: the journal's draft or online keys differ from the plan's key files.
     """
     md = c.draft_metadata()
+    from ceremony import integrity
+    integrity.check_draft(c)  # the draft that travels is what the plan and key files give
     fmt = c.plan.format
     doc = {"kind": DRAFT_KIND, "format": fmt, "repository": c.plan.repository,
            "ceremony_id": c.state.init["ceremony_id"], "version": md.signed.version,
@@ -375,6 +378,8 @@ def import_signature(c: Any, path: Path) -> list[str]:
         if fields is None:
             raise VerificationError(f"{path}: the signature by {keyholder} does not verify over "
                                     f"root v{md.signed.version}")
+        from ceremony.integrity import check_signature_token
+        check_signature_token(c, path, keyholder, counting[keyid], s)  # unsigned fields
         checked.append((keyid, fields, s.get("token_serial")))
     for keyid, fields, serial in checked:
         c.record(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": keyid, **fields,

@@ -133,7 +133,7 @@ class Ceremony:
         online_data = {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
                        for role, keys in online.items()}
         ws, journal = create_workspace(Path(root), plan, text, prev_info, prev_files, online_data,
-                                       warnings)
+                                       warnings, plan_dir=Path(plan_path).resolve().parent)
         c = cls(ws, journal, plan)
         c._adopt_hold(hold_workspace(ws.root))  # one process per workspace from its first line
         return c
@@ -438,20 +438,26 @@ class Ceremony:
         if self.state.draft is not None:
             raise StateError(f"root v{self.state.draft['version']} is already drafted",
                              hint="sign it (`ceremony sign`), or start a new workspace to change it")
+        from ceremony import integrity
+        integrity.check_online_keys(self)  # the journal's online keys are the plan's
         prev = self.previous_root()
         now = now or tuf_format.utcnow()
         version = prev.signed.version + 1 if prev else 1
-        online = self.online_keys()
-        md = tuf_format.build_root(
-            version, tuf_format.expiry(now, self.plan.root.expires), self.plan.consistent_snapshot,
-            self.root_keys(), self.plan.root.threshold,
-            {r.name: (online[r.name], r.threshold) for r in self.plan.online}, created=now)
+        md = self.build_draft(version, now, self.online_keys())
         if prev is not None:
             _check_rotation(prev.signed, md.signed)
         self._append(DRAFT_CREATED, {"version": version, "digest": tuf_format.signed_digest(md),
                                      "signed": md.signed.to_dict(), "created": now.isoformat()})
         self._write_derived(self._write_draft)
         return md
+
+    def build_draft(self, version: int, now: datetime, online: dict[str, list[Key]]) -> Metadata[Root]:
+        """Root ``version`` as the plan, the root keys and ``online`` make it at ``now`` (TUF);
+        ``draft`` journals it, ``ceremony.integrity`` rebuilds it to check the journal's."""
+        return tuf_format.build_root(
+            version, tuf_format.expiry(now, self.plan.root.expires), self.plan.consistent_snapshot,
+            self.root_keys(), self.plan.root.threshold,
+            {r.name: (online[r.name], r.threshold) for r in self.plan.online}, created=now)
 
     def draft_metadata(self) -> Metadata[Root]:
         """The current draft with every journaled signature attached.
@@ -558,6 +564,8 @@ class Ceremony:
         if self.state.draft_published:
             raise StateError(f"root v{self.state.draft['version']} is already published")
         self.check_draft_file()
+        from ceremony import integrity
+        integrity.check_draft(self)  # re-derived from the plan and the key files
         keys = self.signing_keys(keyholder)
         if not keys:
             v = self.state.draft["version"]
@@ -642,6 +650,8 @@ class Ceremony:
         if version in self.state.published:
             raise StateError(f"root v{version} is already published")
         self.check_draft_file()
+        from ceremony import integrity
+        integrity.check_draft(self)  # re-derived from the plan and the key files
         st = self.status()
         if not st.verified:
             raise ThresholdError(f"root v{version} cannot be published below threshold: "
@@ -703,7 +713,7 @@ def public_of(key: Any) -> Any:
 
 def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any] | None,
                      prev_files: dict[str, bytes], online_data: dict[str, list[dict[str, Any]]],
-                     warnings: list[str]) -> tuple[Workspace, Journal]:
+                     warnings: list[str], plan_dir: Path | None = None) -> tuple[Workspace, Journal]:
     """Create a workspace all at once: built in a hidden folder beside it, then renamed.
 
     A crash part-way leaves only the hidden ``.NAME.init-*`` folder, never a workspace
@@ -745,6 +755,8 @@ def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any
         "previous": prev_info,
         "tool_version": _tool_version(),
         "warnings": warnings,
+        # where the plan's key files are: ``ceremony.integrity`` re-reads them before drafting
+        **({"plan_dir": str(plan_dir)} if plan_dir is not None else {}),
     })
     try:
         os.rename(tmp, root)  # onto a missing or empty folder: atomic

@@ -195,17 +195,24 @@ def transcript_document(events: list[Event]) -> dict[str, Any]:
             "entries": [asdict(x) for x in transcript(events)]}
 
 
-def write_transcript(ws: Workspace, events: list[Event]) -> list[Path]:
-    """Write ``record/transcript.json`` and ``record/transcript.txt`` atomically."""
+def transcript_files(events: list[Event]) -> dict[str, bytes]:
+    """The bytes of ``transcript.json`` and ``transcript.txt`` for a journal (pure): what
+    :func:`write_transcript` writes and ``record verify`` regenerates to compare."""
     doc = transcript_document(events)
-    j = ws.record / "transcript.json"
-    t = ws.record / "transcript.txt"
-    atomic_write(j, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     text = [(f"transcript of ceremony {doc['ceremony_id']}, journal line {doc['journal_seq']}, "
              f"head {doc['journal_head']}")]
     text += [entry_for(e).line() for e in events]
-    atomic_write(t, ("\n".join(text) + "\n").encode())
-    return [j, t]
+    return {"transcript.json": (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode(),
+            "transcript.txt": ("\n".join(text) + "\n").encode()}
+
+
+def write_transcript(ws: Workspace, events: list[Event]) -> list[Path]:
+    """Write ``record/transcript.json`` and ``record/transcript.txt`` atomically."""
+    paths = []
+    for name, data in transcript_files(events).items():
+        atomic_write(ws.record / name, data)
+        paths.append(ws.record / name)
+    return paths
 
 
 # ---- writing the record -----------------------------------------------------------------
@@ -225,18 +232,45 @@ def write_record(ws: Workspace, out: Path | None = None) -> list[Path]:
     return [*paths, target]
 
 
-def _outputs(ws: Workspace) -> list[tuple[str, str]]:
-    out = []
-    for d in (ws.metadata, ws.keys, ws.out):
-        if d.is_dir():
-            for p in sorted(d.rglob("*")):
-                if p.is_file() and not p.name.startswith("."):
-                    out.append((p.relative_to(ws.root).as_posix(), sha256(p.read_bytes())))
-    for name in ("transcript.json", "transcript.txt"):
-        p = ws.record / name
-        if p.is_file():
-            out.append((f"record/{name}", sha256(p.read_bytes())))
+def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
+    """The ceremony's outputs and their digests, as the journal records them.
+
+    Taken from the journal (key files rebuilt from their events, published roots and exports
+    by their journaled digests, the transcript as regenerated), not from whatever the folders
+    hold now: the report is then a function of the journal, which ``record verify`` regenerates
+    and compares, and the files themselves are checked against the same digests there. A file
+    written after the seal (an emergency plan in ``out/``) changes neither.
+    """
+    from ceremony.record_check import journaled_key_file
+    out: list[tuple[str, str]] = []
+    init = events[0].data if events else {}
+    for role, entries in sorted((init.get("online_keys") or {}).items()):
+        for entry in entries:
+            data = json.dumps(entry, indent=1, sort_keys=True).encode()
+            out.append((f"keys/online-{role}-{str(entry.get('keyid'))[:16]}.json", sha256(data)))
+    for e in events:
+        if e.type == "key-generated":
+            out.append((f"keys/root-{e.data['keyholder']}.json",
+                        sha256(journaled_key_file(events, e.data))))
+        elif e.type == "published":
+            for name in e.data.get("files", []):
+                if name.endswith("root.json"):
+                    out.append((f"metadata/{name}", e.data["sha256"]))
+                else:  # a sidecar: fixed at publish, its own digest
+                    p = ws.metadata / name
+                    out.append((f"metadata/{name}",
+                                sha256(p.read_bytes()) if p.is_file() else "(missing)"))
+        elif e.type == "exported":
+            out.append((f"{e.data.get('kind')} bundle, {e.data.get('transport')} to "
+                        f"{e.data.get('target')} (journal line {e.seq})",
+                        str(e.data.get("bundle_sha256"))))
+    for name, data in transcript_files(events).items():
+        out.append((f"record/{name}", sha256(data)))
     return out
+
+
+#: The report's own note of the journal position it was made from (``record verify`` reads it).
+REPORT_META = "ceremony-journal"
 
 
 def report(root: Path) -> str:
@@ -245,6 +279,9 @@ def report(root: Path) -> str:
     Plan, participants, key fingerprints as hex and as PGP words (to read
     aloud), preflight sessions, thresholds reached, outputs with digests, the
     seal, the transcript, and boxes for witnesses to sign on paper.
+
+    The verdict it shows leaves any earlier ``report.html`` out (``record verify``
+    regenerates the report to compare it with the file, so the report cannot judge itself).
 
     Raises:
         WorkspaceError: the journal is broken (a report of a broken journal would lie).
@@ -262,7 +299,7 @@ def report(root: Path) -> str:
     init = events[0].data
     plan = parse_plan(ws.plan.read_text(encoding="utf-8"))
     from ceremony import record_check  # it imports this module
-    verdict = record_check.check_record(ws.root, require_seal=False)
+    verdict = record_check.check_record(ws.root, require_seal=False, check_report=False)
     e = html.escape
 
     def words(hexd: str) -> str:
@@ -381,7 +418,7 @@ def report(root: Path) -> str:
 
     parts.append("<h2>Outputs</h2>")
     parts.append(table(["file", "sha256"], [[e(n), f"<code>{d}</code>"] for n, d in
-                                             _outputs(ws)]))
+                                             _outputs(ws, events)]))
 
     parts.append("<h2>Seal</h2>")
     sealed = next((ev for ev in events if ev.type == SEALED), None)
@@ -407,7 +444,8 @@ def report(root: Path) -> str:
         f'<div class="box"><div>Name: {e(n)}</div><div>Role: {r}</div>'
         '<div>Signature:</div><div>Date (UTC):</div></div>' for n, r in boxes))
     title = f"Key ceremony record: {e(plan.name)}"
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+    meta = f'<meta name="{REPORT_META}" content="{len(events)} {events[-1].hash}">'
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">{meta}<title>{title}</title>"
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
 
 

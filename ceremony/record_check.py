@@ -16,7 +16,6 @@ from typing import Any
 from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError, WorkspaceError
 from ceremony.journal import Event
-from ceremony.record import transcript_document
 from ceremony.seal import (
     journal_format,
     previous_root,
@@ -56,11 +55,13 @@ class RecordVerdict:
                 "checks": self.checks, "problems": self.problems}
 
 
-def check_record(root: Path, require_seal: bool = True) -> RecordVerdict:
-    """Re-check a workspace offline: journal chain, plan, outputs, transcript, seal.
+def check_record(root: Path, require_seal: bool = True, check_report: bool = True) -> RecordVerdict:
+    """Re-check a workspace offline: journal chain, plan, outputs, transcript, report, seal.
 
     Never raises for a failed check: every problem is in the verdict, the
     journal's broken line named as :mod:`ceremony.journal` names it.
+    ``check_report=False`` leaves ``record/report.html`` out: the report shows this
+    verdict, and is itself compared with a regenerated one.
     """
     from ceremony import journal as journal_mod
     from ceremony.state import replay
@@ -83,6 +84,8 @@ def check_record(root: Path, require_seal: bool = True) -> RecordVerdict:
     _check_keys(ws, events, v)
     _check_published(ws, events, v)
     _check_transcript(ws, events, v)
+    if check_report:
+        _check_report(ws, events, v)
     _check_seal(ws, events, v, require_seal)
     _check_attestations_and_witnesses(ws, events, v)
     return v
@@ -126,17 +129,21 @@ def _check_plan(ws: Workspace, init: dict[str, Any], v: RecordVerdict) -> None:
         v.checks.append(f"{ws.plan.name} matches the journal")
 
 
+def journaled_key_file(events: list[Event], d: dict[str, Any]) -> bytes:
+    """The bytes of ``keys/root-NAME.json`` as the ``key-generated`` event ``d`` gives them."""
+    if journal_format(events) == "notary":  # the key file also names the keyholder
+        from ceremony.formats.notary_record import key_file_bytes
+        return key_file_bytes(d)
+    return json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
+
+
 def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
     for e in events:
         if e.type != "key-generated":
             continue
         d = e.data
         path = ws.keys / f"root-{d['keyholder']}.json"
-        if journal_format(events) == "notary":  # the key file also names the keyholder
-            from ceremony.formats.notary_record import key_file_bytes
-            want = key_file_bytes(d)
-        else:
-            want = json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
+        want = journaled_key_file(events, d)
         try:
             ok = path.read_bytes() == want
         except OSError:
@@ -204,20 +211,131 @@ def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> No
 
 
 def _check_transcript(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
-    path = ws.record / "transcript.json"
-    if not path.exists():
+    """``record/transcript.json`` and ``.txt`` are regenerated from the journal lines they cover
+    and compared byte for byte (the first differing line named); once sealed, they must cover
+    the whole journal, and exist."""
+    from ceremony.record import transcript_files
+    sealed = _sealed_at(events)
+    for name in ("transcript.json", "transcript.txt"):
+        where = f"record/{name}"
+        path = ws.record / name
+        if not path.exists():
+            if sealed:
+                v.problems.append(f"{where} is missing: the seal writes it (run `ceremony seal "
+                                  "WORKSPACE` again to rewrite the record)")
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            v.problems.append(f"{where} cannot be read: {e.strerror}")
+            continue
+        seq = _transcript_seq(name, data)
+        if seq is None:
+            v.problems.append(f"{where} is not a transcript")
+            continue
+        if not 0 < seq <= len(events):
+            v.problems.append(f"{where} does not match the journal: it names journal line {seq} "
+                              f"of {len(events)}")
+            continue
+        want = transcript_files(events[:seq])[name]
+        if data != want:
+            v.problems.append(f"{where} does not match the journal: "
+                              + first_difference(data, want))
+        elif seq < sealed:
+            v.problems.append(f"{where} covers journal lines 1-{seq}, not the sealed journal "
+                              f"({sealed} lines): run `ceremony record report WORKSPACE`")
+        else:
+            v.checks.append(f"{where} matches journal lines 1-{seq}")
+
+
+def _sealed_at(events: list[Event]) -> int:
+    """The journal line of the seal (0: not sealed)."""
+    return next((e.seq for e in events if e.type == SEALED), 0)
+
+
+def _transcript_seq(name: str, data: bytes) -> int | None:
+    """The journal line a transcript file says it covers (None: not a transcript)."""
+    import re
+    try:
+        if name.endswith(".json"):
+            return int(json.loads(data)["journal_seq"])
+        m = re.match(rb"transcript of ceremony \S+, journal line (\d+), head [0-9a-f]{64}\n", data)
+        return int(m.group(1)) if m else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def first_difference(have: bytes, want: bytes) -> str:
+    """Where a file first differs from what the journal gives: the line, and both excerpts."""
+    from itertools import zip_longest
+    a = have.decode("utf-8", "replace").split("\n")
+    b = want.decode("utf-8", "replace").split("\n")
+    for n, (x, y) in enumerate(zip_longest(a, b), start=1):
+        if x == y:
+            continue
+        x, y = x or "", y or ""
+        col = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+        start = max(0, col - 20)
+        return (f"line {n} differs (the file has {x[start:start + 60]!r}, the journal gives "
+                f"{y[start:start + 60]!r})")
+    return "the bytes differ"
+
+
+#: The largest report read back (a report is some hundred kilobytes).
+MAX_REPORT = 64 * 1024 * 1024
+
+
+def _check_report(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
+    """``record/report.html`` is regenerated and compared byte for byte (the first differing
+    line named) when it covers the whole journal; before the seal an older report is only
+    noted as out of date, after the seal it must cover the sealed journal."""
+    import re
+
+    from ceremony.errors import CeremonyError
+    from ceremony.record import REPORT_META, report
+    sealed = _sealed_at(events)
+    where, path = "record/report.html", ws.record / "report.html"
+    if not path.is_file():
+        if sealed:
+            v.problems.append(f"{where} is missing: the seal writes it (run `ceremony seal "
+                              "WORKSPACE` again to rewrite the record)")
         return
     try:
-        doc = json.loads(path.read_bytes())
-        seq = int(doc["journal_seq"])
-    except (OSError, ValueError, KeyError, TypeError):
-        v.problems.append("record/transcript.json is not a transcript")
+        if path.stat().st_size > MAX_REPORT:
+            v.problems.append(f"{where} is far larger than any report")
+            return
+        data = path.read_bytes()
+    except OSError as e:
+        v.problems.append(f"{where} cannot be read: {e.strerror}")
         return
-    if not 0 < seq <= len(events) or doc != json.loads(json.dumps(
-            transcript_document(events[:seq]))):
-        v.problems.append("record/transcript.json does not match the journal")
+    m = re.search(rb'<meta name="' + REPORT_META.encode() + rb'" content="(\d+) ([0-9a-f]{64})">',
+                  data)
+    if m is None:
+        v.problems.append(f"{where} is not a report this tool wrote (it names no journal line)")
+        return
+    seq, head = int(m.group(1)), m.group(2).decode()
+    if not 0 < seq <= len(events) or events[seq - 1].hash != head:
+        v.problems.append(f"{where} names journal line {seq} with head {head[:16]}..., which "
+                          "is not in this journal")
+        return
+    if seq < len(events):
+        if seq < sealed:
+            v.problems.append(f"{where} covers journal lines 1-{seq}, not the sealed journal "
+                              f"({sealed} lines): run `ceremony record report WORKSPACE`")
+        else:  # before the seal; or lines appended after it, a problem of their own
+            v.checks.append(f"{where} covers journal lines 1-{seq} of {len(events)}: out of "
+                            "date, not compared (`ceremony record report` refreshes it)")
+        return
+    try:
+        want = report(ws.root).encode()
+    except CeremonyError as e:
+        v.problems.append(f"cannot regenerate {where}: {e.message}")
+        return
+    if data != want:
+        v.problems.append(f"{where} differs from the report the journal gives: "
+                          + first_difference(data, want))
     else:
-        v.checks.append(f"record/transcript.json matches journal lines 1-{seq}")
+        v.checks.append(f"{where} matches the report regenerated from journal lines 1-{seq}")
 
 
 def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: bool) -> None:

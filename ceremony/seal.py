@@ -203,6 +203,8 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = 
     refuse_if_sealed(c)
     from ceremony.preflight import require_preflight
     require_preflight(c)  # a token step: live ceremonies re-check the air gap now
+    from ceremony import integrity
+    integrity.check_draft(c)  # the journal's draft is what the plan and key files give
     _require_witnesses(c)
     events = c.journal.events
     target = seal_target(events)
@@ -257,6 +259,8 @@ def seal_finish(c: Any) -> SealStatus:
         StateError: already sealed, or keyholders still to seal.
     """
     refuse_if_sealed(c)
+    from ceremony import integrity
+    integrity.check_draft(c)  # the journal's draft is what the plan and key files give
     _require_witnesses(c)
     events = c.journal.events
     status = seal_status(c.ws, events)

@@ -41,19 +41,23 @@ def workspace_bundle(c: Any) -> Bundle:
     Raises:
         StateError: nothing drafted yet.
     """
+    from ceremony import integrity
     st = c.state
     repo, cid = c.plan.repository, st.init["ceremony_id"]
+    if st.draft is not None:
+        integrity.check_draft(c)  # the journal's draft is what the plan and key files give
     if st.published:
         files: dict[str, bytes] = {}
         for p in sorted(c.ws.previous.glob("*.root.json")) if c.ws.previous.is_dir() else []:
-            files[p.name] = p.read_bytes()
+            files[p.name] = _read(p, c.ws.root)
         for v in st.published:
             name = f"{v}.root.json"
-            files[name] = (c.ws.metadata / name).read_bytes()
-        files["root.json"] = (c.ws.metadata / "root.json").read_bytes()
+            files[name] = _read(c.ws.metadata / name, c.ws.root)
+        files["root.json"] = _read(c.ws.metadata / "root.json", c.ws.root)
         sidecar = c.ws.metadata / "ceremony-keys.json"
         if sidecar.is_file():
-            files[sidecar.name] = sidecar.read_bytes()
+            files[sidecar.name] = _read(sidecar, c.ws.root)
+        integrity.check_export(c, files)  # every byte shipped is what the journal recorded
         return Bundle.from_files("signed-metadata", repo, cid, files, journal_head=st.head)
     if st.draft is None:
         raise StateError("there is nothing to export yet: no draft and nothing published")
@@ -63,6 +67,21 @@ def workspace_bundle(c: Any) -> Bundle:
         export_draft(c, path)
         data = path.read_bytes()
     return Bundle.from_files("draft", repo, cid, {path.name: data}, journal_head=st.head)
+
+
+def _read(path: Path, root: Path) -> bytes:
+    """A workspace file about to be exported (bounded like any root file).
+
+    Raises:
+        VerificationError: missing, unreadable or oversize (nothing was exported).
+    """
+    if not path.is_file():
+        raise VerificationError(f"{path.relative_to(root)} is missing (the journal recorded it); "
+                                "nothing was exported", hint="restore it from a copy")
+    try:
+        return chain.read_root_file(path)
+    except VerificationError as e:
+        raise VerificationError(f"{e.message}; nothing was exported", e.hint) from None
 
 
 def record_export(c: Any, bundle: Bundle, how: str, where: Path) -> None:

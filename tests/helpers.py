@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -116,3 +118,24 @@ def run_steps(hsm: SoftHsm, ws: Path, plan: Path, previous: Path | None,
     if publish:
         c.publish()
     return c
+
+
+def rewrite_journal(ws: Path, edit: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Rewrite a workspace's journal as an attacker with the whole folder would.
+
+    ``edit`` changes the parsed lines in place; then every line's ``seq``, ``prev`` and
+    ``hash`` are recomputed with ``ceremony.journal``'s own hashing, so the chain verifies
+    again (``ceremony.journal.read`` accepts the result).
+    """
+    import json
+
+    from ceremony.journal import GENESIS, _digest
+    path = ws / "journal.jsonl"
+    objs = [json.loads(x) for x in path.read_text().splitlines()]
+    edit(objs)
+    prev, out = GENESIS, []
+    for seq, o in enumerate(objs, start=1):
+        body = {"seq": seq, "time": o["time"], "type": o["type"], "data": o["data"], "prev": prev}
+        prev = _digest(body)
+        out.append(json.dumps({**body, "hash": prev}, sort_keys=True, separators=(",", ":")))
+    path.write_text("\n".join(out) + "\n")

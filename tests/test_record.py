@@ -52,8 +52,8 @@ def lines(c: Ceremony) -> list[dict[str, Any]]:
 
 
 def write_lines(c: Ceremony, objs: list[dict[str, Any]], rehash: bool = False) -> None:
-    """Write journal lines; with ``rehash``, recompute the chain (and the transcript) as a
-    forger would."""
+    """Write journal lines; with ``rehash``, recompute the chain (and the transcript and the
+    report) as a forger would."""
     prev = "0" * 64
     out = []
     for i, o in enumerate(objs, start=1):
@@ -65,8 +65,7 @@ def write_lines(c: Ceremony, objs: list[dict[str, Any]], rehash: bool = False) -
         out.append(json.dumps(o, sort_keys=True, separators=(",", ":")))
     c.ws.journal.write_text("\n".join(out) + "\n")
     if rehash:
-        from ceremony.journal import read
-        record.write_transcript(c.ws, read(c.ws.journal))
+        record.write_record(c.ws)
 
 
 # ---- the happy path ------------------------------------------------------------------------

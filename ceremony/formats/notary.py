@@ -388,7 +388,7 @@ class NotaryCeremony(Ceremony):
             role: [{"keyid": k.keyid, **k.entry} for k in keys] for role, keys in online.items()
         }
         ws, journal = create_workspace(Path(root), plan, text, prev_info, prev_files, online_data,
-                                       warnings)
+                                       warnings, plan_dir=path.resolve().parent)
         return cls(ws, journal, plan)
 
     @property
@@ -548,6 +548,8 @@ class NotaryCeremony(Ceremony):
             raise StateError(f"root v{self.state.draft['version']} is already drafted",
                              hint="sign it (`ceremony sign`), or start a new workspace to "
                              "change it")
+        from ceremony import integrity
+        integrity.check_online_keys(self)  # the journal's online keys are the plan's
         prev = self.previous_root()
         now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         version = prev.signed.version + 1 if prev else 1
@@ -732,16 +734,27 @@ class NotaryCeremony(Ceremony):
         self._write_once(numbered, data)
         atomic_write(self.ws.metadata / "root.json", data)
         written += [numbered, self.ws.metadata / "root.json"]
-        identities = self.identities()
-        chain_keys = set(md.signed.keys)
+        sidecar = self.ws.metadata / SIDECAR
+        atomic_write(sidecar, self._sidecar_for(md.signed, version))
+        written.append(sidecar)
+        return data, written
+
+    def _sidecar_for(self, signed: Any, version: int) -> bytes:
+        """The sidecar published beside root ``version``: who holds each key of the chain."""
+        info = self.state.init.get("previous") or {}
+        chain_keys = set(signed.keys)
         for v in info.get("versions", []):
             chain_keys |= set(self._previous_file(self.ws.previous / f"{v}.root.json",
                                                   None).signed.keys)
-        kept = {k: v for k, v in identities.items() if k in chain_keys}
-        sidecar = self.ws.metadata / SIDECAR
-        atomic_write(sidecar, sidecar_bytes(self.gun, version, kept))
-        written.append(sidecar)
-        return data, written
+        kept = {k: v for k, v in self.identities().items() if k in chain_keys}
+        return sidecar_bytes(self.gun, version, kept)
+
+    def published_sidecar(self, version: int) -> bytes:
+        """The sidecar ``publish`` wrote for root ``version``, rebuilt from the journal (its
+        draft and key records), for ``ceremony.integrity`` to compare with the file."""
+        draft = next(e.data for e in self.journal.events
+                     if e.type == DRAFT_CREATED and e.data["version"] == version)
+        return self._sidecar_for(NotaryRoot(draft["signed"], self.identities()), version)
 
     @staticmethod
     def _write_once(path: Path, data: bytes) -> None:
