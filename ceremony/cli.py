@@ -301,6 +301,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"showed {shown if shown >= 0 else 'some'} frames; bundle digest {bundle.digest}",
               file=sys.stderr)
         return 0
+    from ceremony.resume import adoptable_usb_bundle, usb_export_lines
+    adopted = adoptable_usb_bundle(c, bundle, Path(args.usb)) if args.usb else None
+    if adopted is not None:  # written by an export killed before it was journaled
+        where, adopted = adopted
+        record_export(c, adopted, "usb", where)
+        _emit(args, usb_export_lines(adopted, where),
+              {"transport": "usb", "path": str(where), "bundle_sha256": adopted.digest})
+        return 0
     lines, data, where = _send(args, bundle)
     record_export(c, bundle, data["transport"], where)
     _emit(args, lines, data)

@@ -68,6 +68,11 @@ def export_usb_to(c: Any, folder: Path) -> Sent:
     """
     from ceremony.transfer import record_export, workspace_bundle
     bundle = workspace_bundle(c)
+    from ceremony.resume import adoptable_usb_bundle, usb_export_lines
+    adopted = adoptable_usb_bundle(c, bundle, folder)
+    if adopted is not None:  # written by an export killed before it was journaled
+        record_export(c, adopted[1], "usb", adopted[0])
+        return Sent("usb", adopted[0], usb_export_lines(adopted[1], adopted[0]))
     sent = bundle_to_usb(bundle, folder, bundle.manifest.kind)
     record_export(c, bundle, "usb", sent.where)
     return sent
