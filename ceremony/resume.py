@@ -52,6 +52,6 @@ def adoptable_usb_bundle(c: Any, bundle: Any, folder: Path) -> tuple[Path, Any] 
 def usb_export_lines(bundle: Any, path: Path) -> list[str]:
     """What the room hears when an interrupted export's bundle is adopted."""
     from ceremony.fingerprint import fingerprint_words
-    return [f"{bundle.manifest.kind} bundle already on {path} from an interrupted export: "
-            "read back, verified, journaled now",
+    return [(f"{bundle.manifest.kind} bundle already on {path} from an interrupted export: "
+             "read back, verified, journaled now"),
             f"bundle digest {bundle.digest}", f"read aloud: {fingerprint_words(bundle.digest)}"]

@@ -36,6 +36,7 @@ ignore them), never as outputs.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -85,36 +86,37 @@ RECOVERY_EVENTS = {"keygen-recovered"}
 # ---- the zygote (runs as a script) -------------------------------------------------------------
 
 
-def _wait_for_tracer(timeout: float = 20.0) -> None:
-    """Spin until strace is attached. The status file is opened once and re-read with
-    ``pread``, a call no kill point counts, so the counted calls are the same in every run."""
-    fd = os.open("/proc/self/status", os.O_RDONLY)
+def _wait_for_tracer(pid: int, timeout: float = 20.0) -> None:
+    """Wait (in the zygote) until strace is attached to ``pid``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        m = re.search(rb"TracerPid:\s+(\d+)", os.pread(fd, 8192, 0))
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                m = re.search(rb"TracerPid:\s+(\d+)", f.read())
+        except OSError:
+            return
         if m and m.group(1) != b"0":
-            os.close(fd)
             return
         time.sleep(0.001)
-    os._exit(99)
 
 
-def _child(job: dict[str, Any]) -> None:
-    """One command (or the census) in a forked child; never returns."""
+def _child(job: dict[str, Any], out: int, go: int | None) -> None:
+    """One command (or the census) in a forked child; never returns.
+
+    A traced child first blocks on ``go`` (a pipe) until the zygote has seen strace attach:
+    nothing before that is a counted call, so every run of a command makes the same
+    counted calls, whenever strace happens to attach.
+    """
     try:
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        if go is not None:
+            # under Yama ptrace_scope=1, let the sibling strace attach (PR_SET_PTRACER, ANY)
+            ctypes.CDLL(None).prctl(0x59616D61, ctypes.c_ulong(2**64 - 1), 0, 0, 0)
+            os.read(go, 1)
         os.chdir(job["cwd"])
         os.environ["SOFTHSM2_CONF"] = str(Path(job["cwd"]) / "softhsm" / "softhsm2.conf")
         os.environ["CEREMONY_PIN"] = PIN
-        out = os.open(job["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        if job.get("traced"):
-            try:  # under Yama ptrace_scope=1, let the sibling strace attach
-                import ctypes
-                ctypes.CDLL(None).prctl(0x59616D61, ctypes.c_ulong(-1 & 0xFFFFFFFFFFFFFFFF), 0, 0, 0)
-            except OSError:
-                pass
-            _wait_for_tracer()
         if job["argv"] == ["census"]:
             Path("census.json").write_text(json.dumps(census()))
             code = 0
@@ -153,14 +155,21 @@ def zygote() -> int:
     gc.freeze()  # children do not copy the imported objects' pages just to collect them
     for line in sys.stdin:
         job = json.loads(line)
+        out = os.open(job["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        go, start = os.pipe() if job.get("traced") else (None, None)
         pid = os.fork()
         if pid == 0:
-            _child(job)
+            _child(job, out, go)
+        os.close(out)
         tracer = None
-        if job.get("traced"):
+        if start is not None and go is not None:
+            os.close(go)
             tracer = subprocess.Popen(["strace", "-qq", "-f", "-p", str(pid), *job["strace"]],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
+            _wait_for_tracer(pid)
+            os.write(start, b"g")
+            os.close(start)
         _, status = os.waitpid(pid, 0)
         if tracer is not None:
             tracer.wait()
@@ -329,7 +338,7 @@ def parse_trace(text: str, scenario: Path, before: Path, command: int) -> list[C
     return calls
 
 
-def select_points(calls: list[Call], full_keygen: int = 5, stride: int = 10, full_stride: int = 3) -> tuple[list[Call], dict[str, int]]:
+def select_points(calls: list[Call], full_keygen: int = 5, stride: int = 8, full_stride: int = 2) -> tuple[list[Call], dict[str, int]]:
     """The kill points of the sweep, and how many calls each rule left out.
 
     * A point is kept only where the disk differs from the previous kept point of the same
@@ -384,6 +393,7 @@ def select_points(calls: list[Call], full_keygen: int = 5, stride: int = 10, ful
                 keep = False
         if keep:
             kept.append(c)
+        if keep or changed_since:  # this state is swept, or deliberately left out
             changed_since = False
         if c.changes:
             changed_since = True
@@ -536,6 +546,9 @@ def check_final(where: Path, ref: Reference, outcome: Outcome) -> None:
         p.append("root.json differs from 1.root.json")
     if normalized_root(published) != normalized_root((rws / "metadata" / "1.root.json").read_bytes()):
         p.append("the published root differs from the reference's")
+    draft = ws / "metadata" / "drafts" / "1.root.json"
+    if normalized_root(draft.read_bytes()) != normalized_root(published):
+        p.append("the draft file is not the published root (stale signatures)")
     p += verify_root(published)
     keys = {e["data"]["keyholder"]: e["data"] for e in evs if e["type"] == "key-generated"}
     for name in NAMES:
