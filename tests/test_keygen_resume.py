@@ -101,6 +101,9 @@ def test_a_lone_public_key_is_removed_journaled_and_the_key_made_once(tmp_path: 
     assert objects(hsm) == one_pair(intent)
     types = [e.type for e in c.journal.events]
     assert types[-3:] == ["keygen-intent", "keygen-recovered", "key-generated"]
+    from ceremony.record import transcript
+    line = [x.line() for x in transcript(c.journal.events) if x.step == "keygen-recovered"][0]
+    assert f"removed what it left: public key {intent[:8]}: its private key was never stored" in line
 
 
 def test_a_private_key_without_its_public_object_is_removed_and_said_so(tmp_path: Path, hsm: SoftHsm) -> None:
