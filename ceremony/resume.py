@@ -8,7 +8,7 @@ re-run would refuse the stick that holds the interrupted run's bundle. This modu
 recognises that bundle: verified, for this ceremony, with exactly the files the re-run
 would send, and made at the journal's current head (nothing was journaled since). Then
 it is adopted and journaled as the export; a bundle the journal already records as
-exported there is reported as done.
+exported there is refused as done (exit 7, like any stick that holds a bundle).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ceremony.errors import CeremonyError, StateError
+from ceremony.errors import CeremonyError, WorkspaceError
 
 
 def adoptable_usb_bundle(c: Any, bundle: Any, folder: Path) -> tuple[Path, Any] | None:
@@ -24,7 +24,7 @@ def adoptable_usb_bundle(c: Any, bundle: Any, folder: Path) -> tuple[Path, Any] 
     or ``None``.
 
     Raises:
-        StateError: the folder holds this bundle and the journal already records its export.
+        WorkspaceError: the folder holds this bundle and the journal already records its export.
     """
     from ceremony.transport import find_bundles, import_usb
     folder = Path(folder).expanduser()
@@ -42,8 +42,9 @@ def adoptable_usb_bundle(c: Any, bundle: Any, folder: Path) -> tuple[Path, Any] 
         if not same:
             continue
         if found.digest in journaled:
-            raise StateError(f"this bundle was already exported to {path} (journaled)",
-                             hint="nothing was written; use a fresh stick for another copy")
+            raise WorkspaceError(f"{folder} already holds a bundle ({path.name}): this very "
+                                 "export, already journaled",
+                                 hint="nothing was written; use a fresh stick for another copy")
         if m.journal_head == c.state.head:
             return path, found
     return None

@@ -73,7 +73,7 @@ ALREADY_DONE = {
     "draft": "is already drafted",
     "sign": "has already signed",
     "publish": "is already published",
-    "export": "was already exported",
+    "export": "this very export, already journaled",
 }
 
 #: Syscalls whose entry is a kill point (state-changing, or fsync as the brief asks).
