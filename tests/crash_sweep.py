@@ -236,7 +236,7 @@ def census() -> dict[str, list[list[str]]]:
     for info in module.tokens():
         token = module.find_token(label=info.label)
         with token.open(user_pin=PIN) as s:
-            h = ulong(s.handle)
+            h = ulong(s.handle)  # type: ignore[attr-defined]
             assert lib.C_FindObjectsInit(h, None, ulong(0)) == 0
             handles: list[int] = []
             batch, count = (ulong * 32)(), ulong(0)
@@ -275,7 +275,7 @@ class Zygote:
 
     def run(self, cwd: Path, argv: list[str], out: Path, strace: list[str] | None = None) -> int:
         """Run ``ceremony ARGV`` in ``cwd``; its exit code (negative: killed by that signal)."""
-        job = {"cwd": str(cwd), "argv": argv, "out": str(out)}
+        job: dict[str, Any] = {"cwd": str(cwd), "argv": argv, "out": str(out)}
         if strace is not None:
             job.update(traced=True, strace=strace)
         with self.lock:
@@ -483,7 +483,7 @@ def run_point(z: Zygote, ref: Reference, call: Call, where: Path) -> Outcome:
     # The operator re-runs the killed command, in a fresh process: the resume under test.
     log = where / "resume.out"
     code = z.run(where, argv, log)
-    results = [{"argv": argv, "code": code, "out": log.read_text()}]
+    results: list[dict[str, Any]] = [{"argv": argv, "code": code, "out": log.read_text()}]
     if code == 0 or ALREADY_DONE[argv[0]] in results[0]["out"]:
         outcome.resumed = "ok" if code == 0 else "already done"
         # ... then the rest of the script, in one more process to save start-ups.
@@ -557,7 +557,7 @@ def verify_root(data: bytes) -> list[str]:
         problems.append(f"the published root does not verify: {e}")
     holders = [md.signed.keys[k].unrecognized_fields.get("x-ceremony-keyholder")
                for k in md.signed.roles[Root.type].keyids]
-    if sorted(holders) != sorted(NAMES):
+    if sorted(str(h) for h in holders) != sorted(NAMES):
         problems.append(f"root keys by keyholder: {holders}")
     return problems
 

@@ -102,7 +102,7 @@ def test_a_lone_public_key_is_removed_journaled_and_the_key_made_once(tmp_path: 
     types = [e.type for e in c.journal.events]
     assert types[-3:] == ["keygen-intent", "keygen-recovered", "key-generated"]
     from ceremony.record import transcript
-    line = [x.line() for x in transcript(c.journal.events) if x.step == "keygen-recovered"][0]
+    line = next(x.line() for x in transcript(c.journal.events) if x.step == "keygen-recovered")
     assert f"removed what it left: public key {intent[:8]}: its private key was never stored" in line
 
 
