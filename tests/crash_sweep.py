@@ -86,18 +86,23 @@ RECOVERY_EVENTS = {"keygen-recovered"}
 # ---- the zygote (runs as a script) -------------------------------------------------------------
 
 
-def _wait_for_tracer(pid: int, timeout: float = 20.0) -> None:
-    """Wait (in the zygote) until strace is attached to ``pid``."""
+#: The zygote's answer when strace could not attach (ptrace not permitted here).
+NOT_TRACED = 98
+
+
+def _wait_for_tracer(pid: int, tracer: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
+    """Wait (in the zygote) until strace is attached to ``pid``; False if it never is."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and tracer.poll() is None:
         try:
             with open(f"/proc/{pid}/status", "rb") as f:
                 m = re.search(rb"TracerPid:\s+(\d+)", f.read())
         except OSError:
-            return
+            return False
         if m and m.group(1) != b"0":
-            return
+            return True
         time.sleep(0.001)
+    return False
 
 
 def _child(job: dict[str, Any], out: int, go: int | None) -> None:
@@ -187,19 +192,24 @@ def zygote() -> int:
         if pid == 0:
             _child(job, out, go)
         os.close(out)
-        tracer = None
+        tracer, attached = None, True
         if start is not None and go is not None:
             os.close(go)
             tracer = subprocess.Popen(["strace", "-qq", "-f", "-p", str(pid), *job["strace"]],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
-            _wait_for_tracer(pid)
+            attached = _wait_for_tracer(pid, tracer)
+            if not attached:
+                os.kill(pid, signal.SIGKILL)
+                tracer.kill()
             os.write(start, b"g")
             os.close(start)
         _, status = os.waitpid(pid, 0)
         if tracer is not None:
             tracer.wait()
         code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        if tracer is not None and not attached:
+            code = NOT_TRACED
         print(code, flush=True)
     return 0
 
@@ -447,6 +457,9 @@ def build_reference(z: Zygote, template: Path, work: Path) -> Reference:
         trace = work / f"trace-{i:02d}.txt"
         code = z.run(run_dir, argv, work / f"reference-{i:02d}.out",
                      ["-yy", "-e", "trace=" + ",".join(KILL_SYSCALLS), "-o", str(trace)])
+        assert code != NOT_TRACED, ("strace could not attach to the ceremony's process: ptrace is "
+                                    "not permitted here (Yama ptrace_scope 2-3, or a container "
+                                    "without CAP_SYS_PTRACE); the sweep needs it")
         assert code == 0, (argv, (work / f"reference-{i:02d}.out").read_text())
         calls += parse_trace(trace.read_text(), run_dir.resolve(), snaps[i], i)
         snap = work / f"snap-{i + 1:02d}"
