@@ -301,13 +301,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"showed {shown if shown >= 0 else 'some'} frames; bundle digest {bundle.digest}",
               file=sys.stderr)
         return 0
-    from ceremony.resume import adoptable_usb_bundle, usb_export_lines
+    from ceremony.resume import adoptable_qr_frames, adoptable_usb_bundle, usb_export_lines
     adopted = adoptable_usb_bundle(c, bundle, Path(args.usb)) if args.usb else None
+    if adopted is None and args.qr and not args.usb:
+        frames = adoptable_qr_frames(c, bundle, Path(args.qr))
+        adopted = (Path(args.qr), frames) if frames is not None else None
     if adopted is not None:  # written by an export killed before it was journaled
-        where, adopted = adopted
-        record_export(c, adopted, "usb", where)
-        _emit(args, usb_export_lines(adopted, where),
-              {"transport": "usb", "path": str(where), "bundle_sha256": adopted.digest})
+        where, found = adopted
+        how = "usb" if args.usb else "qr"
+        record_export(c, found, how, where)
+        _emit(args, usb_export_lines(found, where),
+              {"transport": how, "path": str(where), "bundle_sha256": found.digest})
         return 0
     lines, data, where = _send(args, bundle)
     record_export(c, bundle, data["transport"], where)

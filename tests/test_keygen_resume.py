@@ -195,6 +195,30 @@ def test_an_export_killed_before_its_journal_line_is_adopted_on_the_rerun(tmp_pa
         in again.err
 
 
+def test_qr_frames_of_an_export_killed_before_its_journal_line_are_adopted(tmp_path: Path,
+                                                                         hsm: SoftHsm) -> None:
+    from ceremony.transfer import workspace_bundle
+    from ceremony.transport import export_qr, import_qr
+    setup = bootstrap_setup(hsm, tmp_path, n=3, threshold=2)
+    ws, qr = tmp_path / "ws", tmp_path / "qr"
+    c = Ceremony.init(ws, setup.plan)
+    for name in setup.names:
+        c.keygen(name, hsm.module, hsm.pin)
+    c.draft()
+    export_qr(workspace_bundle(c), qr)  # the draft's frames... and the process died here
+    hsm.module.close()
+    frames = sorted(qr.glob("frame-*.png"))
+    r = cli("export", ws, "--qr", qr)
+    assert r.code == 0, r.err
+    assert "from an interrupted export: read back, verified, journaled now" in r.out
+    assert sorted(qr.glob("frame-*.png")) == frames
+    exported = [e.data for e in Ceremony.open(ws).journal.events if e.type == "exported"]
+    assert [(e["transport"], e["bundle_sha256"]) for e in exported] == [("qr", import_qr(frames).digest)]
+    again = cli("export", ws, "--qr", qr)
+    assert again.code == 7 and f"{qr} already exists and is not an empty folder: it holds this very " \
+        "export's QR frames, already journaled" in again.err
+
+
 def _spki() -> tuple[Any, Any]:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
     return Encoding.DER, PublicFormat.SubjectPublicKeyInfo

@@ -88,6 +88,11 @@ def export_qr_to(c: Any, folder: Path, size: str = "medium") -> Sent:
     """
     from ceremony.transfer import record_export, workspace_bundle
     bundle = workspace_bundle(c)
+    from ceremony.resume import adoptable_qr_frames, usb_export_lines
+    found = adoptable_qr_frames(c, bundle, folder)
+    if found is not None:  # written by an export killed before it was journaled
+        record_export(c, found, "qr", Path(folder))
+        return Sent("qr", Path(folder), usb_export_lines(found, Path(folder)))
     sent = bundle_to_qr(bundle, folder, size, bundle.manifest.kind)
     record_export(c, bundle, "qr", sent.where)
     return sent
