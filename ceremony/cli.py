@@ -55,6 +55,8 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from ceremony.engine import Ceremony
+    from ceremony.resume import refuse_finished_init
+    refuse_finished_init(Path(args.workspace), Path(args.plan))
     c = Ceremony.init(Path(args.workspace), Path(args.plan), Path(args.previous) if args.previous else None)
     p = c.plan
     lines = [f"ceremony {p.name!r} ({p.format}, repository {p.repository}) initialised in {args.workspace}",

@@ -20,6 +20,32 @@ from typing import Any
 from ceremony.errors import CeremonyError, WorkspaceError
 
 
+def refuse_finished_init(root: Path, plan_path: Path) -> None:
+    """Refuse ``init`` on a workspace already initialised from this very plan, saying that
+    init had finished (its process may have died before it said so), instead of the generic
+    "choose a new folder".
+
+    Raises:
+        WorkspaceError: ``root`` holds a ceremony whose journal starts from this plan.
+    """
+    import hashlib
+
+    from ceremony.journal import read
+    from ceremony.workspace import Workspace
+    ws = Workspace(Path(root))
+    try:
+        if not ws.journal.is_file() or not Path(plan_path).is_file():
+            return
+        events = read(ws.journal)
+        digest = hashlib.sha256(Path(plan_path).read_bytes()).hexdigest()
+    except (CeremonyError, OSError):
+        return  # the usual checks say what is wrong
+    if events and events[0].data.get("plan_sha256") == digest:
+        raise WorkspaceError(f"{root} already holds a ceremony initialised from this plan: "
+                             "init had finished",
+                             hint=f"go on with the next step; `ceremony status {root}` shows it")
+
+
 def adoptable_usb_bundle(c: Any, bundle: Any, folder: Path) -> tuple[Path, Any] | None:
     """The bundle (folder, read back) that an interrupted ``export --usb`` left in ``folder``,
     or ``None``.

@@ -374,7 +374,8 @@ def parse_trace(text: str, scenario: Path, before: Path, command: int) -> list[C
     return calls
 
 
-def select_points(calls: list[Call], full_keygen: int = 5, stride: int = 12, full_stride: int = 3) -> tuple[list[Call], dict[str, int]]:
+def select_points(calls: list[Call], full_keygen: int = 5, stride: int = 12, full_stride: int = 3,
+                  every_command: bool = False) -> tuple[list[Call], dict[str, int]]:
     """The kill points of the sweep, and how many calls each rule left out.
 
     * A point is kept only where the disk differs from the previous kept point of the same
@@ -418,7 +419,8 @@ def select_points(calls: list[Call], full_keygen: int = 5, stride: int = 12, ful
         elif c.path.endswith("token.object") and c.syscall == "write":
             skipped["softhsm token.object truncated (SoftHSM defect)"] += 1
             keep = False
-        elif c.path.endswith("/generation") and c.command != first_module_command:
+        elif c.path.endswith("/generation") and c.command != first_module_command \
+                and not every_command:
             skipped["softhsm generation counter, other commands"] += 1
             keep = False
         elif c.path.startswith("softhsm/") and (c.path.endswith(".object") or c.path.endswith(".lock")) \
@@ -651,15 +653,19 @@ class Sweep:
     seconds: float
 
 
-def sweep(work: Path, workers: int = 2, limit: int | None = None) -> Sweep:
-    """Build the reference, then run every kill point on ``workers`` zygotes in parallel."""
+def sweep(work: Path, workers: int = 2, limit: int | None = None, full: bool = False) -> Sweep:
+    """Build the reference, then run every kill point on ``workers`` zygotes in parallel.
+
+    ``full`` samples nothing: every distinct state of every keygen, including SoftHSM's
+    attribute rewrites and generation counters (about 800 points; minutes, not seconds)."""
     from concurrent.futures import ThreadPoolExecutor
     start = time.monotonic()
     template = make_template(work / "template")
     zygotes = [Zygote() for _ in range(workers)]
     try:
         ref = build_reference(zygotes[0], template, work)
-        points, skipped = select_points(ref.calls)
+        points, skipped = select_points(ref.calls, stride=1, full_stride=1, every_command=True) \
+            if full else select_points(ref.calls)
         if limit is not None:
             points = points[:limit]
 

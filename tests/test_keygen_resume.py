@@ -219,6 +219,22 @@ def test_qr_frames_of_an_export_killed_before_its_journal_line_are_adopted(tmp_p
         "export's QR frames, already journaled" in again.err
 
 
+def test_init_run_again_after_it_finished_says_so(tmp_path: Path, hsm: SoftHsm) -> None:
+    setup = bootstrap_setup(hsm, tmp_path, n=3, threshold=2)
+    ws = tmp_path / "ws"
+    assert cli("init", ws, "--plan", setup.plan).code == 0
+    before = (ws / "journal.jsonl").read_bytes()
+    r = cli("init", ws, "--plan", setup.plan)
+    assert r.code == 7
+    assert f"{ws} already holds a ceremony initialised from this plan: init had finished" in r.err
+    assert f"ceremony status {ws}" in r.err
+    assert (ws / "journal.jsonl").read_bytes() == before
+    other = setup.plan.parent / "other.toml"
+    other.write_text(setup.plan.read_text().replace("test-ceremony", "another-ceremony"))
+    r = cli("init", ws, "--plan", other)  # another plan: the usual refusal
+    assert r.code == 7 and "already holds a ceremony (journal.jsonl exists)" in r.err
+
+
 def _spki() -> tuple[Any, Any]:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
     return Encoding.DER, PublicFormat.SubjectPublicKeyInfo
