@@ -24,7 +24,9 @@ So before a resumed keygen generates, it looks at the token (:func:`find`):
   first writes of a new object have not stored it yet) is removed: it holds nothing and no
   class-based search can see it. python-pkcs11 cannot even wrap such a handle, so these are
   found and destroyed through the module's own ``C_*`` entry points (:func:`_classless`),
-  on the session python-pkcs11 holds.
+  on the session python-pkcs11 holds. Only on SoftHSM, whose file store writes an object
+  attribute by attribute: a hardware token stores an object whole, and whatever odd object a
+  vendor keeps is not ours to judge.
 
 Nothing else on the token is touched. The caller journals what is removed before
 :func:`remove` destroys it.
@@ -151,8 +153,9 @@ def find(module: Module, token: pkcs11.Token, pin: PinProvider, algorithm: str,
         elif pubs:
             remove.append(Leftover("public key", key_id.hex(), str(_get(pubs[0], Attribute.LABEL) or ""),
                                    "its private key was never stored", pubs[0]))
-    for handle in _classless(module.path, session):
-        remove.append(Leftover("object", "", "", "half-made: no class yet, holds nothing", handle))
+    if info.manufacturer.startswith("SoftHSM"):  # its file store writes an object in steps
+        for handle in _classless(module.path, session):
+            remove.append(Leftover("object", "", "", "half-made: no class yet, holds nothing", handle))
     return Found(pair, remove, session)
 
 

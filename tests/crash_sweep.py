@@ -395,6 +395,9 @@ def select_points(calls: list[Call], full_keygen: int = 5, stride: int = 12, ful
       C_Login: a kill between the two leaves it empty and the token unreadable, a SoftHSM
       defect no tool can repair (a hardware token or a YubiKey does not write a file).
       Those points are left out and counted; the ftruncate points (file still whole) stay.
+
+    ``every_command`` keeps the generation counters of every command; with ``stride`` and
+    ``full_stride`` 1 nothing is sampled.
     """
     kept: list[Call] = []
     skipped = {"same state as the previous point": 0, "softhsm object, sampled": 0,
