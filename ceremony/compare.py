@@ -38,6 +38,7 @@ from ceremony.state import (
     INITIALIZED,
     KEY_GENERATED,
     KEYGEN_INTENT,
+    KEYGEN_RECOVERED,
     PREFLIGHT,
     PUBLISHED,
     SEAL_SIGNATURE,
@@ -143,7 +144,7 @@ def steps(events: Sequence[Event]) -> list[Step]:
     """The ceremony's steps, in journal order (pure).
 
     Preflights are left out (see the module docstring), and so is a keygen intent that its
-    generated key completes.
+    generated key completes, with what a resumed keygen removed after a crash.
     """
     completed = {e.data.get("keyholder") for e in events if e.type == KEY_GENERATED}
     names = _key_names(events)
@@ -153,8 +154,8 @@ def steps(events: Sequence[Event]) -> list[Step]:
     for e in events:
         if e.type == PREFLIGHT:
             continue
-        if e.type == KEYGEN_INTENT and e.data.get("keyholder") in completed:
-            continue
+        if e.type in (KEYGEN_INTENT, KEYGEN_RECOVERED) and e.data.get("keyholder") in completed:
+            continue  # how a key came to be made (after a crash, too) is not a step
         if e.type == DRAFT_CREATED:
             draft_version = e.data.get("version")
             roles = (e.data.get("signed") or {}).get("roles") or {}

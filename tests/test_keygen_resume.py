@@ -104,6 +104,8 @@ def test_a_lone_public_key_is_removed_journaled_and_the_key_made_once(tmp_path: 
     from ceremony.record import transcript
     line = next(x.line() for x in transcript(c.journal.events) if x.step == "keygen-recovered")
     assert f"removed what it left: public key {intent[:8]}: its private key was never stored" in line
+    from ceremony.compare import steps
+    assert [s.kind for s in steps(c.journal.events)] == ["initialized", "key-generated"]
 
 
 def test_a_private_key_without_its_public_object_is_removed_and_said_so(tmp_path: Path, hsm: SoftHsm) -> None:
