@@ -61,6 +61,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from ceremony.engine import Ceremony
     if (args.trusted or args.expect_root) and not args.previous:
         raise UsageError("--trusted and --expect-root name the start of a --previous chain")
+    from ceremony.resume import refuse_finished_init
+    refuse_finished_init(Path(args.workspace), Path(args.plan))
     c = Ceremony.init(Path(args.workspace), Path(args.plan),
                       Path(args.previous) if args.previous else None,
                       trusted=Path(args.trusted) if args.trusted else None,
@@ -369,6 +371,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         record_export(c, bundle, "qr-animated", Path("terminal"))
         print(f"showed {shown if shown >= 0 else 'some'} frames; bundle digest {bundle.digest}",
               file=sys.stderr)
+        return 0
+    from ceremony.resume import adoptable_qr_frames, adoptable_usb_bundle, usb_export_lines
+    adopted = adoptable_usb_bundle(c, bundle, Path(args.usb)) if args.usb else None
+    if adopted is None and args.qr and not args.usb:
+        frames = adoptable_qr_frames(c, bundle, Path(args.qr))
+        adopted = (Path(args.qr), frames) if frames is not None else None
+    if adopted is not None:  # written by an export killed before it was journaled
+        where, found = adopted
+        how = "usb" if args.usb else "qr"
+        record_export(c, found, how, where)
+        _emit(args, usb_export_lines(found, where),
+              {"transport": how, "path": str(where), "bundle_sha256": found.digest})
         return 0
     lines, data, where = _send(args, bundle)
     record_export(c, bundle, data["transport"], where)

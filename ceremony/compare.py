@@ -38,6 +38,8 @@ from ceremony.state import (
     INITIALIZED,
     KEY_GENERATED,
     KEYGEN_INTENT,
+    JOURNAL_RECOVERED,
+    KEYGEN_RECOVERED,
     PIN_ATTEMPT,
     PREFLIGHT,
     PUBLISHED,
@@ -144,7 +146,8 @@ def steps(events: Sequence[Event]) -> list[Step]:
     """The ceremony's steps, in journal order (pure).
 
     Preflights are left out (see the module docstring), and so is a keygen intent that its
-    generated key completes, and so are PIN attempts (a typo is not a different ceremony).
+    generated key completes, with what a resumed keygen removed after a crash, and so are PIN
+    attempts and journal tails set aside (a typo or a power cut is not a different ceremony).
     """
     completed = {e.data.get("keyholder") for e in events if e.type == KEY_GENERATED}
     names = _key_names(events)
@@ -152,10 +155,10 @@ def steps(events: Sequence[Event]) -> list[Step]:
     draft_version: int | None = None
     draft_root: set[str] = set()
     for e in events:
-        if e.type in (PREFLIGHT, PIN_ATTEMPT):
+        if e.type in (PREFLIGHT, PIN_ATTEMPT, JOURNAL_RECOVERED):
             continue
-        if e.type == KEYGEN_INTENT and e.data.get("keyholder") in completed:
-            continue
+        if e.type in (KEYGEN_INTENT, KEYGEN_RECOVERED) and e.data.get("keyholder") in completed:
+            continue  # how a key came to be made (after a crash, too) is not a step
         if e.type == DRAFT_CREATED:
             draft_version = e.data.get("version")
             roles = (e.data.get("signed") or {}).get("roles") or {}

@@ -47,6 +47,7 @@ from ceremony.state import (
     INITIALIZED,
     KEY_GENERATED,
     KEYGEN_INTENT,
+    KEYGEN_RECOVERED,
     PUBLISHED,
     SIGNATURE_ADDED,
     KeyRecord,
@@ -364,19 +365,45 @@ class Ceremony:
                              "nothing to provision", hint="run keygen without --provision")
         token = module.find_token(label=holder.token, serial=holder.serial)
         intent = self.state.intents.get(keyholder)
+        tk = None
         if intent is None:
             intent = {"keyholder": keyholder, "key_id_hex": os.urandom(16).hex(),
                       "object_label": f"{self.plan.name}/{keyholder}", "algorithm": holder.algorithm,
                       "token_label": holder.token, "token_serial": holder.serial}
             self._append(KEYGEN_INTENT, intent)
-        key_id = bytes.fromhex(intent["key_id_hex"])
-        tk = module.find_key_by_id(token, pin, intent["algorithm"], key_id)
+        else:
+            tk = self._resume_keygen(keyholder, intent, module, token, pin)
         if tk is None:
-            tk = module.generate(token, pin, intent["algorithm"], intent["object_label"], key_id)
+            tk = module.generate(token, pin, intent["algorithm"], intent["object_label"],
+                                 bytes.fromhex(intent["key_id_hex"]))
         data, key_file = self._describe_key(keyholder, tk, intent, now)
         self._write_derived(lambda: atomic_write(self.ws.keys / f"root-{keyholder}.json", key_file))
         self._append(KEY_GENERATED, data)
         return self.state.keys[keyholder]
+
+    def _resume_keygen(self, keyholder: str, intent: dict[str, Any], module: Module, token: Any,
+                       pin: PinProvider) -> Any:
+        """After an interrupted keygen: the pair it made, or ``None`` once its debris is gone.
+
+        The intent was journaled by an earlier run that did not record a key, so the token
+        may hold what that run left (:mod:`hsm.leftovers`): a complete pair with the intent's
+        random CKA_ID that signs and verifies is adopted, never made twice; half-made objects
+        are journaled (``keygen-recovered``), then removed, so nothing is left orphaned.
+
+        Raises:
+            hsm.errors.HsmError: the token failed, or holds several keys with the intent's id.
+        """
+        from hsm import leftovers
+        found = leftovers.find(module, token, pin, intent["algorithm"],
+                               bytes.fromhex(intent["key_id_hex"]))
+        if found.remove:
+            self._append(KEYGEN_RECOVERED, {
+                "keyholder": keyholder, "key_id_hex": intent["key_id_hex"],
+                "token_label": intent.get("token_label"), "token_serial": intent.get("token_serial"),
+                "removed": [item.describe() for item in found.remove],
+                "adopted": found.pair is not None})
+            leftovers.remove(module, token, found)
+        return found.pair
 
     def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
                       attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
@@ -658,6 +685,7 @@ class Ceremony:
                                  + "; ".join(st.lines()), verdict=st)
         from ceremony.witness import require_witnesses
         require_witnesses(self, "publish")  # the plan's FIDO2 witnesses signed off this head
+        self._write_draft()  # a sign killed after its journal line left the file behind
         data, written = self._write_published(md)
         self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
                                  "files": [p.name for p in written]})

@@ -144,6 +144,12 @@ def entry_for(e: Event) -> Entry:
                      digests={"keyid": d["keyid"]},
                      summary=f"generated {d.get('algorithm')} key {d['keyid'][:12]} on token "
                              f"{d.get('token_label')!r}; words: {_words(d['keyid'])}")
+    if e.type == "keygen-recovered":
+        gone = "; ".join(f"{r.get('object')} {str(r.get('key_id_hex') or '(no id)')[:8]}: {r.get('why')}"
+                         for r in d.get("removed", []))
+        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial") or d.get("token_label"),
+                     summary=f"resumed an interrupted keygen on token {d.get('token_label')!r}; "
+                             f"removed what it left: {gone}")
     if e.type == "draft-created":
         return Entry(**kw, actor=ADMIN, token=None, digests={"draft": d["digest"]},
                      summary=f"drafted root v{d['version']} (digest words: {_words(d['digest'])})")

@@ -18,6 +18,8 @@ INITIALIZED = "initialized"
 PREFLIGHT = "preflight"
 KEYGEN_INTENT = "keygen-intent"
 KEY_GENERATED = "key-generated"
+# A resumed keygen removed what its interrupted attempt left on the token (hsm.leftovers).
+KEYGEN_RECOVERED = "keygen-recovered"
 DRAFT_CREATED = "draft-created"
 SIGNATURE_ADDED = "signature-added"
 PUBLISHED = "published"

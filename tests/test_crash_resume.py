@@ -27,6 +27,12 @@ times move on:
 
 Tokens are SoftHSM folders copied from one template per test, so every run
 has the same token serials and online keys.
+
+This test kills at the journal's boundaries (and covers preflight and the seal);
+tests/test_crash_sweep.py kills a CLI ceremony before every state-changing syscall,
+which reaches the windows inside a step (inside SoftHSM's key generation, between a
+file's link and its journal line, inside an export), and tests/test_keygen_resume.py
+pins down each kind of half-made key object the resume must adopt or remove.
 """
 
 from __future__ import annotations

@@ -68,6 +68,11 @@ def export_usb_to(c: Any, folder: Path) -> Sent:
     """
     from ceremony.transfer import record_export, workspace_bundle
     bundle = workspace_bundle(c)
+    from ceremony.resume import adoptable_usb_bundle, usb_export_lines
+    adopted = adoptable_usb_bundle(c, bundle, folder)
+    if adopted is not None:  # written by an export killed before it was journaled
+        record_export(c, adopted[1], "usb", adopted[0])
+        return Sent("usb", adopted[0], usb_export_lines(adopted[1], adopted[0]))
     sent = bundle_to_usb(bundle, folder, bundle.manifest.kind)
     record_export(c, bundle, "usb", sent.where)
     return sent
@@ -83,6 +88,11 @@ def export_qr_to(c: Any, folder: Path, size: str = "medium") -> Sent:
     """
     from ceremony.transfer import record_export, workspace_bundle
     bundle = workspace_bundle(c)
+    from ceremony.resume import adoptable_qr_frames, usb_export_lines
+    found = adoptable_qr_frames(c, bundle, folder)
+    if found is not None:  # written by an export killed before it was journaled
+        record_export(c, found, "qr", Path(folder))
+        return Sent("qr", Path(folder), usb_export_lines(found, Path(folder)))
     sent = bundle_to_qr(bundle, folder, size, bundle.manifest.kind)
     record_export(c, bundle, "qr", sent.where)
     return sent
