@@ -303,7 +303,7 @@ def root_json_line(directory: Path, report: ChainReport, load: Callable[[bytes, 
     newest = f"{report.newest_version}.root.json"
     if not path.exists():
         return f"root.json: absent from {directory} (clients bootstrap from {newest})"
-    data = read_root_file(path)
+    data = read_bounded(path, MAX_ROOT_FILE, "far larger than any root metadata")  # JSON or not
     if not data.strip():
         raise VerificationError(f"{path} is empty: a client fetching root.json gets no root, "
                                 f"it must be a copy of {newest}")

@@ -99,7 +99,7 @@ def test_a_lone_public_key_is_removed_journaled_and_the_key_made_once(tmp_path: 
                                  "label": "test-ceremony/alice", "why": "its private key was never stored"}]
     assert event["adopted"] is False
     assert objects(hsm) == one_pair(intent)
-    types = [e.type for e in c.journal.events]
+    types = [e.type for e in c.journal.events if e.type != "pin-attempt"]
     assert types[-3:] == ["keygen-intent", "keygen-recovered", "key-generated"]
     from ceremony.record import transcript
     line = next(x.line() for x in transcript(c.journal.events) if x.step == "keygen-recovered")

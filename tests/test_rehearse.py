@@ -49,7 +49,7 @@ def test_rehearse_keeps_its_tokens_when_asked(tmp_path: Path) -> None:
     assert f"throwaway tokens kept: {tmp_path / 'hsm' / 'softhsm'} (SOFTHSM2_CONF={conf})" in r.stdout
     tokens = run("tokens", "--json", env_extra={"SOFTHSM2_CONF": str(conf)})
     assert tokens.returncode == 0, tokens.stderr
-    assert {"rehearsal-alice", "rehearsal-bob"} <= {t["label"] for t in json.loads(tokens.stdout)}
+    assert {"rehearsal-alice", "rehearsal-bob"} <= {t["label"] for t in json.loads(tokens.stdout)["tokens"]}
 
 
 def test_rehearse_refuses_impossible_numbers(tmp_path: Path) -> None:

@@ -293,7 +293,8 @@ def test_a_malformed_trusted_root_names_the_field(repo: Path, change, expected: 
 
 def test_a_root_that_is_not_json(repo: Path) -> None:
     (repo / "2.root.json").write_bytes(b"\xff{")
-    refused(verify(repo), EXIT_VERIFY, "error: 2.root.json is not valid TUF root metadata: not JSON")
+    refused(verify(repo), EXIT_VERIFY,
+            "error: 2.root.json is not UTF-8 text (byte 1, line 1: b'\\xff')")
 
 
 def test_an_online_threshold_met_only_by_one_key_under_two_ids(tmp_path: Path, world: World) -> None:
@@ -341,11 +342,12 @@ def test_a_fifo_named_as_metadata_is_refused_at_once(repo: Path) -> None:
     import os
     (repo / "2.root.json").unlink()
     os.mkfifo(repo / "2.root.json")
-    refused(verify(repo), EXIT_VERIFY, f"error: {repo / '2.root.json'} is not a regular file")
+    refused(verify(repo), EXIT_VERIFY, f"error: {repo / '2.root.json'} is a FIFO (named pipe), "
+            "not a regular file; it was not read")
     (repo / "2.root.json").unlink()
     os.mkfifo(repo / "2.root.json")
     refused(cli("verify", "--trusted", repo / "2.root.json", repo), EXIT_VERIFY,
-            "is not a regular file")
+            "is a FIFO (named pipe), not a regular file; it was not read")
 
 
 def test_at_takes_a_date_as_its_midnight_utc(tmp_path: Path, world: World) -> None:
