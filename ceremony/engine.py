@@ -203,6 +203,7 @@ class Ceremony:
             if self.state.draft is not None and \
                     not self.ws.draft_path(self.state.draft["version"]).exists():
                 self._write_derived(self._write_draft)
+            self._rewrite_published()
             generated = {e.data["keyholder"]: e.data for e in self.journal.events
                          if e.type == KEY_GENERATED}
             for keyholder, event in generated.items():
@@ -213,6 +214,34 @@ class Ceremony:
         except CeremonyError as e:
             note(f"a file missing from the workspace could not be rebuilt from the journal: "
                  f"{e.message}")
+
+    def _rewrite_published(self) -> None:
+        """Put back a published root file that was deleted (``metadata/N.root.json``,
+        ``root.json``): rebuilt from the journaled draft and signatures, and written only when
+        its bytes have the digest the ``published`` event recorded, so what comes back is
+        exactly what was published (anything else stays missing, and export names it)."""
+        d = self.state.draft
+        if d is None or not self.state.draft_published:
+            return
+        event = next((e.data for e in reversed(self.journal.events)
+                      if e.type == PUBLISHED and e.data.get("version") == d["version"]), None)
+        if event is None:
+            return
+        missing = [name for name in event.get("files", [])
+                   if not (self.ws.metadata / str(name)).exists()]
+        if not missing:
+            return
+        data = self._published_bytes()
+        if data is None or sha256(data) != event.get("sha256"):
+            return
+        for name in missing:
+            self._write_derived(lambda p=self.ws.metadata / str(name): atomic_write(p, data))  # type: ignore[misc]
+            note(f"metadata/{name} was missing; rebuilt from the journal (sha256 {event['sha256'][:16]}... "
+                 "as published)")
+
+    def _published_bytes(self) -> bytes | None:
+        """The published root's file bytes as :meth:`_write_published` wrote them (TUF)."""
+        return tuf_format.to_bytes(self.draft_metadata())
 
     def _key_file_from_event(self, event: dict[str, Any]) -> bytes:
         """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event (TUF)."""

@@ -291,7 +291,9 @@ def _same(name: str, data: bytes, want: str, what: str) -> None:
         raise VerificationError(
             f"metadata/{name} differs from {what} (journaled sha256 {want[:16]}..., the file "
             f"has {got[:16]}...): it was replaced after publish; nothing was exported",
-            hint="restore the file from a copy; `ceremony record verify` names every difference")
+            hint="restore the file from a copy, or remove it: the next command rebuilds a "
+                 "published TUF root from the journal, exactly as published; `ceremony record "
+                 "verify` names every difference")
 
 
 def _check_previous(c: Any, files: dict[str, bytes], versions: list[int],

@@ -706,6 +706,11 @@ class NotaryCeremony(Ceremony):
         prev = self.previous_root()
         return self._emergency_view(status(self.draft_metadata(), prev.signed if prev else None, self.gun))
 
+    def _published_bytes(self) -> bytes | None:
+        """Not rebuilt for notary: its published folder holds the chain and the sidecar too,
+        whose digests the journal does not each record (export names what is missing)."""
+        return None
+
     def _write_published(self, md: Any) -> tuple[bytes, list[Path]]:
         """Write metadata/N.root.json, root.json (exact wire bytes), the chain and the sidecar.
 
