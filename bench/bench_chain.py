@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from securesystemslib.signer import CryptoSigner  # noqa: E402
 from tuf.api.exceptions import DownloadHTTPError  # noqa: E402
-from tuf.api.metadata import MetaFile, Metadata, Root, Snapshot, Targets, Timestamp  # noqa: E402
+from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp  # noqa: E402
 from tuf.api.serialization.json import JSONSerializer  # noqa: E402
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig  # noqa: E402
 from tuf.ngclient._internal.trusted_metadata_set import TrustedMetadataSet  # noqa: E402
@@ -44,7 +44,7 @@ from ceremony import chain  # noqa: E402
 
 
 def build_chain(d: Path, n: int) -> None:
-    expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=365)
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=365)
     signers = [CryptoSigner.generate_ecdsa() for _ in range(3)]
     online = CryptoSigner.generate_ecdsa()
     root = Root(expires=expires)

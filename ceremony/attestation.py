@@ -100,9 +100,9 @@ def load_roots(path: Path) -> Trust:
     Raises:
         AttestationError: unreadable, not PEM certificates, or no root among them.
     """
-    from hsm.yubikey.attestation import TrustStore
-    from hsm.errors import AttestationError
     from ceremony.inputs import read_input_file
+    from hsm.errors import AttestationError
+    from hsm.yubikey.attestation import TrustStore
     path = Path(path)
     data = read_input_file(path, 1 << 20, "the attestation roots", error=AttestationError)
     try:
@@ -358,7 +358,7 @@ def keygen_yubikey(c: Any, holder: Any, pin: Any, *, trust: Trust,
 
 def _event_time(text: str) -> dt.datetime | None:
     try:
-        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     except (TypeError, ValueError):
         return None
 

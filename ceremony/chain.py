@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,7 @@ def walk(trusted_bytes: bytes, directory: Path, *, now: datetime | None = None,
     check_self_signed(trusted, trusted_name)
     return walk_versions(trusted, trusted_bytes, directory, tuf_format.from_bytes,
                          lambda md, previous, _name: tuf_format.status(md, previous),
-                         now=now or datetime.now(timezone.utc), check_expiry=check_expiry,
+                         now=now or datetime.now(UTC), check_expiry=check_expiry,
                          trusted_name=trusted_name, files=files)
 
 
@@ -359,7 +359,7 @@ def report_lines(report: Any, attested: Sequence[Any] = (), trust: Any = None,
     when there are any."""
     lines = [f"v{st.version}: ok - " + "; ".join(st.lines()) for st in report.statuses]
     expires = f"{report.newest.signed.expires:%Y-%m-%d %H:%M:%S} UTC"
-    if report.newest.signed.is_expired(at or datetime.now(timezone.utc)):
+    if report.newest.signed.is_expired(at or datetime.now(UTC)):
         lines.append(f"chain verified up to v{report.newest_version}, but the newest root "
                      f"EXPIRED at {expires}")
     else:
@@ -386,7 +386,7 @@ class PublishedChain:
     trust: Any = None
     attested: list[Any] = field(default_factory=list)
     folder: list[str] = field(default_factory=list)
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def expired(self) -> bool:
@@ -414,7 +414,7 @@ def verify_published(trusted_path: Path, metadata_dir: Path, roots: Path | str |
     """
     from ceremony import attestation, online_check
     from ceremony.formats import notary_chain, notary_root
-    moment = at or datetime.now(timezone.utc)
+    moment = at or datetime.now(UTC)
     directory = Path(metadata_dir)
     trusted = read_root_file(Path(trusted_path))
     name = trusted_name or str(trusted_path)

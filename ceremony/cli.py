@@ -415,9 +415,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
+    from ceremony.inputs import read_input_file
     from ceremony.transfer import check_arrival
     from ceremony.transport import Bundle
-    from ceremony.inputs import read_input_file
     from ceremony.transport.bundle import MAX_FILE_BYTES
     files = {}
     for f in args.files:
@@ -616,6 +616,7 @@ def _broken_pipe() -> int:
     at /dev/null so the interpreter's final flush does not complain either.
     """
     import os
+
     from ceremony.errors import EXIT_BROKEN_PIPE
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

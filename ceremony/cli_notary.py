@@ -35,6 +35,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
 from ceremony.cli_common import emit as _emit
 
 Handler = Callable[[argparse.Namespace], int]

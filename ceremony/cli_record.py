@@ -25,11 +25,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from ceremony.errors import EXIT_VERIFY, EXIT_WORKSPACE
 from ceremony.cli_common import emit as _emit
+from ceremony.errors import EXIT_VERIFY, EXIT_WORKSPACE
 
 Handler = Callable[[argparse.Namespace], int]
 Add = Callable[..., argparse.ArgumentParser]
@@ -74,10 +75,10 @@ def _ask_clock(args: argparse.Namespace) -> bool:
     """On a terminal, show the UTC time and ask the operator to confirm it."""
     if getattr(args, "json", False) or not sys.stdin.isatty():
         return False
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from ceremony.preflight import utc_text
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     answer = input(f"The clock says {utc_text(now)}. Does a wall clock showing UTC agree? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from typing import Any
-from ceremony.cli_common import emit as _emit, say as _say, open_workspace as _open
+
+from ceremony.cli_common import emit as _emit, open_workspace as _open, say as _say
 
 Handler = Callable[[argparse.Namespace], int]
 Add = Callable[..., argparse.ArgumentParser]

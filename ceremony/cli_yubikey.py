@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
 from ceremony.cli_common import emit as _emit, say as _say
 
 Handler = Callable[[argparse.Namespace], int]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ceremony.journal import Event
@@ -36,9 +36,9 @@ from ceremony.state import (
     EXPORTED,
     IMPORTED,
     INITIALIZED,
+    JOURNAL_RECOVERED,
     KEY_GENERATED,
     KEYGEN_INTENT,
-    JOURNAL_RECOVERED,
     KEYGEN_RECOVERED,
     PIN_ATTEMPT,
     PREFLIGHT,
@@ -286,7 +286,7 @@ def _time(value: Any) -> datetime | None:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _generic(value: Any, key: str = "") -> Any:

@@ -19,7 +19,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -901,4 +901,4 @@ def _check_rotation(old: Root, new: Root) -> None:
 
 def utc(dt: datetime) -> str:
     """A datetime as ``YYYY-MM-DD HH:MM:SS UTC``."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

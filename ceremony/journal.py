@@ -14,7 +14,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def _line_matches(line: bytes, event: Event) -> bool:
 
 def now_utc() -> str:
     """The current UTC time, to the second, as ``YYYY-MM-DDTHH:MM:SSZ``."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 RESTORE_HINT = ("restore the workspace from a backup: `ceremony restore BACKUP WORKSPACE` (the "

@@ -25,7 +25,7 @@ import platform
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ ARPHRD_LOOPBACK = 772
 RTF_REJECT = 0x0200
 
 # A clock before this is a dead RTC battery or a reset, never a real ceremony date.
-MIN_PLAUSIBLE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+MIN_PLAUSIBLE = datetime(2024, 1, 1, tzinfo=UTC)
 # Two laptops in one room may disagree by seconds; the check is for clocks days off.
 CLOCK_TOLERANCE = timedelta(seconds=60)
 
@@ -272,7 +272,7 @@ class Probes:
 
     sys_root: Path = Path("/sys")
     proc_root: Path = Path("/proc")
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     roots: list[Path] | None = None  # package roots for the tool digest
     hostname: str | None = None  # None: this machine's name
 
@@ -288,7 +288,7 @@ class Probes:
                 error = e.message
         return Facts(tuple(read_interfaces(self.sys_root)), tuple(read_routes(self.proc_root)),
                      tuple(read_radios(self.sys_root)),
-                     self.clock().astimezone(timezone.utc).replace(microsecond=0),
+                     self.clock().astimezone(UTC).replace(microsecond=0),
                      tool_digest(self.roots), library_versions(), tokens, error,
                      host_facts(self.proc_root, self.hostname),
                      (str(self.sys_root), str(self.proc_root)))
@@ -371,12 +371,12 @@ class PreflightReport:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def utc_text(dt: datetime) -> str:
     """``YYYY-MM-DD HH:MM:SS UTC``, the one way times are shown to people."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def evaluate(facts: Facts, rehearsal: bool, floor: ClockFloor, clock_confirmed: bool,
@@ -518,7 +518,7 @@ def _parse_time(value: Any) -> datetime | None:
         t = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def run_preflight(c: Any, probes: Probes | None = None, module: Any | None = None,

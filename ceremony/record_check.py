@@ -26,6 +26,7 @@ from ceremony.seal import (
 from ceremony.state import SEALED
 from ceremony.workspace import Workspace
 
+
 @dataclass
 class RecordVerdict:
     """What :func:`check_record` found: every check passed, and every problem."""

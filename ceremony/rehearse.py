@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ceremony.online.rehearsal_keys import ONLINE_TOKEN
-
 from ceremony.errors import UsageError
+from ceremony.online.rehearsal_keys import ONLINE_TOKEN
 from hsm import softhsm
-
 
 
 @dataclass

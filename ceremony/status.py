@@ -6,7 +6,7 @@ One report object rendered by the CLI (text or ``--json``) and the TUI alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tuf.api.metadata import Root
@@ -86,10 +86,10 @@ def expiries(root: Root, online: dict[str, dict[str, Any]], window: timedelta,
              now: datetime | None = None) -> list[Expiry]:
     """Every role's expiry that is known offline: root's, and the online roles' from the
     metadata the ceremony continued from (``init --previous``)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     out = [Expiry("root", root.expires, root.expires - window <= now, root.expires <= now)]
     for role, info in online.items():
-        when = datetime.strptime(str(info["expires"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        when = datetime.strptime(str(info["expires"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         label = f"{role} v{info['version']}" + ("" if info.get("verified") else " (signature NOT valid)")
         out.append(Expiry(label, when, when - window <= now, when <= now))
     return out

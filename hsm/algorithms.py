@@ -9,8 +9,8 @@ CKM_ECDSA; python-pkcs11's default EC mechanism (ECDSA_SHA512) is never used.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from hsm.errors import UnsupportedError
 
@@ -23,7 +23,7 @@ class Algorithm:
     family: str  # "ec", "ed25519" or "rsa"
     curve: str | None  # named curve for EC keys
     bits: int | None  # modulus size for RSA keys
-    hash: Callable[[bytes], "hashlib._Hash"] | None  # host-side pre-hash, EC only
+    hash: Callable[[bytes], hashlib._Hash] | None  # host-side pre-hash, EC only
     sslib_keytype: str
     sslib_scheme: str
     raw_signature_len: int | None  # r||s length for EC, fixed for ed25519

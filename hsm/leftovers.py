@@ -40,8 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pkcs11
-from pkcs11 import Attribute, KeyType, ObjectClass
-from pkcs11 import exceptions as p11e
+from pkcs11 import Attribute, KeyType, ObjectClass, exceptions as p11e
 
 from hsm.algorithms import get_algorithm
 from hsm.errors import HsmError

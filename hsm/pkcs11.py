@@ -25,8 +25,7 @@ from typing import Any
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
-from pkcs11 import exceptions as p11e
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag, exceptions as p11e
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
 from hsm.algorithms import Algorithm, get_algorithm

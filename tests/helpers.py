@@ -36,7 +36,7 @@ def cli(*args: str | Path) -> Run:
 class Setup:
     plan: Path
     names: list[str]
-    online_keys: "OnlineKeys"
+    online_keys: OnlineKeys
 
     def online(self) -> dict[str, TokenKey]:
         """The online keys, opened afresh (each CLI run logs out, as a process would)."""

@@ -22,7 +22,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -145,7 +145,7 @@ def _make_chain(hsm: SoftHsm, tmp: Path) -> Chain:
 
     a, b, c, dv = (signers[k] for k in ("alice", "bob", "carol", "dave"))
     expired = copy.deepcopy(doc2)
-    past = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    past = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     expired["signed"]["expires"] = past.strftime("%Y-%m-%dT%H:%M:%SZ")
     expired_v2 = _sign(expired, [(a, ids["alice"]), (b, ids["bob"]), (c, ids["carol"])])
 

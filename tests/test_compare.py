@@ -17,8 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ceremony import compare as cmp
-from ceremony import journal, preflight, seal
+from ceremony import compare as cmp, journal, preflight, seal
 from ceremony.engine import Ceremony
 from ceremony.journal import Event
 from tests.conftest import SoftHsm

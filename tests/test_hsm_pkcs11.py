@@ -6,8 +6,7 @@ import os
 
 import pkcs11
 import pytest
-from pkcs11 import Attribute
-from pkcs11 import exceptions as p11e
+from pkcs11 import Attribute, exceptions as p11e
 
 from hsm.algorithms import ALGORITHMS
 from hsm.errors import (

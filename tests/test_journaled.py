@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from tuf.api.metadata import Metadata, Root
 
-from ceremony import journal as journal_mod
-from ceremony import record_check, seal
+from ceremony import journal as journal_mod, record_check, seal
 from ceremony.engine import Ceremony
 from ceremony.errors import VerificationError
 from ceremony.flows.export import export_qr_to, export_usb_to

@@ -29,7 +29,6 @@ from ceremony.transfer import check_arrival, workspace_bundle
 from tests.conftest import SoftHsm
 from tests.helpers import cli
 
-
 GUN = "example.com/detached/app"
 THREE = {"alice": "tok-alice", "bob": "tok-bob", "carol": "tok-carol"}
 

@@ -16,8 +16,7 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from notary_fixtures import (  # noqa: F401 - fixture_* register fixtures
     ODD_TARGET_NAMES,
     CliCollection,

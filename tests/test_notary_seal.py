@@ -21,7 +21,6 @@ from tests.conftest import SoftHsm
 from tests.helpers import cli
 from tests.test_record import write_lines
 
-
 GUN = "example.com/sealed/app"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from ceremony.preflight import Probes
 from ceremony.rehearse import write_plan
 from tests.conftest import SoftHsm
 
-CLOCK = datetime(2031, 5, 4, 12, 0, 0, tzinfo=timezone.utc)
+CLOCK = datetime(2031, 5, 4, 12, 0, 0, tzinfo=UTC)
 
 
 # ---- fake machines (shared with the TUI tests) ------------------------------------------
@@ -254,7 +254,7 @@ def test_clock_behind_trusted_metadata_signing_time_is_refused(tmp_path: Path) -
 
 
 def test_clock_from_a_dead_rtc_is_refused(tmp_path: Path) -> None:
-    facts = fake_machine(tmp_path, clock=datetime(2000, 1, 1, tzinfo=timezone.utc)).gather()
+    facts = fake_machine(tmp_path, clock=datetime(2000, 1, 1, tzinfo=UTC)).gather()
     floor = preflight.ClockFloor(preflight.MIN_PLAUSIBLE, "the earliest plausible ceremony date")
     report = preflight.evaluate(facts, True, floor, True)
     assert not report.passed and "2000-01-01 00:00:00 UTC" in report.problems[0].message

@@ -129,8 +129,8 @@ def test_signature_from_a_revoked_key_is_refused(hsm: SoftHsm, chain: Path, tmp_
 
 
 def test_status_lists_every_role_expiry_and_warns(hsm: SoftHsm, chain: Path, tmp_path: Path) -> None:
-    from tests.tuf_repo import publish_online
     from tests.helpers import OnlineKeys
+    from tests.tuf_repo import publish_online
     keys = OnlineKeys(hsm, "online-a", {r: r.encode() for r in ROLES})
     publish_online(tmp_path / "site", keys.open(), version=1)  # 7-day expiries
     for f in (tmp_path / "site" / "metadata").iterdir():

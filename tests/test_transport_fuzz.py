@@ -16,8 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from ceremony.errors import VerificationError
 from ceremony.transport import Bundle, Collector, Manifest, parse_frame

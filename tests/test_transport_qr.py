@@ -28,8 +28,8 @@ from ceremony.transport import (
     fit_size,
     import_qr,
     render_terminal,
+    terminal as term,
 )
-from ceremony.transport import terminal as term
 from ceremony.transport.frames import message_id
 from ceremony.transport.qr import encode_qr, message_bundle, qr_frames, render_png
 from ceremony.transport.scan import read_qr_codes

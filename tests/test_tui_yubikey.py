@@ -21,8 +21,7 @@ from tests.helpers import cli
 from tests.test_tui import SIZE, Driver, app_for, run_async
 from tests.test_yubikey_ceremony import files, one_yubikey_ceremony  # noqa: F401
 from tests.vpiv.card import VirtualYubiKey
-from tests.vpiv.fixtures import PIN as YK_PIN
-from tests.vpiv.fixtures import pcsc, provision_card, yubikey  # noqa: F401
+from tests.vpiv.fixtures import PIN as YK_PIN, pcsc, provision_card, yubikey  # noqa: F401
 from tests.vpiv.harness import PcscHarness
 
 

@@ -8,13 +8,13 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from securesystemslib.signer import Key
-from tuf.api.metadata import MetaFile, Metadata, Snapshot, TargetFile, Targets, Timestamp
+from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 from tuf.ngclient import Updater
 
@@ -35,7 +35,7 @@ def publish_online(repo: Path, online: dict[str, TokenKey], version: int = 1,
     meta.mkdir(parents=True, exist_ok=True)
     tdir = repo / "targets"
     tdir.mkdir(parents=True, exist_ok=True)
-    expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=7)
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
     sha = hashlib.sha256(target).hexdigest()
     (tdir / f"{sha}.{target_name}").write_bytes(target)
     targets = Metadata(Targets(version=version, expires=expires))

@@ -13,6 +13,17 @@ One module per concern; this package re-exports them so screens say ``flows.X``:
 and ``provision`` (YubiKey provisioning at keygen).
 """
 
+from ceremony.flows.audit import (
+    Audit,
+    audit,
+    audit_chain,
+)
+from ceremony.flows.emergency import (
+    Suspect,
+    assess_suspects,
+    compromise_suspects,
+    write_emergency_plan,
+)
 from ceremony.flows.export import (
     IMPORT_FILE,
     IMPORT_QR,
@@ -36,11 +47,24 @@ from ceremony.flows.imports import (
     import_signatures,
     split_paths,
 )
-from ceremony.flows.emergency import (
-    Suspect,
-    assess_suspects,
-    compromise_suspects,
-    write_emergency_plan,
+from ceremony.flows.new import (
+    PlanPreview,
+    preview_plan,
+    start_ceremony,
+)
+from ceremony.flows.provision import (
+    YubiKeySlot,
+    keygen_provision,
+    provision_prompts,
+    yubikey_slot,
+)
+from ceremony.flows.remote import (
+    RemoteDraft,
+    confirm_words,
+    remote_draft,
+    send_signature,
+    sign_remote,
+    signature_bundle,
 )
 from ceremony.flows.script import (
     write_script,
@@ -64,30 +88,6 @@ from ceremony.flows.witnesses import (
     publish_confirmed,
     witness_act,
     witness_view,
-)
-from ceremony.flows.new import (
-    PlanPreview,
-    preview_plan,
-    start_ceremony,
-)
-from ceremony.flows.remote import (
-    RemoteDraft,
-    confirm_words,
-    remote_draft,
-    send_signature,
-    sign_remote,
-    signature_bundle,
-)
-from ceremony.flows.audit import (
-    Audit,
-    audit,
-    audit_chain,
-)
-from ceremony.flows.provision import (
-    YubiKeySlot,
-    keygen_provision,
-    provision_prompts,
-    yubikey_slot,
 )
 
 __all__ = [

@@ -204,8 +204,7 @@ class TerminalQr:
     def next_frame(self) -> tuple[str, list[str]]:
         """The next frame (plain frames first, then fountain frames, without end): its label
         and its lines, dark modules drawn as blocks (to be shown black on white)."""
-        from ceremony.transport import frames as _frames
-        from ceremony.transport import render_terminal
+        from ceremony.transport import frames as _frames, render_terminal
         from ceremony.transport.qr import encode_qr
         raw = next(self._frames)
         frame = _frames.parse_frame(raw)

@@ -105,8 +105,7 @@ from ceremony.formats.notary_root import (
     root_problems,
     status,
 )
-from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, \
-    validate_gun
+from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
 from ceremony.plan import Plan, parse_plan
 from ceremony.state import DRAFT_CREATED, KeyRecord
 from ceremony.workspace import atomic_write

@@ -23,8 +23,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from asn1crypto import core
-from asn1crypto import keys as asn1_keys
+from asn1crypto import core, keys as asn1_keys
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization

@@ -17,9 +17,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from asn1crypto import core
-from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import core, keys as asn1_keys, x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes

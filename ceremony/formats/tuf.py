@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from securesystemslib.signer import Key, Signature
@@ -268,5 +268,5 @@ def diff_roots(old: Root | None, new: Root) -> list[str]:
 
 def utcnow() -> datetime:
     """Now, in UTC, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 

@@ -28,9 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.online.rehearsal_keys import ONLINE_TOKEN
-
 from hsm import softhsm
-
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ prompts or prints: questions and touch prompts go through callbacks.
 
 from __future__ import annotations
 
-from hsm.yubikey.device import YubiKeyInfo, list_yubikeys, select_yubikey
 from hsm.errors import (
     AttestationError,
     FactoryDefaultsError,
@@ -23,6 +22,7 @@ from hsm.errors import (
     ProvisionAbortedError,
     TouchTimeoutError,
 )
+from hsm.yubikey.device import YubiKeyInfo, list_yubikeys, select_yubikey
 
 __all__ = [
     "AttestationError",

@@ -208,7 +208,7 @@ def verify_attestation(attestation: x509.Certificate, device_certificate: x509.C
     Every failed check is a sentence in ``problems`` (so a UI can show them all);
     call :meth:`AttestationVerdict.require` to turn them into an error.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     problems: list[str] = []
     advisories: list[str] = []
 

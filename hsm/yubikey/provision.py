@@ -29,8 +29,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from hsm.yubikey.device import YubiKeyInfo, mapped_errors, piv_session, select_yubikey
 from hsm.errors import NewPinRejectedError, ProvisionAbortedError
+from hsm.yubikey.device import YubiKeyInfo, mapped_errors, piv_session, select_yubikey
 
 FACTORY_PIN = "123456"
 FACTORY_PUK = "12345678"

@@ -29,8 +29,8 @@ import ctypes
 import dataclasses
 import os
 from collections.abc import Callable
-from pkcs11 import Mechanism, ObjectClass
-from pkcs11 import exceptions as p11e
+
+from pkcs11 import Mechanism, ObjectClass, exceptions as p11e
 
 from hsm.algorithms import get_algorithm
 from hsm.errors import (

@@ -31,8 +31,8 @@ OID_POLICY = ObjectIdentifier("1.3.6.1.4.1.41482.3.8")
 OID_FORM_FACTOR = ObjectIdentifier("1.3.6.1.4.1.41482.3.9")
 
 # Yubico's PIV root is valid 2016-03-14 .. 2052-04-17 and its leaves copy that.
-NOT_BEFORE = dt.datetime(2016, 3, 14, tzinfo=dt.timezone.utc)
-NOT_AFTER = dt.datetime(2052, 4, 17, tzinfo=dt.timezone.utc)
+NOT_BEFORE = dt.datetime(2016, 3, 14, tzinfo=dt.UTC)
+NOT_AFTER = dt.datetime(2052, 4, 17, tzinfo=dt.UTC)
 
 
 def _name(cn: str) -> x509.Name:
@@ -45,7 +45,7 @@ def der_integer(value: int) -> bytes:
     return bytes([0x02, len(body)]) + body
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rsa_key(label: str) -> rsa.RSAPrivateKey:
     """One RSA-2048 key per label per process: key generation dominates test time."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -131,7 +131,7 @@ def slot_attestation(device_key: rsa.RSAPrivateKey, device_cert: x509.Certificat
             .sign(device_key, hashes.SHA256()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_ca() -> TestAttestationCA:
     """The CA every virtual card uses unless a test gives another one."""
     return TestAttestationCA()
