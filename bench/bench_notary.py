@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,7 +164,7 @@ def main() -> int:
                              Path(tk["public"]), keys)
                 ws = tmp / f"ws-{m}-{rep}"
                 module.close()  # every keyholder logs in to their token
-                t_init, c = timed(lambda: Ceremony.init(ws, plan, chains[m]))
+                t_init, c = timed(partial(Ceremony.init, ws, plan, chains[m]))
 
                 def offline_core(c: Ceremony = c, holders: list[str] = holders) -> None:
                     from ceremony.formats.notary_json import assert_reserializes
@@ -179,8 +180,8 @@ def main() -> int:
                 series.add(f"M={m}: init --previous", t_init)
                 series.add(f"M={m}: publish (write files)", t_pub)
                 series.add(f"M={m}: offline whole (init..publish)", t_init + t_core + t_pub)
-                t_up, _ = timed(lambda: publish_collection(ws / "metadata", server, gun,
-                                                           Path(tk["private"])))
+                t_up, _ = timed(partial(publish_collection, ws / "metadata", server, gun,
+                                                   Path(tk["private"])))
                 series.add(f"M={m}: online: notary publish", t_up)
                 chains[m] = ws / "metadata"
 

@@ -326,7 +326,7 @@ def compare(live: Sequence[Event], rehearsal: Sequence[Event]) -> Comparison:
 def _run(a: Sequence[Step], b: Sequence[Step]) -> int:
     """How many steps match from the start of ``a`` and ``b``."""
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if not x.same(y):
             break
         n += 1

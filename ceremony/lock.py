@@ -168,10 +168,9 @@ class Hold:
             if entry.count > 0:
                 return
             del _registry[key]  # type: ignore[arg-type]
-            try:
+            # left behind on OSError: the next holder sees a stale file and takes it over
+            with contextlib.suppress(OSError):
                 (entry.root / HOLDER_NAME).unlink(missing_ok=True)
-            except OSError:
-                pass  # left behind: the next holder sees a stale file and takes it over
             entry.lock.release(force=True)
 
 

@@ -275,7 +275,7 @@ def first_difference(have: bytes, want: bytes) -> str:
         if x == y:
             continue
         x, y = x or "", y or ""
-        col = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+        col = next((i for i, (p, q) in enumerate(zip(x, y, strict=False)) if p != q), min(len(x), len(y)))
         start = max(0, col - 20)
         return (f"line {n} differs (the file has {x[start:start + 60]!r}, the journal gives "
                 f"{y[start:start + 60]!r})")

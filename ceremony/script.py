@@ -71,7 +71,8 @@ def steps(c: Any) -> list[Step]:
                     f"ceremony draft {ws}",
                     f"root {plan.root.threshold} of {len(plan.root.keyholders)}; every change read aloud; "
                     "expiry as an absolute UTC date"))
-    needed = f"{plan.root.threshold} of {len(plan.root.keyholders)}" + (" and the previous root's threshold" if prev else "")
+    needed = (f"{plan.root.threshold} of {len(plan.root.keyholders)}"
+              + (" and the previous root's threshold" if prev else ""))
     for name in plan.root.keyholders:
         out.append(Step(f"{name} signs", name, f"ceremony sign {ws} --keyholder {name}",
                         f"only until status shows every threshold met ({needed})"))

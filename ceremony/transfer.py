@@ -168,7 +168,7 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
         if have:
             newest = max(have)
             trusted = chain.read_root_file(have[newest])
-            for v, p in have.items():  # what we already trust travels with the check
+            for p in have.values():  # what we already trust travels with the check
                 if not (d / p.name).exists():
                     (d / p.name).write_bytes(p.read_bytes())
             origin = f"the trusted root v{newest} already in {out}"

@@ -65,7 +65,7 @@ def check_expected(fingerprint_hex: str, expected: str | None, what: str) -> Non
     if want.hex() == fingerprint_hex:
         return
     got = bytes.fromhex(fingerprint_hex)
-    first = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
+    first = next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b)
     raise VerificationError(
         f"{what} is not the root you expected: its fingerprint is {fingerprint_text(fingerprint_hex)}; "
         f"expected {pgp_words_text(want)} (they differ from word {first + 1})",

@@ -34,6 +34,7 @@ Nothing else on the token is touched. The caller journals what is removed before
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from dataclasses import dataclass
@@ -184,10 +185,8 @@ def remove(module: Module, token: pkcs11.Token, found: Found) -> None:
                     raise HsmError(f"{info.describe()} refused to remove a half-made object "
                                    f"(CK_RV 0x{rv:x})")
                 continue
-            try:
+            with contextlib.suppress(p11e.ObjectHandleInvalid):  # already gone
                 item.obj.destroy()
-            except p11e.ObjectHandleInvalid:
-                pass  # already gone
 
 
 _CKA_CLASS = 0x0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -266,10 +266,8 @@ class Module:
         """Drop (and close, if possible) the session for a token, e.g. after removal."""
         session = self._sessions.pop(serial, None)
         if session is not None:
-            try:
+            with suppress(p11e.PKCS11Error):
                 session.close()
-            except p11e.PKCS11Error:
-                pass
 
     def close(self) -> None:
         """Log out of every token this process holds."""

@@ -6,8 +6,6 @@ mis-chosen mechanism is caught before anything is recorded.
 
 from __future__ import annotations
 
-from typing import Union
-
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -16,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hsm.algorithms import Algorithm
 from hsm.errors import SignatureCheckError
 
-PublicKey = Union[ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey]
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 
 
 def raw_to_der(sig: bytes) -> bytes:

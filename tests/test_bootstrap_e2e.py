@@ -170,13 +170,14 @@ def test_pin_from_environment_and_missing_pin(hsm: SoftHsm, tmp_path: Path, monk
     ws = tmp_path / "ws"
     assert cli("init", ws, "--plan", s.plan).code == 0
     monkeypatch.delenv("CEREMONY_PIN", raising=False)
-    monkeypatch.setattr("sys.stdin", open("/dev/null"))
-    r = cli("keygen", ws, "--keyholder", "alice")
-    assert r.code == 5 and "no terminal is attached" in r.err
-    monkeypatch.setenv("CEREMONY_PIN", hsm.pin())
-    r = cli("keygen", ws, "--keyholder", "alice")
-    assert r.code == 0, r.err
-    assert hsm.pin() not in r.out + r.err
+    with open("/dev/null") as devnull:
+        monkeypatch.setattr("sys.stdin", devnull)
+        r = cli("keygen", ws, "--keyholder", "alice")
+        assert r.code == 5 and "no terminal is attached" in r.err
+        monkeypatch.setenv("CEREMONY_PIN", hsm.pin())
+        r = cli("keygen", ws, "--keyholder", "alice")
+        assert r.code == 0, r.err
+        assert hsm.pin() not in r.out + r.err
 
 
 def test_verify_rejects_gap_rollback_and_under_threshold(hsm: SoftHsm, tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ if __name__ == "__main__":
 
 # ---- the test (runs under pytest) ------------------------------------------------------------
 
-import pytest
+import pytest  # noqa: E402 - here, not on top: the child process above exits without it
 
 pytestmark = pytest.mark.slow
 

@@ -202,7 +202,6 @@ def test_edited_draft_is_not_signed_and_keygen_resumes(hsm: SoftHsm, tmp_path: P
 
 
 def test_the_network_guard_catches_the_online_client() -> None:
-    with pytest.raises(AssertionError, match="the offline ceremony tried to open a socket"), no_network():
-        with pytest.raises(RemoteError):
-            fetch_server_key(NotaryServer("https://127.0.0.1:9", timeout=1),
-                             "example.com/app", "timestamp")
+    with (pytest.raises(AssertionError, match="the offline ceremony tried to open a socket"), no_network(),
+          pytest.raises(RemoteError)):
+        fetch_server_key(NotaryServer("https://127.0.0.1:9", timeout=1), "example.com/app", "timestamp")

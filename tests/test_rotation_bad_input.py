@@ -124,7 +124,8 @@ def test_signature_from_a_revoked_key_is_refused(hsm: SoftHsm, chain: Path, tmp_
     journal = (ws / "journal.jsonl").read_bytes()
     r = cli("import-signature", ws, f)
     assert r.code == 3
-    assert f"the signature is from a revoked key (removed in root v2) ({carol_id[:12]}); it counts toward no threshold" in r.err
+    assert (f"the signature is from a revoked key (removed in root v2) ({carol_id[:12]}); "
+            "it counts toward no threshold") in r.err
     assert (ws / "journal.jsonl").read_bytes() == journal
 
 
@@ -140,10 +141,10 @@ def test_status_lists_every_role_expiry_and_warns(hsm: SoftHsm, chain: Path, tmp
     st = cli("status", tmp_path / "ws3")
     assert st.code == 0
     lines = st.out.splitlines()
-    assert any(l.strip().startswith("root v2 (current): expires") and "WARNING" not in l for l in lines)
+    assert any(ln.strip().startswith("root v2 (current): expires") and "WARNING" not in ln for ln in lines)
     for role in ROLES:
-        assert any(l.strip().startswith(f"{role} v1: expires") and l.endswith("WARNING: expires soon")
-                   for l in lines), st.out
+        assert any(ln.strip().startswith(f"{role} v1: expires") and ln.endswith("WARNING: expires soon")
+                   for ln in lines), st.out
     data = json.loads(cli("status", tmp_path / "ws3", "--json").out)
     assert {e["role"].split()[0]: e["warn"] for e in data["expiries"]} == {
         "root": False, "targets": True, "snapshot": True, "timestamp": True}

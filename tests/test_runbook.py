@@ -507,7 +507,7 @@ def test_the_check_catches_drift(tmp_path: Path) -> None:
         ("line 14: `ceremony record`: no such command (ceremony record)",),
     ]
     assert len(problems) == len(expected), problems
-    for problem, parts in zip(problems, expected):
+    for problem, parts in zip(problems, expected, strict=True):
         assert problem.startswith(parts[0]) and all(x in problem for x in parts[1:]), problem
     # A block that runs and fails (here: a command that does not exist) fails the test.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}

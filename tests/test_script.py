@@ -16,9 +16,9 @@ def test_script_lists_every_step_with_fingerprints(hsm: SoftHsm, tmp_path: Path)
     r = cli("script", ws, "--json")
     assert r.code == 0, r.err
     titles = [st["title"] for st in json.loads(r.out)["steps"]]
-    assert titles == ["Create the workspace from the plan", "Check the plan", "Generate alice's root key", "Generate bob's root key",
-                      "Generate carol's root key", "Draft root v1", "alice signs", "bob signs",
-                      "carol signs", "Publish", "Verify", "Carry the result out",
+    assert titles == ["Create the workspace from the plan", "Check the plan", "Generate alice's root key",
+                      "Generate bob's root key", "Generate carol's root key", "Draft root v1", "alice signs",
+                      "bob signs", "carol signs", "Publish", "Verify", "Carry the result out",
                       "Seal the record"]
     html = (ws / "record" / "script.html").read_text()
     digest = json.loads((ws / "journal.jsonl").read_text().splitlines()[0])["data"]["plan_sha256"]

@@ -52,8 +52,8 @@ def test_signed_metadata_out_by_usb_and_qr_byte_for_byte(hsm: SoftHsm, tmp_path:
     r = cli("import", "--qr", *reversed(frames), *frames[:1], "--out", tmp_path / "online2")
     assert r.code == 0, r.err
     assert (tmp_path / "online2" / "1.root.json").read_bytes() == (ws / "metadata" / "1.root.json").read_bytes()
-    exports = [json.loads(l) for l in (ws / "journal.jsonl").read_text().splitlines()
-               if json.loads(l)["type"] == "exported"]
+    exports = [json.loads(ln) for ln in (ws / "journal.jsonl").read_text().splitlines()
+               if json.loads(ln)["type"] == "exported"]
     assert [e["data"]["transport"] for e in exports] == ["usb", "qr"]
 
     r = cli("export", ws, "--usb", stick(tmp_path / "stick"))
@@ -83,13 +83,16 @@ def test_online_keys_in_and_private_keys_refused(tmp_path: Path) -> None:
     make.mkdir()
     key = ec.generate_private_key(ec.SECP256R1())
     from cryptography.hazmat.primitives.serialization import PublicFormat
-    (make / "targets.pub.pem").write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
-    r = cli("pack", make / "targets.pub.pem", "--kind", "online-keys", "--repository", "r", "--usb", stick(tmp_path / "stick"))
+    (make / "targets.pub.pem").write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    r = cli("pack", make / "targets.pub.pem", "--kind", "online-keys", "--repository", "r",
+            "--usb", stick(tmp_path / "stick"))
     assert r.code == 0, r.err
     r = cli("import", "--usb", stick(tmp_path / "stick"), "--out", tmp_path / "in")
     assert r.code == 0 and "targets.pub.pem: public key" in r.out
     (make / "oops.pem").write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    r = cli("pack", make / "oops.pem", "--kind", "online-keys", "--repository", "r", "--usb", stick(tmp_path / "stick2"))
+    r = cli("pack", make / "oops.pem", "--kind", "online-keys", "--repository", "r",
+            "--usb", stick(tmp_path / "stick2"))
     assert r.code == 3 and "oops.pem holds a PRIVATE key" in r.err
     assert not (tmp_path / "stick2").exists() or not any((tmp_path / "stick2").iterdir())
 

@@ -39,7 +39,7 @@ def infer_gun(root: NotaryRoot) -> str:
         try:
             leaf = key.certificates()[0]
         except VerificationError as exc:
-            raise VerificationError(f"cannot tell the GUN of root v{root.version}: {exc.message}")
+            raise VerificationError(f"cannot tell the GUN of root v{root.version}: {exc.message}") from exc
         values = leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         names.add(str(values[0].value) if values else "")
     if len(names) != 1 or "" in names or any(n.endswith("*") for n in names):

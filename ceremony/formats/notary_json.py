@@ -472,10 +472,7 @@ def _go_value(schema: _Schema, value: Any, path: str) -> Any:
         result = {}
         for name, (field_schema, omitempty) in schema.items():
             sub = _path_join(path, name)
-            if name in value:
-                written = _go_value(field_schema, value[name], sub)
-            else:
-                written = _go_value(field_schema, None, sub)
+            written = _go_value(field_schema, value.get(name), sub)
             if omitempty and (written is None or written == []):
                 continue
             result[name] = written

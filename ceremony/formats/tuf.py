@@ -248,7 +248,7 @@ def diff_roots(old: Root | None, new: Root) -> list[str]:
     for role in (Root.type, *ONLINE_ROLES):
         o, n = old.roles[role], new.roles[role]
 
-        def name(root: Root, keyid: str) -> str:
+        def name(root: Root, keyid: str, role: str = role) -> str:
             return key_name(root.keys[keyid]) if role == Root.type else f"key {keyid[:12]}"
 
         for k in n.keyids:

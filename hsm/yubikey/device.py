@@ -16,7 +16,7 @@ Three rules shape this module:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,10 +198,8 @@ def piv_session(device: YubiKeyInfo) -> Iterator[Any]:
                         f"the key in {device.reader} is now YubiKey {actual}, not {device.describe()}")
         yield session
     finally:
-        try:
+        with suppress(Exception):  # closing a pulled card can fail; nothing to do
             conn.close()
-        except Exception:  # noqa: BLE001 - closing a pulled card can fail; nothing to do
-            pass
 
 
 @contextmanager

@@ -26,6 +26,7 @@ OpenPGP/FIDO applications, the exact timing of a real card.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -219,10 +220,8 @@ class VirtualYubiKey:
         count = 0
         for apdu in self.apdu_log:
             if len(apdu) > 4 and apdu[1] == 0x20 and apdu[3] == 0x80:
-                try:
+                with contextlib.suppress(ValueError):
                     count += len(_command_data(apdu[4:])) == 8
-                except ValueError:
-                    pass
         return count
 
     def sent(self, ins: int) -> int:

@@ -14,6 +14,7 @@ namespace, the rest of the test process stays where it was.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import socket
@@ -90,10 +91,8 @@ class CardSlot:
         """Pull the card out (close the connection); idempotent."""
         sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
