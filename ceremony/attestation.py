@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ def load_roots(path: Path) -> Trust:
     return Trust(TrustStore(roots, tuple(c for c in certs if c.issuer != c.subject), path.name), False)
 
 
-def trust_for(plan: Any, path: Path | str | None = None, env: dict[str, str] | None = None) -> Trust:
+def trust_for(plan: Any, path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Trust:
     """The trust for keygen: ``path`` (``--attestation-roots``), else ``CEREMONY_ATTESTATION_ROOTS``,
     else the bundled Yubico roots. Other roots than Yubico's are for rehearsals only.
 

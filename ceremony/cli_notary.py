@@ -34,9 +34,14 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.cli_common import emit as _emit
+
+if TYPE_CHECKING:  # the online commands load these only when they run
+    from tuf.api.metadata import Root
+
+    from ceremony.formats.notary_root import NotaryRoot
 
 Handler = Callable[[argparse.Namespace], int]
 Adder = Callable[..., argparse.ArgumentParser]
@@ -91,7 +96,8 @@ def fetch_keys(
     from ceremony.workspace import atomic_write
 
     validate_gun(gun)
-    reference, source = None, ""
+    reference: Root | NotaryRoot | None = None  # a notary walk's report holds NotaryRoot views
+    source = ""
     if previous is not None:
         first = Path(previous) / "1.root.json"
         report = walk(chain.read_root_file(first), Path(previous), gun=gun, check_expiry=False,
@@ -386,7 +392,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any, add: Adder) -> None:
     """Register ``ceremony notary …`` on ``ceremony.cli``'s subparsers (``add`` as in cli)."""
-    group = add("notary", lambda args: _group_help(group), "online side of a Notary v1 "
+    group: argparse.ArgumentParser = add("notary", lambda args: _group_help(group), "online side of a Notary v1 "
                 "collection: server keys, tagging key, upload (never on the ceremony laptop)",
                 ws=False)
     nsub = group.add_subparsers(dest="notary_command", metavar="NOTARY_COMMAND",

@@ -238,7 +238,7 @@ def _shape(e: Event, names: dict[str, str], version: int | None,
         return (e.type, (("witness", d.get("witness")),),
                 f"witness {d.get('witness')} signed off the journal")
     if e.type == SEALED:
-        who = tuple(sorted({s.get("keyholder") for s in d.get("signatures") or []
+        who = tuple(sorted({str(s.get("keyholder")) for s in d.get("signatures") or []
                             if isinstance(s, dict)}))
         return e.type, (("sealed by", who),), f"record sealed by {', '.join(who)}"
     return e.type, tuple(sorted((k, _generic(v, k)) for k, v in d.items())), e.type

@@ -442,9 +442,9 @@ class Ceremony:
         ``x-`` fields) marks the key as a YubiKey's and travels in the root metadata.
         """
         public = key_from_crypto(tk.public_key())
-        yubikey = {"device": "yubikey", "attestation": attestation} if attestation else {}
         key = tuf_format.root_key(public, keyholder, intent["algorithm"], tk.token.label,
-                                  tk.token.serial, tk.ref.uri(), **yubikey)
+                                  tk.token.serial, tk.ref.uri(), device="yubikey" if attestation else None,
+                                  attestation=attestation or None)
         data = {"keyholder": keyholder, "key": key.to_dict(), "keyid": key.keyid,
                 "algorithm": intent["algorithm"], "token_label": tk.token.label,
                 "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
@@ -617,20 +617,22 @@ class Ceremony:
         """
         self.require_token_step()
         md = self.draft_metadata()
+        draft = self.state.draft
+        assert draft is not None  # draft_metadata() refused a missing draft
         if self.state.draft_published:
-            raise StateError(f"root v{self.state.draft['version']} is already published")
+            raise StateError(f"root v{draft['version']} is already published")
         self.check_draft_file()
         from ceremony import integrity
         integrity.check_draft(self)  # re-derived from the plan and the key files
         keys = self.signing_keys(keyholder)
         if not keys:
-            v = self.state.draft["version"]
+            v = draft["version"]
             where = f"root v{v}" + (f" or the previous root v{v - 1}" if v > 1 else "")
             raise VerificationError(f"{keyholder} holds no key in {where}: their signature would "
                                     "count toward no threshold")
         todo = [k for k in keys if k.keyid not in self.state.signatures]
         if not todo:
-            raise StateError(f"{keyholder} has already signed root v{self.state.draft['version']}")
+            raise StateError(f"{keyholder} has already signed root v{draft['version']}")
         payload = md.signed_bytes
         tokens = []
         for key in todo:

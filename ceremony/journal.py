@@ -44,7 +44,9 @@ class Event:
 
 
 def _digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(encode_canonical(body).encode()).hexdigest()
+    text = encode_canonical(body)
+    assert text is not None  # without an output function, encode_canonical returns the text
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 _HASH = b',"hash":"'
@@ -310,8 +312,8 @@ class Journal:
             WorkspaceError: the write failed, or the file is not the length this journal
                 knows (nothing is reported as done).
         """
-        body = {"seq": len(self.events) + 1, "time": time or now_utc(), "type": type_,
-                "data": data, "prev": self.head}
+        body: dict[str, Any] = {"seq": len(self.events) + 1, "time": time or now_utc(), "type": type_,
+                                "data": data, "prev": self.head}
         event = Event(**body, hash=_digest(body))
         line = json.dumps({**body, "hash": event.hash}, sort_keys=True, separators=(",", ":"))
         record = line.encode() + b"\n"

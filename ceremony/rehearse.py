@@ -15,11 +15,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import UsageError
 from ceremony.online.rehearsal_keys import ONLINE_TOKEN
 from hsm import softhsm
+
+if TYPE_CHECKING:  # the engine is loaded when a rehearsal runs, not when this module is
+    from ceremony.engine import Ceremony
 
 
 @dataclass
@@ -124,8 +127,12 @@ class _Rig:
             (directory / f"{role}.pub.json").write_bytes(key_file_bytes(entry, gun=gun, role=role))
             pem.unlink()
 
-    def run(self, workspace: Path, plan: Path, signers: list[str] | None, previous: bool) -> Any:
-        """init → keygen → draft → sign → publish, then add the new version to the chain."""
+    def run(self, workspace: Path, plan: Path, signers: list[str] | None,
+            previous: bool) -> tuple[Ceremony, list[str]]:
+        """init → keygen → draft → sign → publish, then add the new version to the chain.
+
+        Returns the ceremony and the keyholders who signed, in signing order.
+        """
         from ceremony.engine import Ceremony
         c = Ceremony.init(workspace, plan, self.repo if previous else None)
         self.log(f"initialised {workspace}")
@@ -162,8 +169,7 @@ class _Rig:
         sidecar = workspace / "metadata" / "ceremony-keys.json"  # notary: who holds which key
         if sidecar.is_file():
             (self.repo / sidecar.name).write_bytes(sidecar.read_bytes())
-        c.signers_used = signers
-        return c
+        return c, signers
 
 
 def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
@@ -223,8 +229,8 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
     else:
         rig.online_keys(base / "online")
         write_plan(plan_path, "rehearsal", names, threshold, algorithm, base / "online")
-    first = rig.run(workspace, plan_path, names[:threshold], previous=False)
-    lines = [f"bootstrap: root v1 signed by {', '.join(first.signers_used)} ({threshold} of {keyholders})",
+    first, first_signers = rig.run(workspace, plan_path, names[:threshold], previous=False)
+    lines = [f"bootstrap: root v1 signed by {', '.join(first_signers)} ({threshold} of {keyholders})",
              f"workspace: {workspace}"]
 
     if scenario != "bootstrap":
@@ -248,8 +254,8 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
             out = base / f"emergency-{scenario}"
             plan2 = write_emergency(first, a, out)
             rig.online_keys(out / "new-online", tuple(a.replace_online))
-        c2 = rig.run(second, plan2, None, previous=True)
-        lines.append(f"{scenario}: root v2 signed by {', '.join(c2.signers_used)}; workspace: {second}")
+        _, second_signers = rig.run(second, plan2, None, previous=True)
+        lines.append(f"{scenario}: root v2 signed by {', '.join(second_signers)}; workspace: {second}")
     if fmt == "notary":
         from ceremony.formats.notary_chain import verify_directory
         report, _ = verify_directory(rig.repo)
@@ -263,4 +269,4 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         shutil.rmtree(rig.dir.root, ignore_errors=True)
         lines.append(f"throwaway tokens removed from {rig.dir.root} (--keep-tokens keeps them)")
     return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version,
-                           first.signers_used, lines)
+                           first_signers, lines)

@@ -79,7 +79,9 @@ class State:
     @property
     def draft_published(self) -> bool:
         """Whether the current draft has been published."""
-        return bool(self.draft) and self.draft["version"] in self.published
+        if not self.draft:
+            return False
+        return self.draft["version"] in self.published
 
     def signers(self) -> list[str]:
         """Keyholders who have signed the current draft, in signing order."""

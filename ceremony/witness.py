@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ ENV_FIDO_DEVICE = "CEREMONY_FIDO_DEVICE"
 _TRANSPARENT = (WITNESS_SIGNED, SEAL_SIGNATURE, SEALED)
 
 
-def open_device(plan: Any, env: dict[str, str] | None = None) -> tuple[Any, str]:
+def open_device(plan: Any, env: Mapping[str, str] | None = None) -> tuple[Any, str]:
     """The witness's security key and how it was found ("USB security key" or the test factory).
 
     Raises:

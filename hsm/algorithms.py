@@ -28,6 +28,16 @@ class Algorithm:
     sslib_scheme: str
     raw_signature_len: int | None  # r||s length for EC, fixed for ed25519
 
+    def prehash(self, payload: bytes) -> bytes:
+        """The digest an ECDSA token signs: hashed on the host, as raw CKM_ECDSA expects.
+
+        Raises:
+            UnsupportedError: the algorithm signs the message itself (Ed25519, RSA-PSS).
+        """
+        if self.hash is None:
+            raise UnsupportedError(f"{self.name} signs the message itself, not a digest made on the host")
+        return self.hash(payload).digest()
+
 
 ALGORITHMS: dict[str, Algorithm] = {
     "ecdsa-p256": Algorithm(

@@ -17,10 +17,10 @@ Every ``pkcs11`` exception leaving this module is mapped to ``hsm.errors``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -46,6 +46,12 @@ from hsm.errors import (
 from hsm.uri import KeyRef
 from hsm.verify import PublicKey, verify_raw
 
+if TYPE_CHECKING:
+    class SigningKey(pkcs11.PrivateKey, pkcs11.SignMixin):
+        """A private key object that signs: python-pkcs11 mixes ``sign`` into the class of a key
+        whose CKA_SIGN is true (every key this package makes has it). A type only: see
+        ``_can_sign``, which checks an object is one."""
+
 ENV_MODULE = "CEREMONY_PKCS11_MODULE"
 
 # Searched in this order when nothing else names a module.
@@ -67,7 +73,7 @@ _REMOVED = (p11e.DeviceRemoved, p11e.TokenNotPresent, p11e.SessionClosed,
 
 
 def resolve_module_path(cli: str | None = None, plan: str | None = None,
-                        env: dict[str, str] | None = None) -> str:
+                        env: Mapping[str, str] | None = None) -> str:
     """Pick the PKCS#11 module: command line > plan > environment > known paths.
 
     Raises:
@@ -310,8 +316,8 @@ class Module:
                         f"{info.describe()} already holds an object with {what}",
                         hint="a key is never generated over an existing one; use another label or token")
             pub, priv = _generate(session, alg, label, key_id)
-        return TokenKey(self, info, alg, KeyRef(key_id, info.label, info.serial, label),
-                        session, pub, priv)
+        ref = KeyRef(key_id, info.label, info.serial, label)
+        return TokenKey(self, info, alg, ref, session, *key_pair(pub, priv, ref.describe()))
 
     def open_key(self, token: pkcs11.Token, pin_provider: PinProvider, algorithm: str,
                  key_id: bytes, expected_public: PublicKey | None = None) -> TokenKey:
@@ -337,8 +343,8 @@ class Module:
             except p11e.MultipleObjectsReturned:
                 raise HsmError(f"{info.describe()} holds several keys with id {key_id.hex()}") from None
             label = priv.label
-        key = TokenKey(self, info, alg, KeyRef(key_id, info.label, info.serial, label),
-                       session, pub, priv)
+        ref = KeyRef(key_id, info.label, info.serial, label)
+        key = TokenKey(self, info, alg, ref, session, *key_pair(pub, priv, ref.describe()))
         if expected_public is not None and not _same_key(key.public_key(), expected_public):
             raise HsmError(f"the key with id {key_id.hex()} on {info.describe()} is not the expected key",
                            hint="this is a different token with the same label; insert the right one")
@@ -364,6 +370,7 @@ def _generate(session: pkcs11.Session, alg: Algorithm, label: str,
     if alg.family == "rsa":
         return session.generate_keypair(KeyType.RSA, alg.bits, **common)
     if alg.family == "ec":
+        assert alg.curve is not None  # every EC row of hsm.algorithms names its curve
         params = session.create_domain_parameters(
             KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(alg.curve)}, local=True)
         return params.generate_keypair(mechanism=Mechanism.EC_KEY_PAIR_GEN, **common)
@@ -379,6 +386,23 @@ def _same_key(a: PublicKey, b: PublicKey) -> bool:
     return a.public_bytes(*spki) == b.public_bytes(*spki)
 
 
+def _can_sign(key: object) -> TypeGuard[SigningKey]:
+    """Whether ``key`` is a private key object python-pkcs11 lets sign (its CKA_SIGN is true)."""
+    return isinstance(key, pkcs11.PrivateKey) and isinstance(key, pkcs11.SignMixin)
+
+
+def key_pair(public: object, private: object, what: str) -> tuple[pkcs11.PublicKey, SigningKey]:
+    """The two objects of a key pair, as the types that read the public key and sign.
+
+    Raises:
+        HsmError: the objects are not a public key and a private key that may sign.
+    """
+    if not isinstance(public, pkcs11.PublicKey) or not _can_sign(private):
+        raise HsmError(f"{what} is not a key pair this tool can sign with (the private key's "
+                       "CKA_SIGN is false, or the objects are not keys)")
+    return public, private
+
+
 class TokenKey:
     """A key pair held on a token: gives its public key and signs bytes.
 
@@ -388,7 +412,7 @@ class TokenKey:
 
     def __init__(self, module: Module, info: TokenInfo, algorithm: Algorithm, ref: KeyRef,
                  session: pkcs11.Session, public: pkcs11.PublicKey,
-                 private: pkcs11.PrivateKey) -> None:
+                 private: SigningKey) -> None:
         self.module = module
         self.token = info
         self.algorithm = algorithm
@@ -423,7 +447,7 @@ class TokenKey:
         alg = self.algorithm
         with self.module._mapped(self.token, "signing"):
             if alg.family == "ec":
-                sig = self._private.sign(alg.hash(payload).digest(), mechanism=Mechanism.ECDSA)
+                sig = self._private.sign(alg.prehash(payload), mechanism=Mechanism.ECDSA)
             elif alg.family == "ed25519":
                 sig = self._private.sign(payload, mechanism=Mechanism.EDDSA)
             else:

@@ -10,7 +10,9 @@ from pkcs11 import Attribute, exceptions as p11e
 
 from hsm.algorithms import ALGORITHMS
 from hsm.errors import (
+    EXIT_TOKEN,
     AmbiguousTokenError,
+    HsmError,
     KeyExistsError,
     PinFinalTryError,
     PinIncorrectError,
@@ -103,6 +105,18 @@ def test_label_already_on_token_is_refused(hsm: SoftHsm) -> None:
         hsm.module.generate(token, hsm.pin, "ecdsa-p256", "root", b"\x02")
     with pytest.raises(KeyExistsError, match="already holds an object with key id 01"):
         hsm.module.generate(token, hsm.pin, "ecdsa-p256", "other", b"\x01")
+
+
+def test_a_key_whose_private_half_may_not_sign_is_refused_when_opened(hsm: SoftHsm) -> None:
+    hsm.make("t1")
+    token = hsm.module.find_token(label="t1")
+    session = hsm.module.login(token, hsm.pin)
+    session.generate_keypair(pkcs11.KeyType.RSA, 2048, id=b"\x09", label="no-sign", store=True,
+                             private_template={Attribute.SIGN: False},
+                             public_template={Attribute.VERIFY: True})
+    with pytest.raises(HsmError, match="is not a key pair this tool can sign with") as refused:
+        hsm.module.open_key(token, hsm.pin, "rsa-3072", b"\x09")
+    assert "CKA_SIGN is false" in str(refused.value) and refused.value.exit_code == EXIT_TOKEN
 
 
 def test_one_session_per_token_reused(hsm: SoftHsm) -> None:

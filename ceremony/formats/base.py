@@ -8,7 +8,18 @@ one of carol, dave".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+
+class KeyView(Protocol):
+    """What naming a key in the room reads: python-tuf's ``Key`` has it, and so does the notary
+    view (``NotaryKey``), so one function names the keys of either format."""
+
+    @property
+    def keyid(self) -> str: ...
+
+    @property
+    def unrecognized_fields(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -528,6 +528,18 @@ class NotaryCeremony(Ceremony):
         """A key generated in this ceremony, with its keyholder/token identity."""
         return NotaryKey(rec.keyid, dict(rec.key), self.identities().get(rec.keyid, {}))
 
+    def root_keys(self) -> list[NotaryKey]:  # type: ignore[override]
+        """The plan's root keys as notary views: the engine collects them through
+        ``_key_from_record`` and the previous root, both this format's here.
+
+        Raises:
+            StateError: some keyholders still need to generate their key.
+        """
+        keys = super().root_keys()
+        views: list[NotaryKey] = [k for k in keys if isinstance(k, NotaryKey)]
+        assert len(views) == len(keys), "a notary ceremony's root key is not a NotaryKey"
+        return views
+
     def online_keys(self) -> dict[str, list[NotaryKey]]:  # type: ignore[override]
         """The online roles' keys as copied in at init."""
         return {role: [NotaryKey(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
@@ -557,7 +569,7 @@ class NotaryCeremony(Ceremony):
             problems = root_certificate_problems(key.certificates(), self.gun, now=now)
             if problems:
                 raise VerificationError(
-                    f"the root certificate of {tuf_format.key_name(key)} "  # type: ignore[arg-type]
+                    f"the root certificate of {tuf_format.key_name(key)} "
                     "cannot be used: " + "; ".join(problems),
                     hint="give that keyholder a new token in the plan: a new key gets a new "
                     "certificate",
@@ -566,7 +578,7 @@ class NotaryCeremony(Ceremony):
                       *(certificate_not_after(k) for k in root_keys))
         online = self.online_keys()
         from ceremony import keyids  # one public key under two ids (two certificates) counts once
-        keyids.refuse_aliases("root", root_keys, tuf_format.key_name)  # type: ignore[arg-type]
+        keyids.refuse_aliases("root", root_keys, tuf_format.key_name)
         root_ids = {keyids.public_identity(k) for k in root_keys}
         for role, keys in online.items():
             keyids.refuse_aliases(role, keys, lambda k: f"key {k.keyid[:12]}")
@@ -624,7 +636,7 @@ class NotaryCeremony(Ceremony):
         except VerificationError:
             return None
 
-    def describe(self, md: NotaryMetadata | None = None) -> list[str]:
+    def describe(self, md: NotaryMetadata | None = None) -> list[str]:  # type: ignore[override]
         """A root in words: GUN, version, expiry, each role's keys by name and threshold."""
         md = md or self.draft_metadata()
         root = md.signed
@@ -634,14 +646,14 @@ class NotaryCeremony(Ceremony):
             r = root.roles[role]
             if role == "root":
                 names = ", ".join(
-                    f"{tuf_format.key_name(k)} (certificate until "  # type: ignore[arg-type]
+                    f"{tuf_format.key_name(k)} (certificate until "
                     f"{certificate_not_after(k):%Y-%m-%d})" for k in root.role_keys(role))
             else:
                 names = ", ".join(k[:12] for k in r.keyids)
             lines.append(f"  {role}: {r.threshold} of {len(r.keyids)} ({names})")
         return lines
 
-    def changes(self, md: NotaryMetadata | None = None) -> list[str]:
+    def changes(self, md: NotaryMetadata | None = None) -> list[str]:  # type: ignore[override]
         """What changes from the previous root to ``md`` (default: the draft), in words."""
         md = md or self.draft_metadata()
         prev = self.previous_root()

@@ -447,7 +447,7 @@ def _verdict(
 
     return keyids.role_verdict(
         label, root.roles["root"].threshold, root.roles["root"].keyids, root.keys, signed_by,
-        tuf_format.key_name, notary_keyid_rule,  # type: ignore[arg-type]
+        tuf_format.key_name, notary_keyid_rule,
     )
 
 

@@ -23,7 +23,7 @@ from tuf.api.serialization.json import JSONSerializer
 
 from ceremony import keyids
 from ceremony.errors import VerificationError
-from ceremony.formats.base import RoleVerdict, ThresholdStatus
+from ceremony.formats.base import KeyView, RoleVerdict, ThresholdStatus
 
 X_KEYHOLDER = "x-ceremony-keyholder"
 X_TOKEN_LABEL = "x-ceremony-token-label"
@@ -65,13 +65,13 @@ def root_key(key: Key, keyholder: str, algorithm: str, token_label: str | None,
     return Key.from_dict(keyids.new_tuf_keyid(data), data)
 
 
-def keyholder_of(key: Key) -> str | None:
+def keyholder_of(key: KeyView) -> str | None:
     """The keyholder named in a key's ``x-`` fields, if any."""
     name = key.unrecognized_fields.get(X_KEYHOLDER)
     return name if isinstance(name, str) else None
 
 
-def key_name(key: Key) -> str:
+def key_name(key: KeyView) -> str:
     """How a key is called in the room: its keyholder, or a short key id."""
     return keyholder_of(key) or f"key {key.keyid[:12]}"
 

@@ -152,7 +152,7 @@ def read_video(
     with open_input_file(path) as file:  # never a FIFO: it would block the demuxer
         try:
             container = av.open(
-                file, format=demuxer, metadata_errors="replace", buffer_size=1 << 20
+                file, "r", format=demuxer, metadata_errors="replace", buffer_size=1 << 20
             )
         except (av.error.FFmpegError, OSError, ValueError) as e:
             raise VerificationError(f"{path} cannot be read as {what} ({_reason(e)}).") from None

@@ -31,7 +31,7 @@ class Step(Enum):
     WITNESS = "Witnesses"  # enrolment and the sign-off gates: shown under the step they guard
 
 
-STEPS = [s for s in Step if s is not Step.WITNESS]
+STEPS: list[Step] = [s for s in Step if s is not Step.WITNESS]
 DRAFT_APPROVED = "draft-approved"
 
 

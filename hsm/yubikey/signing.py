@@ -28,7 +28,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pkcs11 import Mechanism, ObjectClass, exceptions as p11e
 
@@ -43,7 +43,7 @@ from hsm.errors import (
     PinMissingError,
     TouchTimeoutError,
 )
-from hsm.pkcs11 import Module, PinProvider, TokenKey, _token_info, get_module
+from hsm.pkcs11 import Module, PinProvider, TokenKey, _token_info, get_module, key_pair
 from hsm.uri import KeyRef
 from hsm.verify import PublicKey, verify_raw
 from hsm.yubikey.device import (
@@ -67,7 +67,7 @@ _REMOVED = (p11e.DeviceRemoved, p11e.TokenNotPresent, p11e.DeviceError, p11e.Ses
 TouchCallback = Callable[[str], None]
 
 
-def ykcs11_path(env: dict[str, str] | None = None) -> str:
+def ykcs11_path(env: Mapping[str, str] | None = None) -> str:
     """libykcs11: ``CEREMONY_YKCS11_MODULE``, else the usual install paths.
 
     Raises:
@@ -161,7 +161,7 @@ class YubiKeyKey(TokenKey):
                 self._on_touch(f"{self.device.describe()} is blinking"
                                if self.touch_policy == "always" else
                                f"{self.device.describe()}, if it blinks (a touch counts for 15 s)")
-            digest = self.algorithm.hash(payload).digest()  # type: ignore[misc]
+            digest = self.algorithm.prehash(payload)
             sig = self._private.sign(digest, mechanism=Mechanism.ECDSA, pin=context_pin)
         except (p11e.PinIncorrect, PinIncorrectError):
             raise self._refused() from None
@@ -192,10 +192,11 @@ class YubiKeyKey(TokenKey):
             reset_sessions(self.module, self._token)  # the refused login's session leaks otherwise
             raise
         try:
-            self._private = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=SLOT_9C_ID)
-            self._public = session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=SLOT_9C_ID)
+            private = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=SLOT_9C_ID)
+            public = session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=SLOT_9C_ID)
         except p11e.NoSuchKey:
             raise KeyNotFoundError(f"ykcs11 shows no key in slot 9c of {self.device.describe()}") from None
+        self._public, self._private = key_pair(public, private, f"slot 9c of {self.device.describe()}")
         from hsm.pkcs11 import _read_public, _same_key
         if not _same_key(_read_public(self._public, self.algorithm), self.public_key()):
             raise HsmError(f"ykcs11 and the card disagree about the slot-9c key of {self.device.describe()}")
