@@ -11,6 +11,8 @@ demo: $(STAMP)  # a previous demo/ is reopened, never thrown away (remove it to 
 	$(VENV)/bin/python -m ceremony.tui.demo demo --keyholders 5 --threshold 3
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check ceremony hsm tests bench
+	$(VENV)/bin/mypy ceremony hsm
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)
