@@ -11,7 +11,7 @@ demo: $(STAMP)  # a previous demo/ is reopened, never thrown away (remove it to 
 	$(VENV)/bin/python -m ceremony.tui.demo demo --keyholders 5 --threshold 3
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run.py
