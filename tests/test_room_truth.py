@@ -110,3 +110,24 @@ def test_compromise_warns_when_the_new_threshold_leaves_no_margin(
     assert r.code == 0, r.err
     assert ("WARNING: the new root would be 2 of 2: no margin - one lost or broken token makes "
             "it unusable") in r.out
+
+
+def test_no_export_after_the_seal_and_nothing_written(hsm: SoftHsm, tmp_path: Path) -> None:
+    """An export after the seal could not be journaled: it is refused before a byte is written."""
+    from ceremony import seal
+    from tests.helpers import run_steps
+    s = bootstrap_setup(hsm, tmp_path, 2, 1)
+    ws = tmp_path / "ws"
+    c = run_steps(hsm, ws, s.plan, None, ["alice"])
+    seal.seal(c, hsm.module, hsm.pin)
+    c.close()
+    journal = (ws / "journal.jsonl").read_bytes()
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    r = cli("export", ws, "--usb", stick)
+    assert (r.code, r.err.splitlines()[0]) == (
+        8, "error: the ceremony is sealed: an export now could not be journaled, so none is made")
+    assert "--kind trusted-metadata" in r.err
+    assert list(stick.iterdir()) == [] and (ws / "journal.jsonl").read_bytes() == journal
+    r = cli("export", ws, "--qr", tmp_path / "frames")
+    assert r.code == 8 and not (tmp_path / "frames").exists()
