@@ -131,3 +131,13 @@ def test_no_export_after_the_seal_and_nothing_written(hsm: SoftHsm, tmp_path: Pa
     assert list(stick.iterdir()) == [] and (ws / "journal.jsonl").read_bytes() == journal
     r = cli("export", ws, "--qr", tmp_path / "frames")
     assert r.code == 8 and not (tmp_path / "frames").exists()
+
+
+def test_a_p384_root_plan_is_warned_about_tuf_js(hsm: SoftHsm, tmp_path: Path) -> None:
+    """tuf-js 3.x refuses P-384 roots (tests/test_bootstrap_e2e.py proves it with the real
+    client): the room hears it at init, before keys are made for it."""
+    s = bootstrap_setup(hsm, tmp_path, 2, 1, algorithm="ecdsa-p384")
+    r = cli("init", tmp_path / "ws", "--plan", s.plan)
+    assert r.code == 0, r.err
+    assert ("warning: root keys of alice, bob are ecdsa-p384: tuf-js clients before 6.0.2 check "
+            "P-384 signatures against a SHA-256 hash and refuse such roots") in r.err
