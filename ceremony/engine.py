@@ -41,7 +41,14 @@ from ceremony.formats.base import ThresholdStatus
 from ceremony.journal import Journal
 from ceremony.keys import key_from_crypto
 from ceremony.lock import hold as hold_workspace, note
-from ceremony.plan import Plan, load_online_keys, parse_plan, read_plan_text, shared_online_keys
+from ceremony.plan import (
+    Plan,
+    client_warnings,
+    load_online_keys,
+    parse_plan,
+    read_plan_text,
+    shared_online_keys,
+)
 from ceremony.state import (
     DRAFT_CREATED,
     INITIALIZED,
@@ -129,7 +136,7 @@ class Ceremony:
         check_declared(plan, set(newest.signed.keys) if newest else None,
                        newest.signed.version if newest else 0,
                        {role: [k.key.keyid for k in keys] for role, keys in online.items()})
-        warnings = shared_online_keys(online)
+        warnings = shared_online_keys(online) + client_warnings(plan)
 
         online_data = {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
                        for role, keys in online.items()}

@@ -510,3 +510,13 @@ def shared_online_keys(online: dict[str, list[PublicKeyFile]]) -> list[str]:
                 warnings.append(f"the same key ({k.key.keyid[:12]}) is used by {other} and {role}: "
                                 "a compromise of one role is a compromise of both")
     return warnings
+
+
+def client_warnings(plan: Plan) -> list[str]:
+    """What a plan asks of the clients that some cannot do (measured, not guessed)."""
+    p384 = [k for k in plan.root.keyholders if plan.keyholder(k).algorithm == "ecdsa-p384"]
+    if plan.format != "tuf" or not p384:
+        return []
+    return [f"root keys of {', '.join(p384)} are ecdsa-p384: tuf-js clients before 6.0.2 check "
+            "P-384 signatures against a SHA-256 hash and refuse such roots (python-tuf accepts "
+            "them); choose ecdsa-p256 if your clients use tuf-js"]

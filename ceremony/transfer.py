@@ -43,6 +43,12 @@ def workspace_bundle(c: Any) -> Bundle:
     """
     from ceremony import integrity
     st = c.state
+    if st.sealed:  # before a byte is written: an export the journal cannot record is not made
+        raise StateError(
+            "the ceremony is sealed: an export now could not be journaled, so none is made",
+            hint="the exports made before the seal are listed in the record; to carry the "
+                 "published metadata again, `ceremony pack METADATA/N.root.json ... --kind "
+                 "trusted-metadata` makes an unjournaled bundle the other side verifies alike")
     repo, cid = c.plan.repository, st.init["ceremony_id"]
     if st.draft is not None:
         integrity.check_draft(c)  # the journal's draft is what the plan and key files give

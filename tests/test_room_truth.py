@@ -110,3 +110,34 @@ def test_compromise_warns_when_the_new_threshold_leaves_no_margin(
     assert r.code == 0, r.err
     assert ("WARNING: the new root would be 2 of 2: no margin - one lost or broken token makes "
             "it unusable") in r.out
+
+
+def test_no_export_after_the_seal_and_nothing_written(hsm: SoftHsm, tmp_path: Path) -> None:
+    """An export after the seal could not be journaled: it is refused before a byte is written."""
+    from ceremony import seal
+    from tests.helpers import run_steps
+    s = bootstrap_setup(hsm, tmp_path, 2, 1)
+    ws = tmp_path / "ws"
+    c = run_steps(hsm, ws, s.plan, None, ["alice"])
+    seal.seal(c, hsm.module, hsm.pin)
+    c.close()
+    journal = (ws / "journal.jsonl").read_bytes()
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    r = cli("export", ws, "--usb", stick)
+    assert (r.code, r.err.splitlines()[0]) == (
+        8, "error: the ceremony is sealed: an export now could not be journaled, so none is made")
+    assert "--kind trusted-metadata" in r.err
+    assert list(stick.iterdir()) == [] and (ws / "journal.jsonl").read_bytes() == journal
+    r = cli("export", ws, "--qr", tmp_path / "frames")
+    assert r.code == 8 and not (tmp_path / "frames").exists()
+
+
+def test_a_p384_root_plan_is_warned_about_tuf_js(hsm: SoftHsm, tmp_path: Path) -> None:
+    """tuf-js 3.x refuses P-384 roots (tests/test_bootstrap_e2e.py proves it with the real
+    client): the room hears it at init, before keys are made for it."""
+    s = bootstrap_setup(hsm, tmp_path, 2, 1, algorithm="ecdsa-p384")
+    r = cli("init", tmp_path / "ws", "--plan", s.plan)
+    assert r.code == 0, r.err
+    assert ("warning: root keys of alice, bob are ecdsa-p384: tuf-js clients before 6.0.2 check "
+            "P-384 signatures against a SHA-256 hash and refuse such roots") in r.err
