@@ -155,7 +155,7 @@ def _material(keytype: str, scheme: str, keyval_json: str) -> bytes:
 
     try:
         crypto = SSlibKey("0" * 64, keytype, scheme, json.loads(keyval_json))._crypto_key()
-        return crypto.public_bytes(serialization.Encoding.DER,  # type: ignore[no-any-return]
+        return crypto.public_bytes(serialization.Encoding.DER,
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
     except Exception:  # noqa: BLE001 - unparseable: compare the published value instead
         return b"keyval:" + keyval_json.encode()
@@ -170,7 +170,7 @@ def public_identity(key: Any) -> bytes:
     public_key = getattr(key, "public_key", None)
     if callable(public_key):
         try:
-            return public_key().public_bytes(serialization.Encoding.DER,  # type: ignore[no-any-return]
+            return public_key().public_bytes(serialization.Encoding.DER,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
         except Exception:  # noqa: BLE001 - an unreadable key is only ever equal to itself
             return b"unreadable:" + str(id(key)).encode()

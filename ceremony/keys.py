@@ -43,7 +43,7 @@ def key_from_crypto(public: object) -> SSlibKey:
         return SSlibKey.from_crypto(public, scheme="rsassa-pss-sha256")
     elif not isinstance(public, ed25519.Ed25519PublicKey):
         raise ValueError(f"unsupported key type {type(public).__name__}")
-    return SSlibKey.from_crypto(public)  # type: ignore[arg-type]
+    return SSlibKey.from_crypto(public)
 
 
 def read_public_key_bytes(path: Path, field: str,

@@ -398,12 +398,12 @@ class NotaryCeremony(Ceremony):
 
     def identities(self) -> dict[str, dict[str, Any]]:
         """keyid -> keyholder/token facts: the previous sidecar, then this ceremony's keys."""
-        return self._cached("identities", self._build_identities)  # type: ignore[no-any-return]
+        return self._cached("identities", self._build_identities)
 
     def _sidecar_identities(self) -> dict[str, dict[str, Any]]:
         cache = self.__dict__.get("_sidecar")
         if cache is not None:
-            return cache  # type: ignore[no-any-return]
+            return cache
         out: dict[str, dict[str, Any]] = {}
         info = self.state.init.get("previous") or {}
         if info.get("sidecar_sha256"):
@@ -491,7 +491,7 @@ class NotaryCeremony(Ceremony):
             return sign_sha256(tk, message)
 
         certificate = build_root_certificate(
-            self.gun, public, sign_raw, now=now  # type: ignore[arg-type]
+            self.gun, public, sign_raw, now=now
         )
         problems = root_certificate_problems([certificate], self.gun, now=now)
         if problems:

@@ -183,7 +183,7 @@ def from_bytes(data: bytes, what: str) -> Metadata[Root]:
     if not isinstance(md.signed, Root):
         raise VerificationError(f"{what} is {md.signed.type} metadata, not root")
     keyid_rules(md.signed, what)
-    return md  # type: ignore[return-value]
+    return md
 
 
 def _verdict(label: str, root: Root, payload: bytes, sigs: dict[str, Signature]) -> RoleVerdict:

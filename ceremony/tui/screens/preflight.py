@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from datetime import UTC
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -86,7 +87,7 @@ class PreflightScreen(StepScreen):
         if self.facts is None:
             return
         # The confirmation is about the time read now, not when the check started.
-        clock = self.app.probes.clock().astimezone(preflight.timezone.utc).replace(microsecond=0)  # type: ignore[attr-defined]
+        clock = self.app.probes.clock().astimezone(UTC).replace(microsecond=0)  # type: ignore[attr-defined]
         self.facts = dataclasses.replace(self.facts, clock=clock)
         self.clock_confirmed = True
         self.show()
