@@ -44,7 +44,7 @@ from hsm.errors import (
     UnsupportedError,
 )
 from hsm.uri import KeyRef
-from hsm.verify import PublicKey, verify_raw
+from hsm.verify import DIGEST_HASHES, PublicKey, verify_ecdsa_digest, verify_raw
 
 if TYPE_CHECKING:
     class SigningKey(pkcs11.PrivateKey, pkcs11.SignMixin):
@@ -457,6 +457,42 @@ class TokenKey:
         if verify:
             verify_raw(self.public_key(), alg, payload, sig, self.ref.describe())
         return sig
+
+    def sign_digest(self, digest: bytes, hash_name: str = "sha256", verify: bool = True) -> bytes:
+        """Sign a ``digest`` the caller computed with ``hash_name``; return ECDSA r||s.
+
+        Why: ``sign_raw`` hashes with the curve's own hash (SHA-384 for P-384), but a format
+        may fix the hash whatever the curve: Notary v1's ``ecdsa`` method is SHA-256 over
+        P-256 and P-384 keys alike. The digest is signed with CKM_ECDSA (on a YubiKey with
+        the same PIN and touch handling as ``sign_raw``) and, unless ``verify`` is false,
+        checked against the token's public key over the same digest before it is returned.
+
+        Raises:
+            UnsupportedError: the key is not an ECDSA key.
+            ValueError: ``hash_name`` is not sha256/sha384, or ``digest`` is not of its size
+                (a caller's bug, not an operator's error).
+            SignatureCheckError: the token's signature does not verify.
+            DeviceRemovedError: the token went away.
+            HsmError: the token failed or refused (PIN errors on a YubiKey).
+        """
+        if self.algorithm.family != "ec":
+            raise UnsupportedError(f"the {self.algorithm.name} key {self.ref.describe()} cannot sign "
+                                   "a digest; only ECDSA keys can")
+        if hash_name not in DIGEST_HASHES:
+            raise ValueError(f"sign_digest knows sha256 and sha384, not {hash_name!r}")
+        if len(digest) != DIGEST_HASHES[hash_name].digest_size:
+            raise ValueError(f"a {hash_name} digest is {DIGEST_HASHES[hash_name].digest_size} bytes, "
+                             f"not {len(digest)}")
+        sig = self._sign_ec_digest(digest)
+        if verify:
+            verify_ecdsa_digest(self.public_key(), self.algorithm, digest, hash_name, sig,
+                                self.ref.describe())
+        return sig
+
+    def _sign_ec_digest(self, digest: bytes) -> bytes:
+        """CKM_ECDSA over ``digest`` on the token, errors mapped; a YubiKey overrides it."""
+        with self.module._mapped(self.token, "signing"):
+            return bytes(self._private.sign(digest, mechanism=Mechanism.ECDSA))
 
 
 def _read_public(obj: pkcs11.PublicKey, alg: Algorithm) -> PublicKey:

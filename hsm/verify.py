@@ -46,3 +46,29 @@ def verify_raw(key: PublicKey, alg: Algorithm, payload: bytes, sig: bytes, who: 
         raise SignatureCheckError(
             f"the signature from {who} does not verify against the expected public key",
             hint="the token may be faulty or not the one expected; nothing was recorded") from None
+
+
+# Hashes a caller may have applied before ``TokenKey.sign_digest``: name -> (algorithm, digest size).
+DIGEST_HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384()}
+
+
+def verify_ecdsa_digest(key: PublicKey, alg: Algorithm, digest: bytes, hash_name: str, sig: bytes,
+                        who: str) -> None:
+    """Verify a raw ECDSA signature (r||s) over a ``digest`` the caller computed with ``hash_name``.
+
+    The counterpart of ``verify_raw`` for ``TokenKey.sign_digest``, where the hash is
+    chosen by the format rather than by the curve.
+
+    Raises:
+        SignatureCheckError: the signature does not verify against ``key``.
+    """
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    try:
+        if not isinstance(key, ec.EllipticCurvePublicKey) or len(sig) != alg.raw_signature_len:
+            raise InvalidSignature
+        key.verify(raw_to_der(sig), digest, ec.ECDSA(Prehashed(DIGEST_HASHES[hash_name])))
+    except InvalidSignature:
+        raise SignatureCheckError(
+            f"the signature from {who} does not verify against the expected public key",
+            hint="the token may be faulty or not the one expected; nothing was recorded") from None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pkcs11
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from pkcs11 import Attribute, exceptions as p11e
 
 from hsm.algorithms import ALGORITHMS
@@ -17,10 +21,12 @@ from hsm.errors import (
     PinFinalTryError,
     PinIncorrectError,
     PinLockedError,
+    SignatureCheckError,
     TokenNotFoundError,
+    UnsupportedError,
 )
 from hsm.pkcs11 import Module, resolve_module_path
-from hsm.verify import verify_raw
+from hsm.verify import raw_to_der, verify_ecdsa_digest, verify_raw
 from tests.conftest import SoftHsm
 
 
@@ -35,6 +41,35 @@ def test_generate_and_sign_every_algorithm(hsm: SoftHsm, alg: str) -> None:
         assert len(sig) == ALGORITHMS[alg].raw_signature_len
     with pytest.raises(Exception, match="does not verify"):
         verify_raw(key.public_key(), key.algorithm, b"tampered", sig, "test")
+
+
+@pytest.mark.parametrize("alg", ["ecdsa-p256", "ecdsa-p384"])
+def test_sign_digest_signs_the_callers_hash_whatever_the_curve(hsm: SoftHsm, alg: str) -> None:
+    # Notary's ecdsa method: SHA-256 over a P-384 key too (sign_raw would use SHA-384 there).
+    hsm.make("t1")
+    key = hsm.module.generate(hsm.module.find_token(label="t1"), hsm.pin, alg, "k", b"\x05")
+    sig = key.sign_digest(hashlib.sha256(b"payload").digest(), "sha256")
+    assert len(sig) == ALGORITHMS[alg].raw_signature_len
+    public = key.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(raw_to_der(sig), b"payload", ec.ECDSA(hashes.SHA256()))  # checked outside hsm too
+    with pytest.raises(InvalidSignature):
+        public.verify(raw_to_der(sig), b"tampered", ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(SignatureCheckError, match="does not verify against the expected public key"):
+        verify_ecdsa_digest(public, key.algorithm, hashlib.sha256(b"tampered").digest(), "sha256", sig, "t")
+
+
+def test_sign_digest_refuses_what_it_cannot_sign(hsm: SoftHsm) -> None:
+    hsm.make("t1")
+    token = hsm.module.find_token(label="t1")
+    ed = hsm.module.generate(token, hsm.pin, "ed25519", "ed", b"\x06")
+    with pytest.raises(UnsupportedError, match="the ed25519 key .* cannot sign a digest; only ECDSA keys can"):
+        ed.sign_digest(hashlib.sha256(b"payload").digest())
+    ec_key = hsm.module.generate(token, hsm.pin, "ecdsa-p256", "ec", b"\x07")
+    with pytest.raises(ValueError, match="a sha256 digest is 32 bytes, not 20"):
+        ec_key.sign_digest(hashlib.sha1(b"payload").digest())
+    with pytest.raises(ValueError, match="sign_digest knows sha256 and sha384, not 'md5'"):
+        ec_key.sign_digest(hashlib.md5(b"payload").digest(), "md5")
 
 
 @pytest.mark.parametrize("alg", ["ecdsa-p256", "ed25519"])

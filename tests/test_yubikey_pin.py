@@ -219,3 +219,29 @@ def test_touch_timeout(yubikey: VirtualYubiKey, ykcs11: Module) -> None:
     assert e.value.message == f"YubiKey {yubikey.serial} was not touched in time; nothing was signed"
     assert e.value.hint == "run this step again and touch the YubiKey while it blinks"
     assert e.value.exit_code == 4 and len(touches) == 1 and yubikey.pin_left == 3
+
+
+def test_sign_digest_on_a_p384_yubikey_has_its_own_pin_and_sha256(yubikey: VirtualYubiKey,
+                                                                   ykcs11: Module) -> None:
+    # Notary's ecdsa method over a P-384 card key: the inherited TokenKey.sign_digest goes through
+    # the YubiKey's PIN-per-signature path, and a refused PIN is the same operator error.
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from hsm.verify import raw_to_der
+
+    provision_card(yubikey, algorithm="ecdsa-p384")
+    pins = Pins(PIN, "0000000")
+    key = open_signing_key(yubikey.serial, pins, module=ykcs11)
+    before = yubikey.pin_verifications()
+    sig = key.sign_digest(hashlib.sha256(b"payload").digest(), "sha256")
+    public = key.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name == "secp384r1"
+    public.verify(raw_to_der(sig), b"payload", ec.ECDSA(hashes.SHA256()))
+    assert pins.asked == 1 and yubikey.pin_verifications() == before + 1
+    with pytest.raises(PinIncorrectError) as e:
+        key.sign_digest(hashlib.sha256(b"second").digest())
+    assert e.value.message == f"the PIN for YubiKey {yubikey.serial} was refused; 2 tries left"
+    assert e.value.exit_code == 5

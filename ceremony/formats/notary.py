@@ -119,8 +119,8 @@ def sign_sha256(tk: TokenKey, message: bytes) -> bytes:
     """Sign as notary's ``ecdsa`` method: SHA-256 of ``message``, raw ``r||s`` from the token.
 
     P-256 keys go through ``TokenKey.sign_raw`` (SHA-256 on the host, CKM_ECDSA, verified).
-    For P-384 the token layer would hash with SHA-384, so the SHA-256 digest is signed with
-    CKM_ECDSA here; the caller verifies the result against the certificate before use.
+    For P-384 ``sign_raw`` would hash with SHA-384, so the SHA-256 digest is signed with
+    ``TokenKey.sign_digest`` (CKM_ECDSA, verified over the same digest).
 
     Raises:
         hsm.errors.HsmError: the token failed or went away.
@@ -131,14 +131,7 @@ def sign_sha256(tk: TokenKey, message: bytes) -> bytes:
         raise VerificationError(f"notary root keys are ECDSA keys, not {algorithm.name}")
     if algorithm.hash is hashlib.sha256:
         return tk.sign_raw(message)
-    # Note for the lead: a public ``TokenKey.sign_digest(digest)`` in hsm/pkcs11.py would
-    # replace this reach into the token layer.
-    import pkcs11
-
-    with tk.module._mapped(tk.token, "signing"):
-        return bytes(
-            tk._private.sign(hashlib.sha256(message).digest(), mechanism=pkcs11.Mechanism.ECDSA)
-        )
+    return tk.sign_digest(hashlib.sha256(message).digest(), "sha256")
 
 
 def sign_checked(key: NotaryKey, tk: TokenKey, payload: bytes) -> tuple[bytes, TokenKey]:

@@ -145,6 +145,14 @@ class YubiKeyKey(TokenKey):
             TouchTimeoutError: nobody touched the key in time.
             DeviceRemovedError: the key was pulled; nothing was signed.
         """
+        sig = self._sign_ec_digest(self.algorithm.prehash(payload))
+        if verify:
+            verify_raw(self.public_key(), self.algorithm, payload, sig, self.ref.describe())
+        return sig
+
+    def _sign_ec_digest(self, digest: bytes) -> bytes:
+        """CKM_ECDSA over ``digest`` with this signature's own PIN (and touch); for ``sign_raw``
+        and the inherited ``sign_digest``. Raises as ``sign_raw`` does."""
         with piv_session(self.device) as session:
             left = check_pin_budget(self.device, session)
         # The PIN prompt (CLI or TUI) shows how many tries remain before the PIN blocks.
@@ -161,7 +169,6 @@ class YubiKeyKey(TokenKey):
                 self._on_touch(f"{self.device.describe()} is blinking"
                                if self.touch_policy == "always" else
                                f"{self.device.describe()}, if it blinks (a touch counts for 15 s)")
-            digest = self.algorithm.prehash(payload)
             sig = self._private.sign(digest, mechanism=Mechanism.ECDSA, pin=context_pin)
         except (p11e.PinIncorrect, PinIncorrectError):
             raise self._refused() from None
@@ -181,9 +188,7 @@ class YubiKeyKey(TokenKey):
             raise HsmError(f"{self.device.describe()} failed while signing: {type(e).__name__}") from e
         finally:
             del pin
-        if verify:
-            verify_raw(self.public_key(), self.algorithm, payload, sig, self.ref.describe())
-        return sig
+        return bytes(sig)
 
     def _login(self, pin: str) -> None:
         try:
