@@ -139,3 +139,27 @@ def rewrite_journal(ws: Path, edit: Callable[[list[dict[str, Any]]], None]) -> N
         prev = _digest(body)
         out.append(json.dumps({**body, "hash": prev}, sort_keys=True, separators=(",", ":")))
     path.write_text("\n".join(out) + "\n")
+
+
+ONLINE_ROLES = ("targets", "snapshot", "timestamp")
+TRIO = {k: f"tok-{k}" for k in ("alice", "bob", "carol")}  # keyholder -> token label
+
+
+def online_key_paths(directory: Path) -> dict[str, list[str]]:
+    """The plan's online key files as :func:`make_online_keys` writes them into ``directory``."""
+    return {r: [str(directory / f"{r}.pub.pem")] for r in ONLINE_ROLES}
+
+
+def published_v1(hsm: SoftHsm, tmp: Path) -> Path:
+    """``tmp/repo`` holding a published root v1 (alice, bob, carol; 2 of 3) signed by alice and
+    bob, made by a real ceremony on SoftHSM; its plan's online keys are in ``tmp/a``."""
+    import shutil
+    hsm.make(*TRIO.values())
+    make_online_keys(hsm, tmp / "a", label="online-a")
+    repo = tmp / "repo"
+    repo.mkdir()
+    plan = tmp / "p1.toml"
+    plan.write_text(plan_toml("v1", TRIO, list(TRIO), 2, online_key_paths(tmp / "a")))
+    run_steps(hsm, tmp / "ws1", plan, None, ["alice", "bob"])
+    shutil.copy(tmp / "ws1" / "metadata" / "1.root.json", repo)
+    return repo

@@ -27,7 +27,14 @@ from ceremony import keyids
 from ceremony.engine import Ceremony, open_root_key
 from hsm.signer import TokenSigner
 from tests.conftest import SoftHsm
-from tests.helpers import cli, make_online_keys, plan_toml, run_steps
+from tests.helpers import (
+    cli,
+    make_online_keys,
+    online_key_paths,
+    plan_toml,
+    published_v1,
+    run_steps,
+)
 
 THREE = {k: f"tok-{k}" for k in ("alice", "bob", "carol")}
 ROLES = ("targets", "snapshot", "timestamp")
@@ -64,21 +71,13 @@ def _three_field_id(key: dict[str, Any]) -> str:
 # ---- fixtures and forging helpers ----------------------------------------------------------
 
 
-def _paths(d: Path) -> dict[str, list[str]]:
-    return {r: [str(d / f"{r}.pub.pem")] for r in ROLES}
+_paths = online_key_paths
 
 
 @pytest.fixture
 def chain(hsm: SoftHsm, tmp_path: Path) -> Path:
     """A published chain: v1 (alice, bob, carol; 2 of 3) signed by alice and bob."""
-    hsm.make(*THREE.values())
-    make_online_keys(hsm, tmp_path / "a", label="online-a")
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    p1 = tmp_path / "p1.toml"
-    p1.write_text(plan_toml("v1", THREE, list(THREE), 2, _paths(tmp_path / "a")))
-    run_steps(hsm, tmp_path / "ws1", p1, None, ["alice", "bob"])
-    shutil.copy(tmp_path / "ws1" / "metadata" / "1.root.json", repo)
+    repo = published_v1(hsm, tmp_path)
     return repo
 
 
