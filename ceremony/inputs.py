@@ -90,6 +90,22 @@ def check_regular(path: Path | str, what: str = "", *,
         raise error(f"{label} is {kind}, not a regular file; it was not opened")
 
 
+def _open_nonblocking(p: Path, label: str, error: ErrorClass, extra: int = 0) -> int:
+    """A read-only descriptor opened with ``O_NONBLOCK``, so a FIFO named as a file returns at
+    once instead of hanging the command (the caller ``fstat``s it before reading).
+
+    Raises:
+        CeremonyError: ``error``: the file is missing or cannot be opened.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        return os.open(p, flags | extra)
+    except FileNotFoundError:
+        raise error(f"{label} does not exist") from None
+    except OSError as e:
+        raise error(f"cannot read {label}: {e.strerror}") from None
+
+
 def open_input_file(path: Path | str, what: str = "", *,
                     error: ErrorClass = VerificationError) -> BinaryIO:
     """Open a regular file for reading, refusing (without blocking) anything else.
@@ -103,13 +119,7 @@ def open_input_file(path: Path | str, what: str = "", *,
     p = Path(path)
     label = _label(p, what)
     check_regular(p, what, error=error)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(p, flags)
-    except FileNotFoundError:
-        raise error(f"{label} does not exist") from None
-    except OSError as e:
-        raise error(f"cannot read {label}: {e.strerror}") from None
+    fd = _open_nonblocking(p, label, error)
     try:
         kind = file_kind(os.fstat(fd).st_mode)
         if kind is not None:
@@ -153,15 +163,7 @@ def read_input_file(path: Path | str, limit: int, what: str = "", *,
     if stat.S_ISLNK(st.st_mode):
         raise error(f"{label} is a symbolic link; only plain files are read here")
     _check_stat(st, label, limit, error, too_large)
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
-    if not follow_symlinks:
-        flags |= os.O_NOFOLLOW
-    try:
-        fd = os.open(p, flags)
-    except FileNotFoundError:
-        raise error(f"{label} does not exist") from None
-    except OSError as e:
-        raise error(f"cannot read {label}: {e.strerror}") from None
+    fd = _open_nonblocking(p, label, error, 0 if follow_symlinks else os.O_NOFOLLOW)
     try:
         # The descriptor is what is read: a file swapped for a FIFO after the stat is caught
         # here, and O_NONBLOCK made its open return at once.
