@@ -39,8 +39,12 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from securesystemslib.signer import Key
 
 from ceremony.errors import UsageError, VerificationError
+from ceremony.formats import tuf as tuf_format
+from ceremony.inputs import read_input_file
+from hsm.errors import AttestationError, HsmError
 
 ENV_ROOTS = "CEREMONY_ATTESTATION_ROOTS"
 ATTESTATION_TYPE = "yubikey-piv"
@@ -77,7 +81,7 @@ class Trust:
         """Raises: VerificationError: the recorded trust is malformed."""
         if d.get("bundled"):
             return bundled()
-        from hsm.yubikey.attestation import TrustStore
+        from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
         try:
             roots = tuple(x509.load_pem_x509_certificate(p.encode()) for p in d["roots"])
             inters = tuple(x509.load_pem_x509_certificate(p.encode()) for p in d.get("intermediates", []))
@@ -92,7 +96,7 @@ def bundled() -> Trust:
     Raises:
         AttestationError: a bundled file is missing or changed.
     """
-    from hsm.yubikey.attestation import TrustStore
+    from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
     return Trust(TrustStore.yubico(), True)
 
 
@@ -102,9 +106,7 @@ def load_roots(path: Path) -> Trust:
     Raises:
         AttestationError: unreadable, not PEM certificates, or no root among them.
     """
-    from ceremony.inputs import read_input_file
-    from hsm.errors import AttestationError
-    from hsm.yubikey.attestation import TrustStore
+    from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
     path = Path(path)
     data = read_input_file(path, 1 << 20, "the attestation roots", error=AttestationError)
     try:
@@ -223,8 +225,7 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
     key's ``x-ceremony-token-serial``, state PIN policy always and touch always or
     cached, and attest exactly this key.
     """
-    from ceremony.formats import tuf as tuf_format
-    from hsm.yubikey.attestation import verify_attestation
+    from hsm.yubikey.attestation import verify_attestation  # lazy: hsm.yubikey (~16 ms), checks only
     f = key.unrecognized_fields
     name = tuf_format.key_name(key)
     yubikey = f.get(tuf_format.X_DEVICE) == YUBIKEY
@@ -263,7 +264,6 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
 
 def stored(key: Any) -> bool:
     """Whether a root key (TUF, or notary with its sidecar identity) carries an attestation."""
-    from ceremony.formats import tuf as tuf_format
     return tuf_format.X_ATTESTATION in key.unrecognized_fields
 
 
@@ -288,7 +288,7 @@ def check_root(root: Any, roots: Path | str | None = None,
 
 def _no_trust() -> Trust:
     """A trust that holds nothing: for keys without an attestation, never consulted."""
-    from hsm.yubikey.attestation import TrustStore
+    from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
     return Trust(TrustStore((), (), "none"), False)
 
 
@@ -312,13 +312,12 @@ class _JournaledKey:
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> _JournaledKey:
-        from ceremony.formats import tuf as tuf_format
         return cls({tuf_format.X_KEYHOLDER: d["keyholder"], tuf_format.X_DEVICE: YUBIKEY,
                     tuf_format.X_TOKEN_SERIAL: d.get("token_serial"),
                     tuf_format.X_ATTESTATION: d["attestation"]["field"]}, dict(d["key"]))
 
     def public_key(self) -> Any:
-        from ceremony.formats.notary_keys import public_key_from_entry
+        from ceremony.formats.notary_keys import public_key_from_entry  # lazy: ~17 ms, notary keys only
         return public_key_from_entry(self.entry)
 
 
@@ -329,9 +328,6 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
     or a rehearsal's own roots), as of the time it was journaled; the key file and
     ``keys/attestation-NAME.pem`` must match.
     """
-    from securesystemslib.signer import Key
-
-    from hsm.errors import HsmError
     checks: list[str] = []
     problems: list[str] = []
     for e in events:
