@@ -13,7 +13,8 @@ duplicate, and verifies.
 The files carry their metadata ``format`` (a file without one is TUF, as files written
 before notary support are). Everything format-neutral (reading the files, the refusals, the
 journal) is here; what a draft and a signature look like for each format lives in a small
-adapter: TUF below (``_Tuf``), notary in ``ceremony.formats.notary_detached``.
+adapter the format hands out (``Format.detached()``: ``ceremony.formats.tuf_detached``,
+``ceremony.formats.notary_detached``), found through ``ceremony.formats.registry``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import Signature
-from tuf.api.metadata import Metadata, Root
-
+from ceremony import draft_trust, integrity
+from ceremony.draft_trust import confirm_digest
 from ceremony.errors import StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
+from ceremony.formats.protocol import DetachedAdapter
+from ceremony.formats.registry import format_class, names
 from ceremony.inputs import load_json, read_input_file
+from ceremony.integrity import check_signature_token
+from ceremony.keyids import alias_notes
 from ceremony.state import SIGNATURE_ADDED
 from ceremony.workspace import atomic_write
 from hsm.pkcs11 import Module, PinProvider
@@ -93,81 +97,20 @@ def _check_type(value: Any, kinds: tuple[type, ...], what: str) -> None:
 # ---- formats ------------------------------------------------------------------------
 
 
-class _Tuf:
-    """TUF drafts: python-tuf ``Metadata[Root]``, keyholders and tokens in ``x-`` fields."""
-
-    NAME = "tuf"
-
-    @staticmethod
-    def document(c: Any) -> dict[str, Any]:
-        md = c.draft_metadata()
-        prev = c.previous_root()
-        return {"draft": Metadata(md.signed).to_dict(),
-                "previous": prev.to_dict() if prev else None}
-
-    @staticmethod
-    def load(obj: dict[str, Any], path: Path, repository: str) -> tuple[Any, Any, str]:
-        draft = tuf_format.from_bytes(json.dumps(obj["draft"]).encode(), f"{path} (draft)")
-        prev = (tuf_format.from_bytes(json.dumps(obj["previous"]).encode(), f"{path} (previous)")
-                if obj.get("previous") else None)
-        return draft, prev, tuf_format.signed_digest(draft)
-
-    @staticmethod
-    def keys_of(draft: Any, previous: Any, keyholder: str) -> list[Any]:
-        found: dict[str, Any] = {}
-        for md in (draft, previous):
-            if md is None:
-                continue
-            for keyid in md.signed.roles[Root.type].keyids:
-                key = md.signed.keys[keyid]
-                if tuf_format.keyholder_of(key) == keyholder:
-                    found[keyid] = key
-        return list(found.values())
-
-    @staticmethod
-    def sign(draft: Any, keys: list[Any], module: Module, pin: PinProvider,
-             on_touch: Any = None) -> list[dict[str, Any]]:
-        from ceremony.engine import open_root_key
-        from hsm.signer import TokenSigner
-
-        payload = draft.signed_bytes
-        sigs = []
-        for key in keys:
-            # PKCS#11 tokens and YubiKeys alike (a YubiKey opens through ykcs11 with its
-            # retry counter read first); the token's key must be the draft's key.
-            tk = open_root_key(key, module, pin, on_touch)
-            sig = TokenSigner(tk, key).sign(payload)
-            key.verify_signature(sig, payload)
-            sigs.append({"keyid": key.keyid, "sig": sig.signature, "token_serial": tk.token.serial})
-        return sigs
-
-    @staticmethod
-    def verify(key: Any, entry: dict[str, Any], payload: bytes) -> dict[str, Any] | None:
-        sig = Signature(str(entry.get("keyid")), str(entry.get("sig", "")))
-        try:
-            key.verify_signature(sig, payload)
-        except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
-            return None
-        return {"sig": sig.signature}
+FORMATS = names()
 
 
-FORMATS = ("tuf", "notary")
-
-
-def _format(name: str) -> Any:
-    """The adapter for a metadata format (``document``, ``load``, ``keys_of``, ``sign``,
-    ``verify``).
+def _format(name: str) -> DetachedAdapter:
+    """The detached-signing adapter of a metadata format (``document``, ``load``, ``keys_of``,
+    ``sign``, ``verify``), from the format registry.
 
     Raises:
         VerificationError: a format this tool cannot sign.
     """
-    if name == "tuf":
-        return _Tuf
-    if name == "notary":
-        from ceremony.formats import notary_detached
-        return notary_detached
-    raise VerificationError(f"the format {name!r} is not one this tool signs "
-                            f"({', '.join(FORMATS)})")
+    if name not in FORMATS:
+        raise VerificationError(f"the format {name!r} is not one this tool signs "
+                                f"({', '.join(FORMATS)})")
+    return format_class(name).detached()
 
 
 def _file_format(obj: dict[str, Any], path: Path) -> str:
@@ -190,12 +133,11 @@ def export_draft(c: Any, out: Path) -> Path:
         VerificationError: the journal's draft or online keys differ from the plan's key files.
     """
     md = c.draft_metadata()
-    from ceremony import integrity
     integrity.check_draft(c)  # the draft that travels is what the plan and key files give
     fmt = c.plan.format
     doc = {"kind": DRAFT_KIND, "format": fmt, "repository": c.plan.repository,
            "ceremony_id": c.state.init["ceremony_id"], "version": md.signed.version,
-           "digest": c.state.draft_digest, **_format(fmt).document(c)}
+           "digest": c.state.draft_digest, **_format(fmt).document(c.format)}
     if c.plan.compromised_keys:  # so a remote keyholder is told before touching a token
         doc["compromised_keys"] = list(c.plan.compromised_keys)
     atomic_write(out, json.dumps(doc, indent=1, sort_keys=True).encode(), exclusive=True)
@@ -237,7 +179,6 @@ def load_draft(path: Path) -> TravellingDraft:
         raise VerificationError(f"{path} lacks the field {e}") from None
     if actual != digest:
         raise VerificationError(f"{path}: the draft does not match its digest; it was changed")
-    from ceremony.keyids import alias_notes  # before any token is touched
     aliases = alias_notes(draft.signed, "root", tuf_format.key_name)
     if aliases:
         raise VerificationError(f"{path}: in the draft of root v{draft.signed.version}, "
@@ -281,7 +222,6 @@ def review_draft(path: Path, keyholder: str, trusted: Path | None) -> Review:
         VerificationError: the draft is bad, does not continue the trusted root, or the
             keyholder has no key that counts.
     """
-    from ceremony import draft_trust
     draft, anchor = draft_trust.review(load_draft(path), trusted)
     all_keys = keys_of(draft, keyholder)
     if not all_keys:
@@ -309,7 +249,6 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
             read, or the keyholder has no key that counts.
         hsm.errors.HsmError: token missing/wrong, PIN refused.
     """
-    from ceremony.draft_trust import confirm_digest
     review = review_draft(path, keyholder, trusted)
     draft = review.draft
     confirm_digest(draft.digest, expect_digest)
@@ -378,12 +317,11 @@ def import_signature(c: Any, path: Path) -> list[str]:
         if fields is None:
             raise VerificationError(f"{path}: the signature by {keyholder} does not verify over "
                                     f"root v{md.signed.version}")
-        from ceremony.integrity import check_signature_token
         check_signature_token(c, path, keyholder, counting[keyid], s)  # unsigned fields
         checked.append((keyid, fields, s.get("token_serial")))
     for keyid, fields, serial in checked:
         c.record(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": keyid, **fields,
                                    "draft": c.state.draft_digest,
                                    "token_serial": serial, "imported": str(path.name)})
-    c._write_draft()
+    c.format.write_draft()
     return [keyid for keyid, _, _ in checked]

@@ -9,8 +9,9 @@ made, and drafts are rebuilt from the journal.
 
 What a workspace holds and answers is :class:`ceremony.session.Session`; each
 step is a function in :mod:`ceremony.steps`; :class:`Ceremony` adds them as
-methods (``c.keygen(...)``) and picks the class of a workspace's format
-(:func:`ceremony_class`). Dependencies run one way: engine → steps → session.
+methods (``c.keygen(...)``). The metadata format is the session's ``format``, built
+from the plan through :mod:`ceremony.formats.registry`: the engine names no concrete
+format. Dependencies run one way: engine → steps → session → formats.
 """
 
 from __future__ import annotations
@@ -20,13 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tuf.api.metadata import Metadata, Root
-
-from ceremony.errors import PlanError
+from ceremony.formats.token_keys import open_root_key
 from ceremony.session import (
     Session,
     create_workspace,
-    open_root_key,
     sha256,
     utc,
 )
@@ -35,22 +33,12 @@ from ceremony.steps import draft as draft_step, keygen as keygen_step, publish a
 from ceremony.steps.sign import SignResult
 from hsm.pkcs11 import Module, PinProvider
 
-__all__ = ["Ceremony", "SignResult", "ceremony_class", "create_workspace", "open_root_key",
+__all__ = ["Ceremony", "SignResult", "create_workspace", "open_root_key",
            "sha256", "utc"]
 
 
 class Ceremony(Session):
     """One workspace and the steps that advance it (each in :mod:`ceremony.steps`)."""
-
-    @classmethod
-    def _class_for(cls, fmt: str) -> type[Session]:
-        """A workspace opened as ``Ceremony`` opens as its format's class; a format's own
-        class opens as itself.
-
-        Raises:
-            PlanError: the format has no engine.
-        """
-        return ceremony_class(fmt) if cls is Ceremony else cls
 
     def keygen(self, keyholder: str, module: Module, pin: PinProvider, *,
                on_touch: Callable[[str], None] | None = None,
@@ -68,12 +56,13 @@ class Ceremony(Session):
         return keygen_step.keygen(self, keyholder, module, pin, on_touch=on_touch,
                                   attestation_roots=attestation_roots, provision=provision, now=now)
 
-    def draft(self, now: datetime | None = None) -> Metadata[Root]:
+    def draft(self, now: datetime | None = None) -> Any:
         """Draft the next root version, unsigned (:func:`ceremony.steps.draft.draft`).
 
         Raises:
             StateError: keys missing, or a draft already exists.
-            VerificationError: a rotation would make a root key an online key.
+            VerificationError: a rotation would make a root key an online key, or the
+                format refuses the root.
         """
         return draft_step.draft(self, now)
 
@@ -98,16 +87,3 @@ class Ceremony(Session):
         """
         return publish_step.publish(self)
 
-
-def ceremony_class(fmt: str) -> type[Ceremony]:
-    """The engine for a metadata format: TUF here, others in ``ceremony.formats``.
-
-    Raises:
-        PlanError: the format has no engine.
-    """
-    if fmt == "tuf":
-        return Ceremony
-    if fmt == "notary":
-        from ceremony.formats.notary import NotaryCeremony  # lazy: notary subclasses Ceremony
-        return NotaryCeremony
-    raise PlanError(f"no ceremony engine for format {fmt!r}")

@@ -39,10 +39,12 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ceremony.errors import CeremonyError, VerificationError
+from ceremony.formats import tuf as tuf_format
 
 #: The journal field (``initialized`` event) holding the plan's folder at ``init``.
 PLAN_DIR = "plan_dir"
@@ -81,13 +83,7 @@ def _plan_files(c: Any, base: Path) -> dict[str, list[dict[str, Any]]]:
     """Raises:
         PlanError: a key file is missing or not a public key.
     """
-    if c.plan.format == "notary":
-        from ceremony.formats.notary import _load_online
-        return {role: [{"keyid": k.keyid, **k.entry} for k in keys]
-                for role, keys in _load_online(c.plan, base).items()}
-    from ceremony.plan import load_online_keys
-    return {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
-            for role, keys in load_online_keys(c.plan, base).items()}
+    return c.format.plan_online_keys(base)
 
 
 def _workspace_copies(c: Any) -> dict[str, list[dict[str, Any]]]:
@@ -196,31 +192,24 @@ def check_draft(c: Any) -> None:
             f"the draft of root v{draft.get('version')} gives root the threshold "
             f"{root.get('threshold')}, the plan {c.plan.root.threshold}: the journal was "
             "rewritten; refusing", hint="restore the workspace from a copy; nothing was done")
-    if c.plan.format == "tuf":
-        _rebuild_tuf(c, anchored)
+    _rebuild(c, anchored)
 
 
-def _rebuild_tuf(c: Any, anchored: dict[str, list[dict[str, Any]]]) -> None:
-    """Rebuild the TUF draft from the plan, the root keys and ``anchored``; same digest or refuse.
+def _rebuild(c: Any, anchored: dict[str, list[dict[str, Any]]]) -> None:
+    """Rebuild the draft from the plan, the root keys and ``anchored`` (for a format that
+    rebuilds drafts: TUF's is a function of them); same digest or refuse.
 
     Raises:
         VerificationError: the rebuilt draft differs from the journaled one.
     """
-    from datetime import datetime
-
-    from securesystemslib.signer import Key
-
-    from ceremony.formats import tuf as tuf_format
     d = c.state.draft
-    online = {role: [Key.from_dict(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
-                     for k in entries] for role, entries in anchored.items()}
     try:
         created = datetime.fromisoformat(str(d["created"]))
     except (KeyError, ValueError):
         raise VerificationError(f"the draft of root v{d.get('version')} in the journal has no "
                                 "valid creation time; the journal was rewritten") from None
-    md = c.build_draft(int(d["version"]), created, online)
-    if tuf_format.signed_digest(md) != d.get("digest"):
+    digest = c.format.rebuilt_digest(c.root_keys(), int(d["version"]), created, anchored)
+    if digest is not None and digest != d.get("digest"):
         raise VerificationError(
             f"the draft of root v{d.get('version')} is not what the plan and the key files give "
             "(rebuilt, its digest differs from the journal's): the journal was rewritten; "
@@ -258,8 +247,7 @@ def check_export(c: Any, files: dict[str, bytes]) -> None:
             _same(name, data, e.data["sha256"], f"the root published at journal line {e.seq}")
         elif version is not None and version in previous_versions:
             previous[name] = data
-        elif c.plan.format == "notary" and name == "ceremony-keys.json":
-            want = c.published_sidecar(newest.data["version"])
+        elif (want := c.format.published_extra(name, newest.data["version"])) is not None:
             if data != want:
                 raise VerificationError(
                     f"metadata/{name} differs from the key records in the journal: it was "
@@ -318,14 +306,9 @@ def _check_previous(c: Any, files: dict[str, bytes], versions: list[int],
         for name, data in files.items():
             (Path(tmp) / name).write_bytes(data)
         try:
-            if c.plan.format == "notary":
-                from ceremony.formats.notary_chain import walk as notary_walk
-                report = notary_walk(files[f"{first}.root.json"], Path(tmp), check_expiry=False,
-                                     trusted_name=f"previous/{first}.root.json")
-            else:
-                from ceremony import chain
-                report = chain.walk(files[f"{first}.root.json"], Path(tmp), check_expiry=False,
-                                    trusted_name=f"previous/{first}.root.json")
+            report = c.format.walk_chain(files[f"{first}.root.json"], Path(tmp),
+                                         check_expiry=False,
+                                         trusted_name=f"previous/{first}.root.json")
         except VerificationError as e:
             raise VerificationError(f"the previous chain copied in at init no longer verifies: "
                                     f"{e.message}; nothing was exported") from None
@@ -340,7 +323,6 @@ def _check_previous(c: Any, files: dict[str, bytes], versions: list[int],
 def journaled_token(c: Any, key: Any) -> tuple[str | None, str | None]:
     """The token serial and label the journal records for a root key: its ``key-generated``
     event, else (a kept key) its ``x-ceremony-token-*`` fields in the previous root."""
-    from ceremony.formats import tuf as tuf_format
     for rec in c.state.keys.values():
         if rec.keyid == key.keyid:
             return rec.token_serial, rec.token_label

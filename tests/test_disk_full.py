@@ -97,7 +97,7 @@ def test_a_draft_whose_file_cannot_be_written_still_succeeds(tmp_path: Path, hsm
     r = cli("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
     assert r.code == 0, r.err
     c = Ceremony.open(ws, write=False)
-    assert c._draft_file_digest(draft.read_bytes(), draft.name) == c.state.draft_digest
+    assert c.format.draft_file_digest(draft.read_bytes(), draft.name) == c.state.draft_digest
     assert list(c.state.signatures) and "warning" not in r.err
 
 

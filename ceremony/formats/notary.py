@@ -64,17 +64,17 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ceremony import chain
+from ceremony import chain, keyids
 from ceremony.compromise import check_declared
-from ceremony.engine import Ceremony, create_workspace, sha256
 from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
-from ceremony.formats import tuf as tuf_format
+from ceremony.formats import notary_detached, tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.notary_chain import online_expiries, walk
 from ceremony.formats.notary_files import (
@@ -90,9 +90,9 @@ from ceremony.formats.notary_keys import (
     ECDSA,
     canonical_key_id,
     entry_key_id,
-    signature_problem,
     x509_key_entry,
 )
+from ceremony.formats.notary_record import key_file_bytes
 from ceremony.formats.notary_root import (
     NOTARY_ROOT_EXPIRY,
     ONLINE_ROLES,
@@ -105,74 +105,22 @@ from ceremony.formats.notary_root import (
     root_problems,
     status,
 )
+from ceremony.formats.notary_sign import open_token_key, sign_checked, sign_sha256
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
-from ceremony.plan import Plan, parse_plan
+from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
+from ceremony.plan import Plan
 from ceremony.state import DRAFT_CREATED, KeyRecord
+from ceremony.trusted_start import check_expected, root_fingerprint
 from ceremony.workspace import atomic_write
-from hsm.errors import SignatureCheckError
-from hsm.pkcs11 import Module, PinProvider, TokenKey
-
-__all__ = ["NotaryCeremony", "check_notary_plan", "open_token_key", "sign_sha256"]
+from hsm.pkcs11 import Module, PinProvider
 
 
-def sign_sha256(tk: TokenKey, message: bytes) -> bytes:
-    """Sign as notary's ``ecdsa`` method: SHA-256 of ``message``, raw ``r||s`` from the token.
-
-    P-256 keys go through ``TokenKey.sign_raw`` (SHA-256 on the host, CKM_ECDSA, verified).
-    For P-384 ``sign_raw`` would hash with SHA-384, so the SHA-256 digest is signed with
-    ``TokenKey.sign_digest`` (CKM_ECDSA, verified over the same digest).
-
-    Raises:
-        hsm.errors.HsmError: the token failed or went away.
-        VerificationError: the key is not an ECDSA key.
-    """
-    algorithm = tk.algorithm
-    if algorithm.family != "ec":
-        raise VerificationError(f"notary root keys are ECDSA keys, not {algorithm.name}")
-    if algorithm.hash is hashlib.sha256:
-        return tk.sign_raw(message)
-    return tk.sign_digest(hashlib.sha256(message).digest(), "sha256")
+def sha256(data: bytes) -> str:
+    """Hex sha256, the digest the journal records of files."""
+    return hashlib.sha256(data).hexdigest()
 
 
-def sign_checked(key: NotaryKey, tk: TokenKey, payload: bytes) -> tuple[bytes, TokenKey]:
-    """Sign ``payload`` with ``key`` on its token ``tk``; the raw signature, checked as notary would.
-
-    Raises:
-        SignatureCheckError: the token's signature does not verify with the key's certificate.
-        hsm.errors.HsmError: the token failed, went away, or refused the PIN.
-    """
-    raw = sign_sha256(tk, payload)
-    problem = signature_problem(key.entry, Signature(key.keyid, ECDSA, raw), payload)
-    if problem:
-        raise SignatureCheckError(f"the signature from {tk.ref.describe()} does not verify with "
-                                  f"{key.keyholder}'s certificate: {problem}")
-    return raw, tk
-
-
-def open_token_key(key: NotaryKey, module: Module, pin: PinProvider,
-                   on_touch: Any = None) -> TokenKey:
-    """Open ``key``'s private half on its token (found by the journal/sidecar identity).
-
-    The token's public key must equal the certificate's (``expected_public``), so a wrong
-    identity entry can only ask for the wrong token, never make a wrong signature. A
-    YubiKey's key opens through ykcs11 (a PIN per signature, ``on_touch`` before the card
-    waits for a touch), as for TUF (``ceremony.engine.open_root_key``).
-
-    Raises:
-        VerificationError: no token is known for the key.
-        hsm.errors.HsmError: token missing or wrong, PIN refused.
-    """
-    from hsm.uri import parse_uri
-
-    f = key.identity
-    if f.get("device") == "yubikey":
-        from ceremony.engine import open_root_key
-        return open_root_key(key, module, pin, on_touch)  # type: ignore[arg-type]
-    if not f.get("uri") or not f.get("algorithm"):
-        raise VerificationError(f"no token is known for key {key.keyid[:12]}")
-    token = module.find_token(label=f.get("token_label"), serial=f.get("token_serial"))
-    return module.open_key(token, pin, f["algorithm"], parse_uri(f["uri"]).key_id,
-                           expected_public=key.public_key())
+__all__ = ["NotaryFormat", "check_notary_plan", "open_token_key", "sign_checked", "sign_sha256"]
 
 
 def check_notary_plan(plan: Plan, text: str) -> None:
@@ -242,8 +190,12 @@ def _load_online(plan: Plan, base: Path) -> dict[str, list[KeyFile]]:
 def _load_previous(directory: Path, gun: str, trusted: Path | None = None,
                    expect_root: str | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Verify a notary chain (any version) from its trusted start (``trusted``, else the
-    oldest root present, pinned by ``expect_root``); return what init journals and copies."""
-    from ceremony.trusted_start import check_expected, root_fingerprint
+    oldest root present, pinned by ``expect_root``); return what init journals and copies.
+
+    Raises:
+        VerificationError: the chain does not verify, or the sidecar names keys it does not
+            hold or another GUN.
+    """
     directory = Path(directory)
     files = chain.previous_root_files(directory)
     start, name = chain.trusted_start(files, trusted)
@@ -322,31 +274,51 @@ def _write_view(path: Path, data: bytes) -> None:
         raise WorkspaceError(f"cannot write {path}: {exc.strerror}") from None
 
 
-class NotaryCeremony(Ceremony):
-    """A ceremony whose output is a Notary v1 root (see the module docstring)."""
 
-    # ---- opening -------------------------------------------------------------
+
+class NotaryFormat:
+    """A Notary v1 collection's root ceremony (``format = "notary"``; the module docstring
+    says what differs from TUF and why). Its caches (who holds which key, the previous
+    chain's bytes, the parsed draft) live on this object, keyed by what they depend on."""
+
+    name: ClassVar[str] = "notary"
+
+    def __init__(self, view: CeremonyView) -> None:
+        self.view = view
+        self._views: dict[str, tuple[tuple[object, ...], Any]] = {}
+        self._sidecar: dict[str, dict[str, Any]] | None = None
+        self._previous_bytes: dict[Path, bytes] = {}
+
+    @property
+    def gun(self) -> str:
+        """The collection's GUN (the plan's repository)."""
+        return self.view.plan.repository
+
+    # ---- before the workspace exists -------------------------------------------------------
 
     @classmethod
-    def init(cls, root: Path, plan_path: Path, previous: Path | None = None, *,
-             trusted: Path | None = None, expect_root: str | None = None) -> NotaryCeremony:
-        """Start a notary ceremony: plan, online key files and previous chain checked first.
+    def check_plan(cls, plan: Plan, text: str) -> None:
+        """Refuse what a notary collection cannot be (:func:`check_notary_plan`).
 
         Raises:
-            PlanError: the plan is invalid for notary (GUN, algorithm, online roles), or a key
-                file is unusable.
-            VerificationError: the previous chain does not verify, or a server key does not
-                match it.
-            WorkspaceError: the folder already holds something.
+            PlanError: the GUN, an algorithm, an online role or ``consistent_snapshot`` does
+                not fit notary.
         """
-        path = Path(plan_path)
-        from ceremony.plan import read_plan_text
-        text = read_plan_text(path)
-        plan = parse_plan(text)
         if plan.format != "notary":
             raise PlanError(f"the plan's format is {plan.format!r}, not 'notary'")
         check_notary_plan(plan, text)
-        online = _load_online(plan, path.resolve().parent)
+
+    @classmethod
+    def prepare(cls, plan: Plan, text: str, plan_dir: Path, previous: Path | None,
+                trusted: Path | None, expect_root: str | None) -> InitInputs:
+        """The online key files and the previous chain (with its sidecar), checked.
+
+        Raises:
+            PlanError: a key file is unusable, or an online key is a root key.
+            VerificationError: the previous chain does not verify, or a server key does not
+                match it.
+        """
+        online = _load_online(plan, plan_dir)
         prev_info, prev_files = (
             _load_previous(Path(previous), plan.repository, trusted, expect_root) if previous
             else (None, {})
@@ -375,46 +347,44 @@ class NotaryCeremony(Ceremony):
                     f"the same key ({keyid[:12]}) is used by {' and '.join(roles)}: a "
                     "compromise of one role is a compromise of both"
                 )
-
         online_data = {
             role: [{"keyid": k.keyid, **k.entry} for k in keys] for role, keys in online.items()
         }
-        ws, journal = create_workspace(Path(root), plan, text, prev_info, prev_files, online_data,
-                                       warnings, plan_dir=path.resolve().parent)
-        return cls(ws, journal, plan)
+        return InitInputs(prev_info, prev_files, online_data, warnings)
 
-    @property
-    def gun(self) -> str:
-        return self.plan.repository
+    @classmethod
+    def detached(cls) -> DetachedAdapter:
+        """Notary's detached-signing adapter (:mod:`ceremony.formats.notary_detached`)."""
+        return notary_detached.ADAPTER
 
-    # ---- who holds which key -------------------------------------------------
+    # ---- who holds which key ---------------------------------------------------------------
 
     def identities(self) -> dict[str, dict[str, Any]]:
         """keyid -> keyholder/token facts: the previous sidecar, then this ceremony's keys."""
-        return self._cached("identities", self._build_identities)
+        return dict(self._cached("identities", self._build_identities))
 
     def _sidecar_identities(self) -> dict[str, dict[str, Any]]:
-        cache = self.__dict__.get("_sidecar")
-        if cache is not None:
-            return cache
+        if self._sidecar is not None:
+            return self._sidecar
         out: dict[str, dict[str, Any]] = {}
-        info = self.state.init.get("previous") or {}
+        ws = self.view.ws
+        info = self.view.state.init.get("previous") or {}
         if info.get("sidecar_sha256"):
-            path = self.ws.previous / SIDECAR
+            path = ws.previous / SIDECAR
             data = self._read_previous(path)
             if sha256(data) != info["sidecar_sha256"]:
                 raise VerificationError(f"{path} was changed after the ceremony started")
-            known = set()
+            known: set[str] = set()
             for version in info["versions"]:
-                root_path = self.ws.previous / f"{version}.root.json"
+                root_path = ws.previous / f"{version}.root.json"
                 known |= set(self._previous_file(root_path, None).signed.keys)
             out.update(read_sidecar(data, self.gun, known, str(path)))
-        self.__dict__["_sidecar"] = out
+        self._sidecar = out
         return out
 
     def _build_identities(self) -> dict[str, dict[str, Any]]:
         out = dict(self._sidecar_identities())
-        for rec in self.state.keys.values():
+        for rec in self.view.state.keys.values():
             out[rec.keyid] = {
                 "keyholder": rec.keyholder,
                 "token_label": rec.token_label,
@@ -431,49 +401,33 @@ class NotaryCeremony(Ceremony):
 
     def _read_previous(self, path: Path) -> bytes:
         # The previous chain is fixed at init (its newest file is re-checked against the
-        # journal by previous_root); read each file once per process.
-        cache = self.__dict__.setdefault("_previous_bytes", {})
-        if path not in cache:
-            cache[path] = chain.read_root_file(path)
-        return cache[path]
+        # journal by previous_root); read each file once per format object.
+        if path not in self._previous_bytes:
+            self._previous_bytes[path] = chain.read_root_file(path)
+        return self._previous_bytes[path]
 
-    def _cached(self, name: str, build: Any, *extra: object) -> Any:
+    def _cached(self, name: str, build: Callable[[], Any], *extra: object) -> Any:
         """``build()`` again only when what it depends on changed: the keys generated (the
         names on keys), and ``extra`` (the draft and its signatures)."""
-        cache = self.__dict__.setdefault("_views", {})
-        stamp = (len(self.state.keys), *extra)
-        entry = cache.get(name)
+        stamp = (len(self.view.state.keys), *extra)
+        entry = self._views.get(name)
         if entry is None or entry[0] != stamp:
-            entry = cache[name] = (stamp, build())
+            entry = self._views[name] = (stamp, build())
         return entry[1]
 
-    # ---- previous root (rotations) -------------------------------------------
+    # ---- keys ------------------------------------------------------------------------------
 
-    def previous_root(self) -> NotaryMetadata | None:  # type: ignore[override]
-        """The newest trusted root this ceremony continues from, re-checked against the journal."""
-        info = self.state.init.get("previous")
-        if not info:
-            return None
-        return self._cached("previous", self._load_previous_root)
+    def online_keys(self) -> dict[str, list[NotaryKey]]:
+        """The online roles' keys as copied in at init."""
+        return {role: [NotaryKey(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
+                       for k in keys]
+                for role, keys in self.view.state.init["online_keys"].items()}
 
-    def _load_previous_root(self) -> NotaryMetadata:
-        info = self.state.init["previous"]
-        path = self.ws.previous / f"{info['version']}.root.json"
-        data = chain.read_root_file(path)
-        if sha256(data) != info["sha256"]:
-            raise VerificationError(f"{path} was changed after the ceremony started")
-        return NotaryMetadata.from_bytes(data, path.name, self.identities())
-
-    def _previous_version(self, version: int) -> Any:
-        return self._previous_file(self.ws.previous / f"{version}.root.json", None).signed
-
-    # ---- keygen --------------------------------------------------------------
-
-    def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
-                      attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
+    def describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
+                     attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
         """The key's certificate (CN = GUN), signed on the token and checked against notary's
         leaf rules, journaled with the key; the key file names the keyholder. A YubiKey's
-        attestation is journaled by :mod:`ceremony.attestation` (root.json cannot carry it).
+        attestation is journaled by the keygen step (root.json cannot carry it).
 
         Raises:
             VerificationError: the certificate would not be accepted by notary.
@@ -483,9 +437,7 @@ class NotaryCeremony(Ceremony):
         def sign_raw(message: bytes) -> bytes:
             return sign_sha256(tk, message)
 
-        certificate = build_root_certificate(
-            self.gun, public, sign_raw, now=now
-        )
+        certificate = build_root_certificate(self.gun, public, sign_raw, now=now)
         problems = root_certificate_problems([certificate], self.gun, now=now)
         if problems:
             raise VerificationError(
@@ -506,59 +458,71 @@ class NotaryCeremony(Ceremony):
                 "sha256": hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest(),
             },
         }
-        from ceremony.formats.notary_record import key_file_bytes
-
         return data, key_file_bytes(data)
 
-    def _key_file_from_event(self, event: dict[str, Any]) -> bytes:
+    def key_file_from_event(self, event: dict[str, Any]) -> bytes:
         """The key file as keygen wrote it (rewritten when a full disk lost it)."""
-        from ceremony.formats.notary_record import key_file_bytes
         return key_file_bytes(event)
 
-    # ---- draft ---------------------------------------------------------------
-
-    def _key_from_record(self, rec: KeyRecord) -> NotaryKey:
+    def key_from_record(self, rec: KeyRecord) -> NotaryKey:
         """A key generated in this ceremony, with its keyholder/token identity."""
         return NotaryKey(rec.keyid, dict(rec.key), self.identities().get(rec.keyid, {}))
 
-    def root_keys(self) -> list[NotaryKey]:  # type: ignore[override]
-        """The plan's root keys as notary views: the engine collects them through
-        ``_key_from_record`` and the previous root, both this format's here.
+    def key_name(self, key: Any) -> str:
+        """The keyholder the identities name, else a short key id."""
+        return tuf_format.key_name(key)
+
+    def keyholder_of(self, key: Any) -> str | None:
+        """The keyholder the identities name for ``key``."""
+        return tuf_format.keyholder_of(key)
+
+    def token_hint(self, key: Any) -> str:
+        """Which token to insert, from the key's identity."""
+        return tuf_format.token_hint(key)
+
+    # ---- previous chain --------------------------------------------------------------------
+
+    def previous_root(self) -> NotaryMetadata | None:
+        """The newest trusted root this ceremony continues from, re-checked against the journal.
 
         Raises:
-            StateError: some keyholders still need to generate their key.
+            VerificationError: the file was changed after init.
         """
-        keys = super().root_keys()
-        views: list[NotaryKey] = [k for k in keys if isinstance(k, NotaryKey)]
-        assert len(views) == len(keys), "a notary ceremony's root key is not a NotaryKey"
-        return views
+        if not self.view.state.init.get("previous"):
+            return None
+        md: NotaryMetadata = self._cached("previous", self._load_previous_root)
+        return md
 
-    def online_keys(self) -> dict[str, list[NotaryKey]]:  # type: ignore[override]
-        """The online roles' keys as copied in at init."""
-        return {role: [NotaryKey(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
-                       for k in keys]
-                for role, keys in self.state.init["online_keys"].items()}
+    def _load_previous_root(self) -> NotaryMetadata:
+        info = self.view.state.init["previous"]
+        path = self.view.ws.previous / f"{info['version']}.root.json"
+        data = chain.read_root_file(path)
+        if sha256(data) != info["sha256"]:
+            raise VerificationError(f"{path} was changed after the ceremony started")
+        return NotaryMetadata.from_bytes(data, path.name, self.identities())
 
-    def draft(self, now: datetime | None = None) -> NotaryMetadata:  # type: ignore[override]
-        """Draft the next notary root from the plan and the keys; unsigned.
+    def previous_version(self, version: int) -> NotaryRoot:
+        """Root ``version`` of the chain copied in at init (its signed part)."""
+        return self._previous_file(self.view.ws.previous / f"{version}.root.json", None).signed
+
+    # ---- draft -----------------------------------------------------------------------------
+
+    def build_draft(self, root_keys: Sequence[Any], now: datetime | None) -> Draft:
+        """The next notary root from the plan and the keys; unsigned. Expiry is capped at
+        notary's 10 years and at the earliest root certificate's notAfter.
 
         Raises:
-            StateError: keys missing, or a draft already exists.
-            VerificationError: a root certificate is no longer usable, or a key is both a root
-                and an online key.
+            VerificationError: a root certificate is no longer usable, a key is both a root
+                and an online key, or notary would refuse the root.
             PlanError: a role would list one public key twice.
         """
-        if self.state.draft is not None:
-            raise StateError(f"root v{self.state.draft['version']} is already drafted",
-                             hint="sign it (`ceremony sign`), or start a new workspace to "
-                             "change it")
-        from ceremony import integrity
-        integrity.check_online_keys(self)  # the journal's online keys are the plan's
+        plan = self.view.plan
         prev = self.previous_root()
         now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         version = prev.signed.version + 1 if prev else 1
-        root_keys = self.root_keys()
-        for key in root_keys:
+        keys: list[NotaryKey] = [k for k in root_keys if isinstance(k, NotaryKey)]
+        assert len(keys) == len(root_keys), "a notary ceremony's root key is not a NotaryKey"
+        for key in keys:
             problems = root_certificate_problems(key.certificates(), self.gun, now=now)
             if problems:
                 raise VerificationError(
@@ -567,71 +531,83 @@ class NotaryCeremony(Ceremony):
                     hint="give that keyholder a new token in the plan: a new key gets a new "
                     "certificate",
                 )
-        expires = min(now + self.plan.root.expires, now + NOTARY_ROOT_EXPIRY,
-                      *(certificate_not_after(k) for k in root_keys))
+        expires = min(now + plan.root.expires, now + NOTARY_ROOT_EXPIRY,
+                      *(certificate_not_after(k) for k in keys))
         online = self.online_keys()
-        from ceremony import keyids  # one public key under two ids (two certificates) counts once
-        keyids.refuse_aliases("root", root_keys, tuf_format.key_name)
-        root_ids = {keyids.public_identity(k) for k in root_keys}
-        for role, keys in online.items():
-            keyids.refuse_aliases(role, keys, lambda k: f"key {k.keyid[:12]}")
-            for key in keys:
+        # one public key under two ids (two certificates) counts once
+        keyids.refuse_aliases("root", keys, tuf_format.key_name)
+        root_ids = {keyids.public_identity(k) for k in keys}
+        for role, role_keys in online.items():
+            keyids.refuse_aliases(role, role_keys, lambda k: f"key {k.keyid[:12]}")
+            for key in role_keys:
                 if keyids.public_identity(key) in root_ids:
                     raise VerificationError(f"a {role} key is also a root key; online keys "
                                             "must never be root keys")
         signed = build_root(
-            version=version, expires=expires, root_keys=[k.entry for k in root_keys],
-            root_threshold=self.plan.root.threshold,
+            version=version, expires=expires, root_keys=[k.entry for k in keys],
+            root_threshold=plan.root.threshold,
             online={r.name: ([k.entry for k in online[r.name]], r.threshold)
-                    for r in self.plan.online},
+                    for r in plan.online},
         )
         md = NotaryMetadata(NotaryRoot(signed, self.identities()))
         problems = root_problems(md.signed, self.gun, now=now)
         if problems:
             raise VerificationError("the drafted root would be refused by notary: "
                                     + "; ".join(problems))
-        self._append(DRAFT_CREATED, {"version": version, "digest": md.digest, "signed": signed,
-                                     "created": now.isoformat(),
-                                     "expiry_capped": expires < now + self.plan.root.expires})
-        self._write_draft()
-        return md
+        return Draft(md, {"version": version, "digest": md.digest, "signed": signed,
+                          "created": now.isoformat(),
+                          "expiry_capped": expires < now + plan.root.expires})
 
-    def draft_metadata(self) -> NotaryMetadata:  # type: ignore[override]
+    def rebuilt_digest(self, root_keys: Sequence[Any], version: int, created: datetime,
+                       online: dict[str, list[dict[str, Any]]]) -> str | None:
+        """Not rebuilt: a notary draft's expiry depends on the certificates' notAfter at
+        drafting time; its online roles and thresholds are checked field by field."""
+        return None
+
+    def draft_metadata(self) -> NotaryMetadata:
         """The current draft with every journaled signature attached, in signing order.
 
         Raises:
             StateError: nothing drafted yet.
         """
-        d = self.state.draft
+        d = self.view.state.draft
         if d is None:
             raise StateError("there is no draft yet", hint="run `ceremony draft WORKSPACE` first")
-
         root = self._cached("draft-root", lambda: NotaryRoot(d["signed"], self.identities()),
                             d["digest"])
         signatures = [Signature(keyid, s.get("method", ECDSA), base64.b64decode(s["sig"]))
-                      for keyid, s in self.state.signatures.items()]
+                      for keyid, s in self.view.state.signatures.items()]
         return NotaryMetadata(root, signatures)
 
-    def _write_draft(self) -> None:
-        md = self.draft_metadata()
-        _write_view(self.ws.draft_path(md.signed.version), md.to_bytes())
+    def draft_bytes(self) -> bytes:
+        """The draft's wire bytes with the signatures so far."""
+        return self.draft_metadata().to_bytes()
 
-    def _draft_file_digest(self, data: bytes, name: str) -> str | None:
+    def write_draft(self) -> None:
+        """Replace the draft view (atomic, not fsynced: the journal is what is durable).
+
+        Raises:
+            WorkspaceError: the write failed.
+        """
+        md = self.draft_metadata()
+        _write_view(self.view.ws.draft_path(md.signed.version), md.to_bytes())
+
+    def draft_file_digest(self, data: bytes, name: str) -> str | None:
         """The draft view's digest as read back; the journal's own when a crash tore the file
         (the view is not fsynced and is rebuilt from the journal), None when it is not a root."""
         try:
             json.loads(data)
         except (ValueError, UnicodeDecodeError):
-            assert self.state.draft is not None
-            return str(self.state.draft["digest"])  # torn: rebuilt when next written
+            draft = self.view.state.draft
+            assert draft is not None
+            return str(draft["digest"])  # torn: rebuilt when next written
         try:
             return NotaryMetadata.from_bytes(data, name).digest
         except VerificationError:
             return None
 
-    def describe(self, md: NotaryMetadata | None = None) -> list[str]:  # type: ignore[override]
+    def describe(self, md: Any) -> list[str]:
         """A root in words: GUN, version, expiry, each role's keys by name and threshold."""
-        md = md or self.draft_metadata()
         root = md.signed
         lines = [f"notary root version {root.version} for {self.gun}, expires "
                  f"{root.expires:%Y-%m-%d %H:%M:%S} UTC"]
@@ -646,13 +622,12 @@ class NotaryCeremony(Ceremony):
             lines.append(f"  {role}: {r.threshold} of {len(r.keyids)} ({names})")
         return lines
 
-    def changes(self, md: NotaryMetadata | None = None) -> list[str]:  # type: ignore[override]
-        """What changes from the previous root to ``md`` (default: the draft), in words."""
-        md = md or self.draft_metadata()
+    def changes(self, md: Any) -> list[str]:
+        """What changes from the previous root to ``md``, in words (and how a new tagging
+        key goes online)."""
         prev = self.previous_root()
-        old_root = prev.signed if prev else None
-        out = tuf_format.diff_roots(old_root, md.signed)  # type: ignore[arg-type]
-        d = self.state.draft
+        out = tuf_format.diff_roots(prev.signed if prev else None, md.signed)  # type: ignore[arg-type]
+        d = self.view.state.draft
         if d is not None and d.get("expiry_capped") and md.signed.version == d["version"]:
             out.append("expiry capped at notary's 10 years / the root certificates' notAfter")
         if prev is not None:
@@ -663,12 +638,11 @@ class NotaryCeremony(Ceremony):
                            "together)")
         return out
 
-    # ---- sign ----------------------------------------------------------------
+    # ---- sign ------------------------------------------------------------------------------
 
-    def signing_keys(self, keyholder: str) -> list[NotaryKey]:  # type: ignore[override]
-        """Keys of ``keyholder`` that count toward the new or the previous root threshold."""
-        md = self.draft_metadata()
-        roots = [md.signed]
+    def keys_of(self, keyholder: str) -> list[NotaryKey]:
+        """``keyholder``'s keys that count toward the new or the previous root threshold."""
+        roots = [self.draft_metadata().signed]
         prev = self.previous_root()
         if prev is not None:
             roots.append(prev.signed)
@@ -677,51 +651,40 @@ class NotaryCeremony(Ceremony):
             for key in root.role_keys("root"):
                 if key.keyholder == keyholder:
                     keys.setdefault(key.keyid, key)
-        return self._not_compromised(keyholder, list(keys.values()))
+        return list(keys.values())
 
-    def _open_token_key(self, key: NotaryKey, module: Module, pin: PinProvider,
-                        on_touch: Any = None) -> TokenKey:
-        return open_token_key(key, module, pin, on_touch)
+    def signing_payload(self, md: Any) -> bytes:
+        """Notary's canonical JSON of ``signed``."""
+        return bytes(md.signed_bytes)
 
-    def _sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
-                  on_touch: Any, payload: bytes) -> tuple[dict[str, Any], str]:
+    def sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
+                 on_touch: Callable[[str], None] | None,
+                 payload: bytes) -> tuple[dict[str, Any], str]:
         """One notary signature (method ecdsa: SHA-256, raw r||s), checked against the key's
         certificate before it is journaled.
 
         Raises:
             SignatureCheckError: the token's signature does not verify with the certificate.
+            hsm.errors.HsmError: token missing/wrong, PIN refused.
         """
-        raw, tk = sign_checked(key, self._open_token_key(key, module, pin, on_touch), payload)
+        raw, tk = sign_checked(key, open_token_key(key, module, pin, on_touch), payload)
         return {"method": ECDSA, "sig": base64.b64encode(raw).decode("ascii")}, tk.token.serial
 
-    def token_for(self, keyholder: str) -> str:
-        """Which token(s) ``keyholder`` must insert to sign the current draft."""
-        return ", ".join(tuf_format.token_hint(k)  # type: ignore[arg-type]
-                         for k in self.signing_keys(keyholder))
+    def threshold_status(self, md: Any, previous: Any | None) -> ThresholdStatus:
+        """Notary's counting rules (:func:`ceremony.formats.notary_root.status`)."""
+        return status(md, previous.signed if previous is not None else None, self.gun)
 
-    # ---- status & publish ----------------------------------------------------
+    # ---- publish ---------------------------------------------------------------------------
 
-    def status(self) -> ThresholdStatus:
-        """Threshold verdicts for the current draft (notary's counting rules).
-
-        Raises:
-            StateError: nothing drafted yet.
-        """
-        prev = self.previous_root()
-        return self._emergency_view(status(self.draft_metadata(), prev.signed if prev else None, self.gun))
-
-    def _published_bytes(self) -> bytes | None:
-        """Not rebuilt for notary: its published folder holds the chain and the sidecar too,
-        whose digests the journal does not each record (export names what is missing)."""
-        return None
-
-    def _write_published(self, md: Any) -> tuple[bytes, list[Path]]:
+    def write_published(self, md: Any) -> tuple[bytes, list[Path]]:
         """Write metadata/N.root.json, root.json (exact wire bytes), the chain and the sidecar.
 
         Raises:
             VerificationError: the root would be refused by notary, or its bytes would not
                 survive notary's re-serialization.
+            WorkspaceError: a published file exists with other content.
         """
+        ws = self.view.ws
         version = md.signed.version
         problems = root_problems(md.signed, self.gun)
         if problems:
@@ -735,25 +698,30 @@ class NotaryCeremony(Ceremony):
         data = out.to_bytes()
         assert_reserializes(data)
         written: list[Path] = []
-        info = self.state.init.get("previous") or {}
+        info = self.view.state.init.get("previous") or {}
         for v in info.get("versions", []):
             name = f"{v}.root.json"
-            self._write_once(self.ws.metadata / name, (self.ws.previous / name).read_bytes())
-        numbered = self.ws.metadata / f"{version}.root.json"
-        self._write_once(numbered, data)
-        atomic_write(self.ws.metadata / "root.json", data)
-        written += [numbered, self.ws.metadata / "root.json"]
-        sidecar = self.ws.metadata / SIDECAR
+            _write_once(ws.metadata / name, (ws.previous / name).read_bytes())
+        numbered = ws.metadata / f"{version}.root.json"
+        _write_once(numbered, data)
+        atomic_write(ws.metadata / "root.json", data)
+        written += [numbered, ws.metadata / "root.json"]
+        sidecar = ws.metadata / SIDECAR
         atomic_write(sidecar, self._sidecar_for(md.signed, version))
         written.append(sidecar)
         return data, written
 
+    def published_bytes(self) -> bytes | None:
+        """Not rebuilt for notary: its published folder holds the chain and the sidecar too,
+        whose digests the journal does not each record (export names what is missing)."""
+        return None
+
     def _sidecar_for(self, signed: Any, version: int) -> bytes:
         """The sidecar published beside root ``version``: who holds each key of the chain."""
-        info = self.state.init.get("previous") or {}
+        info = self.view.state.init.get("previous") or {}
         chain_keys = set(signed.keys)
         for v in info.get("versions", []):
-            chain_keys |= set(self._previous_file(self.ws.previous / f"{v}.root.json",
+            chain_keys |= set(self._previous_file(self.view.ws.previous / f"{v}.root.json",
                                                   None).signed.keys)
         kept = {k: v for k, v in self.identities().items() if k in chain_keys}
         return sidecar_bytes(self.gun, version, kept)
@@ -761,15 +729,44 @@ class NotaryCeremony(Ceremony):
     def published_sidecar(self, version: int) -> bytes:
         """The sidecar ``publish`` wrote for root ``version``, rebuilt from the journal (its
         draft and key records), for ``ceremony.integrity`` to compare with the file."""
-        draft = next(e.data for e in self.journal.events
+        draft = next(e.data for e in self.view.journal.events
                      if e.type == DRAFT_CREATED and e.data["version"] == version)
         return self._sidecar_for(NotaryRoot(draft["signed"], self.identities()), version)
 
-    @staticmethod
-    def _write_once(path: Path, data: bytes) -> None:
-        if path.exists():
-            if path.read_bytes() != data:
-                raise WorkspaceError(f"{path} already exists with other content; it is never "
-                                     "overwritten")
-            return
-        atomic_write(path, data, exclusive=True)
+    def published_extra(self, name: str, version: int) -> bytes | None:
+        """The sidecar (``ceremony-keys.json``) published beside root ``version``."""
+        return self.published_sidecar(version) if name == SIDECAR else None
+
+    # ---- checks ----------------------------------------------------------------------------
+
+    def plan_online_keys(self, base: Path) -> dict[str, list[dict[str, Any]]]:
+        """The online key entries the plan's key files in ``base`` hold (GUN and role checked).
+
+        Raises:
+            PlanError: a key file is missing, unusable, or for another GUN or role.
+        """
+        return {role: [{"keyid": k.keyid, **k.entry} for k in keys]
+                for role, keys in _load_online(self.view.plan, base).items()}
+
+    def walk_chain(self, first: bytes, directory: Path, *, check_expiry: bool,
+                   trusted_name: str) -> chain.ChainReport:
+        """Notary's rules (:func:`ceremony.formats.notary_chain.walk`).
+
+        Raises:
+            VerificationError: a root does not verify.
+        """
+        return walk(first, directory, check_expiry=check_expiry, trusted_name=trusted_name)
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Write ``path`` once; the same bytes again is a no-op, other bytes a refusal.
+
+    Raises:
+        WorkspaceError: the file exists with other content.
+    """
+    if path.exists():
+        if path.read_bytes() != data:
+            raise WorkspaceError(f"{path} already exists with other content; it is never "
+                                 "overwritten")
+        return
+    atomic_write(path, data, exclusive=True)

@@ -3,7 +3,7 @@
 ``ceremony.detached`` owns the travelling files and every refusal (another repository or
 ceremony, a stale draft, a key that does not count, a duplicate); this module only knows what a
 notary draft looks like inside the file, how a notary root key signs it on its token, and how
-such a signature is checked. The same rules as ``NotaryCeremony.sign`` apply: notary's
+such a signature is checked. The same rules as the ceremony's own signing (``NotaryFormat.sign_one``) apply: notary's
 ``ecdsa`` method (SHA-256, raw ``r||s``, base64), checked with notary's own verifier rules.
 
 A notary root carries no keyholder names (notary-server drops unknown fields), so the draft
@@ -32,23 +32,25 @@ from ceremony.formats.notary_files import read_sidecar, sidecar_bytes
 from ceremony.formats.notary_json import Signature
 from ceremony.formats.notary_keys import ECDSA, signature_problem
 from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
+from ceremony.formats.notary_sign import open_token_key, sign_checked
 from hsm.pkcs11 import Module, PinProvider
 
 NAME = "notary"
 
 
-def document(c: Any) -> dict[str, Any]:
-    """The format-specific part of a notary draft file for ceremony ``c``."""
-    md = c.draft_metadata()
-    prev = c.previous_root()
+def document(fmt: Any) -> dict[str, Any]:
+    """The format-specific part of a notary draft file for the ceremony of ``fmt`` (a
+    ``NotaryFormat``: its draft, previous root and identities)."""
+    md = fmt.draft_metadata()
+    prev = fmt.previous_root()
     root_ids = set(md.signed.roles["root"].keyids)
     if prev is not None:
         root_ids |= set(prev.signed.roles["root"].keyids)
-    identities = {k: v for k, v in c.identities().items() if k in root_ids}
+    identities = {k: v for k, v in fmt.identities().items() if k in root_ids}
     return {
         "draft": md.signed.to_dict(),
         "previous": json.loads(prev.to_bytes()) if prev is not None else None,
-        "identities": json.loads(sidecar_bytes(c.gun, md.signed.version, identities)),
+        "identities": json.loads(sidecar_bytes(fmt.gun, md.signed.version, identities)),
     }
 
 
@@ -104,8 +106,6 @@ def sign(draft: NotaryMetadata, keys: list[NotaryKey], module: Module,
         VerificationError: no token is known for a key.
         hsm.errors.HsmError: token missing/wrong, PIN refused, or the signature does not verify.
     """
-    from ceremony.formats.notary import open_token_key, sign_checked
-
     payload = draft.signed_bytes
     out = []
     for key in keys:
@@ -129,3 +129,41 @@ def verify(key: NotaryKey, entry: dict[str, Any], payload: bytes) -> dict[str, A
     if signature_problem(key.entry, Signature(key.keyid, ECDSA, raw), payload) is not None:
         return None
     return {"method": ECDSA, "sig": base64.b64encode(raw).decode("ascii")}
+
+
+class NotaryDetached:
+    """This module as a :class:`ceremony.formats.protocol.DetachedAdapter`."""
+
+    def document(self, fmt: Any) -> dict[str, Any]:
+        """See :func:`document`."""
+        return document(fmt)
+
+    def load(self, obj: dict[str, Any], path: Path, repository: str) -> tuple[Any, Any, str]:
+        """See :func:`load`.
+
+        Raises:
+            VerificationError: malformed, or identities for keys the file does not hold.
+            KeyError: a field is missing (the caller names it).
+        """
+        return load(obj, path, repository)
+
+    def keys_of(self, draft: Any, previous: Any, keyholder: str) -> list[Any]:
+        """See :func:`keys_of`."""
+        return list(keys_of(draft, previous, keyholder))
+
+    def sign(self, draft: Any, keys: list[Any], module: Module, pin: PinProvider,
+             on_touch: Any = None) -> list[dict[str, Any]]:
+        """See :func:`sign`.
+
+        Raises:
+            VerificationError: no token is known for a key.
+            hsm.errors.HsmError: token missing/wrong, PIN refused, a bad signature.
+        """
+        return sign(draft, keys, module, pin, on_touch)
+
+    def verify(self, key: Any, entry: dict[str, Any], payload: bytes) -> dict[str, Any] | None:
+        """See :func:`verify`."""
+        return verify(key, entry, payload)
+
+
+ADAPTER = NotaryDetached()

@@ -2,58 +2,35 @@
 
 The draft is journaled in full (``draft-created``: its signed part and its digest),
 so the file ``drafts/N.root.json`` is only a view of it: rebuilt from the journal
-when missing, and refused by signing once edited.
+when missing, and refused by signing once edited. What the root is, and the checks
+it must pass before anyone signs, are the format's (``Format.build_draft``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-
-from tuf.api.metadata import Metadata, Root
+from typing import Any
 
 from ceremony import integrity
-from ceremony.errors import StateError, VerificationError
-from ceremony.formats import tuf as tuf_format
-from ceremony.keyids import public_identity
+from ceremony.errors import StateError
 from ceremony.session import Session
 from ceremony.state import DRAFT_CREATED
 
 
-def draft(s: Session, now: datetime | None = None) -> Metadata[Root]:
+def draft(s: Session, now: datetime | None = None) -> Any:
     """Draft the next root version from the plan and the keys; unsigned.
 
     Raises:
         StateError: keys missing, or a draft already exists.
-        VerificationError: the journal's online keys are not the plan's, or a rotation
-            would make a root key an online key.
+        VerificationError: the journal's online keys are not the plan's, a rotation
+            would make a root key an online key, or the format refuses the root.
+        PlanError: a role would list one public key twice.
     """
     if s.state.draft is not None:
         raise StateError(f"root v{s.state.draft['version']} is already drafted",
                          hint="sign it (`ceremony sign`), or start a new workspace to change it")
     integrity.check_online_keys(s)  # the journal's online keys are the plan's
-    prev = s.previous_root()
-    now = now or tuf_format.utcnow()
-    version = prev.signed.version + 1 if prev else 1
-    md = s.build_draft(version, now, s.online_keys())
-    if prev is not None:
-        check_rotation(prev.signed, md.signed)
-    s._append(DRAFT_CREATED, {"version": version, "digest": tuf_format.signed_digest(md),
-                              "signed": md.signed.to_dict(), "created": now.isoformat()})
-    s._write_derived(s._write_draft)
-    return md
-
-
-def check_rotation(old: Root, new: Root) -> None:
-    """Refuse rotations no client could follow, before anyone signs.
-
-    Raises:
-        VerificationError: a root key is reused as an online key.
-    """
-    # the key, not its id: one key has many ids
-    root_ids = {public_identity(new.keys[k]): k for k in new.roles[Root.type].keyids}
-    for role in tuf_format.ONLINE_ROLES:
-        shared = {root_ids[i] for k in new.roles[role].keyids
-                  if (i := public_identity(new.keys[k])) in root_ids}
-        if shared:
-            raise VerificationError(f"a {role} key is also a root key ({sorted(shared)[0][:12]}); "
-                                    "online keys must never be root keys")
+    made = s.format.build_draft(s.root_keys(), now)
+    s._append(DRAFT_CREATED, made.fields)
+    s._write_derived(s.format.write_draft)
+    return made.metadata

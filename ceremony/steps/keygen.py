@@ -41,7 +41,7 @@ def keygen(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
 
     The intent (with the key's CKA_ID) is journaled first; if the process dies
     after the token made the key, the next run finds it by that id. What is
-    recorded of the key is the format's (``Session._describe_key``; ``now`` is for it).
+    recorded of the key is the format's (``Format.describe_key``; ``now`` is for it).
 
     A YubiKey keyholder (``device = "yubikey"``) gets the key in slot 9c: made now
     when ``provision`` (``hsm.yubikey.provision.ProvisionPrompts``) is given, else
@@ -87,7 +87,7 @@ def keygen(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
     if tk is None:
         tk = module.generate(token, pin, intent["algorithm"], intent["object_label"],
                              bytes.fromhex(intent["key_id_hex"]))
-    data, key_file = s._describe_key(keyholder, tk, intent, now)
+    data, key_file = s.format.describe_key(keyholder, tk, intent, now)
     s._write_derived(lambda: atomic_write(s.ws.keys / f"root-{keyholder}.json", key_file))
     s._append(KEY_GENERATED, data)
     return s.state.keys[keyholder]
@@ -169,7 +169,7 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
     xfield = attestation.attestation_field(verdict)
     # The format describes the key (TUF: x- fields with the attestation; notary: a root
     # certificate signed on the card, which asks for the PIN and a touch once).
-    data, key_file = s._describe_key(name, yk, {"algorithm": holder.algorithm, "key_id_hex": "02"},
+    data, key_file = s.format.describe_key(name, yk, {"algorithm": holder.algorithm, "key_id_hex": "02"},
                                      None, attestation=xfield)
     data.update({"device": YUBIKEY,
                  "attestation": {"mode": mode, "verdict": attestation.verdict_record(verdict),

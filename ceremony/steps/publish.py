@@ -2,7 +2,7 @@
 
 The draft is checked again first (its file, the files it was derived from, the
 thresholds, the plan's witnesses); what is written is the format's
-(``Session._write_published``), and its digest goes into the ``published`` event.
+(``Format.write_published``), and its digest goes into the ``published`` event.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def publish(s: Session) -> list[Path]:
         raise ThresholdError(f"root v{version} cannot be published below threshold: "
                              + "; ".join(st.lines()), verdict=st)
     require_witnesses(s, "publish")  # the plan's FIDO2 witnesses signed off this head
-    s._write_draft()  # a sign killed after its journal line left the file behind
-    data, written = s._write_published(md)
+    s.format.write_draft()  # a sign killed after its journal line left the file behind
+    data, written = s.format.write_published(md)
     s._append(PUBLISHED, {"version": version, "sha256": sha256(data),
                           "files": [p.name for p in written]})
     return written

@@ -1,7 +1,7 @@
 """Sign: a keyholder's signature(s) over the draft, made on their token, verified, journaled.
 
 Each signature is checked against the key before its ``signature-added`` line is
-written; how one signature is made is the format's (``Session._sign_one``).
+written; how one signature is made is the format's (``Format.sign_one``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from ceremony import integrity, pin_audit
 from ceremony.errors import StateError, VerificationError
-from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.session import Session
 from ceremony.state import SIGNATURE_ADDED
@@ -35,7 +34,7 @@ def sign(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
 
     A YubiKey key asks for its PIN once per signature and calls ``on_touch`` before
     the card waits for a touch. How one signature is made and checked is the
-    format's (``Session._sign_one``).
+    format's (``Format.sign_one``).
 
     Raises:
         StateError: no draft, already published, or the keyholder already signed.
@@ -59,12 +58,12 @@ def sign(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
     todo = [k for k in keys if k.keyid not in s.state.signatures]
     if not todo:
         raise StateError(f"{keyholder} has already signed root v{draft['version']}")
-    payload = md.signed_bytes
+    payload = s.format.signing_payload(md)
     tokens = []
     for key in todo:
-        fields, token_serial = s._sign_one(keyholder, key, module, pin, on_touch, payload)
-        tokens.append(tuf_format.token_hint(key))
+        fields, token_serial = s.format.sign_one(keyholder, key, module, pin, on_touch, payload)
+        tokens.append(s.format.token_hint(key))
         s._append(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": key.keyid, **fields,
                                     "draft": s.state.draft_digest, "token_serial": token_serial})
-    s._write_derived(s._write_draft)
+    s._write_derived(s.format.write_draft)
     return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), s.status())

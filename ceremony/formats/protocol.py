@@ -1,0 +1,324 @@
+"""What a metadata format is to the ceremony: the :class:`Format` protocol, and the
+:class:`CeremonyView` a format may read.
+
+The session and the steps (``ceremony.session``, ``ceremony.steps``) are the same for
+every format: they open the workspace, check the step may run, journal, and write files
+through a format object they hold (``Session.format``). Everything that depends on what
+the published root *is* (its wire bytes, its keys and key ids, how a token signs it, how
+thresholds count, how it reads in words, how a chain of it is walked) is the format's.
+A format reads the ceremony only through a :class:`CeremonyView` (its workspace, plan,
+replayed state and journal), so it never imports the engine or the session: the
+dependency runs one way, session → format.
+
+How to add a format (a third one, e.g. an X.509 CA):
+
+1. Write one package ``ceremony/formats/<name>/`` (or module ``ceremony/formats/<name>.py``)
+   holding a class that implements :class:`Format` (and :class:`FormatClass` on the class:
+   ``name``, ``check_plan``, ``prepare``), its pure model (wire bytes, keys, key ids, root
+   view, threshold verdicts from ``ceremony.formats.base``, chain walk) and its detached
+   signing adapter (:class:`DetachedAdapter`).
+2. Add one line to ``ceremony.formats.registry.FORMATS``: ``"<name>": "module:Class"``.
+
+Nothing else names a concrete format: ``plan.FORMATS`` is the registry's names, the
+session builds its format from the plan through the registry, and the chain walk,
+the integrity checks, the detached signing and the record ask the format object.
+Tests: run the format's own real client against what the ceremony publishes (as
+``notary``, python-tuf's ngclient and tuf-js are run for the two formats here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from ceremony.formats.base import ThresholdStatus
+from ceremony.journal import Journal
+from ceremony.plan import Plan
+from ceremony.state import KeyRecord, State
+from ceremony.workspace import Workspace
+from hsm.pkcs11 import Module, PinProvider
+
+OnTouch = Callable[[str], None] | None
+
+
+class CeremonyView(Protocol):
+    """What a format may read of a ceremony: nothing else, and never to change it.
+
+    ``state`` is the replay of ``journal`` and is replaced after every append, so a format
+    reads it anew each time (never keeps it).
+    """
+
+    ws: Workspace
+    plan: Plan
+    state: State
+    journal: Journal
+
+
+@dataclass(frozen=True)
+class InitInputs:
+    """What ``init`` journals and copies in, as the format read and checked it.
+
+    ``previous`` and ``previous_files``: the verified previous chain (``None`` / empty for a
+    new repository); ``online``: the online roles' key entries (``keyid`` + the format's
+    public key dict) journaled in ``initialized``; ``warnings``: what the room is told.
+    """
+
+    previous: dict[str, Any] | None
+    previous_files: dict[str, bytes]
+    online: dict[str, list[dict[str, Any]]]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A drafted root (unsigned) and the fields its ``draft-created`` event journals."""
+
+    metadata: Any
+    fields: dict[str, Any]
+
+
+class DetachedAdapter(Protocol):
+    """How a draft travels to a keyholder's own machine and a signature comes back
+    (:mod:`ceremony.detached`): the format's half of it."""
+
+    def document(self, fmt: Format) -> dict[str, Any]:
+        """The format's fields of a travelling draft file (draft, previous root, ...) for the
+        ceremony ``fmt`` is bound to."""
+        ...
+
+    def load(self, obj: dict[str, Any], path: Path, repository: str) -> tuple[Any, Any, str]:
+        """``(draft, previous, digest)`` from a travelling draft file, checked.
+
+        Raises:
+            VerificationError: the file does not hold this format's root.
+        """
+        ...
+
+    def keys_of(self, draft: Any, previous: Any, keyholder: str) -> list[Any]:
+        """``keyholder``'s root keys that count for ``draft``."""
+        ...
+
+    def sign(self, draft: Any, keys: list[Any], module: Module, pin: PinProvider,
+             on_touch: OnTouch = None) -> list[dict[str, Any]]:
+        """One verified signature entry per key (what the signature file carries)."""
+        ...
+
+    def verify(self, key: Any, entry: dict[str, Any], payload: bytes) -> dict[str, Any] | None:
+        """The journal fields of a returned signature entry, or ``None`` when it does not verify."""
+        ...
+
+
+class Format(Protocol):
+    """One metadata format bound to one ceremony (built by the session from the plan).
+
+    Root views (``Any`` below) are the format's own types: python-tuf's
+    ``Metadata[Root]`` for TUF, ``NotaryMetadata`` for notary; both have ``signed``
+    (with ``version``, ``keys``, ``roles``) and ``signed_bytes``. Keys are the format's key
+    views (``keyid``, ``unrecognized_fields`` with the ``x-ceremony-*`` facts). Caches a
+    format keeps live on the format object, keyed by what they depend on in the state.
+    """
+
+    name: ClassVar[str]
+    view: CeremonyView
+
+    # ---- init ----------------------------------------------------------------------------
+
+    def online_keys(self) -> dict[str, list[Any]]:
+        """The online roles' public keys as copied in at init."""
+        ...
+
+    # ---- keys ----------------------------------------------------------------------------
+
+    def describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
+                     attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
+        """The ``key-generated`` journal data and the public key file of a new token key.
+
+        Raises:
+            VerificationError: what the format made of the key would be refused.
+        """
+        ...
+
+    def key_file_from_event(self, event: dict[str, Any]) -> bytes:
+        """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event."""
+        ...
+
+    def key_from_record(self, rec: KeyRecord) -> Any:
+        """A key generated in this ceremony, as the format's key view."""
+        ...
+
+    def key_name(self, key: Any) -> str:
+        """How a key is called in the room (its keyholder, else a short id)."""
+        ...
+
+    def keyholder_of(self, key: Any) -> str | None:
+        """The keyholder a root key belongs to, if known."""
+        ...
+
+    def token_hint(self, key: Any) -> str:
+        """Which token to insert to sign with ``key``."""
+        ...
+
+    # ---- previous chain ------------------------------------------------------------------
+
+    def previous_root(self) -> Any | None:
+        """The newest trusted root this ceremony continues from, re-checked against the journal.
+
+        Raises:
+            VerificationError: the copy in ``previous/`` was changed after init.
+        """
+        ...
+
+    def previous_version(self, version: int) -> Any:
+        """The signed part of root ``version`` of the chain copied in at init."""
+        ...
+
+    # ---- draft ---------------------------------------------------------------------------
+
+    def build_draft(self, root_keys: Sequence[Any], now: datetime | None) -> Draft:
+        """The next root from the plan, ``root_keys`` and the online keys, with its checks.
+
+        Raises:
+            VerificationError: the root would be refused (by the format's clients).
+            PlanError: a role would list one public key twice.
+        """
+        ...
+
+    def draft_metadata(self) -> Any:
+        """The current draft with every journaled signature attached.
+
+        Raises:
+            StateError: nothing drafted yet.
+        """
+        ...
+
+    def draft_bytes(self) -> bytes:
+        """The draft file's bytes (``metadata/drafts/N.root.json``): the draft as it stands."""
+        ...
+
+    def write_draft(self) -> None:
+        """Write the draft file (a view of the journal).
+
+        Raises:
+            WorkspaceError: the write failed.
+        """
+        ...
+
+    def draft_file_digest(self, data: bytes, name: str) -> str | None:
+        """The digest of a draft file's signed part as read back (``None``: not a root).
+
+        Raises:
+            VerificationError: the file is not root metadata.
+        """
+        ...
+
+    def describe(self, md: Any) -> list[str]:
+        """A root in words for the room: roles, keys by name, thresholds, expiry."""
+        ...
+
+    def changes(self, md: Any) -> list[str]:
+        """What changes from the previous root to ``md``, in words."""
+        ...
+
+    # ---- sign ----------------------------------------------------------------------------
+
+    def keys_of(self, keyholder: str) -> list[Any]:
+        """``keyholder``'s keys that count toward the draft's or the previous root's threshold
+        (before the plan's compromised keys are taken out)."""
+        ...
+
+    def signing_payload(self, md: Any) -> bytes:
+        """The bytes a root key signs."""
+        ...
+
+    def sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
+                 on_touch: OnTouch, payload: bytes) -> tuple[dict[str, Any], str]:
+        """One signature over ``payload``, verified: its journal fields and the token serial.
+
+        Raises:
+            hsm.errors.HsmError: token missing/wrong, PIN refused, a signature that does
+                not verify.
+        """
+        ...
+
+    def threshold_status(self, md: Any, previous: Any | None) -> ThresholdStatus:
+        """Threshold verdicts of ``md`` (and of the previous root over it)."""
+        ...
+
+    # ---- publish -------------------------------------------------------------------------
+
+    def write_published(self, md: Any) -> tuple[bytes, list[Path]]:
+        """Write the published root into ``metadata/``; its bytes and the files written.
+
+        Raises:
+            VerificationError: the root would be refused by the format's clients.
+            WorkspaceError: a published file exists with other content.
+        """
+        ...
+
+    def published_bytes(self) -> bytes | None:
+        """The published root's bytes rebuilt from the journal (``None``: not rebuilt)."""
+        ...
+
+    def published_extra(self, name: str, version: int) -> bytes | None:
+        """A file published beside root ``version`` other than the root (notary's sidecar),
+        rebuilt from the journal for the integrity check; ``None`` when ``name`` is none."""
+        ...
+
+    # ---- checks --------------------------------------------------------------------------
+
+    def plan_online_keys(self, base: Path) -> dict[str, list[dict[str, Any]]]:
+        """The online key entries the plan's key files hold now (``keyid`` + key dict)."""
+        ...
+
+    def rebuilt_digest(self, root_keys: Sequence[Any], version: int, created: datetime,
+                       online: dict[str, list[dict[str, Any]]]) -> str | None:
+        """The digest of root ``version`` rebuilt from the plan, ``root_keys`` and the
+        ``online`` key entries as of ``created``, to compare with the journaled draft's;
+        ``None`` when the format does not rebuild drafts (the other checks still apply)."""
+        ...
+
+    def walk_chain(self, first: bytes, directory: Path, *, check_expiry: bool,
+                   trusted_name: str) -> Any:
+        """Walk a root chain in ``directory`` from ``first`` as the format's client would
+        (a ``chain.ChainReport``).
+
+        Raises:
+            VerificationError: a root in the chain does not verify.
+        """
+        ...
+
+
+class FormatClass(Protocol):
+    """The class of a format, as the registry hands it out: what ``init`` asks before a
+    workspace exists, and the constructor binding it to a ceremony."""
+
+    name: str
+
+    def __call__(self, view: CeremonyView) -> Format:
+        """The format bound to ``view``."""
+        ...
+
+    def check_plan(self, plan: Plan, text: str) -> None:
+        """Refuse a plan this format cannot publish.
+
+        Raises:
+            PlanError: the message names what does not fit.
+        """
+        ...
+
+    def prepare(self, plan: Plan, text: str, plan_dir: Path, previous: Path | None,
+                trusted: Path | None, expect_root: str | None) -> InitInputs:
+        """Read and check what ``init`` copies in: the online key files and the previous chain.
+
+        Raises:
+            PlanError: a key file is unusable, or the plan does not fit the previous chain.
+            VerificationError: the previous chain does not verify.
+        """
+        ...
+
+    def detached(self) -> DetachedAdapter:
+        """The format's detached-signing adapter."""
+        ...

@@ -1,0 +1,48 @@
+"""Format name → its class, by module name: the one place a concrete format is named.
+
+The session builds a ceremony's format from its plan here (``format_for``); ``init``
+asks the class first (``format_class``); nothing else imports a concrete format. A
+format's module is imported only when a ceremony of that format is opened, so a TUF
+ceremony never loads notary's code (and the other way round).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import cast
+
+from ceremony.errors import PlanError
+from ceremony.formats.protocol import CeremonyView, Format, FormatClass
+
+FORMATS: dict[str, str] = {
+    "tuf": "ceremony.formats.tuf_format:TufFormat",
+    "notary": "ceremony.formats.notary:NotaryFormat",
+}
+
+
+def names() -> tuple[str, ...]:
+    """The formats this tool can run a ceremony for, in the registry's order."""
+    return tuple(FORMATS)
+
+
+def format_class(name: str) -> FormatClass:
+    """The class of format ``name``.
+
+    Raises:
+        PlanError: no format of that name.
+    """
+    where = FORMATS.get(name)
+    if where is None:
+        raise PlanError(f"no ceremony engine for format {name!r}",
+                        hint=f"ceremony.format is one of {', '.join(FORMATS)}")
+    module, _, attr = where.partition(":")
+    return cast(FormatClass, getattr(importlib.import_module(module), attr))
+
+
+def format_for(view: CeremonyView) -> Format:
+    """The format of ``view``'s plan, bound to it.
+
+    Raises:
+        PlanError: the plan names no known format.
+    """
+    return format_class(view.plan.format)(view)

@@ -1,0 +1,77 @@
+"""TUF's half of detached signing (:mod:`ceremony.detached`): a draft as python-tuf
+``Metadata[Root]``, keyholders and tokens found in the keys' ``x-`` fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import Signature
+from tuf.api.metadata import Metadata, Root
+
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.protocol import Format, OnTouch
+from ceremony.formats.token_keys import open_root_key
+from hsm.pkcs11 import Module, PinProvider
+from hsm.signer import TokenSigner
+
+
+class TufDetached:
+    """The TUF adapter (:class:`ceremony.formats.protocol.DetachedAdapter`)."""
+
+    def document(self, fmt: Format) -> dict[str, Any]:
+        """The draft (signed part only) and the previous root, as python-tuf dicts."""
+        md = fmt.draft_metadata()
+        prev = fmt.previous_root()
+        return {"draft": Metadata(md.signed).to_dict(),
+                "previous": prev.to_dict() if prev else None}
+
+    def load(self, obj: dict[str, Any], path: Path, repository: str) -> tuple[Any, Any, str]:
+        """The draft, the previous root and the draft's digest, read by python-tuf.
+
+        Raises:
+            VerificationError: a part is not TUF root metadata.
+        """
+        draft = tuf_format.from_bytes(json.dumps(obj["draft"]).encode(), f"{path} (draft)")
+        prev = (tuf_format.from_bytes(json.dumps(obj["previous"]).encode(), f"{path} (previous)")
+                if obj.get("previous") else None)
+        return draft, prev, tuf_format.signed_digest(draft)
+
+    def keys_of(self, draft: Any, previous: Any, keyholder: str) -> list[Any]:
+        """``keyholder``'s root keys in the draft and the previous root."""
+        found: dict[str, Any] = {}
+        for md in (draft, previous):
+            if md is None:
+                continue
+            for keyid in md.signed.roles[Root.type].keyids:
+                key = md.signed.keys[keyid]
+                if tuf_format.keyholder_of(key) == keyholder:
+                    found[keyid] = key
+        return list(found.values())
+
+    def sign(self, draft: Any, keys: list[Any], module: Module, pin: PinProvider,
+             on_touch: OnTouch = None) -> list[dict[str, Any]]:
+        """One verified signature per key, PKCS#11 tokens and YubiKeys alike (a YubiKey opens
+        through ykcs11 with its retry counter read first); the token's key must be the draft's.
+
+        Raises:
+            hsm.errors.HsmError: token missing/wrong, PIN refused, a bad signature.
+        """
+        payload = draft.signed_bytes
+        sigs = []
+        for key in keys:
+            tk = open_root_key(key, module, pin, on_touch)
+            sig = TokenSigner(tk, key).sign(payload)
+            key.verify_signature(sig, payload)
+            sigs.append({"keyid": key.keyid, "sig": sig.signature, "token_serial": tk.token.serial})
+        return sigs
+
+    def verify(self, key: Any, entry: dict[str, Any], payload: bytes) -> dict[str, Any] | None:
+        """``{"sig": ...}`` when the entry verifies with ``key``, else ``None``."""
+        sig = Signature(str(entry.get("keyid")), str(entry.get("sig", "")))
+        try:
+            key.verify_signature(sig, payload)
+        except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
+            return None
+        return {"sig": sig.signature}

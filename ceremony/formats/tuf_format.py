@@ -1,0 +1,377 @@
+"""TUF as a :class:`ceremony.formats.protocol.Format`: the root a TUF ceremony publishes.
+
+The pure helpers (building, reading and counting a root through python-tuf's Metadata
+API) are :mod:`ceremony.formats.tuf`; this module binds them to one ceremony (its plan,
+journal and workspace, read through a ``CeremonyView``) and to the tokens that sign.
+Root keys carry their keyholder and token in ``x-ceremony-*`` fields, so a published
+root tells the next ceremony who holds which key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from securesystemslib.signer import Key, Signature
+from tuf.api.metadata import Metadata, Root
+
+from ceremony import chain
+from ceremony.compromise import check_declared
+from ceremony.errors import PlanError, StateError, VerificationError
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.base import ThresholdStatus
+from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
+from ceremony.formats.token_keys import open_root_key
+from ceremony.keyids import public_identity
+from ceremony.keys import key_from_crypto
+from ceremony.plan import Plan, client_warnings, load_online_keys, shared_online_keys
+from ceremony.state import KeyRecord
+from ceremony.trusted_start import check_expected, root_fingerprint
+from ceremony.workspace import atomic_write
+from hsm.pkcs11 import Module, PinProvider
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256, the digest the journal records of files."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class TufFormat:
+    """A TUF root ceremony (``format = "tuf"``, the default)."""
+
+    name: ClassVar[str] = "tuf"
+
+    def __init__(self, view: CeremonyView) -> None:
+        self.view = view
+
+    # ---- before the workspace exists -------------------------------------------------------
+
+    @classmethod
+    def check_plan(cls, plan: Plan, text: str) -> None:
+        """Nothing beyond ``plan.parse_plan``'s rules: the plan's TUF checks are its own."""
+
+    @classmethod
+    def prepare(cls, plan: Plan, text: str, plan_dir: Path, previous: Path | None,
+                trusted: Path | None, expect_root: str | None) -> InitInputs:
+        """The online public keys and a previous chain (any versions), verified before init
+        writes anything: the chain from ``trusted``, else from its oldest root (whose
+        fingerprint ``expect_root`` may pin).
+
+        Raises:
+            PlanError: a key file is invalid, an online key is a root key, or the plan's
+                emergency facts do not fit.
+            VerificationError: the previous chain does not verify.
+        """
+        online = load_online_keys(plan, plan_dir)
+        prev_info, prev_files = (_load_previous(previous, trusted, expect_root) if previous
+                                 else (None, {}))
+        newest = None
+        if prev_info is not None:
+            newest = tuf_format.from_bytes(prev_files[f"{prev_info['version']}.root.json"],
+                                           "previous")
+            _check_online_vs_root(online, newest.signed)
+        elif plan.out_of_band:
+            raise PlanError("ceremony.out_of_band only applies when continuing a repository "
+                            "(--previous)")
+        check_declared(plan, set(newest.signed.keys) if newest else None,
+                       newest.signed.version if newest else 0,
+                       {role: [k.key.keyid for k in keys] for role, keys in online.items()})
+        warnings = shared_online_keys(online) + client_warnings(plan)
+        online_data = {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
+                       for role, keys in online.items()}
+        return InitInputs(prev_info, prev_files, online_data, warnings)
+
+    @classmethod
+    def detached(cls) -> DetachedAdapter:
+        """TUF's detached-signing adapter (:class:`ceremony.formats.tuf_detached.TufDetached`)."""
+        from ceremony.formats.tuf_detached import TufDetached  # lazy: only travelling drafts
+        return TufDetached()
+
+    # ---- keys ------------------------------------------------------------------------------
+
+    def online_keys(self) -> dict[str, list[Key]]:
+        """The online roles' public keys as copied in at init."""
+        return {role: [Key.from_dict(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
+                       for k in keys]
+                for role, keys in self.view.state.init["online_keys"].items()}
+
+    def describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
+                     attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
+        """The key with its keyholder and token in ``x-`` fields (and a YubiKey's
+        ``attestation``, which travels in the root metadata), and its key file."""
+        public = key_from_crypto(tk.public_key())
+        key = tuf_format.root_key(public, keyholder, intent["algorithm"], tk.token.label,
+                                  tk.token.serial, tk.ref.uri(),
+                                  device="yubikey" if attestation else None,
+                                  attestation=attestation or None)
+        data = {"keyholder": keyholder, "key": key.to_dict(), "keyid": key.keyid,
+                "algorithm": intent["algorithm"], "token_label": tk.token.label,
+                "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
+                "uri": tk.ref.uri()}
+        return data, self.key_file_from_event(data)
+
+    def key_file_from_event(self, event: dict[str, Any]) -> bytes:
+        """``keys/root-NAME.json``: the key dict with its id, as keygen writes it."""
+        return json.dumps({"keyid": event["keyid"], **event["key"]}, indent=1,
+                          sort_keys=True).encode()
+
+    def key_from_record(self, rec: KeyRecord) -> Key:
+        """A key generated in this ceremony, as a securesystemslib ``Key``."""
+        return Key.from_dict(rec.keyid, dict(rec.key))
+
+    def key_name(self, key: Any) -> str:
+        """The keyholder in the key's ``x-`` fields, else a short key id."""
+        return tuf_format.key_name(key)
+
+    def keyholder_of(self, key: Any) -> str | None:
+        """The keyholder in the key's ``x-`` fields."""
+        return tuf_format.keyholder_of(key)
+
+    def token_hint(self, key: Any) -> str:
+        """Which token to insert, from the key's ``x-`` fields."""
+        return tuf_format.token_hint(key)
+
+    # ---- previous chain --------------------------------------------------------------------
+
+    def previous_root(self) -> Metadata[Root] | None:
+        """The newest root copied in at init, re-checked against its journaled digest.
+
+        Raises:
+            VerificationError: the file was changed after init.
+        """
+        info = self.view.state.init.get("previous")
+        if not info:
+            return None
+        path = self.view.ws.previous / f"{info['version']}.root.json"
+        data = chain.read_root_file(path)
+        if sha256_hex(data) != info["sha256"]:
+            raise VerificationError(f"{path} was changed after the ceremony started")
+        return tuf_format.from_bytes(data, path.name)
+
+    def previous_version(self, version: int) -> Root:
+        """Root ``version`` of the chain copied in at init (its signed part)."""
+        path = self.view.ws.previous / f"{version}.root.json"
+        return tuf_format.from_bytes(chain.read_root_file(path), path.name).signed
+
+    # ---- draft -----------------------------------------------------------------------------
+
+    def _build(self, root_keys: Sequence[Any], version: int, now: datetime,
+               online: dict[str, list[Key]]) -> Metadata[Root]:
+        plan = self.view.plan
+        return tuf_format.build_root(
+            version, tuf_format.expiry(now, plan.root.expires), plan.consistent_snapshot,
+            list(root_keys), plan.root.threshold,
+            {r.name: (online[r.name], r.threshold) for r in plan.online}, created=now)
+
+    def build_draft(self, root_keys: Sequence[Any], now: datetime | None) -> Draft:
+        """Root previous + 1 (or 1) from the plan, ``root_keys`` and the online keys.
+
+        Raises:
+            VerificationError: a rotation would make a root key an online key.
+        """
+        prev = self.previous_root()
+        now = now or tuf_format.utcnow()
+        version = prev.signed.version + 1 if prev else 1
+        md = self._build(root_keys, version, now, self.online_keys())
+        if prev is not None:
+            check_rotation(prev.signed, md.signed)
+        return Draft(md, {"version": version, "digest": tuf_format.signed_digest(md),
+                          "signed": md.signed.to_dict(), "created": now.isoformat()})
+
+    def rebuilt_digest(self, root_keys: Sequence[Any], version: int, created: datetime,
+                       online: dict[str, list[dict[str, Any]]]) -> str | None:
+        """The digest of the draft rebuilt whole (a TUF draft is a function of its inputs)."""
+        keys = {role: [Key.from_dict(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
+                       for k in entries] for role, entries in online.items()}
+        return tuf_format.signed_digest(self._build(root_keys, version, created, keys))
+
+    def draft_metadata(self) -> Metadata[Root]:
+        """The journaled draft with every journaled signature attached.
+
+        Raises:
+            StateError: nothing drafted yet.
+        """
+        d = self.view.state.draft
+        if d is None:
+            raise StateError("there is no draft yet", hint="run `ceremony draft WORKSPACE` first")
+        md: Metadata[Root] = Metadata(Root.from_dict(json.loads(json.dumps(d["signed"]))))
+        for keyid, s in self.view.state.signatures.items():
+            md.signatures[keyid] = Signature(keyid, s["sig"])
+        return md
+
+    def draft_bytes(self) -> bytes:
+        """The draft as python-tuf serializes it, with the signatures so far."""
+        return tuf_format.to_bytes(self.draft_metadata())
+
+    def write_draft(self) -> None:
+        """Write ``metadata/drafts/N.root.json`` atomically.
+
+        Raises:
+            WorkspaceError: the write failed.
+        """
+        md = self.draft_metadata()
+        atomic_write(self.view.ws.draft_path(md.signed.version), tuf_format.to_bytes(md))
+
+    def draft_file_digest(self, data: bytes, name: str) -> str | None:
+        """The digest of the signed part of a draft file as read back.
+
+        Raises:
+            VerificationError: the file is not root metadata.
+        """
+        return tuf_format.signed_digest(tuf_format.from_bytes(data, name))
+
+    def describe(self, md: Any) -> list[str]:
+        """Roles, keys by name, thresholds, expiry."""
+        return tuf_format.describe_root(md.signed)
+
+    def changes(self, md: Any) -> list[str]:
+        """What changes from the previous root to ``md``, per role."""
+        prev = self.previous_root()
+        return tuf_format.diff_roots(prev.signed if prev else None, md.signed)
+
+    # ---- sign ------------------------------------------------------------------------------
+
+    def keys_of(self, keyholder: str) -> list[Key]:
+        """``keyholder``'s root keys in the draft and the previous root (by ``x-`` fields)."""
+        roots = [self.draft_metadata().signed]
+        prev = self.previous_root()
+        if prev is not None:
+            roots.append(prev.signed)
+        keys: dict[str, Key] = {}
+        for root in roots:
+            for keyid in root.roles[Root.type].keyids:
+                key = root.keys[keyid]
+                if tuf_format.keyholder_of(key) == keyholder:
+                    keys[keyid] = key
+        return list(keys.values())
+
+    def signing_payload(self, md: Any) -> bytes:
+        """The canonical JSON of ``signed`` (python-tuf's)."""
+        return bytes(md.signed_bytes)
+
+    def sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
+                 on_touch: Callable[[str], None] | None,
+                 payload: bytes) -> tuple[dict[str, Any], str]:
+        """One signature through securesystemslib's ``Signer`` over the token key, verified
+        by the key's own securesystemslib view before it is journaled.
+
+        Raises:
+            hsm.errors.HsmError: token missing/wrong, PIN refused, a signature that does
+                not verify.
+        """
+        from hsm.signer import TokenSigner  # lazy: securesystemslib.signer, token steps only
+        signer = TokenSigner(open_root_key(key, module, pin, on_touch), key)
+        sig = signer.sign(payload)
+        key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
+        return {"sig": sig.signature}, signer.token_key.token.serial
+
+    def threshold_status(self, md: Any, previous: Any | None) -> ThresholdStatus:
+        """python-tuf's verdicts, counting distinct keys (:func:`ceremony.formats.tuf.status`)."""
+        return tuf_format.status(md, previous.signed if previous is not None else None)
+
+    # ---- publish ---------------------------------------------------------------------------
+
+    def write_published(self, md: Any) -> tuple[bytes, list[Path]]:
+        """``N.root.json`` (never replaced) and ``root.json``. Only signatures that count go
+        out: the draft holds no stray ones (``sign`` refuses them).
+
+        Raises:
+            WorkspaceError: ``N.root.json`` exists with other bytes, or a write failed.
+        """
+        metadata = self.view.ws.metadata
+        data = tuf_format.to_bytes(md)
+        numbered = metadata / f"{md.signed.version}.root.json"
+        if not (numbered.exists() and numbered.read_bytes() == data):
+            atomic_write(numbered, data, exclusive=True)
+        atomic_write(metadata / "root.json", data)
+        return data, [numbered, metadata / "root.json"]
+
+    def published_bytes(self) -> bytes | None:
+        """The published root as :meth:`write_published` wrote it: a function of the journal."""
+        return tuf_format.to_bytes(self.draft_metadata())
+
+    def published_extra(self, name: str, version: int) -> bytes | None:
+        """TUF publishes nothing beside the root."""
+        return None
+
+    # ---- checks ----------------------------------------------------------------------------
+
+    def plan_online_keys(self, base: Path) -> dict[str, list[dict[str, Any]]]:
+        """The online key entries the plan's key files in ``base`` hold.
+
+        Raises:
+            PlanError: a key file is missing or not a public key.
+        """
+        return {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
+                for role, keys in load_online_keys(self.view.plan, base).items()}
+
+    def walk_chain(self, first: bytes, directory: Path, *, check_expiry: bool,
+                   trusted_name: str) -> chain.ChainReport:
+        """python-tuf's rules, every version from ``first`` on (:func:`ceremony.chain.walk`).
+
+        Raises:
+            VerificationError: a root does not verify.
+        """
+        return chain.walk(first, directory, check_expiry=check_expiry, trusted_name=trusted_name)
+
+
+def _load_previous(directory: Path, trusted: Path | None = None,
+                   expect_root: str | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Verify a previous chain (any version) from its trusted start; return what to copy in.
+
+    The start is ``trusted``, else the oldest root present (trust on first use: its
+    fingerprint is journaled and shown, and ``expect_root`` refuses any other).
+
+    Raises:
+        VerificationError: the chain does not verify, or its start is not the expected one.
+    """
+    directory = Path(directory)
+    files = chain.previous_root_files(directory)
+    start, name = chain.trusted_start(files, trusted)
+    check_expected(root_fingerprint(start), expect_root, f"the trusted root {name}")
+    report = chain.walk(start, directory, files=files, check_expiry=False, trusted_name=name)
+    first = report.trusted_version
+    copied = chain.verified_copies(report, files)
+    newest = report.newest_bytes
+    return ({"version": report.newest_version, "sha256": sha256_hex(newest),
+             "versions": [first, *report.versions],
+             "trusted_version": first, "trusted_sha256": root_fingerprint(start),
+             "online": chain.online_expiries(
+                 files[report.newest_version].parent if report.newest_version in files
+                 else directory, report.newest.signed)}, copied)
+
+
+def _check_online_vs_root(online: dict[str, Any], previous: Root) -> None:
+    """Refuse an online key that is (or was) a root key: online keys live on networked machines.
+
+    Raises:
+        PlanError: an online key file holds a root key of the previous root.
+    """
+    # the key, not its id: one key has many ids
+    root_ids = {public_identity(previous.keys[k]): k for k in previous.roles[Root.type].keyids}
+    for role, keys in online.items():
+        for k in keys:
+            if public_identity(k.key) in root_ids:
+                holder = tuf_format.key_name(previous.keys[root_ids[public_identity(k.key)]])
+                raise PlanError(f"{k.source}: the {role} key is a root key ({holder}) of root "
+                                f"v{previous.version}; a root key must never be an online key")
+
+
+def check_rotation(old: Root, new: Root) -> None:
+    """Refuse rotations no client could follow, before anyone signs.
+
+    Raises:
+        VerificationError: a root key is reused as an online key.
+    """
+    # the key, not its id: one key has many ids
+    root_ids = {public_identity(new.keys[k]): k for k in new.roles[Root.type].keyids}
+    for role in tuf_format.ONLINE_ROLES:
+        shared = {root_ids[i] for k in new.roles[role].keyids
+                  if (i := public_identity(new.keys[k])) in root_ids}
+        if shared:
+            raise VerificationError(f"a {role} key is also a root key ({sorted(shared)[0][:12]}); "
+                                    "online keys must never be root keys")
