@@ -18,9 +18,11 @@ from typing import Any
 
 from tuf.api.metadata import Metadata, Root
 
+from ceremony import attestation
 from ceremony.errors import RootExpiredError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
+from ceremony.formats.registry import detect
 from ceremony.inputs import check_json, read_input_file
 
 MAX_ROOT_FILE = 1024 * 1024
@@ -412,28 +414,13 @@ def verify_published(trusted_path: Path, metadata_dir: Path, roots: Path | str |
         RootExpiredError: ``check_expiry`` and the newest root has expired at ``at``.
         AttestationError: the attestation roots cannot be read.
     """
-    from ceremony import attestation, online_check
-    from ceremony.formats import notary_chain, notary_root
     moment = at or datetime.now(UTC)
-    directory = Path(metadata_dir)
     trusted = read_root_file(Path(trusted_path))
-    name = trusted_name or str(trusted_path)
-    if notary_root.is_notary_root(trusted):
-        # a notary root's certificates expire too: the notary walk judges them at ``moment``
-        report, gun = notary_chain.verify_directory(directory, trusted=Path(trusted_path),
-                                                    now=moment)
-        out = PublishedChain(report, gun, at=moment)
-        out.folder = [root_json_line(directory, report, notary_root.NotaryMetadata.from_bytes)]
-        notary_newest: Any = report.newest.signed  # a NotaryRoot view in the report
-        if not any(attestation.stored(k) for k in notary_newest.role_keys("root")):
-            return out
-    else:
-        report = walk(trusted, directory, now=moment, check_expiry=False, trusted_name=name,
-                      files=files)
-        out = PublishedChain(report, None, at=moment)
-        out.folder = [root_json_line(directory, report, tuf_format.from_bytes),
-                      *online_check.check_online(directory, report.newest.signed, moment,
-                                                 refuse_expired=not out.expired)]
+    out, attest = detect(trusted).read_published(Path(metadata_dir), Path(trusted_path), trusted,
+                                                 trusted_name or str(trusted_path), moment,
+                                                 files)
+    if not attest:
+        return out
     out.trust, out.attested = attestation.check_root(out.report.newest.signed, roots)
     if check_expiry and out.expired:
         raise expired_error(out.report)

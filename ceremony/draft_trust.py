@@ -16,7 +16,7 @@ the keyholder brings two things the file cannot forge:
 
 And a root that lists one public key under two ids (an alias, which counts one key twice
 toward a threshold) or a key under an id that is not its hash is refused before any PIN
-prompt: ``_refuse_alias_and_bad_ids`` (over the shared rules of ``ceremony.keyids``).
+prompt: ``_refuse_alias_and_bad_ids`` (the format's key-id rule, then ``ceremony.keyids``' aliases).
 
 Logic only: reading files and raising; the CLI and the TUI ask the questions.
 """
@@ -29,7 +29,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ceremony import chain, keyids
 from ceremony.errors import UsageError, VerificationError
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.registry import detect, format_class
+from ceremony.words import pgp_words, words_to_bytes
 
 #: What to bring, said wherever the trusted root is missing.
 BRING_TRUSTED = ("bring your own copy of the repository's current root: --trusted ROOT.json "
@@ -68,44 +72,25 @@ def load_trusted(path: Path, fmt: str, repository: str) -> Anchor:
     Raises:
         VerificationError: missing, unreadable, another format, or not verifying.
     """
-    from ceremony import chain
-    from ceremony.formats import notary_root
     path = Path(path).expanduser()
+    klass = format_class(fmt)
     if path.is_dir():
         files = chain.previous_root_files(path)
         first = files[1]
         data = chain.read_root_file(first)
         _same_format(data, fmt, first)
-        if fmt == "notary":
-            from ceremony.formats import notary_chain
-            report = notary_chain.walk(data, path, gun=repository, check_expiry=False,
-                                       trusted_name=str(first))
-        else:
-            report = chain.walk(data, path, check_expiry=False, trusted_name=str(first))
+        report = klass.walk_chain(data, path, check_expiry=False, trusted_name=str(first),
+                                  repository=repository)
         return Anchor(report.newest, f"root v{report.newest_version} of the chain in {path}, "
                                      f"verified from 1.root.json")
     data = chain.read_root_file(path)
     _same_format(data, fmt, path)
-    md: Any
-    if fmt == "notary":
-        md = notary_root.NotaryMetadata.from_bytes(data, str(path))
-        problems = notary_root.root_problems(md.signed, repository, check_expiry=False)
-        if problems:
-            raise VerificationError(f"{path}: " + "; ".join(problems))
-        st = notary_root.status(md, None, repository, check_expiry=False)
-        if not st.verified:
-            raise VerificationError(f"{path} is not signed by its own root threshold: "
-                                    f"{st.new.describe()}")
-    else:
-        from ceremony.formats import tuf as tuf_format
-        md = tuf_format.from_bytes(data, str(path))
-        chain.check_self_signed(md, str(path))
+    md = klass.self_signed_root(data, str(path), repository)
     return Anchor(md, f"root v{md.signed.version} from {path}")
 
 
 def _same_format(data: bytes, fmt: str, path: Path) -> None:
-    from ceremony.formats.notary_root import is_notary_root
-    found = "notary" if is_notary_root(data) else "tuf"
+    found = detect(data).name
     if found != fmt:
         raise VerificationError(f"{path} is a {found} root, but the draft is a {fmt} root")
 
@@ -152,57 +137,30 @@ def anchor_draft(draft: Any, trusted: Anchor | None) -> tuple[Any, Anchor]:
             "another repository; nothing was signed",
             hint="do not sign: get the draft again by another route and compare the digest "
                  "words")
-    return replace(draft, previous=_with_identities(trusted.root, draft)), trusted
+    named = format_class(draft.format).with_names(trusted.root, draft.previous, draft.draft)
+    return replace(draft, previous=named), trusted
 
 
 def _signed_digest(md: Any) -> str:
     return hashlib.sha256(md.signed_bytes).hexdigest()
 
 
-def _with_identities(root: Any, draft: Any) -> Any:
-    """A notary root carries no keyholder names: give the trusted root the names the draft's
-    sidecar holds for its keys (public facts that only choose a token; the token's key is
-    compared with the certificate before it signs). A TUF root is returned as is."""
-    from ceremony.formats.notary_root import NotaryMetadata, NotaryRoot
-    if not isinstance(root, NotaryMetadata):
-        return root
-    identities: dict[str, Any] = {}
-    for md in (draft.previous, draft.draft):
-        if md is not None:
-            identities.update({k: dict(v.identity) for k, v in md.signed.keys.items()
-                               if v.identity and k in root.signed.keys})
-    return NotaryMetadata(NotaryRoot(root.signed.to_dict(), identities), root.signature_list)
-
-
 # ---- key ids and aliases ----------------------------------------------------------------
 
 
-def _refuse_alias_and_bad_ids(root: Any, what: str) -> None:
-    """Refuse a root (``Root`` or ``NotaryRoot``) with a key whose id is not its hash, or one
-    public key under two ids (the rules are :mod:`ceremony.keyids`': a TUF id over the whole
-    key object or over ``{keytype, scheme, keyval}``; a notary id by notary's own hash; aliases
-    found by the public key itself).
+def _refuse_alias_and_bad_ids(fmt: str, root: Any, what: str) -> None:
+    """Refuse a root with a key whose id is not its hash (the format's rule:
+    ``Format.check_keyids``), or one public key under two ids (the shared rules of
+    :mod:`ceremony.keyids`, found by the public key itself).
 
     Raises:
         VerificationError: naming the key (and its keyholder when known).
     """
-    from ceremony import keyids
-    from ceremony.formats import tuf as tuf_format
-    from ceremony.formats.notary_root import NotaryRoot
     refuse = "do not sign: the draft was changed; get it again by another route"
-    if isinstance(root, NotaryRoot):
-        from ceremony.formats.notary_keys import entry_key_id
-        for keyid, key in root.keys.items():
-            if keyid != entry_key_id(key.entry):
-                raise VerificationError(
-                    f"{what}: {tuf_format.key_name(key)} is listed under the id {keyid[:12]}, "
-                    f"which is not the hash of its key ({entry_key_id(key.entry)[:12]}): a key "
-                    "swapped under an old id; nothing was signed", hint=refuse)
-    else:
-        try:
-            keyids.check_root_keyids(root, what, tuf_format.key_name)
-        except VerificationError as e:
-            raise VerificationError(f"{e.message}; nothing was signed", hint=refuse) from None
+    try:
+        format_class(fmt).check_keyids(root, what)
+    except VerificationError as e:
+        raise VerificationError(f"{e.message}; nothing was signed", hint=refuse) from None
     for group in keyids.alias_groups(list(root.keys), root.keys):
         if len(group) > 1:
             raise VerificationError(
@@ -216,7 +174,6 @@ def _refuse_alias_and_bad_ids(root: Any, what: str) -> None:
 def changes(draft: Any, anchor: Anchor) -> list[str]:
     """What the (anchored) draft changes from the trusted root, in words, per role; a key
     whose published fields changed under the same id is named too."""
-    from ceremony.formats import tuf as tuf_format
     prev = anchor.root.signed if anchor.root is not None else None
     new = draft.draft.signed
     try:
@@ -244,7 +201,6 @@ def confirm_digest(digest: str, given: str | None) -> None:
             word, or not 32 of them).
         VerificationError: the words do not match this draft (the first differing word named).
     """
-    from ceremony.words import pgp_words, words_to_bytes
     text = (given or "").strip()
     if not text:
         raise UsageError(f"confirm the draft's digest: give {BRING_WORDS}",
@@ -295,10 +251,10 @@ def review(draft: Any, trusted: Path | None) -> tuple[Any, Anchor]:
     """
     anchor = load_trusted(trusted, draft.format, draft.repository) if trusted else None
     if draft.previous is not None:
-        _refuse_alias_and_bad_ids(draft.previous.signed,
+        _refuse_alias_and_bad_ids(draft.format, draft.previous.signed,
                                   f"the draft's previous root v{draft.previous.signed.version}")
-    _refuse_alias_and_bad_ids(draft.draft.signed, f"root v{draft.draft.signed.version}")
+    _refuse_alias_and_bad_ids(draft.format, draft.draft.signed, f"root v{draft.draft.signed.version}")
     anchored, anchor = anchor_draft(draft, anchor)
     if anchor.root is not None:
-        _refuse_alias_and_bad_ids(anchor.root.signed, f"your trusted root v{anchor.version}")
+        _refuse_alias_and_bad_ids(draft.format, anchor.root.signed, f"your trusted root v{anchor.version}")
     return anchored, anchor

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ceremony.compromise import assess, current_root, write_plan as write_emergency
 from ceremony.errors import UsageError
-from ceremony.online.rehearsal_keys import ONLINE_TOKEN
+from ceremony.formats.registry import format_class, names
+from ceremony.online.rehearsal_keys import ONLINE_TOKEN, make_online_keys
 from hsm import softhsm
+from hsm.pkcs11 import get_module, resolve_module_path
 
 if TYPE_CHECKING:  # the engine is loaded when a rehearsal runs, not when this module is
     from ceremony.engine import Ceremony
@@ -73,14 +76,13 @@ def write_plan(path: Path, name: str, keyholders: list[str], threshold: int, alg
 
 SCENARIOS = ("bootstrap", "targets-rotation", "root-rotation", "emergency-targets",
              "emergency-root")
-FORMATS = ("tuf", "notary")
+FORMATS = names()
 
 
 class _Rig:
     """Throwaway tokens, the in-memory PIN, and the published chain of a rehearsal."""
 
     def __init__(self, base: Path, log: Callable[[str], None]) -> None:
-        from hsm.pkcs11 import get_module, resolve_module_path
         self.base = base
         self.log = log
         self.dir = softhsm.create(base / "softhsm")
@@ -101,31 +103,17 @@ class _Rig:
 
     def online_keys(self, directory: Path, roles: tuple[str, ...] = ("targets", "snapshot", "timestamp")) -> None:
         """New online keys on the online token; public PEMs written to ``directory``."""
-        from ceremony.online.rehearsal_keys import make_online_keys
         token = self.module.find_token(label=ONLINE_TOKEN)
         self._online = make_online_keys(self.module, token, self.pin, directory, roles,
                                         first_id=self._online + 1,
                                         label_suffix=f"-{self._online + 1}") - 1
 
-    def notary_keys(self, directory: Path, gun: str) -> None:
-        """A notary collection's online keys, made here instead of fetched from a server.
-
-        Live, the snapshot and timestamp keys are the ones notary-server holds for the GUN
-        (``ceremony notary fetch-keys``) and the targets key is the publisher's tagging key
-        (``ceremony notary tagging-key``); a rehearsal needs no server, so all three are made
-        on the throwaway online token and written as the same ``ROLE.pub.json`` key files.
-        """
-        from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-        from ceremony.formats.notary_files import key_file_bytes
-        from ceremony.formats.notary_keys import public_key_entry
+    def format_keys(self, directory: Path, fmt: str, repository: str) -> str:
+        """The online keys made on the throwaway online token, written as the key files the
+        format's plan names (``Format.rehearsal_key_files``: notary's ``ROLE.pub.json``,
+        where live they come from notary-server and the publisher); their suffix."""
         self.online_keys(directory)
-        for role in ("targets", "snapshot", "timestamp"):
-            pem = directory / f"{role}.pub.pem"
-            public = load_pem_public_key(pem.read_bytes())
-            entry = public_key_entry(public)  # type: ignore[arg-type]
-            (directory / f"{role}.pub.json").write_bytes(key_file_bytes(entry, gun=gun, role=role))
-            pem.unlink()
+        return format_class(fmt).rehearsal_key_files(directory, repository)
 
     def run(self, workspace: Path, plan: Path, signers: list[str] | None,
             previous: bool) -> tuple[Ceremony, list[str]]:
@@ -133,7 +121,7 @@ class _Rig:
 
         Returns the ceremony and the keyholders who signed, in signing order.
         """
-        from ceremony.engine import Ceremony
+        from ceremony.engine import Ceremony  # lazy: tuf and the steps, loaded when a rehearsal runs
         c = Ceremony.init(workspace, plan, self.repo if previous else None)
         self.log(f"initialised {workspace}")
         for k in c.plan.root.keyholders:
@@ -142,16 +130,15 @@ class _Rig:
                 self.log(f"{k}: key {rec.keyid[:12]} generated on {rec.token_label}")
         md = c.draft()
         self.log(f"drafted root v{md.signed.version}")
-        from ceremony.formats import tuf as tuf_format
         prev = c.previous_root()
-        for line in tuf_format.diff_roots(prev.signed if prev else None, md.signed):
+        for line in c.changes(md):
             self.log("  " + line)
         if signers is None:
             # Sign with whoever is needed: keyholders of the new root first (after a compromise
             # the removed keys are not used), then old keyholders if the old threshold needs them.
             signers = []
             holders = list(c.plan.root.keyholders) + (
-                [tuf_format.key_name(prev.signed.keys[k]) for k in prev.signed.roles["root"].keyids]
+                [c.format.key_name(prev.signed.keys[k]) for k in prev.signed.roles["root"].keyids]
                 if prev else [])
             for k in dict.fromkeys(holders):
                 if c.status().verified:
@@ -195,17 +182,15 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         UsageError: impossible keyholder/threshold numbers or unknown scenario.
         CeremonyError, HsmError: as the live steps would.
     """
-    from ceremony import chain
-    from ceremony.compromise import assess, current_root, write_plan as write_emergency
-
     if scenario not in SCENARIOS:
         raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}")
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
-    if fmt == "notary" and scenario != "bootstrap":
-        raise UsageError(f"--format notary rehearses the bootstrap only, not {scenario}",
-                         hint="rehearse notary rotations against a test notary-server; the "
-                              "rotation scenarios here are TUF only")
+    klass = format_class(fmt)
+    if scenario not in klass.rehearsal_scenarios:
+        only = " and ".join(f"the {s}" for s in klass.rehearsal_scenarios)
+        raise UsageError(f"--format {fmt} rehearses {only} only, not {scenario}",
+                         hint=klass.rehearsal_hint)
     if not 1 <= keyholders <= 50:
         raise UsageError("--keyholders must be between 1 and 50")
     if not 1 <= threshold <= keyholders:
@@ -221,14 +206,10 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
     log(f"making {len(labels) + 1} throwaway SoftHSM tokens in {rig.dir.root}")
     rig.tokens([*labels, ONLINE_TOKEN])
     plan_path = base / "plan.toml"
-    if fmt == "notary":
-        gun = "rehearsal/repository"
-        rig.notary_keys(base / "online", gun)
-        write_plan(plan_path, "rehearsal", names, threshold, algorithm, base / "online",
-                   fmt="notary", repository=gun, key_suffix=".pub.json")
-    else:
-        rig.online_keys(base / "online")
-        write_plan(plan_path, "rehearsal", names, threshold, algorithm, base / "online")
+    repository = "rehearsal/repository"
+    suffix = rig.format_keys(base / "online", fmt, repository)
+    write_plan(plan_path, "rehearsal", names, threshold, algorithm, base / "online",
+               fmt=fmt, repository=repository, key_suffix=suffix)
     first, first_signers = rig.run(workspace, plan_path, names[:threshold], previous=False)
     lines = [f"bootstrap: root v1 signed by {', '.join(first_signers)} ({threshold} of {keyholders})",
              f"workspace: {workspace}"]
@@ -256,11 +237,7 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
             rig.online_keys(out / "new-online", tuple(a.replace_online))
         _, second_signers = rig.run(second, plan2, None, previous=True)
         lines.append(f"{scenario}: root v2 signed by {', '.join(second_signers)}; workspace: {second}")
-    if fmt == "notary":
-        from ceremony.formats.notary_chain import verify_directory
-        report, _ = verify_directory(rig.repo)
-    else:
-        report = chain.walk((rig.repo / "1.root.json").read_bytes(), rig.repo)
+    report = klass.verify_folder(rig.repo)
     lines.append(f"verified: the chain in {rig.repo} ends at v{report.newest_version}")
     if keep_tokens:
         lines.append(f"throwaway tokens kept: {rig.dir.root} (SOFTHSM2_CONF={rig.dir.conf})")

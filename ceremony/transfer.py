@@ -188,10 +188,8 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
                       "fingerprint)")
         fingerprint = root_fingerprint(trusted)
         check_expected(fingerprint, expect_root, origin.split(" (")[0])
-        from ceremony.formats.notary_chain import walk as notary_walk
-        from ceremony.formats.notary_root import is_notary_root
-        walk = notary_walk if is_notary_root(trusted) else chain.walk
-        report = walk(trusted, d, check_expiry=False, trusted_name=origin)
+        from ceremony.formats.registry import detect  # lazy: the formats, only for a chain
+        report = detect(trusted).walk_chain(trusted, d, check_expiry=False, trusted_name=origin)
         if "root.json" in files and files["root.json"] != report.newest_bytes:
             raise VerificationError("the bundle's root.json is not its newest N.root.json")
     notes = [f"root chain verified from {origin} up to v{report.newest_version}"]

@@ -69,17 +69,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, load_pem_public_key
 
-from ceremony import chain, keyids
+from ceremony import attestation, chain, keyids
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
 from ceremony.formats import notary_detached, tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
-from ceremony.formats.notary_chain import online_expiries, walk
+from ceremony.formats.notary_chain import online_expiries, verify_directory, walk
 from ceremony.formats.notary_files import (
     SIDECAR,
     KeyFile,
+    key_file_bytes as notary_key_file_bytes,
     load_key_file,
     read_sidecar,
     sidecar_bytes,
@@ -90,6 +91,7 @@ from ceremony.formats.notary_keys import (
     ECDSA,
     canonical_key_id,
     entry_key_id,
+    public_key_entry,
     x509_key_entry,
 )
 from ceremony.formats.notary_record import key_file_bytes
@@ -102,6 +104,7 @@ from ceremony.formats.notary_root import (
     NotaryRoot,
     build_root,
     certificate_not_after,
+    is_notary_root,
     root_problems,
     status,
 )
@@ -356,6 +359,115 @@ class NotaryFormat:
     def detached(cls) -> DetachedAdapter:
         """Notary's detached-signing adapter (:mod:`ceremony.formats.notary_detached`)."""
         return notary_detached.ADAPTER
+
+    @classmethod
+    def claims(cls, data: bytes) -> bool:
+        """A notary root file: ``signed._type`` is ``Root`` (TUF's is ``root``)."""
+        return is_notary_root(data)
+
+    @classmethod
+    def walk_chain(cls, first: bytes, directory: Path, *, check_expiry: bool,
+                   trusted_name: str, repository: str | None = None) -> chain.ChainReport:
+        """Notary's rules (:func:`ceremony.formats.notary_chain.walk`); ``repository`` pins
+        the GUN the certificates must name.
+
+        Raises:
+            VerificationError: a root does not verify.
+        """
+        return walk(first, directory, gun=repository, check_expiry=check_expiry,
+                    trusted_name=trusted_name)
+
+    @classmethod
+    def verify_folder(cls, directory: Path) -> chain.ChainReport:
+        """The chain in ``directory`` from its ``1.root.json``, keyholders named from its
+        sidecar (:func:`ceremony.formats.notary_chain.verify_directory`).
+
+        Raises:
+            VerificationError: the chain (or the sidecar) does not verify.
+        """
+        return verify_directory(Path(directory))[0]
+
+    @classmethod
+    def self_signed_root(cls, data: bytes, where: str, repository: str) -> NotaryMetadata:
+        """The root, as notary would accept it for ``repository``, signed by its own threshold.
+
+        Raises:
+            VerificationError: not a notary root, refused by notary's rules, or below its own
+                threshold.
+        """
+        md = NotaryMetadata.from_bytes(data, where)
+        problems = root_problems(md.signed, repository, check_expiry=False)
+        if problems:
+            raise VerificationError(f"{where}: " + "; ".join(problems))
+        st = status(md, None, repository, check_expiry=False)
+        if not st.verified:
+            raise VerificationError(f"{where} is not signed by its own root threshold: "
+                                    f"{st.new.describe()}")
+        return md
+
+    @classmethod
+    def read_published(cls, directory: Path, trusted_path: Path, trusted: bytes,
+                       trusted_name: str, at: datetime,
+                       files: dict[int, Path] | None) -> tuple[chain.PublishedChain, bool]:
+        """The collection's chain from ``trusted`` (a notary root's certificates expire too:
+        the walk judges them at ``at``) and ``root.json``; attestations are re-checked only
+        when the sidecar carries any (a notary root names no tokens otherwise).
+
+        Raises:
+            VerificationError: the chain, the sidecar or ``root.json`` does not verify.
+        """
+        report, gun = verify_directory(directory, trusted=trusted_path, now=at)
+        out = chain.PublishedChain(report, gun, at=at)
+        out.folder = [chain.root_json_line(directory, report, NotaryMetadata.from_bytes)]
+        newest: Any = report.newest.signed  # a NotaryRoot view in the report
+        return out, any(attestation.stored(k) for k in newest.role_keys("root"))
+
+    @classmethod
+    def check_keyids(cls, root: Any, what: str) -> None:
+        """Every key's id is notary's hash of its certificate entry.
+
+        Raises:
+            VerificationError: a key swapped under an old id.
+        """
+        for keyid, key in root.keys.items():
+            if keyid != entry_key_id(key.entry):
+                raise VerificationError(
+                    f"{what}: {tuf_format.key_name(key)} is listed under the id {keyid[:12]}, "
+                    f"which is not the hash of its key ({entry_key_id(key.entry)[:12]}): a key "
+                    "swapped under an old id")
+
+    @classmethod
+    def with_names(cls, root: Any, *named: Any) -> Any:
+        """A notary root carries no keyholder names: ``root`` given the names the ``named``
+        roots (a travelling draft's, from its sidecar) hold for its keys. Public facts that
+        only choose a token; the token's key is compared with the certificate before it signs."""
+        if not isinstance(root, NotaryMetadata):
+            return root
+        identities: dict[str, Any] = {}
+        for md in named:
+            if md is not None:
+                identities.update({k: dict(v.identity) for k, v in md.signed.keys.items()
+                                   if v.identity and k in root.signed.keys})
+        return NotaryMetadata(NotaryRoot(root.signed.to_dict(), identities), root.signature_list)
+
+    rehearsal_scenarios: ClassVar[tuple[str, ...]] = ("bootstrap",)
+
+    rehearsal_hint: ClassVar[str | None] = ("rehearse notary rotations against a test notary-server; the "
+                                             "rotation scenarios here are TUF only")
+
+    @classmethod
+    def rehearsal_key_files(cls, directory: Path, repository: str) -> str:
+        """The throwaway keys as the ``ROLE.pub.json`` key files a notary plan names. Live,
+        snapshot and timestamp are notary-server's (``ceremony notary fetch-keys``) and
+        targets the publisher's tagging key; a rehearsal needs no server."""
+        for role in ONLINE_ROLES:
+            pem = directory / f"{role}.pub.pem"
+            public = load_pem_public_key(pem.read_bytes())
+            entry = public_key_entry(public)  # type: ignore[arg-type]
+            (directory / f"{role}.pub.json").write_bytes(
+                notary_key_file_bytes(entry, gun=repository, role=role))
+            pem.unlink()
+        return ".pub.json"
 
     # ---- who holds which key ---------------------------------------------------------------
 
@@ -748,14 +860,6 @@ class NotaryFormat:
         return {role: [{"keyid": k.keyid, **k.entry} for k in keys]
                 for role, keys in _load_online(self.view.plan, base).items()}
 
-    def walk_chain(self, first: bytes, directory: Path, *, check_expiry: bool,
-                   trusted_name: str) -> chain.ChainReport:
-        """Notary's rules (:func:`ceremony.formats.notary_chain.walk`).
-
-        Raises:
-            VerificationError: a root does not verify.
-        """
-        return walk(first, directory, check_expiry=check_expiry, trusted_name=trusted_name)
 
 
 def _write_once(path: Path, data: bytes) -> None:

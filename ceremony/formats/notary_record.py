@@ -39,7 +39,8 @@ def _sha256(data: bytes) -> str:
 
 
 def key_file_bytes(event: Mapping[str, Any]) -> bytes:
-    """``keys/root-NAME.json`` as ``NotaryCeremony.keygen`` writes it, from its journal event."""
+    """``keys/root-NAME.json`` as the notary keygen writes it (``NotaryFormat.describe_key``), from
+    its journal event."""
     entry = event["key"]
     return json.dumps({"keyid": event["keyid"], "keyholder": event["keyholder"], **entry,
                        "canonical_keyid": event["canonical_keyid"]},

@@ -32,14 +32,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ceremony.formats.base import ThresholdStatus
-from ceremony.journal import Journal
-from ceremony.plan import Plan
-from ceremony.state import KeyRecord, State
-from ceremony.workspace import Workspace
-from hsm.pkcs11 import Module, PinProvider
+if TYPE_CHECKING:  # annotations only: the registry (and so this module) loads at start-up
+    from ceremony.formats.base import ThresholdStatus
+    from ceremony.journal import Journal
+    from ceremony.plan import Plan
+    from ceremony.state import KeyRecord, State
+    from ceremony.workspace import Workspace
+    from hsm.pkcs11 import Module, PinProvider
 
 OnTouch = Callable[[str], None] | None
 
@@ -281,9 +282,9 @@ class Format(Protocol):
         ...
 
     def walk_chain(self, first: bytes, directory: Path, *, check_expiry: bool,
-                   trusted_name: str) -> Any:
+                   trusted_name: str, repository: str | None = None) -> Any:
         """Walk a root chain in ``directory`` from ``first`` as the format's client would
-        (a ``chain.ChainReport``).
+        (a ``chain.ChainReport``; the class's own method, also asked of the bound format).
 
         Raises:
             VerificationError: a root in the chain does not verify.
@@ -321,4 +322,71 @@ class FormatClass(Protocol):
 
     def detached(self) -> DetachedAdapter:
         """The format's detached-signing adapter."""
+        ...
+
+    def claims(self, data: bytes) -> bool:
+        """Whether ``data`` (a root file read from outside) is this format's root: how a chain,
+        a bundle or a keyholder's trusted root is told apart (``registry.detect``)."""
+        ...
+
+    def walk_chain(self, first: bytes, directory: Path, *, check_expiry: bool,
+                   trusted_name: str, repository: str | None = None) -> Any:
+        """Walk the root chain in ``directory`` from the trusted ``first`` as the format's
+        client would (a ``chain.ChainReport``); ``repository`` pins notary's GUN.
+
+        Raises:
+            VerificationError: a root in the chain does not verify.
+        """
+        ...
+
+    def verify_folder(self, directory: Path) -> Any:
+        """Walk a published metadata folder from its ``1.root.json`` (a ``chain.ChainReport``).
+
+        Raises:
+            VerificationError: the chain does not verify.
+        """
+        ...
+
+    def self_signed_root(self, data: bytes, where: str, repository: str) -> Any:
+        """A single root file read as the format's root view, signed by its own threshold
+        (expiry not held against it).
+
+        Raises:
+            VerificationError: not this format's root, refused by its rules, or below its
+                own threshold.
+        """
+        ...
+
+    def read_published(self, directory: Path, trusted_path: Path, trusted: bytes,
+                       trusted_name: str, at: datetime,
+                       files: dict[int, Path] | None) -> tuple[Any, bool]:
+        """A published folder read as the format's client would, from the trusted root
+        (``chain.verify_published``): a ``chain.PublishedChain`` with what the folder says,
+        and whether the newest root keys' attestations are to be re-checked.
+
+        Raises:
+            VerificationError: the chain or a file a client fetches does not verify.
+        """
+        ...
+
+    def check_keyids(self, root: Any, what: str) -> None:
+        """Refuse a root (its ``signed`` view) with a key listed under an id that is not the
+        format's hash of it (a key swapped under an old id).
+
+        Raises:
+            VerificationError: the message names the key.
+        """
+        ...
+
+    def with_names(self, root: Any, *named: Any) -> Any:
+        """``root`` with the keyholder names the ``named`` roots carry for its keys (a format
+        whose roots name no keyholders takes them from a travelling draft's sidecar)."""
+        ...
+
+    rehearsal_scenarios: tuple[str, ...]
+    rehearsal_hint: str | None  # what to do instead of a scenario the format does not rehearse
+
+    def rehearsal_key_files(self, directory: Path, repository: str) -> str:
+        """Turn the throwaway online keys' ``ROLE.pub.pem`` in ``directory`` into the key files
+        the format's plan names; the suffix of those files (``.pub.pem`` when kept)."""
         ...

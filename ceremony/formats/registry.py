@@ -14,6 +14,8 @@ from typing import cast
 from ceremony.errors import PlanError
 from ceremony.formats.protocol import CeremonyView, Format, FormatClass
 
+DEFAULT = "tuf"  # files and journals written before notary support name no format: TUF's
+
 FORMATS: dict[str, str] = {
     "tuf": "ceremony.formats.tuf_format:TufFormat",
     "notary": "ceremony.formats.notary:NotaryFormat",
@@ -46,3 +48,14 @@ def format_for(view: CeremonyView) -> Format:
         PlanError: the plan names no known format.
     """
     return format_class(view.plan.format)(view)
+
+
+def detect(data: bytes) -> FormatClass:
+    """The format whose root file ``data`` is (read from outside: a chain, a bundle, a
+    keyholder's trusted root); TUF when no format claims it, so that TUF's reader names
+    what is wrong with it."""
+    for name in FORMATS:
+        klass = format_class(name)
+        if name != DEFAULT and klass.claims(data):
+            return klass
+    return format_class(DEFAULT)

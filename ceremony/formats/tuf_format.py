@@ -19,13 +19,14 @@ from typing import Any, ClassVar
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
 
-from ceremony import chain
+from ceremony import chain, keyids, online_check
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
 from ceremony.formats.token_keys import open_root_key
+from ceremony.inputs import load_json
 from ceremony.keyids import public_identity
 from ceremony.keys import key_from_crypto
 from ceremony.plan import Plan, client_warnings, load_online_keys, shared_online_keys
@@ -90,6 +91,89 @@ class TufFormat:
         """TUF's detached-signing adapter (:class:`ceremony.formats.tuf_detached.TufDetached`)."""
         from ceremony.formats.tuf_detached import TufDetached  # lazy: only travelling drafts
         return TufDetached()
+
+    @classmethod
+    def claims(cls, data: bytes) -> bool:
+        """A TUF root file: ``signed._type`` is ``root``."""
+        try:
+            top = load_json(data, "root metadata")
+        except VerificationError:
+            return False
+        return isinstance(top, dict) and isinstance(top.get("signed"), dict) and \
+            top["signed"].get("_type") == Root.type
+
+    @classmethod
+    def walk_chain(cls, first: bytes, directory: Path, *, check_expiry: bool,
+                   trusted_name: str, repository: str | None = None) -> chain.ChainReport:
+        """python-tuf's rules, every version from ``first`` on (:func:`ceremony.chain.walk`).
+
+        Raises:
+            VerificationError: a root does not verify.
+        """
+        return chain.walk(first, directory, check_expiry=check_expiry, trusted_name=trusted_name)
+
+    @classmethod
+    def verify_folder(cls, directory: Path) -> chain.ChainReport:
+        """The chain in ``directory`` from its ``1.root.json``, python-tuf's rules.
+
+        Raises:
+            VerificationError: the chain does not verify.
+        """
+        return chain.walk((Path(directory) / "1.root.json").read_bytes(), Path(directory))
+
+    @classmethod
+    def self_signed_root(cls, data: bytes, where: str, repository: str) -> Metadata[Root]:
+        """The root, signed by its own threshold.
+
+        Raises:
+            VerificationError: not TUF root metadata, or below its own threshold.
+        """
+        md = tuf_format.from_bytes(data, where)
+        chain.check_self_signed(md, where)
+        return md
+
+    @classmethod
+    def read_published(cls, directory: Path, trusted_path: Path, trusted: bytes,
+                       trusted_name: str, at: datetime,
+                       files: dict[int, Path] | None) -> tuple[chain.PublishedChain, bool]:
+        """The published chain from ``trusted`` (expiry judged by the caller), ``root.json``
+        and the online roles a client follows (timestamp -> snapshot -> targets); every
+        root key's attestation is re-checked (``True``).
+
+        Raises:
+            VerificationError: the chain or a file a client fetches does not verify.
+        """
+        report = chain.walk(trusted, directory, now=at, check_expiry=False,
+                            trusted_name=trusted_name, files=files)
+        out = chain.PublishedChain(report, None, at=at)
+        out.folder = [chain.root_json_line(directory, report, tuf_format.from_bytes),
+                      *online_check.check_online(directory, report.newest.signed, at,
+                                                 refuse_expired=not out.expired)]
+        return out, True
+
+    @classmethod
+    def check_keyids(cls, root: Any, what: str) -> None:
+        """Every key's id follows one of TUF's rules (:func:`ceremony.keyids.check_root_keyids`).
+
+        Raises:
+            VerificationError: a key is listed under an id that matches neither rule.
+        """
+        keyids.check_root_keyids(root, what, tuf_format.key_name)
+
+    @classmethod
+    def with_names(cls, root: Any, *named: Any) -> Any:
+        """A TUF root names its keyholders itself: ``root`` as it is."""
+        return root
+
+    rehearsal_scenarios: ClassVar[tuple[str, ...]] = (
+        "bootstrap", "targets-rotation", "root-rotation", "emergency-targets", "emergency-root")
+
+    rehearsal_hint: ClassVar[str | None] = None
+
+    @classmethod
+    def rehearsal_key_files(cls, directory: Path, repository: str) -> str:
+        """The PEM public keys are TUF's key files as they are."""
+        return ".pub.pem"
 
     # ---- keys ------------------------------------------------------------------------------
 
@@ -309,14 +393,6 @@ class TufFormat:
         return {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
                 for role, keys in load_online_keys(self.view.plan, base).items()}
 
-    def walk_chain(self, first: bytes, directory: Path, *, check_expiry: bool,
-                   trusted_name: str) -> chain.ChainReport:
-        """python-tuf's rules, every version from ``first`` on (:func:`ceremony.chain.walk`).
-
-        Raises:
-            VerificationError: a root does not verify.
-        """
-        return chain.walk(first, directory, check_expiry=check_expiry, trusted_name=trusted_name)
 
 
 def _load_previous(directory: Path, trusted: Path | None = None,
