@@ -67,7 +67,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_public_key
 
@@ -110,7 +110,7 @@ from ceremony.formats.notary_root import (
 )
 from ceremony.formats.notary_sign import open_token_key, sign_checked, sign_sha256
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
-from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
+from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
 from ceremony.plan import Plan
 from ceremony.state import DRAFT_CREATED, KeyRecord
 from ceremony.trusted_start import check_expected, root_fingerprint
@@ -874,3 +874,8 @@ def _write_once(path: Path, data: bytes) -> None:
                                  "overwritten")
         return
     atomic_write(path, data, exclusive=True)
+
+
+if TYPE_CHECKING:  # mypy proves the class and its objects are what the protocol says
+    _CLASS: FormatClass = NotaryFormat
+    _FORMAT: Callable[[CeremonyView], Format] = NotaryFormat

@@ -13,15 +13,24 @@ dependency runs one way, session → format.
 How to add a format (a third one, e.g. an X.509 CA):
 
 1. Write one package ``ceremony/formats/<name>/`` (or module ``ceremony/formats/<name>.py``)
-   holding a class that implements :class:`Format` (and :class:`FormatClass` on the class:
-   ``name``, ``check_plan``, ``prepare``), its pure model (wire bytes, keys, key ids, root
-   view, threshold verdicts from ``ceremony.formats.base``, chain walk) and its detached
-   signing adapter (:class:`DetachedAdapter`).
+   holding a class that implements :class:`Format` on its instances (bound to one ceremony's
+   :class:`CeremonyView`) and :class:`FormatClass` on the class itself (``name``,
+   ``check_plan``, ``prepare`` for ``init``; ``claims``, ``walk_chain``, ``verify_folder``,
+   ``read_published``, ``self_signed_root``, ``check_keyids``, ``with_names`` for files read
+   from outside; ``detached`` for travelling drafts; ``rehearsal_*`` for ``rehearse``), its
+   pure model (wire bytes, keys, key ids, root view, threshold verdicts from
+   ``ceremony.formats.base``, chain walk) and its detached-signing adapter
+   (:class:`DetachedAdapter`).
 2. Add one line to ``ceremony.formats.registry.FORMATS``: ``"<name>": "module:Class"``.
 
-Nothing else names a concrete format: ``plan.FORMATS`` is the registry's names, the
-session builds its format from the plan through the registry, and the chain walk,
-the integrity checks, the detached signing and the record ask the format object.
+The session builds its format from the plan through the registry; the steps, the
+integrity checks (``ceremony.integrity``), the chain walks (``chain.verify_published``,
+``transfer``), detached signing (``detached``, ``draft_trust``) and ``rehearse`` ask the
+format. Still naming a format outside ``formats/`` (to move behind this protocol next):
+``plan.FORMATS`` and three per-format rules in ``plan.py``; the record views
+(``record``, ``record_check``, ``seal``: ``journal_format`` branches over
+``formats/notary_record``); the CLI's ``rehearse --format`` choices and ``compromise
+--targets``; ``flows/new``'s online-key warnings; ``transfer``'s online-key-file sniff.
 Tests: run the format's own real client against what the ceremony publishes (as
 ``notary``, python-tuf's ngclient and tuf-js are run for the two formats here).
 """

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
@@ -24,7 +24,7 @@ from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
-from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
+from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
 from ceremony.formats.token_keys import open_root_key
 from ceremony.inputs import load_json
 from ceremony.keyids import public_identity
@@ -451,3 +451,8 @@ def check_rotation(old: Root, new: Root) -> None:
         if shared:
             raise VerificationError(f"a {role} key is also a root key ({sorted(shared)[0][:12]}); "
                                     "online keys must never be root keys")
+
+
+if TYPE_CHECKING:  # mypy proves the class and its objects are what the protocol says
+    _CLASS: FormatClass = TufFormat
+    _FORMAT: Callable[[CeremonyView], Format] = TufFormat
