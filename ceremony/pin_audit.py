@@ -14,6 +14,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ceremony.session import Session
 from ceremony.state import PIN_ATTEMPT
 from hsm.errors import PinError, PinIncorrectError, PinMissingError
 from hsm.pkcs11 import PinProvider, TokenInfo
@@ -66,7 +67,7 @@ def audited(step: str) -> Callable[[F], F]:
     return wrap
 
 
-def _journal(c: Any, step: str, keyholder: str, asked: list[TokenInfo], outcome: str | None) -> None:
+def _journal(c: Session, step: str, keyholder: str, asked: list[TokenInfo], outcome: str | None) -> None:
     """One ``pin-attempt`` event per PIN asked for; the last one carries the outcome (earlier
     ones were accepted, or the step would have stopped there). Never fails the step: a sealed
     ceremony or an unwritable journal leaves the step's own error to speak."""

@@ -29,6 +29,7 @@ from ceremony.seal import (
     previous_root,
     refuse_if_sealed,
 )
+from ceremony.session import Session
 from ceremony.state import CONFIRMED, PIN_ATTEMPT, SEAL_SIGNATURE, SEALED
 from ceremony.workspace import Workspace, atomic_write
 
@@ -38,7 +39,7 @@ ADMIN = "administrator"
 # ---- confirmations ----------------------------------------------------------------
 
 
-def confirm(c: Any, what: str, text: str, digest: str | None = None, by: str = ADMIN) -> None:
+def confirm(c: Session, what: str, text: str, digest: str | None = None, by: str = ADMIN) -> None:
     """Journal an operator confirmation (draft approved, publish confirmed, ...).
 
     Raises:
@@ -51,7 +52,7 @@ def confirm(c: Any, what: str, text: str, digest: str | None = None, by: str = A
     c.record(CONFIRMED, data)
 
 
-def confirmed(c: Any, what: str, digest: str | None = None) -> bool:
+def confirmed(c: Session, what: str, digest: str | None = None) -> bool:
     """Whether ``what`` (for this ``digest``, when given) has been confirmed."""
     return any(e.type == CONFIRMED and e.data.get("what") == what
                and (digest is None or e.data.get("digest") == digest) for e in c.journal.events)

@@ -16,6 +16,7 @@ from typing import Any
 from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError
 from ceremony.journal import Event
+from ceremony.session import Session
 from ceremony.state import SEAL_SIGNATURE, SEALED
 from ceremony.workspace import Workspace
 
@@ -32,7 +33,7 @@ def seal_payload(ceremony_id: str, seq: int, head: str) -> bytes:
     return SEAL_DOMAIN + text.encode()
 
 
-def refuse_if_sealed(c: Any) -> None:
+def refuse_if_sealed(c: Session) -> None:
     """Nothing more is journaled once the ceremony is sealed.
 
     Raises:
@@ -183,7 +184,7 @@ def seal_status(ws: Workspace, events: list[Event]) -> SealStatus:
     return SealStatus(target.seq, target.hash, sealed, waiting, False)
 
 
-def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
+def seal_sign(c: Session, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
     """Sign the journal head with ``keyholder``'s key(s), each signature journaled.
 
     A YubiKey key signs through ykcs11 (a PIN per signature) and calls ``on_touch``
@@ -242,7 +243,7 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = 
     return seal_status(c.ws, c.journal.events)
 
 
-def _require_witnesses(c: Any) -> None:
+def _require_witnesses(c: Session) -> None:
     """The plan's FIDO2 witnesses must have signed off the head before the seal (ceremony.witness).
 
     Raises:
@@ -252,7 +253,7 @@ def _require_witnesses(c: Any) -> None:
     require_witnesses(c, "seal")
 
 
-def seal_finish(c: Any) -> SealStatus:
+def seal_finish(c: Session) -> SealStatus:
     """Journal the ``sealed`` event once every root signer has sealed; write ``record/``.
 
     Raises:
@@ -276,7 +277,7 @@ def seal_finish(c: Any) -> SealStatus:
     return seal_status(c.ws, c.journal.events)
 
 
-def seal(c: Any, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
+def seal(c: Session, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
     """Seal with every signer's token (all present, as in a scripted rehearsal).
 
     Idempotent: on a sealed ceremony it only rewrites ``record/`` (a crash

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ceremony.errors import StateError, ThresholdError, UsageError
+from ceremony.session import Session
 from ceremony.state import SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
 
 ENV_FIDO_DEVICE = "CEREMONY_FIDO_DEVICE"
@@ -156,7 +157,7 @@ class WitnessStatus:
                 "signed": list(self.signed), "stale": self.stale}
 
 
-def status(c: Any) -> WitnessStatus:
+def status(c: Session) -> WitnessStatus:
     """Where the witnesses stand over the current head."""
     events = c.journal.events
     target = gate_target(events)
@@ -172,7 +173,7 @@ def status(c: Any) -> WitnessStatus:
                          enrolled, signed, stale)
 
 
-def require_witnesses(c: Any, step: str) -> WitnessStatus | None:
+def require_witnesses(c: Session, step: str) -> WitnessStatus | None:
     """Refuse ``step`` (publish, seal) until the plan's witnesses have signed off the head.
 
     Raises:
@@ -202,7 +203,7 @@ def require_witnesses(c: Any, step: str) -> WitnessStatus | None:
                          verdict=st)
 
 
-def enroll(c: Any, name: str, device: Any, source: str,
+def enroll(c: Session, name: str, device: Any, source: str,
            on_touch: Callable[[str], None] | None = None) -> Any:
     """Enrol ``name``'s security key: a new FIDO2 credential, its public part journaled.
 
@@ -218,7 +219,7 @@ def enroll(c: Any, name: str, device: Any, source: str,
     return cred
 
 
-def sign(c: Any, name: str, device: Any, on_touch: Callable[[str], None] | None = None) -> WitnessStatus:
+def sign(c: Session, name: str, device: Any, on_touch: Callable[[str], None] | None = None) -> WitnessStatus:
     """``name`` signs off the current journal head with their enrolled security key.
 
     Raises:
@@ -234,7 +235,7 @@ def sign(c: Any, name: str, device: Any, on_touch: Callable[[str], None] | None 
     return status(c)
 
 
-def ready_to_enroll(c: Any, name: str) -> None:
+def ready_to_enroll(c: Session, name: str) -> None:
     """Refuse an enrolment before any security key is asked for.
 
     Raises:
@@ -250,7 +251,7 @@ def ready_to_enroll(c: Any, name: str) -> None:
                          hint="a witness enrols once; sign off with `ceremony witness sign`")
 
 
-def ready_to_sign(c: Any, name: str) -> tuple[Any, Any]:
+def ready_to_sign(c: Session, name: str) -> tuple[Any, Any]:
     """The line to sign off and ``name``'s credential, refusing before any key is asked for.
 
     Raises:
@@ -271,7 +272,7 @@ def ready_to_sign(c: Any, name: str) -> tuple[Any, Any]:
     return target, WitnessCredential.from_dict(enrolled["credential"])
 
 
-def _refuse_if_sealed(c: Any) -> None:
+def _refuse_if_sealed(c: Session) -> None:
     if c.state.sealed:
         raise StateError("the ceremony is sealed; nothing more is recorded",
                          hint="start a new workspace for a new ceremony")
