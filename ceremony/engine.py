@@ -26,7 +26,7 @@ from typing import Any
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
 
-from ceremony import chain, pin_audit
+from ceremony import chain, events, pin_audit
 from ceremony.compromise import check_declared
 from ceremony.errors import (
     CeremonyError,
@@ -294,6 +294,16 @@ class Ceremony:
         The event is fsynced before this returns; ``self.state`` is refreshed.
         """
         self._append(type_, data)
+
+    def append(self, event: events.Event) -> None:
+        """Journal a typed event (:mod:`ceremony.events`); fsynced before this returns, and
+        ``self.state`` is refreshed.
+
+        Raises:
+            StateError: the ceremony is sealed.
+            WorkspaceError: the journal cannot be written.
+        """
+        self._append(event.TYPE, event.to_data())
 
     # ---- previous root (rotations) ---------------------------------------------
 
