@@ -30,7 +30,7 @@ import dataclasses
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from ceremony.errors import WorkspaceError
 
@@ -365,8 +365,9 @@ class Published(Event):
 
 def _flat(data: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     """The digests and the ``k=v`` summary of a plain record (exports and imports)."""
-    digests = {k: v for k, v in data.items() if isinstance(v, str) and k.endswith("sha256")}
-    summary = ", ".join(f"{k}={v}" for k, v in data.items()
+    items = sorted(data.items())  # as a journal read back from disk orders them
+    digests = {k: v for k, v in items if isinstance(v, str) and k.endswith("sha256")}
+    summary = ", ".join(f"{k}={v}" for k, v in items
                         if isinstance(v, (str, int)) and not k.endswith("sha256"))[:200]
     return digests, summary
 
@@ -646,6 +647,50 @@ def _fits(value: Any, tp: Any) -> bool:
 _HINTS: dict[type[Event], dict[str, Any]] = {cls: get_type_hints(cls) for cls in BY_TYPE.values()}
 
 
+E = TypeVar("E", bound=Event)
+
+
+def build(cls: type[E], data: Mapping[str, Any], where: str, *, read: bool = False) -> E:
+    """An event of class ``cls`` from its ``data`` dict, every declared field checked.
+
+    Members ``cls`` does not declare go to ``format_fields`` untouched. Used by :func:`parse`
+    on what is read, and by the steps for data a format or a report assembled as a dict, so
+    that nothing malformed is ever journaled.
+
+    ``read``: the data was read from the journal (the message then says it is damaged).
+
+    Raises:
+        WorkspaceError: a field is missing or of the wrong type; the message names ``where``,
+            the event type and the field.
+    """
+    damaged = "; the journal is damaged" if read else "; nothing was journaled"
+    if not isinstance(data, Mapping):
+        raise WorkspaceError(f"{where} ({cls.TYPE}) carries no data object{damaged}")
+    hints = _HINTS[cls]
+    kwargs: dict[str, Any] = {}
+    names = set()
+    for f in dataclasses.fields(cls):
+        if f.name == "format_fields":
+            continue
+        names.add(f.name)
+        if f.name not in data:
+            if f.default is dataclasses.MISSING:
+                raise WorkspaceError(f"{where} ({cls.TYPE}) lacks the field {f.name!r}{damaged}")
+            continue
+        value = data[f.name]
+        if not _fits(value, hints[f.name]):
+            raise WorkspaceError(f"{where} ({cls.TYPE}): the field {f.name!r} should be "
+                                 f"{_json_type(hints[f.name])}, not {_json_name(value)}{damaged}")
+        kwargs[f.name] = value
+    return cls(**kwargs, format_fields={k: v for k, v in data.items() if k not in names})
+
+
+def _json_name(value: Any) -> str:
+    """What a JSON value is, in the words :func:`_json_type` uses."""
+    return _json_type(type(value)) if not isinstance(value, (dict, list)) else _json_type(
+        dict if isinstance(value, dict) else list)
+
+
 def parse(line: JournalLine) -> TypedEvent:
     """The typed event a journal line holds.
 
@@ -654,30 +699,16 @@ def parse(line: JournalLine) -> TypedEvent:
             type; the message names the journal line and the field.
     """
     cls = BY_TYPE.get(line.type) if isinstance(line.type, str) else None
-    where = f"journal line {line.seq}"
     if cls is None:
-        raise WorkspaceError(f"{where} has an unknown event type {str(line.type)[:40]!r}; "
-                             "this journal was not written by this tool (or by a newer release)",
+        raise WorkspaceError(f"journal line {line.seq} has an unknown event type "
+                             f"{str(line.type)[:40]!r}; this journal was not written by this tool "
+                             "(or by a newer release)",
                              hint="use the release that wrote the workspace, or restore it from a backup")
-    data = line.data
-    if not isinstance(data, dict):
-        raise WorkspaceError(f"{where} ({cls.TYPE}) carries no data object; the journal is damaged")
-    hints = _HINTS[cls]
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name == "format_fields":
-            continue
-        if f.name not in data:
-            if f.default is dataclasses.MISSING:
-                raise WorkspaceError(f"{where} ({cls.TYPE}) lacks the field {f.name!r}; "
-                                     "the journal is damaged")
-            continue
-        value = data[f.name]
-        if not _fits(value, hints[f.name]):
-            raise WorkspaceError(f"{where} ({cls.TYPE}): the field {f.name!r} should be "
-                                 f"{_json_type(hints[f.name])}, not {type(value).__name__}; "
-                                 "the journal is damaged")
-        kwargs[f.name] = value
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs["format_fields"] = {k: v for k, v in data.items() if k not in names}
-    return cls(**kwargs)  # type: ignore[return-value]  # BY_TYPE holds only TypedEvent classes
+    return build(cls, line.data, f"journal line {line.seq}", read=True)  # type: ignore[return-value]
+
+
+class Recorder(Protocol):
+    """What a step journals through: the open ceremony (``Ceremony.append``)."""
+
+    def append(self, event: Event) -> None:
+        """Journal ``event`` (fsynced before this returns)."""

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import StateError
-
-PREFLIGHT = "preflight"  # == ceremony.state.PREFLIGHT (kept here so probes import nothing heavy)
+from ceremony.steps.preflight import journal_report
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
@@ -552,7 +551,7 @@ def record_preflight(c: Any, report: PreflightReport) -> None:
     if c.state.sealed:
         raise StateError("the ceremony is sealed; nothing more is recorded",
                          hint="start a new workspace for a new ceremony")
-    c.record(PREFLIGHT, report.to_dict())
+    journal_report(c, report.to_dict())
     if not report.passed:
         first = report.problems[0]
         more = len(report.problems) - 1
