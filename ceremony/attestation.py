@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from securesystemslib.signer import Key
 
 from ceremony.errors import UsageError, VerificationError
+from ceremony.events import KEY_GENERATED
 from ceremony.formats import tuf as tuf_format
 from ceremony.inputs import read_input_file
 from hsm.errors import AttestationError, HsmError
@@ -332,7 +333,7 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     for e in events:
         d = e.data
-        if e.type != "key-generated" or d.get("device") != YUBIKEY:
+        if e.type != KEY_GENERATED or d.get("device") != YUBIKEY:
             continue
         who = d.get("keyholder", "?")
         rec = d.get("attestation") or {}

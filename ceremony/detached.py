@@ -30,7 +30,7 @@ from ceremony.errors import StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.inputs import load_json, read_input_file
 from ceremony.session import Session
-from ceremony.state import SIGNATURE_ADDED
+from ceremony.steps.detached import signature_imported
 from ceremony.workspace import atomic_write
 from hsm.pkcs11 import Module, PinProvider
 
@@ -383,8 +383,6 @@ def import_signature(c: Session, path: Path) -> list[str]:
         check_signature_token(c, path, keyholder, counting[keyid], s)  # unsigned fields
         checked.append((keyid, fields, s.get("token_serial")))
     for keyid, fields, serial in checked:
-        c.record(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": keyid, **fields,
-                                   "draft": c.state.draft_digest,
-                                   "token_serial": serial, "imported": str(path.name)})
+        signature_imported(c, keyholder, keyid, fields, c.state.draft_digest, serial, str(path.name))
     c._write_draft()
     return [keyid for keyid, _, _ in checked]

@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import StateError
+from ceremony.steps.preflight import journal_report
 
 if TYPE_CHECKING:  # a top import would be a cycle: ceremony.session imports this module
     from ceremony.session import Session
-
-PREFLIGHT = "preflight"  # == ceremony.state.PREFLIGHT (kept here so probes import nothing heavy)
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
@@ -555,7 +554,7 @@ def record_preflight(c: Session, report: PreflightReport) -> None:
     if c.state.sealed:
         raise StateError("the ceremony is sealed; nothing more is recorded",
                          hint="start a new workspace for a new ceremony")
-    c.record(PREFLIGHT, report.to_dict())
+    journal_report(c, report.to_dict())
     if not report.passed:
         first = report.problems[0]
         more = len(report.problems) - 1

@@ -22,7 +22,7 @@ from pathlib import Path
 from ceremony import chain
 from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.session import Session
-from ceremony.state import EXPORTED, IMPORTED
+from ceremony.steps import transfer as steps_transfer
 from ceremony.transport import Bundle, write_files
 
 
@@ -92,9 +92,8 @@ def _read(path: Path, root: Path) -> bytes:
 
 def record_export(c: Session, bundle: Bundle, how: str, where: Path) -> None:
     """Journal an export (bundle digest and files) so the record shows what left the room."""
-    c.record(EXPORTED, {"kind": bundle.manifest.kind, "transport": how, "target": str(where),
-                        "bundle_sha256": bundle.digest,
-                        "files": {f.name: f.sha256 for f in bundle.manifest.files}})
+    steps_transfer.exported(c, bundle.manifest.kind, how, str(where), bundle.digest,
+                            {f.name: f.sha256 for f in bundle.manifest.files})
 
 
 def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = None) -> Arrival:
@@ -248,6 +247,5 @@ def import_to_workspace(c: Session, bundle: Bundle) -> Arrival:
             p.write_bytes(data)
             added = import_signature(c, p)
             arrival.notes.append(f"{name}: {len(added)} signature(s) added")
-    c.record(IMPORTED, {"kind": kind, "bundle_sha256": bundle.digest,
-                        "files": {f.name: f.sha256 for f in bundle.manifest.files}})
+    steps_transfer.imported(c, kind, bundle.digest, {f.name: f.sha256 for f in bundle.manifest.files})
     return arrival

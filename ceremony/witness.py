@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ceremony.errors import StateError, ThresholdError, UsageError
+from ceremony.events import PUBLISHED, SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
 from ceremony.session import Session
-from ceremony.state import SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
+from ceremony.steps import witness as steps_witness
 
 ENV_FIDO_DEVICE = "CEREMONY_FIDO_DEVICE"
 # Lines a sign-off does not move the head past: other sign-offs, and the seal's own lines.
@@ -215,7 +216,7 @@ def enroll(c: Session, name: str, device: Any, source: str,
     from hsm.fido import enroll as fido_enroll
     ready_to_enroll(c, name)
     cred = fido_enroll(device, name, on_touch=on_touch)
-    c.record(WITNESS_ENROLLED, {"witness": name, "credential": cred.to_dict(), "device": source})
+    steps_witness.enrolled(c, name, cred.to_dict(), source)
     return cred
 
 
@@ -230,8 +231,8 @@ def sign(c: Session, name: str, device: Any, on_touch: Callable[[str], None] | N
     from hsm.fido import sign_off
     target, cred = ready_to_sign(c, name)
     assertion = sign_off(device, cred, bytes.fromhex(target.hash), on_touch=on_touch)
-    c.record(WITNESS_SIGNED, {"witness": name, "seq": target.seq, "head": target.hash,
-                              "counter": assertion.counter, "assertion": assertion.to_dict()})
+    steps_witness.signed_off(c, name, target.seq, target.hash, assertion.counter,
+                             assertion.to_dict())
     return status(c)
 
 
@@ -346,10 +347,10 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
             counters[key] = assertion.counter
             good.setdefault(target.seq, set()).add(who)
             checks.append(f"{where} verifies (journal line {target.seq}, head {target.hash[:16]}...)")
-        elif e.type in ("published", "sealed") and required:
+        elif e.type in (PUBLISHED, SEALED) and required:
             target = gate_target(events[:i])
             names = sorted(good.get(target.seq, set()))
-            step = (f"root v{d.get('version')} was published" if e.type == "published"
+            step = (f"root v{d.get('version')} was published" if e.type == PUBLISHED
                     else "the record was sealed")
             if len(names) < required:
                 problems.append(f"{step} at journal line {e.seq} with {len(names)} witness "

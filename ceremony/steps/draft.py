@@ -13,10 +13,10 @@ from tuf.api.metadata import Metadata, Root
 
 from ceremony import integrity
 from ceremony.errors import StateError, VerificationError
+from ceremony.events import DraftCreated
 from ceremony.formats import tuf as tuf_format
 from ceremony.keyids import public_identity
 from ceremony.session import Session
-from ceremony.state import DRAFT_CREATED
 
 
 def draft(s: Session, now: datetime | None = None) -> Metadata[Root]:
@@ -37,8 +37,8 @@ def draft(s: Session, now: datetime | None = None) -> Metadata[Root]:
     md = s.build_draft(version, now, s.online_keys())
     if prev is not None:
         check_rotation(prev.signed, md.signed)
-    s._append(DRAFT_CREATED, {"version": version, "digest": tuf_format.signed_digest(md),
-                              "signed": md.signed.to_dict(), "created": now.isoformat()})
+    s.append(DraftCreated(version=version, digest=tuf_format.signed_digest(md),
+                          signed=md.signed.to_dict(), created=now.isoformat()))
     s._write_derived(s._write_draft)
     return md
 
