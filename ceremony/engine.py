@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tuf.api.metadata import Metadata, Root
 
@@ -34,6 +34,9 @@ from ceremony.state import KeyRecord
 from ceremony.steps import draft as draft_step, keygen as keygen_step, publish as publish_step, sign as sign_step
 from ceremony.steps.sign import SignResult
 from hsm.pkcs11 import Module, PinProvider
+
+if TYPE_CHECKING:  # no cycle: hsm.yubikey.provision costs ~57 ms (yubikit) at every step's start
+    from hsm.yubikey.provision import ProvisionPrompts
 
 __all__ = ["Ceremony", "SignResult", "ceremony_class", "create_workspace", "open_root_key",
            "sha256", "utc"]
@@ -55,7 +58,7 @@ class Ceremony(Session):
     def keygen(self, keyholder: str, module: Module, pin: PinProvider, *,
                on_touch: Callable[[str], None] | None = None,
                attestation_roots: Path | str | None = None,
-               provision: Any = None, now: datetime | None = None) -> KeyRecord:
+               provision: ProvisionPrompts | None = None, now: datetime | None = None) -> KeyRecord:
         """Generate ``keyholder``'s root key on their token (:func:`ceremony.steps.keygen.keygen`).
 
         Raises:

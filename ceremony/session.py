@@ -48,7 +48,7 @@ from ceremony.formats.base import ThresholdStatus
 from ceremony.journal import Journal
 from ceremony.keyids import public_identity
 from ceremony.keys import key_from_crypto
-from ceremony.lock import hold as hold_workspace, note
+from ceremony.lock import Hold, hold as hold_workspace, note
 from ceremony.plan import (
     Plan,
     client_warnings,
@@ -61,7 +61,7 @@ from ceremony.preflight import require_preflight
 from ceremony.state import KeyRecord, State, replay
 from ceremony.trusted_start import check_expected, root_fingerprint
 from ceremony.workspace import Workspace, atomic_write, fsync_dir
-from hsm.pkcs11 import Module, PinProvider
+from hsm.pkcs11 import Module, PinProvider, TokenKey
 from hsm.signer import TokenSigner
 from hsm.uri import parse_uri
 
@@ -84,9 +84,9 @@ class Session:
         self.journal = journal
         self.plan = plan
         self.state: State = replay(journal.events)
-        self.hold: Any = None  # this process's hold on the workspace lock (ceremony.lock)
+        self.hold: Hold | None = None  # this process's hold on the workspace lock (ceremony.lock)
 
-    def _adopt_hold(self, hold: Any) -> None:
+    def _adopt_hold(self, hold: Hold) -> None:
         """Keep ``hold`` while this object lives (or until :meth:`close`, or the CLI command's
         end: see :class:`ceremony.lock.Sitting`)."""
         self.hold = hold
@@ -583,7 +583,7 @@ class Session:
 
 
 def open_root_key(key: Key, module: Module, pin: PinProvider,
-                  on_touch: Callable[[str], None] | None = None) -> Any:
+                  on_touch: Callable[[str], None] | None = None) -> TokenKey:
     """The token key behind a root key, found by its ``x-ceremony-*`` fields (no PIN spent yet).
 
     A YubiKey key (``x-ceremony-device = "yubikey"``) opens through

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkcs11 import Token
 
@@ -32,12 +32,15 @@ from ceremony.workspace import atomic_write
 from hsm import leftovers
 from hsm.pkcs11 import Module, PinProvider, TokenKey
 
+if TYPE_CHECKING:  # no cycle: hsm.yubikey.provision costs ~57 ms (yubikit) at every step's start
+    from hsm.yubikey.provision import ProvisionPrompts
+
 
 @pin_audit.audited("keygen")
 def keygen(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
            on_touch: Callable[[str], None] | None = None,
            attestation_roots: Path | str | None = None,
-           provision: Any = None, now: datetime | None = None) -> KeyRecord:
+           provision: ProvisionPrompts | None = None, now: datetime | None = None) -> KeyRecord:
     """Generate ``keyholder``'s root key on their token.
 
     The intent (with the key's CKA_ID) is journaled first; if the process dies
@@ -119,7 +122,8 @@ def _resume(s: Session, keyholder: str, intent: dict[str, Any], module: Module, 
 
 
 def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Trust,
-                   provision: Any = None, on_touch: Callable[[str], None] | None = None) -> KeyRecord:
+                   provision: ProvisionPrompts | None = None,
+                   on_touch: Callable[[str], None] | None = None) -> KeyRecord:
     """``keyholder``'s root key in slot 9c of their YubiKey: provisioned now, or adopted.
 
     :func:`keygen` has already checked the step may run (preflight, not yet generated).
