@@ -40,6 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony.errors import UsageError, VerificationError
+from ceremony.events import KEY_GENERATED
 
 ENV_ROOTS = "CEREMONY_ATTESTATION_ROOTS"
 ATTESTATION_TYPE = "yubikey-piv"
@@ -398,7 +399,7 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     for e in events:
         d = e.data
-        if e.type != "key-generated" or d.get("device") != YUBIKEY:
+        if e.type != KEY_GENERATED or d.get("device") != YUBIKEY:
             continue
         who = d.get("keyholder", "?")
         rec = d.get("attestation") or {}

@@ -610,13 +610,33 @@ JOURNAL_RECOVERED = JournalRecovered.TYPE
 
 
 def _json_type(tp: Any) -> str:
-    """A field type in the words an operator reads (``text``, ``a number``, ...)."""
+    """A field type in the words an operator reads (``text``, ``a whole number``, ...)."""
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         return " or ".join(_json_type(a) for a in get_args(tp))
+    if origin is list and get_args(tp)[0] is not Any:
+        return f"a list ({_json_type(get_args(tp)[0])} each)"
+    if origin is dict and get_args(tp)[1] is not Any:
+        return f"an object ({_json_type(get_args(tp)[1])} each)"
     names = {str: "text", int: "a whole number", bool: "true or false", type(None): "null",
              dict: "an object", list: "a list"}
     return names.get(origin or tp, "a value")
+
+
+def _json_name(value: Any, tp: Any = Any) -> str:
+    """What a JSON ``value`` that does not fit ``tp`` is, in the words of :func:`_json_type`
+    (a container says which of its members does not fit)."""
+    args = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    for arg in args:
+        origin = get_origin(arg)
+        if origin is list and isinstance(value, list):
+            bad = next(v for v in value if not _fits(v, get_args(arg)[0]))
+            return f"a list holding {_json_name(bad, get_args(arg)[0])}"
+        if origin is dict and isinstance(value, dict):
+            bad = next(v for v in value.values() if not _fits(v, get_args(arg)[1]))
+            return f"an object holding {_json_name(bad, get_args(arg)[1])}"
+    kind = next((k for k in (bool, int, str, dict, list) if isinstance(value, k)), type(None))
+    return _json_type(kind) if value is None or kind is not type(None) else "a value"
 
 
 def _fits(value: Any, tp: Any) -> bool:
@@ -680,15 +700,9 @@ def build(cls: type[E], data: Mapping[str, Any], where: str, *, read: bool = Fal
         value = data[f.name]
         if not _fits(value, hints[f.name]):
             raise WorkspaceError(f"{where} ({cls.TYPE}): the field {f.name!r} should be "
-                                 f"{_json_type(hints[f.name])}, not {_json_name(value)}{damaged}")
+                                 f"{_json_type(hints[f.name])}, not {_json_name(value, hints[f.name])}{damaged}")
         kwargs[f.name] = value
     return cls(**kwargs, format_fields={k: v for k, v in data.items() if k not in names})
-
-
-def _json_name(value: Any) -> str:
-    """What a JSON value is, in the words :func:`_json_type` uses."""
-    return _json_type(type(value)) if not isinstance(value, (dict, list)) else _json_type(
-        dict if isinstance(value, dict) else list)
 
 
 def parse(line: JournalLine) -> TypedEvent:

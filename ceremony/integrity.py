@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import CeremonyError, VerificationError
+from ceremony.events import PUBLISHED
 
 #: The journal field (``initialized`` event) holding the plan's folder at ``init``.
 PLAN_DIR = "plan_dir"
@@ -241,7 +242,7 @@ def check_export(c: Any, files: dict[str, bytes]) -> None:
     Raises:
         VerificationError: a file was replaced, is extra, or is missing; the message names it.
     """
-    published = {e.data["version"]: e for e in c.journal.events if e.type == "published"}
+    published = {e.data["version"]: e for e in c.journal.events if e.type == PUBLISHED}
     if not published:
         return
     newest = published[max(published)]

@@ -15,6 +15,7 @@ from typing import Any
 
 from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError, WorkspaceError
+from ceremony.events import SEALED, DraftCreated, KeyGenerated, Published, Sealed, SignatureAdded, parse
 from ceremony.journal import Event
 from ceremony.seal import (
     journal_format,
@@ -23,7 +24,6 @@ from ceremony.seal import (
     seal_target,
     sealers,
 )
-from ceremony.state import SEALED
 from ceremony.workspace import Workspace
 
 
@@ -77,7 +77,12 @@ def check_record(root: Path, require_seal: bool = True, check_report: bool = Tru
         return v
     v.events, v.head = len(events), (events[-1].hash if events else v.head)
     v.checks.append(f"journal chain intact ({len(events)} lines)")
-    state = replay(events)
+    try:
+        state = replay(events)
+    except WorkspaceError as e:  # a line that is not a well-formed event names itself
+        v.problems.append(e.message)
+        v.journal_broken = True
+        return v
     if not state.init:
         v.problems.append("journal line 1 is not the initialisation event")
         return v
@@ -140,11 +145,11 @@ def journaled_key_file(events: list[Event], d: dict[str, Any]) -> bytes:
 
 def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
     for e in events:
-        if e.type != "key-generated":
+        t = parse(e)
+        if not isinstance(t, KeyGenerated):
             continue
-        d = e.data
-        path = ws.keys / f"root-{d['keyholder']}.json"
-        want = journaled_key_file(events, d)
+        path = ws.keys / f"root-{t.keyholder}.json"
+        want = journaled_key_file(events, e.data)
         try:
             ok = path.read_bytes() == want
         except OSError:
@@ -158,17 +163,18 @@ def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
 def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
     from ceremony import chain
     from ceremony.formats import tuf as tuf_format
-    for e in events:
-        if e.type != "published":
+    typed = [parse(e) for e in events]
+    for e, pub in zip(events, typed, strict=True):
+        if not isinstance(pub, Published):
             continue
-        version = e.data["version"]
+        version = pub.version
         path = ws.metadata / f"{version}.root.json"
         try:
             data = chain.read_root_file(path)
         except VerificationError as err:
             v.problems.append(err.message)
             continue
-        if sha256(data) != e.data["sha256"]:
+        if sha256(data) != pub.sha256:
             v.problems.append(f"metadata/{path.name} differs from the root published at "
                               f"journal line {e.seq}")
             continue
@@ -185,13 +191,12 @@ def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> No
                             f"for {journal_format(events)})")
             continue
         md = tuf_format.from_bytes(data, path.name)
-        draft = next((d for d in events if d.type == "draft-created"
-                      and d.data["version"] == version), None)
-        if draft is None or tuf_format.signed_digest(md) != draft.data["digest"]:
+        draft = next((d for d in typed if isinstance(d, DraftCreated) and d.version == version), None)
+        if draft is None or tuf_format.signed_digest(md) != draft.digest:
             v.problems.append(f"metadata/{path.name} is not the draft journaled for v{version}")
             continue
-        journaled = {d.data["keyid"]: d.data["sig"] for d in events
-                     if d.type == "signature-added" and d.data.get("draft") == draft.data["digest"]}
+        journaled = {d.keyid: d.sig for d in typed
+                     if isinstance(d, SignatureAdded) and d.draft == draft.digest}
         stray = [k for k, s in md.signatures.items() if journaled.get(k) != s.signature]
         if stray:
             v.problems.append(f"metadata/{path.name} carries a signature never journaled "
@@ -356,9 +361,10 @@ def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: b
         v.problems.append(f"journal line {events[idx + 1].seq} was appended after the seal "
                           f"(line {ev.seq})")
         return
-    d = ev.data
+    d = parse(ev)
+    assert isinstance(d, Sealed)  # found by its type above
     target = seal_target(events[:idx])
-    if d.get("seq") != target.seq or d.get("head") != target.hash:
+    if d.seq != target.seq or d.head != target.hash:
         v.problems.append(f"the seal at journal line {ev.seq} does not cover line {target.seq}")
         return
     try:
@@ -368,8 +374,8 @@ def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: b
         return
     payload = seal_payload(events[0].data["ceremony_id"], target.seq, target.hash)
     good = set()
-    for s in d.get("signatures", []):
-        sealer = wanted.get(s.get("keyid"))
+    for s in d.signatures:
+        sealer = wanted.get(str(s.get("keyid")))
         if sealer is None:
             v.problems.append(f"the seal carries a signature by key {str(s.get('keyid'))[:12]}, "
                               "which did not sign the published root")
