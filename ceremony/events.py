@@ -664,7 +664,15 @@ def _fits(value: Any, tp: Any) -> bool:
     raise TypeError(f"events: no JSON check for {tp!r}")  # a field type this module forgot
 
 
-_HINTS: dict[type[Event], dict[str, Any]] = {cls: get_type_hints(cls) for cls in BY_TYPE.values()}
+_HINTS: dict[type[Event], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Event]) -> dict[str, Any]:
+    """The field types of ``cls``, evaluated on first use (not at import: start-up time)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = get_type_hints(cls)
+    return hints
 
 
 E = TypeVar("E", bound=Event)
@@ -686,7 +694,7 @@ def build(cls: type[E], data: Mapping[str, Any], where: str, *, read: bool = Fal
     damaged = "; the journal is damaged" if read else "; nothing was journaled"
     if not isinstance(data, Mapping):
         raise WorkspaceError(f"{where} ({cls.TYPE}) carries no data object{damaged}")
-    hints = _HINTS[cls]
+    hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     names = set()
     for f in dataclasses.fields(cls):
