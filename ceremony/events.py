@@ -206,6 +206,14 @@ class KeygenIntent(Event):
     touch: str | None = _optional()
     trust: str | None = _optional()
 
+    def to_data(self) -> dict[str, Any]:
+        """As :meth:`Event.to_data`; a YubiKey's intent names each of its fields, even empty."""
+        data = super().to_data()
+        if self.device is not None:
+            for name in ("mode", "yubikey_serial", "slot", "touch", "trust"):
+                data.setdefault(name, getattr(self, name))
+        return data
+
     def actor(self) -> str:
         """The keyholder."""
         return self.keyholder

@@ -41,7 +41,10 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
          "algorithm": "ecdsa-p256", "token_label": "tok", "token_serial": None},
         {"keyholder": "bob", "device": "yubikey", "mode": "provision", "yubikey_serial": 123,
          "slot": "9c", "algorithm": "ecdsa-p384", "touch": "always", "key_id_hex": "02",
-         "object_label": None, "token_label": None, "token_serial": "123", "trust": "Yubico"}],
+         "object_label": None, "token_label": None, "token_serial": "123", "trust": "Yubico"},
+        {"keyholder": "carol", "device": "yubikey", "mode": "adopt", "yubikey_serial": 124,
+         "slot": "9c", "algorithm": "ecdsa-p256", "touch": None, "key_id_hex": "02",
+         "object_label": None, "token_label": None, "token_serial": "124", "trust": "Yubico"}],
     "key-generated": [
         {"keyholder": "alice", "key": {"keytype": "ecdsa"}, "keyid": H, "algorithm": "ecdsa-p256",
          "token_label": "tok", "token_serial": "s1", "key_id_hex": "0a", "uri": "pkcs11:id=%0a"},
