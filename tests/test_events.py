@@ -185,6 +185,7 @@ def test_a_workspace_with_a_malformed_event_is_refused_by_the_cli(hsm: Any, tmp_
     """A journal rewritten whole (hashes recomputed) with a mistyped field: every command that
     reads the state refuses it with exit 7, naming the line and the field; nothing is written."""
     shutil.copytree(CORPUS / "tuf-midsign", tmp_path / "ws")
+    shutil.copytree(CORPUS / "tuf-midsign", tmp_path / "good")
     ws = tmp_path / "ws"
 
     def retype(lines: list[dict[str, Any]]) -> None:
@@ -192,7 +193,8 @@ def test_a_workspace_with_a_malformed_event_is_refused_by_the_cli(hsm: Any, tmp_
 
     rewrite_journal(ws, retype)
     before = (ws / "journal.jsonl").read_bytes()
-    for args in (("status", ws), ("record", "verify", ws, "--allow-unsealed"), ("draft", ws)):
+    for args in (("status", ws), ("record", "verify", ws, "--allow-unsealed"), ("draft", ws),
+                 ("record", "report", ws), ("record", "compare", ws, tmp_path / "good")):
         r = cli(*args)
         assert r.code == 7, (args, r.err)
         assert ("journal line 10 (draft-created): the field 'version' should be a whole number, "
