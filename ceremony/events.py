@@ -206,6 +206,14 @@ class KeygenIntent(Event):
     touch: str | None = _optional()
     trust: str | None = _optional()
 
+    def to_data(self) -> dict[str, Any]:
+        """As :meth:`Event.to_data`; a YubiKey's intent names each of its fields, even empty."""
+        data = super().to_data()
+        if self.device is not None:
+            for name in ("mode", "yubikey_serial", "slot", "touch", "trust"):
+                data.setdefault(name, getattr(self, name))
+        return data
+
     def actor(self) -> str:
         """The keyholder."""
         return self.keyholder
@@ -610,13 +618,33 @@ JOURNAL_RECOVERED = JournalRecovered.TYPE
 
 
 def _json_type(tp: Any) -> str:
-    """A field type in the words an operator reads (``text``, ``a number``, ...)."""
+    """A field type in the words an operator reads (``text``, ``a whole number``, ...)."""
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         return " or ".join(_json_type(a) for a in get_args(tp))
+    if origin is list and get_args(tp)[0] is not Any:
+        return f"a list ({_json_type(get_args(tp)[0])} each)"
+    if origin is dict and get_args(tp)[1] is not Any:
+        return f"an object ({_json_type(get_args(tp)[1])} each)"
     names = {str: "text", int: "a whole number", bool: "true or false", type(None): "null",
              dict: "an object", list: "a list"}
     return names.get(origin or tp, "a value")
+
+
+def _json_name(value: Any, tp: Any = Any) -> str:
+    """What a JSON ``value`` that does not fit ``tp`` is, in the words of :func:`_json_type`
+    (a container says which of its members does not fit)."""
+    args = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    for arg in args:
+        origin = get_origin(arg)
+        if origin is list and isinstance(value, list):
+            bad = next(v for v in value if not _fits(v, get_args(arg)[0]))
+            return f"a list holding {_json_name(bad, get_args(arg)[0])}"
+        if origin is dict and isinstance(value, dict):
+            bad = next(v for v in value.values() if not _fits(v, get_args(arg)[1]))
+            return f"an object holding {_json_name(bad, get_args(arg)[1])}"
+    kind = next((k for k in (bool, int, str, dict, list) if isinstance(value, k)), type(None))
+    return _json_type(kind) if value is None or kind is not type(None) else "a value"
 
 
 def _fits(value: Any, tp: Any) -> bool:
@@ -644,7 +672,15 @@ def _fits(value: Any, tp: Any) -> bool:
     raise TypeError(f"events: no JSON check for {tp!r}")  # a field type this module forgot
 
 
-_HINTS: dict[type[Event], dict[str, Any]] = {cls: get_type_hints(cls) for cls in BY_TYPE.values()}
+_HINTS: dict[type[Event], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Event]) -> dict[str, Any]:
+    """The field types of ``cls``, evaluated on first use (not at import: start-up time)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = get_type_hints(cls)
+    return hints
 
 
 E = TypeVar("E", bound=Event)
@@ -666,7 +702,7 @@ def build(cls: type[E], data: Mapping[str, Any], where: str, *, read: bool = Fal
     damaged = "; the journal is damaged" if read else "; nothing was journaled"
     if not isinstance(data, Mapping):
         raise WorkspaceError(f"{where} ({cls.TYPE}) carries no data object{damaged}")
-    hints = _HINTS[cls]
+    hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     names = set()
     for f in dataclasses.fields(cls):
@@ -680,15 +716,9 @@ def build(cls: type[E], data: Mapping[str, Any], where: str, *, read: bool = Fal
         value = data[f.name]
         if not _fits(value, hints[f.name]):
             raise WorkspaceError(f"{where} ({cls.TYPE}): the field {f.name!r} should be "
-                                 f"{_json_type(hints[f.name])}, not {_json_name(value)}{damaged}")
+                                 f"{_json_type(hints[f.name])}, not {_json_name(value, hints[f.name])}{damaged}")
         kwargs[f.name] = value
     return cls(**kwargs, format_fields={k: v for k, v in data.items() if k not in names})
-
-
-def _json_name(value: Any) -> str:
-    """What a JSON value is, in the words :func:`_json_type` uses."""
-    return _json_type(type(value)) if not isinstance(value, (dict, list)) else _json_type(
-        dict if isinstance(value, dict) else list)
 
 
 def parse(line: JournalLine) -> TypedEvent:

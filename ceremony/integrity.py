@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ceremony.errors import CeremonyError, VerificationError
+from ceremony.events import PUBLISHED
 from ceremony.session import Session
 
 if TYPE_CHECKING:  # a top import would be a cycle: formats.notary imports the engine
@@ -246,7 +247,7 @@ def check_export(c: Session, files: dict[str, bytes]) -> None:
     Raises:
         VerificationError: a file was replaced, is extra, or is missing; the message names it.
     """
-    published = {e.data["version"]: e for e in c.journal.events if e.type == "published"}
+    published = {e.data["version"]: e for e in c.journal.events if e.type == PUBLISHED}
     if not published:
         return
     newest = published[max(published)]

@@ -20,8 +20,12 @@ drafted under it would get the wrong expiry.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import platform
+import socket
+import struct
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -29,8 +33,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import ceremony
+import hsm
+from ceremony import __version__
 from ceremony.errors import StateError
 from ceremony.steps.preflight import journal_report
+from hsm.errors import HsmError
 
 if TYPE_CHECKING:  # a top import would be a cycle: ceremony.session imports this module
     from ceremony.session import Session
@@ -222,8 +230,6 @@ def read_radios(sys_root: Path = Path("/sys")) -> list[Radio]:
 
 def package_roots() -> list[Path]:
     """Where the ``ceremony`` and ``hsm`` packages are installed."""
-    import ceremony
-    import hsm
     return [Path(ceremony.__file__).parent, Path(hsm.__file__).parent]
 
 
@@ -234,7 +240,6 @@ def tool_digest(roots: Iterable[Path] | None = None, version: str | None = None)
     file added, removed, renamed or changed gives another digest.
     """
     if version is None:
-        from ceremony import __version__
         version = __version__
     files = []
     for root in (package_roots() if roots is None else roots):
@@ -251,7 +256,7 @@ def tool_digest(roots: Iterable[Path] | None = None, version: str | None = None)
 
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries the ceremony trusts."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # lazy: importlib.metadata, only when a preflight runs
     out = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
@@ -283,7 +288,6 @@ class Probes:
         tokens: tuple[dict[str, Any], ...] = ()
         error = module_error
         if module is not None and error is None:
-            from hsm.errors import HsmError
             try:
                 tokens = tuple(t.to_dict() for t in module.tokens())
             except HsmError as e:
@@ -505,7 +509,6 @@ def _trusted_root_files(c: Session) -> list[Path]:
 
 
 def _root_created(path: Path) -> datetime | None:
-    import json
     try:
         signed = json.loads(path.read_bytes())["signed"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -605,9 +608,6 @@ def interfaces_up_now() -> list[str]:
     enough to run before every token step. An interface list that cannot be read counts as
     a network up (fail closed).
     """
-    import fcntl
-    import socket
-    import struct
     try:
         names = [name for _, name in socket.if_nameindex()]
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

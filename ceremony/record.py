@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ceremony import journal as journal_mod
 from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError, WorkspaceError
 from ceremony.events import (
@@ -33,7 +34,11 @@ from ceremony.events import (
     WitnessSigned,
     parse,
 )
+from ceremony.fingerprint import fingerprint_words
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.notary_record import describe_published
 from ceremony.journal import Event
+from ceremony.plan import format_duration, parse_plan
 from ceremony.seal import (
     journal_format,
     load_published,
@@ -41,6 +46,7 @@ from ceremony.seal import (
 )
 from ceremony.session import Session
 from ceremony.steps.confirm import confirm as confirm  # the step, where callers have found it
+from ceremony.words import pgp_words_text
 from ceremony.workspace import Workspace, atomic_write
 
 # ---- confirmations ----------------------------------------------------------------
@@ -76,7 +82,6 @@ class Entry:
 
 
 def _words(hexdigest: str, n: int = 8) -> str:
-    from ceremony.fingerprint import fingerprint_words
     return fingerprint_words(hexdigest, n)
 
 
@@ -132,7 +137,6 @@ def write_record(ws: Workspace, out: Path | None = None) -> list[Path]:
     Raises:
         WorkspaceError: the journal is broken.
     """
-    from ceremony import journal as journal_mod
     events = journal_mod.read(ws.journal)
     paths = write_transcript(ws, events)
     target = out or ws.record / "report.html"
@@ -149,7 +153,7 @@ def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
     and compares, and the files themselves are checked against the same digests there. A file
     written after the seal (an emergency plan in ``out/``) changes neither.
     """
-    from ceremony.record_check import journaled_key_file
+    from ceremony.record_check import journaled_key_file  # lazy: cycle: record_check re-makes the record
     out: list[tuple[str, str]] = []
     init = events[0].data if events else {}
     for role, entries in sorted((init.get("online_keys") or {}).items()):
@@ -195,10 +199,6 @@ def report(root: Path) -> str:
     Raises:
         WorkspaceError: the journal is broken (a report of a broken journal would lie).
     """
-    from ceremony import journal as journal_mod
-    from ceremony.formats import tuf as tuf_format
-    from ceremony.plan import format_duration, parse_plan
-    from ceremony.words import pgp_words_text
 
     ws = Workspace(Path(root))
     ws.check()
@@ -208,7 +208,7 @@ def report(root: Path) -> str:
     typed = [(ev, parse(ev)) for ev in events]
     init = events[0].data
     plan = parse_plan(ws.plan.read_text(encoding="utf-8"))
-    from ceremony import record_check  # it imports this module
+    from ceremony import record_check  # lazy: cycle: the report shows its verdict, which re-makes the report
     verdict = record_check.check_record(ws.root, require_seal=False, check_report=False)
     e = html.escape
 
@@ -311,7 +311,6 @@ def report(root: Path) -> str:
             continue
         try:
             if journal_format(events) == "notary":
-                from ceremony.formats.notary_record import describe_published
                 lines = describe_published(ws, events[:ev.seq])
             else:
                 md = load_published(ws, events[:ev.seq])

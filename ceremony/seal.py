@@ -13,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ceremony.engine import sha256
+from securesystemslib.formats import encode_canonical
+
+from ceremony import chain, integrity
+from ceremony.engine import open_root_key, sha256
 from ceremony.errors import StateError, VerificationError
 from ceremony.events import (
     PUBLISHED,
@@ -25,10 +28,16 @@ from ceremony.events import (
     TypedEvent,
     parse,
 )
+from ceremony.formats import notary_record, tuf as tuf_format
 from ceremony.journal import Event
+from ceremony.preflight import require_preflight
 from ceremony.session import Session
 from ceremony.steps import seal as steps_seal
+from ceremony.witness import require_witnesses
 from ceremony.workspace import Workspace
+from hsm.algorithms import get_algorithm
+from hsm.uri import parse_uri
+from hsm.verify import verify_raw
 
 SEAL_EVENTS = (SEAL_SIGNATURE, SEALED)
 SEAL_DOMAIN = b"ceremony-journal-seal-v1\n"
@@ -36,7 +45,6 @@ SEAL_DOMAIN = b"ceremony-journal-seal-v1\n"
 
 def seal_payload(ceremony_id: str, seq: int, head: str) -> bytes:
     """The bytes every seal signature covers."""
-    from securesystemslib.formats import encode_canonical
     body = {"ceremony_id": ceremony_id, "journal_head": head, "journal_seq": seq}
     text = encode_canonical(body)
     assert text is not None  # only None when writing to a file object
@@ -104,8 +112,6 @@ def load_published(ws: Workspace, events: list[Event]) -> Any:
         StateError: nothing published yet.
         VerificationError: the file is missing or differs from what was published.
     """
-    from ceremony import chain
-    from ceremony.formats import tuf as tuf_format
     ev = published_event(events)
     if ev is None:
         raise StateError("no root has been published yet", hint="publish before sealing")
@@ -120,8 +126,6 @@ def load_published(ws: Workspace, events: list[Event]) -> Any:
 
 
 def previous_root(ws: Workspace, events: list[Event]) -> Any | None:
-    from ceremony import chain
-    from ceremony.formats import tuf as tuf_format
     info = events[0].data.get("previous") if events else None
     if not info:
         return None
@@ -138,9 +142,7 @@ def sealers(ws: Workspace, events: list[Event]) -> list[Sealer]:
     Keys come from the published root itself or, for a rotation, the previous
     root (an old key that signed to meet the old threshold signed the root too).
     """
-    from ceremony.formats import tuf as tuf_format
     if journal_format(events) == "notary":  # keyholders from the journal / ceremony-keys.json
-        from ceremony.formats import notary_record
         return sorted((Sealer(*s) for s in notary_record.sealers(ws, events)),
                       key=lambda s: (s.keyholder, s.keyid))
     _require_tuf(events)
@@ -213,15 +215,9 @@ def seal_sign(c: Session, keyholder: str, module: Any, pin: Any, *, on_touch: An
         StateError: sealed already, nothing published, or the keyholder has nothing to seal.
         hsm.errors.HsmError: token missing or wrong, PIN refused.
     """
-    from ceremony.formats import tuf as tuf_format
-    from hsm.algorithms import get_algorithm
-    from hsm.uri import parse_uri
-    from hsm.verify import verify_raw
 
     refuse_if_sealed(c)
-    from ceremony.preflight import require_preflight
     require_preflight(c)  # a token step: live ceremonies re-check the air gap now
-    from ceremony import integrity
     integrity.check_draft(c)  # the journal's draft is what the plan and key files give
     _require_witnesses(c)
     events = c.journal.events
@@ -242,7 +238,6 @@ def seal_sign(c: Session, keyholder: str, module: Any, pin: Any, *, on_touch: An
         f = s.fields
         public = s.public
         if f.get(tuf_format.X_DEVICE) == "yubikey":  # ykcs11: PIN per signature, touch
-            from ceremony.engine import open_root_key
             tk = open_root_key(s.key, module, pin, on_touch)
         else:
             token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
@@ -263,7 +258,6 @@ def _require_witnesses(c: Session) -> None:
     Raises:
         ThresholdError: naming who is missing.
     """
-    from ceremony.witness import require_witnesses
     require_witnesses(c, "seal")
 
 
@@ -274,7 +268,6 @@ def seal_finish(c: Session) -> SealStatus:
         StateError: already sealed, or keyholders still to seal.
     """
     refuse_if_sealed(c)
-    from ceremony import integrity
     integrity.check_draft(c)  # the journal's draft is what the plan and key files give
     _require_witnesses(c)
     events = c.journal.events
@@ -288,7 +281,7 @@ def seal_finish(c: Session) -> SealStatus:
         for t in (parse(e) for e in events if e.type == SEAL_SIGNATURE)
         if isinstance(t, SealSignature) and t.head == status.head]
     steps_seal.sealed(c, status.seq, status.head, c.state.init["ceremony_id"], sigs)
-    from ceremony.record import write_record
+    from ceremony.record import write_record  # lazy: cycle: the record reads the published root here
     write_record(c.ws)
     return seal_status(c.ws, c.journal.events)
 
@@ -303,7 +296,7 @@ def seal(c: Session, module: Any, pin: Any, *, on_touch: Any = None) -> SealStat
         see :func:`seal_sign` and :func:`seal_finish`.
     """
     if c.state.sealed:
-        from ceremony.record import write_record
+        from ceremony.record import write_record  # lazy: cycle: the record reads the published root here
         write_record(c.ws)
         return seal_status(c.ws, c.journal.events)
     for keyholder in seal_status(c.ws, c.journal.events).waiting:

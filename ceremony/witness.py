@@ -33,6 +33,7 @@ from typing import Any
 
 from ceremony.errors import StateError, ThresholdError, UsageError
 from ceremony.events import PUBLISHED, SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
+from ceremony.plan import parse_plan
 from ceremony.session import Session
 from ceremony.steps import witness as steps_witness
 
@@ -51,7 +52,7 @@ def open_device(plan: Any, env: Mapping[str, str] | None = None) -> tuple[Any, s
     env = os.environ if env is None else env
     spec = env.get(ENV_FIDO_DEVICE)
     if not spec:
-        from hsm.fido import find_device
+        from hsm.fido import find_device  # lazy: python-fido2, only when a witness step runs
         return find_device(), "USB security key"
     if not plan.rehearsal:
         raise UsageError(f"{ENV_FIDO_DEVICE} is for tests and rehearsals only: a live ceremony "
@@ -79,14 +80,18 @@ def gate_target(events: list[Any]) -> Any:
 
 
 def _credentials(events: list[Any]) -> dict[str, Any]:
-    from hsm.fido import WitnessCredential
+    from hsm.fido import WitnessCredential  # lazy: python-fido2, only when witnesses are read
     return {e.data["witness"]: WitnessCredential.from_dict(e.data["credential"])
             for e in events if e.type == WITNESS_ENROLLED}
 
 
 def _valid_signoffs(events: list[Any], target: Any) -> dict[str, int]:
     """Witness -> journal line of a sign-off over ``target`` that verifies."""
-    from hsm.fido import WitnessAssertion, WitnessVerificationError, verify_assertion
+    from hsm.fido import (  # lazy: python-fido2, only when sign-offs are checked
+        WitnessAssertion,
+        WitnessVerificationError,
+        verify_assertion,
+    )
     creds = _credentials(events)
     out: dict[str, int] = {}
     for e in events:
@@ -213,7 +218,7 @@ def enroll(c: Session, name: str, device: Any, source: str,
         StateError: already enrolled, or the ceremony is sealed.
         hsm.errors.HsmError: the security key failed or was not touched.
     """
-    from hsm.fido import enroll as fido_enroll
+    from hsm.fido import enroll as fido_enroll  # lazy: python-fido2, only when a witness enrols
     ready_to_enroll(c, name)
     cred = fido_enroll(device, name, on_touch=on_touch)
     steps_witness.enrolled(c, name, cred.to_dict(), source)
@@ -228,7 +233,7 @@ def sign(c: Session, name: str, device: Any, on_touch: Callable[[str], None] | N
         StateError: not enrolled, already signed off this head, or sealed.
         hsm.errors.HsmError: wrong security key, not touched, or it failed.
     """
-    from hsm.fido import sign_off
+    from hsm.fido import sign_off  # lazy: python-fido2, only when a witness signs off
     target, cred = ready_to_sign(c, name)
     assertion = sign_off(device, cred, bytes.fromhex(target.hash), on_touch=on_touch)
     steps_witness.signed_off(c, name, target.seq, target.hash, assertion.counter,
@@ -259,7 +264,7 @@ def ready_to_sign(c: Session, name: str) -> tuple[Any, Any]:
         PlanError: not a witness in the plan.
         StateError: not enrolled, already signed off this head, or sealed.
     """
-    from hsm.fido import WitnessCredential
+    from hsm.fido import WitnessCredential  # lazy: python-fido2, only when witnesses are read
     c.plan.witness(name)
     _refuse_if_sealed(c)
     enrolled = c.state.witnesses.get(name)
@@ -291,8 +296,7 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
     counter going back). Every ``published`` and ``sealed`` line must be preceded by
     the plan's number of valid sign-offs over its head. Returns (checks, problems).
     """
-    from ceremony.plan import parse_plan
-    from hsm.fido import (
+    from hsm.fido import (  # lazy: python-fido2, only when the record is checked
         WitnessAssertion,
         WitnessCredential,
         WitnessVerificationError,

@@ -25,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ceremony.errors import StateError, VerificationError
+from ceremony.events import DRAFT_CREATED, KEY_GENERATED, PUBLISHED, SIGNATURE_ADDED
 from ceremony.formats.notary_files import SIDECAR, read_sidecar, yubikey_identity
 from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
 
@@ -67,7 +68,7 @@ def _identities(ws: Any, events: list[Any]) -> dict[str, dict[str, Any]]:
             known |= set(NotaryMetadata.from_bytes(_read(ws.previous / name), name).signed.keys)
         out.update(read_sidecar(data, str(init.get("repository")), known, str(path)))
     for e in events:
-        if e.type == "key-generated":
+        if e.type == KEY_GENERATED:
             d = e.data
             out[d["keyid"]] = {"keyholder": d["keyholder"], "token_label": d.get("token_label"),
                                "token_serial": d.get("token_serial"), "uri": d.get("uri"),
@@ -83,7 +84,7 @@ def published_root(ws: Any, events: list[Any]) -> NotaryMetadata:
         StateError: nothing published yet.
         VerificationError: the file is missing or differs from what was published.
     """
-    ev = next((e for e in reversed(events) if e.type == "published"), None)
+    ev = next((e for e in reversed(events) if e.type == PUBLISHED), None)
     if ev is None:
         raise StateError("no root has been published yet", hint="publish before sealing")
     path = ws.metadata / f"{ev.data['version']}.root.json"
@@ -157,12 +158,12 @@ def check_published(ws: Any, events: list[Any], version: int, data: bytes,
         md = NotaryMetadata.from_bytes(data, name, identities)
     except VerificationError as err:
         return err.message, None
-    draft = next((d for d in events if d.type == "draft-created"
+    draft = next((d for d in events if d.type == DRAFT_CREATED
                   and d.data["version"] == version), None)
     if draft is None or md.digest != draft.data["digest"]:
         return f"metadata/{name} is not the draft journaled for v{version}", None
     journaled = {d.data["keyid"]: d.data["sig"] for d in events
-                 if d.type == "signature-added" and d.data.get("draft") == draft.data["digest"]}
+                 if d.type == SIGNATURE_ADDED and d.data.get("draft") == draft.data["digest"]}
     stray = [s.keyid for s in md.signature_list
              if journaled.get(s.keyid) != base64.b64encode(s.sig).decode("ascii")]
     if stray:

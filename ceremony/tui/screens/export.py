@@ -19,6 +19,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ceremony import flows
+from ceremony.events import PUBLISHED
 from ceremony.session import Session
 from ceremony.tui.flow import Step
 from ceremony.tui.screens.base import StepScreen
@@ -55,7 +56,7 @@ class ExportScreen(StepScreen):
     def show(self) -> None:
         c = self.c
         v = c.state.published[-1]
-        ev = next(e for e in reversed(c.journal.events) if e.type == "published")
+        ev = next(e for e in reversed(c.journal.events) if e.type == PUBLISHED)
         t = Text(f"Root v{v} is published.\n", style="bold")
         t.append(f"metadata/{v}.root.json, sha256:\n{ev.data['sha256']}\n")
         how = self.query_one("#how", OptionList)
