@@ -35,16 +35,23 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from securesystemslib.signer import Key
 
 from ceremony.errors import UsageError, VerificationError
+from ceremony.events import KEY_GENERATED
 from ceremony.formats import tuf as tuf_format
 from ceremony.inputs import read_input_file
+from ceremony.journal import Event as JournalLine
+from ceremony.plan import Plan
+from ceremony.workspace import Workspace
 from hsm.errors import AttestationError, HsmError
+
+if TYPE_CHECKING:  # no cycle: hsm.yubikey costs ~16 ms, spent only when an attestation is checked
+    from hsm.yubikey.attestation import AttestationVerdict, TrustStore
 
 ENV_ROOTS = "CEREMONY_ATTESTATION_ROOTS"
 ATTESTATION_TYPE = "yubikey-piv"
@@ -59,7 +66,7 @@ _CURVES = {"secp256r1": "ecdsa-p256", "secp384r1": "ecdsa-p384"}
 class Trust:
     """The roots attestations are checked against, and how to say so."""
 
-    store: Any  # hsm.yubikey.attestation.TrustStore
+    store: TrustStore
     bundled: bool
 
     @property
@@ -119,7 +126,7 @@ def load_roots(path: Path) -> Trust:
     return Trust(TrustStore(roots, tuple(c for c in certs if c.issuer != c.subject), path.name), False)
 
 
-def trust_for(plan: Any, path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Trust:
+def trust_for(plan: Plan, path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Trust:
     """The trust for keygen: ``path`` (``--attestation-roots``), else ``CEREMONY_ATTESTATION_ROOTS``,
     else the bundled Yubico roots. Other roots than Yubico's are for rehearsals only.
 
@@ -141,7 +148,7 @@ def trust_for(plan: Any, path: Path | str | None = None, env: Mapping[str, str] 
 # ---- the x- field ----------------------------------------------------------------------
 
 
-def attestation_field(verdict: Any) -> dict[str, Any]:
+def attestation_field(verdict: AttestationVerdict) -> dict[str, Any]:
     """``x-ceremony-attestation``: the slot certificate, then the device's f9 certificate (PEM)."""
     return {"type": ATTESTATION_TYPE, "slot": verdict.slot,
             "certificates": [verdict.attestation_pem, verdict.device_certificate_pem]}
@@ -159,7 +166,7 @@ def field_from_pem(pem: str) -> dict[str, Any]:
             "certificates": [marker + part for part in pem.split(marker)[1:]]}
 
 
-def verdict_record(verdict: Any) -> dict[str, Any]:
+def verdict_record(verdict: AttestationVerdict) -> dict[str, Any]:
     """The verdict for the journal (the certificates themselves are in the key's x- field)."""
     d = verdict.to_dict()
     for k in ("public_key", "attestation", "device_certificate"):
@@ -321,7 +328,7 @@ class _JournaledKey:
         return public_key_from_entry(self.entry)
 
 
-def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
+def record_checks(ws: Workspace, events: list[JournalLine]) -> tuple[list[str], list[str]]:
     """Re-check every recorded YubiKey attestation (``record verify``): (checks, problems).
 
     Each is verified against the trust journaled with it (the bundled Yubico roots,
@@ -332,7 +339,7 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     for e in events:
         d = e.data
-        if e.type != "key-generated" or d.get("device") != YUBIKEY:
+        if e.type != KEY_GENERATED or d.get("device") != YUBIKEY:
             continue
         who = d.get("keyholder", "?")
         rec = d.get("attestation") or {}

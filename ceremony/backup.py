@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ceremony.errors import CeremonyError, VerificationError, WorkspaceError
+from ceremony.events import INITIALIZED
 from ceremony.journal import now_utc, scan
 from ceremony.lock import HOLDER_NAME, LOCK_NAME
 from ceremony.workspace import fsync_dir, write_new_synced
@@ -243,7 +244,7 @@ def _ceremony_id(journal: Path) -> str | None:
     try:
         with open(journal, "rb") as f:
             first = json.loads(f.readline())
-        return str(first["data"]["ceremony_id"]) if first.get("type") == "initialized" else None
+        return str(first["data"]["ceremony_id"]) if first.get("type") == INITIALIZED else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.cli_common import emit as _emit, say as _say
+from ceremony.session import Session
 
 Handler = Callable[[argparse.Namespace], int]
 Add = Callable[..., argparse.ArgumentParser]
@@ -190,7 +191,7 @@ def _provision_prompts(args: argparse.Namespace) -> Any:
     return ProvisionPrompts(confirm, secret, _say)
 
 
-def keygen_kwargs(args: argparse.Namespace, c: Any) -> dict[str, Any]:
+def keygen_kwargs(args: argparse.Namespace, c: Session) -> dict[str, Any]:
     """Extra arguments of ``Ceremony.keygen`` for a YubiKey keyholder ({} for any other).
 
     Raises:
@@ -211,7 +212,7 @@ def keygen_kwargs(args: argparse.Namespace, c: Any) -> dict[str, Any]:
             "provision": _provision_prompts(args) if getattr(args, "provision", False) else None}
 
 
-def sign_kwargs(c: Any) -> dict[str, Any]:
+def sign_kwargs(c: Session) -> dict[str, Any]:
     """Extra arguments of ``Ceremony.sign``: the touch prompt, when the plan has YubiKeys."""
     return {"on_touch": touch_prompt} if any(h.is_yubikey for h in c.plan.keyholders) else {}
 

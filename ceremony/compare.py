@@ -29,26 +29,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ceremony.journal import Event
-from ceremony.state import (
-    CONFIRMED,
-    DRAFT_CREATED,
-    EXPORTED,
-    IMPORTED,
-    INITIALIZED,
-    JOURNAL_RECOVERED,
-    KEY_GENERATED,
-    KEYGEN_INTENT,
-    KEYGEN_RECOVERED,
-    PIN_ATTEMPT,
-    PREFLIGHT,
-    PUBLISHED,
-    SEAL_SIGNATURE,
-    SEALED,
-    SIGNATURE_ADDED,
-    WITNESS_ENROLLED,
-    WITNESS_SIGNED,
+from ceremony.events import (
+    BY_TYPE,
+    Confirmed,
+    DraftCreated,
+    Exported,
+    Imported,
+    Initialized,
+    JournalRecovered,
+    KeyGenerated,
+    KeygenIntent,
+    KeygenRecovered,
+    PinAttempt,
+    Preflight,
+    Published,
+    Sealed,
+    SealSignature,
+    SignatureAdded,
+    TypedEvent,
+    WitnessEnrolled,
+    WitnessSigned,
+    parse,
 )
+from ceremony.journal import Event
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
 
@@ -149,98 +152,107 @@ def steps(events: Sequence[Event]) -> list[Step]:
     generated key completes, with what a resumed keygen removed after a crash, and so are PIN
     attempts and journal tails set aside (a typo or a power cut is not a different ceremony).
     """
-    completed = {e.data.get("keyholder") for e in events if e.type == KEY_GENERATED}
-    names = _key_names(events)
+    typed = [(e, _typed(e)) for e in events]
+    completed = {t.keyholder for _, t in typed if isinstance(t, KeyGenerated)}
+    names = _key_names(t for _, t in typed)
     out: list[Step] = []
     draft_version: int | None = None
     draft_root: set[str] = set()
-    for e in events:
-        if e.type in (PREFLIGHT, PIN_ATTEMPT, JOURNAL_RECOVERED):
+    for e, t in typed:
+        if isinstance(t, (Preflight, PinAttempt, JournalRecovered)):
             continue
-        if e.type in (KEYGEN_INTENT, KEYGEN_RECOVERED) and e.data.get("keyholder") in completed:
+        if isinstance(t, (KeygenIntent, KeygenRecovered)) and t.keyholder in completed:
             continue  # how a key came to be made (after a crash, too) is not a step
-        if e.type == DRAFT_CREATED:
-            draft_version = e.data.get("version")
-            roles = (e.data.get("signed") or {}).get("roles") or {}
+        if isinstance(t, DraftCreated):
+            draft_version = t.version
+            roles = t.signed.get("roles") or {}
             draft_root = set((roles.get("root") or {}).get("keyids") or [])
-        kind, fields, text = _shape(e, names, draft_version, draft_root)
+        kind, fields, text = _shape(e, t, names, draft_version, draft_root)
         out.append(Step(len(out) + 1, e.seq, kind, fields, text))
     return out
 
 
-def _key_names(events: Iterable[Event]) -> dict[str, str]:
+def _typed(e: Event) -> TypedEvent | None:
+    """The typed event, or ``None`` for a type this release does not know (a newer release
+    wrote it): such a step is compared field by field, its volatile fields left out.
+
+    Raises:
+        WorkspaceError: an event of a known type is malformed (names the line and the field).
+    """
+    return parse(e) if e.type in BY_TYPE else None
+
+
+def _key_names(events: Iterable[TypedEvent | None]) -> dict[str, str]:
     """keyid -> keyholder, from generated keys and the keyholder fields of drafted keys."""
     names: dict[str, str] = {}
-    for e in events:
-        if e.type == KEY_GENERATED and "keyid" in e.data:
-            names[e.data["keyid"]] = e.data.get("keyholder", "?")
-        elif e.type == DRAFT_CREATED:
-            for keyid, key in ((e.data.get("signed") or {}).get("keys") or {}).items():
+    for t in events:
+        if isinstance(t, KeyGenerated):
+            names[t.keyid] = t.keyholder
+        elif isinstance(t, DraftCreated):
+            for keyid, key in (t.signed.get("keys") or {}).items():
                 holder = key.get("x-ceremony-keyholder") if isinstance(key, dict) else None
                 if holder:
                     names.setdefault(keyid, holder)
     return names
 
 
-def _shape(e: Event, names: dict[str, str], version: int | None,
+def _shape(e: Event, t: TypedEvent | None, names: dict[str, str], version: int | None,
            draft_root: set[str]) -> tuple[str, tuple[Field, ...], str]:
     d = e.data
-    if e.type == INITIALIZED:
-        prev = d.get("previous") or {}
-        online = []
-        for role, keys in sorted((d.get("online_keys") or {}).items()):
-            schemes = ", ".join(sorted(f"{k.get('keytype')}/{k.get('scheme')}" for k in keys))
-            online.append((f"{role} keys", f"{len(keys)} ({schemes})"))
-        fields = (("format", d.get("format")), ("repository", d.get("repository")),
-                  ("continues root", prev.get("version")), *online,
-                  ("tool version", d.get("tool_version")))
-        cont = f", continuing root v{prev['version']}" if prev.get("version") else ""
-        return e.type, fields, (f"init: {d.get('format')} ceremony for {d.get('repository')}"
-                                f"{cont}")
-    if e.type == KEYGEN_INTENT:
-        fields = (("keyholder", d.get("keyholder")), ("algorithm", d.get("algorithm")))
-        return e.type, fields, (f"{d.get('keyholder')} began generating an "
-                                f"{d.get('algorithm')} key (never finished)")
-    if e.type == KEY_GENERATED:
-        fields = (("keyholder", d.get("keyholder")), ("algorithm", d.get("algorithm")))
-        return e.type, fields, f"{d.get('keyholder')} generated an {d.get('algorithm')} key"
-    if e.type == DRAFT_CREATED:
-        return e.type, _draft_fields(d, names), f"drafted root v{d.get('version')}"
-    if e.type == SIGNATURE_ADDED:
-        how = "imported a detached signature" if d.get("imported") else "signed on the token"
-        which = ("a key of the new root" if d.get("keyid") in draft_root
-                 else "a key of the previous root only")
-        fields = (("keyholder", d.get("keyholder")), ("root version", version), ("how", how),
-                  ("key", which))
-        verb = ("'s detached signature was imported" if d.get("imported") else " signed")
-        return e.type, fields, f"{d.get('keyholder')}{verb} root v{version} with {which}"
-    if e.type == PUBLISHED:
-        files = tuple(d.get("files") or ())
-        return (e.type, (("version", d.get("version")), ("files", files)),
-                f"published root v{d.get('version')} ({', '.join(files)})")
-    if e.type == EXPORTED:
-        fields = (("kind", d.get("kind")), ("transport", d.get("transport")),
-                  ("files", tuple(sorted(d.get("files") or {}))))
-        return e.type, fields, f"exported the {d.get('kind')} bundle by {d.get('transport')}"
-    if e.type == IMPORTED:
-        fields = (("kind", d.get("kind")), ("files", len(d.get("files") or {})))
-        return e.type, fields, f"imported a {d.get('kind')} bundle"
-    if e.type == CONFIRMED:
-        fields = (("what", d.get("what")), ("by", d.get("by")))
-        return e.type, fields, f"{d.get('by')} confirmed {d.get('what')}"
-    if e.type == SEAL_SIGNATURE:
-        return (e.type, (("keyholder", d.get("keyholder")),),
-                f"{d.get('keyholder')} sealed the journal")
-    if e.type == WITNESS_ENROLLED:
-        return (e.type, (("witness", d.get("witness")),),
-                f"witness {d.get('witness')} enrolled a security key")
-    if e.type == WITNESS_SIGNED:
-        return (e.type, (("witness", d.get("witness")),),
-                f"witness {d.get('witness')} signed off the journal")
-    if e.type == SEALED:
-        who = tuple(sorted({str(s.get("keyholder")) for s in d.get("signatures") or []
-                            if isinstance(s, dict)}))
-        return e.type, (("sealed by", who),), f"record sealed by {', '.join(who)}"
+    match t:
+        case Initialized():
+            prev = t.previous or {}
+            online = []
+            for role, keys in sorted(t.online_keys.items()):
+                schemes = ", ".join(sorted(f"{k.get('keytype')}/{k.get('scheme')}" for k in keys))
+                online.append((f"{role} keys", f"{len(keys)} ({schemes})"))
+            fields = (("format", t.format), ("repository", t.repository),
+                      ("continues root", prev.get("version")), *online,
+                      ("tool version", t.tool_version))
+            cont = f", continuing root v{prev['version']}" if prev.get("version") else ""
+            return e.type, fields, f"init: {t.format} ceremony for {t.repository}{cont}"
+        case KeygenIntent():
+            fields = (("keyholder", t.keyholder), ("algorithm", t.algorithm))
+            return e.type, fields, (f"{t.keyholder} began generating an {t.algorithm} key "
+                                    "(never finished)")
+        case KeyGenerated():
+            fields = (("keyholder", t.keyholder), ("algorithm", t.algorithm))
+            return e.type, fields, f"{t.keyholder} generated an {t.algorithm} key"
+        case DraftCreated():
+            return e.type, _draft_fields(d, names), f"drafted root v{t.version}"
+        case SignatureAdded():
+            how = "imported a detached signature" if t.imported else "signed on the token"
+            which = ("a key of the new root" if t.keyid in draft_root
+                     else "a key of the previous root only")
+            fields = (("keyholder", t.keyholder), ("root version", version), ("how", how),
+                      ("key", which))
+            verb = "'s detached signature was imported" if t.imported else " signed"
+            return e.type, fields, f"{t.keyholder}{verb} root v{version} with {which}"
+        case Published():
+            files = tuple(t.files)
+            return (e.type, (("version", t.version), ("files", files)),
+                    f"published root v{t.version} ({', '.join(files)})")
+        case Exported():
+            fields = (("kind", t.kind), ("transport", t.transport), ("files", tuple(sorted(t.files))))
+            return e.type, fields, f"exported the {t.kind} bundle by {t.transport}"
+        case Imported():
+            fields = (("kind", t.kind), ("files", len(t.files)))
+            return e.type, fields, f"imported a {t.kind} bundle"
+        case Confirmed():
+            return e.type, (("what", t.what), ("by", t.by)), f"{t.by} confirmed {t.what}"
+        case SealSignature():
+            return e.type, (("keyholder", t.keyholder),), f"{t.keyholder} sealed the journal"
+        case WitnessEnrolled():
+            return (e.type, (("witness", t.witness),),
+                    f"witness {t.witness} enrolled a security key")
+        case WitnessSigned():
+            return (e.type, (("witness", t.witness),),
+                    f"witness {t.witness} signed off the journal")
+        case Sealed():
+            who = tuple(sorted({str(s.get("keyholder")) for s in t.signatures}))
+            return e.type, (("sealed by", who),), f"record sealed by {', '.join(who)}"
+        case _:
+            pass  # the rest compares field by field, volatile fields left out
     return e.type, tuple(sorted((k, _generic(v, k)) for k, v in d.items())), e.type
 
 
@@ -382,22 +394,22 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-_TOKEN_STEPS = {KEYGEN_INTENT, KEY_GENERATED, PUBLISHED}  # the steps the engine guards
+_TOKEN_STEPS = (KeygenIntent, KeyGenerated, Published)  # the steps the engine guards
 
 
 def _preflight_difference(live: Sequence[Event], ls: list[Step]) -> Difference | None:
     """A live token step with no passing preflight before it (rehearsals need none)."""
-    init = live[0].data if live and live[0].type == INITIALIZED else {}
-    if init.get("rehearsal"):
+    init = _init(live)
+    if init is None or init.rehearsal:
         return None
     by_line = {s.line: s for s in ls}
     passed = False
     for e in live:
-        if e.type == PREFLIGHT:
-            passed = bool(e.data.get("passed"))
+        t = _typed(e)
+        if isinstance(t, Preflight):
+            passed = t.passed
             continue
-        token_step = e.type in _TOKEN_STEPS or (e.type == SIGNATURE_ADDED
-                                                and not e.data.get("imported"))
+        token_step = isinstance(t, _TOKEN_STEPS) or (isinstance(t, SignatureAdded) and not t.imported)
         if token_step and not passed and e.seq in by_line:
             s = by_line[e.seq]
             return Difference(s.number, "preflight", f"LIVE ran '{s.text}' without a passing "
@@ -408,13 +420,12 @@ def _preflight_difference(live: Sequence[Event], ls: list[Step]) -> Difference |
 def _expected(live: Sequence[Event], rehearsal: Sequence[Event], ls: list[Step]) -> list[str]:
     """The differences that are expected, in words (for the record, not a verdict)."""
     out: list[str] = []
-    li = live[0].data if live else {}
-    ri = rehearsal[0].data if rehearsal else {}
+    li, ri = _init(live), _init(rehearsal)
     flag = {True: "a rehearsal", False: "live"}
-    out.append(f"rehearsal flag: LIVE is {flag[bool(li.get('rehearsal'))]}, REHEARSAL is "
-               f"{flag[bool(ri.get('rehearsal'))]}")
-    if li.get("name") != ri.get("name"):
-        out.append(f"plan name: LIVE {li.get('name')!r}, REHEARSAL {ri.get('name')!r}")
+    out.append(f"rehearsal flag: LIVE is {flag[bool(li and li.rehearsal)]}, REHEARSAL is "
+               f"{flag[bool(ri and ri.rehearsal)]}")
+    if (li and li.name) != (ri and ri.name):
+        out.append(f"plan name: LIVE {li and li.name!r}, REHEARSAL {ri and ri.name!r}")
     out.append("ceremony ids, plan digests, times, keys and key ids, token labels and serials, "
                "signatures, draft, file and bundle digests")
     if live and rehearsal:
@@ -424,13 +435,18 @@ def _expected(live: Sequence[Event], rehearsal: Sequence[Event], ls: list[Step])
     return out
 
 
+def _init(events: Sequence[Event]) -> Initialized | None:
+    """The journal's ``initialized`` event (its first line), if it has one."""
+    first = _typed(events[0]) if events else None
+    return first if isinstance(first, Initialized) else None
+
+
 def _sessions(events: Sequence[Event]) -> str:
-    pf = [e for e in events if e.type == PREFLIGHT]
+    pf = [t for t in map(_typed, events) if isinstance(t, Preflight)]
     if not pf:
         return "no preflight"
-    refused = sum(1 for e in pf if not e.data.get("passed"))
-    warned = sorted({f.get("check", "?") for e in pf for f in e.data.get("findings") or []
-                     if isinstance(f, dict) and f.get("status") == "warn"})
+    refused = sum(1 for t in pf if not t.passed)
+    warned = sorted({f.get("check", "?") for t in pf for f in t.findings if f.get("status") == "warn"})
     text = f"{len(pf)} session(s)"
     if refused:
         text += f", {refused} refused"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.formats.token_keys import open_root_key
 from ceremony.session import (
@@ -33,6 +33,9 @@ from ceremony.steps import draft as draft_step, keygen as keygen_step, publish a
 from ceremony.steps.sign import SignResult
 from hsm.pkcs11 import Module, PinProvider
 
+if TYPE_CHECKING:  # no cycle: hsm.yubikey.provision costs ~57 ms (yubikit) at every step's start
+    from hsm.yubikey.provision import ProvisionPrompts
+
 __all__ = ["Ceremony", "SignResult", "create_workspace", "open_root_key",
            "sha256", "utc"]
 
@@ -43,7 +46,7 @@ class Ceremony(Session):
     def keygen(self, keyholder: str, module: Module, pin: PinProvider, *,
                on_touch: Callable[[str], None] | None = None,
                attestation_roots: Path | str | None = None,
-               provision: Any = None, now: datetime | None = None) -> KeyRecord:
+               provision: ProvisionPrompts | None = None, now: datetime | None = None) -> KeyRecord:
         """Generate ``keyholder``'s root key on their token (:func:`ceremony.steps.keygen.keygen`).
 
         Raises:

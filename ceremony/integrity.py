@@ -44,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import CeremonyError, VerificationError
+from ceremony.events import PUBLISHED
 from ceremony.formats import tuf as tuf_format
+from ceremony.session import Session
 
 #: The journal field (``initialized`` event) holding the plan's folder at ``init``.
 PLAN_DIR = "plan_dir"
@@ -61,7 +63,7 @@ def _short(keyid: str) -> str:
 # ---- online keys ------------------------------------------------------------------------
 
 
-def anchored_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
+def anchored_online_keys(c: Session) -> tuple[dict[str, list[dict[str, Any]]], str]:
     """The online keys as the plan's key files give them, and where they were read.
 
     The plan's folder journaled at ``init`` is tried first (outside the workspace); when its
@@ -79,14 +81,14 @@ def anchored_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
     return _workspace_copies(c), "the key files copied to keys/ at init"
 
 
-def _plan_files(c: Any, base: Path) -> dict[str, list[dict[str, Any]]]:
+def _plan_files(c: Session, base: Path) -> dict[str, list[dict[str, Any]]]:
     """Raises:
         PlanError: a key file is missing or not a public key.
     """
     return c.format.plan_online_keys(base)
 
 
-def _workspace_copies(c: Any) -> dict[str, list[dict[str, Any]]]:
+def _workspace_copies(c: Session) -> dict[str, list[dict[str, Any]]]:
     """The ``keys/online-ROLE-ID.json`` copies ``init`` wrote, per role (by file name).
 
     Raises:
@@ -143,7 +145,7 @@ _CHANGED = ("the online keys are not those the ceremony started with (a rewritte
             "replaced key files)")
 
 
-def check_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
+def check_online_keys(c: Session) -> tuple[dict[str, list[dict[str, Any]]], str]:
     """Refuse a journal whose online keys differ from the plan's key files (and ``keys/``).
 
     Returns the anchored online keys (role -> key entries with ``keyid``) and where they
@@ -161,7 +163,7 @@ def check_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
     return anchored, where
 
 
-def check_draft(c: Any) -> None:
+def check_draft(c: Session) -> None:
     """Before a step relies on the draft: the online keys are anchored (:func:`check_online_keys`)
     and the draft's online roles are those keys at the plan's thresholds; a TUF draft is rebuilt
     whole from the plan and the keys and must have the journaled digest.
@@ -195,7 +197,7 @@ def check_draft(c: Any) -> None:
     _rebuild(c, anchored)
 
 
-def _rebuild(c: Any, anchored: dict[str, list[dict[str, Any]]]) -> None:
+def _rebuild(c: Session, anchored: dict[str, list[dict[str, Any]]]) -> None:
     """Rebuild the draft from the plan, the root keys and ``anchored`` (for a format that
     rebuilds drafts: TUF's is a function of them); same digest or refuse.
 
@@ -203,6 +205,7 @@ def _rebuild(c: Any, anchored: dict[str, list[dict[str, Any]]]) -> None:
         VerificationError: the rebuilt draft differs from the journaled one.
     """
     d = c.state.draft
+    assert d is not None  # check_draft runs on a drafted ceremony (draft_metadata() refused)
     try:
         created = datetime.fromisoformat(str(d["created"]))
     except (KeyError, ValueError):
@@ -219,7 +222,7 @@ def _rebuild(c: Any, anchored: dict[str, list[dict[str, Any]]]) -> None:
 # ---- files that go out ------------------------------------------------------------------
 
 
-def check_export(c: Any, files: dict[str, bytes]) -> None:
+def check_export(c: Session, files: dict[str, bytes]) -> None:
     """Refuse to ship any published-metadata file that is not what the journal recorded.
 
     ``files`` are the exact bytes about to be bundled: ``N.root.json`` of each published
@@ -230,7 +233,7 @@ def check_export(c: Any, files: dict[str, bytes]) -> None:
     Raises:
         VerificationError: a file was replaced, is extra, or is missing; the message names it.
     """
-    published = {e.data["version"]: e for e in c.journal.events if e.type == "published"}
+    published = {e.data["version"]: e for e in c.journal.events if e.type == PUBLISHED}
     if not published:
         return
     newest = published[max(published)]
@@ -284,7 +287,7 @@ def _same(name: str, data: bytes, want: str, what: str) -> None:
                  "verify` names every difference")
 
 
-def _check_previous(c: Any, files: dict[str, bytes], versions: list[int],
+def _check_previous(c: Session, files: dict[str, bytes], versions: list[int],
                     info: dict[str, Any]) -> None:
     """The previous chain's bytes walk from its first root to the journaled newest one.
 
@@ -320,7 +323,7 @@ def _check_previous(c: Any, files: dict[str, bytes], versions: list[int],
 # ---- detached signatures ------------------------------------------------------------------
 
 
-def journaled_token(c: Any, key: Any) -> tuple[str | None, str | None]:
+def journaled_token(c: Session, key: Any) -> tuple[str | None, str | None]:
     """The token serial and label the journal records for a root key: its ``key-generated``
     event, else (a kept key) its ``x-ceremony-token-*`` fields in the previous root."""
     for rec in c.state.keys.values():
@@ -331,7 +334,7 @@ def journaled_token(c: Any, key: Any) -> tuple[str | None, str | None]:
     return (None if serial is None else str(serial)), (None if label is None else str(label))
 
 
-def check_signature_token(c: Any, path: Path, keyholder: str, key: Any,
+def check_signature_token(c: Session, path: Path, keyholder: str, key: Any,
                           entry: dict[str, Any]) -> None:
     """Refuse a detached signature whose unsigned token fields are not the key's journaled ones.
 

@@ -20,18 +20,28 @@ drafted under it would get the wrong expiry.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import platform
+import socket
+import struct
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import ceremony
+import hsm
+from ceremony import __version__
 from ceremony.errors import StateError
+from ceremony.steps.preflight import journal_report
+from hsm.errors import HsmError
 
-PREFLIGHT = "preflight"  # == ceremony.state.PREFLIGHT (kept here so probes import nothing heavy)
+if TYPE_CHECKING:  # a top import would be a cycle: ceremony.session imports this module
+    from ceremony.session import Session
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
@@ -220,8 +230,6 @@ def read_radios(sys_root: Path = Path("/sys")) -> list[Radio]:
 
 def package_roots() -> list[Path]:
     """Where the ``ceremony`` and ``hsm`` packages are installed."""
-    import ceremony
-    import hsm
     return [Path(ceremony.__file__).parent, Path(hsm.__file__).parent]
 
 
@@ -232,7 +240,6 @@ def tool_digest(roots: Iterable[Path] | None = None, version: str | None = None)
     file added, removed, renamed or changed gives another digest.
     """
     if version is None:
-        from ceremony import __version__
         version = __version__
     files = []
     for root in (package_roots() if roots is None else roots):
@@ -249,7 +256,7 @@ def tool_digest(roots: Iterable[Path] | None = None, version: str | None = None)
 
 def library_versions() -> dict[str, str]:
     """Installed versions of the libraries the ceremony trusts."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # lazy: importlib.metadata, only when a preflight runs
     out = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
@@ -281,7 +288,6 @@ class Probes:
         tokens: tuple[dict[str, Any], ...] = ()
         error = module_error
         if module is not None and error is None:
-            from hsm.errors import HsmError
             try:
                 tokens = tuple(t.to_dict() for t in module.tokens())
             except HsmError as e:
@@ -470,7 +476,7 @@ def _owners(tokens: Iterable[dict[str, Any]],
 # ---- the ceremony side ----------------------------------------------------------------
 
 
-def clock_floor(c: Any) -> ClockFloor:
+def clock_floor(c: Session) -> ClockFloor:
     """The newest time the workspace proves has passed.
 
     TUF root metadata carries no signing time, so the floor is the newest of:
@@ -494,7 +500,7 @@ def clock_floor(c: Any) -> ClockFloor:
     return best
 
 
-def _trusted_root_files(c: Any) -> list[Path]:
+def _trusted_root_files(c: Session) -> list[Path]:
     out = []
     for d in (c.ws.previous, c.ws.metadata):
         if d.is_dir():
@@ -503,7 +509,6 @@ def _trusted_root_files(c: Any) -> list[Path]:
 
 
 def _root_created(path: Path) -> datetime | None:
-    import json
     try:
         signed = json.loads(path.read_bytes())["signed"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -521,7 +526,7 @@ def _parse_time(value: Any) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def run_preflight(c: Any, probes: Probes | None = None, module: Any | None = None,
+def run_preflight(c: Session, probes: Probes | None = None, module: Any | None = None,
                   module_error: str | None = None,
                   clock_confirmed: bool = False) -> PreflightReport:
     """Read the machine and judge it for ceremony ``c`` (nothing is journaled yet)."""
@@ -532,7 +537,7 @@ def run_preflight(c: Any, probes: Probes | None = None, module: Any | None = Non
                     trusted_expiry(c))
 
 
-def trusted_expiry(c: Any) -> tuple[str, datetime] | None:
+def trusted_expiry(c: Session) -> tuple[str, datetime] | None:
     """The expiry of the root this ceremony continues (rotations), if any."""
     prev = c.previous_root()
     if prev is None:
@@ -540,7 +545,7 @@ def trusted_expiry(c: Any) -> tuple[str, datetime] | None:
     return f"root v{prev.signed.version}", prev.signed.expires
 
 
-def record_preflight(c: Any, report: PreflightReport) -> None:
+def record_preflight(c: Session, report: PreflightReport) -> None:
     """Journal the report, then refuse if it failed.
 
     A refused preflight is journaled too: the record shows every attempt.
@@ -552,7 +557,7 @@ def record_preflight(c: Any, report: PreflightReport) -> None:
     if c.state.sealed:
         raise StateError("the ceremony is sealed; nothing more is recorded",
                          hint="start a new workspace for a new ceremony")
-    c.record(PREFLIGHT, report.to_dict())
+    journal_report(c, report.to_dict())
     if not report.passed:
         first = report.problems[0]
         more = len(report.problems) - 1
@@ -564,7 +569,7 @@ def record_preflight(c: Any, report: PreflightReport) -> None:
                  "run connected")
 
 
-def require_preflight(c: Any) -> None:
+def require_preflight(c: Session) -> None:
     """Refuse a token step of a live ceremony unless the last preflight passed and the
     machine is still off the network now.
 
@@ -603,9 +608,6 @@ def interfaces_up_now() -> list[str]:
     enough to run before every token step. An interface list that cannot be read counts as
     a network up (fail closed).
     """
-    import fcntl
-    import socket
-    import struct
     try:
         names = [name for _, name in socket.if_nameindex()]
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

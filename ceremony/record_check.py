@@ -9,13 +9,20 @@ failure for the CLI boundary.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from ceremony import attestation, chain, journal as journal_mod, witness
 from ceremony.engine import sha256
-from ceremony.errors import StateError, VerificationError, WorkspaceError
+from ceremony.errors import CeremonyError, StateError, VerificationError, WorkspaceError
+from ceremony.events import SEALED, DraftCreated, KeyGenerated, Published, Sealed, SignatureAdded, parse
+from ceremony.formats import tuf as tuf_format
+from ceremony.formats.notary_record import check_published, key_file_bytes
 from ceremony.journal import Event
+from ceremony.record import REPORT_META, report, transcript_files
 from ceremony.seal import (
     journal_format,
     previous_root,
@@ -23,8 +30,11 @@ from ceremony.seal import (
     seal_target,
     sealers,
 )
-from ceremony.state import SEALED
+from ceremony.state import replay
 from ceremony.workspace import Workspace
+from hsm.algorithms import get_algorithm
+from hsm.errors import HsmError
+from hsm.verify import verify_raw
 
 
 @dataclass
@@ -64,8 +74,6 @@ def check_record(root: Path, require_seal: bool = True, check_report: bool = Tru
     ``check_report=False`` leaves ``record/report.html`` out: the report shows this
     verdict, and is itself compared with a regenerated one.
     """
-    from ceremony import journal as journal_mod
-    from ceremony.state import replay
     ws = Workspace(Path(root))
     v = RecordVerdict(ws.root)
     try:
@@ -77,7 +85,12 @@ def check_record(root: Path, require_seal: bool = True, check_report: bool = Tru
         return v
     v.events, v.head = len(events), (events[-1].hash if events else v.head)
     v.checks.append(f"journal chain intact ({len(events)} lines)")
-    state = replay(events)
+    try:
+        state = replay(events)
+    except WorkspaceError as e:  # a line that is not a well-formed event names itself
+        v.problems.append(e.message)
+        v.journal_broken = True
+        return v
     if not state.init:
         v.problems.append("journal line 1 is not the initialisation event")
         return v
@@ -94,7 +107,6 @@ def check_record(root: Path, require_seal: bool = True, check_report: bool = Tru
 
 def _check_attestations_and_witnesses(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
     """YubiKey attestations (ceremony.attestation) and FIDO2 sign-offs (ceremony.witness)."""
-    from ceremony import attestation, witness
     for module in (attestation, witness):
         checks, problems = module.record_checks(ws, events)
         v.checks += checks
@@ -133,18 +145,17 @@ def _check_plan(ws: Workspace, init: dict[str, Any], v: RecordVerdict) -> None:
 def journaled_key_file(events: list[Event], d: dict[str, Any]) -> bytes:
     """The bytes of ``keys/root-NAME.json`` as the ``key-generated`` event ``d`` gives them."""
     if journal_format(events) == "notary":  # the key file also names the keyholder
-        from ceremony.formats.notary_record import key_file_bytes
         return key_file_bytes(d)
     return json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
 
 
 def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
     for e in events:
-        if e.type != "key-generated":
+        t = parse(e)
+        if not isinstance(t, KeyGenerated):
             continue
-        d = e.data
-        path = ws.keys / f"root-{d['keyholder']}.json"
-        want = journaled_key_file(events, d)
+        path = ws.keys / f"root-{t.keyholder}.json"
+        want = journaled_key_file(events, e.data)
         try:
             ok = path.read_bytes() == want
         except OSError:
@@ -156,24 +167,22 @@ def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
 
 
 def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
-    from ceremony import chain
-    from ceremony.formats import tuf as tuf_format
-    for e in events:
-        if e.type != "published":
+    typed = [parse(e) for e in events]
+    for e, pub in zip(events, typed, strict=True):
+        if not isinstance(pub, Published):
             continue
-        version = e.data["version"]
+        version = pub.version
         path = ws.metadata / f"{version}.root.json"
         try:
             data = chain.read_root_file(path)
         except VerificationError as err:
             v.problems.append(err.message)
             continue
-        if sha256(data) != e.data["sha256"]:
+        if sha256(data) != pub.sha256:
             v.problems.append(f"metadata/{path.name} differs from the root published at "
                               f"journal line {e.seq}")
             continue
         if journal_format(events) == "notary":
-            from ceremony.formats.notary_record import check_published
             problem, check = check_published(ws, events[:e.seq], version, data, path.name)
             if problem:
                 v.problems.append(problem)
@@ -185,13 +194,12 @@ def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> No
                             f"for {journal_format(events)})")
             continue
         md = tuf_format.from_bytes(data, path.name)
-        draft = next((d for d in events if d.type == "draft-created"
-                      and d.data["version"] == version), None)
-        if draft is None or tuf_format.signed_digest(md) != draft.data["digest"]:
+        draft = next((d for d in typed if isinstance(d, DraftCreated) and d.version == version), None)
+        if draft is None or tuf_format.signed_digest(md) != draft.digest:
             v.problems.append(f"metadata/{path.name} is not the draft journaled for v{version}")
             continue
-        journaled = {d.data["keyid"]: d.data["sig"] for d in events
-                     if d.type == "signature-added" and d.data.get("draft") == draft.data["digest"]}
+        journaled = {d.keyid: d.sig for d in typed
+                     if isinstance(d, SignatureAdded) and d.draft == draft.digest}
         stray = [k for k, s in md.signatures.items() if journaled.get(k) != s.signature]
         if stray:
             v.problems.append(f"metadata/{path.name} carries a signature never journaled "
@@ -215,7 +223,6 @@ def _check_transcript(ws: Workspace, events: list[Event], v: RecordVerdict) -> N
     """``record/transcript.json`` and ``.txt`` are regenerated from the journal lines they cover
     and compared byte for byte (the first differing line named); once sealed, they must cover
     the whole journal, and exist."""
-    from ceremony.record import transcript_files
     sealed = _sealed_at(events)
     for name in ("transcript.json", "transcript.txt"):
         where = f"record/{name}"
@@ -256,7 +263,6 @@ def _sealed_at(events: list[Event]) -> int:
 
 def _transcript_seq(name: str, data: bytes) -> int | None:
     """The journal line a transcript file says it covers (None: not a transcript)."""
-    import re
     try:
         if name.endswith(".json"):
             return int(json.loads(data)["journal_seq"])
@@ -268,7 +274,6 @@ def _transcript_seq(name: str, data: bytes) -> int | None:
 
 def first_difference(have: bytes, want: bytes) -> str:
     """Where a file first differs from what the journal gives: the line, and both excerpts."""
-    from itertools import zip_longest
     a = have.decode("utf-8", "replace").split("\n")
     b = want.decode("utf-8", "replace").split("\n")
     for n, (x, y) in enumerate(zip_longest(a, b), start=1):
@@ -290,10 +295,7 @@ def _check_report(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
     """``record/report.html`` is regenerated and compared byte for byte (the first differing
     line named) when it covers the whole journal; before the seal an older report is only
     noted as out of date, after the seal it must cover the sealed journal."""
-    import re
 
-    from ceremony.errors import CeremonyError
-    from ceremony.record import REPORT_META, report
     sealed = _sealed_at(events)
     where, path = "record/report.html", ws.record / "report.html"
     if not path.is_file():
@@ -340,10 +342,6 @@ def _check_report(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
 
 
 def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: bool) -> None:
-    from ceremony.formats import tuf as tuf_format
-    from hsm.algorithms import get_algorithm
-    from hsm.errors import HsmError
-    from hsm.verify import verify_raw
     idx = next((i for i, e in enumerate(events) if e.type == SEALED), None)
     if idx is None:
         if require:
@@ -356,9 +354,10 @@ def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: b
         v.problems.append(f"journal line {events[idx + 1].seq} was appended after the seal "
                           f"(line {ev.seq})")
         return
-    d = ev.data
+    d = parse(ev)
+    assert isinstance(d, Sealed)  # found by its type above
     target = seal_target(events[:idx])
-    if d.get("seq") != target.seq or d.get("head") != target.hash:
+    if d.seq != target.seq or d.head != target.hash:
         v.problems.append(f"the seal at journal line {ev.seq} does not cover line {target.seq}")
         return
     try:
@@ -368,8 +367,8 @@ def _check_seal(ws: Workspace, events: list[Event], v: RecordVerdict, require: b
         return
     payload = seal_payload(events[0].data["ceremony_id"], target.seq, target.hash)
     good = set()
-    for s in d.get("signatures", []):
-        sealer = wanted.get(s.get("keyid"))
+    for s in d.signatures:
+        sealer = wanted.get(str(s.get("keyid")))
         if sealer is None:
             v.problems.append(f"the seal carries a signature by key {str(s.get('keyid'))[:12]}, "
                               "which did not sign the published root")

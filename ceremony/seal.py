@@ -13,11 +13,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ceremony.engine import sha256
+from securesystemslib.formats import encode_canonical
+
+from ceremony import chain, integrity
+from ceremony.engine import open_root_key, sha256
 from ceremony.errors import StateError, VerificationError
+from ceremony.events import (
+    PUBLISHED,
+    SEAL_SIGNATURE,
+    SEALED,
+    Published,
+    Sealed,
+    SealSignature,
+    TypedEvent,
+    parse,
+)
+from ceremony.formats import notary_record, tuf as tuf_format
 from ceremony.journal import Event
-from ceremony.state import SEAL_SIGNATURE, SEALED
+from ceremony.preflight import require_preflight
+from ceremony.session import Session
+from ceremony.steps import seal as steps_seal
+from ceremony.witness import require_witnesses
 from ceremony.workspace import Workspace
+from hsm.algorithms import get_algorithm
+from hsm.uri import parse_uri
+from hsm.verify import verify_raw
 
 SEAL_EVENTS = (SEAL_SIGNATURE, SEALED)
 SEAL_DOMAIN = b"ceremony-journal-seal-v1\n"
@@ -25,14 +45,13 @@ SEAL_DOMAIN = b"ceremony-journal-seal-v1\n"
 
 def seal_payload(ceremony_id: str, seq: int, head: str) -> bytes:
     """The bytes every seal signature covers."""
-    from securesystemslib.formats import encode_canonical
     body = {"ceremony_id": ceremony_id, "journal_head": head, "journal_seq": seq}
     text = encode_canonical(body)
     assert text is not None  # only None when writing to a file object
     return SEAL_DOMAIN + text.encode()
 
 
-def refuse_if_sealed(c: Any) -> None:
+def refuse_if_sealed(c: Session) -> None:
     """Nothing more is journaled once the ceremony is sealed.
 
     Raises:
@@ -83,7 +102,7 @@ class SealStatus:
 
 def published_event(events: list[Event]) -> Event | None:
     """The last ``published`` event."""
-    return next((e for e in reversed(events) if e.type == "published"), None)
+    return next((e for e in reversed(events) if e.type == PUBLISHED), None)
 
 
 def load_published(ws: Workspace, events: list[Event]) -> Any:
@@ -93,22 +112,20 @@ def load_published(ws: Workspace, events: list[Event]) -> Any:
         StateError: nothing published yet.
         VerificationError: the file is missing or differs from what was published.
     """
-    from ceremony import chain
-    from ceremony.formats import tuf as tuf_format
     ev = published_event(events)
     if ev is None:
         raise StateError("no root has been published yet", hint="publish before sealing")
-    path = ws.metadata / f"{ev.data['version']}.root.json"
+    pub = parse(ev)
+    assert isinstance(pub, Published)  # published_event picked it by its type
+    path = ws.metadata / f"{pub.version}.root.json"
     data = chain.read_root_file(path)
-    if sha256(data) != ev.data["sha256"]:
+    if sha256(data) != pub.sha256:
         raise VerificationError(f"{path.name} differs from the root published at journal line "
                                 f"{ev.seq}", hint="the published metadata was changed; restore it")
     return tuf_format.from_bytes(data, path.name)
 
 
 def previous_root(ws: Workspace, events: list[Event]) -> Any | None:
-    from ceremony import chain
-    from ceremony.formats import tuf as tuf_format
     info = events[0].data.get("previous") if events else None
     if not info:
         return None
@@ -125,9 +142,7 @@ def sealers(ws: Workspace, events: list[Event]) -> list[Sealer]:
     Keys come from the published root itself or, for a rotation, the previous
     root (an old key that signed to meet the old threshold signed the root too).
     """
-    from ceremony.formats import tuf as tuf_format
     if journal_format(events) == "notary":  # keyholders from the journal / ceremony-keys.json
-        from ceremony.formats import notary_record
         return sorted((Sealer(*s) for s in notary_record.sealers(ws, events)),
                       key=lambda s: (s.keyholder, s.keyid))
     _require_tuf(events)
@@ -168,22 +183,27 @@ def seal_target(events: list[Event]) -> Event:
     raise StateError("the journal is empty")
 
 
+def _signed_over(typed: list[TypedEvent], head: str) -> set[str]:
+    """The key ids whose seal signature covers ``head``."""
+    return {t.keyid for t in typed if isinstance(t, SealSignature) and t.head == head}
+
+
 def seal_status(ws: Workspace, events: list[Event]) -> SealStatus:
     """Who has sealed the current target, and who is still to (pure over the journal)."""
     target = seal_target(events)
-    done_ev = next((e for e in events if e.type == SEALED), None)
+    typed = [parse(e) for e in events if e.type in SEAL_EVENTS]
+    done_ev = next((t for t in typed if isinstance(t, Sealed)), None)
     wanted = sealers(ws, events)
-    signed = {e.data["keyid"] for e in events
-              if e.type == SEAL_SIGNATURE and e.data.get("head") == target.hash}
+    signed = _signed_over(typed, target.hash)
     if done_ev is not None:
-        names = tuple(sorted({s["keyholder"] for s in done_ev.data["signatures"]}))
-        return SealStatus(done_ev.data["seq"], done_ev.data["head"], names, (), True)
+        names = tuple(sorted({str(s["keyholder"]) for s in done_ev.signatures}))
+        return SealStatus(done_ev.seq, done_ev.head, names, (), True)
     sealed = tuple(dict.fromkeys(s.keyholder for s in wanted if s.keyid in signed))
     waiting = tuple(dict.fromkeys(s.keyholder for s in wanted if s.keyid not in signed))
     return SealStatus(target.seq, target.hash, sealed, waiting, False)
 
 
-def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
+def seal_sign(c: Session, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
     """Sign the journal head with ``keyholder``'s key(s), each signature journaled.
 
     A YubiKey key signs through ykcs11 (a PIN per signature) and calls ``on_touch``
@@ -195,15 +215,9 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = 
         StateError: sealed already, nothing published, or the keyholder has nothing to seal.
         hsm.errors.HsmError: token missing or wrong, PIN refused.
     """
-    from ceremony.formats import tuf as tuf_format
-    from hsm.algorithms import get_algorithm
-    from hsm.uri import parse_uri
-    from hsm.verify import verify_raw
 
     refuse_if_sealed(c)
-    from ceremony.preflight import require_preflight
     require_preflight(c)  # a token step: live ceremonies re-check the air gap now
-    from ceremony import integrity
     integrity.check_draft(c)  # the journal's draft is what the plan and key files give
     _require_witnesses(c)
     events = c.journal.events
@@ -217,15 +231,13 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = 
     if keyholder not in status.waiting:
         raise StateError(f"{keyholder} has already sealed journal line {target.seq}")
     payload = seal_payload(c.state.init["ceremony_id"], target.seq, target.hash)
-    done = {e.data["keyid"] for e in events
-            if e.type == SEAL_SIGNATURE and e.data.get("head") == target.hash}
+    done = _signed_over([parse(e) for e in events if e.type == SEAL_SIGNATURE], target.hash)
     for s in mine:
         if s.keyid in done:
             continue
         f = s.fields
         public = s.public
         if f.get(tuf_format.X_DEVICE) == "yubikey":  # ykcs11: PIN per signature, touch
-            from ceremony.engine import open_root_key
             tk = open_root_key(s.key, module, pin, on_touch)
         else:
             token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
@@ -235,31 +247,27 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = 
                                  expected_public=public)
         sig = tk.sign_raw(payload)  # verified by the token layer too
         verify_raw(public, get_algorithm(f[tuf_format.X_ALGORITHM]), payload, sig, keyholder)
-        c.record(SEAL_SIGNATURE, {"keyholder": keyholder, "keyid": s.keyid, "seq": target.seq,
-                                  "head": target.hash, "sig": sig.hex(),
-                                  "algorithm": f[tuf_format.X_ALGORITHM],
-                                  "token_serial": tk.token.serial})
+        steps_seal.seal_signature(c, keyholder, s.keyid, target.seq, target.hash, sig.hex(),
+                                  f[tuf_format.X_ALGORITHM], tk.token.serial)
     return seal_status(c.ws, c.journal.events)
 
 
-def _require_witnesses(c: Any) -> None:
+def _require_witnesses(c: Session) -> None:
     """The plan's FIDO2 witnesses must have signed off the head before the seal (ceremony.witness).
 
     Raises:
         ThresholdError: naming who is missing.
     """
-    from ceremony.witness import require_witnesses
     require_witnesses(c, "seal")
 
 
-def seal_finish(c: Any) -> SealStatus:
+def seal_finish(c: Session) -> SealStatus:
     """Journal the ``sealed`` event once every root signer has sealed; write ``record/``.
 
     Raises:
         StateError: already sealed, or keyholders still to seal.
     """
     refuse_if_sealed(c)
-    from ceremony import integrity
     integrity.check_draft(c)  # the journal's draft is what the plan and key files give
     _require_witnesses(c)
     events = c.journal.events
@@ -267,16 +275,18 @@ def seal_finish(c: Any) -> SealStatus:
     if status.waiting:
         raise StateError(f"the seal is not complete: waiting for {', '.join(status.waiting)}",
                          hint="each keyholder who signed the root seals with the same token")
-    sigs = [{k: e.data[k] for k in ("keyholder", "keyid", "sig", "algorithm", "token_serial")}
-            for e in events if e.type == SEAL_SIGNATURE and e.data.get("head") == status.head]
-    c.record(SEALED, {"seq": status.seq, "head": status.head,
-                      "ceremony_id": c.state.init["ceremony_id"], "signatures": sigs})
-    from ceremony.record import write_record
+    sigs: list[dict[str, Any]] = [
+        {"keyholder": t.keyholder, "keyid": t.keyid, "sig": t.sig, "algorithm": t.algorithm,
+         "token_serial": t.token_serial}
+        for t in (parse(e) for e in events if e.type == SEAL_SIGNATURE)
+        if isinstance(t, SealSignature) and t.head == status.head]
+    steps_seal.sealed(c, status.seq, status.head, c.state.init["ceremony_id"], sigs)
+    from ceremony.record import write_record  # lazy: cycle: the record reads the published root here
     write_record(c.ws)
     return seal_status(c.ws, c.journal.events)
 
 
-def seal(c: Any, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
+def seal(c: Session, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
     """Seal with every signer's token (all present, as in a scripted rehearsal).
 
     Idempotent: on a sealed ceremony it only rewrites ``record/`` (a crash
@@ -286,7 +296,7 @@ def seal(c: Any, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
         see :func:`seal_sign` and :func:`seal_finish`.
     """
     if c.state.sealed:
-        from ceremony.record import write_record
+        from ceremony.record import write_record  # lazy: cycle: the record reads the published root here
         write_record(c.ws)
         return seal_status(c.ws, c.journal.events)
     for keyholder in seal_status(c.ws, c.journal.events).waiting:

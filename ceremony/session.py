@@ -37,21 +37,16 @@ from ceremony.errors import (
     VerificationError,
     WorkspaceError,
 )
+from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized
 from ceremony.formats import tuf as tuf_format  # the x-ceremony-* key fields every format shares
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.protocol import Format
 from ceremony.formats.registry import format_class, format_for
 from ceremony.journal import Journal
-from ceremony.lock import hold as hold_workspace, note
+from ceremony.lock import Hold, hold as hold_workspace, note
 from ceremony.plan import Plan, parse_plan, read_plan_text
 from ceremony.preflight import require_preflight
-from ceremony.state import (
-    INITIALIZED,
-    KEY_GENERATED,
-    PUBLISHED,
-    State,
-    replay,
-)
+from ceremony.state import State, replay
 from ceremony.workspace import Workspace, atomic_write, fsync_dir
 
 
@@ -74,9 +69,9 @@ class Session:
         self.plan = plan
         self.state: State = replay(journal.events)
         self.format: Format = format_for(self)  # raises PlanError for a format with no engine
-        self.hold: Any = None  # this process's hold on the workspace lock (ceremony.lock)
+        self.hold: Hold | None = None  # this process's hold on the workspace lock (ceremony.lock)
 
-    def _adopt_hold(self, hold: Any) -> None:
+    def _adopt_hold(self, hold: Hold) -> None:
         """Keep ``hold`` while this object lives (or until :meth:`close`, or the CLI command's
         end: see :class:`ceremony.lock.Sitting`)."""
         self.hold = hold
@@ -231,11 +226,15 @@ class Session:
             note(f"{e.message}; the step is recorded in the journal and the file is written "
                  "again by the next command")
 
-    def _append(self, type_: str, data: dict[str, Any]) -> None:
-        if self.state.sealed:
-            raise StateError("the ceremony is sealed; nothing more is recorded in this workspace")
-        self.journal.append(type_, data)
-        self.state = replay(self.journal.events)
+    def append(self, event: Event) -> None:
+        """Journal a typed event (:mod:`ceremony.events`): the one way the steps record what
+        they did. Fsynced before this returns; ``self.state`` is refreshed.
+
+        Raises:
+            StateError: the ceremony is sealed.
+            WorkspaceError: the journal cannot be written.
+        """
+        self.record(event.TYPE, event.to_data())
 
     def require_token_step(self) -> None:
         """Refuse a token step (keygen, sign, publish) of a live ceremony without a passing
@@ -250,11 +249,19 @@ class Session:
         require_preflight(self)
 
     def record(self, type_: str, data: dict[str, Any]) -> None:
-        """Journal an event from another step module (preflight, export, seal, ...).
+        """Journal an event given as its type string and data dict, unchecked.
 
-        The event is fsynced before this returns; ``self.state`` is refreshed.
+        Only :meth:`append` calls it in the tool; tests use it to write what the tool never
+        would (a forged seal, a confirmation after the seal) and check it is caught.
+
+        Raises:
+            StateError: the ceremony is sealed.
+            WorkspaceError: the journal cannot be written.
         """
-        self._append(type_, data)
+        if self.state.sealed:
+            raise StateError("the ceremony is sealed; nothing more is recorded in this workspace")
+        self.journal.append(type_, data)
+        self.state = replay(self.journal.events)
 
     # ---- previous root (rotations) ---------------------------------------------
 
@@ -473,20 +480,21 @@ def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any
             atomic_write(ws.keys / f"online-{role}-{entry['keyid'][:16]}.json",
                          json.dumps(entry, indent=1, sort_keys=True).encode(), exclusive=True)
     journal = Journal.create(ws.journal)
-    journal.append(INITIALIZED, {
-        "ceremony_id": str(uuid.uuid4()),
-        "plan_sha256": sha256(text.encode()),
-        "name": plan.name,
-        "format": plan.format,
-        "repository": plan.repository,
-        "rehearsal": plan.rehearsal,
-        "online_keys": online_data,
-        "previous": prev_info,
-        "tool_version": _tool_version(),
-        "warnings": warnings,
+    first = Initialized(
+        ceremony_id=str(uuid.uuid4()),
+        plan_sha256=sha256(text.encode()),
+        name=plan.name,
+        format=plan.format,
+        repository=plan.repository,
+        rehearsal=plan.rehearsal,
+        online_keys=online_data,
+        previous=prev_info,
+        tool_version=_tool_version(),
+        warnings=list(warnings),
         # where the plan's key files are: ``ceremony.integrity`` re-reads them before drafting
-        **({"plan_dir": str(plan_dir)} if plan_dir is not None else {}),
-    })
+        plan_dir=str(plan_dir) if plan_dir is not None else None,
+    )
+    journal.append(first.TYPE, first.to_data())
     try:
         os.rename(tmp, root)  # onto a missing or empty folder: atomic
     except OSError as e:

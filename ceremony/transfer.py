@@ -18,12 +18,19 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ceremony import chain
-from ceremony.errors import PlanError, StateError, VerificationError
-from ceremony.state import EXPORTED, IMPORTED
+from ceremony import chain, integrity
+from ceremony.cli_trust import trusted_root_lines
+from ceremony.detached import check_signature_fields, export_draft, import_signature, load_draft
+from ceremony.errors import PlanError, StateError, UsageError, VerificationError
+from ceremony.formats.notary_files import load_key_file
+from ceremony.formats.registry import detect
+from ceremony.inputs import load_json
+from ceremony.keys import load_public_key_file
+from ceremony.session import Session
+from ceremony.steps import transfer as steps_transfer
 from ceremony.transport import Bundle, write_files
+from ceremony.trusted_start import check_expected, root_fingerprint
 
 
 @dataclass
@@ -35,13 +42,12 @@ class Arrival:
     newest_root: bytes | None = None  # root metadata bundles: the verified newest root
 
 
-def workspace_bundle(c: Any) -> Bundle:
+def workspace_bundle(c: Session) -> Bundle:
     """The bundle a workspace sends out: its signed metadata once published, else its draft.
 
     Raises:
         StateError: nothing drafted yet.
     """
-    from ceremony import integrity
     st = c.state
     if st.sealed:  # before a byte is written: an export the journal cannot record is not made
         raise StateError(
@@ -67,7 +73,6 @@ def workspace_bundle(c: Any) -> Bundle:
         return Bundle.from_files("signed-metadata", repo, cid, files, journal_head=st.head)
     if st.draft is None:
         raise StateError("there is nothing to export yet: no draft and nothing published")
-    from ceremony.detached import export_draft
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{st.draft['version']}.root.draft.json"
         export_draft(c, path)
@@ -90,11 +95,10 @@ def _read(path: Path, root: Path) -> bytes:
         raise VerificationError(f"{e.message}; nothing was exported", e.hint) from None
 
 
-def record_export(c: Any, bundle: Bundle, how: str, where: Path) -> None:
+def record_export(c: Session, bundle: Bundle, how: str, where: Path) -> None:
     """Journal an export (bundle digest and files) so the record shows what left the room."""
-    c.record(EXPORTED, {"kind": bundle.manifest.kind, "transport": how, "target": str(where),
-                        "bundle_sha256": bundle.digest,
-                        "files": {f.name: f.sha256 for f in bundle.manifest.files}})
+    steps_transfer.exported(c, bundle.manifest.kind, how, str(where), bundle.digest,
+                            {f.name: f.sha256 for f in bundle.manifest.files})
 
 
 def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = None) -> Arrival:
@@ -113,10 +117,8 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
         more, newest = _check_metadata(files, out, expect_root)
         notes += more
     elif expect_root:
-        from ceremony.errors import UsageError
         raise UsageError(f"--expect-root applies to root metadata; this is a {kind} bundle")
     elif kind == "online-keys":
-        from ceremony.keys import load_public_key_file
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in files.items():
                 p = Path(tmp) / name
@@ -124,7 +126,6 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
                 try:
                     if data.lstrip().startswith(b"{") and b'"scheme"' not in data:
                         # a Notary key file (no TUF scheme): checked by the Notary loader
-                        from ceremony.formats.notary_files import load_key_file
                         nk = load_key_file(p, name)
                         notes.append(f"{name}: notary public key {nk.keyid[:16]}")
                         continue
@@ -134,15 +135,12 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
                                             e.hint) from None
                 notes.append(f"{name}: public key {key.keyid[:16]} ({key.scheme})")
     elif kind == "draft":
-        from ceremony.detached import load_draft
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in files.items():
                 (Path(tmp) / name).write_bytes(data)
                 d = load_draft(Path(tmp) / name)
                 notes.append(f"{name}: draft of root v{d.draft.signed.version}, digest {d.digest[:16]}...")
     elif kind == "signature":
-        from ceremony.detached import check_signature_fields
-        from ceremony.inputs import load_json
         for name, data in files.items():
             try:
                 obj = load_json(data, f"{name} in the bundle")
@@ -161,7 +159,6 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
     """Walk the bundle's root chain from the receiver's newest trusted root in ``out``, else
     from the bundle's oldest root (trust on first use: its fingerprint is shown, and
     ``expect_root`` pins it). Returns the notes and the newest root's bytes."""
-    from ceremony.trusted_start import check_expected, root_fingerprint
     roots = {n: d for n, d in files.items() if chain.is_root_file(n)}
     if not roots:
         raise VerificationError("the bundle holds no N.root.json file")
@@ -188,13 +185,11 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
                       "fingerprint)")
         fingerprint = root_fingerprint(trusted)
         check_expected(fingerprint, expect_root, origin.split(" (")[0])
-        from ceremony.formats.registry import detect  # lazy: the formats, only for a chain
         report = detect(trusted).walk_chain(trusted, d, check_expiry=False, trusted_name=origin)
         if "root.json" in files and files["root.json"] != report.newest_bytes:
             raise VerificationError("the bundle's root.json is not its newest N.root.json")
     notes = [f"root chain verified from {origin} up to v{report.newest_version}"]
     if first_use is not None or expect_root:
-        from ceremony.cli_trust import trusted_root_lines
         notes += trusted_root_lines(report.trusted_version, fingerprint, expect_root,
                                     first_use is None)
     return notes, report.newest_bytes
@@ -225,13 +220,12 @@ def import_to_dir(bundle: Bundle, out: Path,
     return arrival, written
 
 
-def import_to_workspace(c: Any, bundle: Bundle) -> Arrival:
+def import_to_workspace(c: Session, bundle: Bundle) -> Arrival:
     """Take a bundle into a workspace: signatures are imported; other kinds go to a folder.
 
     Raises:
         VerificationError: not for this workspace, or the content does not verify.
     """
-    from ceremony.detached import import_signature
     kind = bundle.manifest.kind
     if bundle.manifest.repository != c.plan.repository:
         raise VerificationError(f"the bundle is for repository {bundle.manifest.repository!r}, "
@@ -246,6 +240,5 @@ def import_to_workspace(c: Any, bundle: Bundle) -> Arrival:
             p.write_bytes(data)
             added = import_signature(c, p)
             arrival.notes.append(f"{name}: {len(added)} signature(s) added")
-    c.record(IMPORTED, {"kind": kind, "bundle_sha256": bundle.digest,
-                        "files": {f.name: f.sha256 for f in bundle.manifest.files}})
+    steps_transfer.imported(c, kind, bundle.digest, {f.name: f.sha256 for f in bundle.manifest.files})
     return arrival

@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ceremony.errors import StateError, ThresholdError, UsageError
-from ceremony.state import SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
+from ceremony.events import PUBLISHED, SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
+from ceremony.plan import parse_plan
+from ceremony.session import Session
+from ceremony.steps import witness as steps_witness
 
 ENV_FIDO_DEVICE = "CEREMONY_FIDO_DEVICE"
 # Lines a sign-off does not move the head past: other sign-offs, and the seal's own lines.
@@ -49,7 +52,7 @@ def open_device(plan: Any, env: Mapping[str, str] | None = None) -> tuple[Any, s
     env = os.environ if env is None else env
     spec = env.get(ENV_FIDO_DEVICE)
     if not spec:
-        from hsm.fido import find_device
+        from hsm.fido import find_device  # lazy: python-fido2, only when a witness step runs
         return find_device(), "USB security key"
     if not plan.rehearsal:
         raise UsageError(f"{ENV_FIDO_DEVICE} is for tests and rehearsals only: a live ceremony "
@@ -77,14 +80,18 @@ def gate_target(events: list[Any]) -> Any:
 
 
 def _credentials(events: list[Any]) -> dict[str, Any]:
-    from hsm.fido import WitnessCredential
+    from hsm.fido import WitnessCredential  # lazy: python-fido2, only when witnesses are read
     return {e.data["witness"]: WitnessCredential.from_dict(e.data["credential"])
             for e in events if e.type == WITNESS_ENROLLED}
 
 
 def _valid_signoffs(events: list[Any], target: Any) -> dict[str, int]:
     """Witness -> journal line of a sign-off over ``target`` that verifies."""
-    from hsm.fido import WitnessAssertion, WitnessVerificationError, verify_assertion
+    from hsm.fido import (  # lazy: python-fido2, only when sign-offs are checked
+        WitnessAssertion,
+        WitnessVerificationError,
+        verify_assertion,
+    )
     creds = _credentials(events)
     out: dict[str, int] = {}
     for e in events:
@@ -156,7 +163,7 @@ class WitnessStatus:
                 "signed": list(self.signed), "stale": self.stale}
 
 
-def status(c: Any) -> WitnessStatus:
+def status(c: Session) -> WitnessStatus:
     """Where the witnesses stand over the current head."""
     events = c.journal.events
     target = gate_target(events)
@@ -172,7 +179,7 @@ def status(c: Any) -> WitnessStatus:
                          enrolled, signed, stale)
 
 
-def require_witnesses(c: Any, step: str) -> WitnessStatus | None:
+def require_witnesses(c: Session, step: str) -> WitnessStatus | None:
     """Refuse ``step`` (publish, seal) until the plan's witnesses have signed off the head.
 
     Raises:
@@ -202,7 +209,7 @@ def require_witnesses(c: Any, step: str) -> WitnessStatus | None:
                          verdict=st)
 
 
-def enroll(c: Any, name: str, device: Any, source: str,
+def enroll(c: Session, name: str, device: Any, source: str,
            on_touch: Callable[[str], None] | None = None) -> Any:
     """Enrol ``name``'s security key: a new FIDO2 credential, its public part journaled.
 
@@ -211,14 +218,14 @@ def enroll(c: Any, name: str, device: Any, source: str,
         StateError: already enrolled, or the ceremony is sealed.
         hsm.errors.HsmError: the security key failed or was not touched.
     """
-    from hsm.fido import enroll as fido_enroll
+    from hsm.fido import enroll as fido_enroll  # lazy: python-fido2, only when a witness enrols
     ready_to_enroll(c, name)
     cred = fido_enroll(device, name, on_touch=on_touch)
-    c.record(WITNESS_ENROLLED, {"witness": name, "credential": cred.to_dict(), "device": source})
+    steps_witness.enrolled(c, name, cred.to_dict(), source)
     return cred
 
 
-def sign(c: Any, name: str, device: Any, on_touch: Callable[[str], None] | None = None) -> WitnessStatus:
+def sign(c: Session, name: str, device: Any, on_touch: Callable[[str], None] | None = None) -> WitnessStatus:
     """``name`` signs off the current journal head with their enrolled security key.
 
     Raises:
@@ -226,15 +233,15 @@ def sign(c: Any, name: str, device: Any, on_touch: Callable[[str], None] | None 
         StateError: not enrolled, already signed off this head, or sealed.
         hsm.errors.HsmError: wrong security key, not touched, or it failed.
     """
-    from hsm.fido import sign_off
+    from hsm.fido import sign_off  # lazy: python-fido2, only when a witness signs off
     target, cred = ready_to_sign(c, name)
     assertion = sign_off(device, cred, bytes.fromhex(target.hash), on_touch=on_touch)
-    c.record(WITNESS_SIGNED, {"witness": name, "seq": target.seq, "head": target.hash,
-                              "counter": assertion.counter, "assertion": assertion.to_dict()})
+    steps_witness.signed_off(c, name, target.seq, target.hash, assertion.counter,
+                             assertion.to_dict())
     return status(c)
 
 
-def ready_to_enroll(c: Any, name: str) -> None:
+def ready_to_enroll(c: Session, name: str) -> None:
     """Refuse an enrolment before any security key is asked for.
 
     Raises:
@@ -250,14 +257,14 @@ def ready_to_enroll(c: Any, name: str) -> None:
                          hint="a witness enrols once; sign off with `ceremony witness sign`")
 
 
-def ready_to_sign(c: Any, name: str) -> tuple[Any, Any]:
+def ready_to_sign(c: Session, name: str) -> tuple[Any, Any]:
     """The line to sign off and ``name``'s credential, refusing before any key is asked for.
 
     Raises:
         PlanError: not a witness in the plan.
         StateError: not enrolled, already signed off this head, or sealed.
     """
-    from hsm.fido import WitnessCredential
+    from hsm.fido import WitnessCredential  # lazy: python-fido2, only when witnesses are read
     c.plan.witness(name)
     _refuse_if_sealed(c)
     enrolled = c.state.witnesses.get(name)
@@ -271,7 +278,7 @@ def ready_to_sign(c: Any, name: str) -> tuple[Any, Any]:
     return target, WitnessCredential.from_dict(enrolled["credential"])
 
 
-def _refuse_if_sealed(c: Any) -> None:
+def _refuse_if_sealed(c: Session) -> None:
     if c.state.sealed:
         raise StateError("the ceremony is sealed; nothing more is recorded",
                          hint="start a new workspace for a new ceremony")
@@ -289,8 +296,7 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
     counter going back). Every ``published`` and ``sealed`` line must be preceded by
     the plan's number of valid sign-offs over its head. Returns (checks, problems).
     """
-    from ceremony.plan import parse_plan
-    from hsm.fido import (
+    from hsm.fido import (  # lazy: python-fido2, only when the record is checked
         WitnessAssertion,
         WitnessCredential,
         WitnessVerificationError,
@@ -345,10 +351,10 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
             counters[key] = assertion.counter
             good.setdefault(target.seq, set()).add(who)
             checks.append(f"{where} verifies (journal line {target.seq}, head {target.hash[:16]}...)")
-        elif e.type in ("published", "sealed") and required:
+        elif e.type in (PUBLISHED, SEALED) and required:
             target = gate_target(events[:i])
             names = sorted(good.get(target.seq, set()))
-            step = (f"root v{d.get('version')} was published" if e.type == "published"
+            step = (f"root v{d.get('version')} was published" if e.type == PUBLISHED
                     else "the record was sealed")
             if len(names) < required:
                 problems.append(f"{step} at journal line {e.seq} with {len(names)} witness "

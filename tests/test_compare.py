@@ -174,17 +174,25 @@ def _evs(*specs: tuple[str, dict]) -> list[Event]:
 
 
 INIT = ("initialized", {"format": "tuf", "repository": "r", "rehearsal": False,
-                        "tool_version": "1", "online_keys": {}})
-GOOD = ("preflight", {"passed": True, "findings": []})
+                        "tool_version": "1", "online_keys": {},
+                        "ceremony_id": "c", "plan_sha256": "p", "name": "n", "previous": None,
+                        "warnings": []})
+# The preflight report's other fields, as a live one journals them (compare ignores them).
+_PF = {"rehearsal": False, "clock": "2026-01-01T00:00:00Z", "clock_confirmed": True,
+       "clock_floor": {}, "interfaces_up": [], "default_routes": [], "radios_unblocked": [],
+       "tool": {}, "libraries": {}, "tokens": [], "host": {}}
+GOOD = ("preflight", {"passed": True, "findings": []} | _PF)
 
 
 def _sig(holder: str, imported: bool = False) -> tuple[str, dict]:
-    d = {"keyholder": holder, "keyid": holder * 8, "sig": "00", "draft": "ab"}
+    d = {"keyholder": holder, "keyid": holder * 8, "sig": "00", "draft": "ab", "token_serial": None}
     return ("signature-added", d | ({"imported": "x.json"} if imported else {}))
 
 
 def _key(holder: str) -> tuple[str, dict]:
-    return ("key-generated", {"keyholder": holder, "keyid": holder * 8, "algorithm": "ed25519"})
+    return ("key-generated", {"keyholder": holder, "keyid": holder * 8, "algorithm": "ed25519",
+                              "key": {}, "token_label": None, "token_serial": None,
+                              "key_id_hex": "01", "uri": "pkcs11:"})
 
 
 def test_steps_in_another_order_are_named() -> None:
@@ -197,7 +205,8 @@ def test_steps_in_another_order_are_named() -> None:
 
 
 def test_a_resumed_keygen_is_one_step_and_preflights_are_sessions() -> None:
-    intent = ("keygen-intent", {"keyholder": "alice", "algorithm": "ed25519"})
+    intent = ("keygen-intent", {"keyholder": "alice", "algorithm": "ed25519", "key_id_hex": "01",
+                                "object_label": None, "token_label": None, "token_serial": None})
     rehearsal = _evs(INIT, intent, _key("alice"))
     live = _evs(INIT, GOOD, intent, GOOD, GOOD, _key("alice"))  # crash, new sessions, resume
     result = cmp.compare(live, rehearsal)
@@ -211,7 +220,7 @@ def test_a_resumed_keygen_is_one_step_and_preflights_are_sessions() -> None:
 
 def test_a_live_token_step_without_a_passing_preflight_is_named() -> None:
     rehearsal = _evs(INIT, _key("alice"))
-    live = _evs(INIT, ("preflight", {"passed": False, "findings": []}), _key("alice"))
+    live = _evs(INIT, ("preflight", {"passed": False, "findings": []} | _PF), _key("alice"))
     d = cmp.compare(live, rehearsal).difference
     assert d is not None and (d.step, d.kind, d.live_line) == (2, "preflight", 3)
     assert d.what == ("LIVE ran 'alice generated an ed25519 key' without a passing preflight "
@@ -226,7 +235,7 @@ def test_a_live_token_step_without_a_passing_preflight_is_named() -> None:
 
 def test_a_different_plan_shape_names_the_field() -> None:
     def draft(threshold: int, expires: str) -> tuple[str, dict]:
-        return ("draft-created", {"version": 1, "created": "2026-01-01T00:00:00+00:00",
+        return ("draft-created", {"version": 1, "created": "2026-01-01T00:00:00+00:00", "digest": "d",
                                   "signed": {"version": 1, "expires": expires,
                                              "roles": {"root": {"keyids": ["aa", "bb"],
                                                                 "threshold": threshold}},

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ceremony.session import Session
+
 
 @dataclass(frozen=True)
 class Suspect:
@@ -16,7 +18,7 @@ class Suspect:
     label: str
 
 
-def compromise_suspects(c: Any) -> list[Suspect]:
+def compromise_suspects(c: Session) -> list[Suspect]:
     """What ``ceremony compromise`` can name, from the current root: keyholders, online keys,
     whole roles.
 
@@ -39,7 +41,7 @@ def compromise_suspects(c: Any) -> list[Suspect]:
     return out
 
 
-def assess_suspects(c: Any, chosen: list[Suspect]) -> Any:
+def assess_suspects(c: Session, chosen: list[Suspect]) -> Any:
     """``ceremony compromise --key/--keyholder/--role`` for the chosen suspects.
 
     ``assess`` takes one whole role: with several chosen, the first is passed as
@@ -63,7 +65,7 @@ def assess_suspects(c: Any, chosen: list[Suspect]) -> Any:
     return assess(root, c.plan, keys=list(dict.fromkeys(keys)), keyholders=holders, role=role)
 
 
-def write_emergency_plan(c: Any, assessment: Any, out: Path) -> tuple[Path, list[str]]:
+def write_emergency_plan(c: Session, assessment: Any, out: Path) -> tuple[Path, list[str]]:
     """``ceremony compromise ... --out DIR``: write the plan for review; the next commands.
 
     Raises:

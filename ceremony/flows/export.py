@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import UsageError, WorkspaceError
+from ceremony.session import Session
 
 SIGNED_METADATA = "signed-metadata"
 IMPORT_USB, IMPORT_QR, IMPORT_FILE = "usb", "qr", "file"
@@ -58,7 +59,7 @@ def bundle_to_qr(bundle: Any, folder: Path, size: str, what: str) -> Sent:
         f"message words (read aloud): {out.message_words}"])
 
 
-def export_usb_to(c: Any, folder: Path) -> Sent:
+def export_usb_to(c: Session, folder: Path) -> Sent:
     """``ceremony export WORKSPACE --usb FOLDER``: write the workspace's bundle, read it back,
     journal it. Published metadata once published, else the travelling draft.
 
@@ -78,7 +79,7 @@ def export_usb_to(c: Any, folder: Path) -> Sent:
     return sent
 
 
-def export_qr_to(c: Any, folder: Path, size: str = "medium") -> Sent:
+def export_qr_to(c: Session, folder: Path, size: str = "medium") -> Sent:
     """``ceremony export WORKSPACE --qr FOLDER``: PNG frames and a printable sheet, journaled.
 
     Raises:
@@ -98,7 +99,7 @@ def export_qr_to(c: Any, folder: Path, size: str = "medium") -> Sent:
     return sent
 
 
-def export_draft_to(c: Any, out: Path) -> Sent:
+def export_draft_to(c: Session, out: Path) -> Sent:
     """``ceremony export-draft WORKSPACE --out FILE`` (a folder gets the usual file name).
 
     Raises:
@@ -114,19 +115,19 @@ def export_draft_to(c: Any, out: Path) -> Sent:
     export_draft(c, out)
     return Sent("file", out, [f"draft of root v{version} written to {out}",
                               f"digest {c.state.draft_digest}",
-                              f"digest words (read aloud): {digest_words(c.state.draft_digest)}",
+                              f"digest words (read aloud): {digest_words(str(c.state.draft_digest))}",
                               f"the keyholder runs: ceremony sign-draft {out.name} "
                               "--keyholder NAME"
                               + (" --trusted ROOT" if version and version > 1 else "")
                               + " --expect-digest WORDS"])
 
 
-def published_exports(c: Any) -> list[dict[str, Any]]:
+def published_exports(c: Session) -> list[dict[str, Any]]:
     """Journaled exports of the published metadata (a draft sent out earlier does not count)."""
     return [e for e in c.state.exports if e.get("kind") == SIGNED_METADATA]
 
 
-def default_export_dir(c: Any, what: str) -> Path:
+def default_export_dir(c: Session, what: str) -> Path:
     """A fresh folder under the workspace's ``out/`` for an export (``qr``, ``usb``, ...)."""
     base = c.ws.out / what
     if not base.exists():
@@ -218,7 +219,7 @@ def _fits(modules: int, columns: int, lines: int, reserve: int) -> bool:
     return cols <= columns and rows <= lines - reserve
 
 
-def bundle_for_display(c: Any) -> tuple[Any, bytes]:
+def bundle_for_display(c: Session) -> tuple[Any, bytes]:
     """The workspace's bundle and its QR message (``ceremony export --animate``)."""
     from ceremony.transfer import workspace_bundle
     from ceremony.transport import bundle_message
@@ -226,7 +227,7 @@ def bundle_for_display(c: Any) -> tuple[Any, bytes]:
     return bundle, bundle_message(bundle)
 
 
-def record_display(c: Any, bundle: Any) -> None:
+def record_display(c: Session, bundle: Any) -> None:
     """Journal an animated display, as ``ceremony export --animate`` does."""
     from ceremony.transfer import record_export
     record_export(c, bundle, "qr-animated", Path("terminal"))

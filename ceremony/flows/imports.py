@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
 
 from ceremony.errors import UsageError
 from ceremony.flows.export import IMPORT_FILE, IMPORT_QR, IMPORT_USB
+from ceremony.session import Session
 
 
 def split_paths(text: str) -> list[Path]:
@@ -25,7 +25,7 @@ def split_paths(text: str) -> list[Path]:
     return [Path(p).expanduser() for p in parts]
 
 
-def import_signatures(c: Any, how: str, text: str) -> list[str]:
+def import_signatures(c: Session, how: str, text: str) -> list[str]:
     """``ceremony import WORKSPACE --usb DIR | --qr FILES`` or ``import-signature FILE``.
 
     Everything is verified before it is used; each signature is journaled by

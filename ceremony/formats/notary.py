@@ -74,6 +74,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_publ
 from ceremony import attestation, chain, keyids
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
+from ceremony.events import DRAFT_CREATED
 from ceremony.formats import notary_detached, tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.notary_chain import online_expiries, verify_directory, walk
@@ -112,7 +113,7 @@ from ceremony.formats.notary_sign import open_token_key, sign_checked, sign_sha2
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
 from ceremony.plan import Plan
-from ceremony.state import DRAFT_CREATED, KeyRecord
+from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, root_fingerprint
 from ceremony.workspace import atomic_write
 from hsm.pkcs11 import Module, PinProvider

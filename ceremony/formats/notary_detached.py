@@ -25,7 +25,7 @@ import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import VerificationError
 from ceremony.formats.notary_files import read_sidecar, sidecar_bytes
@@ -35,10 +35,13 @@ from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
 from ceremony.formats.notary_sign import open_token_key, sign_checked
 from hsm.pkcs11 import Module, PinProvider
 
+if TYPE_CHECKING:  # a top import would be a cycle: formats.notary imports this module
+    from ceremony.formats.notary import NotaryFormat
+
 NAME = "notary"
 
 
-def document(fmt: Any) -> dict[str, Any]:
+def document(fmt: NotaryFormat) -> dict[str, Any]:
     """The format-specific part of a notary draft file for the ceremony of ``fmt`` (a
     ``NotaryFormat``: its draft, previous root and identities)."""
     md = fmt.draft_metadata()

@@ -24,9 +24,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ceremony.chain import read_root_file
 from ceremony.errors import StateError, VerificationError
+from ceremony.events import DRAFT_CREATED, KEY_GENERATED, PUBLISHED, SIGNATURE_ADDED
+from ceremony.formats import tuf as tuf_format
 from ceremony.formats.notary_files import SIDECAR, read_sidecar, yubikey_identity
-from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
+from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot, status
 
 __all__ = ["check_published", "describe_published", "key_file_bytes", "published_root",
            "sealers"]
@@ -48,7 +51,6 @@ def key_file_bytes(event: Mapping[str, Any]) -> bytes:
 
 
 def _read(path: Path) -> bytes:
-    from ceremony.chain import read_root_file
     return read_root_file(path)
 
 
@@ -68,7 +70,7 @@ def _identities(ws: Any, events: list[Any]) -> dict[str, dict[str, Any]]:
             known |= set(NotaryMetadata.from_bytes(_read(ws.previous / name), name).signed.keys)
         out.update(read_sidecar(data, str(init.get("repository")), known, str(path)))
     for e in events:
-        if e.type == "key-generated":
+        if e.type == KEY_GENERATED:
             d = e.data
             out[d["keyid"]] = {"keyholder": d["keyholder"], "token_label": d.get("token_label"),
                                "token_serial": d.get("token_serial"), "uri": d.get("uri"),
@@ -84,7 +86,7 @@ def published_root(ws: Any, events: list[Any]) -> NotaryMetadata:
         StateError: nothing published yet.
         VerificationError: the file is missing or differs from what was published.
     """
-    ev = next((e for e in reversed(events) if e.type == "published"), None)
+    ev = next((e for e in reversed(events) if e.type == PUBLISHED), None)
     if ev is None:
         raise StateError("no root has been published yet", hint="publish before sealing")
     path = ws.metadata / f"{ev.data['version']}.root.json"
@@ -151,19 +153,17 @@ def check_published(ws: Any, events: list[Any], version: int, data: bytes,
     Returns:
         (problem, None) or (None, the check passed), in the record's words.
     """
-    from ceremony.formats.notary_root import status
-
     try:
         identities = _identities(ws, events)
         md = NotaryMetadata.from_bytes(data, name, identities)
     except VerificationError as err:
         return err.message, None
-    draft = next((d for d in events if d.type == "draft-created"
+    draft = next((d for d in events if d.type == DRAFT_CREATED
                   and d.data["version"] == version), None)
     if draft is None or md.digest != draft.data["digest"]:
         return f"metadata/{name} is not the draft journaled for v{version}", None
     journaled = {d.data["keyid"]: d.data["sig"] for d in events
-                 if d.type == "signature-added" and d.data.get("draft") == draft.data["digest"]}
+                 if d.type == SIGNATURE_ADDED and d.data.get("draft") == draft.data["digest"]}
     stray = [s.keyid for s in md.signature_list
              if journaled.get(s.keyid) != base64.b64encode(s.sig).decode("ascii")]
     if stray:
@@ -187,9 +187,6 @@ def describe_published(ws: Any, events: list[Any]) -> list[str]:
     Raises:
         StateError, VerificationError: as ``published_root``.
     """
-    from ceremony.formats import tuf as tuf_format
-    from ceremony.formats.notary_root import status
-
     identities = _identities(ws, events)
     md = published_root(ws, events)
     md = NotaryMetadata(NotaryRoot(md.signed.to_dict(), identities), md.signature_list)

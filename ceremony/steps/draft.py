@@ -13,8 +13,8 @@ from typing import Any
 
 from ceremony import integrity
 from ceremony.errors import StateError
+from ceremony.events import DraftCreated, build
 from ceremony.session import Session
-from ceremony.state import DRAFT_CREATED
 
 
 def draft(s: Session, now: datetime | None = None) -> Any:
@@ -31,6 +31,7 @@ def draft(s: Session, now: datetime | None = None) -> Any:
                          hint="sign it (`ceremony sign`), or start a new workspace to change it")
     integrity.check_online_keys(s)  # the journal's online keys are the plan's
     made = s.format.build_draft(s.root_keys(), now)
-    s._append(DRAFT_CREATED, made.fields)
+    # the format's fields (notary's ``expiry_capped`` beside the common ones), checked
+    s.append(build(DraftCreated, made.fields, "the draft"))
     s._write_derived(s.format.write_draft)
     return made.metadata

@@ -16,27 +16,31 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkcs11 import Token
 
 from ceremony import attestation, pin_audit
 from ceremony.attestation import YUBIKEY, Trust
 from ceremony.errors import StateError, UsageError, VerificationError
+from ceremony.events import KeyGenerated, KeygenIntent, KeygenRecovered, build
 from ceremony.formats.tuf import X_ATTESTATION
 from ceremony.plan import Keyholder
 from ceremony.session import Session
-from ceremony.state import KEY_GENERATED, KEYGEN_INTENT, KEYGEN_RECOVERED, KeyRecord
+from ceremony.state import KeyRecord
 from ceremony.workspace import atomic_write
 from hsm import leftovers
 from hsm.pkcs11 import Module, PinProvider, TokenKey
+
+if TYPE_CHECKING:  # no cycle: hsm.yubikey.provision costs ~57 ms (yubikit) at every step's start
+    from hsm.yubikey.provision import ProvisionPrompts
 
 
 @pin_audit.audited("keygen")
 def keygen(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
            on_touch: Callable[[str], None] | None = None,
            attestation_roots: Path | str | None = None,
-           provision: Any = None, now: datetime | None = None) -> KeyRecord:
+           provision: ProvisionPrompts | None = None, now: datetime | None = None) -> KeyRecord:
     """Generate ``keyholder``'s root key on their token.
 
     The intent (with the key's CKA_ID) is journaled first; if the process dies
@@ -81,15 +85,16 @@ def keygen(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
         intent = {"keyholder": keyholder, "key_id_hex": os.urandom(16).hex(),
                   "object_label": f"{s.plan.name}/{keyholder}", "algorithm": holder.algorithm,
                   "token_label": holder.token, "token_serial": holder.serial}
-        s._append(KEYGEN_INTENT, intent)
+        s.append(KeygenIntent(**intent))
     else:
         tk = _resume(s, keyholder, intent, module, token, pin)
     if tk is None:
         tk = module.generate(token, pin, intent["algorithm"], intent["object_label"],
                              bytes.fromhex(intent["key_id_hex"]))
     data, key_file = s.format.describe_key(keyholder, tk, intent, now)
+    event = build(KeyGenerated, data, "the generated key")  # the format's description, checked
     s._write_derived(lambda: atomic_write(s.ws.keys / f"root-{keyholder}.json", key_file))
-    s._append(KEY_GENERATED, data)
+    s.append(event)
     return s.state.keys[keyholder]
 
 
@@ -108,17 +113,17 @@ def _resume(s: Session, keyholder: str, intent: dict[str, Any], module: Module, 
     found = leftovers.find(module, token, pin, intent["algorithm"],
                            bytes.fromhex(intent["key_id_hex"]))
     if found.remove:
-        s._append(KEYGEN_RECOVERED, {
-            "keyholder": keyholder, "key_id_hex": intent["key_id_hex"],
-            "token_label": intent.get("token_label"), "token_serial": intent.get("token_serial"),
-            "removed": [item.describe() for item in found.remove],
-            "adopted": found.pair is not None})
+        s.append(KeygenRecovered(
+            keyholder=keyholder, key_id_hex=intent["key_id_hex"],
+            token_label=intent.get("token_label"), token_serial=intent.get("token_serial"),
+            removed=[item.describe() for item in found.remove], adopted=found.pair is not None))
         leftovers.remove(module, token, found)
     return found.pair
 
 
 def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Trust,
-                   provision: Any = None, on_touch: Callable[[str], None] | None = None) -> KeyRecord:
+                   provision: ProvisionPrompts | None = None,
+                   on_touch: Callable[[str], None] | None = None) -> KeyRecord:
     """``keyholder``'s root key in slot 9c of their YubiKey: provisioned now, or adopted.
 
     :func:`keygen` has already checked the step may run (preflight, not yet generated).
@@ -145,11 +150,10 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
     touch = holder.touch or "always"  # the plan sets it for every YubiKey keyholder
     mode = "provision" if provision is not None else "adopt"
     if name not in s.state.intents:
-        s._append(KEYGEN_INTENT, {
-            "keyholder": name, "device": YUBIKEY, "mode": mode, "yubikey_serial": serial,
-            "slot": "9c", "algorithm": holder.algorithm, "touch": touch,
-            "key_id_hex": "02", "object_label": None, "token_label": None,
-            "token_serial": holder.serial, "trust": trust.description})
+        s.append(KeygenIntent(
+            keyholder=name, device=YUBIKEY, mode=mode, yubikey_serial=serial, slot="9c",
+            algorithm=holder.algorithm, touch=touch, key_id_hex="02", object_label=None,
+            token_label=None, token_serial=holder.serial, trust=trust.description))
     if provision is not None:
         provision_device(serial, provision, algorithm=holder.algorithm, touch=touch)
     else:
@@ -176,7 +180,8 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
                                  "trust": trust.to_record()}})
     if X_ATTESTATION not in data["key"]:  # notary: root.json cannot carry it; the journal does
         data["attestation"]["field"] = xfield
+    event = build(KeyGenerated, data, "the generated key")  # the format's description, checked
     atomic_write(s.ws.keys / f"root-{name}.json", key_file)
     atomic_write(s.ws.keys / f"attestation-{name}.pem", attestation.field_pem(xfield).encode())
-    s._append(KEY_GENERATED, data)
+    s.append(event)
     return s.state.keys[name]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ceremony import integrity
 from ceremony.errors import StateError, ThresholdError
+from ceremony.events import Published
 from ceremony.session import Session, sha256
-from ceremony.state import PUBLISHED
 from ceremony.witness import require_witnesses
 
 
@@ -39,6 +39,5 @@ def publish(s: Session) -> list[Path]:
     require_witnesses(s, "publish")  # the plan's FIDO2 witnesses signed off this head
     s.format.write_draft()  # a sign killed after its journal line left the file behind
     data, written = s.format.write_published(md)
-    s._append(PUBLISHED, {"version": version, "sha256": sha256(data),
-                          "files": [p.name for p in written]})
+    s.append(Published(version=version, sha256=sha256(data), files=[p.name for p in written]))
     return written

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from ceremony import integrity, pin_audit
 from ceremony.errors import StateError, VerificationError
+from ceremony.events import SignatureAdded, build
 from ceremony.formats.base import ThresholdStatus
 from ceremony.session import Session
-from ceremony.state import SIGNATURE_ADDED
 from hsm.pkcs11 import Module, PinProvider
 
 
@@ -63,7 +63,9 @@ def sign(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
     for key in todo:
         fields, token_serial = s.format.sign_one(keyholder, key, module, pin, on_touch, payload)
         tokens.append(s.format.token_hint(key))
-        s._append(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": key.keyid, **fields,
-                                    "draft": s.state.draft_digest, "token_serial": token_serial})
+        # the format's fields (``sig``; Notary's ``method``) checked with the rest
+        s.append(build(SignatureAdded, {"keyholder": keyholder, "keyid": key.keyid, **fields,
+                                        "draft": s.state.draft_digest, "token_serial": token_serial},
+                       "the signature"))
     s._write_derived(s.format.write_draft)
     return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), s.status())
