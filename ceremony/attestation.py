@@ -40,6 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony.errors import UsageError, VerificationError
+from ceremony.trust_roots import load_trust_store
 
 ENV_ROOTS = "CEREMONY_ATTESTATION_ROOTS"
 ATTESTATION_TYPE = "yubikey-piv"
@@ -99,21 +100,10 @@ def load_roots(path: Path) -> Trust:
     """Roots (self-signed) and intermediates from one PEM bundle.
 
     Raises:
-        AttestationError: unreadable, not PEM certificates, or no root among them.
+        AttestationError: unreadable, not PEM certificates, or no root among them
+            (``ceremony.trust_roots``, the one loader).
     """
-    from ceremony.inputs import read_input_file
-    from hsm.errors import AttestationError
-    from hsm.yubikey.attestation import TrustStore
-    path = Path(path)
-    data = read_input_file(path, 1 << 20, "the attestation roots", error=AttestationError)
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as e:
-        raise AttestationError(f"the attestation roots {path} are not PEM certificates: {e}") from None
-    roots = tuple(c for c in certs if c.issuer == c.subject)
-    if not roots:
-        raise AttestationError(f"the attestation roots {path} hold no self-signed root certificate")
-    return Trust(TrustStore(roots, tuple(c for c in certs if c.issuer != c.subject), path.name), False)
+    return Trust(load_trust_store(path), False)
 
 
 def trust_for(plan: Any, path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Trust:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ceremony.flows.tokens import TouchCallback
+from ceremony.next_step import PUBLISH_CONFIRMED as PUBLISH_CONFIRMED
 
-PUBLISH_CONFIRMED = "publish-confirmed"
 ENROL, PUBLISH, SEAL = "enroll", "publish", "seal"
 
 
