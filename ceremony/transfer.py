@@ -196,7 +196,7 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
             raise VerificationError("the bundle's root.json is not its newest N.root.json")
     notes = [f"root chain verified from {origin} up to v{report.newest_version}"]
     if first_use is not None or expect_root:
-        from ceremony.cli_trust import trusted_root_lines
+        from ceremony.trusted_start import trusted_root_lines
         notes += trusted_root_lines(report.trusted_version, fingerprint, expect_root,
                                     first_use is None)
     return notes, report.newest_bytes
