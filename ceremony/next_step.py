@@ -184,9 +184,9 @@ def witness_gate(f: Facts, sitting: Sitting | None = None) -> Stage | None:
     Enrolment comes first while someone listed has not enrolled: in the TUI until the room
     moves on, from the CLI while too few have enrolled for the sign-offs the plan requires.
     Before publish: in the TUI once "publish" is typed (the typed confirmation is itself
-    journaled, so the witnesses sign off after it), from the CLI once the thresholds are met
-    and too few have signed off. Before the seal: after the export (or once sealing began),
-    while too few have signed off the head.
+    journaled, so the witnesses sign off after it; the witness screen then publishes), from
+    the CLI once the thresholds are met and too few have signed off. Before the seal: after
+    the export (or once sealing began), while too few have signed off the head.
     """
     if not f.witnesses or f.sealed:
         return None
@@ -202,12 +202,12 @@ def witness_gate(f: Facts, sitting: Sitting | None = None) -> Stage | None:
     if f.draft_published:
         exported = f.exported or (sitting is not None and sitting.export_done)
         return Stage.SEAL_GATE if (exported or f.seal_started) and not f.witnesses_met else None
-    if f.draft_version is not None and f.publish_confirmed:
-        return Stage.PUBLISH_GATE
-    if sitting is None and f.draft_version is not None and f.thresholds_met \
-            and not f.witnesses_met:
-        return Stage.PUBLISH_GATE
-    return None
+    if f.draft_version is None:
+        return None
+    if sitting is not None:  # the TUI's witness screen publishes ("p") once they have signed off
+        return Stage.PUBLISH_GATE if f.publish_confirmed else None
+    return Stage.PUBLISH_GATE if (f.publish_confirmed or f.thresholds_met) and not f.witnesses_met \
+        else None
 
 
 def decide(f: Facts, sitting: Sitting | None = None) -> NextStep:
@@ -218,7 +218,7 @@ def decide(f: Facts, sitting: Sitting | None = None) -> NextStep:
     token_steps_left = bool(f.keys_needed) or not f.draft_published
     if sitting is not None and not sitting.preflight_passed:
         return _preflight("the room runs the preflight at the start of every sitting")
-    if sitting is None and not f.rehearsal and token_steps_left and not f.preflight_passed:
+    if not f.rehearsal and token_steps_left and not f.preflight_passed:
         return _preflight("a live ceremony's token steps need it")
     gate = witness_gate(f, sitting)
     if gate is not None:
