@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from hsm.errors import AttestationError
+from hsm.errors import AttestationError, KeyNotFoundError
 from hsm.pem import PemError, certificates, roots_and_intermediates
 
 OID_FIRMWARE = ObjectIdentifier("1.3.6.1.4.1.41482.3.3")
@@ -299,12 +299,15 @@ def attest(serial: int, trust: TrustStore, **expect: Any) -> AttestationVerdict:
         TokenNotFoundError / DeviceRemovedError: the key is not there.
         KeyNotFoundError: slot 9c holds no key.
     """
-    from yubikit.core import NotSupportedError
-    from yubikit.core.smartcard import SW, ApduError
-    from yubikit.piv import SLOT
+    from yubikit.core import NotSupportedError  # lazy: yubikit, only to read a device
+    from yubikit.core.smartcard import SW, ApduError  # lazy: yubikit, only to read a device
+    from yubikit.piv import SLOT  # lazy: yubikit, only to read a device
 
-    from hsm.errors import KeyNotFoundError
-    from hsm.yubikey.device import mapped_errors, piv_session, select_yubikey
+    from hsm.yubikey.device import (  # lazy: yubikit's device stack, not needed to verify
+        mapped_errors,
+        piv_session,
+        select_yubikey,
+    )
     device = select_yubikey(serial)
     with piv_session(device) as session, mapped_errors(device, "attesting slot 9c"):
         try:
