@@ -15,11 +15,13 @@ and a typed "publish" (both journaled), and lets the room move on from the witne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from ceremony import record, witness
+from ceremony import record, seal, witness
+from ceremony.errors import CeremonyError
 from ceremony.state import SEAL_SIGNATURE
 
 if TYPE_CHECKING:
@@ -91,6 +93,7 @@ class Facts:
     witnesses_met: bool = True
     witnesses_waiting: tuple[str, ...] = ()  # not signed off the head yet, plan order
     tokens: tuple[tuple[str, str], ...] = ()  # keyholder -> which token, as the room says it
+    sealers_waiting: tuple[str, ...] = ()  # keyholders who signed the published root, not yet sealed
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,10 @@ def facts_of(c: Any, thresholds: ThresholdStatus | None = None) -> Facts:
         ws = witness.status(c)
         wit = {"witnesses": tuple(plan.witnesses), "witnesses_required": ws.required,
                "enrolled": ws.enrolled, "witnesses_met": ws.met, "witnesses_waiting": ws.waiting}
+    if st.draft_published and not st.sealed:
+        # a published root that cannot be read: the seal itself says so, status still answers
+        with suppress(CeremonyError):
+            wit["sealers_waiting"] = seal.seal_status(c.ws, c.journal.events).waiting
     return Facts(
         rehearsal=plan.rehearsal, sealed=bool(st.sealed),
         preflight_passed=bool(st.preflight and st.preflight.get("passed")),
@@ -226,7 +233,10 @@ def decide(f: Facts, sitting: Sitting | None = None) -> NextStep:
     if f.seal_started or (f.draft_published and
                           (f.exported or (sitting is not None and sitting.export_done))):
         return NextStep(Stage.SEAL, f"ceremony seal {WS} --keyholder NAME",
-                        who="each keyholder who signed", note="a keyholder who signed")
+                        who=_names(f.sealers_waiting) or "each keyholder who signed",
+                        note="a keyholder who signed",
+                        waiting=("a seal from " + _names(f.sealers_waiting)) if f.sealers_waiting
+                        else "")
     if f.draft_published:
         return NextStep(Stage.EXPORT, f"ceremony export {WS} --usb DIR (or --qr DIR)",
                         who="administrator, witnesses")

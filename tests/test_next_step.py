@@ -124,6 +124,7 @@ def walk(hsm: SoftHsm, ws: Path, tmp: Path, plug: Callable[[str], None] | None =
     pin = ("--pin-file", hsm.pin_file)
     seen: list[tuple[Stage, str | None]] = []
     signed: list[str] = []
+    sealed: set[str] = set()
     for _ in range(limit):
         nxt = faces(ws, tmp)
         stage, who = Stage(nxt["stage"]), nxt["keyholder"]
@@ -137,10 +138,11 @@ def walk(hsm: SoftHsm, ws: Path, tmp: Path, plug: Callable[[str], None] | None =
             stick = tmp / f"stick-{len(seen)}"
             stick.mkdir()
             args = ["export", ws, "--usb", stick]
-        elif stage is S.SEAL:
-            sealed = {e.data.get("keyholder") for e in Ceremony.open(ws).journal.events
-                      if e.type == "seal-signature"}
-            args = [*args[:-1], next(k for k in signed if k not in sealed), *pin]
+        elif stage is S.SEAL:  # the keyholders who signed, in turn, as status names them
+            assert nxt["who"] == ", ".join(sorted(set(signed) - sealed)), (nxt, signed, sealed)
+            assert nxt["waiting"] == "a seal from " + nxt["who"]
+            args = [*args[:-1], str(nxt["who"]).split(", ")[0], *pin]
+            sealed.add(str(args[-3]))
         elif stage in (S.KEYGEN, S.SIGN):
             args += pin
             if stage is S.SIGN:
