@@ -40,7 +40,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony.errors import UsageError, VerificationError
-from ceremony.trust_roots import load_trust_store
 
 ENV_ROOTS = "CEREMONY_ATTESTATION_ROOTS"
 ATTESTATION_TYPE = "yubikey-piv"
@@ -103,6 +102,7 @@ def load_roots(path: Path) -> Trust:
         AttestationError: unreadable, not PEM certificates, or no root among them
             (``ceremony.trust_roots``, the one loader).
     """
+    from ceremony.trust_roots import load_trust_store  # lazy: hsm.yubikey (~16 ms), checks only
     return Trust(load_trust_store(path), False)
 
 
