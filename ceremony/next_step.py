@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from ceremony import record, seal, witness
 from ceremony.errors import CeremonyError
 from ceremony.state import SEAL_SIGNATURE
 
@@ -162,27 +161,33 @@ def facts_of(c: Any, thresholds: ThresholdStatus | None = None) -> Facts:
     if st.draft and thresholds is None:
         thresholds = c.status()
     digest = st.draft_digest
+    approved = confirmed = False
+    if digest is not None:
+        from ceremony import record  # lazy: record and seal, only once there is a draft (status)
+        approved = record.confirmed(c, DRAFT_APPROVED, digest)
+        confirmed = record.confirmed(c, PUBLISH_CONFIRMED, digest)
     tokens = tuple((name, token_text(plan.keyholder(name))) for name in plan.root.keyholders)
-    wit: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     if plan.witnesses and not st.sealed:
+        from ceremony import witness  # lazy: only for a plan with witnesses (status)
         ws = witness.status(c)
-        wit = {"witnesses": tuple(plan.witnesses), "witnesses_required": ws.required,
+        extra = {"witnesses": tuple(plan.witnesses), "witnesses_required": ws.required,
                "enrolled": ws.enrolled, "witnesses_met": ws.met, "witnesses_waiting": ws.waiting}
     if st.draft_published and not st.sealed:
+        from ceremony import seal  # lazy: only once published (status)
         # a published root that cannot be read: the seal itself says so, status still answers
         with suppress(CeremonyError):
-            wit["sealers_waiting"] = seal.seal_status(c.ws, c.journal.events).waiting
+            extra["sealers_waiting"] = seal.seal_status(c.ws, c.journal.events).waiting
     return Facts(
         rehearsal=plan.rehearsal, sealed=bool(st.sealed),
         preflight_passed=bool(st.preflight and st.preflight.get("passed")),
         keys_needed=tuple(k for k in plan.root.keyholders if c.needs_key(k)),
         draft_version=st.draft["version"] if st.draft else None,
         draft_published=bool(st.draft_published),
-        draft_approved=digest is not None and record.confirmed(c, DRAFT_APPROVED, digest),
-        publish_confirmed=digest is not None and record.confirmed(c, PUBLISH_CONFIRMED, digest),
+        draft_approved=approved, publish_confirmed=confirmed,
         thresholds_met=bool(thresholds is not None and thresholds.verified),
         unsigned=waiting_signers(thresholds), exported=bool(published_exports(c)),
-        seal_started=seal_started(c), tokens=tokens, **wit)
+        seal_started=seal_started(c), tokens=tokens, **extra)
 
 
 def witness_gate(f: Facts, sitting: Sitting | None = None) -> Stage | None:
