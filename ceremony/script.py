@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ceremony.fingerprint import fingerprint_words
 from ceremony.next_step import NextStep, Stage, next_step, token_text
+
+if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
+    from ceremony.engine import Ceremony
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Step:
     keyholder: str = ""  # whose keygen or signature this line is
 
 
-def steps(c: Any) -> list[Step]:
+def steps(c: Ceremony) -> list[Step]:
     """The ceremony's steps for workspace ``c`` (a :class:`ceremony.engine.Ceremony`)."""
     plan, st = c.plan, c.state
     ws = "WORKSPACE"
@@ -127,7 +130,7 @@ def next_sentence(lines: list[Step], step: NextStep) -> str:
     return f"When printed, the next step was {at}{step.line()}"
 
 
-def render_html(c: Any) -> str:
+def render_html(c: Ceremony) -> str:
     """The whole script as one printable HTML page, the next step marked."""
     plan, st = c.plan, c.state
     digest = st.init["plan_sha256"]

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import Root
 
 from ceremony.compromise import describe_declared
 from ceremony.formats.base import ThresholdStatus
 from ceremony.next_step import NextStep, next_step, published_exports
+
+if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
+    from ceremony.engine import Ceremony
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def expiries(root: Root, online: dict[str, dict[str, Any]], window: timedelta,
     return out
 
 
-def ceremony_status(c: Any) -> StatusReport:
+def ceremony_status(c: Ceremony) -> StatusReport:
     """Build the report for a :class:`ceremony.engine.Ceremony`."""
     plan, st = c.plan, c.state
     done = [k for k in plan.root.keyholders if not c.needs_key(k)]

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ceremony import next_step as nxt
 from ceremony.errors import VerificationError
 from ceremony.flows.witnesses import ENROL, PUBLISH, SEAL
 from ceremony.formats import tuf as tuf_format
 from ceremony.next_step import DRAFT_APPROVED as DRAFT_APPROVED, seal_started as seal_started
+
+if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
+    from ceremony.engine import Ceremony
 
 
 class Step(Enum):
@@ -60,24 +63,24 @@ class Session:
         return nxt.Sitting(self.preflight_passed, self.export_done, self.witnesses_enrolled)
 
 
-def next_step(c: Any, session: Session) -> Step:
+def next_step(c: Ceremony, session: Session) -> Step:
     """The step to show after the plan review."""
     return SCREEN_OF[nxt.next_step(c, session.sitting()).stage]
 
 
-def witness_stage(c: Any, session: Session) -> str | None:
+def witness_stage(c: Ceremony, session: Session) -> str | None:
     """Which witness screen comes now, if any (``ceremony.flows`` ENROL, PUBLISH or SEAL);
     see :func:`ceremony.next_step.witness_gate`."""
     gate = nxt.witness_gate(nxt.facts_of(c), session.sitting())
     return None if gate is None else WITNESS_STAGE[gate]
 
 
-def keygen_next(c: Any) -> str | None:
+def keygen_next(c: Ceremony) -> str | None:
     """The next keyholder who must generate a key, in plan order."""
     return next((k for k in c.plan.root.keyholders if c.needs_key(k)), None)
 
 
-def signing_candidates(c: Any) -> list[str]:
+def signing_candidates(c: Ceremony) -> list[str]:
     """Keyholders whose signature would still count toward a threshold, plan order first."""
     names = list(c.plan.root.keyholders)
     prev = c.previous_root()
@@ -97,7 +100,7 @@ def signing_candidates(c: Any) -> list[str]:
     return out
 
 
-def resume_summary(c: Any) -> str:
+def resume_summary(c: Ceremony) -> str:
     """One sentence on where a workspace stands, for the plan screen."""
     st = c.state
     if st.sealed:
