@@ -53,9 +53,6 @@ class Stage(Enum):
     DONE = "done"
 
 
-WITNESS_STAGES = (Stage.ENROL, Stage.PUBLISH_GATE, Stage.SEAL_GATE)
-
-
 @dataclass(frozen=True)
 class Sitting:
     """What one TUI sitting did that the journal does not decide (the CLI has no sitting).
