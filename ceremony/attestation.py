@@ -111,19 +111,11 @@ def load_roots(path: Path) -> Trust:
     """Roots (self-signed) and intermediates from one PEM bundle.
 
     Raises:
-        AttestationError: unreadable, not PEM certificates, or no root among them.
+        AttestationError: unreadable, not PEM certificates, or no root among them
+            (``ceremony.trust_roots``, the one loader).
     """
-    from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
-    path = Path(path)
-    data = read_input_file(path, 1 << 20, "the attestation roots", error=AttestationError)
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as e:
-        raise AttestationError(f"the attestation roots {path} are not PEM certificates: {e}") from None
-    roots = tuple(c for c in certs if c.issuer == c.subject)
-    if not roots:
-        raise AttestationError(f"the attestation roots {path} hold no self-signed root certificate")
-    return Trust(TrustStore(roots, tuple(c for c in certs if c.issuer != c.subject), path.name), False)
+    from ceremony.trust_roots import load_trust_store  # lazy: hsm.yubikey (~16 ms), checks only
+    return Trust(load_trust_store(path), False)
 
 
 def trust_for(plan: Plan, path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Trust:

@@ -1,9 +1,12 @@
 """CLI pieces for taking a root chain on trust: ``--trusted``, ``--expect-root``, and the
-fingerprint lines ``init --previous`` and ``import --out`` print (see ceremony.trusted_start)."""
+fingerprint lines ``init --previous`` and ``import --out`` print (made by
+``ceremony.trusted_start.trusted_root_lines``, re-exported here for the faces)."""
 
 from __future__ import annotations
 
 import argparse
+
+from ceremony.trusted_start import trusted_root_lines as trusted_root_lines
 
 
 def add_trust_options(p: argparse.ArgumentParser, trusted: bool = True) -> None:
@@ -15,18 +18,3 @@ def add_trust_options(p: argparse.ArgumentParser, trusted: bool = True) -> None:
     p.add_argument("--expect-root", metavar="WORDS|HEX",
                    help="refuse the chain unless the root it is trusted from has this "
                         "fingerprint (32 PGP words or 64 hex digits, as `ceremony verify` prints)")
-
-
-def trusted_root_lines(version: int, fingerprint: str | None, expected: str | None,
-                       explicit: bool) -> list[str]:
-    """What the room reads about the root a chain was taken from."""
-    if not fingerprint:
-        return []
-    from ceremony.trusted_start import fingerprint_text
-    lines = [f"trusted root v{version} fingerprint: {fingerprint_text(fingerprint)}"]
-    if expected:
-        lines.append("  matches --expect-root")
-    elif not explicit:
-        lines.append("  trust on first use: compare these words with the ones read aloud by "
-                     "whoever holds the repository (or give --expect-root)")
-    return lines

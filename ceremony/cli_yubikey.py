@@ -40,17 +40,8 @@ def _trust(args: argparse.Namespace) -> Any:
     path = getattr(args, "attestation_roots", None)
     if not path:
         return TrustStore.yubico()
-    from cryptography import x509
-
-    from ceremony.inputs import read_input_file
-    from hsm.errors import AttestationError
-    data = read_input_file(Path(path), 1 << 20, "the attestation roots", error=AttestationError)
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as e:
-        raise AttestationError(f"cannot read the attestation roots {path}: {e}") from None
-    return TrustStore(tuple(c for c in certs if c.issuer == c.subject),
-                      tuple(c for c in certs if c.issuer != c.subject), f"{Path(path).name}")
+    from ceremony.trust_roots import load_trust_store  # lazy: cryptography x509, only for --attestation-roots
+    return load_trust_store(Path(path))
 
 
 def _verdict_lines(v: Any) -> list[str]:

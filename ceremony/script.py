@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ceremony.fingerprint import fingerprint_words
-from ceremony.session import Session
+from ceremony.next_step import NextStep, Stage, next_step, token_text
+
+if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
+    from ceremony.engine import Ceremony
 
 
 @dataclass(frozen=True)
@@ -24,9 +28,11 @@ class Step:
     who: str
     command: str
     detail: str = ""
+    stage: str = ""  # the ceremony.next_step.Stage this line is ("" for none: init, checks)
+    keyholder: str = ""  # whose keygen or signature this line is
 
 
-def steps(c: Session) -> list[Step]:
+def steps(c: Ceremony) -> list[Step]:
     """The ceremony's steps for workspace ``c`` (a :class:`ceremony.engine.Ceremony`)."""
     plan, st = c.plan, c.state
     ws = "WORKSPACE"
@@ -40,20 +46,19 @@ def steps(c: Session) -> list[Step]:
         out.append(Step("Preflight: air gap, clock, tool digest, tokens", "administrator, witnesses",
                         f"ceremony preflight {ws}",
                         "must pass before any key is generated or any signature made; "
-                        "every token step re-checks the network at the moment it runs"))
+                        "every token step re-checks the network at the moment it runs",
+                        Stage.PREFLIGHT.value))
     if plan.witnesses:
         out.append(Step("Witnesses enrol their security keys", ", ".join(plan.witnesses),
                         f"ceremony witness enroll {ws} --name NAME",
-                        f"{plan.witnesses_required} sign-off(s) will be needed before publish and seal"))
+                        f"{plan.witnesses_required} sign-off(s) will be needed before publish and seal",
+                        Stage.ENROL.value))
     if prev:
         out.append(Step("Check the current root", "administrator", f"ceremony status {ws}",
                         f"continuing root v{prev['version']} (sha256 {prev['sha256'][:16]}...)"))
     for name in plan.root.keyholders:
         holder = plan.keyholder(name)
-        token = " / ".join(filter(None, [f"label {holder.token}" if holder.token else None,
-                                         f"serial {holder.serial}" if holder.serial else None]))
-        if holder.device == "yubikey":
-            token = f"YubiKey serial {holder.serial}, PIV slot 9c, touch {holder.touch}"
+        token = token_text(holder)
         rec = st.keys.get(name)
         if c.needs_key(name) or rec is not None:
             detail = f"token {token}; {holder.algorithm}"
@@ -62,7 +67,8 @@ def steps(c: Session) -> list[Step]:
             else:
                 detail += "; fingerprint read aloud: ______________________________"
             out.append(Step(f"Generate {name}'s root key", name,
-                            f"ceremony keygen {ws} --keyholder {name}", detail))
+                            f"ceremony keygen {ws} --keyholder {name}", detail,
+                            Stage.KEYGEN.value, name))
         else:
             out.append(Step(f"{name} keeps their current key", name, "(no command)",
                             f"token {token}"))
@@ -70,44 +76,74 @@ def steps(c: Session) -> list[Step]:
     out.append(Step(f"Draft root v{version}", "administrator, everyone reviews",
                     f"ceremony draft {ws}",
                     f"root {plan.root.threshold} of {len(plan.root.keyholders)}; every change read aloud; "
-                    "expiry as an absolute UTC date"))
+                    "expiry as an absolute UTC date", Stage.DRAFT.value))
     needed = (f"{plan.root.threshold} of {len(plan.root.keyholders)}"
               + (" and the previous root's threshold" if prev else ""))
     for name in plan.root.keyholders:
         out.append(Step(f"{name} signs", name, f"ceremony sign {ws} --keyholder {name}",
-                        f"only until status shows every threshold met ({needed})"))
+                        f"only until status shows every threshold met ({needed})",
+                        Stage.SIGN.value, name))
     gate = ([Step("Witnesses sign off before publish", ", ".join(plan.witnesses),
                   f"ceremony witness sign {ws} --name NAME",
-                  f"{plan.witnesses_required} sign-off(s) over the current journal head")]
+                  f"{plan.witnesses_required} sign-off(s) over the current journal head",
+                  Stage.PUBLISH_GATE.value)]
             if plan.witnesses_required else [])
     out += gate
     out.append(Step("Publish", "administrator", f"ceremony publish {ws}",
-                    f"writes metadata/{version}.root.json"))
+                    f"writes metadata/{version}.root.json", Stage.PUBLISH.value))
     out.append(Step("Verify", "auditor", f"ceremony verify --trusted {ws}/metadata/1.root.json "
                     f"{ws}/metadata" if not prev else f"ceremony verify --trusted PREVIOUS/1.root.json "
                     f"{ws}/metadata", "chain verified from the first root"))
     out.append(Step("Carry the result out", "administrator, witnesses",
                     f"ceremony export {ws} --usb DIR (or --qr DIR)",
-                    "bundle digest read aloud as words"))
+                    "bundle digest read aloud as words", Stage.EXPORT.value))
     if plan.witnesses_required:
         out.append(Step("Witnesses sign off before the seal", ", ".join(plan.witnesses),
                         f"ceremony witness sign {ws} --name NAME",
-                        f"{plan.witnesses_required} sign-off(s) over the current journal head"))
+                        f"{plan.witnesses_required} sign-off(s) over the current journal head",
+                        Stage.SEAL_GATE.value))
     out.append(Step("Seal the record", "each keyholder who signed",
                     f"ceremony seal {ws} --keyholder NAME",
-                    "the journal head signed with the root keys; then ceremony record report"))
+                    "the journal head signed with the root keys; then ceremony record report",
+                    Stage.SEAL.value))
     return out
 
 
-def render_html(c: Session) -> str:
-    """The whole script as one printable HTML page."""
+def next_index(lines: list[Step], step: NextStep) -> int | None:
+    """Which line of the script (0-based) is the ceremony's next step, if the script has one.
+
+    A signature from a previous root's keyholder who left the plan has no line of its own,
+    nor has a sealed ceremony's "nothing".
+    """
+    for i, line in enumerate(lines):
+        if line.stage == step.stage.value and (step.keyholder or "") == line.keyholder:
+            return i
+    return None
+
+
+def next_sentence(lines: list[Step], step: NextStep) -> str:
+    """Where the ceremony stood when the script was printed, as the room reads it."""
+    if step.stage is Stage.DONE:
+        return "When printed: the ceremony was complete and sealed."
+    i = next_index(lines, step)
+    at = f"step {i + 1} ({lines[i].title}): " if i is not None else ""
+    return f"When printed, the next step was {at}{step.line()}"
+
+
+def render_html(c: Ceremony) -> str:
+    """The whole script as one printable HTML page, the next step marked."""
     plan, st = c.plan, c.state
     digest = st.init["plan_sha256"]
     esc = html.escape
+    lines = steps(c)
+    upcoming = next_step(c)
+    mark = next_index(lines, upcoming)
     rows = []
-    for i, s in enumerate(steps(c), start=1):
+    for i, s in enumerate(lines, start=1):
+        nxt = i - 1 == mark
         rows.append(
-            f"<tr><td class=n>{i}</td><td><b>{esc(s.title)}</b><br><i>{esc(s.who)}</i>"
+            f"<tr{' class=next' if nxt else ''}><td class=n>{i}{'<br>next' if nxt else ''}</td>"
+            f"<td><b>{esc(s.title)}</b><br><i>{esc(s.who)}</i>"
             f"<pre>{esc(s.command)}</pre>{esc(s.detail)}</td>"
             "<td class=box>time (UTC)</td><td class=box>initials</td><td class=box>witness</td></tr>")
     title = f"Ceremony script: {plan.name}"
@@ -124,6 +160,7 @@ td.box {{ width: 5em; height: 3em; font-size: 7pt; color: #666; }}
 tr {{ page-break-inside: avoid; }}
 pre {{ margin: 2pt 0; white-space: pre-wrap; }}
 .warn {{ font-weight: bold; font-size: 14pt; }}
+tr.next td {{ border-width: 3px; }}
 </style></head><body>
 <header>{esc(plan.name)} &middot; plan sha256 {digest} &middot; {esc(fingerprint_words(digest))}</header>
 <h1>{esc(title)}</h1>{rehearsal}
@@ -131,6 +168,7 @@ pre {{ margin: 2pt 0; white-space: pre-wrap; }}
 Root: {plan.root.threshold} of {len(plan.root.keyholders)} ({esc(', '.join(plan.root.keyholders))}).
 Ceremony id {esc(st.init['ceremony_id'])}.</p>
 <p>Plan digest (read aloud): <b>{esc(fingerprint_words(digest))}</b></p>
+<p class=next>{esc(next_sentence(lines, upcoming))}</p>
 <table>{''.join(rows)}</table>
 <p>Signatures of the ceremony administrator and witnesses:</p>
 <table><tr><td class=box>administrator</td><td class=box>witness 1</td><td class=box>witness 2</td></tr></table>

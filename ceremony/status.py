@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import Root
 
 from ceremony.compromise import describe_declared
 from ceremony.formats.base import ThresholdStatus
-from ceremony.session import Session
+from ceremony.next_step import NextStep, next_step, published_exports
+
+if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
+    from ceremony.engine import Ceremony
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ class StatusReport:
     thresholds: ThresholdStatus | None
     published: list[int]
     expiries: list[Expiry] = field(default_factory=list)
-    next_step: str = ""
+    next_step: str = ""  # the ``next:`` line (ceremony.next_step, as the TUI and script see it)
+    next: NextStep | None = None
     compromised: list[str] = field(default_factory=list)  # keys the plan declares compromised
     exported: list[str] = field(default_factory=list)  # how the published metadata went out
     sealed: bool = False
@@ -79,6 +83,7 @@ class StatusReport:
                 "published": self.published, "next": self.next_step, "compromised": self.compromised,
                 "exported": self.exported, "sealed": self.sealed,
                 "journal_torn_bytes": self.torn_bytes,
+                "next_step": self.next.to_dict() if self.next else None,
                 "expiries": [{"role": e.role, "expires": e.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
                               "warn": e.warn, "expired": e.expired} for e in self.expiries]}
 
@@ -96,7 +101,7 @@ def expiries(root: Root, online: dict[str, dict[str, Any]], window: timedelta,
     return out
 
 
-def ceremony_status(c: Session) -> StatusReport:
+def ceremony_status(c: Ceremony) -> StatusReport:
     """Build the report for a :class:`ceremony.engine.Ceremony`."""
     plan, st = c.plan, c.state
     done = [k for k in plan.root.keyholders if not c.needs_key(k)]
@@ -118,35 +123,11 @@ def ceremony_status(c: Session) -> StatusReport:
         e = expiries(draft, {}, plan.expiry_warning)[0]
         label = "published" if st.draft_published else "draft"
         report.expiries.insert(0, Expiry(f"root v{draft.version} ({label})", *_fields(e)))
-    from ceremony.flows.export import published_exports
     report.exported = [f"{x.get('transport')} {x.get('target')}" for x in published_exports(c)]
     report.sealed = bool(st.sealed)
-    report.next_step = _next_step(c, report, needed)
+    report.next = next_step(c, thresholds=report.thresholds)
+    report.next_step = report.next.line()
     return report
-
-
-def _next_step(c: Session, report: StatusReport, needed: list[str]) -> str:
-    """The one next command, in the engine's order (the printable script follows it too)."""
-    st = c.state
-    if st.sealed:
-        return "nothing: the record is sealed (ceremony record verify WORKSPACE to check it)"
-    token_steps_left = bool(needed) or not st.draft_published
-    preflight_ok = bool(st.preflight and st.preflight.get("passed"))
-    if not c.plan.rehearsal and token_steps_left and not preflight_ok:
-        return "ceremony preflight WORKSPACE (a live ceremony's token steps need it)"
-    if needed:
-        return f"ceremony keygen WORKSPACE --keyholder {needed[0]}"
-    if not st.draft:
-        return "ceremony draft WORKSPACE"
-    if st.draft_published:
-        if not report.exported:
-            return "ceremony export WORKSPACE --usb DIR (or --qr DIR)"
-        return "ceremony seal WORKSPACE --keyholder NAME (a keyholder who signed)"
-    if report.thresholds is not None and report.thresholds.verified:
-        return "ceremony publish WORKSPACE"
-    waiting = [n for v in (report.thresholds.old, report.thresholds.new) if v and not v.met
-               for n in v.unsigned] if report.thresholds else []
-    return ("ceremony sign WORKSPACE --keyholder " + waiting[0]) if waiting else "sign"
 
 
 def _fields(e: Expiry) -> tuple[datetime, bool, bool]:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ceremony import chain, integrity
-from ceremony.cli_trust import trusted_root_lines
 from ceremony.detached import check_signature_fields, export_draft, import_signature, load_draft
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
 from ceremony.formats.notary_files import load_key_file
@@ -30,7 +29,7 @@ from ceremony.keys import load_public_key_file
 from ceremony.session import Session
 from ceremony.steps import transfer as steps_transfer
 from ceremony.transport import Bundle, write_files
-from ceremony.trusted_start import check_expected, root_fingerprint
+from ceremony.trusted_start import check_expected, root_fingerprint, trusted_root_lines
 
 
 @dataclass

@@ -93,3 +93,18 @@ def parse_instant(text: str) -> datetime:
     if moment.utcoffset() != UTC.utcoffset(None):
         raise UsageError(f"--at {text!r} is not in UTC; give it ending in Z")
     return moment
+
+
+def trusted_root_lines(version: int, fingerprint: str | None, expected: str | None,
+                       explicit: bool) -> list[str]:
+    """What the room reads about the root a chain was taken from (``init --previous``,
+    ``import --out``): its fingerprint in full, and whether it was checked or taken on trust."""
+    if not fingerprint:
+        return []
+    lines = [f"trusted root v{version} fingerprint: {fingerprint_text(fingerprint)}"]
+    if expected:
+        lines.append("  matches --expect-root")
+    elif not explicit:
+        lines.append("  trust on first use: compare these words with the ones read aloud by "
+                     "whoever holds the repository (or give --expect-root)")
+    return lines

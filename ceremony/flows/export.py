@@ -9,8 +9,8 @@ from typing import Any
 
 from ceremony.errors import UsageError, WorkspaceError
 from ceremony.session import Session
+from ceremony.next_step import SIGNED_METADATA as SIGNED_METADATA, published_exports as published_exports
 
-SIGNED_METADATA = "signed-metadata"
 IMPORT_USB, IMPORT_QR, IMPORT_FILE = "usb", "qr", "file"
 #: The smallest QR version drawn on a terminal (as ``ceremony.transport.fit_size``).
 MIN_TERMINAL_VERSION = 5
@@ -120,11 +120,6 @@ def export_draft_to(c: Session, out: Path) -> Sent:
                               "--keyholder NAME"
                               + (" --trusted ROOT" if version and version > 1 else "")
                               + " --expect-digest WORDS"])
-
-
-def published_exports(c: Session) -> list[dict[str, Any]]:
-    """Journaled exports of the published metadata (a draft sent out earlier does not count)."""
-    return [e for e in c.state.exports if e.get("kind") == SIGNED_METADATA]
 
 
 def default_export_dir(c: Session, what: str) -> Path:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ceremony import record, witness
 from ceremony.engine import Ceremony
+from ceremony.fingerprint import fingerprint_words
 from ceremony.flows.tokens import TouchCallback
 from ceremony.session import Session
+from ceremony.next_step import PUBLISH_CONFIRMED as PUBLISH_CONFIRMED
 
-PUBLISH_CONFIRMED = "publish-confirmed"
 ENROL, PUBLISH, SEAL = "enroll", "publish", "seal"
 
 
@@ -25,14 +27,12 @@ class WitnessView:
 
 def publish_confirmed(c: Session) -> bool:
     """Whether the typed "publish" for the current draft is in the journal."""
-    from ceremony import record
     return c.state.draft_digest is not None and \
         record.confirmed(c, PUBLISH_CONFIRMED, c.state.draft_digest)
 
 
 def gate_sentence(c: Session, step: str) -> str:
     """Where the witnesses stand before ``step`` (publish, seal), in one sentence."""
-    from ceremony import witness
     st = witness.status(c)
     n = st.required
     head = f"{step} needs {n} witness sign-off{'' if n == 1 else 's'}: signed off: " + \
@@ -44,8 +44,6 @@ def gate_sentence(c: Session, step: str) -> str:
 
 def witness_view(c: Session, stage: str) -> WitnessView:
     """The enrolment list, or the sign-off gate before publish/seal, as lines and choices."""
-    from ceremony import witness
-    from ceremony.fingerprint import fingerprint_words
     st = witness.status(c)
     p = c.plan
     if stage == ENROL:
@@ -81,7 +79,6 @@ def witness_act(c: Session, name: str, on_touch: TouchCallback | None = None,
         UsageError: the test seam named for a live plan.
         HsmError: no security key, the wrong one, not touched.
     """
-    from ceremony import witness
     if name not in c.state.witnesses:
         witness.ready_to_enroll(c, name)
         device, source = witness.open_device(c.plan, env)
@@ -101,7 +98,6 @@ def confirm_publish(c: Ceremony, by: str) -> bool:
         ThresholdError: a threshold is not met.
         StateError: sealed, or already published.
     """
-    from ceremony import record, witness
     if not publish_confirmed(c):
         v = (c.state.draft or {})["version"]  # publishing: there is a draft
         record.confirm(c, PUBLISH_CONFIRMED, f"publish root v{v} confirmed by typing 'publish'",

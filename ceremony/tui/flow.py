@@ -1,20 +1,25 @@
-"""Which step the ceremony is at, derived from the journal's state (pure).
+"""Which screen the TUI shows, from :mod:`ceremony.next_step` (pure).
 
-Resuming a workspace resumes the TUI here: nothing about progress is kept
-anywhere but the journal. The only per-session facts are that this session ran
-its own preflight and moved past the export step. (These queries would sit well
-in ``ceremony/status.py``; they only use the public Ceremony API.)
+Resuming a workspace resumes the TUI here: nothing about progress is kept anywhere but
+the journal. The step itself is decided once, by :func:`ceremony.next_step.decide`, for
+``status``, the printable script and this TUI alike; this module only maps it onto the
+step bar, with what this sitting did that the journal does not record (:class:`Session`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from ceremony import record
+from ceremony import next_step as nxt
 from ceremony.errors import VerificationError
-from ceremony.session import Session as CeremonySession
-from ceremony.state import SEAL_SIGNATURE
+from ceremony.flows.witnesses import ENROL, PUBLISH, SEAL
+from ceremony.formats import tuf as tuf_format
+from ceremony.next_step import DRAFT_APPROVED as DRAFT_APPROVED, seal_started as seal_started
+
+if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
+    from ceremony.engine import Ceremony
 
 
 class Step(Enum):
@@ -32,7 +37,17 @@ class Step(Enum):
 
 
 STEPS: list[Step] = [s for s in Step if s is not Step.WITNESS]
-DRAFT_APPROVED = "draft-approved"
+
+#: The screen for each kind of next step (signing and the typed "publish" share one screen).
+SCREEN_OF: dict[nxt.Stage, Step] = {
+    nxt.Stage.PREFLIGHT: Step.PREFLIGHT, nxt.Stage.ENROL: Step.WITNESS,
+    nxt.Stage.KEYGEN: Step.KEYGEN, nxt.Stage.DRAFT: Step.DRAFT, nxt.Stage.SIGN: Step.SIGN,
+    nxt.Stage.PUBLISH_GATE: Step.WITNESS, nxt.Stage.PUBLISH: Step.SIGN,
+    nxt.Stage.EXPORT: Step.EXPORT, nxt.Stage.SEAL_GATE: Step.WITNESS, nxt.Stage.SEAL: Step.SEAL,
+    nxt.Stage.DONE: Step.DONE}
+#: The witness screen's stage (``ceremony.flows`` ENROL, PUBLISH, SEAL) for each witness step.
+WITNESS_STAGE: dict[nxt.Stage, str] = {nxt.Stage.ENROL: ENROL, nxt.Stage.PUBLISH_GATE: PUBLISH,
+                                       nxt.Stage.SEAL_GATE: SEAL}
 
 
 @dataclass
@@ -43,71 +58,33 @@ class Session:
     export_done: bool = False
     witnesses_enrolled: bool = False  # the room moved on from the enrolment screen
 
+    def sitting(self) -> nxt.Sitting:
+        """This session's facts as :func:`ceremony.next_step.decide` takes them."""
+        return nxt.Sitting(self.preflight_passed, self.export_done, self.witnesses_enrolled)
 
-def seal_started(c: CeremonySession) -> bool:
-    """Whether any keyholder has sealed (then the ceremony only moves on to the seal)."""
-    return any(e.type == SEAL_SIGNATURE for e in c.journal.events)
 
-
-def next_step(c: CeremonySession, session: Session) -> Step:
+def next_step(c: Ceremony, session: Session) -> Step:
     """The step to show after the plan review."""
-    st = c.state
-    if st.sealed:
-        return Step.DONE
-    if not session.preflight_passed:
-        return Step.PREFLIGHT
-    if witness_stage(c, session) is not None:
-        return Step.WITNESS
-    if seal_started(c):
-        return Step.SEAL
-    if st.draft_published:
-        from ceremony.flows import published_exports  # a draft sent out earlier does not count
-        return Step.SEAL if (published_exports(c) or session.export_done) else Step.EXPORT
-    if any(c.needs_key(k) for k in c.plan.root.keyholders):
-        return Step.KEYGEN
-    if st.draft is None or not record.confirmed(c, DRAFT_APPROVED, st.draft_digest):
-        return Step.DRAFT
-    return Step.SIGN
+    return SCREEN_OF[nxt.next_step(c, session.sitting()).stage]
 
 
-def witness_stage(c: CeremonySession, session: Session) -> str | None:
-    """Which witness screen comes now, if any (``ceremony.flows`` ENROL, PUBLISH or SEAL).
-
-    Enrolment comes first, while anyone listed has not enrolled (until the room moves
-    on). Before publish: once "publish" is typed, until it is published (the typed
-    confirmation is itself journaled, so the witnesses sign off after it). Before the
-    seal: after the export, while too few have signed off the head.
-    """
-    from ceremony import flows, witness
-    p, st = c.plan, c.state
-    if not p.witnesses or st.sealed:
-        return None
-    if not session.witnesses_enrolled and not st.draft_published and \
-            not flows.publish_confirmed(c) and any(w not in st.witnesses for w in p.witnesses):
-        return flows.ENROL
-    if not p.witnesses_required:
-        return None
-    if st.draft_published:
-        exported = bool(flows.published_exports(c)) or session.export_done
-        if (exported or seal_started(c)) and not witness.status(c).met:
-            return flows.SEAL
-        return None
-    if st.draft is not None and flows.publish_confirmed(c):
-        return flows.PUBLISH
-    return None
+def witness_stage(c: Ceremony, session: Session) -> str | None:
+    """Which witness screen comes now, if any (``ceremony.flows`` ENROL, PUBLISH or SEAL);
+    see :func:`ceremony.next_step.witness_gate`."""
+    gate = nxt.witness_gate(nxt.facts_of(c), session.sitting())
+    return None if gate is None else WITNESS_STAGE[gate]
 
 
-def keygen_next(c: CeremonySession) -> str | None:
+def keygen_next(c: Ceremony) -> str | None:
     """The next keyholder who must generate a key, in plan order."""
     return next((k for k in c.plan.root.keyholders if c.needs_key(k)), None)
 
 
-def signing_candidates(c: CeremonySession) -> list[str]:
+def signing_candidates(c: Ceremony) -> list[str]:
     """Keyholders whose signature would still count toward a threshold, plan order first."""
     names = list(c.plan.root.keyholders)
     prev = c.previous_root()
     if prev is not None:
-        from ceremony.formats import tuf as tuf_format
         for keyid in prev.signed.roles["root"].keyids:
             name = tuf_format.keyholder_of(prev.signed.keys[keyid])
             if name and name not in names:
@@ -123,7 +100,7 @@ def signing_candidates(c: CeremonySession) -> list[str]:
     return out
 
 
-def resume_summary(c: CeremonySession) -> str:
+def resume_summary(c: Ceremony) -> str:
     """One sentence on where a workspace stands, for the plan screen."""
     st = c.state
     if st.sealed:

@@ -27,7 +27,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from hsm.errors import AttestationError
+from hsm.errors import AttestationError, KeyNotFoundError
+from hsm.pem import PemError, certificates, roots_and_intermediates
 
 OID_FIRMWARE = ObjectIdentifier("1.3.6.1.4.1.41482.3.3")
 OID_SERIAL = ObjectIdentifier("1.3.6.1.4.1.41482.3.7")
@@ -74,24 +75,40 @@ class TrustStore:
             AttestationError: a bundled file is missing or is not the pinned certificate.
         """
         certs: list[x509.Certificate] = []
-        try:
-            for path in sorted(directory.glob("*.pem")):
-                certs += x509.load_pem_x509_certificates(path.read_bytes())
-        except (OSError, ValueError) as e:
-            raise AttestationError(f"cannot read the bundled Yubico roots in {directory}: {e}") from e
+        for path in sorted(directory.glob("*.pem")):
+            try:
+                certs += certificates(path.read_bytes())
+            except OSError as e:
+                raise AttestationError(f"cannot read the bundled Yubico roots {path}: {e.strerror}",
+                                       hint="restore hsm/yubikey_roots from the release") from None
+            except PemError as e:
+                raise AttestationError(f"the bundled Yubico roots {path} {e}",
+                                       hint="restore hsm/yubikey_roots from the release") from None
         seen = {fingerprint(c) for c in certs}
         if seen != set(PINNED):
             raise AttestationError(f"the bundled Yubico roots in {directory} are not the pinned set",
                                    hint="restore hsm/yubikey_roots from the release")
-        roots = tuple(c for c in certs if c.issuer == c.subject)
-        inters = tuple(c for c in certs if c.issuer != c.subject)
-        return cls(roots, inters, "yubico")
+        return cls.from_certificates(tuple(certs), "yubico")
+
+    @classmethod
+    def from_certificates(cls, certs: tuple[x509.Certificate, ...], name: str = "custom") -> TrustStore:
+        """A store from a parsed bundle: its self-signed roots, and the rest as intermediates.
+
+        Raises:
+            PemError: no self-signed root among them.
+        """
+        roots, inters = roots_and_intermediates(certs)
+        return cls(roots, inters, name)
 
     @classmethod
     def from_pem(cls, roots_pem: bytes, intermediates_pem: bytes = b"", name: str = "custom") -> TrustStore:
-        """A store from PEM bundles (tests, or a site that pins its own CA)."""
-        inters = tuple(x509.load_pem_x509_certificates(intermediates_pem)) if intermediates_pem else ()
-        return cls(tuple(x509.load_pem_x509_certificates(roots_pem)), inters, name)
+        """A store from PEM bundles (tests, or a site that pins its own CA), read strictly.
+
+        Raises:
+            PemError: a bundle is not strict PEM certificates (``hsm.pem``).
+        """
+        inters = certificates(intermediates_pem) if intermediates_pem else ()
+        return cls(certificates(roots_pem), inters, name)
 
 
 @dataclass
@@ -282,12 +299,15 @@ def attest(serial: int, trust: TrustStore, **expect: Any) -> AttestationVerdict:
         TokenNotFoundError / DeviceRemovedError: the key is not there.
         KeyNotFoundError: slot 9c holds no key.
     """
-    from yubikit.core import NotSupportedError
-    from yubikit.core.smartcard import SW, ApduError
-    from yubikit.piv import SLOT
+    from yubikit.core import NotSupportedError  # lazy: yubikit, only to read a device
+    from yubikit.core.smartcard import SW, ApduError  # lazy: yubikit, only to read a device
+    from yubikit.piv import SLOT  # lazy: yubikit, only to read a device
 
-    from hsm.errors import KeyNotFoundError
-    from hsm.yubikey.device import mapped_errors, piv_session, select_yubikey
+    from hsm.yubikey.device import (  # lazy: yubikit's device stack, not needed to verify
+        mapped_errors,
+        piv_session,
+        select_yubikey,
+    )
     device = select_yubikey(serial)
     with piv_session(device) as session, mapped_errors(device, "attesting slot 9c"):
         try:
