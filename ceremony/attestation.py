@@ -44,11 +44,10 @@ from securesystemslib.signer import Key
 from ceremony.errors import UsageError, VerificationError
 from ceremony.events import KEY_GENERATED
 from ceremony.formats import tuf as tuf_format
-from ceremony.inputs import read_input_file
 from ceremony.journal import Event as JournalLine
 from ceremony.plan import Plan
 from ceremony.workspace import Workspace
-from hsm.errors import AttestationError, HsmError
+from hsm.errors import HsmError
 
 if TYPE_CHECKING:  # no cycle: hsm.yubikey costs ~16 ms, spent only when an attestation is checked
     from hsm.yubikey.attestation import AttestationVerdict, TrustStore

@@ -24,7 +24,7 @@ from ceremony.errors import CeremonyError
 from ceremony.state import SEAL_SIGNATURE
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
-    from ceremony.engine import Ceremony
+    from ceremony.session import Session
     from ceremony.formats.base import ThresholdStatus
     from ceremony.plan import Keyholder
 
@@ -133,12 +133,12 @@ def token_text(holder: Keyholder) -> str:
                                      f"serial {holder.serial}" if holder.serial else None]))
 
 
-def published_exports(c: Ceremony) -> list[dict[str, Any]]:
+def published_exports(c: Session) -> list[dict[str, Any]]:
     """Journaled exports of the published metadata (a draft sent out earlier does not count)."""
     return [e for e in c.state.exports if e.get("kind") == SIGNED_METADATA]
 
 
-def seal_started(c: Ceremony) -> bool:
+def seal_started(c: Session) -> bool:
     """Whether any keyholder has sealed (then the ceremony only moves on to the seal)."""
     return any(e.type == SEAL_SIGNATURE for e in c.journal.events)
 
@@ -150,7 +150,7 @@ def waiting_signers(thresholds: ThresholdStatus | None) -> tuple[str, ...]:
     return tuple(n for v in (thresholds.old, thresholds.new) if v and not v.met for n in v.unsigned)
 
 
-def facts_of(c: Ceremony, thresholds: ThresholdStatus | None = None) -> Facts:
+def facts_of(c: Session, thresholds: ThresholdStatus | None = None) -> Facts:
     """Read the facts the next step depends on from an opened ceremony (no writes).
 
     ``thresholds`` is the draft's :meth:`status` when the caller has it already (``status``).
@@ -263,7 +263,7 @@ def decide(f: Facts, sitting: Sitting | None = None) -> NextStep:
                     waiting="a signature from " + _names(f.unsigned))
 
 
-def next_step(c: Ceremony, sitting: Sitting | None = None,
+def next_step(c: Session, sitting: Sitting | None = None,
               thresholds: ThresholdStatus | None = None) -> NextStep:
     """:func:`decide` over an opened ceremony's facts (:func:`facts_of`)."""
     return decide(facts_of(c, thresholds), sitting)

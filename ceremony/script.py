@@ -17,7 +17,7 @@ from ceremony.fingerprint import fingerprint_words
 from ceremony.next_step import NextStep, Stage, next_step, token_text
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
-    from ceremony.engine import Ceremony
+    from ceremony.session import Session
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Step:
     keyholder: str = ""  # whose keygen or signature this line is
 
 
-def steps(c: Ceremony) -> list[Step]:
+def steps(c: Session) -> list[Step]:
     """The ceremony's steps for workspace ``c`` (a :class:`ceremony.engine.Ceremony`)."""
     plan, st = c.plan, c.state
     ws = "WORKSPACE"
@@ -130,7 +130,7 @@ def next_sentence(lines: list[Step], step: NextStep) -> str:
     return f"When printed, the next step was {at}{step.line()}"
 
 
-def render_html(c: Ceremony) -> str:
+def render_html(c: Session) -> str:
     """The whole script as one printable HTML page, the next step marked."""
     plan, st = c.plan, c.state
     digest = st.init["plan_sha256"]

@@ -16,7 +16,7 @@ from ceremony.formats.base import ThresholdStatus
 from ceremony.next_step import NextStep, next_step, published_exports
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
-    from ceremony.engine import Ceremony
+    from ceremony.session import Session
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def expiries(root: Root, online: dict[str, dict[str, Any]], window: timedelta,
     return out
 
 
-def ceremony_status(c: Ceremony) -> StatusReport:
+def ceremony_status(c: Session) -> StatusReport:
     """Build the report for a :class:`ceremony.engine.Ceremony`."""
     plan, st = c.plan, c.state
     done = [k for k in plan.root.keyholders if not c.needs_key(k)]

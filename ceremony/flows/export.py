@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import UsageError, WorkspaceError
-from ceremony.session import Session
 from ceremony.next_step import SIGNED_METADATA as SIGNED_METADATA, published_exports as published_exports
+from ceremony.session import Session
 
 IMPORT_USB, IMPORT_QR, IMPORT_FILE = "usb", "qr", "file"
 #: The smallest QR version drawn on a terminal (as ``ceremony.transport.fit_size``).

@@ -9,10 +9,10 @@ from ceremony.script import render_html
 from ceremony.workspace import atomic_write
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
-    from ceremony.engine import Ceremony
+    from ceremony.session import Session
 
 
-def write_script(c: Ceremony, out: Path | None = None) -> Path:
+def write_script(c: Session, out: Path | None = None) -> Path:
     """``ceremony script WORKSPACE``: the printable script, by default ``record/script.html``."""
     path = out or c.ws.record / "script.html"
     atomic_write(path, render_html(c).encode())

@@ -8,8 +8,8 @@ from ceremony import record, witness
 from ceremony.engine import Ceremony
 from ceremony.fingerprint import fingerprint_words
 from ceremony.flows.tokens import TouchCallback
-from ceremony.session import Session
 from ceremony.next_step import PUBLISH_CONFIRMED as PUBLISH_CONFIRMED
+from ceremony.session import Session
 
 ENROL, PUBLISH, SEAL = "enroll", "publish", "seal"
 

@@ -19,7 +19,7 @@ from ceremony.formats import tuf as tuf_format
 from ceremony.next_step import DRAFT_APPROVED as DRAFT_APPROVED, seal_started as seal_started
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
-    from ceremony.engine import Ceremony
+    from ceremony.session import Session as CeremonySession
 
 
 class Step(Enum):
@@ -63,24 +63,24 @@ class Session:
         return nxt.Sitting(self.preflight_passed, self.export_done, self.witnesses_enrolled)
 
 
-def next_step(c: Ceremony, session: Session) -> Step:
+def next_step(c: CeremonySession, session: Session) -> Step:
     """The step to show after the plan review."""
     return SCREEN_OF[nxt.next_step(c, session.sitting()).stage]
 
 
-def witness_stage(c: Ceremony, session: Session) -> str | None:
+def witness_stage(c: CeremonySession, session: Session) -> str | None:
     """Which witness screen comes now, if any (``ceremony.flows`` ENROL, PUBLISH or SEAL);
     see :func:`ceremony.next_step.witness_gate`."""
     gate = nxt.witness_gate(nxt.facts_of(c), session.sitting())
     return None if gate is None else WITNESS_STAGE[gate]
 
 
-def keygen_next(c: Ceremony) -> str | None:
+def keygen_next(c: CeremonySession) -> str | None:
     """The next keyholder who must generate a key, in plan order."""
     return next((k for k in c.plan.root.keyholders if c.needs_key(k)), None)
 
 
-def signing_candidates(c: Ceremony) -> list[str]:
+def signing_candidates(c: CeremonySession) -> list[str]:
     """Keyholders whose signature would still count toward a threshold, plan order first."""
     names = list(c.plan.root.keyholders)
     prev = c.previous_root()
@@ -100,7 +100,7 @@ def signing_candidates(c: Ceremony) -> list[str]:
     return out
 
 
-def resume_summary(c: Ceremony) -> str:
+def resume_summary(c: CeremonySession) -> str:
     """One sentence on where a workspace stands, for the plan screen."""
     st = c.state
     if st.sealed:
