@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ceremony.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Suspect:
@@ -75,3 +77,40 @@ def write_emergency_plan(c: Any, assessment: Any, out: Path) -> tuple[Path, list
              "review it, add the new online keys, then:",
              f"  ceremony init NEW_WORKSPACE --plan {path} --previous {c.ws.metadata}"]
     return path, lines
+
+
+def respond(c: Any, *, keys: list[str] | None = None, keyholders: list[str] | None = None,
+            role: str | None = None, targets: Path | None = None,
+            out: Path | None = None) -> tuple[Any, Path | None]:
+    """``ceremony compromise WORKSPACE --key/--keyholder/--role [--targets FILE] [--out DIR]``:
+    the assessment, and the emergency plan written for review when the root must change
+    (by default into ``out/emergency``).
+
+    Returns:
+        (the assessment, the plan written or None when the online side's follow-up is the
+        whole response).
+
+    Raises:
+        UsageError: ``targets`` for a Notary collection (its delegations are removed online).
+        StateError: nothing published and no previous root.
+        VerificationError: the targets file does not verify against the current root.
+        WorkspaceError: the plan file exists already.
+    """
+    from ceremony.compromise import (  # lazy: python-tuf (the TUI loads flows at start)
+        assess,
+        current_root,
+        delegations_of,
+        read_targets,
+        write_plan,
+    )
+    root = current_root(c)
+    delegations = None
+    if targets:
+        if c.plan.format != "tuf":
+            raise UsageError("--targets reads TUF targets metadata; a Notary collection's delegations "
+                             "are removed with `notary delegation remove` on the online side")
+        delegations = delegations_of(root, read_targets(Path(targets)), str(targets))
+    a = assess(root, c.plan, keys=keys, keyholders=keyholders, role=role, delegations=delegations)
+    if not a.needs_root_change:
+        return a, None
+    return a, write_plan(c, a, Path(out) if out else c.ws.out / "emergency")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ceremony.errors import WorkspaceError
+from ceremony.errors import UsageError, WorkspaceError
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,31 @@ def start_ceremony(workspace: Path, preview: PlanPreview) -> Any:
     """
     from ceremony.engine import Ceremony
     return Ceremony.init(Path(workspace), preview.plan_path, preview.previous)
+
+
+def init_ceremony(workspace: Path, plan_path: Path, previous: Path | None = None, *,
+                  trusted: Path | None = None,
+                  expect_root: str | None = None) -> tuple[Any, list[str], list[str]]:
+    """``ceremony init WORKSPACE --plan PLAN [--previous DIR [--trusted ROOT] [--expect-root
+    WORDS]]``: the workspace created, the plan journaled, a previous chain verified first.
+
+    A workspace already initialised from this very plan is refused as "init had finished" (its
+    process may have died before saying so), not as a folder to choose afresh.
+
+    Returns:
+        (the ceremony, the keys the plan declares compromised, the keyholders still to keygen).
+
+    Raises:
+        UsageError: ``trusted`` or ``expect_root`` without ``previous``.
+        PlanError / VerificationError / WorkspaceError: as ``Ceremony.init`` (nothing written).
+    """
+    if (trusted or expect_root) and not previous:
+        raise UsageError("--trusted and --expect-root name the start of a --previous chain")
+    from ceremony.compromise import describe_declared  # lazy: python-tuf (the TUI loads flows at start)
+    from ceremony.engine import Ceremony  # lazy: as above
+    from ceremony.resume import refuse_finished_init
+    refuse_finished_init(Path(workspace), Path(plan_path))
+    c = Ceremony.init(Path(workspace), Path(plan_path), previous, trusted=trusted,
+                      expect_root=expect_root)
+    todo = [k for k in c.plan.root.keyholders if c.needs_key(k)]
+    return c, list(describe_declared(c)), todo
