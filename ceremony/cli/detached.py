@@ -3,7 +3,7 @@
 Thin: the draft file is written by :func:`ceremony.flows.export.export_draft_file`, a
 signature comes back in through :func:`ceremony.flows.imports.import_signature_file`; the
 keyholder's side (``sign-draft``) reviews the draft against their own trusted root before any
-PIN prompt or token (:mod:`ceremony.detached`, :mod:`ceremony.draft_trust`).
+PIN prompt or token, and signs, through :mod:`ceremony.flows.remote` (the TUI's ``--draft``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ceremony.cli.common import Add, emit as _emit, module as _module, open_workspace as _open, pin as _pin, token_opts
 from ceremony.cli.yubikey import touch_prompt
-from ceremony.draft_trust import BRING_WORDS, confirm_digest
 from ceremony.errors import UsageError
 
 
@@ -31,11 +30,13 @@ def cmd_export_draft(args: argparse.Namespace) -> int:
 
 
 def cmd_sign_draft(args: argparse.Namespace) -> int:
-    from ceremony.detached import review_draft, sign_draft  # lazy: python-tuf, the formats
-    path, trusted = Path(args.file), Path(args.trusted) if args.trusted else None
-    review = review_draft(path, args.keyholder, trusted)  # before any PIN prompt or token
-    print(f"trusted root: {review.anchor.source}", file=sys.stderr)
-    for line in review.changes:
+    from ceremony.draft_trust import BRING_WORDS  # lazy: hashlib, dataclasses (not needed by --help)
+    from ceremony.flows.remote import confirm_words, remote_draft, sign_remote  # lazy: the flows package
+    trusted = Path(args.trusted) if args.trusted else None
+    # Reviewed against the keyholder's own trusted root before any PIN prompt or token.
+    rd = remote_draft(Path(args.file), args.keyholder, Path(args.out) if args.out else None, trusted)
+    print(f"trusted root: {rd.anchor}", file=sys.stderr)
+    for line in rd.changes:
         print("  " + line, file=sys.stderr)
     words = args.expect_digest
     if words is None:
@@ -45,15 +46,12 @@ def cmd_sign_draft(args: argparse.Namespace) -> int:
         print("Type the digest words the ceremony read aloud to you (or its hex digest):",
               file=sys.stderr)
         words = sys.stdin.readline()
-    confirm_digest(review.draft.digest, words)
+    confirm_words(rd, words)
     print("digest words match", file=sys.stderr)
-    version = review.draft.draft.signed.version
-    out = Path(args.out) if args.out else path.with_name(f"{version}.root.sig-{args.keyholder}.json")
-    sign_draft(path, args.keyholder, _module(args), _pin(args), out, on_touch=touch_prompt,
-               trusted=trusted, expect_digest=words)
-    _emit(args, [f"{args.keyholder} signed root v{version}: {out}"],
-          {"file": str(out), "keyholder": args.keyholder, "digest": review.draft.digest,
-           "trusted": review.anchor.source})
+    out = sign_remote(rd, _module(args), _pin(args), words, on_touch=touch_prompt)
+    _emit(args, [f"{args.keyholder} signed root v{rd.version}: {out}"],
+          {"file": str(out), "keyholder": args.keyholder, "digest": rd.digest,
+           "trusted": rd.anchor})
     return 0
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from ceremony.cli.common import Add, emit as _emit, open_workspace as _open
 from ceremony.errors import VerificationError
-from ceremony.trusted_start import fingerprint_text, parse_instant, root_fingerprint
 
 
 def cmd_script(args: argparse.Namespace) -> int:
@@ -30,6 +29,7 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony import chain  # lazy: python-tuf (the chain walk)
+    from ceremony.trusted_start import fingerprint_text, parse_instant, root_fingerprint  # lazy: hashlib
     at = parse_instant(args.at) if args.at else None
     published = chain.verify_published(Path(args.trusted), Path(args.metadata_dir),
                                        args.attestation_roots, at=at, check_expiry=False)

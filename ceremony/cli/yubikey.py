@@ -29,7 +29,6 @@ from typing import Any
 
 from ceremony.cli.common import Add, Handler, emit as _emit, say as _say
 from ceremony.errors import UsageError
-from ceremony.inputs import read_input_file
 from hsm.errors import AttestationError, PinMissingError
 
 
@@ -39,6 +38,8 @@ def _trust(args: argparse.Namespace) -> Any:
     if not path:
         return TrustStore.yubico()
     from cryptography import x509  # lazy: cryptography's X.509 (attestation roots only)
+
+    from ceremony.inputs import read_input_file  # lazy: tomllib (not needed by --help)
 
     data = read_input_file(Path(path), 1 << 20, "the attestation roots", error=AttestationError)
     try:

@@ -204,10 +204,9 @@ def export_draft_to(c: Any, out: Path) -> Sent:
     """
     sent = export_draft_file(c, out)
     version = c.state.draft["version"] if c.state.draft else None
-    return Sent("file", sent.where, [*sent.lines, f"the keyholder runs: ceremony sign-draft {sent.where.name} "
-                              "--keyholder NAME"
-                              + (" --trusted ROOT" if version and version > 1 else "")
-                              + " --expect-digest WORDS"], sent.data)
+    advice = (f"the keyholder runs: ceremony sign-draft {sent.where.name} --keyholder NAME"
+              + (" --trusted ROOT" if version and version > 1 else "") + " --expect-digest WORDS")
+    return Sent("file", sent.where, [*sent.lines, advice], sent.data)
 
 
 def published_exports(c: Any) -> list[dict[str, Any]]:
