@@ -2,7 +2,8 @@
 checked as a client would check it.
 
 Thin: the script is :func:`ceremony.flows.script.write_script` (the TUI's too) over
-:mod:`ceremony.script`; the chain walk is :func:`ceremony.chain.verify_published`. This
+:mod:`ceremony.script`; the chain walk is :func:`ceremony.chain.verify_published` and its verdict
+:func:`ceremony.flows.audit.require_verified`. This
 module parses and prints.
 """
 
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.cli.common import Add, emit as _emit, open_workspace as _open
-from ceremony.errors import VerificationError
 
 
 def cmd_script(args: argparse.Namespace) -> int:
@@ -29,6 +29,7 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ceremony import chain  # lazy: python-tuf (the chain walk)
+    from ceremony.flows.audit import require_verified  # lazy: the flows package (TUI operations)
     from ceremony.trusted_start import fingerprint_text, parse_instant, root_fingerprint  # lazy: hashlib
     at = parse_instant(args.at) if args.at else None
     published = chain.verify_published(Path(args.trusted), Path(args.metadata_dir),
@@ -53,14 +54,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                         "trusted_fingerprint": root_fingerprint(report.trusted_bytes),
                         "attestations": [a.to_dict() for a in attested],
                         "newest_keys": _newest_keys(report)})
-    failed = [a for a in attested if not a.ok]
-    if failed:
-        raise VerificationError(
-            "the attestation of " + ", ".join(f"{a.name}'s root key" for a in failed)
-            + f" does not verify: {failed[0].problems[0]}",
-            hint="the key may not have been generated on the YubiKey its metadata names")
-    if published.expired:
-        raise chain.expired_error(report)
+    require_verified(published)
     return 0
 
 

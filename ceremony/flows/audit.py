@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ceremony.chain import PublishedChain
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,23 @@ def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
         return lines, not failed
     except CeremonyError as e:
         return [f"FAIL {e.message}"], False
+
+
+def require_verified(published: PublishedChain) -> None:
+    """The verdict of ``ceremony verify`` once its lines are shown: a root key whose YubiKey
+    attestation fails, or an expired newest root, fails the command (exit 3, or 10 expired).
+
+    Raises:
+        VerificationError: a root key's attestation does not verify.
+        RootExpiredError: every version verified but the newest root has expired.
+    """
+    from ceremony import chain  # lazy: python-tuf (the TUI loads flows at start)
+    from ceremony.errors import VerificationError
+    failed = [a for a in published.attested if not a.ok]
+    if failed:
+        raise VerificationError(
+            "the attestation of " + ", ".join(f"{a.name}'s root key" for a in failed)
+            + f" does not verify: {failed[0].problems[0]}",
+            hint="the key may not have been generated on the YubiKey its metadata names")
+    if published.expired:
+        raise chain.expired_error(published.report)
