@@ -1,7 +1,8 @@
-"""Root keys born on YubiKeys: keygen (provision or adopt), attestation proven, recorded, re-checked.
+"""Root keys born on YubiKeys: the trust, the checks and the record of their attestation.
 
 A keyholder with ``device = "yubikey"`` in the plan gets their root key in PIV
-slot 9c of the YubiKey whose serial the plan names. ``keygen`` either
+slot 9c of the YubiKey whose serial the plan names. The keygen step
+(:func:`ceremony.steps.keygen.keygen_yubikey`) either
 provisions the YubiKey on the spot (PIV reset, only after the operator typed
 the serial) or adopts the key ``ceremony yubikey provision`` already made; in
 both cases the slot's attestation is fetched and verified before anything is
@@ -38,8 +39,13 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from securesystemslib.signer import Key
 
 from ceremony.errors import UsageError, VerificationError
+from ceremony.events import KEY_GENERATED
+from ceremony.formats import tuf as tuf_format
+from ceremony.inputs import read_input_file
+from hsm.errors import AttestationError, HsmError
 
 ENV_ROOTS = "CEREMONY_ATTESTATION_ROOTS"
 ATTESTATION_TYPE = "yubikey-piv"
@@ -76,7 +82,7 @@ class Trust:
         """Raises: VerificationError: the recorded trust is malformed."""
         if d.get("bundled"):
             return bundled()
-        from hsm.yubikey.attestation import TrustStore
+        from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
         try:
             roots = tuple(x509.load_pem_x509_certificate(p.encode()) for p in d["roots"])
             inters = tuple(x509.load_pem_x509_certificate(p.encode()) for p in d.get("intermediates", []))
@@ -91,7 +97,7 @@ def bundled() -> Trust:
     Raises:
         AttestationError: a bundled file is missing or changed.
     """
-    from hsm.yubikey.attestation import TrustStore
+    from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
     return Trust(TrustStore.yubico(), True)
 
 
@@ -101,9 +107,7 @@ def load_roots(path: Path) -> Trust:
     Raises:
         AttestationError: unreadable, not PEM certificates, or no root among them.
     """
-    from ceremony.inputs import read_input_file
-    from hsm.errors import AttestationError
-    from hsm.yubikey.attestation import TrustStore
+    from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
     path = Path(path)
     data = read_input_file(path, 1 << 20, "the attestation roots", error=AttestationError)
     try:
@@ -169,6 +173,13 @@ def algorithm_of(public_key: Any) -> str | None:
     return _CURVES.get(curve or "")
 
 
+def public_of(key: Any) -> Any:
+    """A root key's public key as a ``cryptography`` object: a TUF key's, or a notary key's
+    certificate's (what an attestation and a token key are compared with)."""
+    public_key = getattr(key, "public_key", None)
+    return public_key() if callable(public_key) else key._crypto_key()
+
+
 def _same_key(a: Any, b: Any) -> bool:
     spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return bool(a.public_bytes(*spki) == b.public_bytes(*spki))
@@ -215,8 +226,7 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
     key's ``x-ceremony-token-serial``, state PIN policy always and touch always or
     cached, and attest exactly this key.
     """
-    from ceremony.formats import tuf as tuf_format
-    from hsm.yubikey.attestation import verify_attestation
+    from hsm.yubikey.attestation import verify_attestation  # lazy: hsm.yubikey (~16 ms), checks only
     f = key.unrecognized_fields
     name = tuf_format.key_name(key)
     yubikey = f.get(tuf_format.X_DEVICE) == YUBIKEY
@@ -243,7 +253,6 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
     problems = list(verdict.problems)
     if expected is None:
         problems.append("the key names no YubiKey serial to check the attestation against")
-    from ceremony.engine import public_of
     try:
         if not _same_key(verdict.public_key, public_of(key)):
             problems.append("the attestation is for another key than this root key")
@@ -256,7 +265,6 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
 
 def stored(key: Any) -> bool:
     """Whether a root key (TUF, or notary with its sidecar identity) carries an attestation."""
-    from ceremony.formats import tuf as tuf_format
     return tuf_format.X_ATTESTATION in key.unrecognized_fields
 
 
@@ -281,77 +289,8 @@ def check_root(root: Any, roots: Path | str | None = None,
 
 def _no_trust() -> Trust:
     """A trust that holds nothing: for keys without an attestation, never consulted."""
-    from hsm.yubikey.attestation import TrustStore
+    from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
     return Trust(TrustStore((), (), "none"), False)
-
-
-# ---- keygen ------------------------------------------------------------------------------
-
-
-def keygen_yubikey(c: Any, holder: Any, pin: Any, *, trust: Trust,
-                   provision: Any = None, on_touch: Any = None) -> Any:
-    """``keyholder``'s root key in slot 9c of their YubiKey: provisioned now, or adopted.
-
-    The engine has already checked the step may run (preflight, not yet generated).
-    The intent is journaled first; the key is recorded only once its attestation
-    verified.
-
-    Args:
-        provision: ``hsm.yubikey.provision.ProvisionPrompts`` to reset PIV and generate
-            the key now (the operator types the serial); None to adopt the key in slot 9c.
-
-    Raises:
-        AttestationError: the attestation does not verify (exit 3, the verdict's reasons).
-        VerificationError: the slot's key is not the plan's algorithm.
-        FactoryDefaultsError, PinFinalTryError, PinLockedError: the YubiKey is not fit.
-        ProvisionAbortedError: the typed serial did not match (nothing changed).
-        hsm.errors.HsmError: missing, ambiguous or removed YubiKey; empty slot.
-    """
-    from ceremony.state import KEY_GENERATED, KEYGEN_INTENT
-    from ceremony.workspace import atomic_write
-    from hsm.yubikey.attestation import attest
-    from hsm.yubikey.preflight import preflight
-    from hsm.yubikey.provision import provision as provision_device
-    from hsm.yubikey.signing import open_signing_key
-
-    name, serial = holder.name, int(holder.serial)
-    mode = "provision" if provision is not None else "adopt"
-    if name not in c.state.intents:
-        c.record(KEYGEN_INTENT, {
-            "keyholder": name, "device": YUBIKEY, "mode": mode, "yubikey_serial": serial,
-            "slot": "9c", "algorithm": holder.algorithm, "touch": holder.touch,
-            "key_id_hex": "02", "object_label": None, "token_label": None,
-            "token_serial": holder.serial, "trust": trust.description})
-    if provision is not None:
-        provision_device(serial, provision, algorithm=holder.algorithm, touch=holder.touch)
-    else:
-        preflight(serial).require_ready()  # factory defaults, PIN budget: no PIN spent
-
-    verdict = attest(serial, trust.store, allowed_pin_policies=("always",),
-                     allowed_touch_policies=(holder.touch,))
-    verdict.require()
-    actual = algorithm_of(verdict.public_key)
-    if actual != holder.algorithm:
-        raise VerificationError(
-            f"slot 9c of YubiKey {serial} holds an {actual or 'unsupported'} key, but the plan "
-            f"says {holder.algorithm} for {name}",
-            hint="provision the YubiKey again with the plan's algorithm (keygen --provision)")
-    yk = open_signing_key(serial, pin, on_touch, expected_public=verdict.public_key)
-
-    xfield = attestation_field(verdict)
-    # The format describes the key (TUF: x- fields with the attestation; notary: a root
-    # certificate signed on the card, which asks for the PIN and a touch once).
-    data, key_file = c._describe_key(name, yk, {"algorithm": holder.algorithm, "key_id_hex": "02"},
-                                     None, attestation=xfield)
-    data.update({"device": YUBIKEY, "attestation": {"mode": mode, "verdict": verdict_record(verdict),
-                                                    "trust": trust.to_record()}})
-    from ceremony.formats.tuf import X_ATTESTATION
-    if X_ATTESTATION not in data["key"]:  # notary: root.json cannot carry it; the journal does
-        data["attestation"]["field"] = xfield
-    atomic_write(c.ws.keys / f"root-{name}.json", key_file)
-    atomic_write(c.ws.keys / f"attestation-{name}.pem", field_pem(xfield).encode())
-    c.record(KEY_GENERATED, data)
-    return c.state.keys[name]
 
 
 # ---- the record ------------------------------------------------------------------------------
@@ -374,13 +313,12 @@ class _JournaledKey:
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> _JournaledKey:
-        from ceremony.formats import tuf as tuf_format
         return cls({tuf_format.X_KEYHOLDER: d["keyholder"], tuf_format.X_DEVICE: YUBIKEY,
                     tuf_format.X_TOKEN_SERIAL: d.get("token_serial"),
                     tuf_format.X_ATTESTATION: d["attestation"]["field"]}, dict(d["key"]))
 
     def public_key(self) -> Any:
-        from ceremony.formats.notary_keys import public_key_from_entry
+        from ceremony.formats.notary_keys import public_key_from_entry  # lazy: ~17 ms, notary keys only
         return public_key_from_entry(self.entry)
 
 
@@ -391,14 +329,11 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
     or a rehearsal's own roots), as of the time it was journaled; the key file and
     ``keys/attestation-NAME.pem`` must match.
     """
-    from securesystemslib.signer import Key
-
-    from hsm.errors import HsmError
     checks: list[str] = []
     problems: list[str] = []
     for e in events:
         d = e.data
-        if e.type != "key-generated" or d.get("device") != YUBIKEY:
+        if e.type != KEY_GENERATED or d.get("device") != YUBIKEY:
             continue
         who = d.get("keyholder", "?")
         rec = d.get("attestation") or {}

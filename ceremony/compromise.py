@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tuf.api.metadata import Root
 
@@ -22,6 +22,9 @@ from ceremony.errors import PlanError, StateError, UsageError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.plan import ONLINE_ROLES, Plan, format_duration
 from ceremony.workspace import atomic_write
+
+if TYPE_CHECKING:  # a top import would be a cycle: ceremony.session imports this module
+    from ceremony.session import Session
 
 EMERGENCY_ROOT_EXPIRY = timedelta(days=90)
 
@@ -103,7 +106,7 @@ def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
     return Delegations(md.signed.version, by_key)
 
 
-def current_root(c: Any) -> Root:
+def current_root(c: Session) -> Root:
     """The root the compromise is measured against: the newest published, else the previous."""
     if c.state.published:
         return c.draft_metadata().signed
@@ -249,7 +252,7 @@ def check_declared(plan: Plan, previous_keyids: set[str] | None, previous_versio
                                 hint=f"generate a new {role} key and point roles.{role}.keys at it")
 
 
-def describe_declared(c: Any) -> list[str]:
+def describe_declared(c: Session) -> list[str]:
     """The plan's compromised keys in words ("alice's root key 1a2b3c4d5e6f", "targets key ...")."""
     prev = c.previous_root()
     if prev is None or not c.plan.compromised_keys:
@@ -270,7 +273,7 @@ def _toml_str(s: str) -> str:
     return json.dumps(s)
 
 
-def write_plan(c: Any, a: Assessment, out_dir: Path) -> Path:
+def write_plan(c: Session, a: Assessment, out_dir: Path) -> Path:
     """Write the emergency plan (and the kept online keys) into ``out_dir`` for review.
 
     New online keys are expected at ``out_dir/new-online/<role>.pub.pem``.

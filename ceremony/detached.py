@@ -29,7 +29,8 @@ from tuf.api.metadata import Metadata, Root
 from ceremony.errors import StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.inputs import load_json, read_input_file
-from ceremony.state import SIGNATURE_ADDED
+from ceremony.session import Session
+from ceremony.steps.detached import signature_imported
 from ceremony.workspace import atomic_write
 from hsm.pkcs11 import Module, PinProvider
 
@@ -99,7 +100,7 @@ class _Tuf:
     NAME = "tuf"
 
     @staticmethod
-    def document(c: Any) -> dict[str, Any]:
+    def document(c: Session) -> dict[str, Any]:
         md = c.draft_metadata()
         prev = c.previous_root()
         return {"draft": Metadata(md.signed).to_dict(),
@@ -181,7 +182,7 @@ def _file_format(obj: dict[str, Any], path: Path) -> str:
 # ---- the draft travels out -----------------------------------------------------------
 
 
-def export_draft(c: Any, out: Path) -> Path:
+def export_draft(c: Session, out: Path) -> Path:
     """Write the current draft of ceremony ``c`` as a travelling draft file (never overwrites).
 
     Raises:
@@ -321,7 +322,7 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
     return out
 
 
-def import_signature(c: Any, path: Path) -> list[str]:
+def import_signature(c: Session, path: Path) -> list[str]:
     """Take a detached signature file into ceremony ``c``; returns the key ids added.
 
     Raises:
@@ -351,7 +352,7 @@ def import_signature(c: Any, path: Path) -> list[str]:
     if digest != c.state.draft_digest:
         raise VerificationError(f"{path} signs another draft (digest {str(digest)[:16]}...), "
                                 f"not the current root v{md.signed.version} "
-                                f"({c.state.draft_digest[:16]}...): it is stale or foreign")
+                                f"({str(c.state.draft_digest)[:16]}...): it is stale or foreign")
     if not isinstance(sigs, list) or not sigs or not all(isinstance(s, dict) for s in sigs):
         raise VerificationError(f"{path} holds no signatures")
     adapter = _format(fmt)
@@ -382,8 +383,6 @@ def import_signature(c: Any, path: Path) -> list[str]:
         check_signature_token(c, path, keyholder, counting[keyid], s)  # unsigned fields
         checked.append((keyid, fields, s.get("token_serial")))
     for keyid, fields, serial in checked:
-        c.record(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": keyid, **fields,
-                                   "draft": c.state.draft_digest,
-                                   "token_serial": serial, "imported": str(path.name)})
+        signature_imported(c, keyholder, keyid, fields, c.state.draft_digest, serial, str(path.name))
     c._write_draft()
     return [keyid for keyid, _, _ in checked]

@@ -1,4 +1,4 @@
-"""The ceremony engine: each step reads state, acts, and journals before it reports.
+"""The ceremony engine: the facade the CLI and the TUI call, over a session and its steps.
 
 Steps: init, keygen (per keyholder), draft, sign (per keyholder), publish. The
 CLI and the TUI call these and only render what they return. Every effect is
@@ -6,371 +6,57 @@ appended to the journal before the step returns, and state is the replay of
 the journal, so a crash resumes where it stopped: a key whose generation was
 intended but not recorded is looked up on its token by id before a new one is
 made, and drafts are rebuilt from the journal.
+
+What a workspace holds and answers is :class:`ceremony.session.Session`; each
+step is a function in :mod:`ceremony.steps`; :class:`Ceremony` adds them as
+methods (``c.keygen(...)``) and picks the class of a workspace's format
+(:func:`ceremony_class`). Dependencies run one way: engine → steps → session.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import tempfile
-import uuid
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root
 
-from ceremony import chain, pin_audit
-from ceremony.compromise import check_declared
-from ceremony.errors import (
-    CeremonyError,
-    PlanError,
-    StateError,
-    ThresholdError,
-    VerificationError,
-    WorkspaceError,
+from ceremony.errors import PlanError
+from ceremony.session import (
+    Session,
+    create_workspace,
+    open_root_key,
+    sha256,
+    utc,
 )
-from ceremony.formats import tuf as tuf_format
-from ceremony.formats.base import ThresholdStatus
-from ceremony.journal import Journal
-from ceremony.keys import key_from_crypto
-from ceremony.lock import hold as hold_workspace, note
-from ceremony.plan import (
-    Plan,
-    client_warnings,
-    load_online_keys,
-    parse_plan,
-    read_plan_text,
-    shared_online_keys,
-)
-from ceremony.state import (
-    DRAFT_CREATED,
-    INITIALIZED,
-    KEY_GENERATED,
-    KEYGEN_INTENT,
-    KEYGEN_RECOVERED,
-    PUBLISHED,
-    SIGNATURE_ADDED,
-    KeyRecord,
-    State,
-    replay,
-)
-from ceremony.workspace import Workspace, atomic_write, fsync_dir
+from ceremony.state import KeyRecord
+from ceremony.steps import draft as draft_step, keygen as keygen_step, publish as publish_step, sign as sign_step
+from ceremony.steps.sign import SignResult
 from hsm.pkcs11 import Module, PinProvider
-from hsm.signer import TokenSigner
+
+__all__ = ["Ceremony", "SignResult", "ceremony_class", "create_workspace", "open_root_key",
+           "sha256", "utc"]
 
 
-def sha256(data: bytes) -> str:
-    """Hex sha256, the digest used throughout the record."""
-    return hashlib.sha256(data).hexdigest()
-
-
-@dataclass(frozen=True)
-class SignResult:
-    """What one keyholder's signing step did, and where the thresholds stand now."""
-
-    keyholder: str
-    keyids: list[str]
-    token: str
-    status: ThresholdStatus
-
-
-class Ceremony:
-    """One workspace: its plan, its journal, and the steps that advance it."""
-
-    def __init__(self, ws: Workspace, journal: Journal, plan: Plan) -> None:
-        self.ws = ws
-        self.journal = journal
-        self.plan = plan
-        self.state: State = replay(journal.events)
-        self.hold: Any = None  # this process's hold on the workspace lock (ceremony.lock)
-
-    def _adopt_hold(self, hold: Any) -> None:
-        """Keep ``hold`` while this object lives (or until :meth:`close`, or the CLI command's
-        end: see :class:`ceremony.lock.Sitting`)."""
-        self.hold = hold
-        weakref.finalize(self, hold.release)
-
-    def close(self) -> None:
-        """Let go of the workspace: another process may open it once this process holds it
-        no more. Nothing is written; the object must not be used to change it afterwards."""
-        if self.hold is not None:
-            self.hold.release()
-
-    # ---- opening -------------------------------------------------------------
+class Ceremony(Session):
+    """One workspace and the steps that advance it (each in :mod:`ceremony.steps`)."""
 
     @classmethod
-    def init(cls, root: Path, plan_path: Path, previous: Path | None = None, *,
-             trusted: Path | None = None, expect_root: str | None = None) -> Ceremony:
-        """Start a ceremony in a new folder from a plan (and, for a rotation, a previous chain).
-
-        The plan and the online public keys are validated and copied in first;
-        a previous chain (any versions) is verified from ``trusted``, else from its oldest
-        root (whose fingerprint ``expect_root`` may pin), before anything is written.
+    def _class_for(cls, fmt: str) -> type[Session]:
+        """A workspace opened as ``Ceremony`` opens as its format's class; a format's own
+        class opens as itself.
 
         Raises:
-            PlanError: the plan or a key file is invalid.
-            VerificationError: the previous chain does not verify.
-            WorkspaceError: the folder already holds something.
+            PlanError: the format has no engine.
         """
-        text = read_plan_text(Path(plan_path))  # bounded, a regular file, strict UTF-8
-        plan = parse_plan(text)
-        if cls is Ceremony and plan.format != "tuf":
-            return ceremony_class(plan.format).init(root, plan_path, previous, trusted=trusted,
-                                                    expect_root=expect_root)
-        online = load_online_keys(plan, Path(plan_path).resolve().parent)
-        prev_info, prev_files = (_load_previous(previous, trusted, expect_root) if previous
-                                 else (None, {}))
-        newest = None
-        if prev_info is not None:
-            newest = tuf_format.from_bytes(prev_files[f"{prev_info['version']}.root.json"], "previous")
-            _check_online_vs_root(online, newest.signed)
-        elif plan.out_of_band:
-            raise PlanError("ceremony.out_of_band only applies when continuing a repository (--previous)")
-        check_declared(plan, set(newest.signed.keys) if newest else None,
-                       newest.signed.version if newest else 0,
-                       {role: [k.key.keyid for k in keys] for role, keys in online.items()})
-        warnings = shared_online_keys(online) + client_warnings(plan)
+        return ceremony_class(fmt) if cls is Ceremony else cls
 
-        online_data = {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
-                       for role, keys in online.items()}
-        ws, journal = create_workspace(Path(root), plan, text, prev_info, prev_files, online_data,
-                                       warnings, plan_dir=Path(plan_path).resolve().parent)
-        c = cls(ws, journal, plan)
-        c._adopt_hold(hold_workspace(ws.root))  # one process per workspace from its first line
-        return c
-
-    @classmethod
-    def open(cls, root: Path, *, write: bool = True) -> Ceremony:
-        """Open an existing workspace, checking its journal and plan.
-
-        To change it (``write``, the default) this process takes the workspace lock
-        (:mod:`ceremony.lock`: one process per workspace), sets an incomplete last journal
-        line aside (:meth:`ceremony.journal.Journal.recover`) and writes again any file the
-        journal describes that a failed write left missing (:meth:`rewrite_missing_files`).
-        A reader (``write=False``: status, script) takes no lock and changes nothing; an
-        incomplete last line is left out of its view and reported in ``journal.torn``.
-
-        Raises:
-            WorkspaceError: not a workspace, another process holds it, or the journal is broken.
-            VerificationError: the plan was edited after ``init``.
-        """
-        ws = Workspace(Path(root))
-        ws.check()
-        if not write:
-            return cls._open_checked(ws, Journal.open(ws.journal))
-        hold = hold_workspace(ws.root)
-        try:
-            c = cls._open_checked(ws, Journal.open(ws.journal, recover=True))
-        except BaseException:
-            hold.release()
-            raise
-        c._adopt_hold(hold)
-        done = c.journal.recovered
-        if done is not None:
-            note(f"the journal ended with an incomplete line ({done.data['size']} bytes, an append "
-                 f"cut short by a crash or a full disk); it was set aside into "
-                 f"{done.data['set_aside']} and journaled as line {done.seq}")
-        c.rewrite_missing_files()
-        return c
-
-    @classmethod
-    def _open_checked(cls, ws: Workspace, journal: Journal) -> Ceremony:
-        """The ceremony of a checked journal, once its plan matches the one it started with."""
-        state = replay(journal.events)
-        if not state.init:
-            raise WorkspaceError(f"{ws.journal} has no initialisation event")
-        try:
-            text = ws.plan.read_bytes()
-        except OSError:
-            raise WorkspaceError(f"{ws.plan} is missing") from None
-        if sha256(text) != state.init["plan_sha256"]:
-            raise VerificationError(f"{ws.plan} was changed after the ceremony started",
-                                    hint="the plan is fixed at init; start a new workspace for a new plan")
-        plan = parse_plan(text.decode())
-        klass = ceremony_class(plan.format) if cls is Ceremony else cls
-        return klass(ws, journal, plan)
-
-    def rewrite_missing_files(self) -> None:
-        """Write again the files the journal fully describes that are missing: the draft being
-        signed and generated keys' public key files. A step whose event was journaled reports
-        success even when writing such a file failed (a full disk, see :meth:`_write_derived`);
-        the next command that opens the workspace puts the file back. A sealed workspace is a
-        record and is left as it is; a file that cannot be rebuilt is a warning here (the step
-        that needs it says why)."""
-        if self.state.sealed:
-            return
-        try:
-            if self.state.draft is not None and \
-                    not self.ws.draft_path(self.state.draft["version"]).exists():
-                self._write_derived(self._write_draft)
-            self._rewrite_published()
-            generated = {e.data["keyholder"]: e.data for e in self.journal.events
-                         if e.type == KEY_GENERATED}
-            for keyholder, event in generated.items():
-                path = self.ws.keys / f"root-{keyholder}.json"
-                if not path.exists():
-                    data = self._key_file_from_event(event)
-                    self._write_derived(lambda p=path, d=data: atomic_write(p, d))  # type: ignore[misc]
-        except CeremonyError as e:
-            note(f"a file missing from the workspace could not be rebuilt from the journal: "
-                 f"{e.message}")
-
-    def _rewrite_published(self) -> None:
-        """Put back a published root file that was deleted (``metadata/N.root.json``,
-        ``root.json``): rebuilt from the journaled draft and signatures, and written only when
-        its bytes have the digest the ``published`` event recorded, so what comes back is
-        exactly what was published (anything else stays missing, and export names it)."""
-        d = self.state.draft
-        if d is None or not self.state.draft_published:
-            return
-        event = next((e.data for e in reversed(self.journal.events)
-                      if e.type == PUBLISHED and e.data.get("version") == d["version"]), None)
-        if event is None:
-            return
-        missing = [name for name in event.get("files", [])
-                   if not (self.ws.metadata / str(name)).exists()]
-        if not missing:
-            return
-        data = self._published_bytes()
-        if data is None or sha256(data) != event.get("sha256"):
-            return
-        for name in missing:
-            self._write_derived(lambda p=self.ws.metadata / str(name): atomic_write(p, data))  # type: ignore[misc]
-            note(f"metadata/{name} was missing; rebuilt from the journal (sha256 {event['sha256'][:16]}... "
-                 "as published)")
-
-    def _published_bytes(self) -> bytes | None:
-        """The published root's file bytes as :meth:`_write_published` wrote them (TUF)."""
-        return tuf_format.to_bytes(self.draft_metadata())
-
-    def _key_file_from_event(self, event: dict[str, Any]) -> bytes:
-        """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event (TUF)."""
-        return json.dumps({"keyid": event["keyid"], **event["key"]}, indent=1,
-                          sort_keys=True).encode()
-
-    def _write_derived(self, write: Callable[[], None]) -> None:
-        """Write a file derived from an event already journaled; a failure is a warning.
-
-        The journal is what makes a step done: once its event is fsynced the step succeeded,
-        and a view of it that could not be written (the disk is full) must not turn that into
-        a failure the room would act on. The next command writes the file again
-        (:meth:`rewrite_missing_files`).
-        """
-        try:
-            write()
-        except WorkspaceError as e:
-            note(f"{e.message}; the step is recorded in the journal and the file is written "
-                 "again by the next command")
-
-    def _append(self, type_: str, data: dict[str, Any]) -> None:
-        if self.state.sealed:
-            raise StateError("the ceremony is sealed; nothing more is recorded in this workspace")
-        self.journal.append(type_, data)
-        self.state = replay(self.journal.events)
-
-    def require_token_step(self) -> None:
-        """Refuse a token step (keygen, sign, publish) of a live ceremony without a passing
-        preflight; rehearsals only warn. Refuse anything once the record is sealed.
-
-        Raises:
-            StateError: sealed, or (live) no passing preflight recorded.
-        """
-        if self.state.sealed:
-            raise StateError("the ceremony is sealed; nothing more can be done in this workspace",
-                             hint="start a new workspace (e.g. init --previous) for the next change")
-        from ceremony.preflight import require_preflight
-        require_preflight(self)
-
-    def record(self, type_: str, data: dict[str, Any]) -> None:
-        """Journal an event from another step module (preflight, export, seal, ...).
-
-        The event is fsynced before this returns; ``self.state`` is refreshed.
-        """
-        self._append(type_, data)
-
-    # ---- previous root (rotations) ---------------------------------------------
-
-    def previous_root(self) -> Metadata[Root] | None:
-        """The newest trusted root this ceremony continues from, re-checked against the journal."""
-        info = self.state.init.get("previous")
-        if not info:
-            return None
-        path = self.ws.previous / f"{info['version']}.root.json"
-        data = chain.read_root_file(path)
-        if sha256(data) != info["sha256"]:
-            raise VerificationError(f"{path} was changed after the ceremony started")
-        return tuf_format.from_bytes(data, path.name)
-
-    def revoked_in(self, keyid: str) -> int | None:
-        """The root version that dropped ``keyid``, if it was ever a root key of the chain."""
-        info = self.state.init.get("previous")
-        if not info:
-            return None
-        was_root = False
-        for v in info.get("versions", []):
-            is_root = keyid in self._previous_version(int(v)).roles[Root.type].keyids
-            if was_root and not is_root:
-                return int(v)
-            was_root = was_root or is_root
-        return self.state.draft["version"] if was_root and self.state.draft else None
-
-    def _previous_version(self, version: int) -> Any:
-        """Root ``version`` of the chain copied in at init (its signed part; TUF)."""
-        path = self.ws.previous / f"{version}.root.json"
-        return tuf_format.from_bytes(chain.read_root_file(path), path.name).signed
-
-    def previous_keys_of(self, keyholder: str) -> list[Key]:
-        """Root keys of ``keyholder`` in the previous root (by their ``x-`` fields)."""
-        prev = self.previous_root()
-        if prev is None:
-            return []
-        root = prev.signed
-        return [root.keys[k] for k in root.roles[Root.type].keyids
-                if tuf_format.keyholder_of(root.keys[k]) == keyholder]
-
-    # ---- keygen --------------------------------------------------------------
-
-    def needs_key(self, keyholder: str) -> bool:
-        """Whether ``keyholder`` must still generate a key in this ceremony."""
-        if keyholder in self.state.keys:
-            return False
-        return not self._reusable_previous_key(keyholder)
-
-    def _reusable_previous_key(self, keyholder: str) -> Key | None:
-        holder = self.plan.keyholder(keyholder)
-        for key in self.previous_keys_of(keyholder):
-            if key.keyid in self.plan.compromised_keys:
-                continue  # declared compromised: the keyholder needs a new key
-            f = key.unrecognized_fields
-            if (holder.token is None or f.get(tuf_format.X_TOKEN_LABEL) == holder.token) and \
-               (holder.serial is None or f.get(tuf_format.X_TOKEN_SERIAL) == holder.serial):
-                return key
-        return None
-
-    @pin_audit.audited("keygen")
     def keygen(self, keyholder: str, module: Module, pin: PinProvider, *,
                on_touch: Callable[[str], None] | None = None,
                attestation_roots: Path | str | None = None,
                provision: Any = None, now: datetime | None = None) -> KeyRecord:
-        """Generate ``keyholder``'s root key on their token.
-
-        The intent (with the key's CKA_ID) is journaled first; if the process dies
-        after the token made the key, the next run finds it by that id. What is
-        recorded of the key is the format's (:meth:`_describe_key`; ``now`` is for it).
-
-        A YubiKey keyholder (``device = "yubikey"``) gets the key in slot 9c: made now
-        when ``provision`` (``hsm.yubikey.provision.ProvisionPrompts``) is given, else
-        the key already provisioned there; either way its attestation must verify
-        (against the bundled Yubico roots, or ``attestation_roots`` in a rehearsal)
-        before it is recorded (see :mod:`ceremony.attestation`). ``module`` is not
-        used for them: YubiKeys are reached through ykcs11.
+        """Generate ``keyholder``'s root key on their token (:func:`ceremony.steps.keygen.keygen`).
 
         Raises:
             StateError: the keyholder already has a key, or is not a root keyholder.
@@ -379,458 +65,38 @@ class Ceremony:
             hsm.errors.HsmError: token missing, PIN refused, label already used;
                 attestation failed (exit 3).
         """
-        self.require_token_step()
-        holder = self.plan.keyholder(keyholder)
-        if keyholder not in self.plan.root.keyholders:
-            raise StateError(f"{keyholder} is not a root keyholder in the plan")
-        if keyholder in self.state.keys:
-            raise StateError(f"{keyholder} already has a root key in this ceremony "
-                             f"({self.state.keys[keyholder].keyid[:12]})",
-                             hint="a keyholder gets one key; nothing was generated")
-        if self._reusable_previous_key(keyholder) is not None:
-            raise StateError(f"{keyholder} already holds a key in the current root; it is kept",
-                             hint="to replace it, give the keyholder a new token in the plan")
-        if holder.device == "yubikey":
-            from ceremony import attestation
-            trust = attestation.trust_for(self.plan, attestation_roots)
-            return attestation.keygen_yubikey(self, holder, pin, trust=trust, provision=provision,
-                                              on_touch=on_touch)
-        if provision is not None:
-            from ceremony.errors import UsageError
-            raise UsageError(f"{keyholder}'s token is a PKCS#11 token, not a YubiKey: there is "
-                             "nothing to provision", hint="run keygen without --provision")
-        token = module.find_token(label=holder.token, serial=holder.serial)
-        intent = self.state.intents.get(keyholder)
-        tk = None
-        if intent is None:
-            intent = {"keyholder": keyholder, "key_id_hex": os.urandom(16).hex(),
-                      "object_label": f"{self.plan.name}/{keyholder}", "algorithm": holder.algorithm,
-                      "token_label": holder.token, "token_serial": holder.serial}
-            self._append(KEYGEN_INTENT, intent)
-        else:
-            tk = self._resume_keygen(keyholder, intent, module, token, pin)
-        if tk is None:
-            tk = module.generate(token, pin, intent["algorithm"], intent["object_label"],
-                                 bytes.fromhex(intent["key_id_hex"]))
-        data, key_file = self._describe_key(keyholder, tk, intent, now)
-        self._write_derived(lambda: atomic_write(self.ws.keys / f"root-{keyholder}.json", key_file))
-        self._append(KEY_GENERATED, data)
-        return self.state.keys[keyholder]
-
-    def _resume_keygen(self, keyholder: str, intent: dict[str, Any], module: Module, token: Any,
-                       pin: PinProvider) -> Any:
-        """After an interrupted keygen: the pair it made, or ``None`` once its debris is gone.
-
-        The intent was journaled by an earlier run that did not record a key, so the token
-        may hold what that run left (:mod:`hsm.leftovers`): a complete pair with the intent's
-        random CKA_ID that signs and verifies is adopted, never made twice; half-made objects
-        are journaled (``keygen-recovered``), then removed, so nothing is left orphaned.
-
-        Raises:
-            hsm.errors.HsmError: the token failed, or holds several keys with the intent's id.
-        """
-        from hsm import leftovers
-        found = leftovers.find(module, token, pin, intent["algorithm"],
-                               bytes.fromhex(intent["key_id_hex"]))
-        if found.remove:
-            self._append(KEYGEN_RECOVERED, {
-                "keyholder": keyholder, "key_id_hex": intent["key_id_hex"],
-                "token_label": intent.get("token_label"), "token_serial": intent.get("token_serial"),
-                "removed": [item.describe() for item in found.remove],
-                "adopted": found.pair is not None})
-            leftovers.remove(module, token, found)
-        return found.pair
-
-    def _describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
-                      attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
-        """The ``key-generated`` journal data and the public key file for a new token key (TUF).
-
-        ``attestation`` (a YubiKey's, as :mod:`ceremony.attestation` records it in the key's
-        ``x-`` fields) marks the key as a YubiKey's and travels in the root metadata.
-        """
-        public = key_from_crypto(tk.public_key())
-        key = tuf_format.root_key(public, keyholder, intent["algorithm"], tk.token.label,
-                                  tk.token.serial, tk.ref.uri(), device="yubikey" if attestation else None,
-                                  attestation=attestation or None)
-        data = {"keyholder": keyholder, "key": key.to_dict(), "keyid": key.keyid,
-                "algorithm": intent["algorithm"], "token_label": tk.token.label,
-                "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
-                "uri": tk.ref.uri()}
-        return data, json.dumps({"keyid": key.keyid, **key.to_dict()}, indent=1, sort_keys=True).encode()
-
-    # ---- draft ---------------------------------------------------------------
-
-    def root_keys(self) -> list[Key]:
-        """The root keys the plan asks for: kept from the previous root, or generated here.
-
-        Raises:
-            StateError: some keyholders still need to generate their key.
-        """
-        keys, waiting = [], []
-        for name in self.plan.root.keyholders:
-            rec = self.state.keys.get(name)
-            if rec is not None:
-                keys.append(self._key_from_record(rec))
-                continue
-            kept = self._reusable_previous_key(name)
-            if kept is not None:
-                keys.append(kept)
-            else:
-                waiting.append(name)
-        if waiting:
-            raise StateError("no root key yet for " + ", ".join(waiting),
-                             hint="run `ceremony keygen WORKSPACE --keyholder NAME` for each")
-        return keys
-
-    def _key_from_record(self, rec: KeyRecord) -> Any:
-        """A key generated in this ceremony, in the format's key type (TUF: an sslib Key)."""
-        return Key.from_dict(rec.keyid, dict(rec.key))
-
-    def online_keys(self) -> dict[str, list[Key]]:
-        """The online roles' public keys as copied in at init."""
-        return {role: [Key.from_dict(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
-                       for k in keys]
-                for role, keys in self.state.init["online_keys"].items()}
+        return keygen_step.keygen(self, keyholder, module, pin, on_touch=on_touch,
+                                  attestation_roots=attestation_roots, provision=provision, now=now)
 
     def draft(self, now: datetime | None = None) -> Metadata[Root]:
-        """Draft the next root version from the plan and the keys; unsigned.
+        """Draft the next root version, unsigned (:func:`ceremony.steps.draft.draft`).
 
         Raises:
             StateError: keys missing, or a draft already exists.
+            VerificationError: a rotation would make a root key an online key.
         """
-        if self.state.draft is not None:
-            raise StateError(f"root v{self.state.draft['version']} is already drafted",
-                             hint="sign it (`ceremony sign`), or start a new workspace to change it")
-        from ceremony import integrity
-        integrity.check_online_keys(self)  # the journal's online keys are the plan's
-        prev = self.previous_root()
-        now = now or tuf_format.utcnow()
-        version = prev.signed.version + 1 if prev else 1
-        md = self.build_draft(version, now, self.online_keys())
-        if prev is not None:
-            _check_rotation(prev.signed, md.signed)
-        self._append(DRAFT_CREATED, {"version": version, "digest": tuf_format.signed_digest(md),
-                                     "signed": md.signed.to_dict(), "created": now.isoformat()})
-        self._write_derived(self._write_draft)
-        return md
+        return draft_step.draft(self, now)
 
-    def build_draft(self, version: int, now: datetime, online: dict[str, list[Key]]) -> Metadata[Root]:
-        """Root ``version`` as the plan, the root keys and ``online`` make it at ``now`` (TUF);
-        ``draft`` journals it, ``ceremony.integrity`` rebuilds it to check the journal's."""
-        return tuf_format.build_root(
-            version, tuf_format.expiry(now, self.plan.root.expires), self.plan.consistent_snapshot,
-            self.root_keys(), self.plan.root.threshold,
-            {r.name: (online[r.name], r.threshold) for r in self.plan.online}, created=now)
-
-    def draft_metadata(self) -> Metadata[Root]:
-        """The current draft with every journaled signature attached.
-
-        Raises:
-            StateError: nothing drafted yet.
-        """
-        d = self.state.draft
-        if d is None:
-            raise StateError("there is no draft yet", hint="run `ceremony draft WORKSPACE` first")
-        md: Metadata[Root] = Metadata(Root.from_dict(json.loads(json.dumps(d["signed"]))))
-        for keyid, s in self.state.signatures.items():
-            md.signatures[keyid] = Signature(keyid, s["sig"])
-        return md
-
-    def _write_draft(self) -> None:
-        md = self.draft_metadata()
-        atomic_write(self.ws.draft_path(md.signed.version), tuf_format.to_bytes(md))
-
-    def describe(self, md: Metadata[Root] | None = None) -> list[str]:
-        """The draft (or ``md``) in words for the room: roles, keys by name, thresholds, expiry."""
-        md = md or self.draft_metadata()
-        return tuf_format.describe_root(md.signed)
-
-    def changes(self, md: Metadata[Root] | None = None) -> list[str]:
-        """What changes from the previous root to the draft (or ``md``), in words, per role."""
-        md = md or self.draft_metadata()
-        prev = self.previous_root()
-        return tuf_format.diff_roots(prev.signed if prev else None, md.signed)
-
-    def check_draft_file(self) -> None:
-        """Refuse to go on if the draft file on disk no longer matches what was drafted.
-
-        Raises:
-            VerificationError: the file's signed part was edited.
-        """
-        d = self.state.draft
-        assert d is not None
-        path = self.ws.draft_path(d["version"])
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return  # rebuilt from the journal when next written
-        if self._draft_file_digest(data, path.name) != d["digest"]:
-            raise VerificationError(
-                f"the draft {path.name} was changed after it was drafted; refusing to sign it",
-                hint="nothing was signed; restore the draft or start a new workspace")
-
-    def _draft_file_digest(self, data: bytes, name: str) -> str | None:
-        """The digest of the signed part of a draft file as read back (TUF).
-
-        Raises:
-            VerificationError: the file is not root metadata.
-        """
-        return tuf_format.signed_digest(tuf_format.from_bytes(data, name))
-
-    # ---- sign ----------------------------------------------------------------
-
-    def signing_keys(self, keyholder: str) -> list[Key]:
-        """Keys of ``keyholder`` that count toward the new or the previous root threshold."""
-        md = self.draft_metadata()
-        keys: dict[str, Key] = {}
-        roots = [md.signed]
-        prev = self.previous_root()
-        if prev is not None:
-            roots.append(prev.signed)
-        for root in roots:
-            for keyid in root.roles[Root.type].keyids:
-                key = root.keys[keyid]
-                if tuf_format.keyholder_of(key) == keyholder:
-                    keys[keyid] = key
-        return self._not_compromised(keyholder, list(keys.values()))
-
-    def _not_compromised(self, keyholder: str, keys: list[Any]) -> list[Any]:
-        """``keys`` without those the plan declares compromised; none left is an error.
-
-        Raises:
-            VerificationError: every key of ``keyholder`` that would count is compromised.
-        """
-        kept = [k for k in keys if k.keyid not in self.plan.compromised_keys]
-        if keys and not kept:
-            raise VerificationError(
-                f"{keyholder}'s key {keys[0].keyid[:12]} was declared compromised "
-                "(ceremony.compromised_keys): it does not sign this root",
-                hint="the other keyholders sign; a compromised key never counts")
-        return kept
-
-    @pin_audit.audited("sign")
     def sign(self, keyholder: str, module: Module, pin: PinProvider, *,
              on_touch: Callable[[str], None] | None = None) -> SignResult:
-        """Add ``keyholder``'s signature(s) to the draft, verified before they are journaled.
-
-        A YubiKey key asks for its PIN once per signature and calls ``on_touch`` before
-        the card waits for a touch. How one signature is made and checked is the
-        format's (:meth:`_sign_one`).
+        """Add ``keyholder``'s signature(s) to the draft (:func:`ceremony.steps.sign.sign`).
 
         Raises:
             StateError: no draft, already published, or the keyholder already signed.
             VerificationError: the keyholder holds no key that counts, or the draft was edited.
             hsm.errors.HsmError: token missing/wrong, PIN refused.
         """
-        self.require_token_step()
-        md = self.draft_metadata()
-        draft = self.state.draft
-        assert draft is not None  # draft_metadata() refused a missing draft
-        if self.state.draft_published:
-            raise StateError(f"root v{draft['version']} is already published")
-        self.check_draft_file()
-        from ceremony import integrity
-        integrity.check_draft(self)  # re-derived from the plan and the key files
-        keys = self.signing_keys(keyholder)
-        if not keys:
-            v = draft["version"]
-            where = f"root v{v}" + (f" or the previous root v{v - 1}" if v > 1 else "")
-            raise VerificationError(f"{keyholder} holds no key in {where}: their signature would "
-                                    "count toward no threshold")
-        todo = [k for k in keys if k.keyid not in self.state.signatures]
-        if not todo:
-            raise StateError(f"{keyholder} has already signed root v{draft['version']}")
-        payload = md.signed_bytes
-        tokens = []
-        for key in todo:
-            fields, token_serial = self._sign_one(keyholder, key, module, pin, on_touch, payload)
-            tokens.append(tuf_format.token_hint(key))
-            self._append(SIGNATURE_ADDED, {"keyholder": keyholder, "keyid": key.keyid, **fields,
-                                           "draft": self.state.draft_digest, "token_serial": token_serial})
-        self._write_derived(self._write_draft)
-        return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), self.status())
-
-    def _sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
-                  on_touch: Callable[[str], None] | None, payload: bytes) -> tuple[dict[str, Any], str]:
-        """One verified signature over ``payload`` (TUF): its journal fields and the token serial.
-
-        Raises:
-            hsm.errors.HsmError: token missing/wrong, PIN refused, a signature that does not verify.
-        """
-        signer = self._signer(key, module, pin, on_touch)
-        sig = signer.sign(payload)
-        key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
-        return {"sig": sig.signature}, signer.token_key.token.serial
-
-    def _signer(self, key: Key, module: Module, pin: PinProvider,
-                on_touch: Callable[[str], None] | None = None) -> TokenSigner:
-        return TokenSigner(open_root_key(key, module, pin, on_touch), key)
-
-    def token_for(self, keyholder: str) -> str:
-        """Which token(s) ``keyholder`` must insert to sign the current draft."""
-        return ", ".join(tuf_format.token_hint(k) for k in self.signing_keys(keyholder))
-
-    # ---- status & publish ----------------------------------------------------
-
-    def status(self) -> ThresholdStatus:
-        """Threshold verdicts for the current draft.
-
-        Raises:
-            StateError: nothing drafted yet.
-        """
-        prev = self.previous_root()
-        return self._emergency_view(tuf_format.status(self.draft_metadata(), prev.signed if prev else None))
-
-    def _emergency_view(self, st: ThresholdStatus) -> ThresholdStatus:
-        """``st`` with the plan's emergency facts applied: an out-of-band root does not need the
-        previous threshold, and nobody waits for a keyholder whose previous key is compromised."""
-        old = st.old
-        if old is None:
-            return st
-        if self.plan.compromised_keys:
-            barred = self.barred_keyholders()
-            old = replace(old, unsigned=tuple(n for n in old.unsigned if n not in barred))
-        return ThresholdStatus(st.version, st.new, old,
-                               old_required=st.old_required and not self.plan.out_of_band)
-
-    def barred_keyholders(self) -> set[str]:
-        """Keyholders whose key in the previous root the plan declares compromised."""
-        prev = self.previous_root()
-        if prev is None:
-            return set()
-        keys = prev.signed.keys
-        return {h for k in self.plan.compromised_keys if k in keys
-                for h in [tuf_format.keyholder_of(keys[k])] if h}
+        return sign_step.sign(self, keyholder, module, pin, on_touch=on_touch)
 
     def publish(self) -> list[Path]:
-        """Write ``metadata/N.root.json`` and ``metadata/root.json`` once every threshold is met.
+        """Write the published root once every threshold is met
+        (:func:`ceremony.steps.publish.publish`).
 
         Raises:
             ThresholdError: a threshold is not met (the verdict says who is missing).
             StateError: nothing drafted.
         """
-        self.require_token_step()
-        md = self.draft_metadata()
-        version = md.signed.version
-        if version in self.state.published:
-            raise StateError(f"root v{version} is already published")
-        self.check_draft_file()
-        from ceremony import integrity
-        integrity.check_draft(self)  # re-derived from the plan and the key files
-        st = self.status()
-        if not st.verified:
-            raise ThresholdError(f"root v{version} cannot be published below threshold: "
-                                 + "; ".join(st.lines()), verdict=st)
-        from ceremony.witness import require_witnesses
-        require_witnesses(self, "publish")  # the plan's FIDO2 witnesses signed off this head
-        self._write_draft()  # a sign killed after its journal line left the file behind
-        data, written = self._write_published(md)
-        self._append(PUBLISHED, {"version": version, "sha256": sha256(data),
-                                 "files": [p.name for p in written]})
-        return written
-
-    def _write_published(self, md: Any) -> tuple[bytes, list[Path]]:
-        """Write the published root (TUF: ``N.root.json`` and ``root.json``); its bytes and files.
-
-        Only signatures that count go out: the draft holds no stray ones (``sign`` refuses them).
-        """
-        data = tuf_format.to_bytes(md)
-        numbered = self.ws.metadata / f"{md.signed.version}.root.json"
-        if not (numbered.exists() and numbered.read_bytes() == data):
-            atomic_write(numbered, data, exclusive=True)
-        atomic_write(self.ws.metadata / "root.json", data)
-        return data, [numbered, self.ws.metadata / "root.json"]
-
-
-def open_root_key(key: Key, module: Module, pin: PinProvider,
-                  on_touch: Callable[[str], None] | None = None) -> Any:
-    """The token key behind a root key, found by its ``x-ceremony-*`` fields (no PIN spent yet).
-
-    A YubiKey key (``x-ceremony-device = "yubikey"``) opens through
-    ``hsm.yubikey.signing`` on ykcs11 (``module`` is not used): its PIN retry counter
-    is read before every login, each signature asks for the PIN (policy ALWAYS), and
-    ``on_touch`` is called before the card waits for a touch. Any other key opens on
-    ``module`` by its PKCS#11 URI.
-
-    Raises:
-        hsm.errors.HsmError: token missing or ambiguous, wrong key on it, PIN budget spent.
-    """
-    f = key.unrecognized_fields
-    if f.get(tuf_format.X_DEVICE) == "yubikey":
-        from hsm.yubikey.signing import open_signing_key
-        serial = str(f.get(tuf_format.X_TOKEN_SERIAL, ""))
-        if not serial.isdigit():
-            raise VerificationError(f"{tuf_format.key_name(key)}'s key names no YubiKey serial")
-        return open_signing_key(int(serial), pin, on_touch, expected_public=public_of(key))
-    token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
-                              serial=f.get(tuf_format.X_TOKEN_SERIAL))
-    from hsm.uri import parse_uri
-    ref = parse_uri(f[tuf_format.X_KEY_URI])
-    return module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
-                           expected_public=public_of(key))
-
-
-def public_of(key: Any) -> Any:
-    """A root key's public key as a ``cryptography`` object: a TUF key's, or a notary key's
-    certificate's."""
-    public_key = getattr(key, "public_key", None)
-    return public_key() if callable(public_key) else key._crypto_key()
-
-
-def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any] | None,
-                     prev_files: dict[str, bytes], online_data: dict[str, list[dict[str, Any]]],
-                     warnings: list[str], plan_dir: Path | None = None) -> tuple[Workspace, Journal]:
-    """Create a workspace all at once: built in a hidden folder beside it, then renamed.
-
-    A crash part-way leaves only the hidden ``.NAME.init-*`` folder, never a workspace
-    without its first journal line, so ``init`` can simply be run again.
-
-    Raises:
-        WorkspaceError: the folder already holds a ceremony or anything else.
-    """
-    final = Workspace(root)
-    if final.journal.exists():
-        raise WorkspaceError(f"{root} already holds a ceremony (journal.jsonl exists)",
-                             hint="choose a new folder; a workspace is never reused")
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise WorkspaceError(f"{root} is not empty", hint="choose a new, empty folder")
-    try:
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.init-", dir=root.parent))
-    except OSError as e:
-        raise WorkspaceError(f"cannot create the workspace {root}: {e.strerror}",
-                             hint="choose a folder on a writable disk") from None
-    ws = Workspace(tmp)
-    ws.create()
-    atomic_write(ws.plan, text.encode(), exclusive=True)
-    for name, data in prev_files.items():
-        atomic_write(ws.previous / name, data, exclusive=True)
-    for role, entries in online_data.items():
-        for entry in entries:
-            atomic_write(ws.keys / f"online-{role}-{entry['keyid'][:16]}.json",
-                         json.dumps(entry, indent=1, sort_keys=True).encode(), exclusive=True)
-    journal = Journal.create(ws.journal)
-    journal.append(INITIALIZED, {
-        "ceremony_id": str(uuid.uuid4()),
-        "plan_sha256": sha256(text.encode()),
-        "name": plan.name,
-        "format": plan.format,
-        "repository": plan.repository,
-        "rehearsal": plan.rehearsal,
-        "online_keys": online_data,
-        "previous": prev_info,
-        "tool_version": _tool_version(),
-        "warnings": warnings,
-        # where the plan's key files are: ``ceremony.integrity`` re-reads them before drafting
-        **({"plan_dir": str(plan_dir)} if plan_dir is not None else {}),
-    })
-    try:
-        os.rename(tmp, root)  # onto a missing or empty folder: atomic
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise WorkspaceError(f"cannot create the workspace {root}: {e.strerror}") from None
-    fsync_dir(root.parent)
-    return final, Journal(final.journal, journal.events)
+        return publish_step.publish(self)
 
 
 def ceremony_class(fmt: str) -> type[Ceremony]:
@@ -842,72 +108,6 @@ def ceremony_class(fmt: str) -> type[Ceremony]:
     if fmt == "tuf":
         return Ceremony
     if fmt == "notary":
-        from ceremony.formats.notary import NotaryCeremony
+        from ceremony.formats.notary import NotaryCeremony  # lazy: notary subclasses Ceremony
         return NotaryCeremony
     raise PlanError(f"no ceremony engine for format {fmt!r}")
-
-
-def _tool_version() -> str:
-    from ceremony import __version__
-    return __version__
-
-
-def _load_previous(directory: Path, trusted: Path | None = None,
-                   expect_root: str | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Verify a previous chain (any version) from its trusted start; return what to copy in.
-
-    The start is ``trusted``, else the oldest root present (trust on first use: its
-    fingerprint is journaled and shown, and ``expect_root`` refuses any other).
-    """
-    from ceremony.trusted_start import check_expected, root_fingerprint
-    directory = Path(directory)
-    files = chain.previous_root_files(directory)
-    start, name = chain.trusted_start(files, trusted)
-    check_expected(root_fingerprint(start), expect_root, f"the trusted root {name}")
-    report = chain.walk(start, directory, files=files, check_expiry=False, trusted_name=name)
-    first = report.trusted_version
-    copied = chain.verified_copies(report, files)
-    newest = report.newest_bytes
-    return ({"version": report.newest_version, "sha256": sha256(newest),
-             "versions": [first, *report.versions],
-             "trusted_version": first, "trusted_sha256": root_fingerprint(start),
-             "online": chain.online_expiries(
-                 files[report.newest_version].parent if report.newest_version in files
-                 else directory, report.newest.signed)}, copied)
-
-
-def _check_online_vs_root(online: dict, previous: Root) -> None:
-    """Refuse an online key that is (or was) a root key: online keys live on networked machines.
-
-    Raises:
-        PlanError: an online key file holds a root key of the previous root.
-    """
-    from ceremony.keyids import public_identity  # the key, not its id: one key has many ids
-    root_ids = {public_identity(previous.keys[k]): k for k in previous.roles[Root.type].keyids}
-    for role, keys in online.items():
-        for k in keys:
-            if public_identity(k.key) in root_ids:
-                holder = tuf_format.key_name(previous.keys[root_ids[public_identity(k.key)]])
-                raise PlanError(f"{k.source}: the {role} key is a root key ({holder}) of root "
-                                f"v{previous.version}; a root key must never be an online key")
-
-
-def _check_rotation(old: Root, new: Root) -> None:
-    """Refuse rotations no client could follow, before anyone signs.
-
-    Raises:
-        VerificationError: a root key is reused as an online key.
-    """
-    from ceremony.keyids import public_identity  # the key, not its id: one key has many ids
-    root_ids = {public_identity(new.keys[k]): k for k in new.roles[Root.type].keyids}
-    for role in tuf_format.ONLINE_ROLES:
-        shared = {root_ids[i] for k in new.roles[role].keyids
-                  if (i := public_identity(new.keys[k])) in root_ids}
-        if shared:
-            raise VerificationError(f"a {role} key is also a root key ({sorted(shared)[0][:12]}); "
-                                    "online keys must never be root keys")
-
-
-def utc(dt: datetime) -> str:
-    """A datetime as ``YYYY-MM-DD HH:MM:SS UTC``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

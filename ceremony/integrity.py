@@ -40,9 +40,13 @@ import hashlib
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ceremony.errors import CeremonyError, VerificationError
+from ceremony.session import Session
+
+if TYPE_CHECKING:  # a top import would be a cycle: formats.notary imports the engine
+    from ceremony.formats.notary import NotaryCeremony
 
 #: The journal field (``initialized`` event) holding the plan's folder at ``init``.
 PLAN_DIR = "plan_dir"
@@ -59,7 +63,7 @@ def _short(keyid: str) -> str:
 # ---- online keys ------------------------------------------------------------------------
 
 
-def anchored_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
+def anchored_online_keys(c: Session) -> tuple[dict[str, list[dict[str, Any]]], str]:
     """The online keys as the plan's key files give them, and where they were read.
 
     The plan's folder journaled at ``init`` is tried first (outside the workspace); when its
@@ -77,7 +81,7 @@ def anchored_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
     return _workspace_copies(c), "the key files copied to keys/ at init"
 
 
-def _plan_files(c: Any, base: Path) -> dict[str, list[dict[str, Any]]]:
+def _plan_files(c: Session, base: Path) -> dict[str, list[dict[str, Any]]]:
     """Raises:
         PlanError: a key file is missing or not a public key.
     """
@@ -90,7 +94,7 @@ def _plan_files(c: Any, base: Path) -> dict[str, list[dict[str, Any]]]:
             for role, keys in load_online_keys(c.plan, base).items()}
 
 
-def _workspace_copies(c: Any) -> dict[str, list[dict[str, Any]]]:
+def _workspace_copies(c: Session) -> dict[str, list[dict[str, Any]]]:
     """The ``keys/online-ROLE-ID.json`` copies ``init`` wrote, per role (by file name).
 
     Raises:
@@ -147,7 +151,7 @@ _CHANGED = ("the online keys are not those the ceremony started with (a rewritte
             "replaced key files)")
 
 
-def check_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
+def check_online_keys(c: Session) -> tuple[dict[str, list[dict[str, Any]]], str]:
     """Refuse a journal whose online keys differ from the plan's key files (and ``keys/``).
 
     Returns the anchored online keys (role -> key entries with ``keyid``) and where they
@@ -165,7 +169,7 @@ def check_online_keys(c: Any) -> tuple[dict[str, list[dict[str, Any]]], str]:
     return anchored, where
 
 
-def check_draft(c: Any) -> None:
+def check_draft(c: Session) -> None:
     """Before a step relies on the draft: the online keys are anchored (:func:`check_online_keys`)
     and the draft's online roles are those keys at the plan's thresholds; a TUF draft is rebuilt
     whole from the plan and the keys and must have the journaled digest.
@@ -200,7 +204,7 @@ def check_draft(c: Any) -> None:
         _rebuild_tuf(c, anchored)
 
 
-def _rebuild_tuf(c: Any, anchored: dict[str, list[dict[str, Any]]]) -> None:
+def _rebuild_tuf(c: Session, anchored: dict[str, list[dict[str, Any]]]) -> None:
     """Rebuild the TUF draft from the plan, the root keys and ``anchored``; same digest or refuse.
 
     Raises:
@@ -212,6 +216,7 @@ def _rebuild_tuf(c: Any, anchored: dict[str, list[dict[str, Any]]]) -> None:
 
     from ceremony.formats import tuf as tuf_format
     d = c.state.draft
+    assert d is not None  # check_draft runs on a drafted ceremony (draft_metadata() refused)
     online = {role: [Key.from_dict(k["keyid"], {f: v for f, v in k.items() if f != "keyid"})
                      for k in entries] for role, entries in anchored.items()}
     try:
@@ -230,7 +235,7 @@ def _rebuild_tuf(c: Any, anchored: dict[str, list[dict[str, Any]]]) -> None:
 # ---- files that go out ------------------------------------------------------------------
 
 
-def check_export(c: Any, files: dict[str, bytes]) -> None:
+def check_export(c: Session, files: dict[str, bytes]) -> None:
     """Refuse to ship any published-metadata file that is not what the journal recorded.
 
     ``files`` are the exact bytes about to be bundled: ``N.root.json`` of each published
@@ -259,7 +264,7 @@ def check_export(c: Any, files: dict[str, bytes]) -> None:
         elif version is not None and version in previous_versions:
             previous[name] = data
         elif c.plan.format == "notary" and name == "ceremony-keys.json":
-            want = c.published_sidecar(newest.data["version"])
+            want = cast("NotaryCeremony", c).published_sidecar(newest.data["version"])
             if data != want:
                 raise VerificationError(
                     f"metadata/{name} differs from the key records in the journal: it was "
@@ -296,7 +301,7 @@ def _same(name: str, data: bytes, want: str, what: str) -> None:
                  "verify` names every difference")
 
 
-def _check_previous(c: Any, files: dict[str, bytes], versions: list[int],
+def _check_previous(c: Session, files: dict[str, bytes], versions: list[int],
                     info: dict[str, Any]) -> None:
     """The previous chain's bytes walk from its first root to the journaled newest one.
 
@@ -337,7 +342,7 @@ def _check_previous(c: Any, files: dict[str, bytes], versions: list[int],
 # ---- detached signatures ------------------------------------------------------------------
 
 
-def journaled_token(c: Any, key: Any) -> tuple[str | None, str | None]:
+def journaled_token(c: Session, key: Any) -> tuple[str | None, str | None]:
     """The token serial and label the journal records for a root key: its ``key-generated``
     event, else (a kept key) its ``x-ceremony-token-*`` fields in the previous root."""
     from ceremony.formats import tuf as tuf_format
@@ -349,7 +354,7 @@ def journaled_token(c: Any, key: Any) -> tuple[str | None, str | None]:
     return (None if serial is None else str(serial)), (None if label is None else str(label))
 
 
-def check_signature_token(c: Any, path: Path, keyholder: str, key: Any,
+def check_signature_token(c: Session, path: Path, keyholder: str, key: Any,
                           entry: dict[str, Any]) -> None:
     """Refuse a detached signature whose unsigned token fields are not the key's journaled ones.
 

@@ -21,7 +21,8 @@ from typing import Any
 from securesystemslib.formats import encode_canonical
 
 from ceremony.errors import WorkspaceError
-from ceremony.workspace import fsync_dir
+from ceremony.events import SEALED, JournalRecovered
+from ceremony.workspace import atomic_write, fsync_dir
 
 GENESIS = "0" * 64
 
@@ -264,14 +265,12 @@ class Journal:
             WorkspaceError: the tail cannot be saved or the journal cut (nothing is lost: the
                 file is cut only once the tail is safely aside), or the journal is sealed.
         """
-        from ceremony.state import JOURNAL_RECOVERED, SEALED  # the events' one home (imports Event)
         torn = self.torn
         assert torn is not None
         if self.events and self.events[-1].type == SEALED:
             raise WorkspaceError(
                 f"{self.path} ends with {len(torn.data)} byte(s) after its seal: nothing is ever "
                 "appended to a sealed journal", hint=TAMPER_HINT)
-        from ceremony.workspace import atomic_write
         stamp = now_utc().replace("-", "").replace(":", "")
         folder = self.path.parent / "recovery"
         name = f"journal-tail-{stamp}.bin"
@@ -295,10 +294,11 @@ class Journal:
             raise WorkspaceError(f"cannot cut the incomplete last line of {self.path}: "
                                  f"{e.strerror}", hint=f"its bytes are saved in recovery/{name}") from None
         self.size, self.torn = torn.offset, None
-        self.recovered = self.append(JOURNAL_RECOVERED, {
-            "set_aside": f"recovery/{name}", "sha256": torn.sha256, "size": len(torn.data),
-            "after_seq": len(self.events),
-            "reason": "an incomplete last line (an append cut short by a crash or a full disk)"})
+        event = JournalRecovered(
+            set_aside=f"recovery/{name}", sha256=torn.sha256, size=len(torn.data),
+            after_seq=len(self.events),
+            reason="an incomplete last line (an append cut short by a crash or a full disk)")
+        self.recovered = self.append(event.TYPE, event.to_data())
         return self.recovered
 
     def append(self, type_: str, data: dict[str, Any], time: str | None = None) -> Event:

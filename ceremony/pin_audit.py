@@ -14,7 +14,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ceremony.state import PIN_ATTEMPT
+from ceremony.session import Session
+from ceremony.steps.pin import pin_attempt
 from hsm.errors import PinError, PinIncorrectError, PinMissingError
 from hsm.pkcs11 import PinProvider, TokenInfo
 
@@ -66,29 +67,17 @@ def audited(step: str) -> Callable[[F], F]:
     return wrap
 
 
-def _journal(c: Any, step: str, keyholder: str, asked: list[TokenInfo], outcome: str | None) -> None:
+def _journal(c: Session, step: str, keyholder: str, asked: list[TokenInfo], outcome: str | None) -> None:
     """One ``pin-attempt`` event per PIN asked for; the last one carries the outcome (earlier
     ones were accepted, or the step would have stopped there). Never fails the step: a sealed
     ceremony or an unwritable journal leaves the step's own error to speak."""
     if not asked or outcome is None or getattr(c.state, "sealed", None):
         return
     for n, info in enumerate(asked, start=1):
-        data: dict[str, Any] = {"keyholder": keyholder, "step": step,
-                                "token_label": getattr(info, "label", None),
-                                "token_serial": getattr(info, "serial", None),
-                                "outcome": outcome if n == len(asked) else OK}
         left = getattr(info, "pin_attempts_left", None)
-        if isinstance(left, int):
-            data["attempts_left_before"] = left
         try:
-            c.record(PIN_ATTEMPT, data)
+            pin_attempt(c, keyholder, step, getattr(info, "label", None),
+                        getattr(info, "serial", None), outcome if n == len(asked) else OK,
+                        left if isinstance(left, int) and not isinstance(left, bool) else None)
         except Exception:  # noqa: BLE001 - the step's own outcome is what the operator needs
             return
-
-
-def describe(data: dict[str, Any]) -> str:
-    """A ``pin-attempt`` event in words for the transcript."""
-    left = data.get("attempts_left_before")
-    tries = f" ({left} tries left before it)" if left is not None else ""
-    return (f"PIN for token {data.get('token_label')!r} (serial {data.get('token_serial')}) "
-            f"{data.get('outcome')} during {data.get('step')}{tries}")

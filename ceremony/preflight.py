@@ -27,11 +27,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import StateError
+from ceremony.steps.preflight import journal_report
 
-PREFLIGHT = "preflight"  # == ceremony.state.PREFLIGHT (kept here so probes import nothing heavy)
+if TYPE_CHECKING:  # a top import would be a cycle: ceremony.session imports this module
+    from ceremony.session import Session
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
@@ -470,7 +472,7 @@ def _owners(tokens: Iterable[dict[str, Any]],
 # ---- the ceremony side ----------------------------------------------------------------
 
 
-def clock_floor(c: Any) -> ClockFloor:
+def clock_floor(c: Session) -> ClockFloor:
     """The newest time the workspace proves has passed.
 
     TUF root metadata carries no signing time, so the floor is the newest of:
@@ -494,7 +496,7 @@ def clock_floor(c: Any) -> ClockFloor:
     return best
 
 
-def _trusted_root_files(c: Any) -> list[Path]:
+def _trusted_root_files(c: Session) -> list[Path]:
     out = []
     for d in (c.ws.previous, c.ws.metadata):
         if d.is_dir():
@@ -521,7 +523,7 @@ def _parse_time(value: Any) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def run_preflight(c: Any, probes: Probes | None = None, module: Any | None = None,
+def run_preflight(c: Session, probes: Probes | None = None, module: Any | None = None,
                   module_error: str | None = None,
                   clock_confirmed: bool = False) -> PreflightReport:
     """Read the machine and judge it for ceremony ``c`` (nothing is journaled yet)."""
@@ -532,7 +534,7 @@ def run_preflight(c: Any, probes: Probes | None = None, module: Any | None = Non
                     trusted_expiry(c))
 
 
-def trusted_expiry(c: Any) -> tuple[str, datetime] | None:
+def trusted_expiry(c: Session) -> tuple[str, datetime] | None:
     """The expiry of the root this ceremony continues (rotations), if any."""
     prev = c.previous_root()
     if prev is None:
@@ -540,7 +542,7 @@ def trusted_expiry(c: Any) -> tuple[str, datetime] | None:
     return f"root v{prev.signed.version}", prev.signed.expires
 
 
-def record_preflight(c: Any, report: PreflightReport) -> None:
+def record_preflight(c: Session, report: PreflightReport) -> None:
     """Journal the report, then refuse if it failed.
 
     A refused preflight is journaled too: the record shows every attempt.
@@ -552,7 +554,7 @@ def record_preflight(c: Any, report: PreflightReport) -> None:
     if c.state.sealed:
         raise StateError("the ceremony is sealed; nothing more is recorded",
                          hint="start a new workspace for a new ceremony")
-    c.record(PREFLIGHT, report.to_dict())
+    journal_report(c, report.to_dict())
     if not report.passed:
         first = report.problems[0]
         more = len(report.problems) - 1
@@ -564,7 +566,7 @@ def record_preflight(c: Any, report: PreflightReport) -> None:
                  "run connected")
 
 
-def require_preflight(c: Any) -> None:
+def require_preflight(c: Session) -> None:
     """Refuse a token step of a live ceremony unless the last preflight passed and the
     machine is still off the network now.
 

@@ -22,39 +22,37 @@ from typing import Any
 
 from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError, WorkspaceError
+from ceremony.events import (
+    Confirmed,
+    Exported,
+    KeyGenerated,
+    Preflight,
+    Published,
+    Sealed,
+    WitnessEnrolled,
+    WitnessSigned,
+    parse,
+)
 from ceremony.journal import Event
 from ceremony.seal import (
     journal_format,
     load_published,
     previous_root,
-    refuse_if_sealed,
 )
-from ceremony.state import CONFIRMED, PIN_ATTEMPT, SEAL_SIGNATURE, SEALED
+from ceremony.session import Session
+from ceremony.steps.confirm import confirm as confirm  # the step, where callers have found it
 from ceremony.workspace import Workspace, atomic_write
-
-ADMIN = "administrator"
-
 
 # ---- confirmations ----------------------------------------------------------------
 
 
-def confirm(c: Any, what: str, text: str, digest: str | None = None, by: str = ADMIN) -> None:
-    """Journal an operator confirmation (draft approved, publish confirmed, ...).
-
-    Raises:
-        StateError: the ceremony is sealed.
-    """
-    refuse_if_sealed(c)
-    data: dict[str, Any] = {"what": what, "text": text, "by": by}
-    if digest is not None:
-        data["digest"] = digest
-    c.record(CONFIRMED, data)
-
-
-def confirmed(c: Any, what: str, digest: str | None = None) -> bool:
+def confirmed(c: Session, what: str, digest: str | None = None) -> bool:
     """Whether ``what`` (for this ``digest``, when given) has been confirmed."""
-    return any(e.type == CONFIRMED and e.data.get("what") == what
-               and (digest is None or e.data.get("digest") == digest) for e in c.journal.events)
+    for e in c.journal.events:
+        match parse(e):
+            case Confirmed(what=done, digest=over) if done == what and digest in (None, over):
+                return True
+    return False
 
 
 # ---- transcript ---------------------------------------------------------------------
@@ -83,109 +81,13 @@ def _words(hexdigest: str, n: int = 8) -> str:
 
 
 def entry_for(e: Event) -> Entry:
-    """Describe one journal event for people (pure)."""
-    d = e.data
-    kw: dict[str, Any] = {"seq": e.seq, "time": e.time, "step": e.type}
-    if e.type == "initialized":
-        rehearsal = "; REHEARSAL" if d.get("rehearsal") else ""
-        dig = {"plan.toml": d.get("plan_sha256", "")}
-        prev = d.get("previous")
-        if prev:
-            dig[f"previous {prev['version']}.root.json"] = prev["sha256"]
-        for role, keys in (d.get("online_keys") or {}).items():
-            for k in keys:
-                dig[f"{role} key"] = k["keyid"]
-        return Entry(**kw, actor=ADMIN, token=None, digests=dig,
-                     summary=f"ceremony {d.get('name')!r} initialised ({d.get('format')}, "
-                             f"repository {d.get('repository')}){rehearsal}, tool "
-                             f"{d.get('tool_version')}")
-    if e.type == "preflight":
-        verdict = "passed" if d.get("passed") else "REFUSED"
-        warn = [f["check"] for f in d.get("findings", []) if f.get("status") == "warn"]
-        extra = f"; warnings: {', '.join(warn)}" if warn else ""
-        host = d.get("host", {}).get("hostname", "?")
-        conf = "confirmed" if d.get("clock_confirmed") else "not confirmed"
-        return Entry(**kw, actor=ADMIN, token=None,
-                     digests={"tool": d.get("tool", {}).get("sha256", "")},
-                     summary=f"preflight {verdict} on {host}; clock {d.get('clock')} "
-                             f"({conf}){extra}")
-    if e.type == "keygen-intent" and d.get("device") == "yubikey":
-        what = ("reset PIV on and generate" if d.get("mode") == "provision" else "adopt")
-        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial"),
-                     summary=f"about to {what} an {d.get('algorithm')} key in slot 9c of YubiKey "
-                             f"{d.get('yubikey_serial')} (PIN always, touch {d.get('touch')}); "
-                             f"attestation trusted to {d.get('trust')}")
-    if e.type == "key-generated" and d.get("device") == "yubikey":
-        v = (d.get("attestation") or {}).get("verdict") or {}
-        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial"),
-                     digests={"keyid": d["keyid"]},
-                     summary=f"{d.get('algorithm')} key {d['keyid'][:12]} in slot 9c of YubiKey "
-                             f"{d.get('token_serial')}, attested (firmware {v.get('firmware')}, "
-                             f"PIN {v.get('pin_policy')}, touch {v.get('touch_policy')}); "
-                             f"words: {_words(d['keyid'])}")
-    if e.type == "witness-enrolled":
-        cred = d.get("credential") or {}
-        return Entry(**kw, actor=d.get("witness", "?"), token=None,
-                     summary=f"witness enrolled a FIDO2 credential "
-                             f"{str(cred.get('credential_id'))[:16]}... ({d.get('device')}, AAGUID "
-                             f"{cred.get('aaguid')})")
-    if e.type == "witness-signed":
-        return Entry(**kw, actor=d.get("witness", "?"), token=None,
-                     digests={"journal head": str(d.get("head"))},
-                     summary=f"witness signed off journal line {d.get('seq')} (head "
-                             f"{str(d.get('head'))[:12]}, counter {d.get('counter')})")
-    if e.type == "keygen-intent":
-        token = d.get("token_serial") or d.get("token_label")
-        return Entry(**kw, actor=d["keyholder"], token=token,
-                     summary=f"about to generate an {d.get('algorithm')} key with id "
-                             f"{d.get('key_id_hex', '')[:8]}... on token {d.get('token_label')!r}")
-    if e.type == "key-generated":
-        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial"),
-                     digests={"keyid": d["keyid"]},
-                     summary=f"generated {d.get('algorithm')} key {d['keyid'][:12]} on token "
-                             f"{d.get('token_label')!r}; words: {_words(d['keyid'])}")
-    if e.type == "keygen-recovered":
-        gone = "; ".join(f"{r.get('object')} {str(r.get('key_id_hex') or '(no id)')[:8]}: {r.get('why')}"
-                         for r in d.get("removed", []))
-        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial") or d.get("token_label"),
-                     summary=f"resumed an interrupted keygen on token {d.get('token_label')!r}; "
-                             f"removed what it left: {gone}")
-    if e.type == "draft-created":
-        return Entry(**kw, actor=ADMIN, token=None, digests={"draft": d["digest"]},
-                     summary=f"drafted root v{d['version']} (digest words: {_words(d['digest'])})")
-    if e.type == CONFIRMED:
-        dig = {"confirmed": d["digest"]} if d.get("digest") else {}
-        return Entry(**kw, actor=d.get("by", ADMIN), token=None, digests=dig,
-                     summary=f"confirmed {d.get('what')}: {d.get('text')}")
-    if e.type == "signature-added":
-        where = (f"imported a detached signature (file {d['imported']}, made outside this room) "
-                 if d.get("imported") else "signed ")
-        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial"),
-                     digests={"draft": d.get("draft", ""), "keyid": d["keyid"]},
-                     summary=f"{where}root draft {str(d.get('draft'))[:12]} with key "
-                             f"{d['keyid'][:12]}")
-    if e.type == PIN_ATTEMPT:
-        from ceremony.pin_audit import describe
-        return Entry(**kw, actor=d.get("keyholder", "?"), token=d.get("token_serial"),
-                     summary=describe(d))
-    if e.type == "published":
-        return Entry(**kw, actor=ADMIN, token=None,
-                     digests={f: d["sha256"] for f in d.get("files", [])},
-                     summary=f"published root v{d['version']}: {', '.join(d.get('files', []))}")
-    if e.type == SEAL_SIGNATURE:
-        return Entry(**kw, actor=d["keyholder"], token=d.get("token_serial"),
-                     digests={"journal head": d["head"], "keyid": d["keyid"]},
-                     summary=f"sealed the journal at line {d['seq']} (head {d['head'][:12]})")
-    if e.type == SEALED:
-        who = ", ".join(sorted({s["keyholder"] for s in d.get("signatures", [])}))
-        return Entry(**kw, actor=ADMIN, token=None, digests={"journal head": d["head"]},
-                     summary=f"record sealed at line {d['seq']} by {who}; head words: "
-                             f"{_words(d['head'])}")
-    digests = {k: v for k, v in d.items() if isinstance(v, str) and k.endswith("sha256")}
-    actor = d.get("keyholder") or d.get("by") or ADMIN
-    return Entry(**kw, actor=actor, token=d.get("token_serial"), digests=digests,
-                 summary=", ".join(f"{k}={v}" for k, v in d.items()
-                                   if isinstance(v, (str, int)) and not k.endswith("sha256"))[:200])
+    """Describe one journal event for people (pure): what :mod:`ceremony.events` says of it.
+
+    Raises:
+        WorkspaceError: the line is not a well-formed event.
+    """
+    ev = parse(e)
+    return Entry(e.seq, e.time, e.type, ev.actor(), ev.token(), ev.sentence(_words), ev.digests())
 
 
 def transcript(events: Iterable[Event]) -> list[Entry]:
@@ -255,21 +157,22 @@ def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
             data = json.dumps(entry, indent=1, sort_keys=True).encode()
             out.append((f"keys/online-{role}-{str(entry.get('keyid'))[:16]}.json", sha256(data)))
     for e in events:
-        if e.type == "key-generated":
-            out.append((f"keys/root-{e.data['keyholder']}.json",
-                        sha256(journaled_key_file(events, e.data))))
-        elif e.type == "published":
-            for name in e.data.get("files", []):
-                if name.endswith("root.json"):
-                    out.append((f"metadata/{name}", e.data["sha256"]))
-                else:  # a sidecar: fixed at publish, its own digest
-                    p = ws.metadata / name
-                    out.append((f"metadata/{name}",
-                                sha256(p.read_bytes()) if p.is_file() else "(missing)"))
-        elif e.type == "exported":
-            out.append((f"{e.data.get('kind')} bundle, {e.data.get('transport')} to "
-                        f"{e.data.get('target')} (journal line {e.seq})",
-                        str(e.data.get("bundle_sha256"))))
+        match parse(e):
+            case KeyGenerated(keyholder=holder):
+                out.append((f"keys/root-{holder}.json", sha256(journaled_key_file(events, e.data))))
+            case Published(files=files, sha256=digest):
+                for name in files:
+                    if name.endswith("root.json"):
+                        out.append((f"metadata/{name}", digest))
+                    else:  # a sidecar: fixed at publish, its own digest
+                        p = ws.metadata / name
+                        out.append((f"metadata/{name}",
+                                    sha256(p.read_bytes()) if p.is_file() else "(missing)"))
+            case Exported() as x:
+                out.append((f"{x.kind} bundle, {x.transport} to {x.target} (journal line {e.seq})",
+                            x.bundle_sha256))
+            case _:
+                pass
     for name, data in transcript_files(events).items():
         out.append((f"record/{name}", sha256(data)))
     return out
@@ -302,6 +205,7 @@ def report(root: Path) -> str:
     events = journal_mod.read(ws.journal)
     if not events:
         raise WorkspaceError(f"{ws.journal} is empty")
+    typed = [(ev, parse(ev)) for ev in events]
     init = events[0].data
     plan = parse_plan(ws.plan.read_text(encoding="utf-8"))
     from ceremony import record_check  # it imports this module
@@ -345,16 +249,17 @@ def report(root: Path) -> str:
         parts.append(table(["key id", "words"], [[f"<code>{k}</code>", words(k)] for k in plan.compromised_keys]))
 
     parts.append("<h2>Participants</h2>")
-    keys = {ev.data["keyholder"]: ev.data for ev in events if ev.type == "key-generated"}
+    keys = {t.keyholder: t for _, t in typed if isinstance(t, KeyGenerated)}
+    made = {name: (t.token_label, t.token_serial) for name, t in keys.items()}
     parts.append(table(["name", "role", "token label", "token serial", "algorithm"], [
         [e(k.name), "root keyholder" if k.name in plan.root.keyholders else "keyholder",
-         e(str(keys.get(k.name, {}).get("token_label") or k.token or "")),
-         e(str(keys.get(k.name, {}).get("token_serial") or k.serial or "")), e(k.algorithm)]
+         e(str(made.get(k.name, (None, None))[0] or k.token or "")),
+         e(str(made.get(k.name, (None, None))[1] or k.serial or "")), e(k.algorithm)]
         for k in plan.keyholders]))
 
     parts.append("<h2>Key fingerprints</h2><p>Read aloud and compare; the words are the "
                  "PGP word list over the whole key id.</p>")
-    rows = [[e(n), f"<code>{e(d['keyid'])}</code>", words(d["keyid"])] for n, d in keys.items()]
+    rows = [[e(n), f"<code>{e(d.keyid)}</code>", words(d.keyid)] for n, d in keys.items()]
     for role, ks in (init.get("online_keys") or {}).items():
         rows += [[f"{e(role)} (online)", f"<code>{e(k['keyid'])}</code>", words(k["keyid"])]
                  for k in ks]
@@ -363,26 +268,25 @@ def report(root: Path) -> str:
     parts.append("<h2>Where the root keys were born</h2>")
     att_rows = []
     for n, d in keys.items():
-        if d.get("device") == "yubikey":
-            rec = d.get("attestation") or {}
+        if d.device == "yubikey":
+            rec = d.attestation or {}
             vd, trust = rec.get("verdict") or {}, rec.get("trust") or {}
             src = "bundled Yubico roots" if trust.get("bundled") else \
                 f"rehearsal roots {trust.get('name')} (not Yubico)"
-            att_rows.append([e(n), f"YubiKey {e(str(d.get('token_serial')))}, slot 9c",
+            att_rows.append([e(n), f"YubiKey {e(str(d.token_serial))}, slot 9c",
                              e(f"attested ({rec.get('mode')}): firmware {vd.get('firmware')}, PIN "
                                f"{vd.get('pin_policy')}, touch {vd.get('touch_policy')}; against "
                                f"{src}")])
         else:
-            att_rows.append([e(n), f"token {e(str(d.get('token_label')))}", "no attestation "
+            att_rows.append([e(n), f"token {e(str(d.token_label))}", "no attestation "
                              "(PKCS#11 token)"])
     parts.append(table(["keyholder", "device", "attestation"], att_rows) if att_rows
                  else "<p>No root key was generated in this ceremony.</p>")
 
-    w_rows = [[str(ev.seq), e(ev.data.get("witness", "")),
-               ("enrolled a security key" if ev.type == "witness-enrolled" else
-                f"signed off journal line {ev.data.get('seq')} "
-                f"(head <code>{e(str(ev.data.get('head')))}</code>)")]
-              for ev in events if ev.type in ("witness-enrolled", "witness-signed")]
+    w_rows = [[str(ev.seq), e(t.witness),
+               ("enrolled a security key" if isinstance(t, WitnessEnrolled) else
+                f"signed off journal line {t.seq} (head <code>{e(t.head)}</code>)")]
+              for ev, t in typed if isinstance(t, (WitnessEnrolled, WitnessSigned))]
     if plan.witnesses or w_rows:
         parts.append("<h2>Witnesses (FIDO2)</h2>")
         parts.append(f"<p>{plan.witnesses_required} sign-off(s) required before publish and "
@@ -392,20 +296,18 @@ def report(root: Path) -> str:
 
     parts.append("<h2>Preflight</h2>")
     pf_rows = []
-    for ev in events:
-        if ev.type == "preflight":
-            d = ev.data
+    for ev, t in typed:
+        if isinstance(t, Preflight):
             findings = "<br>".join(f"{e(f['status'])}: {e(f['check'])}: {e(f['message'])}"
-                                   for f in d.get("findings", []))
-            pf_rows.append([str(ev.seq), e(d.get("clock", "")),
-                            e(d.get("host", {}).get("hostname", "")),
-                            "passed" if d.get("passed") else "<b>refused</b>", findings])
+                                   for f in t.findings)
+            pf_rows.append([str(ev.seq), e(t.clock), e(t.host.get("hostname", "")),
+                            "passed" if t.passed else "<b>refused</b>", findings])
     parts.append(table(["line", "clock (UTC)", "host", "verdict", "findings"], pf_rows)
                  if pf_rows else "<p>No preflight recorded.</p>")
 
     parts.append("<h2>Roots and thresholds</h2>")
-    for ev in events:
-        if ev.type != "published":
+    for ev, pub in typed:
+        if not isinstance(pub, Published):
             continue
         try:
             if journal_format(events) == "notary":
@@ -418,8 +320,8 @@ def report(root: Path) -> str:
                 lines = [*tuf_format.describe_root(md.signed), *st.lines()]
         except (StateError, VerificationError) as err:
             lines = [f"cannot read: {err.message}"]
-        parts.append(f"<h3>root v{ev.data['version']}</h3><p>sha256 "
-                     f"<code>{e(ev.data['sha256'])}</code><br>{words(ev.data['sha256'])}</p>"
+        parts.append(f"<h3>root v{pub.version}</h3><p>sha256 "
+                     f"<code>{e(pub.sha256)}</code><br>{words(pub.sha256)}</p>"
                      "<pre>" + e("\n".join(lines)) + "</pre>")
 
     parts.append("<h2>Outputs</h2>")
@@ -427,14 +329,13 @@ def report(root: Path) -> str:
                                              _outputs(ws, events)]))
 
     parts.append("<h2>Seal</h2>")
-    sealed = next((ev for ev in events if ev.type == SEALED), None)
+    sealed = next((t for _, t in typed if isinstance(t, Sealed)), None)
     if sealed is None:
         parts.append("<p><b>Not sealed.</b></p>")
     else:
-        d = sealed.data
-        parts.append(f"<p>Journal line {d['seq']} (head <code>{e(d['head'])}</code>) signed by "
-                     f"{e(', '.join(sorted({s['keyholder'] for s in d['signatures']})))}.<br>"
-                     f"Head words: {words(d['head'])}</p>")
+        parts.append(f"<p>Journal line {sealed.seq} (head <code>{e(sealed.head)}</code>) signed by "
+                     f"{e(', '.join(sorted({s['keyholder'] for s in sealed.signatures})))}.<br>"
+                     f"Head words: {words(sealed.head)}</p>")
 
     parts.append("<h2>Transcript</h2>")
     parts.append(table(["line", "time (UTC)", "step", "who", "token", "what"], [

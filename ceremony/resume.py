@@ -14,10 +14,18 @@ exported there is refused as done (exit 7, like any stick that holds a bundle).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ceremony.errors import CeremonyError, WorkspaceError
+from ceremony.fingerprint import fingerprint_words
+from ceremony.journal import read
+from ceremony.session import Session
+from ceremony.workspace import Workspace
+
+if TYPE_CHECKING:  # no cycle: ceremony.transport costs ~0.19 s (qrcode, PIL), not needed by init
+    from ceremony.transport import Bundle
 
 
 def refuse_finished_init(root: Path, plan_path: Path) -> None:
@@ -28,10 +36,6 @@ def refuse_finished_init(root: Path, plan_path: Path) -> None:
     Raises:
         WorkspaceError: ``root`` holds a ceremony whose journal starts from this plan.
     """
-    import hashlib
-
-    from ceremony.journal import read
-    from ceremony.workspace import Workspace
     ws = Workspace(Path(root))
     try:
         if not ws.journal.is_file() or not Path(plan_path).is_file():
@@ -46,14 +50,14 @@ def refuse_finished_init(root: Path, plan_path: Path) -> None:
                              hint=f"go on with the next step; `ceremony status {root}` shows it")
 
 
-def adoptable_usb_bundle(c: Any, bundle: Any, folder: Path) -> tuple[Path, Any] | None:
+def adoptable_usb_bundle(c: Session, bundle: Bundle, folder: Path) -> tuple[Path, Bundle] | None:
     """The bundle (folder, read back) that an interrupted ``export --usb`` left in ``folder``,
     or ``None``.
 
     Raises:
         WorkspaceError: the folder holds this bundle and the journal already records its export.
     """
-    from ceremony.transport import find_bundles, import_usb
+    from ceremony.transport import find_bundles, import_usb  # lazy: qrcode, PIL (~0.19 s)
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         return None
@@ -68,14 +72,14 @@ def adoptable_usb_bundle(c: Any, bundle: Any, folder: Path) -> tuple[Path, Any] 
     return None
 
 
-def adoptable_qr_frames(c: Any, bundle: Any, folder: Path) -> Any | None:
+def adoptable_qr_frames(c: Session, bundle: Bundle, folder: Path) -> Bundle | None:
     """The bundle carried by the frames an interrupted ``export --qr`` left in ``folder``
     (written to a hidden folder and renamed into place, so whole or absent), or ``None``.
 
     Raises:
         WorkspaceError: the frames carry this bundle and the journal already records its export.
     """
-    from ceremony.transport import import_qr
+    from ceremony.transport import import_qr  # lazy: qrcode, PIL (~0.19 s)
     folder = Path(folder).expanduser()
     frames = sorted(folder.glob("frame-*.png")) if folder.is_dir() and not folder.is_symlink() else []
     if not frames or not (folder / "sheet.html").is_file():
@@ -90,7 +94,7 @@ def adoptable_qr_frames(c: Any, bundle: Any, folder: Path) -> Any | None:
     return found if ours else None
 
 
-def _ours(c: Any, bundle: Any, found: Any, refusal: str, another: str) -> bool:
+def _ours(c: Session, bundle: Bundle, found: Bundle, refusal: str, another: str) -> bool:
     """Whether ``found`` is the bundle this export would write, made at the journal's head
     (an interrupted export). Refuses one whose export is already journaled.
 
@@ -107,9 +111,8 @@ def _ours(c: Any, bundle: Any, found: Any, refusal: str, another: str) -> bool:
     return bool(m.journal_head == c.state.head)
 
 
-def usb_export_lines(bundle: Any, path: Path) -> list[str]:
+def usb_export_lines(bundle: Bundle, path: Path) -> list[str]:
     """What the room hears when an interrupted export's bundle (or frames) is adopted."""
-    from ceremony.fingerprint import fingerprint_words
     return [(f"{bundle.manifest.kind} bundle already in {path} from an interrupted export: "
              "read back, verified, journaled now"),
             f"bundle digest {bundle.digest}", f"read aloud: {fingerprint_words(bundle.digest)}"]

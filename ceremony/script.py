@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
 
 from ceremony.fingerprint import fingerprint_words
+from ceremony.session import Session
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Step:
     detail: str = ""
 
 
-def steps(c: Any) -> list[Step]:
+def steps(c: Session) -> list[Step]:
     """The ceremony's steps for workspace ``c`` (a :class:`ceremony.engine.Ceremony`)."""
     plan, st = c.plan, c.state
     ws = "WORKSPACE"
@@ -99,7 +99,7 @@ def steps(c: Any) -> list[Step]:
     return out
 
 
-def render_html(c: Any) -> str:
+def render_html(c: Session) -> str:
     """The whole script as one printable HTML page."""
     plan, st = c.plan, c.state
     digest = st.init["plan_sha256"]

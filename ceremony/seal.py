@@ -15,8 +15,19 @@ from typing import Any
 
 from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError
+from ceremony.events import (
+    PUBLISHED,
+    SEAL_SIGNATURE,
+    SEALED,
+    Published,
+    Sealed,
+    SealSignature,
+    TypedEvent,
+    parse,
+)
 from ceremony.journal import Event
-from ceremony.state import SEAL_SIGNATURE, SEALED
+from ceremony.session import Session
+from ceremony.steps import seal as steps_seal
 from ceremony.workspace import Workspace
 
 SEAL_EVENTS = (SEAL_SIGNATURE, SEALED)
@@ -32,7 +43,7 @@ def seal_payload(ceremony_id: str, seq: int, head: str) -> bytes:
     return SEAL_DOMAIN + text.encode()
 
 
-def refuse_if_sealed(c: Any) -> None:
+def refuse_if_sealed(c: Session) -> None:
     """Nothing more is journaled once the ceremony is sealed.
 
     Raises:
@@ -83,7 +94,7 @@ class SealStatus:
 
 def published_event(events: list[Event]) -> Event | None:
     """The last ``published`` event."""
-    return next((e for e in reversed(events) if e.type == "published"), None)
+    return next((e for e in reversed(events) if e.type == PUBLISHED), None)
 
 
 def load_published(ws: Workspace, events: list[Event]) -> Any:
@@ -98,9 +109,11 @@ def load_published(ws: Workspace, events: list[Event]) -> Any:
     ev = published_event(events)
     if ev is None:
         raise StateError("no root has been published yet", hint="publish before sealing")
-    path = ws.metadata / f"{ev.data['version']}.root.json"
+    pub = parse(ev)
+    assert isinstance(pub, Published)  # published_event picked it by its type
+    path = ws.metadata / f"{pub.version}.root.json"
     data = chain.read_root_file(path)
-    if sha256(data) != ev.data["sha256"]:
+    if sha256(data) != pub.sha256:
         raise VerificationError(f"{path.name} differs from the root published at journal line "
                                 f"{ev.seq}", hint="the published metadata was changed; restore it")
     return tuf_format.from_bytes(data, path.name)
@@ -168,22 +181,27 @@ def seal_target(events: list[Event]) -> Event:
     raise StateError("the journal is empty")
 
 
+def _signed_over(typed: list[TypedEvent], head: str) -> set[str]:
+    """The key ids whose seal signature covers ``head``."""
+    return {t.keyid for t in typed if isinstance(t, SealSignature) and t.head == head}
+
+
 def seal_status(ws: Workspace, events: list[Event]) -> SealStatus:
     """Who has sealed the current target, and who is still to (pure over the journal)."""
     target = seal_target(events)
-    done_ev = next((e for e in events if e.type == SEALED), None)
+    typed = [parse(e) for e in events if e.type in SEAL_EVENTS]
+    done_ev = next((t for t in typed if isinstance(t, Sealed)), None)
     wanted = sealers(ws, events)
-    signed = {e.data["keyid"] for e in events
-              if e.type == SEAL_SIGNATURE and e.data.get("head") == target.hash}
+    signed = _signed_over(typed, target.hash)
     if done_ev is not None:
-        names = tuple(sorted({s["keyholder"] for s in done_ev.data["signatures"]}))
-        return SealStatus(done_ev.data["seq"], done_ev.data["head"], names, (), True)
+        names = tuple(sorted({str(s["keyholder"]) for s in done_ev.signatures}))
+        return SealStatus(done_ev.seq, done_ev.head, names, (), True)
     sealed = tuple(dict.fromkeys(s.keyholder for s in wanted if s.keyid in signed))
     waiting = tuple(dict.fromkeys(s.keyholder for s in wanted if s.keyid not in signed))
     return SealStatus(target.seq, target.hash, sealed, waiting, False)
 
 
-def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
+def seal_sign(c: Session, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
     """Sign the journal head with ``keyholder``'s key(s), each signature journaled.
 
     A YubiKey key signs through ykcs11 (a PIN per signature) and calls ``on_touch``
@@ -217,8 +235,7 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = 
     if keyholder not in status.waiting:
         raise StateError(f"{keyholder} has already sealed journal line {target.seq}")
     payload = seal_payload(c.state.init["ceremony_id"], target.seq, target.hash)
-    done = {e.data["keyid"] for e in events
-            if e.type == SEAL_SIGNATURE and e.data.get("head") == target.hash}
+    done = _signed_over([parse(e) for e in events if e.type == SEAL_SIGNATURE], target.hash)
     for s in mine:
         if s.keyid in done:
             continue
@@ -235,14 +252,12 @@ def seal_sign(c: Any, keyholder: str, module: Any, pin: Any, *, on_touch: Any = 
                                  expected_public=public)
         sig = tk.sign_raw(payload)  # verified by the token layer too
         verify_raw(public, get_algorithm(f[tuf_format.X_ALGORITHM]), payload, sig, keyholder)
-        c.record(SEAL_SIGNATURE, {"keyholder": keyholder, "keyid": s.keyid, "seq": target.seq,
-                                  "head": target.hash, "sig": sig.hex(),
-                                  "algorithm": f[tuf_format.X_ALGORITHM],
-                                  "token_serial": tk.token.serial})
+        steps_seal.seal_signature(c, keyholder, s.keyid, target.seq, target.hash, sig.hex(),
+                                  f[tuf_format.X_ALGORITHM], tk.token.serial)
     return seal_status(c.ws, c.journal.events)
 
 
-def _require_witnesses(c: Any) -> None:
+def _require_witnesses(c: Session) -> None:
     """The plan's FIDO2 witnesses must have signed off the head before the seal (ceremony.witness).
 
     Raises:
@@ -252,7 +267,7 @@ def _require_witnesses(c: Any) -> None:
     require_witnesses(c, "seal")
 
 
-def seal_finish(c: Any) -> SealStatus:
+def seal_finish(c: Session) -> SealStatus:
     """Journal the ``sealed`` event once every root signer has sealed; write ``record/``.
 
     Raises:
@@ -267,16 +282,18 @@ def seal_finish(c: Any) -> SealStatus:
     if status.waiting:
         raise StateError(f"the seal is not complete: waiting for {', '.join(status.waiting)}",
                          hint="each keyholder who signed the root seals with the same token")
-    sigs = [{k: e.data[k] for k in ("keyholder", "keyid", "sig", "algorithm", "token_serial")}
-            for e in events if e.type == SEAL_SIGNATURE and e.data.get("head") == status.head]
-    c.record(SEALED, {"seq": status.seq, "head": status.head,
-                      "ceremony_id": c.state.init["ceremony_id"], "signatures": sigs})
+    sigs: list[dict[str, Any]] = [
+        {"keyholder": t.keyholder, "keyid": t.keyid, "sig": t.sig, "algorithm": t.algorithm,
+         "token_serial": t.token_serial}
+        for t in (parse(e) for e in events if e.type == SEAL_SIGNATURE)
+        if isinstance(t, SealSignature) and t.head == status.head]
+    steps_seal.sealed(c, status.seq, status.head, c.state.init["ceremony_id"], sigs)
     from ceremony.record import write_record
     write_record(c.ws)
     return seal_status(c.ws, c.journal.events)
 
 
-def seal(c: Any, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
+def seal(c: Session, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
     """Seal with every signer's token (all present, as in a scripted rehearsal).
 
     Idempotent: on a sealed ceremony it only rewrites ``record/`` (a crash

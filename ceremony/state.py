@@ -8,33 +8,45 @@ fsynced event left it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from ceremony.journal import Event
+from ceremony.events import (
+    CONFIRMED as CONFIRMED,
+    DRAFT_CREATED as DRAFT_CREATED,
+    EXPORTED as EXPORTED,
+    IMPORTED as IMPORTED,
+    INITIALIZED as INITIALIZED,
+    JOURNAL_RECOVERED as JOURNAL_RECOVERED,
+    KEY_GENERATED as KEY_GENERATED,
+    KEYGEN_INTENT as KEYGEN_INTENT,
+    KEYGEN_RECOVERED as KEYGEN_RECOVERED,
+    PIN_ATTEMPT as PIN_ATTEMPT,
+    PREFLIGHT as PREFLIGHT,
+    PUBLISHED as PUBLISHED,
+    SEAL_SIGNATURE as SEAL_SIGNATURE,
+    SEALED as SEALED,
+    SIGNATURE_ADDED as SIGNATURE_ADDED,
+    WITNESS_ENROLLED as WITNESS_ENROLLED,
+    WITNESS_SIGNED as WITNESS_SIGNED,
+    DraftCreated,
+    Exported,
+    Initialized,
+    JournalLine,
+    KeyGenerated,
+    KeygenIntent,
+    Preflight,
+    Published,
+    Sealed,
+    SignatureAdded,
+    WitnessEnrolled,
+    WitnessSigned,
+    parse,
+)
 
-# Event types, in the order a ceremony usually produces them.
-INITIALIZED = "initialized"
-PREFLIGHT = "preflight"
-KEYGEN_INTENT = "keygen-intent"
-KEY_GENERATED = "key-generated"
-# A resumed keygen removed what its interrupted attempt left on the token (hsm.leftovers).
-KEYGEN_RECOVERED = "keygen-recovered"
-DRAFT_CREATED = "draft-created"
-SIGNATURE_ADDED = "signature-added"
-PUBLISHED = "published"
-EXPORTED = "exported"
-IMPORTED = "imported"
-CONFIRMED = "confirmed"  # operator confirmations (not folded by State; kept in the journal)
-SEAL_SIGNATURE = "seal-signature"
-SEALED = "sealed"
-# FIDO2 witnesses (ceremony.witness): a credential enrolled, a sign-off over a journal head.
-WITNESS_ENROLLED = "witness-enrolled"
-WITNESS_SIGNED = "witness-signed"
-# A PIN asked for by a token step, and what became of it (ceremony.pin_audit); never the PIN.
-PIN_ATTEMPT = "pin-attempt"
-# An incomplete last journal line set aside (ceremony.journal.Journal.recover). Not folded.
-JOURNAL_RECOVERED = "journal-recovered"
+# The event type names above are re-exported from ceremony.events (their one home) for the
+# modules that import them from here.
 
 
 @dataclass
@@ -92,37 +104,50 @@ class State:
         return seen
 
 
-def replay(events: list[Event]) -> State:
-    """Fold the journal into a :class:`State` (pure)."""
+class _Line(JournalLine, Protocol):
+    """A journal line as :func:`replay` reads it (``ceremony.journal.Event``)."""
+
+    @property
+    def hash(self) -> str: ...  # noqa: D102
+
+
+def replay(events: Sequence[_Line]) -> State:
+    """Fold the journal into a :class:`State` (pure).
+
+    Raises:
+        WorkspaceError: a line is not a well-formed event (:func:`ceremony.events.parse`).
+    """
     s = State()
     for e in events:
         d = e.data
-        if e.type == INITIALIZED:
-            s.init = d
-        elif e.type == PREFLIGHT:
-            s.preflight = d
-        elif e.type == KEYGEN_INTENT:
-            s.intents[d["keyholder"]] = d
-        elif e.type == KEY_GENERATED:
-            s.keys[d["keyholder"]] = KeyRecord(
-                d["keyholder"], d["key"], d["keyid"], d["algorithm"], d.get("token_label"),
-                d.get("token_serial"), d["key_id_hex"], d["uri"], d.get("device", "pkcs11"),
-                d.get("attestation"))
-        elif e.type == DRAFT_CREATED:
-            s.draft = d
-            s.signatures = {}
-        elif e.type == SIGNATURE_ADDED:
-            s.signatures[d["keyid"]] = d
-        elif e.type == PUBLISHED:
-            s.published.append(d["version"])
-        elif e.type == EXPORTED:
-            s.exports.append(d)
-        elif e.type == SEALED:
-            s.sealed = d
-        elif e.type == WITNESS_ENROLLED:
-            s.witnesses[d["witness"]] = d
-        elif e.type == WITNESS_SIGNED:
-            s.witness_signoffs.append(d)
+        match parse(e):
+            case Initialized():
+                s.init = d
+            case Preflight():
+                s.preflight = d
+            case KeygenIntent(keyholder=holder):
+                s.intents[holder] = d
+            case KeyGenerated() as k:
+                s.keys[k.keyholder] = KeyRecord(
+                    k.keyholder, k.key, k.keyid, k.algorithm, k.token_label, k.token_serial,
+                    k.key_id_hex, k.uri, k.device or "pkcs11", k.attestation)
+            case DraftCreated():
+                s.draft = d
+                s.signatures = {}
+            case SignatureAdded(keyid=keyid):
+                s.signatures[keyid] = d
+            case Published(version=version):
+                s.published.append(version)
+            case Exported():
+                s.exports.append(d)
+            case Sealed():
+                s.sealed = d
+            case WitnessEnrolled(witness=witness):
+                s.witnesses[witness] = d
+            case WitnessSigned():
+                s.witness_signoffs.append(d)
+            case _:
+                pass  # journaled for the record only (confirmations, PIN attempts, recoveries)
         s.head = e.hash
         s.count = e.seq
     return s

@@ -13,6 +13,7 @@ from tuf.api.metadata import Root
 
 from ceremony.compromise import describe_declared
 from ceremony.formats.base import ThresholdStatus
+from ceremony.session import Session
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def expiries(root: Root, online: dict[str, dict[str, Any]], window: timedelta,
     return out
 
 
-def ceremony_status(c: Any) -> StatusReport:
+def ceremony_status(c: Session) -> StatusReport:
     """Build the report for a :class:`ceremony.engine.Ceremony`."""
     plan, st = c.plan, c.state
     done = [k for k in plan.root.keyholders if not c.needs_key(k)]
@@ -124,7 +125,7 @@ def ceremony_status(c: Any) -> StatusReport:
     return report
 
 
-def _next_step(c: Any, report: StatusReport, needed: list[str]) -> str:
+def _next_step(c: Session, report: StatusReport, needed: list[str]) -> str:
     """The one next command, in the engine's order (the printable script follows it too)."""
     st = c.state
     if st.sealed:

@@ -18,11 +18,11 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ceremony import chain
 from ceremony.errors import PlanError, StateError, VerificationError
-from ceremony.state import EXPORTED, IMPORTED
+from ceremony.session import Session
+from ceremony.steps import transfer as steps_transfer
 from ceremony.transport import Bundle, write_files
 
 
@@ -35,7 +35,7 @@ class Arrival:
     newest_root: bytes | None = None  # root metadata bundles: the verified newest root
 
 
-def workspace_bundle(c: Any) -> Bundle:
+def workspace_bundle(c: Session) -> Bundle:
     """The bundle a workspace sends out: its signed metadata once published, else its draft.
 
     Raises:
@@ -90,11 +90,10 @@ def _read(path: Path, root: Path) -> bytes:
         raise VerificationError(f"{e.message}; nothing was exported", e.hint) from None
 
 
-def record_export(c: Any, bundle: Bundle, how: str, where: Path) -> None:
+def record_export(c: Session, bundle: Bundle, how: str, where: Path) -> None:
     """Journal an export (bundle digest and files) so the record shows what left the room."""
-    c.record(EXPORTED, {"kind": bundle.manifest.kind, "transport": how, "target": str(where),
-                        "bundle_sha256": bundle.digest,
-                        "files": {f.name: f.sha256 for f in bundle.manifest.files}})
+    steps_transfer.exported(c, bundle.manifest.kind, how, str(where), bundle.digest,
+                            {f.name: f.sha256 for f in bundle.manifest.files})
 
 
 def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = None) -> Arrival:
@@ -227,7 +226,7 @@ def import_to_dir(bundle: Bundle, out: Path,
     return arrival, written
 
 
-def import_to_workspace(c: Any, bundle: Bundle) -> Arrival:
+def import_to_workspace(c: Session, bundle: Bundle) -> Arrival:
     """Take a bundle into a workspace: signatures are imported; other kinds go to a folder.
 
     Raises:
@@ -248,6 +247,5 @@ def import_to_workspace(c: Any, bundle: Bundle) -> Arrival:
             p.write_bytes(data)
             added = import_signature(c, p)
             arrival.notes.append(f"{name}: {len(added)} signature(s) added")
-    c.record(IMPORTED, {"kind": kind, "bundle_sha256": bundle.digest,
-                        "files": {f.name: f.sha256 for f in bundle.manifest.files}})
+    steps_transfer.imported(c, kind, bundle.digest, {f.name: f.sha256 for f in bundle.manifest.files})
     return arrival

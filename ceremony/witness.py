@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ceremony.errors import StateError, ThresholdError, UsageError
-from ceremony.state import SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
+from ceremony.events import PUBLISHED, SEAL_SIGNATURE, SEALED, WITNESS_ENROLLED, WITNESS_SIGNED
+from ceremony.session import Session
+from ceremony.steps import witness as steps_witness
 
 ENV_FIDO_DEVICE = "CEREMONY_FIDO_DEVICE"
 # Lines a sign-off does not move the head past: other sign-offs, and the seal's own lines.
@@ -156,7 +158,7 @@ class WitnessStatus:
                 "signed": list(self.signed), "stale": self.stale}
 
 
-def status(c: Any) -> WitnessStatus:
+def status(c: Session) -> WitnessStatus:
     """Where the witnesses stand over the current head."""
     events = c.journal.events
     target = gate_target(events)
@@ -172,7 +174,7 @@ def status(c: Any) -> WitnessStatus:
                          enrolled, signed, stale)
 
 
-def require_witnesses(c: Any, step: str) -> WitnessStatus | None:
+def require_witnesses(c: Session, step: str) -> WitnessStatus | None:
     """Refuse ``step`` (publish, seal) until the plan's witnesses have signed off the head.
 
     Raises:
@@ -202,7 +204,7 @@ def require_witnesses(c: Any, step: str) -> WitnessStatus | None:
                          verdict=st)
 
 
-def enroll(c: Any, name: str, device: Any, source: str,
+def enroll(c: Session, name: str, device: Any, source: str,
            on_touch: Callable[[str], None] | None = None) -> Any:
     """Enrol ``name``'s security key: a new FIDO2 credential, its public part journaled.
 
@@ -214,11 +216,11 @@ def enroll(c: Any, name: str, device: Any, source: str,
     from hsm.fido import enroll as fido_enroll
     ready_to_enroll(c, name)
     cred = fido_enroll(device, name, on_touch=on_touch)
-    c.record(WITNESS_ENROLLED, {"witness": name, "credential": cred.to_dict(), "device": source})
+    steps_witness.enrolled(c, name, cred.to_dict(), source)
     return cred
 
 
-def sign(c: Any, name: str, device: Any, on_touch: Callable[[str], None] | None = None) -> WitnessStatus:
+def sign(c: Session, name: str, device: Any, on_touch: Callable[[str], None] | None = None) -> WitnessStatus:
     """``name`` signs off the current journal head with their enrolled security key.
 
     Raises:
@@ -229,12 +231,12 @@ def sign(c: Any, name: str, device: Any, on_touch: Callable[[str], None] | None 
     from hsm.fido import sign_off
     target, cred = ready_to_sign(c, name)
     assertion = sign_off(device, cred, bytes.fromhex(target.hash), on_touch=on_touch)
-    c.record(WITNESS_SIGNED, {"witness": name, "seq": target.seq, "head": target.hash,
-                              "counter": assertion.counter, "assertion": assertion.to_dict()})
+    steps_witness.signed_off(c, name, target.seq, target.hash, assertion.counter,
+                             assertion.to_dict())
     return status(c)
 
 
-def ready_to_enroll(c: Any, name: str) -> None:
+def ready_to_enroll(c: Session, name: str) -> None:
     """Refuse an enrolment before any security key is asked for.
 
     Raises:
@@ -250,7 +252,7 @@ def ready_to_enroll(c: Any, name: str) -> None:
                          hint="a witness enrols once; sign off with `ceremony witness sign`")
 
 
-def ready_to_sign(c: Any, name: str) -> tuple[Any, Any]:
+def ready_to_sign(c: Session, name: str) -> tuple[Any, Any]:
     """The line to sign off and ``name``'s credential, refusing before any key is asked for.
 
     Raises:
@@ -271,7 +273,7 @@ def ready_to_sign(c: Any, name: str) -> tuple[Any, Any]:
     return target, WitnessCredential.from_dict(enrolled["credential"])
 
 
-def _refuse_if_sealed(c: Any) -> None:
+def _refuse_if_sealed(c: Session) -> None:
     if c.state.sealed:
         raise StateError("the ceremony is sealed; nothing more is recorded",
                          hint="start a new workspace for a new ceremony")
@@ -345,10 +347,10 @@ def record_checks(ws: Any, events: list[Any]) -> tuple[list[str], list[str]]:
             counters[key] = assertion.counter
             good.setdefault(target.seq, set()).add(who)
             checks.append(f"{where} verifies (journal line {target.seq}, head {target.hash[:16]}...)")
-        elif e.type in ("published", "sealed") and required:
+        elif e.type in (PUBLISHED, SEALED) and required:
             target = gate_target(events[:i])
             names = sorted(good.get(target.seq, set()))
-            step = (f"root v{d.get('version')} was published" if e.type == "published"
+            step = (f"root v{d.get('version')} was published" if e.type == PUBLISHED
                     else "the record was sealed")
             if len(names) < required:
                 problems.append(f"{step} at journal line {e.seq} with {len(names)} witness "

@@ -275,7 +275,8 @@ def test_tokens_are_listed_with_serial_pin_state_and_owner(tmp_path: Path, hsm: 
 
 def test_nothing_is_journaled_after_the_seal(tmp_path: Path) -> None:
     c = workspace(tmp_path, rehearsal=True)
-    c.record("sealed", {"seq": 1, "head": c.journal.events[0].hash, "signatures": []})
+    c.record("sealed", {"seq": 1, "head": c.journal.events[0].hash, "signatures": [],
+                        "ceremony_id": c.state.init["ceremony_id"]})
     with pytest.raises(Exception, match="sealed"):
         preflight.record_preflight(c, preflight.run_preflight(c, fake_machine(tmp_path / "m")))
 

@@ -25,11 +25,14 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.cli.common import Add, Handler, emit as _emit, say as _say
 from ceremony.errors import UsageError
 from hsm.errors import AttestationError, PinMissingError
+
+if TYPE_CHECKING:
+    from ceremony.session import Session
 
 
 def _trust(args: argparse.Namespace) -> Any:
@@ -186,7 +189,7 @@ def _provision_prompts(args: argparse.Namespace) -> Any:
     return ProvisionPrompts(confirm, secret, _say)
 
 
-def keygen_kwargs(args: argparse.Namespace, c: Any) -> dict[str, Any]:
+def keygen_kwargs(args: argparse.Namespace, c: Session) -> dict[str, Any]:
     """Extra arguments of ``Ceremony.keygen`` for a YubiKey keyholder ({} for any other).
 
     Raises:
@@ -206,7 +209,7 @@ def keygen_kwargs(args: argparse.Namespace, c: Any) -> dict[str, Any]:
             "provision": _provision_prompts(args) if getattr(args, "provision", False) else None}
 
 
-def sign_kwargs(c: Any) -> dict[str, Any]:
+def sign_kwargs(c: Session) -> dict[str, Any]:
     """Extra arguments of ``Ceremony.sign``: the touch prompt, when the plan has YubiKeys."""
     return {"on_touch": touch_prompt} if any(h.is_yubikey for h in c.plan.keyholders) else {}
 

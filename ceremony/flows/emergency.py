@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import UsageError
+from ceremony.session import Session
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Suspect:
     label: str
 
 
-def compromise_suspects(c: Any) -> list[Suspect]:
+def compromise_suspects(c: Session) -> list[Suspect]:
     """What ``ceremony compromise`` can name, from the current root: keyholders, online keys,
     whole roles.
 
@@ -41,7 +42,7 @@ def compromise_suspects(c: Any) -> list[Suspect]:
     return out
 
 
-def assess_suspects(c: Any, chosen: list[Suspect]) -> Any:
+def assess_suspects(c: Session, chosen: list[Suspect]) -> Any:
     """``ceremony compromise --key/--keyholder/--role`` for the chosen suspects.
 
     ``assess`` takes one whole role: with several chosen, the first is passed as
@@ -65,7 +66,7 @@ def assess_suspects(c: Any, chosen: list[Suspect]) -> Any:
     return assess(root, c.plan, keys=list(dict.fromkeys(keys)), keyholders=holders, role=role)
 
 
-def write_emergency_plan(c: Any, assessment: Any, out: Path) -> tuple[Path, list[str]]:
+def write_emergency_plan(c: Session, assessment: Any, out: Path) -> tuple[Path, list[str]]:
     """``ceremony compromise ... --out DIR``: write the plan for review; the next commands.
 
     Raises:
@@ -79,7 +80,7 @@ def write_emergency_plan(c: Any, assessment: Any, out: Path) -> tuple[Path, list
     return path, lines
 
 
-def respond(c: Any, *, keys: list[str] | None = None, keyholders: list[str] | None = None,
+def respond(c: Session, *, keys: list[str] | None = None, keyholders: list[str] | None = None,
             role: str | None = None, targets: Path | None = None,
             out: Path | None = None) -> tuple[Any, Path | None]:
     """``ceremony compromise WORKSPACE --key/--keyholder/--role [--targets FILE] [--out DIR]``:

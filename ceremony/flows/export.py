@@ -17,6 +17,7 @@ from ceremony.errors import UsageError, WorkspaceError
 from ceremony.fingerprint import digest_words
 from ceremony.inputs import read_input_file
 from ceremony.resume import adoptable_qr_frames, adoptable_usb_bundle, usb_export_lines
+from ceremony.session import Session
 from ceremony.words import pgp_words
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def pack_files(kind: str, repository: str, ceremony_id: str | None, paths: Seque
     return bundle
 
 
-def export_usb_to(c: Any, folder: Path | None) -> Sent:
+def export_usb_to(c: Session, folder: Path | None) -> Sent:
     """``ceremony export WORKSPACE --usb FOLDER``: write the workspace's bundle, read it back,
     journal it. Published metadata once published, else the travelling draft. A bundle an
     interrupted export left in ``folder`` is adopted (read back, verified, journaled now).
@@ -151,7 +152,7 @@ def export_usb_to(c: Any, folder: Path | None) -> Sent:
     return sent
 
 
-def export_qr_to(c: Any, folder: Path, size: str = "medium") -> Sent:
+def export_qr_to(c: Session, folder: Path, size: str = "medium") -> Sent:
     """``ceremony export WORKSPACE --qr FOLDER``: PNG frames and a printable sheet, journaled.
 
     Raises:
@@ -171,7 +172,7 @@ def export_qr_to(c: Any, folder: Path, size: str = "medium") -> Sent:
     return sent
 
 
-def export_draft_file(c: Any, out: Path | None = None) -> Sent:
+def export_draft_file(c: Session, out: Path | None = None) -> Sent:
     """``ceremony export-draft WORKSPACE [--out FILE]``: the draft as a file that travels to a
     keyholder elsewhere (by default ``out/N.root.draft.json``; a folder gets that name).
 
@@ -188,13 +189,14 @@ def export_draft_file(c: Any, out: Path | None = None) -> Sent:
     if out.is_dir():
         out = out / f"{version}.root.draft.json"
     export_draft(c, out)
-    words = digest_words(c.state.draft_digest)
+    digest = str(c.state.draft_digest)  # export_draft refused a workspace without a draft
+    words = digest_words(digest)
     return Sent("file", out, [f"draft of root v{version} written to {out}",
-                              f"digest {c.state.draft_digest}", f"digest words (read aloud): {words}"],
-                {"file": str(out), "digest": c.state.draft_digest, "digest_words": words})
+                              f"digest {digest}", f"digest words (read aloud): {words}"],
+                {"file": str(out), "digest": digest, "digest_words": words})
 
 
-def export_draft_to(c: Any, out: Path) -> Sent:
+def export_draft_to(c: Session, out: Path) -> Sent:
     """The TUI's export of a travelling draft: :func:`export_draft_file` and the command the
     keyholder runs.
 
@@ -209,12 +211,12 @@ def export_draft_to(c: Any, out: Path) -> Sent:
     return Sent("file", sent.where, [*sent.lines, advice], sent.data)
 
 
-def published_exports(c: Any) -> list[dict[str, Any]]:
+def published_exports(c: Session) -> list[dict[str, Any]]:
     """Journaled exports of the published metadata (a draft sent out earlier does not count)."""
     return [e for e in c.state.exports if e.get("kind") == SIGNED_METADATA]
 
 
-def default_export_dir(c: Any, what: str) -> Path:
+def default_export_dir(c: Session, what: str) -> Path:
     """A fresh folder under the workspace's ``out/`` for an export (``qr``, ``usb``, ...)."""
     base = c.ws.out / what
     if not base.exists():
@@ -305,7 +307,7 @@ def _fits(modules: int, columns: int, lines: int, reserve: int) -> bool:
     return cols <= columns and rows <= lines - reserve
 
 
-def bundle_for_display(c: Any) -> tuple[Any, bytes]:
+def bundle_for_display(c: Session) -> tuple[Any, bytes]:
     """The workspace's bundle and its QR message (``ceremony export --animate``)."""
     from ceremony.transfer import workspace_bundle  # lazy: python-tuf, transports
     from ceremony.transport import bundle_message  # lazy: qrcode, PIL, zxing (transports)
@@ -313,13 +315,13 @@ def bundle_for_display(c: Any) -> tuple[Any, bytes]:
     return bundle, bundle_message(bundle)
 
 
-def record_display(c: Any, bundle: Any) -> None:
+def record_display(c: Session, bundle: Any) -> None:
     """Journal an animated display, as ``ceremony export --animate`` does."""
     from ceremony.transfer import record_export  # lazy: python-tuf, transports
     record_export(c, bundle, "qr-animated", Path("terminal"))
 
 
-def animate_export(c: Any, bundle: Bundle, message: bytes, size: str = "auto",
+def animate_export(c: Session, bundle: Bundle, message: bytes, size: str = "auto",
                    max_frames: int | None = None) -> int:
     """``ceremony export --animate``: cycle the bundle's QR frames on this terminal until
     Ctrl-C (or ``max_frames``), then journal the display. Returns the frames shown, -1 when

@@ -12,11 +12,12 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ceremony.errors import UsageError
 from ceremony.fingerprint import digest_words
 from ceremony.flows.export import IMPORT_FILE, IMPORT_QR, IMPORT_USB
+from ceremony.session import Session
 
 if TYPE_CHECKING:
     from ceremony.transfer import Arrival
@@ -70,7 +71,7 @@ def receive(how: str, paths: Sequence[Path]) -> Received:
     raise UsageError(f"unknown transport {how!r}")
 
 
-def import_into(c: Any, bundle: Bundle) -> Arrival:
+def import_into(c: Session, bundle: Bundle) -> Arrival:
     """``ceremony import WORKSPACE``: a verified bundle's signatures (or metadata) taken into
     the workspace, each journaled.
 
@@ -95,7 +96,7 @@ def import_to_folder(bundle: Bundle, out: Path, expect_root: str | None = None) 
     return import_to_dir(bundle, Path(out), expect_root)
 
 
-def import_signature_file(c: Any, path: Path) -> list[str]:
+def import_signature_file(c: Session, path: Path) -> list[str]:
     """``ceremony import-signature WORKSPACE FILE``: a detached signature verified against the
     draft and journaled. Returns the key ids whose signatures were added.
 
@@ -107,7 +108,7 @@ def import_signature_file(c: Any, path: Path) -> list[str]:
     return list(import_signature(c, Path(path)))
 
 
-def import_signatures(c: Any, how: str, text: str) -> list[str]:
+def import_signatures(c: Session, how: str, text: str) -> list[str]:
     """The TUI's import: ``ceremony import WORKSPACE --usb DIR | --qr FILES`` or
     ``import-signature FILE``, the paths typed into one field.
 

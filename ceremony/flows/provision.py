@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ceremony.engine import Ceremony
 from ceremony.flows.tokens import TouchCallback
+from ceremony.session import Session
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class YubiKeySlot:
     text: str
 
 
-def yubikey_slot(c: Any, name: str) -> YubiKeySlot | None:
+def yubikey_slot(c: Session, name: str) -> YubiKeySlot | None:
     """For a ``device = "yubikey"`` keyholder, whether slot 9c holds a key; None otherwise.
 
     Raises:
@@ -28,7 +30,7 @@ def yubikey_slot(c: Any, name: str) -> YubiKeySlot | None:
     h = c.plan.keyholder(name)
     if not h.is_yubikey:
         return None
-    r = preflight(int(h.serial))
+    r = preflight(int(str(h.serial)))  # the plan checked a YubiKey serial: digits
     slot = r.signature_slot
     factory = bool(r.factory_pin or r.factory_puk or r.factory_management_key)
     if slot is None or factory:
@@ -53,7 +55,7 @@ def provision_prompts(serial_typed: str, new_pin: str, new_puk: str,
     return ProvisionPrompts(lambda _device: serial_typed, secrets.__getitem__, on_event)
 
 
-def keygen_provision(c: Any, name: str, module: Any, prompts: Any, new_pin: str,
+def keygen_provision(c: Ceremony, name: str, module: Any, prompts: Any, new_pin: str,
                      on_touch: TouchCallback | None = None) -> Any:
     """``ceremony keygen WS --keyholder NAME --provision``: reset PIV, make the key on the
     device with the plan's algorithm and touch policy, verify its attestation, record it.

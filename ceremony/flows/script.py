@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from ceremony.session import Session
 
 
-def write_script(c: Any, out: Path | None = None) -> Path:
+def write_script(c: Session, out: Path | None = None) -> Path:
     """``ceremony script WORKSPACE``: the printable script, by default ``record/script.html``."""
     from ceremony.script import render_html
     from ceremony.workspace import atomic_write

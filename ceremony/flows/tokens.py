@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ceremony.session import Session
+
 TouchCallback = Callable[[str], None]
 
 
@@ -52,12 +54,12 @@ class _Wanted:
         return f"token {self.label}" if self.label else f"serial {self.serial}"
 
 
-def _wanted_for_keygen(c: Any, name: str) -> _Wanted:
+def _wanted_for_keygen(c: Session, name: str) -> _Wanted:
     h = c.plan.keyholder(name)
     return _Wanted("yubikey" if h.is_yubikey else "pkcs11", h.token, h.serial)
 
 
-def _wanted_for_signing(c: Any, name: str) -> list[_Wanted]:
+def _wanted_for_signing(c: Session, name: str) -> list[_Wanted]:
     from ceremony.formats import tuf as tuf_format
     out = []
     for key in c.signing_keys(name):
@@ -92,7 +94,7 @@ def _presence(wanted: _Wanted, pkcs11_tokens: Callable[[], list[Any]],
     return Presence(False, f"{wanted.describe()} is not present: insert it, then press r")
 
 
-def token_presence(c: Any, name: str, pkcs11_tokens: Callable[[], list[Any]],
+def token_presence(c: Session, name: str, pkcs11_tokens: Callable[[], list[Any]],
                    signing: bool = False, cache: dict[str, list[Any]] | None = None) -> Presence:
     """Whether ``name``'s token is present: YubiKeys are looked for by serial over PC/SC
     (``hsm.yubikey``), other tokens in the PKCS#11 token list (``pkcs11_tokens()``, read
@@ -111,14 +113,14 @@ def token_presence(c: Any, name: str, pkcs11_tokens: Callable[[], list[Any]],
     return missing[0] if missing else Presence(True, "; ".join(p.text for p in found))
 
 
-def signing_tokens_present(c: Any, names: list[str],
+def signing_tokens_present(c: Session, names: list[str],
                            pkcs11_tokens: Callable[[], list[Any]]) -> dict[str, Presence]:
     """:func:`token_presence` for each of ``names`` signing the draft, listing tokens once."""
     cache: dict[str, list[Any]] = {}
     return {n: token_presence(c, n, pkcs11_tokens, signing=True, cache=cache) for n in names}
 
 
-def token_absent(c: Any, name: str, signing: bool = False) -> Presence:
+def token_absent(c: Session, name: str, signing: bool = False) -> Presence:
     """The "not present" line, when the token list could not be read at all."""
     wanted = _wanted_for_signing(c, name) if signing else [_wanted_for_keygen(c, name)]
     what = ", ".join(w.describe() for w in wanted) or f"{name}'s token"

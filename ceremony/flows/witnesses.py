@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from ceremony.engine import Ceremony
 from ceremony.flows.tokens import TouchCallback
+from ceremony.session import Session
 
 PUBLISH_CONFIRMED = "publish-confirmed"
 ENROL, PUBLISH, SEAL = "enroll", "publish", "seal"
@@ -22,14 +23,14 @@ class WitnessView:
     met: bool
 
 
-def publish_confirmed(c: Any) -> bool:
+def publish_confirmed(c: Session) -> bool:
     """Whether the typed "publish" for the current draft is in the journal."""
     from ceremony import record
     return c.state.draft_digest is not None and \
         record.confirmed(c, PUBLISH_CONFIRMED, c.state.draft_digest)
 
 
-def gate_sentence(c: Any, step: str) -> str:
+def gate_sentence(c: Session, step: str) -> str:
     """Where the witnesses stand before ``step`` (publish, seal), in one sentence."""
     from ceremony import witness
     st = witness.status(c)
@@ -41,7 +42,7 @@ def gate_sentence(c: Any, step: str) -> str:
     return head + f"; waiting for {st.missing()}"
 
 
-def witness_view(c: Any, stage: str) -> WitnessView:
+def witness_view(c: Session, stage: str) -> WitnessView:
     """The enrolment list, or the sign-off gate before publish/seal, as lines and choices."""
     from ceremony import witness
     from ceremony.fingerprint import fingerprint_words
@@ -69,7 +70,7 @@ def witness_view(c: Any, stage: str) -> WitnessView:
     return WitnessView(stage, sentence, lines, choices, st.met)
 
 
-def witness_act(c: Any, name: str, on_touch: TouchCallback | None = None,
+def witness_act(c: Session, name: str, on_touch: TouchCallback | None = None,
                 env: dict[str, str] | None = None) -> list[str]:
     """``ceremony witness enroll`` when ``name`` has not enrolled, else ``ceremony witness
     sign``: refuses before the security key is asked for; returns lines for the room.
@@ -92,7 +93,7 @@ def witness_act(c: Any, name: str, on_touch: TouchCallback | None = None,
     return [f"{name} signed off journal line {target.seq}"]
 
 
-def confirm_publish(c: Any, by: str) -> bool:
+def confirm_publish(c: Ceremony, by: str) -> bool:
     """The typed "publish": journal it (once per draft), then publish unless the plan's
     witnesses must first sign off the journal as it now stands. True when published.
 
@@ -102,7 +103,7 @@ def confirm_publish(c: Any, by: str) -> bool:
     """
     from ceremony import record, witness
     if not publish_confirmed(c):
-        v = c.state.draft["version"]
+        v = (c.state.draft or {})["version"]  # publishing: there is a draft
         record.confirm(c, PUBLISH_CONFIRMED, f"publish root v{v} confirmed by typing 'publish'",
                        c.state.draft_digest, by)
     if c.plan.witnesses_required and not witness.status(c).met:

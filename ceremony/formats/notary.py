@@ -74,6 +74,7 @@ from ceremony import chain
 from ceremony.compromise import check_declared
 from ceremony.engine import Ceremony, create_workspace, sha256
 from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
+from ceremony.events import DRAFT_CREATED, DraftCreated
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.notary_chain import online_expiries, walk
@@ -107,7 +108,7 @@ from ceremony.formats.notary_root import (
 )
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
 from ceremony.plan import Plan, parse_plan
-from ceremony.state import DRAFT_CREATED, KeyRecord
+from ceremony.state import KeyRecord
 from ceremony.workspace import atomic_write
 from hsm.errors import SignatureCheckError
 from hsm.pkcs11 import Module, PinProvider, TokenKey
@@ -590,9 +591,9 @@ class NotaryCeremony(Ceremony):
         if problems:
             raise VerificationError("the drafted root would be refused by notary: "
                                     + "; ".join(problems))
-        self._append(DRAFT_CREATED, {"version": version, "digest": md.digest, "signed": signed,
-                                     "created": now.isoformat(),
-                                     "expiry_capped": expires < now + self.plan.root.expires})
+        self.append(DraftCreated(version=version, digest=md.digest, signed=signed,
+                                 created=now.isoformat(), format_fields={
+                                     "expiry_capped": expires < now + self.plan.root.expires}))
         self._write_draft()
         return md
 

@@ -25,7 +25,7 @@ import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import VerificationError
 from ceremony.formats.notary_files import read_sidecar, sidecar_bytes
@@ -34,10 +34,13 @@ from ceremony.formats.notary_keys import ECDSA, signature_problem
 from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot
 from hsm.pkcs11 import Module, PinProvider
 
+if TYPE_CHECKING:  # a top import would be a cycle: formats.notary imports the engine
+    from ceremony.formats.notary import NotaryCeremony
+
 NAME = "notary"
 
 
-def document(c: Any) -> dict[str, Any]:
+def document(c: NotaryCeremony) -> dict[str, Any]:
     """The format-specific part of a notary draft file for ceremony ``c``."""
     md = c.draft_metadata()
     prev = c.previous_root()

@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 from ceremony.errors import EXIT_INTERNAL, CeremonyError
 from ceremony.preflight import Facts, Probes
+from ceremony.session import Session as CeremonySession
 from ceremony.tui.flow import Session, Step, next_step
 from ceremony.tui.messages import INTERNAL_HINT, JobDone, JobFailed, TouchDone, TouchNeeded
 from hsm.errors import HsmError, PinMissingError
@@ -138,7 +139,7 @@ class CeremonyApp(App[int]):
             lambda: flows.start_ceremony(self.workspace, self.preview), self._started),
             name="init", thread=True, exit_on_error=False)
 
-    def _started(self, c: Any, message: str, hint: str | None, code: int) -> None:
+    def _started(self, c: CeremonySession | None, message: str, hint: str | None, code: int) -> None:
         self.busy = False
         if c is None:
             self.screen.failed(message, hint)  # type: ignore[attr-defined]
@@ -175,7 +176,7 @@ class CeremonyApp(App[int]):
                 self.call_from_thread(self.notify, note, severity="warning", timeout=30)
             self.call_from_thread(self._opened, c, "", None, 0)
 
-    def _opened(self, c: Any, message: str, hint: str | None, code: int) -> None:
+    def _opened(self, c: CeremonySession | None, message: str, hint: str | None, code: int) -> None:
         from ceremony.tui.screens.fatal import FatalScreen
         from ceremony.tui.screens.plan import PlanScreen
         if c is None:

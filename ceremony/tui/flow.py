@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from ceremony import record
 from ceremony.errors import VerificationError
+from ceremony.session import Session as CeremonySession
 from ceremony.state import SEAL_SIGNATURE
 
 
@@ -44,12 +44,12 @@ class Session:
     witnesses_enrolled: bool = False  # the room moved on from the enrolment screen
 
 
-def seal_started(c: Any) -> bool:
+def seal_started(c: CeremonySession) -> bool:
     """Whether any keyholder has sealed (then the ceremony only moves on to the seal)."""
     return any(e.type == SEAL_SIGNATURE for e in c.journal.events)
 
 
-def next_step(c: Any, session: Session) -> Step:
+def next_step(c: CeremonySession, session: Session) -> Step:
     """The step to show after the plan review."""
     st = c.state
     if st.sealed:
@@ -70,7 +70,7 @@ def next_step(c: Any, session: Session) -> Step:
     return Step.SIGN
 
 
-def witness_stage(c: Any, session: Session) -> str | None:
+def witness_stage(c: CeremonySession, session: Session) -> str | None:
     """Which witness screen comes now, if any (``ceremony.flows`` ENROL, PUBLISH or SEAL).
 
     Enrolment comes first, while anyone listed has not enrolled (until the room moves
@@ -97,12 +97,12 @@ def witness_stage(c: Any, session: Session) -> str | None:
     return None
 
 
-def keygen_next(c: Any) -> str | None:
+def keygen_next(c: CeremonySession) -> str | None:
     """The next keyholder who must generate a key, in plan order."""
     return next((k for k in c.plan.root.keyholders if c.needs_key(k)), None)
 
 
-def signing_candidates(c: Any) -> list[str]:
+def signing_candidates(c: CeremonySession) -> list[str]:
     """Keyholders whose signature would still count toward a threshold, plan order first."""
     names = list(c.plan.root.keyholders)
     prev = c.previous_root()
@@ -123,7 +123,7 @@ def signing_candidates(c: Any) -> list[str]:
     return out
 
 
-def resume_summary(c: Any) -> str:
+def resume_summary(c: CeremonySession) -> str:
     """One sentence on where a workspace stands, for the plan screen."""
     st = c.state
     if st.sealed:

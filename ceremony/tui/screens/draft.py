@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -18,12 +18,13 @@ from textual.widgets import Static
 
 from ceremony import record
 from ceremony.fingerprint import digest_words
+from ceremony.session import Session
 from ceremony.tui.flow import DRAFT_APPROVED, Step
 from ceremony.tui.screens.base import StepScreen
 from ceremony.tui.screens.confirm import ConfirmScreen
 
 
-def draft_text(c: Any) -> Text:
+def draft_text(c: Session) -> Text:
     """The draft as the room reviews it (engine and formats do the describing)."""
     from ceremony.formats import tuf as tuf_format
     from ceremony.status import ceremony_status
@@ -32,7 +33,7 @@ def draft_text(c: Any) -> Text:
     t = Text()
     t.append(f"Draft root v{md.signed.version}\n", style="bold")
     t.append("digest words: ")
-    t.append(digest_words(c.state.draft_digest) + "\n", style="bold")
+    t.append(digest_words(str(c.state.draft_digest)) + "\n", style="bold")
     t.append(f"digest {c.state.draft_digest}\n\n", style="dim")
     if hasattr(c, "describe"):  # formats with their own words (Notary)
         content, changes = c.describe(), c.changes()
@@ -51,7 +52,7 @@ def draft_text(c: Any) -> Text:
     return t
 
 
-def diff_text(c: Any) -> Text:
+def diff_text(c: Session) -> Text:
     """Unified diff of the previous root's signed part against the draft's."""
     md = c.draft_metadata()
     prev = c.previous_root()

@@ -19,6 +19,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ceremony import flows
+from ceremony.session import Session
 from ceremony.tui.flow import Step
 from ceremony.tui.screens.base import StepScreen
 from ceremony.tui.screens.transfer import Choice, TransferScreen
@@ -26,7 +27,7 @@ from ceremony.tui.screens.transfer import Choice, TransferScreen
 USB, QR_FILES, QR_SHOW, SEAL = "usb", "qr", "show", "seal"
 
 
-def usb_choice(app: Any, c: Any, label: str) -> tuple[Choice, list[str]]:
+def usb_choice(app: Any, c: Session | None, label: str) -> tuple[Choice, list[str]]:
     """The USB choice, prefilled with the first removable drive, and a note listing them all."""
     mounts = flows.removable_mounts(getattr(app, "probes", None))
     notes = ["Removable drives: " + "; ".join(f"{m.mountpoint} ({m.device})" for m in mounts)

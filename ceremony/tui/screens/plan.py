@@ -10,16 +10,17 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ceremony.session import Session
 from ceremony.tui.flow import Step, resume_summary
 from ceremony.tui.screens.base import StepScreen
 
 
-def plan_text(c: Any) -> Text:
+def plan_text(c: Session) -> Text:
     """The plan in words (no key material: it reads the same on every run)."""
     prev = c.state.init.get("previous")
     rotation = (f"Rotation: continues root v{prev['version']} (chain verified from "
                 f"{prev.get('trusted_version', 1)}.root.json at init)") if prev else None
-    if rotation is not None and prev.get("trusted_sha256"):
+    if rotation is not None and prev and prev.get("trusted_sha256"):
         from ceremony.trusted_start import fingerprint_text
         rotation += (f"\nTrusted root v{prev.get('trusted_version', 1)} fingerprint (compare with "
                      f"the words the repository's holder reads): "

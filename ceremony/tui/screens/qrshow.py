@@ -23,6 +23,7 @@ from textual.widgets import Static
 
 from ceremony import flows
 from ceremony.errors import CeremonyError
+from ceremony.session import Session
 from ceremony.tui.messages import INTERNAL_HINT
 
 SIZES = ("auto", "small", "medium", "large")
@@ -177,7 +178,7 @@ class QrDisplayScreen(Screen[None]):
         self.dismiss(None)
 
 
-def show_bundle(screen: Any, c: Any, what: str, done: Callable[[Any], None] | None = None,
+def show_bundle(screen: Any, c: Session, what: str, done: Callable[[Any], None] | None = None,
                 size: str = "auto") -> None:
     """Open the display for ``c``'s bundle from ``screen`` (a StepScreen); journal it on first draw.
 

@@ -1,0 +1,183 @@
+"""Keygen: a keyholder's root key made on their token, journaled exactly once.
+
+A PKCS#11 keygen journals its intent (with the key's random CKA_ID) before the
+token is asked to generate anything; a run killed after that finds what the
+token was left with (:mod:`hsm.leftovers`): a complete pair is adopted, never made
+twice, and half-made objects are journaled (``keygen-recovered``) and removed.
+
+A YubiKey keyholder (``device = "yubikey"``) gets the key in PIV slot 9c, made
+now (``provision``) or adopted, and recorded only once its attestation verified
+(the trust and the checks are :mod:`ceremony.attestation`'s).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pkcs11 import Token
+
+from ceremony import attestation, pin_audit
+from ceremony.attestation import YUBIKEY, Trust
+from ceremony.errors import StateError, UsageError, VerificationError
+from ceremony.events import KeyGenerated, KeygenIntent, KeygenRecovered, build
+from ceremony.formats.tuf import X_ATTESTATION
+from ceremony.plan import Keyholder
+from ceremony.session import Session
+from ceremony.state import KeyRecord
+from ceremony.workspace import atomic_write
+from hsm import leftovers
+from hsm.pkcs11 import Module, PinProvider, TokenKey
+
+
+@pin_audit.audited("keygen")
+def keygen(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
+           on_touch: Callable[[str], None] | None = None,
+           attestation_roots: Path | str | None = None,
+           provision: Any = None, now: datetime | None = None) -> KeyRecord:
+    """Generate ``keyholder``'s root key on their token.
+
+    The intent (with the key's CKA_ID) is journaled first; if the process dies
+    after the token made the key, the next run finds it by that id. What is
+    recorded of the key is the format's (``Session._describe_key``; ``now`` is for it).
+
+    A YubiKey keyholder (``device = "yubikey"``) gets the key in slot 9c: made now
+    when ``provision`` (``hsm.yubikey.provision.ProvisionPrompts``) is given, else
+    the key already provisioned there; either way its attestation must verify
+    (against the bundled Yubico roots, or ``attestation_roots`` in a rehearsal)
+    before it is recorded (see :func:`keygen_yubikey`). ``module`` is not
+    used for them: YubiKeys are reached through ykcs11.
+
+    Raises:
+        StateError: the keyholder already has a key, or is not a root keyholder.
+        UsageError: ``provision`` for a keyholder whose token is not a YubiKey.
+        VerificationError: what the format made of the key would be refused.
+        hsm.errors.HsmError: token missing, PIN refused, label already used;
+            attestation failed (exit 3).
+    """
+    s.require_token_step()
+    holder = s.plan.keyholder(keyholder)
+    if keyholder not in s.plan.root.keyholders:
+        raise StateError(f"{keyholder} is not a root keyholder in the plan")
+    if keyholder in s.state.keys:
+        raise StateError(f"{keyholder} already has a root key in this ceremony "
+                         f"({s.state.keys[keyholder].keyid[:12]})",
+                         hint="a keyholder gets one key; nothing was generated")
+    if s._reusable_previous_key(keyholder) is not None:
+        raise StateError(f"{keyholder} already holds a key in the current root; it is kept",
+                         hint="to replace it, give the keyholder a new token in the plan")
+    if holder.device == YUBIKEY:
+        trust = attestation.trust_for(s.plan, attestation_roots)
+        return keygen_yubikey(s, holder, pin, trust=trust, provision=provision, on_touch=on_touch)
+    if provision is not None:
+        raise UsageError(f"{keyholder}'s token is a PKCS#11 token, not a YubiKey: there is "
+                         "nothing to provision", hint="run keygen without --provision")
+    token = module.find_token(label=holder.token, serial=holder.serial)
+    intent = s.state.intents.get(keyholder)
+    tk = None
+    if intent is None:
+        intent = {"keyholder": keyholder, "key_id_hex": os.urandom(16).hex(),
+                  "object_label": f"{s.plan.name}/{keyholder}", "algorithm": holder.algorithm,
+                  "token_label": holder.token, "token_serial": holder.serial}
+        s.append(KeygenIntent(**intent))
+    else:
+        tk = _resume(s, keyholder, intent, module, token, pin)
+    if tk is None:
+        tk = module.generate(token, pin, intent["algorithm"], intent["object_label"],
+                             bytes.fromhex(intent["key_id_hex"]))
+    data, key_file = s._describe_key(keyholder, tk, intent, now)
+    event = build(KeyGenerated, data, "the generated key")  # the format's description, checked
+    s._write_derived(lambda: atomic_write(s.ws.keys / f"root-{keyholder}.json", key_file))
+    s.append(event)
+    return s.state.keys[keyholder]
+
+
+def _resume(s: Session, keyholder: str, intent: dict[str, Any], module: Module, token: Token,
+            pin: PinProvider) -> TokenKey | None:
+    """After an interrupted keygen: the pair it made, or ``None`` once its debris is gone.
+
+    The intent was journaled by an earlier run that did not record a key, so the token
+    may hold what that run left (:mod:`hsm.leftovers`): a complete pair with the intent's
+    random CKA_ID that signs and verifies is adopted, never made twice; half-made objects
+    are journaled (``keygen-recovered``), then removed, so nothing is left orphaned.
+
+    Raises:
+        hsm.errors.HsmError: the token failed, or holds several keys with the intent's id.
+    """
+    found = leftovers.find(module, token, pin, intent["algorithm"],
+                           bytes.fromhex(intent["key_id_hex"]))
+    if found.remove:
+        s.append(KeygenRecovered(
+            keyholder=keyholder, key_id_hex=intent["key_id_hex"],
+            token_label=intent.get("token_label"), token_serial=intent.get("token_serial"),
+            removed=[item.describe() for item in found.remove], adopted=found.pair is not None))
+        leftovers.remove(module, token, found)
+    return found.pair
+
+
+def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Trust,
+                   provision: Any = None, on_touch: Callable[[str], None] | None = None) -> KeyRecord:
+    """``keyholder``'s root key in slot 9c of their YubiKey: provisioned now, or adopted.
+
+    :func:`keygen` has already checked the step may run (preflight, not yet generated).
+    The intent is journaled first; the key is recorded only once its attestation
+    verified.
+
+    Args:
+        provision: ``hsm.yubikey.provision.ProvisionPrompts`` to reset PIV and generate
+            the key now (the operator types the serial); None to adopt the key in slot 9c.
+
+    Raises:
+        AttestationError: the attestation does not verify (exit 3, the verdict's reasons).
+        VerificationError: the slot's key is not the plan's algorithm.
+        FactoryDefaultsError, PinFinalTryError, PinLockedError: the YubiKey is not fit.
+        ProvisionAbortedError: the typed serial did not match (nothing changed).
+        hsm.errors.HsmError: missing, ambiguous or removed YubiKey; empty slot.
+    """
+    from hsm.yubikey.attestation import attest  # lazy: yubikit, only for a YubiKey keyholder
+    from hsm.yubikey.preflight import preflight  # lazy: yubikit, only for a YubiKey keyholder
+    from hsm.yubikey.provision import provision as provision_device  # lazy: yubikit, YubiKey only
+    from hsm.yubikey.signing import open_signing_key  # lazy: yubikit, only for a YubiKey keyholder
+
+    name, serial = holder.name, int(str(holder.serial))  # the plan checked: digits
+    touch = holder.touch or "always"  # the plan sets it for every YubiKey keyholder
+    mode = "provision" if provision is not None else "adopt"
+    if name not in s.state.intents:
+        s.append(KeygenIntent(
+            keyholder=name, device=YUBIKEY, mode=mode, yubikey_serial=serial, slot="9c",
+            algorithm=holder.algorithm, touch=touch, key_id_hex="02", object_label=None,
+            token_label=None, token_serial=holder.serial, trust=trust.description))
+    if provision is not None:
+        provision_device(serial, provision, algorithm=holder.algorithm, touch=touch)
+    else:
+        preflight(serial).require_ready()  # factory defaults, PIN budget: no PIN spent
+
+    verdict = attest(serial, trust.store, allowed_pin_policies=("always",),
+                     allowed_touch_policies=(touch,))
+    verdict.require()
+    actual = attestation.algorithm_of(verdict.public_key)
+    if actual != holder.algorithm:
+        raise VerificationError(
+            f"slot 9c of YubiKey {serial} holds an {actual or 'unsupported'} key, but the plan "
+            f"says {holder.algorithm} for {name}",
+            hint="provision the YubiKey again with the plan's algorithm (keygen --provision)")
+    yk = open_signing_key(serial, pin, on_touch, expected_public=verdict.public_key)
+
+    xfield = attestation.attestation_field(verdict)
+    # The format describes the key (TUF: x- fields with the attestation; notary: a root
+    # certificate signed on the card, which asks for the PIN and a touch once).
+    data, key_file = s._describe_key(name, yk, {"algorithm": holder.algorithm, "key_id_hex": "02"},
+                                     None, attestation=xfield)
+    data.update({"device": YUBIKEY,
+                 "attestation": {"mode": mode, "verdict": attestation.verdict_record(verdict),
+                                 "trust": trust.to_record()}})
+    if X_ATTESTATION not in data["key"]:  # notary: root.json cannot carry it; the journal does
+        data["attestation"]["field"] = xfield
+    event = build(KeyGenerated, data, "the generated key")  # the format's description, checked
+    atomic_write(s.ws.keys / f"root-{name}.json", key_file)
+    atomic_write(s.ws.keys / f"attestation-{name}.pem", attestation.field_pem(xfield).encode())
+    s.append(event)
+    return s.state.keys[name]
