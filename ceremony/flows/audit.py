@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ceremony.chain import PublishedChain
+from ceremony import chain, record, record_check
+from ceremony.errors import CeremonyError, VerificationError
+from ceremony.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,6 @@ def audit(root: Path, require_seal: bool = True) -> Audit:
     Never raises for a failed check: every problem is in the result. Only the report
     (record/transcript.* and record/report.html) is written, and only from an intact journal.
     """
-    from ceremony import record, record_check
-    from ceremony.errors import CeremonyError
-    from ceremony.workspace import Workspace
     root = Path(root)
     v = record_check.check_record(root, require_seal=require_seal)
     report, report_error = None, None
@@ -51,8 +48,6 @@ def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
     """Walk ``metadata/`` from its 1.root.json as a client would (TUF, or notary), with the
     root keys' attestations (``chain.verify_published``). (lines, ok); ok is None when nothing
     is published."""
-    from ceremony import chain
-    from ceremony.errors import CeremonyError
     if not (Path(metadata).is_dir() and chain.root_versions(Path(metadata))):
         return ["nothing published yet: no chain to walk"], None
     try:
@@ -75,7 +70,7 @@ def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
         return [f"FAIL {e.message}"], False
 
 
-def require_verified(published: PublishedChain) -> None:
+def require_verified(published: chain.PublishedChain) -> None:
     """The verdict of ``ceremony verify`` once its lines are shown: a root key whose YubiKey
     attestation fails, or an expired newest root, fails the command (exit 3, or 10 expired).
 
@@ -83,8 +78,6 @@ def require_verified(published: PublishedChain) -> None:
         VerificationError: a root key's attestation does not verify.
         RootExpiredError: every version verified but the newest root has expired.
     """
-    from ceremony import chain  # lazy: python-tuf (the TUI loads flows at start)
-    from ceremony.errors import VerificationError
     failed = [a for a in published.attested if not a.ok]
     if failed:
         raise VerificationError(

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ceremony.compromise import assess, current_root, delegations_of, read_targets, write_plan
 from ceremony.errors import UsageError
+from ceremony.formats import tuf as tuf_format
+from ceremony.plan import ONLINE_ROLES
 from ceremony.session import Session
 
 
@@ -26,9 +29,6 @@ def compromise_suspects(c: Session) -> list[Suspect]:
     Raises:
         StateError: nothing published and no previous root.
     """
-    from ceremony.compromise import current_root
-    from ceremony.formats import tuf as tuf_format
-    from ceremony.plan import ONLINE_ROLES
     root = current_root(c)
     out: list[Suspect] = []
     for keyid in root.roles["root"].keyids:
@@ -52,7 +52,6 @@ def assess_suspects(c: Session, chosen: list[Suspect]) -> Any:
         UsageError: nothing chosen.
         StateError: no root to respond for.
     """
-    from ceremony.compromise import assess, current_root
     root = current_root(c)
     keys = [s.value for s in chosen if s.kind == "key"]
     holders = [s.value for s in chosen if s.kind == "keyholder"]
@@ -72,7 +71,6 @@ def write_emergency_plan(c: Session, assessment: Any, out: Path) -> tuple[Path, 
     Raises:
         WorkspaceError: the plan file exists already.
     """
-    from ceremony.compromise import write_plan
     path = write_plan(c, assessment, Path(out).expanduser())
     lines = [f"emergency plan written to {path}",
              "review it, add the new online keys, then:",
@@ -97,13 +95,6 @@ def respond(c: Session, *, keys: list[str] | None = None, keyholders: list[str] 
         VerificationError: the targets file does not verify against the current root.
         WorkspaceError: the plan file exists already.
     """
-    from ceremony.compromise import (  # lazy: python-tuf (the TUI loads flows at start)
-        assess,
-        current_root,
-        delegations_of,
-        read_targets,
-        write_plan,
-    )
     root = current_root(c)
     delegations = None
     if targets:
