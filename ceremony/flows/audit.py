@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ceremony import chain, record, record_check
+from ceremony import chain
 from ceremony.errors import CeremonyError, VerificationError
 from ceremony.workspace import Workspace
 
@@ -29,6 +29,7 @@ def audit(root: Path, require_seal: bool = True) -> Audit:
     Never raises for a failed check: every problem is in the result. Only the report
     (record/transcript.* and record/report.html) is written, and only from an intact journal.
     """
+    from ceremony import record, record_check  # lazy: the record and the seal (audit only)
     root = Path(root)
     v = record_check.check_record(root, require_seal=require_seal)
     report, report_error = None, None

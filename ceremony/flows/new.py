@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.compromise import describe_declared
-from ceremony.engine import Ceremony
 from ceremony.errors import UsageError, WorkspaceError
 from ceremony.plan import load_online_keys, parse_plan, read_plan_text, shared_online_keys
 from ceremony.resume import refuse_finished_init
+
+if TYPE_CHECKING:
+    from ceremony.engine import Ceremony
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ def start_ceremony(workspace: Path, preview: PlanPreview) -> Ceremony:
     Raises:
         PlanError / VerificationError / WorkspaceError: as ``Ceremony.init`` (nothing written).
     """
+    from ceremony.engine import Ceremony  # lazy: the steps (flows loads every module)
     return Ceremony.init(Path(workspace), preview.plan_path, preview.previous)
 
 
@@ -73,6 +76,7 @@ def init_ceremony(workspace: Path, plan_path: Path, previous: Path | None = None
     """
     if (trusted or expect_root) and not previous:
         raise UsageError("--trusted and --expect-root name the start of a --previous chain")
+    from ceremony.engine import Ceremony  # lazy: the steps (flows loads every module)
     refuse_finished_init(Path(workspace), Path(plan_path))
     c = Ceremony.init(Path(workspace), Path(plan_path), previous, trusted=trusted,
                       expect_root=expect_root)
