@@ -101,9 +101,9 @@ def main() -> int:
     parser.add_argument("--signers", type=int, nargs="*", default=[1, 3])
     args = parser.parse_args()
 
-    from ceremony.cli_notary import fetch_keys, publish_collection, tagging_key
     from ceremony.engine import Ceremony
     from ceremony.online.notary import NotaryServer
+    from ceremony.online.notary_ops import fetch_keys, publish_collection, tagging_key
     from hsm.pkcs11 import get_module, resolve_module_path
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-notary-"))

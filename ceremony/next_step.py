@@ -24,9 +24,9 @@ from ceremony.errors import CeremonyError
 from ceremony.state import SEAL_SIGNATURE
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
-    from ceremony.session import Session
     from ceremony.formats.base import ThresholdStatus
     from ceremony.plan import Keyholder
+    from ceremony.session import Session
 
 #: The export kind of the published metadata (a travelling draft sent out earlier does not count).
 SIGNED_METADATA = "signed-metadata"

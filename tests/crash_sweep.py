@@ -179,8 +179,8 @@ def zygote() -> int:
     _ = (ceremony.cli, ceremony.engine, ceremony.flows.export, ceremony.transfer,
          ceremony.transport, hsm.pkcs11)
     import importlib
-    for name in ("ceremony.cli_notary", "ceremony.cli_yubikey", "ceremony.cli_record",
-                 "ceremony.cli_witness", "ceremony.preflight", "ceremony.status",
+    for name in ("ceremony.online.notary_ops", "ceremony.cli.yubikey", "ceremony.cli.record",
+                 "ceremony.cli.witness", "ceremony.preflight", "ceremony.status",
                  "ceremony.fingerprint", "ceremony.witness", "ceremony.detached", "hsm.signer",
                  "hsm.uri", "tuf.api.metadata", "getpass"):
         importlib.import_module(name)

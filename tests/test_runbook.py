@@ -365,7 +365,7 @@ def prepare_world(t: Path) -> None:
 ZYGOTE = r"""
 import importlib, json, os, signal, socket, sys
 import ceremony.cli
-for name in ("ceremony.cli_notary", "ceremony.cli_record", "ceremony.cli_yubikey",
+for name in ("ceremony.online.notary_ops", "ceremony.flows", "ceremony.cli.yubikey",
              "ceremony.engine", "ceremony.status", "ceremony.transfer", "ceremony.transport",
              "ceremony.detached", "ceremony.preflight", "ceremony.record", "ceremony.compare",
              "ceremony.compromise", "ceremony.rehearse", "ceremony.script", "ceremony.chain",

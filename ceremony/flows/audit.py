@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ceremony import chain
+from ceremony.errors import CeremonyError, VerificationError
+from ceremony.workspace import Workspace
+
 
 @dataclass(frozen=True)
 class Audit:
@@ -25,9 +29,7 @@ def audit(root: Path, require_seal: bool = True) -> Audit:
     Never raises for a failed check: every problem is in the result. Only the report
     (record/transcript.* and record/report.html) is written, and only from an intact journal.
     """
-    from ceremony import record, record_check
-    from ceremony.errors import CeremonyError
-    from ceremony.workspace import Workspace
+    from ceremony import record, record_check  # lazy: the record and the seal (audit only)
     root = Path(root)
     v = record_check.check_record(root, require_seal=require_seal)
     report, report_error = None, None
@@ -47,8 +49,6 @@ def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
     """Walk ``metadata/`` from its 1.root.json as a client would (TUF, or notary), with the
     root keys' attestations (``chain.verify_published``). (lines, ok); ok is None when nothing
     is published."""
-    from ceremony import chain
-    from ceremony.errors import CeremonyError
     if not (Path(metadata).is_dir() and chain.root_versions(Path(metadata))):
         return ["nothing published yet: no chain to walk"], None
     try:
@@ -69,3 +69,21 @@ def audit_chain(metadata: Path) -> tuple[list[str], bool | None]:
         return lines, not failed
     except CeremonyError as e:
         return [f"FAIL {e.message}"], False
+
+
+def require_verified(published: chain.PublishedChain) -> None:
+    """The verdict of ``ceremony verify`` once its lines are shown: a root key whose YubiKey
+    attestation fails, or an expired newest root, fails the command (exit 3, or 10 expired).
+
+    Raises:
+        VerificationError: a root key's attestation does not verify.
+        RootExpiredError: every version verified but the newest root has expired.
+    """
+    failed = [a for a in published.attested if not a.ok]
+    if failed:
+        raise VerificationError(
+            "the attestation of " + ", ".join(f"{a.name}'s root key" for a in failed)
+            + f" does not verify: {failed[0].problems[0]}",
+            hint="the key may not have been generated on the YubiKey its metadata names")
+    if published.expired:
+        raise chain.expired_error(published.report)

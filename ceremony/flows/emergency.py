@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ceremony.compromise import assess, current_root, delegations_of, read_targets, write_plan
+from ceremony.errors import UsageError
+from ceremony.formats import tuf as tuf_format
+from ceremony.plan import ONLINE_ROLES
 from ceremony.session import Session
 
 
@@ -25,9 +29,6 @@ def compromise_suspects(c: Session) -> list[Suspect]:
     Raises:
         StateError: nothing published and no previous root.
     """
-    from ceremony.compromise import current_root
-    from ceremony.formats import tuf as tuf_format
-    from ceremony.plan import ONLINE_ROLES
     root = current_root(c)
     out: list[Suspect] = []
     for keyid in root.roles["root"].keyids:
@@ -51,7 +52,6 @@ def assess_suspects(c: Session, chosen: list[Suspect]) -> Any:
         UsageError: nothing chosen.
         StateError: no root to respond for.
     """
-    from ceremony.compromise import assess, current_root
     root = current_root(c)
     keys = [s.value for s in chosen if s.kind == "key"]
     holders = [s.value for s in chosen if s.kind == "keyholder"]
@@ -71,9 +71,38 @@ def write_emergency_plan(c: Session, assessment: Any, out: Path) -> tuple[Path, 
     Raises:
         WorkspaceError: the plan file exists already.
     """
-    from ceremony.compromise import write_plan
     path = write_plan(c, assessment, Path(out).expanduser())
     lines = [f"emergency plan written to {path}",
              "review it, add the new online keys, then:",
              f"  ceremony init NEW_WORKSPACE --plan {path} --previous {c.ws.metadata}"]
     return path, lines
+
+
+def respond(c: Session, *, keys: list[str] | None = None, keyholders: list[str] | None = None,
+            role: str | None = None, targets: Path | None = None,
+            out: Path | None = None) -> tuple[Any, Path | None]:
+    """``ceremony compromise WORKSPACE --key/--keyholder/--role [--targets FILE] [--out DIR]``:
+    the assessment, and the emergency plan written for review when the root must change
+    (by default into ``out/emergency``).
+
+    Returns:
+        (the assessment, the plan written or None when the online side's follow-up is the
+        whole response).
+
+    Raises:
+        UsageError: ``targets`` for a Notary collection (its delegations are removed online).
+        StateError: nothing published and no previous root.
+        VerificationError: the targets file does not verify against the current root.
+        WorkspaceError: the plan file exists already.
+    """
+    root = current_root(c)
+    delegations = None
+    if targets:
+        if c.plan.format != "tuf":
+            raise UsageError("--targets reads TUF targets metadata; a Notary collection's delegations "
+                             "are removed with `notary delegation remove` on the online side")
+        delegations = delegations_of(root, read_targets(Path(targets)), str(targets))
+    a = assess(root, c.plan, keys=keys, keyholders=keyholders, role=role, delegations=delegations)
+    if not a.needs_root_change:
+        return a, None
+    return a, write_plan(c, a, Path(out) if out else c.ws.out / "emergency")

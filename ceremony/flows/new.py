@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ceremony.errors import WorkspaceError
+from ceremony.compromise import describe_declared
+from ceremony.errors import UsageError, WorkspaceError
+from ceremony.plan import load_online_keys, parse_plan, read_plan_text, shared_online_keys
+from ceremony.resume import refuse_finished_init
+
+if TYPE_CHECKING:
+    from ceremony.engine import Ceremony
 
 
 @dataclass(frozen=True)
@@ -26,13 +32,11 @@ def preview_plan(workspace: Path, plan_path: Path, previous: Path | None = None)
         PlanError: the plan or an online key file is invalid, or missing.
         WorkspaceError: the workspace already exists.
     """
-    from ceremony.plan import load_online_keys, parse_plan, shared_online_keys
     workspace, plan_path = Path(workspace), Path(plan_path).expanduser()
     if workspace.exists():
         raise WorkspaceError(f"{workspace} already exists",
                              hint="open it with `ceremony tui WORKSPACE` (without --plan), or "
                                   "name a new folder")
-    from ceremony.plan import read_plan_text
     plan = parse_plan(read_plan_text(plan_path))
     warnings: list[str] = []
     if plan.format == "tuf":
@@ -44,11 +48,37 @@ def preview_plan(workspace: Path, plan_path: Path, previous: Path | None = None)
                        warnings)
 
 
-def start_ceremony(workspace: Path, preview: PlanPreview) -> Any:
+def start_ceremony(workspace: Path, preview: PlanPreview) -> Ceremony:
     """``ceremony init WORKSPACE --plan PLAN [--previous DIR]`` after the room reviewed the plan.
 
     Raises:
         PlanError / VerificationError / WorkspaceError: as ``Ceremony.init`` (nothing written).
     """
-    from ceremony.engine import Ceremony
+    from ceremony.engine import Ceremony  # lazy: the steps (flows loads every module)
     return Ceremony.init(Path(workspace), preview.plan_path, preview.previous)
+
+
+def init_ceremony(workspace: Path, plan_path: Path, previous: Path | None = None, *,
+                  trusted: Path | None = None,
+                  expect_root: str | None = None) -> tuple[Ceremony, list[str], list[str]]:
+    """``ceremony init WORKSPACE --plan PLAN [--previous DIR [--trusted ROOT] [--expect-root
+    WORDS]]``: the workspace created, the plan journaled, a previous chain verified first.
+
+    A workspace already initialised from this very plan is refused as "init had finished" (its
+    process may have died before saying so), not as a folder to choose afresh.
+
+    Returns:
+        (the ceremony, the keys the plan declares compromised, the keyholders still to keygen).
+
+    Raises:
+        UsageError: ``trusted`` or ``expect_root`` without ``previous``.
+        PlanError / VerificationError / WorkspaceError: as ``Ceremony.init`` (nothing written).
+    """
+    if (trusted or expect_root) and not previous:
+        raise UsageError("--trusted and --expect-root name the start of a --previous chain")
+    from ceremony.engine import Ceremony  # lazy: the steps (flows loads every module)
+    refuse_finished_init(Path(workspace), Path(plan_path))
+    c = Ceremony.init(Path(workspace), Path(plan_path), previous, trusted=trusted,
+                      expect_root=expect_root)
+    todo = [k for k in c.plan.root.keyholders if c.needs_key(k)]
+    return c, list(describe_declared(c)), todo

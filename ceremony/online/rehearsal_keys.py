@@ -22,6 +22,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hsm.errors import HsmError
+
 ONLINE_TOKEN = "rehearsal-online"
 ROLES = ("targets", "snapshot", "timestamp")
 
@@ -50,9 +52,8 @@ def make_online_keys(module: Any, token: Any, pin: Any, directory: Path,
 
 def main(argv: list[str] | None = None) -> int:
     """Shell entry point: a ``rehearsal-online`` token in TOKENS_DIR, PEMs in PUBKEY_DIR."""
-    from hsm import softhsm
-    from hsm.errors import HsmError
-    from hsm.pkcs11 import get_module, resolve_module_path
+    from hsm import softhsm  # lazy: python-pkcs11, for this script only (importers want ONLINE_TOKEN)
+    from hsm.pkcs11 import get_module, resolve_module_path  # lazy: as above
     ap = argparse.ArgumentParser(prog="python -m ceremony.online.rehearsal_keys",
                                  description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("tokens", type=Path, help="folder for the throwaway token (SOFTHSM2_CONF)")

@@ -24,19 +24,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ceremony.cli_common import emit as _emit, say as _say
-from ceremony.session import Session
+from ceremony.cli.common import Add, Handler, emit as _emit, say as _say
+from ceremony.errors import UsageError
+from hsm.errors import PinMissingError
 
-Handler = Callable[[argparse.Namespace], int]
-Add = Callable[..., argparse.ArgumentParser]
+if TYPE_CHECKING:
+    from ceremony.session import Session
 
 
 def _trust(args: argparse.Namespace) -> Any:
-    from hsm.yubikey.attestation import TrustStore
+    from hsm.yubikey.attestation import TrustStore  # lazy: yubikit, pyscard (YubiKey commands only)
     path = getattr(args, "attestation_roots", None)
     if not path:
         return TrustStore.yubico()
@@ -58,7 +58,7 @@ def _verdict_lines(v: Any) -> list[str]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from hsm.yubikey import list_yubikeys
+    from hsm.yubikey import list_yubikeys  # lazy: yubikit, pyscard (YubiKey commands only)
     keys = list_yubikeys()
     lines = [f"{'SERIAL':<10} {'FIRMWARE':<9} {'FORM FACTOR':<16} READER"]
     lines += [f"{k.serial!s:<10} {k.firmware_str:<9} {k.form_factor:<16} {k.reader}" for k in keys]
@@ -69,7 +69,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
-    from hsm.yubikey.preflight import preflight
+    from hsm.yubikey.preflight import preflight  # lazy: yubikit, pyscard (YubiKey commands only)
     r = preflight(args.serial)
 
     def yn(v: bool | None) -> str:
@@ -94,7 +94,6 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 
 def _read_secret_file(path: Path, kind: str) -> str:
-    from hsm.errors import PinMissingError
     try:
         return path.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as e:
@@ -102,8 +101,7 @@ def _read_secret_file(path: Path, kind: str) -> str:
 
 
 def _ask_twice(kind: str) -> str:
-    from hsm.errors import PinMissingError
-    from hsm.yubikey import NewPinRejectedError
+    from hsm.yubikey import NewPinRejectedError  # lazy: yubikit, pyscard (YubiKey commands only)
     if not sys.stdin.isatty():
         raise PinMissingError(f"a new {kind} is needed but no terminal is attached",
                               hint=f"give it with --new-{kind.lower()}-file PATH (scripts and CI only)")
@@ -114,8 +112,8 @@ def _ask_twice(kind: str) -> str:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    from hsm.yubikey.attestation import attest
-    from hsm.yubikey.provision import provision
+    from hsm.yubikey.attestation import attest  # lazy: yubikit, pyscard (YubiKey commands only)
+    from hsm.yubikey.provision import provision  # lazy: as above
 
     trust = _trust(args)  # fail on unreadable roots before anything is reset
     result = provision(args.serial, _provision_prompts(args),
@@ -131,7 +129,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_attest(args: argparse.Namespace) -> int:
-    from hsm.yubikey.attestation import attest
+    from hsm.yubikey.attestation import attest  # lazy: yubikit, pyscard (YubiKey commands only)
     verdict = attest(args.serial, _trust(args))
     _emit(args, _verdict_lines(verdict), verdict.to_dict())
     verdict.require()
@@ -165,7 +163,7 @@ def add_keygen_options(p: argparse.ArgumentParser) -> None:
 
 
 def _provision_prompts(args: argparse.Namespace) -> Any:
-    from hsm.yubikey.provision import ProvisionPrompts
+    from hsm.yubikey.provision import ProvisionPrompts  # lazy: yubikit, pyscard (YubiKey commands only)
 
     def confirm(device: Any) -> str:
         if args.confirm_serial is not None:
@@ -188,7 +186,6 @@ def keygen_kwargs(args: argparse.Namespace, c: Session) -> dict[str, Any]:
     Raises:
         UsageError: YubiKey options for a keyholder whose token is not a YubiKey.
     """
-    from ceremony.errors import UsageError
     holder = c.plan.keyholder(args.keyholder)
     if not holder.is_yubikey:
         if getattr(args, "provision", False):
@@ -197,7 +194,7 @@ def keygen_kwargs(args: argparse.Namespace, c: Session) -> dict[str, Any]:
         return {}
     roots = getattr(args, "attestation_roots", None)
     if roots:
-        from ceremony.attestation import trust_for
+        from ceremony.attestation import trust_for  # lazy: python-tuf, cryptography (YubiKey keygen only)
         trust_for(c.plan, roots)  # a bad command line is refused before any step runs
     return {"on_touch": touch_prompt, "attestation_roots": roots,
             "provision": _provision_prompts(args) if getattr(args, "provision", False) else None}
@@ -263,5 +260,4 @@ def add_commands(sub: Any, add: Add) -> None:
 
 
 def _need_action(args: argparse.Namespace) -> int:
-    from ceremony.errors import UsageError
     raise UsageError("say what to do: ceremony yubikey list|preflight|provision|attest")

@@ -14,11 +14,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ceremony.cli_common import emit as _emit
+from ceremony.cli.common import Add, emit as _emit
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from ceremony.backup import backup
+    from ceremony.backup import backup  # lazy: the lock and hsm.pkcs11 (backup only)
     b = backup(Path(args.workspace), Path(args.dest))
     line = (f"backup of {args.workspace} written to {b.path}: {b.files} files, journal "
             f"{b.events} events, head {b.head}")
@@ -27,7 +27,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from ceremony.backup import restore
+    from ceremony.backup import restore  # lazy: as above (restore only)
     b = restore(Path(args.backup), Path(args.workspace))
     lines = [(f"restored {b.path} from {args.backup}: {b.files} files, journal {b.events} "
               f"events, head {b.head} (verified)")]
@@ -38,7 +38,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: Any, add: Any) -> None:
+def add_commands(sub: Any, add: Add) -> None:
     """Register ``backup`` and ``restore``."""
     p = add("backup", cmd_backup, "copy the workspace, with a manifest of digests, to a new folder")
     p.add_argument("dest", metavar="DEST")

@@ -16,17 +16,15 @@ rehearsals may name a software authenticator with ``CEREMONY_FIDO_DEVICE``
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
-from ceremony.cli_common import emit as _emit, open_workspace as _open, say as _say
-
-Handler = Callable[[argparse.Namespace], int]
-Add = Callable[..., argparse.ArgumentParser]
+from ceremony.cli.common import Add, Handler, emit as _emit, open_workspace as _open, say as _say
+from ceremony.errors import UsageError
+from ceremony.fingerprint import fingerprint_words
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from ceremony import witness
+    from ceremony import witness  # lazy: python-fido2, the engine (witness commands only)
     c = _open(args)
     witness.ready_to_enroll(c, args.name)  # refuse before asking for a security key
     device, source = witness.open_device(c.plan)
@@ -42,8 +40,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    from ceremony import witness
-    from ceremony.fingerprint import fingerprint_words
+    from ceremony import witness  # lazy: python-fido2, the engine (witness commands only)
     c = _open(args)
     target, _cred = witness.ready_to_sign(c, args.name)  # refuse before asking for a security key
     device, _source = witness.open_device(c.plan)
@@ -56,7 +53,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ceremony import witness
+    from ceremony import witness  # lazy: python-fido2, the engine (witness commands only)
     c = _open(args)
     st = witness.status(c)
     _emit(args, st.lines(), st.to_dict())
@@ -64,7 +61,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _need_action(args: argparse.Namespace) -> int:
-    from ceremony.errors import UsageError
     raise UsageError("say what to do: ceremony witness enroll|sign|status")
 
 

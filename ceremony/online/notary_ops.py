@@ -1,53 +1,53 @@
-"""``ceremony notary …``: the ONLINE side of a Notary v1 collection. Never on the ceremony laptop.
+"""The online workflows of a Notary v1 collection, beside :mod:`ceremony.online.notary`.
 
-The offline ceremony (``ceremony init/keygen/draft/sign/status/publish/verify`` with
-``format = "notary"``) never opens a socket. What needs the network, or the publisher's
-software tagging key, is here, under its own command group so nobody mistakes it for a step of
-the ceremony:
+``ceremony notary fetch-keys | tagging-key | publish | verify`` (:mod:`ceremony.cli.notary`)
+parse and print; the work, and every check before anything is written or sent, is here, so
+the CLI, the benchmarks and any other face share one path. Online side only: the offline
+ceremony never imports this module.
 
-* ``ceremony notary fetch-keys GUN --server URL --ca FILE --out DIR [--previous METADATA_DIR]
-  [--new-server-keys]``: the server's timestamp and snapshot public keys, written as key files
-  the plan names. Refused when they are not the keys of the collection's current root (the
-  server is not the collection's, or was rebuilt), unless ``--new-server-keys`` says the
-  server-held keys are being rotated on purpose.
-* ``ceremony notary tagging-key GUN --out FILE``: a new tagging (targets) key for a publisher,
-  as unencrypted PKCS#8 PEM with ``gun``/``role`` headers for ``notary key import`` (mode 0600,
-  never overwritten), plus ``FILE-stem.pub.json``, its public key for the plan.
-* ``ceremony notary publish METADATA_DIR --server URL --ca FILE --gun GUN [--targets-key FILE]``:
-  upload the ceremony's newest root. When the root is new or changes the targets key, the
-  current targets.json is fetched, checked against the previous root, re-signed with the new
-  tagging key (version + 1, same targets and delegations) and saved as METADATA_DIR/targets.json
-  before anything is sent; root and targets then go in ONE multipart request. Everything is
-  self-checked first (notary's byte-exact form). A refusal shows the server's text (exit 9) and
-  leaves every local file as it was.
-* ``ceremony notary verify METADATA_DIR [--trusted FILE] [--gun GUN] [--server URL --ca FILE]``:
-  walk the chain as notary's client does; with ``--server``, also check that the server serves
-  exactly these roots and a targets.json the newest root's targets key signed.
-
-``add_commands(sub, add)`` registers the group with ``ceremony.cli``'s parser.
+* :func:`fetch_keys`: the server's timestamp and snapshot public keys, as key files the plan
+  names; refused when they are not the keys of the collection's current root, unless the
+  server-held keys are being rotated on purpose (``new_server_keys``).
+* :func:`tagging_key`: a new tagging (targets) key for a publisher (PKCS#8 PEM, 0600, never
+  overwritten) and its public key file for the plan.
+* :func:`publish_collection`: the newest root of a ceremony's metadata folder, with a targets.json
+  re-signed by the new tagging key when the root is new or changes the targets key, in ONE
+  request; everything self-checked first, local files kept on a refusal.
+* :func:`verify_collection`: the chain walked as notary's client does, and what a server serves.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ceremony.cli_common import emit as _emit
+from tuf.api.metadata import Root
 
-if TYPE_CHECKING:  # the online commands load these only when they run
-    from tuf.api.metadata import Root
-
-    from ceremony.formats.notary_root import NotaryRoot
-
-Handler = Callable[[argparse.Namespace], int]
-Adder = Callable[..., argparse.ArgumentParser]
+from ceremony import chain
+from ceremony.errors import VerificationError, WorkspaceError
+from ceremony.formats.notary_chain import verify_directory, walk
+from ceremony.formats.notary_files import key_file_bytes
+from ceremony.formats.notary_json import assert_reserializes
+from ceremony.formats.notary_keys import ECDSA, entry_key_id, key_id, spki_der
+from ceremony.formats.notary_root import NotaryMetadata, NotaryRoot, role_file_problems, root_problems
+from ceremony.formats.notary_x509 import validate_gun
+from ceremony.online.notary import (
+    NotaryServer,
+    fetch_metadata,
+    fetch_server_key,
+    generate_tagging_key,
+    initial_targets,
+    load_tagging_key,
+    publish,
+    resign_targets,
+    tagging_key_entry,
+    write_tagging_key,
+)
+from ceremony.workspace import atomic_write
 
 __all__ = [
-    "add_commands",
+    "NotaryServer",
     "fetch_keys",
     "publish_collection",
     "tagging_key",
@@ -55,17 +55,8 @@ __all__ = [
 ]
 
 
-def _server(args: argparse.Namespace) -> Any:
-    from ceremony.online.notary import NotaryServer
-
-    return NotaryServer(args.server, Path(args.ca) if args.ca else None)
-
-
-# --------------------------------------------------------------------------- operations
-
-
 def fetch_keys(
-    server: Any,
+    server: NotaryServer,
     gun: str,
     out: Path,
     *,
@@ -85,16 +76,6 @@ def fetch_keys(
         RemoteError: the server refused or could not be reached.
         WorkspaceError: a key file already exists.
     """
-    from ceremony import chain
-    from ceremony.errors import VerificationError
-    from ceremony.formats.notary_chain import walk
-    from ceremony.formats.notary_files import key_file_bytes
-    from ceremony.formats.notary_keys import entry_key_id
-    from ceremony.formats.notary_root import NotaryMetadata
-    from ceremony.formats.notary_x509 import validate_gun
-    from ceremony.online.notary import fetch_metadata, fetch_server_key
-    from ceremony.workspace import atomic_write
-
     validate_gun(gun)
     reference: Root | NotaryRoot | None = None  # a notary walk's report holds NotaryRoot views
     source = ""
@@ -144,12 +125,6 @@ def tagging_key(gun: str, out: Path) -> dict[str, Any]:
         WorkspaceError: either file exists (nothing is written then).
         PlanError: the GUN is not valid for notary.
     """
-    from ceremony.errors import WorkspaceError
-    from ceremony.formats.notary_files import key_file_bytes
-    from ceremony.formats.notary_x509 import validate_gun
-    from ceremony.online.notary import generate_tagging_key, tagging_key_entry, write_tagging_key
-    from ceremony.workspace import atomic_write
-
     validate_gun(gun)
     out = Path(out)
     stem = out.name[: -len(out.suffix)] if out.suffix else out.name
@@ -168,11 +143,6 @@ def tagging_key(gun: str, out: Path) -> dict[str, Any]:
 
 def _local_chain(metadata_dir: Path, gun: str) -> tuple[Any, bytes, Any]:
     """(newest root metadata, its bytes, the root before it or None), all verified locally."""
-    from ceremony import chain
-    from ceremony.errors import VerificationError
-    from ceremony.formats.notary_chain import walk
-    from ceremony.formats.notary_json import assert_reserializes
-    from ceremony.formats.notary_root import NotaryMetadata, root_problems
 
     data = chain.read_root_file(metadata_dir / "root.json")
     try:
@@ -203,7 +173,7 @@ def _local_chain(metadata_dir: Path, gun: str) -> tuple[Any, bytes, Any]:
 
 def publish_collection(
     metadata_dir: Path,
-    server: Any,
+    server: NotaryServer,
     gun: str,
     targets_key: Path | None = None,
     *,
@@ -218,19 +188,6 @@ def publish_collection(
         VerificationError: a local check failed (nothing was sent).
         RemoteError: the server refused (its text is in the message) or is unreachable.
     """
-    from ceremony.errors import VerificationError
-    from ceremony.formats.notary_keys import ECDSA, key_id, spki_der
-    from ceremony.formats.notary_root import role_file_problems
-    from ceremony.formats.notary_x509 import validate_gun
-    from ceremony.online.notary import (
-        fetch_metadata,
-        initial_targets,
-        load_tagging_key,
-        publish,
-        resign_targets,
-    )
-    from ceremony.workspace import atomic_write
-
     validate_gun(gun)
     metadata_dir = Path(metadata_dir)
     md, data, previous = _local_chain(metadata_dir, gun)
@@ -295,7 +252,7 @@ def verify_collection(
     *,
     trusted: Path | None = None,
     gun: str | None = None,
-    server: Any = None,
+    server: NotaryServer | None = None,
 ) -> tuple[Any, list[str]]:
     """Walk ``metadata_dir``'s chain (and, with ``server``, compare what it serves).
 
@@ -306,18 +263,12 @@ def verify_collection(
         VerificationError: the chain, or what the server serves, does not verify.
         RemoteError: the server could not be reached.
     """
-    from ceremony import chain
-    from ceremony.errors import VerificationError
-    from ceremony.formats.notary_chain import verify_directory
-    from ceremony.formats.notary_root import role_file_problems
-
     metadata_dir = Path(metadata_dir)
     trusted = Path(trusted) if trusted else metadata_dir / "1.root.json"
     report, gun = verify_directory(metadata_dir, trusted=trusted, gun=gun)
     lines = [f"trusted root v{report.trusted_version} ({trusted}) for {gun}",
              *chain.report_lines(report)]
     if server is not None:
-        from ceremony.online.notary import fetch_metadata
 
         for v in [report.trusted_version, *report.versions]:
             served = fetch_metadata(server, gun, "root", version=v)
@@ -338,109 +289,3 @@ def verify_collection(
         lines.append(f"server {server.url} serves this chain, and a targets.json signed by "
                      f"root v{report.newest_version}'s targets key")
     return report, lines
-
-
-# --------------------------------------------------------------------------- commands
-
-
-def cmd_fetch_keys(args: argparse.Namespace) -> int:
-    result = fetch_keys(_server(args), args.gun, Path(args.out),
-                        previous=Path(args.previous) if args.previous else None,
-                        new_server_keys=args.new_server_keys)
-    lines = []
-    for role, info in result.items():
-        note = (f" (replaces {', '.join(k[:12] for k in info['replaces'])})"
-                if info["replaces"] else "")
-        lines.append(f"{role} key {info['keyid']}{note}: {info['file']}")
-    lines.append("name these files in the plan's roles.timestamp.keys / roles.snapshot.keys")
-    _emit(args, lines, result)
-    return 0
-
-
-def cmd_tagging_key(args: argparse.Namespace) -> int:
-    result = tagging_key(args.gun, Path(args.out))
-    _emit(args, [f"tagging key {result['keyid']} for {args.gun}",
-                 f"private (for the publisher's `notary key import`, 0600): {result['private']}",
-                 f"public (for the plan's roles.targets.keys): {result['public']}"], result)
-    return 0
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    result = publish_collection(Path(args.metadata_dir), _server(args), args.gun,
-                                Path(args.targets_key) if args.targets_key else None)
-    if result["already"]:
-        lines = [f"root v{result['version']} is already what {args.server} serves for "
-                 f"{args.gun}; nothing sent"]
-    else:
-        lines = [f"uploaded {' + '.join(result['uploaded'])} for {args.gun} in one request: "
-                 f"root v{result['version']}"]
-        if result["targets_file"]:
-            lines.append(f"re-signed targets.json kept at {result['targets_file']}")
-    _emit(args, lines, result)
-    return 0
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    report, lines = verify_collection(
-        Path(args.metadata_dir), trusted=Path(args.trusted) if args.trusted else None,
-        gun=args.gun, server=_server(args) if args.server else None)
-    _emit(args, lines, {"trusted_version": report.trusted_version, "versions": report.versions,
-                        "newest": report.newest_version,
-                        "statuses": [s.to_dict() for s in report.statuses]})
-    return 0
-
-
-def add_commands(sub: Any, add: Adder) -> None:
-    """Register ``ceremony notary …`` on ``ceremony.cli``'s subparsers (``add`` as in cli)."""
-    group: argparse.ArgumentParser = add("notary", lambda args: _group_help(group), "online side of a Notary v1 "
-                "collection: server keys, tagging key, upload (never on the ceremony laptop)",
-                ws=False)
-    nsub = group.add_subparsers(dest="notary_command", metavar="NOTARY_COMMAND",
-                                parser_class=type(group))
-
-    def nadd(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
-        p = nsub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.set_defaults(handler=handler)
-        return p
-
-    def server_opts(p: argparse.ArgumentParser, required: bool = True) -> None:
-        p.add_argument("--server", required=required, metavar="URL",
-                       help="notary-server base URL, e.g. https://notary.example.com:4443")
-        p.add_argument("--ca", metavar="FILE", help="CA bundle for the server's TLS certificate "
-                       "(default: the system store)")
-
-    p = nadd("fetch-keys", cmd_fetch_keys, "fetch the server's timestamp and snapshot public "
-             "keys for a GUN, as key files for the plan")
-    p.add_argument("gun", metavar="GUN")
-    server_opts(p)
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--previous", metavar="METADATA_DIR",
-                   help="compare with the newest root of this chain (default: the server's)")
-    p.add_argument("--new-server-keys", action="store_true",
-                   help="the server was rebuilt: accept (and record) keys that replace the "
-                   "current root's")
-    p = nadd("tagging-key", cmd_tagging_key, "make a new tagging (targets) key for a publisher")
-    p.add_argument("gun", metavar="GUN")
-    p.add_argument("--out", required=True, metavar="FILE",
-                   help="the private key (PKCS#8 PEM); its public key goes to FILE-stem.pub.json")
-    p = nadd("publish", cmd_publish, "upload the ceremony's newest root (with a re-signed "
-             "targets.json when needed) in one request")
-    p.add_argument("metadata_dir", metavar="METADATA_DIR")
-    server_opts(p)
-    p.add_argument("--gun", required=True, metavar="GUN")
-    p.add_argument("--targets-key", metavar="FILE",
-                   help="the new tagging key, when the root is new or changes the targets key")
-    p = nadd("verify", cmd_verify, "verify a notary root chain (and, with --server, what the "
-             "server serves)")
-    p.add_argument("metadata_dir", metavar="METADATA_DIR")
-    p.add_argument("--trusted", metavar="ROOT.json", help="default: METADATA_DIR/1.root.json")
-    p.add_argument("--gun", metavar="GUN", help="default: the root certificates' CN")
-    server_opts(p, required=False)
-
-
-def _group_help(group: argparse.ArgumentParser) -> int:
-    from ceremony.errors import EXIT_USAGE
-
-    group.print_help(sys.stderr)
-    return EXIT_USAGE

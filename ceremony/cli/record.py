@@ -24,38 +24,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ceremony.cli_common import emit as _emit
-from ceremony.errors import EXIT_VERIFY, EXIT_WORKSPACE
-
-Handler = Callable[[argparse.Namespace], int]
-Add = Callable[..., argparse.ArgumentParser]
-
-
-def _token_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pkcs11-module", metavar="PATH",
-                   help="PKCS#11 module (overrides plan and env)")
-    p.add_argument("--pin-file", metavar="PATH", type=Path,
-                   help="read the PIN from this file (else CEREMONY_PIN, else a prompt)")
-
-
-def _module(args: argparse.Namespace, plan_module: str | None) -> Any:
-    from hsm.pkcs11 import get_module, resolve_module_path
-    return get_module(resolve_module_path(getattr(args, "pkcs11_module", None), plan_module))
-
+from ceremony.cli.common import Add, emit as _emit, module as _module, pin as _pin, token_opts as _token_opts
+from ceremony.cli.yubikey import touch_prompt as _touch_prompt
+from ceremony.errors import EXIT_VERIFY, EXIT_WORKSPACE, CeremonyError, UsageError
+from hsm.errors import HsmError
 
 # ---- handlers ---------------------------------------------------------------------
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
     """Check the machine, journal the result, refuse a live ceremony that fails."""
-    from ceremony import preflight
-    from ceremony.engine import Ceremony
-    from hsm.errors import HsmError
+    from ceremony import preflight  # lazy: the machine probes (preflight only)
+    from ceremony.engine import Ceremony  # lazy: python-tuf, securesystemslib, the formats
     c = Ceremony.open(Path(args.workspace))
     confirmed = args.clock_confirmed or _ask_clock(args)
     try:
@@ -75,26 +59,18 @@ def _ask_clock(args: argparse.Namespace) -> bool:
     """On a terminal, show the UTC time and ask the operator to confirm it."""
     if getattr(args, "json", False) or not sys.stdin.isatty():
         return False
-    from datetime import datetime
-
-    from ceremony.preflight import utc_text
+    from ceremony.preflight import utc_text  # lazy: the machine probes (preflight only)
     now = datetime.now(UTC)
     answer = input(f"The clock says {utc_text(now)}. Does a wall clock showing UTC agree? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
 
-def _touch_prompt(message: str) -> None:
-    from ceremony.cli_yubikey import touch_prompt
-    touch_prompt(message)
-
-
 def cmd_seal(args: argparse.Namespace) -> int:
     """Seal the journal head with every root signer's token (all present)."""
-    from ceremony import seal
-    from ceremony.engine import Ceremony
-    from ceremony.interaction import pin_provider
+    from ceremony import seal  # lazy: the record and its checks, python-tuf
+    from ceremony.engine import Ceremony  # lazy: python-tuf, securesystemslib, the formats
     c = Ceremony.open(Path(args.workspace))
-    pin = pin_provider(args.pin_file, live=not c.plan.rehearsal)  # live: never CEREMONY_PIN
+    pin = _pin(args, c.plan)  # live: never CEREMONY_PIN
     module = _module(args, c.plan.pkcs11_module)
     if args.keyholder:
         st = seal.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
@@ -112,7 +88,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 def cmd_record_verify(args: argparse.Namespace) -> int:
     """Check the journal chain, outputs, transcript and seal, offline."""
-    from ceremony import record_check
+    from ceremony import record_check  # lazy: python-tuf, the formats (record verify only)
     v = record_check.check_record(Path(args.workspace), require_seal=not args.allow_unsealed)
     _emit(args, v.lines(), v.to_dict())
     if v.ok:
@@ -124,8 +100,8 @@ def cmd_record_verify(args: argparse.Namespace) -> int:
 
 def cmd_record_report(args: argparse.Namespace) -> int:
     """Write the transcript and the printable HTML report."""
-    from ceremony import record
-    from ceremony.workspace import Workspace
+    from ceremony import record  # lazy: the record's views, python-tuf
+    from ceremony.workspace import Workspace  # lazy: read by the record commands only
     ws = Workspace(Path(args.workspace))
     ws.check()
     out = Path(args.out) if args.out else None
@@ -137,9 +113,9 @@ def cmd_record_report(args: argparse.Namespace) -> int:
 def cmd_record_compare(args: argparse.Namespace) -> int:
     """Compare a live ceremony's record with a rehearsal of the same plan (exit 3 on a
     difference the rehearsal does not explain)."""
-    from ceremony import journal
-    from ceremony.compare import compare
-    from ceremony.workspace import Workspace
+    from ceremony import journal  # lazy: read by the record commands only
+    from ceremony.compare import compare  # lazy: as above
+    from ceremony.workspace import Workspace  # lazy: as above
     records = []
     for root in (args.live, args.rehearsal):
         ws = Workspace(Path(root))
@@ -156,7 +132,6 @@ def cmd_record_compare(args: argparse.Namespace) -> int:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     """Open the workspace in the TUI; the PIN comes from a file/env only if one is given."""
-    from ceremony.errors import UsageError
     if args.previous is not None and args.plan is None:
         raise UsageError("--previous starts a rotation and needs --plan (a new workspace)")
     if args.draft is not None:
@@ -175,9 +150,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
             raise UsageError("--audit checks an existing workspace; it takes no --plan")
     scripted = None
     if args.pin_file is not None or os.environ.get("CEREMONY_PIN"):
-        from ceremony.interaction import pin_provider
+        from ceremony.interaction import pin_provider  # lazy: hsm.pkcs11 (python-pkcs11)
         scripted = pin_provider(args.pin_file, interactive=False, live=_live_plan(args))
-    from ceremony.tui.app import make_app
+    from ceremony.tui.app import make_app  # lazy: Textual, the heaviest dependency (tui only)
     app = make_app(Path(args.workspace or "."), module_path=args.pkcs11_module,
                    pin_provider=scripted, plan=args.plan, previous=args.previous,
                    draft=args.draft, keyholder=args.keyholder, signature_out=args.out,
@@ -189,8 +164,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def _live_plan(args: argparse.Namespace) -> bool:
     """Whether the TUI opens a live ceremony (its workspace's or ``--plan``'s plan says
     ``rehearsal = false``); False when neither can be read (the TUI then says why)."""
-    from ceremony.errors import CeremonyError
-    from ceremony.plan import parse_plan, read_plan_text
+    from ceremony.plan import parse_plan, read_plan_text  # lazy: the plan's checks (tomllib, keys)
     try:
         if args.plan is not None:
             return not parse_plan(read_plan_text(Path(args.plan))).rehearsal
