@@ -93,7 +93,6 @@ KNOWN_DIRECTION: set[tuple[str, str]] = {
 # Per file: how many imports inside functions carry no `# lazy:` comment.
 KNOWN_UNMARKED: dict[str, int] = {
     "ceremony/attestation.py": 21,
-    "ceremony/backup.py": 4,
     "ceremony/chain.py": 2,
     "ceremony/cli.py": 54,
     "ceremony/cli_backup.py": 2,
@@ -107,7 +106,6 @@ KNOWN_UNMARKED: dict[str, int] = {
     "ceremony/detached.py": 8,
     "ceremony/draft_trust.py": 12,
     "ceremony/engine.py": 15,
-    "ceremony/fingerprint.py": 2,
     "ceremony/flows/audit.py": 5,
     "ceremony/flows/emergency.py": 5,
     "ceremony/flows/export.py": 20,
@@ -127,11 +125,9 @@ KNOWN_UNMARKED: dict[str, int] = {
     "ceremony/formats/tuf.py": 1,
     "ceremony/formats/tuf_shape.py": 1,
     "ceremony/integrity.py": 8,
-    "ceremony/interaction.py": 5,
     "ceremony/journal.py": 2,
     "ceremony/keyids.py": 5,
     "ceremony/online/rehearsal_keys.py": 3,
-    "ceremony/plan.py": 3,
     "ceremony/preflight.py": 9,
     "ceremony/record.py": 10,
     "ceremony/record_check.py": 17,
@@ -140,8 +136,6 @@ KNOWN_UNMARKED: dict[str, int] = {
     "ceremony/seal.py": 18,
     "ceremony/status.py": 1,
     "ceremony/transfer.py": 13,
-    "ceremony/transport/bundle.py": 1,
-    "ceremony/transport/video.py": 4,
     "ceremony/tui/app.py": 18,
     "ceremony/tui/demo.py": 9,
     "ceremony/tui/flow.py": 3,
@@ -154,14 +148,6 @@ KNOWN_UNMARKED: dict[str, int] = {
     "ceremony/tui/screens/seal.py": 5,
     "ceremony/tui/screens/sign.py": 3,
     "ceremony/witness.py": 8,
-    "hsm/fido.py": 15,
-    "hsm/pkcs11.py": 1,
-    "hsm/verify.py": 1,
-    "hsm/yubikey/attestation.py": 5,
-    "hsm/yubikey/device.py": 14,
-    "hsm/yubikey/preflight.py": 3,
-    "hsm/yubikey/provision.py": 3,
-    "hsm/yubikey/signing.py": 7,
 }
 # ---------------------------------------------------------------------------------------------
 
