@@ -46,11 +46,15 @@ from __future__ import annotations
 
 import ast
 import io
+import os
+import subprocess
 import sys
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 PACKAGES = ("ceremony", "hsm")
@@ -529,6 +533,47 @@ def test_the_graph_sees_the_whole_project() -> None:
     edges = graph.edges()
     assert "ceremony.errors" in edges["ceremony.journal"]
     assert "ceremony.journal" in edges["ceremony.state"]
+
+
+# What start-up must not load: each line imports what a command needs and names the packages
+# that would cost it time (measured in bench/bench_startup.py); a fresh interpreter each, since
+# this test process has loaded everything already.
+STAYS_LAZY: list[tuple[str, tuple[str, ...]]] = [
+    ("import ceremony.cli", ("tuf", "securesystemslib", "filelock", "qrcode", "PIL", "textual", "fido2",
+                             "yubikit")),  # `ceremony --help`
+    ("import ceremony.lock", ("filelock",)),  # loaded by hold() only: readers such as status never lock
+    ("from ceremony.transport import Bundle, write_files, export_usb, import_usb, find_bundles",
+     ("qrcode", "PIL", "zxingcpp", "av")),  # a USB bundle draws and reads no QR code
+    ("import ceremony.transport.scan", ("av",)),  # PyAV for a video only
+    ("import hsm.fido", ("fido2",)),  # the optional [yubikey] extra, at a witness step only
+    ("import hsm.yubikey.signing, hsm.yubikey.provision, hsm.yubikey.attestation, hsm.yubikey.preflight",
+     ("yubikit", "ykman", "smartcard")),
+]
+
+
+def test_start_up_stays_lazy() -> None:
+    problems = []
+    for statement, absent in STAYS_LAZY:
+        code = (f"{statement}\nimport sys\n"
+                f"print(' '.join(m for m in {absent!r} if m in sys.modules))")
+        run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert run.returncode == 0, f"{statement!r} failed:\n{run.stderr}"
+        if run.stdout.split():
+            problems.append(f"`{statement}` loads {', '.join(run.stdout.split())}: import it where it is used, "
+                            "with a `# lazy:` comment")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_lazy_transport_surface_is_whole() -> None:
+    import ceremony.transport as transport
+    from ceremony.transport import qr, usb
+    # every name of __all__ resolves, to the object its submodule defines
+    assert {name: getattr(transport, name) is not None for name in transport.__all__} == dict.fromkeys(
+        transport.__all__, True)
+    assert transport.export_qr is qr.export_qr and transport.import_usb is usb.import_usb
+    with pytest.raises(AttributeError, match="has no attribute 'export_pdf'"):
+        transport.export_pdf  # noqa: B018 - the attribute access is the test
 
 
 # --- the analyser itself, on small made-up packages --------------------------------------------
