@@ -8,7 +8,9 @@ Every row is a fresh process of the venv's Python running this checkout (``PYTHO
 it, ``from ceremony.cli import main`` as the console script does), timed from ``fork`` to exit
 (wall clock). The rows run round-robin, one repetition of each row per round, so a slow moment
 of the shared machine hits every row alike; the table gives the median and its ratio to the
-tuf row of the same run. ``python -c pass`` is the floor no command can go below.
+tuf row of the same run. ``python -c pass`` is the floor no command can go below. The CPU
+columns (user + system time of the child, from ``getrusage``) barely move when other work
+shares the machine, where the wall clock doubles: read them when the load is high.
 
 What "start-up" is, per row (the bench checks each ends as stated, else it fails):
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -67,6 +70,7 @@ class Row:
     expect: str = ""  # text its stdout+stderr must hold, so a row that fails early is not timed
     target: str = ""  # "status" or "step": which of the issue's targets applies
     walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
 
 
 class Rig:
@@ -164,16 +168,20 @@ def rows(rig: Rig) -> list[Row]:
     ]
 
 
-def run_once(row: Row, env: dict[str, str]) -> float:
+def run_once(row: Row, env: dict[str, str]) -> tuple[float, float]:
+    """Wall clock and CPU time (user + system) of one run of ``row``."""
     argv = row.argv()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = run.stdout + run.stderr
     if run.returncode != row.code or row.expect not in out:
         sys.exit(f"{row.name}: exit {run.returncode} (expected {row.code}), output does not say "
                  f"{row.expect!r}; not timed:\n{out}")
-    return wall
+    return wall, cpu
 
 
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
@@ -214,10 +222,13 @@ def main() -> None:
             run_once(row, rig.env)
         for _ in range(n):
             for row in measured:
-                row.walls.append(run_once(row, rig.env))
+                wall, cpu = run_once(row, rig.env)
+                row.walls.append(wall)
+                row.cpus.append(cpu)
         profiles = {row.name: import_profile(row, rig.env) for row in measured}
 
     tuf = statistics.median(measured[1].walls)
+    tuf_cpu = statistics.median(measured[1].cpus)
     body: list[tuple[str, ...]] = []
     for row in measured:
         med = statistics.median(row.walls)
@@ -227,9 +238,11 @@ def main() -> None:
             verdict = f"target <= {STEP_TARGET_RATIO}x: {'met' if med <= STEP_TARGET_RATIO * tuf else 'NOT met'}"
         else:
             verdict = ""
-        body.append((row.name, f"{med:.3f}", f"{min(row.walls):.3f}", f"{med / tuf:.2f}x", verdict))
-    table(f"Start-up, wall clock, {n} runs per row, round-robin (seconds)",
-          ("command", "median", "min", "vs tuf", "issue 14"), body)
+        cpu = statistics.median(row.cpus)
+        body.append((row.name, f"{med:.3f}", f"{min(row.walls):.3f}", f"{med / tuf:.2f}x", verdict,
+                      f"{cpu:.3f}", f"{cpu / tuf_cpu:.2f}x"))
+    table(f"Start-up, {n} runs per row, round-robin (seconds; the issue's targets are on the wall clock)",
+          ("command", "wall median", "wall min", "vs tuf", "issue 14", "CPU median", "CPU vs tuf"), body)
     table("Imports of one run (python -X importtime; reads high, importtime slows imports)",
           ("command", "imports s", "modules", "tuf loaded"),
           [(row.name, f"{profiles[row.name][0]:.3f}", str(profiles[row.name][1]),
