@@ -542,6 +542,7 @@ STAYS_LAZY: list[tuple[str, tuple[str, ...]]] = [
     ("import ceremony.cli", ("tuf", "securesystemslib", "filelock", "qrcode", "PIL", "textual", "fido2",
                              "yubikit")),  # `ceremony --help`
     ("import ceremony.lock", ("filelock",)),  # loaded by hold() only: readers such as status never lock
+    ("import ceremony.plan", ("securesystemslib.signer", "tuf")),  # its KMS signers: ~130 ms, for a key only
     ("from ceremony.transport import Bundle, write_files, export_usb, import_usb, find_bundles",
      ("qrcode", "PIL", "zxingcpp", "av")),  # a USB bundle draws and reads no QR code
     ("import ceremony.transport.scan", ("av",)),  # PyAV for a video only
