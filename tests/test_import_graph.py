@@ -464,7 +464,10 @@ def check_cycles(found: list[set[str]], known: list[set[str]], graph: Graph) -> 
         if k in current:
             continue
         inside = [c for c in current if c < k]
-        if inside:
+        around = [c for c in current if c > k]
+        if around:
+            problems.append(f"KNOWN_CYCLES lists {_fmt(k)}; it grew into {_fmt(around[0])}, reported above as new")
+        elif inside:
             problems.append(f"KNOWN_CYCLES lists {_fmt(k)}, but only " + " and ".join(_fmt(c) for c in inside)
                             + " still form a cycle: replace the entry by " + ", ".join(_fmt(c) for c in inside))
         else:
@@ -616,6 +619,10 @@ def test_a_known_cycle_that_is_gone_or_shrank_must_leave_the_list(tmp_path: Path
         "replace the entry by {'pkg.a', 'pkg.b'}"]
     assert check_cycles([], [{"pkg.a", "pkg.b"}], graph) == [
         "KNOWN_CYCLES lists {'pkg.a', 'pkg.b'}, but those modules form no cycle any more: remove the entry"]
+    grown = check_cycles([{"pkg.a", "pkg.b", "pkg.c"}], [{"pkg.a", "pkg.b"}], graph)
+    assert grown[0].startswith("new import cycle {'pkg.a', 'pkg.b', 'pkg.c'} (not in KNOWN_CYCLES)")
+    assert grown[1] == ("KNOWN_CYCLES lists {'pkg.a', 'pkg.b'}; it grew into {'pkg.a', 'pkg.b', 'pkg.c'}, "
+                        "reported above as new")
 
 
 def test_type_checking_imports_close_no_cycle_but_count_for_direction(tmp_path: Path) -> None:
