@@ -221,6 +221,7 @@ def table(title: str, header: tuple[str, ...], body: list[tuple[str, ...]]) -> N
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         rig = Rig(Path(tmp))
         measured = rows(rig)
@@ -231,6 +232,7 @@ def main() -> None:
                 wall, cpu = run_once(row, rig.env)
                 row.walls.append(wall)
                 row.cpus.append(cpu)
+        loads.append(os.getloadavg()[0])
         profiles = {row.name: import_profile(row, rig.env) for row in measured}
 
     tuf = statistics.median(measured[1].walls)
@@ -249,6 +251,11 @@ def main() -> None:
                       f"{cpu:.3f}", f"{cpu / tuf_cpu:.2f}x"))
     table(f"Start-up, {n} runs per row, round-robin (seconds; the issue's targets are on the wall clock)",
           ("command", "wall median", "wall min", "vs tuf", "issue 14", "CPU median", "CPU vs tuf"), body)
+    cores = os.cpu_count() or 1
+    print(f"load average {loads[0]:.1f} before, {loads[1]:.1f} after, on {cores} cores")
+    if max(loads) > cores:
+        print("WARNING: the machine was busy with other work; the wall-clock verdicts above are not "
+              "trustworthy (a slow tuf row makes every ratio look good): read the CPU columns, or run again")
     table("Imports of one run (python -X importtime; reads high, importtime slows imports)",
           ("command", "imports s", "modules", "tuf loaded"),
           [(row.name, f"{profiles[row.name][0]:.3f}", str(profiles[row.name][1]),
