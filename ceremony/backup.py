@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ceremony.engine import Ceremony
 from ceremony.errors import CeremonyError, VerificationError, WorkspaceError
 from ceremony.events import INITIALIZED
 from ceremony.journal import now_utc, scan
-from ceremony.lock import HOLDER_NAME, LOCK_NAME
+from ceremony.lock import HOLDER_NAME, LOCK_NAME, hold
 from ceremony.workspace import fsync_dir, write_new_synced
 
 MANIFEST = "MANIFEST.json"
@@ -120,7 +121,6 @@ def backup(root: Path, dest: Path) -> Backup:
             write failed (then no backup exists).
         VerificationError: the plan was edited (as :meth:`Ceremony.open`).
     """
-    from ceremony.engine import Ceremony
     root, dest = Path(root), Path(dest)
     c = Ceremony.open(root)  # the lock: no step appends while the copy is read
     try:
@@ -255,7 +255,6 @@ def _damage(root: Path, ceremony_id: str) -> str:
     Raises:
         WorkspaceError: ``root`` is not a damaged copy of this ceremony.
     """
-    from ceremony.engine import Ceremony
     if not (root / "journal.jsonl").is_file():
         raise WorkspaceError(f"{root} is not empty and holds no ceremony; restore writes into a "
                              "missing or empty folder, or in place of a damaged copy of the same "
@@ -285,7 +284,6 @@ def restore(source: Path, root: Path) -> Backup:
         WorkspaceError: ``root`` is neither missing, empty, nor a damaged copy of the same
             ceremony; another process holds it; a write failed (nothing is changed).
     """
-    from ceremony.lock import hold
     source, root = Path(source), Path(root)
     m = _manifest(source)
     ceremony_id = m.get("ceremony_id")
@@ -323,7 +321,6 @@ def _stage(source: Path, root: Path, m: dict[str, Any]) -> Path:
             not verify (the folder is removed).
         WorkspaceError: a write failed (the folder is removed).
     """
-    from ceremony.engine import Ceremony
     staging = _staging(root, "restore")
     try:
         _copy_in(source, staging, m)

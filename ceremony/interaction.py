@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import getpass
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from ceremony.errors import PinFileError, UsageError
+from ceremony.inputs import file_kind
 from hsm.errors import PinMissingError
 from hsm.pkcs11 import PinProvider, TokenInfo
 
@@ -32,9 +35,6 @@ def check_pin_file(pin_file: Path) -> None:
     Raises:
         PinFileError: naming the file and what is wrong (exit 66, never "PIN incorrect").
     """
-    import stat as _stat
-
-    from ceremony.errors import PinFileError
     try:
         st = os.stat(pin_file)
     except (FileNotFoundError, NotADirectoryError):
@@ -44,8 +44,7 @@ def check_pin_file(pin_file: Path) -> None:
         raise PinFileError(f"cannot read the PIN file {pin_file}: {e.strerror}") from None
     except ValueError:
         raise PinFileError(f"the PIN file {pin_file!r} is not a usable file name") from None
-    if not (_stat.S_ISREG(st.st_mode) or _stat.S_ISFIFO(st.st_mode)):
-        from ceremony.inputs import file_kind
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
         raise PinFileError(f"the PIN file {pin_file} is {file_kind(st.st_mode)}, not a file")
     if st.st_size > MAX_PIN_FILE:
         raise PinFileError(f"the PIN file {pin_file} is {st.st_size} bytes: not a PIN file")
@@ -59,7 +58,6 @@ def _read_pin_file(pin_file: Path) -> str:
     Raises:
         PinFileError: missing, unreadable, not UTF-8 or empty.
     """
-    from ceremony.errors import PinFileError
     check_pin_file(pin_file)
     try:
         with open(pin_file, "rb") as f:
@@ -95,7 +93,6 @@ def pin_provider(pin_file: Path | None = None, env: dict[str, str] | None = None
         if Path(pin_file).is_file():  # a pipe can be read once only: it is read when needed
             _read_pin_file(Path(pin_file))  # empty or not UTF-8: refused before any step
     elif live and environ.get(ENV_PIN):
-        from ceremony.errors import UsageError
         raise UsageError(f"{ENV_PIN} is for rehearsals and CI only; this is a live ceremony "
                          "(rehearsal = false in the plan): nothing was done",
                          hint=f"unset {ENV_PIN}; type the PIN when asked, or give --pin-file PATH")

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from securesystemslib.signer import Key, SSlibKey
 
 from ceremony import keyids
 from ceremony.errors import PlanError
 from ceremony.inputs import load_json, read_input_file
+
+if TYPE_CHECKING:  # loaded when a key is made: the plan module imports this one, status reads no key file
+    from securesystemslib.signer import Key, SSlibKey
 
 MAX_KEY_FILE = 64 * 1024  # far above any public key; refuse before reading more
 
@@ -34,6 +37,8 @@ def key_from_crypto(public: object) -> SSlibKey:
     Raises:
         ValueError: unsupported key type or size.
     """
+    from securesystemslib.signer import SSlibKey  # lazy: securesystemslib.signer (~130 ms CPU), see TYPE_CHECKING
+
     if isinstance(public, ec.EllipticCurvePublicKey):
         if public.curve.name not in ("secp256r1", "secp384r1"):
             raise ValueError(f"unsupported curve {public.curve.name}")
@@ -88,6 +93,8 @@ def compute_keyid(keytype: str, scheme: str, keyval: dict) -> str:
 
 
 def _from_json(obj: dict) -> Key:
+    from securesystemslib.signer import SSlibKey  # lazy: securesystemslib.signer (~130 ms CPU), see TYPE_CHECKING
+
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     obj = dict(obj)

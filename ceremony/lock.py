@@ -36,13 +36,14 @@ import sys
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Self
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING, Self
 
 from ceremony.errors import WorkspaceError
 from ceremony.journal import now_utc
 from ceremony.workspace import atomic_write
+
+if TYPE_CHECKING:  # filelock is loaded by hold(), the one place that takes a lock
+    from filelock import FileLock
 
 LOCK_NAME = ".ceremony.lock"
 HOLDER_NAME = ".ceremony.lock.holder"
@@ -190,6 +191,8 @@ def hold(root: Path) -> Hold:
             h = Hold(key, None)
             _attach(h)
             return h
+        from filelock import FileLock, Timeout  # lazy: filelock (~50 ms), not needed by readers (status)
+
         lock = FileLock(root / LOCK_NAME, timeout=0, thread_local=False)
         try:
             lock.acquire()

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import PlanError
-from ceremony.inputs import check_text, load_toml, read_input_file
+from ceremony.inputs import check_text, decode_utf8, load_toml, read_input_file
+from ceremony.keyids import public_identity
 from ceremony.keys import PublicKeyFile, load_public_key_file
 from hsm.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
 
@@ -456,7 +457,6 @@ def read_plan_text(path: Path) -> str:
     Raises:
         PlanError: missing, not a regular file (a FIFO, a folder), too large, or not UTF-8.
     """
-    from ceremony.inputs import decode_utf8
     data = read_input_file(path, MAX_PLAN_FILE, "the plan", error=PlanError,
                            too_large="far larger than any plan")
     return decode_utf8(data, f"the plan {path}", error=PlanError)
@@ -489,7 +489,6 @@ def _refuse_aliases(role: str, keys: list[PublicKeyFile]) -> None:
     Raises:
         PlanError: two files of ``role`` hold the same public key.
     """
-    from ceremony.keyids import public_identity
     seen: dict[bytes, PublicKeyFile] = {}
     for k in keys:
         first = seen.setdefault(public_identity(k.key), k)
@@ -500,7 +499,6 @@ def _refuse_aliases(role: str, keys: list[PublicKeyFile]) -> None:
 
 def shared_online_keys(online: dict[str, list[PublicKeyFile]]) -> list[str]:
     """Warnings for a key used by more than one online role (allowed, but weakens separation)."""
-    from ceremony.keyids import public_identity
     seen: dict[bytes, str] = {}
     warnings = []
     for role, keys in online.items():

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hsm.errors import EXIT_VERIFY, HsmError, TouchTimeoutError
+from hsm.errors import EXIT_VERIFY, AmbiguousTokenError, HsmError, TokenNotFoundError, TouchTimeoutError
 
 RP_ID = "ceremony.invalid"  # scopes the credentials; never resolved (offline)
 RP_NAME = "Offline root key ceremony"
@@ -69,7 +69,7 @@ class WitnessCredential:
         return str(self._attested().aaguid)
 
     def _attested(self) -> Any:
-        from fido2.webauthn import AttestedCredentialData
+        from fido2.webauthn import AttestedCredentialData  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
         return AttestedCredentialData(self.credential_data)
 
     def to_dict(self) -> dict[str, str]:
@@ -100,7 +100,7 @@ class WitnessAssertion:
 
     @property
     def counter(self) -> int:
-        from fido2.webauthn import AuthenticatorData
+        from fido2.webauthn import AuthenticatorData  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
         return int(AuthenticatorData(self.authenticator_data).counter)
 
     def to_dict(self) -> dict[str, str]:
@@ -119,15 +119,19 @@ class WitnessAssertion:
 
 
 def _server(rp_id: str) -> Any:
-    from fido2.server import Fido2Server
-    from fido2.webauthn import PublicKeyCredentialRpEntity
+    from fido2.server import Fido2Server  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
+    from fido2.webauthn import PublicKeyCredentialRpEntity  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
     return Fido2Server(PublicKeyCredentialRpEntity(name=RP_NAME, id=rp_id),
                        verify_origin=lambda origin: origin == f"https://{rp_id}")
 
 
 def _client(device: Any, rp_id: str, on_touch: Callable[[str], None] | None, who: str,
             action: str = "sign off") -> Any:
-    from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
+    from fido2.client import (  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
+        DefaultClientDataCollector,
+        Fido2Client,
+        UserInteraction,
+    )
 
     class _Interaction(UserInteraction):
         prompted = False
@@ -141,8 +145,8 @@ def _client(device: Any, rp_id: str, on_touch: Callable[[str], None] | None, who
 
 
 def _mapped(e: Exception, who: str, action: str) -> HsmError:
-    from fido2.client import ClientError
-    from fido2.ctap import CtapError
+    from fido2.client import ClientError  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
+    from fido2.ctap import CtapError  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
     if isinstance(e, ClientError):
         if e.code == ClientError.ERR.TIMEOUT:
             return TouchTimeoutError(f"{who}'s security key was not touched in time; nothing was signed",
@@ -163,9 +167,8 @@ def find_device() -> Any:
         TokenNotFoundError: none is present (or none can be opened).
         AmbiguousTokenError: several are present; the tool never guesses.
     """
-    from hsm.errors import AmbiguousTokenError, TokenNotFoundError
     try:
-        from fido2.hid import CtapHidDevice
+        from fido2.hid import CtapHidDevice  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
         devices = list(CtapHidDevice.list_devices())
     except Exception as e:  # noqa: BLE001 - no hidraw access, no HID backend
         raise TokenNotFoundError(f"cannot look for FIDO2 security keys: {e}",
@@ -187,9 +190,9 @@ def enroll(device: Any, witness: str, rp_id: str = RP_ID,
         TouchTimeoutError: nobody touched the key.
         WitnessError: the authenticator failed or the response did not verify.
     """
-    from fido2.client import ClientError
-    from fido2.ctap import CtapError
-    from fido2.webauthn import PublicKeyCredentialUserEntity
+    from fido2.client import ClientError  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
+    from fido2.ctap import CtapError  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
+    from fido2.webauthn import PublicKeyCredentialUserEntity  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
     server = _server(rp_id)
     user = PublicKeyCredentialUserEntity(name=witness, id=os.urandom(16), display_name=witness)
     options, state = server.register_begin(user, user_verification="discouraged",
@@ -214,8 +217,8 @@ def sign_off(device: Any, credential: WitnessCredential, challenge: bytes,
         TouchTimeoutError: nobody touched the key.
         WitnessError: wrong key, no credential, or the assertion did not verify.
     """
-    from fido2.client import ClientError
-    from fido2.ctap import CtapError
+    from fido2.client import ClientError  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
+    from fido2.ctap import CtapError  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
     if len(challenge) != CHALLENGE_LEN:
         raise ValueError(f"the challenge must be the {CHALLENGE_LEN}-byte journal head")
     server = _server(credential.rp_id)
@@ -243,7 +246,7 @@ def verify_assertion(credential: WitnessCredential, assertion: WitnessAssertion,
     Raises:
         WitnessVerificationError: with the reason.
     """
-    from fido2.webauthn import (
+    from fido2.webauthn import (  # lazy: fido2 (~0.5 s, optional [yubikey] extra)
         AuthenticationResponse,
         AuthenticatorAssertionResponse,
         AuthenticatorData,

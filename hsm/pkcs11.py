@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pkcs11
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag, exceptions as p11e
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
@@ -381,7 +381,6 @@ def _generate(session: pkcs11.Session, alg: Algorithm, label: str,
 
 
 def _same_key(a: PublicKey, b: PublicKey) -> bool:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
     spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return a.public_bytes(*spki) == b.public_bytes(*spki)
 

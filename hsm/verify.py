@@ -9,7 +9,7 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
 from hsm.algorithms import Algorithm
 from hsm.errors import SignatureCheckError
@@ -62,8 +62,6 @@ def verify_ecdsa_digest(key: PublicKey, alg: Algorithm, digest: bytes, hash_name
     Raises:
         SignatureCheckError: the signature does not verify against ``key``.
     """
-    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-
     try:
         if not isinstance(key, ec.EllipticCurvePublicKey) or len(sig) != alg.raw_signature_len:
             raise InvalidSignature

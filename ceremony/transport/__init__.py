@@ -15,30 +15,70 @@ Public surface (the CLI and TUI use only these):
 - :mod:`.scan`: ``decode_frames``, ``import_qr``.
 - :mod:`.frames`: ``Collector`` (frame checks and "missing frames 3, 7 of 9").
 - :mod:`.terminal`: ``animate``, ``render_terminal``, ``check_fits``, ``fit_size``.
+
+The names load on first use (PEP 562): ``from ceremony.transport import Bundle`` runs
+``bundle.py`` alone, so a USB export or a signature import never pays for ``qr``/``scan``
+(qrcode, PIL, zxing-cpp: ~0.1 s) unless it draws or reads a QR code.
 """
 
 from __future__ import annotations
 
-from ceremony.transport.bundle import KINDS, Bundle, FileEntry, Manifest
-from ceremony.transport.files import write_files
-from ceremony.transport.frames import Collector, Frame, parse_frame
-from ceremony.transport.qr import (
-    QR_SIZES,
-    QrExport,
-    QrSize,
-    bundle_message,
-    export_qr,
-    message_bundle,
-)
-from ceremony.transport.scan import DecodeResult, decode_frames, import_qr
-from ceremony.transport.terminal import animate, check_fits, fit_size, render_terminal
-from ceremony.transport.usb import (
-    Mount,
-    export_usb,
-    find_bundles,
-    import_usb,
-    list_removable_mounts,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the types, for mypy; at run time __getattr__ loads each on first use
+    from ceremony.transport.bundle import KINDS, Bundle, FileEntry, Manifest
+    from ceremony.transport.files import write_files
+    from ceremony.transport.frames import Collector, Frame, parse_frame
+    from ceremony.transport.qr import (
+        QR_SIZES,
+        QrExport,
+        QrSize,
+        bundle_message,
+        export_qr,
+        message_bundle,
+    )
+    from ceremony.transport.scan import DecodeResult, decode_frames, import_qr
+    from ceremony.transport.terminal import animate, check_fits, fit_size, render_terminal
+    from ceremony.transport.usb import (
+        Mount,
+        export_usb,
+        find_bundles,
+        import_usb,
+        list_removable_mounts,
+    )
+
+# name -> the submodule that defines it
+_HOME = {
+    "KINDS": "bundle", "Bundle": "bundle", "FileEntry": "bundle", "Manifest": "bundle",
+    "write_files": "files",
+    "Collector": "frames", "Frame": "frames", "parse_frame": "frames",
+    "QR_SIZES": "qr", "QrExport": "qr", "QrSize": "qr", "bundle_message": "qr", "export_qr": "qr",
+    "message_bundle": "qr",
+    "DecodeResult": "scan", "decode_frames": "scan", "import_qr": "scan",
+    "animate": "terminal", "check_fits": "terminal", "fit_size": "terminal", "render_terminal": "terminal",
+    "Mount": "usb", "export_usb": "usb", "find_bundles": "usb", "import_usb": "usb",
+    "list_removable_mounts": "usb",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Load the submodule defining ``name`` on first use, and keep the name here.
+
+    Raises:
+        AttributeError: ``name`` is not part of the package's surface.
+    """
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
 
 __all__ = [
     "KINDS",

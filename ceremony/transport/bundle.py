@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ceremony.errors import VerificationError
+from ceremony.inputs import json_depth
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -227,7 +228,6 @@ class Manifest:
             raise VerificationError(
                 f"{source} is {len(raw)} bytes, larger than any manifest ({MAX_MANIFEST_BYTES})."
             )
-        from ceremony.inputs import json_depth
         try:
             text = raw.decode("utf-8")
             if json_depth(text, 8) > 8:  # a manifest nests 3 deep; refuse before the parser recurses

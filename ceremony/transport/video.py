@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageChops
 
 from ceremony.errors import VerificationError
+from ceremony.inputs import open_input_file
 
 if TYPE_CHECKING:
     import av
@@ -140,15 +141,14 @@ def read_video(
         )
     what = f"an {_CONTAINER_NAMES[demuxer]} video"
     try:  # imported here: stills, animations and USB bundles work without it
-        import av
-        import av.error
+        import av  # lazy: PyAV and its FFmpeg libraries (~0.2 s), for a video only
+        import av.error  # lazy: PyAV, as above
     except ImportError:
         raise VerificationError(
             f"{path} is a video, and reading videos needs PyAV (the Python package 'av'), "
             "which is not installed; give photos or screenshots of the frames instead."
         ) from None
     # A file object, not a name: FFmpeg then sees no URL or protocol, only these bytes.
-    from ceremony.inputs import open_input_file
     with open_input_file(path) as file:  # never a FIFO: it would block the demuxer
         try:
             container = av.open(
@@ -184,7 +184,7 @@ def _frames(
             "it was not decoded."
         )
     ctx.thread_type = "AUTO"
-    import av.error  # already loaded by read_video
+    import av.error  # lazy: PyAV, already loaded by read_video (this binds the name here)
 
     errors = (av.error.FFmpegError, OSError, ValueError)
     reference: Image.Image | None = None  # thumbnail of the last frame that yielded a code

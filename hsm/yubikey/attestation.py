@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from hsm.errors import AttestationError, KeyNotFoundError
 from hsm.pem import PemError, certificates, roots_and_intermediates
+from hsm.yubikey.device import mapped_errors, piv_session, select_yubikey
 
 OID_FIRMWARE = ObjectIdentifier("1.3.6.1.4.1.41482.3.3")
 OID_SERIAL = ObjectIdentifier("1.3.6.1.4.1.41482.3.7")
@@ -299,15 +300,9 @@ def attest(serial: int, trust: TrustStore, **expect: Any) -> AttestationVerdict:
         TokenNotFoundError / DeviceRemovedError: the key is not there.
         KeyNotFoundError: slot 9c holds no key.
     """
-    from yubikit.core import NotSupportedError  # lazy: yubikit, only to read a device
-    from yubikit.core.smartcard import SW, ApduError  # lazy: yubikit, only to read a device
-    from yubikit.piv import SLOT  # lazy: yubikit, only to read a device
-
-    from hsm.yubikey.device import (  # lazy: yubikit's device stack, not needed to verify
-        mapped_errors,
-        piv_session,
-        select_yubikey,
-    )
+    from yubikit.core import NotSupportedError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.core.smartcard import SW, ApduError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.piv import SLOT  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
     device = select_yubikey(serial)
     with piv_session(device) as session, mapped_errors(device, "attesting slot 9c"):
         try:

@@ -58,9 +58,9 @@ class YubiKeyInfo:
 
 
 def _smartcard_connection_class() -> type:
-    from smartcard.scard import SCARD_LEAVE_CARD, SCARD_SHARE_SHARED
-    from yubikit.core import TRANSPORT
-    from yubikit.core.smartcard import SmartCardConnection
+    from smartcard.scard import SCARD_LEAVE_CARD, SCARD_SHARE_SHARED  # lazy: pyscard (optional [yubikey] extra)
+    from yubikit.core import TRANSPORT  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.core.smartcard import SmartCardConnection  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
 
     class PcscConnection(SmartCardConnection):
         """A shared PC/SC connection that leaves the card untouched on close."""
@@ -90,8 +90,8 @@ def _smartcard_connection_class() -> type:
 
 
 def _readers() -> list[Any]:
-    from smartcard.Exceptions import ListReadersException
-    from smartcard.System import readers
+    from smartcard.Exceptions import ListReadersException  # lazy: pyscard (optional [yubikey] extra)
+    from smartcard.System import readers  # lazy: pyscard (optional [yubikey] extra)
     try:
         return [r for r in readers() if READER_MATCH in str(r).lower()]
     except ListReadersException:
@@ -102,7 +102,7 @@ def _readers() -> list[Any]:
 
 
 def _pid_for(reader_name: str) -> Any:
-    from yubikit.core import PID, USB_INTERFACE, YUBIKEY
+    from yubikit.core import PID, USB_INTERFACE, YUBIKEY  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
     interfaces = USB_INTERFACE(0)
     for iface in USB_INTERFACE:
         if iface.name and iface.name in reader_name:
@@ -113,7 +113,10 @@ def _pid_for(reader_name: str) -> Any:
 
 
 def _open(reader: Any) -> Any:
-    from smartcard.Exceptions import CardConnectionException, NoCardException
+    from smartcard.Exceptions import (  # lazy: pyscard (optional [yubikey] extra)
+        CardConnectionException,
+        NoCardException,
+    )
     try:
         return _smartcard_connection_class()(reader)
     except (NoCardException, CardConnectionException) as e:
@@ -121,7 +124,7 @@ def _open(reader: Any) -> Any:
 
 
 def _read_info(reader: Any) -> YubiKeyInfo:
-    from yubikit.support import read_info
+    from yubikit.support import read_info  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
     conn = _open(reader)
     try:
         with mapped_errors(None, "reading device information"):
@@ -182,8 +185,8 @@ def piv_session(device: YubiKeyInfo) -> Iterator[Any]:
         DeviceRemovedError: the key is gone.
         TokenNotFoundError: another key now sits in that reader.
     """
-    from smartcard.System import readers
-    from yubikit.piv import PivSession
+    from smartcard.System import readers  # lazy: pyscard (optional [yubikey] extra)
+    from yubikit.piv import PivSession  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
     reader = next((r for r in readers() if str(r) == device.reader), None)
     if reader is None:
         raise DeviceRemovedError(f"{device.describe()} was removed (its reader is gone)")
@@ -205,9 +208,13 @@ def piv_session(device: YubiKeyInfo) -> Iterator[Any]:
 @contextmanager
 def mapped_errors(device: YubiKeyInfo | None, action: str) -> Iterator[None]:
     """Translate yubikit / pyscard failures during ``action`` into ``hsm.errors``."""
-    from smartcard.Exceptions import CardConnectionException, NoCardException, SmartcardException
-    from yubikit.core import InvalidPinError, NotSupportedError
-    from yubikit.core.smartcard import SW, ApduError
+    from smartcard.Exceptions import (  # lazy: pyscard (optional [yubikey] extra)
+        CardConnectionException,
+        NoCardException,
+        SmartcardException,
+    )
+    from yubikit.core import InvalidPinError, NotSupportedError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.core.smartcard import SW, ApduError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
     name = device.describe() if device else "the YubiKey"
     try:
         yield
@@ -241,7 +248,7 @@ def pin_refused(device: YubiKeyInfo | None, attempts: int) -> PinIncorrectError 
 
 def pin_attempts(session: Any) -> tuple[int, int | None]:
     """(tries left, total) without spending a try: PIN metadata, else an empty VERIFY."""
-    from yubikit.core import NotSupportedError
+    from yubikit.core import NotSupportedError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
     try:
         md = session.get_pin_metadata()
         return md.attempts_remaining, md.total_attempts

@@ -84,9 +84,9 @@ def preflight(serial: int | None = None) -> PreflightReport:
         TokenNotFoundError / AmbiguousTokenError: no such key / say which one.
         DeviceRemovedError: the key was pulled while being read.
     """
-    from yubikit.core import NotSupportedError
-    from yubikit.core.smartcard import SW, ApduError
-    from yubikit.piv import SLOT
+    from yubikit.core import NotSupportedError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.core.smartcard import SW, ApduError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.piv import SLOT  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
 
     device = select_yubikey(serial)
     advisories: list[str] = []

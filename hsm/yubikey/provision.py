@@ -29,7 +29,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from hsm.errors import NewPinRejectedError, ProvisionAbortedError
+from hsm.errors import NewPinRejectedError, ProvisionAbortedError, UnsupportedError
 from hsm.yubikey.device import YubiKeyInfo, mapped_errors, piv_session, select_yubikey
 
 FACTORY_PIN = "123456"
@@ -103,8 +103,8 @@ def provision(serial: int, prompts: ProvisionPrompts, algorithm: str = "ecdsa-p2
         UnsupportedError: the algorithm or touch policy is not available.
         hsm.errors.HsmError: the device failed or was removed.
     """
-    from ykman.piv import pivman_set_mgm_key
-    from yubikit.piv import (
+    from ykman.piv import pivman_set_mgm_key  # lazy: ykman (~0.2 s, optional [yubikey] extra)
+    from yubikit.piv import (  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
         DEFAULT_MANAGEMENT_KEY,
         KEY_TYPE,
         MANAGEMENT_KEY_TYPE,
@@ -113,7 +113,6 @@ def provision(serial: int, prompts: ProvisionPrompts, algorithm: str = "ecdsa-p2
         TOUCH_POLICY,
     )
 
-    from hsm.errors import UnsupportedError
     if algorithm not in ALGORITHMS:
         raise UnsupportedError(f"a YubiKey root key must be one of {', '.join(ALGORITHMS)}, not {algorithm!r}")
     if touch not in TOUCH_POLICIES:

@@ -42,10 +42,12 @@ from hsm.errors import (
     PinLockedError,
     PinMissingError,
     TouchTimeoutError,
+    UnsupportedError,
 )
-from hsm.pkcs11 import Module, PinProvider, TokenKey, _token_info, get_module, key_pair
+from hsm.pkcs11 import Module, PinProvider, TokenKey, _read_public, _same_key, _token_info, get_module, key_pair
 from hsm.uri import KeyRef
 from hsm.verify import PublicKey, verify_raw
+from hsm.yubikey.attestation import slot_policies
 from hsm.yubikey.device import (
     YubiKeyInfo,
     check_pin_budget,
@@ -202,7 +204,6 @@ class YubiKeyKey(TokenKey):
         except p11e.NoSuchKey:
             raise KeyNotFoundError(f"ykcs11 shows no key in slot 9c of {self.device.describe()}") from None
         self._public, self._private = key_pair(public, private, f"slot 9c of {self.device.describe()}")
-        from hsm.pkcs11 import _read_public, _same_key
         if not _same_key(_read_public(self._public, self.algorithm), self.public_key()):
             raise HsmError(f"ykcs11 and the card disagree about the slot-9c key of {self.device.describe()}")
         self.ref = KeyRef(SLOT_9C_ID, self.token.label, self.token.serial, self._private.label)
@@ -237,11 +238,10 @@ def open_signing_key(serial: int, pin_provider: PinProvider, on_touch: TouchCall
         PinLockedError / PinFinalTryError: no safe PIN try left.
         HsmError: the slot holds another key than ``expected_public``.
     """
-    from yubikit.core import NotSupportedError
-    from yubikit.core.smartcard import SW, ApduError
-    from yubikit.piv import SLOT
+    from yubikit.core import NotSupportedError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.core.smartcard import SW, ApduError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.piv import SLOT  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
 
-    from hsm.yubikey.attestation import slot_policies
     device = select_yubikey(serial)
     with piv_session(device) as session, mapped_errors(device, "reading slot 9c"):
         check_pin_budget(device, session)
@@ -263,14 +263,11 @@ def open_signing_key(serial: int, pin_provider: PinProvider, on_touch: TouchCall
             raise
     algorithm = _ALGORITHM_FOR_KEY_TYPE.get(key_type)
     if algorithm is None:
-        from hsm.errors import UnsupportedError
         raise UnsupportedError(f"slot 9c of {device.describe()} holds a {key_type} key; "
                                "ykcs11 2.2 signs ECDSA P-256/P-384 only")
-    if expected_public is not None:
-        from hsm.pkcs11 import _same_key
-        if not _same_key(public, expected_public):
-            raise HsmError(f"slot 9c of {device.describe()} holds another key than the one recorded",
-                           hint="this is not the keyholder's YubiKey, or it was re-provisioned")
+    if expected_public is not None and not _same_key(public, expected_public):
+        raise HsmError(f"slot 9c of {device.describe()} holds another key than the one recorded",
+                       hint="this is not the keyholder's YubiKey, or it was re-provisioned")
     module = module or get_module(ykcs11_path())
     module.forget(str(serial))
     reset_sessions(module, module.find_token(serial=str(serial)))  # ykcs11 re-reads the slot as it is now
