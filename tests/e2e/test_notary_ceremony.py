@@ -27,8 +27,7 @@ from ceremony.online.notary import (
 )
 from tests.conftest import SoftHsm
 from tests.support.helpers import Run, cli
-from tests.support.notary_fixtures import (  # noqa: F401 - fixture_* register fixtures
-    fixture_notary_stack,
+from tests.support.notary_fixtures import (
     no_network,
     notary_plan,
     ok,

@@ -15,7 +15,7 @@ from tests.conftest import SoftHsm
 from tests.e2e.test_notary_ceremony import Rig
 from tests.engine.test_yubikey_ceremony import events, files  # noqa: F401 - the PIN/PUK/roots fixture
 from tests.support.helpers import cli
-from tests.support.notary_fixtures import fixture_notary_stack, ok  # noqa: F401 - registers the fixture
+from tests.support.notary_fixtures import ok
 from tests.support.notary_harness import NotaryStack
 from tests.support.vpiv.card import VirtualYubiKey
 from tests.support.vpiv.fixtures import pcsc, provision_card, yubikey  # noqa: F401

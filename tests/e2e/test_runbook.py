@@ -70,7 +70,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hsm import softhsm
 from tests.conftest import PIN
 from tests.engine.test_preflight import fake_machine
-from tests.support.notary_fixtures import fixture_notary_stack  # noqa: F401 - registers notary_stack
 from tests.support.notary_harness import DEFAULT_PASSPHRASES, NotaryStack
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,8 +20,7 @@ from ceremony.online.notary import NotaryServer, fetch_metadata
 from ceremony.transfer import check_arrival, workspace_bundle
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
-from tests.support.notary_fixtures import (  # noqa: F401 - fixture_* register fixtures
-    fixture_notary_stack,
+from tests.support.notary_fixtures import (
     no_network,
     notary_plan,
     offline_key_files,

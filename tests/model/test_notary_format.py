@@ -41,7 +41,6 @@ from tests.support.notary_fixtures import (  # noqa: F401 - fixture_* register f
     ODD_TARGET_NAMES,
     CliCollection,
     fixture_cli_collection,
-    fixture_notary_stack,
     software_sign_raw,
 )
 from tests.support.notary_harness import NotaryStack

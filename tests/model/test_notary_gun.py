@@ -13,7 +13,6 @@ import pytest
 
 from ceremony.formats.notary_x509 import gun_problem
 from ceremony.online.notary import NotaryServer, fetch_metadata
-from tests.support.notary_fixtures import fixture_notary_stack  # noqa: F401 - registers the fixture
 from tests.support.notary_harness import NotaryStack
 
 pytestmark = pytest.mark.notary

@@ -42,10 +42,7 @@ from ceremony.online.notary import (
     tagging_key_entry,
     write_tagging_key,
 )
-from tests.support.notary_fixtures import (  # noqa: F401 - registers the fixture
-    fixture_notary_stack,
-    software_sign_raw,
-)
+from tests.support.notary_fixtures import software_sign_raw
 from tests.support.notary_harness import NotaryStack, free_port
 
 pytestmark = pytest.mark.notary
