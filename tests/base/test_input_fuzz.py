@@ -155,7 +155,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _plan_text() -> str:
-    from tests.model.test_plan import plan_text
+    from tests.support.plans import plan_text
     return plan_text()
 
 

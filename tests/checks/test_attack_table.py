@@ -37,7 +37,8 @@ from hsm.pkcs11 import get_module, resolve_module_path
 from hsm.signer import TokenSigner
 from tests.conftest import PIN, SoftHsm
 from tests.support.clients import Verdict, both_clients
-from tests.support.helpers import cli, make_online_keys, plan_toml, run_steps
+from tests.support.helpers import cli, make_online_keys, run_steps
+from tests.support.plans import plan_toml
 from tests.support.tuf_repo import publish_online, serve
 
 HOLDERS = {k: f"tok-{k}" for k in ("alice", "bob", "carol", "dave")}

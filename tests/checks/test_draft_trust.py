@@ -30,7 +30,8 @@ from ceremony.fingerprint import digest_words
 from ceremony.formats import tuf as tuf_format
 from ceremony.words import pgp_words
 from tests.conftest import SoftHsm
-from tests.support.helpers import OnlineKeys, cli, make_online_keys, plan_toml, run_steps
+from tests.support.helpers import OnlineKeys, cli, make_online_keys, run_steps
+from tests.support.plans import plan_toml
 from tests.support.tuf_repo import client_download, publish_online, serve
 
 THREE = {"alice": "tok-alice", "bob": "tok-bob", "carol": "tok-carol"}
@@ -423,7 +424,8 @@ def test_notary_drafts_are_checked_against_the_trusted_chain_and_the_words(
         entry_key_id,
         public_key_entry,
     )
-    from tests.support.notary_fixtures import no_network, notary_plan, offline_key_files, ok
+    from tests.support.notary_fixtures import no_network, offline_key_files, ok
+    from tests.support.plans import notary_plan
 
     gun = "example.com/travel/app"
     two = {"alice": "tok-alice", "bob": "tok-bob"}

@@ -20,7 +20,8 @@ from ceremony.errors import EXIT_USAGE, EXIT_VERIFY
 from ceremony.trusted_start import fingerprint_text
 from ceremony.words import pgp_words
 from tests.support.chain_factory import World, standard_chain
-from tests.support.helpers import cli, plan_toml
+from tests.support.helpers import cli
+from tests.support.plans import plan_toml
 
 
 def words(path: Path) -> str:

@@ -29,10 +29,10 @@ from tests.conftest import SoftHsm
 from tests.support.helpers import Run, cli
 from tests.support.notary_fixtures import (
     no_network,
-    notary_plan,
     ok,
 )
 from tests.support.notary_harness import ClientResult, NotaryStack, start_notary
+from tests.support.plans import notary_plan
 
 pytestmark = pytest.mark.notary
 

@@ -84,7 +84,8 @@ def test_notary_draft_signed_elsewhere_on_a_yubikey(hsm: SoftHsm, tmp_path: Path
                                                     files: dict[str, Path],  # noqa: F811
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """export-draft → sign-draft on the YubiKey (ykcs11, PIN, touch) → import-signature → publish."""
-    from tests.support.notary_fixtures import notary_plan, offline_key_files
+    from tests.support.notary_fixtures import offline_key_files
+    from tests.support.plans import notary_plan
     gun = "example.com/ceremony/yubikey-detached"
     provision_card(yubikey)
     hsm.make("tok-carol")

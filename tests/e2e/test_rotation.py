@@ -13,7 +13,8 @@ import pytest
 from ceremony.errors import ThresholdError
 from tests.conftest import SoftHsm
 from tests.support.clients import both_clients_accept, both_clients_refuse
-from tests.support.helpers import cli, make_online_keys, plan_toml, run_steps
+from tests.support.helpers import cli, make_online_keys, run_steps
+from tests.support.plans import plan_toml
 from tests.support.tuf_repo import publish_online, serve
 
 

@@ -71,6 +71,7 @@ from hsm import softhsm
 from tests.conftest import PIN
 from tests.engine.test_preflight import fake_machine
 from tests.support.notary_harness import DEFAULT_PASSPHRASES, NotaryStack
+from tests.support.plans import RUNBOOK_EXPIRES, Keyholder, Online, Plan, online_roles
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOK = REPO / "docs" / "ceremony-runbook.md"
@@ -274,56 +275,17 @@ def _public_pem(path: Path) -> None:
 
 
 def _plan(name: str, tokens: dict[str, str], keys: str = "online") -> str:
-    lines = ["[ceremony]", f'name = "{name}"', 'format = "tuf"', 'repository = "acme/updates"',
-             "rehearsal = false", ""]
-    for k in HOLDERS:
-        lines += ["[[keyholders]]", f'name = "{k}"', f'token = "{tokens[k]}"', ""]
-    lines += ["[roles.root]", "keyholders = [" + ", ".join(f'"{k}"' for k in HOLDERS) + "]",
-              "threshold = 3", 'expires = "365d"', ""]
-    for role, period in (("targets", "90d"), ("snapshot", "7d"), ("timestamp", "1d")):
-        lines += [f"[roles.{role}]", f'keys = ["{keys}/{role}.pub.pem"]', "threshold = 1",
-                  f'expires = "{period}"', ""]
-    return "\n".join(lines)
+    holders = [Keyholder(k, token=tokens[k]) for k in HOLDERS]
+    return Plan(name, holders, 3, online_roles(keys, expires=RUNBOOK_EXPIRES), repository="acme/updates",
+                format="tuf", rehearsal=False).text()
 
 
-DCT_PLAN = """[ceremony]
-name = "acme-app-dct-2026"
-format = "notary"
-repository = "example.com/acme/app"
-rehearsal = false
-
-[[keyholders]]
-name = "alice"
-token = "alice-key"
-
-[[keyholders]]
-name = "bob"
-token = "bob-key"
-
-[[keyholders]]
-name = "carol"
-token = "carol-key"
-
-[roles.root]
-keyholders = ["alice", "bob", "carol"]
-threshold = 2
-expires = "3650d"
-
-[roles.targets]
-keys = ["tagging-2026.pub.json"]
-threshold = 1
-expires = "1095d"
-
-[roles.snapshot]
-keys = ["notary-keys/snapshot.pub.json"]
-threshold = 1
-expires = "1095d"
-
-[roles.timestamp]
-keys = ["notary-keys/timestamp.pub.json"]
-threshold = 1
-expires = "14d"
-"""
+DCT_PLAN = Plan(
+    "acme-app-dct-2026", [Keyholder(k, token=f"{k}-key") for k in ("alice", "bob", "carol")], 2,
+    {"targets": Online(["tagging-2026.pub.json"], "1095d"),
+     "snapshot": Online(["notary-keys/snapshot.pub.json"], "1095d"),
+     "timestamp": Online(["notary-keys/timestamp.pub.json"], "14d")},
+    repository="example.com/acme/app", format="notary", rehearsal=False, root_expires="3650d").text()
 
 
 def prepare_world(t: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tests.conftest import SoftHsm
 from tests.support.clients import both_clients_accept
-from tests.support.helpers import cli, make_online_keys, plan_toml, run_steps
+from tests.support.helpers import cli, make_online_keys, run_steps
+from tests.support.plans import Keyholder, Plan, online_roles, plan_toml
 from tests.support.tuf_repo import publish_online, serve
 
 FIVE = {k: f"tok-{k}" for k in ("alice", "bob", "carol", "dave", "erin")}
@@ -226,7 +227,7 @@ def test_compromised_keys_need_a_previous_root(hsm: SoftHsm, tmp_path: Path) -> 
     make_online_keys(hsm, tmp_path / "a", label="online-a")
     plan = tmp_path / "p.toml"
     plan.write_text(plan_toml("first", {"alice": "tok-alice"}, ["alice"], 1, _paths(tmp_path / "a"),
-                              extra=f'compromised_keys = ["{"ab" * 32}"]'))
+                              compromised_keys=["ab" * 32]))
     r = cli("init", tmp_path / "ws", "--plan", plan)
     assert (r.code, r.err.splitlines()[0]) == (
         2, "error: ceremony.compromised_keys only applies when continuing a repository (--previous)")
@@ -254,9 +255,9 @@ def test_emergency_plan_keeps_yubikey_keyholders_as_yubikeys(tmp_path: Path) -> 
     from ceremony.keys import key_from_crypto
     from ceremony.plan import parse_plan
 
-    text = plan_toml("yk", {"alice": "tok-alice"}, ["alice", "bob"], 1, _paths(tmp_path / "a")).replace(
-        "[roles.root]", '[[keyholders]]\nname = "bob"\ndevice = "yubikey"\nserial = "12345678"\n'
-                        'touch = "cached"\n\n[roles.root]')
+    holders = [Keyholder("alice", token="tok-alice"),
+               Keyholder("bob", device="yubikey", serial="12345678", touch="cached")]
+    text = Plan("yk", holders, 1, online_roles(_paths(tmp_path / "a"))).text()
     plan = parse_plan(text)
     online = {r: [key_from_crypto(ec.generate_private_key(ec.SECP256R1()).public_key())] for r in ROLES}
     root = Root()

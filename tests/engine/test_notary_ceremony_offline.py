@@ -20,11 +20,8 @@ from ceremony.formats.notary_keys import public_key_entry
 from ceremony.online.notary import NotaryServer, fetch_server_key
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
-from tests.support.notary_fixtures import (  # noqa: F401 - fixture_notary_cli registers the fixture
-    no_network,
-    notary_plan,
-    ok,
-)
+from tests.support.notary_fixtures import no_network, ok
+from tests.support.plans import notary_plan
 
 GUN = "example.com/offline/app"
 

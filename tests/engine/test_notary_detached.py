@@ -22,11 +22,11 @@ from tests.conftest import SoftHsm
 from tests.support.helpers import cli
 from tests.support.notary_fixtures import (
     no_network,
-    notary_plan,
     offline_key_files,
     ok,
 )
 from tests.support.notary_harness import NotaryStack
+from tests.support.plans import notary_plan
 
 GUN = "example.com/detached/app"
 THREE = {"alice": "tok-alice", "bob": "tok-bob", "carol": "tok-carol"}
@@ -298,7 +298,8 @@ def test_two_of_three_with_a_detached_signature_is_accepted_by_notary(
 
 def test_tuf_draft_files_name_their_format_and_old_ones_still_sign(hsm: SoftHsm,
                                                                    tmp_path: Path) -> None:
-    from tests.support.helpers import make_online_keys, plan_toml, run_steps
+    from tests.support.helpers import make_online_keys, run_steps
+    from tests.support.plans import plan_toml
 
     hsm.make("tok-alice", "tok-bob")
     make_online_keys(hsm, tmp_path / "a", label="online-a")

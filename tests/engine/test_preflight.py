@@ -13,15 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony import preflight
 from ceremony.engine import Ceremony
 from ceremony.journal import read
 from ceremony.preflight import Probes
-from ceremony.rehearse import write_plan
 from tests.conftest import SoftHsm
+from tests.support.plans import software_plan
 
 CLOCK = datetime(2031, 5, 4, 12, 0, 0, tzinfo=UTC)
 
@@ -75,22 +73,6 @@ def fake_machine(root: Path, *, up: tuple[str, ...] = (), down: tuple[str, ...] 
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text('"""fixed package for stable digests"""\n')
     return Probes(sys_root, proc_root, clock=lambda: clock, roots=[pkg], hostname="ceremony-laptop")
-
-
-def software_plan(tmp: Path, rehearsal: bool, names: tuple[str, ...] = ("alice", "bob"),
-                  threshold: int = 1) -> Path:
-    """A plan whose online keys are made in software: for steps that touch no token."""
-    online = tmp / "online"
-    online.mkdir(parents=True, exist_ok=True)
-    for role in ("targets", "snapshot", "timestamp"):
-        pub = ec.generate_private_key(ec.SECP256R1()).public_key()
-        (online / f"{role}.pub.pem").write_bytes(
-            pub.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
-    plan = tmp / "plan.toml"
-    write_plan(plan, "preflight-test", list(names), threshold, "ecdsa-p256", online)
-    if not rehearsal:
-        plan.write_text(plan.read_text().replace("rehearsal = true", "rehearsal = false"))
-    return plan
 
 
 def workspace(tmp: Path, rehearsal: bool) -> Ceremony:

@@ -12,10 +12,10 @@ from tests.conftest import SoftHsm
 from tests.support.helpers import (
     cli,
     online_key_paths,
-    plan_toml,
     published_v1,
     run_steps,
 )
+from tests.support.plans import plan_toml
 
 THREE = {k: f"tok-{k}" for k in ("alice", "bob", "carol")}
 ROLES = ("targets", "snapshot", "timestamp")

@@ -28,7 +28,8 @@ from ceremony.errors import PlanError
 from ceremony.plan import parse_plan
 from tests.conftest import SoftHsm
 from tests.support.fido_soft import SoftAuthenticator
-from tests.support.helpers import cli, make_online_keys, plan_toml
+from tests.support.helpers import cli, make_online_keys
+from tests.support.plans import ONLINE_ROLES, Keyholder, Plan, online_roles, plan_toml
 
 FACTORY = "tests.engine.test_witness:security_key"
 KEY_FILE = "WITNESS_TEST_KEY"
@@ -74,7 +75,7 @@ def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-un
     return plug
 
 
-WITNESSES = '\n[[witnesses]]\nname = "victor"\n\n[[witnesses]]\nname = "wendy"\n\n[[witnesses]]\nname = "xavier"\n'
+WITNESSES = ("victor", "wendy", "xavier")
 
 
 def setup_ceremony(hsm: SoftHsm, tmp: Path, required: int = 2, rehearsal: bool = True) -> Path:
@@ -83,7 +84,7 @@ def setup_ceremony(hsm: SoftHsm, tmp: Path, required: int = 2, rehearsal: bool =
     make_online_keys(hsm, tmp / "plan" / "online")
     online = {r: [f"online/{r}.pub.pem"] for r in ("targets", "snapshot", "timestamp")}
     text = plan_toml("witnessed", {"alice": "tok-alice", "bob": "tok-bob"}, ["alice", "bob"], 2, online,
-                     extra=f"witnesses_required = {required}", rehearsal=rehearsal) + WITNESSES
+                     rehearsal=rehearsal, witnesses_required=required, witnesses=WITNESSES)
     plan = tmp / "plan" / "plan.toml"
     plan.write_text(text)
     ws = tmp / "ws"
@@ -243,37 +244,12 @@ def test_the_test_seam_is_refused_for_a_live_ceremony(hsm: SoftHsm, tmp_path: Pa
         "witness's USB security key", "hint: unset CEREMONY_FIDO_DEVICE"])
 
 
-PLAN = """
-[ceremony]
-name = "w"
-repository = "r"
-{extra}
-
-[[keyholders]]
-name = "alice"
-token = "a"
-
-[roles.root]
-keyholders = ["alice"]
-threshold = 1
-expires = "365d"
-
-[roles.targets]
-keys = ["t.pem"]
-threshold = 1
-expires = "1d"
-
-[roles.snapshot]
-keys = ["t.pem"]
-threshold = 1
-expires = "1d"
-
-[roles.timestamp]
-keys = ["t.pem"]
-threshold = 1
-expires = "1d"
-{witnesses}
-"""
+def witness_plan(extra: str, witnesses: str) -> str:
+    """One keyholder; ``extra`` is raw lines in ``[ceremony]``, ``witnesses`` raw lines at the end
+    (the witness tables under test, malformed on purpose in most cases)."""
+    one_key = {role: ["t.pem"] for role in ONLINE_ROLES}
+    return Plan("w", [Keyholder("alice", token="a")], 1, online_roles(one_key, expires="1d"),
+                repository="r", rehearsal=None, extra=extra, tail=witnesses).text()
 
 
 @pytest.mark.parametrize(("extra", "witnesses", "message"), [
@@ -292,17 +268,17 @@ expires = "1d"
      'ceremony.witnesses_required is supported for format "tuf" only'),
 ])
 def test_plan_witness_fields(extra: str, witnesses: str, message: str) -> None:
-    text = PLAN.format(extra=extra, witnesses=witnesses)
+    text = witness_plan(extra, witnesses)
     if witnesses.startswith("witnesses ="):  # a top-level key must come before the tables
-        text = witnesses + "\n" + PLAN.format(extra=extra, witnesses="")
+        text = witnesses + "\n" + witness_plan(extra, "")
     with pytest.raises(PlanError) as e:
         parse_plan(text)
     assert e.value.message == message and e.value.exit_code == 2
 
 
 def test_plan_witnesses_parse() -> None:
-    plan = parse_plan(PLAN.format(extra="witnesses_required = 1",
-                                  witnesses='[[witnesses]]\nname = "v"\n[[witnesses]]\nname = "w"'))
+    plan = parse_plan(witness_plan("witnesses_required = 1",
+                                   '[[witnesses]]\nname = "v"\n[[witnesses]]\nname = "w"'))
     assert (plan.witnesses, plan.witnesses_required) == (("v", "w"), 1)
-    plain = parse_plan(PLAN.format(extra="", witnesses=""))
+    plain = parse_plan(witness_plan("", ""))
     assert (plain.witnesses, plain.witnesses_required) == ((), 0)

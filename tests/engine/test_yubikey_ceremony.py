@@ -22,6 +22,7 @@ from tests.conftest import SoftHsm
 from tests.engine.test_witness import keys  # noqa: F401  (the FIDO2 witness keys fixture)
 from tests.support.clients import both_clients_accept
 from tests.support.helpers import cli, make_online_keys
+from tests.support.plans import Keyholder, Plan, online_roles
 from tests.support.tuf_repo import publish_online, serve
 from tests.support.vpiv.attestation_ca import TestAttestationCA, default_ca
 from tests.support.vpiv.card import VirtualYubiKey
@@ -50,22 +51,11 @@ def write_plan(hsm: SoftHsm, tmp: Path, yubikeys: dict[str, tuple[int, str]], to
     make_online_keys(hsm, tmp / "plan" / "online")
     if tokens:
         hsm.make(*[f"tok-{t}" for t in tokens])
-    lines = ["[ceremony]", 'name = "yk-ceremony"', 'repository = "test/repo"',
-             "rehearsal = true" if rehearsal else "", extra, ""]
-    for name, (serial, touch) in yubikeys.items():
-        lines += ["[[keyholders]]", f'name = "{name}"', 'device = "yubikey"', f'serial = "{serial}"',
-                  f'touch = "{touch}"', ""]
-    for name in tokens:
-        lines += ["[[keyholders]]", f'name = "{name}"', f'token = "tok-{name}"', ""]
-    for w in witnesses:
-        lines += ["[[witnesses]]", f'name = "{w}"', ""]
-    members = ", ".join(f'"{n}"' for n in [*yubikeys, *tokens])
-    lines += ["[roles.root]", f"keyholders = [{members}]", f"threshold = {threshold}", 'expires = "365d"', ""]
-    for role in ("targets", "snapshot", "timestamp"):
-        lines += [f"[roles.{role}]", f'keys = ["online/{role}.pub.pem"]', "threshold = 1", 'expires = "30d"', ""]
-    plan = tmp / "plan" / "plan.toml"
-    plan.write_text("\n".join(lines))
-    return plan
+    holders = [*(Keyholder(name, device="yubikey", serial=str(serial), touch=touch)
+                 for name, (serial, touch) in yubikeys.items()),
+               *(Keyholder(name, token=f"tok-{name}") for name in tokens)]
+    return Plan("yk-ceremony", holders, threshold, online_roles("online"), rehearsal=rehearsal or None,
+                extra=extra, witnesses=witnesses).write(tmp / "plan" / "plan.toml")
 
 
 def events(ws: Path) -> list[dict]:

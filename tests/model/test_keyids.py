@@ -31,10 +31,10 @@ from tests.support.helpers import (
     cli,
     make_online_keys,
     online_key_paths,
-    plan_toml,
     published_v1,
     run_steps,
 )
+from tests.support.plans import plan_toml
 
 THREE = {k: f"tok-{k}" for k in ("alice", "bob", "carol")}
 ROLES = ("targets", "snapshot", "timestamp")
@@ -435,7 +435,8 @@ NOTARY_GUN = "example.com/keyids/app"
 def _notary_chain(hsm: SoftHsm, tmp_path: Path) -> tuple[Path, Any, dict[str, Any]]:
     """A notary collection v1 made by the ceremony (alice on SoftHSM); a way to open her token
     key, and the ``signed`` part of v1."""
-    from tests.support.notary_fixtures import no_network, notary_plan, offline_key_files, ok
+    from tests.support.notary_fixtures import no_network, offline_key_files, ok
+    from tests.support.plans import notary_plan
 
     hsm.make("tok-alice")
     keys, targets = offline_key_files(tmp_path / "nkeys", NOTARY_GUN)

@@ -16,52 +16,7 @@ from cryptography.hazmat.primitives.serialization import (
 from ceremony.errors import PlanError
 from ceremony.plan import load_online_keys, parse_plan
 from tests.support.helpers import cli
-
-BASE = """
-[ceremony]
-name = "acme-root-2026"
-format = "tuf"
-repository = "acme/updates"
-{ceremony_extra}
-
-[[keyholders]]
-name = "alice"
-token = "alice-key"
-{alice_extra}
-
-[[keyholders]]
-name = "bob"
-token = "bob-key"
-
-[[keyholders]]
-name = "carol"
-serial = "0123456789abcdef"
-algorithm = "ed25519"
-
-[roles.root]
-keyholders = ["alice", "bob", "carol"]
-threshold = {threshold}
-expires = "365d"
-
-[roles.targets]
-keys = ["online/targets.pub.pem"]
-threshold = 1
-expires = "90d"
-
-[roles.snapshot]
-keys = ["online/snapshot.pub.pem"]
-threshold = 1
-expires = "7d"
-
-[roles.timestamp]
-keys = ["online/timestamp.pub.pem"]
-threshold = 1
-expires = "1d"
-"""
-
-
-def plan_text(threshold: str = "2", ceremony_extra: str = "", alice_extra: str = "") -> str:
-    return BASE.format(threshold=threshold, ceremony_extra=ceremony_extra, alice_extra=alice_extra)
+from tests.support.plans import plan_text
 
 
 def test_the_issue_example_parses() -> None:

@@ -6,57 +6,31 @@ import pytest
 
 from ceremony.errors import PlanError
 from ceremony.plan import parse_plan
+from tests.support.plans import ONLINE_ROLES, Keyholder, Plan, online_roles
 
-PLAN = """
-[ceremony]
-name = "yk"
-repository = "r"
-{ceremony}
 
-[[keyholders]]
-name = "alice"
-{alice}
-
-[[keyholders]]
-name = "bob"
-token = "bob-token"
-
-[roles.root]
-keyholders = ["alice", "bob"]
-threshold = 1
-expires = "365d"
-
-[roles.targets]
-keys = ["t.pem"]
-threshold = 1
-expires = "1d"
-
-[roles.snapshot]
-keys = ["t.pem"]
-threshold = 1
-expires = "1d"
-
-[roles.timestamp]
-keys = ["t.pem"]
-threshold = 1
-expires = "1d"
-"""
+def yk_plan(ceremony: str, alice: str) -> str:
+    """Two keyholders: alice described by the raw TOML lines ``alice`` (the fields under test),
+    bob on a token; ``ceremony`` is raw lines in ``[ceremony]``."""
+    one_key = {role: ["t.pem"] for role in ONLINE_ROLES}
+    return Plan("yk", [Keyholder("alice", extra=alice), Keyholder("bob", token="bob-token")], 1,
+                online_roles(one_key, expires="1d"), repository="r", rehearsal=None, extra=ceremony).text()
 
 
 def test_yubikey_keyholder_defaults_to_touch_always() -> None:
-    plan = parse_plan(PLAN.format(ceremony="", alice='device = "yubikey"\nserial = "12345678"'))
+    plan = parse_plan(yk_plan("", 'device = "yubikey"\nserial = "12345678"'))
     alice, bob = plan.keyholders
     assert (alice.device, alice.serial, alice.touch, alice.algorithm, alice.token) == (
         "yubikey", "12345678", "always", "ecdsa-p256", None)
     assert alice.is_yubikey and not bob.is_yubikey
     assert (bob.device, bob.touch) == ("pkcs11", None)
-    cached = parse_plan(PLAN.format(ceremony="", alice='device = "yubikey"\nserial = "7"\ntouch = "cached"\n'
+    cached = parse_plan(yk_plan("", 'device = "yubikey"\nserial = "7"\ntouch = "cached"\n'
                                                       'algorithm = "ecdsa-p384"'))
     assert (cached.keyholders[0].touch, cached.keyholders[0].algorithm) == ("cached", "ecdsa-p384")
 
 
 def test_a_notary_plan_takes_yubikey_keyholders() -> None:
-    plan = parse_plan(PLAN.format(ceremony='format = "notary"', alice='device = "yubikey"\nserial = "1"'))
+    plan = parse_plan(yk_plan('format = "notary"', 'device = "yubikey"\nserial = "1"'))
     assert (plan.keyholders[0].device, plan.keyholders[0].algorithm) == ("yubikey", "ecdsa-p256")
 
 
@@ -81,12 +55,12 @@ def test_a_notary_plan_takes_yubikey_keyholders() -> None:
 ])
 def test_bad_yubikey_fields(ceremony: str, alice: str, message: str) -> None:
     with pytest.raises(PlanError) as e:
-        parse_plan(PLAN.format(ceremony=ceremony, alice=alice))
+        parse_plan(yk_plan(ceremony, alice))
     assert e.value.message == message and e.value.exit_code == 2
 
 
 def test_two_keyholders_on_one_yubikey() -> None:
-    text = PLAN.format(ceremony="", alice='device = "yubikey"\nserial = "42"').replace(
+    text = yk_plan("", 'device = "yubikey"\nserial = "42"').replace(
         'token = "bob-token"', 'device = "yubikey"\nserial = "42"')
     with pytest.raises(PlanError) as e:
         parse_plan(text)

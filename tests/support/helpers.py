@@ -1,4 +1,5 @@
-"""Test helpers: plans, online keys on SoftHSM, running the CLI in-process."""
+"""Test helpers: online keys on SoftHSM, a bootstrap setup, running the CLI in-process (plans
+are written by tests/support/plans.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony.cli import main
-from ceremony.rehearse import keyholder_names, write_plan
+from ceremony.rehearse import keyholder_names
 from hsm.pkcs11 import TokenKey
 from tests.conftest import SoftHsm
+from tests.support.plans import plan_toml, rehearsal_plan
 
 
 @dataclass
@@ -74,34 +76,14 @@ def make_online_keys(hsm: SoftHsm, directory: Path, label: str = "online",
 
 
 def bootstrap_setup(hsm: SoftHsm, tmp: Path, n: int = 5, threshold: int = 3,
-                    algorithm: str = "ecdsa-p256") -> Setup:
+                    algorithm: str = "ecdsa-p256", rehearsal: bool = True) -> Setup:
     """Tokens for ``n`` keyholders, online keys, and a plan naming them."""
     names = keyholder_names(n)
     hsm.make(*[f"rehearsal-{k}" for k in names])
     online = make_online_keys(hsm, tmp / "plan" / "online")
-    plan = tmp / "plan" / "plan.toml"
-    write_plan(plan, "test-ceremony", names, threshold, algorithm, tmp / "plan" / "online")
+    plan = rehearsal_plan(tmp / "plan" / "plan.toml", "test-ceremony", names, threshold, algorithm,
+                          tmp / "plan" / "online", rehearsal=rehearsal)
     return Setup(plan, names, online)
-
-
-def plan_toml(name: str, holders: dict[str, str], root: list[str], threshold: int,
-              online: dict[str, list[str]], root_expires: str = "365d",
-              extra: str = "", rehearsal: bool = True) -> str:
-    """A plan: ``holders`` maps keyholder -> token label; ``online`` maps role -> key paths.
-
-    Rehearsal by default: tests run on SoftHSM on a networked machine, where a live
-    ceremony's preflight would (rightly) refuse.
-    """
-    lines = ["[ceremony]", f'name = "{name}"', 'repository = "test/repo"',
-             "rehearsal = true" if rehearsal else "", extra, ""]
-    for k, token in holders.items():
-        lines += ["[[keyholders]]", f'name = "{k}"', f'token = "{token}"', ""]
-    lines += ["[roles.root]", "keyholders = [" + ", ".join(f'"{r}"' for r in root) + "]",
-              f"threshold = {threshold}", f'expires = "{root_expires}"', ""]
-    for role in ("targets", "snapshot", "timestamp"):
-        lines += [f"[roles.{role}]", "keys = [" + ", ".join(f'"{p}"' for p in online[role]) + "]",
-                  "threshold = 1", 'expires = "30d"', ""]
-    return "\n".join(lines)
 
 
 def run_steps(hsm: SoftHsm, ws: Path, plan: Path, previous: Path | None,

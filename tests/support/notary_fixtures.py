@@ -284,27 +284,6 @@ def ok(run: Any) -> Any:
     return run
 
 
-def notary_plan(name: str, gun: str, holders: dict[str, str], root: list[str], threshold: int,
-                targets: Path, server_keys: Path, *, algorithms: dict[str, str] | None = None,
-                root_expires: str = "3650d") -> str:
-    """A ``format = "notary"`` plan naming the tagging key and the server keys (a folder)."""
-    # Rehearsal: the tests run on a networked machine, where a live ceremony's preflight refuses.
-    lines = ["[ceremony]", f'name = "{name}"', 'format = "notary"',
-             f"repository = {json.dumps(gun)}", "rehearsal = true", ""]
-    for holder, token in holders.items():
-        lines += ["[[keyholders]]", f'name = "{holder}"', f'token = "{token}"']
-        if algorithms and holder in algorithms:
-            lines.append(f'algorithm = "{algorithms[holder]}"')
-        lines.append("")
-    lines += ["[roles.root]", "keyholders = [" + ", ".join(f'"{r}"' for r in root) + "]",
-              f"threshold = {threshold}", f'expires = "{root_expires}"', ""]
-    for role, path in (("targets", targets), ("snapshot", server_keys / "snapshot.pub.json"),
-                       ("timestamp", server_keys / "timestamp.pub.json")):
-        lines += [f"[roles.{role}]", f'keys = ["{path}"]', "threshold = 1",
-                  'expires = "1095d"', ""]
-    return "\n".join(lines)
-
-
 def offline_key_files(directory: Path, gun: str) -> tuple[Path, Path]:
     """Server-style snapshot/timestamp key files and a targets .pub.json (public halves only,
     software keys): for offline tests that never talk to a server. Returns (folder, targets)."""

@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from tests.conftest import SoftHsm
-from tests.support.helpers import cli, make_online_keys, plan_toml, run_steps
+from tests.support.helpers import cli, make_online_keys, run_steps
+from tests.support.plans import plan_toml
 
 THREE = {k: f"tok-{k}" for k in ("alice", "bob", "carol")}
 ROLES = ("targets", "snapshot", "timestamp")

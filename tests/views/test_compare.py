@@ -22,7 +22,8 @@ from ceremony.engine import Ceremony
 from ceremony.journal import Event
 from tests.conftest import SoftHsm
 from tests.engine.test_preflight import fake_machine
-from tests.support.helpers import cli, plan_toml
+from tests.support.helpers import cli
+from tests.support.plans import plan_toml
 
 HOLDERS = ("alice", "bob", "carol")
 ROLES = ("targets", "snapshot", "timestamp")

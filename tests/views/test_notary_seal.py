@@ -12,12 +12,8 @@ from ceremony import record_check
 from ceremony.engine import Ceremony
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
-from tests.support.notary_fixtures import (  # noqa: F401 - fixture_notary_cli registers the fixture
-    no_network,
-    notary_plan,
-    offline_key_files,
-    ok,
-)
+from tests.support.notary_fixtures import no_network, offline_key_files, ok
+from tests.support.plans import notary_plan
 from tests.views.test_record import write_lines
 
 GUN = "example.com/sealed/app"

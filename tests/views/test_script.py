@@ -33,12 +33,13 @@ def test_script_lists_every_step_with_fingerprints(hsm: SoftHsm, tmp_path: Path)
 
 
 def test_script_includes_witness_steps(hsm: SoftHsm, tmp_path: Path) -> None:
-    from tests.support.helpers import make_online_keys, plan_toml
+    from tests.support.helpers import make_online_keys
+    from tests.support.plans import plan_toml
     make_online_keys(hsm, tmp_path / "a", label="online-a")
     paths = {r: [str(tmp_path / "a" / f"{r}.pub.pem")] for r in ("targets", "snapshot", "timestamp")}
     plan = tmp_path / "p.toml"
     plan.write_text(plan_toml("w", {"alice": "tok-alice"}, ["alice"], 1, paths,
-                              extra='witnesses_required = 1\n[[witnesses]]\nname = "wendy"'))
+                              witnesses_required=1, witnesses=("wendy",)))
     assert cli("init", tmp_path / "ws", "--plan", plan).code == 0
     titles = [st["title"] for st in json.loads(cli("script", tmp_path / "ws", "--json").out)["steps"]]
     assert titles[2] == "Witnesses enrol their security keys"
@@ -49,7 +50,8 @@ def test_script_includes_witness_steps(hsm: SoftHsm, tmp_path: Path) -> None:
 def test_live_script_starts_with_init_and_preflight(hsm: SoftHsm, tmp_path: Path) -> None:
     """A live plan's keygen refuses to run without a preflight, so the room's script has it
     before the first key, right after init; a rehearsal's script does not."""
-    from tests.support.helpers import make_online_keys, plan_toml
+    from tests.support.helpers import make_online_keys
+    from tests.support.plans import plan_toml
     make_online_keys(hsm, tmp_path / "a", label="online-a")
     paths = {r: [str(tmp_path / "a" / f"{r}.pub.pem")] for r in ("targets", "snapshot", "timestamp")}
     plan = tmp_path / "p.toml"

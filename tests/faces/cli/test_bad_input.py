@@ -22,8 +22,8 @@ import pytest
 from ceremony.errors import PinFileError, PlanError
 from ceremony.plan import parse_plan
 from tests.conftest import SoftHsm
-from tests.engine.test_preflight import software_plan
 from tests.support.helpers import Run, cli
+from tests.support.plans import software_plan
 
 REPO = Path(__file__).resolve().parents[3]
 BOUND = 30.0  # seconds: far beyond any of these reads; only a hang reaches it
@@ -186,7 +186,7 @@ def test_an_online_key_that_is_a_fifo(tmp_path: Path) -> None:
 
 
 def test_parse_plan_refuses_what_no_later_step_could_use() -> None:
-    from tests.model.test_plan import plan_text
+    from tests.support.plans import plan_text
     with pytest.raises(PlanError) as e:
         parse_plan(plan_text().replace('expires = "365d"', 'expires = "1000000y"'))
     assert e.value.message.startswith("roles.root.expires is '1000000y', longer than any expiry")

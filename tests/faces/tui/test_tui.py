@@ -39,7 +39,8 @@ from ceremony.tui.screens.sign import SignScreen
 from ceremony.tui.screens.transfer import TransferScreen
 from tests.conftest import PIN, SoftHsm
 from tests.engine.test_preflight import fake_machine
-from tests.support.helpers import bootstrap_setup, cli, plan_toml, run_steps
+from tests.support.helpers import bootstrap_setup, cli, run_steps
+from tests.support.plans import plan_toml
 
 SIZE = (80, 24)
 
@@ -381,8 +382,7 @@ def _token_label(path: Path) -> str | None:
 @run_async
 async def test_interface_up_refuses_a_live_ceremony_in_the_tui(tmp_path: Path,
                                                                hsm: SoftHsm) -> None:
-    setup = bootstrap_setup(hsm, tmp_path, n=2, threshold=1)
-    setup.plan.write_text(setup.plan.read_text().replace("rehearsal = true", "rehearsal = false"))
+    setup = bootstrap_setup(hsm, tmp_path, n=2, threshold=1, rehearsal=False)
     c = Ceremony.init(tmp_path / "ws", setup.plan)
     app = app_for(c.ws.root, tmp_path, probes=fake_machine(tmp_path / "m", up=("eth0",)))
     async with app.run_test(size=SIZE) as pilot:
@@ -486,7 +486,7 @@ async def test_rotation_signing_shows_old_and_new_thresholds_by_name(tmp_path: P
 async def test_pin_field_never_copies_to_the_clipboard(tmp_path: Path) -> None:
     from ceremony.tui.screens.pin import PinInput
     from hsm.pkcs11 import TokenInfo
-    from tests.engine.test_preflight import software_plan
+    from tests.support.plans import software_plan
     c = Ceremony.init(tmp_path / "ws", software_plan(tmp_path / "plan", rehearsal=True))
     app = make_app(c.ws.root, module_path="/nonexistent.so", probes=fake_machine(tmp_path / "m"))
     info = TokenInfo("t", "01", "m", "m", True, False, False, False, False)
