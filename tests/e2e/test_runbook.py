@@ -69,7 +69,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hsm import softhsm
 from tests.conftest import PIN
-from tests.engine.test_preflight import fake_machine
+from tests.support.machines import fake_machine
 from tests.support.notary_harness import DEFAULT_PASSPHRASES, NotaryStack
 from tests.support.plans import RUNBOOK_EXPIRES, Keyholder, Online, Plan, online_roles
 

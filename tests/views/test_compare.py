@@ -21,8 +21,8 @@ from ceremony import compare as cmp, journal, preflight, seal
 from ceremony.engine import Ceremony
 from ceremony.journal import Event
 from tests.conftest import SoftHsm
-from tests.engine.test_preflight import fake_machine
 from tests.support.helpers import cli
+from tests.support.machines import fake_machine
 from tests.support.plans import plan_toml
 
 HOLDERS = ("alice", "bob", "carol")

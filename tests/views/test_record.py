@@ -23,8 +23,8 @@ from ceremony.engine import Ceremony
 from ceremony.errors import StateError, WorkspaceError
 from ceremony.words import pgp_words_text
 from tests.conftest import SoftHsm
-from tests.engine.test_preflight import fake_machine
 from tests.support.helpers import bootstrap_setup, run_steps
+from tests.support.machines import fake_machine
 
 
 def run_cli(*args: str | Path) -> tuple[int, str, str]:

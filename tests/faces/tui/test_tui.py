@@ -38,8 +38,8 @@ from ceremony.tui.screens.seal import SealScreen
 from ceremony.tui.screens.sign import SignScreen
 from ceremony.tui.screens.transfer import TransferScreen
 from tests.conftest import PIN, SoftHsm
-from tests.engine.test_preflight import fake_machine
 from tests.support.helpers import bootstrap_setup, cli, run_steps
+from tests.support.machines import fake_machine
 from tests.support.plans import plan_toml
 
 SIZE = (80, 24)

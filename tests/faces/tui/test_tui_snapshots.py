@@ -22,7 +22,7 @@ from ceremony.tui.screens.pin import PinScreen
 from ceremony.tui.screens.plan import PlanScreen
 from ceremony.tui.screens.preflight import PreflightScreen
 from hsm.pkcs11 import TokenInfo
-from tests.engine.test_preflight import fake_machine
+from tests.support.machines import fake_machine
 from tests.support.plans import software_plan
 
 SIZE = (80, 24)

@@ -32,9 +32,9 @@ from ceremony.tui.screens.seal import SealScreen
 from ceremony.tui.screens.sign import SignScreen
 from ceremony.tui.screens.transfer import TransferScreen
 from tests.conftest import SoftHsm
-from tests.engine.test_preflight import fake_machine
 from tests.faces.tui.test_tui import SIZE, Driver, app_for, new_ceremony, run_async, stage
 from tests.support.helpers import cli
+from tests.support.machines import fake_machine
 
 HALF = {"█": (1, 1), "▀": (1, 0), "▄": (0, 1), " ": (0, 0)}
 
