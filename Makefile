@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 # tuf-js, the second TUF client of the tests, pinned by its lock file (npm ci writes this file last)
-TUFJS := tests/tufjs/node_modules/.package-lock.json
+TUFJS := tests/support/tufjs/node_modules/.package-lock.json
 
 .PHONY: demo test rehearse deps venv bench clean
 
@@ -28,12 +28,12 @@ $(STAMP): pyproject.toml softhsm-setup/debian-packages.txt $(TUFJS)
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-$(TUFJS): tests/tufjs/package-lock.json tests/tufjs/package.json softhsm-setup/debian-packages.txt
+$(TUFJS): tests/support/tufjs/package-lock.json tests/support/tufjs/package.json softhsm-setup/debian-packages.txt
 	softhsm-setup/install.sh
-	cd tests/tufjs && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cd tests/support/tufjs && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(TUFJS)
 
 venv: $(STAMP)
 
 clean:
-	rm -rf $(VENV) demo tests/tufjs/node_modules
+	rm -rf $(VENV) demo tests/support/tufjs/node_modules

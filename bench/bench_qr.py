@@ -37,14 +37,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from securesystemslib.signer import CryptoSigner
-from test_transport_samples import DEGRADATIONS, degrade
+from transport_samples import DEGRADATIONS, degrade
 from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization.json import JSONSerializer
 

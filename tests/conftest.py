@@ -15,6 +15,10 @@ import pytest
 from hsm import softhsm
 from hsm.pkcs11 import Module, get_module, resolve_module_path
 
+# One notary-signer + notary-server for the whole run, shared by the xdist workers: every test
+# module sees ``notary_stack`` from here (tests/support/notary_fixtures.py says how).
+from tests.support.notary_fixtures import notary_stack  # noqa: F401 - registers the fixture
+
 PIN = "4711-ceremony-test"
 
 
