@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ceremony import journal as journal_mod
 from ceremony.engine import sha256
@@ -36,7 +36,7 @@ from ceremony.events import (
 )
 from ceremony.fingerprint import fingerprint_words
 from ceremony.formats import tuf as tuf_format
-from ceremony.formats.notary_record import describe_published
+from ceremony.formats.notary_record import describe_published, key_file_bytes
 from ceremony.journal import Event
 from ceremony.plan import format_duration, parse_plan
 from ceremony.seal import (
@@ -131,17 +131,11 @@ def write_transcript(ws: Workspace, events: list[Event]) -> list[Path]:
 # ---- writing the record -----------------------------------------------------------------
 
 
-def write_record(ws: Workspace, out: Path | None = None) -> list[Path]:
-    """Write the transcript and the HTML report from the (checked) journal.
-
-    Raises:
-        WorkspaceError: the journal is broken.
-    """
-    events = journal_mod.read(ws.journal)
-    paths = write_transcript(ws, events)
-    target = out or ws.record / "report.html"
-    atomic_write(target, report(ws.root).encode())
-    return [*paths, target]
+def journaled_key_file(events: list[Event], d: dict[str, Any]) -> bytes:
+    """The bytes of ``keys/root-NAME.json`` as the ``key-generated`` event ``d`` gives them."""
+    if journal_format(events) == "notary":  # the key file also names the keyholder
+        return key_file_bytes(d)
+    return json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
 
 
 def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
@@ -153,7 +147,6 @@ def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
     and compares, and the files themselves are checked against the same digests there. A file
     written after the seal (an emergency plan in ``out/``) changes neither.
     """
-    from ceremony.record_check import journaled_key_file  # lazy: cycle: record_check re-makes the record
     out: list[tuple[str, str]] = []
     init = events[0].data if events else {}
     for role, entries in sorted((init.get("online_keys") or {}).items()):
@@ -186,15 +179,26 @@ def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
 REPORT_META = "ceremony-journal"
 
 
-def report(root: Path) -> str:
+class Verdict(Protocol):
+    """What the report shows of the offline check (a ``record_check.RecordVerdict``)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    problems: list[str]
+
+
+def report(root: Path, verdict: Verdict) -> str:
     """The printable HTML report of a ceremony, from its checked journal.
 
     Plan, participants, key fingerprints as hex and as PGP words (to read
     aloud), preflight sessions, thresholds reached, outputs with digests, the
     seal, the transcript, and boxes for witnesses to sign on paper.
 
-    The verdict it shows leaves any earlier ``report.html`` out (``record verify``
-    regenerates the report to compare it with the file, so the report cannot judge itself).
+    ``verdict`` is the offline check the report shows (:func:`ceremony.record_check.check_record`
+    with ``check_report=False``: ``record verify`` regenerates the report to compare it with the
+    file, so the report cannot judge itself). It is passed in, not computed here, because the
+    check regenerates this report: :mod:`ceremony.record_write` puts the two together.
 
     Raises:
         WorkspaceError: the journal is broken (a report of a broken journal would lie).
@@ -208,8 +212,6 @@ def report(root: Path) -> str:
     typed = [(ev, parse(ev)) for ev in events]
     init = events[0].data
     plan = parse_plan(ws.plan.read_text(encoding="utf-8"))
-    from ceremony import record_check  # lazy: cycle: the report shows its verdict, which re-makes the report
-    verdict = record_check.check_record(ws.root, require_seal=False, check_report=False)
     e = html.escape
 
     def words(hexd: str) -> str:

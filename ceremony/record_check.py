@@ -20,9 +20,9 @@ from ceremony.engine import sha256
 from ceremony.errors import CeremonyError, StateError, VerificationError, WorkspaceError
 from ceremony.events import SEALED, DraftCreated, KeyGenerated, Published, Sealed, SignatureAdded, parse
 from ceremony.formats import tuf as tuf_format
-from ceremony.formats.notary_record import check_published, key_file_bytes
+from ceremony.formats.notary_record import check_published
 from ceremony.journal import Event
-from ceremony.record import REPORT_META, report, transcript_files
+from ceremony.record import REPORT_META, journaled_key_file, report, transcript_files
 from ceremony.seal import (
     journal_format,
     previous_root,
@@ -140,13 +140,6 @@ def _check_plan(ws: Workspace, init: dict[str, Any], v: RecordVerdict) -> None:
         v.problems.append(f"{ws.plan.name} differs from the plan journaled at line 1")
     else:
         v.checks.append(f"{ws.plan.name} matches the journal")
-
-
-def journaled_key_file(events: list[Event], d: dict[str, Any]) -> bytes:
-    """The bytes of ``keys/root-NAME.json`` as the ``key-generated`` event ``d`` gives them."""
-    if journal_format(events) == "notary":  # the key file also names the keyholder
-        return key_file_bytes(d)
-    return json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
 
 
 def _check_keys(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
@@ -330,7 +323,7 @@ def _check_report(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:
                             "date, not compared (`ceremony record report` refreshes it)")
         return
     try:
-        want = report(ws.root).encode()
+        want = report(ws.root, check_record(ws.root, require_seal=False, check_report=False)).encode()
     except CeremonyError as e:
         v.problems.append(f"cannot regenerate {where}: {e.message}")
         return

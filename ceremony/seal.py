@@ -15,8 +15,7 @@ from typing import Any
 
 from securesystemslib.formats import encode_canonical
 
-from ceremony import chain, integrity
-from ceremony.engine import open_root_key, sha256
+from ceremony import chain
 from ceremony.errors import StateError, VerificationError
 from ceremony.events import (
     PUBLISHED,
@@ -30,14 +29,8 @@ from ceremony.events import (
 )
 from ceremony.formats import notary_record, tuf as tuf_format
 from ceremony.journal import Event
-from ceremony.preflight import require_preflight
-from ceremony.session import Session
-from ceremony.steps import seal as steps_seal
-from ceremony.witness import require_witnesses
+from ceremony.session import Session, sha256
 from ceremony.workspace import Workspace
-from hsm.algorithms import get_algorithm
-from hsm.uri import parse_uri
-from hsm.verify import verify_raw
 
 SEAL_EVENTS = (SEAL_SIGNATURE, SEALED)
 SEAL_DOMAIN = b"ceremony-journal-seal-v1\n"
@@ -183,7 +176,7 @@ def seal_target(events: list[Event]) -> Event:
     raise StateError("the journal is empty")
 
 
-def _signed_over(typed: list[TypedEvent], head: str) -> set[str]:
+def signed_over(typed: list[TypedEvent], head: str) -> set[str]:
     """The key ids whose seal signature covers ``head``."""
     return {t.keyid for t in typed if isinstance(t, SealSignature) and t.head == head}
 
@@ -194,111 +187,10 @@ def seal_status(ws: Workspace, events: list[Event]) -> SealStatus:
     typed = [parse(e) for e in events if e.type in SEAL_EVENTS]
     done_ev = next((t for t in typed if isinstance(t, Sealed)), None)
     wanted = sealers(ws, events)
-    signed = _signed_over(typed, target.hash)
+    signed = signed_over(typed, target.hash)
     if done_ev is not None:
         names = tuple(sorted({str(s["keyholder"]) for s in done_ev.signatures}))
         return SealStatus(done_ev.seq, done_ev.head, names, (), True)
     sealed = tuple(dict.fromkeys(s.keyholder for s in wanted if s.keyid in signed))
     waiting = tuple(dict.fromkeys(s.keyholder for s in wanted if s.keyid not in signed))
     return SealStatus(target.seq, target.hash, sealed, waiting, False)
-
-
-def seal_sign(c: Session, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
-    """Sign the journal head with ``keyholder``'s key(s), each signature journaled.
-
-    A YubiKey key signs through ykcs11 (a PIN per signature) and calls ``on_touch``
-    before the card waits for a touch. The plan's FIDO2 witnesses must have signed off
-    the head first (``ceremony.witness``).
-
-    Raises:
-        ThresholdError: too few witness sign-offs (names who is missing).
-        StateError: sealed already, nothing published, or the keyholder has nothing to seal.
-        hsm.errors.HsmError: token missing or wrong, PIN refused.
-    """
-
-    refuse_if_sealed(c)
-    require_preflight(c)  # a token step: live ceremonies re-check the air gap now
-    integrity.check_draft(c)  # the journal's draft is what the plan and key files give
-    _require_witnesses(c)
-    events = c.journal.events
-    target = seal_target(events)
-    status = seal_status(c.ws, events)
-    mine = [s for s in sealers(c.ws, events) if s.keyholder == keyholder]
-    if not mine:
-        raise StateError(f"{keyholder} did not sign the published root, so does not seal it",
-                         hint="the seal is made by the keys that signed the root: "
-                              + ", ".join(status.sealed + status.waiting))
-    if keyholder not in status.waiting:
-        raise StateError(f"{keyholder} has already sealed journal line {target.seq}")
-    payload = seal_payload(c.state.init["ceremony_id"], target.seq, target.hash)
-    done = _signed_over([parse(e) for e in events if e.type == SEAL_SIGNATURE], target.hash)
-    for s in mine:
-        if s.keyid in done:
-            continue
-        f = s.fields
-        public = s.public
-        if f.get(tuf_format.X_DEVICE) == "yubikey":  # ykcs11: PIN per signature, touch
-            tk = open_root_key(s.key, module, pin, on_touch)
-        else:
-            token = module.find_token(label=f.get(tuf_format.X_TOKEN_LABEL),
-                                      serial=f.get(tuf_format.X_TOKEN_SERIAL))
-            ref = parse_uri(f[tuf_format.X_KEY_URI])
-            tk = module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
-                                 expected_public=public)
-        sig = tk.sign_raw(payload)  # verified by the token layer too
-        verify_raw(public, get_algorithm(f[tuf_format.X_ALGORITHM]), payload, sig, keyholder)
-        steps_seal.seal_signature(c, keyholder, s.keyid, target.seq, target.hash, sig.hex(),
-                                  f[tuf_format.X_ALGORITHM], tk.token.serial)
-    return seal_status(c.ws, c.journal.events)
-
-
-def _require_witnesses(c: Session) -> None:
-    """The plan's FIDO2 witnesses must have signed off the head before the seal (ceremony.witness).
-
-    Raises:
-        ThresholdError: naming who is missing.
-    """
-    require_witnesses(c, "seal")
-
-
-def seal_finish(c: Session) -> SealStatus:
-    """Journal the ``sealed`` event once every root signer has sealed; write ``record/``.
-
-    Raises:
-        StateError: already sealed, or keyholders still to seal.
-    """
-    refuse_if_sealed(c)
-    integrity.check_draft(c)  # the journal's draft is what the plan and key files give
-    _require_witnesses(c)
-    events = c.journal.events
-    status = seal_status(c.ws, events)
-    if status.waiting:
-        raise StateError(f"the seal is not complete: waiting for {', '.join(status.waiting)}",
-                         hint="each keyholder who signed the root seals with the same token")
-    sigs: list[dict[str, Any]] = [
-        {"keyholder": t.keyholder, "keyid": t.keyid, "sig": t.sig, "algorithm": t.algorithm,
-         "token_serial": t.token_serial}
-        for t in (parse(e) for e in events if e.type == SEAL_SIGNATURE)
-        if isinstance(t, SealSignature) and t.head == status.head]
-    steps_seal.sealed(c, status.seq, status.head, c.state.init["ceremony_id"], sigs)
-    from ceremony.record import write_record  # lazy: cycle: the record reads the published root here
-    write_record(c.ws)
-    return seal_status(c.ws, c.journal.events)
-
-
-def seal(c: Session, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
-    """Seal with every signer's token (all present, as in a scripted rehearsal).
-
-    Idempotent: on a sealed ceremony it only rewrites ``record/`` (a crash
-    right after the ``sealed`` event leaves the record unwritten).
-
-    Raises:
-        see :func:`seal_sign` and :func:`seal_finish`.
-    """
-    if c.state.sealed:
-        from ceremony.record import write_record  # lazy: cycle: the record reads the published root here
-        write_record(c.ws)
-        return seal_status(c.ws, c.journal.events)
-    for keyholder in seal_status(c.ws, c.journal.events).waiting:
-        seal_sign(c, keyholder, module, pin, on_touch=on_touch)
-    return seal_finish(c)

@@ -67,17 +67,17 @@ def _ask_clock(args: argparse.Namespace) -> bool:
 
 def cmd_seal(args: argparse.Namespace) -> int:
     """Seal the journal head with every root signer's token (all present)."""
-    from ceremony import seal  # lazy: the record and its checks, python-tuf
     from ceremony.engine import Ceremony  # lazy: python-tuf, securesystemslib, the formats
+    from ceremony.steps import seal as steps_seal  # lazy: the record and its checks, python-tuf
     c = Ceremony.open(Path(args.workspace))
     pin = _pin(args, c.plan)  # live: never CEREMONY_PIN
     module = _module(args, c.plan.pkcs11_module)
     if args.keyholder:
-        st = seal.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
+        st = steps_seal.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
         if not st.waiting:
-            st = seal.seal_finish(c)
+            st = steps_seal.seal_finish(c)
     else:
-        st = seal.seal(c, module, pin, on_touch=_touch_prompt)
+        st = steps_seal.seal(c, module, pin, on_touch=_touch_prompt)
     lines = [st.describe()]
     if st.done:
         lines.append(f"record written to {c.ws.record}")
@@ -100,12 +100,12 @@ def cmd_record_verify(args: argparse.Namespace) -> int:
 
 def cmd_record_report(args: argparse.Namespace) -> int:
     """Write the transcript and the printable HTML report."""
-    from ceremony import record  # lazy: the record's views, python-tuf
+    from ceremony import record_write  # lazy: the record's views, python-tuf
     from ceremony.workspace import Workspace  # lazy: read by the record commands only
     ws = Workspace(Path(args.workspace))
     ws.check()
     out = Path(args.out) if args.out else None
-    paths = record.write_record(ws, out)
+    paths = record_write.write_record(ws, out)
     _emit(args, [f"wrote {p}" for p in paths], {"files": [str(p) for p in paths]})
     return 0
 

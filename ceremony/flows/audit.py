@@ -29,7 +29,7 @@ def audit(root: Path, require_seal: bool = True) -> Audit:
     Never raises for a failed check: every problem is in the result. Only the report
     (record/transcript.* and record/report.html) is written, and only from an intact journal.
     """
-    from ceremony import record, record_check  # lazy: the record and the seal (audit only)
+    from ceremony import record_check, record_write  # lazy: the record and the seal (audit only)
     root = Path(root)
     v = record_check.check_record(root, require_seal=require_seal)
     report, report_error = None, None
@@ -37,7 +37,7 @@ def audit(root: Path, require_seal: bool = True) -> Audit:
         report_error = "not written: the journal is broken"
     else:
         try:
-            report = record.write_record(Workspace(root))[-1]
+            report = record_write.write_record(Workspace(root))[-1]
         except CeremonyError as e:
             report_error = e.message
     chain_lines, chain_ok = audit_chain(Workspace(root).metadata)

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from tuf.api.metadata import Metadata, Root
 
-from ceremony import journal as journal_mod, record_check, seal
+from ceremony import journal as journal_mod, record_check
 from ceremony.engine import Ceremony
 from ceremony.errors import VerificationError
 from ceremony.flows.export import export_qr_to, export_usb_to
 from ceremony.formats import tuf as tuf_format
 from ceremony.keys import load_public_key_file
+from ceremony.steps import seal as steps_seal
 from tests.conftest import SoftHsm
 from tests.support.helpers import bootstrap_setup, cli, make_online_keys, rewrite_journal, run_steps
 
@@ -416,7 +417,7 @@ def test_rewritten_journal_is_refused_by_sign_publish_seal_and_export(hsm: SoftH
 
 def test_report_edited_after_the_seal_is_named(hsm: SoftHsm, tmp_path: Path) -> None:
     c = _published(hsm, tmp_path)
-    seal.seal(c, hsm.module, hsm.pin)
+    steps_seal.seal(c, hsm.module, hsm.pin)
     ws = c.ws.root
     assert cli("record", "verify", ws).code == 0
     report = ws / "record" / "report.html"
@@ -475,7 +476,7 @@ def test_transcript_edited_is_named_before_and_after_the_seal(hsm: SoftHsm,
     report.write_text(report_text)
 
     # after the seal (the seal rewrites the record; its copies are compared again)
-    seal.seal(c, hsm.module, hsm.pin)
+    steps_seal.seal(c, hsm.module, hsm.pin)
     assert record_check.verify_record(ws).ok
     original = js.read_text()
     js.write_text(original.replace('"actor": "bob"', '"actor": "carol"', 1))

@@ -59,8 +59,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def drive(ws: Path, plan: Path) -> None:
     """Do whatever the journal says is still to do, to the end."""
-    from ceremony import preflight, seal
+    from ceremony import preflight
     from ceremony.engine import Ceremony
+    from ceremony.steps import seal as steps_seal
     from hsm.pkcs11 import get_module, resolve_module_path
 
     module = get_module(resolve_module_path(env={}))
@@ -82,7 +83,7 @@ def drive(ws: Path, plan: Path) -> None:
             c.sign(name, module, pin)
     if not c.state.draft_published:
         c.publish()
-    seal.seal(c, module, pin)
+    steps_seal.seal(c, module, pin)
 
 
 def arm(crash_at: int, mode: str) -> None:

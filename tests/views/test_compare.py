@@ -17,9 +17,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ceremony import compare as cmp, journal, preflight, seal
+from ceremony import compare as cmp, journal, preflight
 from ceremony.engine import Ceremony
 from ceremony.journal import Event
+from ceremony.steps import seal as steps_seal
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
 from tests.support.machines import fake_machine
@@ -69,7 +70,7 @@ def run(hsm: SoftHsm, tmp: Path, name: str, *, live: bool,
         else:
             assert cli("export", c.ws.root, "--qr", target, "--qr-size", "large").code == 0
     c = Ceremony.open(c.ws.root)  # the CLI appended to the journal
-    seal.seal(c, hsm.module, hsm.pin)
+    steps_seal.seal(c, hsm.module, hsm.pin)
     return c.ws.root
 
 

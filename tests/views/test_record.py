@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from securesystemslib.formats import encode_canonical
 
-from ceremony import preflight, record, record_check, seal
+from ceremony import preflight, record, record_check, record_write, seal
 from ceremony.engine import Ceremony
 from ceremony.errors import StateError, WorkspaceError
+from ceremony.steps import seal as steps_seal
 from ceremony.words import pgp_words_text
 from tests.conftest import SoftHsm
 from tests.support.helpers import bootstrap_setup, run_steps
@@ -43,7 +44,7 @@ def published(hsm: SoftHsm, tmp: Path) -> Ceremony:
 
 def sealed(hsm: SoftHsm, tmp: Path) -> Ceremony:
     c = published(hsm, tmp)
-    seal.seal(c, hsm.module, hsm.pin)
+    steps_seal.seal(c, hsm.module, hsm.pin)
     return c
 
 
@@ -65,7 +66,7 @@ def write_lines(c: Ceremony, objs: list[dict[str, Any]], rehash: bool = False) -
         out.append(json.dumps(o, sort_keys=True, separators=(",", ":")))
     c.ws.journal.write_text("\n".join(out) + "\n")
     if rehash:
-        record.write_record(c.ws)
+        record_write.write_record(c.ws)
 
 
 # ---- the happy path ------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def test_line_after_the_seal_is_named_and_nothing_more_is_recorded(tmp_path: Pat
     with pytest.raises(StateError, match="sealed"):
         record.confirm(c, "again", "no")
     with pytest.raises(StateError, match="sealed"):
-        seal.seal_sign(c, "alice", hsm.module, hsm.pin)
+        steps_seal.seal_sign(c, "alice", hsm.module, hsm.pin)
 
 
 # ---- sealing step by step ---------------------------------------------------------------------
@@ -225,9 +226,9 @@ def test_seal_keyholder_by_keyholder_from_the_cli(tmp_path: Path, hsm: SoftHsm) 
     c = published(hsm, tmp_path)
     hsm.module.close()
     with pytest.raises(StateError, match="carol did not sign the published root"):
-        seal.seal_sign(c, "carol", hsm.module, hsm.pin)
+        steps_seal.seal_sign(c, "carol", hsm.module, hsm.pin)
     with pytest.raises(StateError, match="waiting for alice, bob"):
-        seal.seal_finish(c)
+        steps_seal.seal_finish(c)
     code, out, err = run_cli("seal", c.ws.root, "--keyholder", "bob", "--pin-file", hsm.pin_file)
     assert code == 0, err
     assert "seal of journal line" in out and "bob; waiting for alice" in out
@@ -244,12 +245,12 @@ def test_seal_keyholder_by_keyholder_from_the_cli(tmp_path: Path, hsm: SoftHsm) 
 def test_a_preflight_during_sealing_moves_the_target(tmp_path: Path, hsm: SoftHsm) -> None:
     """A new session journals its preflight: seals over the older head stop counting."""
     c = published(hsm, tmp_path)
-    seal.seal_sign(c, "alice", hsm.module, hsm.pin)
+    steps_seal.seal_sign(c, "alice", hsm.module, hsm.pin)
     report = preflight.run_preflight(c, fake_machine(tmp_path / "m"), clock_confirmed=True)
     preflight.record_preflight(c, report)
     st = seal.seal_status(c.ws, c.journal.events)
     assert st.sealed == () and st.waiting == ("alice", "bob")
-    st = seal.seal(c, hsm.module, hsm.pin)
+    st = steps_seal.seal(c, hsm.module, hsm.pin)
     assert st.done and record_check.verify_record(c.ws.root).ok
 
 
@@ -257,7 +258,7 @@ def test_seal_refuses_before_publishing(tmp_path: Path, hsm: SoftHsm) -> None:
     setup = bootstrap_setup(hsm, tmp_path, n=2, threshold=1)
     c = run_steps(hsm, tmp_path / "ws", setup.plan, None, ["alice"], publish=False)
     with pytest.raises(StateError, match="no root has been published"):
-        seal.seal(c, hsm.module, hsm.pin)
+        steps_seal.seal(c, hsm.module, hsm.pin)
     v = record_check.check_record(c.ws.root, require_seal=False)
     assert v.ok and "not sealed yet (allowed)" in v.checks
     assert record_check.check_record(c.ws.root).problems == ["the ceremony is not sealed"]
@@ -283,7 +284,7 @@ def test_workspace_copied_mid_ceremony_continues_elsewhere(tmp_path: Path, hsm: 
     d.sign("alice", hsm.module, hsm.pin)
     d.sign("carol", hsm.module, hsm.pin)
     d.publish()
-    seal.seal(d, hsm.module, hsm.pin)
+    steps_seal.seal(d, hsm.module, hsm.pin)
     v = record_check.verify_record(moved)
     assert v.sealers == ["alice", "carol"]
     assert c.ws.journal.read_bytes() == before  # the original copy is untouched

@@ -114,12 +114,12 @@ def test_compromise_warns_when_the_new_threshold_leaves_no_margin(
 
 def test_no_export_after_the_seal_and_nothing_written(hsm: SoftHsm, tmp_path: Path) -> None:
     """An export after the seal could not be journaled: it is refused before a byte is written."""
-    from ceremony import seal
+    from ceremony.steps import seal as steps_seal
     from tests.support.helpers import run_steps
     s = bootstrap_setup(hsm, tmp_path, 2, 1)
     ws = tmp_path / "ws"
     c = run_steps(hsm, ws, s.plan, None, ["alice"])
-    seal.seal(c, hsm.module, hsm.pin)
+    steps_seal.seal(c, hsm.module, hsm.pin)
     c.close()
     journal = (ws / "journal.jsonl").read_bytes()
     stick = tmp_path / "stick"

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ceremony import record
+from ceremony import record_write
 from ceremony.fingerprint import fingerprint_words
 from ceremony.tui.flow import Step
 from ceremony.tui.screens.base import StepScreen
@@ -27,7 +27,7 @@ class DoneScreen(StepScreen):
     def on_mount(self) -> None:
         # A crash right after the seal leaves record/ unwritten: write it now.
         if not (self.c.ws.record / "report.html").exists():
-            self.attempt(lambda: record.write_record(self.c.ws))
+            self.attempt(lambda: record_write.write_record(self.c.ws))
 
     def body(self) -> Iterable[Widget]:
         c = self.c

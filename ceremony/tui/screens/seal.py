@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from ceremony import flows, seal
 from ceremony.fingerprint import fingerprint_words
+from ceremony.steps import seal as steps_seal
 from ceremony.tui.flow import Step
 from ceremony.tui.screens.base import StepScreen
 
@@ -79,7 +80,7 @@ class SealScreen(StepScreen):
         c = self.c
 
         def sign_seal() -> Any:
-            return flows.call_with_touch(seal.seal_sign, c, name, app.module(), app.pin,
+            return flows.call_with_touch(steps_seal.seal_sign, c, name, app.module(), app.pin,
                                          on_touch=app.touch_callback(self, name))
 
         self.token_job("seal", sign_seal, f"{name} is sealing the record")
@@ -109,5 +110,5 @@ class SealScreen(StepScreen):
         self.app.push_screen(CompromiseScreen())
 
     def finish(self) -> None:
-        if self.attempt(lambda: seal.seal_finish(self.c)):
+        if self.attempt(lambda: steps_seal.seal_finish(self.c)):
             self.app.advance()  # type: ignore[attr-defined]

@@ -21,8 +21,9 @@ from pkcs11 import ObjectClass
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ceremony import record, record_check, seal
+from ceremony import record, record_check
 from ceremony.engine import Ceremony
+from ceremony.steps import seal as steps_seal
 from ceremony.tui.app import CeremonyApp, make_app
 from ceremony.tui.flow import DRAFT_APPROVED
 from ceremony.tui.screens.confirm import ConfirmScreen
@@ -252,10 +253,10 @@ def stage(hsm: SoftHsm, c: Ceremony, upto: str) -> None:
     c.publish()
     if upto == "export":
         return
-    seal.seal_sign(c, "alice", m, pin)
+    steps_seal.seal_sign(c, "alice", m, pin)
     if upto == "seal":
         return
-    seal.seal(c, m, pin)
+    steps_seal.seal(c, m, pin)
 
 
 @pytest.mark.parametrize("upto,screen,shows", [
