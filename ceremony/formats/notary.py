@@ -3,7 +3,7 @@
 Same commands, same journal, same thresholds as TUF (``ceremony init/keygen/draft/sign/status/
 publish``); what differs is kept here and in ``notary_root`` / ``notary_json`` / ``notary_keys``
 / ``notary_x509``. Nothing in this module opens a socket: the online side (server keys, the
-tagging key, the upload) is ``ceremony.cli_notary`` over ``ceremony.online.notary``.
+tagging key, the upload) is ``ceremony.online.notary_ops`` over ``ceremony.online.notary``.
 
 Decisions, and why:
 

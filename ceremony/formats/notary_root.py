@@ -3,8 +3,8 @@
 Chains are in :mod:`ceremony.formats.notary_chain`; the sidecar and key files in
 :mod:`ceremony.formats.notary_files`.
 
-Pure functions and small read-only views; no token, no journal, no socket. The engine
-(``ceremony.formats.notary``) and the online commands (``ceremony.cli_notary``) build on this.
+Pure functions and small read-only views; no token, no journal, no socket. The format
+(``ceremony.formats.notary``) and the online side (``ceremony.online.notary_ops``) build on this.
 
 The views (``NotaryKey``, ``NotaryRole``, ``NotaryRoot``, ``NotaryMetadata``) deliberately offer
 the attributes the format-neutral shells read from python-tuf's ``Metadata[Root]`` (``signed``,

@@ -79,7 +79,7 @@ def gun_problem(gun: str) -> str | None:
     * the client's trust dir keeps ``tuf/<gun>/metadata``, and the server's SQL ``gun`` column
       is ``varchar(255)`` (``migrations/server/*/0001_initial.up.sql``): at most 255 bytes.
 
-    Observed with the real CLI and server (tests/test_notary_gun.py): spaces, non-ASCII,
+    Observed with the real CLI and server (tests/model/test_notary_gun.py): spaces, non-ASCII,
     ``\\``, ``"``, ``<``, ``;``, ``&`` and ``..`` inside a name are all accepted, so they are
     accepted here too.
     """

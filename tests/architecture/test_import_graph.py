@@ -39,7 +39,7 @@ code breaks today is listed below as data (``KNOWN_CYCLES``, ``KNOWN_DIRECTION``
 ``KNOWN_UNMARKED``). The test fails when something *new* appears and also when a listed debt
 is gone or has shrunk, with the message saying which entry to remove or lower, so the list
 can only shrink. Print the lists for the code as it stands with
-``python tests/test_import_graph.py``.
+``python tests/architecture/test_import_graph.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """FIDO2 witnesses in the ceremony: plan fields, enrol, sign off the journal head, gate publish
 and seal, and ``record verify`` re-checking every sign-off.
 
-The security key is tests/fido_soft.SoftAuthenticator behind python-fido2's real client and
+The security key is tests/support/fido_soft.SoftAuthenticator behind python-fido2's real client and
 server code, reached by the CLI through the test-only seam ``CEREMONY_FIDO_DEVICE``
 (``tests.engine.test_witness:security_key``). Its credentials live in a JSON file named by
 ``WITNESS_TEST_KEY`` (one file = one physical key), so any number of CLI runs (in this

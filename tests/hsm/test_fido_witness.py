@@ -1,6 +1,6 @@
 """FIDO2 witness sign-off, driven through python-fido2's real client and server code.
 
-The authenticator is tests/fido_soft.SoftAuthenticator (a CtapDevice); the
+The authenticator is tests/support/fido_soft.SoftAuthenticator (a CtapDevice); the
 challenge is a 32-byte journal head; verification runs again from recorded
 bytes alone, as ``record verify`` would.
 """
