@@ -200,7 +200,8 @@ def main() -> None:
                 users[t].add(i.importer.removeprefix("ceremony.") + {"type": " (T)", "fn": " (fn)"}.get(kind(i), ""))
     print("concrete format modules imported from outside formats/:")
     for t, who in sorted(users.items()):
-        print(f"  {t.removeprefix('ceremony.')} <- {len(who)}: {', '.join(sorted(who))}")
+        distinct = {w.split(" ")[0] for w in who}
+        print(f"  {t.removeprefix('ceremony.')} <- {len(distinct)} modules: {', '.join(sorted(who))}")
 
     print("\n== what the faces import below the operations layer (besides errors, cli.common, hsm.errors)")
     skip = {"ceremony.errors", "hsm.errors", "hsm", "ceremony", "ceremony.formats"}
