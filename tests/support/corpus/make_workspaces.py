@@ -1,9 +1,12 @@
 """Make tests/support/corpus/workspaces/: workspaces journaled by a released tool, for test_previous_release.
 
-Run it with the OLD release's code on the path (the corpus was made with main at becff8d):
+Run it with the OLD release's code on the path (the corpus was made with main at becff8d), and
+as it was committed (0105bd3): this copy's imports were moved to ``tests.support``, which the old
+release does not have (its ``tests.helpers`` holds ``cli``, ``plan_toml``, ...):
 
-    git archive becff8d | tar -x -C /tmp/cer-old
-    PYTHONPATH=/tmp/cer-old python tests/support/corpus/make_workspaces.py tests/support/corpus/workspaces
+    mkdir -p /tmp/cer-old && git archive becff8d | tar -x -C /tmp/cer-old
+    git show 0105bd3:tests/corpus/make_workspaces.py > /tmp/cer-old/make_workspaces.py
+    PYTHONPATH=/tmp/cer-old .venv/bin/python /tmp/cer-old/make_workspaces.py tests/support/corpus/workspaces
 
 It works under a scratch folder (``GEN`` below) that it deletes at the end, so the journaled
 ``plan_dir`` (absolute, in each ``initialized`` event) names a folder that no checkout has:
