@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("ceremony.engine", "ceremony.backup", "ceremony.rehearse")),
     ("views", ("ceremony.seal", "ceremony.record", "ceremony.record_check", "ceremony.record_write",
                "ceremony.compare", "ceremony.next_step", "ceremony.status", "ceremony.script")),
-    ("flows", ("ceremony.flows",)),
+    ("operations", ("ceremony.flows",)),
     ("faces", ("ceremony.cli", "ceremony.cli_trust", "ceremony.tui")),
 ]
 ORDER = [name for name, _ in LAYERS]
@@ -134,7 +134,7 @@ def main() -> None:
             n = matrix.get((layer, below))
             if n and below != layer:
                 row.append(f"{below} {n['top']}/{n['fn']}/{n['type']}")
-        print(f"{layer:9} ({len(members[layer]):2}): " + ", ".join(row))
+        print(f"{layer:10} ({len(members[layer]):2}): " + ", ".join(row))
 
     print("\n== edges against the layer order (importer's layer below the imported one's)")
     up: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -210,7 +210,7 @@ def main() -> None:
             continue
         below = sorted({t.removeprefix("ceremony.") for i in g.imports if i.importer == m and not i.type_only
                         for t in i.targets
-                        if layer_of(t) not in ("faces", "flows") and t not in skip})
+                        if layer_of(t) not in ("faces", "operations") and t not in skip})
         if below:
             print(f"  {m.removeprefix('ceremony.')}: {', '.join(below)}")
 
