@@ -151,7 +151,7 @@ def new_tuf_keyid(key_object: Mapping[str, Any]) -> str:
 def _material(keytype: str, scheme: str, keyval_json: str) -> bytes:
     """SubjectPublicKeyInfo DER of a TUF key's public value, or its canonical keyval when the
     key is one this tool cannot parse (then two ids are one key only if their keyval is)."""
-    # lazy: securesystemslib.signer (~200 ms), which `import ceremony.plan` must not load
+    # lazy: securesystemslib.signer (over 100 ms), which `import ceremony.plan` must not load
     from securesystemslib.signer import SSlibKey
 
     try:

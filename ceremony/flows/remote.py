@@ -50,7 +50,7 @@ def remote_draft(path: Path, keyholder: str, out: Path | None = None,
             alias key or a key under a wrong id, or ``keyholder`` holds no key that counts.
         WorkspaceError: the signature file exists already.
     """
-    # lazy: ceremony.detached (~7 ms), not loaded by the TUI until a draft travels
+    # lazy: ceremony.detached (~7 ms), which the TUI's start-up does without
     from ceremony.detached import review_draft
     path = Path(path).expanduser()
     trusted = Path(trusted).expanduser() if trusted else None
@@ -87,7 +87,7 @@ def confirm_words(rd: RemoteDraft, words: str | None) -> None:
         UsageError: none given, or not readable as a digest.
         VerificationError: they do not match (the first differing word is named).
     """
-    # lazy: ceremony.draft_trust (~3 ms), not loaded by the TUI until a draft travels
+    # lazy: ceremony.draft_trust (~3 ms), which the TUI's start-up does without
     from ceremony.draft_trust import confirm_digest
     confirm_digest(rd.digest, words)
 
@@ -102,7 +102,7 @@ def sign_remote(rd: RemoteDraft, module: Any, pin: Any, words: str | None,
         VerificationError: the draft changed since it was read, is bad, or the words differ.
         hsm.errors.HsmError: token missing or wrong, PIN refused.
     """
-    # lazy: ceremony.detached (~7 ms), not loaded by the TUI until a draft travels
+    # lazy: ceremony.detached (~7 ms), which the TUI's start-up does without
     from ceremony.detached import load_draft, sign_draft
     if load_draft(rd.path).digest != rd.digest:
         raise VerificationError(f"{rd.path} changed since it was reviewed; nothing was signed",
@@ -113,7 +113,7 @@ def sign_remote(rd: RemoteDraft, module: Any, pin: Any, words: str | None,
 
 def signature_bundle(rd: RemoteDraft) -> Any:
     """The signature file as a ``signature`` bundle (``ceremony pack --kind signature``)."""
-    # lazy: ceremony.transfer and the bundle code (~17 ms), for a signature sent back only
+    # lazy: ceremony.transfer and the bundle code (~17 ms), which sign-draft and the TUI's start-up do without
     from ceremony.transfer import check_arrival
     from ceremony.transport import Bundle  # lazy: ceremony.transport.bundle (~5 ms), as above
     bundle = Bundle.from_files("signature", rd.repository, rd.ceremony_id,

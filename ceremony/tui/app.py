@@ -99,13 +99,14 @@ class CeremonyApp(App[int]):
     def on_mount(self) -> None:
         set_command("ceremony tui")  # how a refused command names this holder
         if self.draft is not None:  # a keyholder elsewhere: no workspace here
-            # lazy: the remote signing screen (~7 ms), for a keyholder elsewhere only
+            # lazy: the remote signing screen (~7 ms), which opening a workspace does without
             from ceremony.tui.screens.remote import RemoteSignScreen
             self.push_screen(RemoteSignScreen(self.draft, self.keyholder or "",
                                               self.signature_out, self.trusted))
             return
         if self.audit:  # read-only: checked by path, even when the journal is broken
-            from ceremony.tui.screens.audit import AuditScreen  # lazy: the audit screen (~5 ms), for --audit only
+            # lazy: the audit screen (~5 ms), which opening a workspace does without
+            from ceremony.tui.screens.audit import AuditScreen
             self.push_screen(AuditScreen(self.workspace))
             return
         # Opening a workspace replays its journal: do it in a worker so the first screen is up,
@@ -123,7 +124,7 @@ class CeremonyApp(App[int]):
                                                  self.previous), self._previewed)
 
     def _previewed(self, preview: Any, message: str, hint: str | None, code: int) -> None:
-        # lazy: the new-ceremony screen (~7 ms), for --plan only
+        # lazy: the new-ceremony screen (~7 ms), which opening an existing workspace does without
         from ceremony.tui.screens.new import NewCeremonyScreen
         if preview is None:
             self.exit_code = code
