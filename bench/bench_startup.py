@@ -23,7 +23,11 @@ What "start-up" is, per row (the bench checks each ends as stated, else it fails
   access with exit 4 and "PKCS#11 module ... does not exist": everything before it (argument
   parsing, imports, opening the workspace and replaying its journal, the plan, the draft
   review and digest check for ``sign-draft``) is in the figure; the token's own work (login,
-  generation, signing) is not, since it is the token's time, not the tool's.
+  generation, signing) is not, since it is the token's time, not the tool's. The stop comes
+  where the handler resolves the module, before the engine's step runs: ``keygen``'s own step
+  module (``ceremony.steps.keygen``: ctypes, the PIN audit, ~8 ms), which the engine loads when
+  ``c.keygen`` is called, is therefore outside the keygen row, though a real keygen loads it
+  before touching the token. ``sign`` loads its step module with the engine, inside the row.
 * ``import-signature``, ``export --usb``, ``import --usb``: no token is involved, so the whole
   command, each on a fresh copy of WS (and a fresh USB folder), copied outside the timing.
 
