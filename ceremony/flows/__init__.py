@@ -20,6 +20,8 @@ the engine, YubiKey provisioning, the remote signer) for every command that uses
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the types, for mypy; at run time __getattr__ loads each on first use
@@ -158,6 +160,21 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_HOME})
+
+
+class _Package(types.ModuleType):
+    """This package's module type: ``flows.audit`` stays the function when the submodule of the
+    same name loads (the import system then sets the package's attribute to the submodule; the
+    eager package rebound it with its own ``from ... import audit``, this does the same)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if (isinstance(value, types.ModuleType) and _HOME.get(name) == name
+                and value.__name__ == f"{__name__}.{name}"):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
