@@ -46,11 +46,13 @@ def open_workspace(args: argparse.Namespace, write: bool = True) -> Ceremony:
     return Ceremony.open(Path(args.workspace), write=write)
 
 
-def open_session(args: argparse.Namespace) -> Session:
-    """The ceremony in ``args.workspace`` opened to read (its journal and plan checked, no lock):
-    the session alone, without the engine's steps, for the views (``status``)."""
+def open_session(args: argparse.Namespace, write: bool = False) -> Session:
+    """The ceremony in ``args.workspace`` (its journal and plan checked) as a session alone,
+    without the engine's steps: for the views (``status``, no lock) and the commands whose work
+    is in ``ceremony.flows`` (``export``, ``import``, ...: ``write``, held as
+    :func:`open_workspace` holds it)."""
     from ceremony.session import Session  # lazy: python-tuf and the formats; not the steps (token key lookup, x509)
-    return Session.open(Path(args.workspace), write=False)
+    return Session.open(Path(args.workspace), write=write)
 
 
 def token_opts(p: argparse.ArgumentParser) -> None:
