@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from securesystemslib.signer import Key
 
@@ -87,6 +86,8 @@ class Trust:
         """Raises: VerificationError: the recorded trust is malformed."""
         if d.get("bundled"):
             return bundled()
+        from cryptography import x509  # lazy: cryptography.x509 (~20 ms), not needed before a check
+
         from hsm.yubikey.attestation import TrustStore  # lazy: hsm.yubikey (~16 ms), checks only
         try:
             roots = tuple(x509.load_pem_x509_certificate(p.encode()) for p in d["roots"])
@@ -223,6 +224,8 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
     key's ``x-ceremony-token-serial``, state PIN policy always and touch always or
     cached, and attest exactly this key.
     """
+    from cryptography import x509  # lazy: cryptography.x509 (~20 ms), not needed before a check
+
     from hsm.yubikey.attestation import verify_attestation  # lazy: hsm.yubikey (~16 ms), checks only
     f = key.unrecognized_fields
     name = tuf_format.key_name(key)

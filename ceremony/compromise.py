@@ -16,10 +16,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuf.api.metadata import Root
+from tuf.api.metadata import Metadata, Root, Targets
 
+from ceremony.chain import read_bounded
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
 from ceremony.formats import tuf as tuf_format
+from ceremony.formats.tuf import role_verdict  # counts distinct keys, not ids
 from ceremony.plan import ONLINE_ROLES, Plan, format_duration
 from ceremony.workspace import atomic_write
 
@@ -71,7 +73,6 @@ def read_targets(path: Path) -> bytes:
     Raises:
         VerificationError: missing, unreadable or oversize.
     """
-    from ceremony.chain import read_bounded
     return read_bounded(path, MAX_TARGETS_FILE, f"larger than the {MAX_TARGETS_FILE >> 20} MiB this tool "
                         "reads as targets metadata")
 
@@ -82,14 +83,12 @@ def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
     Raises:
         VerificationError: not targets metadata, or not signed by the root's targets keys.
     """
-    from tuf.api.metadata import Metadata, Targets
     try:
         md = Metadata.from_bytes(data)
     except Exception as e:  # noqa: BLE001 - any parse failure is the same verdict
         raise VerificationError(f"{source} is not TUF metadata: {e}") from None
     if not isinstance(md.signed, Targets):
         raise VerificationError(f"{source} is {md.signed.type} metadata, not targets")
-    from ceremony.formats.tuf import role_verdict  # counts distinct keys, not ids
     if not role_verdict("targets", root, Targets.type, md.signed_bytes, md.signatures).met:
         raise VerificationError(f"{source} is not signed by the targets key(s) of root v{root.version}: "
                                 "it cannot say which keys are delegated")

@@ -9,9 +9,10 @@ made, and drafts are rebuilt from the journal.
 
 What a workspace holds and answers is :class:`ceremony.session.Session`; each
 step is a function in :mod:`ceremony.steps`; :class:`Ceremony` adds them as
-methods (``c.keygen(...)``). The metadata format is the session's ``format``, built
-from the plan through :mod:`ceremony.formats.registry`: the engine names no concrete
-format. Dependencies run one way: engine → steps → session → formats.
+methods (``c.keygen(...)``), each loading its step module when called, so a keyholder's
+``sign`` process pays for no other step's imports. The metadata format is the session's
+``format``, built from the plan through :mod:`ceremony.formats.registry`: the engine names
+no concrete format. Dependencies run one way: engine → steps → session → formats.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ceremony.session import (
     utc,
 )
 from ceremony.state import KeyRecord
-from ceremony.steps import draft as draft_step, keygen as keygen_step, publish as publish_step, sign as sign_step
+from ceremony.steps import sign as sign_step
 from ceremony.steps.sign import SignResult
 from hsm.pkcs11 import Module, PinProvider
 
@@ -56,6 +57,7 @@ class Ceremony(Session):
             hsm.errors.HsmError: token missing, PIN refused, label already used;
                 attestation failed (exit 3).
         """
+        from ceremony.steps import keygen as keygen_step  # lazy: ctypes, PIN audit, witnesses (~8 ms), keygen only
         return keygen_step.keygen(self, keyholder, module, pin, on_touch=on_touch,
                                   attestation_roots=attestation_roots, provision=provision, now=now)
 
@@ -67,6 +69,7 @@ class Ceremony(Session):
             VerificationError: a rotation would make a root key an online key, or the
                 format refuses the root.
         """
+        from ceremony.steps import draft as draft_step  # lazy: the draft's integrity checks, draft only
         return draft_step.draft(self, now)
 
     def sign(self, keyholder: str, module: Module, pin: PinProvider, *,
@@ -88,5 +91,6 @@ class Ceremony(Session):
             ThresholdError: a threshold is not met (the verdict says who is missing).
             StateError: nothing drafted.
         """
+        from ceremony.steps import publish as publish_step  # lazy: publish only
         return publish_step.publish(self)
 

@@ -22,6 +22,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from securesystemslib.exceptions import FormatError
 from securesystemslib.formats import encode_canonical
 
 from ceremony.errors import PlanError, VerificationError
@@ -56,7 +58,6 @@ def _canonical(obj: Any) -> bytes:
     Raises:
         ValueError: a value canonical JSON cannot hold (a float, say): no id is a hash of it.
     """
-    from securesystemslib.exceptions import FormatError
     try:
         return str(encode_canonical(obj)).encode()
     except FormatError as e:
@@ -150,7 +151,7 @@ def new_tuf_keyid(key_object: Mapping[str, Any]) -> str:
 def _material(keytype: str, scheme: str, keyval_json: str) -> bytes:
     """SubjectPublicKeyInfo DER of a TUF key's public value, or its canonical keyval when the
     key is one this tool cannot parse (then two ids are one key only if their keyval is)."""
-    from cryptography.hazmat.primitives import serialization
+    # lazy: securesystemslib.signer (over 100 ms), which `import ceremony.plan` must not load
     from securesystemslib.signer import SSlibKey
 
     try:
@@ -165,8 +166,6 @@ def public_identity(key: Any) -> bytes:
     """What makes two listed keys one key: the public key material (SPKI DER), whatever the
     id, scheme or custom fields. Works for securesystemslib keys and for keys offering a
     ``public_key()`` (notary keys, whose certificates may differ around one public key)."""
-    from cryptography.hazmat.primitives import serialization
-
     public_key = getattr(key, "public_key", None)
     if callable(public_key):
         try:
@@ -281,6 +280,7 @@ def describe_keys(root: Any, name: Callable[[Any], str]) -> list[dict[str, Any]]
     out = []
     for keyid, key in root.keys.items():
         if hasattr(key, "entry"):  # a notary key: notary's own rule
+            # lazy: notary_keys (~5 ms), not loaded by ceremony.plan nor by the TUF keygen and sign steps
             from ceremony.formats.notary_keys import entry_key_id
             try:
                 rule: str | None = NOTARY if entry_key_id(key.entry) == keyid else None

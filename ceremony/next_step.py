@@ -161,9 +161,10 @@ def facts_of(c: Session, thresholds: ThresholdStatus | None = None) -> Facts:
     digest = st.draft_digest
     approved = confirmed = False
     if digest is not None:
-        from ceremony import record  # lazy: record and seal, only once there is a draft (status)
-        approved = record.confirmed(c, DRAFT_APPROVED, digest)
-        confirmed = record.confirmed(c, PUBLISH_CONFIRMED, digest)
+        # lazy: the journal's confirmations, once there is a draft
+        from ceremony.steps.confirm import confirmed as done
+        approved = done(c, DRAFT_APPROVED, digest)
+        confirmed = done(c, PUBLISH_CONFIRMED, digest)
     tokens = tuple((name, token_text(plan.keyholder(name))) for name in plan.root.keyholders)
     extra: dict[str, Any] = {}
     if plan.witnesses and not st.sealed:

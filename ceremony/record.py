@@ -21,10 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ceremony import journal as journal_mod
-from ceremony.engine import sha256
 from ceremony.errors import StateError, VerificationError, WorkspaceError
 from ceremony.events import (
-    Confirmed,
     Exported,
     KeyGenerated,
     Preflight,
@@ -44,22 +42,13 @@ from ceremony.seal import (
     load_published,
     previous_root,
 )
-from ceremony.session import Session
-from ceremony.steps.confirm import confirm as confirm  # the step, where callers have found it
+from ceremony.session import sha256
+from ceremony.steps.confirm import (  # the step and its question, where callers have found them
+    confirm as confirm,
+    confirmed as confirmed,
+)
 from ceremony.words import pgp_words_text
 from ceremony.workspace import Workspace, atomic_write
-
-# ---- confirmations ----------------------------------------------------------------
-
-
-def confirmed(c: Session, what: str, digest: str | None = None) -> bool:
-    """Whether ``what`` (for this ``digest``, when given) has been confirmed."""
-    for e in c.journal.events:
-        match parse(e):
-            case Confirmed(what=done, digest=over) if done == what and digest in (None, over):
-                return True
-    return False
-
 
 # ---- transcript ---------------------------------------------------------------------
 

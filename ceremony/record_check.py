@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from ceremony import attestation, chain, journal as journal_mod, witness
-from ceremony.engine import sha256
 from ceremony.errors import CeremonyError, StateError, VerificationError, WorkspaceError
 from ceremony.events import SEALED, DraftCreated, KeyGenerated, Published, Sealed, SignatureAdded, parse
 from ceremony.formats import tuf as tuf_format
@@ -30,6 +29,7 @@ from ceremony.seal import (
     seal_target,
     sealers,
 )
+from ceremony.session import sha256
 from ceremony.state import replay
 from ceremony.workspace import Workspace
 from hsm.algorithms import get_algorithm

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -45,7 +44,6 @@ from ceremony.formats.registry import format_class, format_for
 from ceremony.journal import Journal
 from ceremony.lock import Hold, hold as hold_workspace, note
 from ceremony.plan import Plan, parse_plan, read_plan_text
-from ceremony.preflight import require_preflight
 from ceremony.state import State, replay
 from ceremony.workspace import Workspace, atomic_write, fsync_dir
 
@@ -250,6 +248,7 @@ class Session:
         if self.state.sealed:
             raise StateError("the ceremony is sealed; nothing more can be done in this workspace",
                              hint="start a new workspace (e.g. init --previous) for the next change")
+        from ceremony.preflight import require_preflight  # lazy: platform, socket probes (~10 ms), not needed by status
         require_preflight(self)
 
     def record(self, type_: str, data: dict[str, Any]) -> None:
@@ -483,6 +482,8 @@ def create_workspace(root: Path, plan: Plan, text: str, prev_info: dict[str, Any
         for entry in entries:
             atomic_write(ws.keys / f"online-{role}-{entry['keyid'][:16]}.json",
                          json.dumps(entry, indent=1, sort_keys=True).encode(), exclusive=True)
+    import uuid  # lazy: uuid (and platform, ~4 ms), for a new workspace only
+
     journal = Journal.create(ws.journal)
     first = Initialized(
         ceremony_id=str(uuid.uuid4()),

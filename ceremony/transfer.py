@@ -22,7 +22,6 @@ from pathlib import Path
 from ceremony import chain, integrity
 from ceremony.detached import check_signature_fields, export_draft, import_signature, load_draft
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
-from ceremony.formats.notary_files import load_key_file
 from ceremony.formats.registry import detect
 from ceremony.inputs import load_json
 from ceremony.keys import load_public_key_file
@@ -125,6 +124,7 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
                 try:
                     if data.lstrip().startswith(b"{") and b'"scheme"' not in data:
                         # a Notary key file (no TUF scheme): checked by the Notary loader
+                        from ceremony.formats.notary_files import load_key_file  # lazy: notary, x509 (~30 ms)
                         nk = load_key_file(p, name)
                         notes.append(f"{name}: notary public key {nk.keyid[:16]}")
                         continue

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ceremony.engine import Ceremony
     from ceremony.plan import Plan
+    from ceremony.session import Session
     from hsm.pkcs11 import Module, PinProvider
 
 Handler = Callable[[argparse.Namespace], int]
@@ -43,6 +44,15 @@ def open_workspace(args: argparse.Namespace, write: bool = True) -> Ceremony:
     (``write``), held by this process for the command (see :mod:`ceremony.lock`)."""
     from ceremony.engine import Ceremony  # lazy: python-tuf, securesystemslib, the formats
     return Ceremony.open(Path(args.workspace), write=write)
+
+
+def open_session(args: argparse.Namespace, write: bool = False) -> Session:
+    """The ceremony in ``args.workspace`` (its journal and plan checked) as a session alone,
+    without the engine's steps: for the views (``status``, no lock) and the commands whose work
+    is in ``ceremony.flows`` (``export``, ``import``, ...: ``write``, held as
+    :func:`open_workspace` holds it)."""
+    from ceremony.session import Session  # lazy: python-tuf and the formats; not the steps (token key lookup, x509)
+    return Session.open(Path(args.workspace), write=write)
 
 
 def token_opts(p: argparse.ArgumentParser) -> None:

@@ -12,14 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ceremony.cli.common import Add, emit as _emit, module as _module, open_workspace as _open, pin as _pin, token_opts
+from ceremony.cli.common import Add, emit as _emit, module as _module, open_session, pin as _pin, token_opts
 from ceremony.cli.yubikey import touch_prompt
 from ceremony.errors import UsageError
 
 
 def cmd_export_draft(args: argparse.Namespace) -> int:
     from ceremony.flows.export import export_draft_file  # lazy: the flows package (TUI operations)
-    c = _open(args)
+    c = open_session(args, write=True)  # the flows' work needs no engine step
     sent = export_draft_file(c, Path(args.out) if args.out else None)
     _emit(args, [*sent.lines,
                  ("read the words to the keyholder over another channel (phone, video); they "
@@ -57,7 +57,7 @@ def cmd_sign_draft(args: argparse.Namespace) -> int:
 
 def cmd_import_signature(args: argparse.Namespace) -> int:
     from ceremony.flows.imports import import_signature_file  # lazy: the flows package (TUI operations)
-    c = _open(args)
+    c = open_session(args, write=True)  # the flows' work needs no engine step
     added = import_signature_file(c, Path(args.file))
     st = c.status()
     _emit(args, [f"imported {len(added)} signature(s) from {args.file}", *st.lines()],

@@ -12,7 +12,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ceremony.cli.common import Add, emit as _emit, module as _module, open_workspace as _open, pin as _pin, token_opts
+from ceremony.cli.common import (
+    Add,
+    emit as _emit,
+    module as _module,
+    open_session,
+    open_workspace as _open,
+    pin as _pin,
+    token_opts,
+)
 from ceremony.cli.yubikey import add_keygen_options, keygen_kwargs, keygen_lines, sign_kwargs
 from ceremony.cli_trust import add_trust_options, trusted_root_lines
 from ceremony.errors import StateError
@@ -112,7 +120,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    c = _open(args, write=False)  # a reader: no lock, changes nothing
+    c = open_session(args)  # a reader: no lock, changes nothing, runs no step
     from ceremony.status import ceremony_status  # lazy: python-tuf, the formats (status only)
     report = ceremony_status(c)
     _emit(args, report.lines(), report.to_dict())

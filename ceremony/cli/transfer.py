@@ -11,14 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ceremony.cli.common import Add, emit as _emit, open_workspace as _open
+from ceremony.cli.common import Add, emit as _emit, open_session
 from ceremony.cli_trust import add_trust_options
 from ceremony.errors import UsageError
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ceremony import flows  # lazy: the flows package (TUI operations)
-    c = _open(args)
+    c = open_session(args, write=True)  # the flows' work needs no engine step
     if args.animate:
         bundle, message = flows.bundle_for_display(c)
         if args.max_frames is None and not sys.stdout.isatty():
@@ -56,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     if args.expect_root:
         raise UsageError("--expect-root applies to root metadata imported with --out DIR")
-    c = _open(args)
+    c = open_session(args, write=True)  # the flows' work needs no engine step
     arrival = flows.import_into(c, bundle)
     _emit(args, head + arrival.notes + c.status().lines(),
           {"kind": bundle.manifest.kind, "notes": arrival.notes})

@@ -57,14 +57,15 @@ def receive(how: str, paths: Sequence[Path]) -> Received:
         UsageError: not exactly one folder for USB, or an unknown transport.
         VerificationError: the bundle or the frames do not verify.
     """
-    from ceremony.transport import decode_frames, import_usb  # lazy: qrcode, PIL, zxing, PyAV
     if how == IMPORT_USB:
         if len(paths) != 1:
             raise UsageError("name one bundle folder (or the stick holding it)")
+        from ceremony.transport import import_usb  # lazy: the bundle reader, not the QR half (qrcode, PIL, zxing)
         bundle = import_usb(paths[0])
         return Received(bundle, "bundle words (compare with those read aloud at export): "
                                 f"{digest_words(bundle.digest)}")
     if how == IMPORT_QR:
+        from ceremony.transport import decode_frames  # lazy: qrcode, PIL, zxing, PyAV (QR only)
         decoded = decode_frames(list(paths))
         return Received(decoded.bundle, "message words (compare with those read aloud at export): "
                                         f"{decoded.message_words}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from ceremony.engine import Ceremony
 from ceremony.flows.tokens import TouchCallback
+from ceremony.preflight import require_preflight
 from ceremony.session import Session
 
 
@@ -26,10 +27,10 @@ def yubikey_slot(c: Session, name: str) -> YubiKeySlot | None:
     Raises:
         HsmError: the YubiKey is not present or cannot be read.
     """
-    from hsm.yubikey.preflight import preflight
     h = c.plan.keyholder(name)
     if not h.is_yubikey:
         return None
+    from hsm.yubikey.preflight import preflight  # lazy: hsm.yubikey (~3 ms), for a YubiKey keyholder only
     r = preflight(int(str(h.serial)))  # the plan checked a YubiKey serial: digits
     slot = r.signature_slot
     factory = bool(r.factory_pin or r.factory_puk or r.factory_management_key)
@@ -49,6 +50,7 @@ def provision_prompts(serial_typed: str, new_pin: str, new_puk: str,
     Raises:
         NewPinRejectedError: the new PIN/PUK breaks a rule (nothing changed).
     """
+    # lazy: hsm.yubikey (~3 ms), for a YubiKey only
     from hsm.yubikey.provision import ProvisionPrompts, check_new_secrets
     check_new_secrets(new_pin, new_puk)
     secrets = {"PIN": new_pin, "PUK": new_puk}
@@ -64,6 +66,5 @@ def keygen_provision(c: Ceremony, name: str, module: Any, prompts: Any, new_pin:
         ProvisionAbortedError: the typed serial is not the YubiKey's (nothing changed).
         AttestationError / HsmError: as ``Ceremony.keygen``.
     """
-    from ceremony.preflight import require_preflight
     require_preflight(c)
     return c.keygen(name, module, lambda _info: new_pin, on_touch=on_touch, provision=prompts)

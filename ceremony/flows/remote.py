@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ceremony.errors import UsageError, WorkspaceError
+from ceremony.errors import UsageError, VerificationError, WorkspaceError
 from ceremony.flows.export import IMPORT_QR, IMPORT_USB, Sent, bundle_to_qr, bundle_to_usb
+from ceremony.formats import tuf as tuf_format
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def remote_draft(path: Path, keyholder: str, out: Path | None = None,
             alias key or a key under a wrong id, or ``keyholder`` holds no key that counts.
         WorkspaceError: the signature file exists already.
     """
+    # lazy: ceremony.detached (~7 ms), which the TUI's start-up does without
     from ceremony.detached import review_draft
-    from ceremony.formats import tuf as tuf_format
     path = Path(path).expanduser()
     trusted = Path(trusted).expanduser() if trusted else None
     r = review_draft(path, keyholder, trusted)
@@ -86,6 +87,7 @@ def confirm_words(rd: RemoteDraft, words: str | None) -> None:
         UsageError: none given, or not readable as a digest.
         VerificationError: they do not match (the first differing word is named).
     """
+    # lazy: ceremony.draft_trust (~3 ms), which the TUI's start-up does without
     from ceremony.draft_trust import confirm_digest
     confirm_digest(rd.digest, words)
 
@@ -100,8 +102,8 @@ def sign_remote(rd: RemoteDraft, module: Any, pin: Any, words: str | None,
         VerificationError: the draft changed since it was read, is bad, or the words differ.
         hsm.errors.HsmError: token missing or wrong, PIN refused.
     """
+    # lazy: ceremony.detached (~7 ms), which the TUI's start-up does without
     from ceremony.detached import load_draft, sign_draft
-    from ceremony.errors import VerificationError
     if load_draft(rd.path).digest != rd.digest:
         raise VerificationError(f"{rd.path} changed since it was reviewed; nothing was signed",
                                 hint="review it again")
@@ -111,8 +113,9 @@ def sign_remote(rd: RemoteDraft, module: Any, pin: Any, words: str | None,
 
 def signature_bundle(rd: RemoteDraft) -> Any:
     """The signature file as a ``signature`` bundle (``ceremony pack --kind signature``)."""
+    # lazy: ceremony.transfer and the bundle code (~17 ms), which sign-draft and the TUI's start-up do without
     from ceremony.transfer import check_arrival
-    from ceremony.transport import Bundle
+    from ceremony.transport import Bundle  # lazy: ceremony.transport.bundle (~5 ms), as above
     bundle = Bundle.from_files("signature", rd.repository, rd.ceremony_id,
                                {rd.out.name: rd.out.read_bytes()})
     check_arrival(bundle, None)  # send only what the receiver will accept

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ceremony.formats import tuf as tuf_format
 from ceremony.session import Session
 
 TouchCallback = Callable[[str], None]
@@ -60,7 +61,6 @@ def _wanted_for_keygen(c: Session, name: str) -> _Wanted:
 
 
 def _wanted_for_signing(c: Session, name: str) -> list[_Wanted]:
-    from ceremony.formats import tuf as tuf_format
     out = []
     for key in c.signing_keys(name):
         f = key.unrecognized_fields
@@ -74,7 +74,7 @@ def _presence(wanted: _Wanted, pkcs11_tokens: Callable[[], list[Any]],
               cache: dict[str, list[Any]]) -> Presence:
     if wanted.device == "yubikey":
         if "yubikey" not in cache:
-            from hsm.yubikey import list_yubikeys
+            from hsm.yubikey import list_yubikeys  # lazy: hsm.yubikey (~2 ms), for a YubiKey keyholder only
             cache["yubikey"] = list_yubikeys()
         keys = cache["yubikey"]
         for k in keys:

@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from ceremony.attestation import field_pem
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.notary_keys import entry_key_id, public_key_entry, public_key_from_entry
 from ceremony.formats.notary_root import EXTRA_SIDECAR_FIELDS, IDENTITY_FIELDS, ONLINE_KEYTYPES, Identities
+from ceremony.inputs import load_json
+from ceremony.keys import read_public_key_bytes
 
 #: The sidecar published next to root.json: keyid -> keyholder/token (public facts only).
 SIDECAR = "ceremony-keys.json"
@@ -33,7 +38,6 @@ def read_sidecar(data: bytes, gun: str, known_keyids: Iterable[str], what: str) 
     Raises:
         VerificationError: malformed, for another GUN, or naming unknown keys.
     """
-    from ceremony.inputs import load_json
     document = load_json(data, what)  # strict: bounded nesting, no NaN, no lone surrogate
     if not isinstance(document, dict) or document.get("kind") != SIDECAR_KIND:
         raise VerificationError(f"{what} is not a {SIDECAR} file")
@@ -67,7 +71,6 @@ def yubikey_identity(device: str | None, attestation: dict[str, Any] | None) -> 
     if device != "yubikey":
         return {}
     field = (attestation or {}).get("field") or {}
-    from ceremony.attestation import field_pem
     return {"device": "yubikey", "attestation": field_pem(field)}
 
 
@@ -134,10 +137,6 @@ def load_key_file(path: Path, field: str) -> KeyFile:
     Raises:
         PlanError: missing, too large, a private key, or not a usable notary public key.
     """
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    from ceremony.keys import read_public_key_bytes
-
     data = read_public_key_bytes(
         path, field, hint="the tagging key stays with the publisher; `ceremony notary tagging-key` "
                           "writes its public half as a .pub.json file for the plan")
@@ -149,7 +148,6 @@ def load_key_file(path: Path, field: str) -> KeyFile:
             raise PlanError(f"{field}: {path} is not a public key: {exc}") from None
         return KeyFile(str(path), entry, entry_key_id(entry))
     try:
-        from ceremony.inputs import load_json
         document = load_json(text, f"{field}: {path}", error=PlanError)
         if not isinstance(document, dict):
             raise ValueError("not a JSON object")

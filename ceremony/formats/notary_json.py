@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ceremony.errors import VerificationError
+from ceremony.inputs import MAX_JSON_DEPTH, json_depth
 
 __all__ = [
     "MAX_EXACT_INTEGER",
@@ -308,7 +309,6 @@ def parse(data: bytes) -> SignedDocument:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise VerificationError(f"not notary metadata: not UTF-8 ({exc.reason})") from None
-    from ceremony.inputs import MAX_JSON_DEPTH, json_depth
     if json_depth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:  # before the parser recurses
         raise VerificationError(f"not notary metadata: it nests deeper than {MAX_JSON_DEPTH} levels")
     try:

@@ -27,6 +27,7 @@ from typing import Any
 from cryptography import x509
 
 from ceremony import keyids
+from ceremony.attestation import field_from_pem
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import RoleVerdict, ThresholdStatus
@@ -51,6 +52,7 @@ from ceremony.formats.notary_keys import (
     x509_key_entry,
 )
 from ceremony.formats.notary_x509 import root_certificate_problems
+from ceremony.inputs import load_json  # strict: bounded nesting, no NaN
 
 __all__ = [
     "NOTARY_ROOT_EXPIRY",
@@ -121,7 +123,6 @@ class NotaryKey:
         }
         pem = self.identity.get("attestation")
         if isinstance(pem, str) and pem:
-            from ceremony.attestation import field_from_pem
             out[tuf_format.X_ATTESTATION] = field_from_pem(pem)
         return out
 
@@ -239,7 +240,6 @@ class NotaryMetadata:
 
 def is_notary_root(data: bytes) -> bool:
     """Whether ``data`` looks like a notary root (``"_type":"Root"``) rather than TUF's ``root``."""
-    from ceremony.inputs import load_json  # strict: bounded nesting, no NaN
     try:
         top = load_json(data, "root metadata")
     except VerificationError:

@@ -13,6 +13,7 @@ key value that is not an object). The first problem found is returned; the meani
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 _TOP_ROLES = ("root", "targets", "snapshot", "timestamp")
@@ -103,7 +104,6 @@ def _check(doc: Any) -> None:
     _str(_need(signed, "spec_version", "signed"), "signed.spec_version")
     _int(_need(signed, "version", "signed"), "signed.version", 1)
     expires = _str(_need(signed, "expires", "signed"), "signed.expires")
-    from datetime import datetime
     try:
         datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:

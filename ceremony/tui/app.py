@@ -24,12 +24,17 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from ceremony import flows
+from ceremony.engine import Ceremony
 from ceremony.errors import EXIT_INTERNAL, CeremonyError
+from ceremony.lock import Sitting, set_command
 from ceremony.preflight import Facts, Probes
 from ceremony.session import Session as CeremonySession
 from ceremony.tui.flow import Session, Step, next_step
 from ceremony.tui.messages import INTERNAL_HINT, JobDone, JobFailed, TouchDone, TouchNeeded
+from ceremony.tui.screens.fatal import FatalScreen, OpeningScreen
 from hsm.errors import HsmError, PinMissingError
+from hsm.pkcs11 import get_module, resolve_module_path
 
 Exporter = Callable[[Any], str]
 """An export hook replacing the export step's choices: given the Ceremony, write the export,
@@ -92,20 +97,20 @@ class CeremonyApp(App[int]):
             self.ceremony.close()
 
     def on_mount(self) -> None:
-        from ceremony.lock import set_command
         set_command("ceremony tui")  # how a refused command names this holder
-        # The engine pulls in python-tuf and python-pkcs11 (about 0.3 s): open the workspace
-        # in a worker so the first screen is up, and answering keys, while that happens.
-        from ceremony.tui.screens.fatal import OpeningScreen
         if self.draft is not None:  # a keyholder elsewhere: no workspace here
+            # lazy: the remote signing screen (~7 ms), which opening a workspace does without
             from ceremony.tui.screens.remote import RemoteSignScreen
             self.push_screen(RemoteSignScreen(self.draft, self.keyholder or "",
                                               self.signature_out, self.trusted))
             return
         if self.audit:  # read-only: checked by path, even when the journal is broken
+            # lazy: the audit screen (~5 ms), which opening a workspace does without
             from ceremony.tui.screens.audit import AuditScreen
             self.push_screen(AuditScreen(self.workspace))
             return
+        # Opening a workspace replays its journal: do it in a worker so the first screen is up,
+        # and answering keys, while that happens.
         self.push_screen(OpeningScreen(str(self.workspace)))
         if self.plan_path is not None and not self.workspace.exists():
             self.run_worker(self._preview, name="preview", thread=True, exit_on_error=False)
@@ -115,12 +120,11 @@ class CeremonyApp(App[int]):
     # ---- a new ceremony (--plan, the workspace does not exist yet) ------------------------
 
     def _preview(self) -> None:
-        from ceremony import flows
         self._guarded(lambda: flows.preview_plan(self.workspace, self.plan_path,  # type: ignore[arg-type]
                                                  self.previous), self._previewed)
 
     def _previewed(self, preview: Any, message: str, hint: str | None, code: int) -> None:
-        from ceremony.tui.screens.fatal import FatalScreen
+        # lazy: the new-ceremony screen (~7 ms), which opening an existing workspace does without
         from ceremony.tui.screens.new import NewCeremonyScreen
         if preview is None:
             self.exit_code = code
@@ -134,7 +138,6 @@ class CeremonyApp(App[int]):
         if self.busy:
             return
         self.busy = True
-        from ceremony import flows
         self.run_worker(lambda: self._guarded(
             lambda: flows.start_ceremony(self.workspace, self.preview), self._started),
             name="init", thread=True, exit_on_error=False)
@@ -160,10 +163,8 @@ class CeremonyApp(App[int]):
             self.call_from_thread(then, result, "", None, 0)
 
     def _open(self) -> None:
-        from ceremony.lock import Sitting
         sitting = Sitting(release=False)  # the TUI keeps the workspace until it quits
         try:
-            from ceremony.engine import Ceremony
             with sitting:
                 c = Ceremony.open(self.workspace)
         except (CeremonyError, HsmError) as e:
@@ -177,7 +178,7 @@ class CeremonyApp(App[int]):
             self.call_from_thread(self._opened, c, "", None, 0)
 
     def _opened(self, c: CeremonySession | None, message: str, hint: str | None, code: int) -> None:
-        from ceremony.tui.screens.fatal import FatalScreen
+        # lazy: the plan screen (~5 ms), once the workspace is open, after the first screen is up
         from ceremony.tui.screens.plan import PlanScreen
         if c is None:
             self.exit_code = code
@@ -200,7 +201,7 @@ class CeremonyApp(App[int]):
 
     def action_ask_quit(self) -> None:
         """Ctrl-C: ask before quitting (a second Ctrl-C on the question quits)."""
-        from ceremony.tui.screens.confirm import ConfirmScreen
+        from ceremony.tui.screens.confirm import ConfirmScreen  # lazy: the question screen (~1 ms), on Ctrl-C only
         if isinstance(self.screen, ConfirmScreen) and self.screen.quitting:
             self.action_quit_safely()
             return
@@ -226,7 +227,6 @@ class CeremonyApp(App[int]):
         """
         with self._lock:
             if self._module is None:
-                from hsm.pkcs11 import get_module, resolve_module_path
                 plan_module = None if self.ceremony is None else self.ceremony.plan.pkcs11_module
                 self._module = get_module(resolve_module_path(self.module_path, plan_module))
             return self._module
@@ -239,10 +239,9 @@ class CeremonyApp(App[int]):
 
     def gather_facts(self) -> Facts:
         """Preflight probes, including the token list when a module loads."""
-        from hsm.errors import HsmError as _HsmError
         try:
             module, error = self.module(), None
-        except _HsmError as e:
+        except HsmError as e:
             module, error = None, e.message
         return self.probes.gather(module, error)
 
@@ -257,7 +256,7 @@ class CeremonyApp(App[int]):
         """
         if self.scripted_pin is not None:
             return self.scripted_pin(info)
-        from ceremony.tui.screens.pin import PinScreen
+        from ceremony.tui.screens.pin import PinScreen  # lazy: the PIN screen (~2 ms), at a token step only
         answer: queue.Queue[str | None] = queue.Queue()
         self.call_from_thread(self.push_screen, PinScreen(info), answer.put)
         worker = get_current_worker()
@@ -307,7 +306,6 @@ class CeremonyApp(App[int]):
 
         def work() -> None:
             message: JobDone | JobFailed
-            from ceremony.lock import Sitting
             sitting = Sitting(release=False)  # warnings from inside the step (ceremony.lock.note)
             try:
                 with sitting:
@@ -330,6 +328,7 @@ class CeremonyApp(App[int]):
 
 def screen_for(step: Step) -> Screen[Any]:
     """A fresh screen for ``step``."""
+    # lazy: the nine step screens (~16 ms), once the workspace is open, after the first screen is up
     from ceremony.tui.screens import (
         done,
         draft,

@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ceremony.online.rehearsal_keys import ONLINE_TOKEN
+from ceremony.errors import EXIT_USAGE, CeremonyError, UsageError
+from ceremony.online.rehearsal_keys import ONLINE_TOKEN, make_online_keys
+from ceremony.rehearse import keyholder_names, write_plan
 from hsm import softhsm
+from hsm.errors import HsmError
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,9 @@ def prepare(base: Path, names: list[str], threshold: int, pin: str,
         HsmError: SoftHSM is missing or a token cannot be made.
         CeremonyError: the plan or workspace cannot be created.
     """
+    # lazy: the engine and python-pkcs11 (~55 ms), which `--help` and a refused start do without
     from ceremony.engine import Ceremony
-    from ceremony.online.rehearsal_keys import make_online_keys
-    from ceremony.rehearse import write_plan
-    from hsm.pkcs11 import get_module, resolve_module_path
+    from hsm.pkcs11 import get_module, resolve_module_path  # lazy: as above
 
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True)
@@ -91,7 +93,6 @@ def choose_pin(ask: Callable[[str], str] = getpass.getpass,
     Raises:
         UsageError: still no usable PIN after ``PIN_TRIES`` tries.
     """
-    from ceremony.errors import UsageError
     for _ in range(PIN_TRIES):
         first = ask(f"Choose a throwaway PIN for the rehearsal tokens (at least {MIN_PIN} "
                     "characters, used nowhere else; you will type it in the TUI at every token "
@@ -129,15 +130,12 @@ def commands(p: Prepared) -> str:
 def demo_app(p: Prepared, pin: str | None = None) -> Any:
     """The TUI on the prepared workspace: the PIN is asked in its masked field at every token
     step, unless ``pin`` is given (scripted runs), which stays in this process."""
-    from ceremony.tui.app import make_app
+    from ceremony.tui.app import make_app  # lazy: textual and the TUI (several hundred ms), not with --no-open
     return make_app(p.workspace, pin_provider=(lambda _info: pin) if pin else None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Shell entry point: prepare DIR, then open it in the TUI (or say how, with --no-open)."""
-    from ceremony.errors import EXIT_USAGE, CeremonyError
-    from ceremony.rehearse import keyholder_names
-    from hsm.errors import HsmError
     ap = argparse.ArgumentParser(prog="python -m ceremony.tui.demo",
                                  description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("dir", type=Path)

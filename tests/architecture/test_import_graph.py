@@ -74,28 +74,7 @@ KNOWN_CYCLES: list[set[str]] = []
 KNOWN_DIRECTION: set[tuple[str, str]] = set()
 
 # Per file: how many imports inside functions carry no `# lazy:` comment.
-KNOWN_UNMARKED: dict[str, int] = {
-    "ceremony/compromise.py": 3,
-    "ceremony/flows/provision.py": 3,
-    "ceremony/flows/remote.py": 7,
-    "ceremony/flows/tokens.py": 2,
-    "ceremony/formats/notary_files.py": 5,
-    "ceremony/formats/notary_json.py": 1,
-    "ceremony/formats/notary_root.py": 2,
-    "ceremony/formats/tuf.py": 1,
-    "ceremony/formats/tuf_shape.py": 1,
-    "ceremony/keyids.py": 5,
-    "ceremony/tui/app.py": 18,
-    "ceremony/tui/demo.py": 9,
-    "ceremony/tui/screens/done.py": 2,
-    "ceremony/tui/screens/draft.py": 2,
-    "ceremony/tui/screens/export.py": 2,
-    "ceremony/tui/screens/keygen.py": 1,
-    "ceremony/tui/screens/plan.py": 4,
-    "ceremony/tui/screens/remote.py": 1,
-    "ceremony/tui/screens/seal.py": 5,
-    "ceremony/tui/screens/sign.py": 3,
-}
+KNOWN_UNMARKED: dict[str, int] = {}
 # ---------------------------------------------------------------------------------------------
 
 

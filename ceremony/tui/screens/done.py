@@ -46,9 +46,10 @@ class DoneScreen(StepScreen):
         yield Static(t)
 
     def action_audit(self) -> None:
-        from ceremony.tui.screens.audit import AuditScreen
+        from ceremony.tui.screens.audit import AuditScreen  # lazy: the audit screen (~1 ms), when asked for only
         self.app.push_screen(AuditScreen(self.c.ws.root))
 
     def action_emergency(self) -> None:
+        # lazy: the compromise screen and its textual widgets (~4 ms), on a declared compromise only
         from ceremony.tui.screens.compromise import CompromiseScreen
         self.app.push_screen(CompromiseScreen())

@@ -98,6 +98,7 @@ class ExportScreen(StepScreen):
         if what == SEAL:
             self.action_seal()
         elif what == QR_SHOW:
+            # lazy: the QR screen (~1 ms), when the QR codes are shown only
             from ceremony.tui.screens.qrshow import show_bundle
             show_bundle(self, c, f"root v{c.state.published[-1]}", lambda _r: self.show())
         elif what == USB:
@@ -137,5 +138,6 @@ class ExportScreen(StepScreen):
         self.app.advance()  # type: ignore[attr-defined]
 
     def action_emergency(self) -> None:
+        # lazy: the compromise screen and its textual widgets (~4 ms), on a declared compromise only
         from ceremony.tui.screens.compromise import CompromiseScreen
         self.app.push_screen(CompromiseScreen())

@@ -116,6 +116,7 @@ class KeygenScreen(StepScreen):
             self.banner.error(f"{name}'s token is a PKCS#11 token, not a YubiKey: there is "
                               "nothing to provision")
             return
+        # lazy: the YubiKey provisioning screen (~4 ms), when a YubiKey is provisioned only
         from ceremony.tui.screens.provision import ProvisionScreen
         self.app.push_screen(ProvisionScreen(name, str(holder.serial), holder.algorithm,
                                              holder.touch), self.provision)

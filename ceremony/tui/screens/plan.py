@@ -10,7 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ceremony import flows
+from ceremony.compromise import describe_declared
+from ceremony.plan import format_duration
 from ceremony.session import Session
+from ceremony.trusted_start import fingerprint_text
 from ceremony.tui.flow import Step, resume_summary
 from ceremony.tui.screens.base import StepScreen
 
@@ -21,11 +25,9 @@ def plan_text(c: Session) -> Text:
     rotation = (f"Rotation: continues root v{prev['version']} (chain verified from "
                 f"{prev.get('trusted_version', 1)}.root.json at init)") if prev else None
     if rotation is not None and prev and prev.get("trusted_sha256"):
-        from ceremony.trusted_start import fingerprint_text
         rotation += (f"\nTrusted root v{prev.get('trusted_version', 1)} fingerprint (compare with "
                      f"the words the repository's holder reads): "
                      f"{fingerprint_text(prev['trusted_sha256'])}")
-    from ceremony.compromise import describe_declared
     return plan_words(c.plan, lambda name: not c.needs_key(name), rotation, resume_summary(c),
                       describe_declared(c))
 
@@ -37,7 +39,6 @@ def plan_words(p: Any, key_ready: Callable[[str], bool], rotation: str | None,
     ``declared`` names the plan's compromised keys (by keyholder or role) when the
     previous root is at hand; otherwise they are shown by key id.
     """
-    from ceremony.plan import format_duration
     t = Text()
     t.append(f"Ceremony {p.name}", style="bold")
     t.append(f"  ({p.format}, repository {p.repository})\n")
@@ -87,7 +88,6 @@ class PlanScreen(StepScreen):
 
     def action_script(self) -> None:
         """Write the printable ceremony script (what ``ceremony script`` writes)."""
-        from ceremony import flows
         written: list[Any] = []
         if self.attempt(lambda: written.append(flows.write_script(self.c))):
             self.banner.info(f"printable script written to {written[0]}: print it for the room")

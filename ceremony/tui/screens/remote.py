@@ -177,6 +177,7 @@ class RemoteSignScreen(StepScreen):
     def action_send(self) -> None:
         if self.app.busy or self.written is None or self.draft is None:  # type: ignore[attr-defined]
             return
+        # lazy: the export step's screen (~1 ms), which a keyholder elsewhere needs only to send back
         from ceremony.tui.screens.export import usb_choice
         usb, notes = usb_choice(self.app, None, "USB stick: a signature bundle")
         qr = self.written.with_name(self.written.stem + "-qr")

@@ -13,10 +13,13 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ceremony import flows, seal
+from ceremony.errors import CeremonyError
 from ceremony.fingerprint import fingerprint_words
+from ceremony.formats import tuf as tuf_format
 from ceremony.steps import seal as steps_seal
-from ceremony.tui.flow import Step
+from ceremony.tui.flow import Step, seal_started
 from ceremony.tui.screens.base import StepScreen
+from ceremony.tui.screens.export import ExportScreen
 
 
 class SealScreen(StepScreen):
@@ -36,7 +39,6 @@ class SealScreen(StepScreen):
         self.show()
 
     def show(self) -> None:
-        from ceremony.errors import CeremonyError
         try:
             self._show()
         except CeremonyError as e:
@@ -46,7 +48,6 @@ class SealScreen(StepScreen):
             self.banner.error(e.message, e.hint)
 
     def _show(self) -> None:
-        from ceremony.formats import tuf as tuf_format
         c = self.c
         st = seal.seal_status(c.ws, c.journal.events)
         t = Text("Seal the record\n", style="bold")
@@ -93,8 +94,6 @@ class SealScreen(StepScreen):
 
     def action_export(self) -> None:
         """Back to the export step, while no seal signature would be voided by it."""
-        from ceremony.tui.flow import seal_started
-        from ceremony.tui.screens.export import ExportScreen
         if self.app.busy:  # type: ignore[attr-defined]
             return
         if seal_started(self.c):
@@ -106,6 +105,7 @@ class SealScreen(StepScreen):
         self.app.switch_screen(ExportScreen())
 
     def action_emergency(self) -> None:
+        # lazy: the compromise screen and its textual widgets (~4 ms), on a declared compromise only
         from ceremony.tui.screens.compromise import CompromiseScreen
         self.app.push_screen(CompromiseScreen())
 

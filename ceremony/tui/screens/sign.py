@@ -19,6 +19,7 @@ from ceremony.preflight import require_preflight
 from ceremony.tui.flow import Step, signing_candidates
 from ceremony.tui.screens.base import StepScreen
 from ceremony.tui.screens.confirm import ConfirmScreen
+from ceremony.tui.screens.export import usb_choice
 from ceremony.tui.screens.transfer import Choice, TransferScreen
 from ceremony.tui.widgets.threshold import ThresholdView
 
@@ -147,7 +148,6 @@ class SignScreen(StepScreen):
     def action_import(self) -> None:
         if self.app.busy or self.c.state.draft_published:  # type: ignore[attr-defined]
             return
-        from ceremony.tui.screens.export import usb_choice
         usb, notes = usb_choice(self.app, self.c, "USB stick: a signature bundle "
                                 "(ceremony pack --kind signature)")
         self.app.push_screen(TransferScreen(
@@ -170,7 +170,6 @@ class SignScreen(StepScreen):
     def action_export_draft(self) -> None:
         if self.app.busy or self.c.state.draft_published:  # type: ignore[attr-defined]
             return
-        from ceremony.tui.screens.export import usb_choice
         c = self.c
         v = c.state.draft["version"]
         usb, notes = usb_choice(self.app, c, "USB stick: a draft bundle")
@@ -190,6 +189,7 @@ class SignScreen(StepScreen):
         how, where = answer
         c = self.c
         if how == "show":
+            # lazy: the QR screen (~1 ms), when the QR codes are shown only
             from ceremony.tui.screens.qrshow import show_bundle
             show_bundle(self, c, f"draft of root v{c.state.draft['version']}")
             return
