@@ -310,6 +310,14 @@ class NotaryFormat:
         """
         if plan.format != "notary":
             raise PlanError(f"the plan's format is {plan.format!r}, not 'notary'")
+        if plan.witnesses_required:
+            raise PlanError("ceremony.witnesses_required is supported for format \"tuf\" only")
+        for i, holder in enumerate(plan.keyholders):
+            if holder.device == "yubikey" and holder.algorithm != "ecdsa-p256":
+                raise PlanError(f"keyholders[{i}] ({holder.name}): a YubiKey holds a notary root key "
+                                f"as ecdsa-p256 only, not {holder.algorithm}", hint="notary signs "
+                                "with SHA-256, which a P-384 key on the card would need hashed "
+                                "apart from its PIN-always signing")
         check_notary_plan(plan, text)
 
     @classmethod
