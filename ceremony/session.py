@@ -38,7 +38,6 @@ from ceremony.errors import (
     WorkspaceError,
 )
 from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized
-from ceremony.formats import tuf as tuf_format  # the x-ceremony-* key fields every format shares
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.protocol import Format
 from ceremony.formats.registry import format_class, format_for
@@ -309,9 +308,9 @@ class Session:
         for key in self.previous_keys_of(keyholder):
             if key.keyid in self.plan.compromised_keys:
                 continue  # declared compromised: the keyholder needs a new key
-            f = key.unrecognized_fields
-            if (holder.token is None or f.get(tuf_format.X_TOKEN_LABEL) == holder.token) and \
-               (holder.serial is None or f.get(tuf_format.X_TOKEN_SERIAL) == holder.serial):
+            label, serial = self.format.token_of(key)
+            if (holder.token is None or label == holder.token) and \
+               (holder.serial is None or serial == holder.serial):
                 return key
         return None
 

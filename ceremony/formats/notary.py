@@ -64,7 +64,7 @@ import hashlib
 import json
 import os
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -75,7 +75,7 @@ from ceremony import attestation, chain, keyids
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
 from ceremony.events import DRAFT_CREATED
-from ceremony.formats import notary_detached, tuf as tuf_format
+from ceremony.formats import notary_detached, notary_record, tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.notary_chain import online_expiries, verify_directory, walk
 from ceremony.formats.notary_files import (
@@ -112,10 +112,11 @@ from ceremony.formats.notary_root import (
 from ceremony.formats.notary_sign import open_token_key, sign_checked, sign_sha256
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
+from ceremony.journal import Event
 from ceremony.plan import Plan
 from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, root_fingerprint
-from ceremony.workspace import atomic_write
+from ceremony.workspace import Workspace, atomic_write
 from hsm.pkcs11 import Module, PinProvider
 
 
@@ -459,6 +460,59 @@ class NotaryFormat:
                                    if v.identity and k in root.signed.keys})
         return NotaryMetadata(NotaryRoot(root.signed.to_dict(), identities), root.signature_list)
 
+    targets_refusal: ClassVar[str | None] = (
+        "--targets reads TUF targets metadata; a Notary collection's delegations are removed "
+        "with `notary delegation remove` on the online side")
+
+    @classmethod
+    def preview_warnings(cls, plan: Plan, plan_dir: Path) -> list[str]:
+        """Nothing before init: notary's key files are read and checked by ``init`` itself."""
+        return []
+
+    @classmethod
+    def online_key_note(cls, path: Path, name: str, data: bytes) -> str | None:
+        """A notary public key file (JSON without a TUF ``scheme``), checked by the notary
+        loader; ``None`` for any other file.
+
+        Raises:
+            PlanError: a notary key file that is no usable public key.
+        """
+        if not (data.lstrip().startswith(b"{") and b'"scheme"' not in data):
+            return None
+        return f"{name}: notary public key {load_key_file(path, name).keyid[:16]}"
+
+    @classmethod
+    def record_key_file(cls, event: Mapping[str, Any]) -> bytes:
+        """The key file as keygen wrote it: the key entry, its keyholder and canonical id."""
+        return key_file_bytes(event)
+
+    @classmethod
+    def record_sealers(cls, ws: Workspace, events: list[Event]) -> list[tuple[str, str, Any]]:
+        """The root keys that signed the published root, named from the journal and the
+        previous sidecar (:func:`ceremony.formats.notary_record.sealers`).
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published root, the previous root or its sidecar was changed.
+        """
+        return list(notary_record.sealers(ws, events))
+
+    @classmethod
+    def record_check_published(cls, ws: Workspace, events: list[Event], version: int,
+                               data: bytes, name: str) -> tuple[str | None, str | None]:
+        """The published root is the journaled draft, journaled signatures only, at threshold."""
+        return notary_record.check_published(ws, events, version, data, name)
+
+    @classmethod
+    def record_describe_published(cls, ws: Workspace, events: list[Event]) -> list[str]:
+        """The last published root in words (keys named), with its threshold verdicts.
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published or the previous root was changed.
+        """
+        return notary_record.describe_published(ws, events)
+
     rehearsal_scenarios: ClassVar[tuple[str, ...]] = ("bootstrap",)
 
     rehearsal_hint: ClassVar[str | None] = ("rehearse notary rotations against a test notary-server; the "
@@ -600,6 +654,11 @@ class NotaryFormat:
     def token_hint(self, key: Any) -> str:
         """Which token to insert, from the key's identity."""
         return tuf_format.token_hint(key)
+
+    def token_of(self, key: Any) -> tuple[str | None, str | None]:
+        """The token label and serial of the key's identity (its ``x-`` fields)."""
+        f = key.unrecognized_fields
+        return f.get(tuf_format.X_TOKEN_LABEL), f.get(tuf_format.X_TOKEN_SERIAL)
 
     # ---- previous chain --------------------------------------------------------------------
 

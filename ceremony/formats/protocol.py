@@ -37,7 +37,7 @@ Tests: run the format's own real client against what the ceremony publishes (as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:  # annotations only: the registry (and so this module) loads at start-up
     from ceremony.formats.base import ThresholdStatus
-    from ceremony.journal import Journal
+    from ceremony.journal import Event, Journal
     from ceremony.plan import Plan
     from ceremony.state import KeyRecord, State
     from ceremony.workspace import Workspace
@@ -169,6 +169,12 @@ class Format(Protocol):
 
     def token_hint(self, key: Any) -> str:
         """Which token to insert to sign with ``key``."""
+        ...
+
+    def token_of(self, key: Any) -> tuple[str | None, str | None]:
+        """The label and serial of the token a root key was made on, as the root (or the
+        format's record of it) says: how a key kept from the previous root is matched with the
+        plan's token for its keyholder (``None`` where it says nothing)."""
         ...
 
     # ---- previous chain ------------------------------------------------------------------
@@ -390,6 +396,63 @@ class FormatClass(Protocol):
     def with_names(self, root: Any, *named: Any) -> Any:
         """``root`` with the keyholder names the ``named`` roots carry for its keys (a format
         whose roots name no keyholders takes them from a travelling draft's sidecar)."""
+        ...
+
+    # ---- outside a ceremony: plan preview, emergency, transfer ------------------------------
+
+    targets_refusal: str | None  # why ``compromise --targets`` does not apply (None: it does)
+
+    def preview_warnings(self, plan: Plan, plan_dir: Path) -> list[str]:
+        """What the room is told of a plan's online key files before ``init`` (the TUI's plan
+        preview): nothing is written.
+
+        Raises:
+            PlanError: a key file is invalid or missing.
+        """
+        ...
+
+    def online_key_note(self, path: Path, name: str, data: bytes) -> str | None:
+        """``"NAME: ... public key ID"`` for an online public key file of this format arriving
+        in a bundle, checked (``None``: not this format's key file; the registry's default
+        format takes every file no other claims).
+
+        Raises:
+            PlanError: the file is this format's but is no usable public key.
+        """
+        ...
+
+    # ---- the record (from the journal and the workspace alone: no session, no token) -------
+
+    def record_key_file(self, event: Mapping[str, Any]) -> bytes:
+        """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event data."""
+        ...
+
+    def record_sealers(self, ws: Workspace, events: list[Event]) -> list[tuple[str, str, Any]]:
+        """``(keyholder, keyid, key)`` for each root key that signed the published root and
+        whose token is known (the key with its ``x-ceremony-*`` facts in
+        ``unrecognized_fields``): who seals the journal.
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published or the previous root was changed.
+        """
+        ...
+
+    def record_check_published(self, ws: Workspace, events: list[Event], version: int,
+                               data: bytes, name: str) -> tuple[str | None, str | None]:
+        """Check published root ``version`` (``data``, already digest-checked against the
+        journal ``events`` up to its publication): the journaled draft, only journaled
+        signatures, every threshold met. ``(problem, None)`` or ``(None, the check passed)``."""
+        ...
+
+    def record_describe_published(self, ws: Workspace, events: list[Event]) -> list[str]:
+        """The last root published in ``events`` in words, with its threshold verdicts (the
+        report).
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published or the previous root was changed.
+        """
         ...
 
     rehearsal_scenarios: tuple[str, ...]
