@@ -76,7 +76,7 @@ from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
 from ceremony.events import DRAFT_CREATED
 from ceremony.formats import notary_detached, notary_record, tuf as tuf_format
-from ceremony.formats.base import ThresholdStatus
+from ceremony.formats.base import ThresholdStatus, roles_in_signed
 from ceremony.formats.notary_chain import online_expiries, verify_directory, walk
 from ceremony.formats.notary_files import (
     SIDECAR,
@@ -771,6 +771,10 @@ class NotaryFormat:
         """
         md = self.draft_metadata()
         _write_view(self.view.ws.draft_path(md.signed.version), md.to_bytes())
+
+    def draft_roles(self, signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str, Any]], Any]]:
+        """Each role's key entries and threshold, as the draft's ``roles`` and ``keys`` list them."""
+        return roles_in_signed(signed)
 
     def draft_file_digest(self, data: bytes, name: str) -> str | None:
         """The draft view's digest as read back; the journal's own when a crash tore the file

@@ -222,6 +222,12 @@ class Format(Protocol):
         """
         ...
 
+    def draft_roles(self, signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str, Any]], Any]]:
+        """Each role of a journaled draft's signed part (``draft-created``'s ``signed``, read
+        from the journal, so checked by the caller): its key entries (``keyid`` + the key as
+        the online key files give it) and its threshold, as the draft lists them."""
+        ...
+
     def draft_file_digest(self, data: bytes, name: str) -> str | None:
         """The digest of a draft file's signed part as read back (``None``: not a root).
 

@@ -23,7 +23,7 @@ from ceremony import chain, keyids, online_check
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import tuf as tuf_format, tuf_record
-from ceremony.formats.base import ThresholdStatus
+from ceremony.formats.base import ThresholdStatus, roles_in_signed
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
 from ceremony.formats.token_keys import open_root_key
 from ceremony.inputs import load_json
@@ -356,6 +356,10 @@ class TufFormat:
         """
         md = self.draft_metadata()
         atomic_write(self.view.ws.draft_path(md.signed.version), tuf_format.to_bytes(md))
+
+    def draft_roles(self, signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str, Any]], Any]]:
+        """Each role's key entries and threshold, as the draft's ``roles`` and ``keys`` list them."""
+        return roles_in_signed(signed)
 
     def draft_file_digest(self, data: bytes, name: str) -> str | None:
         """The digest of the signed part of a draft file as read back.
