@@ -38,8 +38,8 @@ from ceremony.errors import (
     WorkspaceError,
 )
 from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized
-from ceremony.formats.base import ThresholdStatus
-from ceremony.formats.protocol import Format
+from ceremony.formats.base import KeyView, ThresholdStatus
+from ceremony.formats.protocol import Format, RootMetadata
 from ceremony.formats.registry import format_class, format_for
 from ceremony.journal import Journal
 from ceremony.lock import Hold, hold as hold_workspace, note
@@ -264,7 +264,7 @@ class Session:
 
     # ---- previous root (rotations) ---------------------------------------------
 
-    def previous_root(self) -> Any | None:
+    def previous_root(self) -> Any | None:  # a RootMetadata; status, compromise, tui read it as TUF's
         """The newest trusted root this ceremony continues from, re-checked against the journal
         (the format's root view).
 
@@ -286,7 +286,7 @@ class Session:
             was_root = was_root or is_root
         return self.state.draft["version"] if was_root and self.state.draft else None
 
-    def previous_keys_of(self, keyholder: str) -> list[Any]:
+    def previous_keys_of(self, keyholder: str) -> list[KeyView]:
         """Root keys of ``keyholder`` in the previous root (as the format names keyholders)."""
         prev = self.previous_root()
         if prev is None:
@@ -303,7 +303,7 @@ class Session:
             return False
         return not self._reusable_previous_key(keyholder)
 
-    def _reusable_previous_key(self, keyholder: str) -> Any | None:
+    def _reusable_previous_key(self, keyholder: str) -> KeyView | None:
         holder = self.plan.keyholder(keyholder)
         for key in self.previous_keys_of(keyholder):
             if key.keyid in self.plan.compromised_keys:
@@ -316,7 +316,7 @@ class Session:
 
     # ---- draft ---------------------------------------------------------------
 
-    def root_keys(self) -> list[Any]:
+    def root_keys(self) -> list[KeyView]:
         """The root keys the plan asks for: kept from the previous root, or generated here.
 
         Raises:
@@ -342,7 +342,7 @@ class Session:
         """The online roles' public keys as copied in at init (the format's key views)."""
         return self.format.online_keys()
 
-    def draft_metadata(self) -> Any:
+    def draft_metadata(self) -> Any:  # a RootMetadata; tui/screens/draft reads it as TUF's
         """The current draft with every journaled signature attached (the format's root view).
 
         Raises:
@@ -350,7 +350,7 @@ class Session:
         """
         return self.format.draft_metadata()
 
-    def describe(self, md: Any | None = None) -> list[str]:
+    def describe(self, md: RootMetadata | None = None) -> list[str]:
         """The draft (or ``md``) in words for the room: roles, keys by name, thresholds, expiry.
 
         Raises:
@@ -358,7 +358,7 @@ class Session:
         """
         return self.format.describe(md or self.draft_metadata())
 
-    def changes(self, md: Any | None = None) -> list[str]:
+    def changes(self, md: RootMetadata | None = None) -> list[str]:
         """What changes from the previous root to the draft (or ``md``), in words, per role.
 
         Raises:
@@ -386,16 +386,16 @@ class Session:
 
     # ---- sign ----------------------------------------------------------------
 
-    def signing_keys(self, keyholder: str) -> list[Any]:
+    def signing_keys(self, keyholder: str) -> list[KeyView]:
         """Keys of ``keyholder`` that count toward the new or the previous root threshold.
 
         Raises:
             StateError: nothing drafted yet.
             VerificationError: every such key is declared compromised.
         """
-        return self._not_compromised(keyholder, self.format.keys_of(keyholder))
+        return self._not_compromised(keyholder, list(self.format.keys_of(keyholder)))
 
-    def _not_compromised(self, keyholder: str, keys: list[Any]) -> list[Any]:
+    def _not_compromised(self, keyholder: str, keys: list[KeyView]) -> list[KeyView]:
         """``keys`` without those the plan declares compromised; none left is an error.
 
         Raises:

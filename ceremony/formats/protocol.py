@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:  # annotations only: the registry (and so this module) loads at start-up
-    from ceremony.formats.base import ThresholdStatus
+    from ceremony.formats.base import KeyView, ThresholdStatus
     from ceremony.journal import Event, Journal
     from ceremony.plan import Plan
     from ceremony.state import KeyRecord, State
@@ -52,6 +52,44 @@ if TYPE_CHECKING:  # annotations only: the registry (and so this module) loads a
     from hsm.pkcs11 import Module, PinProvider
 
 OnTouch = Callable[[str], None] | None
+
+
+class RootRole(Protocol):
+    """One role of a root: the key ids it lists and how many must sign."""
+
+    @property
+    def keyids(self) -> list[str]: ...
+
+    @property
+    def threshold(self) -> int: ...
+
+
+class SignedRoot(Protocol):
+    """The signed part of a root as every format's view has it (python-tuf's ``Root``,
+    ``NotaryRoot``): what the session, the steps and the views read of it."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def expires(self) -> datetime: ...
+
+    @property
+    def keys(self) -> Mapping[str, KeyView]: ...
+
+    @property
+    def roles(self) -> Mapping[str, RootRole]: ...
+
+
+class RootMetadata(Protocol):
+    """A root with its signatures, as every format's view has it (python-tuf's
+    ``Metadata[Root]``, ``NotaryMetadata``): ``signed`` and the bytes its signatures cover."""
+
+    @property
+    def signed(self) -> SignedRoot: ...
+
+    @property
+    def signed_bytes(self) -> bytes: ...
 
 
 class CeremonyView(Protocol):
@@ -124,9 +162,10 @@ class DetachedAdapter(Protocol):
 class Format(Protocol):
     """One metadata format bound to one ceremony (built by the session from the plan).
 
-    Root views (``Any`` below) are the format's own types: python-tuf's
-    ``Metadata[Root]`` for TUF, ``NotaryMetadata`` for notary; both have ``signed``
-    (with ``version``, ``keys``, ``roles``) and ``signed_bytes``. Keys are the format's key
+    Root views are the format's own types, read here as :class:`RootMetadata` (python-tuf's
+    ``Metadata[Root]`` for TUF, ``NotaryMetadata`` for notary: ``signed`` with ``version``,
+    ``expires``, ``keys``, ``roles``, and ``signed_bytes``); ``Any`` where a method takes a
+    root view back (the format reads its own type). Keys are the format's key
     views (``keyid``, ``unrecognized_fields`` with the ``x-ceremony-*`` facts). Caches a
     format keeps live on the format object, keyed by what they depend on in the state.
     """
@@ -155,7 +194,7 @@ class Format(Protocol):
         """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event."""
         ...
 
-    def key_from_record(self, rec: KeyRecord) -> Any:
+    def key_from_record(self, rec: KeyRecord) -> KeyView:
         """A key generated in this ceremony, as the format's key view."""
         ...
 
@@ -179,7 +218,7 @@ class Format(Protocol):
 
     # ---- previous chain ------------------------------------------------------------------
 
-    def previous_root(self) -> Any | None:
+    def previous_root(self) -> RootMetadata | None:
         """The newest trusted root this ceremony continues from, re-checked against the journal.
 
         Raises:
@@ -202,7 +241,7 @@ class Format(Protocol):
         """
         ...
 
-    def draft_metadata(self) -> Any:
+    def draft_metadata(self) -> RootMetadata:
         """The current draft with every journaled signature attached.
 
         Raises:
@@ -246,7 +285,7 @@ class Format(Protocol):
 
     # ---- sign ----------------------------------------------------------------------------
 
-    def keys_of(self, keyholder: str) -> list[Any]:
+    def keys_of(self, keyholder: str) -> Sequence[KeyView]:
         """``keyholder``'s keys that count toward the draft's or the previous root's threshold
         (before the plan's compromised keys are taken out)."""
         ...
