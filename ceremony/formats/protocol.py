@@ -15,22 +15,36 @@ How to add a format (a third one, e.g. an X.509 CA):
 1. Write one package ``ceremony/formats/<name>/`` (or module ``ceremony/formats/<name>.py``)
    holding a class that implements :class:`Format` on its instances (bound to one ceremony's
    :class:`CeremonyView`) and :class:`FormatClass` on the class itself (``name``,
-   ``check_plan``, ``prepare`` for ``init``; ``claims``, ``walk_chain``, ``verify_folder``,
-   ``read_published``, ``self_signed_root``, ``check_keyids``, ``with_names`` for files read
-   from outside; ``detached`` for travelling drafts; ``rehearsal_*`` for ``rehearse``), its
-   pure model (wire bytes, keys, key ids, root view, threshold verdicts from
+   ``check_plan`` for its plan rules, asked by ``plan.parse_plan``, and ``prepare`` for
+   ``init``; ``claims``, ``walk_chain``, ``verify_folder``, ``read_published``,
+   ``self_signed_root``, ``check_keyids``, ``with_names`` for files read from outside;
+   ``preview_warnings``, ``targets_refusal`` and ``online_key_note`` for the plan preview,
+   ``compromise --targets`` and arriving online key files; ``record_*`` for the record, the
+   report and the seal, read from the journal alone; ``detached`` for travelling drafts;
+   ``rehearsal_*`` for ``rehearse``), its pure model (wire bytes, keys, key ids, root views
+   with the shape of :class:`RootMetadata`, threshold verdicts from
    ``ceremony.formats.base``, chain walk) and its detached-signing adapter
    (:class:`DetachedAdapter`).
 2. Add one line to ``ceremony.formats.registry.FORMATS``: ``"<name>": "module:Class"``.
 
+``tests/model/test_third_format.py`` does exactly this with a toy format
+(``tests/support/toy_format``) and runs init, keygen, draft, sign, status, publish and
+``record verify`` through the unchanged CLI; it also fails when a module outside
+``formats/`` compares anything with a format's name.
+
 The session builds its format from the plan through the registry; the steps, the
 integrity checks (``ceremony.integrity``), the chain walks (``chain.verify_published``,
-``transfer``), detached signing (``detached``, ``draft_trust``) and ``rehearse`` ask the
-format. Still naming a format outside ``formats/`` (to move behind this protocol next):
-``plan.FORMATS`` and three per-format rules in ``plan.py``; the record views
-(``record``, ``record_check``, ``seal``: ``journal_format`` branches over
-``formats/notary_record``); the CLI's ``rehearse --format`` choices and ``compromise
---targets``; ``flows/new``'s online-key warnings; ``transfer``'s online-key-file sniff.
+``transfer``), detached signing (``detached``, ``draft_trust``), the record views
+(``record``, ``record_check``, ``seal``), the plan (``plan.parse_plan``: format names and
+per-format rules), the TUI's plan preview (``flows.new``), ``compromise --targets``
+(``flows.emergency``), ``rehearse`` and ``rehearse --format`` ask the format or the registry.
+Still shared outside ``formats/`` (to move next): the ``x-ceremony-*`` key-field names and
+``key_name``/``keyholder_of`` live in ``ceremony.formats.tuf`` and are imported from there
+by the steps, ``integrity``, ``attestation``, ``token_keys`` and the TUI; ``status.expiries``
+and ``compromise.current_root`` are typed with python-tuf's ``Root`` (so
+``Session.previous_root``/``draft_metadata`` still return ``Any``); ``seal.Sealer.public``
+tells a notary key from a TUF one by its ``public_key`` method; ``plan.client_warnings``
+(tuf-js and P-384) is TUF's, called by ``TufFormat.prepare`` only.
 Tests: run the format's own real client against what the ceremony publishes (as
 ``notary``, python-tuf's ngclient and tuf-js are run for the two formats here).
 """
