@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ceremony import attestation, cli_yubikey, trust_roots
+from ceremony import attestation, trust_roots
+from ceremony.cli import yubikey as cli_yubikey
 from hsm.errors import AttestationError
 from hsm.pem import PemError, certificates
 from hsm.yubikey.attestation import TrustStore

@@ -247,10 +247,14 @@ def _constants(node: ast.AST) -> list[ast.Constant]:
 def event_type_literals(source: str) -> list[tuple[int, str]]:
     """Where ``source`` spells an event type as a string: compared with an event's type, passed
     as the type to a journaling call (``record``, ``append``, ``_append``), or bound to an
-    UPPER_CASE constant."""
+    UPPER_CASE constant (not an ``Enum``'s member: a stage named like an event is no type)."""
     types = set(events.BY_TYPE)
     found: list[ast.Constant] = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    enum_members = {id(stmt) for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef)
+                    and any(getattr(b, "id", getattr(b, "attr", "")).endswith("Enum") for b in cls.bases)
+                    for stmt in cls.body}
+    for node in ast.walk(tree):
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
             if any(_is_type_read(o) for o in operands):
@@ -260,7 +264,7 @@ def event_type_literals(source: str) -> list[tuple[int, str]]:
             if node.func.attr in ("record", "_append") or (node.func.attr == "append"
                                                           and len(node.args) >= 2):
                 found += _constants(node.args[0])
-        elif isinstance(node, ast.Assign):
+        elif isinstance(node, ast.Assign) and id(node) not in enum_members:
             if any(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets):
                 found += _constants(node.value)
         elif isinstance(node, ast.keyword) and node.arg == "type":
@@ -277,9 +281,12 @@ def test_the_literal_finder_finds_each_way_of_spelling_a_type() -> None:
               'y = d.get("type") != "imported"\n'
               'journal.append("sealed", {})\n'
               'p = add("preflight", cmd)  # a CLI command named like an event: not a type\n'
-              'z = {"sealed": True}\n')
+              'z = {"sealed": True}\n'
+              'class Stage(Enum):\n    PREFLIGHT = "preflight"  # a stage, not a journaled type\n'
+              'SEALED = "sealed"\n')
     assert event_type_literals(source) == [(1, "sealed"), (2, "published"), (3, "preflight"),
-                                           (5, "exported"), (6, "imported"), (7, "sealed")]
+                                           (5, "exported"), (6, "imported"), (7, "sealed"),
+                                           (12, "sealed")]
 
 
 def test_no_event_type_string_outside_events_py() -> None:

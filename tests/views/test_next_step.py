@@ -218,7 +218,7 @@ def test_witnesses_enrol_and_gate_publish_and_seal(hsm: SoftHsm, tmp_path: Path,
     online = {r: [f"online/{r}.pub.pem"] for r in ("targets", "snapshot", "timestamp")}
     plan = tmp_path / "plan" / "plan.toml"
     plan.write_text(plan_toml("witnessed", {"alice": "tok-alice", "bob": "tok-bob"}, ["alice", "bob"],
-                              2, online, extra="witnesses_required = 2") + WITNESSES)
+                              2, online, witnesses_required=2, witnesses=WITNESSES))
     ws = tmp_path / "ws"
     assert cli("init", ws, "--plan", plan).code == 0
     assert walk(hsm, ws, tmp_path, keys) == [
