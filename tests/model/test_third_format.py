@@ -3,7 +3,7 @@
 A toy format (``tests/support/toy_format``: a JSON root signed by the token keys) is registered
 here, by adding its line to ``ceremony.formats.registry.FORMATS`` as a format's author would,
 and the unchanged tool runs a whole ceremony of it through the CLI: init, keygen, draft, sign,
-status, publish. Then an ``ast`` walk over ``ceremony/`` shows that no module outside
+status, publish, ``record verify``, seal. Then an ``ast`` walk over ``ceremony/`` shows that no module outside
 ``ceremony/formats/`` compares anything with a format's name, so the next format needs no edit
 there either.
 """
@@ -92,6 +92,16 @@ def test_a_third_format_runs_a_whole_ceremony_through_the_cli(
     r = cli("record", "verify", ws, "--allow-unsealed")
     assert r.code == 0, r.out + r.err
     assert "metadata/1.root.json is signed at threshold (root v1: 2/2 - alice, carol signed" in r.out
+
+    # the seal: the keys that signed the toy root sign the journal head (record_sealers)
+    r = cli("seal", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    assert (r.code, "bob did not sign the published root, so does not seal it" in r.err) == (8, True)
+    for k in ("alice", "carol"):
+        r = cli("seal", ws, "--keyholder", k, "--pin-file", hsm.pin_file)
+        assert r.code == 0, r.err
+    r = cli("record", "verify", ws)
+    assert r.code == 0, r.out + r.err
+    assert "seal verified: journal line" in r.out and "signed by alice, carol" in r.out
 
 
 def test_the_registry_is_the_only_list_of_formats(toy_registered: None, tmp_path: Path) -> None:
