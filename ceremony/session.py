@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from ceremony import __version__
 from ceremony.errors import (
@@ -39,7 +39,7 @@ from ceremony.errors import (
 )
 from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized
 from ceremony.formats.base import KeyView, ThresholdStatus
-from ceremony.formats.protocol import Format, RootMetadata
+from ceremony.formats.protocol import CeremonyView, Format, RootMetadata
 from ceremony.formats.registry import format_class, format_for
 from ceremony.journal import Journal
 from ceremony.lock import Hold, hold as hold_workspace, note
@@ -67,7 +67,11 @@ class Session:
         self.journal = journal
         self.plan = plan
         self.state: State = replay(journal.events)
-        self.format: Format = format_for(self)  # raises PlanError for a format with no engine
+        # The format reads this session through a weak proxy: no reference cycle, so a session
+        # dropped by its caller is freed at once and its hold on the workspace lock goes with it
+        # (a cycle would keep the lock until the garbage collector ran).
+        # Raises PlanError for a format with no engine.
+        self.format: Format = format_for(cast("CeremonyView", weakref.proxy(self)))
         self.hold: Hold | None = None  # this process's hold on the workspace lock (ceremony.lock)
 
     def _adopt_hold(self, hold: Hold) -> None:

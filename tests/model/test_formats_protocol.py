@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,14 @@ def test_session_holds_the_plans_format(hsm: SoftHsm, tmp_path: Path, fmt: str) 
     c = _ceremony(fmt, hsm, tmp_path)
     f: Format = c.format
     assert f.name == fmt and type(f) is registry.format_class(fmt)
-    assert f.view is c  # the format reads the ceremony, and only through its view
+    # the format reads the ceremony, and only through its view: a weak proxy, so that no
+    # reference cycle keeps a dropped ceremony (and its hold on the workspace lock) alive
+    assert isinstance(f.view, weakref.ProxyType) and f.view.ws is c.ws and f.view.state is c.state
     reopened = Ceremony.open(tmp_path / "ws", write=False)
     assert type(reopened.format) is type(f)
+    gone = weakref.ref(c)
+    del c, f
+    assert gone() is None  # freed at once, without the garbage collector
 
 
 @pytest.mark.parametrize("fmt", ["tuf", "notary"])
