@@ -29,7 +29,7 @@ from ceremony.draft_trust import confirm_digest
 from ceremony.errors import StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.protocol import DetachedAdapter
-from ceremony.formats.registry import format_class, names
+from ceremony.formats.registry import DEFAULT, format_class, names
 from ceremony.inputs import load_json, read_input_file
 from ceremony.integrity import check_signature_token
 from ceremony.keyids import alias_notes
@@ -115,7 +115,7 @@ def _format(name: str) -> DetachedAdapter:
 
 
 def _file_format(obj: dict[str, Any], path: Path) -> str:
-    fmt = obj.get("format", "tuf")  # files from before notary support carry no format
+    fmt = obj.get("format", DEFAULT)  # files from before notary support carry no format
     if not isinstance(fmt, str) or fmt not in FORMATS:
         raise VerificationError(f"{path} is for the format {fmt!r}, which this tool does not "
                                 f"sign ({', '.join(FORMATS)})")
@@ -158,7 +158,7 @@ class TravellingDraft:
     draft: Any
     previous: Any | None
     digest: str
-    format: str = "tuf"
+    format: str = DEFAULT
     compromised: tuple[str, ...] = ()
 
 

@@ -176,23 +176,21 @@ def check_draft(c: Session) -> None:
     draft = c.state.draft
     if draft is None:
         return
-    signed = draft.get("signed") or {}
-    roles, keys = signed.get("roles") or {}, signed.get("keys") or {}
+    roles = c.format.draft_roles(draft.get("signed") or {})  # the format reads its draft
     for r in c.plan.online:
-        role = roles.get(r.name) or {}
-        in_draft = [{"keyid": k, **(keys.get(k) or {})} for k in role.get("keyids") or []]
+        in_draft, threshold = roles.get(r.name, ([], None))
         _compare_keys({r.name: anchored.get(r.name, [])}, {r.name: in_draft},
                       where, f"the draft of root v{draft.get('version')}")
-        if role.get("threshold") != r.threshold:
+        if threshold != r.threshold:
             raise VerificationError(
                 f"the draft of root v{draft.get('version')} gives {r.name} the threshold "
-                f"{role.get('threshold')}, the plan {r.threshold}: the journal was rewritten; "
+                f"{threshold}, the plan {r.threshold}: the journal was rewritten; "
                 "refusing", hint="restore the workspace from a copy; nothing was done")
-    root = roles.get("root") or {}
-    if root.get("threshold") != c.plan.root.threshold:
+    root_threshold = roles.get("root", ([], None))[1]
+    if root_threshold != c.plan.root.threshold:
         raise VerificationError(
             f"the draft of root v{draft.get('version')} gives root the threshold "
-            f"{root.get('threshold')}, the plan {c.plan.root.threshold}: the journal was "
+            f"{root_threshold}, the plan {c.plan.root.threshold}: the journal was "
             "rewritten; refusing", hint="restore the workspace from a copy; nothing was done")
     _rebuild(c, anchored)
 

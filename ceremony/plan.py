@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import PlanError
+from ceremony.formats import registry
 from ceremony.inputs import check_text, decode_utf8, load_toml, read_input_file
 from ceremony.keyids import public_identity
 from ceremony.keys import PublicKeyFile, load_public_key_file
 from hsm.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
 
-FORMATS = ("tuf", "notary")
 ROOT = "root"
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 ROLES = (ROOT, *ONLINE_ROLES)
@@ -293,9 +293,9 @@ def parse_plan(text: str) -> Plan:
     if not _NAME.fullmatch(name):
         raise PlanError("ceremony.name must be 1-64 letters, digits, '.', '_' or '-', "
                         "starting with a letter or digit")
-    fmt = cer.get("format", str, "tuf")
-    if fmt not in FORMATS:
-        raise PlanError(f"ceremony.format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    fmt = cer.get("format", str, registry.DEFAULT)
+    if fmt not in registry.names():
+        raise PlanError(f"ceremony.format must be one of {', '.join(registry.names())}, not {fmt!r}")
     repository = cer.get("repository", str)
     if not repository.strip():
         raise PlanError("ceremony.repository must not be empty")
@@ -333,7 +333,7 @@ def parse_plan(text: str) -> Plan:
             raise PlanError(f"keyholders[{i}].algorithm must be one of "
                             f"{', '.join(sorted(ALGORITHMS))}, not {algorithm!r}")
         touch = t.get("touch", str, None)
-        _check_device(i, kname, fmt, device, token, serial, algorithm, touch)
+        _check_device(i, kname, device, token, serial, algorithm, touch)
         if device == "yubikey" and touch is None:
             touch = "always"
         t.done()
@@ -366,14 +366,14 @@ def parse_plan(text: str) -> Plan:
         raise PlanError(f"ceremony.witnesses_required is {witnesses_required} but the plan lists "
                         f"only {len(witnesses)} witness{'' if len(witnesses) == 1 else 'es'}: "
                         "it could never be met")
-    if witnesses_required and fmt != "tuf":
-        raise PlanError("ceremony.witnesses_required is supported for format \"tuf\" only")
     top.done()
-    return Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
+    plan = Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
                 root, tuple(online), out_of_band, witnesses, witnesses_required, compromised)
+    registry.format_class(fmt).check_plan(plan, text)  # the format's own rules (witnesses, devices)
+    return plan
 
 
-def _check_device(i: int, name: str, fmt: str, device: str, token: str | None, serial: str | None,
+def _check_device(i: int, name: str, device: str, token: str | None, serial: str | None,
                   algorithm: str, touch: str | None) -> None:
     """A keyholder's ``device``, ``touch`` and what a YubiKey allows of the other fields.
 
@@ -387,10 +387,6 @@ def _check_device(i: int, name: str, fmt: str, device: str, token: str | None, s
         if touch is not None:
             raise PlanError(f"{where}.touch only applies to device = \"yubikey\"")
         return
-    if fmt == "notary" and algorithm != "ecdsa-p256":
-        raise PlanError(f"{where} ({name}): a YubiKey holds a notary root key as ecdsa-p256 only, "
-                        f"not {algorithm}", hint="notary signs with SHA-256, which a P-384 key on "
-                        "the card would need hashed apart from its PIN-always signing")
     if serial is None:
         raise PlanError(f"{where} ({name}) has device = \"yubikey\" and needs the YubiKey's "
                         "serial (serial = \"12345678\", as printed on its case)")
@@ -513,7 +509,7 @@ def shared_online_keys(online: dict[str, list[PublicKeyFile]]) -> list[str]:
 def client_warnings(plan: Plan) -> list[str]:
     """What a plan asks of the clients that some cannot do (measured, not guessed)."""
     p384 = [k for k in plan.root.keyholders if plan.keyholder(k).algorithm == "ecdsa-p384"]
-    if plan.format != "tuf" or not p384:
+    if not p384:
         return []
     return [f"root keys of {', '.join(p384)} are ecdsa-p384: tuf-js clients before 6.0.2 check "
             "P-384 signatures against a SHA-256 hash and refuse such roots (python-tuf accepts "

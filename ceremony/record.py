@@ -33,15 +33,11 @@ from ceremony.events import (
     parse,
 )
 from ceremony.fingerprint import fingerprint_words
-from ceremony.formats import tuf as tuf_format
-from ceremony.formats.notary_record import describe_published, key_file_bytes
+from ceremony.formats import registry
+from ceremony.formats.protocol import FormatClass
 from ceremony.journal import Event
 from ceremony.plan import format_duration, parse_plan
-from ceremony.seal import (
-    journal_format,
-    load_published,
-    previous_root,
-)
+from ceremony.seal import format_of
 from ceremony.session import sha256
 from ceremony.steps.confirm import (  # the step and its question, where callers have found them
     confirm as confirm,
@@ -122,9 +118,12 @@ def write_transcript(ws: Workspace, events: list[Event]) -> list[Path]:
 
 def journaled_key_file(events: list[Event], d: dict[str, Any]) -> bytes:
     """The bytes of ``keys/root-NAME.json`` as the ``key-generated`` event ``d`` gives them."""
-    if journal_format(events) == "notary":  # the key file also names the keyholder
-        return key_file_bytes(d)
-    return json.dumps({"keyid": d["keyid"], **d["key"]}, indent=1, sort_keys=True).encode()
+    return _format(events).record_key_file(d)
+
+
+def _format(events: list[Event]) -> FormatClass:
+    """The journal's format (the default format's views for one this tool does not know)."""
+    return format_of(events) or registry.format_class(registry.DEFAULT)
 
 
 def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
@@ -301,13 +300,7 @@ def report(root: Path, verdict: Verdict) -> str:
         if not isinstance(pub, Published):
             continue
         try:
-            if journal_format(events) == "notary":
-                lines = describe_published(ws, events[:ev.seq])
-            else:
-                md = load_published(ws, events[:ev.seq])
-                prev = previous_root(ws, events)
-                st = tuf_format.status(md, prev.signed if prev else None)
-                lines = [*tuf_format.describe_root(md.signed), *st.lines()]
+            lines = _format(events).record_describe_published(ws, events[:ev.seq])
         except (StateError, VerificationError) as err:
             lines = [f"cannot read: {err.message}"]
         parts.append(f"<h3>root v{pub.version}</h3><p>sha256 "

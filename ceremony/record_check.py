@@ -17,14 +17,13 @@ from typing import Any
 
 from ceremony import attestation, chain, journal as journal_mod, witness
 from ceremony.errors import CeremonyError, StateError, VerificationError, WorkspaceError
-from ceremony.events import SEALED, DraftCreated, KeyGenerated, Published, Sealed, SignatureAdded, parse
+from ceremony.events import SEALED, KeyGenerated, Published, Sealed, parse
 from ceremony.formats import tuf as tuf_format
-from ceremony.formats.notary_record import check_published
 from ceremony.journal import Event
 from ceremony.record import REPORT_META, journaled_key_file, report, transcript_files
 from ceremony.seal import (
+    format_of,
     journal_format,
-    previous_root,
     seal_payload,
     seal_target,
     sealers,
@@ -175,41 +174,17 @@ def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> No
             v.problems.append(f"metadata/{path.name} differs from the root published at "
                               f"journal line {e.seq}")
             continue
-        if journal_format(events) == "notary":
-            problem, check = check_published(ws, events[:e.seq], version, data, path.name)
-            if problem:
-                v.problems.append(problem)
-            else:
-                v.checks.append(str(check))
-            continue
-        if journal_format(events) != "tuf":
+        klass = format_of(events)
+        if klass is None:
             v.checks.append(f"metadata/{path.name} matches journal line {e.seq} (digest only "
                             f"for {journal_format(events)})")
             continue
-        md = tuf_format.from_bytes(data, path.name)
-        draft = next((d for d in typed if isinstance(d, DraftCreated) and d.version == version), None)
-        if draft is None or tuf_format.signed_digest(md) != draft.digest:
-            v.problems.append(f"metadata/{path.name} is not the draft journaled for v{version}")
-            continue
-        journaled = {d.keyid: d.sig for d in typed
-                     if isinstance(d, SignatureAdded) and d.draft == draft.digest}
-        stray = [k for k, s in md.signatures.items() if journaled.get(k) != s.signature]
-        if stray:
-            v.problems.append(f"metadata/{path.name} carries a signature never journaled "
-                              f"(key {stray[0][:12]})")
-            continue
-        try:
-            prev = previous_root(ws, events)
-            st = tuf_format.status(md, prev.signed if prev else None)
-        except VerificationError as err:
-            v.problems.append(err.message)
-            continue
-        if not st.verified:
-            v.problems.append(f"metadata/{path.name} is not signed at threshold: "
-                              + "; ".join(st.lines()))
-            continue
-        v.checks.append(f"metadata/{path.name} is the journaled draft, signed at threshold "
-                        f"({'; '.join(st.lines())})")
+        problem, check = klass.record_check_published(ws, events[:e.seq], version, data,
+                                                      path.name)
+        if problem:
+            v.problems.append(problem)
+        else:
+            v.checks.append(str(check))
 
 
 def _check_transcript(ws: Workspace, events: list[Event], v: RecordVerdict) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ceremony.compromise import assess, current_root, write_plan as write_emergency
 from ceremony.errors import UsageError
-from ceremony.formats.registry import format_class, names
+from ceremony.formats.registry import DEFAULT, format_class, names
 from ceremony.online.rehearsal_keys import ONLINE_TOKEN, make_online_keys
 from hsm import softhsm
 from hsm.pkcs11 import get_module, resolve_module_path
@@ -56,7 +56,7 @@ def keyholder_names(n: int) -> list[str]:
 
 
 def write_plan(path: Path, name: str, keyholders: list[str], threshold: int, algorithm: str,
-               online_dir: Path, fmt: str = "tuf", repository: str = "rehearsal/repository",
+               online_dir: Path, fmt: str = DEFAULT, repository: str = "rehearsal/repository",
                key_suffix: str = ".pub.pem") -> None:
     """Write a rehearsal plan naming one token per keyholder and the online key files
     (``online_dir/ROLE`` + ``key_suffix``)."""
@@ -161,7 +161,7 @@ class _Rig:
 
 def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
              softhsm_dir: Path | None = None, algorithm: str = "ecdsa-p256",
-             scenario: str = "bootstrap", fmt: str = "tuf",
+             scenario: str = "bootstrap", fmt: str = DEFAULT,
              log: Callable[[str], None] = lambda m: None,
              keep_tokens: bool = False) -> RehearsalResult:
     """Run a whole ceremony on fresh SoftHSM tokens: the bootstrap, then the scenario.

@@ -15,21 +15,20 @@ from typing import Any
 
 from securesystemslib.formats import encode_canonical
 
-from ceremony import chain
-from ceremony.errors import StateError, VerificationError
+from ceremony.errors import StateError
 from ceremony.events import (
     PUBLISHED,
     SEAL_SIGNATURE,
     SEALED,
-    Published,
     Sealed,
     SealSignature,
     TypedEvent,
     parse,
 )
-from ceremony.formats import notary_record, tuf as tuf_format
+from ceremony.formats import registry
+from ceremony.formats.protocol import FormatClass
 from ceremony.journal import Event
-from ceremony.session import Session, sha256
+from ceremony.session import Session
 from ceremony.workspace import Workspace
 
 SEAL_EVENTS = (SEAL_SIGNATURE, SEALED)
@@ -98,70 +97,33 @@ def published_event(events: list[Event]) -> Event | None:
     return next((e for e in reversed(events) if e.type == PUBLISHED), None)
 
 
-def load_published(ws: Workspace, events: list[Event]) -> Any:
-    """The published root, read back and checked against the journal's digest.
-
-    Raises:
-        StateError: nothing published yet.
-        VerificationError: the file is missing or differs from what was published.
-    """
-    ev = published_event(events)
-    if ev is None:
-        raise StateError("no root has been published yet", hint="publish before sealing")
-    pub = parse(ev)
-    assert isinstance(pub, Published)  # published_event picked it by its type
-    path = ws.metadata / f"{pub.version}.root.json"
-    data = chain.read_root_file(path)
-    if sha256(data) != pub.sha256:
-        raise VerificationError(f"{path.name} differs from the root published at journal line "
-                                f"{ev.seq}", hint="the published metadata was changed; restore it")
-    return tuf_format.from_bytes(data, path.name)
-
-
-def previous_root(ws: Workspace, events: list[Event]) -> Any | None:
-    info = events[0].data.get("previous") if events else None
-    if not info:
-        return None
-    path = ws.previous / f"{info['version']}.root.json"
-    data = chain.read_root_file(path)
-    if sha256(data) != info["sha256"]:
-        raise VerificationError(f"{path} was changed after the ceremony started")
-    return tuf_format.from_bytes(data, path.name)
-
-
 def sealers(ws: Workspace, events: list[Event]) -> list[Sealer]:
     """The keys that signed the published root and can be found on a token again.
 
     Keys come from the published root itself or, for a rotation, the previous
-    root (an old key that signed to meet the old threshold signed the root too).
+    root (an old key that signed to meet the old threshold signed the root too): the
+    journal's format finds them (``record_sealers``).
     """
-    if journal_format(events) == "notary":  # keyholders from the journal / ceremony-keys.json
-        return sorted((Sealer(*s) for s in notary_record.sealers(ws, events)),
-                      key=lambda s: (s.keyholder, s.keyid))
-    _require_tuf(events)
-    md = load_published(ws, events)
-    prev = previous_root(ws, events)
-    pools = [md.signed.keys] + ([prev.signed.keys] if prev is not None else [])
-    out = []
-    for keyid in sorted(md.signatures):
-        key = next((p[keyid] for p in pools if keyid in p), None)
-        if key is None or tuf_format.X_KEY_URI not in key.unrecognized_fields:
-            continue
-        out.append(Sealer(tuf_format.keyholder_of(key) or keyid[:12], keyid, key))
-    out.sort(key=lambda s: (s.keyholder, s.keyid))
-    return out
-
-
-def journal_format(events: list[Event]) -> str:
-    return str(events[0].data.get("format", "tuf")) if events else "tuf"
-
-
-def _require_tuf(events: list[Event]) -> None:
-    fmt = journal_format(events)
-    if fmt != "tuf":
+    klass = format_of(events)
+    if klass is None:
+        fmt = journal_format(events)
         raise StateError(f"sealing a {fmt} ceremony is not supported yet",
                          hint="the journal chain still verifies (`ceremony record verify "
                               "--allow-unsealed`); verify the published root with its client")
+    return sorted((Sealer(*s) for s in klass.record_sealers(ws, events)),
+                  key=lambda s: (s.keyholder, s.keyid))
+
+
+def journal_format(events: list[Event]) -> str:
+    """The format the journal's ``initialized`` event names (journals from before notary
+    support name none: the registry's default)."""
+    return str(events[0].data.get("format", registry.DEFAULT)) if events else registry.DEFAULT
+
+
+def format_of(events: list[Event]) -> FormatClass | None:
+    """The class of the journal's format (``None``: a format this tool has no engine for)."""
+    name = journal_format(events)
+    return registry.format_class(name) if name in registry.names() else None
 
 
 def seal_target(events: list[Event]) -> Event:

@@ -37,9 +37,8 @@ from ceremony.errors import (
     WorkspaceError,
 )
 from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized
-from ceremony.formats import tuf as tuf_format  # the x-ceremony-* key fields every format shares
-from ceremony.formats.base import ThresholdStatus
-from ceremony.formats.protocol import CeremonyView, Format
+from ceremony.formats.base import KeyView, ThresholdStatus
+from ceremony.formats.protocol import CeremonyView, Format, RootMetadata
 from ceremony.formats.registry import format_class, format_for
 from ceremony.journal import Journal
 from ceremony.lock import Hold, hold as hold_workspace, note
@@ -268,7 +267,7 @@ class Session:
 
     # ---- previous root (rotations) ---------------------------------------------
 
-    def previous_root(self) -> Any | None:
+    def previous_root(self) -> Any | None:  # a RootMetadata; status, compromise, tui read it as TUF's
         """The newest trusted root this ceremony continues from, re-checked against the journal
         (the format's root view).
 
@@ -290,7 +289,7 @@ class Session:
             was_root = was_root or is_root
         return self.state.draft["version"] if was_root and self.state.draft else None
 
-    def previous_keys_of(self, keyholder: str) -> list[Any]:
+    def previous_keys_of(self, keyholder: str) -> list[KeyView]:
         """Root keys of ``keyholder`` in the previous root (as the format names keyholders)."""
         prev = self.previous_root()
         if prev is None:
@@ -307,20 +306,20 @@ class Session:
             return False
         return not self._reusable_previous_key(keyholder)
 
-    def _reusable_previous_key(self, keyholder: str) -> Any | None:
+    def _reusable_previous_key(self, keyholder: str) -> KeyView | None:
         holder = self.plan.keyholder(keyholder)
         for key in self.previous_keys_of(keyholder):
             if key.keyid in self.plan.compromised_keys:
                 continue  # declared compromised: the keyholder needs a new key
-            f = key.unrecognized_fields
-            if (holder.token is None or f.get(tuf_format.X_TOKEN_LABEL) == holder.token) and \
-               (holder.serial is None or f.get(tuf_format.X_TOKEN_SERIAL) == holder.serial):
+            label, serial = self.format.token_of(key)
+            if (holder.token is None or label == holder.token) and \
+               (holder.serial is None or serial == holder.serial):
                 return key
         return None
 
     # ---- draft ---------------------------------------------------------------
 
-    def root_keys(self) -> list[Any]:
+    def root_keys(self) -> list[KeyView]:
         """The root keys the plan asks for: kept from the previous root, or generated here.
 
         Raises:
@@ -346,7 +345,7 @@ class Session:
         """The online roles' public keys as copied in at init (the format's key views)."""
         return self.format.online_keys()
 
-    def draft_metadata(self) -> Any:
+    def draft_metadata(self) -> Any:  # a RootMetadata; tui/screens/draft reads it as TUF's
         """The current draft with every journaled signature attached (the format's root view).
 
         Raises:
@@ -354,7 +353,7 @@ class Session:
         """
         return self.format.draft_metadata()
 
-    def describe(self, md: Any | None = None) -> list[str]:
+    def describe(self, md: RootMetadata | None = None) -> list[str]:
         """The draft (or ``md``) in words for the room: roles, keys by name, thresholds, expiry.
 
         Raises:
@@ -362,7 +361,7 @@ class Session:
         """
         return self.format.describe(md or self.draft_metadata())
 
-    def changes(self, md: Any | None = None) -> list[str]:
+    def changes(self, md: RootMetadata | None = None) -> list[str]:
         """What changes from the previous root to the draft (or ``md``), in words, per role.
 
         Raises:
@@ -390,16 +389,16 @@ class Session:
 
     # ---- sign ----------------------------------------------------------------
 
-    def signing_keys(self, keyholder: str) -> list[Any]:
+    def signing_keys(self, keyholder: str) -> list[KeyView]:
         """Keys of ``keyholder`` that count toward the new or the previous root threshold.
 
         Raises:
             StateError: nothing drafted yet.
             VerificationError: every such key is declared compromised.
         """
-        return self._not_compromised(keyholder, self.format.keys_of(keyholder))
+        return self._not_compromised(keyholder, list(self.format.keys_of(keyholder)))
 
-    def _not_compromised(self, keyholder: str, keys: list[Any]) -> list[Any]:
+    def _not_compromised(self, keyholder: str, keys: list[KeyView]) -> list[KeyView]:
         """``keys`` without those the plan declares compromised; none left is an error.
 
         Raises:

@@ -22,9 +22,8 @@ from pathlib import Path
 from ceremony import chain, integrity
 from ceremony.detached import check_signature_fields, export_draft, import_signature, load_draft
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
-from ceremony.formats.registry import detect
+from ceremony.formats.registry import detect, online_key_note
 from ceremony.inputs import load_json
-from ceremony.keys import load_public_key_file
 from ceremony.session import Session
 from ceremony.steps import transfer as steps_transfer
 from ceremony.transport import Bundle, write_files
@@ -121,18 +120,11 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
             for name, data in files.items():
                 p = Path(tmp) / name
                 p.write_bytes(data)
-                try:
-                    if data.lstrip().startswith(b"{") and b'"scheme"' not in data:
-                        # a Notary key file (no TUF scheme): checked by the Notary loader
-                        from ceremony.formats.notary_files import load_key_file  # lazy: notary, x509 (~30 ms)
-                        nk = load_key_file(p, name)
-                        notes.append(f"{name}: notary public key {nk.keyid[:16]}")
-                        continue
-                    key = load_public_key_file(p, name).key
+                try:  # the format whose key file it is checks it (registry.online_key_note)
+                    notes.append(online_key_note(p, name, data))
                 except PlanError as e:
                     raise VerificationError(e.message.replace(str(Path(tmp)) + "/", ""),
                                             e.hint) from None
-                notes.append(f"{name}: public key {key.keyid[:16]} ({key.scheme})")
     elif kind == "draft":
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in files.items():

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ceremony.cli.common import Add, emit as _emit
+from ceremony.formats.registry import DEFAULT, names
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
@@ -35,5 +36,5 @@ def add_commands(add: Add) -> None:
     p.add_argument("--scenario", default="bootstrap",
                    help="bootstrap (default), targets-rotation, root-rotation, emergency-targets, "
                         "emergency-root")
-    p.add_argument("--format", default="tuf", choices=["tuf", "notary"],
+    p.add_argument("--format", default=DEFAULT, choices=list(names()),
                    help="tuf (default) or notary (a Notary v1 collection; bootstrap only)")

@@ -9,6 +9,7 @@ from typing import Any
 from ceremony.compromise import assess, current_root, delegations_of, read_targets, write_plan
 from ceremony.errors import UsageError
 from ceremony.formats import tuf as tuf_format
+from ceremony.formats.registry import format_class
 from ceremony.plan import ONLINE_ROLES
 from ceremony.session import Session
 
@@ -98,9 +99,9 @@ def respond(c: Session, *, keys: list[str] | None = None, keyholders: list[str] 
     root = current_root(c)
     delegations = None
     if targets:
-        if c.plan.format != "tuf":
-            raise UsageError("--targets reads TUF targets metadata; a Notary collection's delegations "
-                             "are removed with `notary delegation remove` on the online side")
+        refusal = format_class(c.plan.format).targets_refusal
+        if refusal is not None:
+            raise UsageError(refusal)
         delegations = delegations_of(root, read_targets(Path(targets)), str(targets))
     a = assess(root, c.plan, keys=keys, keyholders=keyholders, role=role, delegations=delegations)
     if not a.needs_root_change:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from ceremony.compromise import describe_declared
 from ceremony.errors import UsageError, WorkspaceError
-from ceremony.plan import load_online_keys, parse_plan, read_plan_text, shared_online_keys
+from ceremony.formats.registry import format_class
+from ceremony.plan import parse_plan, read_plan_text
 from ceremony.resume import refuse_finished_init
 
 if TYPE_CHECKING:
@@ -38,10 +39,7 @@ def preview_plan(workspace: Path, plan_path: Path, previous: Path | None = None)
                              hint="open it with `ceremony tui WORKSPACE` (without --plan), or "
                                   "name a new folder")
     plan = parse_plan(read_plan_text(plan_path))
-    warnings: list[str] = []
-    if plan.format == "tuf":
-        online = load_online_keys(plan, plan_path.resolve().parent)
-        warnings = list(shared_online_keys(online))
+    warnings = format_class(plan.format).preview_warnings(plan, plan_path.resolve().parent)
     if previous is not None and not Path(previous).expanduser().is_dir():
         raise WorkspaceError(f"the previous metadata folder {previous} does not exist")
     return PlanPreview(plan, plan_path, None if previous is None else Path(previous).expanduser(),

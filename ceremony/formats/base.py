@@ -7,6 +7,7 @@ one of carol, dave".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +21,20 @@ class KeyView(Protocol):
 
     @property
     def unrecognized_fields(self) -> dict[str, Any]: ...
+
+
+def roles_in_signed(signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str, Any]], Any]]:
+    """Each role of a root's signed part laid out as TUF and notary lay it out (``roles``
+    naming ``keyids`` and a ``threshold``, ``keys`` by id): its key entries and threshold. Read
+    from the journal: any field may be missing or of another type (the caller compares)."""
+    roles = signed.get("roles") if isinstance(signed.get("roles"), Mapping) else {}
+    keys = signed.get("keys") if isinstance(signed.get("keys"), Mapping) else {}
+    out: dict[str, tuple[list[dict[str, Any]], Any]] = {}
+    for name, role in (roles or {}).items():
+        role = role if isinstance(role, Mapping) else {}
+        out[str(name)] = ([{"keyid": k, **((keys or {}).get(k) or {})}
+                           for k in role.get("keyids") or []], role.get("threshold"))
+    return out
 
 
 @dataclass(frozen=True)

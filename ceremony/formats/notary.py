@@ -64,7 +64,7 @@ import hashlib
 import json
 import os
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -75,8 +75,8 @@ from ceremony import attestation, chain, keyids
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
 from ceremony.events import DRAFT_CREATED
-from ceremony.formats import notary_detached, tuf as tuf_format
-from ceremony.formats.base import ThresholdStatus
+from ceremony.formats import notary_detached, notary_record, tuf as tuf_format
+from ceremony.formats.base import ThresholdStatus, roles_in_signed
 from ceremony.formats.notary_chain import online_expiries, verify_directory, walk
 from ceremony.formats.notary_files import (
     SIDECAR,
@@ -112,10 +112,11 @@ from ceremony.formats.notary_root import (
 from ceremony.formats.notary_sign import open_token_key, sign_checked, sign_sha256
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
+from ceremony.journal import Event
 from ceremony.plan import Plan
 from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, root_fingerprint
-from ceremony.workspace import atomic_write
+from ceremony.workspace import Workspace, atomic_write
 from hsm.pkcs11 import Module, PinProvider
 
 
@@ -310,6 +311,14 @@ class NotaryFormat:
         """
         if plan.format != "notary":
             raise PlanError(f"the plan's format is {plan.format!r}, not 'notary'")
+        if plan.witnesses_required:
+            raise PlanError("ceremony.witnesses_required is supported for format \"tuf\" only")
+        for i, holder in enumerate(plan.keyholders):
+            if holder.device == "yubikey" and holder.algorithm != "ecdsa-p256":
+                raise PlanError(f"keyholders[{i}] ({holder.name}): a YubiKey holds a notary root key "
+                                f"as ecdsa-p256 only, not {holder.algorithm}", hint="notary signs "
+                                "with SHA-256, which a P-384 key on the card would need hashed "
+                                "apart from its PIN-always signing")
         check_notary_plan(plan, text)
 
     @classmethod
@@ -450,6 +459,59 @@ class NotaryFormat:
                 identities.update({k: dict(v.identity) for k, v in md.signed.keys.items()
                                    if v.identity and k in root.signed.keys})
         return NotaryMetadata(NotaryRoot(root.signed.to_dict(), identities), root.signature_list)
+
+    targets_refusal: ClassVar[str | None] = (
+        "--targets reads TUF targets metadata; a Notary collection's delegations are removed "
+        "with `notary delegation remove` on the online side")
+
+    @classmethod
+    def preview_warnings(cls, plan: Plan, plan_dir: Path) -> list[str]:
+        """Nothing before init: notary's key files are read and checked by ``init`` itself."""
+        return []
+
+    @classmethod
+    def online_key_note(cls, path: Path, name: str, data: bytes) -> str | None:
+        """A notary public key file (JSON without a TUF ``scheme``), checked by the notary
+        loader; ``None`` for any other file.
+
+        Raises:
+            PlanError: a notary key file that is no usable public key.
+        """
+        if not (data.lstrip().startswith(b"{") and b'"scheme"' not in data):
+            return None
+        return f"{name}: notary public key {load_key_file(path, name).keyid[:16]}"
+
+    @classmethod
+    def record_key_file(cls, event: Mapping[str, Any]) -> bytes:
+        """The key file as keygen wrote it: the key entry, its keyholder and canonical id."""
+        return key_file_bytes(event)
+
+    @classmethod
+    def record_sealers(cls, ws: Workspace, events: list[Event]) -> list[tuple[str, str, Any]]:
+        """The root keys that signed the published root, named from the journal and the
+        previous sidecar (:func:`ceremony.formats.notary_record.sealers`).
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published root, the previous root or its sidecar was changed.
+        """
+        return list(notary_record.sealers(ws, events))
+
+    @classmethod
+    def record_check_published(cls, ws: Workspace, events: list[Event], version: int,
+                               data: bytes, name: str) -> tuple[str | None, str | None]:
+        """The published root is the journaled draft, journaled signatures only, at threshold."""
+        return notary_record.check_published(ws, events, version, data, name)
+
+    @classmethod
+    def record_describe_published(cls, ws: Workspace, events: list[Event]) -> list[str]:
+        """The last published root in words (keys named), with its threshold verdicts.
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published or the previous root was changed.
+        """
+        return notary_record.describe_published(ws, events)
 
     rehearsal_scenarios: ClassVar[tuple[str, ...]] = ("bootstrap",)
 
@@ -593,6 +655,11 @@ class NotaryFormat:
         """Which token to insert, from the key's identity."""
         return tuf_format.token_hint(key)
 
+    def token_of(self, key: Any) -> tuple[str | None, str | None]:
+        """The token label and serial of the key's identity (its ``x-`` fields)."""
+        f = key.unrecognized_fields
+        return f.get(tuf_format.X_TOKEN_LABEL), f.get(tuf_format.X_TOKEN_SERIAL)
+
     # ---- previous chain --------------------------------------------------------------------
 
     def previous_root(self) -> NotaryMetadata | None:
@@ -704,6 +771,10 @@ class NotaryFormat:
         """
         md = self.draft_metadata()
         _write_view(self.view.ws.draft_path(md.signed.version), md.to_bytes())
+
+    def draft_roles(self, signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str, Any]], Any]]:
+        """Each role's key entries and threshold, as the draft's ``roles`` and ``keys`` list them."""
+        return roles_in_signed(signed)
 
     def draft_file_digest(self, data: bytes, name: str) -> str | None:
         """The draft view's digest as read back; the journal's own when a crash tore the file

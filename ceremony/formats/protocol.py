@@ -15,43 +15,95 @@ How to add a format (a third one, e.g. an X.509 CA):
 1. Write one package ``ceremony/formats/<name>/`` (or module ``ceremony/formats/<name>.py``)
    holding a class that implements :class:`Format` on its instances (bound to one ceremony's
    :class:`CeremonyView`) and :class:`FormatClass` on the class itself (``name``,
-   ``check_plan``, ``prepare`` for ``init``; ``claims``, ``walk_chain``, ``verify_folder``,
-   ``read_published``, ``self_signed_root``, ``check_keyids``, ``with_names`` for files read
-   from outside; ``detached`` for travelling drafts; ``rehearsal_*`` for ``rehearse``), its
-   pure model (wire bytes, keys, key ids, root view, threshold verdicts from
+   ``check_plan`` for its plan rules, asked by ``plan.parse_plan``, and ``prepare`` for
+   ``init``; ``claims``, ``walk_chain``, ``verify_folder``, ``read_published``,
+   ``self_signed_root``, ``check_keyids``, ``with_names`` for files read from outside;
+   ``preview_warnings``, ``targets_refusal`` and ``online_key_note`` for the plan preview,
+   ``compromise --targets`` and arriving online key files; ``record_*`` for the record, the
+   report and the seal, read from the journal alone; ``detached`` for travelling drafts;
+   ``rehearsal_*`` for ``rehearse``), its pure model (wire bytes, keys, key ids, root views
+   with the shape of :class:`RootMetadata`, threshold verdicts from
    ``ceremony.formats.base``, chain walk) and its detached-signing adapter
    (:class:`DetachedAdapter`).
 2. Add one line to ``ceremony.formats.registry.FORMATS``: ``"<name>": "module:Class"``.
 
+``tests/model/test_third_format.py`` does exactly this with a toy format
+(``tests/support/toy_format``) and runs init, keygen, draft, sign, status, publish and
+``record verify`` through the unchanged CLI; it also fails when a module outside
+``formats/`` compares anything with a format's name.
+
 The session builds its format from the plan through the registry; the steps, the
 integrity checks (``ceremony.integrity``), the chain walks (``chain.verify_published``,
-``transfer``), detached signing (``detached``, ``draft_trust``) and ``rehearse`` ask the
-format. Still naming a format outside ``formats/`` (to move behind this protocol next):
-``plan.FORMATS`` and three per-format rules in ``plan.py``; the record views
-(``record``, ``record_check``, ``seal``: ``journal_format`` branches over
-``formats/notary_record``); the CLI's ``rehearse --format`` choices and ``compromise
---targets``; ``flows/new``'s online-key warnings; ``transfer``'s online-key-file sniff.
+``transfer``), detached signing (``detached``, ``draft_trust``), the record views
+(``record``, ``record_check``, ``seal``), the plan (``plan.parse_plan``: format names and
+per-format rules), the TUI's plan preview (``flows.new``), ``compromise --targets``
+(``flows.emergency``), ``rehearse`` and ``rehearse --format`` ask the format or the registry.
+Still shared outside ``formats/`` (to move next): the ``x-ceremony-*`` key-field names and
+``key_name``/``keyholder_of`` live in ``ceremony.formats.tuf`` and are imported from there
+by the steps, ``integrity``, ``attestation``, ``token_keys`` and the TUI; ``status.expiries``
+and ``compromise.current_root`` are typed with python-tuf's ``Root`` (so
+``Session.previous_root``/``draft_metadata`` still return ``Any``); ``seal.Sealer.public``
+tells a notary key from a TUF one by its ``public_key`` method; ``plan.client_warnings``
+(tuf-js and P-384) is TUF's, called by ``TufFormat.prepare`` only.
 Tests: run the format's own real client against what the ceremony publishes (as
 ``notary``, python-tuf's ngclient and tuf-js are run for the two formats here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:  # annotations only: the registry (and so this module) loads at start-up
-    from ceremony.formats.base import ThresholdStatus
-    from ceremony.journal import Journal
+    from ceremony.formats.base import KeyView, ThresholdStatus
+    from ceremony.journal import Event, Journal
     from ceremony.plan import Plan
     from ceremony.state import KeyRecord, State
     from ceremony.workspace import Workspace
     from hsm.pkcs11 import Module, PinProvider
 
 OnTouch = Callable[[str], None] | None
+
+
+class RootRole(Protocol):
+    """One role of a root: the key ids it lists and how many must sign."""
+
+    @property
+    def keyids(self) -> list[str]: ...
+
+    @property
+    def threshold(self) -> int: ...
+
+
+class SignedRoot(Protocol):
+    """The signed part of a root as every format's view has it (python-tuf's ``Root``,
+    ``NotaryRoot``): what the session, the steps and the views read of it."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def expires(self) -> datetime: ...
+
+    @property
+    def keys(self) -> Mapping[str, KeyView]: ...
+
+    @property
+    def roles(self) -> Mapping[str, RootRole]: ...
+
+
+class RootMetadata(Protocol):
+    """A root with its signatures, as every format's view has it (python-tuf's
+    ``Metadata[Root]``, ``NotaryMetadata``): ``signed`` and the bytes its signatures cover."""
+
+    @property
+    def signed(self) -> SignedRoot: ...
+
+    @property
+    def signed_bytes(self) -> bytes: ...
 
 
 class CeremonyView(Protocol):
@@ -124,9 +176,10 @@ class DetachedAdapter(Protocol):
 class Format(Protocol):
     """One metadata format bound to one ceremony (built by the session from the plan).
 
-    Root views (``Any`` below) are the format's own types: python-tuf's
-    ``Metadata[Root]`` for TUF, ``NotaryMetadata`` for notary; both have ``signed``
-    (with ``version``, ``keys``, ``roles``) and ``signed_bytes``. Keys are the format's key
+    Root views are the format's own types, read here as :class:`RootMetadata` (python-tuf's
+    ``Metadata[Root]`` for TUF, ``NotaryMetadata`` for notary: ``signed`` with ``version``,
+    ``expires``, ``keys``, ``roles``, and ``signed_bytes``); ``Any`` where a method takes a
+    root view back (the format reads its own type). Keys are the format's key
     views (``keyid``, ``unrecognized_fields`` with the ``x-ceremony-*`` facts). Caches a
     format keeps live on the format object, keyed by what they depend on in the state.
     """
@@ -155,7 +208,7 @@ class Format(Protocol):
         """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event."""
         ...
 
-    def key_from_record(self, rec: KeyRecord) -> Any:
+    def key_from_record(self, rec: KeyRecord) -> KeyView:
         """A key generated in this ceremony, as the format's key view."""
         ...
 
@@ -171,9 +224,15 @@ class Format(Protocol):
         """Which token to insert to sign with ``key``."""
         ...
 
+    def token_of(self, key: Any) -> tuple[str | None, str | None]:
+        """The label and serial of the token a root key was made on, as the root (or the
+        format's record of it) says: how a key kept from the previous root is matched with the
+        plan's token for its keyholder (``None`` where it says nothing)."""
+        ...
+
     # ---- previous chain ------------------------------------------------------------------
 
-    def previous_root(self) -> Any | None:
+    def previous_root(self) -> RootMetadata | None:
         """The newest trusted root this ceremony continues from, re-checked against the journal.
 
         Raises:
@@ -196,7 +255,7 @@ class Format(Protocol):
         """
         ...
 
-    def draft_metadata(self) -> Any:
+    def draft_metadata(self) -> RootMetadata:
         """The current draft with every journaled signature attached.
 
         Raises:
@@ -214,6 +273,12 @@ class Format(Protocol):
         Raises:
             WorkspaceError: the write failed.
         """
+        ...
+
+    def draft_roles(self, signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str, Any]], Any]]:
+        """Each role of a journaled draft's signed part (``draft-created``'s ``signed``, read
+        from the journal, so checked by the caller): its key entries (``keyid`` + the key as
+        the online key files give it) and its threshold, as the draft lists them."""
         ...
 
     def draft_file_digest(self, data: bytes, name: str) -> str | None:
@@ -234,7 +299,7 @@ class Format(Protocol):
 
     # ---- sign ----------------------------------------------------------------------------
 
-    def keys_of(self, keyholder: str) -> list[Any]:
+    def keys_of(self, keyholder: str) -> Sequence[KeyView]:
         """``keyholder``'s keys that count toward the draft's or the previous root's threshold
         (before the plan's compromised keys are taken out)."""
         ...
@@ -390,6 +455,63 @@ class FormatClass(Protocol):
     def with_names(self, root: Any, *named: Any) -> Any:
         """``root`` with the keyholder names the ``named`` roots carry for its keys (a format
         whose roots name no keyholders takes them from a travelling draft's sidecar)."""
+        ...
+
+    # ---- outside a ceremony: plan preview, emergency, transfer ------------------------------
+
+    targets_refusal: str | None  # why ``compromise --targets`` does not apply (None: it does)
+
+    def preview_warnings(self, plan: Plan, plan_dir: Path) -> list[str]:
+        """What the room is told of a plan's online key files before ``init`` (the TUI's plan
+        preview): nothing is written.
+
+        Raises:
+            PlanError: a key file is invalid or missing.
+        """
+        ...
+
+    def online_key_note(self, path: Path, name: str, data: bytes) -> str | None:
+        """``"NAME: ... public key ID"`` for an online public key file of this format arriving
+        in a bundle, checked (``None``: not this format's key file; the registry's default
+        format takes every file no other claims).
+
+        Raises:
+            PlanError: the file is this format's but is no usable public key.
+        """
+        ...
+
+    # ---- the record (from the journal and the workspace alone: no session, no token) -------
+
+    def record_key_file(self, event: Mapping[str, Any]) -> bytes:
+        """``keys/root-NAME.json`` as keygen wrote it, from its ``key-generated`` event data."""
+        ...
+
+    def record_sealers(self, ws: Workspace, events: list[Event]) -> list[tuple[str, str, Any]]:
+        """``(keyholder, keyid, key)`` for each root key that signed the published root and
+        whose token is known (the key with its ``x-ceremony-*`` facts in
+        ``unrecognized_fields``): who seals the journal.
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published or the previous root was changed.
+        """
+        ...
+
+    def record_check_published(self, ws: Workspace, events: list[Event], version: int,
+                               data: bytes, name: str) -> tuple[str | None, str | None]:
+        """Check published root ``version`` (``data``, already digest-checked against the
+        journal ``events`` up to its publication): the journaled draft, only journaled
+        signatures, every threshold met. ``(problem, None)`` or ``(None, the check passed)``."""
+        ...
+
+    def record_describe_published(self, ws: Workspace, events: list[Event]) -> list[str]:
+        """The last root published in ``events`` in words, with its threshold verdicts (the
+        report).
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published or the previous root was changed.
+        """
         ...
 
     rehearsal_scenarios: tuple[str, ...]

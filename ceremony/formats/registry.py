@@ -9,6 +9,7 @@ ceremony never loads notary's code (and the other way round).
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import cast
 
 from ceremony.errors import PlanError
@@ -59,3 +60,21 @@ def detect(data: bytes) -> FormatClass:
         if name != DEFAULT and klass.claims(data):
             return klass
     return format_class(DEFAULT)
+
+
+def online_key_note(path: Path, name: str, data: bytes) -> str:
+    """An online public key file arriving in a bundle, checked by the format whose key file it
+    is (the default format takes any file no other claims): ``"NAME: ... public key ID"``.
+
+    Raises:
+        PlanError: the file is no usable public key.
+    """
+    for fmt in FORMATS:
+        if fmt != DEFAULT:
+            note = format_class(fmt).online_key_note(path, name, data)
+            if note is not None:
+                return note
+    note = format_class(DEFAULT).online_key_note(path, name, data)
+    if note is None:  # pragma: no cover - the default format claims every file
+        raise PlanError(f"{name} is not a public key file")
+    return note

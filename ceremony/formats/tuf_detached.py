@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from securesystemslib.signer import Signature
 from tuf.api.metadata import Metadata, Root
@@ -22,8 +22,8 @@ class TufDetached:
 
     def document(self, fmt: Format) -> dict[str, Any]:
         """The draft (signed part only) and the previous root, as python-tuf dicts."""
-        md = fmt.draft_metadata()
-        prev = fmt.previous_root()
+        md = cast("Metadata[Root]", fmt.draft_metadata())  # the TUF format's own root views
+        prev = cast("Metadata[Root] | None", fmt.previous_root())
         return {"draft": Metadata(md.signed).to_dict(),
                 "previous": prev.to_dict() if prev else None}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,17 +22,18 @@ from tuf.api.metadata import Metadata, Root
 from ceremony import chain, keyids, online_check
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError
-from ceremony.formats import tuf as tuf_format
-from ceremony.formats.base import ThresholdStatus
+from ceremony.formats import tuf as tuf_format, tuf_record
+from ceremony.formats.base import ThresholdStatus, roles_in_signed
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
 from ceremony.formats.token_keys import open_root_key
 from ceremony.inputs import load_json
+from ceremony.journal import Event
 from ceremony.keyids import public_identity
-from ceremony.keys import key_from_crypto
+from ceremony.keys import key_from_crypto, load_public_key_file
 from ceremony.plan import Plan, client_warnings, load_online_keys, shared_online_keys
 from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, root_fingerprint
-from ceremony.workspace import atomic_write
+from ceremony.workspace import Workspace, atomic_write
 from hsm.pkcs11 import Module, PinProvider
 
 
@@ -165,6 +166,58 @@ class TufFormat:
         """A TUF root names its keyholders itself: ``root`` as it is."""
         return root
 
+    targets_refusal: ClassVar[str | None] = None  # compromise --targets reads TUF targets
+
+    @classmethod
+    def preview_warnings(cls, plan: Plan, plan_dir: Path) -> list[str]:
+        """An online key shared by two roles (the plan's key files read, nothing written).
+
+        Raises:
+            PlanError: a key file is invalid or missing.
+        """
+        return list(shared_online_keys(load_online_keys(plan, plan_dir)))
+
+    @classmethod
+    def online_key_note(cls, path: Path, name: str, data: bytes) -> str | None:
+        """A TUF public key file (any the other formats do not claim), checked.
+
+        Raises:
+            PlanError: not a usable public key file.
+        """
+        key = load_public_key_file(path, name).key
+        return f"{name}: public key {key.keyid[:16]} ({key.scheme})"
+
+    @classmethod
+    def record_key_file(cls, event: Mapping[str, Any]) -> bytes:
+        """``keys/root-NAME.json``: the key dict with its id, as keygen writes it."""
+        return tuf_record.key_file_bytes(event)
+
+    @classmethod
+    def record_sealers(cls, ws: Workspace, events: list[Event]) -> list[tuple[str, str, Any]]:
+        """The root keys that signed the published root and name their token (``x-`` fields).
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published or the previous root was changed.
+        """
+        return list(tuf_record.sealers(ws, events))
+
+    @classmethod
+    def record_check_published(cls, ws: Workspace, events: list[Event], version: int,
+                               data: bytes, name: str) -> tuple[str | None, str | None]:
+        """The published root is the journaled draft, journaled signatures only, at threshold."""
+        return tuf_record.check_published(ws, events, version, data, name)
+
+    @classmethod
+    def record_describe_published(cls, ws: Workspace, events: list[Event]) -> list[str]:
+        """The last published root in words, with its threshold verdicts.
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the published or the previous root was changed.
+        """
+        return tuf_record.describe_published(ws, events)
+
     rehearsal_scenarios: ClassVar[tuple[str, ...]] = (
         "bootstrap", "targets-rotation", "root-rotation", "emergency-targets", "emergency-root")
 
@@ -200,8 +253,7 @@ class TufFormat:
 
     def key_file_from_event(self, event: dict[str, Any]) -> bytes:
         """``keys/root-NAME.json``: the key dict with its id, as keygen writes it."""
-        return json.dumps({"keyid": event["keyid"], **event["key"]}, indent=1,
-                          sort_keys=True).encode()
+        return tuf_record.key_file_bytes(event)
 
     def key_from_record(self, rec: KeyRecord) -> Key:
         """A key generated in this ceremony, as a securesystemslib ``Key``."""
@@ -218,6 +270,11 @@ class TufFormat:
     def token_hint(self, key: Any) -> str:
         """Which token to insert, from the key's ``x-`` fields."""
         return tuf_format.token_hint(key)
+
+    def token_of(self, key: Any) -> tuple[str | None, str | None]:
+        """The token label and serial in the key's ``x-`` fields."""
+        f = key.unrecognized_fields
+        return f.get(tuf_format.X_TOKEN_LABEL), f.get(tuf_format.X_TOKEN_SERIAL)
 
     # ---- previous chain --------------------------------------------------------------------
 
@@ -299,6 +356,10 @@ class TufFormat:
         """
         md = self.draft_metadata()
         atomic_write(self.view.ws.draft_path(md.signed.version), tuf_format.to_bytes(md))
+
+    def draft_roles(self, signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str, Any]], Any]]:
+        """Each role's key entries and threshold, as the draft's ``roles`` and ``keys`` list them."""
+        return roles_in_signed(signed)
 
     def draft_file_digest(self, data: bytes, name: str) -> str | None:
         """The digest of the signed part of a draft file as read back.

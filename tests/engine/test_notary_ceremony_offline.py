@@ -202,3 +202,20 @@ def test_the_network_guard_catches_the_online_client() -> None:
     with (pytest.raises(AssertionError, match="the offline ceremony tried to open a socket"), no_network(),
           pytest.raises(RemoteError)):
         fetch_server_key(NotaryServer("https://127.0.0.1:9", timeout=1), "example.com/app", "timestamp")
+
+
+def test_compromise_targets_is_refused_for_a_notary_collection(hsm: SoftHsm,
+                                                               tmp_path: Path) -> None:
+    """``compromise --targets`` reads TUF targets metadata; a notary format says so (its
+    ``targets_refusal``), before the file is read, and nothing is written."""
+    hsm.make("tok-alice")
+    keys, targets = online_keys(tmp_path / "keys")
+    ws = tmp_path / "ws"
+    run(hsm, ws, write_plan(tmp_path, "v1", keys, targets))
+    journal = (ws / "journal.jsonl").read_bytes()
+    r = cli("compromise", ws, "--key", "abcdef0123", "--targets", tmp_path / "missing.json",
+            "--out", tmp_path / "e")
+    assert (r.code, r.err.splitlines()[0]) == (
+        64, "error: --targets reads TUF targets metadata; a Notary collection's delegations are "
+            "removed with `notary delegation remove` on the online side")
+    assert not (tmp_path / "e").exists() and (ws / "journal.jsonl").read_bytes() == journal
