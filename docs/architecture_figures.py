@@ -41,7 +41,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # the Format implementations: they walk chains and check attestations through the checks above
     ("formats", ("ceremony.formats.tuf_format", "ceremony.formats.tuf_detached", "ceremony.formats.token_keys",
                  "ceremony.formats.notary", "ceremony.formats.notary_chain", "ceremony.formats.notary_record",
-                 "ceremony.formats.notary_detached", "ceremony.formats.notary_sign")),
+                 "ceremony.formats.notary_detached", "ceremony.formats.notary_sign",
+                 "ceremony.formats.tuf_record")),
     ("transport", ("ceremony.transport", "ceremony.online")),
     ("session", ("ceremony.session", "ceremony.integrity")),
     ("steps", ("ceremony.steps", "ceremony.preflight", "ceremony.pin_audit", "ceremony.witness",
