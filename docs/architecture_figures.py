@@ -82,6 +82,8 @@ def main() -> None:
           f"{sum(1 for p in g.modules.values() for _ in p.open(encoding='utf-8'))} lines")
     if unknown:
         print("NOT IN ANY LAYER (add them to LAYERS):", ", ".join(unknown))
+    tests = sorted((ROOT / "tests").rglob("test_*.py"))
+    print(f"{len(tests)} test files in {len({t.parent for t in tests})} folders under tests/")
 
     print("\n== import statements (every import in ceremony/ and hsm/, stdlib and third party too)")
     c = Counter(kind(i) for i in g.imports)
