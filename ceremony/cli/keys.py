@@ -21,8 +21,8 @@ from ceremony.cli.common import (
     pin as _pin,
     token_opts,
 )
+from ceremony.cli.trust import add_trust_options, trusted_root_lines
 from ceremony.cli.yubikey import add_keygen_options, keygen_kwargs, keygen_lines, sign_kwargs
-from ceremony.cli_trust import add_trust_options, trusted_root_lines
 from ceremony.errors import StateError
 from ceremony.fingerprint import digest_words, fingerprint_words
 

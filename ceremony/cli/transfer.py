@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ceremony.cli.common import Add, emit as _emit, open_session
-from ceremony.cli_trust import add_trust_options
+from ceremony.cli.trust import add_trust_options
 from ceremony.errors import UsageError
 
 
