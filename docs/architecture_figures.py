@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("views", ("ceremony.seal", "ceremony.record", "ceremony.record_check", "ceremony.record_write",
                "ceremony.compare", "ceremony.next_step", "ceremony.status", "ceremony.script")),
     ("operations", ("ceremony.flows",)),
-    ("faces", ("ceremony.cli", "ceremony.cli_trust", "ceremony.tui")),
+    ("faces", ("ceremony.cli", "ceremony.tui")),
 ]
 ORDER = [name for name, _ in LAYERS]
 TOP_PACKAGE = "ceremony"  # ceremony/__init__.py: only __version__; counted with base
