@@ -26,6 +26,7 @@ from ceremony.plan import ONLINE_ROLES, Plan, format_duration
 from ceremony.workspace import atomic_write
 
 if TYPE_CHECKING:  # a top import would be a cycle: ceremony.session imports this module
+    from ceremony.formats.protocol import SignedRoot
     from ceremony.session import Session
 
 EMERGENCY_ROOT_EXPIRY = timedelta(days=90)
@@ -105,7 +106,7 @@ def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
     return Delegations(md.signed.version, by_key)
 
 
-def current_root(c: Session) -> Root:
+def current_root(c: Session) -> SignedRoot:
     """The root the compromise is measured against: the newest published, else the previous."""
     if c.state.published:
         return c.draft_metadata().signed
@@ -116,7 +117,7 @@ def current_root(c: Session) -> Root:
     return prev.signed
 
 
-def assess(root: Root, plan: Plan, keys: list[str] | None = None,
+def assess(root: SignedRoot, plan: Plan, keys: list[str] | None = None,
            keyholders: list[str] | None = None, role: str | None = None,
            delegations: Delegations | None = None) -> Assessment:
     """Work out what to change for compromised keys, keyholders or a whole role.

@@ -267,7 +267,7 @@ class Session:
 
     # ---- previous root (rotations) ---------------------------------------------
 
-    def previous_root(self) -> Any | None:  # a RootMetadata; status, compromise, tui read it as TUF's
+    def previous_root(self) -> RootMetadata | None:
         """The newest trusted root this ceremony continues from, re-checked against the journal
         (the format's root view).
 
@@ -345,7 +345,7 @@ class Session:
         """The online roles' public keys as copied in at init (the format's key views)."""
         return self.format.online_keys()
 
-    def draft_metadata(self) -> Any:  # a RootMetadata; tui/screens/draft reads it as TUF's
+    def draft_metadata(self) -> RootMetadata:
         """The current draft with every journaled signature attached (the format's root view).
 
         Raises:

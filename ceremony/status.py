@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tuf.api.metadata import Root
-
 from ceremony.compromise import describe_declared
 from ceremony.formats.base import ThresholdStatus
 from ceremony.next_step import NextStep, next_step, published_exports
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
+    from ceremony.formats.protocol import SignedRoot
     from ceremony.session import Session
 
 
@@ -88,7 +87,7 @@ class StatusReport:
                               "warn": e.warn, "expired": e.expired} for e in self.expiries]}
 
 
-def expiries(root: Root, online: dict[str, dict[str, Any]], window: timedelta,
+def expiries(root: SignedRoot, online: dict[str, dict[str, Any]], window: timedelta,
              now: datetime | None = None) -> list[Expiry]:
     """Every role's expiry that is known offline: root's, and the online roles' from the
     metadata the ceremony continued from (``init --previous``)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ceremony.compromise import assess, current_root, delegations_of, read_targets, write_plan
 from ceremony.errors import UsageError
@@ -12,6 +12,9 @@ from ceremony.formats import tuf as tuf_format
 from ceremony.formats.registry import format_class
 from ceremony.plan import ONLINE_ROLES
 from ceremony.session import Session
+
+if TYPE_CHECKING:  # a type only: python-tuf is loaded by the compromise check itself
+    from tuf.api.metadata import Root
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ def respond(c: Session, *, keys: list[str] | None = None, keyholders: list[str] 
         refusal = format_class(c.plan.format).targets_refusal
         if refusal is not None:
             raise UsageError(refusal)
-        delegations = delegations_of(root, read_targets(Path(targets)), str(targets))
+        # only a format without a targets refusal gets here: TUF, whose root view is python-tuf's
+        delegations = delegations_of(cast("Root", root), read_targets(Path(targets)), str(targets))
     a = assess(root, c.plan, keys=keys, keyholders=keyholders, role=role, delegations=delegations)
     if not a.needs_root_change:
         return a, None

@@ -18,7 +18,6 @@ from textual.widgets import Static
 
 from ceremony import record
 from ceremony.fingerprint import digest_words
-from ceremony.formats import tuf as tuf_format
 from ceremony.session import Session
 from ceremony.tui.flow import DRAFT_APPROVED, Step
 from ceremony.tui.screens.base import StepScreen
@@ -29,17 +28,12 @@ def draft_text(c: Session) -> Text:
     """The draft as the room reviews it (engine and formats do the describing)."""
     from ceremony.status import ceremony_status  # lazy: ceremony.status (~2 ms), which the TUI loads nowhere else
     md = c.draft_metadata()
-    prev = c.previous_root()
     t = Text()
     t.append(f"Draft root v{md.signed.version}\n", style="bold")
     t.append("digest words: ")
     t.append(digest_words(str(c.state.draft_digest)) + "\n", style="bold")
     t.append(f"digest {c.state.draft_digest}\n\n", style="dim")
-    if hasattr(c, "describe"):  # formats with their own words (Notary)
-        content, changes = c.describe(), c.changes()
-    else:
-        content = tuf_format.describe_root(md.signed)
-        changes = tuf_format.diff_roots(prev.signed if prev else None, md.signed)
+    content, changes = c.describe(md), c.changes(md)  # the format's own words
     t.append("Content\n", style="bold underline")
     t.append("\n".join(content) + "\n\n")
     t.append("Changes\n", style="bold underline")
@@ -56,10 +50,12 @@ def diff_text(c: Session) -> Text:
     """Unified diff of the previous root's signed part against the draft's."""
     md = c.draft_metadata()
     prev = c.previous_root()
-    if not hasattr(md.signed, "to_dict"):
+    to_dict = getattr(md.signed, "to_dict", None)  # a JSON view, where the format has one
+    if to_dict is None:
         return Text("(no JSON diff for this format)", style="dim")
-    new = json.dumps(md.signed.to_dict(), indent=1, sort_keys=True).splitlines()
-    old = json.dumps(prev.signed.to_dict(), indent=1, sort_keys=True).splitlines() if prev else []
+    new = json.dumps(to_dict(), indent=1, sort_keys=True).splitlines()
+    old_dict = getattr(prev.signed, "to_dict", None) if prev else None
+    old = json.dumps(old_dict(), indent=1, sort_keys=True).splitlines() if old_dict else []
     t = Text()
     t.append("Diff of the signed content" + (f" (v{prev.signed.version} -> draft)" if prev else
                                             " (new repository: all added)") + "\n",
