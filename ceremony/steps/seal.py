@@ -14,6 +14,7 @@ from ceremony import integrity
 from ceremony.errors import StateError
 from ceremony.events import SEAL_SIGNATURE, Recorder, Sealed, SealSignature, parse
 from ceremony.formats import tuf as tuf_format
+from ceremony.formats.protocol import OnTouch
 from ceremony.formats.token_keys import open_root_key
 from ceremony.preflight import require_preflight
 from ceremony.record_write import write_record
@@ -29,6 +30,7 @@ from ceremony.seal import (
 from ceremony.session import Session
 from ceremony.witness import require_witnesses
 from hsm.algorithms import get_algorithm
+from hsm.pkcs11 import Module, PinProvider
 from hsm.uri import parse_uri
 from hsm.verify import verify_raw
 
@@ -56,7 +58,8 @@ def sealed(c: Recorder, seq: int, head: str, ceremony_id: str,
     c.append(Sealed(seq=seq, head=head, ceremony_id=ceremony_id, signatures=signatures))
 
 
-def seal_sign(c: Session, keyholder: str, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
+def seal_sign(c: Session, keyholder: str, module: Module, pin: PinProvider, *,
+              on_touch: OnTouch = None) -> SealStatus:
     """Sign the journal head with ``keyholder``'s key(s), each signature journaled.
 
     A YubiKey key signs through ykcs11 (a PIN per signature) and calls ``on_touch``
@@ -138,7 +141,7 @@ def seal_finish(c: Session) -> SealStatus:
     return seal_status(c.ws, c.journal.events)
 
 
-def seal(c: Session, module: Any, pin: Any, *, on_touch: Any = None) -> SealStatus:
+def seal(c: Session, module: Module, pin: PinProvider, *, on_touch: OnTouch = None) -> SealStatus:
     """Seal with every signer's token (all present, as in a scripted rehearsal).
 
     Idempotent: on a sealed ceremony it only rewrites ``record/`` (a crash
