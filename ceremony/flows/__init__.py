@@ -19,10 +19,11 @@ the engine, YubiKey provisioning, the remote signer) for every command that uses
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING
+
+from ceremony.lazy import package_attributes
 
 if TYPE_CHECKING:  # the types, for mypy; at run time __getattr__ loads each on first use
     from ceremony.flows.audit import (
@@ -143,23 +144,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Load the submodule defining ``name`` on first use, and keep the name here.
-
-    Raises:
-        AttributeError: ``name`` is not part of the package's surface.
-    """
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # lazy: each flows module on first use (the record, the engine, QR, YubiKey provisioning)
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
+__getattr__, __dir__ = package_attributes(__name__, globals(), _HOME)
 
 
 class _Package(types.ModuleType):

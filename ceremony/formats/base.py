@@ -122,3 +122,12 @@ class ThresholdStatus:
         """Plain data for ``--json``."""
         return {"version": self.version, "verified": self.verified, "new": self.new.to_dict(),
                 "old": self.old.to_dict() if self.old else None, "old_required": self.old_required}
+
+
+def published_verdict(st: ThresholdStatus, name: str) -> tuple[str | None, str | None]:
+    """What ``record verify`` says of a published root file ``metadata/NAME`` at the thresholds
+    ``st`` (every format's record check): a problem, or the sentence of a check that passed."""
+    if not st.verified:
+        return f"metadata/{name} is not signed at threshold: " + "; ".join(st.lines()), None
+    return None, (f"metadata/{name} is the journaled draft, signed at threshold "
+                  f"({'; '.join(st.lines())})")

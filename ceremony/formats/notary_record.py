@@ -28,6 +28,7 @@ from ceremony.chain import read_root_file
 from ceremony.errors import StateError, VerificationError
 from ceremony.events import DRAFT_CREATED, KEY_GENERATED, PUBLISHED, SIGNATURE_ADDED
 from ceremony.formats import tuf as tuf_format
+from ceremony.formats.base import published_verdict
 from ceremony.formats.notary_files import SIDECAR, read_sidecar, yubikey_identity
 from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot, status
 
@@ -175,10 +176,7 @@ def check_published(ws: Any, events: list[Any], version: int, data: bytes,
                     check_expiry=False)
     except VerificationError as err:
         return err.message, None
-    if not st.verified:
-        return f"metadata/{name} is not signed at threshold: " + "; ".join(st.lines()), None
-    return None, (f"metadata/{name} is the journaled draft, signed at threshold "
-                  f"({'; '.join(st.lines())})")
+    return published_verdict(st, name)
 
 
 def describe_published(ws: Any, events: list[Any]) -> list[str]:

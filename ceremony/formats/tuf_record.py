@@ -21,6 +21,7 @@ from ceremony import chain
 from ceremony.errors import StateError, VerificationError
 from ceremony.events import PUBLISHED, DraftCreated, Published, SignatureAdded, parse
 from ceremony.formats import tuf as tuf_format
+from ceremony.formats.base import published_verdict
 from ceremony.journal import Event
 from ceremony.workspace import Workspace
 
@@ -115,10 +116,7 @@ def check_published(ws: Workspace, events: list[Event], version: int, data: byte
         st = tuf_format.status(md, prev.signed if prev else None)
     except VerificationError as err:
         return err.message, None
-    if not st.verified:
-        return f"metadata/{name} is not signed at threshold: " + "; ".join(st.lines()), None
-    return None, (f"metadata/{name} is the journaled draft, signed at threshold "
-                  f"({'; '.join(st.lines())})")
+    return published_verdict(st, name)
 
 
 def describe_published(ws: Workspace, events: list[Event]) -> list[str]:
