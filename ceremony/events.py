@@ -380,8 +380,21 @@ def _flat(data: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     return digests, summary
 
 
+class _Flat(Event):
+    """An event the record tells as a plain record (exports, imports, a set-aside line): its
+    ``*sha256`` members are its digests, the rest a ``k=v`` summary (:func:`_flat`)."""
+
+    def digests(self) -> dict[str, str]:
+        """The ``*sha256`` members."""
+        return _flat(self.to_data())[0]
+
+    def sentence(self, words: Words) -> str:
+        """The other members, ``k=v``."""
+        return _flat(self.to_data())[1]
+
+
 @dataclass(frozen=True)
-class Exported(Event):
+class Exported(_Flat):
     """A bundle that left the room: what, how, where, its digest and its files' digests."""
 
     TYPE: ClassVar[str] = "exported"
@@ -391,31 +404,15 @@ class Exported(Event):
     bundle_sha256: str
     files: dict[str, str]
 
-    def digests(self) -> dict[str, str]:
-        """The bundle's digest."""
-        return _flat(self.to_data())[0]
-
-    def sentence(self, words: Words) -> str:
-        """Kind, transport and target."""
-        return _flat(self.to_data())[1]
-
 
 @dataclass(frozen=True)
-class Imported(Event):
+class Imported(_Flat):
     """A bundle brought into the room and applied: its kind and digests."""
 
     TYPE: ClassVar[str] = "imported"
     kind: str
     bundle_sha256: str
     files: dict[str, str]
-
-    def digests(self) -> dict[str, str]:
-        """The bundle's digest."""
-        return _flat(self.to_data())[0]
-
-    def sentence(self, words: Words) -> str:
-        """The kind."""
-        return _flat(self.to_data())[1]
 
 
 @dataclass(frozen=True)
@@ -566,7 +563,7 @@ class PinAttempt(Event):
 
 
 @dataclass(frozen=True)
-class JournalRecovered(Event):
+class JournalRecovered(_Flat):
     """An incomplete last journal line set aside (``Journal.recover``); not folded."""
 
     TYPE: ClassVar[str] = "journal-recovered"
@@ -575,14 +572,6 @@ class JournalRecovered(Event):
     size: int
     after_seq: int
     reason: str
-
-    def digests(self) -> dict[str, str]:
-        """The set-aside bytes' digest."""
-        return _flat(self.to_data())[0]
-
-    def sentence(self, words: Words) -> str:
-        """Where the bytes went, and why."""
-        return _flat(self.to_data())[1]
 
 
 #: Any journal event (for exhaustive ``match`` in consumers).
