@@ -101,7 +101,10 @@ def test_the_sealed_workspace_still_verifies_and_refuses_more(hsm: SoftHsm, tmp_
     assert "record verified: 23 journal lines" in verified
     assert "threshold met" in ok(cli("status", ws))
     refused = cli("sign", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file)
-    assert refused.code == 8 and "the ceremony is sealed" in refused.err
+    assert refused.code == 8, refused.err
+    assert refused.err.splitlines()[-2:] == [
+        "error: the ceremony is sealed; nothing more can be done in this workspace",
+        "hint: start a new workspace (e.g. init --previous) for the next change"]
     assert journal.read(ws / "journal.jsonl")[-1].type == events.SEALED  # nothing appended
 
 
