@@ -12,7 +12,7 @@ from typing import Any
 
 from ceremony import integrity
 from ceremony.errors import StateError
-from ceremony.events import SEAL_SIGNATURE, Recorder, Sealed, SealSignature, parse
+from ceremony.events import SEAL_SIGNATURE, Sealed, SealSignature, parse
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.protocol import OnTouch
 from ceremony.formats.token_keys import open_root_key
@@ -33,29 +33,6 @@ from hsm.algorithms import get_algorithm
 from hsm.pkcs11 import Module, PinProvider
 from hsm.uri import parse_uri
 from hsm.verify import verify_raw
-
-
-def seal_signature(c: Recorder, keyholder: str, keyid: str, seq: int, head: str, sig: str,
-                   algorithm: str, token_serial: str | None) -> None:
-    """Journal ``keyholder``'s seal signature (hex ``sig``) over journal line ``seq``.
-
-    Raises:
-        StateError: the ceremony is sealed.
-        WorkspaceError: the journal cannot be written.
-    """
-    c.append(SealSignature(keyholder=keyholder, keyid=keyid, seq=seq, head=head, sig=sig,
-                           algorithm=algorithm, token_serial=token_serial))
-
-
-def sealed(c: Recorder, seq: int, head: str, ceremony_id: str,
-           signatures: list[dict[str, Any]]) -> None:
-    """Journal the seal of journal line ``seq`` with every signature over its ``head``.
-
-    Raises:
-        StateError: the ceremony is sealed already.
-        WorkspaceError: the journal cannot be written.
-    """
-    c.append(Sealed(seq=seq, head=head, ceremony_id=ceremony_id, signatures=signatures))
 
 
 def seal_sign(c: Session, keyholder: str, module: Module, pin: PinProvider, *,
@@ -103,8 +80,9 @@ def seal_sign(c: Session, keyholder: str, module: Module, pin: PinProvider, *,
                                  expected_public=public)
         sig = tk.sign_raw(payload)  # verified by the token layer too
         verify_raw(public, get_algorithm(f[tuf_format.X_ALGORITHM]), payload, sig, keyholder)
-        seal_signature(c, keyholder, s.keyid, target.seq, target.hash, sig.hex(),
-                                  f[tuf_format.X_ALGORITHM], tk.token.serial)
+        c.append(SealSignature(keyholder=keyholder, keyid=s.keyid, seq=target.seq,
+                               head=target.hash, sig=sig.hex(),
+                               algorithm=f[tuf_format.X_ALGORITHM], token_serial=tk.token.serial))
     return seal_status(c.ws, c.journal.events)
 
 
@@ -136,7 +114,8 @@ def seal_finish(c: Session) -> SealStatus:
          "token_serial": t.token_serial}
         for t in (parse(e) for e in events if e.type == SEAL_SIGNATURE)
         if isinstance(t, SealSignature) and t.head == status.head]
-    sealed(c, status.seq, status.head, c.state.init["ceremony_id"], sigs)
+    c.append(Sealed(seq=status.seq, head=status.head, ceremony_id=c.state.init["ceremony_id"],
+                    signatures=sigs))
     write_record(c.ws)
     return seal_status(c.ws, c.journal.events)
 
