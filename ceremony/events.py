@@ -114,6 +114,21 @@ class Event:
 # ---- the events, in the order a ceremony usually produces them -----------------------------
 
 
+class _KeyholderStep(Event):
+    """An event of a keyholder's token step: the keyholder acted, with the token's serial."""
+
+    keyholder: str  # declared by each event class, in its own field order
+    token_serial: str | None
+
+    def actor(self) -> str:
+        """The keyholder."""
+        return self.keyholder
+
+    def token(self) -> str | None:
+        """The token's serial."""
+        return self.token_serial
+
+
 @dataclass(frozen=True)
 class Initialized(Event):
     """``ceremony init``: the plan's digest, the online keys, the previous root, the tool."""
@@ -185,7 +200,7 @@ class Preflight(Event):
 
 
 @dataclass(frozen=True)
-class KeygenIntent(Event):
+class KeygenIntent(_KeyholderStep):
     """A keygen about to touch a token: the random CKA_ID it will use (resumable after a crash).
 
     A YubiKey's intent also says the device, the mode (provision or adopt), the slot, the
@@ -214,10 +229,6 @@ class KeygenIntent(Event):
                 data.setdefault(name, getattr(self, name))
         return data
 
-    def actor(self) -> str:
-        """The keyholder."""
-        return self.keyholder
-
     def token(self) -> str | None:
         """The token's serial, else its label."""
         if self.device == "yubikey":
@@ -236,7 +247,7 @@ class KeygenIntent(Event):
 
 
 @dataclass(frozen=True)
-class KeyGenerated(Event):
+class KeyGenerated(_KeyholderStep):
     """A root key made (or adopted) on a token: its public key and where it lives."""
 
     TYPE: ClassVar[str] = "key-generated"
@@ -250,14 +261,6 @@ class KeyGenerated(Event):
     uri: str
     device: str | None = _optional()  # "yubikey"; absent: a PKCS#11 token
     attestation: dict[str, Any] | None = _optional()  # YubiKeys: mode, verdict, trust
-
-    def actor(self) -> str:
-        """The keyholder."""
-        return self.keyholder
-
-    def token(self) -> str | None:
-        """The token's serial."""
-        return self.token_serial
 
     def digests(self) -> dict[str, str]:
         """The key id."""
@@ -276,7 +279,7 @@ class KeyGenerated(Event):
 
 
 @dataclass(frozen=True)
-class KeygenRecovered(Event):
+class KeygenRecovered(_KeyholderStep):
     """A resumed keygen removed what its interrupted attempt left on the token."""
 
     TYPE: ClassVar[str] = "keygen-recovered"
@@ -286,10 +289,6 @@ class KeygenRecovered(Event):
     token_serial: str | None
     removed: list[dict[str, Any]]
     adopted: bool
-
-    def actor(self) -> str:
-        """The keyholder."""
-        return self.keyholder
 
     def token(self) -> str | None:
         """The token's serial, else its label."""
@@ -323,7 +322,7 @@ class DraftCreated(Event):
 
 
 @dataclass(frozen=True)
-class SignatureAdded(Event):
+class SignatureAdded(_KeyholderStep):
     """A verified signature over the current draft, made here or imported (detached)."""
 
     TYPE: ClassVar[str] = "signature-added"
@@ -333,14 +332,6 @@ class SignatureAdded(Event):
     draft: str | None
     token_serial: str | None
     imported: str | None = _optional()  # the detached signature's file name
-
-    def actor(self) -> str:
-        """The keyholder."""
-        return self.keyholder
-
-    def token(self) -> str | None:
-        """The token's serial."""
-        return self.token_serial
 
     def digests(self) -> dict[str, str]:
         """The draft signed and the key."""
@@ -439,7 +430,7 @@ class Confirmed(Event):
 
 
 @dataclass(frozen=True)
-class SealSignature(Event):
+class SealSignature(_KeyholderStep):
     """A keyholder's signature over the journal head, with the token that signed the root."""
 
     TYPE: ClassVar[str] = "seal-signature"
@@ -450,14 +441,6 @@ class SealSignature(Event):
     sig: str
     algorithm: str
     token_serial: str | None
-
-    def actor(self) -> str:
-        """The keyholder."""
-        return self.keyholder
-
-    def token(self) -> str | None:
-        """The token's serial."""
-        return self.token_serial
 
     def digests(self) -> dict[str, str]:
         """The head sealed and the key."""
@@ -534,7 +517,7 @@ class WitnessSigned(Event):
 
 
 @dataclass(frozen=True)
-class PinAttempt(Event):
+class PinAttempt(_KeyholderStep):
     """A PIN asked for by a token step, and what became of it (``ceremony.pin_audit``); never
     the PIN."""
 
@@ -545,14 +528,6 @@ class PinAttempt(Event):
     token_serial: str | None
     outcome: str
     attempts_left_before: int | None = _optional()
-
-    def actor(self) -> str:
-        """The keyholder whose step asked."""
-        return self.keyholder
-
-    def token(self) -> str | None:
-        """The token's serial."""
-        return self.token_serial
 
     def sentence(self, words: Words) -> str:
         """The token, the outcome, the step and the tries left."""
