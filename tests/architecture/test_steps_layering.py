@@ -67,10 +67,16 @@ def test_the_core_events_are_journaled_by_the_steps_alone() -> None:
         if path in allowed:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                built = {node.func.id} | ({node.args[0].id} if node.func.id == "build" and node.args
-                                         and isinstance(node.args[0], ast.Name) else set())
-                for name in built & core - outside.get(path, set()):  # ``X(...)``, ``build(X, ...)``
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func.id if isinstance(node.func, ast.Name) else \
+                node.func.attr if isinstance(node.func, ast.Attribute) else None
+            if func is not None:  # ``X(...)``, ``events.X(...)``, ``build(X, ...)``
+                arg = node.args[0] if node.args else None
+                built = {func} | ({arg.id} if func == "build" and isinstance(arg, ast.Name)
+                                  else {arg.attr} if func == "build" and isinstance(arg, ast.Attribute)
+                                  else set())
+                for name in built & core - outside.get(path, set()):
                     found.setdefault(str(path.relative_to(ROOT)), set()).add(name)
     assert found == {}
 
