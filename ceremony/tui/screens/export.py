@@ -30,7 +30,7 @@ USB, QR_FILES, QR_SHOW, SEAL = "usb", "qr", "show", "seal"
 
 def usb_choice(app: Any, c: Session | None, label: str) -> tuple[Choice, list[str]]:
     """The USB choice, prefilled with the first removable drive, and a note listing them all."""
-    mounts = flows.removable_mounts(getattr(app, "probes", None))
+    mounts = flows.removable_mounts(app.probes)
     notes = ["Removable drives: " + "; ".join(f"{m.mountpoint} ({m.device})" for m in mounts)
              if mounts else "USB: no removable drive is mounted; name any existing folder."]
     default = str(mounts[0].mountpoint) if mounts else ""
