@@ -109,7 +109,7 @@ def ceremony_status(c: Session) -> StatusReport:
                           st.draft["version"] if st.draft else None, None, list(st.published))
     prev = c.previous_root()
     report.compromised = describe_declared(c)
-    torn = getattr(c.journal, "torn", None)
+    torn = c.journal.torn
     report.torn_bytes = len(torn.data) if torn is not None else 0
     if st.draft:
         report.thresholds = c.status()

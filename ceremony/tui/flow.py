@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from ceremony import next_step as nxt
 from ceremony.errors import VerificationError
 from ceremony.flows.witnesses import ENROL, PUBLISH, SEAL
-from ceremony.formats import tuf as tuf_format
 from ceremony.next_step import DRAFT_APPROVED as DRAFT_APPROVED, seal_started as seal_started
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
@@ -86,7 +85,7 @@ def signing_candidates(c: CeremonySession) -> list[str]:
     prev = c.previous_root()
     if prev is not None:
         for keyid in prev.signed.roles["root"].keyids:
-            name = tuf_format.keyholder_of(prev.signed.keys[keyid])
+            name = c.format.keyholder_of(prev.signed.keys[keyid])
             if name and name not in names:
                 names.append(name)
     out = []

@@ -61,3 +61,22 @@ def test_status_loads_neither_flows_nor_the_steps(tmp_path: Path) -> None:
     assert not {m for m in loaded if m.startswith(("ceremony.flows", "ceremony.engine"))}, loaded
     assert not {m for m in loaded if m.startswith("ceremony.steps")}, loaded
     assert not {"ceremony.record", "ceremony.seal", "ceremony.preflight"} & loaded, loaded
+
+
+def test_the_type_checking_imports_match_the_name_map() -> None:
+    """The ``if TYPE_CHECKING:`` imports (what mypy sees) and ``_HOME`` (what runs) list the same
+    names from the same modules: the package states each twice, this keeps the two in step."""
+    import ast
+
+    import ceremony.flows as flows
+    tree = ast.parse((ROOT / "ceremony" / "flows" / "__init__.py").read_text())
+    typed: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module, ast.dump(imp)
+                assert imp.module.startswith("ceremony.flows."), imp.module
+                for alias in imp.names:
+                    assert alias.asname is None, alias.name
+                    typed[alias.name] = imp.module.removeprefix("ceremony.flows.")
+    assert typed == flows._HOME

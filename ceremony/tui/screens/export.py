@@ -20,7 +20,6 @@ from textual.widgets.option_list import Option
 
 from ceremony import flows
 from ceremony.events import PUBLISHED
-from ceremony.session import Session
 from ceremony.tui.flow import Step
 from ceremony.tui.screens.base import StepScreen
 from ceremony.tui.screens.transfer import Choice, TransferScreen
@@ -28,9 +27,9 @@ from ceremony.tui.screens.transfer import Choice, TransferScreen
 USB, QR_FILES, QR_SHOW, SEAL = "usb", "qr", "show", "seal"
 
 
-def usb_choice(app: Any, c: Session | None, label: str) -> tuple[Choice, list[str]]:
+def usb_choice(app: Any, label: str) -> tuple[Choice, list[str]]:
     """The USB choice, prefilled with the first removable drive, and a note listing them all."""
-    mounts = flows.removable_mounts(getattr(app, "probes", None))
+    mounts = flows.removable_mounts(app.probes)
     notes = ["Removable drives: " + "; ".join(f"{m.mountpoint} ({m.device})" for m in mounts)
              if mounts else "USB: no removable drive is mounted; name any existing folder."]
     default = str(mounts[0].mountpoint) if mounts else ""
@@ -102,7 +101,7 @@ class ExportScreen(StepScreen):
             from ceremony.tui.screens.qrshow import show_bundle
             show_bundle(self, c, f"root v{c.state.published[-1]}", lambda _r: self.show())
         elif what == USB:
-            choice, notes = usb_choice(self.app, c, "USB stick or folder")
+            choice, notes = usb_choice(self.app, "USB stick or folder")
             self.app.push_screen(TransferScreen("Where is the USB stick?", [choice], notes),
                                  self.go)
         elif what == QR_FILES:

@@ -8,7 +8,7 @@ never retried by the tool.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -17,6 +17,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+if TYPE_CHECKING:
+    from hsm.pkcs11 import TokenInfo
 
 STATE_WORDS = {
     "ok": "ok: no failed attempts reported",
@@ -48,16 +51,16 @@ class PinScreen(ModalScreen[str | None]):
     #pin { margin: 1 0 0 0; }
     """
 
-    def __init__(self, info: object) -> None:
+    def __init__(self, info: TokenInfo) -> None:
         super().__init__()
         self.info = info
 
     def compose(self) -> ComposeResult:
         info = self.info
-        state = getattr(info, "pin_state", "ok")
-        t = Text("PIN for ", style="bold") + Text(info.describe(), style="bold")  # type: ignore[attr-defined]
+        state = info.pin_state
+        t = Text("PIN for ", style="bold") + Text(info.describe(), style="bold")
         t += Text(f"\nPIN state: {STATE_WORDS.get(state, state)}")
-        left = getattr(info, "pin_attempts_left", None)  # tokens that can tell (YubiKey PIV)
+        left = info.pin_attempts_left  # tokens that can tell (YubiKey PIV)
         if left is not None:
             t += Text(f"\nAttempts left before the PIN locks: {left}",
                       style="bold red" if left <= 1 else "bold")

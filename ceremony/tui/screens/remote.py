@@ -179,7 +179,7 @@ class RemoteSignScreen(StepScreen):
             return
         # lazy: the export step's screen (~1 ms), which a keyholder elsewhere needs only to send back
         from ceremony.tui.screens.export import usb_choice
-        usb, notes = usb_choice(self.app, None, "USB stick: a signature bundle")
+        usb, notes = usb_choice(self.app, "USB stick: a signature bundle")
         qr = self.written.with_name(self.written.stem + "-qr")
         self.app.push_screen(TransferScreen(
             f"Carry {self.written.name} back to the ceremony", [

@@ -148,7 +148,7 @@ class SignScreen(StepScreen):
     def action_import(self) -> None:
         if self.app.busy or self.c.state.draft_published:  # type: ignore[attr-defined]
             return
-        usb, notes = usb_choice(self.app, self.c, "USB stick: a signature bundle "
+        usb, notes = usb_choice(self.app, "USB stick: a signature bundle "
                                 "(ceremony pack --kind signature)")
         self.app.push_screen(TransferScreen(
             f"Import a detached signature over root v{self.c.state.draft['version']}", [
@@ -172,7 +172,7 @@ class SignScreen(StepScreen):
             return
         c = self.c
         v = c.state.draft["version"]
-        usb, notes = usb_choice(self.app, c, "USB stick: a draft bundle")
+        usb, notes = usb_choice(self.app, "USB stick: a draft bundle")
         self.app.push_screen(TransferScreen(
             f"Send the draft of root v{v} to a keyholder who signs elsewhere", [
                 Choice("file", "Draft file (for ceremony sign-draft)",

@@ -9,6 +9,7 @@ from textual.widgets import Input
 
 from ceremony import record
 from ceremony.engine import Ceremony
+from ceremony.errors import EXIT_STATE
 from ceremony.fingerprint import digest_words
 from ceremony.tui.app import make_app
 from ceremony.tui.flow import DRAFT_APPROVED
@@ -105,7 +106,8 @@ async def test_remote_keyholder_signs_a_travelling_draft_in_the_tui(tmp_path: Pa
     assert before == [] and Ceremony.open(c.ws.root).state.signers() == ["bob"]
     # ... and so is the bundle on the stick (after the file: a duplicate is refused).
     r = cli("import", c.ws.root, "--usb", stick)
-    assert r.code != 0 and "already signed" in r.err
+    assert r.code == EXIT_STATE, r.err
+    assert "bob has already signed root v" in r.err and "; a duplicate is not added" in r.err, r.err
 
 
 @run_async
