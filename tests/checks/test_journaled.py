@@ -91,14 +91,15 @@ def test_published_file_replaced_before_export_is_refused(hsm: SoftHsm, tmp_path
             assert f"error: {message}" in r.err
             assert not out.exists() or not any(out.iterdir())
         r = cli("export", ws, "--animate", "--max-frames", "1")
-        assert r.code == 3 and message in r.err
+        assert r.code == 3 and f"error: {message}" in r.err, r.err
         # the TUI's export screen goes through the same flow
         reopened = Ceremony.open(ws)
         with pytest.raises(VerificationError) as e:
             export_usb_to(reopened, tmp_path / "tui-usb")
         assert e.value.message == message
-        with pytest.raises(VerificationError):
+        with pytest.raises(VerificationError) as e:
             export_qr_to(reopened, tmp_path / "tui-qr")
+        assert e.value.message == message
         assert not (tmp_path / "tui-usb").exists() and not (tmp_path / "tui-qr").exists()
         assert _tree(ws) == before  # nothing journaled, nothing written
         (ws / "metadata" / name).write_bytes(original)
