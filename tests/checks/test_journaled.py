@@ -47,6 +47,15 @@ def _tree(root: Path, views: bool = True) -> dict[str, bytes]:
             and (views or not rel.startswith("metadata/drafts/"))}
 
 
+def _refused_unchanged(ws: Path, *args: str | Path, message: str, views: bool = True) -> None:
+    """``ceremony ARGS`` on ``ws`` exits 3 with ``error: MESSAGE`` and writes nothing there."""
+    before = _tree(ws, views)
+    r = cli(*args[:1], ws, *args[1:])
+    assert r.code == 3, r.err
+    assert f"error: {message}" in r.err, r.err
+    assert _tree(ws, views) == before
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -82,14 +91,15 @@ def test_published_file_replaced_before_export_is_refused(hsm: SoftHsm, tmp_path
             assert f"error: {message}" in r.err
             assert not out.exists() or not any(out.iterdir())
         r = cli("export", ws, "--animate", "--max-frames", "1")
-        assert r.code == 3 and message in r.err
+        assert r.code == 3 and f"error: {message}" in r.err, r.err
         # the TUI's export screen goes through the same flow
         reopened = Ceremony.open(ws)
         with pytest.raises(VerificationError) as e:
             export_usb_to(reopened, tmp_path / "tui-usb")
         assert e.value.message == message
-        with pytest.raises(VerificationError):
+        with pytest.raises(VerificationError) as e:
             export_qr_to(reopened, tmp_path / "tui-qr")
+        assert e.value.message == message
         assert not (tmp_path / "tui-usb").exists() and not (tmp_path / "tui-qr").exists()
         assert _tree(ws) == before  # nothing journaled, nothing written
         (ws / "metadata" / name).write_bytes(original)
@@ -271,35 +281,24 @@ def test_journal_rewritten_to_swap_an_online_key_is_refused_before_drafting(
     shutil.copytree(ws, a)
     rewrite_journal(a, _swap_init(evil))
     journal_mod.read(a / "journal.jsonl")  # the chain verifies again
-    before = _tree(a)
-    r = cli("draft", a)
-    assert r.code == 3
-    assert (f"error: the targets key in the journal is {evil['keyid'][:16]}, but in the plan's "
-            f"key files in {plan_dir} it is {real[:16]}: {CHANGED}; refusing") in r.err
-    assert _tree(a) == before
+    in_plan = (f"the targets key in the journal is {evil['keyid'][:16]}, but in the plan's "
+               f"key files in {plan_dir} it is {real[:16]}: {CHANGED}; refusing")
+    _refused_unchanged(a, "draft", message=in_plan)
 
     # (b) the journal and the keys/ copies rewritten: the plan's key files still differ
     b = tmp_path / "ws-b"
     shutil.copytree(ws, b)
     rewrite_journal(b, _swap_init(evil))
     _swap_copies(b, evil)
-    before = _tree(b)
-    r = cli("draft", b)
-    assert r.code == 3
-    assert (f"error: the targets key in the journal is {evil['keyid'][:16]}, but in the plan's "
-            f"key files in {plan_dir} it is {real[:16]}: {CHANGED}; refusing") in r.err
-    assert _tree(b) == before
+    _refused_unchanged(b, "draft", message=in_plan)
 
     # (c) the plan's folder gone (its stick taken away): the keys/ copies made at init anchor
     moved = tmp_path / "plan-away"
     plan_dir.rename(moved)
     try:
-        before = _tree(a)
-        r = cli("draft", a)
-        assert r.code == 3
-        assert (f"error: the targets key in the journal is {evil['keyid'][:16]}, but in the key "
-                f"files copied to keys/ at init it is {real[:16]}: {CHANGED}; refusing") in r.err
-        assert _tree(a) == before
+        _refused_unchanged(a, "draft", message=(
+            f"the targets key in the journal is {evil['keyid'][:16]}, but in the key "
+            f"files copied to keys/ at init it is {real[:16]}: {CHANGED}; refusing"))
         assert cli("draft", ws).code == 0  # the untouched workspace drafts from its copies
     finally:
         moved.rename(plan_dir)
@@ -355,10 +354,8 @@ def test_rewritten_journal_is_refused_by_sign_publish_seal_and_export(hsm: SoftH
     s2 = tmp_path / "sign-draft"
     shutil.copytree(ws, s2)
     _swap_in_draft(s2, evil, also_init=False)
-    before = _tree(s2, views=False)
-    r = cli("sign", s2, "--keyholder", "alice", "--pin-file", hsm.pin_file)
-    assert r.code == 3 and f"error: {draft_msg}" in r.err, r.err
-    assert _tree(s2, views=False) == before
+    _refused_unchanged(s2, "sign", "--keyholder", "alice", "--pin-file", hsm.pin_file,
+                       message=draft_msg, views=False)
 
     # the online keys left alone, the expiry stretched (digest recomputed): the rebuilt TUF draft
     # differs from the journal's
@@ -387,10 +384,7 @@ def test_rewritten_journal_is_refused_by_sign_publish_seal_and_export(hsm: SoftH
     shutil.copytree(ws, p)
     rewrite_journal(p, _swap_init(evil))
     _swap_copies(p, evil)
-    before = _tree(p)
-    r = cli("publish", p)
-    assert r.code == 3 and f"error: {init_msg}" in r.err, r.err
-    assert _tree(p) == before
+    _refused_unchanged(p, "publish", message=init_msg)
 
     c.publish()
     x = tmp_path / "after"

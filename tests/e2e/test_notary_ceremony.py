@@ -451,8 +451,10 @@ def test_refused_as_notary_refuses_tampered_cn_and_expired(
     c.draft(now=past + timedelta(minutes=1))
     c.sign("erin", hsm.module, hsm.pin)
     assert c.status().lines() == ["root v1: 0/1 - nobody has signed; waiting for one of erin"]
-    with pytest.raises(ThresholdError):
+    with pytest.raises(ThresholdError) as below:
         c.publish()
+    assert below.value.message == ("root v1 cannot be published below threshold: "
+                                   "root v1: 0/1 - nobody has signed; waiting for one of erin")
     expired = (tmp_path / "ws-expired/metadata/drafts/1.root.json").read_bytes()
     with pytest.raises(RemoteError) as raised:
         publish(rig.server, "example.com/ceremony/expired",

@@ -6,9 +6,7 @@ ceremony" is a folder with ``class/net/eth0/operstate`` saying ``up``.
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from ceremony import preflight
 from ceremony.engine import Ceremony
 from ceremony.journal import read
 from tests.conftest import SoftHsm
+from tests.support.helpers import cli
 from tests.support.machines import CLOCK, fake_machine
 from tests.support.plans import software_plan
 
@@ -27,11 +26,9 @@ def workspace(tmp: Path, rehearsal: bool) -> Ceremony:
 
 
 def run_cli(*args: str | Path) -> tuple[int, str, str]:
-    from ceremony.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
+    """:func:`tests.support.helpers.cli`, unpacked: (exit code, stdout, stderr)."""
+    r = cli(*args)
+    return r.code, r.out, r.err
 
 
 # ---- probes ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from ceremony.cli import main
 from ceremony.rehearse import keyholder_names
 from hsm.pkcs11 import TokenKey
 from tests.conftest import SoftHsm
-from tests.support.plans import plan_toml, rehearsal_plan
+from tests.support.plans import ONLINE_ROLES, plan_toml, rehearsal_plan
 
 
 @dataclass
@@ -58,7 +58,7 @@ class OnlineKeys:
 
 
 def make_online_keys(hsm: SoftHsm, directory: Path, label: str = "online",
-                     roles: tuple[str, ...] = ("targets", "snapshot", "timestamp"),
+                     roles: tuple[str, ...] = ONLINE_ROLES,
                      prefix: str = "") -> OnlineKeys:
     """Online keys on a SoftHSM token; their public PEMs in ``directory``."""
     if label not in [t.label for t in hsm.module.tokens()]:
@@ -123,7 +123,6 @@ def rewrite_journal(ws: Path, edit: Callable[[list[dict[str, Any]]], None]) -> N
     path.write_text("\n".join(out) + "\n")
 
 
-ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 TRIO = {k: f"tok-{k}" for k in ("alice", "bob", "carol")}  # keyholder -> token label
 
 

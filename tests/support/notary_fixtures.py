@@ -67,7 +67,7 @@ def notary_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotarySta
         state = _read_state(shared / SHARED_STATE)
         if state is None or state["users"] == 0:
             stack = start_notary(tmp_path_factory.mktemp("notary-stack"))
-            state = {**describe_stack(stack), "owner": os.getpid(), "users": 0}
+            state = {**describe_stack(stack), "users": 0}
         else:
             stack = attach_stack(state)
         state["users"] += 1
@@ -79,12 +79,14 @@ def notary_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotarySta
             state = _read_state(shared / SHARED_STATE)
             assert state is not None, f"{SHARED_STATE} vanished while the stack was in use"
             state["users"] -= 1
+            # The count is written before the stack is stopped: a stop that raises still leaves
+            # users == 0, so a later worker starts a fresh stack instead of attaching to a dead one.
+            _write_state(shared / SHARED_STATE, state)
             if state["users"] == 0:
                 if stack.processes:  # this worker started it: stop it by its own handles
                     stack.stop()
                 else:
                     stop_by_pid(state["pids"])
-            _write_state(shared / SHARED_STATE, state)
 
 
 def describe_stack(stack: NotaryStack) -> dict[str, Any]:

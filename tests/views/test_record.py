@@ -8,10 +8,8 @@ hashes; change the published root, a key file or the transcript.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +22,14 @@ from ceremony.errors import StateError, WorkspaceError
 from ceremony.steps import seal as steps_seal
 from ceremony.words import pgp_words_text
 from tests.conftest import SoftHsm
-from tests.support.helpers import bootstrap_setup, run_steps
+from tests.support.helpers import bootstrap_setup, cli, run_steps
 from tests.support.machines import fake_machine
 
 
 def run_cli(*args: str | Path) -> tuple[int, str, str]:
-    from ceremony.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
+    """:func:`tests.support.helpers.cli`, unpacked: (exit code, stdout, stderr)."""
+    r = cli(*args)
+    return r.code, r.out, r.err
 
 
 def published(hsm: SoftHsm, tmp: Path) -> Ceremony:
