@@ -180,7 +180,7 @@ def facts_of(c: Session, thresholds: ThresholdStatus | None = None) -> Facts:
     return Facts(
         rehearsal=plan.rehearsal, sealed=bool(st.sealed),
         preflight_passed=bool(st.preflight and st.preflight.get("passed")),
-        keys_needed=tuple(k for k in plan.root.keyholders if c.needs_key(k)),
+        keys_needed=tuple(c.keyholders_waiting()),
         draft_version=st.draft["version"] if st.draft else None,
         draft_published=bool(st.draft_published),
         draft_approved=approved, publish_confirmed=confirmed,

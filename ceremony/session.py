@@ -306,6 +306,11 @@ class Session:
             return False
         return not self._reusable_previous_key(keyholder)
 
+    def keyholders_waiting(self) -> list[str]:
+        """The plan's root keyholders who must still generate a key, in plan order (status, the
+        next step, the TUI and the printable script all ask this one question)."""
+        return [k for k in self.plan.root.keyholders if self.needs_key(k)]
+
     def _reusable_previous_key(self, keyholder: str) -> KeyView | None:
         holder = self.plan.keyholder(keyholder)
         for key in self.previous_keys_of(keyholder):

@@ -103,8 +103,8 @@ def expiries(root: SignedRoot, online: dict[str, dict[str, Any]], window: timede
 def ceremony_status(c: Session) -> StatusReport:
     """Build the report for a :class:`ceremony.engine.Ceremony`."""
     plan, st = c.plan, c.state
-    done = [k for k in plan.root.keyholders if not c.needs_key(k)]
-    needed = [k for k in plan.root.keyholders if c.needs_key(k)]
+    needed = c.keyholders_waiting()
+    done = [k for k in plan.root.keyholders if k not in needed]
     report = StatusReport(plan.name, plan.rehearsal, done, needed,
                           st.draft["version"] if st.draft else None, None, list(st.published))
     prev = c.previous_root()

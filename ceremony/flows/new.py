@@ -78,5 +78,5 @@ def init_ceremony(workspace: Path, plan_path: Path, previous: Path | None = None
     refuse_finished_init(Path(workspace), Path(plan_path))
     c = Ceremony.init(Path(workspace), Path(plan_path), previous, trusted=trusted,
                       expect_root=expect_root)
-    todo = [k for k in c.plan.root.keyholders if c.needs_key(k)]
+    todo = c.keyholders_waiting()
     return c, list(describe_declared(c)), todo

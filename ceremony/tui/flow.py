@@ -76,7 +76,7 @@ def witness_stage(c: CeremonySession, session: Session) -> str | None:
 
 def keygen_next(c: CeremonySession) -> str | None:
     """The next keyholder who must generate a key, in plan order."""
-    return next((k for k in c.plan.root.keyholders if c.needs_key(k)), None)
+    return next(iter(c.keyholders_waiting()), None)
 
 
 def signing_candidates(c: CeremonySession) -> list[str]:
@@ -106,7 +106,8 @@ def resume_summary(c: CeremonySession) -> str:
         return "This ceremony is complete and sealed."
     if len(c.journal.events) <= 1:
         return "New ceremony: nothing has been done yet."
-    done = [k for k in c.plan.root.keyholders if not c.needs_key(k)]
+    waiting = c.keyholders_waiting()
+    done = [k for k in c.plan.root.keyholders if k not in waiting]
     parts = [f"{len(done)} of {len(c.plan.root.keyholders)} root keys ready"]
     if st.draft:
         parts.append(f"root v{st.draft['version']} drafted, signed by "

@@ -52,7 +52,7 @@ class KeygenScreen(StepScreen):
         c = self.c
         current = keygen_next(c)
         t = Text()
-        done = sum(1 for k in c.plan.root.keyholders if not c.needs_key(k))
+        done = len(c.plan.root.keyholders) - len(c.keyholders_waiting())
         t.append(f"Root key generation: {done} of {len(c.plan.root.keyholders)} ready\n\n",
                  style="bold")
         for name in c.plan.root.keyholders:
