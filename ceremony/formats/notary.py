@@ -657,8 +657,7 @@ class NotaryFormat:
 
     def token_of(self, key: Any) -> tuple[str | None, str | None]:
         """The token label and serial of the key's identity (its ``x-`` fields)."""
-        f = key.unrecognized_fields
-        return f.get(tuf_format.X_TOKEN_LABEL), f.get(tuf_format.X_TOKEN_SERIAL)
+        return tuf_format.token_of(key)
 
     # ---- previous chain --------------------------------------------------------------------
 

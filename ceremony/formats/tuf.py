@@ -76,6 +76,12 @@ def key_name(key: KeyView) -> str:
     return keyholder_of(key) or f"key {key.keyid[:12]}"
 
 
+def token_of(key: KeyView) -> tuple[str | None, str | None]:
+    """The token label and serial in a key's ``x-`` fields (every format keeps them there)."""
+    f = key.unrecognized_fields
+    return f.get(X_TOKEN_LABEL), f.get(X_TOKEN_SERIAL)
+
+
 def token_hint(key: Key) -> str:
     """Which token to insert for ``key``, from its ``x-`` fields."""
     label = key.unrecognized_fields.get(X_TOKEN_LABEL)

@@ -310,8 +310,7 @@ class ToyFormat:
         return shared.token_hint(key)
 
     def token_of(self, key: Any) -> tuple[str | None, str | None]:
-        f = key.unrecognized_fields
-        return f.get(shared.X_TOKEN_LABEL), f.get(shared.X_TOKEN_SERIAL)
+        return shared.token_of(key)
 
     # ---- previous chain: none ----------------------------------------------------------------
 
