@@ -281,7 +281,7 @@ def _write_view(path: Path, data: bytes) -> None:
 
 
 
-class NotaryFormat:
+class NotaryFormat(tuf_format.XFieldKeys):
     """A Notary v1 collection's root ceremony (``format = "notary"``; the module docstring
     says what differs from TUF and why). Its caches (who holds which key, the previous
     chain's bytes, the parsed draft) live on this object, keyed by what they depend on."""
@@ -642,22 +642,6 @@ class NotaryFormat:
     def key_from_record(self, rec: KeyRecord) -> NotaryKey:
         """A key generated in this ceremony, with its keyholder/token identity."""
         return NotaryKey(rec.keyid, dict(rec.key), self.identities().get(rec.keyid, {}))
-
-    def key_name(self, key: Any) -> str:
-        """The keyholder the identities name, else a short key id."""
-        return tuf_format.key_name(key)
-
-    def keyholder_of(self, key: Any) -> str | None:
-        """The keyholder the identities name for ``key``."""
-        return tuf_format.keyholder_of(key)
-
-    def token_hint(self, key: Any) -> str:
-        """Which token to insert, from the key's identity."""
-        return tuf_format.token_hint(key)
-
-    def token_of(self, key: Any) -> tuple[str | None, str | None]:
-        """The token label and serial of the key's identity (its ``x-`` fields)."""
-        return tuf_format.token_of(key)
 
     # ---- previous chain --------------------------------------------------------------------
 

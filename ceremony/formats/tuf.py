@@ -97,6 +97,28 @@ def token_hint(key: Key) -> str:
     return "the token holding key " + key.keyid[:12]
 
 
+class XFieldKeys:
+    """A format's key naming from the shared ``x-ceremony-*`` fields (``Format.key_name``,
+    ``keyholder_of``, ``token_hint``, ``token_of``): every format keeps them there (notary in
+    its keys' identities), so they are written once and each format inherits them."""
+
+    def key_name(self, key: Any) -> str:
+        """The keyholder in the key's ``x-`` fields, else a short key id."""
+        return key_name(key)
+
+    def keyholder_of(self, key: Any) -> str | None:
+        """The keyholder in the key's ``x-`` fields."""
+        return keyholder_of(key)
+
+    def token_hint(self, key: Any) -> str:
+        """Which token to insert, from the key's ``x-`` fields."""
+        return token_hint(key)
+
+    def token_of(self, key: Any) -> tuple[str | None, str | None]:
+        """The token label and serial in the key's ``x-`` fields."""
+        return token_of(key)
+
+
 def expiry(now: datetime, period: timedelta) -> datetime:
     """``now + period``, to the second, in UTC."""
     return (now + period).replace(microsecond=0)

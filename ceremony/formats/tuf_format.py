@@ -42,7 +42,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class TufFormat:
+class TufFormat(tuf_format.XFieldKeys):
     """A TUF root ceremony (``format = "tuf"``, the default)."""
 
     name: ClassVar[str] = "tuf"
@@ -258,22 +258,6 @@ class TufFormat:
     def key_from_record(self, rec: KeyRecord) -> Key:
         """A key generated in this ceremony, as a securesystemslib ``Key``."""
         return Key.from_dict(rec.keyid, dict(rec.key))
-
-    def key_name(self, key: Any) -> str:
-        """The keyholder in the key's ``x-`` fields, else a short key id."""
-        return tuf_format.key_name(key)
-
-    def keyholder_of(self, key: Any) -> str | None:
-        """The keyholder in the key's ``x-`` fields."""
-        return tuf_format.keyholder_of(key)
-
-    def token_hint(self, key: Any) -> str:
-        """Which token to insert, from the key's ``x-`` fields."""
-        return tuf_format.token_hint(key)
-
-    def token_of(self, key: Any) -> tuple[str | None, str | None]:
-        """The token label and serial in the key's ``x-`` fields."""
-        return tuf_format.token_of(key)
 
     # ---- previous chain --------------------------------------------------------------------
 

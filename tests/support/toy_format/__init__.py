@@ -150,7 +150,7 @@ def _verdict(md: ToyMetadata) -> RoleVerdict:
                        tuple(name[k] for k in role.keyids if k not in good))
 
 
-class ToyFormat:
+class ToyFormat(shared.XFieldKeys):
     """The toy format bound to one ceremony (:class:`ceremony.formats.protocol.Format`)."""
 
     name: ClassVar[str] = "toy"
@@ -299,18 +299,6 @@ class ToyFormat:
     def key_from_record(self, rec: KeyRecord) -> ToyKey:
         d = dict(rec.key)
         return ToyKey(rec.keyid, d.pop("public_pem"), d)
-
-    def key_name(self, key: Any) -> str:
-        return shared.key_name(key)
-
-    def keyholder_of(self, key: Any) -> str | None:
-        return shared.keyholder_of(key)
-
-    def token_hint(self, key: Any) -> str:
-        return shared.token_hint(key)
-
-    def token_of(self, key: Any) -> tuple[str | None, str | None]:
-        return shared.token_of(key)
 
     # ---- previous chain: none ----------------------------------------------------------------
 
