@@ -112,6 +112,7 @@ from ceremony.formats.notary_root import (
 from ceremony.formats.notary_sign import open_token_key, sign_checked, sign_sha256
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
+from ceremony.formats.token_keys import key_event
 from ceremony.journal import Event
 from ceremony.plan import Plan
 from ceremony.state import KeyRecord
@@ -622,10 +623,8 @@ class NotaryFormat(tuf_format.XFieldKeys):
         entry = x509_key_entry(certificate)
         keyid = entry_key_id(entry)
         data = {
-            "keyholder": keyholder, "key": entry, "keyid": keyid,
-            "algorithm": intent["algorithm"], "token_label": tk.token.label,
-            "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
-            "uri": tk.ref.uri(), "canonical_keyid": canonical_key_id(entry),
+            **key_event(keyholder, entry, keyid, tk, intent),
+            "canonical_keyid": canonical_key_id(entry),
             "certificate": {
                 "serial": format(certificate.serial_number, "x"),
                 "not_before": certificate.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -25,7 +25,7 @@ from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import tuf as tuf_format, tuf_record
 from ceremony.formats.base import ThresholdStatus, roles_in_signed
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
-from ceremony.formats.token_keys import open_root_key
+from ceremony.formats.token_keys import key_event, open_root_key
 from ceremony.inputs import load_json
 from ceremony.journal import Event
 from ceremony.keyids import public_identity
@@ -245,10 +245,7 @@ class TufFormat(tuf_format.XFieldKeys):
                                   tk.token.serial, tk.ref.uri(),
                                   device="yubikey" if attestation else None,
                                   attestation=attestation or None)
-        data = {"keyholder": keyholder, "key": key.to_dict(), "keyid": key.keyid,
-                "algorithm": intent["algorithm"], "token_label": tk.token.label,
-                "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
-                "uri": tk.ref.uri()}
+        data = key_event(keyholder, key.to_dict(), key.keyid, tk, intent)
         return data, self.key_file_from_event(data)
 
     def key_file_from_event(self, event: dict[str, Any]) -> bytes:
