@@ -264,14 +264,7 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             VerificationError: the file was changed after init.
         """
-        info = self.view.state.init.get("previous")
-        if not info:
-            return None
-        path = self.view.ws.previous / f"{info['version']}.root.json"
-        data = chain.read_root_file(path)
-        if sha256_hex(data) != info["sha256"]:
-            raise VerificationError(f"{path} was changed after the ceremony started")
-        return tuf_format.from_bytes(data, path.name)
+        return tuf_record.read_previous(self.view.ws, self.view.state.init.get("previous"))
 
     def previous_version(self, version: int) -> Root:
         """Root ``version`` of the chain copied in at init (its signed part)."""
