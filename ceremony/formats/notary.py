@@ -655,13 +655,9 @@ class NotaryFormat(tuf_format.XFieldKeys):
         md: NotaryMetadata = self._cached("previous", self._load_previous_root)
         return md
 
-    def _load_previous_root(self) -> NotaryMetadata:
-        info = self.view.state.init["previous"]
-        path = self.view.ws.previous / f"{info['version']}.root.json"
-        data = chain.read_root_file(path)
-        if sha256(data) != info["sha256"]:
-            raise VerificationError(f"{path} was changed after the ceremony started")
-        return NotaryMetadata.from_bytes(data, path.name, self.identities())
+    def _load_previous_root(self) -> NotaryMetadata | None:
+        return notary_record.read_previous(self.view.ws, self.view.state.init["previous"],
+                                           self.identities())
 
     def previous_version(self, version: int) -> NotaryRoot:
         """Root ``version`` of the chain copied in at init (its signed part)."""
