@@ -112,6 +112,7 @@ from ceremony.formats.notary_root import (
 from ceremony.formats.notary_sign import open_token_key, sign_checked, sign_sha256
 from ceremony.formats.notary_x509 import build_root_certificate, root_certificate_problems, validate_gun
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
+from ceremony.formats.token_keys import key_event
 from ceremony.journal import Event
 from ceremony.plan import Plan
 from ceremony.state import KeyRecord
@@ -281,7 +282,7 @@ def _write_view(path: Path, data: bytes) -> None:
 
 
 
-class NotaryFormat:
+class NotaryFormat(tuf_format.XFieldKeys):
     """A Notary v1 collection's root ceremony (``format = "notary"``; the module docstring
     says what differs from TUF and why). Its caches (who holds which key, the previous
     chain's bytes, the parsed draft) live on this object, keyed by what they depend on."""
@@ -622,10 +623,8 @@ class NotaryFormat:
         entry = x509_key_entry(certificate)
         keyid = entry_key_id(entry)
         data = {
-            "keyholder": keyholder, "key": entry, "keyid": keyid,
-            "algorithm": intent["algorithm"], "token_label": tk.token.label,
-            "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
-            "uri": tk.ref.uri(), "canonical_keyid": canonical_key_id(entry),
+            **key_event(keyholder, entry, keyid, tk, intent),
+            "canonical_keyid": canonical_key_id(entry),
             "certificate": {
                 "serial": format(certificate.serial_number, "x"),
                 "not_before": certificate.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -643,23 +642,6 @@ class NotaryFormat:
         """A key generated in this ceremony, with its keyholder/token identity."""
         return NotaryKey(rec.keyid, dict(rec.key), self.identities().get(rec.keyid, {}))
 
-    def key_name(self, key: Any) -> str:
-        """The keyholder the identities name, else a short key id."""
-        return tuf_format.key_name(key)
-
-    def keyholder_of(self, key: Any) -> str | None:
-        """The keyholder the identities name for ``key``."""
-        return tuf_format.keyholder_of(key)
-
-    def token_hint(self, key: Any) -> str:
-        """Which token to insert, from the key's identity."""
-        return tuf_format.token_hint(key)
-
-    def token_of(self, key: Any) -> tuple[str | None, str | None]:
-        """The token label and serial of the key's identity (its ``x-`` fields)."""
-        f = key.unrecognized_fields
-        return f.get(tuf_format.X_TOKEN_LABEL), f.get(tuf_format.X_TOKEN_SERIAL)
-
     # ---- previous chain --------------------------------------------------------------------
 
     def previous_root(self) -> NotaryMetadata | None:
@@ -673,13 +655,9 @@ class NotaryFormat:
         md: NotaryMetadata = self._cached("previous", self._load_previous_root)
         return md
 
-    def _load_previous_root(self) -> NotaryMetadata:
-        info = self.view.state.init["previous"]
-        path = self.view.ws.previous / f"{info['version']}.root.json"
-        data = chain.read_root_file(path)
-        if sha256(data) != info["sha256"]:
-            raise VerificationError(f"{path} was changed after the ceremony started")
-        return NotaryMetadata.from_bytes(data, path.name, self.identities())
+    def _load_previous_root(self) -> NotaryMetadata | None:
+        return notary_record.read_previous(self.view.ws, self.view.state.init["previous"],
+                                           self.identities())
 
     def previous_version(self, version: int) -> NotaryRoot:
         """Root ``version`` of the chain copied in at init (its signed part)."""

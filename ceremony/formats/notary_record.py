@@ -100,7 +100,17 @@ def published_root(ws: Any, events: list[Any]) -> NotaryMetadata:
 
 def _previous_root(ws: Any, events: list[Any],
                    identities: Mapping[str, Any] | None = None) -> NotaryMetadata | None:
-    info = events[0].data.get("previous") if events else None
+    return read_previous(ws, events[0].data.get("previous") if events else None, identities)
+
+
+def read_previous(ws: Any, info: Mapping[str, Any] | None,
+                  identities: Mapping[str, Any] | None = None) -> NotaryMetadata | None:
+    """The newest root of the previous chain as init journaled it (``info``, the init event's
+    ``previous``), read from ``previous/`` and checked against its journaled digest.
+
+    Raises:
+        VerificationError: the copy in ``previous/`` was changed after init.
+    """
     if not info:
         return None
     path = ws.previous / f"{info['version']}.root.json"

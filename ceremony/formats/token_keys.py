@@ -4,7 +4,7 @@ root key before any signature is made. Shared by every format and by detached si
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ceremony.attestation import public_of
@@ -40,3 +40,13 @@ def open_root_key(key: Any, module: Module, pin: PinProvider,
     ref = parse_uri(f[tuf_format.X_KEY_URI])
     return module.open_key(token, pin, f[tuf_format.X_ALGORITHM], ref.key_id,
                            expected_public=public_of(key))
+
+
+def key_event(keyholder: str, key: dict[str, Any], keyid: str, tk: Any,
+              intent: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts keygen journals of a new root key, in every format: the key entry and its id,
+    the keyholder, and the token key it lives on (label, serial, key id, PKCS#11 URI)."""
+    return {"keyholder": keyholder, "key": key, "keyid": keyid,
+            "algorithm": intent["algorithm"], "token_label": tk.token.label,
+            "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
+            "uri": tk.ref.uri()}

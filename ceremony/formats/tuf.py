@@ -76,6 +76,12 @@ def key_name(key: KeyView) -> str:
     return keyholder_of(key) or f"key {key.keyid[:12]}"
 
 
+def token_of(key: KeyView) -> tuple[str | None, str | None]:
+    """The token label and serial in a key's ``x-`` fields (every format keeps them there)."""
+    f = key.unrecognized_fields
+    return f.get(X_TOKEN_LABEL), f.get(X_TOKEN_SERIAL)
+
+
 def token_hint(key: Key) -> str:
     """Which token to insert for ``key``, from its ``x-`` fields."""
     label = key.unrecognized_fields.get(X_TOKEN_LABEL)
@@ -89,6 +95,28 @@ def token_hint(key: Key) -> str:
     if serial:
         return f"token with serial {serial}"
     return "the token holding key " + key.keyid[:12]
+
+
+class XFieldKeys:
+    """A format's key naming from the shared ``x-ceremony-*`` fields (``Format.key_name``,
+    ``keyholder_of``, ``token_hint``, ``token_of``): every format keeps them there (notary in
+    its keys' identities), so they are written once and each format inherits them."""
+
+    def key_name(self, key: Any) -> str:
+        """The keyholder in the key's ``x-`` fields, else a short key id."""
+        return key_name(key)
+
+    def keyholder_of(self, key: Any) -> str | None:
+        """The keyholder in the key's ``x-`` fields."""
+        return keyholder_of(key)
+
+    def token_hint(self, key: Any) -> str:
+        """Which token to insert, from the key's ``x-`` fields."""
+        return token_hint(key)
+
+    def token_of(self, key: Any) -> tuple[str | None, str | None]:
+        """The token label and serial in the key's ``x-`` fields."""
+        return token_of(key)
 
 
 def expiry(now: datetime, period: timedelta) -> datetime:

@@ -25,7 +25,7 @@ from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import tuf as tuf_format, tuf_record
 from ceremony.formats.base import ThresholdStatus, roles_in_signed
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
-from ceremony.formats.token_keys import open_root_key
+from ceremony.formats.token_keys import key_event, open_root_key
 from ceremony.inputs import load_json
 from ceremony.journal import Event
 from ceremony.keyids import public_identity
@@ -42,7 +42,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class TufFormat:
+class TufFormat(tuf_format.XFieldKeys):
     """A TUF root ceremony (``format = "tuf"``, the default)."""
 
     name: ClassVar[str] = "tuf"
@@ -245,10 +245,7 @@ class TufFormat:
                                   tk.token.serial, tk.ref.uri(),
                                   device="yubikey" if attestation else None,
                                   attestation=attestation or None)
-        data = {"keyholder": keyholder, "key": key.to_dict(), "keyid": key.keyid,
-                "algorithm": intent["algorithm"], "token_label": tk.token.label,
-                "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
-                "uri": tk.ref.uri()}
+        data = key_event(keyholder, key.to_dict(), key.keyid, tk, intent)
         return data, self.key_file_from_event(data)
 
     def key_file_from_event(self, event: dict[str, Any]) -> bytes:
@@ -259,23 +256,6 @@ class TufFormat:
         """A key generated in this ceremony, as a securesystemslib ``Key``."""
         return Key.from_dict(rec.keyid, dict(rec.key))
 
-    def key_name(self, key: Any) -> str:
-        """The keyholder in the key's ``x-`` fields, else a short key id."""
-        return tuf_format.key_name(key)
-
-    def keyholder_of(self, key: Any) -> str | None:
-        """The keyholder in the key's ``x-`` fields."""
-        return tuf_format.keyholder_of(key)
-
-    def token_hint(self, key: Any) -> str:
-        """Which token to insert, from the key's ``x-`` fields."""
-        return tuf_format.token_hint(key)
-
-    def token_of(self, key: Any) -> tuple[str | None, str | None]:
-        """The token label and serial in the key's ``x-`` fields."""
-        f = key.unrecognized_fields
-        return f.get(tuf_format.X_TOKEN_LABEL), f.get(tuf_format.X_TOKEN_SERIAL)
-
     # ---- previous chain --------------------------------------------------------------------
 
     def previous_root(self) -> Metadata[Root] | None:
@@ -284,14 +264,7 @@ class TufFormat:
         Raises:
             VerificationError: the file was changed after init.
         """
-        info = self.view.state.init.get("previous")
-        if not info:
-            return None
-        path = self.view.ws.previous / f"{info['version']}.root.json"
-        data = chain.read_root_file(path)
-        if sha256_hex(data) != info["sha256"]:
-            raise VerificationError(f"{path} was changed after the ceremony started")
-        return tuf_format.from_bytes(data, path.name)
+        return tuf_record.read_previous(self.view.ws, self.view.state.init.get("previous"))
 
     def previous_version(self, version: int) -> Root:
         """Root ``version`` of the chain copied in at init (its signed part)."""

@@ -61,7 +61,16 @@ def previous_root(ws: Workspace, events: list[Event]) -> Metadata[Root] | None:
     Raises:
         VerificationError: the copy in ``previous/`` was changed after init.
     """
-    info = events[0].data.get("previous") if events else None
+    return read_previous(ws, events[0].data.get("previous") if events else None)
+
+
+def read_previous(ws: Workspace, info: Mapping[str, Any] | None) -> Metadata[Root] | None:
+    """The newest root of the previous chain as init journaled it (``info``, the init event's
+    ``previous``), read from ``previous/`` and checked against its journaled digest.
+
+    Raises:
+        VerificationError: the copy in ``previous/`` was changed after init.
+    """
     if not info:
         return None
     path = ws.previous / f"{info['version']}.root.json"

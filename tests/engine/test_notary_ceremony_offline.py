@@ -121,6 +121,12 @@ def test_previous_chain_and_sidecar(hsm: SoftHsm, tmp_path: Path) -> None:
     assert "continues root v1 (chain verified from 1.root.json)" in ok(cli(
         "init", tmp_path / "ws2b", "--plan", plan2, "--previous", ws1 / "metadata")).out
 
+    # The copy of the previous root is changed after init: the format refuses to read it.
+    copy = tmp_path / "ws2" / "previous" / "1.root.json"
+    copy.write_bytes(copy.read_bytes() + b" ")
+    r = cli("status", tmp_path / "ws2")
+    assert (r.code, r.err) == (3, f"error: {copy} was changed after the ceremony started\n")
+
     # A sidecar for another GUN, or naming keys the chain does not hold, is refused.
     for name, edit, message in (
         ("gun", lambda d: {**d, "gun": "example.com/other"},

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ceremony.engine import Ceremony
-from ceremony.errors import PlanError, VerificationError
+from ceremony.errors import EXIT_VERIFY, PlanError, VerificationError
 from ceremony.formats import registry
 from ceremony.formats.notary import NotaryFormat
 from ceremony.formats.protocol import Format
@@ -96,6 +96,7 @@ def test_keys_payload_and_words_are_the_formats(hsm: SoftHsm, tmp_path: Path, fm
     assert [f.keyholder_of(k) for k in alice] == ["alice"]
     assert f.key_name(alice[0]) == "alice"
     assert f.token_hint(alice[0]) == f"token {TRIO['alice']!r} (serial {c.state.keys['alice'].token_serial})"
+    assert f.token_of(alice[0]) == (TRIO["alice"], c.state.keys["alice"].token_serial)
     assert f.keys_of("mallory") == []
     assert f.signing_payload(md) == md.signed_bytes
     words = f.describe(md)
@@ -186,7 +187,9 @@ def test_a_changed_previous_root_is_refused_by_either_format(hsm: SoftHsm, tmp_p
     (c.ws.previous / "1.root.json").write_bytes(b"{}")
     with pytest.raises(VerificationError) as refused:
         c.format.previous_root()
-    assert "1.root.json was changed after the ceremony started" in refused.value.message
+    assert refused.value.message == (f"{c.ws.previous / '1.root.json'} was changed after the "
+                                     "ceremony started")
+    assert refused.value.exit_code == VerificationError.exit_code == EXIT_VERIFY
 
 
 def _imports(path: Path) -> set[str]:

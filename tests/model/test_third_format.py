@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ceremony.errors import PlanError
 from ceremony.formats import registry
 from ceremony.plan import parse_plan
 from tests.conftest import SoftHsm
@@ -107,9 +108,10 @@ def test_a_third_format_runs_a_whole_ceremony_through_the_cli(
 def test_the_registry_is_the_only_list_of_formats(toy_registered: None, tmp_path: Path) -> None:
     """The plan, ``rehearse --format`` and the error for an unknown format read the registry."""
     text = ('[ceremony]\nname = "x"\nformat = "nope"\nrepository = "r"\nmodule = "m"\n')
-    with pytest.raises(Exception) as e:
+    with pytest.raises(PlanError) as e:
         parse_plan(text)
-    assert "ceremony.format must be one of tuf, notary, toy, not 'nope'" in str(e.value)
+    assert (e.value.message, e.value.exit_code) == (
+        "ceremony.format must be one of tuf, notary, toy, not 'nope'", 2)
     with pytest.raises(SystemExit) as exit_:  # argparse refuses it before the command runs
         cli("rehearse", "--format", "nope")
     assert exit_.value.code == 64

@@ -33,7 +33,7 @@ from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import tuf as shared  # the x-ceremony-* key fields every format shares
 from ceremony.formats.base import RoleVerdict, ThresholdStatus
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
-from ceremony.formats.token_keys import open_root_key
+from ceremony.formats.token_keys import key_event, open_root_key
 from ceremony.journal import Event
 from ceremony.plan import Plan, load_online_keys
 from ceremony.state import KeyRecord
@@ -150,7 +150,7 @@ def _verdict(md: ToyMetadata) -> RoleVerdict:
                        tuple(name[k] for k in role.keyids if k not in good))
 
 
-class ToyFormat:
+class ToyFormat(shared.XFieldKeys):
     """The toy format bound to one ceremony (:class:`ceremony.formats.protocol.Format`)."""
 
     name: ClassVar[str] = "toy"
@@ -287,10 +287,7 @@ class ToyFormat:
             shared.X_KEYHOLDER: keyholder, shared.X_TOKEN_LABEL: tk.token.label,
             shared.X_TOKEN_SERIAL: tk.token.serial, shared.X_KEY_URI: tk.ref.uri(),
             shared.X_ALGORITHM: intent["algorithm"]})
-        data = {"keyholder": keyholder, "key": key.to_dict(), "keyid": key.keyid,
-                "algorithm": intent["algorithm"], "token_label": tk.token.label,
-                "token_serial": tk.token.serial, "key_id_hex": intent["key_id_hex"],
-                "uri": tk.ref.uri()}
+        data = key_event(keyholder, key.to_dict(), key.keyid, tk, intent)
         return data, self.key_file_from_event(data)
 
     def key_file_from_event(self, event: dict[str, Any]) -> bytes:
@@ -299,19 +296,6 @@ class ToyFormat:
     def key_from_record(self, rec: KeyRecord) -> ToyKey:
         d = dict(rec.key)
         return ToyKey(rec.keyid, d.pop("public_pem"), d)
-
-    def key_name(self, key: Any) -> str:
-        return shared.key_name(key)
-
-    def keyholder_of(self, key: Any) -> str | None:
-        return shared.keyholder_of(key)
-
-    def token_hint(self, key: Any) -> str:
-        return shared.token_hint(key)
-
-    def token_of(self, key: Any) -> tuple[str | None, str | None]:
-        f = key.unrecognized_fields
-        return f.get(shared.X_TOKEN_LABEL), f.get(shared.X_TOKEN_SERIAL)
 
     # ---- previous chain: none ----------------------------------------------------------------
 
