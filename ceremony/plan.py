@@ -674,10 +674,11 @@ def _refuse_overlaps(roles: list[OfflineRole]) -> None:
         for b in roles[i + 1:]:
             if not (a.terminating or b.terminating):
                 continue
-            both = role_paths.overlap(a.paths, a.path_hash_prefixes, b.paths, b.path_hash_prefixes)
+            term, other = (a, b) if a.terminating else (b, a)
+            both = role_paths.overlap(other.paths, other.path_hash_prefixes, term.paths,
+                                      term.path_hash_prefixes)
             if both is None:
                 continue
-            term, other = (a, b) if a.terminating else (b, a)
             raise PlanError(f"delegation {other.name!r} overlaps its terminating sibling "
                             f"{term.name!r}: {both[0]!r} and {both[1]!r} can match the same "
                             "target", hint="give each terminating delegation paths of its own")

@@ -101,3 +101,46 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
         both_clients_accept(url, tmp_path / "clients", bootstrap, 1, POLICY, "doi/policy.json")
         both_clients_accept(url, tmp_path / "clients2", bootstrap, 1, REKOR, "rekor/rekor.pub")
         both_clients_accept(url, tmp_path / "clients3", bootstrap, 1, README, "README.txt")
+
+
+def _signed_small(hsm: SoftHsm, tmp: Path) -> tuple[Path, Path]:
+    """alice alone holds root, targets and doi (1 of 1 each), all signed: ready to publish."""
+    hsm.make("tok-alice")
+    make_online_keys(hsm, tmp / "plan" / "online", roles=("snapshot", "timestamp"))
+    plan = roles_plan(tmp, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
+                      targets=Role("targets", ["alice"], 1),
+                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
+                                        targets=["doi/policy.json"])])
+    path = plan.write(tmp / "plan" / "plan.toml")
+    ws = tmp / "ws"
+    for step in (("init", ws, "--plan", path),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),
+                 ("draft", ws), ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    return ws, tmp / "plan" / "doi" / "policy.json"
+
+
+def test_target_file_changed_between_draft_and_publish_is_refused(hsm: SoftHsm,
+                                                                  tmp_path: Path) -> None:
+    ws, policy = _signed_small(hsm, tmp_path)
+    journal = (ws / "journal.jsonl").read_bytes()
+    policy.write_bytes(POLICY.replace(b"doi", b"evil"))
+    r = cli("publish", ws)
+    assert r.code == 3, r.err
+    assert (f"target file doi/policy.json changed between draft and publish: the draft lists "
+            f"{len(POLICY)} bytes") in r.err
+    assert "nothing was published" in r.err
+    assert sorted(p.name for p in (ws / "metadata").iterdir()) == ["drafts"]
+    assert not (ws / "targets").exists()
+    assert (ws / "journal.jsonl").read_bytes() == journal
+
+    policy.unlink()  # gone altogether: refused the same way, naming the file
+    r = cli("publish", ws)
+    assert (r.code, f"delegation 'doi': target file {policy} does not exist" in r.err) == (3, True)
+    assert (ws / "journal.jsonl").read_bytes() == journal
+
+    policy.write_bytes(POLICY)  # put back as drafted: publish goes through
+    r = cli("publish", ws)
+    assert r.code == 0, r.err
+    assert (ws / "metadata" / "1.doi.json").is_file()

@@ -33,8 +33,8 @@ class Role:
     terminating: bool | None = None
     extra: str | None = None  # raw TOML lines (bad-input tests)
 
-    def lines(self) -> list[str]:
-        out = ["[roles.targets]"] if self.name == "targets" else \
+    def lines(self, top: bool = False) -> list[str]:
+        out = ["[roles.targets]"] if top else \
             ["[[delegations]]", f"name = {json.dumps(self.name)}"]
         out += [f"keyholders = {json.dumps(list(self.keyholders))}", f"threshold = {self.threshold}",
                 f'expires = "{self.expires}"']
@@ -66,7 +66,8 @@ class RolesPlan:
 
     def text(self) -> str:
         tail = []
-        for role in (self.targets, *self.delegations):
+        tail += self.targets.lines(top=True)
+        for role in self.delegations:
             tail += role.lines()
         online = {r: Online([self.online_dir / f"{r}.pub.pem"], "7d") for r in ("snapshot", "timestamp")}
         holders = [Keyholder(k, token=t) for k, t in self.holders.items()]
