@@ -144,3 +144,22 @@ def test_target_file_changed_between_draft_and_publish_is_refused(hsm: SoftHsm,
     r = cli("publish", ws)
     assert r.code == 0, r.err
     assert (ws / "metadata" / "1.doi.json").is_file()
+
+
+def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_path: Path) -> None:
+    ws, _policy = _signed_small(hsm, tmp_path)
+    assert cli("publish", ws).code == 0
+    r = cli("seal", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    r = cli("record", "verify", ws)
+    assert r.code == 0, r.err
+    assert "targets, doi published as journaled (3 files), each signed at threshold" in r.out
+    doi = ws / "metadata" / "1.doi.json"
+    doi.write_bytes(doi.read_bytes().replace(b'"version": 1', b'"version": 2'))
+    r = cli("record", "verify", ws)
+    assert r.code == 3, r.out
+    assert "FAIL metadata/1.doi.json is not the file published with root v1" in r.out
+    doi.unlink()
+    r = cli("record", "verify", ws)
+    assert (r.code, "FAIL metadata/1.doi.json is missing (published with root v1)" in r.out) == \
+        (3, True), r.out
