@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import PlanError
-from ceremony.formats import registry
+from ceremony.formats import registry, tuf_compat
 from ceremony.inputs import check_text, decode_utf8, load_toml, read_input_file
 from ceremony.keyids import public_identity
 from ceremony.keys import PublicKeyFile, load_public_key_file
@@ -84,6 +84,7 @@ class RootRole:
     keyholders: tuple[str, ...]
     threshold: int
     expires: timedelta
+    signing_period: timedelta | None = None  # compat = "tuf-on-ci": x-tuf-on-ci-signing-period
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class OnlineRole:
     key_paths: tuple[str, ...]
     threshold: int
     expires: timedelta
+    uris: tuple[str, ...] = ()  # signer URIs, by position in key_paths (ceremony.formats.tuf_compat)
+    signing_period: timedelta | None = None  # compat = "tuf-on-ci": x-tuf-on-ci-signing-period
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ class Plan:
     # Emergency only: key ids of the previous root declared compromised. They never sign
     # this ceremony's root, never count, and are never kept in it (see ceremony/compromise.py).
     compromised_keys: tuple[str, ...] = ()
+    # "tuf-on-ci": keys and roles carry the fields tuf-on-ci reads (ceremony.formats.tuf_compat).
+    compat: str | None = None
 
     def witness(self, name: str) -> str:
         """The witness called ``name``.
@@ -311,6 +316,7 @@ def parse_plan(text: str) -> Plan:
     out_of_band = cer.get("out_of_band", bool, False)
     witnesses_required = cer.get("witnesses_required", int, 0)
     compromised = _compromised_keys(cer)
+    compat = tuf_compat.parse_compat(cer.get("compat", str, None), fmt)
     cer.done()
 
     raw_holders = top.get("keyholders", list)
@@ -348,7 +354,8 @@ def parse_plan(text: str) -> Plan:
         if m not in known:
             raise PlanError(f"roles.root.keyholders names {m!r}, who is not in keyholders")
     root = RootRole(members, _threshold(r, len(members), "keyholders"),
-                    parse_duration(r.get("expires", str), "roles.root.expires"))
+                    parse_duration(r.get("expires", str), "roles.root.expires"),
+                    _signing_period(r, compat))
     r.done()
 
     online = []
@@ -356,7 +363,9 @@ def parse_plan(text: str) -> Plan:
         t = _Table(roles.get(role, dict), f"roles.{role}")
         paths = _string_list(t, "keys")
         online.append(OnlineRole(role, paths, _threshold(t, len(paths), "keys"),
-                                 parse_duration(t.get("expires", str), f"roles.{role}.expires")))
+                                 parse_duration(t.get("expires", str), f"roles.{role}.expires"),
+                                 tuf_compat.check_uris(role, t.get("uris", list, None), len(paths)),
+                                 _signing_period(t, compat)))
         t.done()
     roles.done()
     witnesses = _witnesses(top.get("witnesses", list, []))
@@ -368,7 +377,8 @@ def parse_plan(text: str) -> Plan:
                         "it could never be met")
     top.done()
     plan = Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
-                root, tuple(online), out_of_band, witnesses, witnesses_required, compromised)
+                root, tuple(online), out_of_band, witnesses, witnesses_required, compromised,
+                compat)
     registry.format_class(fmt).check_plan(plan, text)  # the format's own rules (witnesses, devices)
     return plan
 
@@ -400,6 +410,21 @@ def _check_device(i: int, name: str, device: str, token: str | None, serial: str
                         f"YubiKey, not {algorithm!r}")
     if touch is not None and touch not in TOUCH_POLICIES:
         raise PlanError(f"{where}.touch must be \"always\" or \"cached\", not {touch!r}")
+
+
+def _signing_period(table: _Table, compat: str | None) -> timedelta | None:
+    """``roles.ROLE.signing_period`` (tuf-on-ci's re-signing window), with compat only.
+
+    Raises:
+        PlanError: not a duration, or given without ``ceremony.compat``.
+    """
+    value = table.get("signing_period", str, None)
+    if value is None:
+        return None
+    if compat is None:
+        raise PlanError(f"{table.where}.signing_period only applies with ceremony.compat = "
+                        f"\"{tuf_compat.TUF_ON_CI}\"")
+    return parse_duration(value, f"{table.where}.signing_period")
 
 
 def _witnesses(raw: list[Any]) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from tuf.api.metadata import Metadata, Root
 from ceremony import chain, keyids, online_check
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError
-from ceremony.formats import tuf as tuf_format, tuf_record
+from ceremony.formats import tuf as tuf_format, tuf_compat, tuf_layout, tuf_record
 from ceremony.formats.base import ThresholdStatus, roles_in_signed
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
 from ceremony.formats.token_keys import key_event, open_root_key
@@ -68,7 +68,7 @@ class TufFormat(tuf_format.XFieldKeys):
                 emergency facts do not fit.
             VerificationError: the previous chain does not verify.
         """
-        online = load_online_keys(plan, plan_dir)
+        online = tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir))
         prev_info, prev_files = (_load_previous(previous, trusted, expect_root) if previous
                                  else (None, {}))
         newest = None
@@ -175,7 +175,7 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             PlanError: a key file is invalid or missing.
         """
-        return list(shared_online_keys(load_online_keys(plan, plan_dir)))
+        return list(shared_online_keys(tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir))))
 
     @classmethod
     def online_key_note(cls, path: Path, name: str, data: bytes) -> str | None:
@@ -244,7 +244,8 @@ class TufFormat(tuf_format.XFieldKeys):
         key = tuf_format.root_key(public, keyholder, intent["algorithm"], tk.token.label,
                                   tk.token.serial, tk.ref.uri(),
                                   device="yubikey" if attestation else None,
-                                  attestation=attestation or None)
+                                  attestation=attestation or None,
+                                  extra=tuf_compat.root_key_fields(self.view.plan, keyholder))
         data = key_event(keyholder, key.to_dict(), key.keyid, tk, intent)
         return data, self.key_file_from_event(data)
 
@@ -276,10 +277,12 @@ class TufFormat(tuf_format.XFieldKeys):
     def _build(self, root_keys: Sequence[Any], version: int, now: datetime,
                online: dict[str, list[Key]]) -> Metadata[Root]:
         plan = self.view.plan
-        return tuf_format.build_root(
+        md = tuf_format.build_root(
             version, tuf_format.expiry(now, plan.root.expires), plan.consistent_snapshot,
             list(root_keys), plan.root.threshold,
             {r.name: (online[r.name], r.threshold) for r in plan.online}, created=now)
+        tuf_compat.annotate_root(md.signed, plan)  # tuf-on-ci's period fields, under its compat
+        return md
 
     def build_draft(self, root_keys: Sequence[Any], now: datetime | None) -> Draft:
         """Root previous + 1 (or 1) from the plan, ``root_keys`` and the online keys.
@@ -406,6 +409,7 @@ class TufFormat(tuf_format.XFieldKeys):
         if not (numbered.exists() and numbered.read_bytes() == data):
             atomic_write(numbered, data, exclusive=True)
         atomic_write(metadata / "root.json", data)
+        tuf_layout.write_history(self.view, data, md.signed.version)  # tuf-on-ci's root_history/
         return data, [numbered, metadata / "root.json"]
 
     def published_bytes(self) -> bytes | None:
@@ -425,7 +429,8 @@ class TufFormat(tuf_format.XFieldKeys):
             PlanError: a key file is missing or not a public key.
         """
         return {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
-                for role, keys in load_online_keys(self.view.plan, base).items()}
+                for role, keys in tuf_compat.online_keys(self.view.plan,
+                                                         load_online_keys(self.view.plan, base)).items()}
 
 
 
