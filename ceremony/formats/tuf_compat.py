@@ -188,3 +188,29 @@ def annotate_root(root: Any, plan: Plan) -> None:
             fields = root.roles[role.name].unrecognized_fields
             fields[TOC_EXPIRY] = days(role.expires)
             fields[TOC_SIGNING] = days(role.signing_period or role.expires / 2)
+
+
+def located(key: Any, holder: Any) -> Any:
+    """A root key made by tuf-on-ci (no ``x-ceremony-*`` token facts), with the token facts
+    of its keyholder in the plan, so it can be found and opened to sign a rotation: the
+    keyholder's token (label/serial, or their YubiKey), the key in PIV slot 9c's key id (2,
+    where tuf-on-ci's HSM signer keeps it), the algorithm its scheme names. The key id stays
+    the root's; the key on the token is compared with the public key before any signature.
+    ``key`` as it is when it names its token already (a key this tool made).
+    """
+    from ceremony.formats import tuf  # lazy: python-tuf, only when a key is opened to sign
+    from hsm.algorithms import ALGORITHMS  # lazy: only when a key is opened to sign
+    from hsm.uri import KeyRef  # lazy: only when a key is opened to sign
+    fields = key.unrecognized_fields
+    if tuf.X_KEY_URI in fields or TOC_KEYOWNER not in fields:
+        return key
+    algorithm = next((n for n, a in ALGORITHMS.items() if a.sslib_scheme == key.scheme), holder.algorithm)
+    facts: dict[str, Any] = {tuf.X_ALGORITHM: algorithm,
+                             tuf.X_KEY_URI: KeyRef(b"\x02", holder.token, holder.serial).uri()}
+    if holder.token is not None:
+        facts[tuf.X_TOKEN_LABEL] = holder.token
+    if holder.serial is not None:
+        facts[tuf.X_TOKEN_SERIAL] = holder.serial
+    if holder.is_yubikey:
+        facts[tuf.X_DEVICE] = "yubikey"
+    return type(key).from_dict(key.keyid, dict(key.to_dict()) | facts)

@@ -385,7 +385,8 @@ class TufFormat(tuf_format.XFieldKeys):
                 not verify.
         """
         from hsm.signer import TokenSigner  # lazy: securesystemslib.signer, token steps only
-        signer = TokenSigner(open_root_key(key, module, pin, on_touch), key)
+        located = tuf_compat.located(key, self.view.plan.keyholder(keyholder))  # a tuf-on-ci key
+        signer = TokenSigner(open_root_key(located, module, pin, on_touch), key)
         sig = signer.sign(payload)
         key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
         return {"sig": sig.signature}, signer.token_key.token.serial
