@@ -23,6 +23,7 @@ from ceremony.errors import RootExpiredError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.registry import detect
+from ceremony.formats.tuf_layout import history_folders
 from ceremony.inputs import check_json, read_input_file
 
 MAX_ROOT_FILE = 1024 * 1024
@@ -86,6 +87,7 @@ def previous_root_files(directory: Path) -> dict[int, Path]:
         folders = [directory / "previous", directory / "metadata"]  # a workspace named itself
     elif directory.name == "metadata" and (directory.parent / "journal.jsonl").is_file():
         folders = [directory.parent / "previous", directory]
+    folders += history_folders(directory)  # a tuf-on-ci repository: metadata/root_history/
     files: dict[int, Path] = {}
     for folder in folders:
         if not folder.is_dir():

@@ -22,7 +22,7 @@ from typing import Any
 
 from ceremony import role_paths
 from ceremony.errors import PlanError
-from ceremony.formats import registry
+from ceremony.formats import registry, tuf_compat
 from ceremony.inputs import check_text, decode_utf8, load_toml, read_input_file
 from ceremony.keyids import public_identity
 from ceremony.keys import PublicKeyFile, load_public_key_file
@@ -85,6 +85,7 @@ class RootRole:
     keyholders: tuple[str, ...]
     threshold: int
     expires: timedelta
+    signing_period: timedelta | None = None  # compat = "tuf-on-ci": x-tuf-on-ci-signing-period
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class OnlineRole:
     key_paths: tuple[str, ...]
     threshold: int
     expires: timedelta
+    uris: tuple[str, ...] = ()  # signer URIs, by position in key_paths (ceremony.formats.tuf_compat)
+    signing_period: timedelta | None = None  # compat = "tuf-on-ci": x-tuf-on-ci-signing-period
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class Plan:
     # Roles beyond root signed offline (issue 15): ``targets`` when the plan gives it
     # keyholders, then the delegated roles in the plan's order (``[[delegations]]``).
     offline: tuple[OfflineRole, ...] = ()
+    # "tuf-on-ci": keys and roles carry the fields tuf-on-ci reads (ceremony.formats.tuf_compat).
+    compat: str | None = None
 
     @property
     def signers(self) -> tuple[str, ...]:
@@ -353,6 +358,7 @@ def parse_plan(text: str) -> Plan:
     out_of_band = cer.get("out_of_band", bool, False)
     witnesses_required = cer.get("witnesses_required", int, 0)
     compromised = _compromised_keys(cer)
+    compat = tuf_compat.parse_compat(cer.get("compat", str, None), fmt)
     cer.done()
 
     raw_holders = top.get("keyholders", list)
@@ -390,7 +396,8 @@ def parse_plan(text: str) -> Plan:
         if m not in known:
             raise PlanError(f"roles.root.keyholders names {m!r}, who is not in keyholders")
     root = RootRole(members, _threshold(r, len(members), "keyholders"),
-                    parse_duration(r.get("expires", str), "roles.root.expires"))
+                    parse_duration(r.get("expires", str), "roles.root.expires"),
+                    _signing_period(r, compat))
     r.done()
 
     online = []
@@ -402,7 +409,9 @@ def parse_plan(text: str) -> Plan:
             continue
         paths = _string_list(t, "keys")
         online.append(OnlineRole(role, paths, _threshold(t, len(paths), "keys"),
-                                 parse_duration(t.get("expires", str), f"roles.{role}.expires")))
+                                 parse_duration(t.get("expires", str), f"roles.{role}.expires"),
+                                 tuf_compat.check_uris(role, t.get("uris", list, None), len(paths)),
+                                 _signing_period(t, compat)))
         t.done()
     roles.done()
     offline += _delegations(top.get("delegations", list, []), known, bool(offline))
@@ -416,7 +425,7 @@ def parse_plan(text: str) -> Plan:
     top.done()
     plan = Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
                 root, tuple(online), out_of_band, witnesses, witnesses_required, compromised,
-                tuple(offline))
+                offline=tuple(offline), compat=compat)
     if offline and not getattr(registry.format_class(fmt), "offline_roles", False):
         raise PlanError(f"format {fmt!r} signs only root offline: roles.targets.keyholders and "
                         "[[delegations]] need format = \"tuf\"")
@@ -451,6 +460,21 @@ def _check_device(i: int, name: str, device: str, token: str | None, serial: str
                         f"YubiKey, not {algorithm!r}")
     if touch is not None and touch not in TOUCH_POLICIES:
         raise PlanError(f"{where}.touch must be \"always\" or \"cached\", not {touch!r}")
+
+
+def _signing_period(table: _Table, compat: str | None) -> timedelta | None:
+    """``roles.ROLE.signing_period`` (tuf-on-ci's re-signing window), with compat only.
+
+    Raises:
+        PlanError: not a duration, or given without ``ceremony.compat``.
+    """
+    value = table.get("signing_period", str, None)
+    if value is None:
+        return None
+    if compat is None:
+        raise PlanError(f"{table.where}.signing_period only applies with ceremony.compat = "
+                        f"\"{tuf_compat.TUF_ON_CI}\"")
+    return parse_duration(value, f"{table.where}.signing_period")
 
 
 def _witnesses(raw: list[Any]) -> tuple[str, ...]:

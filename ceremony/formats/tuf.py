@@ -37,6 +37,7 @@ X_CREATED = "x-ceremony-created"
 # against Yubico's roots (see ceremony.attestation).
 X_DEVICE = "x-ceremony-device"
 X_ATTESTATION = "x-ceremony-attestation"
+X_TOC_KEYOWNER = "x-tuf-on-ci-keyowner"  # a tuf-on-ci root's keyholder, "@name" (tuf_compat)
 X_FIELDS = (X_KEYHOLDER, X_TOKEN_LABEL, X_TOKEN_SERIAL, X_KEY_URI, X_ALGORITHM, X_DEVICE,
             X_ATTESTATION)
 
@@ -45,7 +46,8 @@ ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 
 def root_key(key: Key, keyholder: str, algorithm: str, token_label: str | None,
              token_serial: str | None, uri: str, device: str | None = None,
-             attestation: dict[str, Any] | None = None) -> Key:
+             attestation: dict[str, Any] | None = None,
+             extra: Mapping[str, Any] | None = None) -> Key:
     """A root key annotated with its keyholder and token (public facts only).
 
     ``device`` and ``attestation`` are set for YubiKey keys only (``X_DEVICE``,
@@ -61,14 +63,17 @@ def root_key(key: Key, keyholder: str, algorithm: str, token_label: str | None,
         fields[X_DEVICE] = device
     if attestation is not None:
         fields[X_ATTESTATION] = attestation
+    fields.update(extra or {})  # a compat mode's fields (ceremony.formats.tuf_compat)
     data = {"keytype": key.keytype, "scheme": key.scheme, "keyval": dict(key.keyval), **fields}
     return Key.from_dict(keyids.new_tuf_keyid(data), data)
 
 
 def keyholder_of(key: KeyView) -> str | None:
-    """The keyholder named in a key's ``x-`` fields, if any."""
+    """The keyholder named in a key's ``x-`` fields (or its tuf-on-ci ``@owner``), if any."""
     name = key.unrecognized_fields.get(X_KEYHOLDER)
-    return name if isinstance(name, str) else None
+    owner = key.unrecognized_fields.get(X_TOC_KEYOWNER)
+    return name if isinstance(name, str) else (owner[1:] or None) \
+        if isinstance(owner, str) and owner.startswith("@") else None
 
 
 def key_name(key: KeyView) -> str:

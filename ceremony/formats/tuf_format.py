@@ -22,7 +22,7 @@ from tuf.api.metadata import Metadata, Root, Targets
 from ceremony import chain, keyids, online_check
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError
-from ceremony.formats import tuf as tuf_format, tuf_record, tuf_roles
+from ceremony.formats import tuf as tuf_format, tuf_compat, tuf_layout, tuf_record, tuf_roles
 from ceremony.formats.base import RoleVerdict, ThresholdStatus, roles_in_signed
 from ceremony.formats.protocol import (
     CeremonyView,
@@ -77,7 +77,7 @@ class TufFormat(tuf_format.XFieldKeys):
                 emergency facts do not fit.
             VerificationError: the previous chain does not verify.
         """
-        online = load_online_keys(plan, plan_dir)
+        online = tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir))
         tuf_roles.check_target_files(plan, plan_dir)
         prev_info, prev_files = (_load_previous(previous, trusted, expect_root) if previous
                                  else (None, {}))
@@ -185,7 +185,7 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             PlanError: a key file is invalid or missing.
         """
-        return list(shared_online_keys(load_online_keys(plan, plan_dir)))
+        return list(shared_online_keys(tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir))))
 
     @classmethod
     def online_key_note(cls, path: Path, name: str, data: bytes) -> str | None:
@@ -254,7 +254,8 @@ class TufFormat(tuf_format.XFieldKeys):
         key = tuf_format.root_key(public, keyholder, intent["algorithm"], tk.token.label,
                                   tk.token.serial, tk.ref.uri(),
                                   device="yubikey" if attestation else None,
-                                  attestation=attestation or None)
+                                  attestation=attestation or None,
+                                  extra=tuf_compat.root_key_fields(self.view.plan, keyholder))
         data = key_event(keyholder, key.to_dict(), key.keyid, tk, intent)
         return data, self.key_file_from_event(data)
 
@@ -286,11 +287,13 @@ class TufFormat(tuf_format.XFieldKeys):
     def _build(self, root_keys: Sequence[Any], version: int, now: datetime,
                online: dict[str, list[Key]]) -> Metadata[Root]:
         plan = self.view.plan
-        return tuf_format.build_root(
+        md = tuf_format.build_root(
             version, tuf_format.expiry(now, plan.root.expires), plan.consistent_snapshot,
             list(root_keys), plan.root.threshold,
             {r.name: (online[r.name], r.threshold) for r in plan.online}
             | self._offline_top_roles(root_keys), created=now)
+        tuf_compat.annotate_root(md.signed, plan)  # tuf-on-ci's period fields, under its compat
+        return md
 
     def build_draft(self, root_keys: Sequence[Any], now: datetime | None) -> Draft:
         """Root previous + 1 (or 1) from the plan, ``root_keys`` and the online keys.
@@ -394,7 +397,8 @@ class TufFormat(tuf_format.XFieldKeys):
                 not verify.
         """
         from hsm.signer import TokenSigner  # lazy: securesystemslib.signer, token steps only
-        signer = TokenSigner(open_root_key(key, module, pin, on_touch), key)
+        located = tuf_compat.located(key, self.view.plan.keyholder(keyholder))  # a tuf-on-ci key
+        signer = TokenSigner(open_root_key(located, module, pin, on_touch), key)
         sig = signer.sign(payload)
         key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
         return {"sig": sig.signature}, signer.token_key.token.serial
@@ -418,6 +422,7 @@ class TufFormat(tuf_format.XFieldKeys):
         if not (numbered.exists() and numbered.read_bytes() == data):
             atomic_write(numbered, data, exclusive=True)
         atomic_write(metadata / "root.json", data)
+        tuf_layout.write_history(self.view, data, md.signed.version)  # tuf-on-ci's root_history/
         return data, [numbered, metadata / "root.json"]
 
     def published_bytes(self) -> bytes | None:
@@ -536,7 +541,8 @@ class TufFormat(tuf_format.XFieldKeys):
             PlanError: a key file is missing or not a public key.
         """
         return {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
-                for role, keys in load_online_keys(self.view.plan, base).items()}
+                for role, keys in tuf_compat.online_keys(self.view.plan,
+                                                         load_online_keys(self.view.plan, base)).items()}
 
 
 

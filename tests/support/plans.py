@@ -58,6 +58,7 @@ class Online:
     keys: Sequence[str | Path]
     expires: str = "30d"
     threshold: int = 1
+    uris: Sequence[str] = ()  # signer URIs by position (online keys by KMS URI)
 
 
 @dataclass
@@ -111,7 +112,9 @@ class Plan:
         lines.append("")
         for role, spec in self.online.items():
             lines += [f"[roles.{role}]", f"keys = {_list(spec.keys)}", f"threshold = {spec.threshold}",
-                      f'expires = "{spec.expires}"', ""]
+                      f'expires = "{spec.expires}"']
+            lines += [f"uris = {_list(spec.uris)}"] if spec.uris else []
+            lines.append("")
         if self.tail:
             lines += [self.tail, ""]
         return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""A root made by tuf-on-ci is continued by our ceremony: ``init --previous`` takes the
+repository's folder (``metadata/root.json``, ``metadata/root_history/``), the old root's
+keyholder (``x-tuf-on-ci-keyowner = "@alice"``, her key in PIV slot 9c's key id on her token,
+as tuf-on-ci's HSM signer keeps it) signs root v2 beside her new key, and python-tuf walks
+v1 -> v2.
+
+Root v1 is made here with python-tuf following tuf-on-ci's rules (what its ``close()`` and
+``set_online_config`` write): the keyowner field, whole-object key ids, the period fields in
+the root's ``signed`` and in the snapshot/timestamp role entries, one online key with
+``x-tuf-on-ci-online-uri`` for both online roles, targets held by the offline signer.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from securesystemslib.signer import SSlibKey
+from tuf.api.metadata import Metadata, Root
+
+from ceremony import keyids
+from ceremony.keys import key_from_crypto
+from hsm.signer import TokenSigner
+from tests.support.helpers import cli, make_online_keys
+from tests.support.tufonci import URIS, compat_plan
+
+KMS = "gcpkms:projects/toc/locations/global/keyRings/online/cryptoKeys/online/cryptoKeyVersions/1"
+
+
+def _key(public: object, fields: dict[str, str]) -> SSlibKey:
+    data = key_from_crypto(public).to_dict() | fields
+    return SSlibKey.from_dict(keyids.whole_object_keyid(data), data)
+
+
+def _tuf_on_ci_root(hsm, tmp: Path) -> tuple[Path, bytes, SSlibKey]:
+    """tmp/toc: a tuf-on-ci repository whose root v1 alice signed on tok-alice (CKA_ID 2)."""
+    online_tk = make_online_keys(hsm, tmp / "old-online", label="old-online", roles=("timestamp",))
+    hsm.make("tok-alice")  # (a new token reloads the module: the keys are opened after it)
+    token = hsm.module.find_token(label="tok-alice")
+    tk = hsm.module.generate(token, hsm.pin, "ecdsa-p256", "alice-9c", b"\x02")
+    alice = _key(tk.public_key(), {"x-tuf-on-ci-keyowner": "@alice"})
+    online = _key(online_tk.open()["timestamp"].public_key(), {"x-tuf-on-ci-online-uri": KMS})
+    root = Root(version=1, expires=datetime.now(UTC).replace(microsecond=0) + timedelta(days=365),
+                consistent_snapshot=True,
+                unrecognized_fields={"x-tuf-on-ci-expiry-period": 365, "x-tuf-on-ci-signing-period": 60})
+    for role in ("root", "targets"):
+        root.add_key(alice, role)
+    for role, (expiry, signing) in {"timestamp": (2, 1), "snapshot": (365, 60)}.items():
+        root.add_key(online, role)
+        root.roles[role].unrecognized_fields.update({"x-tuf-on-ci-expiry-period": expiry,
+                                                    "x-tuf-on-ci-signing-period": signing})
+    md = Metadata(root)
+    md.sign(TokenSigner(tk, alice))
+    data = md.to_bytes()
+    meta = tmp / "toc" / "metadata"
+    (meta / "root_history").mkdir(parents=True)
+    (meta / "root.json").write_bytes(data)
+    (meta / "root_history" / "1.root.json").write_bytes(data)
+    return tmp / "toc", data, alice
+
+
+def test_init_previous_continues_a_tuf_on_ci_root(hsm, tmp_path):
+    repo, v1, old_alice = _tuf_on_ci_root(hsm, tmp_path)
+    make_online_keys(hsm, tmp_path / "online")
+    plan = compat_plan(tmp_path / "plan.toml", {"alice": "tok-alice"}, 1, tmp_path / "online",
+                       uris=URIS)
+    ws = tmp_path / "ws"
+    r = cli("init", ws, "--plan", plan, "--previous", repo)
+    assert r.code == 0, r
+    assert (ws / "previous" / "1.root.json").read_bytes() == v1
+    pin = ["--pin-file", hsm.pin_file]
+    for step in (["keygen", ws, "--keyholder", "alice", *pin], ["draft", ws]):
+        r = cli(*step)
+        assert r.code == 0, r
+    r = cli("sign", ws, "--keyholder", "alice", *pin)
+    assert r.code == 0, r
+    r = cli("publish", ws)
+    assert r.code == 0, r
+
+    v2 = (ws / "metadata" / "2.root.json").read_bytes()
+    md = Metadata.from_bytes(v2)
+    assert isinstance(md.signed, Root)
+    old = Metadata.from_bytes(v1).signed
+    assert isinstance(old, Root)
+    old.verify_delegate("root", md.signed_bytes, md.signatures)  # alice's tuf-on-ci key signed
+    md.signed.verify_delegate("root", md.signed_bytes, md.signatures)  # and her new key
+    assert old_alice.keyid in md.signatures
+    (new_id,) = md.signed.roles["root"].keyids
+    assert new_id != old_alice.keyid
+    assert md.signed.keys[new_id].unrecognized_fields["x-tuf-on-ci-keyowner"] == "@alice"
+    # the workspace is the next tuf-on-ci repository state: both versions in root_history
+    history = ws / "metadata" / "root_history"
+    assert sorted(p.name for p in history.iterdir()) == ["1.root.json", "2.root.json"]
+    assert (history / "1.root.json").read_bytes() == v1 and (history / "2.root.json").read_bytes() == v2
+    assert json.loads(v2)["signed"]["x-tuf-on-ci-expiry-period"] == 365
