@@ -50,6 +50,12 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     for k in HOLDERS:  # dave holds no root key: he is keygen'd for targets and doi
         r = cli("keygen", ws, "--keyholder", k, "--pin-file", hsm.pin_file)
         assert r.code == 0, r.err
+    r = cli("script", ws)  # the printable script names every role and who signs which
+    assert r.code == 0, r.err
+    assert "Generate dave's key: ceremony keygen" in r.out
+    html = (ws / "record" / "script.html").read_text()
+    assert "delegated doi 2 of 2 for doi/*, terminating, 1 target file(s)" in html
+    assert "signs targets, doi; only until status shows every threshold met" in html
     r = cli("draft", ws)
     assert r.code == 0, r.err
     assert "targets version 1: 2 of 3 (alice, bob, dave), expires " in r.out
@@ -73,6 +79,8 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     r = cli("publish", ws)  # root 1/2 and doi 1/2: still refused
     assert r.code == 6 and "doi v1: 1/2 - dave signed; waiting for one of carol" in r.err, r.err
     assert not (ws / "metadata" / "1.targets.json").exists()
+    st = cli("status", ws)  # the next step names a keyholder whose role still waits
+    assert "next: ceremony sign WORKSPACE --keyholder alice" in st.out, st.out
     r = cli("sign", ws, "--keyholder", "carol", "--pin-file", hsm.pin_file)
     assert r.code == 0, r.err
     assert "carol signed root, doi (draft of root v1)" in r.out
