@@ -229,7 +229,7 @@ class TufFormat(tuf_format.XFieldKeys):
         return tuf_record.describe_published(ws, events)
 
     rehearsal_scenarios: ClassVar[tuple[str, ...]] = (
-        "bootstrap", "targets-rotation", "root-rotation", "emergency-targets", "emergency-root")
+        "bootstrap", "targets-rotation", "root-rotation", "emergency-targets", "emergency-root", "doi")
 
     rehearsal_hint: ClassVar[str | None] = None
 
@@ -397,7 +397,9 @@ class TufFormat(tuf_format.XFieldKeys):
                 not verify.
         """
         from hsm.signer import TokenSigner  # lazy: securesystemslib.signer, token steps only
-        located = tuf_compat.located(key, self.view.plan.keyholder(keyholder))  # a tuf-on-ci key
+        holder = next((h for h in self.view.plan.keyholders if h.name == keyholder), None)
+        # a tuf-on-ci key (a previous root's keyholder who left the plan signs with the key as is)
+        located = tuf_compat.located(key, holder) if holder is not None else key
         signer = TokenSigner(open_root_key(located, module, pin, on_touch), key)
         sig = signer.sign(payload)
         key.verify_signature(sig, payload)  # the securesystemslib view agrees, too

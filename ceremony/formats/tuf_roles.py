@@ -237,3 +237,49 @@ def check_targets_unchanged(plan: Plan, plan_dir: Path,
                          "to sign the new one")
             out[target] = data
     return out
+
+
+def verify_tree(root: Metadata[Any], directory: Path, consistent: bool) -> list[str]:
+    """Walk the published delegation tree in ``directory`` as a client does, with python-tuf's
+    ``verify_delegate``: root -> targets -> each delegated role, every target file's length
+    and hash checked. Returns one line per role verified.
+
+    Raises:
+        VerificationError: a role file is missing, below its delegator's threshold, or a
+            target file does not match what its role lists.
+    """
+    from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError  # lazy: rehearse only
+
+    def load(name: str, version: int | None) -> Metadata[Targets]:
+        fname = file_name(name, version or 1, consistent) if consistent else f"{name}.json"
+        try:
+            md = Metadata[Targets].from_bytes((directory / "metadata" / fname).read_bytes())
+        except (OSError, ValueError) as e:
+            raise VerificationError(f"metadata/{fname} cannot be read as targets metadata: "
+                                    f"{e}") from None
+        return md
+
+    def check(delegator: Metadata[Any], name: str, md: Metadata[Targets]) -> None:
+        try:
+            delegator.verify_delegate(name, md)
+        except UnsignedMetadataError as e:
+            raise VerificationError(f"{name} does not verify against its delegator: {e}") from None
+        for path, tf in md.signed.targets.items():
+            served = target_file_name(path, tf.hashes["sha256"], consistent)
+            try:
+                with (directory / "targets" / served).open("rb") as f:
+                    tf.verify_length_and_hashes(f)
+            except (OSError, LengthOrHashMismatchError) as e:
+                raise VerificationError(f"target {path} of {name} does not verify: {e}") from None
+
+    top = load(TARGETS, None)
+    check(root, TARGETS, top)
+    lines = [f"targets v{top.signed.version}: signed at threshold, "
+             f"{len(top.signed.targets)} target file(s) verified"]
+    delegations = top.signed.delegations
+    for name in (delegations.roles or {}) if delegations else {}:
+        md = load(name, None)
+        check(top, name, md)
+        lines.append(f"{name} v{md.signed.version}: signed at threshold, "
+                     f"{len(md.signed.targets)} target file(s) verified")
+    return lines
