@@ -392,6 +392,8 @@ class Session:
         if roles is not None and self.previous_root() is None:
             lines += ["new repository: " + line.strip() for line in roles.describe_roles()
                       if not line.startswith("  target ")]
+        elif roles is not None:
+            lines += roles.role_changes()
         return lines
 
     def _is_draft(self, md: RootMetadata | None) -> bool:

@@ -167,6 +167,11 @@ class RolesFormat(Protocol):
         target files."""
         ...
 
+    def role_changes(self) -> list[str]:
+        """What changes in these roles from the repository continued, in words (empty for a
+        new repository)."""
+        ...
+
     def roles_to_publish(self) -> dict[str, bytes]:
         """The files publishing the roles writes (path in the workspace -> bytes), every
         input re-checked first.

@@ -86,6 +86,10 @@ class TufFormat(tuf_format.XFieldKeys):
             newest = tuf_format.from_bytes(prev_files[f"{prev_info['version']}.root.json"],
                                            "previous")
             _check_online_vs_root(online, newest.signed)
+            if plan.offline and previous is not None:  # its targets and delegations, verified
+                roles_info, role_files = tuf_roles.read_previous(previous, newest)
+                prev_info = prev_info | ({"roles": roles_info} if roles_info else {})
+                prev_files = prev_files | role_files
         elif plan.out_of_band:
             raise PlanError("ceremony.out_of_band only applies when continuing a repository "
                             "(--previous)")
@@ -469,8 +473,30 @@ class TufFormat(tuf_format.XFieldKeys):
         if not isinstance(plan_dir, str) or not plan_dir:
             raise PlanError("this workspace does not record the plan's folder, where the target "
                             "files are", hint="start a new workspace with this release's init")
-        mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir))
+        versions = {n: md.signed.version + 1 for n, md in self._previous_roles().items()}
+        mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir), versions)
         return {"roles": tuf_roles.journal_fields(mds)}
+
+    def _previous_roles(self) -> dict[str, Metadata[Targets]]:
+        """The offline roles of the repository continued (copied in at init, re-checked).
+
+        Raises:
+            VerificationError: a copy was changed after init.
+        """
+        info = (self.view.state.init.get("previous") or {}).get("roles") or {}
+        return tuf_roles.load_previous(self.view.ws.previous, info)
+
+    def role_changes(self) -> list[str]:
+        """What changes in targets and the delegations from the repository continued."""
+        prev = self.previous_root()
+        if prev is None:
+            return []
+        old_top = prev.signed.roles[tuf_roles.TARGETS]
+        root = self.draft_metadata().signed
+        top = root.roles[tuf_roles.TARGETS]
+        return tuf_roles.diff(self._previous_roles(),
+                              (old_top.keyids, old_top.threshold, prev.signed.keys),
+                              self._role_mds(), (top.keyids, top.threshold, root.keys))
 
     def _role_mds(self) -> dict[str, Metadata[Targets]]:
         d = self.view.state.draft

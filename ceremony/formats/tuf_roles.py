@@ -283,3 +283,137 @@ def verify_tree(root: Metadata[Any], directory: Path, consistent: bool) -> list[
         lines.append(f"{name} v{md.signed.version}: signed at threshold, "
                      f"{len(md.signed.targets)} target file(s) verified")
     return lines
+
+
+def _newest(folder: Path, name: str) -> Path | None:
+    """The newest ``N.NAME.json`` in ``folder``, else ``NAME.json``, else None."""
+    numbered = [(int(p.name.split(".", 1)[0]), p) for p in folder.glob(f"*.{name}.json")
+                if p.name.split(".", 1)[0].isdigit()]
+    if numbered:
+        return max(numbered)[1]
+    plain = folder / f"{name}.json"
+    return plain if plain.is_file() else None
+
+
+def read_previous(directory: Path, root: Metadata[Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The offline roles a repository being continued already publishes (``targets`` and the
+    roles it delegates to), each verified against its delegator as a client would
+    (``verify_delegate``: root for targets, targets for a delegated role).
+
+    Returns what ``init`` journals of them (role -> version, file, sha256) and the bytes to
+    copy into the workspace's ``previous/`` (file name -> bytes); empty when the folder holds
+    no targets metadata.
+
+    Raises:
+        VerificationError: a role file is not targets metadata or does not verify.
+    """
+    from tuf.api.exceptions import UnsignedMetadataError  # lazy: init --previous only
+    folder = Path(directory)
+    if (folder / "journal.jsonl").is_file() and (folder / "metadata").is_dir():
+        folder = folder / "metadata"  # a workspace named itself: what it published
+    info: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+
+    def take(name: str, delegator: Metadata[Any]) -> Metadata[Targets] | None:
+        path = _newest(folder, name)
+        if path is None:
+            if name == TARGETS:
+                return None
+            raise VerificationError(f"the previous targets delegates to {name!r}, but "
+                                    f"{folder} holds no {name}.json to continue it")
+        data = read_input_file(path, MAX_TARGET_FILE, "previous metadata", error=VerificationError)
+        try:
+            md = Metadata[Targets].from_bytes(data)
+        except (ValueError, TypeError, KeyError) as e:
+            raise VerificationError(f"{path} is not targets metadata: {e}") from None
+        try:
+            delegator.verify_delegate(name, md)
+        except UnsignedMetadataError as e:
+            raise VerificationError(f"{path} does not verify against its delegator: {e}") from None
+        info[name] = {"version": md.signed.version, "file": path.name,
+                      "sha256": hashlib.sha256(data).hexdigest()}
+        files[path.name] = data
+        return md
+
+    top = take(TARGETS, root)
+    if top is not None and top.signed.delegations and top.signed.delegations.roles:
+        for name in top.signed.delegations.roles:
+            take(name, top)
+    return info, files
+
+
+def load_previous(folder: Path, info: Mapping[str, Any]) -> dict[str, Metadata[Targets]]:
+    """The previous roles copied in at ``init``, re-checked against their journaled digests.
+
+    Raises:
+        VerificationError: a copy was changed after init.
+    """
+    out: dict[str, Metadata[Targets]] = {}
+    for name, entry in info.items():
+        path = folder / str(entry["file"])
+        data = read_input_file(path, MAX_TARGET_FILE, "previous metadata", error=VerificationError)
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise VerificationError(f"{path} was changed after the ceremony started")
+        out[name] = Metadata[Targets].from_bytes(data)
+    return out
+
+
+def _role_shape(name: str, mds: Mapping[str, Metadata[Targets]],
+                root_targets: tuple[list[str], int, Mapping[str, Key]]) -> dict[str, Any] | None:
+    """What the diff compares of one role: who signs it, its threshold, scope, targets."""
+    if name not in mds:
+        return None
+    if name == TARGETS:
+        ids, threshold, keys = root_targets
+        scope: Any = None
+    else:
+        top = mds[TARGETS].signed
+        assert top.delegations is not None and top.delegations.roles is not None
+        d = top.delegations.roles[name]
+        ids, threshold, keys = d.keyids, d.threshold, top.delegations.keys
+        scope = (tuple(d.paths or ()), tuple(d.path_hash_prefixes or ()), d.terminating)
+    return {"keys": {keyids.public_identity(keys[k]): key_name(keys[k]) for k in ids if k in keys},
+            "threshold": threshold, "scope": scope,
+            "targets": {p: tf.hashes.get("sha256") for p, tf in mds[name].signed.targets.items()}}
+
+
+def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Mapping[str, Key]],
+         new: Mapping[str, Metadata[Targets]],
+         new_top: tuple[list[str], int, Mapping[str, Key]]) -> list[str]:
+    """What changes in the offline roles from the previous repository to the draft, in words:
+    a delegation added or removed, its keys (by keyholder), threshold, paths or terminating
+    flag changed, target files added, removed or changed."""
+    out: list[str] = []
+    for name in list(dict.fromkeys([*new, *old])):
+        o, n = _role_shape(name, old, old_top), _role_shape(name, new, new_top)
+        label = "targets" if name == TARGETS else f"delegation {name}"
+        if o is None and n is not None:
+            out.append(f"{label}: + added ({n['threshold']} of {', '.join(n['keys'].values())})")
+            continue
+        if n is None and o is not None:
+            out.append(f"{label}: - removed")
+            continue
+        assert o is not None and n is not None
+        for ident, who in n["keys"].items():
+            if ident not in o["keys"]:
+                out.append(f"{label}: + add key of {who}")
+        for ident, who in o["keys"].items():
+            if ident not in n["keys"]:
+                out.append(f"{label}: - remove key of {who}")
+        if o["threshold"] != n["threshold"]:
+            out.append(f"{label}: threshold {o['threshold']} -> {n['threshold']}")
+        if o["scope"] != n["scope"]:
+            def words(scope: Any) -> str:
+                paths, prefixes, terminating = scope
+                what = ", ".join(paths) if paths else "hash prefixes " + ", ".join(prefixes)
+                return what + (" (terminating)" if terminating else "")
+            out.append(f"{label}: paths {words(o['scope'])} -> {words(n['scope'])}")
+        for path in sorted(set(n["targets"]) | set(o["targets"])):
+            before, after = o["targets"].get(path), n["targets"].get(path)
+            if before is None:
+                out.append(f"{label}: + target {path}")
+            elif after is None:
+                out.append(f"{label}: - target {path}")
+            elif before != after:
+                out.append(f"{label}: target {path} changed (sha256 {after[:16]}...)")
+    return out
