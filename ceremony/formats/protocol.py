@@ -167,6 +167,11 @@ class RolesFormat(Protocol):
         target files."""
         ...
 
+    def previous_role_keys_of(self, keyholder: str) -> list[Any]:
+        """``keyholder``'s keys in the roles of the repository continued (a keyholder of these
+        roles alone keeps their key, as a root keyholder does)."""
+        ...
+
     def role_changes(self) -> list[str]:
         """What changes in these roles from the repository continued, in words (empty for a
         new repository)."""

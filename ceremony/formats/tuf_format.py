@@ -446,11 +446,30 @@ class TufFormat(tuf_format.XFieldKeys):
         keys = {name: k for k in root_keys if (name := tuf_format.keyholder_of(k))}
         for name, rec in self.view.state.keys.items():
             keys.setdefault(name, self.key_from_record(rec))
+        for name in self.view.plan.signers:  # kept from the roles of the repository continued
+            kept = [k for k in self.previous_role_keys_of(name)
+                    if k.keyid not in self.view.plan.compromised_keys]
+            if name not in keys and kept:
+                keys[name] = kept[0]
         missing = [n for n in self.view.plan.signers if n not in keys]
         if missing:
             raise StateError("no root key yet for " + ", ".join(missing),
                              hint="run `ceremony keygen WORKSPACE --keyholder NAME` for each")
         return keys
+
+    def previous_role_keys_of(self, keyholder: str) -> list[Key]:
+        """``keyholder``'s keys in the previous targets role and delegations (``x-`` fields)."""
+        prev = self.previous_root()
+        if prev is None:
+            return []
+        pools: list[Mapping[str, Key]] = [
+            {k: prev.signed.keys[k] for k in prev.signed.roles[tuf_roles.TARGETS].keyids}]
+        for md in self._previous_roles().values():
+            if md.signed.delegations is not None:
+                pools.append(md.signed.delegations.keys)
+        found = {k.keyid: k for pool in pools for k in pool.values()
+                 if tuf_format.keyholder_of(k) == keyholder}
+        return list(found.values())
 
     def _offline_top_roles(self, root_keys: Sequence[Any]) -> dict[str, tuple[list[Key], int]]:
         """``targets`` as root lists it when the plan signs it offline: its keyholders' keys."""

@@ -52,7 +52,7 @@ def test_delegations_added_removed_and_changed_in_a_rotation(hsm: SoftHsm, tmp_p
 
     (d / "doi" / "policy.json").write_text('{"v": 2}\n')
     v2 = RolesPlan("v2", HOLDERS, ["alice", "bob"], 1, d / "online", Role("targets", ["alice"], 1),
-                   [Role("doi", ["bob", "carol"], 2, paths=["doi/*", "extra/*"], terminating=True,
+                   [Role("doi", ["bob", "alice"], 2, paths=["doi/*", "extra/*"], terminating=True,
                          targets=["doi/policy.json"]),
                     Role("rekor", ["carol"], 1, paths=["rekor/*"], targets=["rekor/rekor.pub"])])
     out = ceremony(hsm, tmp_path / "ws2", v2.write(d / "v2.toml"), tmp_path / "ws1")
@@ -60,10 +60,14 @@ def test_delegations_added_removed_and_changed_in_a_rotation(hsm: SoftHsm, tmp_p
     for line in ("delegation doi: threshold 1 -> 2",
                  "delegation doi: paths doi/* (terminating) -> doi/*, extra/* (terminating)",
                  "delegation doi: target doi/policy.json changed (sha256 ",
-                 "delegation doi: + add key of carol", "delegation doi: - remove key of carol",
+                 "delegation doi: + add key of alice", "delegation doi: - remove key of carol",
                  "delegation rekor: + added (1 of carol)", "delegation testing: - removed"):
         assert line in changes, changes
     assert "targets version 2: 1 of 1 (alice)" in out  # every role's version follows on
+    assert "rekor: + added (1 of carol)" in changes and "key of carol" not in changes.replace(
+        "delegation doi: - remove key of carol", "")
+    ws2 = (tmp_path / "ws2" / "keys")  # carol (no root key) kept her key, as root keyholders do
+    assert not (ws2 / "root-carol.json").exists()
     meta = tmp_path / "ws2" / "metadata"
     assert sorted(p.name for p in meta.glob("*.json") if p.name != "root.json") == [
         "1.rekor.json", "2.doi.json", "2.root.json", "2.targets.json"]  # rekor is new: v1
