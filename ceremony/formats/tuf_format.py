@@ -436,8 +436,27 @@ class TufFormat(tuf_format.XFieldKeys):
         return tuf_format.to_bytes(self.draft_metadata())
 
     def published_extra(self, name: str, version: int) -> bytes | None:
-        """TUF publishes nothing beside the root."""
+        """A role published with root ``version`` (``N.targets.json``, ``N.ROLE.json``), rebuilt
+        from the journal; nothing else is published beside the root."""
+        d = self.view.state.draft
+        if d is None or not d.get("roles") or d["version"] != version:
+            return None
+        consistent = bool(self.draft_metadata().signed.consistent_snapshot)
+        for n, md in self._role_mds().items():
+            if name == tuf_roles.file_name(n, md.signed.version, consistent):
+                return tuf_roles.to_bytes(md)
         return None
+
+    @classmethod
+    def check_bundle_extra(cls, files: Mapping[str, bytes], newest_root: bytes) -> list[str]:
+        """The role files a signed-metadata bundle carries beside its root chain (targets and
+        delegated roles), each verified against its delegator in the bundle's newest root; a
+        file that is neither is refused.
+
+        Raises:
+            VerificationError: a role file does not verify, or a file is not one.
+        """
+        return tuf_roles.check_bundle(files, tuf_format.from_bytes(newest_root, "the newest root"))
 
     # ---- roles beyond root, signed offline (issue 15; ceremony.formats.tuf_roles) -----------
 

@@ -417,3 +417,48 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
             elif before != after:
                 out.append(f"{label}: target {path} changed (sha256 {after[:16]}...)")
     return out
+
+
+def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
+    """Verify the targets and delegated-role files a bundle carries beside its root chain
+    (``N.targets.json``, ``N.ROLE.json``) before any is written: targets against ``root``,
+    each delegated role against that targets. Root files, ``root.json`` and a notary sidecar
+    are the chain's; anything else is refused.
+
+    Raises:
+        VerificationError: a role file does not verify, has no delegator in the bundle, or a
+            file is not metadata this tool publishes.
+    """
+    from tuf.api.exceptions import UnsignedMetadataError  # lazy: imports of role bundles only
+    roles: dict[str, tuple[str, Metadata[Targets]]] = {}
+    for name, data in files.items():
+        head, _, rest = name.partition(".")
+        if rest == "root.json" or name in ("root.json", "ceremony-keys.json"):
+            continue
+        role = rest.removesuffix(".json")
+        if not (head.isdigit() and rest.endswith(".json") and role):
+            raise VerificationError(f"{name} in the bundle is not metadata this tool publishes")
+        try:
+            md = Metadata[Targets].from_bytes(data)
+        except (ValueError, TypeError, KeyError) as e:
+            raise VerificationError(f"{name} in the bundle is not targets metadata: {e}") from None
+        if md.signed.version != int(head):
+            raise VerificationError(f"{name} in the bundle holds version {md.signed.version}")
+        roles[role] = (name, md)
+    if not roles:
+        return []
+    if TARGETS not in roles:
+        raise VerificationError(f"the bundle carries {', '.join(sorted(roles))} without targets, "
+                                "which delegates to them")
+    notes = []
+    top = roles[TARGETS][1]
+    for role, (name, md) in roles.items():
+        delegator = root if role == TARGETS else top
+        try:
+            delegator.verify_delegate(role, md)
+        except (UnsignedMetadataError, ValueError) as e:
+            raise VerificationError(f"{name} in the bundle does not verify against "
+                                    f"{'root' if role == TARGETS else 'targets'}: {e}") from None
+        notes.append(f"{name}: {role} v{md.signed.version} verified against "
+                     f"{'root' if role == TARGETS else 'targets'} ({len(md.signed.targets)} target(s))")
+    return notes

@@ -171,3 +171,37 @@ def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_pa
     r = cli("record", "verify", ws)
     assert (r.code, "FAIL metadata/1.doi.json is missing (published with root v1)" in r.out) == \
         (3, True), r.out
+
+
+def test_export_carries_the_roles_and_import_verifies_them(hsm: SoftHsm, tmp_path: Path) -> None:
+    ws, _policy = _signed_small(hsm, tmp_path)
+    assert cli("publish", ws).code == 0
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    r = cli("export", ws, "--usb", stick)
+    assert r.code == 0, r.err
+    r = cli("import", "--usb", stick, "--out", tmp_path / "in")
+    assert r.code == 0, r.err
+    assert "1.targets.json: targets v1 verified against root (0 target(s))" in r.out
+    assert "1.doi.json: doi v1 verified against targets (1 target(s))" in r.out
+    for name in ("1.root.json", "1.targets.json", "1.doi.json"):
+        assert (tmp_path / "in" / name).read_bytes() == (ws / "metadata" / name).read_bytes()
+
+    # a delegated role changed after signing: a bundle of it is refused, nothing written
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    for name in ("1.root.json", "1.targets.json", "1.doi.json"):
+        (forged / name).write_bytes((ws / "metadata" / name).read_bytes())
+    doi = forged / "1.doi.json"
+    doi.write_bytes(doi.read_bytes().replace(b'"length": ', b'"length": 1'))
+    out = tmp_path / "out"
+    out.mkdir()
+    r = cli("pack", *sorted(forged.iterdir()), "--kind", "signed-metadata", "--repository",
+            "test/repo", "--usb", out)
+    assert r.code == 3, r.err
+    assert "1.doi.json in the bundle does not verify against targets" in r.err
+    assert list(out.iterdir()) == []
+    (forged / "1.targets.json").unlink()  # a delegated role without its delegator
+    r = cli("pack", *sorted(forged.iterdir()), "--kind", "signed-metadata", "--repository",
+            "test/repo", "--usb", out)
+    assert (r.code, "the bundle carries doi without targets" in r.err) == (3, True), r.err
