@@ -187,6 +187,25 @@ class RolesFormat(Protocol):
         ...
 
 
+class RolesDetached(Protocol):
+    """The detached-signing half of :class:`RolesFormat`: the roles drafted with root travel
+    in the draft file (``roles``), and a keyholder signs those they hold a key in. Asked only
+    when a draft file carries ``roles``."""
+
+    def load_roles(self, obj: dict[str, Any], path: Path) -> dict[str, Any]:
+        """The roles of a draft file, each checked against its digest."""
+        ...
+
+    def role_keys_of(self, draft: Any, roles: dict[str, Any], keyholder: str) -> dict[str, list[Any]]:
+        """Role -> ``keyholder``'s keys that count toward it."""
+        ...
+
+    def sign_roles(self, roles: dict[str, Any], keys: dict[str, list[Any]], module: Module,
+                   pin: PinProvider, on_touch: OnTouch = None) -> list[dict[str, Any]]:
+        """One verified signature entry (naming its ``role``) per role and key."""
+        ...
+
+
 class DetachedAdapter(Protocol):
     """How a draft travels to a keyholder's own machine and a signature comes back
     (:mod:`ceremony.detached`): the format's half of it."""

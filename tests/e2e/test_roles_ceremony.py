@@ -205,3 +205,48 @@ def test_export_carries_the_roles_and_import_verifies_them(hsm: SoftHsm, tmp_pat
     r = cli("pack", *sorted(forged.iterdir()), "--kind", "signed-metadata", "--repository",
             "test/repo", "--usb", out)
     assert (r.code, "the bundle carries doi without targets" in r.err) == (3, True), r.err
+
+
+def test_detached_signing_covers_every_role(hsm: SoftHsm, tmp_path: Path) -> None:
+    """export-draft carries targets and the delegations with root; sign-draft signs every role
+    the keyholder holds; import-signature verifies and journals each; publish goes through."""
+    hsm.make("tok-alice")
+    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
+    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
+                      targets=Role("targets", ["alice"], 1),
+                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
+                                        targets=["doi/policy.json"])]).write(tmp_path / "plan" / "plan.toml")
+    ws = tmp_path / "ws"
+    for step in (("init", ws, "--plan", plan),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
+                 ("export-draft", ws, "--out", tmp_path / "draft.json")):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    doc = json.loads((tmp_path / "draft.json").read_text())
+    assert sorted(doc["roles"]) == ["doi", "targets"]
+
+    forged = dict(doc, roles={**doc["roles"], "doi": {**doc["roles"]["doi"], "version": 1,
+                                                      "signed": {**doc["roles"]["doi"]["signed"],
+                                                                 "version": 9}}})
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    r = cli("sign-draft", tmp_path / "forged.json", "--keyholder", "alice", "--pin-file",
+            hsm.pin_file, "--expect-digest", doc["digest"], "--out", tmp_path / "x.sig.json")
+    assert r.code == 3, r.err
+    assert "the journaled draft of role 'doi' does not match its digest" in r.err
+    assert not (tmp_path / "x.sig.json").exists()
+
+    r = cli("sign-draft", tmp_path / "draft.json", "--keyholder", "alice", "--pin-file",
+            hsm.pin_file, "--expect-digest", doc["digest"], "--out", tmp_path / "alice.sig.json")
+    assert r.code == 0, r.err
+    sig = json.loads((tmp_path / "alice.sig.json").read_text())
+    assert sorted(s.get("role", "root") for s in sig["signatures"]) == ["doi", "root", "targets"]
+
+    r = cli("import-signature", ws, tmp_path / "alice.sig.json")
+    assert r.code == 0, r.err
+    st = json.loads(cli("status", ws, "--json").out)["thresholds"]
+    assert st["verified"] is True
+    assert [v["signed"] for v in st["roles"]] == [["alice"], ["alice"]]
+    r = cli("import-signature", ws, tmp_path / "alice.sig.json")
+    assert r.code == 8, r.err
+    assert cli("publish", ws).code == 0
+    assert (ws / "metadata" / "1.doi.json").is_file()
