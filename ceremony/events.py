@@ -311,14 +311,20 @@ class DraftCreated(Event):
     digest: str
     signed: dict[str, Any]
     created: str
+    # Roles beyond root signed offline with it (a TUF plan's targets and delegations): role
+    # name -> its version, digest and signed part. Absent: only root is drafted, as before.
+    roles: dict[str, Any] | None = _optional()
 
     def digests(self) -> dict[str, str]:
-        """The draft's digest."""
-        return {"draft": self.digest}
+        """The draft's digest (and each other role's)."""
+        return {"draft": self.digest} | {f"draft {name}": str(r.get("digest", ""))
+                                         for name, r in (self.roles or {}).items()
+                                         if isinstance(r, Mapping)}
 
     def sentence(self, words: Words) -> str:
-        """The version and the digest's words."""
-        return f"drafted root v{self.version} (digest words: {words(self.digest)})"
+        """The version and the digest's words (and the other roles drafted)."""
+        more = f", with {', '.join(self.roles)}" if self.roles else ""
+        return f"drafted root v{self.version}{more} (digest words: {words(self.digest)})"
 
 
 @dataclass(frozen=True)
@@ -332,6 +338,13 @@ class SignatureAdded(_KeyholderStep):
     draft: str | None
     token_serial: str | None
     imported: str | None = _optional()  # the detached signature's file name
+    # The role signed (``draft`` is then that role's digest); absent: root, as before.
+    role: str | None = _optional()
+
+    @property
+    def role_name(self) -> str:
+        """The role this signature is over (``root`` when the line names none)."""
+        return self.role or "root"
 
     def digests(self) -> dict[str, str]:
         """The draft signed and the key."""
@@ -341,7 +354,7 @@ class SignatureAdded(_KeyholderStep):
         """Signed here, or imported from a file made outside the room."""
         where = (f"imported a detached signature (file {self.imported}, made outside this room) "
                  if self.imported else "signed ")
-        return f"{where}root draft {str(self.draft)[:12]} with key {self.keyid[:12]}"
+        return f"{where}{self.role_name} draft {str(self.draft)[:12]} with key {self.keyid[:12]}"
 
 
 @dataclass(frozen=True)
@@ -352,14 +365,17 @@ class Published(Event):
     version: int
     sha256: str
     files: list[str]
+    # The other roles' files written with root (metadata and target files: path under the
+    # workspace -> sha256). Absent: only root was published, as before.
+    roles: dict[str, str] | None = _optional()
 
     def digests(self) -> dict[str, str]:
         """Each file written, with the published bytes' digest."""
-        return {f: self.sha256 for f in self.files}
+        return {f: self.sha256 for f in self.files} | dict(self.roles or {})
 
     def sentence(self, words: Words) -> str:
         """The version and the files."""
-        return f"published root v{self.version}: {', '.join(self.files)}"
+        return f"published root v{self.version}: {', '.join([*self.files, *(self.roles or {})])}"
 
 
 def _flat(data: Mapping[str, Any]) -> tuple[dict[str, str], str]:

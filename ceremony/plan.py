@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from ceremony import role_paths
 from ceremony.errors import PlanError
 from ceremony.formats import registry, tuf_compat
 from ceremony.inputs import check_text, decode_utf8, load_toml, read_input_file
@@ -100,6 +101,31 @@ class OnlineRole:
 
 
 @dataclass(frozen=True)
+class OfflineRole:
+    """A role beyond root signed offline at a threshold: ``targets`` made offline, or a role
+    ``targets`` delegates to (``paths`` or ``path_hash_prefixes``, ``terminating``).
+
+    ``keyholders`` sign it with the key on their token (the one key a keyholder holds serves
+    every role the plan gives them, as tuf-on-ci's signers do). ``targets`` are files of the
+    plan's folder, listed in the role hashed and sized, under their relative path.
+    """
+
+    name: str
+    keyholders: tuple[str, ...]
+    threshold: int
+    expires: timedelta
+    targets: tuple[str, ...] = ()
+    paths: tuple[str, ...] | None = None
+    path_hash_prefixes: tuple[str, ...] | None = None
+    terminating: bool = False
+
+    @property
+    def delegated(self) -> bool:
+        """Whether ``targets`` delegates this role (every offline role but ``targets``)."""
+        return self.name != "targets"
+
+
+@dataclass(frozen=True)
 class Plan:
     """A validated plan."""
 
@@ -123,8 +149,24 @@ class Plan:
     # Emergency only: key ids of the previous root declared compromised. They never sign
     # this ceremony's root, never count, and are never kept in it (see ceremony/compromise.py).
     compromised_keys: tuple[str, ...] = ()
+    # Roles beyond root signed offline (issue 15): ``targets`` when the plan gives it
+    # keyholders, then the delegated roles in the plan's order (``[[delegations]]``).
+    offline: tuple[OfflineRole, ...] = ()
     # "tuf-on-ci": keys and roles carry the fields tuf-on-ci reads (ceremony.formats.tuf_compat).
     compat: str | None = None
+
+    @property
+    def signers(self) -> tuple[str, ...]:
+        """Every keyholder who holds a key in this ceremony: root's, then those only the
+        offline roles name, in plan order."""
+        names = list(self.root.keyholders)
+        for role in self.offline:
+            names += [k for k in role.keyholders if k not in names]
+        return tuple(names)
+
+    def offline_role(self, name: str) -> OfflineRole | None:
+        """The offline role called ``name``, if the plan has one."""
+        return next((r for r in self.offline if r.name == name), None)
 
     def witness(self, name: str) -> str:
         """The witness called ``name``.
@@ -359,8 +401,12 @@ def parse_plan(text: str) -> Plan:
     r.done()
 
     online = []
+    offline: list[OfflineRole] = []
     for role in ONLINE_ROLES:
         t = _Table(roles.get(role, dict), f"roles.{role}")
+        if role == "targets" and "keyholders" in t.data:
+            offline.append(_offline_targets(t, known))
+            continue
         paths = _string_list(t, "keys")
         online.append(OnlineRole(role, paths, _threshold(t, len(paths), "keys"),
                                  parse_duration(t.get("expires", str), f"roles.{role}.expires"),
@@ -368,6 +414,7 @@ def parse_plan(text: str) -> Plan:
                                  _signing_period(t, compat)))
         t.done()
     roles.done()
+    offline += _delegations(top.get("delegations", list, []), known, bool(offline))
     witnesses = _witnesses(top.get("witnesses", list, []))
     if witnesses_required < 0:
         raise PlanError(f"ceremony.witnesses_required must be 0 or more, not {witnesses_required}")
@@ -378,7 +425,10 @@ def parse_plan(text: str) -> Plan:
     top.done()
     plan = Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
                 root, tuple(online), out_of_band, witnesses, witnesses_required, compromised,
-                compat)
+                tuple(offline), compat)
+    if offline and not getattr(registry.format_class(fmt), "offline_roles", False):
+        raise PlanError(f"format {fmt!r} signs only root offline: roles.targets.keyholders and "
+                        "[[delegations]] need format = \"tuf\"")
     registry.format_class(fmt).check_plan(plan, text)  # the format's own rules (witnesses, devices)
     return plan
 
@@ -539,3 +589,120 @@ def client_warnings(plan: Plan) -> list[str]:
     return [f"root keys of {', '.join(p384)} are ecdsa-p384: tuf-js clients before 6.0.2 check "
             "P-384 signatures against a SHA-256 hash and refuse such roots (python-tuf accepts "
             "them); choose ecdsa-p256 if your clients use tuf-js"]
+
+
+#: A delegated role may not take a top-level role's name (TUF's metadata file names would
+#: collide, and clients look those names up as top-level roles).
+TOP_LEVEL_ROLES = (ROOT, *ONLINE_ROLES)
+_HASH_PREFIX = re.compile(r"[0-9a-f]{1,64}")
+
+
+def _keyholder_list(t: _Table, known: set[str]) -> tuple[str, ...]:
+    members = _string_list(t, "keyholders")
+    for m in members:
+        if m not in known:
+            raise PlanError(f"{t.where}.keyholders names {m!r}, who is not in keyholders")
+    return members
+
+
+def _target_files(t: _Table) -> tuple[str, ...]:
+    """``targets``: files of the plan's folder, by relative path (the target's name).
+
+    Raises:
+        PlanError: a path is absolute, climbs out of the plan's folder or is listed twice.
+    """
+    if t.get("targets", list, None) is None:
+        return ()
+    files = _string_list(t, "targets")
+    for f in files:
+        parts = f.split("/")
+        if f.startswith("/") or "\\" in f or any(p in ("", ".", "..") for p in parts):
+            raise PlanError(f"{t.where}.targets lists {f[:60]!r}: a target is a file of the "
+                            "plan's folder named by its relative path (no '..', no leading '/')")
+    return files
+
+
+def _offline_targets(t: _Table, known: set[str]) -> OfflineRole:
+    """``[roles.targets]`` with ``keyholders``: targets signed offline, like root."""
+    members = _keyholder_list(t, known)
+    role = OfflineRole("targets", members, _threshold(t, len(members), "keyholders"),
+                       parse_duration(t.get("expires", str), "roles.targets.expires"),
+                       _target_files(t))
+    t.done()
+    return role
+
+
+def _delegations(raw: list[Any], known: set[str], targets_offline: bool) -> list[OfflineRole]:
+    """``[[delegations]]``: the roles ``targets`` delegates to, each signed offline.
+
+    Raises:
+        PlanError: naming the delegation and the field (a top-level role's name, a name used
+            twice, a threshold above its keyholders, paths overlapping a terminating sibling,
+            a target file outside the role's paths).
+    """
+    if raw and not targets_offline:
+        raise PlanError("[[delegations]] need targets signed offline: give roles.targets "
+                        "keyholders and a threshold instead of online keys",
+                        hint="the delegations are listed in targets.json, which the keyholders sign")
+    out: list[OfflineRole] = []
+    for i, item in enumerate(raw):
+        t = _Table(item, f"delegations[{i}]")
+        name = t.get("name", str)
+        if not _NAME.fullmatch(name):
+            raise PlanError(f"delegations[{i}].name {name!r} must be letters, digits, '.', '_' or '-'")
+        if name in TOP_LEVEL_ROLES:
+            raise PlanError(f"delegations[{i}].name is {name!r}, the name of a top-level role: "
+                            "a delegated role needs a name of its own")
+        if any(r.name == name for r in out):
+            raise PlanError(f"delegation {name!r} appears twice in delegations")
+        t.where = f"delegations[{i}] ({name})"
+        members = _keyholder_list(t, known)
+        threshold = _threshold(t, len(members), "keyholders")
+        paths = t.get("paths", list, None)
+        prefixes = t.get("path_hash_prefixes", list, None)
+        if (paths is None) == (prefixes is None):
+            raise PlanError(f"{t.where} needs exactly one of paths or path_hash_prefixes "
+                            "(which targets the role may sign for)")
+        paths = _string_list(t, "paths") if paths is not None else None
+        prefixes = _string_list(t, "path_hash_prefixes") if prefixes is not None else None
+        for p in prefixes or ():
+            if not _HASH_PREFIX.fullmatch(p):
+                raise PlanError(f"{t.where}.path_hash_prefixes lists {p[:70]!r}, not a prefix "
+                                "of a sha256 in lower-case hex")
+        for p in paths or ():
+            if "[" in p or "]" in p:
+                raise PlanError(f"{t.where}.paths lists {p[:60]!r}: only '*' and '?' patterns "
+                                "are supported (character classes could not be checked for overlap)")
+        role = OfflineRole(name, members, threshold,
+                           parse_duration(t.get("expires", str), f"{t.where}.expires"),
+                           _target_files(t), paths, prefixes, t.get("terminating", bool, False))
+        t.done()
+        for target in role.targets:
+            if not role_paths.covers(role.paths, role.path_hash_prefixes, target):
+                raise PlanError(f"{t.where}.targets lists {target!r}, which its paths do not "
+                                f"cover ({', '.join(role.paths or role.path_hash_prefixes or ())}): "
+                                "no client would ever look for it there")
+        out.append(role)
+    _refuse_overlaps(out)
+    return out
+
+
+def _refuse_overlaps(roles: list[OfflineRole]) -> None:
+    """Refuse a delegation whose paths overlap a terminating sibling's: which of the two
+    answers for a target would depend on the order clients search them.
+
+    Raises:
+        PlanError: naming both roles and the overlapping patterns.
+    """
+    for i, a in enumerate(roles):
+        for b in roles[i + 1:]:
+            if not (a.terminating or b.terminating):
+                continue
+            term, other = (a, b) if a.terminating else (b, a)
+            both = role_paths.overlap(other.paths, other.path_hash_prefixes, term.paths,
+                                      term.path_hash_prefixes)
+            if both is None:
+                continue
+            raise PlanError(f"delegation {other.name!r} overlaps its terminating sibling "
+                            f"{term.name!r}: {both[0]!r} and {both[1]!r} can match the same "
+                            "target", hint="give each terminating delegation paths of its own")

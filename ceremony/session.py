@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ from ceremony.errors import (
 )
 from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized
 from ceremony.formats.base import KeyView, ThresholdStatus
-from ceremony.formats.protocol import CeremonyView, Format, RootMetadata
+from ceremony.formats.protocol import CeremonyView, Format, RolesFormat, RootMetadata
 from ceremony.formats.registry import format_class, format_for
 from ceremony.journal import Journal
 from ceremony.lock import Hold, hold as hold_workspace, note
@@ -309,7 +309,7 @@ class Session:
     def keyholders_waiting(self) -> list[str]:
         """The plan's root keyholders who must still generate a key, in plan order (status, the
         next step, the TUI and the printable script all ask this one question)."""
-        return [k for k in self.plan.root.keyholders if self.needs_key(k)]
+        return [k for k in self.plan.signers if self.needs_key(k)]
 
     def _reusable_previous_key(self, keyholder: str) -> KeyView | None:
         holder = self.plan.keyholder(keyholder)
@@ -330,15 +330,28 @@ class Session:
         Raises:
             StateError: some keyholders still need to generate their key.
         """
-        keys, waiting = [], []
-        for name in self.plan.root.keyholders:
+        return list(self._keys_of(self.plan.root.keyholders).values())
+
+    def signer_keys(self) -> dict[str, KeyView]:
+        """The key of every keyholder the plan's roles name (root and the offline roles), by
+        keyholder: kept from the previous root, or generated here.
+
+        Raises:
+            StateError: some keyholders still need to generate their key.
+        """
+        return self._keys_of(self.plan.signers)
+
+    def _keys_of(self, names: Sequence[str]) -> dict[str, KeyView]:
+        keys: dict[str, KeyView] = {}
+        waiting = []
+        for name in names:
             rec = self.state.keys.get(name)
             if rec is not None:
-                keys.append(self.format.key_from_record(rec))
+                keys[name] = self.format.key_from_record(rec)
                 continue
             kept = self._reusable_previous_key(name)
             if kept is not None:
-                keys.append(kept)
+                keys[name] = kept
             else:
                 waiting.append(name)
         if waiting:
@@ -364,7 +377,9 @@ class Session:
         Raises:
             StateError: no ``md`` and nothing drafted yet.
         """
-        return self.format.describe(md or self.draft_metadata())
+        lines = self.format.describe(md or self.draft_metadata())
+        roles = self.roles_format() if self._is_draft(md) else None
+        return lines + (roles.describe_roles() if roles is not None else [])
 
     def changes(self, md: RootMetadata | None = None) -> list[str]:
         """What changes from the previous root to the draft (or ``md``), in words, per role.
@@ -372,7 +387,17 @@ class Session:
         Raises:
             StateError: no ``md`` and nothing drafted yet.
         """
-        return self.format.changes(md or self.draft_metadata())
+        lines = self.format.changes(md or self.draft_metadata())
+        roles = self.roles_format() if self._is_draft(md) else None
+        if roles is not None and self.previous_root() is None:
+            lines += ["new repository: " + line.strip() for line in roles.describe_roles()
+                      if not line.startswith("  target ")]
+        return lines
+
+    def _is_draft(self, md: RootMetadata | None) -> bool:
+        """Whether ``md`` is (a view of) the current draft: none given, or its version."""
+        d = self.state.draft
+        return d is not None and (md is None or md.signed.version == d["version"])
 
     def check_draft_file(self) -> None:
         """Refuse to go on if the draft file on disk no longer matches what was drafted.
@@ -429,8 +454,19 @@ class Session:
         Raises:
             StateError: nothing drafted yet.
         """
-        return self._emergency_view(self.format.threshold_status(self.draft_metadata(),
-                                                                 self.previous_root()))
+        st = self._emergency_view(self.format.threshold_status(self.draft_metadata(),
+                                                               self.previous_root()))
+        roles = self.roles_format()
+        return replace(st, roles=roles.role_verdicts()) if roles is not None else st
+
+    def roles_format(self) -> RolesFormat | None:
+        """The format as it signs the roles beyond root the draft holds (targets, delegated
+        roles), or None when the draft holds root alone (always, for a format that signs only
+        root: its drafts carry no ``roles``)."""
+        d = self.state.draft
+        if d is None or not d.get("roles"):
+            return None
+        return cast("RolesFormat", self.format)
 
     def _emergency_view(self, st: ThresholdStatus) -> ThresholdStatus:
         """``st`` with the plan's emergency facts applied: an out-of-band root does not need the
@@ -442,7 +478,8 @@ class Session:
             barred = self.barred_keyholders()
             old = replace(old, unsigned=tuple(n for n in old.unsigned if n not in barred))
         return ThresholdStatus(st.version, st.new, old,
-                               old_required=st.old_required and not self.plan.out_of_band)
+                               old_required=st.old_required and not self.plan.out_of_band,
+                               roles=st.roles)
 
     def barred_keyholders(self) -> set[str]:
         """Keyholders whose key in the previous root the plan declares compromised."""

@@ -74,6 +74,8 @@ class State:
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     draft: dict[str, Any] | None = None
     signatures: dict[str, dict[str, Any]] = field(default_factory=dict)  # keyid -> event data
+    # The other roles' signatures over the current draft: role -> keyid -> event data.
+    role_signatures: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     published: list[int] = field(default_factory=list)
     preflight: dict[str, Any] | None = None
     exports: list[dict[str, Any]] = field(default_factory=list)
@@ -98,7 +100,8 @@ class State:
     def signers(self) -> list[str]:
         """Keyholders who have signed the current draft, in signing order."""
         seen: list[str] = []
-        for s in self.signatures.values():
+        for s in [*self.signatures.values(),
+                  *(d for sigs in self.role_signatures.values() for d in sigs.values())]:
             if s["keyholder"] not in seen:
                 seen.append(s["keyholder"])
         return seen
@@ -134,6 +137,9 @@ def replay(events: Sequence[_Line]) -> State:
             case DraftCreated():
                 s.draft = d
                 s.signatures = {}
+                s.role_signatures = {}
+            case SignatureAdded(keyid=keyid, role=role) if role not in (None, "root"):
+                s.role_signatures.setdefault(str(role), {})[keyid] = d
             case SignatureAdded(keyid=keyid):
                 s.signatures[keyid] = d
             case Published(version=version):

@@ -113,9 +113,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
         print(f"{args.keyholder}: insert {tokens}", file=sys.stderr)
     res = c.sign(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args, c.plan),
                  **sign_kwargs(c))
-    _emit(args, [f"{res.keyholder} signed root v{res.status.version} with {res.token}",
-                 *res.status.lines()],
-          {"keyholder": res.keyholder, "keyids": res.keyids, "status": res.status.to_dict()})
+    what = f"root v{res.status.version}" if res.roles in ([], ["root"]) else \
+        f"{', '.join(res.roles)} (draft of root v{res.status.version})"
+    _emit(args, [f"{res.keyholder} signed {what} with {res.token}", *res.status.lines()],
+          {"keyholder": res.keyholder, "keyids": res.keyids, "roles": res.roles,
+           "status": res.status.to_dict()})
     return 0
 
 

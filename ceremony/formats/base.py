@@ -105,23 +105,30 @@ class ThresholdStatus:
     old: RoleVerdict | None
     # False only for an out-of-band emergency root: the previous threshold is shown, not required.
     old_required: bool = True
+    # The other roles drafted with root and signed offline (targets, delegations), each at
+    # its own threshold; empty when only root is drafted.
+    roles: tuple[RoleVerdict, ...] = ()
 
     @property
     def verified(self) -> bool:
         """True when every threshold that applies is met."""
-        return self.new.met and (self.old is None or self.old.met or not self.old_required)
+        return self.new.met and (self.old is None or self.old.met or not self.old_required) \
+            and all(r.met for r in self.roles)
 
     def lines(self) -> list[str]:
-        """One sentence per threshold, previous root first."""
+        """One sentence per threshold, previous root first, then the other roles."""
         out = [v.describe() for v in (self.old, self.new) if v is not None]
         if self.old is not None and not self.old_required:
             out[0] += " (not required: out-of-band root)"
-        return out
+        return out + [r.describe() for r in self.roles]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
-        return {"version": self.version, "verified": self.verified, "new": self.new.to_dict(),
-                "old": self.old.to_dict() if self.old else None, "old_required": self.old_required}
+        """Plain data for ``--json`` (``roles`` only when other roles are drafted)."""
+        out = {"version": self.version, "verified": self.verified, "new": self.new.to_dict(),
+               "old": self.old.to_dict() if self.old else None, "old_required": self.old_required}
+        if self.roles:
+            out["roles"] = [r.to_dict() for r in self.roles]
+        return out
 
 
 def published_verdict(st: ThresholdStatus, name: str) -> tuple[str | None, str | None]:

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:  # annotations only: the registry (and so this module) loads at start-up
-    from ceremony.formats.base import KeyView, ThresholdStatus
+    from ceremony.formats.base import KeyView, RoleVerdict, ThresholdStatus
     from ceremony.journal import Event, Journal
     from ceremony.plan import Plan
     from ceremony.state import KeyRecord, State
@@ -140,6 +140,41 @@ class Draft:
 
     metadata: Any
     fields: dict[str, Any]
+
+
+class RolesFormat(Protocol):
+    """A format that signs roles beyond root offline in the same ceremony (TUF's ``targets``
+    and its delegated roles, issue 15). Its ``build_draft`` puts ``roles`` into the draft's
+    fields (role -> version, digest, signed part); the session asks the methods below only
+    when the journaled draft holds such roles, so a format that signs root alone (Notary,
+    a third format) never implements them. Set ``offline_roles = True`` on the class to let
+    a plan declare such roles for it (``plan.parse_plan`` refuses them otherwise)."""
+
+    def role_keys_of(self, keyholder: str) -> dict[str, list[Any]]:
+        """Role -> the keys of ``keyholder`` that count toward that role's threshold."""
+        ...
+
+    def role_payload(self, role: str) -> bytes:
+        """The bytes a signature over the drafted ``role`` signs."""
+        ...
+
+    def role_verdicts(self) -> tuple[RoleVerdict, ...]:
+        """Every drafted role's signatures, counted against its threshold."""
+        ...
+
+    def describe_roles(self) -> list[str]:
+        """The drafted roles in words: keys by keyholder, thresholds, paths, UTC expiry,
+        target files."""
+        ...
+
+    def roles_to_publish(self) -> dict[str, bytes]:
+        """The files publishing the roles writes (path in the workspace -> bytes), every
+        input re-checked first.
+
+        Raises:
+            VerificationError: an input changed since the draft (a target file).
+        """
+        ...
 
 
 class DetachedAdapter(Protocol):

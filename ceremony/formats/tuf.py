@@ -268,7 +268,8 @@ def describe_root(root: Root) -> list[str]:
     lines = [f"root version {root.version}, expires {root.expires:%Y-%m-%d %H:%M:%S} UTC"]
     for role in (Root.type, *ONLINE_ROLES):
         r = root.roles[role]
-        names = ", ".join(key_name(root.keys[k]) if role == Root.type else k[:12] for k in r.keyids)
+        names = ", ".join(key_name(root.keys[k]) if role == Root.type or keyholder_of(root.keys[k])
+                          else k[:12] for k in r.keyids)
         lines.append(f"  {role}: {r.threshold} of {len(r.keyids)} ({names})")
     return lines
 

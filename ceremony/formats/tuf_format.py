@@ -17,14 +17,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from securesystemslib.signer import Key, Signature
-from tuf.api.metadata import Metadata, Root
+from tuf.api.metadata import Metadata, Root, Targets
 
 from ceremony import chain, keyids, online_check
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError
-from ceremony.formats import tuf as tuf_format, tuf_compat, tuf_layout, tuf_record
-from ceremony.formats.base import ThresholdStatus, roles_in_signed
-from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
+from ceremony.formats import tuf as tuf_format, tuf_compat, tuf_layout, tuf_record, tuf_roles
+from ceremony.formats.base import RoleVerdict, ThresholdStatus, roles_in_signed
+from ceremony.formats.protocol import (
+    CeremonyView,
+    DetachedAdapter,
+    Draft,
+    Format,
+    FormatClass,
+    InitInputs,
+    RolesFormat,
+)
 from ceremony.formats.token_keys import key_event, open_root_key
 from ceremony.inputs import load_json
 from ceremony.journal import Event
@@ -46,6 +54,7 @@ class TufFormat(tuf_format.XFieldKeys):
     """A TUF root ceremony (``format = "tuf"``, the default)."""
 
     name: ClassVar[str] = "tuf"
+    offline_roles: ClassVar[bool] = True  # targets and delegated roles may be signed offline
 
     def __init__(self, view: CeremonyView) -> None:
         self.view = view
@@ -69,6 +78,7 @@ class TufFormat(tuf_format.XFieldKeys):
             VerificationError: the previous chain does not verify.
         """
         online = tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir))
+        tuf_roles.check_target_files(plan, plan_dir)
         prev_info, prev_files = (_load_previous(previous, trusted, expect_root) if previous
                                  else (None, {}))
         newest = None
@@ -280,7 +290,8 @@ class TufFormat(tuf_format.XFieldKeys):
         md = tuf_format.build_root(
             version, tuf_format.expiry(now, plan.root.expires), plan.consistent_snapshot,
             list(root_keys), plan.root.threshold,
-            {r.name: (online[r.name], r.threshold) for r in plan.online}, created=now)
+            {r.name: (online[r.name], r.threshold) for r in plan.online}
+            | self._offline_top_roles(root_keys), created=now)
         tuf_compat.annotate_root(md.signed, plan)  # tuf-on-ci's period fields, under its compat
         return md
 
@@ -295,9 +306,10 @@ class TufFormat(tuf_format.XFieldKeys):
         version = prev.signed.version + 1 if prev else 1
         md = self._build(root_keys, version, now, self.online_keys())
         if prev is not None:
-            check_rotation(prev.signed, md.signed)
+            check_rotation(prev.signed, md.signed, offline=[r.name for r in self.view.plan.offline])
         return Draft(md, {"version": version, "digest": tuf_format.signed_digest(md),
-                          "signed": md.signed.to_dict(), "created": now.isoformat()})
+                          "signed": md.signed.to_dict(), "created": now.isoformat()}
+                     | self._roles_fields(root_keys, now))
 
     def rebuilt_digest(self, root_keys: Sequence[Any], version: int, created: datetime,
                        online: dict[str, list[dict[str, Any]]]) -> str | None:
@@ -421,6 +433,105 @@ class TufFormat(tuf_format.XFieldKeys):
         """TUF publishes nothing beside the root."""
         return None
 
+    # ---- roles beyond root, signed offline (issue 15; ceremony.formats.tuf_roles) -----------
+
+    def _holder_keys(self, root_keys: Sequence[Any]) -> dict[str, Key]:
+        """Each keyholder's key: the root keys given, and the keys generated here."""
+        keys = {name: k for k in root_keys if (name := tuf_format.keyholder_of(k))}
+        for name, rec in self.view.state.keys.items():
+            keys.setdefault(name, self.key_from_record(rec))
+        missing = [n for n in self.view.plan.signers if n not in keys]
+        if missing:
+            raise StateError("no root key yet for " + ", ".join(missing),
+                             hint="run `ceremony keygen WORKSPACE --keyholder NAME` for each")
+        return keys
+
+    def _offline_top_roles(self, root_keys: Sequence[Any]) -> dict[str, tuple[list[Key], int]]:
+        """``targets`` as root lists it when the plan signs it offline: its keyholders' keys."""
+        role = self.view.plan.offline_role(tuf_roles.TARGETS)
+        if role is None:
+            return {}
+        keys = self._holder_keys(root_keys)
+        return {role.name: ([keys[k] for k in role.keyholders], role.threshold)}
+
+    def _roles_fields(self, root_keys: Sequence[Any], now: datetime) -> dict[str, Any]:
+        """``roles`` of the draft's event: targets and every delegated role, built now.
+
+        Raises:
+            PlanError: a target file is missing, or the journal names no plan folder.
+        """
+        plan = self.view.plan
+        if not plan.offline:
+            return {}
+        plan_dir = self.view.state.init.get("plan_dir")
+        if not isinstance(plan_dir, str) or not plan_dir:
+            raise PlanError("this workspace does not record the plan's folder, where the target "
+                            "files are", hint="start a new workspace with this release's init")
+        mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir))
+        return {"roles": tuf_roles.journal_fields(mds)}
+
+    def _role_mds(self) -> dict[str, Metadata[Targets]]:
+        d = self.view.state.draft
+        if d is None:
+            raise StateError("there is no draft yet", hint="run `ceremony draft WORKSPACE` first")
+        mds = tuf_roles.from_journal(d.get("roles") or {}, self.view.state.role_signatures)
+        order = [r.name for r in self.view.plan.offline]  # the journal sorts its keys: the plan's order
+        return dict(sorted(mds.items(), key=lambda m: order.index(m[0]) if m[0] in order else len(order)))
+
+    def _signers_of(self, mds: Mapping[str, Metadata[Targets]]
+                    ) -> dict[str, tuple[list[str], int, Mapping[str, Key]]]:
+        root = self.draft_metadata().signed
+        top = root.roles[tuf_roles.TARGETS]
+        targets = mds[tuf_roles.TARGETS].signed
+        return {name: tuf_roles.delegator(name, (top.keyids, top.threshold), root.keys, targets)
+                for name in mds}
+
+    def role_keys_of(self, keyholder: str) -> dict[str, list[Key]]:
+        """Role -> ``keyholder``'s keys that count toward it (by ``x-`` fields)."""
+        out: dict[str, list[Key]] = {}
+        for name, (ids, _threshold, keys) in self._signers_of(self._role_mds()).items():
+            mine = [keys[k] for k in ids if tuf_format.keyholder_of(keys[k]) == keyholder]
+            if mine:
+                out[name] = mine
+        return out
+
+    def role_payload(self, role: str) -> bytes:
+        """The canonical JSON of the drafted role's ``signed`` (python-tuf's)."""
+        return bytes(self._role_mds()[role].signed_bytes)
+
+    def role_verdicts(self) -> tuple[RoleVerdict, ...]:
+        """Each drafted role's signatures counted by distinct key against its delegator's
+        keys and threshold (root for targets, targets for a delegated role)."""
+        mds = self._role_mds()
+        return tuple(tuf_roles.verdict(name, mds[name], ids, threshold, keys)
+                     for name, (ids, threshold, keys) in self._signers_of(mds).items())
+
+    def describe_roles(self) -> list[str]:
+        """Targets and the delegated roles in words (keys by keyholder, paths, UTC expiry)."""
+        mds = self._role_mds()
+        root = self.draft_metadata().signed
+        top = root.roles[tuf_roles.TARGETS]
+        return tuf_roles.describe(mds, (top.keyids, top.threshold), root.keys)
+
+    def roles_to_publish(self) -> dict[str, bytes]:
+        """``metadata/N.ROLE.json`` for every drafted role and ``targets/...`` for every target
+        file (consistent-snapshot names when the root says so), the target files re-hashed.
+
+        Raises:
+            VerificationError: a target file is missing or changed since the draft.
+        """
+        mds = self._role_mds()
+        plan = self.view.plan
+        plan_dir = Path(str(self.view.state.init.get("plan_dir") or "."))
+        data = tuf_roles.check_targets_unchanged(plan, plan_dir, mds)
+        consistent = bool(self.draft_metadata().signed.consistent_snapshot)
+        out = {f"metadata/{tuf_roles.file_name(n, md.signed.version, consistent)}":
+               tuf_roles.to_bytes(md) for n, md in mds.items()}
+        for path, content in data.items():
+            name = tuf_roles.target_file_name(path, sha256_hex(content), consistent)
+            out[f"targets/{name}"] = content
+        return out
+
     # ---- checks ----------------------------------------------------------------------------
 
     def plan_online_keys(self, base: Path) -> dict[str, list[dict[str, Any]]]:
@@ -477,15 +588,16 @@ def _check_online_vs_root(online: dict[str, Any], previous: Root) -> None:
                                 f"v{previous.version}; a root key must never be an online key")
 
 
-def check_rotation(old: Root, new: Root) -> None:
-    """Refuse rotations no client could follow, before anyone signs.
+def check_rotation(old: Root, new: Root, offline: Sequence[str] = ()) -> None:
+    """Refuse rotations no client could follow, before anyone signs (``offline``: the roles
+    signed offline, whose keys may be root keys).
 
     Raises:
         VerificationError: a root key is reused as an online key.
     """
     # the key, not its id: one key has many ids
     root_ids = {public_identity(new.keys[k]): k for k in new.roles[Root.type].keyids}
-    for role in tuf_format.ONLINE_ROLES:
+    for role in [r for r in tuf_format.ONLINE_ROLES if r not in offline]:
         shared = {root_ids[i] for k in new.roles[role].keyids
                   if (i := public_identity(new.keys[k])) in root_ids}
         if shared:
@@ -496,3 +608,4 @@ def check_rotation(old: Root, new: Root) -> None:
 if TYPE_CHECKING:  # mypy proves the class and its objects are what the protocol says
     _CLASS: FormatClass = TufFormat
     _FORMAT: Callable[[CeremonyView], Format] = TufFormat
+    _ROLES: Callable[[CeremonyView], RolesFormat] = TufFormat

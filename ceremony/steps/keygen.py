@@ -63,7 +63,7 @@ def keygen(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
     """
     s.require_token_step()
     holder = s.plan.keyholder(keyholder)
-    if keyholder not in s.plan.root.keyholders:
+    if keyholder not in s.plan.signers:
         raise StateError(f"{keyholder} is not a root keyholder in the plan")
     if keyholder in s.state.keys:
         raise StateError(f"{keyholder} already has a root key in this ceremony "

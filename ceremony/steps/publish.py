@@ -14,6 +14,7 @@ from ceremony.errors import StateError, ThresholdError
 from ceremony.events import Published
 from ceremony.session import Session, sha256
 from ceremony.witness import require_witnesses
+from ceremony.workspace import atomic_write
 
 
 def publish(s: Session) -> list[Path]:
@@ -37,7 +38,17 @@ def publish(s: Session) -> list[Path]:
         raise ThresholdError(f"root v{version} cannot be published below threshold: "
                              + "; ".join(st.lines()), verdict=st)
     require_witnesses(s, "publish")  # the plan's FIDO2 witnesses signed off this head
+    roles = s.roles_format()
+    # every input of the other roles re-checked (target files re-hashed) before any write
+    extra = roles.roles_to_publish() if roles is not None else {}
     s.format.write_draft()  # a sign killed after its journal line left the file behind
     data, written = s.format.write_published(md)
-    s.append(Published(version=version, sha256=sha256(data), files=[p.name for p in written]))
+    files = [p.name for p in written]
+    for rel, content in extra.items():
+        path = s.ws.root / rel
+        if not (path.exists() and path.read_bytes() == content):
+            atomic_write(path, content)
+        written.append(path)
+    s.append(Published(version=version, sha256=sha256(data), files=files,
+                       roles={rel: sha256(content) for rel, content in extra.items()} or None))
     return written

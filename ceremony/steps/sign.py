@@ -7,7 +7,7 @@ written; how one signature is made is the format's (``Format.sign_one``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ceremony import integrity, pin_audit
 from ceremony.errors import StateError, VerificationError
@@ -25,6 +25,9 @@ class SignResult:
     keyids: list[str]
     token: str
     status: ThresholdStatus
+    # The roles signed, in order (root first when the keyholder signed it); a draft of root
+    # alone gives ``["root"]``.
+    roles: list[str] = field(default_factory=list)
 
 
 @pin_audit.audited("sign")
@@ -50,16 +53,28 @@ def sign(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
     s.check_draft_file()
     integrity.check_draft(s)  # re-derived from the plan and the key files
     keys = s.signing_keys(keyholder)
-    if not keys:
+    roles = s.roles_format()
+    role_keys = roles.role_keys_of(keyholder) if roles is not None else {}
+    if not keys and not role_keys:
         v = draft["version"]
         where = f"root v{v}" + (f" or the previous root v{v - 1}" if v > 1 else "")
+        if roles is not None:
+            where += " or the roles drafted with it"
         raise VerificationError(f"{keyholder} holds no key in {where}: their signature would "
                                 "count toward no threshold")
     todo = [k for k in keys if k.keyid not in s.state.signatures]
-    if not todo:
-        raise StateError(f"{keyholder} has already signed root v{draft['version']}")
+    role_todo = {role: [k for k in ks if k.keyid not in s.state.role_signatures.get(role, {})]
+                 for role, ks in role_keys.items()}
+    role_todo = {role: ks for role, ks in role_todo.items() if ks}
+    if not todo and not role_todo:
+        if not role_keys:
+            raise StateError(f"{keyholder} has already signed root v{draft['version']}")
+        signed = ", ".join((["root"] if keys else []) + list(role_keys))
+        raise StateError(f"{keyholder} has already signed {signed} (draft of root "
+                         f"v{draft['version']})")
     payload = s.format.signing_payload(md)
-    tokens = []
+    tokens: list[str] = []
+    done: list[str] = []
     for key in todo:
         fields, token_serial = s.format.sign_one(keyholder, key, module, pin, on_touch, payload)
         tokens.append(s.format.token_hint(key))
@@ -67,5 +82,21 @@ def sign(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
         s.append(build(SignatureAdded, {"keyholder": keyholder, "keyid": key.keyid, **fields,
                                         "draft": s.state.draft_digest, "token_serial": token_serial},
                        "the signature"))
+        done += [] if "root" in done else ["root"]
     s._write_derived(s.format.write_draft)
-    return SignResult(keyholder, [k.keyid for k in todo], ", ".join(tokens), s.status())
+    for role, role_keys_todo in role_todo.items():
+        assert roles is not None and s.state.draft is not None
+        role_payload = roles.role_payload(role)
+        digest = s.state.draft["roles"][role]["digest"]
+        for key in role_keys_todo:
+            fields, token_serial = s.format.sign_one(keyholder, key, module, pin, on_touch,
+                                                     role_payload)
+            hint = s.format.token_hint(key)
+            tokens += [] if hint in tokens else [hint]
+            s.append(build(SignatureAdded, {"keyholder": keyholder, "keyid": key.keyid, **fields,
+                                            "draft": digest, "token_serial": token_serial,
+                                            "role": role}, "the signature"))
+        done.append(role)
+    keyids = list(dict.fromkeys([k.keyid for k in todo]
+                                + [k.keyid for ks in role_todo.values() for k in ks]))
+    return SignResult(keyholder, keyids, ", ".join(tokens), s.status(), done)

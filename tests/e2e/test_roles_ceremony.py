@@ -1,0 +1,146 @@
+"""Offline targets and delegated roles (issue 15): a ceremony on SoftHSM drafts root, targets
+and two terminating delegations together, each keyholder's one `sign` signs every role the
+draft asks of them, publish writes every role's metadata (consistent-snapshot names) and the
+target files, and python-tuf's ngclient and tuf-js both download a delegated target."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import SoftHsm
+from tests.support.clients import both_clients_accept
+from tests.support.helpers import cli, make_online_keys
+from tests.support.roles import Role, RolesPlan, publish_online_roles
+from tests.support.tuf_repo import serve
+
+HOLDERS = {k: f"tok-{k}" for k in ("alice", "bob", "carol", "dave")}
+POLICY = b'{"policy": "doi", "allow": ["docker.io/library/*"]}\n'
+REKOR = b"-----BEGIN PUBLIC KEY-----\nnot really a key, any file is a target\n-----END PUBLIC KEY-----\n"
+README = b"top-level target listed by targets itself\n"
+
+
+def roles_plan(tmp: Path, **changes: object) -> RolesPlan:
+    """root alice, bob, carol 2/3; targets alice, bob, dave 2/3 with one file; doi (carol,
+    dave 2/2, doi/*) and rekor (bob 1/1, rekor/*), both terminating, each with a file."""
+    files = tmp / "plan"
+    (files / "doi").mkdir(parents=True, exist_ok=True)
+    (files / "rekor").mkdir(parents=True, exist_ok=True)
+    (files / "doi" / "policy.json").write_bytes(POLICY)
+    (files / "rekor" / "rekor.pub").write_bytes(REKOR)
+    (files / "README.txt").write_bytes(README)
+    spec = {"name": "roles", "holders": HOLDERS, "root": ["alice", "bob", "carol"],
+            "threshold": 2, "online_dir": files / "online",
+            "targets": Role("targets", ["alice", "bob", "dave"], 2, "90d", targets=["README.txt"]),
+            "delegations": [Role("doi", ["carol", "dave"], 2, "60d", paths=["doi/*"],
+                                 terminating=True, targets=["doi/policy.json"]),
+                            Role("rekor", ["bob"], 1, "60d", paths=["rekor/*"], terminating=True,
+                                 targets=["rekor/rekor.pub"])]}
+    spec.update(changes)
+    return RolesPlan(**spec)  # type: ignore[arg-type]
+
+
+def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path) -> None:
+    hsm.make(*HOLDERS.values())
+    online = make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
+    plan = roles_plan(tmp_path).write(tmp_path / "plan" / "plan.toml")
+    ws = tmp_path / "ws"
+    r = cli("init", ws, "--plan", plan)
+    assert r.code == 0, r.err
+    for k in HOLDERS:  # dave holds no root key: he is keygen'd for targets and doi
+        r = cli("keygen", ws, "--keyholder", k, "--pin-file", hsm.pin_file)
+        assert r.code == 0, r.err
+    r = cli("draft", ws)
+    assert r.code == 0, r.err
+    assert "targets version 1: 2 of 3 (alice, bob, dave), expires " in r.out
+    assert "delegated role doi version 1: 2 of 2 (carol, dave), expires " in r.out
+    assert "  paths doi/*; terminating" in r.out
+    assert f"  target doi/policy.json: {len(POLICY)} bytes, sha256 " in r.out
+
+    r = cli("publish", ws)  # nobody signed: refused, every role's verdict named
+    assert r.code == 6, r.err
+    assert "targets v1: 0/2 - nobody has signed; waiting for 2 of alice, bob, dave" in r.err
+    assert "doi v1: 0/2" in r.err
+
+    r = cli("sign", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    assert "bob signed root, targets, rekor (draft of root v1) with token 'tok-bob'" in r.out
+    r = cli("sign", ws, "--keyholder", "dave", "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    assert "dave signed targets, doi (draft of root v1)" in r.out
+    r = cli("sign", ws, "--keyholder", "dave", "--pin-file", hsm.pin_file)
+    assert (r.code, "dave has already signed targets, doi (draft of root v1)" in r.err) == (8, True)
+    r = cli("publish", ws)  # root 1/2 and doi 1/2: still refused
+    assert r.code == 6 and "doi v1: 1/2 - dave signed; waiting for one of carol" in r.err, r.err
+    assert not (ws / "metadata" / "1.targets.json").exists()
+    r = cli("sign", ws, "--keyholder", "carol", "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    assert "carol signed root, doi (draft of root v1)" in r.out
+
+    st = cli("status", ws, "--json")
+    assert st.code == 0, st.err
+    verdicts = json.loads(st.out)["thresholds"]
+    assert verdicts["verified"] is True
+    assert [(v["label"], v["signed"]) for v in verdicts["roles"]] == [
+        ("targets v1", ["bob", "dave"]), ("doi v1", ["carol", "dave"]), ("rekor v1", ["bob"])]
+
+    r = cli("publish", ws)
+    assert r.code == 0, r.err
+    meta = ws / "metadata"
+    for name in ("1.root.json", "1.targets.json", "1.doi.json", "1.rekor.json"):
+        assert (meta / name).is_file(), name
+    targets = json.loads((meta / "1.targets.json").read_text())["signed"]
+    assert targets["delegations"]["roles"][0] | {"keyids": None} == {
+        "name": "doi", "keyids": None, "threshold": 2, "terminating": True, "paths": ["doi/*"]}
+    assert (ws / "targets" / "doi").is_dir()
+
+    repo = tmp_path / "repo"
+    publish_online_roles(ws, repo, online.open())
+    bootstrap = (meta / "1.root.json").read_bytes()
+    with serve(repo) as url:
+        both_clients_accept(url, tmp_path / "clients", bootstrap, 1, POLICY, "doi/policy.json")
+        both_clients_accept(url, tmp_path / "clients2", bootstrap, 1, REKOR, "rekor/rekor.pub")
+        both_clients_accept(url, tmp_path / "clients3", bootstrap, 1, README, "README.txt")
+
+
+def _signed_small(hsm: SoftHsm, tmp: Path) -> tuple[Path, Path]:
+    """alice alone holds root, targets and doi (1 of 1 each), all signed: ready to publish."""
+    hsm.make("tok-alice")
+    make_online_keys(hsm, tmp / "plan" / "online", roles=("snapshot", "timestamp"))
+    plan = roles_plan(tmp, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
+                      targets=Role("targets", ["alice"], 1),
+                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
+                                        targets=["doi/policy.json"])])
+    path = plan.write(tmp / "plan" / "plan.toml")
+    ws = tmp / "ws"
+    for step in (("init", ws, "--plan", path),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),
+                 ("draft", ws), ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    return ws, tmp / "plan" / "doi" / "policy.json"
+
+
+def test_target_file_changed_between_draft_and_publish_is_refused(hsm: SoftHsm,
+                                                                  tmp_path: Path) -> None:
+    ws, policy = _signed_small(hsm, tmp_path)
+    journal = (ws / "journal.jsonl").read_bytes()
+    policy.write_bytes(POLICY.replace(b"doi", b"evil"))
+    r = cli("publish", ws)
+    assert r.code == 3, r.err
+    assert (f"target file doi/policy.json changed between draft and publish: the draft lists "
+            f"{len(POLICY)} bytes") in r.err
+    assert "nothing was published" in r.err
+    assert sorted(p.name for p in (ws / "metadata").iterdir()) == ["drafts"]
+    assert not (ws / "targets").exists()
+    assert (ws / "journal.jsonl").read_bytes() == journal
+
+    policy.unlink()  # gone altogether: refused the same way, naming the file
+    r = cli("publish", ws)
+    assert (r.code, f"delegation 'doi': target file {policy} does not exist" in r.err) == (3, True)
+    assert (ws / "journal.jsonl").read_bytes() == journal
+
+    policy.write_bytes(POLICY)  # put back as drafted: publish goes through
+    r = cli("publish", ws)
+    assert r.code == 0, r.err
+    assert (ws / "metadata" / "1.doi.json").is_file()

@@ -1,0 +1,103 @@
+"""Plans with offline roles beyond root (issue 15), for the roles tests: ``targets`` signed
+offline and delegations, written as raw TOML after the roles the plan builder lays out
+(:class:`tests.support.plans.Plan`'s ``tail``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp
+from tuf.api.serialization.json import JSONSerializer
+
+from hsm.pkcs11 import TokenKey
+from tests.support.plans import Keyholder, Online, Plan
+from tests.support.tuf_repo import signer
+
+
+@dataclass(frozen=True)
+class Role:
+    """``[roles.targets]`` (``name = "targets"``) or one ``[[delegations]]`` entry."""
+
+    name: str
+    keyholders: Sequence[str]
+    threshold: int
+    expires: str = "365d"
+    targets: Sequence[str] = ()
+    paths: Sequence[str] | None = None
+    path_hash_prefixes: Sequence[str] | None = None
+    terminating: bool | None = None
+    extra: str | None = None  # raw TOML lines (bad-input tests)
+
+    def lines(self, top: bool = False) -> list[str]:
+        out = ["[roles.targets]"] if top else \
+            ["[[delegations]]", f"name = {json.dumps(self.name)}"]
+        out += [f"keyholders = {json.dumps(list(self.keyholders))}", f"threshold = {self.threshold}",
+                f'expires = "{self.expires}"']
+        if self.targets:
+            out.append(f"targets = {json.dumps(list(self.targets))}")
+        if self.paths is not None:
+            out.append(f"paths = {json.dumps(list(self.paths))}")
+        if self.path_hash_prefixes is not None:
+            out.append(f"path_hash_prefixes = {json.dumps(list(self.path_hash_prefixes))}")
+        if self.terminating is not None:
+            out.append(f"terminating = {'true' if self.terminating else 'false'}")
+        if self.extra:
+            out.append(self.extra)
+        return [*out, ""]
+
+
+@dataclass
+class RolesPlan:
+    """A TUF plan whose targets (and delegations) are signed offline."""
+
+    name: str
+    holders: dict[str, str]  # keyholder -> token label
+    root: Sequence[str]
+    threshold: int
+    online_dir: Path  # snapshot.pub.pem, timestamp.pub.pem
+    targets: Role
+    delegations: Sequence[Role] = field(default_factory=list)
+    extra: str | None = None
+
+    def text(self) -> str:
+        tail = []
+        tail += self.targets.lines(top=True)
+        for role in self.delegations:
+            tail += role.lines()
+        online = {r: Online([self.online_dir / f"{r}.pub.pem"], "7d") for r in ("snapshot", "timestamp")}
+        holders = [Keyholder(k, token=t) for k, t in self.holders.items()]
+        return Plan(self.name, holders, self.threshold, online, root=list(self.root),
+                    extra=self.extra, tail="\n".join(tail)).text()
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.text())
+        return path
+
+
+def publish_online_roles(ws: Path, repo: Path, online: dict[str, TokenKey], version: int = 1) -> None:
+    """A servable repository in ``repo`` from what the ceremony in ``ws`` published: its root,
+    targets and delegated roles' metadata and target files as they are, and snapshot (listing
+    every targets-type role file) and timestamp signed here by the online test keys."""
+    meta = repo / "metadata"
+    shutil.copytree(ws / "metadata", meta, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("drafts"))
+    if (ws / "targets").exists():
+        shutil.copytree(ws / "targets", repo / "targets", dirs_exist_ok=True)
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+    snapshot = Metadata(Snapshot(version=version, expires=expires))
+    for f in sorted(meta.glob("*.json")):
+        v, _, rest = f.name.partition(".")
+        if v.isdigit() and rest != "root.json":
+            snapshot.signed.meta[rest] = MetaFile(version=int(v))
+    snapshot.sign(signer(online["snapshot"]))
+    (meta / f"{version}.snapshot.json").write_bytes(snapshot.to_bytes(JSONSerializer()))
+    timestamp = Metadata(Timestamp(version=version, expires=expires))
+    timestamp.signed.snapshot_meta = MetaFile(version=version)
+    timestamp.sign(signer(online["timestamp"]))
+    (meta / "timestamp.json").write_bytes(timestamp.to_bytes(JSONSerializer()))
