@@ -190,6 +190,19 @@ def annotate_root(root: Any, plan: Plan) -> None:
             fields[TOC_SIGNING] = days(role.signing_period or role.expires / 2)
 
 
+def annotate_roles(mds: Mapping[str, Any], plan: Plan) -> None:
+    """Under tuf-on-ci, each offline role's periods in its own ``signed`` (targets and the
+    delegated roles; tuf-on-ci reads them there, and refuses to show a role without them):
+    its plan expiry, and half of it to re-sign. ``mds``: role name -> python-tuf
+    ``Metadata[Targets]``, changed in place before the draft is journaled."""
+    if plan.compat != TUF_ON_CI:
+        return
+    for role in plan.offline:
+        fields = mds[role.name].signed.unrecognized_fields
+        fields[TOC_EXPIRY] = days(role.expires)
+        fields[TOC_SIGNING] = days(role.expires / 2)
+
+
 def located(key: Any, holder: Any) -> Any:
     """A root key made by tuf-on-ci (no ``x-ceremony-*`` token facts), with the token facts
     of its keyholder in the plan, so it can be found and opened to sign a rotation: the

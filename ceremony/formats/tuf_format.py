@@ -468,6 +468,7 @@ class TufFormat(tuf_format.XFieldKeys):
             raise PlanError("this workspace does not record the plan's folder, where the target "
                             "files are", hint="start a new workspace with this release's init")
         mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir))
+        tuf_compat.annotate_roles(mds, plan)  # tuf-on-ci's period fields, under its compat
         return {"roles": tuf_roles.journal_fields(mds)}
 
     def _role_mds(self) -> dict[str, Metadata[Targets]]:
@@ -530,7 +531,7 @@ class TufFormat(tuf_format.XFieldKeys):
         for path, content in data.items():
             name = tuf_roles.target_file_name(path, sha256_hex(content), consistent)
             out[f"targets/{name}"] = content
-        return out
+        return out | tuf_layout.unversioned_roles(out, plan)  # tuf-on-ci's metadata/ROLE.json
 
     # ---- checks ----------------------------------------------------------------------------
 
