@@ -58,6 +58,8 @@ URI_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
     "hv": (re.compile(r"hv:[A-Za-z0-9_.-]+/[0-9]+"), "hv:<key name>/<version>"),
 }
 MAX_URI = 2048
+#: A GitHub user name, as tuf-on-ci names its signers (its signing tool takes ``user-name``).
+_HANDLE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 
 
 def parse_compat(value: str | None, fmt: str) -> str | None:
@@ -120,6 +122,29 @@ def check_uri(uri: str, where: str) -> str:
     if len(uri) > MAX_URI or not pattern.fullmatch(uri):
         raise PlanError(f"{where} {uri[:80]!r} is not a {scheme} signer URI (expected {form})")
     return uri
+
+
+def check_plan(plan: Plan) -> None:
+    """Under tuf-on-ci, every keyholder is a signer tuf-on-ci can name: a GitHub user name
+    (its signing tool matches ``@`` + the lower-cased ``user-name`` against the key's owner),
+    and no two keyholders become the same owner.
+
+    Raises:
+        PlanError: a keyholder's name is no GitHub user name, or two names differ only in case.
+    """
+    if plan.compat != TUF_ON_CI:
+        return
+    owners: dict[str, str] = {}
+    for holder in plan.keyholders:
+        if not _HANDLE.fullmatch(holder.name):
+            raise PlanError(f"keyholder {holder.name!r} cannot sign in tuf-on-ci: with compat = "
+                            "\"tuf-on-ci\" a keyholder's name is their GitHub user name (letters, "
+                            "digits and single inner hyphens, at most 39)")
+        other = owners.setdefault(keyowner(holder.name), holder.name)
+        if other != holder.name:
+            raise PlanError(f"keyholders {other!r} and {holder.name!r} are both "
+                            f"{keyowner(holder.name)} to tuf-on-ci (it ignores case): give each "
+                            "keyholder their own GitHub user name")
 
 
 def keyowner(keyholder: str) -> str:

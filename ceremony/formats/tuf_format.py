@@ -63,7 +63,12 @@ class TufFormat(tuf_format.XFieldKeys):
 
     @classmethod
     def check_plan(cls, plan: Plan, text: str) -> None:
-        """Nothing beyond ``plan.parse_plan``'s rules: the plan's TUF checks are its own."""
+        """``plan.parse_plan``'s rules, and tuf-on-ci's names under its compat.
+
+        Raises:
+            PlanError: a keyholder tuf-on-ci could not name (``tuf_compat.check_plan``).
+        """
+        tuf_compat.check_plan(plan)
 
     @classmethod
     def prepare(cls, plan: Plan, text: str, plan_dir: Path, previous: Path | None,

@@ -174,3 +174,22 @@ def test_init_never_contacts_a_kms_nor_imports_a_cloud_sdk(tmp_path):
                               "HOME": str(tmp_path)})
     assert run.stdout.strip().splitlines()[-1] == "0 attempts-by-ceremony: [] network: []", run
     assert _online_keys(tmp_path / "ws")["timestamp"][0]["x-tuf-on-ci-online-uri"] == URIS["timestamp"]
+
+
+@pytest.mark.parametrize("holders, message", [
+    ({"alice_w": "tok-a"}, "keyholder 'alice_w' cannot sign in tuf-on-ci: with compat = \"tuf-on-ci\" a "
+                           "keyholder's name is their GitHub user name (letters, digits and single "
+                           "inner hyphens, at most 39)"),
+    ({"alice--w": "tok-a"}, "keyholder 'alice--w' cannot sign in tuf-on-ci: with compat = \"tuf-on-ci\" a "
+                            "keyholder's name is their GitHub user name (letters, digits and single "
+                            "inner hyphens, at most 39)"),
+    ({"Alice": "tok-a", "alice": "tok-b"},
+     "keyholders 'Alice' and 'alice' are both @alice to tuf-on-ci (it ignores case): give each "
+     "keyholder their own GitHub user name"),
+])
+def test_tuf_on_ci_keyholders_are_github_user_names(tmp_path, holders, message):
+    plan = compat_plan(tmp_path / "plan.toml", holders, 1, _online(tmp_path))
+    _refused(tmp_path, plan, message)
+    # the same names are fine without compat (the URIs then go into x-ceremony-online-uri)
+    assert parse_plan(compat_plan(tmp_path / "p2.toml", holders, 1, tmp_path / "online",
+                                  compat=False).read_text()).compat is None
