@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ceremony.errors import VerificationError
 from ceremony.formats.tuf_compat import TUF_ON_CI
 from ceremony.workspace import atomic_write
 
@@ -80,10 +81,25 @@ def unversioned_roles(files: Mapping[str, bytes], plan: Plan) -> dict[str, bytes
 def repository_files(metadata: Path) -> dict[str, bytes]:
     """What a tuf-on-ci repository holds of a published workspace, by path in the repository:
     ``metadata/root.json``, ``metadata/root_history/N.root.json``, and the offline roles'
-    ``metadata/ROLE.json`` (targets, the delegated roles) when the ceremony signed them."""
+    ``metadata/ROLE.json`` (targets, the delegated roles) when the ceremony signed them.
+
+    Each ``root_history`` file must be byte for byte the ``N.root.json`` the workspace
+    published or continued (those the journal checks); ``root.json`` is the caller's to check.
+
+    Raises:
+        VerificationError: a history file is not one of those roots.
+    """
     files = {"metadata/root.json": (metadata / "root.json").read_bytes()}
+    previous = metadata.parent / "previous"
     for p in sorted(history(metadata).glob("*.root.json")):
-        files[f"metadata/{HISTORY}/{p.name}"] = p.read_bytes()
+        data = p.read_bytes()
+        copies = [c for c in (metadata / p.name, previous / p.name) if c.is_file()]
+        if not any(c.read_bytes() == data for c in copies):
+            raise VerificationError(f"metadata/{HISTORY}/{p.name} is not the root the workspace "
+                                    f"published or continued (metadata/{p.name}, previous/{p.name})",
+                                    hint="it was changed after publish; delete root_history/ and "
+                                         "publish again in a copy of the workspace, or restore it")
+        files[f"metadata/{HISTORY}/{p.name}"] = data
     for p in sorted(metadata.glob("*.json")):
         if p.name != "root.json" and not p.name.split(".")[0].isdigit() \
                 and not p.name.startswith("ceremony-"):

@@ -17,16 +17,18 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from pkcs11 import Attribute
 from tuf.api.metadata import Metadata, Root, Signature
 
 from ceremony import keyids
+from ceremony.errors import VerificationError
 from ceremony.formats import tuf_layout
 from hsm.pkcs11 import resolve_module_path
 from hsm.uri import parse_uri
 from tests.conftest import PIN
 from tests.support.clients import both_clients_accept
-from tests.support.helpers import make_online_keys, run_steps
+from tests.support.helpers import cli, make_online_keys, run_steps
 from tests.support.tuf_repo import serve
 from tests.support.tufonci import compat_plan, git, publish_online, run_sign, seed_repository
 
@@ -59,6 +61,14 @@ def test_ceremony_output_is_a_tuf_on_ci_repository(hsm, tmp_path):
     assert signed["keys"][ts_id]["x-tuf-on-ci-online-uri"].startswith("azurekms://acme.vault")
     for keyid, key in signed["keys"].items():  # tuf-on-ci's rule: the whole object, x- fields too
         assert keyid == keyids.whole_object_keyid(key)
+    r = cli("status", ws)
+    assert r.code == 0 and "published" in r.out, r
+    # a history file changed after publish is never handed on as the repository's
+    (meta / "root_history" / "1.root.json").write_bytes(root_bytes.replace(b'"version": 1', b'"version": 1 '))
+    with pytest.raises(VerificationError) as e:
+        tuf_layout.repository_files(meta)
+    assert str(e.value) == ("metadata/root_history/1.root.json is not the root the workspace "
+                            "published or continued (metadata/1.root.json, previous/1.root.json)")
 
 
 def _signing_event(clone: Path) -> bytes:
