@@ -147,7 +147,10 @@ def waiting_signers(thresholds: ThresholdStatus | None) -> tuple[str, ...]:
     """Whose signature a threshold not met still waits for (old root's first, then new)."""
     if thresholds is None:
         return ()
-    return tuple(n for v in (thresholds.old, thresholds.new) if v and not v.met for n in v.unsigned)
+    names = [n for v in (thresholds.old, thresholds.new) if v and not v.met for n in v.unsigned]
+    # then the other roles' (one keyholder's sign covers every role they hold)
+    more = [n for v in thresholds.roles if not v.met for n in v.unsigned if n not in names]
+    return tuple(names + list(dict.fromkeys(more)))
 
 
 def facts_of(c: Session, thresholds: ThresholdStatus | None = None) -> Facts:
@@ -165,7 +168,7 @@ def facts_of(c: Session, thresholds: ThresholdStatus | None = None) -> Facts:
         from ceremony.steps.confirm import confirmed as done
         approved = done(c, DRAFT_APPROVED, digest)
         confirmed = done(c, PUBLISH_CONFIRMED, digest)
-    tokens = tuple((name, token_text(plan.keyholder(name))) for name in plan.root.keyholders)
+    tokens = tuple((name, token_text(plan.keyholder(name))) for name in plan.signers)
     extra: dict[str, Any] = {}
     if plan.witnesses and not st.sealed:
         from ceremony import witness  # lazy: only for a plan with witnesses (status)

@@ -425,7 +425,7 @@ def parse_plan(text: str) -> Plan:
     top.done()
     plan = Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
                 root, tuple(online), out_of_band, witnesses, witnesses_required, compromised,
-                tuple(offline), compat)
+                offline=tuple(offline), compat=compat)
     if offline and not getattr(registry.format_class(fmt), "offline_roles", False):
         raise PlanError(f"format {fmt!r} signs only root offline: roles.targets.keyholders and "
                         "[[delegations]] need format = \"tuf\"")

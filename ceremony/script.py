@@ -17,6 +17,7 @@ from ceremony.fingerprint import fingerprint_words
 from ceremony.next_step import NextStep, Stage, next_step, token_text
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
+    from ceremony.plan import OfflineRole
     from ceremony.session import Session
 
 
@@ -56,7 +57,7 @@ def steps(c: Session) -> list[Step]:
     if prev:
         out.append(Step("Check the current root", "administrator", f"ceremony status {ws}",
                         f"continuing root v{prev['version']} (sha256 {prev['sha256'][:16]}...)"))
-    for name in plan.root.keyholders:
+    for name in plan.signers:
         holder = plan.keyholder(name)
         token = token_text(holder)
         rec = st.keys.get(name)
@@ -66,7 +67,8 @@ def steps(c: Session) -> list[Step]:
                 detail += f"; expected fingerprint: {fingerprint_words(rec.keyid)}"
             else:
                 detail += "; fingerprint read aloud: ______________________________"
-            out.append(Step(f"Generate {name}'s root key", name,
+            kind = "root key" if name in plan.root.keyholders else "key"
+            out.append(Step(f"Generate {name}'s {kind}", name,
                             f"ceremony keygen {ws} --keyholder {name}", detail,
                             Stage.KEYGEN.value, name))
         else:
@@ -75,13 +77,19 @@ def steps(c: Session) -> list[Step]:
     version = (prev["version"] + 1) if prev else 1
     out.append(Step(f"Draft root v{version}", "administrator, everyone reviews",
                     f"ceremony draft {ws}",
-                    f"root {plan.root.threshold} of {len(plan.root.keyholders)}; every change read aloud; "
-                    "expiry as an absolute UTC date", Stage.DRAFT.value))
+                    f"root {plan.root.threshold} of {len(plan.root.keyholders)}; "
+                    + "".join(f"{_role_words(r)}; " for r in plan.offline)
+                    + "every change read aloud; expiry as an absolute UTC date", Stage.DRAFT.value))
     needed = (f"{plan.root.threshold} of {len(plan.root.keyholders)}"
               + (" and the previous root's threshold" if prev else ""))
-    for name in plan.root.keyholders:
+    for r in plan.offline:
+        needed += f", {r.name} {r.threshold} of {len(r.keyholders)}"
+    for name in plan.root.keyholders if not plan.offline else plan.signers:
+        roles = [r.name for r in plan.offline if name in r.keyholders]
+        signs = f"signs {', '.join((['root'] if name in plan.root.keyholders else []) + roles)}; " \
+            if roles else ""
         out.append(Step(f"{name} signs", name, f"ceremony sign {ws} --keyholder {name}",
-                        f"only until status shows every threshold met ({needed})",
+                        f"{signs}only until status shows every threshold met ({needed})",
                         Stage.SIGN.value, name))
     gate = ([Step("Witnesses sign off before publish", ", ".join(plan.witnesses),
                   f"ceremony witness sign {ws} --name NAME",
@@ -107,6 +115,16 @@ def steps(c: Session) -> list[Step]:
                     "the journal head signed with the root keys; then ceremony record report",
                     Stage.SEAL.value))
     return out
+
+
+def _role_words(role: OfflineRole) -> str:
+    """An offline role in the draft step's words: its threshold and what it may sign for."""
+    scope = "" if not role.delegated else (
+        f" for {', '.join(role.paths)}" if role.paths is not None
+        else f" for hash prefixes {', '.join(role.path_hash_prefixes or ())}")
+    term = ", terminating" if role.terminating else ""
+    return (f"{'delegated ' if role.delegated else ''}{role.name} {role.threshold} of "
+            f"{len(role.keyholders)}{scope}{term}, {len(role.targets)} target file(s)")
 
 
 def next_index(lines: list[Step], step: NextStep) -> int | None:

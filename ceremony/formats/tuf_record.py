@@ -20,7 +20,7 @@ from tuf.api.metadata import Metadata, Root
 from ceremony import chain
 from ceremony.errors import StateError, VerificationError
 from ceremony.events import PUBLISHED, DraftCreated, Published, SignatureAdded, parse
-from ceremony.formats import tuf as tuf_format
+from ceremony.formats import tuf as tuf_format, tuf_roles
 from ceremony.formats.base import published_verdict
 from ceremony.journal import Event
 from ceremony.workspace import Workspace
@@ -125,7 +125,47 @@ def check_published(ws: Workspace, events: list[Event], version: int, data: byte
         st = tuf_format.status(md, prev.signed if prev else None)
     except VerificationError as err:
         return err.message, None
-    return published_verdict(st, name)
+    problem, check = published_verdict(st, name)
+    if problem is None and draft.roles:
+        problem, more = _check_roles(ws, typed, version, draft, md.signed)
+        check = f"{check}; {more}" if more else check
+    return (problem, None) if problem else (None, check)
+
+
+def _check_roles(ws: Workspace, typed: list[Any], version: int, draft: DraftCreated,
+                 root: Root) -> tuple[str | None, str | None]:
+    """The other roles published with root ``version``: every file has the digest the
+    ``published`` event journaled, and every role is its journaled draft signed at its
+    delegator's threshold by journaled signatures."""
+    pub = next((e for e in typed if isinstance(e, Published) and e.version == version), None)
+    if pub is None:
+        return None, None
+    for rel, digest in sorted((pub.roles or {}).items()):
+        try:
+            data = (ws.root / rel).read_bytes()
+        except OSError:
+            return f"{rel} is missing (published with root v{version})", None
+        if _sha256(data) != digest:
+            return f"{rel} is not the file published with root v{version}", None
+    assert draft.roles is not None
+    sigs: dict[str, dict[str, Any]] = {}
+    for e in typed:
+        if isinstance(e, SignatureAdded) and e.role and e.role in draft.roles \
+                and e.draft == draft.roles[e.role].get("digest"):
+            sigs.setdefault(e.role, {})[e.keyid] = {"sig": e.sig}
+    try:
+        mds = tuf_roles.from_journal(draft.roles, sigs)
+    except VerificationError as err:
+        return err.message, None
+    top = root.roles[tuf_roles.TARGETS]
+    verdicts = [tuf_roles.verdict(n, md, *tuf_roles.delegator(n, (top.keyids, top.threshold),
+                                                              root.keys, mds[tuf_roles.TARGETS].signed))
+                for n, md in mds.items()]
+    short = [v.describe() for v in verdicts if not v.met]
+    if short:
+        return "a role published with root is not signed at threshold: " + "; ".join(short), None
+    return None, (f"{', '.join(mds)} published as journaled ({len(pub.roles or {})} files), "
+                  "each signed at threshold")
 
 
 def describe_published(ws: Workspace, events: list[Event]) -> list[str]:

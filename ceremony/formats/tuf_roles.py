@@ -134,7 +134,10 @@ def from_journal(roles: Mapping[str, Any], signatures: Mapping[str, Mapping[str,
         for keyid, s in (signatures.get(name) or {}).items():
             md.signatures[keyid] = Signature(keyid, s["sig"])
         out[name] = md
-    return out
+    # the journal sorts its keys: targets first, then the delegations in targets' order
+    top = out.get(TARGETS)
+    order = [TARGETS, *(top.signed.delegations.roles or {} if top and top.signed.delegations else {})]
+    return dict(sorted(out.items(), key=lambda m: order.index(m[0]) if m[0] in order else len(order)))
 
 
 def delegator(name: str, root_targets: tuple[list[str], int], keys: Mapping[str, Key],

@@ -81,7 +81,7 @@ def keygen_next(c: CeremonySession) -> str | None:
 
 def signing_candidates(c: CeremonySession) -> list[str]:
     """Keyholders whose signature would still count toward a threshold, plan order first."""
-    names = list(c.plan.root.keyholders)
+    names = list(c.plan.signers)
     prev = c.previous_root()
     if prev is not None:
         for keyid in prev.signed.roles["root"].keyids:
@@ -94,7 +94,11 @@ def signing_candidates(c: CeremonySession) -> list[str]:
             keys = c.signing_keys(name)
         except VerificationError:  # their only key is declared compromised
             continue
-        if keys and any(k.keyid not in c.state.signatures for k in keys):
+        roles = c.roles_format()  # the roles beyond root drafted with it, if any
+        role_keys = roles.role_keys_of(name) if roles is not None else {}
+        if any(k.keyid not in c.state.signatures for k in keys) or any(
+                k.keyid not in c.state.role_signatures.get(role, {})
+                for role, ks in role_keys.items() for k in ks):
             out.append(name)
     return out
 
@@ -107,8 +111,8 @@ def resume_summary(c: CeremonySession) -> str:
     if len(c.journal.events) <= 1:
         return "New ceremony: nothing has been done yet."
     waiting = c.keyholders_waiting()
-    done = [k for k in c.plan.root.keyholders if k not in waiting]
-    parts = [f"{len(done)} of {len(c.plan.root.keyholders)} root keys ready"]
+    done = [k for k in c.plan.signers if k not in waiting]
+    parts = [f"{len(done)} of {len(c.plan.signers)} root keys ready"]
     if st.draft:
         parts.append(f"root v{st.draft['version']} drafted, signed by "
                      + (", ".join(st.signers()) or "nobody yet"))

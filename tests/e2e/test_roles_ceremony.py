@@ -50,6 +50,12 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     for k in HOLDERS:  # dave holds no root key: he is keygen'd for targets and doi
         r = cli("keygen", ws, "--keyholder", k, "--pin-file", hsm.pin_file)
         assert r.code == 0, r.err
+    r = cli("script", ws)  # the printable script names every role and who signs which
+    assert r.code == 0, r.err
+    assert "Generate dave's key: ceremony keygen" in r.out
+    html = (ws / "record" / "script.html").read_text()
+    assert "delegated doi 2 of 2 for doi/*, terminating, 1 target file(s)" in html
+    assert "signs targets, doi; only until status shows every threshold met" in html
     r = cli("draft", ws)
     assert r.code == 0, r.err
     assert "targets version 1: 2 of 3 (alice, bob, dave), expires " in r.out
@@ -73,6 +79,8 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     r = cli("publish", ws)  # root 1/2 and doi 1/2: still refused
     assert r.code == 6 and "doi v1: 1/2 - dave signed; waiting for one of carol" in r.err, r.err
     assert not (ws / "metadata" / "1.targets.json").exists()
+    st = cli("status", ws)  # the next step names a keyholder whose role still waits
+    assert "next: ceremony sign WORKSPACE --keyholder alice" in st.out, st.out
     r = cli("sign", ws, "--keyholder", "carol", "--pin-file", hsm.pin_file)
     assert r.code == 0, r.err
     assert "carol signed root, doi (draft of root v1)" in r.out
@@ -144,3 +152,22 @@ def test_target_file_changed_between_draft_and_publish_is_refused(hsm: SoftHsm,
     r = cli("publish", ws)
     assert r.code == 0, r.err
     assert (ws / "metadata" / "1.doi.json").is_file()
+
+
+def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_path: Path) -> None:
+    ws, _policy = _signed_small(hsm, tmp_path)
+    assert cli("publish", ws).code == 0
+    r = cli("seal", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    r = cli("record", "verify", ws)
+    assert r.code == 0, r.err
+    assert "targets, doi published as journaled (3 files), each signed at threshold" in r.out
+    doi = ws / "metadata" / "1.doi.json"
+    doi.write_bytes(doi.read_bytes().replace(b'"version": 1', b'"version": 2'))
+    r = cli("record", "verify", ws)
+    assert r.code == 3, r.out
+    assert "FAIL metadata/1.doi.json is not the file published with root v1" in r.out
+    doi.unlink()
+    r = cli("record", "verify", ws)
+    assert (r.code, "FAIL metadata/1.doi.json is missing (published with root v1)" in r.out) == \
+        (3, True), r.out

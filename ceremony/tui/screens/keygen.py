@@ -52,10 +52,10 @@ class KeygenScreen(StepScreen):
         c = self.c
         current = keygen_next(c)
         t = Text()
-        done = len(c.plan.root.keyholders) - len(c.keyholders_waiting())
-        t.append(f"Root key generation: {done} of {len(c.plan.root.keyholders)} ready\n\n",
+        done = len(c.plan.signers) - len(c.keyholders_waiting())
+        t.append(f"Root key generation: {done} of {len(c.plan.signers)} ready\n\n",
                  style="bold")
-        for name in c.plan.root.keyholders:
+        for name in c.plan.signers:
             rec = c.state.keys.get(name)
             if rec is not None:
                 t.append(f" + {name:<10} key {rec.keyid[:16]} on {rec.token_label}\n",
