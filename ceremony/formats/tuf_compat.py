@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 TUF_ON_CI = "tuf-on-ci"
 COMPAT_MODES = (TUF_ON_CI,)
 
-X_ONLINE_URI = "x-ceremony-online-uri"
+X_ONLINE_URI = "x-ceremony-online-uri"  # (both URI fields are named in tuf.X_ONLINE_URIS too)
 """Where a key's online signer is, outside tuf-on-ci compatibility (the URI as given)."""
 TOC_KEYOWNER = "x-tuf-on-ci-keyowner"
 TOC_ONLINE_URI = "x-tuf-on-ci-online-uri"

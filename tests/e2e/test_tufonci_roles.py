@@ -59,6 +59,8 @@ def _ceremony(hsm, tmp: Path) -> Path:
     for step in steps:
         r = cli(*step)
         assert r.code == 0, (step, r)
+        if step[0] == "draft":  # the room sees where each online key signs
+            assert f" at {URIS['timestamp']})" in r.out and f" at {URIS['snapshot']})" in r.out, r.out
     return ws
 
 
