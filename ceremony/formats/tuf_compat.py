@@ -129,11 +129,19 @@ def check_plan(plan: Plan) -> None:
     (its signing tool matches ``@`` + the lower-cased ``user-name`` against the key's owner),
     and no two keyholders become the same owner.
 
+    tuf-on-ci's signers sign targets, so targets must be signed offline.
+
     Raises:
-        PlanError: a keyholder's name is no GitHub user name, or two names differ only in case.
+        PlanError: targets is an online role, a keyholder's name is no GitHub user name, or
+            two names differ only in case.
     """
     if plan.compat != TUF_ON_CI:
         return
+    if plan.offline_role("targets") is None:
+        raise PlanError("compat = \"tuf-on-ci\" needs targets signed offline: give "
+                        "roles.targets keyholders and a threshold instead of online keys",
+                        hint="tuf-on-ci signs only snapshot and timestamp online; its signers "
+                             "sign targets")
     owners: dict[str, str] = {}
     for holder in plan.keyholders:
         if not _HANDLE.fullmatch(holder.name):
@@ -193,7 +201,24 @@ def online_keys(plan: Plan, loaded: Mapping[str, Sequence[PublicKeyFile]]) -> di
         out[role.name] = [replace(f, key=online_key(f.key, role.uris[i] if i < len(role.uris)
                                                     else None, plan.compat))
                           for i, f in enumerate(files)]
+    if plan.compat == TUF_ON_CI:
+        _one_online_key(out)
     return out
+
+
+def _one_online_key(online: Mapping[str, Sequence[PublicKeyFile]]) -> None:
+    """tuf-on-ci signs snapshot and timestamp with one key (its ``OnlineConfig``): both roles
+    list that one key, under one URI.
+
+    Raises:
+        PlanError: the two roles list other keys, or more than one.
+    """
+    ids = {role: [f.key.keyid for f in online.get(role, ())] for role in ("snapshot", "timestamp")}
+    if len(ids["snapshot"]) != 1 or ids["snapshot"] != ids["timestamp"]:
+        raise PlanError("compat = \"tuf-on-ci\" signs snapshot and timestamp with one online key: "
+                        "roles.snapshot and roles.timestamp must each list the same single key "
+                        "file, under the same URI",
+                        hint="tuf-on-ci's online signing reads one key for both roles")
 
 
 def days(period: timedelta) -> int:

@@ -8,27 +8,23 @@ artifact and the delegated policy file through the result."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pkcs11 import Attribute
-from tuf.api.metadata import Metadata, MetaFile, Root, Signature, Snapshot, TargetFile, Targets, Timestamp
-from tuf.api.serialization.json import JSONSerializer
+from tuf.api.metadata import Metadata, Root, Signature, TargetFile, Targets
 
 from ceremony import keyids
 from ceremony.formats import tuf_layout
 from hsm.pkcs11 import resolve_module_path
-from hsm.signer import TokenSigner
 from hsm.uri import parse_uri
 from tests.conftest import PIN
 from tests.support.clients import both_clients_accept
 from tests.support.helpers import cli, make_online_keys
-from tests.support.plans import Keyholder, Online, Plan
 from tests.support.roles import Role
 from tests.support.tuf_repo import serve
-from tests.support.tufonci import URIS, git, run_sign, seed_repository
+from tests.support.tufonci import KMS, compat_plan, git, publish_online, run_sign, seed_repository
 
 HOLDERS = {"alice": "tok-alice", "bob": "tok-bob"}
 POLICY = b'{"policy": "doi", "allow": ["docker.io/library/*"]}\n'
@@ -40,18 +36,15 @@ def _plan(tmp: Path) -> Path:
     files = tmp / "plan"
     (files / "doi").mkdir(parents=True)
     (files / "doi" / "policy.json").write_bytes(POLICY)
-    online = {r: Online([files / "online" / f"{r}.pub.pem"], e, uris=[URIS[r]])
-              for r, e in (("snapshot", "365d"), ("timestamp", "2d"))}
-    tail = [*Role("targets", ["alice", "bob"], 1, "90d").lines(top=True),
-            *Role("doi", ["bob"], 1, "60d", paths=["doi/*"], terminating=True,
-                  targets=["doi/policy.json"]).lines()]
-    return Plan("doi", [Keyholder(k, token=t) for k, t in HOLDERS.items()], 2, online,
-                extra='compat = "tuf-on-ci"', tail="\n".join(tail)).write(files / "plan.toml")
+    return compat_plan(files / "plan.toml", HOLDERS, 2, files / "online", name="doi",
+                       targets=Role("targets", ["alice", "bob"], 1, "90d"),
+                       delegations=[Role("doi", ["bob"], 1, "60d", paths=["doi/*"], terminating=True,
+                                         targets=["doi/policy.json"])])
 
 
 def _ceremony(hsm, tmp: Path) -> Path:
+    make_online_keys(hsm, tmp / "plan" / "online", roles=("online",))
     hsm.make(*HOLDERS.values())
-    make_online_keys(hsm, tmp / "plan" / "online", roles=("snapshot", "timestamp"))
     ws = tmp / "ws"
     pin = ["--pin-file", hsm.pin_file]
     steps = [["init", ws, "--plan", _plan(tmp)], *(["keygen", ws, "--keyholder", k, *pin] for k in HOLDERS),
@@ -60,7 +53,7 @@ def _ceremony(hsm, tmp: Path) -> Path:
         r = cli(*step)
         assert r.code == 0, (step, r)
         if step[0] == "draft":  # the room sees where each online key signs
-            assert f" at {URIS['timestamp']})" in r.out and f" at {URIS['snapshot']})" in r.out, r.out
+            assert f" at {KMS})" in r.out, r.out
     return ws
 
 
@@ -80,7 +73,7 @@ def test_compat_roles_are_laid_out_and_annotated_for_tuf_on_ci(hsm, tmp_path):
     root = json.loads(files["metadata/root.json"])["signed"]
     for role in ("snapshot", "timestamp"):
         (kid,) = root["roles"][role]["keyids"]
-        assert root["keys"][kid]["x-tuf-on-ci-online-uri"] == URIS[role]
+        assert root["keys"][kid]["x-tuf-on-ci-online-uri"] == KMS
     owners = sorted(root["keys"][k]["x-tuf-on-ci-keyowner"] for k in root["roles"]["targets"]["keyids"])
     assert owners == ["@alice", "@bob"]
     # the record check reads the tuf-on-ci files as journaled by publish (only the seal is missing)
@@ -121,39 +114,6 @@ def _alice_as_piv_9c(hsm, root: Root) -> tuple[str, str]:
     return keyid, fields["x-ceremony-token-label"]
 
 
-def _site(tmp: Path, ws: Path, signed: Path, root: Root, hsm) -> Path:
-    """What the online side publishes after the event: the roots, targets v2 as the tool
-    signed it, doi v1, snapshot and timestamp signed by the online keys (the KMS's stand-ins)."""
-    site = tmp / "site"
-    meta = site / "metadata"
-    meta.mkdir(parents=True)
-    (meta / "1.root.json").write_bytes((ws / "metadata" / "1.root.json").read_bytes())
-    targets = Metadata.from_bytes((signed / "metadata" / "targets.json").read_bytes())
-    (meta / f"{targets.signed.version}.targets.json").write_bytes((signed / "metadata" / "targets.json").read_bytes())
-    (meta / "1.doi.json").write_bytes((signed / "metadata" / "doi.json").read_bytes())
-    for rel, data in {"hello.txt": ARTIFACT, "doi/policy.json": POLICY}.items():
-        head, _, base = rel.rpartition("/")
-        out = site / "targets" / head / f"{hashlib.sha256(data).hexdigest()}.{base}"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-    token = hsm.module.find_token(label="online")
-    keys = {r: hsm.module.open_key(token, hsm.pin, "ecdsa-p256", r.encode()) for r in ("snapshot", "timestamp")}
-    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
-
-    def sign(md: Metadata, role: str) -> bytes:
-        md.sign(TokenSigner(keys[role], root.keys[root.roles[role].keyids[0]]))
-        return md.to_bytes(JSONSerializer())
-
-    snapshot: Metadata = Metadata(Snapshot(version=1, expires=expires))
-    snapshot.signed.meta["targets.json"] = MetaFile(version=targets.signed.version)
-    snapshot.signed.meta["doi.json"] = MetaFile(version=1)
-    (meta / "1.snapshot.json").write_bytes(sign(snapshot, "snapshot"))
-    timestamp: Metadata = Metadata(Timestamp(version=1, expires=expires))
-    timestamp.signed.snapshot_meta = MetaFile(version=1)
-    (meta / "timestamp.json").write_bytes(sign(timestamp, "timestamp"))
-    return site
-
-
 def test_tuf_on_ci_sign_signs_a_targets_event_and_clients_download_through_it(hsm, tmp_path):
     ws = _ceremony(hsm, tmp_path)
     v1 = (ws / "metadata" / "1.root.json").read_bytes()
@@ -175,7 +135,13 @@ def test_tuf_on_ci_sign_signs_a_targets_event_and_clients_download_through_it(hs
     md = Metadata.from_bytes((signed / "metadata" / "targets.json").read_bytes())
     assert md.signed.version == 2
     root.verify_delegate("targets", md.signed_bytes, md.signatures)  # 1 of alice, bob: alice
-    site = _site(tmp_path, ws, signed, root, hsm)
+    site = tmp_path / "site"
+    (site / "metadata").mkdir(parents=True)
+    (site / "metadata" / "1.root.json").write_bytes(v1)
+    online = hsm.module.open_key(hsm.module.find_token(label="online"), hsm.pin, "ecdsa-p256", b"online")
+    publish_online(site, root, online, {r: (signed / "metadata" / f"{r}.json").read_bytes()
+                                        for r in ("targets", "doi")},
+                   {"hello.txt": ARTIFACT, "doi/policy.json": POLICY})
     with serve(site) as url:
         both_clients_accept(url, tmp_path / "clients", v1, root_version=1)
         both_clients_accept(url, tmp_path / "clients-doi", v1, root_version=1, target=POLICY,

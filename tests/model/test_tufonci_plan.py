@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _online(tmp: Path) -> Path:
+    """``online.pub.pem`` (the one online key of a compat plan) and one key per online role."""
     folder = tmp / "online"
     folder.mkdir(parents=True, exist_ok=True)
-    for role in ONLINE_ROLES:
+    for role in ("online", *ONLINE_ROLES):
         pub = ec.generate_private_key(ec.SECP256R1()).public_key()
         (folder / f"{role}.pub.pem").write_bytes(pub.public_bytes(Encoding.PEM,
                                                                   PublicFormat.SubjectPublicKeyInfo))
@@ -56,8 +57,8 @@ def _refused(tmp: Path, plan: Path, message: str) -> None:
      "roles.timestamp.uris[0] 'projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1' "
      "is not an online signer URI this tool records: its scheme must be one of awskms:, gcpkms:, "
      "azurekms:, hv:"),
-    ({"targets": "gcpkms:projects/p/keyRings/r"},
-     "roles.targets.uris[0] 'gcpkms:projects/p/keyRings/r' is not a gcpkms signer URI (expected "
+    ({"snapshot": "gcpkms:projects/p/keyRings/r"},
+     "roles.snapshot.uris[0] 'gcpkms:projects/p/keyRings/r' is not a gcpkms signer URI (expected "
      "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N)"),
     ({"timestamp": "hv:timestamp"},
      "roles.timestamp.uris[0] 'hv:timestamp' is not a hv signer URI (expected hv:<key name>/<version>)"),
@@ -70,7 +71,7 @@ def test_a_uri_of_an_unknown_scheme_or_form_is_refused(tmp_path, uris, message):
 
 def test_a_uri_without_its_public_key_is_refused(tmp_path):
     online = _online(tmp_path)
-    roles = {r: Online([online / f"{r}.pub.pem"], "30d", uris=[URIS[r]]) for r in ONLINE_ROLES}
+    roles = {r: Online([online / f"{r}.pub.pem"], "30d") for r in ONLINE_ROLES}
     roles["timestamp"] = Online([online / "timestamp.pub.pem"], "2d",
                                 uris=[URIS["timestamp"], "hv:timestamp-2/1"])
     plan = Plan("toc", [Keyholder("alice", token="tok-alice")], 1, roles).write(tmp_path / "plan.toml")
@@ -96,10 +97,29 @@ def test_tuf_on_ci_needs_a_uri_for_every_online_key(tmp_path):
 ])
 def test_bad_compat_fields_are_refused(tmp_path, extra, root_extra, message):
     online = _online(tmp_path)
-    roles = {r: Online([online / f"{r}.pub.pem"], "30d", uris=[URIS[r]]) for r in ONLINE_ROLES}
+    roles = {r: Online([online / f"{r}.pub.pem"], "30d", uris=[URIS.get(r, "hv:targets/1")])
+             for r in ONLINE_ROLES}
     plan = Plan("toc", [Keyholder("alice", token="tok-alice")], 1, roles, extra=extra,
                 root_extra=root_extra).write(tmp_path / "plan.toml")
     _refused(tmp_path, plan, message)
+
+
+def test_tuf_on_ci_needs_targets_offline(tmp_path):
+    online = _online(tmp_path)
+    roles = {r: Online([online / f"{r}.pub.pem"], "30d", uris=[URIS.get(r, "hv:targets/1")])
+             for r in ONLINE_ROLES}
+    plan = Plan("toc", [Keyholder("alice", token="tok-alice")], 1, roles,
+                extra='compat = "tuf-on-ci"').write(tmp_path / "plan.toml")
+    _refused(tmp_path, plan, "compat = \"tuf-on-ci\" needs targets signed offline: give "
+                             "roles.targets keyholders and a threshold instead of online keys")
+
+
+def test_tuf_on_ci_signs_snapshot_and_timestamp_with_one_key(tmp_path):
+    plan = compat_plan(tmp_path / "plan.toml", {"alice": "tok-alice"}, 1, _online(tmp_path),
+                       keys={"snapshot": "snapshot.pub.pem", "timestamp": "timestamp.pub.pem"})
+    _refused(tmp_path, plan, "compat = \"tuf-on-ci\" signs snapshot and timestamp with one online "
+                             "key: roles.snapshot and roles.timestamp must each list the same single "
+                             "key file, under the same URI")
 
 
 def test_compat_applies_to_tuf_only(tmp_path):
