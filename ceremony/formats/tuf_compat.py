@@ -78,16 +78,19 @@ def parse_compat(value: str | None, fmt: str) -> str | None:
     return value
 
 
-def check_uris(role: str, uris: Any, key_count: int) -> tuple[str, ...]:
-    """``roles.ROLE.uris``: one signer URI per public key file, by position.
+def check_uris(role: str, uris: Any, key_count: int, fmt: str = "tuf") -> tuple[str, ...]:
+    """``roles.ROLE.uris``: one signer URI per public key file, by position (TUF only).
 
     Raises:
-        PlanError: not a list of strings, an unknown scheme, a malformed URI, or a URI
-            without its public key file at the same position in ``keys``.
+        PlanError: another format than TUF, not a list of strings, an unknown scheme, a
+            malformed URI, or a URI without its public key file at the same position in ``keys``.
     """
     if uris is None:
         return ()
     where = f"roles.{role}.uris"
+    if fmt != "tuf":
+        raise PlanError(f"{where} applies to format = \"tuf\" only, not {fmt!r}",
+                        hint="a Notary server holds its own snapshot and timestamp keys")
     if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
         raise PlanError(f"{where} must be a list of signer URIs (strings)")
     for i, uri in enumerate(uris):

@@ -132,6 +132,16 @@ def test_compat_applies_to_tuf_only(tmp_path):
     assert str(e.value) == "ceremony.compat = \"tuf-on-ci\" applies to format = \"tuf\" only, not 'notary'"
 
 
+def test_uris_apply_to_tuf_only(tmp_path):
+    online = _online(tmp_path)
+    roles = {r: Online([online / f"{r}.pub.pem"], "30d") for r in ONLINE_ROLES}
+    roles["timestamp"] = Online([online / "timestamp.pub.pem"], "30d", uris=[URIS["timestamp"]])
+    text = Plan("toc", [Keyholder("alice", token="tok-alice")], 1, roles, format="notary").text()
+    with pytest.raises(PlanError) as e:
+        parse_plan(text)
+    assert str(e.value) == "roles.timestamp.uris applies to format = \"tuf\" only, not 'notary'"
+
+
 def _online_keys(ws: Path) -> dict[str, list[dict]]:
     init = json.loads((ws / "journal.jsonl").read_text().splitlines()[0])["data"]
     return init["online_keys"]
