@@ -50,8 +50,8 @@ TOC_SIGNING = "x-tuf-on-ci-signing-period"
 URI_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
     "awskms": (re.compile(r"awskms:[A-Za-z0-9:/_+=,.@-]{1,2048}"),
                "awskms:<key id, ARN or alias>"),
-    "gcpkms": (re.compile(r"gcpkms:projects/[^/\s]+/locations/[^/\s]+/keyRings/[^/\s]+/"
-                          r"cryptoKeys/[^/\s]+/cryptoKeyVersions/[0-9]+"),
+    "gcpkms": (re.compile(r"gcpkms:projects/[A-Za-z0-9_.:-]+/locations/[A-Za-z0-9_-]+/"
+                          r"keyRings/[A-Za-z0-9_-]+/cryptoKeys/[A-Za-z0-9_-]+/cryptoKeyVersions/[0-9]+"),
                "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N"),
     "azurekms": (re.compile(r"azurekms://[A-Za-z0-9.-]+/keys/[A-Za-z0-9-]+(/[A-Za-z0-9]+)?"),
                  "azurekms://<vault>.vault.azure.net/keys/<name>/<version>"),

@@ -60,6 +60,10 @@ def _refused(tmp: Path, plan: Path, message: str) -> None:
     ({"snapshot": "gcpkms:projects/p/keyRings/r"},
      "roles.snapshot.uris[0] 'gcpkms:projects/p/keyRings/r' is not a gcpkms signer URI (expected "
      "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N)"),
+    ({"snapshot": "gcpkms:projects/p\\u0007/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1"},
+     "roles.snapshot.uris[0] 'gcpkms:projects/p\\x07/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1' "
+     "is not a gcpkms signer URI (expected "
+     "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N)"),
     ({"timestamp": "hv:timestamp"},
      "roles.timestamp.uris[0] 'hv:timestamp' is not a hv signer URI (expected hv:<key name>/<version>)"),
 ])
