@@ -410,7 +410,7 @@ def parse_plan(text: str) -> Plan:
         paths = _string_list(t, "keys")
         online.append(OnlineRole(role, paths, _threshold(t, len(paths), "keys"),
                                  parse_duration(t.get("expires", str), f"roles.{role}.expires"),
-                                 tuf_compat.check_uris(role, t.get("uris", list, None), len(paths)),
+                                 tuf_compat.check_uris(role, t.get("uris", list, None), len(paths), fmt),
                                  _signing_period(t, compat)))
         t.done()
     roles.done()

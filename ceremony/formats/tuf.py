@@ -37,6 +37,7 @@ X_CREATED = "x-ceremony-created"
 # against Yubico's roots (see ceremony.attestation).
 X_DEVICE = "x-ceremony-device"
 X_ATTESTATION = "x-ceremony-attestation"
+X_ONLINE_URIS = ("x-ceremony-online-uri", "x-tuf-on-ci-online-uri")  # tuf_compat: where it signs
 X_TOC_KEYOWNER = "x-tuf-on-ci-keyowner"  # a tuf-on-ci root's keyholder, "@name" (tuf_compat)
 X_FIELDS = (X_KEYHOLDER, X_TOKEN_LABEL, X_TOKEN_SERIAL, X_KEY_URI, X_ALGORITHM, X_DEVICE,
             X_ATTESTATION)
@@ -74,6 +75,12 @@ def keyholder_of(key: KeyView) -> str | None:
     owner = key.unrecognized_fields.get(X_TOC_KEYOWNER)
     return name if isinstance(name, str) else (owner[1:] or None) \
         if isinstance(owner, str) and owner.startswith("@") else None
+
+
+def online_key_name(key: KeyView) -> str:
+    """An online key in the room: its short id, and the signer URI it was named by, if any."""
+    uri = next((u for f in X_ONLINE_URIS if isinstance(u := key.unrecognized_fields.get(f), str)), None)
+    return f"{key.keyid[:12]} at {uri}" if uri else key.keyid[:12]
 
 
 def key_name(key: KeyView) -> str:
@@ -269,7 +276,7 @@ def describe_root(root: Root) -> list[str]:
     for role in (Root.type, *ONLINE_ROLES):
         r = root.roles[role]
         names = ", ".join(key_name(root.keys[k]) if role == Root.type or keyholder_of(root.keys[k])
-                          else k[:12] for k in r.keyids)
+                          else online_key_name(root.keys[k]) for k in r.keyids)
         lines.append(f"  {role}: {r.threshold} of {len(r.keyids)} ({names})")
     return lines
 

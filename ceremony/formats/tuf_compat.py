@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 TUF_ON_CI = "tuf-on-ci"
 COMPAT_MODES = (TUF_ON_CI,)
 
-X_ONLINE_URI = "x-ceremony-online-uri"
+X_ONLINE_URI = "x-ceremony-online-uri"  # (both URI fields are named in tuf.X_ONLINE_URIS too)
 """Where a key's online signer is, outside tuf-on-ci compatibility (the URI as given)."""
 TOC_KEYOWNER = "x-tuf-on-ci-keyowner"
 TOC_ONLINE_URI = "x-tuf-on-ci-online-uri"
@@ -50,14 +50,16 @@ TOC_SIGNING = "x-tuf-on-ci-signing-period"
 URI_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
     "awskms": (re.compile(r"awskms:[A-Za-z0-9:/_+=,.@-]{1,2048}"),
                "awskms:<key id, ARN or alias>"),
-    "gcpkms": (re.compile(r"gcpkms:projects/[^/\s]+/locations/[^/\s]+/keyRings/[^/\s]+/"
-                          r"cryptoKeys/[^/\s]+/cryptoKeyVersions/[0-9]+"),
+    "gcpkms": (re.compile(r"gcpkms:projects/[A-Za-z0-9_.:-]+/locations/[A-Za-z0-9_-]+/"
+                          r"keyRings/[A-Za-z0-9_-]+/cryptoKeys/[A-Za-z0-9_-]+/cryptoKeyVersions/[0-9]+"),
                "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N"),
     "azurekms": (re.compile(r"azurekms://[A-Za-z0-9.-]+/keys/[A-Za-z0-9-]+(/[A-Za-z0-9]+)?"),
                  "azurekms://<vault>.vault.azure.net/keys/<name>/<version>"),
     "hv": (re.compile(r"hv:[A-Za-z0-9_.-]+/[0-9]+"), "hv:<key name>/<version>"),
 }
 MAX_URI = 2048
+#: A GitHub user name, as tuf-on-ci names its signers (its signing tool takes ``user-name``).
+_HANDLE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 
 
 def parse_compat(value: str | None, fmt: str) -> str | None:
@@ -76,16 +78,19 @@ def parse_compat(value: str | None, fmt: str) -> str | None:
     return value
 
 
-def check_uris(role: str, uris: Any, key_count: int) -> tuple[str, ...]:
-    """``roles.ROLE.uris``: one signer URI per public key file, by position.
+def check_uris(role: str, uris: Any, key_count: int, fmt: str = "tuf") -> tuple[str, ...]:
+    """``roles.ROLE.uris``: one signer URI per public key file, by position (TUF only).
 
     Raises:
-        PlanError: not a list of strings, an unknown scheme, a malformed URI, or a URI
-            without its public key file at the same position in ``keys``.
+        PlanError: another format than TUF, not a list of strings, an unknown scheme, a
+            malformed URI, or a URI without its public key file at the same position in ``keys``.
     """
     if uris is None:
         return ()
     where = f"roles.{role}.uris"
+    if fmt != "tuf":
+        raise PlanError(f"{where} applies to format = \"tuf\" only, not {fmt!r}",
+                        hint="a Notary server holds its own snapshot and timestamp keys")
     if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
         raise PlanError(f"{where} must be a list of signer URIs (strings)")
     for i, uri in enumerate(uris):
@@ -120,6 +125,37 @@ def check_uri(uri: str, where: str) -> str:
     if len(uri) > MAX_URI or not pattern.fullmatch(uri):
         raise PlanError(f"{where} {uri[:80]!r} is not a {scheme} signer URI (expected {form})")
     return uri
+
+
+def check_plan(plan: Plan) -> None:
+    """Under tuf-on-ci, every keyholder is a signer tuf-on-ci can name: a GitHub user name
+    (its signing tool matches ``@`` + the lower-cased ``user-name`` against the key's owner),
+    and no two keyholders become the same owner.
+
+    tuf-on-ci's signers sign targets, so targets must be signed offline.
+
+    Raises:
+        PlanError: targets is an online role, a keyholder's name is no GitHub user name, or
+            two names differ only in case.
+    """
+    if plan.compat != TUF_ON_CI:
+        return
+    if plan.offline_role("targets") is None:
+        raise PlanError("compat = \"tuf-on-ci\" needs targets signed offline: give "
+                        "roles.targets keyholders and a threshold instead of online keys",
+                        hint="tuf-on-ci signs only snapshot and timestamp online; its signers "
+                             "sign targets")
+    owners: dict[str, str] = {}
+    for holder in plan.keyholders:
+        if not _HANDLE.fullmatch(holder.name):
+            raise PlanError(f"keyholder {holder.name!r} cannot sign in tuf-on-ci: with compat = "
+                            "\"tuf-on-ci\" a keyholder's name is their GitHub user name (letters, "
+                            "digits and single inner hyphens, at most 39)")
+        other = owners.setdefault(keyowner(holder.name), holder.name)
+        if other != holder.name:
+            raise PlanError(f"keyholders {other!r} and {holder.name!r} are both "
+                            f"{keyowner(holder.name)} to tuf-on-ci (it ignores case): give each "
+                            "keyholder their own GitHub user name")
 
 
 def keyowner(keyholder: str) -> str:
@@ -168,7 +204,24 @@ def online_keys(plan: Plan, loaded: Mapping[str, Sequence[PublicKeyFile]]) -> di
         out[role.name] = [replace(f, key=online_key(f.key, role.uris[i] if i < len(role.uris)
                                                     else None, plan.compat))
                           for i, f in enumerate(files)]
+    if plan.compat == TUF_ON_CI:
+        _one_online_key(out)
     return out
+
+
+def _one_online_key(online: Mapping[str, Sequence[PublicKeyFile]]) -> None:
+    """tuf-on-ci signs snapshot and timestamp with one key (its ``OnlineConfig``): both roles
+    list that one key, under one URI.
+
+    Raises:
+        PlanError: the two roles list other keys, or more than one.
+    """
+    ids = {role: [f.key.keyid for f in online.get(role, ())] for role in ("snapshot", "timestamp")}
+    if len(ids["snapshot"]) != 1 or ids["snapshot"] != ids["timestamp"]:
+        raise PlanError("compat = \"tuf-on-ci\" signs snapshot and timestamp with one online key: "
+                        "roles.snapshot and roles.timestamp must each list the same single key "
+                        "file, under the same URI",
+                        hint="tuf-on-ci's online signing reads one key for both roles")
 
 
 def days(period: timedelta) -> int:
@@ -188,6 +241,19 @@ def annotate_root(root: Any, plan: Plan) -> None:
             fields = root.roles[role.name].unrecognized_fields
             fields[TOC_EXPIRY] = days(role.expires)
             fields[TOC_SIGNING] = days(role.signing_period or role.expires / 2)
+
+
+def annotate_roles(mds: Mapping[str, Any], plan: Plan) -> None:
+    """Under tuf-on-ci, each offline role's periods in its own ``signed`` (targets and the
+    delegated roles; tuf-on-ci reads them there, and refuses to show a role without them):
+    its plan expiry, and half of it to re-sign. ``mds``: role name -> python-tuf
+    ``Metadata[Targets]``, changed in place before the draft is journaled."""
+    if plan.compat != TUF_ON_CI:
+        return
+    for role in plan.offline:
+        fields = mds[role.name].signed.unrecognized_fields
+        fields[TOC_EXPIRY] = days(role.expires)
+        fields[TOC_SIGNING] = days(role.expires / 2)
 
 
 def located(key: Any, holder: Any) -> Any:

@@ -63,7 +63,12 @@ class TufFormat(tuf_format.XFieldKeys):
 
     @classmethod
     def check_plan(cls, plan: Plan, text: str) -> None:
-        """Nothing beyond ``plan.parse_plan``'s rules: the plan's TUF checks are its own."""
+        """``plan.parse_plan``'s rules, and tuf-on-ci's names under its compat.
+
+        Raises:
+            PlanError: a keyholder tuf-on-ci could not name (``tuf_compat.check_plan``).
+        """
+        tuf_compat.check_plan(plan)
 
     @classmethod
     def prepare(cls, plan: Plan, text: str, plan_dir: Path, previous: Path | None,
@@ -513,6 +518,7 @@ class TufFormat(tuf_format.XFieldKeys):
                             "files are", hint="start a new workspace with this release's init")
         versions = {n: md.signed.version + 1 for n, md in self._previous_roles().items()}
         mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir), versions)
+        tuf_compat.annotate_roles(mds, plan)  # tuf-on-ci's period fields, under its compat
         return {"roles": tuf_roles.journal_fields(mds)}
 
     def _previous_roles(self) -> dict[str, Metadata[Targets]]:
@@ -596,7 +602,7 @@ class TufFormat(tuf_format.XFieldKeys):
         for path, content in data.items():
             name = tuf_roles.target_file_name(path, sha256_hex(content), consistent)
             out[f"targets/{name}"] = content
-        return out
+        return out | tuf_layout.unversioned_roles(out, plan)  # tuf-on-ci's metadata/ROLE.json
 
     # ---- checks ----------------------------------------------------------------------------
 

@@ -12,16 +12,21 @@ chain through :func:`history_folders`; nothing read there is trusted before the 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ceremony.errors import VerificationError
 from ceremony.formats.tuf_compat import TUF_ON_CI
 from ceremony.workspace import atomic_write
 
 if TYPE_CHECKING:
     from ceremony.formats.protocol import CeremonyView
+    from ceremony.plan import Plan
 
 HISTORY = "root_history"
+_VERSIONED_ROLE = re.compile(r"metadata/([0-9]+)\.([A-Za-z0-9][A-Za-z0-9._-]*)\.json")
 
 
 def history(metadata: Path) -> Path:
@@ -59,10 +64,44 @@ def history_folders(directory: Path) -> list[Path]:
     return [f for f in (directory / HISTORY, directory / "metadata" / HISTORY) if f.is_dir()]
 
 
+def unversioned_roles(files: Mapping[str, bytes], plan: Plan) -> dict[str, bytes]:
+    """Under tuf-on-ci compat, ``metadata/ROLE.json`` beside each ``metadata/N.ROLE.json`` the
+    publish writes (targets and the delegated roles: tuf-on-ci keeps them under their plain
+    names in git), the newest version of each."""
+    if plan.compat != TUF_ON_CI:
+        return {}
+    newest: dict[str, tuple[int, bytes]] = {}
+    for rel, data in files.items():
+        m = _VERSIONED_ROLE.fullmatch(rel)
+        if m and (m.group(2) not in newest or int(m.group(1)) > newest[m.group(2)][0]):
+            newest[m.group(2)] = (int(m.group(1)), data)
+    return {f"metadata/{role}.json": data for role, (_v, data) in newest.items()}
+
+
 def repository_files(metadata: Path) -> dict[str, bytes]:
     """What a tuf-on-ci repository holds of a published workspace, by path in the repository:
-    ``metadata/root.json`` and ``metadata/root_history/N.root.json``."""
+    ``metadata/root.json``, ``metadata/root_history/N.root.json``, and the offline roles'
+    ``metadata/ROLE.json`` (targets, the delegated roles) when the ceremony signed them.
+
+    Each ``root_history`` file must be byte for byte the ``N.root.json`` the workspace
+    published or continued (those the journal checks); ``root.json`` is the caller's to check.
+
+    Raises:
+        VerificationError: a history file is not one of those roots.
+    """
     files = {"metadata/root.json": (metadata / "root.json").read_bytes()}
+    previous = metadata.parent / "previous"
     for p in sorted(history(metadata).glob("*.root.json")):
-        files[f"metadata/{HISTORY}/{p.name}"] = p.read_bytes()
+        data = p.read_bytes()
+        copies = [c for c in (metadata / p.name, previous / p.name) if c.is_file()]
+        if not any(c.read_bytes() == data for c in copies):
+            raise VerificationError(f"metadata/{HISTORY}/{p.name} is not the root the workspace "
+                                    f"published or continued (metadata/{p.name}, previous/{p.name})",
+                                    hint="it was changed after publish; delete root_history/ and "
+                                         "publish again in a copy of the workspace, or restore it")
+        files[f"metadata/{HISTORY}/{p.name}"] = data
+    for p in sorted(metadata.glob("*.json")):
+        if p.name != "root.json" and not p.name.split(".")[0].isdigit() \
+                and not p.name.startswith("ceremony-"):
+            files[f"metadata/{p.name}"] = p.read_bytes()
     return files

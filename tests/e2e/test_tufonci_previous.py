@@ -62,8 +62,8 @@ def _tuf_on_ci_root(hsm, tmp: Path) -> tuple[Path, bytes, SSlibKey]:
 
 def test_init_previous_continues_a_tuf_on_ci_root(hsm, tmp_path):
     repo, v1, old_alice = _tuf_on_ci_root(hsm, tmp_path)
-    make_online_keys(hsm, tmp_path / "online")
-    plan = compat_plan(tmp_path / "plan.toml", {"alice": "tok-alice"}, 1, tmp_path / "online",
+    make_online_keys(hsm, tmp_path / "online", roles=("online",))
+    plan = compat_plan(tmp_path / "plan" / "plan.toml", {"alice": "tok-alice"}, 1, tmp_path / "online",
                        uris=URIS)
     ws = tmp_path / "ws"
     r = cli("init", ws, "--plan", plan, "--previous", repo)

@@ -17,28 +17,31 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from pkcs11 import Attribute
 from tuf.api.metadata import Metadata, Root, Signature
 
 from ceremony import keyids
+from ceremony.errors import VerificationError
 from ceremony.formats import tuf_layout
-from hsm.pkcs11 import resolve_module_path
+from hsm.pkcs11 import TokenKey, resolve_module_path
 from hsm.uri import parse_uri
 from tests.conftest import PIN
 from tests.support.clients import both_clients_accept
-from tests.support.helpers import make_online_keys, run_steps
+from tests.support.helpers import cli, make_online_keys, run_steps
 from tests.support.tuf_repo import serve
-from tests.support.tufonci import compat_plan, git, publish_online, run_sign, seed_repository
+from tests.support.tufonci import KMS, TARGET, compat_plan, git, publish_online, run_sign, seed_repository
 
 EVENT = "sign/root-v2"
 
 
-def _ceremony(hsm, tmp: Path) -> tuple[Path, dict]:
+def _ceremony(hsm, tmp: Path) -> tuple[Path, TokenKey]:
+    """root and targets 1 of alice on SoftHSM; snapshot and timestamp online by KMS URI."""
+    online = make_online_keys(hsm, tmp / "online", roles=("online",))
     hsm.make("tok-alice")
-    online = make_online_keys(hsm, tmp / "online")
-    plan = compat_plan(tmp / "plan.toml", {"alice": "tok-alice"}, 1, tmp / "online")
+    plan = compat_plan(tmp / "plan" / "plan.toml", {"alice": "tok-alice"}, 1, tmp / "online")
     run_steps(hsm, tmp / "ws", plan, None, ["alice"])
-    return tmp / "ws", online.open()
+    return tmp / "ws", online.open()["online"]
 
 
 def test_ceremony_output_is_a_tuf_on_ci_repository(hsm, tmp_path):
@@ -46,7 +49,7 @@ def test_ceremony_output_is_a_tuf_on_ci_repository(hsm, tmp_path):
     meta = ws / "metadata"
     root_bytes = (meta / "root.json").read_bytes()
     assert (meta / "root_history" / "1.root.json").read_bytes() == root_bytes
-    assert set(tuf_layout.repository_files(meta)) == {"metadata/root.json",
+    assert set(tuf_layout.repository_files(meta)) == {"metadata/root.json", "metadata/targets.json",
                                                       "metadata/root_history/1.root.json"}
     signed = json.loads(root_bytes)["signed"]
     assert signed["x-tuf-on-ci-expiry-period"] == 365
@@ -56,9 +59,18 @@ def test_ceremony_output_is_a_tuf_on_ci_repository(hsm, tmp_path):
     root_key = signed["keys"][signed["roles"]["root"]["keyids"][0]]
     assert root_key["x-tuf-on-ci-keyowner"] == "@alice"
     ts_id = signed["roles"]["timestamp"]["keyids"][0]
-    assert signed["keys"][ts_id]["x-tuf-on-ci-online-uri"].startswith("azurekms://acme.vault")
+    assert signed["keys"][ts_id]["x-tuf-on-ci-online-uri"] == KMS
+    assert signed["roles"]["snapshot"]["keyids"] == [ts_id]  # one online key, as tuf-on-ci has it
     for keyid, key in signed["keys"].items():  # tuf-on-ci's rule: the whole object, x- fields too
         assert keyid == keyids.whole_object_keyid(key)
+    r = cli("status", ws)
+    assert r.code == 0 and "published" in r.out, r
+    # a history file changed after publish is never handed on as the repository's
+    (meta / "root_history" / "1.root.json").write_bytes(root_bytes.replace(b'"version": 1', b'"version": 1 '))
+    with pytest.raises(VerificationError) as e:
+        tuf_layout.repository_files(meta)
+    assert str(e.value) == ("metadata/root_history/1.root.json is not the root the workspace "
+                            "published or continued (metadata/1.root.json, previous/1.root.json)")
 
 
 def _signing_event(clone: Path) -> bytes:
@@ -129,7 +141,8 @@ def test_tuf_on_ci_sign_continues_the_ceremony_and_clients_accept(hsm, tmp_path)
     for path in sorted((check / "metadata" / "root_history").glob("*.root.json")):
         shutil.copy(path, site / "metadata" / path.name)
     assert isinstance(md.signed, Root)
-    publish_online(site, md.signed, online)
+    publish_online(site, md.signed, online, {"targets": (ws / "metadata" / "targets.json").read_bytes()},
+                   {"hello.txt": TARGET})
     with serve(site) as url:
         both_clients_accept(url, tmp_path / "clients", v1, root_version=2)
 

@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _online(tmp: Path) -> Path:
+    """``online.pub.pem`` (the one online key of a compat plan) and one key per online role."""
     folder = tmp / "online"
     folder.mkdir(parents=True, exist_ok=True)
-    for role in ONLINE_ROLES:
+    for role in ("online", *ONLINE_ROLES):
         pub = ec.generate_private_key(ec.SECP256R1()).public_key()
         (folder / f"{role}.pub.pem").write_bytes(pub.public_bytes(Encoding.PEM,
                                                                   PublicFormat.SubjectPublicKeyInfo))
@@ -56,8 +57,12 @@ def _refused(tmp: Path, plan: Path, message: str) -> None:
      "roles.timestamp.uris[0] 'projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1' "
      "is not an online signer URI this tool records: its scheme must be one of awskms:, gcpkms:, "
      "azurekms:, hv:"),
-    ({"targets": "gcpkms:projects/p/keyRings/r"},
-     "roles.targets.uris[0] 'gcpkms:projects/p/keyRings/r' is not a gcpkms signer URI (expected "
+    ({"snapshot": "gcpkms:projects/p/keyRings/r"},
+     "roles.snapshot.uris[0] 'gcpkms:projects/p/keyRings/r' is not a gcpkms signer URI (expected "
+     "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N)"),
+    ({"snapshot": "gcpkms:projects/p\\u0007/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1"},
+     "roles.snapshot.uris[0] 'gcpkms:projects/p\\x07/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1' "
+     "is not a gcpkms signer URI (expected "
      "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N)"),
     ({"timestamp": "hv:timestamp"},
      "roles.timestamp.uris[0] 'hv:timestamp' is not a hv signer URI (expected hv:<key name>/<version>)"),
@@ -70,7 +75,7 @@ def test_a_uri_of_an_unknown_scheme_or_form_is_refused(tmp_path, uris, message):
 
 def test_a_uri_without_its_public_key_is_refused(tmp_path):
     online = _online(tmp_path)
-    roles = {r: Online([online / f"{r}.pub.pem"], "30d", uris=[URIS[r]]) for r in ONLINE_ROLES}
+    roles = {r: Online([online / f"{r}.pub.pem"], "30d") for r in ONLINE_ROLES}
     roles["timestamp"] = Online([online / "timestamp.pub.pem"], "2d",
                                 uris=[URIS["timestamp"], "hv:timestamp-2/1"])
     plan = Plan("toc", [Keyholder("alice", token="tok-alice")], 1, roles).write(tmp_path / "plan.toml")
@@ -96,10 +101,29 @@ def test_tuf_on_ci_needs_a_uri_for_every_online_key(tmp_path):
 ])
 def test_bad_compat_fields_are_refused(tmp_path, extra, root_extra, message):
     online = _online(tmp_path)
-    roles = {r: Online([online / f"{r}.pub.pem"], "30d", uris=[URIS[r]]) for r in ONLINE_ROLES}
+    roles = {r: Online([online / f"{r}.pub.pem"], "30d", uris=[URIS.get(r, "hv:targets/1")])
+             for r in ONLINE_ROLES}
     plan = Plan("toc", [Keyholder("alice", token="tok-alice")], 1, roles, extra=extra,
                 root_extra=root_extra).write(tmp_path / "plan.toml")
     _refused(tmp_path, plan, message)
+
+
+def test_tuf_on_ci_needs_targets_offline(tmp_path):
+    online = _online(tmp_path)
+    roles = {r: Online([online / f"{r}.pub.pem"], "30d", uris=[URIS.get(r, "hv:targets/1")])
+             for r in ONLINE_ROLES}
+    plan = Plan("toc", [Keyholder("alice", token="tok-alice")], 1, roles,
+                extra='compat = "tuf-on-ci"').write(tmp_path / "plan.toml")
+    _refused(tmp_path, plan, "compat = \"tuf-on-ci\" needs targets signed offline: give "
+                             "roles.targets keyholders and a threshold instead of online keys")
+
+
+def test_tuf_on_ci_signs_snapshot_and_timestamp_with_one_key(tmp_path):
+    plan = compat_plan(tmp_path / "plan.toml", {"alice": "tok-alice"}, 1, _online(tmp_path),
+                       keys={"snapshot": "snapshot.pub.pem", "timestamp": "timestamp.pub.pem"})
+    _refused(tmp_path, plan, "compat = \"tuf-on-ci\" signs snapshot and timestamp with one online "
+                             "key: roles.snapshot and roles.timestamp must each list the same single "
+                             "key file, under the same URI")
 
 
 def test_compat_applies_to_tuf_only(tmp_path):
@@ -110,6 +134,16 @@ def test_compat_applies_to_tuf_only(tmp_path):
     with pytest.raises(PlanError) as e:
         parse_plan(text)
     assert str(e.value) == "ceremony.compat = \"tuf-on-ci\" applies to format = \"tuf\" only, not 'notary'"
+
+
+def test_uris_apply_to_tuf_only(tmp_path):
+    online = _online(tmp_path)
+    roles = {r: Online([online / f"{r}.pub.pem"], "30d") for r in ONLINE_ROLES}
+    roles["timestamp"] = Online([online / "timestamp.pub.pem"], "30d", uris=[URIS["timestamp"]])
+    text = Plan("toc", [Keyholder("alice", token="tok-alice")], 1, roles, format="notary").text()
+    with pytest.raises(PlanError) as e:
+        parse_plan(text)
+    assert str(e.value) == "roles.timestamp.uris applies to format = \"tuf\" only, not 'notary'"
 
 
 def _online_keys(ws: Path) -> dict[str, list[dict]]:
@@ -174,3 +208,22 @@ def test_init_never_contacts_a_kms_nor_imports_a_cloud_sdk(tmp_path):
                               "HOME": str(tmp_path)})
     assert run.stdout.strip().splitlines()[-1] == "0 attempts-by-ceremony: [] network: []", run
     assert _online_keys(tmp_path / "ws")["timestamp"][0]["x-tuf-on-ci-online-uri"] == URIS["timestamp"]
+
+
+@pytest.mark.parametrize("holders, message", [
+    ({"alice_w": "tok-a"}, "keyholder 'alice_w' cannot sign in tuf-on-ci: with compat = \"tuf-on-ci\" a "
+                           "keyholder's name is their GitHub user name (letters, digits and single "
+                           "inner hyphens, at most 39)"),
+    ({"alice--w": "tok-a"}, "keyholder 'alice--w' cannot sign in tuf-on-ci: with compat = \"tuf-on-ci\" a "
+                            "keyholder's name is their GitHub user name (letters, digits and single "
+                            "inner hyphens, at most 39)"),
+    ({"Alice": "tok-a", "alice": "tok-b"},
+     "keyholders 'Alice' and 'alice' are both @alice to tuf-on-ci (it ignores case): give each "
+     "keyholder their own GitHub user name"),
+])
+def test_tuf_on_ci_keyholders_are_github_user_names(tmp_path, holders, message):
+    plan = compat_plan(tmp_path / "plan.toml", holders, 1, _online(tmp_path))
+    _refused(tmp_path, plan, message)
+    # the same names are fine without compat (the URIs then go into x-ceremony-online-uri)
+    assert parse_plan(compat_plan(tmp_path / "p2.toml", holders, 1, tmp_path / "online",
+                                  compat=False).read_text()).compat is None

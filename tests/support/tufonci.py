@@ -17,25 +17,28 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
+from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
 from hsm.pkcs11 import TokenKey
 from hsm.signer import TokenSigner
-from tests.support.plans import ONLINE_ROLES, Keyholder, Online, Plan
+from tests.support.plans import Keyholder, Online, Plan
+from tests.support.roles import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL_VENV = ROOT / ".venv-tuf-on-ci"
 TOOL = TOOL_VENV / "bin" / "tuf-on-ci-sign"
 TOOL_VERSION = "0.21.0"
 
-URIS = {"targets": "gcpkms:projects/p/locations/global/keyRings/r/cryptoKeys/targets/cryptoKeyVersions/1",
-        "snapshot": "awskms:arn:aws:kms:eu-west-1:111122223333:key/0aa9d6b8-snapshot",
-        "timestamp": "azurekms://acme.vault.azure.net/keys/timestamp/0123456789abcdef"}
-EXPIRES = {"targets": "90d", "snapshot": "365d", "timestamp": "2d"}
+#: The online key's signer URI (tuf-on-ci signs snapshot and timestamp with one key).
+KMS = "gcpkms:projects/acme/locations/global/keyRings/tuf/cryptoKeys/online/cryptoKeyVersions/1"
+URIS = {"snapshot": KMS, "timestamp": KMS}
+EXPIRES = {"snapshot": "365d", "timestamp": "2d"}
+TARGET = b"hello, world\n"
 
 
 class ToolMissing(RuntimeError):
@@ -44,39 +47,51 @@ class ToolMissing(RuntimeError):
 
 def compat_plan(path: Path, holders: dict[str, str], threshold: int, online_dir: Path, *,
                 name: str = "toc", uris: dict[str, str] = URIS, compat: bool = True,
-                root_extra: str | None = None) -> Path:
-    """A TUF plan with ``compat = "tuf-on-ci"``; each online role's key file
-    ``online_dir/ROLE.pub.pem`` named by its URI in ``uris``."""
-    online = {r: Online([online_dir / f"{r}.pub.pem"], EXPIRES[r],
-                        uris=[uris[r]] if r in uris else []) for r in ONLINE_ROLES}
+                root_extra: str | None = None, keys: dict[str, str] | None = None,
+                targets: Role | None = None, delegations: Sequence[Role] = ()) -> Path:
+    """A TUF plan with ``compat = "tuf-on-ci"`` in ``path``'s folder: targets signed offline
+    (by default by every keyholder, 1 of them, listing ``hello.txt``, written beside the plan),
+    snapshot and timestamp online with ``online_dir/online.pub.pem`` (``keys``: role -> file
+    name instead), each named by its URI in ``uris``."""
+    (path.parent / "hello.txt").parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "hello.txt").write_bytes(TARGET)
+    keys = keys or {r: "online.pub.pem" for r in EXPIRES}
+    online = {r: Online([online_dir / keys[r]], EXPIRES[r], uris=[uris[r]] if r in uris else [])
+              for r in EXPIRES}
+    targets = targets or Role("targets", list(holders), 1, "90d", targets=["hello.txt"])
+    tail = [*targets.lines(top=True), *(line for d in delegations for line in d.lines())]
     return Plan(name, [Keyholder(k, token=t) for k, t in holders.items()], threshold, online,
-                extra='compat = "tuf-on-ci"' if compat else None, root_extra=root_extra).write(path)
+                extra='compat = "tuf-on-ci"' if compat else None, root_extra=root_extra,
+                tail="\n".join(tail)).write(path)
 
 
-def publish_online(folder: Path, root: Root, online: dict[str, TokenKey], *,
-                   target: bytes = b"hello, world\n", target_name: str = "hello.txt",
-                   version: int = 1) -> None:
-    """``folder/metadata``: targets, snapshot and timestamp signed by the online keys (the
-    KMS's stand-ins) under the ids ``root`` lists for them; ``folder/targets``: the target."""
-    meta, tdir = folder / "metadata", folder / "targets"
+def publish_online(site: Path, root: Root, online: TokenKey, roles: dict[str, bytes],
+                   target_files: dict[str, bytes]) -> None:
+    """What tuf-on-ci's online side publishes: the offline roles' files ``roles`` (name ->
+    bytes, as signed) under their consistent-snapshot names, a snapshot listing them and a
+    timestamp, both signed by the one online key (the KMS's stand-in) under the id ``root``
+    lists for it; the target files under their hash-prefixed names."""
+    meta = site / "metadata"
     meta.mkdir(parents=True, exist_ok=True)
-    tdir.mkdir(parents=True, exist_ok=True)
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
-    (tdir / f"{hashlib.sha256(target).hexdigest()}.{target_name}").write_bytes(target)
+    snapshot: Metadata = Metadata(Snapshot(version=1, expires=expires))
+    for name, data in roles.items():
+        version = Metadata.from_bytes(data).signed.version
+        (meta / f"{version}.{name}.json").write_bytes(data)
+        snapshot.signed.meta[f"{name}.json"] = MetaFile(version=version)
+    for rel, data in target_files.items():
+        head, _, base = rel.rpartition("/")
+        out = site / "targets" / head / f"{hashlib.sha256(data).hexdigest()}.{base}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
 
     def sign(md: Metadata, role: str) -> bytes:
-        key = root.keys[root.roles[role].keyids[0]]
-        md.sign(TokenSigner(online[role], key))
+        md.sign(TokenSigner(online, root.keys[root.roles[role].keyids[0]]))
         return md.to_bytes(JSONSerializer())
 
-    targets: Metadata = Metadata(Targets(version=version, expires=expires))
-    targets.signed.targets[target_name] = TargetFile.from_data(target_name, target, ["sha256"])
-    (meta / f"{version}.targets.json").write_bytes(sign(targets, "targets"))
-    snapshot: Metadata = Metadata(Snapshot(version=version, expires=expires))
-    snapshot.signed.meta["targets.json"] = MetaFile(version=version)
-    (meta / f"{version}.snapshot.json").write_bytes(sign(snapshot, "snapshot"))
-    timestamp: Metadata = Metadata(Timestamp(version=version, expires=expires))
-    timestamp.signed.snapshot_meta = MetaFile(version=version)
+    (meta / "1.snapshot.json").write_bytes(sign(snapshot, "snapshot"))
+    timestamp: Metadata = Metadata(Timestamp(version=1, expires=expires))
+    timestamp.signed.snapshot_meta = MetaFile(version=1)
     (meta / "timestamp.json").write_bytes(sign(timestamp, "timestamp"))
 
 
