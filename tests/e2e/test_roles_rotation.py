@@ -5,6 +5,7 @@ target files), and the result is followed by ngclient and tuf-js from root v1.""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -98,3 +99,39 @@ def test_previous_targets_that_do_not_verify_are_refused(hsm: SoftHsm, tmp_path:
     assert r.code == 3, r.err
     assert f"{targets} does not verify against its delegator" in r.err
     assert not (tmp_path / "ws2").exists()
+
+
+def test_compromised_delegation_key_gives_a_targets_version_signed_offline(
+        hsm: SoftHsm, tmp_path: Path) -> None:
+    """``compromise --key`` on the key of a delegation's keyholder (no root key): the emergency
+    plan leaves it out of the delegation (threshold lowered so it can be met), and the next
+    ceremony drafts targets and the delegation v2 without it, signed offline."""
+    hsm.make(*HOLDERS.values())
+    d = tmp_path / "plan"
+    make_online_keys(hsm, d / "online", roles=("snapshot", "timestamp"))
+    (d / "doi").mkdir(parents=True)
+    (d / "doi" / "policy.json").write_text('{"v": 1}\n')
+    v1 = RolesPlan("v1", HOLDERS, ["alice", "bob"], 1, d / "online", Role("targets", ["alice"], 1),
+                   [Role("doi", ["bob", "carol"], 2, paths=["doi/*"], terminating=True,
+                         targets=["doi/policy.json"])])
+    ws1 = tmp_path / "ws1"
+    ceremony(hsm, ws1, v1.write(d / "v1.toml"))
+    carol = json.loads((ws1 / "keys" / "root-carol.json").read_text())["keyid"]
+
+    r = cli("compromise", ws1, "--key", carol[:16], "--out", tmp_path / "emergency")
+    assert r.code == 0, r.err
+    assert f"delegation key {carol[:12]} (carol): delegated by targets v1 to doi" in r.out
+    assert ("targets v2 is signed offline without the keys of carol: the emergency plan leaves "
+            "them out of targets and every delegation") in r.out
+    plan = tmp_path / "emergency" / "emergency-plan.toml"
+    text = plan.read_text()
+    assert '[[delegations]]\nname = "doi"\nkeyholders = ["bob"]\nthreshold = 1' in text
+    assert (tmp_path / "emergency" / "doi" / "policy.json").read_text() == '{"v": 1}\n'
+
+    ws2 = tmp_path / "ws2"
+    out = ceremony(hsm, ws2, plan, ws1, holders=("alice", "bob"))
+    assert "delegation doi: - remove key of carol" in out
+    assert "delegation doi: threshold 2 -> 1" in out
+    doi = json.loads((ws2 / "metadata" / "2.targets.json").read_text())["signed"]["delegations"]
+    assert carol not in doi["roles"][0]["keyids"] and carol not in doi["keys"]
+    assert (ws2 / "metadata" / "2.doi.json").is_file()
