@@ -162,6 +162,18 @@ def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_pa
     r = cli("record", "verify", ws)
     assert r.code == 0, r.err
     assert "targets, doi published as journaled (3 files), each signed at threshold" in r.out
+    report = (ws / "record" / "report.html").read_text()
+    assert "<td>doi (delegated: doi/*)</td><td>1 of 1</td><td>alice</td>" in report
+
+    from ceremony.session import Session  # the TUI's draft review reads every role too
+    from ceremony.tui.screens.draft import draft_text
+    c = Session.open(ws, write=False)
+    try:
+        text = draft_text(c).plain
+    finally:
+        c.close()
+    assert "delegated role doi version 1: 1 of 1 (alice), expires " in text
+    assert "  target doi/policy.json: " in text
     doi = ws / "metadata" / "1.doi.json"
     doi.write_bytes(doi.read_bytes().replace(b'"version": 1', b'"version": 2'))
     r = cli("record", "verify", ws)
