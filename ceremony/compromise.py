@@ -399,12 +399,20 @@ def _offline_roles(c: Session, a: Assessment, out_dir: Path) -> list[str]:
         members = [k for k in role.keyholders if k not in removed]
         lines += ["[roles.targets]"] if not role.delegated else \
             ["[[delegations]]", f"name = {_toml_str(role.name)}"]
-        if not members:
+        if role.key_paths:  # keys held elsewhere: their files travel beside the plan
+            for rel in (k for k in role.key_paths if not Path(k).is_absolute()):
+                atomic_write(out_dir / rel, read_bounded(plan_dir / rel, MAX_TARGETS_FILE,
+                                                         "larger than any key file"))
+            lines += ["keys = [" + ", ".join(_toml_str(k) for k in role.key_paths) + "]",
+                      f"threshold = {role.threshold}",
+                      f"expires = {_toml_str(format_duration(role.expires))}"]
+        elif not members:
             lines.append(f"# every keyholder of {role.name} is compromised: add keyholders "
                          "(with new tokens) here")
-        lines += ["keyholders = [" + ", ".join(_toml_str(m) for m in members) + "]",
-                  f"threshold = {min(role.threshold, max(1, len(members)))}",
-                  f"expires = {_toml_str(format_duration(role.expires))}"]
+        if not role.key_paths:
+            lines += ["keyholders = [" + ", ".join(_toml_str(m) for m in members) + "]",
+                      f"threshold = {min(role.threshold, max(1, len(members)))}",
+                      f"expires = {_toml_str(format_duration(role.expires))}"]
         if role.paths is not None:
             lines.append("paths = [" + ", ".join(_toml_str(x) for x in role.paths) + "]")
         if role.path_hash_prefixes is not None:

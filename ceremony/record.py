@@ -233,8 +233,9 @@ def report(root: Path, verdict: Verdict) -> str:
         # the roles signed offline beside root (targets, delegations), by keyholder
         *[[e(r.name if not r.delegated else f"{r.name} (delegated: "
              + ", ".join(r.paths or r.path_hash_prefixes or ()) + ")"),
-           f"{r.threshold} of {len(r.keyholders)}", e(", ".join(r.keyholders)),
-           format_duration(r.expires)] for r in plan.offline]]))
+           f"{r.threshold} of {len(r.keyholders or r.key_paths)}",
+           e(", ".join(r.keyholders or r.key_paths)), format_duration(r.expires)]
+          for r in plan.offline]]))
     if plan.out_of_band or plan.compromised_keys:  # an emergency rotation: say what it answered
         parts.append('<p class="banner">EMERGENCY ROTATION'
                      + ("; OUT-OF-BAND ROOT: clients are given the new root directly" if plan.out_of_band else "")

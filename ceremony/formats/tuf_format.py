@@ -38,7 +38,13 @@ from ceremony.inputs import load_json
 from ceremony.journal import Event
 from ceremony.keyids import public_identity
 from ceremony.keys import key_from_crypto, load_public_key_file
-from ceremony.plan import Plan, client_warnings, load_online_keys, shared_online_keys
+from ceremony.plan import (
+    Plan,
+    client_warnings,
+    load_delegation_keys,
+    load_online_keys,
+    shared_online_keys,
+)
 from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, root_fingerprint
 from ceremony.workspace import Workspace, atomic_write
@@ -82,7 +88,8 @@ class TufFormat(tuf_format.XFieldKeys):
                 emergency facts do not fit.
             VerificationError: the previous chain does not verify.
         """
-        online = tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir))
+        online = tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir)) \
+            | load_delegation_keys(plan, plan_dir)  # delegations to keys held elsewhere
         tuf_roles.check_target_files(plan, plan_dir)
         prev_info, prev_files = (_load_previous(previous, trusted, expect_root) if previous
                                  else (None, {}))
@@ -517,7 +524,9 @@ class TufFormat(tuf_format.XFieldKeys):
             raise PlanError("this workspace does not record the plan's folder, where the target "
                             "files are", hint="start a new workspace with this release's init")
         versions = {n: md.signed.version + 1 for n, md in self._previous_roles().items()}
-        mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir), versions)
+        elsewhere = {r.name: self.online_keys()[r.name] for r in plan.offline if r.key_paths}
+        mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir), versions,
+                              elsewhere)
         tuf_compat.annotate_roles(mds, plan)  # tuf-on-ci's period fields, under its compat
         return {"roles": tuf_roles.journal_fields(mds)}
 
@@ -613,8 +622,9 @@ class TufFormat(tuf_format.XFieldKeys):
             PlanError: a key file is missing or not a public key.
         """
         return {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
-                for role, keys in tuf_compat.online_keys(self.view.plan,
-                                                         load_online_keys(self.view.plan, base)).items()}
+                for role, keys in (tuf_compat.online_keys(self.view.plan,
+                                                          load_online_keys(self.view.plan, base))
+                                   | load_delegation_keys(self.view.plan, base)).items()}
 
 
 

@@ -62,12 +62,14 @@ def check_target_files(plan: Plan, plan_dir: Path) -> None:
 
 
 def build(plan: Plan, keys_of: Mapping[str, Key], now: datetime, plan_dir: Path,
-          versions: Mapping[str, int] | None = None) -> dict[str, Metadata[Targets]]:
+          versions: Mapping[str, int] | None = None,
+          held_elsewhere: Mapping[str, list[Key]] | None = None) -> dict[str, Metadata[Targets]]:
     """``targets`` (with its delegations) and every delegated role, unsigned.
 
     ``keys_of`` maps each keyholder of an offline role to their key (the one they sign
     root with, when they hold a root key); ``versions`` the version of each role (1 when
-    absent).
+    absent); ``held_elsewhere`` the keys of each delegation this ceremony lists but does not
+    sign (the plan's ``keys``): no metadata is made for those.
 
     Raises:
         PlanError: a target file is missing; a role would list one key twice.
@@ -75,7 +77,8 @@ def build(plan: Plan, keys_of: Mapping[str, Key], now: datetime, plan_dir: Path,
     versions = versions or {}
     out: dict[str, Metadata[Targets]] = {}
     delegated = [r for r in plan.offline if r.delegated]
-    for role in plan.offline:
+    held_elsewhere = held_elsewhere or {}
+    for role in (r for r in plan.offline if r.signed_here):
         keys = [keys_of[k] for k in role.keyholders]
         keyids.refuse_aliases(role.name, keys, key_name)
         md = Metadata(Targets(version=versions.get(role.name, 1),
@@ -90,9 +93,9 @@ def build(plan: Plan, keys_of: Mapping[str, Key], now: datetime, plan_dir: Path,
         roles: dict[str, DelegatedRole] = {}
         for role in delegated:
             ids = []
-            for k in role.keyholders:
-                dkeys[keys_of[k].keyid] = keys_of[k]
-                ids.append(keys_of[k].keyid)
+            for key in [keys_of[k] for k in role.keyholders] + list(held_elsewhere.get(role.name, [])):
+                dkeys[key.keyid] = key
+                ids.append(key.keyid)
             roles[role.name] = DelegatedRole(
                 role.name, ids, role.threshold, role.terminating,
                 list(role.paths) if role.paths is not None else None,
@@ -190,6 +193,16 @@ def describe(mds: Mapping[str, Metadata[Targets]], root_targets: tuple[list[str]
             lines.append(f"  {scope}; {'terminating' if d.terminating else 'not terminating'}")
         for path, tf in sorted(md.signed.targets.items()):
             lines.append(f"  target {path}: {tf.length} bytes, sha256 {tf.hashes['sha256']}")
+    for name, d in (targets.delegations.roles or {}).items() if targets.delegations else ():
+        if name in mds:
+            continue
+        assert targets.delegations is not None
+        who = ", ".join(f"key {k[:12]}" for k in d.keyids)
+        scope = (f"paths {', '.join(d.paths)}" if d.paths is not None
+                 else f"path hash prefixes {', '.join(d.path_hash_prefixes or [])}")
+        lines.append(f"delegated role {name} (keys held elsewhere, not signed here): "
+                     f"{d.threshold} of {len(d.keyids)} ({who})")
+        lines.append(f"  {scope}; {'terminating' if d.terminating else 'not terminating'}")
     return lines
 
 
@@ -222,7 +235,7 @@ def check_targets_unchanged(plan: Plan, plan_dir: Path,
         VerificationError: a target file is missing or changed between draft and publish.
     """
     out: dict[str, bytes] = {}
-    for role in plan.offline:
+    for role in (r for r in plan.offline if r.signed_here):
         listed = mds[role.name].signed.targets
         for target in role.targets:
             data = read_target(plan_dir, role, target, error=VerificationError)

@@ -35,7 +35,9 @@ def roles_plan(tmp: Path, **changes: object) -> RolesPlan:
             "delegations": [Role("doi", ["carol", "dave"], 2, "60d", paths=["doi/*"],
                                  terminating=True, targets=["doi/policy.json"]),
                             Role("rekor", ["bob"], 1, "60d", paths=["rekor/*"], terminating=True,
-                                 targets=["rekor/rekor.pub"])]}
+                                 targets=["rekor/rekor.pub"]),
+                            Role("partner", [], 1, "60d", paths=["partner/*"],
+                                 extra=f'keys = ["{files / "online" / "snapshot.pub.pem"}"]')]}
     spec.update(changes)
     return RolesPlan(**spec)  # type: ignore[arg-type]
 
@@ -61,6 +63,7 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     assert "targets version 1: 2 of 3 (alice, bob, dave), expires " in r.out
     assert "delegated role doi version 1: 2 of 2 (carol, dave), expires " in r.out
     assert "  paths doi/*; terminating" in r.out
+    assert "delegated role partner (keys held elsewhere, not signed here): 1 of 1 (key " in r.out
     assert f"  target doi/policy.json: {len(POLICY)} bytes, sha256 " in r.out
 
     r = cli("publish", ws)  # nobody signed: refused, every role's verdict named
@@ -101,6 +104,8 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     assert targets["delegations"]["roles"][0] | {"keyids": None} == {
         "name": "doi", "keyids": None, "threshold": 2, "terminating": True, "paths": ["doi/*"]}
     assert (ws / "targets" / "doi").is_dir()
+    assert [d["name"] for d in targets["delegations"]["roles"]] == ["doi", "rekor", "partner"]
+    assert not (meta / "1.partner.json").exists()  # signed where its keys are, not here
 
     repo = tmp_path / "repo"
     publish_online_roles(ws, repo, online.open())
