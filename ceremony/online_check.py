@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tuf.api.exceptions import LengthOrHashMismatchError
+from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization import DeserializationError
 
@@ -53,6 +53,9 @@ def check_online(directory: Path, root: Root, at: datetime, *, refuse_expired: b
     ts_path = directory / "timestamp.json"
     if not ts_path.exists():
         stray = online_files(directory)
+        offline = _offline_targets(directory, root, at, stray, refuse_expired)
+        if offline is not None:  # targets signed offline with root, before the online side
+            return offline
         if stray:
             raise VerificationError(
                 f"{directory} holds {stray[0]} but no timestamp.json: clients start at "
@@ -79,6 +82,66 @@ def check_online(directory: Path, root: Root, at: datetime, *, refuse_expired: b
     _matches(targets_meta, targets_data, targets_name, snap_name)
     targets = _load(targets_data, targets_name, Targets, root, at, lines, refuse_expired)
     _version(targets.signed.version, targets_meta.version, targets_name, snap_name, "targets")
+    for name, _role in _delegated(targets):  # the delegated roles the snapshot lists
+        meta = snap.signed.meta.get(f"{name}.json")
+        if meta is None:
+            continue  # a delegation whose metadata is published elsewhere, or not yet
+        fname = f"{meta.version}.{name}.json" if root.consistent_snapshot else f"{name}.json"
+        data = _fetch(directory, fname, f"{snap_name} names {name} v{meta.version}")
+        _matches(meta, data, fname, snap_name)
+        md = _delegate(targets, name, data, fname, at, lines, refuse_expired)
+        _version(md.signed.version, meta.version, fname, snap_name, name)
+    return lines
+
+
+def _delegated(targets: Metadata[Any]) -> list[tuple[str, Any]]:
+    d = targets.signed.delegations
+    return list((d.roles or {}).items()) if d is not None else []
+
+
+def _delegate(delegator: Metadata[Any], name: str, data: bytes, fname: str, at: datetime,
+              lines: list[str], refuse_expired: bool) -> Metadata[Any]:
+    """One delegated role's file, verified against its delegator (python-tuf's rules)."""
+    try:
+        md = Metadata.from_bytes(data)
+    except (DeserializationError, ValueError, KeyError, TypeError) as e:
+        raise VerificationError(f"{fname} is not valid TUF metadata: {e}") from None
+    if md.signed.type != Targets.type:
+        raise VerificationError(f"{fname} is {md.signed.type} metadata, not targets")
+    try:
+        delegator.verify_delegate(name, md)
+    except UnsignedMetadataError as e:
+        raise VerificationError(f"{fname} is not signed at its delegation's threshold: {e}") from None
+    expired = md.signed.is_expired(at)
+    if expired and refuse_expired:
+        raise VerificationError(f"{fname} (v{md.signed.version}) expired at "
+                                f"{md.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
+    lines.append(f"{fname}: {name} v{md.signed.version}, signed at its delegation's threshold, "
+                 + ("EXPIRED at" if expired else "expires")
+                 + f" {md.signed.expires:%Y-%m-%d %H:%M:%S} UTC")
+    return md
+
+
+def _offline_targets(directory: Path, root: Root, at: datetime, stray: list[str],
+                     refuse_expired: bool) -> list[str] | None:
+    """A ceremony's own published folder when it signed targets offline (no snapshot or
+    timestamp yet): the newest ``N.targets.json`` at root's targets threshold and each
+    delegated role's newest file against it. None when the folder holds no such targets
+    (the caller judges the stray files)."""
+    numbered = sorted((int(n.split(".", 1)[0]), n) for n in stray
+                      if n.endswith(".targets.json") and n.split(".", 1)[0].isdigit())
+    if not numbered or any("snapshot" in n for n in stray):
+        return None
+    name = numbered[-1][1]
+    lines: list[str] = []
+    targets = _load(_read(directory / name), name, Targets, root, at, lines, refuse_expired)
+    for role, _d in _delegated(targets):
+        versions = sorted((int(p.name.split(".", 1)[0]), p.name)
+                          for p in directory.glob(f"*.{role}.json")
+                          if p.name.split(".", 1)[0].isdigit())
+        if versions:
+            fname = versions[-1][1]
+            _delegate(targets, role, _read(directory / fname), fname, at, lines, refuse_expired)
     return lines
 
 

@@ -107,8 +107,16 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     assert [d["name"] for d in targets["delegations"]["roles"]] == ["doi", "rekor", "partner"]
     assert not (meta / "1.partner.json").exists()  # signed where its keys are, not here
 
+    r = cli("verify", "--trusted", meta / "1.root.json", meta)  # the ceremony's own folder
+    assert r.code == 0, r.err
+    assert "1.targets.json: targets v1, 2/2 signed by root v1's targets key(s)" in r.out
+    assert "1.doi.json: doi v1, signed at its delegation's threshold" in r.out
+
     repo = tmp_path / "repo"
     publish_online_roles(ws, repo, online.open())
+    r = cli("verify", "--trusted", meta / "1.root.json", repo / "metadata")  # with the online side
+    assert r.code == 0, r.err
+    assert "1.rekor.json: rekor v1, signed at its delegation's threshold" in r.out
     bootstrap = (meta / "1.root.json").read_bytes()
     with serve(repo) as url:
         both_clients_accept(url, tmp_path / "clients", bootstrap, 1, POLICY, "doi/policy.json")
@@ -157,6 +165,13 @@ def test_target_file_changed_between_draft_and_publish_is_refused(hsm: SoftHsm,
     r = cli("publish", ws)
     assert r.code == 0, r.err
     assert (ws / "metadata" / "1.doi.json").is_file()
+    doi = ws / "metadata" / "1.doi.json"  # a delegated role edited after publish: verify says so
+    data = json.loads(doi.read_text())
+    data["signed"]["targets"]["doi/policy.json"]["length"] += 1
+    doi.write_text(json.dumps(data))
+    r = cli("verify", "--trusted", ws / "metadata" / "1.root.json", ws / "metadata")
+    assert r.code == 3, r.out
+    assert "1.doi.json is not signed at its delegation's threshold" in r.err
 
 
 def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_path: Path) -> None:
