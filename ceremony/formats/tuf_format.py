@@ -402,7 +402,7 @@ class TufFormat(tuf_format.XFieldKeys):
                 not verify.
         """
         from hsm.signer import TokenSigner  # lazy: securesystemslib.signer, token steps only
-        located = tuf_compat.located(key, self.view.plan.keyholder(keyholder))  # a tuf-on-ci key
+        located = tuf_compat.located(key, self.view.plan, keyholder)  # a key tuf-on-ci made
         signer = TokenSigner(open_root_key(located, module, pin, on_touch), key)
         sig = signer.sign(payload)
         key.verify_signature(sig, payload)  # the securesystemslib view agrees, too
