@@ -50,11 +50,16 @@ class Assessment:
     # Compromised delegation keys (key id -> delegated role names): not in root, so they
     # change no root; the online side re-signs targets without them.
     delegated: dict[str, list[str]] = field(default_factory=dict)
+    # A plan signing targets and delegations offline (issue 15): the keyholders whose
+    # compromised key the offline roles lose (not root's: those are ``compromised_root``).
+    offline_holders: list[str] = field(default_factory=list)
 
     @property
     def needs_root_change(self) -> bool:
-        """Whether a new root version is part of the response (else no plan is written)."""
-        return bool(self.compromised_root or self.replace_online)
+        """Whether a new root version is part of the response (else no plan is written); with
+        offline roles, a new targets version signed offline is one too (it is drafted with
+        the next root)."""
+        return bool(self.compromised_root or self.replace_online or self.offline_holders)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class Delegations:
 
     targets_version: int
     roles_by_key: dict[str, list[str]]
+    holders: dict[str, str] = field(default_factory=dict)  # key id -> keyholder (x- fields)
 
 
 MAX_TARGETS_FILE = 64 << 20  # a targets.json with a very large target list still fits
@@ -104,6 +110,25 @@ def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
             for keyid in d.succinct_roles.keyids:
                 by_key.setdefault(keyid, []).append(name)
     return Delegations(md.signed.version, by_key)
+
+
+def offline_delegations(c: Session) -> Delegations | None:
+    """The delegations of the targets this workspace drafted and published offline (from its
+    own journal), with each key's keyholder; None when the plan signs targets online."""
+    d = c.state.draft
+    if not c.plan.offline or d is None or not c.state.draft_published or not d.get("roles"):
+        return None
+    targets = Targets.from_dict(json.loads(json.dumps(d["roles"]["targets"]["signed"])))
+    by_key: dict[str, list[str]] = {}
+    holders: dict[str, str] = {}
+    if targets.delegations is not None:
+        for role in (targets.delegations.roles or {}).values():
+            for keyid in role.keyids:
+                by_key.setdefault(keyid, []).append(role.name)
+                key = targets.delegations.keys.get(keyid)
+                if key is not None and (name := tuf_format.keyholder_of(key)):
+                    holders[keyid] = name
+    return Delegations(targets.version, by_key, holders)
 
 
 def current_root(c: Session) -> SignedRoot:
@@ -174,12 +199,23 @@ def assess(root: SignedRoot, plan: Plan, keys: list[str] | None = None,
     # Fast-forward recovery (TUF spec 5.3.11): a new snapshot key needs a new timestamp key too.
     if "snapshot" in online:
         online.add("timestamp")
+    offline_targets = plan.offline_role("targets") is not None
+    offline_holders: list[str] = []
+    if offline_targets:  # targets is signed offline: its keys are keyholders', never replaced online
+        online.discard("targets")
+        names = delegations.holders if delegations else {}
+        offline_holders = list(dict.fromkeys(
+            [names[k] for k in delegated if k in names]
+            + [h for k in declared if k in root.roles["targets"].keyids
+               and (h := tuf_format.keyholder_of(root.keys[k]))]))
+        offline_holders = [h for h in offline_holders if h not in compromised]
     old_t = root.roles[Root.type].threshold
     honest = [h for h in holders.values() if h not in compromised]
     in_band = len(compromised) < old_t and len(honest) >= old_t
     new_t = min(plan.root.threshold, max(1, len([k for k in plan.root.keyholders if k not in compromised])))
     a = Assessment(compromised, sorted(online, key=ONLINE_ROLES.index), old_t, honest, in_band, new_t,
-                   compromised_keyids=list(dict.fromkeys(declared)), delegated=delegated)
+                   compromised_keyids=list(dict.fromkeys(declared)), delegated=delegated,
+                   offline_holders=offline_holders)
     a.lines.append(f"current root: v{root.version}, root threshold {old_t} of {len(root_ids)}")
     if compromised:
         a.lines.append("root keys to remove: " + ", ".join(compromised))
@@ -203,6 +239,16 @@ def assess(root: SignedRoot, plan: Plan, keys: list[str] | None = None,
                        "or broken token makes it unusable; add keyholders with new tokens to the "
                        "emergency plan before init if you can")
     targets_version = delegations.targets_version if delegations else 0
+    if offline_targets and (delegated or offline_holders):
+        names = delegations.holders if delegations else {}
+        for keyid, roles in delegated.items():
+            a.lines.append(f"delegation key {keyid[:12]} ({names.get(keyid, 'no keyholder named')}): "
+                           f"delegated by targets v{targets_version} to {', '.join(roles)}")
+        a.lines.append(f"targets v{targets_version + 1} is signed offline without the keys of "
+                       f"{', '.join(offline_holders or compromised)}: the emergency plan leaves "
+                       "them out of targets and every delegation, and the next ceremony drafts "
+                       "it with the next root")
+        delegated = {}
     for keyid, roles in delegated.items():
         a.lines.append(f"delegation key {keyid[:12]}: delegated by targets v{targets_version} "
                        f"to {', '.join(roles)}; root does not list it, so it changes no root")
@@ -330,6 +376,54 @@ def write_plan(c: Session, a: Assessment, out_dir: Path) -> Path:
         lines += [f"[roles.{role.name}]", "keys = [" + ", ".join(_toml_str(p) for p in paths) + "]",
                   f"threshold = {min(role.threshold, len(paths))}",
                   f"expires = {_toml_str(format_duration(role.expires))}", ""]
+    lines += _offline_roles(c, a, out_dir)
     path = out_dir / "emergency-plan.toml"
     atomic_write(path, "\n".join(lines).encode(), exclusive=True)
     return path
+
+
+def _offline_roles(c: Session, a: Assessment, out_dir: Path) -> list[str]:
+    """The plan's offline roles (targets, delegations) without the compromised keyholders,
+    their thresholds lowered so they can be met; the target files copied beside the plan
+    (a plan names them relative to its own folder).
+
+    Raises:
+        WorkspaceError: a target file cannot be copied.
+    """
+    if not c.plan.offline:
+        return []
+    removed = set(a.compromised_root) | set(a.offline_holders)
+    plan_dir = Path(str(c.state.init.get("plan_dir") or "."))
+    lines: list[str] = []
+    for role in c.plan.offline:
+        members = [k for k in role.keyholders if k not in removed]
+        lines += ["[roles.targets]"] if not role.delegated else \
+            ["[[delegations]]", f"name = {_toml_str(role.name)}"]
+        if role.key_paths:  # keys held elsewhere: their files travel beside the plan
+            for rel in (k for k in role.key_paths if not Path(k).is_absolute()):
+                atomic_write(out_dir / rel, read_bounded(plan_dir / rel, MAX_TARGETS_FILE,
+                                                         "larger than any key file"))
+            lines += ["keys = [" + ", ".join(_toml_str(k) for k in role.key_paths) + "]",
+                      f"threshold = {role.threshold}",
+                      f"expires = {_toml_str(format_duration(role.expires))}"]
+        elif not members:
+            lines.append(f"# every keyholder of {role.name} is compromised: add keyholders "
+                         "(with new tokens) here")
+        if not role.key_paths:
+            lines += ["keyholders = [" + ", ".join(_toml_str(m) for m in members) + "]",
+                      f"threshold = {min(role.threshold, max(1, len(members)))}",
+                      f"expires = {_toml_str(format_duration(role.expires))}"]
+        if role.paths is not None:
+            lines.append("paths = [" + ", ".join(_toml_str(x) for x in role.paths) + "]")
+        if role.path_hash_prefixes is not None:
+            lines.append("path_hash_prefixes = ["
+                         + ", ".join(_toml_str(x) for x in role.path_hash_prefixes) + "]")
+        if role.terminating:
+            lines.append("terminating = true")
+        if role.targets:
+            lines.append("targets = [" + ", ".join(_toml_str(t) for t in role.targets) + "]")
+            for target in role.targets:
+                atomic_write(out_dir / target, read_bounded(plan_dir / target, MAX_TARGETS_FILE,
+                                                            "larger than any target file"))
+        lines.append("")
+    return lines

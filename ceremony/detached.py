@@ -20,15 +20,16 @@ adapter the format hands out (``Format.detached()``: ``ceremony.formats.tuf_deta
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ceremony import draft_trust, integrity
 from ceremony.draft_trust import confirm_digest
 from ceremony.errors import StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
-from ceremony.formats.protocol import DetachedAdapter
+from ceremony.formats.protocol import DetachedAdapter, RolesDetached
 from ceremony.formats.registry import DEFAULT, format_class, names
 from ceremony.inputs import load_json, read_input_file
 from ceremony.integrity import check_signature_token
@@ -58,7 +59,8 @@ _SIGNATURE_FIELDS: dict[str, tuple[type, ...]] = {
     "kind": (str,), "format": (str,), "repository": (str,), "ceremony_id": (str,),
     "version": (int,), "digest": (str,), "keyholder": (str,), "signatures": (list,)}
 _SIGNATURE_ENTRY: dict[str, tuple[type, ...]] = {
-    "keyid": (str,), "sig": (str,), "token_serial": (str, type(None))}
+    "keyid": (str,), "sig": (str,), "token_serial": (str, type(None)), "role": (str,)}
+_OPTIONAL_ENTRY = ("token_serial", "role")  # role: a signature over a role beyond root
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", type(None): "null"}
 
 
@@ -84,7 +86,7 @@ def check_signature_fields(obj: dict[str, Any], where: str) -> None:
         for name, kinds in _SIGNATURE_ENTRY.items():
             if name in entry:
                 _check_type(entry[name], kinds, f"{where}: the field 'signatures[{i}].{name}'")
-            elif name != "token_serial":
+            elif name not in _OPTIONAL_ENTRY:
                 raise VerificationError(f"{where}: signatures[{i}] lacks the field '{name}'")
 
 
@@ -139,6 +141,8 @@ def export_draft(c: Session, out: Path) -> Path:
     doc = {"kind": DRAFT_KIND, "format": fmt, "repository": c.plan.repository,
            "ceremony_id": c.state.init["ceremony_id"], "version": md.signed.version,
            "digest": c.state.draft_digest, **_format(fmt).document(c.format)}
+    if c.state.draft and c.state.draft.get("roles"):  # targets, delegations: signed with root
+        doc["roles"] = c.state.draft["roles"]
     if c.plan.compromised_keys:  # so a remote keyholder is told before touching a token
         doc["compromised_keys"] = list(c.plan.compromised_keys)
     atomic_write(out, json.dumps(doc, indent=1, sort_keys=True).encode(), exclusive=True)
@@ -160,6 +164,8 @@ class TravellingDraft:
     digest: str
     format: str = DEFAULT
     compromised: tuple[str, ...] = ()
+    # The roles drafted with root (targets, delegations), checked against their digests.
+    roles: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_draft(path: Path) -> TravellingDraft:
@@ -190,7 +196,10 @@ def load_draft(path: Path) -> TravellingDraft:
     compromised = obj.get("compromised_keys", [])
     if not isinstance(compromised, list) or not all(isinstance(k, str) for k in compromised):
         raise VerificationError(f"{path}: compromised_keys must be a list of key ids")
-    return TravellingDraft(repository, ceremony_id, draft, prev, digest, fmt, tuple(compromised))
+    load_roles = getattr(_format(fmt), "load_roles", None)  # a format signing roles beyond root
+    roles = load_roles(obj, path) if load_roles is not None else {}
+    return TravellingDraft(repository, ceremony_id, draft, prev, digest, fmt, tuple(compromised),
+                           roles)
 
 
 def keys_of(draft: TravellingDraft, keyholder: str) -> list[Any]:
@@ -211,6 +220,7 @@ class Review:
     anchor: Any  # ceremony.draft_trust.Anchor
     changes: list[str]
     keys: list[Any]
+    role_keys: Mapping[str, list[Any]] = field(default_factory=dict)  # role -> keys that sign
 
 
 def review_draft(path: Path, keyholder: str, trusted: Path | None) -> Review:
@@ -225,6 +235,13 @@ def review_draft(path: Path, keyholder: str, trusted: Path | None) -> Review:
     """
     draft, anchor = draft_trust.review(load_draft(path), trusted)
     all_keys = keys_of(draft, keyholder)
+    adapter = cast("RolesDetached", _format(draft.format))  # asked only when roles travel
+    role_keys = {role: kept for role, ks in adapter.role_keys_of(draft.draft, dict(draft.roles),
+                                                                  keyholder).items()
+                 if (kept := [k for k in ks if k.keyid not in draft.compromised])} \
+        if draft.roles else {}
+    if not all_keys and role_keys:  # a keyholder of targets or a delegation alone
+        return Review(draft, anchor, draft_trust.changes(draft, anchor), [], role_keys)
     if not all_keys:
         raise VerificationError(f"{keyholder} holds no key in root v{draft.draft.signed.version} "
                                 "or the root before it: their signature would count toward no threshold")
@@ -233,7 +250,7 @@ def review_draft(path: Path, keyholder: str, trusted: Path | None) -> Review:
         raise VerificationError(f"{keyholder}'s key {all_keys[0].keyid[:12]} was declared compromised "
                                 "(ceremony.compromised_keys): it does not sign this root",
                                 hint="the other keyholders sign; a compromised key never counts")
-    return Review(draft, anchor, draft_trust.changes(draft, anchor), keys)
+    return Review(draft, anchor, draft_trust.changes(draft, anchor), keys, role_keys)
 
 
 def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out: Path,
@@ -253,7 +270,11 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
     review = review_draft(path, keyholder, trusted)
     draft = review.draft
     confirm_digest(draft.digest, expect_digest)
-    sigs = _format(draft.format).sign(draft.draft, review.keys, module, pin, on_touch)
+    adapter = _format(draft.format)
+    sigs = adapter.sign(draft.draft, review.keys, module, pin, on_touch) if review.keys else []
+    if review.role_keys:  # the roles drafted with root that this keyholder signs too
+        sigs += cast("RolesDetached", adapter).sign_roles(dict(draft.roles), dict(review.role_keys),
+                                                          module, pin, on_touch)
     doc = {"kind": SIGNATURE_KIND, "format": draft.format, "repository": draft.repository,
            "ceremony_id": draft.ceremony_id, "version": draft.draft.signed.version,
            "digest": draft.digest, "keyholder": keyholder, "signatures": sigs}
@@ -298,6 +319,9 @@ def import_signature(c: Session, path: Path) -> list[str]:
     counting = {k.keyid: k for k in c.signing_keys(keyholder)}
     payload = md.signed_bytes
     checked: list[tuple[str, dict[str, Any], Any]] = []
+    role_checked = _check_role_signatures(c, path, keyholder, adapter,
+                                          [s for s in sigs if "role" in s])
+    sigs = [s for s in sigs if "role" not in s]
     for s in sigs:  # every signature is checked before any is journaled
         keyid = s.get("keyid")
         if not isinstance(keyid, str):
@@ -323,4 +347,47 @@ def import_signature(c: Session, path: Path) -> list[str]:
     for keyid, fields, serial in checked:
         signature_imported(c, keyholder, keyid, fields, c.state.draft_digest, serial, str(path.name))
     c.format.write_draft()
-    return [keyid for keyid, _, _ in checked]
+    assert c.state.draft is not None
+    for role, keyid, fields, serial in role_checked:
+        signature_imported(c, keyholder, keyid, fields, c.state.draft["roles"][role]["digest"],
+                           serial, str(path.name), role=role)
+    return [keyid for keyid, _, _ in checked] + [k for _, k, _, _ in role_checked
+                                                 if k not in [c_[0] for c_ in checked]]
+
+
+def _check_role_signatures(c: Session, path: Path, keyholder: str, adapter: DetachedAdapter,
+                           sigs: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any], Any]]:
+    """Verify the entries of a signature file over roles beyond root (targets, delegations):
+    each names a role of the draft, a key of ``keyholder`` that counts toward it, and verifies
+    over that role's draft. Returns (role, keyid, fields, token serial) for each.
+
+    Raises:
+        VerificationError: a role the draft does not hold, a key that does not count, a
+            signature that does not verify.
+        StateError: that key already signed that role.
+    """
+    if not sigs:
+        return []
+    roles = c.roles_format()
+    if roles is None:
+        raise VerificationError(f"{path}: signatures over roles beyond root, but this draft "
+                                "holds root alone")
+    counting = roles.role_keys_of(keyholder)
+    out: list[tuple[str, str, dict[str, Any], Any]] = []
+    for s in sigs:
+        role, keyid = str(s["role"]), s.get("keyid")
+        keys = {k.keyid: k for k in counting.get(role, [])}
+        if keyid not in keys:
+            raise VerificationError(f"{path}: the signature over {role} is from a key that is not "
+                                    f"{keyholder}'s key in {role} ({str(keyid)[:12]}); it counts "
+                                    "toward no threshold")
+        if keyid in c.state.role_signatures.get(role, {}) or (role, keyid) in [(r, k) for r, k, _, _ in out]:
+            raise StateError(f"{path}: {keyholder} has already signed {role} with key "
+                             f"{str(keyid)[:12]}; a duplicate is not added")
+        fields = adapter.verify(keys[str(keyid)], s, roles.role_payload(role))
+        if fields is None:
+            raise VerificationError(f"{path}: the signature by {keyholder} does not verify over "
+                                    f"the draft of {role}")
+        check_signature_token(c, path, keyholder, keys[str(keyid)], s)  # unsigned fields
+        out.append((role, str(keyid), fields, s.get("token_serial")))
+    return out

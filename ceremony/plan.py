@@ -118,6 +118,14 @@ class OfflineRole:
     paths: tuple[str, ...] | None = None
     path_hash_prefixes: tuple[str, ...] | None = None
     terminating: bool = False
+    # A delegation to keys held elsewhere (public key files, as online roles name them): the
+    # ceremony lists it in targets and signs nothing of it (``keyholders`` is then empty).
+    key_paths: tuple[str, ...] = ()
+
+    @property
+    def signed_here(self) -> bool:
+        """Whether this ceremony signs the role (its keyholders are in the plan)."""
+        return bool(self.keyholders)
 
     @property
     def delegated(self) -> bool:
@@ -656,8 +664,13 @@ def _delegations(raw: list[Any], known: set[str], targets_offline: bool) -> list
         if any(r.name == name for r in out):
             raise PlanError(f"delegation {name!r} appears twice in delegations")
         t.where = f"delegations[{i}] ({name})"
-        members = _keyholder_list(t, known)
-        threshold = _threshold(t, len(members), "keyholders")
+        if ("keyholders" in t.data) == ("keys" in t.data):
+            raise PlanError(f"{t.where} needs exactly one of keyholders (keys on their tokens, "
+                            "signed in this ceremony) or keys (public key files of keys held "
+                            "elsewhere)")
+        key_paths = _string_list(t, "keys") if "keys" in t.data else ()
+        members = _keyholder_list(t, known) if not key_paths else ()
+        threshold = _threshold(t, len(members or key_paths), "keys" if key_paths else "keyholders")
         paths = t.get("paths", list, None)
         prefixes = t.get("path_hash_prefixes", list, None)
         if (paths is None) == (prefixes is None):
@@ -675,8 +688,12 @@ def _delegations(raw: list[Any], known: set[str], targets_offline: bool) -> list
                                 "are supported (character classes could not be checked for overlap)")
         role = OfflineRole(name, members, threshold,
                            parse_duration(t.get("expires", str), f"{t.where}.expires"),
-                           _target_files(t), paths, prefixes, t.get("terminating", bool, False))
+                           _target_files(t), paths, prefixes, t.get("terminating", bool, False),
+                           key_paths)
         t.done()
+        if key_paths and role.targets:
+            raise PlanError(f"{t.where}.targets: a delegation to keys held elsewhere lists its "
+                            "own targets, signed where its keys are; this ceremony signs none")
         for target in role.targets:
             if not role_paths.covers(role.paths, role.path_hash_prefixes, target):
                 raise PlanError(f"{t.where}.targets lists {target!r}, which its paths do not "
@@ -706,3 +723,19 @@ def _refuse_overlaps(roles: list[OfflineRole]) -> None:
             raise PlanError(f"delegation {other.name!r} overlaps its terminating sibling "
                             f"{term.name!r}: {both[0]!r} and {both[1]!r} can match the same "
                             "target", hint="give each terminating delegation paths of its own")
+
+
+def load_delegation_keys(plan: Plan, base: Path) -> dict[str, list[PublicKeyFile]]:
+    """The public keys of the delegations to keys held elsewhere (``keys``), read from
+    ``base`` like online keys (journaled at init, beside them).
+
+    Raises:
+        PlanError: a key file is missing, not a public key, or listed twice in one role.
+    """
+    out: dict[str, list[PublicKeyFile]] = {}
+    for role in (r for r in plan.offline if r.key_paths):
+        keys = [load_public_key_file(base / rel, f"delegation {role.name!r} keys[{j}]")
+                for j, rel in enumerate(role.key_paths)]
+        _refuse_aliases(role.name, keys)
+        out[role.name] = keys
+    return out

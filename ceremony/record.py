@@ -229,7 +229,13 @@ def report(root: Path, verdict: Verdict) -> str:
         ["root", f"{plan.root.threshold} of {len(plan.root.keyholders)}",
          e(", ".join(plan.root.keyholders)), format_duration(plan.root.expires)],
         *[[r.name, f"{r.threshold} of {len(r.key_paths)}", e(", ".join(r.key_paths)),
-           format_duration(r.expires)] for r in plan.online]]))
+           format_duration(r.expires)] for r in plan.online],
+        # the roles signed offline beside root (targets, delegations), by keyholder
+        *[[e(r.name if not r.delegated else f"{r.name} (delegated: "
+             + ", ".join(r.paths or r.path_hash_prefixes or ()) + ")"),
+           f"{r.threshold} of {len(r.keyholders or r.key_paths)}",
+           e(", ".join(r.keyholders or r.key_paths)), format_duration(r.expires)]
+          for r in plan.offline]]))
     if plan.out_of_band or plan.compromised_keys:  # an emergency rotation: say what it answered
         parts.append('<p class="banner">EMERGENCY ROTATION'
                      + ("; OUT-OF-BAND ROOT: clients are given the new root directly" if plan.out_of_band else "")
@@ -242,7 +248,9 @@ def report(root: Path, verdict: Verdict) -> str:
     keys = {t.keyholder: t for _, t in typed if isinstance(t, KeyGenerated)}
     made = {name: (t.token_label, t.token_serial) for name, t in keys.items()}
     parts.append(table(["name", "role", "token label", "token serial", "algorithm"], [
-        [e(k.name), "root keyholder" if k.name in plan.root.keyholders else "keyholder",
+        [e(k.name), "root keyholder" if k.name in plan.root.keyholders else
+         ", ".join(r.name for r in plan.offline if k.name in r.keyholders) + " keyholder"
+         if k.name in plan.signers else "keyholder",
          e(str(made.get(k.name, (None, None))[0] or k.token or "")),
          e(str(made.get(k.name, (None, None))[1] or k.serial or "")), e(k.algorithm)]
         for k in plan.keyholders]))

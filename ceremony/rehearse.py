@@ -75,7 +75,58 @@ def write_plan(path: Path, name: str, keyholders: list[str], threshold: int, alg
 
 
 SCENARIOS = ("bootstrap", "targets-rotation", "root-rotation", "emergency-targets",
-             "emergency-root")
+             "emergency-root", "doi")
+
+#: The ``doi`` scenario's repository, shaped like Docker Official Images' production TUF
+#: repository: root 3 of 5, targets offline 2 of 4, three terminating delegations whose
+#: targets are policy and key files (role -> keyholders, threshold, path pattern, targets).
+DOI_HOLDERS = NAMES[:7]
+DOI_ROOT = (DOI_HOLDERS[:5], 3)
+DOI_ROLES: dict[str, tuple[list[str], int, str | None, tuple[str, ...]]] = {
+    "targets": (["alice", "bob", "frank", "grace"], 2, None, ()),
+    "doi": (list(DOI_HOLDERS), 2, "doi/*", ("doi/policy.json", "doi/kms-attestation.pub")),
+    "testing": (["carol", "dave", "frank", "grace"], 2, "testing/*", ("testing/policy.json",)),
+    "rekor": (["bob", "erin", "frank", "grace"], 2, "rekor/*", ("rekor/rekor.pub",)),
+}
+
+
+def write_doi_plan(path: Path, algorithm: str, online_dir: Path) -> None:
+    """The ``doi`` scenario's plan and its target files (policies as JSON, keys as PEM public
+    keys made now), beside the plan; snapshot and timestamp are the online keys in
+    ``online_dir``."""
+    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: the doi scenario only
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # lazy: the doi scenario only
+    lines = ["[ceremony]", 'name = "rehearsal-doi"', 'format = "tuf"',
+             'repository = "rehearsal/doi"', "rehearsal = true", ""]
+    for k in DOI_HOLDERS:
+        lines += ["[[keyholders]]", f'name = "{k}"', f'token = "rehearsal-{k}"',
+                  f'algorithm = "{algorithm}"', ""]
+    root, threshold = DOI_ROOT
+    lines += ["[roles.root]", f"keyholders = {_toml_list(root)}", f"threshold = {threshold}",
+              'expires = "365d"', ""]
+    for role, period in (("snapshot", "7d"), ("timestamp", "1d")):
+        rel = (online_dir / f"{role}.pub.pem").relative_to(path.parent)
+        lines += [f"[roles.{role}]", f'keys = ["{rel}"]', "threshold = 1", f'expires = "{period}"', ""]
+    for name, (holders, t, pattern, targets) in DOI_ROLES.items():
+        lines += ["[roles.targets]"] if pattern is None else \
+            ["[[delegations]]", f'name = "{name}"', f'paths = ["{pattern}"]', "terminating = true"]
+        lines += [f"keyholders = {_toml_list(holders)}", f"threshold = {t}", 'expires = "180d"']
+        if targets:
+            lines.append(f"targets = {_toml_list(list(targets))}")
+        lines.append("")
+        for target in targets:
+            f = path.parent / target
+            f.parent.mkdir(parents=True, exist_ok=True)
+            if target.endswith(".pub"):
+                pub = ec.generate_private_key(ec.SECP256R1()).public_key()
+                f.write_bytes(pub.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+            else:
+                f.write_text(f'{{"role": "{name}", "allow": ["{pattern}"]}}\n')
+    path.write_text("\n".join(lines))
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 FORMATS = names()
 
 
@@ -124,7 +175,7 @@ class _Rig:
         from ceremony.engine import Ceremony  # lazy: tuf and the steps, loaded when a rehearsal runs
         c = Ceremony.init(workspace, plan, self.repo if previous else None)
         self.log(f"initialised {workspace}")
-        for k in c.plan.root.keyholders:
+        for k in c.plan.signers:  # root's keyholders, then those of the offline roles
             if c.needs_key(k):
                 rec = c.keygen(k, self.module, self.pin)
                 self.log(f"{k}: key {rec.keyid[:12]} generated on {rec.token_label}")
@@ -137,7 +188,7 @@ class _Rig:
             # Sign with whoever is needed: keyholders of the new root first (after a compromise
             # the removed keys are not used), then old keyholders if the old threshold needs them.
             signers = []
-            holders = list(c.plan.root.keyholders) + (
+            holders = list(c.plan.signers) + (
                 [c.format.key_name(prev.signed.keys[k]) for k in prev.signed.roles["root"].keyids]
                 if prev else [])
             for k in dict.fromkeys(holders):
@@ -156,7 +207,18 @@ class _Rig:
         sidecar = workspace / "metadata" / "ceremony-keys.json"  # notary: who holds which key
         if sidecar.is_file():
             (self.repo / sidecar.name).write_bytes(sidecar.read_bytes())
+        for rel in c.state.published and _published_roles(c) or ():  # targets, delegations
+            dest = self.repo.parent / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes((workspace / rel).read_bytes())
         return c, signers
+
+
+def _published_roles(c: Ceremony) -> list[str]:
+    """The role files the last ``published`` event lists (metadata and target files)."""
+    from ceremony.events import Published, parse  # lazy: loaded with the engine, rehearsals only
+    pubs = [p for e in c.journal.events if isinstance(p := parse(e), Published)]
+    return sorted(pubs[-1].roles or {}) if pubs else []
 
 
 def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
@@ -203,6 +265,8 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
     names = keyholder_names(keyholders)
     extra = keyholder_names(keyholders + 1)[-1] if scenario == "root-rotation" else None
     labels = [f"rehearsal-{k}" for k in names] + ([f"rehearsal-{extra}"] if extra else [])
+    if scenario == "doi":
+        return _rehearse_doi(workspace, rig, algorithm, log, keep_tokens)
     log(f"making {len(labels) + 1} throwaway SoftHSM tokens in {rig.dir.root}")
     rig.tokens([*labels, ONLINE_TOKEN])
     plan_path = base / "plan.toml"
@@ -239,11 +303,44 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         lines.append(f"{scenario}: root v2 signed by {', '.join(second_signers)}; workspace: {second}")
     report = klass.verify_folder(rig.repo)
     lines.append(f"verified: the chain in {rig.repo} ends at v{report.newest_version}")
-    if keep_tokens:
-        lines.append(f"throwaway tokens kept: {rig.dir.root} (SOFTHSM2_CONF={rig.dir.conf})")
-    else:
-        rig.module.close()
-        shutil.rmtree(rig.dir.root, ignore_errors=True)
-        lines.append(f"throwaway tokens removed from {rig.dir.root} (--keep-tokens keeps them)")
+    lines += _finish(rig, keep_tokens)
     return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version,
                            first_signers, lines)
+
+
+def _finish(rig: _Rig, keep_tokens: bool) -> list[str]:
+    """Keep or remove the throwaway tokens; the line that says which."""
+    if keep_tokens:
+        return [f"throwaway tokens kept: {rig.dir.root} (SOFTHSM2_CONF={rig.dir.conf})"]
+    rig.module.close()
+    shutil.rmtree(rig.dir.root, ignore_errors=True)
+    return [f"throwaway tokens removed from {rig.dir.root} (--keep-tokens keeps them)"]
+
+
+def _rehearse_doi(workspace: Path, rig: _Rig, algorithm: str, log: Callable[[str], None],
+                  keep_tokens: bool) -> RehearsalResult:
+    """The ``doi`` scenario: a Docker-Official-Images-shaped repository bootstrapped on
+    SoftHSM (root 3/5, offline targets 2/4, delegations doi 2/7, testing 2/4 and rekor 2/4
+    with policy and key files as targets; snapshot and timestamp online), then its root chain
+    and its delegation tree verified with python-tuf (``verify_delegate``, every target's
+    length and hash)."""
+    from tuf.api.metadata import Metadata  # lazy: python-tuf, loaded when a rehearsal runs
+
+    from ceremony.formats.tuf_roles import verify_tree  # lazy: python-tuf, the doi scenario only
+    labels = [f"rehearsal-{k}" for k in DOI_HOLDERS]
+    log(f"making {len(labels) + 1} throwaway SoftHSM tokens in {rig.dir.root}")
+    rig.tokens([*labels, ONLINE_TOKEN])
+    base = rig.base
+    rig.online_keys(base / "online", ("snapshot", "timestamp"))
+    plan_path = base / "plan-doi.toml"
+    write_doi_plan(plan_path, algorithm, base / "online")
+    _c, signers = rig.run(workspace, plan_path, None, previous=False)
+    report = format_class("tuf").verify_folder(rig.repo)
+    root = Metadata.from_bytes((rig.repo / "1.root.json").read_bytes())
+    tree = verify_tree(root, rig.repo.parent, bool(root.signed.consistent_snapshot))
+    lines = [f"doi: root v1, targets and {len(DOI_ROLES) - 1} delegations signed by "
+             f"{', '.join(signers)}", f"workspace: {workspace}",
+             f"verified: the chain in {rig.repo} ends at v{report.newest_version}",
+             *(f"verified: {line}" for line in tree), *_finish(rig, keep_tokens)]
+    return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version, signers,
+                           lines)

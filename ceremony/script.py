@@ -82,7 +82,7 @@ def steps(c: Session) -> list[Step]:
                     + "every change read aloud; expiry as an absolute UTC date", Stage.DRAFT.value))
     needed = (f"{plan.root.threshold} of {len(plan.root.keyholders)}"
               + (" and the previous root's threshold" if prev else ""))
-    for r in plan.offline:
+    for r in (r for r in plan.offline if r.signed_here):
         needed += f", {r.name} {r.threshold} of {len(r.keyholders)}"
     for name in plan.root.keyholders if not plan.offline else plan.signers:
         roles = [r.name for r in plan.offline if name in r.keyholders]
@@ -123,8 +123,10 @@ def _role_words(role: OfflineRole) -> str:
         f" for {', '.join(role.paths)}" if role.paths is not None
         else f" for hash prefixes {', '.join(role.path_hash_prefixes or ())}")
     term = ", terminating" if role.terminating else ""
+    held = ", keys held elsewhere" if role.key_paths else ""
     return (f"{'delegated ' if role.delegated else ''}{role.name} {role.threshold} of "
-            f"{len(role.keyholders)}{scope}{term}, {len(role.targets)} target file(s)")
+            f"{len(role.keyholders or role.key_paths)}{scope}{term}{held}, "
+            f"{len(role.targets)} target file(s)")
 
 
 def next_index(lines: list[Step], step: NextStep) -> int | None:

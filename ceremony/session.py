@@ -295,8 +295,11 @@ class Session:
         if prev is None:
             return []
         root = prev.signed
-        return [root.keys[k] for k in root.roles["root"].keyids
+        keys = [root.keys[k] for k in root.roles["root"].keyids
                 if self.format.keyholder_of(root.keys[k]) == keyholder]
+        if self.plan.offline:  # a format that signs offline roles: their keyholders' keys too
+            keys += cast("RolesFormat", self.format).previous_role_keys_of(keyholder)
+        return keys
 
     # ---- keygen --------------------------------------------------------------
 
@@ -392,6 +395,8 @@ class Session:
         if roles is not None and self.previous_root() is None:
             lines += ["new repository: " + line.strip() for line in roles.describe_roles()
                       if not line.startswith("  target ")]
+        elif roles is not None:
+            lines += roles.role_changes()
         return lines
 
     def _is_draft(self, md: RootMetadata | None) -> bool:

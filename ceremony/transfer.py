@@ -22,6 +22,7 @@ from pathlib import Path
 from ceremony import chain, integrity
 from ceremony.detached import check_signature_fields, export_draft, import_signature, load_draft
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
+from ceremony.events import Published, parse
 from ceremony.formats.registry import detect, online_key_note
 from ceremony.inputs import load_json
 from ceremony.session import Session
@@ -63,6 +64,8 @@ def workspace_bundle(c: Session) -> Bundle:
             name = f"{v}.root.json"
             files[name] = _read(c.ws.metadata / name, c.ws.root)
         files["root.json"] = _read(c.ws.metadata / "root.json", c.ws.root)
+        for rel in _published_roles(c):  # targets and delegated roles published with root
+            files[Path(rel).name] = _read(c.ws.root / rel, c.ws.root)
         sidecar = c.ws.metadata / "ceremony-keys.json"
         if sidecar.is_file():
             files[sidecar.name] = _read(sidecar, c.ws.root)
@@ -75,6 +78,13 @@ def workspace_bundle(c: Session) -> Bundle:
         export_draft(c, path)
         data = path.read_bytes()
     return Bundle.from_files("draft", repo, cid, {path.name: data}, journal_head=st.head)
+
+
+def _published_roles(c: Session) -> list[str]:
+    """The role metadata files (``metadata/N.ROLE.json``) the newest ``published`` event
+    lists beside root; target files travel with the plan's inputs, not in bundles."""
+    pubs = [p for e in c.journal.events if isinstance(p := parse(e), Published)]
+    return sorted(r for r in (pubs[-1].roles or {}) if r.startswith("metadata/")) if pubs else []
 
 
 def _read(path: Path, root: Path) -> bytes:
@@ -176,10 +186,15 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
                       "fingerprint)")
         fingerprint = root_fingerprint(trusted)
         check_expected(fingerprint, expect_root, origin.split(" (")[0])
-        report = detect(trusted).walk_chain(trusted, d, check_expiry=False, trusted_name=origin)
+        klass = detect(trusted)
+        report = klass.walk_chain(trusted, d, check_expiry=False, trusted_name=origin)
         if "root.json" in files and files["root.json"] != report.newest_bytes:
             raise VerificationError("the bundle's root.json is not its newest N.root.json")
     notes = [f"root chain verified from {origin} up to v{report.newest_version}"]
+    # the other roles a format publishes beside root (TUF's targets, delegations), verified
+    check_extra = getattr(klass, "check_bundle_extra", None)
+    if check_extra is not None:
+        notes += check_extra(files, report.newest_bytes)
     if first_use is not None or expect_root:
         notes += trusted_root_lines(report.trusted_version, fingerprint, expect_root,
                                     first_use is None)

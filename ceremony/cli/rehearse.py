@@ -35,6 +35,6 @@ def add_commands(add: Add) -> None:
                    help="keep the throwaway tokens afterwards (removed by default)")
     p.add_argument("--scenario", default="bootstrap",
                    help="bootstrap (default), targets-rotation, root-rotation, emergency-targets, "
-                        "emergency-root")
+                        "emergency-root, doi (a Docker Official Images-shaped repository)")
     p.add_argument("--format", default=DEFAULT, choices=list(names()),
                    help="tuf (default) or notary (a Notary v1 collection; bootstrap only)")

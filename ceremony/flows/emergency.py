@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ceremony.compromise import assess, current_root, delegations_of, read_targets, write_plan
+from ceremony.compromise import (
+    assess,
+    current_root,
+    delegations_of,
+    offline_delegations,
+    read_targets,
+    write_plan,
+)
 from ceremony.errors import UsageError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.registry import format_class
@@ -107,6 +114,8 @@ def respond(c: Session, *, keys: list[str] | None = None, keyholders: list[str] 
             raise UsageError(refusal)
         # only a format without a targets refusal gets here: TUF, whose root view is python-tuf's
         delegations = delegations_of(cast("Root", root), read_targets(Path(targets)), str(targets))
+    if delegations is None:  # targets signed offline here: its delegations are in the journal
+        delegations = offline_delegations(c)
     a = assess(root, c.plan, keys=keys, keyholders=keyholders, role=role, delegations=delegations)
     if not a.needs_root_change:
         return a, None

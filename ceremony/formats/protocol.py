@@ -167,6 +167,16 @@ class RolesFormat(Protocol):
         target files."""
         ...
 
+    def previous_role_keys_of(self, keyholder: str) -> list[Any]:
+        """``keyholder``'s keys in the roles of the repository continued (a keyholder of these
+        roles alone keeps their key, as a root keyholder does)."""
+        ...
+
+    def role_changes(self) -> list[str]:
+        """What changes in these roles from the repository continued, in words (empty for a
+        new repository)."""
+        ...
+
     def roles_to_publish(self) -> dict[str, bytes]:
         """The files publishing the roles writes (path in the workspace -> bytes), every
         input re-checked first.
@@ -174,6 +184,25 @@ class RolesFormat(Protocol):
         Raises:
             VerificationError: an input changed since the draft (a target file).
         """
+        ...
+
+
+class RolesDetached(Protocol):
+    """The detached-signing half of :class:`RolesFormat`: the roles drafted with root travel
+    in the draft file (``roles``), and a keyholder signs those they hold a key in. Asked only
+    when a draft file carries ``roles``."""
+
+    def load_roles(self, obj: dict[str, Any], path: Path) -> dict[str, Any]:
+        """The roles of a draft file, each checked against its digest."""
+        ...
+
+    def role_keys_of(self, draft: Any, roles: dict[str, Any], keyholder: str) -> dict[str, list[Any]]:
+        """Role -> ``keyholder``'s keys that count toward it."""
+        ...
+
+    def sign_roles(self, roles: dict[str, Any], keys: dict[str, list[Any]], module: Module,
+                   pin: PinProvider, on_touch: OnTouch = None) -> list[dict[str, Any]]:
+        """One verified signature entry (naming its ``role``) per role and key."""
         ...
 
 

@@ -10,7 +10,8 @@ from typing import Any, cast
 from securesystemslib.signer import Signature
 from tuf.api.metadata import Metadata, Root
 
-from ceremony.formats import tuf as tuf_format
+from ceremony.errors import VerificationError
+from ceremony.formats import tuf as tuf_format, tuf_roles
 from ceremony.formats.protocol import Format, OnTouch
 from ceremony.formats.token_keys import open_root_key
 from hsm.pkcs11 import Module, PinProvider
@@ -75,3 +76,49 @@ class TufDetached:
         except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
             return None
         return {"sig": sig.signature}
+
+    # ---- roles beyond root (targets, delegations) travelling with the root draft --------------
+
+    def load_roles(self, obj: dict[str, Any], path: Path) -> dict[str, Any]:
+        """The roles drafted with root (``roles``: name -> version, digest, signed part), each
+        checked against its digest; empty when the draft holds root alone.
+
+        Raises:
+            VerificationError: a role is not targets metadata or does not match its digest.
+        """
+        roles = obj.get("roles") or {}
+        if not isinstance(roles, dict) or not all(isinstance(r, dict) for r in roles.values()):
+            raise VerificationError(f"{path}: the field 'roles' must map role names to drafts")
+        try:
+            return tuf_roles.from_journal(roles, {})
+        except VerificationError as e:
+            raise VerificationError(f"{path}: {e.message}") from None
+
+    def role_keys_of(self, draft: Any, roles: dict[str, Any], keyholder: str) -> dict[str, list[Any]]:
+        """Role -> ``keyholder``'s keys that count toward it, as the draft's root (targets)
+        and targets (delegations) list them."""
+        if not roles:
+            return {}
+        root = draft.signed
+        top = root.roles[tuf_roles.TARGETS]
+        out: dict[str, list[Any]] = {}
+        for name in roles:
+            ids, _t, keys = tuf_roles.delegator(name, (top.keyids, top.threshold), root.keys,
+                                                roles[tuf_roles.TARGETS].signed)
+            mine = [keys[k] for k in ids if k in keys and tuf_format.keyholder_of(keys[k]) == keyholder]
+            if mine:
+                out[name] = mine
+        return out
+
+    def sign_roles(self, roles: dict[str, Any], keys: dict[str, list[Any]], module: Module,
+                   pin: PinProvider, on_touch: OnTouch = None) -> list[dict[str, Any]]:
+        """One verified signature per role and key, each entry naming its ``role``.
+
+        Raises:
+            hsm.errors.HsmError: token missing/wrong, PIN refused, a bad signature.
+        """
+        out = []
+        for name, role_keys in keys.items():
+            for sig in self.sign(roles[name], role_keys, module, pin, on_touch):
+                out.append(sig | {"role": name})
+        return out

@@ -38,7 +38,13 @@ from ceremony.inputs import load_json
 from ceremony.journal import Event
 from ceremony.keyids import public_identity
 from ceremony.keys import key_from_crypto, load_public_key_file
-from ceremony.plan import Plan, client_warnings, load_online_keys, shared_online_keys
+from ceremony.plan import (
+    Plan,
+    client_warnings,
+    load_delegation_keys,
+    load_online_keys,
+    shared_online_keys,
+)
 from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, root_fingerprint
 from ceremony.workspace import Workspace, atomic_write
@@ -82,7 +88,8 @@ class TufFormat(tuf_format.XFieldKeys):
                 emergency facts do not fit.
             VerificationError: the previous chain does not verify.
         """
-        online = tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir))
+        online = tuf_compat.online_keys(plan, load_online_keys(plan, plan_dir)) \
+            | load_delegation_keys(plan, plan_dir)  # delegations to keys held elsewhere
         tuf_roles.check_target_files(plan, plan_dir)
         prev_info, prev_files = (_load_previous(previous, trusted, expect_root) if previous
                                  else (None, {}))
@@ -91,6 +98,10 @@ class TufFormat(tuf_format.XFieldKeys):
             newest = tuf_format.from_bytes(prev_files[f"{prev_info['version']}.root.json"],
                                            "previous")
             _check_online_vs_root(online, newest.signed)
+            if plan.offline and previous is not None:  # its targets and delegations, verified
+                roles_info, role_files = tuf_roles.read_previous(previous, newest)
+                prev_info = prev_info | ({"roles": roles_info} if roles_info else {})
+                prev_files = prev_files | role_files
         elif plan.out_of_band:
             raise PlanError("ceremony.out_of_band only applies when continuing a repository "
                             "(--previous)")
@@ -234,7 +245,7 @@ class TufFormat(tuf_format.XFieldKeys):
         return tuf_record.describe_published(ws, events)
 
     rehearsal_scenarios: ClassVar[tuple[str, ...]] = (
-        "bootstrap", "targets-rotation", "root-rotation", "emergency-targets", "emergency-root")
+        "bootstrap", "targets-rotation", "root-rotation", "emergency-targets", "emergency-root", "doi")
 
     rehearsal_hint: ClassVar[str | None] = None
 
@@ -435,8 +446,27 @@ class TufFormat(tuf_format.XFieldKeys):
         return tuf_format.to_bytes(self.draft_metadata())
 
     def published_extra(self, name: str, version: int) -> bytes | None:
-        """TUF publishes nothing beside the root."""
+        """A role published with root ``version`` (``N.targets.json``, ``N.ROLE.json``), rebuilt
+        from the journal; nothing else is published beside the root."""
+        d = self.view.state.draft
+        if d is None or not d.get("roles") or d["version"] != version:
+            return None
+        consistent = bool(self.draft_metadata().signed.consistent_snapshot)
+        for n, md in self._role_mds().items():
+            if name == tuf_roles.file_name(n, md.signed.version, consistent):
+                return tuf_roles.to_bytes(md)
         return None
+
+    @classmethod
+    def check_bundle_extra(cls, files: Mapping[str, bytes], newest_root: bytes) -> list[str]:
+        """The role files a signed-metadata bundle carries beside its root chain (targets and
+        delegated roles), each verified against its delegator in the bundle's newest root; a
+        file that is neither is refused.
+
+        Raises:
+            VerificationError: a role file does not verify, or a file is not one.
+        """
+        return tuf_roles.check_bundle(files, tuf_format.from_bytes(newest_root, "the newest root"))
 
     # ---- roles beyond root, signed offline (issue 15; ceremony.formats.tuf_roles) -----------
 
@@ -445,11 +475,30 @@ class TufFormat(tuf_format.XFieldKeys):
         keys = {name: k for k in root_keys if (name := tuf_format.keyholder_of(k))}
         for name, rec in self.view.state.keys.items():
             keys.setdefault(name, self.key_from_record(rec))
+        for name in self.view.plan.signers:  # kept from the roles of the repository continued
+            kept = [k for k in self.previous_role_keys_of(name)
+                    if k.keyid not in self.view.plan.compromised_keys]
+            if name not in keys and kept:
+                keys[name] = kept[0]
         missing = [n for n in self.view.plan.signers if n not in keys]
         if missing:
             raise StateError("no root key yet for " + ", ".join(missing),
                              hint="run `ceremony keygen WORKSPACE --keyholder NAME` for each")
         return keys
+
+    def previous_role_keys_of(self, keyholder: str) -> list[Key]:
+        """``keyholder``'s keys in the previous targets role and delegations (``x-`` fields)."""
+        prev = self.previous_root()
+        if prev is None:
+            return []
+        pools: list[Mapping[str, Key]] = [
+            {k: prev.signed.keys[k] for k in prev.signed.roles[tuf_roles.TARGETS].keyids}]
+        for md in self._previous_roles().values():
+            if md.signed.delegations is not None:
+                pools.append(md.signed.delegations.keys)
+        found = {k.keyid: k for pool in pools for k in pool.values()
+                 if tuf_format.keyholder_of(k) == keyholder}
+        return list(found.values())
 
     def _offline_top_roles(self, root_keys: Sequence[Any]) -> dict[str, tuple[list[Key], int]]:
         """``targets`` as root lists it when the plan signs it offline: its keyholders' keys."""
@@ -472,9 +521,33 @@ class TufFormat(tuf_format.XFieldKeys):
         if not isinstance(plan_dir, str) or not plan_dir:
             raise PlanError("this workspace does not record the plan's folder, where the target "
                             "files are", hint="start a new workspace with this release's init")
-        mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir))
+        versions = {n: md.signed.version + 1 for n, md in self._previous_roles().items()}
+        elsewhere = {r.name: self.online_keys()[r.name] for r in plan.offline if r.key_paths}
+        mds = tuf_roles.build(plan, self._holder_keys(root_keys), now, Path(plan_dir), versions,
+                              elsewhere)
         tuf_compat.annotate_roles(mds, plan)  # tuf-on-ci's period fields, under its compat
         return {"roles": tuf_roles.journal_fields(mds)}
+
+    def _previous_roles(self) -> dict[str, Metadata[Targets]]:
+        """The offline roles of the repository continued (copied in at init, re-checked).
+
+        Raises:
+            VerificationError: a copy was changed after init.
+        """
+        info = (self.view.state.init.get("previous") or {}).get("roles") or {}
+        return tuf_roles.load_previous(self.view.ws.previous, info)
+
+    def role_changes(self) -> list[str]:
+        """What changes in targets and the delegations from the repository continued."""
+        prev = self.previous_root()
+        if prev is None:
+            return []
+        old_top = prev.signed.roles[tuf_roles.TARGETS]
+        root = self.draft_metadata().signed
+        top = root.roles[tuf_roles.TARGETS]
+        return tuf_roles.diff(self._previous_roles(),
+                              (old_top.keyids, old_top.threshold, prev.signed.keys),
+                              self._role_mds(), (top.keyids, top.threshold, root.keys))
 
     def _role_mds(self) -> dict[str, Metadata[Targets]]:
         d = self.view.state.draft
@@ -547,8 +620,9 @@ class TufFormat(tuf_format.XFieldKeys):
             PlanError: a key file is missing or not a public key.
         """
         return {role: [k.key.to_dict() | {"keyid": k.key.keyid} for k in keys]
-                for role, keys in tuf_compat.online_keys(self.view.plan,
-                                                         load_online_keys(self.view.plan, base)).items()}
+                for role, keys in (tuf_compat.online_keys(self.view.plan,
+                                                          load_online_keys(self.view.plan, base))
+                                   | load_delegation_keys(self.view.plan, base)).items()}
 
 
 

@@ -62,12 +62,14 @@ def check_target_files(plan: Plan, plan_dir: Path) -> None:
 
 
 def build(plan: Plan, keys_of: Mapping[str, Key], now: datetime, plan_dir: Path,
-          versions: Mapping[str, int] | None = None) -> dict[str, Metadata[Targets]]:
+          versions: Mapping[str, int] | None = None,
+          held_elsewhere: Mapping[str, list[Key]] | None = None) -> dict[str, Metadata[Targets]]:
     """``targets`` (with its delegations) and every delegated role, unsigned.
 
     ``keys_of`` maps each keyholder of an offline role to their key (the one they sign
     root with, when they hold a root key); ``versions`` the version of each role (1 when
-    absent).
+    absent); ``held_elsewhere`` the keys of each delegation this ceremony lists but does not
+    sign (the plan's ``keys``): no metadata is made for those.
 
     Raises:
         PlanError: a target file is missing; a role would list one key twice.
@@ -75,7 +77,8 @@ def build(plan: Plan, keys_of: Mapping[str, Key], now: datetime, plan_dir: Path,
     versions = versions or {}
     out: dict[str, Metadata[Targets]] = {}
     delegated = [r for r in plan.offline if r.delegated]
-    for role in plan.offline:
+    held_elsewhere = held_elsewhere or {}
+    for role in (r for r in plan.offline if r.signed_here):
         keys = [keys_of[k] for k in role.keyholders]
         keyids.refuse_aliases(role.name, keys, key_name)
         md = Metadata(Targets(version=versions.get(role.name, 1),
@@ -90,9 +93,9 @@ def build(plan: Plan, keys_of: Mapping[str, Key], now: datetime, plan_dir: Path,
         roles: dict[str, DelegatedRole] = {}
         for role in delegated:
             ids = []
-            for k in role.keyholders:
-                dkeys[keys_of[k].keyid] = keys_of[k]
-                ids.append(keys_of[k].keyid)
+            for key in [keys_of[k] for k in role.keyholders] + list(held_elsewhere.get(role.name, [])):
+                dkeys[key.keyid] = key
+                ids.append(key.keyid)
             roles[role.name] = DelegatedRole(
                 role.name, ids, role.threshold, role.terminating,
                 list(role.paths) if role.paths is not None else None,
@@ -190,6 +193,16 @@ def describe(mds: Mapping[str, Metadata[Targets]], root_targets: tuple[list[str]
             lines.append(f"  {scope}; {'terminating' if d.terminating else 'not terminating'}")
         for path, tf in sorted(md.signed.targets.items()):
             lines.append(f"  target {path}: {tf.length} bytes, sha256 {tf.hashes['sha256']}")
+    for name, d in (targets.delegations.roles or {}).items() if targets.delegations else ():
+        if name in mds:
+            continue
+        assert targets.delegations is not None
+        who = ", ".join(f"key {k[:12]}" for k in d.keyids)
+        scope = (f"paths {', '.join(d.paths)}" if d.paths is not None
+                 else f"path hash prefixes {', '.join(d.path_hash_prefixes or [])}")
+        lines.append(f"delegated role {name} (keys held elsewhere, not signed here): "
+                     f"{d.threshold} of {len(d.keyids)} ({who})")
+        lines.append(f"  {scope}; {'terminating' if d.terminating else 'not terminating'}")
     return lines
 
 
@@ -222,7 +235,7 @@ def check_targets_unchanged(plan: Plan, plan_dir: Path,
         VerificationError: a target file is missing or changed between draft and publish.
     """
     out: dict[str, bytes] = {}
-    for role in plan.offline:
+    for role in (r for r in plan.offline if r.signed_here):
         listed = mds[role.name].signed.targets
         for target in role.targets:
             data = read_target(plan_dir, role, target, error=VerificationError)
@@ -237,3 +250,228 @@ def check_targets_unchanged(plan: Plan, plan_dir: Path,
                          "to sign the new one")
             out[target] = data
     return out
+
+
+def verify_tree(root: Metadata[Any], directory: Path, consistent: bool) -> list[str]:
+    """Walk the published delegation tree in ``directory`` as a client does, with python-tuf's
+    ``verify_delegate``: root -> targets -> each delegated role, every target file's length
+    and hash checked. Returns one line per role verified.
+
+    Raises:
+        VerificationError: a role file is missing, below its delegator's threshold, or a
+            target file does not match what its role lists.
+    """
+    from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError  # lazy: rehearse only
+
+    def load(name: str, version: int | None) -> Metadata[Targets]:
+        fname = file_name(name, version or 1, consistent) if consistent else f"{name}.json"
+        try:
+            md = Metadata[Targets].from_bytes((directory / "metadata" / fname).read_bytes())
+        except (OSError, ValueError) as e:
+            raise VerificationError(f"metadata/{fname} cannot be read as targets metadata: "
+                                    f"{e}") from None
+        return md
+
+    def check(delegator: Metadata[Any], name: str, md: Metadata[Targets]) -> None:
+        try:
+            delegator.verify_delegate(name, md)
+        except UnsignedMetadataError as e:
+            raise VerificationError(f"{name} does not verify against its delegator: {e}") from None
+        for path, tf in md.signed.targets.items():
+            served = target_file_name(path, tf.hashes["sha256"], consistent)
+            try:
+                with (directory / "targets" / served).open("rb") as f:
+                    tf.verify_length_and_hashes(f)
+            except (OSError, LengthOrHashMismatchError) as e:
+                raise VerificationError(f"target {path} of {name} does not verify: {e}") from None
+
+    top = load(TARGETS, None)
+    check(root, TARGETS, top)
+    lines = [f"targets v{top.signed.version}: signed at threshold, "
+             f"{len(top.signed.targets)} target file(s) verified"]
+    delegations = top.signed.delegations
+    for name in (delegations.roles or {}) if delegations else {}:
+        md = load(name, None)
+        check(top, name, md)
+        lines.append(f"{name} v{md.signed.version}: signed at threshold, "
+                     f"{len(md.signed.targets)} target file(s) verified")
+    return lines
+
+
+def _newest(folder: Path, name: str) -> Path | None:
+    """The newest ``N.NAME.json`` in ``folder``, else ``NAME.json``, else None."""
+    numbered = [(int(p.name.split(".", 1)[0]), p) for p in folder.glob(f"*.{name}.json")
+                if p.name.split(".", 1)[0].isdigit()]
+    if numbered:
+        return max(numbered)[1]
+    plain = folder / f"{name}.json"
+    return plain if plain.is_file() else None
+
+
+def read_previous(directory: Path, root: Metadata[Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The offline roles a repository being continued already publishes (``targets`` and the
+    roles it delegates to), each verified against its delegator as a client would
+    (``verify_delegate``: root for targets, targets for a delegated role).
+
+    Returns what ``init`` journals of them (role -> version, file, sha256) and the bytes to
+    copy into the workspace's ``previous/`` (file name -> bytes); empty when the folder holds
+    no targets metadata.
+
+    Raises:
+        VerificationError: a role file is not targets metadata or does not verify.
+    """
+    from tuf.api.exceptions import UnsignedMetadataError  # lazy: init --previous only
+    folder = Path(directory)
+    if (folder / "journal.jsonl").is_file() and (folder / "metadata").is_dir():
+        folder = folder / "metadata"  # a workspace named itself: what it published
+    info: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+
+    def take(name: str, delegator: Metadata[Any]) -> Metadata[Targets] | None:
+        path = _newest(folder, name)
+        if path is None:
+            if name == TARGETS:
+                return None
+            raise VerificationError(f"the previous targets delegates to {name!r}, but "
+                                    f"{folder} holds no {name}.json to continue it")
+        data = read_input_file(path, MAX_TARGET_FILE, "previous metadata", error=VerificationError)
+        try:
+            md = Metadata[Targets].from_bytes(data)
+        except (ValueError, TypeError, KeyError) as e:
+            raise VerificationError(f"{path} is not targets metadata: {e}") from None
+        try:
+            delegator.verify_delegate(name, md)
+        except UnsignedMetadataError as e:
+            raise VerificationError(f"{path} does not verify against its delegator: {e}") from None
+        info[name] = {"version": md.signed.version, "file": path.name,
+                      "sha256": hashlib.sha256(data).hexdigest()}
+        files[path.name] = data
+        return md
+
+    top = take(TARGETS, root)
+    if top is not None and top.signed.delegations and top.signed.delegations.roles:
+        for name in top.signed.delegations.roles:
+            take(name, top)
+    return info, files
+
+
+def load_previous(folder: Path, info: Mapping[str, Any]) -> dict[str, Metadata[Targets]]:
+    """The previous roles copied in at ``init``, re-checked against their journaled digests.
+
+    Raises:
+        VerificationError: a copy was changed after init.
+    """
+    out: dict[str, Metadata[Targets]] = {}
+    for name, entry in info.items():
+        path = folder / str(entry["file"])
+        data = read_input_file(path, MAX_TARGET_FILE, "previous metadata", error=VerificationError)
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise VerificationError(f"{path} was changed after the ceremony started")
+        out[name] = Metadata[Targets].from_bytes(data)
+    return out
+
+
+def _role_shape(name: str, mds: Mapping[str, Metadata[Targets]],
+                root_targets: tuple[list[str], int, Mapping[str, Key]]) -> dict[str, Any] | None:
+    """What the diff compares of one role: who signs it, its threshold, scope, targets."""
+    if name not in mds:
+        return None
+    if name == TARGETS:
+        ids, threshold, keys = root_targets
+        scope: Any = None
+    else:
+        top = mds[TARGETS].signed
+        assert top.delegations is not None and top.delegations.roles is not None
+        d = top.delegations.roles[name]
+        ids, threshold, keys = d.keyids, d.threshold, top.delegations.keys
+        scope = (tuple(d.paths or ()), tuple(d.path_hash_prefixes or ()), d.terminating)
+    return {"keys": {keyids.public_identity(keys[k]): key_name(keys[k]) for k in ids if k in keys},
+            "threshold": threshold, "scope": scope,
+            "targets": {p: tf.hashes.get("sha256") for p, tf in mds[name].signed.targets.items()}}
+
+
+def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Mapping[str, Key]],
+         new: Mapping[str, Metadata[Targets]],
+         new_top: tuple[list[str], int, Mapping[str, Key]]) -> list[str]:
+    """What changes in the offline roles from the previous repository to the draft, in words:
+    a delegation added or removed, its keys (by keyholder), threshold, paths or terminating
+    flag changed, target files added, removed or changed."""
+    out: list[str] = []
+    for name in list(dict.fromkeys([*new, *old])):
+        o, n = _role_shape(name, old, old_top), _role_shape(name, new, new_top)
+        label = "targets" if name == TARGETS else f"delegation {name}"
+        if o is None and n is not None:
+            out.append(f"{label}: + added ({n['threshold']} of {', '.join(n['keys'].values())})")
+            continue
+        if n is None and o is not None:
+            out.append(f"{label}: - removed")
+            continue
+        assert o is not None and n is not None
+        for ident, who in n["keys"].items():
+            if ident not in o["keys"]:
+                out.append(f"{label}: + add key of {who}")
+        for ident, who in o["keys"].items():
+            if ident not in n["keys"]:
+                out.append(f"{label}: - remove key of {who}")
+        if o["threshold"] != n["threshold"]:
+            out.append(f"{label}: threshold {o['threshold']} -> {n['threshold']}")
+        if o["scope"] != n["scope"]:
+            def words(scope: Any) -> str:
+                paths, prefixes, terminating = scope
+                what = ", ".join(paths) if paths else "hash prefixes " + ", ".join(prefixes)
+                return what + (" (terminating)" if terminating else "")
+            out.append(f"{label}: paths {words(o['scope'])} -> {words(n['scope'])}")
+        for path in sorted(set(n["targets"]) | set(o["targets"])):
+            before, after = o["targets"].get(path), n["targets"].get(path)
+            if before is None:
+                out.append(f"{label}: + target {path}")
+            elif after is None:
+                out.append(f"{label}: - target {path}")
+            elif before != after:
+                out.append(f"{label}: target {path} changed (sha256 {after[:16]}...)")
+    return out
+
+
+def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
+    """Verify the targets and delegated-role files a bundle carries beside its root chain
+    (``N.targets.json``, ``N.ROLE.json``) before any is written: targets against ``root``,
+    each delegated role against that targets. Root files, ``root.json`` and a notary sidecar
+    are the chain's; anything else is refused.
+
+    Raises:
+        VerificationError: a role file does not verify, has no delegator in the bundle, or a
+            file is not metadata this tool publishes.
+    """
+    from tuf.api.exceptions import UnsignedMetadataError  # lazy: imports of role bundles only
+    roles: dict[str, tuple[str, Metadata[Targets]]] = {}
+    for name, data in files.items():
+        head, _, rest = name.partition(".")
+        if rest == "root.json" or name in ("root.json", "ceremony-keys.json"):
+            continue
+        role = rest.removesuffix(".json")
+        if not (head.isdigit() and rest.endswith(".json") and role):
+            raise VerificationError(f"{name} in the bundle is not metadata this tool publishes")
+        try:
+            md = Metadata[Targets].from_bytes(data)
+        except (ValueError, TypeError, KeyError) as e:
+            raise VerificationError(f"{name} in the bundle is not targets metadata: {e}") from None
+        if md.signed.version != int(head):
+            raise VerificationError(f"{name} in the bundle holds version {md.signed.version}")
+        roles[role] = (name, md)
+    if not roles:
+        return []
+    if TARGETS not in roles:
+        raise VerificationError(f"the bundle carries {', '.join(sorted(roles))} without targets, "
+                                "which delegates to them")
+    notes = []
+    top = roles[TARGETS][1]
+    for role, (name, md) in roles.items():
+        delegator = root if role == TARGETS else top
+        try:
+            delegator.verify_delegate(role, md)
+        except (UnsignedMetadataError, ValueError) as e:
+            raise VerificationError(f"{name} in the bundle does not verify against "
+                                    f"{'root' if role == TARGETS else 'targets'}: {e}") from None
+        notes.append(f"{name}: {role} v{md.signed.version} verified against "
+                     f"{'root' if role == TARGETS else 'targets'} ({len(md.signed.targets)} target(s))")
+    return notes

@@ -14,11 +14,13 @@ from ceremony.events import Recorder, SignatureAdded, build
 
 
 def signature_imported(c: Recorder, keyholder: str, keyid: str, fields: Mapping[str, Any],
-                       draft: str | None, token_serial: str | None, imported: str) -> None:
+                       draft: str | None, token_serial: str | None, imported: str,
+                       role: str | None = None) -> None:
     """Journal a verified detached signature by ``keyholder``'s key ``keyid``.
 
     ``fields`` are the format's signature fields (``sig``, and e.g. Notary's ``method``);
-    ``imported`` the name of the file it came in.
+    ``imported`` the name of the file it came in; ``role`` the role signed when it is not
+    root (``draft`` is then that role's digest).
 
     Raises:
         StateError: the ceremony is sealed.
@@ -26,4 +28,5 @@ def signature_imported(c: Recorder, keyholder: str, keyid: str, fields: Mapping[
     """
     c.append(build(SignatureAdded, {"keyholder": keyholder, "keyid": keyid, **fields,
                                     "draft": draft, "token_serial": token_serial,
-                                    "imported": imported}, "the imported signature"))
+                                    "imported": imported}
+                   | ({"role": role} if role else {}), "the imported signature"))

@@ -35,7 +35,9 @@ def roles_plan(tmp: Path, **changes: object) -> RolesPlan:
             "delegations": [Role("doi", ["carol", "dave"], 2, "60d", paths=["doi/*"],
                                  terminating=True, targets=["doi/policy.json"]),
                             Role("rekor", ["bob"], 1, "60d", paths=["rekor/*"], terminating=True,
-                                 targets=["rekor/rekor.pub"])]}
+                                 targets=["rekor/rekor.pub"]),
+                            Role("partner", [], 1, "60d", paths=["partner/*"],
+                                 extra=f'keys = ["{files / "online" / "snapshot.pub.pem"}"]')]}
     spec.update(changes)
     return RolesPlan(**spec)  # type: ignore[arg-type]
 
@@ -61,6 +63,7 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     assert "targets version 1: 2 of 3 (alice, bob, dave), expires " in r.out
     assert "delegated role doi version 1: 2 of 2 (carol, dave), expires " in r.out
     assert "  paths doi/*; terminating" in r.out
+    assert "delegated role partner (keys held elsewhere, not signed here): 1 of 1 (key " in r.out
     assert f"  target doi/policy.json: {len(POLICY)} bytes, sha256 " in r.out
 
     r = cli("publish", ws)  # nobody signed: refused, every role's verdict named
@@ -101,6 +104,8 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     assert targets["delegations"]["roles"][0] | {"keyids": None} == {
         "name": "doi", "keyids": None, "threshold": 2, "terminating": True, "paths": ["doi/*"]}
     assert (ws / "targets" / "doi").is_dir()
+    assert [d["name"] for d in targets["delegations"]["roles"]] == ["doi", "rekor", "partner"]
+    assert not (meta / "1.partner.json").exists()  # signed where its keys are, not here
 
     repo = tmp_path / "repo"
     publish_online_roles(ws, repo, online.open())
@@ -162,6 +167,18 @@ def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_pa
     r = cli("record", "verify", ws)
     assert r.code == 0, r.err
     assert "targets, doi published as journaled (3 files), each signed at threshold" in r.out
+    report = (ws / "record" / "report.html").read_text()
+    assert "<td>doi (delegated: doi/*)</td><td>1 of 1</td><td>alice</td>" in report
+
+    from ceremony.session import Session  # the TUI's draft review reads every role too
+    from ceremony.tui.screens.draft import draft_text
+    c = Session.open(ws, write=False)
+    try:
+        text = draft_text(c).plain
+    finally:
+        c.close()
+    assert "delegated role doi version 1: 1 of 1 (alice), expires " in text
+    assert "  target doi/policy.json: " in text
     doi = ws / "metadata" / "1.doi.json"
     doi.write_bytes(doi.read_bytes().replace(b'"version": 1', b'"version": 2'))
     r = cli("record", "verify", ws)
@@ -171,3 +188,82 @@ def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_pa
     r = cli("record", "verify", ws)
     assert (r.code, "FAIL metadata/1.doi.json is missing (published with root v1)" in r.out) == \
         (3, True), r.out
+
+
+def test_export_carries_the_roles_and_import_verifies_them(hsm: SoftHsm, tmp_path: Path) -> None:
+    ws, _policy = _signed_small(hsm, tmp_path)
+    assert cli("publish", ws).code == 0
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    r = cli("export", ws, "--usb", stick)
+    assert r.code == 0, r.err
+    r = cli("import", "--usb", stick, "--out", tmp_path / "in")
+    assert r.code == 0, r.err
+    assert "1.targets.json: targets v1 verified against root (0 target(s))" in r.out
+    assert "1.doi.json: doi v1 verified against targets (1 target(s))" in r.out
+    for name in ("1.root.json", "1.targets.json", "1.doi.json"):
+        assert (tmp_path / "in" / name).read_bytes() == (ws / "metadata" / name).read_bytes()
+
+    # a delegated role changed after signing: a bundle of it is refused, nothing written
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    for name in ("1.root.json", "1.targets.json", "1.doi.json"):
+        (forged / name).write_bytes((ws / "metadata" / name).read_bytes())
+    doi = forged / "1.doi.json"
+    doi.write_bytes(doi.read_bytes().replace(b'"length": ', b'"length": 1'))
+    out = tmp_path / "out"
+    out.mkdir()
+    r = cli("pack", *sorted(forged.iterdir()), "--kind", "signed-metadata", "--repository",
+            "test/repo", "--usb", out)
+    assert r.code == 3, r.err
+    assert "1.doi.json in the bundle does not verify against targets" in r.err
+    assert list(out.iterdir()) == []
+    (forged / "1.targets.json").unlink()  # a delegated role without its delegator
+    r = cli("pack", *sorted(forged.iterdir()), "--kind", "signed-metadata", "--repository",
+            "test/repo", "--usb", out)
+    assert (r.code, "the bundle carries doi without targets" in r.err) == (3, True), r.err
+
+
+def test_detached_signing_covers_every_role(hsm: SoftHsm, tmp_path: Path) -> None:
+    """export-draft carries targets and the delegations with root; sign-draft signs every role
+    the keyholder holds; import-signature verifies and journals each; publish goes through."""
+    hsm.make("tok-alice")
+    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
+    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
+                      targets=Role("targets", ["alice"], 1),
+                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
+                                        targets=["doi/policy.json"])]).write(tmp_path / "plan" / "plan.toml")
+    ws = tmp_path / "ws"
+    for step in (("init", ws, "--plan", plan),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
+                 ("export-draft", ws, "--out", tmp_path / "draft.json")):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    doc = json.loads((tmp_path / "draft.json").read_text())
+    assert sorted(doc["roles"]) == ["doi", "targets"]
+
+    forged = dict(doc, roles={**doc["roles"], "doi": {**doc["roles"]["doi"], "version": 1,
+                                                      "signed": {**doc["roles"]["doi"]["signed"],
+                                                                 "version": 9}}})
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    r = cli("sign-draft", tmp_path / "forged.json", "--keyholder", "alice", "--pin-file",
+            hsm.pin_file, "--expect-digest", doc["digest"], "--out", tmp_path / "x.sig.json")
+    assert r.code == 3, r.err
+    assert "the journaled draft of role 'doi' does not match its digest" in r.err
+    assert not (tmp_path / "x.sig.json").exists()
+
+    r = cli("sign-draft", tmp_path / "draft.json", "--keyholder", "alice", "--pin-file",
+            hsm.pin_file, "--expect-digest", doc["digest"], "--out", tmp_path / "alice.sig.json")
+    assert r.code == 0, r.err
+    sig = json.loads((tmp_path / "alice.sig.json").read_text())
+    assert sorted(s.get("role", "root") for s in sig["signatures"]) == ["doi", "root", "targets"]
+
+    r = cli("import-signature", ws, tmp_path / "alice.sig.json")
+    assert r.code == 0, r.err
+    st = json.loads(cli("status", ws, "--json").out)["thresholds"]
+    assert st["verified"] is True
+    assert [v["signed"] for v in st["roles"]] == [["alice"], ["alice"]]
+    r = cli("import-signature", ws, tmp_path / "alice.sig.json")
+    assert r.code == 8, r.err
+    assert cli("publish", ws).code == 0
+    assert (ws / "metadata" / "1.doi.json").is_file()

@@ -124,3 +124,22 @@ def test_hash_prefix_overlap() -> None:
     assert role_paths.overlap(None, ["ab"], None, ["abc"]) == ("ab", "abc")
     assert role_paths.overlap(None, ["ab"], None, ["ac"]) is None
     assert role_paths.overlap(["x/*"], None, None, ["00"]) == ("x/*", "00")
+
+
+def test_delegation_with_both_or_neither_of_keyholders_and_keys_is_refused(tmp_path: Path) -> None:
+    both = Role("doi", ["carol"], 1, paths=["doi/*"], extra='keys = ["online/snapshot.pub.pem"]')
+    refused(tmp_path, plan(tmp_path, [both]),
+            "delegations[0] (doi) needs exactly one of keyholders (keys on their tokens, signed in "
+            "this ceremony) or keys (public key files of keys held elsewhere)")
+    refused(tmp_path, plan(tmp_path, [Role("doi", [], 1, paths=["doi/*"])]),
+            "delegations[0] (doi) needs exactly one of keyholders")
+
+
+def test_delegation_to_keys_held_elsewhere(tmp_path: Path) -> None:
+    p = parse_plan(plan(tmp_path, [Role("partner", [], 1, paths=["p/*"],
+                                        extra='keys = ["online/snapshot.pub.pem"]')]).read_text())
+    role = p.offline_role("partner")
+    assert role is not None and (role.key_paths, role.signed_here) == (("online/snapshot.pub.pem",), False)
+    refused(tmp_path, plan(tmp_path, [Role("partner", [], 2, paths=["p/*"],
+                                           extra='keys = ["online/snapshot.pub.pem"]')]),
+            "delegations[0] (partner).threshold is 2 but the role has only 1 keys: it could never be met")

@@ -36,8 +36,9 @@ class Role:
     def lines(self, top: bool = False) -> list[str]:
         out = ["[roles.targets]"] if top else \
             ["[[delegations]]", f"name = {json.dumps(self.name)}"]
-        out += [f"keyholders = {json.dumps(list(self.keyholders))}", f"threshold = {self.threshold}",
-                f'expires = "{self.expires}"']
+        if self.keyholders:
+            out.append(f"keyholders = {json.dumps(list(self.keyholders))}")
+        out += [f"threshold = {self.threshold}", f'expires = "{self.expires}"']
         if self.targets:
             out.append(f"targets = {json.dumps(list(self.targets))}")
         if self.paths is not None:
