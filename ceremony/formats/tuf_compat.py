@@ -135,8 +135,8 @@ def check_plan(plan: Plan) -> None:
     tuf-on-ci's signers sign targets, so targets must be signed offline.
 
     Raises:
-        PlanError: targets is an online role, a keyholder's name is no GitHub user name, or
-            two names differ only in case.
+        PlanError: targets is an online role, a delegation to keys held elsewhere, a
+            keyholder's name is no GitHub user name, or two names differ only in case.
     """
     if plan.compat != TUF_ON_CI:
         return
@@ -145,6 +145,12 @@ def check_plan(plan: Plan) -> None:
                         "roles.targets keyholders and a threshold instead of online keys",
                         hint="tuf-on-ci signs only snapshot and timestamp online; its signers "
                              "sign targets")
+    for role in plan.offline:
+        if role.key_paths:
+            raise PlanError(f"compat = \"tuf-on-ci\": delegation {role.name!r} names keys held "
+                            "elsewhere (keys = ...), which tuf-on-ci cannot name: its signers are "
+                            "keyholders (an @owner on each key)",
+                            hint="give the delegation keyholders of the plan instead")
     owners: dict[str, str] = {}
     for holder in plan.keyholders:
         if not _HANDLE.fullmatch(holder.name):
