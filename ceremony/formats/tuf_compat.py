@@ -135,8 +135,8 @@ def check_plan(plan: Plan) -> None:
     tuf-on-ci's signers sign targets, so targets must be signed offline.
 
     Raises:
-        PlanError: targets is an online role, a keyholder's name is no GitHub user name, or
-            two names differ only in case.
+        PlanError: targets is an online role, a delegation to keys held elsewhere, a
+            keyholder's name is no GitHub user name, or two names differ only in case.
     """
     if plan.compat != TUF_ON_CI:
         return
@@ -145,6 +145,12 @@ def check_plan(plan: Plan) -> None:
                         "roles.targets keyholders and a threshold instead of online keys",
                         hint="tuf-on-ci signs only snapshot and timestamp online; its signers "
                              "sign targets")
+    for role in plan.offline:
+        if role.key_paths:
+            raise PlanError(f"compat = \"tuf-on-ci\": delegation {role.name!r} names keys held "
+                            "elsewhere (keys = ...), which tuf-on-ci cannot name: its signers are "
+                            "keyholders (an @owner on each key)",
+                            hint="give the delegation keyholders of the plan instead")
     owners: dict[str, str] = {}
     for holder in plan.keyholders:
         if not _HANDLE.fullmatch(holder.name):
@@ -256,19 +262,24 @@ def annotate_roles(mds: Mapping[str, Any], plan: Plan) -> None:
         fields[TOC_SIGNING] = days(role.expires / 2)
 
 
-def located(key: Any, holder: Any) -> Any:
+def located(key: Any, plan: Plan, keyholder: str) -> Any:
     """A root key made by tuf-on-ci (no ``x-ceremony-*`` token facts), with the token facts
     of its keyholder in the plan, so it can be found and opened to sign a rotation: the
     keyholder's token (label/serial, or their YubiKey), the key in PIV slot 9c's key id (2,
     where tuf-on-ci's HSM signer keeps it), the algorithm its scheme names. The key id stays
     the root's; the key on the token is compared with the public key before any signature.
-    ``key`` as it is when it names its token already (a key this tool made).
+    ``key`` as it is when it names its token already (a key this tool made), or when the
+    keyholder is not in this plan (a previous root's keyholder this ceremony replaces: their
+    key names its token, or they cannot sign here).
     """
     from ceremony.formats import tuf  # lazy: python-tuf, only when a key is opened to sign
     from hsm.algorithms import ALGORITHMS  # lazy: only when a key is opened to sign
     from hsm.uri import KeyRef  # lazy: only when a key is opened to sign
     fields = key.unrecognized_fields
     if tuf.X_KEY_URI in fields or TOC_KEYOWNER not in fields:
+        return key
+    holder = next((h for h in plan.keyholders if h.name == keyholder), None)
+    if holder is None:
         return key
     algorithm = next((n for n, a in ALGORITHMS.items() if a.sslib_scheme == key.scheme), holder.algorithm)
     facts: dict[str, Any] = {tuf.X_ALGORITHM: algorithm,

@@ -413,9 +413,7 @@ class TufFormat(tuf_format.XFieldKeys):
                 not verify.
         """
         from hsm.signer import TokenSigner  # lazy: securesystemslib.signer, token steps only
-        holder = next((h for h in self.view.plan.keyholders if h.name == keyholder), None)
-        # a tuf-on-ci key (a previous root's keyholder who left the plan signs with the key as is)
-        located = tuf_compat.located(key, holder) if holder is not None else key
+        located = tuf_compat.located(key, self.view.plan, keyholder)  # a key tuf-on-ci made
         signer = TokenSigner(open_root_key(located, module, pin, on_touch), key)
         sig = signer.sign(payload)
         key.verify_signature(sig, payload)  # the securesystemslib view agrees, too

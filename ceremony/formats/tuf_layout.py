@@ -84,10 +84,11 @@ def repository_files(metadata: Path) -> dict[str, bytes]:
     ``metadata/ROLE.json`` (targets, the delegated roles) when the ceremony signed them.
 
     Each ``root_history`` file must be byte for byte the ``N.root.json`` the workspace
-    published or continued (those the journal checks); ``root.json`` is the caller's to check.
+    published or continued (those the journal checks), and ``root.json`` the newest of them.
 
     Raises:
-        VerificationError: a history file is not one of those roots.
+        VerificationError: a history file is not one of those roots, or ``root.json`` is not
+            the newest.
     """
     files = {"metadata/root.json": (metadata / "root.json").read_bytes()}
     previous = metadata.parent / "previous"
@@ -100,6 +101,10 @@ def repository_files(metadata: Path) -> dict[str, bytes]:
                                     hint="it was changed after publish; delete root_history/ and "
                                          "publish again in a copy of the workspace, or restore it")
         files[f"metadata/{HISTORY}/{p.name}"] = data
+    versions = sorted(int(name.split("/")[-1].split(".")[0]) for name in files if HISTORY in name)
+    if versions and files[f"metadata/{HISTORY}/{versions[-1]}.root.json"] != files["metadata/root.json"]:
+        raise VerificationError(f"metadata/root.json is not the newest root of root_history/ "
+                                f"(v{versions[-1]}): it was changed after publish")
     for p in sorted(metadata.glob("*.json")):
         if p.name != "root.json" and not p.name.split(".")[0].isdigit() \
                 and not p.name.startswith("ceremony-"):

@@ -22,7 +22,8 @@ from tuf.api.metadata import Metadata, Root
 from ceremony import keyids
 from ceremony.keys import key_from_crypto
 from hsm.signer import TokenSigner
-from tests.support.helpers import cli, make_online_keys
+from tests.support.helpers import cli, make_online_keys, online_key_paths, published_v1, run_steps
+from tests.support.plans import plan_toml
 from tests.support.tufonci import URIS, compat_plan
 
 KMS = "gcpkms:projects/toc/locations/global/keyRings/online/cryptoKeys/online/cryptoKeyVersions/1"
@@ -94,3 +95,19 @@ def test_init_previous_continues_a_tuf_on_ci_root(hsm, tmp_path):
     assert sorted(p.name for p in history.iterdir()) == ["1.root.json", "2.root.json"]
     assert (history / "1.root.json").read_bytes() == v1 and (history / "2.root.json").read_bytes() == v2
     assert json.loads(v2)["signed"]["x-tuf-on-ci-expiry-period"] == 365
+
+
+def test_a_keyholder_the_new_plan_drops_still_signs_with_the_old_key(hsm, tmp_path):
+    """carol holds a key of root v1 (a ceremony's, naming its token) and is not in v2's plan:
+    her old key still signs toward v1's threshold (the tuf-on-ci key lookup leaves it alone)."""
+    repo = published_v1(hsm, tmp_path)
+    hsm.make("tok-dave")
+    holders = {"alice": "tok-alice", "bob": "tok-bob", "dave": "tok-dave"}
+    plan = tmp_path / "p2.toml"
+    plan.write_text(plan_toml("v2", holders, list(holders), 2, online_key_paths(tmp_path / "a")))
+    c = run_steps(hsm, tmp_path / "ws2", plan, repo, ["carol", "alice", "dave"])
+    v2 = Metadata.from_bytes((tmp_path / "ws2" / "metadata" / "2.root.json").read_bytes())
+    v1 = Metadata.from_bytes((repo / "1.root.json").read_bytes()).signed
+    assert isinstance(v1, Root) and isinstance(v2.signed, Root)
+    v1.verify_delegate("root", v2.signed_bytes, v2.signatures)
+    assert "carol" not in [k.name for k in c.plan.keyholders]

@@ -65,6 +65,12 @@ def test_ceremony_output_is_a_tuf_on_ci_repository(hsm, tmp_path):
         assert keyid == keyids.whole_object_keyid(key)
     r = cli("status", ws)
     assert r.code == 0 and "published" in r.out, r
+    (meta / "root.json").write_bytes(root_bytes + b"\n")
+    with pytest.raises(VerificationError) as e:
+        tuf_layout.repository_files(meta)
+    assert str(e.value) == ("metadata/root.json is not the newest root of root_history/ (v1): it was "
+                            "changed after publish")
+    (meta / "root.json").write_bytes(root_bytes)
     # a history file changed after publish is never handed on as the repository's
     (meta / "root_history" / "1.root.json").write_bytes(root_bytes.replace(b'"version": 1', b'"version": 1 '))
     with pytest.raises(VerificationError) as e:

@@ -18,6 +18,7 @@ from ceremony.errors import PlanError
 from ceremony.plan import parse_plan
 from tests.support.helpers import cli
 from tests.support.plans import ONLINE_ROLES, Keyholder, Online, Plan
+from tests.support.roles import Role
 from tests.support.tufonci import URIS, compat_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,3 +228,15 @@ def test_tuf_on_ci_keyholders_are_github_user_names(tmp_path, holders, message):
     # the same names are fine without compat (the URIs then go into x-ceremony-online-uri)
     assert parse_plan(compat_plan(tmp_path / "p2.toml", holders, 1, tmp_path / "online",
                                   compat=False).read_text()).compat is None
+
+
+def test_tuf_on_ci_delegations_are_to_keyholders(tmp_path):
+    partner = Role("partner", [], 1, paths=["p/*"], extra='keys = ["online/online.pub.pem"]')
+    plan = compat_plan(tmp_path / "plan.toml", {"alice": "tok-alice"}, 1, _online(tmp_path),
+                       delegations=[partner])
+    _refused(tmp_path, plan, "compat = \"tuf-on-ci\": delegation 'partner' names keys held elsewhere "
+                             "(keys = ...), which tuf-on-ci cannot name: its signers are keyholders "
+                             "(an @owner on each key)")
+    # without compat the same delegation is a plan like any other
+    assert parse_plan(compat_plan(tmp_path / "p2.toml", {"alice": "tok-alice"}, 1, tmp_path / "online",
+                                  compat=False, delegations=[partner]).read_text()).compat is None

@@ -1,0 +1,143 @@
+"""Issue 15's DOI-shaped repository under ``compat = "tuf-on-ci"`` (root 3/5, offline targets
+2/4, terminating delegations doi 2/7, testing 2/4, rekor 2/4 with policy and key files as
+targets; snapshot and timestamp online on one KMS key named by its URI), made on SoftHSM from
+the ``doi`` scenario's plan, then continued by the real ``tuf-on-ci-sign``: a signing event adds
+a policy to ``doi``, and two of its signers (alice, then bob) each sign it with their SoftHSM
+key from their own run of the tool; python-tuf's ngclient and tuf-js download the new policy
+through ``doi`` v2 and an untouched delegation's target beside it."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pkcs11 import Attribute
+from tuf.api.metadata import Metadata, Root, Signature, TargetFile, Targets
+
+from ceremony.engine import Ceremony
+from ceremony.formats import tuf_layout
+from ceremony.rehearse import DOI_HOLDERS, write_doi_plan
+from hsm.pkcs11 import resolve_module_path
+from hsm.uri import parse_uri
+from tests.conftest import PIN, SoftHsm
+from tests.support.clients import both_clients_accept
+from tests.support.helpers import make_online_keys
+from tests.support.tuf_repo import serve
+from tests.support.tufonci import KMS, git, publish_online, run_sign, seed_repository
+
+EVENT = "sign/doi-policy"
+NEW_POLICY = b'{"role": "doi", "allow": ["docker.io/library/*", "docker.io/docker/*"]}\n'
+
+
+def _compat_doi_plan(tmp: Path) -> Path:
+    """The doi scenario's plan made tuf-on-ci's: compat, one online key for snapshot and
+    timestamp, named by its KMS URI."""
+    plan = tmp / "plan-doi.toml"
+    write_doi_plan(plan, "ecdsa-p256", tmp / "online")
+    text = plan.read_text().replace("rehearsal = true\n", 'rehearsal = true\ncompat = "tuf-on-ci"\n')
+    text = re.sub(r'keys = \["online/(snapshot|timestamp)\.pub\.pem"\]',
+                  f'keys = ["online/online.pub.pem"]\nuris = ["{KMS}"]', text)
+    assert text.count(KMS) == 2
+    plan.write_text(text)
+    return plan
+
+
+def _ceremony(hsm: SoftHsm, tmp: Path) -> Path:
+    make_online_keys(hsm, tmp / "online", roles=("online",))
+    hsm.make(*[f"rehearsal-{k}" for k in DOI_HOLDERS])
+    ws = tmp / "ws"
+    c = Ceremony.init(ws, _compat_doi_plan(tmp))
+    for k in c.plan.signers:
+        c.keygen(k, hsm.module, hsm.pin)
+    c.draft()
+    for k in DOI_HOLDERS:
+        if c.status().verified:
+            break
+        c.sign(k, hsm.module, hsm.pin)
+    c.publish()
+    c.close()
+    return ws
+
+
+def _signing_event(clone: Path) -> None:
+    """doi v2 with a new policy, as tuf-on-ci leaves a changed role for its signers."""
+    git(clone, "checkout", "--quiet", "-b", EVENT)
+    path = clone / "metadata" / "doi.json"
+    md = Metadata.from_bytes(path.read_bytes())
+    assert isinstance(md.signed, Targets)
+    md.signed.version += 1
+    days = md.signed.unrecognized_fields["x-tuf-on-ci-expiry-period"]
+    md.signed.expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+    md.signed.targets["doi/policy-2.json"] = TargetFile.from_data("doi/policy-2.json", NEW_POLICY, ["sha256"])
+    targets = Metadata.from_bytes((clone / "metadata" / "targets.json").read_bytes()).signed
+    assert isinstance(targets, Targets) and targets.delegations and targets.delegations.roles
+    md.signatures.clear()
+    for keyid in targets.delegations.roles["doi"].keyids:
+        md.signatures[keyid] = Signature(keyid, "")
+    path.write_bytes(md.to_bytes())
+    git(clone, "commit", "--quiet", "-am", "doi v2: a new policy")
+    git(clone, "push", "--quiet", "origin", EVENT)
+    git(clone, "checkout", "--quiet", "main")
+
+
+def _as_piv_9c(hsm: SoftHsm, targets: Targets, owner: str) -> tuple[str, str]:
+    """``owner``'s doi key gets CKA_ID 2 (tuf-on-ci's HSM signer: PIV slot 9c); (key id, token)."""
+    assert targets.delegations and targets.delegations.keys is not None
+    (keyid,) = [k for k, key in targets.delegations.keys.items()
+                if key.unrecognized_fields["x-tuf-on-ci-keyowner"] == owner]
+    fields = targets.delegations.keys[keyid].unrecognized_fields
+    label = fields["x-ceremony-token-label"]
+    session = hsm.module.login(hsm.module.find_token(label=label), hsm.pin)
+    for obj in session.get_objects({Attribute.ID: parse_uri(fields["x-ceremony-key-uri"]).key_id}):
+        obj[Attribute.ID] = b"\x02"
+    return keyid, label
+
+
+def test_doi_repository_continued_by_two_tuf_on_ci_signers(hsm: SoftHsm, tmp_path: Path) -> None:
+    ws = _ceremony(hsm, tmp_path)
+    files = tuf_layout.repository_files(ws / "metadata")
+    assert sorted(files) == ["metadata/doi.json", "metadata/rekor.json", "metadata/root.json",
+                             "metadata/root_history/1.root.json", "metadata/targets.json",
+                             "metadata/testing.json"]
+    root_json = json.loads(files["metadata/root.json"])["signed"]
+    assert root_json["roles"]["snapshot"]["keyids"] == root_json["roles"]["timestamp"]["keyids"]
+    targets = Metadata.from_bytes(files["metadata/targets.json"]).signed
+    assert isinstance(targets, Targets)
+
+    clone, bare = seed_repository(tmp_path / "git", files)
+    _signing_event(clone)
+    home = tmp_path / "home"
+    home.mkdir()
+    for signer in ("alice", "bob"):
+        keyid, label = _as_piv_9c(hsm, targets, f"@{signer}")
+        run = run_sign(clone, EVENT, resolve_module_path(env={}), hsm.dir.conf, signer,
+                       f"{PIN}\n\n", home, signing_keys={keyid: f"hsm:2?label={label}"})
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "Your signature is requested for role(s) {'doi'}" in run.stdout, run.stdout
+        assert " * New artifact 'doi/policy-2.json'" in run.stdout
+
+    signed = tmp_path / "signed"
+    git(tmp_path, "clone", "--quiet", "--branch", EVENT, str(bare), str(signed))
+    doi = Metadata.from_bytes((signed / "metadata" / "doi.json").read_bytes())
+    assert doi.signed.version == 2
+    targets.verify_delegate("doi", doi.signed_bytes, doi.signatures)  # 2 of 7: alice and bob
+    assert sum(1 for s in doi.signatures.values() if s.signature) == 2
+
+    v1 = files["metadata/root.json"]
+    root = Metadata.from_bytes(v1).signed
+    assert isinstance(root, Root)
+    site = tmp_path / "site"
+    (site / "metadata").mkdir(parents=True)
+    (site / "metadata" / "1.root.json").write_bytes(v1)
+    online = hsm.module.open_key(hsm.module.find_token(label="online"), hsm.pin, "ecdsa-p256", b"online")
+    publish_online(site, root, online,
+                   {r: (signed / "metadata" / f"{r}.json").read_bytes()
+                    for r in ("targets", "doi", "testing", "rekor")},
+                   {"doi/policy-2.json": NEW_POLICY,
+                    "rekor/rekor.pub": (tmp_path / "rekor" / "rekor.pub").read_bytes()})
+    with serve(site) as url:
+        both_clients_accept(url, tmp_path / "clients", v1, 1, NEW_POLICY, "doi/policy-2.json")
+        both_clients_accept(url, tmp_path / "clients-rekor", v1, 1,
+                            (tmp_path / "rekor" / "rekor.pub").read_bytes(), "rekor/rekor.pub")
