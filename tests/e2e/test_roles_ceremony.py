@@ -219,7 +219,23 @@ def test_export_carries_the_roles_and_import_verifies_them(hsm: SoftHsm, tmp_pat
     for name in ("1.root.json", "1.targets.json", "1.doi.json"):
         assert (tmp_path / "in" / name).read_bytes() == (ws / "metadata" / name).read_bytes()
 
-    # a delegated role changed after signing: a bundle of it is refused, nothing written
+    _forged_bundles(ws, tmp_path)
+
+
+def test_qr_export_carries_the_roles(hsm: SoftHsm, tmp_path: Path) -> None:
+    ws, _policy = _signed_small(hsm, tmp_path)
+    assert cli("publish", ws).code == 0
+    r = cli("export", ws, "--qr", tmp_path / "qr")
+    assert r.code == 0, r.err
+    r = cli("import", "--qr", tmp_path / "qr", "--out", tmp_path / "in")
+    assert r.code == 0, r.err
+    assert "1.doi.json: doi v1 verified against targets (1 target(s))" in r.out
+    assert (tmp_path / "in" / "1.doi.json").read_bytes() == (ws / "metadata" / "1.doi.json").read_bytes()
+
+
+def _forged_bundles(ws: Path, tmp_path: Path) -> None:
+    """A delegated role changed after signing, or without its delegator: refused by pack."""
+    # changed after signing: refused, nothing written
     forged = tmp_path / "forged"
     forged.mkdir()
     for name in ("1.root.json", "1.targets.json", "1.doi.json"):
