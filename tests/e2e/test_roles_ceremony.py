@@ -66,6 +66,14 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     assert "delegated role partner (keys held elsewhere, not signed here): 1 of 1 (key " in r.out
     assert f"  target doi/policy.json: {len(POLICY)} bytes, sha256 " in r.out
 
+    from ceremony.session import Session
+    from ceremony.tui.flow import signing_candidates
+    c = Session.open(ws, write=False)
+    try:  # the TUI's sign screen offers dave, who holds no root key, for targets and doi
+        assert signing_candidates(c) == ["alice", "bob", "carol", "dave"]
+    finally:
+        c.close()
+
     r = cli("publish", ws)  # nobody signed: refused, every role's verdict named
     assert r.code == 6, r.err
     assert "targets v1: 0/2 - nobody has signed; waiting for 2 of alice, bob, dave" in r.err
@@ -87,6 +95,11 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
     r = cli("sign", ws, "--keyholder", "carol", "--pin-file", hsm.pin_file)
     assert r.code == 0, r.err
     assert "carol signed root, doi (draft of root v1)" in r.out
+    c = Session.open(ws, write=False)
+    try:  # alice still holds unsigned keys of root and targets; the others signed all theirs
+        assert signing_candidates(c) == ["alice"]
+    finally:
+        c.close()
 
     st = cli("status", ws, "--json")
     assert st.code == 0, st.err
