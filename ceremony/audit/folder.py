@@ -131,7 +131,8 @@ def read_attestations(directory: Path) -> list[FolderAttestation]:
                 if not need.exists():
                     raise VerificationError(f"attestation {sub.name}: {need.name} is missing from {sub}",
                                             hint=f"each YubiKey's folder holds {SLOT_FILE} and {DEVICE_FILE}")
-            out.append(FolderAttestation(sub.name, _read_pem(slot), _read_pem(device)))
+            out.append(FolderAttestation(sub.name, _read_pem(slot), _read_pem(device),
+                                         slot.name, device.name))
             if len(out) > MAX_ATTESTATIONS:
                 raise VerificationError(f"{directory} holds more than {MAX_ATTESTATIONS} attestations")
     if not out:

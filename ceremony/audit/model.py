@@ -97,6 +97,8 @@ class FolderAttestation:
     name: str
     slot_pem: bytes
     device_pem: bytes
+    slot_file: str = "Slot9CAttestation.pem"
+    device_file: str = "SlotF9Intermediate.pem"
 
 
 @dataclass
@@ -458,13 +460,17 @@ def _bind_folder(reports: dict[bytes, KeyReport], keys_by_identity: dict[bytes, 
             a key no metadata key is, or a serial other than the key's recorded one.
     """
     for att in attestations:
-        try:
-            slot_certs, device_certs = certificates(att.slot_pem), certificates(att.device_pem)
-        except PemError as e:
-            raise VerificationError(f"attestation {att.name}: {e}") from None
-        if len(slot_certs) != 1 or len(device_certs) != 1:
-            raise VerificationError(f"attestation {att.name}: expected one certificate in each of "
-                                    "Slot9CAttestation.pem and SlotF9Intermediate.pem")
+        parsed = []
+        for file, data in ((att.slot_file, att.slot_pem), (att.device_file, att.device_pem)):
+            try:
+                certs = certificates(data)
+            except PemError as e:
+                raise VerificationError(f"attestation {att.name}: {file} {e}") from None
+            if len(certs) != 1:
+                raise VerificationError(f"attestation {att.name}: {file} holds {len(certs)} "
+                                        "certificates, not one")
+            parsed.append(certs[0])
+        slot_certs, device_certs = parsed[:1], parsed[1:]
         folder_serial = int(att.name) if att.name.isdigit() else None
         verdict = verify_attestation(slot_certs[0], device_certs[0], trust,
                                      expected_serial=folder_serial, allowed_pin_policies=ANY_PIN,
