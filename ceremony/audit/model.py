@@ -216,9 +216,9 @@ def walk_root_chain(source: Source) -> tuple[Metadata[Root], list[int], str, byt
             that is neither the newest version nor a newer one that verifies.
     """
     roots = dict(source.roots)
+    served = 0  # the version root.json holds
     if source.root_json is not None:
-        md = tuf_format.from_bytes(source.root_json, "root.json")
-        v = md.signed.version
+        served = v = tuf_format.from_bytes(source.root_json, "root.json").signed.version
         if v in roots and roots[v][1] != source.root_json:
             raise VerificationError(f"root.json and {roots[v][0]} are both root v{v} but differ: "
                                     "one of them was changed after publishing")
@@ -226,6 +226,10 @@ def walk_root_chain(source: Source) -> tuple[Metadata[Root], list[int], str, byt
     if not roots:
         raise VerificationError("the metadata folder holds no root metadata (root.json or "
                                 "N.root.json, in the folder or its root_history/)")
+    if source.root_json is not None and served < max(roots):
+        raise VerificationError(f"root.json holds root v{served}, not the newest v{max(roots)}: "
+                                f"a client fetching root.json lands on v{served}; it must be a "
+                                "copy of the newest root")
     first = min(roots)
     name, data = roots[first]
     current = tuf_format.from_bytes(data, name)
