@@ -125,16 +125,16 @@ def make_repo(folder: Path, *, root: list[Holder], targets: list[Holder], online
               delegated: dict[str, list[Holder]] | None = None, bins: Holder | None = None,
               bin_bits: int = 3, root_versions: int = 2, expires: timedelta = timedelta(days=365),
               root_extra: list[Holder] | None = None, targets_threshold: int = 1,
-              skip: tuple[str, ...] = ()) -> Repo:
+              skip: tuple[str, ...] = (), now: datetime = NOW) -> Repo:
     """Write a repository: ``root_versions`` roots (each signed by all ``root`` holders),
     ``targets`` (offline, ``targets_threshold``), one terminating delegation per ``delegated``
     entry (paths ``NAME/*``), and under role ``bins`` (when ``bins`` is given) succinct hash
     bins (``2**bin_bits`` of them) all signed by it; snapshot and timestamp by ``online``.
     ``root_extra`` keys are also listed in the root role (aliases, shared keys); ``skip``
-    names roles whose file is not written."""
+    names roles whose file is not written; expiries count from ``now``."""
     folder.mkdir(parents=True, exist_ok=True)
     delegated = delegated or {}
-    exp = NOW + expires
+    exp = now + expires
     r = Root(expires=exp, consistent_snapshot=False)
     for h in root + (root_extra or []):
         r.add_key(h.key, "root")
@@ -184,9 +184,9 @@ def make_repo(folder: Path, *, root: list[Holder], targets: list[Holder], online
                 break
             _write(_sign(Metadata(Targets(expires=exp)), bins), folder / f"{name}.json")
             meta[f"{name}.json"] = MetaFile(1)
-    snap = Snapshot(expires=NOW + timedelta(days=7), meta=meta)
+    snap = Snapshot(expires=now + timedelta(days=7), meta=meta)
     _write(_sign(Metadata(snap), online), folder / "snapshot.json")
-    ts = Timestamp(expires=NOW + timedelta(days=1), snapshot_meta=MetaFile(1))
+    ts = Timestamp(expires=now + timedelta(days=1), snapshot_meta=MetaFile(1))
     _write(_sign(Metadata(ts), online), folder / "timestamp.json")
     return Repo(folder, root, targets, online, delegated, bins)
 
