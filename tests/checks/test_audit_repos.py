@@ -261,3 +261,36 @@ def test_a_bad_at_is_a_usage_error(tmp_path: Path, roots: Path) -> None:
     repo = standard_repo(tmp_path / "metadata")
     r = cli("audit", repo.folder, "--at", "next tuesday")
     assert r.code == 64 and "--at 'next tuesday' is not an ISO 8601 time" in r.err
+
+
+def test_the_audit_is_judged_from_bytes_alone(tmp_path: Path) -> None:
+    """The pure part: a Source of bytes in memory, no folder read by the model."""
+    from datetime import datetime
+
+    from ceremony.attestation import load_roots
+    from ceremony.audit.model import FolderAttestation, Source, audit as run_audit
+
+    repo = standard_repo(tmp_path / "metadata")
+    att = attest_all(repo, tmp_path / "attestations")
+    files = {p.name: p.read_bytes() for p in repo.folder.iterdir()}
+    roots = {v: (f"{v}.root.json", files[f"{v}.root.json"]) for v in (1, 2)}
+    asked: list[str] = []
+
+    def fetch(role: str) -> tuple[str, bytes] | None:
+        asked.append(role)
+        return (f"{role}.json", files[f"{role}.json"]) if f"{role}.json" in files else None
+
+    folder = [FolderAttestation(d.name, (d / "Slot9CAttestation.pem").read_bytes(),
+                                (d / "SlotF9Intermediate.pem").read_bytes()) for d in sorted(att.iterdir())]
+    trust = load_roots(roots_pem(tmp_path / "roots.pem")).store
+    result = run_audit(Source(roots, files["root.json"], fetch), trust,
+                       at=datetime.fromisoformat("2026-12-01T12:00:00+00:00"), attestations=folder)
+    assert result.passed and result.root_versions == [1, 2]
+    assert asked == ["targets", "snapshot", "timestamp", "doi", "rekor", "bins", *[f"bin-{i}" for i in range(8)]]
+
+
+def test_unreadable_attestation_roots_are_refused(tmp_path: Path) -> None:
+    repo = standard_repo(tmp_path / "metadata")
+    (tmp_path / "roots.pem").write_text("garbage\n")
+    r = cli("audit", repo.folder, "--attestation-roots", tmp_path / "roots.pem")
+    assert r.code == 3 and r.out == "" and r.err.startswith(f"error: the attestation roots {tmp_path / 'roots.pem'}")
