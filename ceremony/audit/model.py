@@ -46,7 +46,7 @@ from tuf.api.metadata import Metadata, Root, Targets
 
 from ceremony import keyids
 from ceremony.chain import check_self_signed
-from ceremony.errors import VerificationError
+from ceremony.errors import UsageError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from hsm.pem import PemError, certificates
 from hsm.yubikey.attestation import TrustStore, verify_attestation
@@ -607,6 +607,7 @@ def audit(source: Source, trust: TrustStore, *, at: dt.datetime,
     Raises:
         VerificationError: the metadata, the chain or an archived attestation does not verify
             (what the CLI reports as "could not verify", exit 3).
+        UsageError: ``online_roles`` names a role the repository does not have.
     """
     online = set(ONLINE_ROLES) | set(online_roles)
     root_md, versions, trusted_name, trusted_bytes, root_signed = walk_root_chain(source)
@@ -624,6 +625,10 @@ def audit(source: Source, trust: TrustStore, *, at: dt.datetime,
             top = md
     if top is not None:
         walk_tree(walk, top, source, online)
+    unknown = sorted(set(online_roles) - {r.name for r in walk.roles})
+    if unknown:
+        raise UsageError(f"--online-role {unknown[0]}: the repository has no role {unknown[0]}",
+                         hint="roles: " + listing([r.name for r in walk.roles], 12))
     keys = _key_reports(walk, online, trust, attestations, at)
     findings = _findings(walk.roles, keys, online, at, dt.timedelta(days=warn_days))
     return Audit(at, trust_name or trust.name, versions, trusted_name,

@@ -294,3 +294,25 @@ def test_unreadable_attestation_roots_are_refused(tmp_path: Path) -> None:
     (tmp_path / "roots.pem").write_text("garbage\n")
     r = cli("audit", repo.folder, "--attestation-roots", tmp_path / "roots.pem")
     assert r.code == 3 and r.out == "" and r.err.startswith(f"error: the attestation roots {tmp_path / 'roots.pem'}")
+
+
+def test_an_online_role_the_repository_lacks_is_a_usage_error(tmp_path: Path, roots: Path) -> None:
+    repo = standard_repo(tmp_path / "metadata")
+    r = cli("audit", repo.folder, "--attestation-roots", roots, "--online-role", "target")
+    assert r.code == 64 and r.out == ""
+    assert r.err.splitlines() == ["error: --online-role target: the repository has no role target",
+                                  "hint: roles: root, targets, snapshot, timestamp, doi, rekor, bins, "
+                                  "bin-0, bin-1, bin-2, bin-3, bin-4 and 3 more"]
+
+
+def test_the_older_sigstore_archive_layout_is_read_too(tmp_path: Path, roots: Path) -> None:
+    """sigstore's 2021-2022 ceremonies: ``<serial>/<serial>_key_cert.pem`` and ``_device_cert.pem``."""
+    repo = standard_repo(tmp_path / "metadata")
+    att = attest_all(repo, tmp_path / "attestations")
+    for d in att.iterdir():
+        (d / "Slot9CAttestation.pem").rename(d / f"{d.name}_key_cert.pem")
+        (d / "SlotF9Intermediate.pem").rename(d / f"{d.name}_device_cert.pem")
+    code, out, err, doc = audit(repo.folder, roots, "--attestations", att)
+    assert code == 0, out + err
+    assert {k["attestation_source"] for k in doc["keys"] if k["owner"]} == {
+        f"folder {h.serial}" for h in repo.offline()}
