@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,6 +154,10 @@ def _damage(name: str, data: bytes) -> Callable[[Path], None]:
     (_damage("doi.json", b"{\"signed\": {}, \"signatures\": []}"), "doi.json is not valid TUF metadata"),
     (lambda meta: (meta / "02.root.json").write_bytes(b"{}"),
      "02.root.json in {meta} is named like a root version but no client fetches it"),
+    (lambda meta: ((meta / "doi.json").unlink(), os.mkfifo(meta / "doi.json")),
+     "{meta}/doi.json is a FIFO (named pipe), not a regular file; it was not read"),
+    (lambda meta: ((meta / "targets.json").unlink(), (meta / "targets.json").mkdir()),
+     "{meta}/targets.json is a folder, not a regular file; it was not read"),
     (lambda meta: (meta / "root.json").write_bytes((meta / "1.root.json").read_bytes()),
      "root.json holds root v1, not the newest v2: a client fetching root.json lands on v1"),
     (lambda meta: (meta / "root.json").write_bytes((meta / "2.root.json").read_bytes() + b" "),
