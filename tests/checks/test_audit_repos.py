@@ -316,3 +316,28 @@ def test_the_older_sigstore_archive_layout_is_read_too(tmp_path: Path, roots: Pa
     assert code == 0, out + err
     assert {k["attestation_source"] for k in doc["keys"] if k["owner"]} == {
         f"folder {h.serial}" for h in repo.offline()}
+
+
+def _field(folder: Path) -> dict:
+    """An ``x-ceremony-attestation`` field from an archived attestation's two files."""
+    return {"type": "yubikey-piv", "slot": "9c",
+            "certificates": [(folder / "Slot9CAttestation.pem").read_text(),
+                             (folder / "SlotF9Intermediate.pem").read_text()]}
+
+
+def test_a_keys_own_attestation_field_is_verified_and_a_wrong_one_is_a_finding(
+        tmp_path: Path, roots: Path) -> None:
+    alice, bob = holder("alice", 41), holder("bob", 42)
+    online = holder("online", None, **{"x-tuf-on-ci-online-uri": "hv:k"})
+    alice.fields.update({"x-ceremony-attestation": _field(write_attestation(tmp_path / "a", alice)),
+                         "x-ceremony-token-serial": "41"})
+    bob.fields["x-ceremony-attestation"] = _field(write_attestation(tmp_path / "b", alice))  # alice's!
+    repo = make_repo(tmp_path / "metadata", root=[alice, bob], targets=[alice], online=online)
+    code, _, _, doc = audit(repo.folder, roots)
+    assert code == 11
+    keys = {k["owner"]: k for k in doc["keys"]}
+    assert (keys["@alice"]["attestation"], keys["@alice"]["attestation_source"], keys["@alice"]["serial"]) == (
+        "verified", "x-ceremony-attestation", 41)
+    assert keys["@bob"]["attestation"] == "failed"
+    assert findings(doc) == [("attestation-failed", "@bob (root): its attestation does not verify: the "
+                              "attestation is for another key than this one")]
