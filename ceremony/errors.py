@@ -30,6 +30,7 @@ EXIT_WORKSPACE = 7
 EXIT_STATE = 8
 EXIT_REMOTE = 9
 EXIT_EXPIRED = 10
+EXIT_FINDINGS = 11  # `ceremony audit`: verified, but with findings (ceremony.audit)
 EXIT_USAGE = 64
 EXIT_NOINPUT = 66  # sysexits.h EX_NOINPUT
 EXIT_INTERNAL = 70

@@ -32,6 +32,7 @@ from hsm.errors import HsmError
 
 if TYPE_CHECKING:  # the command groups, each loaded by _group() when its command runs
     from ceremony.cli import (  # noqa: F401 - the package's real dependencies, named
+        audit,
         backup,
         detached,
         emergency,
@@ -60,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
 #: The command groups (modules of this package), in the order ``ceremony --help`` lists them;
 #: those whose ``add_commands`` also takes the subparsers action (for nested commands).
 GROUPS = ("keys", "detached", "emergency", "transfer", "views", "rehearse", "record", "notary",
-          "yubikey", "witness", "backup")
+          "yubikey", "witness", "backup", "audit")
 _NESTING = frozenset({"record", "notary", "yubikey", "witness", "backup"})
 
 #: Each command, and the group that registers it (tests/faces/cli/test_cli_parser.py keeps this
@@ -76,6 +77,7 @@ COMMANDS: dict[str, str] = {
     "preflight": "record", "seal": "record", "tui": "record", "record": "record",
     "notary": "notary", "yubikey": "yubikey", "witness": "witness",
     "backup": "backup", "restore": "backup",
+    "audit": "audit",
 }
 
 
