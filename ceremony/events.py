@@ -1,4 +1,5 @@
-"""Every journal event the ceremony writes, typed: one frozen record type per event type.
+"""Every journal event the ceremony writes, typed: one frozen dataclass per event type
+(``@frozen``: :mod:`ceremony.frozen`, for start-up).
 
 The journal (:mod:`ceremony.journal`) stores each event as ``{"type": ..., "data": {...}}``;
 this module is the one place that knows which types exist, which fields each carries and
@@ -20,28 +21,21 @@ here would make the events depend on every format, and a third format would have
 file); they round-trip untouched through :func:`parse` and :meth:`Event.to_data`, and the format
 that wrote them reads them back with its own checks.
 
-This module imports nothing from ``ceremony`` but :mod:`ceremony.errors`: it sits under the
-journal and the state, so neither has to import the other to know an event type.
+This module imports nothing from ``ceremony`` but :mod:`ceremony.errors` and
+:mod:`ceremony.frozen`: it sits under the journal and the state, so neither has to import
+the other to know an event type.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import FrozenInstanceError
-from typing import (
-    Any,
-    ClassVar,
-    Protocol,
-    TypeVar,
-    Union,
-    dataclass_transform,
-    get_args,
-    get_origin,
-    get_type_hints,
-)
+from dataclasses import field
+from typing import Any, ClassVar, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from ceremony.errors import WorkspaceError
+from ceremony.frozen import frozen
 
 #: Who acts when no keyholder or witness does (the transcript's default actor).
 ADMIN = "administrator"
@@ -50,130 +44,17 @@ ADMIN = "administrator"
 #: the caller so that this module needs no word list.
 Words = Callable[[str], str]
 
-_MISSING: Any = object()  # no default: the member must be given
-
-
-class _Field:
-    """How one member of an event is declared: its default (or the factory of one), whether
-    it is keyword-only, and whether :meth:`Event.to_data` leaves it out when ``None``."""
-
-    __slots__ = ("default", "factory", "kw_only", "omit", "name")
-
-    def __init__(self, default: Any, factory: Callable[[], Any] | None, kw_only: bool,
-                 omit: bool) -> None:
-        self.default, self.factory, self.kw_only, self.omit = default, factory, kw_only, omit
-        self.name = ""
-
-
-def field(*, default: Any = _MISSING, default_factory: Callable[[], Any] | None = None,
-          kw_only: bool = False, omit_if_none: bool = False) -> Any:
-    """A member with a default (``default`` or ``default_factory``), as ``dataclasses.field``.
-
-    Returns:
-        the declaration :func:`event_type` reads.
-    """
-    return _Field(default, default_factory, kw_only, omit_if_none)
+_OMIT = "omit_if_none"
 
 
 def _optional() -> Any:
     """A field that today's writers leave out of ``data`` when it has no value (``None``).
 
     Returns:
-        the declaration; :meth:`Event.to_data` omits it when ``None``, :func:`parse`
+        the dataclass field; :meth:`Event.to_data` omits it when ``None``, :func:`parse`
         accepts its absence.
     """
-    return field(default=None, omit_if_none=True)
-
-
-T = TypeVar("T")
-
-
-@dataclass_transform(frozen_default=True, field_specifiers=(field, _Field))
-def event_type(cls: type[T]) -> type[T]:
-    """Make ``cls`` a frozen record of its annotated members, like ``@dataclass(frozen=True)``.
-
-    Why not the dataclass itself: on Python 3.11 each frozen dataclass compiles six methods
-    from source when its module is imported (about 2 ms each class), and every command loads
-    this module: 18 event types cost ~25 ms of start-up. Here one ``__init__``, ``__eq__``,
-    ``__repr__`` and freeze are shared by every event type; a class only gets the table of
-    its members, in declaration order (those of its decorated bases first), read from its
-    own annotations. mypy checks the constructors as it checks dataclasses
-    (``dataclass_transform``).
-    """
-    inherited: list[_Field] = list(getattr(cls, "_fields", ()))
-    own: list[_Field] = []
-    for name, note in cls.__dict__.get("__annotations__", {}).items():
-        if str(note).startswith("ClassVar"):
-            continue
-        decl = cls.__dict__.get(name, _MISSING)
-        f = decl if isinstance(decl, _Field) else _Field(decl, None, False, False)
-        f.name = name
-        if isinstance(decl, _Field):  # the class attribute is the declaration, not a value
-            delattr(cls, name)
-        inherited = [g for g in inherited if g.name != name]
-        own.append(f)
-    fields = inherited + own
-    # positional members first (keyword-only ones, such as ``format_fields``, go last)
-    ordered = tuple(f for f in fields if not f.kw_only) + tuple(f for f in fields if f.kw_only)
-    setattr(cls, "_fields", ordered)  # noqa: B010 - cls is any class to mypy here
-    for name, shared in _SHARED.items():
-        setattr(cls, name, shared)
-    return cls
-
-
-def _init(self: Any, *args: Any, **kwargs: Any) -> None:
-    """The shared constructor: positional members in order, then keywords, then defaults."""
-    fields: tuple[_Field, ...] = type(self)._fields
-    positional = [f for f in fields if not f.kw_only]
-    if len(args) > len(positional):
-        raise TypeError(f"{type(self).__name__}() takes {len(positional)} positional "
-                        f"arguments but {len(args)} were given")
-    values = {f.name: a for f, a in zip(positional, args, strict=False)}
-    known = {f.name for f in fields}
-    for name, value in kwargs.items():
-        if name not in known:
-            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
-        if name in values:
-            raise TypeError(f"{type(self).__name__}() got multiple values for argument {name!r}")
-        values[name] = value
-    for f in fields:
-        if f.name in values:
-            value = values[f.name]
-        elif f.factory is not None:
-            value = f.factory()
-        elif f.default is not _MISSING:
-            value = f.default
-        else:
-            raise TypeError(f"{type(self).__name__}() missing required argument: {f.name!r}")
-        object.__setattr__(self, f.name, value)
-
-
-def _frozen(self: Any, name: str, *_: Any) -> None:
-    raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-
-def _values(self: Any) -> tuple[Any, ...]:
-    return tuple(getattr(self, f.name) for f in type(self)._fields)
-
-
-def _eq(self: Any, other: object) -> bool:
-    if other.__class__ is not self.__class__:
-        return NotImplemented
-    return _values(self) == _values(other)
-
-
-def _hash(self: Any) -> int:
-    return hash(_values(self))
-
-
-def _repr(self: Any) -> str:
-    inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in type(self)._fields)
-    return f"{type(self).__qualname__}({inner})"
-
-
-_SHARED: dict[str, Callable[..., Any]] = {
-    "__init__": _init, "__setattr__": _frozen, "__delattr__": _frozen, "__eq__": _eq,
-    "__hash__": _hash, "__repr__": _repr}
+    return field(default=None, metadata={_OMIT: True})
 
 
 class JournalLine(Protocol):
@@ -189,7 +70,7 @@ class JournalLine(Protocol):
     def data(self) -> dict[str, Any]: ...  # noqa: D102
 
 
-@event_type
+@frozen
 class Event:
     """Base of every journal event: its type string, its data, and how the record tells it.
 
@@ -199,17 +80,16 @@ class Event:
     """
 
     TYPE: ClassVar[str] = ""
-    _fields: ClassVar[tuple[_Field, ...]]  # the members, set by :func:`event_type`
     format_fields: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
 
     def to_data(self) -> dict[str, Any]:
         """The ``data`` dict the journal stores for this event (the previous release's shape)."""
         out: dict[str, Any] = {}
-        for f in self._fields:
+        for f in dataclasses.fields(self):
             if f.name == "format_fields":
                 continue
             value = getattr(self, f.name)
-            if value is None and f.omit:
+            if value is None and f.metadata.get(_OMIT):
                 continue
             out[f.name] = value
         out.update(self.format_fields)
@@ -252,7 +132,7 @@ class _KeyholderStep(Event):
         return self.token_serial
 
 
-@event_type
+@frozen
 class Initialized(Event):
     """``ceremony init``: the plan's digest, the online keys, the previous root, the tool."""
 
@@ -287,7 +167,7 @@ class Initialized(Event):
                 f"{self.repository}){rehearsal}, tool {self.tool_version}")
 
 
-@event_type
+@frozen
 class Preflight(Event):
     """A preflight report (``ceremony.preflight``): findings and facts, no secrets."""
 
@@ -322,7 +202,7 @@ class Preflight(Event):
                 f"({conf}){extra}")
 
 
-@event_type
+@frozen
 class KeygenIntent(_KeyholderStep):
     """A keygen about to touch a token: the random CKA_ID it will use (resumable after a crash).
 
@@ -369,7 +249,7 @@ class KeygenIntent(_KeyholderStep):
                 f"on token {self.token_label!r}")
 
 
-@event_type
+@frozen
 class KeyGenerated(_KeyholderStep):
     """A root key made (or adopted) on a token: its public key and where it lives."""
 
@@ -401,7 +281,7 @@ class KeyGenerated(_KeyholderStep):
                 f"{self.token_label!r}; words: {words(self.keyid)}")
 
 
-@event_type
+@frozen
 class KeygenRecovered(_KeyholderStep):
     """A resumed keygen removed what its interrupted attempt left on the token."""
 
@@ -425,7 +305,7 @@ class KeygenRecovered(_KeyholderStep):
                 f"removed what it left: {gone}")
 
 
-@event_type
+@frozen
 class DraftCreated(Event):
     """The root drafted: its version, the digest of its signed bytes, the signed part."""
 
@@ -444,7 +324,7 @@ class DraftCreated(Event):
         return f"drafted root v{self.version} (digest words: {words(self.digest)})"
 
 
-@event_type
+@frozen
 class SignatureAdded(_KeyholderStep):
     """A verified signature over the current draft, made here or imported (detached)."""
 
@@ -467,7 +347,7 @@ class SignatureAdded(_KeyholderStep):
         return f"{where}root draft {str(self.draft)[:12]} with key {self.keyid[:12]}"
 
 
-@event_type
+@frozen
 class Published(Event):
     """A root published: its version, the digest of its bytes and the files written."""
 
@@ -507,7 +387,7 @@ class _Flat(Event):
         return _flat(self.to_data())[1]
 
 
-@event_type
+@frozen
 class Exported(_Flat):
     """A bundle that left the room: what, how, where, its digest and its files' digests."""
 
@@ -519,7 +399,7 @@ class Exported(_Flat):
     files: dict[str, str]
 
 
-@event_type
+@frozen
 class Imported(_Flat):
     """A bundle brought into the room and applied: its kind and digests."""
 
@@ -529,7 +409,7 @@ class Imported(_Flat):
     files: dict[str, str]
 
 
-@event_type
+@frozen
 class Confirmed(Event):
     """An operator confirmation (draft approved, publish confirmed, ...); not folded by State."""
 
@@ -552,7 +432,7 @@ class Confirmed(Event):
         return f"confirmed {self.what}: {self.text}"
 
 
-@event_type
+@frozen
 class SealSignature(_KeyholderStep):
     """A keyholder's signature over the journal head, with the token that signed the root."""
 
@@ -574,7 +454,7 @@ class SealSignature(_KeyholderStep):
         return f"sealed the journal at line {self.seq} (head {self.head[:12]})"
 
 
-@event_type
+@frozen
 class Sealed(Event):
     """The record sealed: the head, and every seal signature over it. Nothing follows."""
 
@@ -594,7 +474,7 @@ class Sealed(Event):
         return f"record sealed at line {self.seq} by {who}; head words: {words(self.head)}"
 
 
-@event_type
+@frozen
 class WitnessEnrolled(Event):
     """A FIDO2 witness enrolled a credential (``ceremony.witness``)."""
 
@@ -614,7 +494,7 @@ class WitnessEnrolled(Event):
                 f"{self.credential.get('aaguid')})")
 
 
-@event_type
+@frozen
 class WitnessSigned(Event):
     """A witness signed off a journal head with their enrolled security key."""
 
@@ -639,7 +519,7 @@ class WitnessSigned(Event):
                 f"counter {self.counter})")
 
 
-@event_type
+@frozen
 class PinAttempt(_KeyholderStep):
     """A PIN asked for by a token step, and what became of it (``ceremony.pin_audit``); never
     the PIN."""
@@ -660,7 +540,7 @@ class PinAttempt(_KeyholderStep):
                 f"{self.outcome} during {self.step}{tries}")
 
 
-@event_type
+@frozen
 class JournalRecovered(_Flat):
     """An incomplete last journal line set aside (``Journal.recover``); not folded."""
 
@@ -792,12 +672,12 @@ def build(cls: type[E], data: Mapping[str, Any], where: str, *, read: bool = Fal
     hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     names = set()
-    for f in cls._fields:
+    for f in dataclasses.fields(cls):
         if f.name == "format_fields":
             continue
         names.add(f.name)
         if f.name not in data:
-            if f.default is _MISSING and f.factory is None:
+            if f.default is dataclasses.MISSING:
                 raise WorkspaceError(f"{where} ({cls.TYPE}) lacks the field {f.name!r}{damaged}")
             continue
         value = data[f.name]

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from ceremony.errors import PlanError
 from ceremony.formats import registry
+from ceremony.frozen import frozen
 from ceremony.inputs import check_text, decode_utf8, load_toml, read_input_file
 from ceremony.keyids import public_identity
 from ceremony.keys import PublicKeyFile, load_public_key_file
@@ -56,7 +56,7 @@ MAX_TOKEN_SERIAL_BYTES = 16
 MAX_COUNT = 1000
 
 
-@dataclass(frozen=True)
+@frozen
 class Keyholder:
     """A person who holds one root key on one token (named by label and/or serial).
 
@@ -77,7 +77,7 @@ class Keyholder:
         return self.device == "yubikey"
 
 
-@dataclass(frozen=True)
+@frozen
 class RootRole:
     """Who holds the root keys and how many must sign."""
 
@@ -86,7 +86,7 @@ class RootRole:
     expires: timedelta
 
 
-@dataclass(frozen=True)
+@frozen
 class OnlineRole:
     """An online role (targets, snapshot, timestamp): public keys made elsewhere."""
 
@@ -96,7 +96,7 @@ class OnlineRole:
     expires: timedelta
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     """A validated plan."""
 
