@@ -43,6 +43,7 @@ from securesystemslib.signer import Key
 from ceremony.errors import UsageError, VerificationError
 from ceremony.events import KEY_GENERATED
 from ceremony.formats import tuf as tuf_format
+from ceremony.frozen import frozen
 from ceremony.journal import Event as JournalLine
 from ceremony.plan import Plan
 from ceremony.workspace import Workspace
@@ -60,7 +61,7 @@ _CURVES = {"secp256r1": "ecdsa-p256", "secp384r1": "ecdsa-p384"}
 # ---- trust ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Trust:
     """The roots attestations are checked against, and how to say so."""
 
@@ -303,7 +304,7 @@ def _event_time(text: str) -> dt.datetime | None:
         return None
 
 
-@dataclass(frozen=True)
+@frozen
 class _JournaledKey:
     """A notary root key as its ``key-generated`` event holds it, in the shape :func:`check_key`
     reads (the ``x-`` facts root.json cannot carry, and the certificate's public key)."""

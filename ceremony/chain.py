@@ -24,6 +24,7 @@ from ceremony.formats import tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.registry import detect
 from ceremony.formats.tuf_layout import history_folders
+from ceremony.frozen import frozen
 from ceremony.inputs import check_json, read_input_file
 
 MAX_ROOT_FILE = 1024 * 1024
@@ -33,7 +34,7 @@ _ROOT_FILE = re.compile(r"^([1-9][0-9]{0,9})\.root\.json$")
 _LOOKALIKE = re.compile(r"^[0-9]+\.root\.json$")
 
 
-@dataclass(frozen=True)
+@frozen
 class ChainReport:
     """The outcome of a successful walk."""
 

@@ -22,6 +22,7 @@ from ceremony.chain import read_bounded
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.tuf import role_verdict  # counts distinct keys, not ids
+from ceremony.frozen import frozen
 from ceremony.plan import ONLINE_ROLES, Plan, format_duration
 from ceremony.workspace import atomic_write
 
@@ -62,7 +63,7 @@ class Assessment:
         return bool(self.compromised_root or self.replace_online or self.offline_holders)
 
 
-@dataclass(frozen=True)
+@frozen
 class Delegations:
     """Which keys a verified targets.json delegates to, and to which roles."""
 

@@ -1,4 +1,5 @@
-"""Every journal event the ceremony writes, typed: one frozen dataclass per event type.
+"""Every journal event the ceremony writes, typed: one frozen dataclass per event type
+(``@frozen``: :mod:`ceremony.frozen`, for start-up).
 
 The journal (:mod:`ceremony.journal`) stores each event as ``{"type": ..., "data": {...}}``;
 this module is the one place that knows which types exist, which fields each carries and
@@ -20,8 +21,9 @@ here would make the events depend on every format, and a third format would have
 file); they round-trip untouched through :func:`parse` and :meth:`Event.to_data`, and the format
 that wrote them reads them back with its own checks.
 
-This module imports nothing from ``ceremony`` but :mod:`ceremony.errors`: it sits under the
-journal and the state, so neither has to import the other to know an event type.
+This module imports nothing from ``ceremony`` but :mod:`ceremony.errors` and
+:mod:`ceremony.frozen`: it sits under the journal and the state, so neither has to import
+the other to know an event type.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from ceremony.errors import WorkspaceError
+from ceremony.frozen import frozen
 
 #: Who acts when no keyholder or witness does (the transcript's default actor).
 ADMIN = "administrator"
@@ -67,7 +70,7 @@ class JournalLine(Protocol):
     def data(self) -> dict[str, Any]: ...  # noqa: D102
 
 
-@dataclass(frozen=True)
+@frozen
 class Event:
     """Base of every journal event: its type string, its data, and how the record tells it.
 
@@ -129,7 +132,7 @@ class _KeyholderStep(Event):
         return self.token_serial
 
 
-@dataclass(frozen=True)
+@frozen
 class Initialized(Event):
     """``ceremony init``: the plan's digest, the online keys, the previous root, the tool."""
 
@@ -164,7 +167,7 @@ class Initialized(Event):
                 f"{self.repository}){rehearsal}, tool {self.tool_version}")
 
 
-@dataclass(frozen=True)
+@frozen
 class Preflight(Event):
     """A preflight report (``ceremony.preflight``): findings and facts, no secrets."""
 
@@ -199,7 +202,7 @@ class Preflight(Event):
                 f"({conf}){extra}")
 
 
-@dataclass(frozen=True)
+@frozen
 class KeygenIntent(_KeyholderStep):
     """A keygen about to touch a token: the random CKA_ID it will use (resumable after a crash).
 
@@ -246,7 +249,7 @@ class KeygenIntent(_KeyholderStep):
                 f"on token {self.token_label!r}")
 
 
-@dataclass(frozen=True)
+@frozen
 class KeyGenerated(_KeyholderStep):
     """A root key made (or adopted) on a token: its public key and where it lives."""
 
@@ -278,7 +281,7 @@ class KeyGenerated(_KeyholderStep):
                 f"{self.token_label!r}; words: {words(self.keyid)}")
 
 
-@dataclass(frozen=True)
+@frozen
 class KeygenRecovered(_KeyholderStep):
     """A resumed keygen removed what its interrupted attempt left on the token."""
 
@@ -302,7 +305,7 @@ class KeygenRecovered(_KeyholderStep):
                 f"removed what it left: {gone}")
 
 
-@dataclass(frozen=True)
+@frozen
 class DraftCreated(Event):
     """The root drafted: its version, the digest of its signed bytes, the signed part."""
 
@@ -327,7 +330,7 @@ class DraftCreated(Event):
         return f"drafted root v{self.version}{more} (digest words: {words(self.digest)})"
 
 
-@dataclass(frozen=True)
+@frozen
 class SignatureAdded(_KeyholderStep):
     """A verified signature over the current draft, made here or imported (detached)."""
 
@@ -357,7 +360,7 @@ class SignatureAdded(_KeyholderStep):
         return f"{where}{self.role_name} draft {str(self.draft)[:12]} with key {self.keyid[:12]}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Published(Event):
     """A root published: its version, the digest of its bytes and the files written."""
 
@@ -400,7 +403,7 @@ class _Flat(Event):
         return _flat(self.to_data())[1]
 
 
-@dataclass(frozen=True)
+@frozen
 class Exported(_Flat):
     """A bundle that left the room: what, how, where, its digest and its files' digests."""
 
@@ -412,7 +415,7 @@ class Exported(_Flat):
     files: dict[str, str]
 
 
-@dataclass(frozen=True)
+@frozen
 class Imported(_Flat):
     """A bundle brought into the room and applied: its kind and digests."""
 
@@ -422,7 +425,7 @@ class Imported(_Flat):
     files: dict[str, str]
 
 
-@dataclass(frozen=True)
+@frozen
 class Confirmed(Event):
     """An operator confirmation (draft approved, publish confirmed, ...); not folded by State."""
 
@@ -445,7 +448,7 @@ class Confirmed(Event):
         return f"confirmed {self.what}: {self.text}"
 
 
-@dataclass(frozen=True)
+@frozen
 class SealSignature(_KeyholderStep):
     """A keyholder's signature over the journal head, with the token that signed the root."""
 
@@ -467,7 +470,7 @@ class SealSignature(_KeyholderStep):
         return f"sealed the journal at line {self.seq} (head {self.head[:12]})"
 
 
-@dataclass(frozen=True)
+@frozen
 class Sealed(Event):
     """The record sealed: the head, and every seal signature over it. Nothing follows."""
 
@@ -487,7 +490,7 @@ class Sealed(Event):
         return f"record sealed at line {self.seq} by {who}; head words: {words(self.head)}"
 
 
-@dataclass(frozen=True)
+@frozen
 class WitnessEnrolled(Event):
     """A FIDO2 witness enrolled a credential (``ceremony.witness``)."""
 
@@ -507,7 +510,7 @@ class WitnessEnrolled(Event):
                 f"{self.credential.get('aaguid')})")
 
 
-@dataclass(frozen=True)
+@frozen
 class WitnessSigned(Event):
     """A witness signed off a journal head with their enrolled security key."""
 
@@ -532,7 +535,7 @@ class WitnessSigned(Event):
                 f"counter {self.counter})")
 
 
-@dataclass(frozen=True)
+@frozen
 class PinAttempt(_KeyholderStep):
     """A PIN asked for by a token step, and what became of it (``ceremony.pin_audit``); never
     the PIN."""
@@ -553,7 +556,7 @@ class PinAttempt(_KeyholderStep):
                 f"{self.outcome} during {self.step}{tries}")
 
 
-@dataclass(frozen=True)
+@frozen
 class JournalRecovered(_Flat):
     """An incomplete last journal line set aside (``Journal.recover``); not folded."""
 

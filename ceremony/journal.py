@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,13 @@ from securesystemslib.formats import encode_canonical
 
 from ceremony.errors import WorkspaceError
 from ceremony.events import SEALED, JournalRecovered
+from ceremony.frozen import frozen
 from ceremony.workspace import atomic_write, fsync_dir
 
 GENESIS = "0" * 64
 
 
-@dataclass(frozen=True)
+@frozen
 class Event:
     """One journaled event."""
 
@@ -110,7 +110,7 @@ TAMPER_HINT = ("the journal is tamper-evident; restore the workspace from a back
                "`ceremony restore BACKUP WORKSPACE` (the damaged folder is kept aside)")
 
 
-@dataclass(frozen=True)
+@frozen
 class Torn:
     """An incomplete last line: the bytes after the journal's last newline.
 
@@ -127,7 +127,7 @@ class Torn:
         return hashlib.sha256(self.data).hexdigest()
 
 
-@dataclass(frozen=True)
+@frozen
 class Scan:
     """A checked journal: its complete events, their size in bytes, and any torn tail."""
 

@@ -6,7 +6,6 @@ their place is refused loudly: it should never have been brought to the room.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from ceremony import keyids
 from ceremony.errors import PlanError
+from ceremony.frozen import frozen
 from ceremony.inputs import load_json, read_input_file
 
 if TYPE_CHECKING:  # loaded when a key is made: the plan module imports this one, status reads no key file
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # loaded when a key is made: the plan module imports this one
 MAX_KEY_FILE = 64 * 1024  # far above any public key; refuse before reading more
 
 
-@dataclass(frozen=True)
+@frozen
 class PublicKeyFile:
     """A public key read from ``source``."""
 

@@ -34,11 +34,12 @@ import os
 import socket
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from ceremony.errors import WorkspaceError
+from ceremony.frozen import frozen
 from ceremony.journal import now_utc
 from ceremony.workspace import atomic_write
 
@@ -71,7 +72,7 @@ def _boot_id() -> str:
         return ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Holder:
     """Who holds (or held) a workspace: what the holder file says."""
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import CeremonyError
+from ceremony.frozen import frozen
 from ceremony.state import SEAL_SIGNATURE
 
 if TYPE_CHECKING:  # types only: the engine is loaded by whoever opened the ceremony
@@ -53,7 +53,7 @@ class Stage(Enum):
     DONE = "done"
 
 
-@dataclass(frozen=True)
+@frozen
 class Sitting:
     """What one TUI sitting did that the journal does not decide (the CLI has no sitting).
 
@@ -68,7 +68,7 @@ class Sitting:
     witnesses_enrolled: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Facts:
     """Everything the next step depends on, read from one workspace (see :func:`facts_of`)."""
 
@@ -93,7 +93,7 @@ class Facts:
     sealers_waiting: tuple[str, ...] = ()  # keyholders who signed the published root, not yet sealed
 
 
-@dataclass(frozen=True)
+@frozen
 class NextStep:
     """The one next step: what, the command, who acts, which token, why it waits.
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from ceremony import role_paths
 from ceremony.errors import PlanError
 from ceremony.formats import registry, tuf_compat
+from ceremony.frozen import frozen
 from ceremony.inputs import check_text, decode_utf8, load_toml, read_input_file
 from ceremony.keyids import public_identity
 from ceremony.keys import PublicKeyFile, load_public_key_file
@@ -57,7 +57,7 @@ MAX_TOKEN_SERIAL_BYTES = 16
 MAX_COUNT = 1000
 
 
-@dataclass(frozen=True)
+@frozen
 class Keyholder:
     """A person who holds one root key on one token (named by label and/or serial).
 
@@ -78,7 +78,7 @@ class Keyholder:
         return self.device == "yubikey"
 
 
-@dataclass(frozen=True)
+@frozen
 class RootRole:
     """Who holds the root keys and how many must sign."""
 
@@ -88,7 +88,7 @@ class RootRole:
     signing_period: timedelta | None = None  # compat = "tuf-on-ci": x-tuf-on-ci-signing-period
 
 
-@dataclass(frozen=True)
+@frozen
 class OnlineRole:
     """An online role (targets, snapshot, timestamp): public keys made elsewhere."""
 
@@ -100,7 +100,7 @@ class OnlineRole:
     signing_period: timedelta | None = None  # compat = "tuf-on-ci": x-tuf-on-ci-signing-period
 
 
-@dataclass(frozen=True)
+@frozen
 class OfflineRole:
     """A role beyond root signed offline at a threshold: ``targets`` made offline, or a role
     ``targets`` delegates to (``paths`` or ``path_hash_prefixes``, ``terminating``).
@@ -133,7 +133,7 @@ class OfflineRole:
         return self.name != "targets"
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     """A validated plan."""
 

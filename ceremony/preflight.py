@@ -37,6 +37,7 @@ import ceremony
 import hsm
 from ceremony import __version__
 from ceremony.errors import StateError
+from ceremony.frozen import frozen
 from ceremony.steps.preflight import journal_report
 from hsm.errors import HsmError
 
@@ -72,7 +73,7 @@ class PreflightError(StateError):
 # ---- facts ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Interface:
     """One network interface as the kernel reports it."""
 
@@ -87,7 +88,7 @@ class Interface:
         return bool(self.flags & IFF_UP) or self.operstate == "up"
 
 
-@dataclass(frozen=True)
+@frozen
 class Route:
     """A default route (IPv4 or IPv6) that is not a reject route."""
 
@@ -96,7 +97,7 @@ class Route:
     gateway: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Radio:
     """An rfkill-controlled radio (wifi, bluetooth, wwan, ...)."""
 
@@ -110,7 +111,7 @@ class Radio:
         return self.soft_blocked or self.hard_blocked
 
 
-@dataclass(frozen=True)
+@frozen
 class ToolDigest:
     """The installed ``ceremony`` and ``hsm`` packages, file by file."""
 
@@ -122,7 +123,7 @@ class ToolDigest:
         return {"version": self.version, "sha256": self.sha256, "file_count": len(self.files)}
 
 
-@dataclass(frozen=True)
+@frozen
 class Facts:
     """Everything the probes read, before any judgement."""
 
@@ -303,7 +304,7 @@ class Probes:
 # ---- judgement (pure) ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Finding:
     """One check's outcome, in a sentence for the room."""
 
@@ -312,7 +313,7 @@ class Finding:
     message: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ClockFloor:
     """The latest time the workspace knows has already happened, and where it comes from."""
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from ceremony.errors import WorkspaceError
+from ceremony.frozen import frozen
 
 
 def fsync_dir(path: Path) -> None:
@@ -75,7 +75,7 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
         raise WorkspaceError(f"cannot write {path}: {e.strerror}") from None
 
 
-@dataclass(frozen=True)
+@frozen
 class Workspace:
     """Paths inside one ceremony's folder (see DESIGN.md)."""
 

@@ -8,8 +8,9 @@ one of carol, dave".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from ceremony.frozen import frozen
 
 
 class KeyView(Protocol):
@@ -37,7 +38,7 @@ def roles_in_signed(signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str,
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class KeyIdInfo:
     """One key a role lists: who holds it, its id, and the rule the id follows
     (``ceremony.keyids``: whole-object, standard-fields, notary)."""
@@ -51,7 +52,7 @@ class KeyIdInfo:
         return {"name": self.name, "keyid": self.keyid, "keyid_rule": self.rule}
 
 
-@dataclass(frozen=True)
+@frozen
 class RoleVerdict:
     """Signatures on one root version, counted against one set of keys and threshold."""
 
@@ -96,7 +97,7 @@ class RoleVerdict:
                 "notes": list(self.notes), "keys": [k.to_dict() for k in self.keys]}
 
 
-@dataclass(frozen=True)
+@frozen
 class ThresholdStatus:
     """Whether a root version can be published: its own threshold, and the previous root's."""
 

@@ -52,10 +52,12 @@ Tests: run the format's own real client against what the ceremony publishes (as
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from ceremony.frozen import frozen
 
 if TYPE_CHECKING:  # annotations only: the registry (and so this module) loads at start-up
     from ceremony.formats.base import KeyView, RoleVerdict, ThresholdStatus
@@ -119,7 +121,7 @@ class CeremonyView(Protocol):
     journal: Journal
 
 
-@dataclass(frozen=True)
+@frozen
 class InitInputs:
     """What ``init`` journals and copies in, as the format read and checked it.
 
@@ -134,7 +136,7 @@ class InitInputs:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@frozen
 class Draft:
     """A drafted root (unsigned) and the fields its ``draft-created`` event journals."""
 

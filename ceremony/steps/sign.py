@@ -7,17 +7,18 @@ written; how one signature is made is the format's (``Format.sign_one``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from ceremony import integrity, pin_audit
 from ceremony.errors import StateError, VerificationError
 from ceremony.events import SignatureAdded, build
 from ceremony.formats.base import ThresholdStatus
+from ceremony.frozen import frozen
 from ceremony.session import Session
 from hsm.pkcs11 import Module, PinProvider
 
 
-@dataclass(frozen=True)
+@frozen
 class SignResult:
     """What one keyholder's signing step did, and where the thresholds stand now."""
 
