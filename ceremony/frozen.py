@@ -9,13 +9,16 @@ the code that uses them (issue 14 measures each step's start-up against importin
 python-tuf).
 
 ``@frozen`` lets :mod:`dataclasses` do everything it does without generating code (fields,
-defaults, ``field()``, ``kw_only``, ``ClassVar``, inheritance, ``__match_args__``, the
-frozen ``__setattr__``), and gives every class the same four methods instead, written once
-here: the same behaviour as the generated ones (positional then keyword arguments,
-defaults and default factories, ``__post_init__``, equality and hash over the fields,
-the dataclass ``repr``). The class *is* a dataclass: ``dataclasses.fields``,
-``replace``, ``asdict`` and ``is_dataclass`` work on it, and mypy checks its
-constructor as a frozen dataclass's (``dataclass_transform``).
+defaults, ``field()``, ``kw_only``, ``ClassVar``, inheritance, ``__match_args__``), and
+gives every class the same methods instead, written once here: the same behaviour as the
+generated ones (positional then keyword arguments, defaults and default factories,
+``__post_init__``, equality and hash over the fields, the dataclass ``repr``, and
+``FrozenInstanceError`` on assignment). The class *is* a dataclass: ``dataclasses.fields``,
+``replace``, ``asdict`` and ``is_dataclass`` work on it, and mypy checks its constructor
+and its read-only members as a frozen dataclass's (``dataclass_transform``). One
+difference: ``dataclasses`` records it as not frozen (``__dataclass_params__``), since
+the freeze is ours; so a ``@frozen`` class may not inherit from a ``@dataclass(frozen=True)``
+one, nor the other way round (none does).
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ _MISSING: Any = dataclasses.MISSING
 
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field))
 def frozen(cls: type[T]) -> type[T]:
-    """``cls`` as ``@dataclass(frozen=True)`` makes it, with the shared methods below.
+    """``cls`` as ``@dataclass(frozen=True)`` makes it, with the shared methods below (no
+    method is generated from source, so defining the class costs next to nothing).
 
     Returns:
         the class, now a frozen dataclass.
     """
-    made: Any = dataclasses.dataclass(frozen=True, init=False, eq=False, repr=False)(cls)
+    made: Any = dataclasses.dataclass(init=False, eq=False, repr=False)(cls)
     fields = dataclasses.fields(made)
     made._frozen_init = (tuple(f for f in fields if f.init and not f.kw_only),
                          tuple(f for f in fields if f.init),
@@ -43,7 +47,8 @@ def frozen(cls: type[T]) -> type[T]:
     made._frozen_compare = tuple(f.name for f in fields if f.compare)
     made._frozen_repr = tuple(f.name for f in fields if f.repr)
     for name, shared in (("__init__", _init), ("__eq__", _eq), ("__hash__", _hash),
-                         ("__repr__", _repr)):
+                         ("__repr__", _repr), ("__setattr__", _frozen),
+                         ("__delattr__", _frozen)):
         setattr(made, name, shared)
     return cast("type[T]", made)
 
@@ -82,6 +87,10 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
     post = getattr(self, "__post_init__", None)
     if post is not None:
         post()
+
+
+def _frozen(self: Any, name: str, *_: Any) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
 
 
 def _key(self: Any) -> tuple[Any, ...]:
