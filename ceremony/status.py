@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ceremony.compromise import describe_declared
 from ceremony.formats.base import ThresholdStatus
 from ceremony.next_step import NextStep, next_step, published_exports
 
@@ -108,7 +107,10 @@ def ceremony_status(c: Session) -> StatusReport:
     report = StatusReport(plan.name, plan.rehearsal, done, needed,
                           st.draft["version"] if st.draft else None, None, list(st.published))
     prev = c.previous_root()
-    report.compromised = describe_declared(c)
+    if plan.compromised_keys:  # an emergency's plan
+        from ceremony.compromise import describe_declared  # lazy: emergencies only (~14M instructions)
+
+        report.compromised = describe_declared(c)
     torn = c.journal.torn
     report.torn_bytes = len(torn.data) if torn is not None else 0
     if st.draft:

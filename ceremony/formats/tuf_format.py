@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root, Targets
 
-from ceremony import chain, keyids, online_check
-from ceremony.compromise import check_declared
+from ceremony import chain, keyids
 from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import tuf as tuf_format, tuf_compat, tuf_layout, tuf_record, tuf_roles
 from ceremony.formats.base import RoleVerdict, ThresholdStatus, roles_in_signed
@@ -105,6 +104,8 @@ class TufFormat(tuf_format.XFieldKeys):
         elif plan.out_of_band:
             raise PlanError("ceremony.out_of_band only applies when continuing a repository "
                             "(--previous)")
+        from ceremony.compromise import check_declared  # lazy: init only (~14M instructions on every command)
+
         check_declared(plan, set(newest.signed.keys) if newest else None,
                        newest.signed.version if newest else 0,
                        {role: [k.key.keyid for k in keys] for role, keys in online.items()})
@@ -170,6 +171,8 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             VerificationError: the chain or a file a client fetches does not verify.
         """
+        from ceremony import online_check  # lazy: `ceremony verify` only, not the ceremony's steps
+
         report = chain.walk(trusted, directory, now=at, check_expiry=False,
                             trusted_name=trusted_name, files=files)
         out = chain.PublishedChain(report, None, at=at)
