@@ -352,7 +352,8 @@ def parse_plan(text: str) -> Plan:
     r.done()
 
     online = []
-    for role in ONLINE_ROLES:
+    klass = registry.format_class(fmt)
+    for role in getattr(klass, "online_roles", ONLINE_ROLES):  # a format may have none (x509)
         t = _Table(roles.get(role, dict), f"roles.{role}")
         paths = _string_list(t, "keys")
         online.append(OnlineRole(role, paths, _threshold(t, len(paths), "keys"),
@@ -366,6 +367,8 @@ def parse_plan(text: str) -> Plan:
         raise PlanError(f"ceremony.witnesses_required is {witnesses_required} but the plan lists "
                         f"only {len(witnesses)} witness{'' if len(witnesses) == 1 else 'es'}: "
                         "it could never be met")
+    if own := getattr(klass, "plan_table", None):  # the format's own table ([x509]): its check_plan reads it
+        top.get(own, dict, None)
     top.done()
     plan = Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
                 root, tuple(online), out_of_band, witnesses, witnesses_required, compromised)

@@ -1,0 +1,741 @@
+"""The X.509 CA ceremony as a third format (``format = "x509"``): one workspace, one CA signing
+operation, through the same session, steps, journal, record and seal as TUF and Notary.
+
+What was decided (issue 16):
+
+* **One workspace = one CA signing operation**, like one root version for TUF. The plan's
+  ``[x509]`` table (:mod:`ceremony.formats.x509.plan`) says which: ``root`` (a self-signed root
+  CA certificate, its key made on the CA holder's token by ``keygen``, plus Notation's trust
+  store and trust policy), ``issue`` (a certificate from a CSR, under the CA of the previous
+  ceremony) or ``crl`` (the CA's next CRL). ``init --previous CA_DIR`` continues a CA from the
+  folder the previous ceremony published (``metadata/``): its ``ca.json`` (the CA's state: the
+  CA and approver keys with their tokens, serials issued, CRL number, revocations, the digest of
+  every file), the CA certificate and what it issued, every digest checked and the CA
+  certificate verified before anything is copied in (``previous/``, with the CSR as
+  ``previous/request.csr``). The version of a draft is the ceremony's sequence number in the
+  CA's life (1 for the root).
+* **Keyholders** are the approvers and the CA key's holder (``x509.ca``), all listed in
+  ``roles.root.keyholders``; each gets a key on their own token through the unchanged keygen
+  (PKCS#11, or a YubiKey's PIV slot through ykcs11 with its attestation kept), or keeps the key
+  the previous ceremony's ``ca.json`` records when the plan names the same token.
+* **draft** builds the TBS certificate (or TBS CRL) with the pure layer and lints it before it
+  is journaled: a violation is refused (exit 3, the rule named) and nothing is journaled.
+  ``describe`` reads it in words (subject, issuer, validity in UTC, key, extensions, digest).
+* **sign**: an approver signs the approval statement over the TBS digest
+  (``ceremony.formats.x509.approval``; the signature is journaled as ``signature-added`` with
+  ``x509 = "approval"``); the CA holder's sign makes the CA signature over the TBS and is
+  refused (exit 6, naming who is missing) until the approvals verify at the threshold, counted
+  by distinct approvers' public keys. A second approval by the same approver is the engine's
+  "already signed" (exit 8). The verdicts: ``threshold_status`` gives the approvals as ``new``
+  and the CA signature as ``old`` (both required).
+* **publish** assembles the certificate or CRL from the journaled CA signature, verifies it
+  against the CA key, lints it again and writes ``metadata/`` without replacing any file: the
+  artifact (``ca.pem`` / ``issued-SERIAL.pem`` / ``crl-N.pem``), the CA's new ``ca.json``, the
+  files carried from the previous folder, and for the root Notation's
+  ``notation/truststore/x509/ca/STORE/NAME.pem`` and ``notation/trustpolicy.json``. The
+  ``published`` event names the artifact; the other files are rebuilt from the journal for
+  the record and export checks (``published_extra``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+)
+
+from ceremony.errors import PlanError, StateError, ThresholdError, VerificationError
+from ceremony.events import DRAFT_CREATED, PUBLISHED, SIGNATURE_ADDED
+from ceremony.fingerprint import digest_words
+from ceremony.formats import tuf as shared  # the x-ceremony-* key fields every format shares
+from ceremony.formats.base import RoleVerdict, ThresholdStatus
+from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
+from ceremony.formats.token_keys import key_event, open_root_key
+from ceremony.formats.x509 import carry, ops, plan as xplan
+from ceremony.formats.x509.keys import X509Key
+from ceremony.journal import Event
+from ceremony.plan import Plan
+from ceremony.state import KeyRecord
+from ceremony.workspace import Workspace, atomic_write
+from hsm.algorithms import get_algorithm
+from hsm.pkcs11 import Module, PinProvider
+from hsm.verify import verify_raw
+
+DRAFT_TYPE = "x509-draft"
+APPROVAL, CA_SIGNATURE = "approval", "ca"
+#: The role names in a draft's ``roles``: the approvers (``root``: the plan's threshold, what
+#: the shared integrity checks compare) and the CA key.
+APPROVERS_ROLE, CA_ROLE = "root", "ca"
+_DUMMY_SIG = bytes.fromhex("3006020101020101")  # a placeholder ECDSA-Sig-Value to parse a TBS
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _pem(kind: str, der: bytes) -> bytes:
+    import base64  # lazy: stdlib, only when a PEM is written
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return ("\n".join([f"-----BEGIN {kind}-----", *lines, f"-----END {kind}-----"]) + "\n").encode()
+
+
+# ---- the views --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class X509Role:
+    keyids: list[str]
+    threshold: int
+
+
+@dataclass(frozen=True)
+class X509Signed:
+    """A draft's signed part (journaled whole in ``draft-created``): the TBS and who signs it."""
+
+    data: dict[str, Any]
+
+    @property
+    def version(self) -> int:
+        return int(self.data["version"])
+
+    @property
+    def expires(self) -> datetime:
+        return datetime.fromisoformat(str(self.data["expires"]))
+
+    @property
+    def keys(self) -> dict[str, X509Key]:
+        return {k: X509Key.from_dict(k, v) for k, v in self.data["keys"].items()}
+
+    @property
+    def roles(self) -> dict[str, X509Role]:
+        return {r: X509Role(list(v["keyids"]), int(v["threshold"]))
+                for r, v in self.data["roles"].items()}
+
+    @property
+    def tbs(self) -> bytes:
+        return bytes.fromhex(self.data["tbs"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.data["kind"])
+
+    @property
+    def ca_keyid(self) -> str:
+        return str(self.data["roles"][CA_ROLE]["keyids"][0])
+
+    @property
+    def statement(self) -> bytes:
+        """What each approver signs: the TBS, the CA key, this ceremony, the words read out."""
+        return ops.approval_statement(self.kind, self.tbs, self.keys[self.ca_keyid].public_key(),
+                                      str(self.data["ceremony"]), _what(self))
+
+    @classmethod
+    def checked(cls, d: Any, what: str) -> X509Signed:
+        """Raises:
+            VerificationError: not an X.509 draft.
+        """
+        try:
+            s = cls(dict(d))
+            if s.data.get("_type") != DRAFT_TYPE:
+                raise VerificationError(f"{what} is not an X.509 ceremony draft")
+            _ = (s.version, s.expires, s.keys, s.roles, s.tbs, s.kind, s.ca_keyid)
+            return s
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError):
+            raise VerificationError(f"{what} is not an X.509 ceremony draft") from None
+
+
+@dataclass
+class X509Draft:
+    """A draft with the signatures journaled so far (keyid -> hex)."""
+
+    signed: X509Signed
+    signatures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def signed_bytes(self) -> bytes:
+        return _canonical(self.signed.data)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"signed": self.signed.data, "signatures": self.signatures},
+                          indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, what: str) -> X509Draft:
+        """Raises:
+            VerificationError: not an X.509 draft file.
+        """
+        try:
+            obj = json.loads(data)
+            sigs = {str(k): str(v) for k, v in dict(obj["signatures"]).items()}
+            return cls(X509Signed.checked(obj["signed"], what), sigs)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise VerificationError(f"{what} is not an X.509 ceremony draft") from None
+
+
+# ---- verdicts (pure) ----------------------------------------------------------------------------
+
+
+def approvals(md: X509Draft) -> RoleVerdict:
+    """The approvals that verify over this draft's statement, counted once per public key."""
+    s = md.signed
+    role, keys = s.roles[APPROVERS_ROLE], s.keys
+    statement = s.statement
+    good: list[str] = []
+    seen: set[bytes] = set()
+    for keyid in role.keyids:
+        sig = md.signatures.get(keyid)
+        if sig is None or keyid not in keys:
+            continue
+        key = keys[keyid]
+        public = key.public_key()
+        if not ops.approval_verifies(statement, shared.key_name(key), bytes.fromhex(sig), public):
+            continue  # an approval of another digest, CA or ceremony does not count
+        identity = ops.spki(public)
+        if identity in seen:
+            continue  # one public key listed twice counts once
+        seen.add(identity)
+        good.append(keyid)
+    name = {k: shared.key_name(keys[k]) for k in role.keyids if k in keys}
+    return RoleVerdict(f"approvals of the {_what(s)}", role.threshold,
+                       tuple(name[k] for k in good),
+                       tuple(name[k] for k in role.keyids if k not in good and k in name))
+
+
+def ca_signature(md: X509Draft) -> RoleVerdict:
+    """Whether the CA key's signature over the TBS is journaled and verifies."""
+    s = md.signed
+    key = s.keys[s.ca_keyid]
+    sig = md.signatures.get(s.ca_keyid)
+    ok = sig is not None and _ca_signature_verifies(s, key, bytes.fromhex(sig))
+    who = shared.key_name(key)
+    return RoleVerdict(f"CA signature over the {_what(s)}", 1, (who,) if ok else (),
+                       () if ok else (who,))
+
+
+def _ca_signature_verifies(s: X509Signed, key: X509Key, sig_der: bytes) -> bool:
+    try:
+        artifact(s, sig_der)
+    except (VerificationError, ValueError):
+        return False
+    return True
+
+
+def artifact(s: X509Signed, sig_der: bytes) -> bytes:
+    """The DER certificate or CRL assembled from the TBS and the CA's signature, verified
+    against the CA key.
+
+    Raises:
+        VerificationError: the signature does not verify.
+    """
+    ca_public = s.keys[s.ca_keyid].public_key()
+    if s.kind == "crl":
+        der = ops.assemble_crl(s.tbs, sig_der)
+        ops.verify_crl(der, ca_public)
+        return der
+    der = ops.assemble_certificate(s.tbs, sig_der)
+    ops.verify_certificate(der, ca_public)
+    return der
+
+
+def _what(s: X509Signed) -> str:
+    if s.kind == "crl":
+        return f"CRL number {s.data.get('crl_number')}"
+    return f"{s.kind} certificate {s.data.get('subject')}"
+
+
+def _parsed_tbs(s: X509Signed) -> Any:
+    """The TBS read back by cryptography (spliced with a placeholder signature: never
+    verified, only read for words)."""
+    if s.kind == "crl":
+        return x509.load_der_x509_crl(ops.assemble_crl(s.tbs, _DUMMY_SIG))
+    return x509.load_der_x509_certificate(ops.assemble_certificate(s.tbs, _DUMMY_SIG))
+
+
+def _utc(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def describe_draft(s: X509Signed) -> list[str]:
+    """The TBS in words for the room, read from the TBS itself (not from the plan)."""
+    t = _parsed_tbs(s)
+    digest = _sha256(s.tbs)
+    roles = s.roles
+    keys = s.keys
+    approvers = ", ".join(shared.key_name(keys[k]) for k in roles[APPROVERS_ROLE].keyids)
+    lines = [f"X.509 {s.data['operation']}: the {_what(s)} (ceremony #{s.version} of this CA)"]
+    if s.kind == "crl":
+        lines += [f"issuer: {t.issuer.rfc4514_string()}",
+                  f"this update: {_utc(t.last_update_utc)}; next update: {_utc(t.next_update_utc)}",
+                  f"revoked: {len(t)} certificate(s)"]
+        lines += [f"  serial {e.serial_number:x} at {_utc(e.revocation_date_utc)}" for e in t]
+    else:
+        lines += [f"subject: {t.subject.rfc4514_string()}",
+                  f"issuer: {t.issuer.rfc4514_string()}",
+                  f"serial: {t.serial_number:x}",
+                  f"valid from {_utc(t.not_valid_before_utc)} to {_utc(t.not_valid_after_utc)}",
+                  f"key: {ops.key_bits(t.public_key())}, sha256 "
+                  f"{_sha256(ops.spki(t.public_key()))[:16]}"]
+        for ext in t.extensions:
+            crit = "critical " if ext.critical else ""
+            lines.append(f"extension: {crit}{ext.oid._name}: {_ext_words(ext.value)}")
+    lines += [f"TBS sha256 {digest[:16]}... (digest words: {digest_words(digest)})",
+              f"approvals needed: {roles[APPROVERS_ROLE].threshold} of {approvers}; then the CA "
+              f"key of {shared.key_name(keys[s.ca_keyid])} signs; expires {_utc(s.expires)}"]
+    return lines
+
+
+def _ext_words(value: Any) -> str:
+    if isinstance(value, x509.BasicConstraints):
+        return f"CA {str(value.ca).lower()}" + (f", path length {value.path_length}"
+                                                 if value.path_length is not None else "")
+    if isinstance(value, x509.KeyUsage):
+        names = ("digital_signature", "content_commitment", "key_encipherment",
+                 "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign")
+        return ", ".join(n for n in names if getattr(value, n))
+    if isinstance(value, x509.ExtendedKeyUsage):
+        return ", ".join(o._name for o in value)
+    if isinstance(value, (x509.SubjectKeyIdentifier,)):
+        return value.digest.hex()
+    if isinstance(value, x509.AuthorityKeyIdentifier):
+        return (value.key_identifier or b"").hex()
+    return type(value).__name__
+
+
+# ---- the format ---------------------------------------------------------------------------------
+
+
+class X509Format(shared.XFieldKeys):
+    """The X.509 CA ceremony bound to one workspace (:class:`ceremony.formats.protocol.Format`)."""
+
+    name: ClassVar[str] = "x509"
+    #: ``ceremony.plan`` reads these: no online roles, and the format's own ``[x509]`` table.
+    online_roles: ClassVar[tuple[str, ...]] = ()
+    plan_table: ClassVar[str] = xplan.TABLE
+    targets_refusal: ClassVar[str | None] = ("--targets reads TUF targets metadata; an X.509 CA "
+                                             "revokes by CRL (operation = \"crl\")")
+    rehearsal_scenarios: ClassVar[tuple[str, ...]] = ()
+    rehearsal_hint: ClassVar[str | None] = ("rehearse an X.509 CA with the scripted test "
+                                            "tests/e2e/test_x509_ceremony.py")
+
+    def __init__(self, view: CeremonyView) -> None:
+        self.view = view
+        self._xplan: xplan.X509Plan | None = None
+
+    @property
+    def xplan(self) -> xplan.X509Plan:
+        if self._xplan is None:
+            self._xplan = xplan.parse(self.view.plan, self.view.ws.plan.read_text())
+        return self._xplan
+
+    # ---- the class: init, files from outside, the record -------------------------------------
+
+    @classmethod
+    def check_plan(cls, plan: Plan, text: str) -> None:
+        xp = xplan.parse(plan, text)
+        if xp.profile is not None:
+            profile = ops.parse_profile(xp.profile, "x509.profile")
+            want = {"root": ("root",), "issue": ("intermediate", "leaf")}[xp.operation]
+            if ops.profile_kind(profile) not in want:
+                raise PlanError(f"x509.profile.kind is {ops.profile_kind(profile)!r}, but "
+                                f"operation = \"{xp.operation}\" makes a "
+                                f"{' or '.join(want)} certificate")
+            algorithm = plan.keyholder(xp.ca).algorithm
+            ops.hash_for(algorithm)
+            if xp.operation == "root" and profile.key_algorithm != algorithm:
+                raise PlanError(f"x509.profile.key_algorithm is {profile.key_algorithm!r} but the CA "
+                                f"key's holder {xp.ca} generates {algorithm!r} (keyholders[].algorithm)")
+        if xp.trust is not None:
+            ops.check_notation(xp.trust)
+
+    @classmethod
+    def prepare(cls, plan: Plan, text: str, plan_dir: Path, previous: Path | None,
+                trusted: Path | None, expect_root: str | None) -> InitInputs:
+        xp = xplan.parse(plan, text)
+        if xp.operation == "root":
+            if previous is not None:
+                raise PlanError("operation = \"root\" starts a new CA: init takes no --previous",
+                                hint="--previous CA_DIR continues a CA (issue, crl)")
+            return InitInputs(None, {}, {}, [])
+        if previous is None:
+            raise PlanError(f"operation = \"{xp.operation}\" continues a CA: init needs "
+                            "--previous CA_DIR (the metadata/ folder its last ceremony published)")
+        state, files = carry.read_ca_folder(Path(previous))
+        info = {"version": state.sequence, "sha256": _sha256(files[carry.STATE]),
+                "versions": [], "ca_sha256": state.ca_sha256}
+        if xp.csr is not None:
+            data = carry.read_csr_file(plan_dir / xp.csr)
+            ops.read_csr(data)  # its own signature, key and hash: refused before init writes
+            files = {**files, carry.CSR: data}
+            info["csr_sha256"] = _sha256(data)
+        return InitInputs(info, files, {}, [])
+
+    @classmethod
+    def detached(cls) -> DetachedAdapter:
+        raise VerificationError("an X.509 draft does not travel yet: approvers sign in the room")
+
+    @classmethod
+    def claims(cls, data: bytes) -> bool:
+        return f'"{DRAFT_TYPE}"'.encode() in data or f'"{carry.STATE_TYPE}"'.encode() in data
+
+    @classmethod
+    def walk_chain(cls, first: bytes, directory: Path, *, check_expiry: bool,
+                   trusted_name: str, repository: str | None = None) -> Any:
+        raise VerificationError("an X.509 CA has no root chain to walk: verify its certificates "
+                                "with `openssl verify` against ca.pem")
+
+    @classmethod
+    def verify_folder(cls, directory: Path) -> Any:
+        raise VerificationError("an X.509 CA folder is checked by `init --previous`, not walked")
+
+    @classmethod
+    def self_signed_root(cls, data: bytes, where: str, repository: str) -> Any:
+        raise VerificationError(f"{where} is not a root this tool reads for an X.509 CA")
+
+    @classmethod
+    def read_published(cls, directory: Path, trusted_path: Path, trusted: bytes,
+                       trusted_name: str, at: datetime,
+                       files: dict[int, Path] | None) -> tuple[Any, bool]:
+        raise VerificationError("an X.509 CA folder is not read back as a root chain")
+
+    @classmethod
+    def check_keyids(cls, root: Any, what: str) -> None:
+        for keyid, key in root.keys.items():
+            if keyid != _sha256(ops.spki(key.public_key())):
+                raise VerificationError(f"{what}: key {keyid[:12]} is not the hash of its key")
+
+    @classmethod
+    def with_names(cls, root: Any, *named: Any) -> Any:
+        return root
+
+    @classmethod
+    def rehearsal_key_files(cls, directory: Path, repository: str) -> str:
+        return ".pub.pem"
+
+    @classmethod
+    def preview_warnings(cls, plan: Plan, plan_dir: Path) -> list[str]:
+        return []
+
+    @classmethod
+    def online_key_note(cls, path: Path, name: str, data: bytes) -> str | None:
+        return None  # an X.509 ceremony has no online keys
+
+    @classmethod
+    def record_key_file(cls, event: Mapping[str, Any]) -> bytes:
+        return json.dumps({"keyid": event["keyid"], **event["key"]}, indent=1,
+                          sort_keys=True).encode()
+
+    @classmethod
+    def _journaled(cls, events: list[Event]) -> tuple[X509Draft, Event]:
+        """The published draft with its journaled signatures, and its ``published`` event.
+
+        Raises:
+            StateError: nothing published.
+            VerificationError: the journaled draft is not an X.509 draft.
+        """
+        pub = next((e for e in reversed(events) if e.type == PUBLISHED), None)
+        if pub is None:
+            raise StateError("nothing has been published yet")
+        draft = next(e for e in reversed(events) if e.type == DRAFT_CREATED and e.seq < pub.seq)
+        sigs = {str(e.data["keyid"]): str(e.data["sig"]) for e in events
+                if e.type == SIGNATURE_ADDED and e.seq < pub.seq
+                and e.data.get("draft") == draft.data["digest"]}
+        return X509Draft(X509Signed.checked(draft.data["signed"], "the journaled draft"), sigs), pub
+
+    @classmethod
+    def record_sealers(cls, ws: Workspace, events: list[Event]) -> list[tuple[str, str, Any]]:
+        md, pub = cls._journaled(events)
+        path = ws.metadata / pub.data["files"][0]
+        if not path.is_file() or _sha256(path.read_bytes()) != pub.data["sha256"]:
+            raise VerificationError(f"metadata/{path.name} differs from what was published")
+        keys = md.signed.keys
+        signed = set(approvals(md).signed) | set(ca_signature(md).signed)
+        return [(shared.key_name(keys[k]), k, keys[k]) for k in sorted(md.signatures)
+                if k in keys and shared.key_name(keys[k]) in signed]
+
+    @classmethod
+    def record_check_published(cls, ws: Workspace, events: list[Event], version: int,
+                               data: bytes, name: str) -> tuple[str | None, str | None]:
+        try:
+            md, _ = cls._journaled(events)
+        except (StateError, VerificationError, StopIteration) as e:
+            return f"metadata/{name}: {getattr(e, 'message', 'no journaled draft')}", None
+        st = ThresholdStatus(md.signed.version, approvals(md), ca_signature(md))
+        if not st.verified:
+            return f"metadata/{name} is not signed at threshold: " + "; ".join(st.lines()), None
+        sig = md.signatures[md.signed.ca_keyid]
+        want = _pem("X509 CRL" if md.signed.kind == "crl" else "CERTIFICATE",
+                    artifact(md.signed, bytes.fromhex(sig)))
+        if data != want:
+            return f"metadata/{name} is not the artifact the journaled TBS and CA signature make", None
+        return None, (f"metadata/{name} is the journaled TBS signed by the CA key after its "
+                      f"approvals ({'; '.join(st.lines())})")
+
+    @classmethod
+    def record_describe_published(cls, ws: Workspace, events: list[Event]) -> list[str]:
+        md, _ = cls._journaled(events)
+        st = ThresholdStatus(md.signed.version, approvals(md), ca_signature(md))
+        return [*describe_draft(md.signed), *st.lines()]
+
+    # ---- keys ----------------------------------------------------------------------------------
+
+    def online_keys(self) -> dict[str, list[Any]]:
+        return {}
+
+    def describe_key(self, keyholder: str, tk: Any, intent: dict[str, Any], now: datetime | None,
+                     attestation: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes]:
+        public = tk.public_key()
+        der = public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        pem = public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+        fields: dict[str, Any] = {
+            shared.X_KEYHOLDER: keyholder, shared.X_TOKEN_LABEL: tk.token.label,
+            shared.X_TOKEN_SERIAL: tk.token.serial, shared.X_KEY_URI: tk.ref.uri(),
+            shared.X_ALGORITHM: intent["algorithm"]}
+        if attestation is not None:  # a YubiKey: its PIV attestation kept with the key
+            fields[shared.X_DEVICE] = "yubikey"
+            fields[shared.X_ATTESTATION] = attestation
+        key = X509Key(_sha256(der), pem, fields)
+        data = key_event(keyholder, key.to_dict(), key.keyid, tk, intent)
+        return data, self.key_file_from_event(data)
+
+    def key_file_from_event(self, event: dict[str, Any]) -> bytes:
+        return self.record_key_file(event)
+
+    def key_from_record(self, rec: KeyRecord) -> X509Key:
+        d = dict(rec.key)
+        return X509Key(rec.keyid, d.pop("public_pem"), d)
+
+    # ---- previous CA ---------------------------------------------------------------------------
+
+    def _ca_state(self) -> carry.CaState | None:
+        info = self.view.state.init.get("previous")
+        if not info:
+            return None
+        return carry.read_previous(self.view.ws.previous, str(info["sha256"]))
+
+    def previous_root(self) -> Any:
+        st = self._ca_state()
+        return None if st is None else st.view()
+
+    def previous_version(self, version: int) -> Any:
+        raise VerificationError("an X.509 CA keeps no root chain")
+
+    # ---- draft ---------------------------------------------------------------------------------
+
+    def build_draft(self, root_keys: Sequence[Any], now: datetime | None) -> Draft:
+        now = (now or datetime.now(UTC)).replace(microsecond=0)
+        xp = self.xplan
+        keys = {k.keyid: k for k in root_keys}
+        by_name = {shared.key_name(k): k for k in root_keys}
+        ca_key = by_name[xp.ca]
+        approvers = [by_name[a].keyid for a in xp.approvers]
+        algorithm = str(ca_key.unrecognized_fields[shared.X_ALGORITHM])
+        ca_public = ca_key.public_key()
+        prev = self._ca_state()
+        if prev is not None and prev.ca_keyid != ca_key.keyid:
+            raise VerificationError(f"{xp.ca}'s key {ca_key.keyid[:12]} is not the CA key of the "
+                                    f"previous ceremony ({prev.ca_keyid[:12]}): it cannot sign for "
+                                    "this CA", hint="name the CA's token for x509.ca in the plan")
+        data: dict[str, Any] = {"_type": DRAFT_TYPE, "version": 1 if prev is None else prev.sequence + 1,
+                                "operation": xp.operation}
+        if xp.operation == "crl":
+            assert prev is not None
+            known = {int(s, 16) for s in prev.serials}
+            for r in xp.revoke:
+                if r.serial not in known:
+                    raise VerificationError(f"x509.revoke names serial {r.serial:x}, which this CA "
+                                            "never issued (its ca.json lists every serial)")
+            entries = sorted({(int(e["serial"], 16), datetime.fromisoformat(e["revoked_at"]),
+                               str(e["reason"])) for e in prev.revoked}
+                             | {(r.serial, r.revoked_at, r.reason) for r in xp.revoke})
+            number = prev.crl_number + 1
+            next_update = now + self.view.plan.root.expires
+            tbs = ops.crl_tbs(prev.ca_name(), ca_public, entries, now, next_update, number, algorithm)
+            data.update({"kind": "crl", "crl_number": number, "subject": prev.ca_subject,
+                         "expires": next_update.isoformat(),
+                         "revoked": [{"serial": f"{s:x}", "revoked_at": t.isoformat(), "reason": why}
+                                     for s, t, why in entries]})
+        else:
+            assert xp.profile is not None
+            profile = ops.parse_profile(xp.profile, "x509.profile")
+            serial = ops.random_serial()
+            requested: tuple[Any, ...] = ()
+            if xp.operation == "root":
+                subject_key, issuer_name = ca_public, profile.subject_name()
+            else:
+                assert prev is not None
+                info = ops.read_csr(self._csr())
+                subject_key, requested, issuer_name = info.public_key, info.extensions, prev.ca_name()
+            tbs = ops.certificate_tbs(profile, subject_key, issuer_name, ca_public, serial, algorithm,
+                                      requested)
+            data.update({"kind": tbs.kind, "serial": f"{serial:x}", "subject": profile.subject,
+                         "expires": profile.not_after.astimezone(UTC).isoformat()})
+            if xp.operation == "issue":
+                data["csr_sha256"] = _sha256(self._csr())
+        data.update({
+            "tbs": tbs.der.hex(), "tbs_sha256": tbs.digest,
+            "ceremony": f"{self.view.plan.name}:{self.view.state.init['plan_sha256']}",
+            "keys": {k: v.to_dict() for k, v in keys.items()},
+            "roles": {APPROVERS_ROLE: {"keyids": approvers, "threshold": xp.threshold},
+                      CA_ROLE: {"keyids": [ca_key.keyid], "threshold": 1}}})
+        md = X509Draft(X509Signed(data))
+        return Draft(md, {"version": md.signed.version, "digest": _sha256(md.signed_bytes),
+                          "signed": data, "created": now.isoformat()})
+
+    def _csr(self) -> bytes:
+        """The CSR copied in at init, checked against the digest init journaled.
+
+        Raises:
+            VerificationError: it was changed or removed.
+        """
+        want = (self.view.state.init.get("previous") or {}).get("csr_sha256")
+        path = self.view.ws.previous / carry.CSR
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise VerificationError(f"previous/{carry.CSR} is missing; it was copied in at init") from None
+        if _sha256(data) != want:
+            raise VerificationError(f"previous/{carry.CSR} was changed after init; refusing")
+        return data
+
+    def rebuilt_digest(self, root_keys: Sequence[Any], version: int, created: datetime,
+                       online: dict[str, list[dict[str, Any]]]) -> str | None:
+        return None  # a TBS holds a random serial: it is checked by its digest, not rebuilt
+
+    def draft_metadata(self) -> X509Draft:
+        d = self.view.state.draft
+        if d is None:
+            raise StateError("there is no draft yet", hint="run `ceremony draft WORKSPACE` first")
+        return X509Draft(X509Signed.checked(d["signed"], "the journaled draft"),
+                         {k: str(s["sig"]) for k, s in self.view.state.signatures.items()})
+
+    def draft_bytes(self) -> bytes:
+        return self.draft_metadata().to_bytes()
+
+    def write_draft(self) -> None:
+        md = self.draft_metadata()
+        atomic_write(self.view.ws.draft_path(md.signed.version), md.to_bytes())
+
+    def draft_roles(self, signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str, Any]], Any]]:
+        s = X509Signed.checked(signed, "the journaled draft")
+        return {name: ([{"keyid": k} for k in role.keyids], role.threshold)
+                for name, role in s.roles.items()}
+
+    def draft_file_digest(self, data: bytes, name: str) -> str | None:
+        return _sha256(X509Draft.from_bytes(data, name).signed_bytes)
+
+    def describe(self, md: Any) -> list[str]:
+        return describe_draft(md.signed)
+
+    def changes(self, md: Any) -> list[str]:
+        s = md.signed
+        if s.data["operation"] == "root":
+            return [f"a new root CA: {s.data['subject']}"]
+        return [f"the CA issues the {_what(s)}"]
+
+    # ---- sign ----------------------------------------------------------------------------------
+
+    def keys_of(self, keyholder: str) -> list[Any]:
+        s = self.draft_metadata().signed
+        keys = s.keys
+        ids = [*s.roles[APPROVERS_ROLE].keyids, s.ca_keyid]
+        return [keys[k] for k in ids if shared.keyholder_of(keys[k]) == keyholder]
+
+    def signing_payload(self, md: Any) -> bytes:
+        return bytes(md.signed.statement)  # an approver's; the CA key signs the TBS (sign_one)
+
+    def sign_one(self, keyholder: str, key: Any, module: Module, pin: PinProvider,
+                 on_touch: Any, payload: bytes) -> tuple[dict[str, Any], str]:
+        md = self.draft_metadata()
+        s = md.signed
+        algorithm = get_algorithm(str(key.fields[shared.X_ALGORITHM]))
+        if key.keyid == s.ca_keyid:
+            verdict = approvals(md)
+            if not verdict.met:
+                raise ThresholdError(f"the CA key does not sign the {_what(s)} before its "
+                                     f"approvals verify: {verdict.describe()}",
+                                     hint="each approver signs first: `ceremony sign WORKSPACE "
+                                          "--keyholder NAME`; nothing was signed", verdict=verdict)
+            tk = open_root_key(key, module, pin, on_touch)
+            sig_der = ops.signature_der(algorithm.name, tk.sign_raw(s.tbs))
+            artifact(s, sig_der)  # verified against the CA key before it is journaled
+            return {"sig": sig_der.hex(), "x509": CA_SIGNATURE}, str(tk.token.serial)
+        statement = s.statement
+        tk = open_root_key(key, module, pin, on_touch)
+        sig = tk.sign_raw(statement)
+        verify_raw(key.public_key(), algorithm, statement, sig, keyholder)
+        return ({"sig": sig.hex(), "x509": APPROVAL, "tbs_sha256": _sha256(s.tbs)},
+                str(tk.token.serial))
+
+    def threshold_status(self, md: Any, previous: Any | None) -> ThresholdStatus:
+        return ThresholdStatus(md.signed.version, approvals(md), ca_signature(md))
+
+    # ---- publish -------------------------------------------------------------------------------
+
+    def _outputs(self, md: X509Draft) -> tuple[str, bytes, dict[str, bytes]]:
+        """The artifact's file name and PEM, and every other file published beside it.
+
+        Raises:
+            VerificationError: the CA signature does not verify, or lint refuses the result.
+        """
+        s = md.signed
+        sig = md.signatures.get(s.ca_keyid)
+        if sig is None:
+            raise VerificationError("the CA key has not signed the draft")
+        der = artifact(s, bytes.fromhex(sig))
+        prev = self._ca_state()
+        extra: dict[str, bytes] = dict(prev.files) if prev is not None else {}
+        extra.pop(carry.STATE, None)
+        extra.pop(carry.CSR, None)
+        if s.kind == "crl":
+            name, pem = f"crl-{s.data['crl_number']}.pem", _pem("X509 CRL", der)
+        else:
+            ops.lint_certificate(der, s.kind)
+            pem = _pem("CERTIFICATE", der)
+            name = carry.CA_FILE if s.kind == "root" else f"issued-{s.data['serial']}.pem"
+        if s.kind == "root":
+            notation = self.xplan.trust
+            if notation is not None:
+                for rel, data in ops.notation_files(notation, pem, self.view.plan.repository).items():
+                    extra[f"notation/{rel}"] = data
+        state = carry.next_state(prev, s, name, pem)
+        all_files = {**extra, name: pem}
+        extra[carry.STATE] = carry.state_bytes(state, all_files)
+        return name, pem, extra
+
+    def write_published(self, md: Any) -> tuple[bytes, list[Path]]:
+        name, pem, extra = self._outputs(md)
+        metadata = self.view.ws.metadata
+        targets = [metadata / rel for rel in [name, *extra]]
+        for path in targets:  # never replace an output: refuse before anything is written
+            if path.exists():
+                raise VerificationError(f"metadata/{path.relative_to(metadata)} already exists; "
+                                        "an output is never overwritten; nothing was published")
+        atomic_write(metadata / name, pem, exclusive=True)
+        for rel, data in extra.items():
+            atomic_write(metadata / rel, data, exclusive=True)
+        return pem, [metadata / name]
+
+    def published_bytes(self) -> bytes | None:
+        return self._outputs(self.draft_metadata())[1]
+
+    def published_extra(self, name: str, version: int) -> bytes | None:
+        return self._outputs(self.draft_metadata())[2].get(name)
+
+    # ---- checks --------------------------------------------------------------------------------
+
+    def plan_online_keys(self, base: Path) -> dict[str, list[dict[str, Any]]]:
+        return {}
