@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
 
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
@@ -172,5 +174,126 @@ def test_root_ca_born_on_a_token_under_two_of_three_approvals(hsm: SoftHsm, tmp_
     assert "metadata/ca.pem is the journaled TBS signed by the CA key after its approvals" in r.out
 
 
-def _unused() -> None:
-    _ = (UTC, datetime, NameOID, ExtendedKeyUsageOID, pytest)
+# ---- the chain: root CA -> intermediate and code-signing leaf from CSRs -> CRL -------------------
+
+
+def publish_root(hsm: SoftHsm, tmp: Path) -> Path:
+    """The root ceremony signed and published; its ``metadata/`` folder."""
+    ws = root_ceremony(hsm, tmp)
+    run(ws, hsm, "alice", "bob", CA)
+    r = cli("publish", ws)
+    assert r.code == 0, r.err
+    return ws / "metadata"
+
+
+def next_ceremony(hsm: SoftHsm, tmp: Path, name: str, table: str, previous: Path,
+                  approvers: tuple[str, ...] = ("bob", "carol")) -> Path:
+    """A ceremony continuing the CA in ``previous``: the keys are kept (same tokens), drafted,
+    approved, CA-signed, published; its ``metadata/`` folder."""
+    ws = draft_next(tmp, name, table, previous)
+    run(ws, hsm, *approvers, CA)
+    r = cli("publish", ws)
+    assert r.code == 0, r.err
+    return ws / "metadata"
+
+
+def draft_next(tmp: Path, name: str, table: str, previous: Path) -> Path:
+    plan = x509_plan(tmp / f"{name}-plan" / "plan.toml", name, table)
+    ws = tmp / f"{name}-ws"
+    r = cli("init", ws, "--plan", plan, "--previous", previous)
+    assert r.code == 0, r.err
+    r = cli("draft", ws)
+    assert r.code == 0, r.err
+    return ws
+
+
+def crl_table(serial: int) -> str:
+    return f"""[x509]
+operation = "crl"
+ca = "{CA}"
+[[x509.revoke]]
+serial = "{serial:x}"
+reason = "keyCompromise"
+revoked_at = "2026-06-01T00:00:00Z"
+"""
+
+
+def pkilint(tool: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / tool
+    assert exe.exists(), f"{tool} is required (pip install pkilint: the test extra)"
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def _leaf_checks(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
+    if isinstance(value, x509.ExtendedKeyUsage) and list(value) != [ExtendedKeyUsageOID.CODE_SIGNING]:
+        raise ValueError("EKU must be codeSigning alone")
+    if isinstance(value, x509.KeyUsage) and (not value.digital_signature or value.key_cert_sign):
+        raise ValueError("keyUsage must be digitalSignature")
+
+
+def code_signing_verifier(root: x509.Certificate, at: datetime) -> Any:
+    ee = (ExtensionPolicy.permit_all()
+          .require_present(x509.KeyUsage, Criticality.CRITICAL, _leaf_checks)
+          .require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _leaf_checks))
+    ca = (ExtensionPolicy.permit_all()
+          .require_present(x509.BasicConstraints, Criticality.CRITICAL, None)
+          .require_present(x509.KeyUsage, Criticality.CRITICAL, None))
+    return (PolicyBuilder().store(Store([root])).time(at)
+            .extension_policies(ca_policy=ca, ee_policy=ee).build_client_verifier())
+
+
+def test_root_intermediate_leaf_and_crl_verify_with_openssl_cryptography_and_pkilint(
+        hsm: SoftHsm, tmp_path: Path) -> None:
+    root_dir = publish_root(hsm, tmp_path)
+    ca_pem = root_dir / "ca.pem"
+    root = x509.load_pem_x509_certificate(ca_pem.read_bytes())
+
+    # an intermediate CA from a CSR made outside the tool by a software key
+    (tmp_path / "inter-plan").mkdir()
+    make_csr(tmp_path / "inter-plan" / "inter.csr", INTERMEDIATE_SUBJECT)
+    inter_dir = next_ceremony(hsm, tmp_path, "inter", issue_table("intermediate", INTERMEDIATE_SUBJECT, "inter.csr"),
+                              root_dir)
+    [inter_file] = sorted(inter_dir.glob("issued-*.pem"))
+    inter = x509.load_pem_x509_certificate(inter_file.read_bytes())
+    assert inter.issuer == root.subject and inter.subject.rfc4514_string() == INTERMEDIATE_SUBJECT
+    assert inter.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+    # a code-signing leaf from a CSR made outside, continuing from the intermediate's folder
+    (tmp_path / "leaf-plan").mkdir()
+    make_csr(tmp_path / "leaf-plan" / "leaf.csr", LEAF_SUBJECT)
+    leaf_dir = next_ceremony(hsm, tmp_path, "leaf", issue_table("leaf", LEAF_SUBJECT, "leaf.csr"), inter_dir,
+                             approvers=("alice", "carol"))
+    issued = sorted(leaf_dir.glob("issued-*.pem"))
+    assert inter_file.name in [p.name for p in issued]  # the CA's folder carries what it issued
+    leaf_file = next(p for p in issued if p.name != inter_file.name)
+    leaf = x509.load_pem_x509_certificate(leaf_file.read_bytes())
+    state = json.loads((leaf_dir / "ca.json").read_text())
+    assert state["sequence"] == 3 and f"{leaf.serial_number:x}" in state["serials"]
+
+    for cert in (ca_pem, inter_file, leaf_file):
+        r = openssl("verify", "-CAfile", ca_pem, cert)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = pkilint("lint_pkix_cert", "lint", "-s", "ERROR", cert)
+        assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "", ""), cert.name
+
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    verified = code_signing_verifier(root, at).verify(leaf, [])
+    assert verified.chain == [leaf, root]
+
+    # the leaf revoked by the CA's next CRL
+    crl_dir = next_ceremony(hsm, tmp_path, "crl", crl_table(leaf.serial_number), leaf_dir)
+    [crl_file] = sorted(crl_dir.glob("crl-*.pem"))
+    crl = x509.load_pem_x509_crl(crl_file.read_bytes())
+    assert crl.is_signature_valid(root.public_key())
+    entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
+    r = pkilint("lint_crl", "lint", "-t", "CRL", "-p", "PKIX", "-s", "ERROR", crl_file)
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "", "")
+    r = openssl("verify", "-crl_check", "-CAfile", ca_pem, "-CRLfile", crl_file, inter_file)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = openssl("verify", "-crl_check", "-CAfile", ca_pem, "-CRLfile", crl_file, leaf_file)
+    assert r.returncode != 0 and "certificate revoked" in r.stdout + r.stderr
+
+    r = cli("record", "verify", crl_dir.parent, "--allow-unsealed")
+    assert r.code == 0, r.out + r.err
