@@ -15,11 +15,8 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
-from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
 
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
@@ -28,6 +25,7 @@ from tests.support.x509_ceremony import (
     INTERMEDIATE_SUBJECT,
     LEAF_SUBJECT,
     ROOT_SUBJECT,
+    code_signing_verifier,
     crl_table,
     issue_table,
     make_csr,
@@ -68,7 +66,7 @@ def test_root_ca_born_on_a_token_under_two_of_three_approvals(hsm: SoftHsm, tmp_
     st = cli("status", ws, "--json")
     verdict = json.loads(st.out)["thresholds"]
     assert verdict["verified"] is True
-    assert verdict["new"]["signed"] == ["alice", "carol"] and verdict["old"]["signed"] == [CA]
+    assert verdict["old"]["signed"] == ["alice", "carol"] and verdict["new"]["signed"] == [CA]
 
     r = cli("publish", ws)
     assert r.code == 0, r.err
@@ -93,24 +91,6 @@ def test_root_ca_born_on_a_token_under_two_of_three_approvals(hsm: SoftHsm, tmp_
 
 
 # ---- the chain: root CA -> intermediate and code-signing leaf from CSRs -> CRL -------------------
-
-
-def _leaf_checks(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
-    if isinstance(value, x509.ExtendedKeyUsage) and list(value) != [ExtendedKeyUsageOID.CODE_SIGNING]:
-        raise ValueError("EKU must be codeSigning alone")
-    if isinstance(value, x509.KeyUsage) and (not value.digital_signature or value.key_cert_sign):
-        raise ValueError("keyUsage must be digitalSignature")
-
-
-def code_signing_verifier(root: x509.Certificate, at: datetime) -> Any:
-    ee = (ExtensionPolicy.permit_all()
-          .require_present(x509.KeyUsage, Criticality.CRITICAL, _leaf_checks)
-          .require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _leaf_checks))
-    ca = (ExtensionPolicy.permit_all()
-          .require_present(x509.BasicConstraints, Criticality.CRITICAL, None)
-          .require_present(x509.KeyUsage, Criticality.CRITICAL, None))
-    return (PolicyBuilder().store(Store([root])).time(at)
-            .extension_policies(ca_policy=ca, ee_policy=ee).build_client_verifier())
 
 
 def test_root_intermediate_leaf_and_crl_verify_with_openssl_cryptography_and_pkilint(

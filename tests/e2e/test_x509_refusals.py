@@ -149,7 +149,7 @@ def test_an_approval_over_another_digest_does_not_count_and_the_ca_key_does_not_
         s.close()
 
     r = cli("status", ws, "--json")
-    assert json.loads(r.out)["thresholds"]["new"]["signed"] == []
+    assert json.loads(r.out)["thresholds"]["old"]["signed"] == []
     r = cli("sign", ws, "--keyholder", CA, "--pin-file", hsm.pin_file)
     assert r.code == 6, r.err
     assert (f"the CA key does not sign the root certificate {ROOT_SUBJECT} before its approvals verify: "

@@ -7,12 +7,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store
 
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
@@ -154,3 +158,21 @@ def pkilint(tool: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).parent / tool
     assert exe.exists(), f"{tool} is required (pip install pkilint: the test extra)"
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def _leaf_checks(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
+    if isinstance(value, x509.ExtendedKeyUsage) and list(value) != [ExtendedKeyUsageOID.CODE_SIGNING]:
+        raise ValueError("EKU must be codeSigning alone")
+    if isinstance(value, x509.KeyUsage) and (not value.digital_signature or value.key_cert_sign):
+        raise ValueError("keyUsage must be digitalSignature")
+
+
+def code_signing_verifier(root: x509.Certificate, at: datetime) -> Any:
+    ee = (ExtensionPolicy.permit_all()
+          .require_present(x509.KeyUsage, Criticality.CRITICAL, _leaf_checks)
+          .require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _leaf_checks))
+    ca = (ExtensionPolicy.permit_all()
+          .require_present(x509.BasicConstraints, Criticality.CRITICAL, None)
+          .require_present(x509.KeyUsage, Criticality.CRITICAL, None))
+    return (PolicyBuilder().store(Store([root])).time(at)
+            .extension_policies(ca_policy=ca, ee_policy=ee).build_client_verifier())

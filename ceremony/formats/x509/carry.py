@@ -144,7 +144,39 @@ def parse_state(data: bytes, files: Mapping[str, bytes], where: str) -> CaState:
                 x509.load_pem_x509_certificate(data).verify_directly_issued_by(cert)
             except (ValueError, TypeError, InvalidSignature):
                 raise _bad(f"{where}/{name} was not issued by the CA in {CA_FILE}") from None
+        elif name.startswith("crl-"):
+            try:
+                public: Any = cert.public_key()  # EC or RSA: the CA key spki() matched above
+                ok = x509.load_pem_x509_crl(data).is_signature_valid(public)
+            except (ValueError, TypeError):
+                ok = False
+            if not ok:
+                raise _bad(f"{where}/{name} is not a CRL signed by the CA in {CA_FILE}")
     return state
+
+
+@dataclass(frozen=True)
+class CaReport:
+    """A CA folder checked (``rehearse``'s last word): its ceremony number and what it holds."""
+
+    newest_version: int
+    lines: list[str]
+
+
+def verify_folder(directory: Path) -> CaReport:
+    """Check a published CA folder as ``init --previous`` would.
+
+    Raises:
+        PlanError: not a folder, or no ``ca.json``.
+        VerificationError: a file does not verify (see :func:`read_ca_folder`).
+    """
+    state, files = read_ca_folder(directory)
+    issued = sum(1 for n in files if n.startswith("issued-"))
+    crls = sum(1 for n in files if n.startswith("crl-"))
+    return CaReport(state.sequence, [
+        f"verified: the CA folder {directory} after ceremony #{state.sequence}: {CA_FILE} "
+        f"({state.ca_subject}) self-signed, {issued} issued certificate(s) and {crls} CRL(s) "
+        f"signed by it, every file the digest {STATE} lists"])
 
 
 def read_ca_folder(directory: Path) -> tuple[CaState, dict[str, bytes]]:

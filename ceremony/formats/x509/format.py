@@ -26,8 +26,9 @@ What was decided (issue 16):
   ``x509 = "approval"``); the CA holder's sign makes the CA signature over the TBS and is
   refused (exit 6, naming who is missing) until the approvals verify at the threshold, counted
   by distinct approvers' public keys. A second approval by the same approver is the engine's
-  "already signed" (exit 8). The verdicts: ``threshold_status`` gives the approvals as ``new``
-  and the CA signature as ``old`` (both required).
+  "already signed" (exit 8). The verdicts: ``threshold_status`` gives the approvals in the
+  ``old`` slot (said first, and what the next step waits for first) and the CA signature as
+  ``new``; both are required, so nothing is publishable before both are met.
 * **publish** assembles the certificate or CRL from the journaled CA signature, verifies it
   against the CA key, lints it again and writes ``metadata/`` without replacing any file: the
   artifact (``ca.pem`` / ``issued-SERIAL.pem`` / ``crl-N.pem``), the CA's new ``ca.json``, the
@@ -60,7 +61,7 @@ from ceremony.formats import tuf as shared  # the x-ceremony-* key fields every 
 from ceremony.formats.base import RoleVerdict, ThresholdStatus
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
 from ceremony.formats.token_keys import key_event, open_root_key
-from ceremony.formats.x509 import carry, ops, plan as xplan
+from ceremony.formats.x509 import carry, ops, plan as xplan, rehearsal
 from ceremony.formats.x509.keys import X509Key
 from ceremony.journal import Event
 from ceremony.plan import Plan
@@ -327,9 +328,12 @@ class X509Format(shared.XFieldKeys):
     plan_table: ClassVar[str] = xplan.TABLE
     targets_refusal: ClassVar[str | None] = ("--targets reads TUF targets metadata; an X.509 CA "
                                              "revokes by CRL (operation = \"crl\")")
-    rehearsal_scenarios: ClassVar[tuple[str, ...]] = ()
-    rehearsal_hint: ClassVar[str | None] = ("rehearse an X.509 CA with the scripted test "
-                                            "tests/e2e/test_x509_ceremony.py")
+    rehearsal_scenarios: ClassVar[tuple[str, ...]] = ("x509",)
+    rehearsal_hint: ClassVar[str | None] = ("an X.509 CA is rehearsed whole: `ceremony rehearse "
+                                            "--scenario x509 WORKSPACE`")
+    #: ``ceremony.rehearse`` runs these scenarios as a sequence of ceremonies, each step's plan
+    #: written by :meth:`rehearsal_plan` from the folder the step before published.
+    rehearsal_sequence: ClassVar[dict[str, tuple[str, ...]]] = {"x509": rehearsal.STEPS}
 
     def __init__(self, view: CeremonyView) -> None:
         self.view = view
@@ -399,7 +403,14 @@ class X509Format(shared.XFieldKeys):
 
     @classmethod
     def verify_folder(cls, directory: Path) -> Any:
-        raise VerificationError("an X.509 CA folder is checked by `init --previous`, not walked")
+        return carry.verify_folder(directory)
+
+    @classmethod
+    def rehearsal_plan(cls, step: str, base: Path, names: list[str], threshold: int, algorithm: str,
+                       previous: Path | None) -> Path:
+        """The plan of one step of the rehearsed CA (``rehearsal_sequence``), written under
+        ``base`` from the ``previous`` step's published folder."""
+        return rehearsal.plan_for(step, base, names, threshold, algorithm, previous)
 
     @classmethod
     def self_signed_root(cls, data: bytes, where: str, repository: str) -> Any:
@@ -473,7 +484,7 @@ class X509Format(shared.XFieldKeys):
             md, _ = cls._journaled(events)
         except (StateError, VerificationError, StopIteration) as e:
             return f"metadata/{name}: {getattr(e, 'message', 'no journaled draft')}", None
-        st = ThresholdStatus(md.signed.version, approvals(md), ca_signature(md))
+        st = ThresholdStatus(md.signed.version, ca_signature(md), approvals(md))
         if not st.verified:
             return f"metadata/{name} is not signed at threshold: " + "; ".join(st.lines()), None
         sig = md.signatures[md.signed.ca_keyid]
@@ -487,7 +498,7 @@ class X509Format(shared.XFieldKeys):
     @classmethod
     def record_describe_published(cls, ws: Workspace, events: list[Event]) -> list[str]:
         md, _ = cls._journaled(events)
-        st = ThresholdStatus(md.signed.version, approvals(md), ca_signature(md))
+        st = ThresholdStatus(md.signed.version, ca_signature(md), approvals(md))
         return [*describe_draft(md.signed), *st.lines()]
 
     # ---- keys ----------------------------------------------------------------------------------
@@ -681,7 +692,7 @@ class X509Format(shared.XFieldKeys):
                 str(tk.token.serial))
 
     def threshold_status(self, md: Any, previous: Any | None) -> ThresholdStatus:
-        return ThresholdStatus(md.signed.version, approvals(md), ca_signature(md))
+        return ThresholdStatus(md.signed.version, ca_signature(md), approvals(md))
 
     # ---- publish -------------------------------------------------------------------------------
 
