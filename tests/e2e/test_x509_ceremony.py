@@ -89,6 +89,18 @@ def test_root_ca_born_on_a_token_under_two_of_three_approvals(hsm: SoftHsm, tmp_
     assert r.code == 0, r.out + r.err
     assert "metadata/ca.pem is the journaled TBS signed by the CA key after its approvals" in r.out
 
+    # the seal: the approvers who approved and the CA key sign the journal head
+    r = cli("seal", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    assert (r.code, "bob did not sign the published root, so does not seal it" in r.err) == (8, True)
+    for k in ("alice", "carol", CA):
+        r = cli("seal", ws, "--keyholder", k, "--pin-file", hsm.pin_file)
+        assert r.code == 0, r.err
+    r = cli("record", "verify", ws)
+    assert r.code == 0, r.out + r.err
+    assert "signed by alice, ca, carol" in r.out  # sorted by name
+    report = (ws / "record" / "report.html").read_text()
+    assert "approvals of the root certificate" in report and "CA signature over the root certificate" in report
+
 
 # ---- the chain: root CA -> intermediate and code-signing leaf from CSRs -> CRL -------------------
 
@@ -148,3 +160,6 @@ def test_root_intermediate_leaf_and_crl_verify_with_openssl_cryptography_and_pki
 
     r = cli("record", "verify", crl_dir.parent, "--allow-unsealed")
     assert r.code == 0, r.out + r.err
+    r = cli("status", crl_dir.parent)  # the CRL's nextUpdate is the expiry status tracks
+    assert r.code == 0, r.err
+    assert f"(published): expires {crl.next_update_utc:%Y-%m-%d %H:%M:%S} UTC" in r.out

@@ -1,0 +1,75 @@
+"""An X.509 plan is refused at ``init`` (exit 2, the field named, nothing created) when its
+``[x509]`` table does not fit: no table, an unknown operation or field, the CA holder missing from
+``roles.root``, a threshold the approvers cannot meet, a profile of the wrong kind for the
+operation, a CA key algorithm the profile does not name; and a previous CA folder that was
+changed is refused (exit 3) before anything is copied in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SoftHsm
+from tests.support.helpers import cli
+from tests.support.x509_ceremony import (
+    LEAF_SUBJECT,
+    ROOT_TABLE,
+    issue_table,
+    make_csr,
+    publish_root,
+    x509_plan,
+)
+
+CASES = {
+    "no table": ("", 2, "a plan with format = \"x509\" needs an [x509] table (operation, ca, ...)"),
+    "operation": (ROOT_TABLE.replace('operation = "root"', 'operation = "mint"'), 2,
+                  "x509.operation must be one of root, issue, crl, not 'mint'"),
+    "unknown field": (ROOT_TABLE.replace('ca = "ca"', 'ca = "ca"\nserial = "01"'), 2,
+                      "unknown field x509.serial in the plan"),
+    "ca holder": (ROOT_TABLE.replace('ca = "ca"', 'ca = "dave"'), 2,
+                  "x509.ca must name the keyholder holding the CA key, one of roles.root.keyholders "
+                  "(alice, bob, carol, ca)"),
+    "threshold": (ROOT_TABLE, 4, "roles.root.threshold is 4 but only 3 approver(s) are listed beside the "
+                                 "CA key's holder ca: it could never be met"),
+    "kind": (ROOT_TABLE.replace('kind = "root"', 'kind = "intermediate"').replace(
+        'key_algorithm = "ecdsa-p256"\n', ""), 2,
+        "x509.profile.kind is 'intermediate', but operation = \"root\" makes a root certificate"),
+    "algorithm": (ROOT_TABLE.replace('key_algorithm = "ecdsa-p256"', 'key_algorithm = "ecdsa-p384"'), 2,
+                  "x509.profile.key_algorithm is 'ecdsa-p384' but the CA key's holder ca generates "
+                  "'ecdsa-p256' (keyholders[].algorithm)"),
+    "issue without csr": (issue_table("leaf", LEAF_SUBJECT, "x.csr").replace('csr = "x.csr"\n', ""), 2,
+                          "x509.csr is required for operation = \"issue\""),
+    "crl with profile": (ROOT_TABLE.replace('operation = "root"', 'operation = "crl"'), 2,
+                         "x509.revoke is required for operation = \"crl\""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_plan_that_does_not_fit_is_refused_at_init(case: str, tmp_path: Path) -> None:
+    table, threshold, message = CASES[case]
+    plan = x509_plan(tmp_path / "plan" / "plan.toml", "bad", table, threshold=threshold)
+    r = cli("init", tmp_path / "ws", "--plan", plan)
+    assert (r.code, r.err.splitlines()[0]) == (2, f"error: {message}")
+    assert not (tmp_path / "ws").exists()
+
+
+def test_a_previous_ca_folder_changed_after_publish_is_refused(hsm: SoftHsm, tmp_path: Path) -> None:
+    root_dir = publish_root(hsm, tmp_path)
+    (tmp_path / "p").mkdir()
+    make_csr(tmp_path / "p" / "leaf.csr", LEAF_SUBJECT)
+    plan = x509_plan(tmp_path / "p" / "plan.toml", "leaf", issue_table("leaf", LEAF_SUBJECT, "leaf.csr"))
+
+    r = cli("init", tmp_path / "ws0", "--plan", plan)  # an issue needs the CA it continues
+    assert (r.code, "operation = \"issue\" continues a CA: init needs --previous CA_DIR" in r.err) == (2, True)
+
+    pem = (root_dir / "ca.pem").read_bytes()
+    (root_dir / "ca.pem").write_bytes(pem.replace(b"\n", b"\r\n"))  # same certificate, other bytes
+    r = cli("init", tmp_path / "ws1", "--plan", plan, "--previous", root_dir)
+    assert r.code == 3, r.err
+    assert r.err.splitlines()[0].startswith(f"error: {root_dir}/ca.pem is not the file ca.json lists (sha256 ")
+    assert r.err.splitlines()[0].endswith("...); refusing to continue this CA")
+    assert not (tmp_path / "ws1").exists()
+    (root_dir / "ca.pem").write_bytes(pem)
+    r = cli("init", tmp_path / "ws2", "--plan", plan, "--previous", root_dir)
+    assert r.code == 0, r.err  # the unchanged folder continues
