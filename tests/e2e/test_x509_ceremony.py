@@ -163,3 +163,39 @@ def test_root_intermediate_leaf_and_crl_verify_with_openssl_cryptography_and_pki
     r = cli("status", crl_dir.parent)  # the CRL's nextUpdate is the expiry status tracks
     assert r.code == 0, r.err
     assert f"(published): expires {crl.next_update_utc:%Y-%m-%d %H:%M:%S} UTC" in r.out
+
+
+def test_an_approver_approves_on_their_own_machine_and_a_foreign_approval_is_refused(
+        hsm: SoftHsm, tmp_path: Path) -> None:
+    ws = root_ceremony(hsm, tmp_path)
+    draft = tmp_path / "1.draft.json"
+    r = cli("export-draft", ws, "--out", draft)
+    assert r.code == 0, r.err
+    digest = json.loads(draft.read_text())["digest"]
+    sig = tmp_path / "alice.sig.json"
+    r = cli("sign-draft", draft, "--keyholder", "alice", "--out", sig, "--expect-digest", digest,
+            "--pin-file", hsm.pin_file)
+    assert r.code == 0, r.err
+    assert f"subject: {ROOT_SUBJECT}" in r.out + r.err  # the approver read the TBS in words
+
+    # a tampered approval (its signature no longer over this statement): refused, nothing journaled
+    forged = json.loads(sig.read_text())
+    forged["signatures"][0]["sig"] = forged["signatures"][0]["sig"][:-2] + (
+        "00" if not forged["signatures"][0]["sig"].endswith("00") else "01")
+    bad = tmp_path / "alice.forged.json"
+    bad.write_text(json.dumps(forged))
+    lines = (ws / "journal.jsonl").read_text().count("\n")
+    r = cli("import-signature", ws, bad)
+    assert r.code == 3, r.err
+    assert f"{bad}: the signature by alice does not verify over root v1" in r.err
+    assert (ws / "journal.jsonl").read_text().count("\n") == lines
+
+    r = cli("import-signature", ws, sig)
+    assert r.code == 0, r.err
+    r = cli("sign-draft", draft, "--keyholder", CA, "--out", tmp_path / "ca.sig.json",
+            "--expect-digest", digest, "--pin-file", hsm.pin_file)  # the CA key signs in the room
+    assert r.code == 3 and "ca holds no key in root v1" in r.err, r.err
+    run(ws, hsm, "bob", CA)
+    assert cli("publish", ws).code == 0
+    r = cli("record", "verify", ws, "--allow-unsealed")
+    assert r.code == 0, r.out + r.err

@@ -40,15 +40,12 @@ What was decided (issue 16):
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     PublicFormat,
@@ -56,12 +53,27 @@ from cryptography.hazmat.primitives.serialization import (
 
 from ceremony.errors import PlanError, StateError, ThresholdError, VerificationError
 from ceremony.events import DRAFT_CREATED, PUBLISHED, SIGNATURE_ADDED
-from ceremony.fingerprint import digest_words
 from ceremony.formats import tuf as shared  # the x-ceremony-* key fields every format shares
-from ceremony.formats.base import RoleVerdict, ThresholdStatus
+from ceremony.formats.base import ThresholdStatus
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
 from ceremony.formats.token_keys import key_event, open_root_key
 from ceremony.formats.x509 import carry, ops, plan as xplan, rehearsal
+from ceremony.formats.x509.draft import (
+    APPROVAL,
+    APPROVERS_ROLE,
+    CA_ROLE,
+    CA_SIGNATURE,
+    DRAFT_TYPE,
+    X509Draft,
+    X509Signed,
+    approvals,
+    artifact,
+    ca_signature,
+    describe_draft,
+    pem,
+    sha256,
+    what,
+)
 from ceremony.formats.x509.keys import X509Key
 from ceremony.journal import Event
 from ceremony.plan import Plan
@@ -70,251 +82,6 @@ from ceremony.workspace import Workspace, atomic_write
 from hsm.algorithms import get_algorithm
 from hsm.pkcs11 import Module, PinProvider
 from hsm.verify import verify_raw
-
-DRAFT_TYPE = "x509-draft"
-APPROVAL, CA_SIGNATURE = "approval", "ca"
-#: The role names in a draft's ``roles``: the approvers (``root``: the plan's threshold, what
-#: the shared integrity checks compare) and the CA key.
-APPROVERS_ROLE, CA_ROLE = "root", "ca"
-_DUMMY_SIG = bytes.fromhex("3006020101020101")  # a placeholder ECDSA-Sig-Value to parse a TBS
-
-
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _pem(kind: str, der: bytes) -> bytes:
-    import base64  # lazy: stdlib, only when a PEM is written
-    body = base64.encodebytes(der).decode().replace("\n", "")
-    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
-    return ("\n".join([f"-----BEGIN {kind}-----", *lines, f"-----END {kind}-----"]) + "\n").encode()
-
-
-# ---- the views --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class X509Role:
-    keyids: list[str]
-    threshold: int
-
-
-@dataclass(frozen=True)
-class X509Signed:
-    """A draft's signed part (journaled whole in ``draft-created``): the TBS and who signs it."""
-
-    data: dict[str, Any]
-
-    @property
-    def version(self) -> int:
-        return int(self.data["version"])
-
-    @property
-    def expires(self) -> datetime:
-        return datetime.fromisoformat(str(self.data["expires"]))
-
-    @property
-    def keys(self) -> dict[str, X509Key]:
-        return {k: X509Key.from_dict(k, v) for k, v in self.data["keys"].items()}
-
-    @property
-    def roles(self) -> dict[str, X509Role]:
-        return {r: X509Role(list(v["keyids"]), int(v["threshold"]))
-                for r, v in self.data["roles"].items()}
-
-    @property
-    def tbs(self) -> bytes:
-        return bytes.fromhex(self.data["tbs"])
-
-    @property
-    def kind(self) -> str:
-        return str(self.data["kind"])
-
-    @property
-    def ca_keyid(self) -> str:
-        return str(self.data["roles"][CA_ROLE]["keyids"][0])
-
-    @property
-    def statement(self) -> bytes:
-        """What each approver signs: the TBS, the CA key, this ceremony, the words read out."""
-        return ops.approval_statement(self.kind, self.tbs, self.keys[self.ca_keyid].public_key(),
-                                      str(self.data["ceremony"]), _what(self))
-
-    @classmethod
-    def checked(cls, d: Any, what: str) -> X509Signed:
-        """Raises:
-            VerificationError: not an X.509 draft.
-        """
-        try:
-            s = cls(dict(d))
-            if s.data.get("_type") != DRAFT_TYPE:
-                raise VerificationError(f"{what} is not an X.509 ceremony draft")
-            _ = (s.version, s.expires, s.keys, s.roles, s.tbs, s.kind, s.ca_keyid)
-            return s
-        except (KeyError, ValueError, TypeError, IndexError, AttributeError):
-            raise VerificationError(f"{what} is not an X.509 ceremony draft") from None
-
-
-@dataclass
-class X509Draft:
-    """A draft with the signatures journaled so far (keyid -> hex)."""
-
-    signed: X509Signed
-    signatures: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def signed_bytes(self) -> bytes:
-        return _canonical(self.signed.data)
-
-    def to_bytes(self) -> bytes:
-        return json.dumps({"signed": self.signed.data, "signatures": self.signatures},
-                          indent=1, sort_keys=True).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, what: str) -> X509Draft:
-        """Raises:
-            VerificationError: not an X.509 draft file.
-        """
-        try:
-            obj = json.loads(data)
-            sigs = {str(k): str(v) for k, v in dict(obj["signatures"]).items()}
-            return cls(X509Signed.checked(obj["signed"], what), sigs)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise VerificationError(f"{what} is not an X.509 ceremony draft") from None
-
-
-# ---- verdicts (pure) ----------------------------------------------------------------------------
-
-
-def approvals(md: X509Draft) -> RoleVerdict:
-    """The approvals that verify over this draft's statement, counted once per public key."""
-    s = md.signed
-    role, keys = s.roles[APPROVERS_ROLE], s.keys
-    statement = s.statement
-    good: list[str] = []
-    seen: set[bytes] = set()
-    for keyid in role.keyids:
-        sig = md.signatures.get(keyid)
-        if sig is None or keyid not in keys:
-            continue
-        key = keys[keyid]
-        public = key.public_key()
-        if not ops.approval_verifies(statement, shared.key_name(key), bytes.fromhex(sig), public):
-            continue  # an approval of another digest, CA or ceremony does not count
-        identity = ops.spki(public)
-        if identity in seen:
-            continue  # one public key listed twice counts once
-        seen.add(identity)
-        good.append(keyid)
-    name = {k: shared.key_name(keys[k]) for k in role.keyids if k in keys}
-    return RoleVerdict(f"approvals of the {_what(s)}", role.threshold,
-                       tuple(name[k] for k in good),
-                       tuple(name[k] for k in role.keyids if k not in good and k in name))
-
-
-def ca_signature(md: X509Draft) -> RoleVerdict:
-    """Whether the CA key's signature over the TBS is journaled and verifies."""
-    s = md.signed
-    key = s.keys[s.ca_keyid]
-    sig = md.signatures.get(s.ca_keyid)
-    ok = sig is not None and _ca_signature_verifies(s, key, bytes.fromhex(sig))
-    who = shared.key_name(key)
-    return RoleVerdict(f"CA signature over the {_what(s)}", 1, (who,) if ok else (),
-                       () if ok else (who,))
-
-
-def _ca_signature_verifies(s: X509Signed, key: X509Key, sig_der: bytes) -> bool:
-    try:
-        artifact(s, sig_der)
-    except (VerificationError, ValueError):
-        return False
-    return True
-
-
-def artifact(s: X509Signed, sig_der: bytes) -> bytes:
-    """The DER certificate or CRL assembled from the TBS and the CA's signature, verified
-    against the CA key.
-
-    Raises:
-        VerificationError: the signature does not verify.
-    """
-    ca_public = s.keys[s.ca_keyid].public_key()
-    if s.kind == "crl":
-        der = ops.assemble_crl(s.tbs, sig_der)
-        ops.verify_crl(der, ca_public)
-        return der
-    der = ops.assemble_certificate(s.tbs, sig_der)
-    ops.verify_certificate(der, ca_public)
-    return der
-
-
-def _what(s: X509Signed) -> str:
-    if s.kind == "crl":
-        return f"CRL number {s.data.get('crl_number')}"
-    return f"{s.kind} certificate {s.data.get('subject')}"
-
-
-def _parsed_tbs(s: X509Signed) -> Any:
-    """The TBS read back by cryptography (spliced with a placeholder signature: never
-    verified, only read for words)."""
-    if s.kind == "crl":
-        return x509.load_der_x509_crl(ops.assemble_crl(s.tbs, _DUMMY_SIG))
-    return x509.load_der_x509_certificate(ops.assemble_certificate(s.tbs, _DUMMY_SIG))
-
-
-def _utc(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def describe_draft(s: X509Signed) -> list[str]:
-    """The TBS in words for the room, read from the TBS itself (not from the plan)."""
-    t = _parsed_tbs(s)
-    digest = _sha256(s.tbs)
-    roles = s.roles
-    keys = s.keys
-    approvers = ", ".join(shared.key_name(keys[k]) for k in roles[APPROVERS_ROLE].keyids)
-    lines = [f"X.509 {s.data['operation']}: the {_what(s)} (ceremony #{s.version} of this CA)"]
-    if s.kind == "crl":
-        lines += [f"issuer: {t.issuer.rfc4514_string()}",
-                  f"this update: {_utc(t.last_update_utc)}; next update: {_utc(t.next_update_utc)}",
-                  f"revoked: {len(t)} certificate(s)"]
-        lines += [f"  serial {e.serial_number:x} at {_utc(e.revocation_date_utc)}" for e in t]
-    else:
-        lines += [f"subject: {t.subject.rfc4514_string()}",
-                  f"issuer: {t.issuer.rfc4514_string()}",
-                  f"serial: {t.serial_number:x}",
-                  f"valid from {_utc(t.not_valid_before_utc)} to {_utc(t.not_valid_after_utc)}",
-                  f"key: {ops.key_bits(t.public_key())}, sha256 "
-                  f"{_sha256(ops.spki(t.public_key()))[:16]}"]
-        for ext in t.extensions:
-            crit = "critical " if ext.critical else ""
-            lines.append(f"extension: {crit}{ext.oid._name}: {_ext_words(ext.value)}")
-    lines += [f"TBS sha256 {digest[:16]}... (digest words: {digest_words(digest)})",
-              f"approvals needed: {roles[APPROVERS_ROLE].threshold} of {approvers}; then the CA "
-              f"key of {shared.key_name(keys[s.ca_keyid])} signs; expires {_utc(s.expires)}"]
-    return lines
-
-
-def _ext_words(value: Any) -> str:
-    if isinstance(value, x509.BasicConstraints):
-        return f"CA {str(value.ca).lower()}" + (f", path length {value.path_length}"
-                                                 if value.path_length is not None else "")
-    if isinstance(value, x509.KeyUsage):
-        names = ("digital_signature", "content_commitment", "key_encipherment",
-                 "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign")
-        return ", ".join(n for n in names if getattr(value, n))
-    if isinstance(value, x509.ExtendedKeyUsage):
-        return ", ".join(o._name for o in value)
-    if isinstance(value, (x509.SubjectKeyIdentifier,)):
-        return value.digest.hex()
-    if isinstance(value, x509.AuthorityKeyIdentifier):
-        return (value.key_identifier or b"").hex()
-    return type(value).__name__
-
 
 # ---- the format ---------------------------------------------------------------------------------
 
@@ -378,18 +145,20 @@ class X509Format(shared.XFieldKeys):
             raise PlanError(f"operation = \"{xp.operation}\" continues a CA: init needs "
                             "--previous CA_DIR (the metadata/ folder its last ceremony published)")
         state, files = carry.read_ca_folder(Path(previous))
-        info = {"version": state.sequence, "sha256": _sha256(files[carry.STATE]),
+        info = {"version": state.sequence, "sha256": sha256(files[carry.STATE]),
                 "versions": [], "ca_sha256": state.ca_sha256}
         if xp.csr is not None:
             data = carry.read_csr_file(plan_dir / xp.csr)
             ops.read_csr(data)  # its own signature, key and hash: refused before init writes
             files = {**files, carry.CSR: data}
-            info["csr_sha256"] = _sha256(data)
+            info["csr_sha256"] = sha256(data)
         return InitInputs(info, files, {}, [])
 
     @classmethod
     def detached(cls) -> DetachedAdapter:
-        raise VerificationError("an X.509 draft does not travel yet: approvers sign in the room")
+        from ceremony.formats.x509.detached import X509Detached  # lazy: detached signing only
+
+        return X509Detached()
 
     @classmethod
     def claims(cls, data: bytes) -> bool:
@@ -425,7 +194,7 @@ class X509Format(shared.XFieldKeys):
     @classmethod
     def check_keyids(cls, root: Any, what: str) -> None:
         for keyid, key in root.keys.items():
-            if keyid != _sha256(ops.spki(key.public_key())):
+            if keyid != sha256(ops.spki(key.public_key())):
                 raise VerificationError(f"{what}: key {keyid[:12]} is not the hash of its key")
 
     @classmethod
@@ -470,7 +239,7 @@ class X509Format(shared.XFieldKeys):
     def record_sealers(cls, ws: Workspace, events: list[Event]) -> list[tuple[str, str, Any]]:
         md, pub = cls._journaled(events)
         path = ws.metadata / pub.data["files"][0]
-        if not path.is_file() or _sha256(path.read_bytes()) != pub.data["sha256"]:
+        if not path.is_file() or sha256(path.read_bytes()) != pub.data["sha256"]:
             raise VerificationError(f"metadata/{path.name} differs from what was published")
         keys = md.signed.keys
         signed = set(approvals(md).signed) | set(ca_signature(md).signed)
@@ -488,7 +257,7 @@ class X509Format(shared.XFieldKeys):
         if not st.verified:
             return f"metadata/{name} is not signed at threshold: " + "; ".join(st.lines()), None
         sig = md.signatures[md.signed.ca_keyid]
-        want = _pem("X509 CRL" if md.signed.kind == "crl" else "CERTIFICATE",
+        want = pem("X509 CRL" if md.signed.kind == "crl" else "CERTIFICATE",
                     artifact(md.signed, bytes.fromhex(sig)))
         if data != want:
             return f"metadata/{name} is not the artifact the journaled TBS and CA signature make", None
@@ -518,7 +287,7 @@ class X509Format(shared.XFieldKeys):
         if attestation is not None:  # a YubiKey: its PIV attestation kept with the key
             fields[shared.X_DEVICE] = "yubikey"
             fields[shared.X_ATTESTATION] = attestation
-        key = X509Key(_sha256(der), pem, fields)
+        key = X509Key(sha256(der), pem, fields)
         data = key_event(keyholder, key.to_dict(), key.keyid, tk, intent)
         return data, self.key_file_from_event(data)
 
@@ -595,7 +364,7 @@ class X509Format(shared.XFieldKeys):
             data.update({"kind": tbs.kind, "serial": f"{serial:x}", "subject": profile.subject,
                          "expires": profile.not_after.astimezone(UTC).isoformat()})
             if xp.operation == "issue":
-                data["csr_sha256"] = _sha256(self._csr())
+                data["csr_sha256"] = sha256(self._csr())
         data.update({
             "tbs": tbs.der.hex(), "tbs_sha256": tbs.digest,
             "ceremony": f"{self.view.plan.name}:{self.view.state.init['plan_sha256']}",
@@ -603,7 +372,7 @@ class X509Format(shared.XFieldKeys):
             "roles": {APPROVERS_ROLE: {"keyids": approvers, "threshold": xp.threshold},
                       CA_ROLE: {"keyids": [ca_key.keyid], "threshold": 1}}})
         md = X509Draft(X509Signed(data))
-        return Draft(md, {"version": md.signed.version, "digest": _sha256(md.signed_bytes),
+        return Draft(md, {"version": md.signed.version, "digest": sha256(md.signed_bytes),
                           "signed": data, "created": now.isoformat()})
 
     def _csr(self) -> bytes:
@@ -618,7 +387,7 @@ class X509Format(shared.XFieldKeys):
             data = path.read_bytes()
         except OSError:
             raise VerificationError(f"previous/{carry.CSR} is missing; it was copied in at init") from None
-        if _sha256(data) != want:
+        if sha256(data) != want:
             raise VerificationError(f"previous/{carry.CSR} was changed after init; refusing")
         return data
 
@@ -646,7 +415,7 @@ class X509Format(shared.XFieldKeys):
                 for name, role in s.roles.items()}
 
     def draft_file_digest(self, data: bytes, name: str) -> str | None:
-        return _sha256(X509Draft.from_bytes(data, name).signed_bytes)
+        return sha256(X509Draft.from_bytes(data, name).signed_bytes)
 
     def describe(self, md: Any) -> list[str]:
         return describe_draft(md.signed)
@@ -655,7 +424,7 @@ class X509Format(shared.XFieldKeys):
         s = md.signed
         if s.data["operation"] == "root":
             return [f"a new root CA: {s.data['subject']}"]
-        return [f"the CA issues the {_what(s)}"]
+        return [f"the CA issues the {what(s)}"]
 
     # ---- sign ----------------------------------------------------------------------------------
 
@@ -676,7 +445,7 @@ class X509Format(shared.XFieldKeys):
         if key.keyid == s.ca_keyid:
             verdict = approvals(md)
             if not verdict.met:
-                raise ThresholdError(f"the CA key does not sign the {_what(s)} before its "
+                raise ThresholdError(f"the CA key does not sign the {what(s)} before its "
                                      f"approvals verify: {verdict.describe()}",
                                      hint="each approver signs first: `ceremony sign WORKSPACE "
                                           "--keyholder NAME`; nothing was signed", verdict=verdict)
@@ -688,7 +457,7 @@ class X509Format(shared.XFieldKeys):
         tk = open_root_key(key, module, pin, on_touch)
         sig = tk.sign_raw(statement)
         verify_raw(key.public_key(), algorithm, statement, sig, keyholder)
-        return ({"sig": sig.hex(), "x509": APPROVAL, "tbs_sha256": _sha256(s.tbs)},
+        return ({"sig": sig.hex(), "x509": APPROVAL, "tbs_sha256": sha256(s.tbs)},
                 str(tk.token.serial))
 
     def threshold_status(self, md: Any, previous: Any | None) -> ThresholdStatus:
@@ -712,33 +481,33 @@ class X509Format(shared.XFieldKeys):
         extra.pop(carry.STATE, None)
         extra.pop(carry.CSR, None)
         if s.kind == "crl":
-            name, pem = f"crl-{s.data['crl_number']}.pem", _pem("X509 CRL", der)
+            name, data = f"crl-{s.data['crl_number']}.pem", pem("X509 CRL", der)
         else:
             ops.lint_certificate(der, s.kind)
-            pem = _pem("CERTIFICATE", der)
+            data = pem("CERTIFICATE", der)
             name = carry.CA_FILE if s.kind == "root" else f"issued-{s.data['serial']}.pem"
         if s.kind == "root":
             notation = self.xplan.trust
             if notation is not None:
-                for rel, data in ops.notation_files(notation, pem, self.view.plan.repository).items():
-                    extra[f"notation/{rel}"] = data
-        state = carry.next_state(prev, s, name, pem)
-        all_files = {**extra, name: pem}
+                for rel, body in ops.notation_files(notation, data, self.view.plan.repository).items():
+                    extra[f"notation/{rel}"] = body
+        state = carry.next_state(prev, s, name, data)
+        all_files = {**extra, name: data}
         extra[carry.STATE] = carry.state_bytes(state, all_files)
-        return name, pem, extra
+        return name, data, extra
 
     def write_published(self, md: Any) -> tuple[bytes, list[Path]]:
-        name, pem, extra = self._outputs(md)
+        name, data, extra = self._outputs(md)
         metadata = self.view.ws.metadata
         targets = [metadata / rel for rel in [name, *extra]]
         for path in targets:  # never replace an output: refuse before anything is written
             if path.exists():
                 raise VerificationError(f"metadata/{path.relative_to(metadata)} already exists; "
                                         "an output is never overwritten; nothing was published")
-        atomic_write(metadata / name, pem, exclusive=True)
-        for rel, data in extra.items():
-            atomic_write(metadata / rel, data, exclusive=True)
-        return pem, [metadata / name]
+        atomic_write(metadata / name, data, exclusive=True)
+        for rel, body in extra.items():
+            atomic_write(metadata / rel, body, exclusive=True)
+        return data, [metadata / name]
 
     def published_bytes(self) -> bytes | None:
         return self._outputs(self.draft_metadata())[1]
