@@ -139,8 +139,8 @@ def read_csr(data: bytes, *, limit: int = MAX_CSR_BYTES) -> CsrInfo:
         raise VerificationError(f"the CSR is not a PKCS#10 certificate request ({str(e)[:120]})") from None
     if csr.public_bytes(Encoding.DER) != raw:
         raise VerificationError("the CSR has bytes after its end or is not in DER; give one request, as made")
-    signature_hash = _hash_name(csr)
     key, description = _key(csr)
+    signature_hash = _hash_name(csr)
     try:
         extensions = tuple(csr.extensions)
     except (ValueError, x509.DuplicateExtension) as e:
