@@ -197,8 +197,8 @@ def parse_profile(table: Mapping[str, Any], where: str) -> CertProfile:
             raise PlanError(f"{where}.key_algorithm must be one of {', '.join(CA_KEY_ALGORITHMS)} "
                             f"(EC P-256/P-384 or RSA >= 3072), not {str(key_algorithm)[:40]!r}")
     elif key_algorithm is not None:
-        raise PlanError(f"{where}.key_algorithm applies to a root only: the key of an {kind} comes "
-                        "from its CSR")
+        raise PlanError(f"{where}.key_algorithm applies to a root only: the key of an intermediate or "
+                        "leaf certificate comes from its CSR")
     return CertProfile(kind=kind, subject=table["subject"], not_before=not_before, not_after=not_after,
                        path_length=path_length, key_algorithm=key_algorithm)
 
