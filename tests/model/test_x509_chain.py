@@ -18,12 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
-    Criticality,
-    ExtensionPolicy,
-    PolicyBuilder,
-    Store,
     VerificationError as ChainError,
 )
 
@@ -34,6 +29,7 @@ from tests.support.x509_software_ca import (
     INTERMEDIATE_SUBJECT,
     LEAF_SUBJECT,
     SoftwareCa,
+    code_signing_verifier,
     hashes_for,
     make_csr,
     openssl,
@@ -103,38 +99,9 @@ def test_openssl_crl_check_passes_before_and_fails_after_the_revocation(pki: Pki
     assert "error 23 at 0 depth lookup: certificate revoked" in after.stderr
 
 
-def _code_signing_eku(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
-    assert isinstance(value, x509.ExtendedKeyUsage)
-    if list(value) != [ExtendedKeyUsageOID.CODE_SIGNING]:
-        raise ValueError("EKU must be codeSigning alone")
-
-
-def _leaf_key_usage(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
-    assert isinstance(value, x509.KeyUsage)
-    if not value.digital_signature or value.key_cert_sign or value.crl_sign:
-        raise ValueError("keyUsage must be digitalSignature")
-
-
-def _ca_key_usage(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
-    assert isinstance(value, x509.KeyUsage)
-    if not value.key_cert_sign:
-        raise ValueError("a CA's keyUsage must assert keyCertSign")
-
-
-def _code_signing_verifier(root: x509.Certificate) -> object:
-    ee = (ExtensionPolicy.permit_all()
-          .require_present(x509.KeyUsage, Criticality.CRITICAL, _leaf_key_usage)
-          .require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _code_signing_eku))
-    ca = (ExtensionPolicy.permit_all()
-          .require_present(x509.BasicConstraints, Criticality.CRITICAL, None)
-          .require_present(x509.KeyUsage, Criticality.CRITICAL, _ca_key_usage))
-    return (PolicyBuilder().store(Store([root])).time(CHECK_TIME)
-            .extension_policies(ca_policy=ca, ee_policy=ee).build_client_verifier())
-
-
 def test_cryptography_client_verifier_with_a_code_signing_policy_accepts_the_chain(pki: Pki) -> None:
-    verifier = _code_signing_verifier(pki.root.certificate)
-    verified = verifier.verify(pki.leaf, [pki.intermediate.certificate])  # type: ignore[attr-defined]
+    verifier = code_signing_verifier(pki.root.certificate)
+    verified = verifier.verify(pki.leaf, [pki.intermediate.certificate])
     assert verified.chain == [pki.leaf, pki.intermediate.certificate, pki.root.certificate]
 
 
@@ -144,9 +111,9 @@ def test_the_verifier_policy_bites_on_a_server_auth_leaf_that_lint_refused(pki: 
     tbs = pki.intermediate.tbs_from_csr(read_csr(info_csr.read_bytes()), "leaf", LEAF_SUBJECT)
     assert [v.rule for v in lint.lint(tbs, "leaf")] == ["notary.leaf.eku"]
     bad = pki.intermediate.sign_tbs(tbs)
-    verifier = _code_signing_verifier(pki.root.certificate)
+    verifier = code_signing_verifier(pki.root.certificate)
     with pytest.raises(ChainError, match="EKU must be codeSigning alone"):
-        verifier.verify(bad, [pki.intermediate.certificate])  # type: ignore[attr-defined]
+        verifier.verify(bad, [pki.intermediate.certificate])
 
 
 @pytest.mark.parametrize("name", ["root.pem", "intermediate.pem", "leaf.pem"])

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import ClientVerifier, Criticality, ExtensionPolicy, PolicyBuilder, Store
 
 from ceremony.formats.x509 import crl as x509_crl, der, lint, profile
 from ceremony.formats.x509.csr import CsrInfo, read_csr
@@ -140,7 +142,7 @@ class SoftwareCa:
         """Read the CSR, build, lint (refusing), sign, verify: one issuance through the pure layer."""
         info = read_csr(csr)
         tbs = self.tbs_from_csr(info, kind, subject, path_length=path_length)
-        lint.refuse_if_violations(tbs, kind)
+        lint.refuse_if_violations(tbs, kind, issuer=self.certificate)
         return self.sign_tbs(tbs)
 
     def crl(self, revoked: list[tuple[int, datetime, str]], number: int) -> x509.CertificateRevocationList:
@@ -160,3 +162,33 @@ def pem(item: x509.Certificate | x509.CertificateRevocationList) -> bytes:
 def hashes_for(name: str) -> hashes.HashAlgorithm:
     """A ``cryptography`` hash object by name."""
     return der.HASH_NAMES[name]()
+
+
+def _code_signing_eku(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
+    assert isinstance(value, x509.ExtendedKeyUsage)
+    if list(value) != [ExtendedKeyUsageOID.CODE_SIGNING]:
+        raise ValueError("EKU must be codeSigning alone")
+
+
+def _leaf_key_usage(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
+    assert isinstance(value, x509.KeyUsage)
+    if not value.digital_signature or value.key_cert_sign or value.crl_sign:
+        raise ValueError("keyUsage must be digitalSignature")
+
+
+def _ca_key_usage(_policy: object, _cert: x509.Certificate, value: x509.ExtensionType | None) -> None:
+    assert isinstance(value, x509.KeyUsage)
+    if not value.key_cert_sign:
+        raise ValueError("a CA's keyUsage must assert keyCertSign")
+
+
+def code_signing_verifier(root: x509.Certificate) -> ClientVerifier:
+    """cryptography's client verifier with a Notary Project code-signing extension policy."""
+    ee = (ExtensionPolicy.permit_all()
+          .require_present(x509.KeyUsage, Criticality.CRITICAL, _leaf_key_usage)
+          .require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _code_signing_eku))
+    ca = (ExtensionPolicy.permit_all()
+          .require_present(x509.BasicConstraints, Criticality.CRITICAL, None)
+          .require_present(x509.KeyUsage, Criticality.CRITICAL, _ca_key_usage))
+    return (PolicyBuilder().store(Store([root])).time(CHECK_TIME)
+            .extension_policies(ca_policy=ca, ee_policy=ee).build_client_verifier())

@@ -19,7 +19,11 @@ Rules (ids are stable; the record and the tests name them):
 * RFC 5280 (``rfc5280.*``): v3, serial positive and <= 20 octets, notBefore < notAfter,
   non-empty issuer, non-empty subject for a CA, SKI on a CA, AKI with a key id (except on a
   self-signed root), pathLenConstraint only on a CA asserting keyCertSign, no extension twice,
-  a root's issuer equal to its subject.
+  a root's issuer equal to its subject, no unknown critical extension.
+* Given the signing CA's certificate (``issuer=``): the issuer name is its subject, it is a CA
+  with keyCertSign, its pathLenConstraint allows another CA below it (``rfc5280.issuer.*``), the
+  AKI is its SKI (``rfc5280.aki.match``), and (``ceremony.*``) the new CA's path length fits
+  under it and the validity lies inside its own (else the chain fails in the difference).
 """
 
 from __future__ import annotations
@@ -241,12 +245,54 @@ def _path_length_rule(cert: x509.Certificate) -> list[Violation]:
     return []
 
 
-def lint(cert_or_tbs: x509.Certificate | bytes, kind: str) -> list[Violation]:
+def _issuer_rules(cert: x509.Certificate, kind: str, issuer: x509.Certificate) -> list[Violation]:
+    """Rules between a certificate and the CA certificate that will sign it."""
+    out = []
+    if cert.issuer != issuer.subject:
+        out.append(Violation("rfc5280.issuer.name", f"the certificate names the issuer "
+                             f"{cert.issuer.rfc4514_string()!r} but the signing CA is "
+                             f"{issuer.subject.rfc4514_string()!r}"))
+    issuer_bc = _basic_constraints(issuer)
+    issuer_ku = _extension(issuer, x509.KeyUsage)
+    if issuer_bc is None or not issuer_bc.ca or issuer_ku is None or not isinstance(issuer_ku.value, x509.KeyUsage) \
+            or not issuer_ku.value.key_cert_sign:
+        out.append(Violation("rfc5280.issuer.ca", "the signing certificate is not a CA asserting keyCertSign: "
+                             "nothing it signs would verify"))
+    elif kind != "leaf" and issuer_bc.path_length is not None:
+        own = _basic_constraints(cert)
+        if issuer_bc.path_length == 0:
+            out.append(Violation("rfc5280.issuer.path_length", "the signing CA's pathLenConstraint is 0: it may "
+                                 "issue leaf certificates only, not another CA"))
+        elif own is not None and (own.path_length is None or own.path_length > issuer_bc.path_length - 1):
+            out.append(Violation("ceremony.path_length.nested", f"the signing CA allows {issuer_bc.path_length} "
+                                 "CA(s) below it, so this CA's pathLenConstraint must be at most "
+                                 f"{issuer_bc.path_length - 1}"))
+    if cert.not_valid_before_utc < issuer.not_valid_before_utc or \
+            cert.not_valid_after_utc > issuer.not_valid_after_utc:
+        out.append(Violation("ceremony.validity.nested", f"the validity {cert.not_valid_before_utc:%Y-%m-%d} .. "
+                             f"{cert.not_valid_after_utc:%Y-%m-%d} is not inside the signing CA's "
+                             f"{issuer.not_valid_before_utc:%Y-%m-%d} .. {issuer.not_valid_after_utc:%Y-%m-%d}: "
+                             "the chain would fail verification in the difference"))
+    aki = _extension(cert, x509.AuthorityKeyIdentifier)
+    ski = _extension(issuer, x509.SubjectKeyIdentifier)
+    aki_id = aki.value.key_identifier if aki is not None and isinstance(aki.value, x509.AuthorityKeyIdentifier) \
+        else None
+    ski_id = ski.value.digest if ski is not None and isinstance(ski.value, x509.SubjectKeyIdentifier) else None
+    if aki_id is not None and ski_id is not None and aki_id != ski_id:
+        out.append(Violation("rfc5280.aki.match", "the authority key identifier is not the signing CA's subject "
+                             "key identifier"))
+    return out
+
+
+def lint(cert_or_tbs: x509.Certificate | bytes, kind: str, *, issuer: x509.Certificate | None = None
+         ) -> list[Violation]:
     """Every rule ``cert_or_tbs`` breaks as a ``kind`` certificate (empty: it may be signed).
 
     Args:
         cert_or_tbs: a DER TBSCertificate (before signing), or a certificate (PEM/DER/parsed).
-        kind: ``root``, ``intermediate`` or ``leaf``.
+        kind: ``root``, ``intermediate`` or ``leaf`` (a cross-certificate is an ``intermediate``).
+        issuer: the CA certificate that will sign it (not for a root): adds the rules between
+            the two (issuer name, CA with keyCertSign, path length, nested validity, AKI = SKI).
 
     Raises:
         VerificationError: the bytes do not parse as a certificate or TBSCertificate.
@@ -270,16 +316,21 @@ def lint(cert_or_tbs: x509.Certificate | bytes, kind: str) -> list[Violation]:
                              "Project refuses"))
     out += _ca_rules(cert) if kind != "leaf" else _leaf_rules(cert)
     out += _path_length_rule(cert)
+    if issuer is not None and kind != "root":
+        out += _issuer_rules(cert, kind, issuer)
     return out
 
 
-def refuse_if_violations(cert_or_tbs: x509.Certificate | bytes, kind: str, what: str = "") -> None:
-    """Lint, and refuse with every broken rule named; nothing is signed after this raises.
+def refuse_if_violations(cert_or_tbs: x509.Certificate | bytes, kind: str, what: str = "", *,
+                         issuer: x509.Certificate | None = None) -> None:
+    """Lint (with ``issuer``'s rules when given), and refuse with every broken rule named.
+
+    Nothing is signed after this raises.
 
     Raises:
         VerificationError: ``the <kind> certificate <what> breaks N rule(s): ...``.
     """
-    violations = lint(cert_or_tbs, kind)
+    violations = lint(cert_or_tbs, kind, issuer=issuer)
     if violations:
         label = f"the {kind} certificate{f' {what}' if what else ''}"
         count = f"{len(violations)} rule{'s' if len(violations) > 1 else ''}"
