@@ -11,7 +11,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from asn1crypto import algos
+from asn1crypto import algos, x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -267,3 +267,52 @@ def test_any_bytes_given_to_lint_give_a_verification_error_never_a_traceback(dat
         lint.lint(data, "leaf")
     except VerificationError as e:
         assert e.exit_code == 3 and e.message
+
+
+# --------------------------------------------------------------------------- RFC 5280 encodings
+
+
+def _edit_tbs(tbs: bytes, **fields: object) -> bytes:
+    parsed = asn1_x509.TbsCertificate.load(tbs)
+    for name, value in fields.items():
+        parsed[name] = value
+    return bytes(parsed.dump(force=True))
+
+
+def test_time_encodings_follow_rfc5280_and_a_wrong_one_is_refused(root: SoftwareCa, tmp_path: Path) -> None:
+    info = read_csr(make_csr(tmp_path, "req", LEAF_SUBJECT).read_bytes())
+    prof = profile.parse_profile({"kind": "leaf", "subject": LEAF_SUBJECT, "not_before": "2026-01-01T00:00:00Z",
+                                  "not_after": "2051-01-01T00:00:00Z"}, "x509.leaf")
+    key = root.key.public_key()
+    tbs = profile.tbs_certificate(prof, info.public_key, root.certificate.subject, key, 8)
+    assert lint.lint(tbs, "leaf") == []  # 2051 as GeneralizedTime, 2026 as UTCTime
+    validity = asn1_x509.Validity({"not_before": asn1_x509.Time(name="general_time", value=prof.not_before),
+                                   "not_after": asn1_x509.Time(name="general_time", value=prof.not_after)})
+    assert [str(v) for v in lint.lint(_edit_tbs(tbs, validity=validity), "leaf")] == [
+        "notBefore (2026) is encoded as general_time; RFC 5280 4.1.2.5 requires UTCTime through 2049 "
+        "(rule rfc5280.validity.encoding)"]
+
+
+def test_unique_identifiers_are_refused(root: SoftwareCa, tmp_path: Path) -> None:
+    tbs = _edit_tbs(_leaf_tbs(root, tmp_path), subject_unique_id=b"\x01\x02")
+    assert [v.rule for v in lint.lint(tbs, "leaf")] == ["rfc5280.unique_id"]
+
+
+def test_a_critical_key_identifier_is_refused(root: SoftwareCa, tmp_path: Path) -> None:
+    tbs = asn1_x509.TbsCertificate.load(_leaf_tbs(root, tmp_path))
+    extensions = tbs["extensions"]
+    for ext in extensions:
+        if ext["extn_id"].native == "key_identifier":
+            ext["critical"] = True
+    tbs["extensions"] = extensions
+    assert [str(v) for v in lint.lint(bytes(tbs.dump(force=True)), "leaf")] == [
+        "the subject key identifier is marked critical; RFC 5280 4.2.1.1/4.2.1.2 say it MUST NOT be "
+        "(rule rfc5280.key_identifier.critical)"]
+
+
+def test_a_certificate_whose_two_algorithm_fields_differ_is_refused(root: SoftwareCa, tmp_path: Path) -> None:
+    tbs = _leaf_tbs(root, tmp_path)
+    cert = asn1_x509.Certificate.load(profile.assemble_certificate(tbs, b"\x00"))
+    cert["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "sha384_ecdsa"})
+    parsed = x509.load_der_x509_certificate(bytes(cert.dump(force=True)))
+    assert "rfc5280.signature.match" in [v.rule for v in lint.lint(parsed, "leaf")]

@@ -19,7 +19,9 @@ Rules (ids are stable; the record and the tests name them):
 * RFC 5280 (``rfc5280.*``): v3, serial positive and <= 20 octets, notBefore < notAfter,
   non-empty issuer, non-empty subject for a CA, SKI on a CA, AKI with a key id (except on a
   self-signed root), pathLenConstraint only on a CA asserting keyCertSign, no extension twice,
-  a root's issuer equal to its subject, no unknown critical extension.
+  a root's issuer equal to its subject, no unknown critical extension, SKI/AKI not critical,
+  UTCTime through 2049 and GeneralizedTime from 2050, no unique identifiers, the signature
+  algorithm inside the TBS equal to the one outside.
 * Given the signing CA's certificate (``issuer=``): the issuer name is its subject, it is a CA
   with keyCertSign, its pathLenConstraint allows another CA below it (``rfc5280.issuer.*``), the
   AKI is its SKI (``rfc5280.aki.match``), and (``ceremony.*``) the new CA's path length fits
@@ -30,9 +32,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import core, x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from ceremony.errors import VerificationError
@@ -163,6 +166,32 @@ def _rfc5280_rules(cert: x509.Certificate, kind: str) -> list[Violation]:
         if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension):
             out.append(Violation("rfc5280.critical.unknown", f"the critical extension {ext.oid.dotted_string} "
                                  "is unknown to this tool; verifiers would reject the certificate"))
+        if ext.critical and isinstance(ext.value, x509.SubjectKeyIdentifier | x509.AuthorityKeyIdentifier):
+            name = "subject" if isinstance(ext.value, x509.SubjectKeyIdentifier) else "authority"
+            out.append(Violation("rfc5280.key_identifier.critical", f"the {name} key identifier is marked "
+                                 "critical; RFC 5280 4.2.1.1/4.2.1.2 say it MUST NOT be"))
+    return out + _encoding_rules(cert)
+
+
+def _encoding_rules(cert: x509.Certificate) -> list[Violation]:
+    """What ``cryptography`` does not expose: time encodings, unique ids, the two algorithm fields."""
+    out = []
+    outer = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+    tbs = outer["tbs_certificate"]
+    for field in ("not_before", "not_after"):
+        when = tbs["validity"][field]
+        year = when.native.year
+        wanted = "utc_time" if year < 2050 else "general_time"
+        if when.name != wanted:
+            out.append(Violation("rfc5280.validity.encoding", f"{field.replace('_b', 'B').replace('_a', 'A')} "
+                                 f"({year}) is encoded as {when.name}; RFC 5280 4.1.2.5 requires "
+                                 f"{'UTCTime through 2049' if wanted == 'utc_time' else 'GeneralizedTime from 2050'}"))
+    if not isinstance(tbs["issuer_unique_id"], core.Void) or not isinstance(tbs["subject_unique_id"], core.Void):
+        out.append(Violation("rfc5280.unique_id", "the certificate carries an issuer or subject unique identifier; "
+                             "conforming CAs MUST NOT (RFC 5280 4.1.2.8)"))
+    if outer["signature_algorithm"].dump() != tbs["signature"].dump():
+        out.append(Violation("rfc5280.signature.match", "the signature algorithm inside the signed part differs "
+                             "from the one outside it (RFC 5280 4.1.1.2)"))
     return out
 
 
