@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from asn1crypto import crl as asn1_crl
 from cryptography import x509
 
 from ceremony.errors import PlanError, VerificationError
-from ceremony.formats.x509 import crl as x509_crl, der, profile
+from ceremony.formats.x509 import crl as x509_crl, der, lint, profile
 from tests.support.x509_software_ca import ROOT_SUBJECT, SoftwareCa
 
 BASE: dict[str, Any] = {"kind": "root", "subject": ROOT_SUBJECT, "not_before": "2026-01-01T00:00:00Z",
@@ -188,3 +189,67 @@ def test_garbage_certificates_and_crls_are_verification_errors(data: bytes) -> N
     with pytest.raises(VerificationError) as exc:
         x509_crl.load_crl(data)
     assert exc.value.message.startswith("the CRL is not an X.509 CRL (")
+
+
+# --------------------------------------------------------------------------- CRL lint
+
+
+def _edit_crl(tbs: bytes, edit: Any) -> bytes:
+    parsed = asn1_crl.TbsCertList.load(tbs)
+    edit(parsed)
+    return bytes(parsed.dump(force=True))
+
+
+def test_crls_this_layer_builds_lint_clean(ca: SoftwareCa) -> None:
+    crl = ca.crl([(11, datetime(2026, 6, 1, tzinfo=UTC), "keyCompromise")], 2)
+    assert lint.lint_crl(crl, issuer=ca.certificate) == []
+    assert lint.lint_crl(_tbs_crl(ca, []), issuer=ca.certificate) == []
+
+
+def test_a_crl_without_next_update_or_with_a_critical_number_is_refused_before_signing(ca: SoftwareCa) -> None:
+    tbs = _tbs_crl(ca, [])
+
+    def drop_next_update(t: Any) -> None:
+        t["next_update"] = None
+
+    def critical_number(t: Any) -> None:
+        extensions = t["crl_extensions"]
+        for ext in extensions:
+            if ext["extn_id"].native == "crl_number":
+                ext["critical"] = True
+        t["crl_extensions"] = extensions
+
+    with pytest.raises(VerificationError) as exc:
+        lint.refuse_crl_if_violations(_edit_crl(tbs, drop_next_update), "number 3", issuer=ca.certificate)
+    assert (exc.value.message, exc.value.exit_code) == (
+        "the CRL number 3 breaks 1 rule: the CRL has no nextUpdate; conforming CAs MUST include it (RFC 5280 "
+        "5.1.2.5), and status tracks it (rule rfc5280.crl.next_update)", 3)
+    assert [str(v) for v in lint.lint_crl(_edit_crl(tbs, critical_number))] == [
+        "the CRL's CRLNumber extension is marked critical; RFC 5280 5.2 defines it as non-critical "
+        "(rule rfc5280.crl.critical)"]
+
+
+def test_crl_entries_with_reason_unspecified_or_listed_twice_are_refused(ca: SoftwareCa) -> None:
+    when = datetime(2026, 6, 1, tzinfo=UTC)
+    tbs = _tbs_crl(ca, [(11, when, "superseded")])
+
+    def unspecified_twice(t: Any) -> None:
+        entries = t["revoked_certificates"]
+        entry = entries[0]
+        extensions = entry["crl_entry_extensions"]
+        extensions[0]["extn_value"] = "unspecified"
+        entry["crl_entry_extensions"] = extensions
+        entries.append(asn1_crl.RevokedCertificate.load(entry.dump(force=True)))
+        t["revoked_certificates"] = entries
+
+    assert [v.rule for v in lint.lint_crl(_edit_crl(tbs, unspecified_twice))] == [
+        "rfc5280.crl.reason", "rfc5280.crl.duplicate", "rfc5280.crl.reason"]
+
+
+def test_a_crl_checked_against_another_ca_is_refused(ca: SoftwareCa) -> None:
+    other = SoftwareCa.root("ecdsa-p256", subject="CN=Other Root,O=Other,ST=WA,C=US")
+    assert [v.rule for v in lint.lint_crl(ca.crl([], 1), issuer=other.certificate)] == [
+        "rfc5280.crl.issuer", "rfc5280.aki.match"]
+    with pytest.raises(VerificationError) as exc:
+        lint.lint_crl(b"nonsense")
+    assert exc.value.message.startswith("the CRL to lint is neither a CRL nor a TBSCertList (")

@@ -146,9 +146,10 @@ class SoftwareCa:
         return self.sign_tbs(tbs)
 
     def crl(self, revoked: list[tuple[int, datetime, str]], number: int) -> x509.CertificateRevocationList:
-        """A CRL signed like the token, verified."""
+        """A CRL linted, signed like the token, verified."""
         tbs = x509_crl.tbs_crl(self.certificate.subject, self.key.public_key(), revoked,
                                datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC), number)
+        lint.refuse_crl_if_violations(tbs, issuer=self.certificate)
         data = x509_crl.assemble_crl(tbs, token_sign(self.key, tbs, self.hash_name))
         x509_crl.verify_crl(data, self.certificate)
         return x509.load_der_x509_crl(data)
