@@ -8,6 +8,7 @@ signature, and ``read_csr`` runs before any TBS is built.
 from __future__ import annotations
 
 import base64
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from hypothesis import given, settings, strategies as st
 from ceremony.errors import VerificationError
 from ceremony.formats.x509 import der, lint, profile
 from ceremony.formats.x509.csr import MAX_CSR_BYTES, read_csr
-from tests.support.x509_software_ca import INTERMEDIATE_SUBJECT, LEAF_SUBJECT, SoftwareCa, make_csr
+from tests.support.x509_software_ca import INTERMEDIATE_SUBJECT, LEAF_SUBJECT, SoftwareCa, make_csr, openssl
 
 HINT = "nothing was signed; fix the plan or ask for a new CSR"
 
@@ -316,3 +317,10 @@ def test_a_certificate_whose_two_algorithm_fields_differ_is_refused(root: Softwa
     cert["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "sha384_ecdsa"})
     parsed = x509.load_der_x509_certificate(bytes(cert.dump(force=True)))
     assert "rfc5280.signature.match" in [v.rule for v in lint.lint(parsed, "leaf")]
+
+
+def test_a_csr_after_openssl_text_output_is_read(tmp_path: Path) -> None:
+    csr = make_csr(tmp_path, "text", LEAF_SUBJECT)
+    described = subprocess.run([openssl(), "req", "-in", str(csr), "-text"], check=True, capture_output=True).stdout
+    assert not described.startswith(b"-----BEGIN")
+    assert read_csr(described).subject.rfc4514_string() == LEAF_SUBJECT

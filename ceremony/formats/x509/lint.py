@@ -26,6 +26,12 @@ Rules (ids are stable; the record and the tests name them):
   with keyCertSign, its pathLenConstraint allows another CA below it (``rfc5280.issuer.*``), the
   AKI is its SKI (``rfc5280.aki.match``), and (``ceremony.*``) the new CA's path length fits
   under it and the validity lies inside its own (else the chain fails in the difference).
+
+CRLs have their own rules (:func:`lint_crl`, ids ``rfc5280.crl.*``).
+
+API (stable): ``Violation``, ``lint(cert_or_tbs, kind, issuer=None)``, ``refuse_if_violations(cert_or_tbs,
+kind, what="", issuer=None)``, ``lint_crl(crl_or_tbs, issuer=None)``, ``refuse_crl_if_violations(crl_or_tbs,
+what="", issuer=None)``, ``as_certificate``, ``as_crl``, ``FORBIDDEN_LEAF_EKUS``.
 """
 
 from __future__ import annotations
