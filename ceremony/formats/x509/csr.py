@@ -7,6 +7,8 @@ signature (proof the requester holds the key), and refuses keys and hashes the N
 refuses. The requested extensions are kept, unjudged: ``profile.tbs_certificate`` carries them
 into the TBSCertificate and ``lint`` refuses what a code-signing CA must not sign (a requested
 serverAuth is refused with its rule, not silently replaced).
+
+API (stable): ``MAX_CSR_BYTES``, ``CsrInfo``, ``read_csr(data, limit=MAX_CSR_BYTES)``.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class CsrInfo:
 
 def _der_from(data: bytes) -> bytes:
     """The DER of exactly one CSR, from PEM or DER bytes."""
-    if data.lstrip().startswith(b"-----BEGIN"):
+    if b"-----BEGIN" in data:  # PEM, perhaps after `openssl req -text`'s human-readable part
         blocks = _PEM.findall(data)
         match = _PEM.search(data)
         if match is None:
@@ -139,8 +141,8 @@ def read_csr(data: bytes, *, limit: int = MAX_CSR_BYTES) -> CsrInfo:
         raise VerificationError(f"the CSR is not a PKCS#10 certificate request ({str(e)[:120]})") from None
     if csr.public_bytes(Encoding.DER) != raw:
         raise VerificationError("the CSR has bytes after its end or is not in DER; give one request, as made")
-    signature_hash = _hash_name(csr)
     key, description = _key(csr)
+    signature_hash = _hash_name(csr)
     try:
         extensions = tuple(csr.extensions)
     except (ValueError, x509.DuplicateExtension) as e:

@@ -12,6 +12,11 @@ raw r||s, turned into a DER Ecdsa-Sig-Value by :func:`ecdsa_signature_der`) and 
 with MGF1 over the same hash and a salt of the digest's length (``TokenKey.sign_raw`` signs
 RSA as PSS-SHA256, salt 32). RSA PKCS#1 v1.5 is accepted when verifying (CSRs, outside
 certificates) but never produced.
+
+API (stable): ``PublicKey``, ``HASH_NAMES``, ``hash_for_key(key)``, ``signature_algorithm(key, hash_name)``,
+``with_signature_algorithm(tbs, algorithm, kind)``, ``algorithm_of_tbs(tbs, kind)``,
+``assemble(tbs, signature, kind)``, ``ecdsa_signature_der(raw, key)``,
+``verify_signature(key, algorithm, data, signature, what)``.
 """
 
 from __future__ import annotations

@@ -19,23 +19,37 @@ Rules (ids are stable; the record and the tests name them):
 * RFC 5280 (``rfc5280.*``): v3, serial positive and <= 20 octets, notBefore < notAfter,
   non-empty issuer, non-empty subject for a CA, SKI on a CA, AKI with a key id (except on a
   self-signed root), pathLenConstraint only on a CA asserting keyCertSign, no extension twice,
-  a root's issuer equal to its subject.
+  a root's issuer equal to its subject, no unknown critical extension, SKI/AKI not critical,
+  UTCTime through 2049 and GeneralizedTime from 2050, no unique identifiers, the signature
+  algorithm inside the TBS equal to the one outside.
+* Given the signing CA's certificate (``issuer=``): the issuer name is its subject, it is a CA
+  with keyCertSign, its pathLenConstraint allows another CA below it (``rfc5280.issuer.*``), the
+  AKI is its SKI (``rfc5280.aki.match``), and (``ceremony.*``) the new CA's path length fits
+  under it and the validity lies inside its own (else the chain fails in the difference).
+
+CRLs have their own rules (:func:`lint_crl`, ids ``rfc5280.crl.*``).
+
+API (stable): ``Violation``, ``lint(cert_or_tbs, kind, issuer=None)``, ``refuse_if_violations(cert_or_tbs,
+kind, what="", issuer=None)``, ``lint_crl(crl_or_tbs, issuer=None)``, ``refuse_crl_if_violations(crl_or_tbs,
+what="", issuer=None)``, ``as_certificate``, ``as_crl``, ``FORBIDDEN_LEAF_EKUS``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import core, crl as asn1_crl, x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from ceremony.errors import VerificationError
 from ceremony.formats.x509 import der
 from ceremony.formats.x509.profile import KINDS, NOTATION_SUBJECT_ATTRIBUTES
 
-__all__ = ["FORBIDDEN_LEAF_EKUS", "Violation", "as_certificate", "lint", "refuse_if_violations"]
+__all__ = ["FORBIDDEN_LEAF_EKUS", "Violation", "as_certificate", "as_crl", "lint", "lint_crl",
+           "refuse_crl_if_violations", "refuse_if_violations"]
 
 #: Extended key usages a Notary Project signing certificate must never carry.
 FORBIDDEN_LEAF_EKUS = {
@@ -159,6 +173,32 @@ def _rfc5280_rules(cert: x509.Certificate, kind: str) -> list[Violation]:
         if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension):
             out.append(Violation("rfc5280.critical.unknown", f"the critical extension {ext.oid.dotted_string} "
                                  "is unknown to this tool; verifiers would reject the certificate"))
+        if ext.critical and isinstance(ext.value, x509.SubjectKeyIdentifier | x509.AuthorityKeyIdentifier):
+            name = "subject" if isinstance(ext.value, x509.SubjectKeyIdentifier) else "authority"
+            out.append(Violation("rfc5280.key_identifier.critical", f"the {name} key identifier is marked "
+                                 "critical; RFC 5280 4.2.1.1/4.2.1.2 say it MUST NOT be"))
+    return out + _encoding_rules(cert)
+
+
+def _encoding_rules(cert: x509.Certificate) -> list[Violation]:
+    """What ``cryptography`` does not expose: time encodings, unique ids, the two algorithm fields."""
+    out = []
+    outer = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+    tbs = outer["tbs_certificate"]
+    for field in ("not_before", "not_after"):
+        when = tbs["validity"][field]
+        year = when.native.year
+        wanted = "utc_time" if year < 2050 else "general_time"
+        if when.name != wanted:
+            out.append(Violation("rfc5280.validity.encoding", f"{field.replace('_b', 'B').replace('_a', 'A')} "
+                                 f"({year}) is encoded as {when.name}; RFC 5280 4.1.2.5 requires "
+                                 f"{'UTCTime through 2049' if wanted == 'utc_time' else 'GeneralizedTime from 2050'}"))
+    if not isinstance(tbs["issuer_unique_id"], core.Void) or not isinstance(tbs["subject_unique_id"], core.Void):
+        out.append(Violation("rfc5280.unique_id", "the certificate carries an issuer or subject unique identifier; "
+                             "conforming CAs MUST NOT (RFC 5280 4.1.2.8)"))
+    if outer["signature_algorithm"].dump() != tbs["signature"].dump():
+        out.append(Violation("rfc5280.signature.match", "the signature algorithm inside the signed part differs "
+                             "from the one outside it (RFC 5280 4.1.1.2)"))
     return out
 
 
@@ -241,12 +281,54 @@ def _path_length_rule(cert: x509.Certificate) -> list[Violation]:
     return []
 
 
-def lint(cert_or_tbs: x509.Certificate | bytes, kind: str) -> list[Violation]:
+def _issuer_rules(cert: x509.Certificate, kind: str, issuer: x509.Certificate) -> list[Violation]:
+    """Rules between a certificate and the CA certificate that will sign it."""
+    out = []
+    if cert.issuer != issuer.subject:
+        out.append(Violation("rfc5280.issuer.name", f"the certificate names the issuer "
+                             f"{cert.issuer.rfc4514_string()!r} but the signing CA is "
+                             f"{issuer.subject.rfc4514_string()!r}"))
+    issuer_bc = _basic_constraints(issuer)
+    issuer_ku = _extension(issuer, x509.KeyUsage)
+    if issuer_bc is None or not issuer_bc.ca or issuer_ku is None or not isinstance(issuer_ku.value, x509.KeyUsage) \
+            or not issuer_ku.value.key_cert_sign:
+        out.append(Violation("rfc5280.issuer.ca", "the signing certificate is not a CA asserting keyCertSign: "
+                             "nothing it signs would verify"))
+    elif kind != "leaf" and issuer_bc.path_length is not None:
+        own = _basic_constraints(cert)
+        if issuer_bc.path_length == 0:
+            out.append(Violation("rfc5280.issuer.path_length", "the signing CA's pathLenConstraint is 0: it may "
+                                 "issue leaf certificates only, not another CA"))
+        elif own is not None and (own.path_length is None or own.path_length > issuer_bc.path_length - 1):
+            out.append(Violation("ceremony.path_length.nested", f"the signing CA allows {issuer_bc.path_length} "
+                                 "CA(s) below it, so this CA's pathLenConstraint must be at most "
+                                 f"{issuer_bc.path_length - 1}"))
+    if cert.not_valid_before_utc < issuer.not_valid_before_utc or \
+            cert.not_valid_after_utc > issuer.not_valid_after_utc:
+        out.append(Violation("ceremony.validity.nested", f"the validity {cert.not_valid_before_utc:%Y-%m-%d} .. "
+                             f"{cert.not_valid_after_utc:%Y-%m-%d} is not inside the signing CA's "
+                             f"{issuer.not_valid_before_utc:%Y-%m-%d} .. {issuer.not_valid_after_utc:%Y-%m-%d}: "
+                             "the chain would fail verification in the difference"))
+    aki = _extension(cert, x509.AuthorityKeyIdentifier)
+    ski = _extension(issuer, x509.SubjectKeyIdentifier)
+    aki_id = aki.value.key_identifier if aki is not None and isinstance(aki.value, x509.AuthorityKeyIdentifier) \
+        else None
+    ski_id = ski.value.digest if ski is not None and isinstance(ski.value, x509.SubjectKeyIdentifier) else None
+    if aki_id is not None and ski_id is not None and aki_id != ski_id:
+        out.append(Violation("rfc5280.aki.match", "the authority key identifier is not the signing CA's subject "
+                             "key identifier"))
+    return out
+
+
+def lint(cert_or_tbs: x509.Certificate | bytes, kind: str, *, issuer: x509.Certificate | None = None
+         ) -> list[Violation]:
     """Every rule ``cert_or_tbs`` breaks as a ``kind`` certificate (empty: it may be signed).
 
     Args:
         cert_or_tbs: a DER TBSCertificate (before signing), or a certificate (PEM/DER/parsed).
-        kind: ``root``, ``intermediate`` or ``leaf``.
+        kind: ``root``, ``intermediate`` or ``leaf`` (a cross-certificate is an ``intermediate``).
+        issuer: the CA certificate that will sign it (not for a root): adds the rules between
+            the two (issuer name, CA with keyCertSign, path length, nested validity, AKI = SKI).
 
     Raises:
         VerificationError: the bytes do not parse as a certificate or TBSCertificate.
@@ -270,18 +352,157 @@ def lint(cert_or_tbs: x509.Certificate | bytes, kind: str) -> list[Violation]:
                              "Project refuses"))
     out += _ca_rules(cert) if kind != "leaf" else _leaf_rules(cert)
     out += _path_length_rule(cert)
+    if issuer is not None and kind != "root":
+        out += _issuer_rules(cert, kind, issuer)
     return out
 
 
-def refuse_if_violations(cert_or_tbs: x509.Certificate | bytes, kind: str, what: str = "") -> None:
-    """Lint, and refuse with every broken rule named; nothing is signed after this raises.
+def refuse_if_violations(cert_or_tbs: x509.Certificate | bytes, kind: str, what: str = "", *,
+                         issuer: x509.Certificate | None = None) -> None:
+    """Lint (with ``issuer``'s rules when given), and refuse with every broken rule named.
+
+    Nothing is signed after this raises.
 
     Raises:
         VerificationError: ``the <kind> certificate <what> breaks N rule(s): ...``.
     """
-    violations = lint(cert_or_tbs, kind)
+    violations = lint(cert_or_tbs, kind, issuer=issuer)
     if violations:
         label = f"the {kind} certificate{f' {what}' if what else ''}"
         count = f"{len(violations)} rule{'s' if len(violations) > 1 else ''}"
         raise VerificationError(f"{label} breaks {count}: " + "; ".join(str(v) for v in violations),
                                 hint="nothing was signed; fix the plan or ask for a new CSR")
+
+
+# --------------------------------------------------------------------------- CRLs
+
+
+def as_crl(crl_or_tbs: x509.CertificateRevocationList | bytes) -> x509.CertificateRevocationList:
+    """A parsed CRL from a CRL or a bare DER TBSCertList (signature zeroed).
+
+    Raises:
+        VerificationError: the bytes are neither.
+    """
+    if isinstance(crl_or_tbs, x509.CertificateRevocationList):
+        return crl_or_tbs
+    data = bytes(crl_or_tbs)
+    try:
+        asn1_crl.TbsCertList.load(data, strict=True).native  # noqa: B018 - full parse or fail
+        is_tbs = True
+    except (ValueError, TypeError, OverflowError):
+        is_tbs = False
+    try:
+        if is_tbs:
+            return x509.load_der_x509_crl(der.assemble(data, b"\x00", "crl"))
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError as e:
+        raise VerificationError(f"the CRL to lint is neither a CRL nor a TBSCertList ({str(e)[:120]})") from None
+
+
+def _crl_entry_rules(crl: x509.CertificateRevocationList) -> list[Violation]:
+    out = []
+    seen: set[int] = set()
+    for entry in crl:
+        serial = entry.serial_number
+        if serial <= 0 or (serial.bit_length() + 8) // 8 > 20:
+            out.append(Violation("rfc5280.crl.serial", f"the revoked serial {serial:x} is not a certificate serial "
+                                 "(positive, at most 20 octets)"))
+        if serial in seen:
+            out.append(Violation("rfc5280.crl.duplicate", f"the serial {serial:x} is listed twice"))
+        seen.add(serial)
+        try:
+            reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        except x509.ExtensionNotFound:
+            continue
+        if reason == x509.ReasonFlags.unspecified:
+            out.append(Violation("rfc5280.crl.reason", f"the entry for {serial:x} carries reasonCode unspecified; "
+                                 "RFC 5280 5.3.1 says to leave the code out instead"))
+        elif reason == x509.ReasonFlags.remove_from_crl:
+            out.append(Violation("rfc5280.crl.reason", f"the entry for {serial:x} is removeFromCRL, which only a "
+                                 "delta CRL may carry"))
+    return out
+
+
+def lint_crl(crl_or_tbs: x509.CertificateRevocationList | bytes, *, issuer: x509.Certificate | None = None
+             ) -> list[Violation]:
+    """Every RFC 5280 rule a CRL (or its TBSCertList, before signing) breaks; empty: it may be signed.
+
+    Rules: v2; non-empty issuer; nextUpdate present and after thisUpdate; an authority key
+    identifier with a key id and a cRLNumber of at most 20 octets, neither critical; entries
+    with positive serials, each once, no reasonCode ``unspecified`` or ``removeFromCRL``; no
+    SHA-1/MD5. Given the CA (``issuer=``): its subject is the CRL's issuer, it asserts cRLSign,
+    and the AKI is its SKI.
+
+    Raises:
+        VerificationError: the bytes are neither a CRL nor a TBSCertList.
+    """
+    crl = as_crl(crl_or_tbs)
+    out = []
+    try:
+        extensions = list(crl.extensions)
+        for entry in crl:
+            list(entry.extensions)
+    except (ValueError, x509.DuplicateExtension) as e:
+        return [Violation("rfc5280.extensions", f"the CRL's extensions do not parse or repeat one ({str(e)[:120]})")]
+    tbs = asn1_crl.TbsCertList.load(crl.tbs_certlist_bytes)
+    if tbs["version"].native != "v2":
+        out.append(Violation("rfc5280.crl.version", "the CRL is not version 2, so it cannot carry its extensions"))
+    if not crl.issuer.rdns:
+        out.append(Violation("rfc5280.crl.issuer", "the CRL's issuer name is empty (RFC 5280 5.1.2.3)"))
+    next_update = crl.next_update_utc
+    if next_update is None:
+        out.append(Violation("rfc5280.crl.next_update", "the CRL has no nextUpdate; conforming CAs MUST include it "
+                             "(RFC 5280 5.1.2.5), and status tracks it"))
+    elif next_update <= crl.last_update_utc:
+        out.append(Violation("rfc5280.crl.next_update", "the CRL's nextUpdate is not after its thisUpdate"))
+    by_class = {type(ext.value): ext for ext in extensions}
+    aki = by_class.get(x509.AuthorityKeyIdentifier)
+    if aki is None or not isinstance(aki.value, x509.AuthorityKeyIdentifier) or aki.value.key_identifier is None:
+        out.append(Violation("rfc5280.crl.aki", "the CRL must carry an authority key identifier with a key id "
+                             "(RFC 5280 5.2.1)"))
+    number = by_class.get(x509.CRLNumber)
+    if number is None or not isinstance(number.value, x509.CRLNumber):
+        out.append(Violation("rfc5280.crl.number", "the CRL must carry a cRLNumber (RFC 5280 5.2.3)"))
+    elif number.value.crl_number < 0 or (number.value.crl_number.bit_length() + 8) // 8 > 20:
+        out.append(Violation("rfc5280.crl.number", "the cRLNumber must be non-negative and at most 20 octets"))
+    for ext in (aki, number):
+        if ext is not None and ext.critical:
+            out.append(Violation("rfc5280.crl.critical", f"the CRL's {type(ext.value).__name__} extension is marked "
+                                 "critical; RFC 5280 5.2 defines it as non-critical"))
+    out += _crl_entry_rules(crl)
+    weak = _WEAK_SIGNATURES.get(crl.signature_algorithm_oid)
+    if weak:
+        out.append(Violation("notary.signature.sha1", f"the CRL's signature algorithm uses {weak}"))
+    if issuer is not None:
+        if crl.issuer != issuer.subject:
+            out.append(Violation("rfc5280.crl.issuer", f"the CRL names the issuer {crl.issuer.rfc4514_string()!r} "
+                                 f"but the signing CA is {issuer.subject.rfc4514_string()!r}"))
+        ku = _extension(issuer, x509.KeyUsage)
+        if ku is None or not isinstance(ku.value, x509.KeyUsage) or not ku.value.crl_sign:
+            out.append(Violation("rfc5280.crl.signer", "the signing CA's keyUsage does not assert cRLSign: "
+                                 "verifiers would not accept its CRL"))
+        ski = _extension(issuer, x509.SubjectKeyIdentifier)
+        aki_id = aki.value.key_identifier if aki is not None and isinstance(aki.value, x509.AuthorityKeyIdentifier) \
+            else None
+        if aki_id is not None and ski is not None and isinstance(ski.value, x509.SubjectKeyIdentifier) and \
+                aki_id != ski.value.digest:
+            out.append(Violation("rfc5280.aki.match", "the CRL's authority key identifier is not the signing CA's "
+                                 "subject key identifier"))
+    return out
+
+
+def refuse_crl_if_violations(crl_or_tbs: x509.CertificateRevocationList | bytes, what: str = "", *,
+                             issuer: x509.Certificate | None = None) -> None:
+    """Lint a CRL (before signing) and refuse with every broken rule named.
+
+    Raises:
+        VerificationError: ``the CRL <what> breaks N rule(s): ...``.
+    """
+    violations = lint_crl(crl_or_tbs, issuer=issuer)
+    if violations:
+        label = f"the CRL{f' {what}' if what else ''}"
+        count = f"{len(violations)} rule{'s' if len(violations) > 1 else ''}"
+        raise VerificationError(f"{label} breaks {count}: " + "; ".join(str(v) for v in violations),
+                                hint="nothing was signed")

@@ -14,8 +14,8 @@ signature around it, and :func:`verify_issued` checks the result against the iss
 API (stable; other modules of the package build on it):
 ``CertProfile``, ``parse_profile(table, where)``, ``random_serial()``,
 ``tbs_certificate(profile, subject_public_key, issuer_name, issuer_public_key, serial, hash_name=None,
-requested=())``, ``assemble_certificate(tbs, signature_der)``, ``verify_issued(cert, issuer)``,
-``load_certificate(data)``.
+requested=())``, ``cross_certificate_tbs(new_root, old_root, serial, hash_name=None, not_after=None)``,
+``assemble_certificate(tbs, signature_der)``, ``verify_issued(cert, issuer)``, ``load_certificate(data)``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ __all__ = [
     "MAX_SERIAL",
     "CertProfile",
     "assemble_certificate",
+    "cross_certificate_tbs",
     "load_certificate",
     "parse_profile",
     "parse_subject",
@@ -197,8 +198,8 @@ def parse_profile(table: Mapping[str, Any], where: str) -> CertProfile:
             raise PlanError(f"{where}.key_algorithm must be one of {', '.join(CA_KEY_ALGORITHMS)} "
                             f"(EC P-256/P-384 or RSA >= 3072), not {str(key_algorithm)[:40]!r}")
     elif key_algorithm is not None:
-        raise PlanError(f"{where}.key_algorithm applies to a root only: the key of an {kind} comes "
-                        "from its CSR")
+        raise PlanError(f"{where}.key_algorithm applies to a root only: the key of an intermediate or "
+                        "leaf certificate comes from its CSR")
     return CertProfile(kind=kind, subject=table["subject"], not_before=not_before, not_after=not_after,
                        path_length=path_length, key_algorithm=key_algorithm)
 
@@ -283,6 +284,46 @@ def tbs_certificate(profile: CertProfile, subject_public_key: object, issuer_nam
         throwaway = builder.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
     except (ValueError, TypeError) as e:
         raise VerificationError(f"the certificate cannot be built: {e}") from None
+    return der.with_signature_algorithm(throwaway.tbs_certificate_bytes, algorithm, "certificate")
+
+
+def cross_certificate_tbs(new_root: x509.Certificate, old_root: x509.Certificate, serial: int,
+                          hash_name: str | None = None, *, not_after: datetime | None = None) -> bytes:
+    """The TBSCertificate of a cross-certificate: the new root's subject and key, signed by the old root.
+
+    Rotation: verifiers that trust only the old root reach the new one through this certificate
+    (leaf -> intermediate -> cross -> old root), while new verifiers trust the new root itself.
+    Subject, key, basicConstraints and keyUsage are the new root's (its Name object, so the
+    encoding matches byte for byte); the validity is the overlap of both roots (cut at
+    ``not_after`` if given); SKI from the new key, AKI from the old. Lint it as an
+    ``intermediate`` with ``issuer=old_root`` (the old root's path length must leave room).
+
+    Raises:
+        VerificationError: the serial is out of range, the roots' validities do not overlap,
+            or the new root lacks basicConstraints/keyUsage.
+    """
+    if isinstance(serial, bool) or not isinstance(serial, int) or not 0 < serial <= MAX_SERIAL:
+        raise VerificationError("the serial number must be positive and at most 20 octets (RFC 5280 4.1.2.2)")
+    old_key, new_key = old_root.public_key(), new_root.public_key()
+    if not isinstance(old_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey) or \
+            not isinstance(new_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise VerificationError("both roots' keys must be ECDSA or RSA")
+    start = max(new_root.not_valid_before_utc, old_root.not_valid_before_utc)
+    end = min(new_root.not_valid_after_utc, old_root.not_valid_after_utc, *([not_after] if not_after else []))
+    if end <= start:
+        raise VerificationError("the old and the new root are never valid at the same time: nothing to cross-sign")
+    builder = (x509.CertificateBuilder().subject_name(new_root.subject).issuer_name(old_root.subject)
+               .public_key(new_key).serial_number(serial).not_valid_before(start).not_valid_after(end))
+    try:
+        for cls in (x509.BasicConstraints, x509.KeyUsage):
+            ext = new_root.extensions.get_extension_for_class(cls)
+            builder = builder.add_extension(ext.value, critical=ext.critical)
+    except x509.ExtensionNotFound:
+        raise VerificationError("the new root has no basicConstraints or keyUsage to carry over") from None
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(new_key), critical=False)
+    builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(old_key), critical=False)
+    throwaway = builder.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+    algorithm = der.signature_algorithm(old_key, hash_name or der.hash_for_key(old_key))
     return der.with_signature_algorithm(throwaway.tbs_certificate_bytes, algorithm, "certificate")
 
 
