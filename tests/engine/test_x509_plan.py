@@ -6,10 +6,15 @@ changed is refused (exit 3) before anything is copied in."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
+from ceremony.words import pgp_words_text
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
 from tests.support.x509_ceremony import (
@@ -71,5 +76,20 @@ def test_a_previous_ca_folder_changed_after_publish_is_refused(hsm: SoftHsm, tmp
     assert r.err.splitlines()[0].endswith("...); refusing to continue this CA")
     assert not (tmp_path / "ws1").exists()
     (root_dir / "ca.pem").write_bytes(pem)
-    r = cli("init", tmp_path / "ws2", "--plan", plan, "--previous", root_dir)
-    assert r.code == 0, r.err  # the unchanged folder continues
+    der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    other = hashlib.sha256(b"another CA").hexdigest()
+    r = cli("init", tmp_path / "ws2", "--plan", plan, "--previous", root_dir, "--expect-root", other)
+    assert r.code == 3, r.err
+    assert f"error: the CA certificate {root_dir}/ca.pem is not the root you expected" in r.err
+    assert not (tmp_path / "ws2").exists()
+
+    r = cli("init", tmp_path / "ws3", "--plan", plan, "--previous", root_dir)
+    assert r.code == 0, r.err  # the unchanged folder continues, trusted on first use: said so
+    init = json.loads((tmp_path / "ws3" / "journal.jsonl").read_text().splitlines()[0])["data"]
+    assert init["warnings"] == [f"the CA certificate in {root_dir} was trusted on first use: compare its "
+                                "fingerprint with the one recorded when the CA was made: "
+                                + pgp_words_text(hashlib.sha256(der).digest())]
+    r = cli("init", tmp_path / "ws4", "--plan", plan, "--previous", root_dir,
+            "--expect-root", hashlib.sha256(der).hexdigest())
+    assert r.code == 0, r.err
+    assert json.loads((tmp_path / "ws4" / "journal.jsonl").read_text().splitlines()[0])["data"]["warnings"] == []

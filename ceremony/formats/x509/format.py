@@ -75,9 +75,11 @@ from ceremony.formats.x509.draft import (
     what,
 )
 from ceremony.formats.x509.keys import X509Key
+from ceremony.inputs import read_input_file
 from ceremony.journal import Event
 from ceremony.plan import Plan
 from ceremony.state import KeyRecord
+from ceremony.trusted_start import check_expected, fingerprint_text
 from ceremony.workspace import Workspace, atomic_write
 from hsm.algorithms import get_algorithm
 from hsm.pkcs11 import Module, PinProvider
@@ -147,12 +149,39 @@ class X509Format(shared.XFieldKeys):
         state, files = carry.read_ca_folder(Path(previous))
         info = {"version": state.sequence, "sha256": sha256(files[carry.STATE]),
                 "versions": [], "ca_sha256": state.ca_sha256}
+        warnings = [cls._anchor(state, Path(previous), trusted, expect_root)]
         if xp.csr is not None:
             data = carry.read_csr_file(plan_dir / xp.csr)
             ops.read_csr(data)  # its own signature, key and hash: refused before init writes
             files = {**files, carry.CSR: data}
             info["csr_sha256"] = sha256(data)
-        return InitInputs(info, files, {}, [])
+        return InitInputs(info, files, {}, [w for w in warnings if w])
+
+    @staticmethod
+    def _anchor(state: carry.CaState, previous: Path, trusted: Path | None,
+                expect_root: str | None) -> str | None:
+        """Pin the previous folder's CA certificate: ``--expect-root`` (the sha256 of ca.pem's
+        DER, as words or hex) and/or ``--trusted`` (a ca.pem the room already trusts); with
+        neither, the warning init journals (trust on first use, with the words to compare).
+
+        Raises:
+            VerificationError: the CA certificate is not the one expected or trusted.
+            PlanError: the trusted file is unreadable.
+        """
+        der = state.ca_certificate().public_bytes(Encoding.DER)
+        fingerprint = sha256(der)
+        check_expected(fingerprint, expect_root, f"the CA certificate {previous}/{carry.CA_FILE}")
+        if trusted is not None:
+            data = read_input_file(trusted, carry.MAX_FILE, "--trusted", error=PlanError)
+            if ops.certificate_der(data) != der:
+                raise VerificationError(f"{previous}/{carry.CA_FILE} is not the CA certificate in "
+                                        f"{trusted}: refusing to continue this CA",
+                                        hint="nothing was written; get the CA's folder again")
+        if trusted is None and expect_root is None:
+            return (f"the CA certificate in {previous} was trusted on first use: compare its "
+                    f"fingerprint with the one recorded when the CA was made: "
+                    f"{fingerprint_text(fingerprint)}")
+        return None
 
     @classmethod
     def detached(cls) -> DetachedAdapter:

@@ -119,6 +119,15 @@ def verify_certificate(cert_der: bytes, issuer: Any) -> x509.Certificate:
     return x509.load_der_x509_certificate(cert_der)
 
 
+def certificate_der(data: bytes) -> bytes:
+    """A certificate (PEM or DER) as DER.
+
+    Raises:
+        VerificationError: not a certificate.
+    """
+    return bytes(_profile.load_certificate(data).public_bytes(Encoding.DER))
+
+
 def read_csr(data: bytes) -> Any:
     """A CSR read and checked (its own signature, key size, hash) by the pure layer.
 
