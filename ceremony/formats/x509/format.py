@@ -324,8 +324,7 @@ class X509Format(shared.XFieldKeys):
         return self.record_key_file(event)
 
     def key_from_record(self, rec: KeyRecord) -> X509Key:
-        d = dict(rec.key)
-        return X509Key(rec.keyid, d.pop("public_pem"), d)
+        return X509Key.from_dict(rec.keyid, rec.key)
 
     # ---- previous CA ---------------------------------------------------------------------------
 

@@ -15,6 +15,9 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ceremony.errors import VerificationError
+from ceremony.formats.tuf import X_ALGORITHM
+from hsm.algorithms import get_algorithm
+from hsm.errors import UnsupportedError
 
 
 def _sha256(data: bytes) -> str:
@@ -24,6 +27,12 @@ def _sha256(data: bytes) -> str:
 def spki(public: Any) -> bytes:
     """The DER SubjectPublicKeyInfo of a public key (what key ids hash)."""
     return bytes(public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+
+
+#: The entry's own fields (the rest are the ``x-ceremony-*`` facts): laid out as a TUF key
+#: (``keytype``, ``scheme``, ``keyval.public`` PEM), so the shared YubiKey attestation check of
+#: ``record verify`` (``ceremony.attestation``) reads an X.509 ceremony's key as it reads TUF's.
+_OWN = ("keytype", "scheme", "keyval")
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,9 @@ class X509Key:
         return load_pem_public_key(self.public_pem.encode())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"public_pem": self.public_pem, **self.fields}
+        alg = get_algorithm(str(self.fields.get(X_ALGORITHM)))
+        return {"keytype": alg.sslib_keytype, "scheme": alg.sslib_scheme,
+                "keyval": {"public": self.public_pem}, **self.fields}
 
     @classmethod
     def from_dict(cls, keyid: str, d: Mapping[str, Any]) -> X509Key:
@@ -51,10 +62,11 @@ class X509Key:
             VerificationError: not a key entry, or its id is not the hash of its key.
         """
         try:
-            pem = str(d["public_pem"])
+            pem = str(d["keyval"]["public"])
             public = load_pem_public_key(pem.encode())
-        except (KeyError, ValueError, TypeError):
+            get_algorithm(str(d[X_ALGORITHM]))
+        except (KeyError, ValueError, TypeError, UnsupportedError):
             raise VerificationError(f"key {str(keyid)[:12]} is not a public key entry") from None
         if _sha256(spki(public)) != keyid:
             raise VerificationError(f"key {str(keyid)[:12]} is not the hash of its public key")
-        return cls(keyid, pem, {k: v for k, v in d.items() if k != "public_pem"})
+        return cls(keyid, pem, {k: v for k, v in d.items() if k not in _OWN})
