@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
@@ -199,3 +200,37 @@ def test_an_approver_approves_on_their_own_machine_and_a_foreign_approval_is_ref
     assert cli("publish", ws).code == 0
     r = cli("record", "verify", ws, "--allow-unsealed")
     assert r.code == 0, r.out + r.err
+
+
+def test_the_published_ca_folder_travels_by_usb_and_qr_and_is_checked_on_arrival(
+        hsm: SoftHsm, tmp_path: Path) -> None:
+    metadata = publish_root(hsm, tmp_path)
+    ws = metadata.parent
+    der = x509.load_pem_x509_certificate((metadata / "ca.pem").read_bytes()).public_bytes(Encoding.DER)
+    fingerprint = hashlib.sha256(der).hexdigest()
+
+    (tmp_path / "stick").mkdir()
+    r = cli("export", ws, "--usb", tmp_path / "stick")
+    assert r.code == 0, r.err
+    r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "online", "--expect-root", fingerprint)
+    assert r.code == 0, r.err
+    assert "self-signed, 0 issued certificate(s) and 0 CRL(s) signed by it" in r.out
+    assert sorted(p.name for p in (tmp_path / "online").iterdir()) == ["ca.json", "ca.pem", "trustpolicy.json"]
+    assert (tmp_path / "online" / "ca.pem").read_bytes() == (metadata / "ca.pem").read_bytes()
+
+    r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "elsewhere",
+            "--expect-root", hashlib.sha256(b"another CA").hexdigest())
+    assert r.code == 3 and "the bundle's CA certificate ca.pem is not the root you expected" in r.err, r.err
+    assert not (tmp_path / "elsewhere").exists()
+
+    (tmp_path / "frames").mkdir()
+    r = cli("export", ws, "--qr", tmp_path / "frames")
+    assert r.code == 0, r.err
+    r = cli("import", "--qr", tmp_path / "frames", "--out", tmp_path / "online-qr")
+    assert r.code == 0, r.err
+    assert (tmp_path / "online-qr" / "ca.json").read_bytes() == (metadata / "ca.json").read_bytes()
+
+    (metadata / "ca.json").write_bytes((metadata / "ca.json").read_bytes() + b" ")  # changed after publish
+    (tmp_path / "stick-2").mkdir()
+    r = cli("export", ws, "--usb", tmp_path / "stick-2")
+    assert r.code == 3 and "metadata/ca.json differs from what the journal records; nothing was exported" in r.err

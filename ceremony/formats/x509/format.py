@@ -87,6 +87,8 @@ from hsm.verify import verify_raw
 
 # ---- the format ---------------------------------------------------------------------------------
 
+TRUST_POLICY = "trustpolicy.json"  # Notation's trust policy, at the top of its config folder
+
 
 class X509Format(shared.XFieldKeys):
     """The X.509 CA ceremony bound to one workspace (:class:`ceremony.formats.protocol.Format`)."""
@@ -536,6 +538,61 @@ class X509Format(shared.XFieldKeys):
         for rel, body in extra.items():
             atomic_write(metadata / rel, body, exclusive=True)
         return data, [metadata / name]
+
+    def export_files(self) -> dict[str, bytes]:
+        """What ``export`` carries out once published (``ceremony.transfer``): the CA's folder as
+        it stands (flat: the artifact, ``ca.pem``, what the CA issued, its CRLs, ``ca.json``) and
+        Notation's ``trustpolicy.json``, each file read back and compared with what the journal
+        rebuilds (the artifact with the digest its ``published`` event recorded).
+
+        Raises:
+            VerificationError: a file is missing or differs; nothing is exported.
+        """
+        name, data, extra = self._outputs(self.draft_metadata())
+        want = {name: data, **{n: b for n, b in extra.items() if "/" not in n}}
+        policy = extra.get(f"notation/{TRUST_POLICY}")
+        if policy is not None:
+            want[TRUST_POLICY] = policy
+        out: dict[str, bytes] = {}
+        for n, body in want.items():
+            path = self.view.ws.metadata / (f"notation/{n}" if n == TRUST_POLICY else n)
+            got = read_input_file(path, carry.MAX_FILE, f"metadata/{n}", error=VerificationError,
+                                  follow_symlinks=False)
+            if got != body:
+                raise VerificationError(f"metadata/{n} differs from what the journal records; "
+                                        "nothing was exported", hint="restore it from a copy")
+            out[n] = got
+        return out
+
+    @classmethod
+    def check_bundle(cls, files: Mapping[str, bytes], expect_root: str | None) -> tuple[list[str], None]:
+        """A CA folder arriving in a bundle, checked as ``init --previous`` checks it (and pinned
+        by ``expect_root``, the CA certificate's fingerprint) before anything is written.
+
+        Raises:
+            VerificationError: a file does not verify.
+        """
+        import tempfile  # lazy: a bundle's arrival only
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for n, body in files.items():
+                if n != TRUST_POLICY:
+                    (Path(tmp) / n).write_bytes(body)
+            try:
+                state, _ = carry.read_ca_folder(Path(tmp))
+                report = carry.verify_folder(Path(tmp))
+            except (PlanError, VerificationError) as e:
+                raise VerificationError(e.message.replace(tmp + "/", "").replace(tmp, "the bundle"),
+                                        e.hint) from None
+        fingerprint = sha256(state.ca_certificate().public_bytes(Encoding.DER))
+        check_expected(fingerprint, expect_root, "the bundle's CA certificate ca.pem")
+        notes = [line.replace(tmp, "the bundle") for line in report.lines]
+        if TRUST_POLICY in files:
+            ops.check_trust_policy(files[TRUST_POLICY])
+            notes.append(f"{TRUST_POLICY}: Notation's trust policy, valid")
+        if expect_root is None:
+            notes.append(f"ca.pem fingerprint (compare with the CA's record): {fingerprint_text(fingerprint)}")
+        return notes, None
 
     def published_bytes(self) -> bytes | None:
         return self._outputs(self.draft_metadata())[1]

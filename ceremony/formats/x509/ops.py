@@ -232,6 +232,23 @@ def notation_files(table: dict[str, Any], root_pem: bytes, root_name: str) -> di
             for rel, data in files.items()}
 
 
+def check_trust_policy(data: bytes) -> None:
+    """Refuse a ``trustpolicy.json`` Notation would refuse.
+
+    Raises:
+        VerificationError: not JSON, or against Notation's rules.
+    """
+    import json  # lazy: stdlib, a bundle's arrival only
+
+    from ceremony.formats.x509 import trust as _trust  # lazy: a bundle's arrival only
+
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise VerificationError("trustpolicy.json is not JSON") from None
+    _trust.validate_trust_policy(doc, error=VerificationError)
+
+
 def check_notation(table: dict[str, Any]) -> None:
     """Refuse a trust table Notation would refuse (at plan time, before any token).
 
