@@ -143,3 +143,14 @@ def test_a_non_canonical_statement_is_refused(ca_key: ec.EllipticCurvePublicKey)
     with pytest.raises(VerificationError) as exc:
         approval.parse_statement(spaced)
     assert exc.value.message == "the approval statement is not in canonical form (sorted keys, no spaces)"
+
+
+def test_an_rsa_token_approver_counts_too(ca_key: ec.EllipticCurvePublicKey, hsm: SoftHsm) -> None:
+    hsm.make("dave")
+    dave = hsm.module.generate(hsm.module.find_token(label="dave"), hsm.pin, "rsa-3072", "approver-dave", b"\x09")
+    statement = _statement(ca_key)
+    assert approval.check_approvals(statement, [("dave", dave.sign_raw(statement))],
+                                    {"dave": dave.public_key()}, 1) == ["dave"]
+    with pytest.raises(VerificationError, match="^the approval by dave does not verify over this statement"):
+        approval.check_approvals(statement, [("dave", dave.sign_raw(_statement(ca_key, plan="x:1")))],
+                                 {"dave": dave.public_key()}, 1)

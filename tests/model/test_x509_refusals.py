@@ -87,7 +87,7 @@ def test_a_leaf_key_usage_beyond_digital_signature_or_not_critical_is_refused(ro
     tbs = _leaf_tbs(root, tmp_path, "keyUsage=digitalSignature,keyEncipherment")
     assert [str(v) for v in lint.lint(tbs, "leaf")] == [
         "a code-signing certificate's keyUsage must be marked critical (rule notary.leaf.key_usage)",
-        "a code-signing certificate's keyUsage must be digitalSignature only, not also key_encipherment "
+        "a code-signing certificate's keyUsage must be digitalSignature only, not also keyEncipherment "
         "(rule notary.leaf.key_usage)"]
 
 

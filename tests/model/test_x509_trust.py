@@ -140,3 +140,13 @@ def test_store_files_refuse_unsafe_names_and_non_ca_certificates(root: SoftwareC
     with pytest.raises(VerificationError) as exc:
         trust.trust_store_files("acme", {"leaf": not_ca})
     assert exc.value.message == "the certificate 'leaf' for the trust store is not a CA certificate"
+
+
+def test_a_policy_read_back_with_the_same_identity_twice_is_refused() -> None:
+    doc = trust.trust_policy(trust.parse_trust(_table()))
+    doc["trustPolicies"][0]["trustedIdentities"] *= 2
+    with pytest.raises(VerificationError) as exc:
+        trust.validate_trust_policy(doc)
+    assert exc.value.message == (
+        f"trust policy statement 'acme-images': trusted identities '{LEAF_SUBJECT}' and '{LEAF_SUBJECT}' overlap "
+        "(one is a subset of the other); Notation refuses that")

@@ -65,6 +65,12 @@ _WEAK_SIGNATURES = {
     SignatureAlgorithmOID.DSA_WITH_SHA1: "SHA-1", SignatureAlgorithmOID.RSA_WITH_MD5: "MD5",
 }
 _CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+_KEY_USAGE_NAMES = {  # cryptography's attribute -> RFC 5280's name, for the operator's sentence
+    "digital_signature": "digitalSignature", "content_commitment": "nonRepudiation",
+    "key_encipherment": "keyEncipherment", "data_encipherment": "dataEncipherment", "key_agreement": "keyAgreement",
+    "key_cert_sign": "keyCertSign", "crl_sign": "cRLSign", "encipher_only": "encipherOnly",
+    "decipher_only": "decipherOnly",
+}
 _KEY_USAGE_BITS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
                    "key_agreement", "key_cert_sign", "crl_sign")
 
@@ -247,7 +253,7 @@ def _leaf_rules(cert: x509.Certificate) -> list[Violation]:
         if "digital_signature" not in bits:
             out.append(Violation("notary.leaf.key_usage", "a code-signing certificate's keyUsage must assert "
                                  "digitalSignature"))
-        others = sorted(bits - {"digital_signature", "key_cert_sign", "crl_sign"})
+        others = [_KEY_USAGE_NAMES[b] for b in sorted(bits - {"digital_signature", "key_cert_sign", "crl_sign"})]
         if others:
             out.append(Violation("notary.leaf.key_usage", "a code-signing certificate's keyUsage must be "
                                  f"digitalSignature only, not also {', '.join(others)}"))

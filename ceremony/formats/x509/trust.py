@@ -147,9 +147,9 @@ def _check_identities(identities: list[str], where: str, error: type[Exception])
     if "*" in identities and len(identities) > 1:
         raise error(f"{where}: the wildcard identity '*' cannot be combined with other identities")
     parsed = [(i, _dn_pairs(i, where, error)) for i in identities if i != "*"]
-    for a, pa in parsed:
-        for b, pb in parsed:
-            if a is not b and pa <= pb:
+    for i, (a, pa) in enumerate(parsed):
+        for j, (b, pb) in enumerate(parsed):
+            if i != j and pa <= pb:
                 raise error(f"{where}: trusted identities {a[:60]!r} and {b[:60]!r} overlap (one is a subset "
                             "of the other); Notation refuses that")
 
@@ -292,7 +292,7 @@ def validate_trust_policy(doc: Any, *, error: type[Exception] = VerificationErro
                 prefix, sep, value = str(identity).partition(":")
                 if not sep or prefix != _X509_SUBJECT or not value.strip():
                     raise error(f"{where}: trusted identity {str(identity)[:60]!r} is not \"x509.subject: <DN>\"")
-                dns.append(value)
+                dns.append(value.strip())
             if "*" in identities and len(identities) > 1:
                 raise error(f"{where}: the wildcard identity '*' cannot be combined with other identities")
             _check_identities(dns, where, error)
