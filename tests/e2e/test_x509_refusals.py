@@ -158,3 +158,12 @@ def test_an_approval_over_another_digest_does_not_count_and_the_ca_key_does_not_
     r = cli("publish", ws)
     assert r.code == 6, r.err
     assert not (ws / "metadata" / "ca.pem").exists()
+
+
+def test_a_certificate_outliving_its_ca_is_refused_by_the_ca_rules(hsm: SoftHsm, tmp_path: Path) -> None:
+    root_dir, plan, ws = _issue_ws(hsm, tmp_path, "leaf", LEAF_SUBJECT, _csr(LEAF_SUBJECT))
+    text = plan.read_text()
+    assert text.count('not_after = "2031-01-01T00:00:00Z"') == 1
+    plan.write_text(text.replace('not_after = "2031-01-01T00:00:00Z"', 'not_after = "2040-01-01T00:00:00Z"'))
+    err = _refused_at_draft(ws, root_dir, plan)
+    assert "(rule ceremony.validity.nested)" in err and err.startswith("error: the leaf certificate breaks 1 rule")

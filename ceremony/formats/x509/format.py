@@ -373,7 +373,8 @@ class X509Format(shared.XFieldKeys):
                              | {(r.serial, r.revoked_at, r.reason) for r in xp.revoke})
             number = prev.crl_number + 1
             next_update = now + self.view.plan.root.expires
-            tbs = ops.crl_tbs(prev.ca_name(), ca_public, entries, now, next_update, number, algorithm)
+            tbs = ops.crl_tbs(prev.ca_name(), ca_public, entries, now, next_update, number, algorithm,
+                              prev.ca_certificate())
             data.update({"kind": "crl", "crl_number": number, "subject": prev.ca_subject,
                          "expires": next_update.isoformat(),
                          "revoked": [{"serial": f"{s:x}", "revoked_at": t.isoformat(), "reason": why}
@@ -390,7 +391,7 @@ class X509Format(shared.XFieldKeys):
                 info = ops.read_csr(self._csr())
                 subject_key, requested, issuer_name = info.public_key, info.extensions, prev.ca_name()
             tbs = ops.certificate_tbs(profile, subject_key, issuer_name, ca_public, serial, algorithm,
-                                      requested)
+                                      requested, prev.ca_certificate() if prev is not None else None)
             data.update({"kind": tbs.kind, "serial": f"{serial:x}", "subject": profile.subject,
                          "expires": profile.not_after.astimezone(UTC).isoformat()})
             if xp.operation == "issue":

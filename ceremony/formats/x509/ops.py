@@ -90,7 +90,7 @@ class Tbs:
 
 def certificate_tbs(profile: Any, subject_key: PublicKey, issuer_name: x509.Name,
                     issuer_key: PublicKey, serial: int, algorithm: str,
-                    requested: tuple[Any, ...] = ()) -> Tbs:
+                    requested: tuple[Any, ...] = (), issuer: x509.Certificate | None = None) -> Tbs:
     """The TBSCertificate the CA key will sign (a CSR's ``requested`` extensions in it, so that
     lint judges what was asked for), linted before anyone signs.
 
@@ -100,7 +100,7 @@ def certificate_tbs(profile: Any, subject_key: PublicKey, issuer_name: x509.Name
     der = _profile.tbs_certificate(profile, subject_key, issuer_name, issuer_key, serial,
                                    hash_for(algorithm), requested)
     kind = profile_kind(profile)
-    _lint.refuse_if_violations(der, kind)
+    _lint.refuse_if_violations(der, kind, issuer=issuer)  # the CA's rules too (validity inside its own)
     return Tbs(der, kind)
 
 
@@ -151,12 +151,18 @@ def lint_certificate(cert_der: bytes, kind: str) -> None:
 
 def crl_tbs(issuer_name: x509.Name, issuer_key: PublicKey,
             entries: list[tuple[int, datetime, str]], this_update: datetime,
-            next_update: datetime, number: int, algorithm: str) -> Tbs:
-    """The TBSCertList the CA key will sign."""
+            next_update: datetime, number: int, algorithm: str,
+            issuer: x509.Certificate | None = None) -> Tbs:
+    """The TBSCertList the CA key will sign, linted (RFC 5280, and the CA's rules) first.
+
+    Raises:
+        VerificationError: a rule is broken (named); nothing is signed.
+    """
     from ceremony.formats.x509 import crl as _crl  # lazy: CRL operations only
 
     der = _crl.tbs_crl(issuer_name, issuer_key, entries, this_update, next_update, number,
                        hash_for(algorithm))
+    _lint.refuse_crl_if_violations(der, issuer=issuer)
     return Tbs(der, "crl")
 
 
