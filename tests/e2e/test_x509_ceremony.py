@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,11 +22,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
+from tests.support.plans import Keyholder, Plan
 from tests.support.x509_ceremony import (
+    APPROVERS,
     CA,
     INTERMEDIATE_SUBJECT,
     LEAF_SUBJECT,
     ROOT_SUBJECT,
+    ROOT_TABLE,
     code_signing_verifier,
     crl_table,
     issue_table,
@@ -234,3 +238,62 @@ def test_the_published_ca_folder_travels_by_usb_and_qr_and_is_checked_on_arrival
     (tmp_path / "stick-2").mkdir()
     r = cli("export", ws, "--usb", tmp_path / "stick-2")
     assert r.code == 3 and "metadata/ca.json differs from what the journal records; nothing was exported" in r.err
+
+
+NEW_ROOT_SUBJECT = "CN=Acme Signing Root 2,O=Acme,ST=WA,C=US"
+
+
+def test_a_new_root_is_cross_signed_by_the_old_one_under_both_approval_sets(
+        hsm: SoftHsm, tmp_path: Path) -> None:
+    old = publish_root(hsm, tmp_path)
+    # the new root CA: its own approvers and CA key, its own ceremony
+    new_approvers = ("dave", "erin", "frank")
+    hsm.make(*[f"x509-{k}" for k in (*new_approvers, "ca2")])
+    holders = [Keyholder(k, token=f"x509-{k}") for k in (*new_approvers, "ca2")]
+    # path length 0: under the old root (path length 1) its cross-certificate must leave room
+    table = ROOT_TABLE.replace(ROOT_SUBJECT, NEW_ROOT_SUBJECT).replace('ca = "ca"', 'ca = "ca2"').replace(
+        "path_length = 1", "path_length = 0")
+    plan = Plan("acme-root-2", holders, 2, {}, repository="acme-signing", format="x509",
+                root_expires="30d", tail=table).write(tmp_path / "new-plan" / "plan.toml")
+    new_ws = tmp_path / "new-ws"
+    assert cli("init", new_ws, "--plan", plan).code == 0
+    for k in (*new_approvers, "ca2"):
+        assert cli("keygen", new_ws, "--keyholder", k, "--pin-file", hsm.pin_file).code == 0
+    assert cli("draft", new_ws).code == 0
+    run(new_ws, hsm, "dave", "erin", "ca2")
+    assert cli("publish", new_ws).code == 0
+    new = new_ws / "metadata"
+
+    # the cross-signing: the old CA key certifies the new root, after both sets approve
+    (tmp_path / "cross-plan").mkdir()
+    shutil.copytree(new, tmp_path / "cross-plan" / "new-root")
+    holders = [Keyholder(k, token=f"x509-{k}") for k in (*APPROVERS, *new_approvers, CA)]
+    plan = Plan("acme-cross", holders, 4, {}, repository="acme-signing", format="x509", root_expires="30d",
+                tail=f'[x509]\noperation = "cross-sign"\nca = "{CA}"\nnew_ca = "new-root"\n'
+                ).write(tmp_path / "cross-plan" / "plan.toml")
+    ws = tmp_path / "cross-ws"
+    r = cli("init", ws, "--plan", plan, "--previous", old)
+    assert r.code == 0, r.err
+    r = cli("draft", ws)  # every key kept from the two CAs' records: no keygen
+    assert r.code == 0, r.err
+    run(ws, hsm, "alice", "bob", "dave")
+    r = cli("sign", ws, "--keyholder", CA, "--pin-file", hsm.pin_file)
+    assert r.code == 6, r.err
+    assert (f"approvals of the cross-certificate for {NEW_ROOT_SUBJECT} by both CAs' approvers: 3/4 - alice, "
+            "bob, dave signed; waiting for one of erin, frank; the old CA's approvers: 2/2; the new CA's "
+            "approvers: 1/2") in r.err
+    run(ws, hsm, "erin", CA)
+    r = cli("publish", ws)
+    assert r.code == 0, r.err
+    [cross_file] = [p for p in (ws / "metadata").glob("issued-*.pem")]
+    cross = x509.load_pem_x509_certificate(cross_file.read_bytes())
+    new_root = x509.load_pem_x509_certificate((new / "ca.pem").read_bytes())
+    assert cross.subject == new_root.subject and cross.public_key() == new_root.public_key()
+    v = openssl("verify", "-CAfile", old / "ca.pem", cross_file)
+    assert v.returncode == 0, v.stdout + v.stderr
+    p = pkilint("lint_pkix_cert", "lint", "-s", "ERROR", cross_file)
+    assert (p.returncode, p.stdout.strip(), p.stderr) == (0, "", "")
+    state = json.loads((ws / "metadata" / "ca.json").read_text())
+    assert state["threshold"] == 2 and len(state["approvers"]) == 3  # the old CA's own approvers
+    r = cli("record", "verify", ws, "--allow-unsealed")
+    assert r.code == 0, r.out + r.err

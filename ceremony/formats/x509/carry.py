@@ -30,6 +30,8 @@ from ceremony.formats.x509.keys import X509Key, spki
 from ceremony.inputs import read_input_file
 
 STATE = "ca.json"
+#: A cross-signing copies the new root CA's certificate and state in under these names.
+NEW_CA_FILE, NEW_STATE = "new-ca.pem", "new-ca.json"
 STATE_TYPE = "x509-ca"
 CA_FILE = "ca.pem"
 CSR = "request.csr"
@@ -88,11 +90,16 @@ class CaState:
     def ca_name(self) -> x509.Name:
         return self.ca_certificate().subject
 
-    def view(self) -> _View:
+    def view(self, other: CaState | None = None) -> _View:
+        """The CA as a root view; with ``other`` (a cross-signing's new CA), its approvers too,
+        so that they keep their keys from that CA's record."""
         cert = self.ca_certificate()
-        return _View(_Signed(self.sequence, cert.not_valid_after_utc, dict(self.keys),
-                             {"root": _Role([*self.approvers, self.ca_keyid], self.threshold)}),
-                     self.files[STATE])
+        keys, ids = dict(self.keys), [*self.approvers, self.ca_keyid]
+        if other is not None:
+            keys.update({k: other.keys[k] for k in other.approvers})
+            ids += [k for k in other.approvers if k not in ids]
+        return _View(_Signed(self.sequence, cert.not_valid_after_utc, keys,
+                             {"root": _Role(ids, self.threshold)}), self.files[STATE])
 
 
 def _bad(what: str) -> VerificationError:
@@ -101,7 +108,7 @@ def _bad(what: str) -> VerificationError:
                                   "unchanged")
 
 
-def parse_state(data: bytes, files: Mapping[str, bytes], where: str) -> CaState:
+def parse_state(data: bytes, files: Mapping[str, bytes], where: str, *, ca_only: bool = False) -> CaState:
     """``ca.json`` checked against the files beside it.
 
     Raises:
@@ -126,6 +133,8 @@ def parse_state(data: bytes, files: Mapping[str, bytes], where: str) -> CaState:
     if state.ca_keyid not in keys or any(a not in keys for a in state.approvers):
         raise _bad(f"{where}/{STATE} names a key it does not list")
     for name, digest in listed.items():
+        if ca_only and name != CA_FILE:
+            continue  # another CA's state, read for its certificate and its approvers only
         if name not in files or _sha256(files[name]) != digest:
             raise _bad(f"{where}/{name} is not the file {STATE} lists (sha256 {digest[:16]}...)")
     try:
@@ -248,6 +257,9 @@ def next_state(prev: CaState | None, signed: Any, name: str, pem: bytes) -> dict
         "crl_number": prev.crl_number if prev is not None else 0,
         "revoked": list(prev.revoked) if prev is not None else [],
     }
+    if prev is not None and d.get("operation") == "cross-sign":  # the other CA's approvers only approved
+        state.update({"keys": {k: v.to_dict() for k, v in prev.keys.items()},
+                      "approvers": list(prev.approvers), "threshold": prev.threshold})
     if d.get("serial"):
         state["serials"].append(str(d["serial"]))
     if signed.kind == "crl":
@@ -260,3 +272,35 @@ def state_bytes(state: dict[str, Any], files: Mapping[str, bytes]) -> bytes:
     """``ca.json``: the state with the sha256 of every CA file beside it (not Notation's)."""
     listed = {n: _sha256(b) for n, b in sorted(files.items()) if _NAME.fullmatch(n)}
     return json.dumps({**state, "files": listed}, indent=1, sort_keys=True).encode() + b"\n"
+
+
+def read_new_ca(directory: Path) -> tuple[CaState, dict[str, bytes]]:
+    """The new root CA a cross-signing certifies: its folder's ``ca.json`` and ``ca.pem``
+    checked (the certificate self-signed, its key the state's CA key), as the files
+    ``previous/`` keeps (``new-ca.json``, ``new-ca.pem``).
+
+    Raises:
+        PlanError: not a folder, or no state.
+        VerificationError: the state or certificate does not verify.
+    """
+    if not directory.is_dir():
+        raise PlanError(f"x509.new_ca: {directory} is not a folder (the new root CA's published metadata/)")
+    data = read_input_file(directory / STATE, MAX_FILE, STATE, error=VerificationError, follow_symlinks=False)
+    pem = read_input_file(directory / CA_FILE, MAX_FILE, CA_FILE, error=VerificationError, follow_symlinks=False)
+    return parse_state(data, {CA_FILE: pem}, str(directory), ca_only=True), {NEW_STATE: data, NEW_CA_FILE: pem}
+
+
+def read_previous_new_ca(directory: Path, journaled: str) -> CaState:
+    """The new CA's copy in ``previous/``, against the digest init journaled.
+
+    Raises:
+        VerificationError: changed after init.
+    """
+    data = read_input_file(directory / NEW_STATE, MAX_FILE, NEW_STATE, error=VerificationError,
+                           follow_symlinks=False)
+    if _sha256(data) != journaled:
+        raise VerificationError(f"previous/{NEW_STATE} was changed after init; refusing",
+                                hint="restore the workspace from a copy")
+    pem = read_input_file(directory / NEW_CA_FILE, MAX_FILE, NEW_CA_FILE, error=VerificationError,
+                          follow_symlinks=False)
+    return parse_state(data, {CA_FILE: pem}, "previous (the new CA)", ca_only=True)

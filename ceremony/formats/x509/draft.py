@@ -143,10 +143,28 @@ class X509Draft:
 # ---- verdicts (pure) ----------------------------------------------------------------------------
 
 
+#: A cross-signing's two approval sets (the old CA's approvers and the new CA's), each at the
+#: threshold its CA recorded: both must be met.
+SETS = (("old-set", "the old CA's approvers"), ("new-set", "the new CA's approvers"))
+
+
 def approvals(md: X509Draft) -> RoleVerdict:
-    """The approvals that verify over this draft's statement, counted once per public key."""
+    """The approvals that verify over this draft's statement, counted once per public key (a
+    cross-signing: each of its two sets at its own threshold, as one verdict)."""
+    roles = md.signed.roles
+    if SETS[0][0] not in roles:
+        return _approvals(md, APPROVERS_ROLE, f"approvals of the {what(md.signed)}")
+    parts = [_approvals(md, r, f"{label}") for r, label in SETS]
+    signed = tuple(n for v in parts for n in v.signed[:v.threshold])
+    unsigned = tuple(n for v in parts if not v.met for n in v.unsigned)
+    notes = tuple(f"{v.label}: {min(len(v.signed), v.threshold)}/{v.threshold}" for v in parts)
+    return RoleVerdict(f"approvals of the {what(md.signed)} by both CAs' approvers",
+                       sum(v.threshold for v in parts), signed, unsigned, notes)
+
+
+def _approvals(md: X509Draft, role_name: str, label: str) -> RoleVerdict:
     s = md.signed
-    role, keys = s.roles[APPROVERS_ROLE], s.keys
+    role, keys = s.roles[role_name], s.keys
     statement = s.statement
     good: list[str] = []
     seen: set[bytes] = set()
@@ -164,7 +182,7 @@ def approvals(md: X509Draft) -> RoleVerdict:
         seen.add(identity)
         good.append(keyid)
     name = {k: shared.key_name(keys[k]) for k in role.keyids if k in keys}
-    return RoleVerdict(f"approvals of the {what(s)}", role.threshold,
+    return RoleVerdict(label, role.threshold,
                        tuple(name[k] for k in good),
                        tuple(name[k] for k in role.keyids if k not in good and k in name))
 
@@ -206,6 +224,9 @@ def artifact(s: X509Signed, sig_der: bytes) -> bytes:
 
 
 def what(s: X509Signed) -> str:
+    """The draft in a few words: ``root certificate CN=...``, ``CRL number 2``."""
+    if s.data.get("operation") == "cross-sign":
+        return f"cross-certificate for {s.data.get('subject')}"
     if s.kind == "crl":
         return f"CRL number {s.data.get('crl_number')}"
     return f"{s.kind} certificate {s.data.get('subject')}"

@@ -152,6 +152,17 @@ class X509Format(shared.XFieldKeys):
         info = {"version": state.sequence, "sha256": sha256(files[carry.STATE]),
                 "versions": [], "ca_sha256": state.ca_sha256}
         warnings = [cls._anchor(state, Path(previous), trusted, expect_root)]
+        if xp.new_ca is not None:  # cross-sign: the new root CA, and both approval sets
+            new, new_files = carry.read_new_ca(plan_dir / xp.new_ca)
+            if new.ca_keyid == state.ca_keyid:
+                raise VerificationError(f"x509.new_ca names the CA {previous} already is: a root "
+                                        "does not cross-sign itself")
+            if plan.root.threshold != state.threshold + new.threshold:
+                raise PlanError(f"roles.root.threshold is {plan.root.threshold}; a cross-signing needs "
+                                f"the old CA's {state.threshold} approvals and the new CA's "
+                                f"{new.threshold}: set it to {state.threshold + new.threshold}")
+            files = {**files, **new_files}
+            info["new_ca_sha256"] = sha256(new_files[carry.NEW_STATE])
         if xp.csr is not None:
             data = carry.read_csr_file(plan_dir / xp.csr)
             ops.read_csr(data)  # its own signature, key and hash: refused before init writes
@@ -336,9 +347,14 @@ class X509Format(shared.XFieldKeys):
             return None
         return carry.read_previous(self.view.ws.previous, str(info["sha256"]))
 
+    def _new_ca_state(self) -> carry.CaState | None:
+        """A cross-signing's new root CA, as copied in at init (digest-checked)."""
+        want = (self.view.state.init.get("previous") or {}).get("new_ca_sha256")
+        return None if not want else carry.read_previous_new_ca(self.view.ws.previous, str(want))
+
     def previous_root(self) -> Any:
         st = self._ca_state()
-        return None if st is None else st.view()
+        return None if st is None else st.view(self._new_ca_state())
 
     def previous_version(self, version: int) -> Any:
         raise VerificationError("an X.509 CA keeps no root chain")
@@ -359,6 +375,7 @@ class X509Format(shared.XFieldKeys):
             raise VerificationError(f"{xp.ca}'s key {ca_key.keyid[:12]} is not the CA key of the "
                                     f"previous ceremony ({prev.ca_keyid[:12]}): it cannot sign for "
                                     "this CA", hint="name the CA's token for x509.ca in the plan")
+        sets: dict[str, tuple[list[str], int]] = {}
         data: dict[str, Any] = {"_type": DRAFT_TYPE, "version": 1 if prev is None else prev.sequence + 1,
                                 "operation": xp.operation}
         if xp.operation == "crl":
@@ -379,6 +396,18 @@ class X509Format(shared.XFieldKeys):
                          "expires": next_update.isoformat(),
                          "revoked": [{"serial": f"{s:x}", "revoked_at": t.isoformat(), "reason": why}
                                      for s, t, why in entries]})
+        elif xp.operation == "cross-sign":
+            assert prev is not None
+            new = self._new_ca_state()
+            assert new is not None  # init copied it in
+            serial = ops.random_serial()
+            tbs = ops.cross_tbs(new.ca_certificate(), prev.ca_certificate(), serial, algorithm)
+            validity = ops.tbs_validity(tbs.der)
+            data.update({"kind": tbs.kind, "serial": f"{serial:x}", "subject": new.ca_subject,
+                         "expires": validity.isoformat(), "new_ca": new.ca_sha256})
+            keys.update({k: new.keys[k] for k in new.approvers})
+            keys.update({k: prev.keys[k] for k in prev.approvers})
+            sets = {"old-set": (prev.approvers, prev.threshold), "new-set": (new.approvers, new.threshold)}
         else:
             assert xp.profile is not None
             profile = ops.parse_profile(xp.profile, "x509.profile")
@@ -401,7 +430,8 @@ class X509Format(shared.XFieldKeys):
             "ceremony": f"{self.view.plan.name}:{self.view.state.init['plan_sha256']}",
             "keys": {k: v.to_dict() for k, v in keys.items()},
             "roles": {APPROVERS_ROLE: {"keyids": approvers, "threshold": xp.threshold},
-                      CA_ROLE: {"keyids": [ca_key.keyid], "threshold": 1}}})
+                      CA_ROLE: {"keyids": [ca_key.keyid], "threshold": 1},
+                      **{r: {"keyids": list(ids), "threshold": t} for r, (ids, t) in sets.items()}}})
         md = X509Draft(X509Signed(data))
         return Draft(md, {"version": md.signed.version, "digest": sha256(md.signed_bytes),
                           "signed": data, "created": now.isoformat()})

@@ -104,6 +104,25 @@ def certificate_tbs(profile: Any, subject_key: PublicKey, issuer_name: x509.Name
     return Tbs(der, kind)
 
 
+def cross_tbs(new_root: x509.Certificate, old_root: x509.Certificate, serial: int, algorithm: str) -> Tbs:
+    """The TBS of a cross-certificate (the new root's subject and key, issued by the old root),
+    linted as an intermediate under the old root before anyone signs.
+
+    Raises:
+        VerificationError: the roots never overlap, or a rule is broken (named).
+    """
+    der = _profile.cross_certificate_tbs(new_root, old_root, serial, hash_for(algorithm))
+    _lint.refuse_if_violations(der, "intermediate", "(cross-certificate)", issuer=old_root)
+    return Tbs(der, "intermediate")
+
+
+def tbs_validity(tbs: bytes) -> datetime:
+    """The notAfter a TBSCertificate says (read back with a placeholder signature, never
+    verified)."""
+    placeholder = bytes.fromhex("3006020101020101")
+    return x509.load_der_x509_certificate(assemble_certificate(tbs, placeholder)).not_valid_after_utc
+
+
 def assemble_certificate(tbs: bytes, sig_der: bytes) -> bytes:
     """The DER certificate from its TBS and the CA's signature."""
     return bytes(_profile.assemble_certificate(tbs, sig_der))

@@ -8,7 +8,7 @@ and ``roles.root.expires`` is the lifetime of a CRL this ceremony issues (``next
 thisUpdate``). The ``[x509]`` table says the rest::
 
     [x509]
-    operation = "root"          # "root" | "issue" | "crl"
+    operation = "root"          # "root" | "issue" | "crl" | "cross-sign"
     ca = "ca-holder"            # the keyholder whose token holds the CA key
     csr = "requests/leaf.csr"   # issue: the request, relative to the plan's folder
     [x509.profile]              # root and issue: the certificate's profile (x509-model's CertProfile)
@@ -18,6 +18,7 @@ thisUpdate``). The ``[x509]`` table says the rest::
     serial = "5a0c..."
     reason = "keyCompromise"
     revoked_at = "2026-12-01T00:00:00Z"
+    new_ca = "new/metadata"     # cross-sign: the new root CA's folder; the old CA key certifies it
     [x509.trust]                # root: Notation's trust store and trust policy (x509-model's trust)
     store = "acme"
     [[x509.trust.policies]]
@@ -39,7 +40,7 @@ from ceremony.errors import PlanError
 from ceremony.inputs import check_text, load_toml
 from ceremony.plan import Plan
 
-OPERATIONS = ("root", "issue", "crl")
+OPERATIONS = ("root", "issue", "crl", "cross-sign")
 TABLE = "x509"
 #: RFC 5280 reason names (the CRL entry's reasonCode), as the plan spells them.
 REASONS = ("unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
@@ -69,6 +70,7 @@ class X509Plan:
     csr: str | None
     revoke: tuple[Revocation, ...]
     trust: dict[str, Any] | None
+    new_ca: str | None = None  # cross-sign: the new root CA's published folder (relative to the plan)
 
 
 def _where(key: str) -> str:
@@ -133,7 +135,7 @@ def parse(plan: Plan, text: str) -> X509Plan:
     table = data.get(TABLE)
     if not isinstance(table, dict):
         raise PlanError(f"a plan with format = \"x509\" needs an [{TABLE}] table (operation, ca, ...)")
-    known = {"operation", "ca", "csr", "profile", "revoke", "trust"}
+    known = {"operation", "ca", "csr", "profile", "revoke", "trust", "new_ca"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise PlanError(f"unknown field {_where(unknown[0])} in the plan",
@@ -154,7 +156,8 @@ def parse(plan: Plan, text: str) -> X509Plan:
         raise PlanError(f"roles.root.threshold is {plan.root.threshold} but only "
                         f"{len(approvers)} approver(s) are listed beside the CA key's holder "
                         f"{ca}: it could never be met")
-    needs = {"root": {"profile"}, "issue": {"profile", "csr"}, "crl": {"revoke"}}[op]
+    needs = {"root": {"profile"}, "issue": {"profile", "csr"}, "crl": {"revoke"},
+             "cross-sign": {"new_ca"}}[op]
     allowed = needs | ({"trust"} if op == "root" else set()) | {"operation", "ca"}
     for key in sorted(needs):
         if key not in table:
@@ -167,10 +170,13 @@ def parse(plan: Plan, text: str) -> X509Plan:
     trust = table.get("trust")
     if trust is not None and not isinstance(trust, dict):
         raise PlanError(f"{_where('notation')} must be a table")
+    new_ca = table.get("new_ca")
+    if new_ca is not None and (not isinstance(new_ca, str) or check_text(new_ca, max_chars=4096)):
+        raise PlanError(f"{_where('new_ca')} must be the path of the new root CA's published folder")
     csr = table.get("csr")
     if csr is not None:
         problem = check_text(csr, max_chars=4096) if isinstance(csr, str) else "is not a path"
         if problem:
             raise PlanError(f"{_where('csr')} {str(csr)[:40]!r} {problem}")
     revoke = _revocations(table["revoke"]) if "revoke" in table else ()
-    return X509Plan(op, ca, approvers, plan.root.threshold, profile, csr, revoke, trust)
+    return X509Plan(op, ca, approvers, plan.root.threshold, profile, csr, revoke, trust, new_ca)
