@@ -272,6 +272,13 @@ def test_a_new_root_is_cross_signed_by_the_old_one_under_both_approval_sets(
                 tail=f'[x509]\noperation = "cross-sign"\nca = "{CA}"\nnew_ca = "new-root"\n'
                 ).write(tmp_path / "cross-plan" / "plan.toml")
     ws = tmp_path / "cross-ws"
+    text = plan.read_text()
+    plan.write_text(text.replace("threshold = 4", "threshold = 3"))  # one set's approvals short
+    r = cli("init", ws, "--plan", plan, "--previous", old)
+    assert (r.code, r.err.splitlines()[0]) == (2, "error: roles.root.threshold is 3; a cross-signing needs the "
+                                                  "old CA's 2 approvals and the new CA's 2: set it to 4")
+    assert not ws.exists()
+    plan.write_text(text)
     r = cli("init", ws, "--plan", plan, "--previous", old)
     assert r.code == 0, r.err
     r = cli("draft", ws)  # every key kept from the two CAs' records: no keygen

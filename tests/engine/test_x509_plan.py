@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,18 @@ def test_a_previous_ca_folder_changed_after_publish_is_refused(hsm: SoftHsm, tmp
             "--expect-root", hashlib.sha256(der).hexdigest())
     assert r.code == 0, r.err
     assert json.loads((tmp_path / "ws4" / "journal.jsonl").read_text().splitlines()[0])["data"]["warnings"] == []
+
+
+def test_a_cross_signing_needs_both_approval_sets_in_its_threshold(hsm: SoftHsm, tmp_path: Path) -> None:
+    old = publish_root(hsm, tmp_path)
+    (tmp_path / "p").mkdir()
+    table = '[x509]\noperation = "cross-sign"\nca = "ca"\nnew_ca = "new-root"\n'
+    plan = x509_plan(tmp_path / "p" / "plan.toml", "cross", table, threshold=3)
+    r = cli("init", tmp_path / "ws0", "--plan", plan, "--previous", old)  # no new root folder
+    assert (r.code, r.err.splitlines()[0]) == (2, f"error: x509.new_ca: {tmp_path / 'p' / 'new-root'} is not a "
+                                                  "folder (the new root CA's published metadata/)")
+    shutil.copytree(old, tmp_path / "p" / "new-root")  # the old root itself, as the "new" one
+    r = cli("init", tmp_path / "ws1", "--plan", plan, "--previous", old)
+    assert r.code == 3, r.err
+    assert f"error: x509.new_ca names the CA {old} already is: a root does not cross-sign itself" in r.err
+    assert not (tmp_path / "ws0").exists() and not (tmp_path / "ws1").exists()
