@@ -89,6 +89,9 @@ def test_root_ca_born_on_a_token_under_two_of_three_approvals(hsm: SoftHsm, tmp_
     assert policy["version"] == "1.0"
     state = json.loads((ws / "metadata" / "ca.json").read_text())
     assert state["sequence"] == 1 and state["threshold"] == 2
+    r = cli("script", ws)  # the printable script says how an X.509 result is verified
+    assert r.code == 0, r.err
+    assert "Verify: openssl verify -CAfile WORKSPACE/metadata/ca.pem WORKSPACE/metadata/issued-SERIAL.pem" in r.out
 
     r = cli("record", "verify", ws, "--allow-unsealed")
     assert r.code == 0, r.out + r.err

@@ -106,6 +106,13 @@ class X509Format(shared.XFieldKeys):
     #: written by :meth:`rehearsal_plan` from the folder the step before published.
     rehearsal_sequence: ClassVar[dict[str, tuple[str, ...]]] = {"x509": rehearsal.STEPS}
 
+    #: ``ceremony.script``'s publish and verify lines for an X.509 ceremony.
+    script_publish: ClassVar[str] = ("assembles the certificate (or CRL) from the CA's signature, "
+                                     "verifies it, writes it and the CA's ca.json into metadata/")
+    script_verify: ClassVar[tuple[str, str]] = (
+        "openssl verify -CAfile WORKSPACE/metadata/ca.pem WORKSPACE/metadata/issued-SERIAL.pem",
+        "the certificate chains to the CA (a CRL: openssl crl -verify -CAfile ca.pem -in crl-N.pem)")
+
     def __init__(self, view: CeremonyView) -> None:
         self.view = view
         self._xplan: xplan.X509Plan | None = None
