@@ -552,6 +552,8 @@ class X509Format(shared.XFieldKeys):
             name, data = f"crl-{s.data['crl_number']}.pem", pem("X509 CRL", der)
         else:
             ops.lint_certificate(der, s.kind)
+            if prev is not None:  # the chain too: issuer name and AKI = the CA's SKI
+                ops.verify_certificate(der, prev.ca_certificate())
             data = pem("CERTIFICATE", der)
             name = carry.CA_FILE if s.kind == "root" else f"issued-{s.data['serial']}.pem"
         if s.kind == "root":
