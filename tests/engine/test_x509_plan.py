@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.words import pgp_words_text
@@ -94,6 +97,27 @@ def test_a_previous_ca_folder_changed_after_publish_is_refused(hsm: SoftHsm, tmp
             "--expect-root", hashlib.sha256(der).hexdigest())
     assert r.code == 0, r.err
     assert json.loads((tmp_path / "ws4" / "journal.jsonl").read_text().splitlines()[0])["data"]["warnings"] == []
+
+    other = tmp_path / "other-ca.pem"  # a CA certificate the room trusts, not this folder's
+    other_root = publish_root_elsewhere(tmp_path)
+    other.write_bytes(other_root)
+    r = cli("init", tmp_path / "ws5", "--plan", plan, "--previous", root_dir, "--trusted", other)
+    assert r.code == 3, r.err
+    assert f"error: {root_dir}/ca.pem is not the CA certificate in {other}: refusing to continue this CA" in r.err
+    assert not (tmp_path / "ws5").exists()
+    r = cli("init", tmp_path / "ws6", "--plan", plan, "--previous", root_dir, "--trusted", root_dir / "ca.pem")
+    assert r.code == 0, r.err
+
+
+def publish_root_elsewhere(tmp: Path) -> bytes:
+    """A self-signed CA certificate made in software (the room's other CA)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name.from_rfc4514_string("CN=Other CA,O=Other,ST=WA,C=US")
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now.replace(year=now.year + 1))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(Encoding.PEM)
 
 
 def test_a_cross_signing_needs_both_approval_sets_in_its_threshold(hsm: SoftHsm, tmp_path: Path) -> None:
