@@ -24,6 +24,7 @@ from tests.support.x509_ceremony import (
     INTERMEDIATE_SUBJECT,
     LEAF_SUBJECT,
     ROOT_SUBJECT,
+    crl_table,
     issue_table,
     publish_root,
     root_ceremony,
@@ -167,3 +168,12 @@ def test_a_certificate_outliving_its_ca_is_refused_by_the_ca_rules(hsm: SoftHsm,
     plan.write_text(text.replace('not_after = "2031-01-01T00:00:00Z"', 'not_after = "2040-01-01T00:00:00Z"'))
     err = _refused_at_draft(ws, root_dir, plan)
     assert "(rule ceremony.validity.nested)" in err and err.startswith("error: the leaf certificate breaks 1 rule")
+
+
+def test_a_crl_revoking_a_serial_the_ca_never_issued_is_refused(hsm: SoftHsm, tmp_path: Path) -> None:
+    root_dir = publish_root(hsm, tmp_path)
+    (tmp_path / "crl-plan").mkdir()
+    plan = x509_plan(tmp_path / "crl-plan" / "plan.toml", "crl", crl_table(0x5A0C))
+    err = _refused_at_draft(tmp_path / "crl-ws", root_dir, plan)
+    assert err.splitlines()[0] == ("error: x509.revoke names serial 5a0c, which this CA never issued "
+                                   "(its ca.json lists every serial)")
