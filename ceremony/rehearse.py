@@ -280,14 +280,17 @@ def _rehearse_sequence(workspace: Path, klass: Any, scenario: str, names: list[s
     lines: list[str] = []
     first_signers: list[str] = []
     plan_path = base / "plan.toml"
+    made: set[str] = set()
     for i, step in enumerate(klass.rehearsal_sequence[scenario]):
         ws = workspace if i == 0 else Path(f"{workspace}.{step}")
         plan = klass.rehearsal_plan(step, base, names, threshold, algorithm, previous)
         if i == 0:
             plan_path = plan
-            labels = [h.token for h in load_plan(plan).keyholders if h.token]
+        labels = [h.token for h in load_plan(plan).keyholders if h.token and h.token not in made]
+        if labels:  # the first step's, and a token a later step adds (an intermediate CA's)
             log(f"making {len(labels)} throwaway SoftHSM tokens in {rig.dir.root}")
             rig.tokens(labels)
+            made.update(labels)
         c = Ceremony.init(ws, plan, previous)
         for k in c.plan.root.keyholders:
             if c.needs_key(k):

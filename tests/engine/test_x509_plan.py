@@ -33,7 +33,7 @@ from tests.support.x509_ceremony import (
 CASES = {
     "no table": ("", 2, "a plan with format = \"x509\" needs an [x509] table (operation, ca, ...)"),
     "operation": (ROOT_TABLE.replace('operation = "root"', 'operation = "mint"'), 2,
-                  "x509.operation must be one of root, issue, crl, cross-sign, not 'mint'"),
+                  "x509.operation must be one of root, intermediate, issue, crl, cross-sign, not 'mint'"),
     "unknown field": (ROOT_TABLE.replace('ca = "ca"', 'ca = "ca"\nserial = "01"'), 2,
                       "unknown field x509.serial in the plan"),
     "ca holder": (ROOT_TABLE.replace('ca = "ca"', 'ca = "dave"'), 2,

@@ -34,11 +34,16 @@ STATE = "ca.json"
 NEW_CA_FILE, NEW_STATE = "new-ca.pem", "new-ca.json"
 STATE_TYPE = "x509-ca"
 CA_FILE = "ca.pem"
+#: An intermediate CA's folder: the CAs above ``ca.pem``, nearest first, ending at the root.
+CHAIN_FILE = "chain.pem"
+#: An intermediate ceremony also publishes the issuing CA's folder, continued, under this name.
+ISSUER_DIR = "issuer"
+MAX_CHAIN = 8
 CSR = "request.csr"
 #: A CA file, a state, a CSR: each far smaller.
 MAX_FILE = 256 * 1024
 MAX_FILES = 10_000
-_NAME = re.compile(r"(ca\.pem|issued-[0-9a-f]{1,40}\.pem|crl-[0-9]{1,9}\.pem)")
+_NAME = re.compile(r"(ca\.pem|chain\.pem|issued-[0-9a-f]{1,40}\.pem|crl-[0-9]{1,9}\.pem)")
 
 
 def _sha256(data: bytes) -> str:
@@ -89,6 +94,20 @@ class CaState:
 
     def ca_name(self) -> x509.Name:
         return self.ca_certificate().subject
+
+    def chain(self) -> list[x509.Certificate]:
+        """The CAs above this one (an intermediate's ``chain.pem``), nearest first; a root: none."""
+        data = self.files.get(CHAIN_FILE)
+        return [] if data is None else list(x509.load_pem_x509_certificates(data))
+
+    def root_certificate(self) -> x509.Certificate:
+        """The self-signed root this CA chains to (itself for a root): what a folder is pinned by."""
+        return ([self.ca_certificate(), *self.chain()])[-1]
+
+    def chain_pem(self) -> bytes:
+        """What an intermediate issued by this CA carries as its ``chain.pem``: this CA's
+        certificate, then its own chain."""
+        return self.files[CA_FILE] + self.files.get(CHAIN_FILE, b"")
 
     def view(self, other: CaState | None = None) -> _View:
         """The CA as a root view; with ``other`` (a cross-signing's new CA), its approvers too,
@@ -143,10 +162,7 @@ def parse_state(data: bytes, files: Mapping[str, bytes], where: str, *, ca_only:
         raise _bad(f"{where}/{CA_FILE} is not a PEM certificate") from None
     if spki(cert.public_key()) != spki(keys[state.ca_keyid].public_key()):
         raise _bad(f"{where}/{CA_FILE} does not certify the CA key {STATE} names")
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature):
-        raise _bad(f"{where}/{CA_FILE} is not a self-signed certificate that verifies") from None
+    _check_chain(cert, files, where)
     for name, data in files.items():
         if name.startswith("issued-"):
             try:
@@ -162,6 +178,42 @@ def parse_state(data: bytes, files: Mapping[str, bytes], where: str, *, ca_only:
             if not ok:
                 raise _bad(f"{where}/{name} is not a CRL signed by the CA in {CA_FILE}")
     return state
+
+
+def _check_chain(cert: x509.Certificate, files: Mapping[str, bytes], where: str) -> None:
+    """``ca.pem`` self-signed, or (an intermediate CA) issued by the first CA of ``chain.pem``,
+    each CA there by the next, the last self-signed; every one a CA (basicConstraints cA).
+
+    Raises:
+        VerificationError: a link does not verify, or the chain is malformed.
+    """
+    chain: list[x509.Certificate] = []
+    if CHAIN_FILE in files:
+        try:
+            chain = list(x509.load_pem_x509_certificates(files[CHAIN_FILE]))
+        except ValueError:
+            raise _bad(f"{where}/{CHAIN_FILE} is not PEM certificates") from None
+        if not 1 <= len(chain) <= MAX_CHAIN:
+            raise _bad(f"{where}/{CHAIN_FILE} holds {len(chain)} certificates (1 to {MAX_CHAIN})")
+    below, below_name = cert, CA_FILE
+    for i, up in enumerate(chain):
+        try:
+            is_ca = up.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except (x509.ExtensionNotFound, ValueError):
+            is_ca = False
+        if not is_ca:
+            raise _bad(f"{where}/{CHAIN_FILE}: certificate {i + 1} ({up.subject.rfc4514_string()}) "
+                       "is not a CA")
+        try:
+            below.verify_directly_issued_by(up)
+        except (ValueError, TypeError, InvalidSignature):
+            raise _bad(f"{where}/{below_name} was not issued by certificate {i + 1} of "
+                       f"{CHAIN_FILE} ({up.subject.rfc4514_string()})") from None
+        below, below_name = up, f"{CHAIN_FILE} (certificate {i + 1})"
+    try:
+        below.verify_directly_issued_by(below)
+    except (ValueError, TypeError, InvalidSignature):
+        raise _bad(f"{where}/{below_name} is not a self-signed certificate that verifies") from None
 
 
 @dataclass(frozen=True)
@@ -182,9 +234,12 @@ def verify_folder(directory: Path) -> CaReport:
     state, files = read_ca_folder(directory)
     issued = sum(1 for n in files if n.startswith("issued-"))
     crls = sum(1 for n in files if n.startswith("crl-"))
+    chain = state.chain()
+    how = ("self-signed" if not chain else
+           f"chained through {CHAIN_FILE} to the root {chain[-1].subject.rfc4514_string()}")
     return CaReport(state.sequence, [
         f"verified: the CA folder {directory} after ceremony #{state.sequence}: {CA_FILE} "
-        f"({state.ca_subject}) self-signed, {issued} issued certificate(s) and {crls} CRL(s) "
+        f"({state.ca_subject}) {how}, {issued} issued certificate(s) and {crls} CRL(s) "
         f"signed by it, every file the digest {STATE} lists"])
 
 
@@ -266,6 +321,19 @@ def next_state(prev: CaState | None, signed: Any, name: str, pem: bytes) -> dict
         state["crl_number"] = int(d["crl_number"])
         state["revoked"] = list(d["revoked"])
     return state
+
+
+def intermediate_state(signed: Any, ca_keyid: str) -> dict[str, Any]:
+    """The new intermediate CA's state (its folder's ``ca.json``) after its certificate was
+    signed: its key (made on its holder's token in this ceremony) and this
+    ceremony's approvers at their threshold; nothing issued yet."""
+    keys = signed.keys
+    approvers = list(signed.roles["root"].keyids)
+    return {"_type": STATE_TYPE, "sequence": signed.version, "ca_key": ca_keyid,
+            "ca_subject": str(signed.data["subject"]),
+            "keys": {k: keys[k].to_dict() for k in [*approvers, ca_keyid]},
+            "approvers": approvers, "threshold": signed.roles["root"].threshold,
+            "serials": [], "crl_number": 0, "revoked": []}
 
 
 def state_bytes(state: dict[str, Any], files: Mapping[str, bytes]) -> bytes:

@@ -130,7 +130,8 @@ class X509Format(shared.XFieldKeys):
         xp = xplan.parse(plan, text)
         if xp.profile is not None:
             profile = ops.parse_profile(xp.profile, "x509.profile")
-            want = {"root": ("root",), "issue": ("intermediate", "leaf")}[xp.operation]
+            want = {"root": ("root",), "intermediate": ("intermediate",),
+                    "issue": ("intermediate", "leaf")}[xp.operation]
             if ops.profile_kind(profile) not in want:
                 raise PlanError(f"x509.profile.kind is {ops.profile_kind(profile)!r}, but "
                                 f"operation = \"{xp.operation}\" makes a "
@@ -188,17 +189,21 @@ class X509Format(shared.XFieldKeys):
             VerificationError: the CA certificate is not the one expected or trusted.
             PlanError: the trusted file is unreadable.
         """
-        der = state.ca_certificate().public_bytes(Encoding.DER)
+        der = state.root_certificate().public_bytes(Encoding.DER)  # an intermediate: its root
         fingerprint = sha256(der)
-        check_expected(fingerprint, expect_root, f"the CA certificate {previous}/{carry.CA_FILE}")
+        where = (f"the CA certificate {previous}/{carry.CA_FILE}" if not state.chain() else
+                 f"the root certificate at the end of {previous}/{carry.CHAIN_FILE}")
+        check_expected(fingerprint, expect_root, where)
         if trusted is not None:
             data = read_input_file(trusted, carry.MAX_FILE, "--trusted", error=PlanError)
             if ops.certificate_der(data) != der:
-                raise VerificationError(f"{previous}/{carry.CA_FILE} is not the CA certificate in "
+                mine = carry.CA_FILE if not state.chain() else f"{carry.CHAIN_FILE}'s root"
+                raise VerificationError(f"{previous}/{mine} is not the CA certificate in "
                                         f"{trusted}: refusing to continue this CA",
                                         hint="nothing was written; get the CA's folder again")
         if trusted is None and expect_root is None:
-            return (f"the CA certificate in {previous} was trusted on first use: compare its "
+            return (f"the {'CA' if not state.chain() else 'root'} certificate in {previous} was "
+                    "trusted on first use: compare its "
                     f"fingerprint with the one recorded when the CA was made: "
                     f"{fingerprint_text(fingerprint)}")
         return None
@@ -422,6 +427,16 @@ class X509Format(shared.XFieldKeys):
             requested: tuple[Any, ...] = ()
             if xp.operation == "root":
                 subject_key, issuer_name = ca_public, profile.subject_name()
+            elif xp.operation == "intermediate":
+                assert prev is not None and xp.intermediate is not None
+                held = by_name[xp.intermediate]
+                if held.keyid in prev.keys:
+                    raise VerificationError(f"{xp.intermediate}'s key {held.keyid[:12]} is already a key "
+                                            "of the CA continued here: an intermediate CA's key is "
+                                            "made new, on its holder's own token",
+                                            hint=f"name a new token for {xp.intermediate} in the plan")
+                subject_key, issuer_name = held.public_key(), prev.ca_name()
+                data["intermediate_key"] = held.keyid
             else:
                 assert prev is not None
                 info = ops.read_csr(self._csr())
@@ -492,6 +507,10 @@ class X509Format(shared.XFieldKeys):
         s = md.signed
         if s.data["operation"] == "root":
             return [f"a new root CA: {s.data['subject']}"]
+        if s.data["operation"] == "intermediate":
+            key = s.keys[s.data["intermediate_key"]]
+            return [f"a new intermediate CA: {s.data['subject']}, its key {key.keyid[:12]} made on "
+                    f"{shared.keyholder_of(key)}'s token, certified by the CA"]
         return [f"the CA issues the {what(s)}"]
 
     # ---- sign ----------------------------------------------------------------------------------
@@ -550,8 +569,11 @@ class X509Format(shared.XFieldKeys):
         extra.pop(carry.CSR, None)
         if s.kind == "crl":
             name, data = f"crl-{s.data['crl_number']}.pem", pem("X509 CRL", der)
+        elif s.data["operation"] == "intermediate":
+            assert prev is not None
+            return self._intermediate_outputs(s, der, prev, extra)
         else:
-            ops.lint_certificate(der, s.kind)
+            ops.lint_certificate(der, s.kind, prev.ca_certificate() if prev is not None else None)
             if prev is not None:  # the chain too: issuer name and AKI = the CA's SKI
                 ops.verify_certificate(der, prev.ca_certificate())
             data = pem("CERTIFICATE", der)
@@ -565,6 +587,31 @@ class X509Format(shared.XFieldKeys):
         all_files = {**extra, name: data}
         extra[carry.STATE] = carry.state_bytes(state, all_files)
         return name, data, extra
+
+    @staticmethod
+    def _intermediate_outputs(s: X509Signed, der: bytes, prev: carry.CaState,
+                              issuer_files: dict[str, bytes]) -> tuple[str, bytes, dict[str, bytes]]:
+        """An intermediate ceremony's folder: the NEW CA's (its certificate as ``ca.pem``, the
+        CAs above it as ``chain.pem``, its ``ca.json``: what a later ``issue``/``crl`` continues
+        with ``init --previous``), and under ``issuer/`` the issuing CA's own folder continued
+        (the intermediate as one more certificate it issued, its serial in its ``ca.json``).
+
+        Raises:
+            VerificationError: the certificate does not lint or verify under its issuer.
+        """
+        ops.lint_certificate(der, "intermediate", prev.ca_certificate())
+        ops.verify_certificate(der, prev.ca_certificate())
+        data = pem("CERTIFICATE", der)
+        issued = f"issued-{s.data['serial']}.pem"
+        up = {**issuer_files, issued: data}
+        extra = {f"{carry.ISSUER_DIR}/{n}": b for n, b in up.items()}
+        extra[f"{carry.ISSUER_DIR}/{carry.STATE}"] = carry.state_bytes(
+            carry.next_state(prev, s, issued, data), up)
+        mine = {carry.CA_FILE: data, carry.CHAIN_FILE: prev.chain_pem()}
+        extra[carry.CHAIN_FILE] = mine[carry.CHAIN_FILE]
+        extra[carry.STATE] = carry.state_bytes(
+            carry.intermediate_state(s, str(s.data["intermediate_key"])), mine)
+        return carry.CA_FILE, data, extra
 
     def write_published(self, md: Any) -> tuple[bytes, list[Path]]:
         name, data, extra = self._outputs(md)
@@ -624,8 +671,9 @@ class X509Format(shared.XFieldKeys):
             except (PlanError, VerificationError) as e:
                 raise VerificationError(e.message.replace(tmp + "/", "").replace(tmp, "the bundle"),
                                         e.hint) from None
-        fingerprint = sha256(state.ca_certificate().public_bytes(Encoding.DER))
-        check_expected(fingerprint, expect_root, "the bundle's CA certificate ca.pem")
+        fingerprint = sha256(state.root_certificate().public_bytes(Encoding.DER))
+        check_expected(fingerprint, expect_root, "the bundle's CA certificate ca.pem" if not state.chain()
+                       else f"the bundle's root certificate (the end of {carry.CHAIN_FILE})")
         notes = [line.replace(tmp, "the bundle") for line in report.lines]
         if TRUST_POLICY in files:
             ops.check_trust_policy(files[TRUST_POLICY])

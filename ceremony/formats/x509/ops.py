@@ -156,13 +156,14 @@ def read_csr(data: bytes) -> Any:
     return _csr.read_csr(data)
 
 
-def lint_certificate(cert_der: bytes, kind: str) -> None:
-    """Lint an assembled certificate again (what was signed).
+def lint_certificate(cert_der: bytes, kind: str, issuer: x509.Certificate | None = None) -> None:
+    """Lint an assembled certificate again (what was signed), with the issuing CA's rules when
+    there is one (path length, validity nested in the CA's, issuer name, AKI = the CA's SKI).
 
     Raises:
         VerificationError: a lint rule is violated.
     """
-    _lint.refuse_if_violations(cert_der, kind)
+    _lint.refuse_if_violations(cert_der, kind, issuer=issuer)
 
 
 # ---- CRLs ------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ and ``roles.root.expires`` is the lifetime of a CRL this ceremony issues (``next
 thisUpdate``). The ``[x509]`` table says the rest::
 
     [x509]
-    operation = "root"          # "root" | "issue" | "crl" | "cross-sign"
+    operation = "root"          # "root" | "intermediate" | "issue" | "crl" | "cross-sign"
     ca = "ca-holder"            # the keyholder whose token holds the CA key
+    intermediate = "ica-holder" # intermediate: the keyholder whose token makes the new CA's key
     csr = "requests/leaf.csr"   # issue: the request, relative to the plan's folder
     [x509.profile]              # root and issue: the certificate's profile (x509-model's CertProfile)
     kind = "root"
@@ -40,7 +41,7 @@ from ceremony.errors import PlanError
 from ceremony.inputs import check_text, load_toml
 from ceremony.plan import Plan
 
-OPERATIONS = ("root", "issue", "crl", "cross-sign")
+OPERATIONS = ("root", "intermediate", "issue", "crl", "cross-sign")
 TABLE = "x509"
 #: RFC 5280 reason names (the CRL entry's reasonCode), as the plan spells them.
 REASONS = ("unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
@@ -71,6 +72,8 @@ class X509Plan:
     revoke: tuple[Revocation, ...]
     trust: dict[str, Any] | None
     new_ca: str | None = None  # cross-sign: the new root CA's published folder (relative to the plan)
+    #: intermediate: the keyholder whose token generates the intermediate CA's key (signs nothing here)
+    intermediate: str | None = None
 
 
 def _where(key: str) -> str:
@@ -135,7 +138,7 @@ def parse(plan: Plan, text: str) -> X509Plan:
     table = data.get(TABLE)
     if not isinstance(table, dict):
         raise PlanError(f"a plan with format = \"x509\" needs an [{TABLE}] table (operation, ca, ...)")
-    known = {"operation", "ca", "csr", "profile", "revoke", "trust", "new_ca"}
+    known = {"operation", "ca", "csr", "profile", "revoke", "trust", "new_ca", "intermediate"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise PlanError(f"unknown field {_where(unknown[0])} in the plan",
@@ -148,7 +151,13 @@ def parse(plan: Plan, text: str) -> X509Plan:
     if not isinstance(ca, str) or ca not in plan.root.keyholders:
         raise PlanError(f"{_where('ca')} must name the keyholder holding the CA key, one of "
                         f"roles.root.keyholders ({', '.join(plan.root.keyholders)})")
-    approvers = tuple(k for k in plan.root.keyholders if k != ca)
+    holder = table.get("intermediate")
+    if holder is not None and (not isinstance(holder, str) or holder not in plan.root.keyholders
+                               or holder == ca):
+        raise PlanError(f"{_where('intermediate')} must name the keyholder whose token makes the "
+                        f"intermediate CA's key, one of roles.root.keyholders "
+                        f"({', '.join(plan.root.keyholders)}) other than the CA's {ca}")
+    approvers = tuple(k for k in plan.root.keyholders if k not in (ca, holder))
     if not approvers:
         raise PlanError("roles.root.keyholders lists no approver beside the CA key's holder: "
                         "every CA signature needs approvals")
@@ -156,8 +165,8 @@ def parse(plan: Plan, text: str) -> X509Plan:
         raise PlanError(f"roles.root.threshold is {plan.root.threshold} but only "
                         f"{len(approvers)} approver(s) are listed beside the CA key's holder "
                         f"{ca}: it could never be met")
-    needs = {"root": {"profile"}, "issue": {"profile", "csr"}, "crl": {"revoke"},
-             "cross-sign": {"new_ca"}}[op]
+    needs = {"root": {"profile"}, "intermediate": {"profile", "intermediate"},
+             "issue": {"profile", "csr"}, "crl": {"revoke"}, "cross-sign": {"new_ca"}}[op]
     allowed = needs | ({"trust"} if op == "root" else set()) | {"operation", "ca"}
     for key in sorted(needs):
         if key not in table:
@@ -179,4 +188,5 @@ def parse(plan: Plan, text: str) -> X509Plan:
         if problem:
             raise PlanError(f"{_where('csr')} {str(csr)[:40]!r} {problem}")
     revoke = _revocations(table["revoke"]) if "revoke" in table else ()
-    return X509Plan(op, ca, approvers, plan.root.threshold, profile, csr, revoke, trust, new_ca)
+    return X509Plan(op, ca, approvers, plan.root.threshold, profile, csr, revoke, trust, new_ca,
+                    holder)

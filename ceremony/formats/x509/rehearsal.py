@@ -2,9 +2,12 @@
 
 The rehearsal (``ceremony.rehearse``) runs the steps in order, each a whole ceremony on the
 throwaway tokens continuing from the folder the one before published: ``root`` (the root CA, its
-key born on the token ``rehearsal-ca``, with Notation's trust store and policy), ``intermediate``
-and ``leaf`` (certificates issued from CSRs made here by software keys, as a requester outside
-the tool would: the private keys are dropped at once), ``crl`` (the leaf revoked). This module
+key born on the token ``rehearsal-ca``, with Notation's trust store and policy),
+``intermediate`` (``operation = "intermediate"``: the intermediate CA's key born on the token
+``rehearsal-ica``, certified by the root CA key under the root's approvals), ``leaf`` (a
+code-signing certificate issued by the intermediate from a CSR made here by a software key, as a
+requester outside the tool would: the private key is dropped at once), ``crl`` (the
+intermediate's CRL revoking the leaf). This module
 writes each plan (and CSR) from the previous result; it touches no token and journals nothing.
 """
 
@@ -24,6 +27,7 @@ from ceremony.formats.x509 import carry
 
 STEPS = ("root", "intermediate", "leaf", "crl")
 CA_HOLDER = "ca"
+INTERMEDIATE_HOLDER = "ica"  # the intermediate CA key's holder (its own token)
 ROOT_SUBJECT = "CN=Rehearsal Root CA,O=Rehearsal,ST=Nowhere,C=ZZ"
 SUBJECTS = {"intermediate": "CN=Rehearsal Signing CA,O=Rehearsal,ST=Nowhere,C=ZZ",
             "leaf": "CN=Rehearsal Code Signing,O=Rehearsal,ST=Nowhere,C=ZZ"}
@@ -34,13 +38,14 @@ def _utc(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _head(name: str, names: list[str], threshold: int, algorithm: str) -> list[str]:
+def _head(name: str, names: list[str], threshold: int, algorithm: str, ca: str,
+          extra: tuple[str, ...] = ()) -> list[str]:
     lines = ["[ceremony]", f'name = "{name}"', 'format = "x509"', 'repository = "rehearsal-ca"',
              "rehearsal = true", ""]
-    for k in [*names, CA_HOLDER]:
+    for k in [*names, ca, *extra]:
         lines += ["[[keyholders]]", f'name = "{k}"', f'token = "rehearsal-{k}"',
                   f'algorithm = "{algorithm}"', ""]
-    members = ", ".join(f'"{k}"' for k in [*names, CA_HOLDER])
+    members = ", ".join(f'"{k}"' for k in [*names, ca, *extra])
     return [*lines, "[roles.root]", f"keyholders = [{members}]", f"threshold = {threshold}",
             'expires = "30d"', ""]
 
@@ -75,8 +80,18 @@ def plan_for(step: str, base: Path, names: list[str], threshold: int, algorithm:
     """
     folder = base / f"x509-{step}"
     folder.mkdir(parents=True, exist_ok=True)
-    lines = _head(f"rehearsal-ca-{step}", names, threshold, algorithm)
-    table = ["[x509]", f'operation = "{"issue" if step in SUBJECTS else step}"', f'ca = "{CA_HOLDER}"']
+    name = f"rehearsal-ca-{step}"
+    if step == "intermediate":  # the root CA certifies a key born on the intermediate's token
+        lines = _head(name, names, threshold, algorithm, CA_HOLDER, (INTERMEDIATE_HOLDER,))
+        lines += ["[x509]", 'operation = "intermediate"', f'ca = "{CA_HOLDER}"',
+                  f'intermediate = "{INTERMEDIATE_HOLDER}"', "",
+                  *_profile("intermediate", SUBJECTS["intermediate"], algorithm)]
+        path = folder / "plan.toml"
+        path.write_text("\n".join(lines))
+        return path
+    ca = CA_HOLDER if step == "root" else INTERMEDIATE_HOLDER  # the leaf and CRL: the intermediate's
+    lines = _head(name, names, threshold, algorithm, ca)
+    table = ["[x509]", f'operation = "{"issue" if step in SUBJECTS else step}"', f'ca = "{ca}"']
     if step == "root":
         lines += [*table, "", *_profile("root", ROOT_SUBJECT, algorithm),
                   "[x509.trust]", 'store = "rehearsal"', "", "[[x509.trust.policies]]",
