@@ -30,10 +30,13 @@ LEAF_SUBJECT = "CN=Acme Release Signing,O=Acme,ST=WA,C=US"
 
 
 def x509_plan(path: Path, name: str, table: str, *, threshold: int = 2,
-              ca_algorithm: str = "ecdsa-p256") -> Path:
-    """A plan with ``format = "x509"``: the approvers and the CA key's holder, ``[x509]`` as given."""
+              ca_algorithm: str = "ecdsa-p256", ca: str = CA, extra: tuple[str, ...] = ()) -> Path:
+    """A plan with ``format = "x509"``: the approvers and the CA key's holder (and ``extra``
+    keyholders, each on the token ``x509-NAME``: an intermediate CA key's holder), ``[x509]`` as
+    given."""
     holders = [Keyholder(k, token=f"x509-{k}") for k in APPROVERS]
-    holders.append(Keyholder(CA, token="x509-ca", algorithm=ca_algorithm))
+    holders.append(Keyholder(ca, token=f"x509-{ca}", algorithm=ca_algorithm))
+    holders += [Keyholder(k, token=f"x509-{k}") for k in extra]
     return Plan(name, holders, threshold, {}, repository="acme-signing", format="x509",
                 root_expires="30d", tail=table).write(path)
 
