@@ -30,6 +30,8 @@ from tests.support.x509_ceremony import (
     x509_plan,
 )
 
+INTERMEDIATE = issue_table("intermediate", "CN=Acme Signing CA 1,O=Acme,ST=WA,C=US", "x.csr").replace(
+    'operation = "issue"', 'operation = "intermediate"').replace('csr = "x.csr"', 'intermediate = "carol"')
 CASES = {
     "no table": ("", 2, "a plan with format = \"x509\" needs an [x509] table (operation, ca, ...)"),
     "operation": (ROOT_TABLE.replace('operation = "root"', 'operation = "mint"'), 2,
@@ -51,6 +53,25 @@ CASES = {
                           "x509.csr is required for operation = \"issue\""),
     "crl with profile": (ROOT_TABLE.replace('operation = "root"', 'operation = "crl"'), 2,
                          "x509.revoke is required for operation = \"crl\""),
+    "intermediate without its holder": (INTERMEDIATE.replace('intermediate = "carol"\n', ""), 2,
+                                        "x509.intermediate is required for operation = \"intermediate\""),
+    "intermediate held by the CA": (INTERMEDIATE.replace('intermediate = "carol"', 'intermediate = "ca"'), 2,
+                                    "x509.intermediate must name the keyholder whose token makes the "
+                                    "intermediate CA's key, one of roles.root.keyholders (alice, bob, "
+                                    "carol, ca) other than the CA's ca"),
+    "intermediate unknown": (INTERMEDIATE.replace('intermediate = "carol"', 'intermediate = "dave"'), 2,
+                             "x509.intermediate must name the keyholder whose token makes the "
+                             "intermediate CA's key, one of roles.root.keyholders (alice, bob, "
+                             "carol, ca) other than the CA's ca"),
+    "intermediate on a root": (ROOT_TABLE.replace('ca = "ca"', 'ca = "ca"\nintermediate = "carol"'), 2,
+                               "x509.intermediate does not apply to operation = \"root\""),
+    "intermediate leaves too few approvers": (
+        INTERMEDIATE, 3, "roles.root.threshold is 3 but only 2 approver(s) are listed beside the CA key's "
+                         "holder ca: it could never be met"),
+    "intermediate of a leaf profile": (INTERMEDIATE.replace('kind = "intermediate"', 'kind = "leaf"').replace(
+        "path_length = 0\n", ""), 2,
+                                       "x509.profile.kind is 'leaf', but operation = \"intermediate\" "
+                                       "makes an intermediate certificate"),
 }
 
 

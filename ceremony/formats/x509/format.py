@@ -133,8 +133,9 @@ class X509Format(shared.XFieldKeys):
             want = {"root": ("root",), "intermediate": ("intermediate",),
                     "issue": ("intermediate", "leaf")}[xp.operation]
             if ops.profile_kind(profile) not in want:
+                article = "an" if want[0][0] in "aeiou" else "a"
                 raise PlanError(f"x509.profile.kind is {ops.profile_kind(profile)!r}, but "
-                                f"operation = \"{xp.operation}\" makes a "
+                                f"operation = \"{xp.operation}\" makes {article} "
                                 f"{' or '.join(want)} certificate")
             algorithm = plan.keyholder(xp.ca).algorithm
             ops.hash_for(algorithm)
