@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.conftest import SoftHsm
@@ -222,8 +223,36 @@ def test_the_published_ca_folder_travels_by_usb_and_qr_and_is_checked_on_arrival
     r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "online", "--expect-root", fingerprint)
     assert r.code == 0, r.err
     assert "self-signed, 0 issued certificate(s) and 0 CRL(s) signed by it" in r.out
-    assert sorted(p.name for p in (tmp_path / "online").iterdir()) == ["ca.json", "ca.pem", "trustpolicy.json"]
+    store = "truststore+x509+ca+acme+acme-signing.pem"  # Notation's path, '/' spelled '+'
+    assert sorted(p.name for p in (tmp_path / "online").iterdir()) == [
+        "ca.json", "ca.pem", "trustpolicy.json", store]
     assert (tmp_path / "online" / "ca.pem").read_bytes() == (metadata / "ca.pem").read_bytes()
+    # the trust store certificate travels with the policy: the verifying side installs both
+    assert (tmp_path / "online" / store).read_bytes() == (
+        metadata / "notation" / "truststore" / "x509" / "ca" / "acme" / "acme-signing.pem").read_bytes()
+    assert f"{store}: the root certificate, for Notation's trust store ca:acme" in r.out
+
+    # a bundle whose trust store file is another certificate than the CA's root: refused
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    for n in ("ca.json", "ca.pem", "trustpolicy.json"):
+        shutil.copy(tmp_path / "online" / n, forged / n)
+    other = tmp_path / "other.csr"
+    key = make_csr(other, LEAF_SUBJECT)  # any certificate but the root: a self-signed one
+    name = x509.Name.from_rfc4514_string("CN=Not The Root")
+    fake = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+            .not_valid_after(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    (forged / store).write_bytes(fake.public_bytes(Encoding.PEM))
+    (tmp_path / "stick-f").mkdir()
+    # (pack checks a bundle as import does: the same check_arrival, before anything is written)
+    r = cli("pack", "--kind", "signed-metadata", "--repository", "acme-signing", "--usb", tmp_path / "stick-f",
+            *sorted(forged.iterdir()))
+    assert r.code == 3, r.err
+    assert (f"{store} is not the root certificate the CA folder in the bundle chains to: refusing it "
+            "as a trust anchor") in r.err
+    assert list((tmp_path / "stick-f").iterdir()) == []
 
     r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "elsewhere",
             "--expect-root", hashlib.sha256(b"another CA").hexdigest())

@@ -110,6 +110,21 @@ def test_root_then_token_born_intermediate_then_leaf_and_crl_by_the_intermediate
     r = cli("record", "verify", ws, "--allow-unsealed")
     assert r.code == 0, r.out + r.err
 
+    # the intermediate's folder travels by USB with its chain, checked and pinned by the ROOT on arrival
+    (tmp_path / "stick").mkdir()
+    r = cli("export", ws, "--usb", tmp_path / "stick")
+    assert r.code == 0, r.err
+    r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "online", "--expect-root",
+            _fingerprint(root_pem))
+    assert r.code == 0, r.err
+    assert "chained through chain.pem to the root " + root.subject.rfc4514_string() in r.out
+    assert sorted(p.name for p in (tmp_path / "online").iterdir()) == ["ca.json", "ca.pem", "chain.pem"]
+    r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "online-2", "--expect-root",
+            _fingerprint(inter_pem))
+    assert r.code == 3, r.err
+    assert "the bundle's root certificate (the end of chain.pem) is not the root you expected" in r.err
+    assert not (tmp_path / "online-2").exists()
+
     # a code-signing leaf from a CSR made outside, issued by the intermediate (pinned by the root)
     (tmp_path / "leaf-plan").mkdir()
     make_csr(tmp_path / "leaf-plan" / "leaf.csr", LEAF_SUBJECT)

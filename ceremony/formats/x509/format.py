@@ -88,6 +88,10 @@ from hsm.verify import verify_raw
 # ---- the format ---------------------------------------------------------------------------------
 
 TRUST_POLICY = "trustpolicy.json"  # Notation's trust policy, at the top of its config folder
+#: Notation's trust store files travel flat in a bundle (plain names only): the path under
+#: Notation's config folder with '/' spelled '+' (``truststore+x509+ca+STORE+NAME.pem``), a
+#: character no store or file name may hold (Notation allows ``[a-zA-Z0-9_.-]``).
+TRUST_STORE_PREFIX = "truststore+"
 
 
 class X509Format(shared.XFieldKeys):
@@ -629,25 +633,29 @@ class X509Format(shared.XFieldKeys):
 
     def export_files(self) -> dict[str, bytes]:
         """What ``export`` carries out once published (``ceremony.transfer``): the CA's folder as
-        it stands (flat: the artifact, ``ca.pem``, what the CA issued, its CRLs, ``ca.json``) and
-        Notation's ``trustpolicy.json``, each file read back and compared with what the journal
-        rebuilds (the artifact with the digest its ``published`` event recorded).
+        it stands (flat: the artifact, ``ca.pem``, an intermediate's ``chain.pem``, what the CA
+        issued, its CRLs, ``ca.json``) and Notation's ``trustpolicy.json`` with the trust store
+        certificate it names (``truststore+x509+ca+STORE+NAME.pem``: the verifying side installs
+        both), each file read back and compared with what the journal rebuilds (the artifact
+        with the digest its ``published`` event recorded).
 
         Raises:
             VerificationError: a file is missing or differs; nothing is exported.
         """
         name, data, extra = self._outputs(self.draft_metadata())
-        want = {name: data, **{n: b for n, b in extra.items() if "/" not in n}}
-        policy = extra.get(f"notation/{TRUST_POLICY}")
-        if policy is not None:
-            want[TRUST_POLICY] = policy
+        want = {n: (n, b) for n, b in {name: data, **extra}.items() if "/" not in n}
+        for rel, body in extra.items():  # Notation's files: the policy and the trust store
+            if rel == f"notation/{TRUST_POLICY}":
+                want[TRUST_POLICY] = (rel, body)
+            elif rel.startswith(f"notation/{TRUST_STORE_PREFIX[:-1]}/"):
+                want[rel.removeprefix("notation/").replace("/", "+")] = (rel, body)
         out: dict[str, bytes] = {}
-        for n, body in want.items():
-            path = self.view.ws.metadata / (f"notation/{n}" if n == TRUST_POLICY else n)
-            got = read_input_file(path, carry.MAX_FILE, f"metadata/{n}", error=VerificationError,
+        for n, (rel, body) in want.items():
+            path = self.view.ws.metadata / rel
+            got = read_input_file(path, carry.MAX_FILE, f"metadata/{rel}", error=VerificationError,
                                   follow_symlinks=False)
             if got != body:
-                raise VerificationError(f"metadata/{n} differs from what the journal records; "
+                raise VerificationError(f"metadata/{rel} differs from what the journal records; "
                                         "nothing was exported", hint="restore it from a copy")
             out[n] = got
         return out
@@ -664,7 +672,7 @@ class X509Format(shared.XFieldKeys):
 
         with tempfile.TemporaryDirectory() as tmp:
             for n, body in files.items():
-                if n != TRUST_POLICY:
+                if n != TRUST_POLICY and not n.startswith(TRUST_STORE_PREFIX):
                     (Path(tmp) / n).write_bytes(body)
             try:
                 state, _ = carry.read_ca_folder(Path(tmp))
@@ -679,6 +687,9 @@ class X509Format(shared.XFieldKeys):
         if TRUST_POLICY in files:
             ops.check_trust_policy(files[TRUST_POLICY])
             notes.append(f"{TRUST_POLICY}: Notation's trust policy, valid")
+        root = state.root_certificate().public_bytes(Encoding.DER)
+        for n in sorted(n for n in files if n.startswith(TRUST_STORE_PREFIX)):
+            notes.append(ops.check_trust_store_file(n, files[n], root))
         if expect_root is None:
             notes.append(f"ca.pem fingerprint (compare with the CA's record): {fingerprint_text(fingerprint)}")
         return notes, None

@@ -275,6 +275,33 @@ def check_trust_policy(data: bytes) -> None:
     _trust.validate_trust_policy(doc, error=VerificationError)
 
 
+def check_trust_store_file(name: str, data: bytes, root_der: bytes) -> str:
+    """A trust store certificate arriving flat in a bundle (``truststore+x509+ca+STORE+NAME.pem``,
+    Notation's path with '/' spelled '+'): a CA store, safe names, and the very root the CA
+    folder beside it chains to. Returns the line saying where the verifying side installs it.
+
+    Raises:
+        VerificationError: a malformed name, not a certificate, or another certificate.
+    """
+    from ceremony.formats.x509 import trust as _trust  # lazy: a bundle's arrival only
+
+    parts = name.split("+")
+    if len(parts) != 5 or parts[:3] != ["truststore", "x509", "ca"] or not parts[4].endswith(".pem"):
+        raise VerificationError(f"{name} is not a trust store file of Notation's CA store "
+                                "(truststore+x509+ca+STORE+NAME.pem)")
+    store = _trust.check_file_name(parts[3], f"{name}: the store", error=VerificationError)
+    _trust.check_file_name(parts[4], f"{name}: the file", error=VerificationError)
+    try:
+        der = certificate_der(data)
+    except VerificationError:
+        raise VerificationError(f"{name} is not a PEM certificate") from None
+    if der != root_der:
+        raise VerificationError(f"{name} is not the root certificate the CA folder in the bundle "
+                                "chains to: refusing it as a trust anchor")
+    return (f"{name}: the root certificate, for Notation's trust store ca:{store} "
+            f"(`notation cert add --type ca --store {store} FILE`)")
+
+
 def check_notation(table: dict[str, Any]) -> None:
     """Refuse a trust table Notation would refuse (at plan time, before any token).
 
