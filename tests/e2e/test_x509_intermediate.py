@@ -53,11 +53,13 @@ def _fingerprint(pem: Path) -> str:
     return hashlib.sha256(x509.load_pem_x509_certificate(pem.read_bytes()).public_bytes(Encoding.DER)).hexdigest()
 
 
-def _intermediate(hsm: SoftHsm, tmp: Path, root_dir: Path, table: str = INTERMEDIATE_TABLE) -> Path:
+def _intermediate(hsm: SoftHsm, tmp: Path, root_dir: Path, table: str = INTERMEDIATE_TABLE,
+                  name: str = "ica", make_token: bool = True) -> Path:
     """The intermediate ceremony up to its draft: init pinned by the root, the ica key made."""
-    hsm.make(f"x509-{ICA}")
-    plan = x509_plan(tmp / "ica-plan" / "plan.toml", "acme-ica", table, extra=(ICA,))
-    ws = tmp / "ica-ws"
+    if make_token:
+        hsm.make(f"x509-{ICA}")
+    plan = x509_plan(tmp / f"{name}-plan" / "plan.toml", f"acme-{name}", table, extra=(ICA,))
+    ws = tmp / f"{name}-ws"
     r = cli("init", ws, "--plan", plan, "--previous", root_dir, "--expect-root",
             _fingerprint(root_dir / "ca.pem"))
     assert r.code == 0, r.err
@@ -183,7 +185,17 @@ def test_intermediate_refusals_name_what_is_wrong_and_write_nothing(hsm: SoftHsm
             "holder's own token") in r.err
     assert (ws / "journal.jsonl").read_text().count("\n") == lines
 
-    ws = _intermediate(hsm, tmp_path, root_dir)
+    # an intermediate allowing as long a path as the root above it: the CA's rules refuse it at draft
+    bad = _intermediate(hsm, tmp_path, root_dir, INTERMEDIATE_TABLE.replace("path_length = 0", "path_length = 1"),
+                        name="long")
+    lines = (bad / "journal.jsonl").read_text()
+    r = cli("draft", bad)
+    assert r.code == 3, r.err
+    assert "(rule ceremony.path_length.nested)" in r.err
+    assert r.err.startswith("error: the intermediate certificate breaks 1 rule")
+    assert (bad / "journal.jsonl").read_text() == lines and not list((bad / "metadata").rglob("*.json"))
+
+    ws = _intermediate(hsm, tmp_path, root_dir, make_token=False)  # its token made above
     r = cli("draft", ws)
     assert r.code == 0, r.err
     run(ws, hsm, "alice", "bob", CA)
@@ -194,6 +206,20 @@ def test_intermediate_refusals_name_what_is_wrong_and_write_nothing(hsm: SoftHsm
     (tmp_path / "p").mkdir()
     make_csr(tmp_path / "p" / "leaf.csr", LEAF_SUBJECT)
     plan = x509_plan(tmp_path / "p" / "plan.toml", "leaf", leaf_table, ca=ICA)
+
+    # under the intermediate (path length 0), another CA: the issuing CA's rules refuse it at draft
+    make_csr(tmp_path / "p" / "sub.csr", "CN=Acme Sub CA,O=Acme,ST=WA,C=US")
+    sub_table = issue_table("intermediate", "CN=Acme Sub CA,O=Acme,ST=WA,C=US", "sub.csr").replace(
+        f'ca = "{CA}"', f'ca = "{ICA}"')
+    sub_plan = x509_plan(tmp_path / "p" / "sub.toml", "sub", sub_table, ca=ICA)
+    sub = tmp_path / "sub-ws"
+    r = cli("init", sub, "--plan", sub_plan, "--previous", inter_dir)
+    assert r.code == 0, r.err
+    lines = (sub / "journal.jsonl").read_text()
+    r = cli("draft", sub)
+    assert r.code == 3, r.err
+    assert "(rule rfc5280.issuer.path_length)" in r.err
+    assert (sub / "journal.jsonl").read_text() == lines
 
     # pinned by the intermediate's own fingerprint instead of the root's: refused (exit 3)
     r = cli("init", tmp_path / "w1", "--plan", plan, "--previous", inter_dir, "--expect-root",
