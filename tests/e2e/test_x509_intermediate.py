@@ -24,6 +24,7 @@ from tests.support.x509_ceremony import (
     CA,
     INTERMEDIATE_SUBJECT,
     LEAF_SUBJECT,
+    ROOT_SUBJECT,
     code_signing_verifier,
     crl_table,
     issue_table,
@@ -63,6 +64,11 @@ def _intermediate(hsm: SoftHsm, tmp: Path, root_dir: Path, table: str = INTERMED
     r = cli("init", ws, "--plan", plan, "--previous", root_dir, "--expect-root",
             _fingerprint(root_dir / "ca.pem"))
     assert r.code == 0, r.err
+    # init says who signs in the CA's terms: approvers at their threshold, the CA key's holder
+    assert r.out.splitlines()[1:6] == [
+        "operation: intermediate", "approvers: 2 of 3 (alice, bob, carol), before the CA key signs",
+        f"CA key holder: {CA}", f"intermediate CA key holder: {ICA} (a new key, made on their token)",
+        f"continues the CA {ROOT_SUBJECT} after its ceremony #1 (ca.json and every file it lists verified)"]
     r = cli("keygen", ws, "--keyholder", ICA, "--pin-file", hsm.pin_file)
     assert r.code == 0, r.err
     return ws

@@ -329,6 +329,23 @@ class X509Format(shared.XFieldKeys):
         st = ThresholdStatus(md.signed.version, ca_signature(md), approvals(md))
         return [*describe_draft(md.signed), *st.lines()]
 
+    def init_lines(self) -> list[str]:
+        """What ``init`` says of who signs (``ceremony.cli``'s summary): the approvers at their
+        threshold and the CA key's holder (not a "root" of N keyholders), an intermediate's key
+        holder, and which CA the ceremony continues."""
+        xp = self.xplan
+        lines = [f"operation: {xp.operation}",
+                 f"approvers: {xp.threshold} of {len(xp.approvers)} ({', '.join(xp.approvers)}), "
+                 "before the CA key signs",
+                 f"CA key holder: {xp.ca}"]
+        if xp.intermediate is not None:
+            lines.append(f"intermediate CA key holder: {xp.intermediate} (a new key, made on their token)")
+        prev = self._ca_state()
+        if prev is not None:
+            lines.append(f"continues the CA {prev.ca_subject} after its ceremony #{prev.sequence} "
+                         f"({carry.STATE} and every file it lists verified)")
+        return lines
+
     # ---- keys ----------------------------------------------------------------------------------
 
     def online_keys(self) -> dict[str, list[Any]]:
