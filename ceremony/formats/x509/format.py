@@ -103,6 +103,9 @@ class X509Format(shared.XFieldKeys):
     plan_table: ClassVar[str] = xplan.TABLE
     targets_refusal: ClassVar[str | None] = ("--targets reads TUF targets metadata; an X.509 CA "
                                              "revokes by CRL (operation = \"crl\")")
+    #: ``ceremony.tui.flow.signing_candidates``: the CA key signs only after the approvals, so
+    #: the sign screen offers whom the next step waits for first (the approvers, then the CA).
+    signers_in_order: ClassVar[bool] = True
     rehearsal_scenarios: ClassVar[tuple[str, ...]] = ("x509",)
     rehearsal_hint: ClassVar[str | None] = ("an X.509 CA is rehearsed whole: `ceremony rehearse "
                                             "--scenario x509 WORKSPACE`")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from cryptography import x509
 
+from ceremony.engine import Ceremony
+from ceremony.tui.flow import signing_candidates
 from ceremony.tui.screens.confirm import ConfirmScreen
 from ceremony.tui.screens.draft import DraftScreen
 from ceremony.tui.screens.export import ExportScreen
@@ -16,6 +18,7 @@ from ceremony.tui.screens.sign import SignScreen
 from tests.conftest import SoftHsm
 from tests.faces.tui.test_tui import SIZE, Driver, app_for, run_async
 from tests.support.helpers import cli
+from tests.support.plans import Keyholder, Plan
 from tests.support.x509_ceremony import APPROVERS, CA, NOTATION_TABLE, ROOT_SUBJECT, ROOT_TABLE, x509_plan
 
 
@@ -44,18 +47,34 @@ async def test_an_x509_root_ca_ceremony_through_the_tui(tmp_path: Path, hsm: Sof
         await d.at(ConfirmScreen)
         await d.press("y")
         await d.at(SignScreen)
-        # the sign screen offers the keyholders in plan order: the three approvers (the third
-        # approval is one more than needed), then the CA key, once the approvals verify
+        # the sign screen offers whom the next step waits for: the approvers until two approved,
+        # then the CA key (before the third approver, whose approval would be one more than needed)
         for _ in range(4):
             await d.token_step(SignScreen)
             if app.ceremony.status().verified:
                 break
         st = app.ceremony.status()
         assert st.verified and st.new.signed == (CA,) and st.old is not None
-        assert st.old.signed == APPROVERS
+        assert st.old.signed == APPROVERS[:2]
         await d.press("p")
         await d.at(ConfirmScreen)
         await d.press(*"publish", "enter")
         await d.at(ExportScreen)
     assert x509.load_pem_x509_certificate((ws / "metadata" / "ca.pem").read_bytes()).subject.rfc4514_string() \
         == ROOT_SUBJECT
+
+
+def test_the_sign_screen_offers_the_approvers_before_the_ca_key_whatever_the_plan_order(
+        tmp_path: Path, hsm: SoftHsm) -> None:
+    hsm.make(*[f"x509-{k}" for k in (*APPROVERS, CA)])
+    holders = [Keyholder(CA, token=f"x509-{CA}"), *(Keyholder(k, token=f"x509-{k}") for k in APPROVERS)]
+    plan = Plan("acme-root", holders, 2, {}, repository="acme-signing", format="x509", root_expires="30d",
+                tail=ROOT_TABLE).write(tmp_path / "plan" / "plan.toml")
+    ws = tmp_path / "ws"
+    assert cli("init", ws, "--plan", plan).code == 0
+    for k in (CA, *APPROVERS):
+        assert cli("keygen", ws, "--keyholder", k, "--pin-file", hsm.pin_file).code == 0
+    assert cli("draft", ws).code == 0
+    assert signing_candidates(Ceremony.open(ws)) == [*APPROVERS, CA]  # the plan lists the CA first
+    assert cli("sign", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file).code == 0
+    assert signing_candidates(Ceremony.open(ws)) == ["alice", "carol", CA]
