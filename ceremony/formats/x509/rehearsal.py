@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.errors import VerificationError
+from ceremony.formats.tuf import X_KEYHOLDER  # the x-ceremony-* key fields every format shares
 from ceremony.formats.x509 import carry
 
 STEPS = ("root", "intermediate", "leaf", "crl")
@@ -70,6 +71,13 @@ def _csr(path: Path, subject: str) -> None:
     path.write_bytes(csr.public_bytes(Encoding.PEM))
 
 
+def _ca_holder(previous: Path) -> str:
+    """Who holds the CA key of the folder a step continues (its ``ca.json`` names the keyholder;
+    the intermediate's after the intermediate step, the root's for a leaf issued by the root)."""
+    state = json.loads((previous / carry.STATE).read_bytes())
+    return str(state["keys"][state["ca_key"]].get(X_KEYHOLDER, CA_HOLDER))
+
+
 def plan_for(step: str, base: Path, names: list[str], threshold: int, algorithm: str,
              previous: Path | None) -> Path:
     """Write the plan of rehearsal ``step`` under ``base`` (from the ``previous`` folder for the
@@ -89,7 +97,7 @@ def plan_for(step: str, base: Path, names: list[str], threshold: int, algorithm:
         path = folder / "plan.toml"
         path.write_text("\n".join(lines))
         return path
-    ca = CA_HOLDER if step == "root" else INTERMEDIATE_HOLDER  # the leaf and CRL: the intermediate's
+    ca = CA_HOLDER if previous is None else _ca_holder(previous)  # the leaf and CRL: the previous CA's
     lines = _head(name, names, threshold, algorithm, ca)
     table = ["[x509]", f'operation = "{"issue" if step in SUBJECTS else step}"', f'ca = "{ca}"']
     if step == "root":
