@@ -29,6 +29,7 @@ from tests.support.x509_ceremony import (
     crl_table,
     issue_table,
     make_csr,
+    next_ceremony,
     openssl,
     pkilint,
     publish_root,
@@ -117,6 +118,13 @@ def test_root_then_token_born_intermediate_then_leaf_and_crl_by_the_intermediate
     assert f"{inter.serial_number:x}" in issuer["serials"]
     r = cli("record", "verify", ws, "--allow-unsealed")
     assert r.code == 0, r.out + r.err
+
+    # the root continues from issuer/: its CRL revoking the intermediate (no key made, none kept twice)
+    root_crl = next_ceremony(hsm, tmp_path, "root-crl", crl_table(inter.serial_number), inter_dir / "issuer")
+    [root_crl_file] = sorted(root_crl.glob("crl-*.pem"))
+    assert x509.load_pem_x509_crl(root_crl_file.read_bytes()).is_signature_valid(root.public_key())
+    v = openssl("verify", "-crl_check", "-CAfile", root_pem, "-CRLfile", root_crl_file, inter_pem)
+    assert v.returncode != 0 and "certificate revoked" in v.stdout + v.stderr
 
     # the intermediate's folder travels by USB with its chain, checked and pinned by the ROOT on arrival
     (tmp_path / "stick").mkdir()

@@ -4,16 +4,20 @@ operation, through the same session, steps, journal, record and seal as TUF and 
 What was decided (issue 16):
 
 * **One workspace = one CA signing operation**, like one root version for TUF. The plan's
-  ``[x509]`` table (:mod:`ceremony.formats.x509.plan`) says which: ``root`` (a self-signed root
-  CA certificate, its key made on the CA holder's token by ``keygen``, plus Notation's trust
-  store and trust policy), ``issue`` (a certificate from a CSR, under the CA of the previous
-  ceremony) or ``crl`` (the CA's next CRL). ``init --previous CA_DIR`` continues a CA from the
-  folder the previous ceremony published (``metadata/``): its ``ca.json`` (the CA's state: the
-  CA and approver keys with their tokens, serials issued, CRL number, revocations, the digest of
-  every file), the CA certificate and what it issued, every digest checked and the CA
-  certificate verified before anything is copied in (``previous/``, with the CSR as
-  ``previous/request.csr``). The version of a draft is the ceremony's sequence number in the
-  CA's life (1 for the root).
+  ``[x509]`` table (:mod:`ceremony.formats.x509.plan`) says which: ``root`` (a self-signed root CA
+  certificate, its key made on the CA holder's token by ``keygen``, plus Notation's trust store
+  and trust policy), ``intermediate`` (an intermediate CA whose key ``keygen`` makes on the token
+  of the keyholder ``x509.intermediate`` names, certified by the previous ceremony's CA key: its
+  ``metadata/`` is then the new CA's folder, ``ca.pem`` + ``chain.pem`` (the CAs above it,
+  verified link by link on every arrival, pinned by the root at its end) + ``ca.json``, with the
+  issuing CA's folder continued under ``issuer/``), ``issue`` (a certificate from a CSR, under the
+  CA of the previous ceremony), ``crl`` (the CA's next CRL) or ``cross-sign``. ``init --previous
+  CA_DIR`` continues a CA from the folder the previous ceremony published (``metadata/``): its
+  ``ca.json`` (the CA's state: the CA and approver keys with their tokens, serials issued, CRL
+  number, revocations, the digest of every file), the CA certificate and what it issued, every
+  digest checked and the CA certificate verified before anything is copied in (``previous/``, with
+  the CSR as ``previous/request.csr``). The version of a draft is the ceremony's sequence number
+  in the CA's life (1 for the root).
 * **Keyholders** are the approvers and the CA key's holder (``x509.ca``), all listed in
   ``roles.root.keyholders``; each gets a key on their own token through the unchanged keygen
   (PKCS#11, or a YubiKey's PIV slot through ykcs11 with its attestation kept), or keeps the key
