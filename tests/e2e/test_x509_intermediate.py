@@ -125,6 +125,8 @@ def test_root_then_token_born_intermediate_then_leaf_and_crl_by_the_intermediate
     assert x509.load_pem_x509_crl(root_crl_file.read_bytes()).is_signature_valid(root.public_key())
     v = openssl("verify", "-crl_check", "-CAfile", root_pem, "-CRLfile", root_crl_file, inter_pem)
     assert v.returncode != 0 and "certificate revoked" in v.stdout + v.stderr
+    p = pkilint("lint_crl", "lint", "-t", "CRL", "-p", "PKIX", "-s", "ERROR", root_crl_file)
+    assert (p.returncode, p.stdout.strip(), p.stderr) == (0, "", "")
 
     # the intermediate's folder travels by USB with its chain, checked and pinned by the ROOT on arrival
     (tmp_path / "stick").mkdir()
