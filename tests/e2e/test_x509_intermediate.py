@@ -183,6 +183,14 @@ def test_root_then_token_born_intermediate_then_leaf_and_crl_by_the_intermediate
     for w in (leaf_ws, crl_ws):
         r = cli("record", "verify", w, "--allow-unsealed")
         assert r.code == 0, r.out + r.err
+    # the printable script says how each result is verified with openssl (root anchor, intermediate untrusted)
+    r = cli("script", ws)
+    assert r.code == 0, r.err
+    assert "Verify: openssl verify -CAfile WORKSPACE/metadata/chain.pem WORKSPACE/metadata/ca.pem" in r.out
+    r = cli("script", leaf_ws)
+    assert r.code == 0, r.err
+    assert ("Verify: openssl verify -CAfile WORKSPACE/metadata/chain.pem -untrusted WORKSPACE/metadata/ca.pem "
+            "WORKSPACE/metadata/issued-SERIAL.pem") in r.out
 
 
 def test_intermediate_refusals_name_what_is_wrong_and_write_nothing(hsm: SoftHsm, tmp_path: Path) -> None:

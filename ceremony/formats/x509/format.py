@@ -120,13 +120,29 @@ class X509Format(shared.XFieldKeys):
     #: ``ceremony.script``'s publish and verify lines for an X.509 ceremony.
     script_publish: ClassVar[str] = ("assembles the certificate (or CRL) from the CA's signature, "
                                      "verifies it, writes it and the CA's ca.json into metadata/")
-    script_verify: ClassVar[tuple[str, str]] = (
+    _SCRIPT_VERIFY: ClassVar[tuple[str, str]] = (
         "openssl verify -CAfile WORKSPACE/metadata/ca.pem WORKSPACE/metadata/issued-SERIAL.pem",
         "the certificate chains to the CA (a CRL: openssl crl -verify -CAfile ca.pem -in crl-N.pem)")
 
     def __init__(self, view: CeremonyView) -> None:
         self.view = view
         self._xplan: xplan.X509Plan | None = None
+
+    @property
+    def script_verify(self) -> tuple[str, str]:
+        """The printable script's verify line (``ceremony.script``): under an intermediate CA
+        (its folder has ``chain.pem``), or for the intermediate itself, openssl is given the
+        root as the trust anchor and the intermediate as untrusted."""
+        if self.xplan.operation == "intermediate":
+            return ("openssl verify -CAfile WORKSPACE/metadata/chain.pem WORKSPACE/metadata/ca.pem",
+                    "the intermediate CA's certificate chains to the root (chain.pem)")
+        prev = self._ca_state() if self.xplan.operation in ("issue", "crl") else None
+        if prev is not None and prev.chain():
+            return ("openssl verify -CAfile WORKSPACE/metadata/chain.pem -untrusted "
+                    "WORKSPACE/metadata/ca.pem WORKSPACE/metadata/issued-SERIAL.pem",
+                    "the certificate chains through the intermediate CA (ca.pem) to the root "
+                    "(chain.pem); a CRL: openssl crl -verify -CAfile ca.pem -in crl-N.pem")
+        return self._SCRIPT_VERIFY
 
     @property
     def xplan(self) -> xplan.X509Plan:
