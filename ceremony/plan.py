@@ -410,7 +410,8 @@ def parse_plan(text: str) -> Plan:
 
     online = []
     offline: list[OfflineRole] = []
-    for role in ONLINE_ROLES:
+    klass = registry.format_class(fmt)
+    for role in getattr(klass, "online_roles", ONLINE_ROLES):  # a format may have none (x509)
         t = _Table(roles.get(role, dict), f"roles.{role}")
         if role == "targets" and "keyholders" in t.data:
             offline.append(_offline_targets(t, known))
@@ -430,6 +431,8 @@ def parse_plan(text: str) -> Plan:
         raise PlanError(f"ceremony.witnesses_required is {witnesses_required} but the plan lists "
                         f"only {len(witnesses)} witness{'' if len(witnesses) == 1 else 'es'}: "
                         "it could never be met")
+    if own := getattr(klass, "plan_table", None):  # the format's own table ([x509]): its check_plan reads it
+        top.get(own, dict, None)
     top.done()
     plan = Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
                 root, tuple(online), out_of_band, witnesses, witnesses_required, compromised,

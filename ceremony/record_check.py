@@ -164,9 +164,10 @@ def _check_published(ws: Workspace, events: list[Event], v: RecordVerdict) -> No
         if not isinstance(pub, Published):
             continue
         version = pub.version
-        path = ws.metadata / f"{version}.root.json"
+        path = ws.metadata / (pub.files[0] if pub.files else f"{version}.root.json")  # x509: its artifact
         try:
-            data = chain.read_root_file(path)
+            data = chain.read_root_file(path) if path.suffix == ".json" else \
+                chain.read_bounded(path, chain.MAX_ROOT_FILE, "far larger than any published file")
         except VerificationError as err:
             v.problems.append(err.message)
             continue

@@ -244,8 +244,10 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         UsageError: impossible keyholder/threshold numbers or unknown scenario.
         CeremonyError, HsmError: as the live steps would.
     """
-    if scenario not in SCENARIOS:
-        raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}")
+    owners = [n for n in FORMATS if scenario in getattr(format_class(n), "rehearsal_sequence", {})]
+    if scenario not in SCENARIOS and not owners:
+        raise UsageError(f"--scenario must be one of {', '.join((*SCENARIOS, *_sequences()))}")
+    fmt = owners[0] if owners else fmt  # a scenario a format rehearses as a sequence (x509)
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     klass = format_class(fmt)
@@ -257,6 +259,9 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         raise UsageError("--keyholders must be between 1 and 50")
     if not 1 <= threshold <= keyholders:
         raise UsageError(f"--threshold must be between 1 and --keyholders ({keyholders})")
+    if owners:
+        return _rehearse_sequence(Path(workspace), klass, scenario, keyholder_names(keyholders),
+                                  threshold, algorithm, softhsm_dir, log, keep_tokens)
     if scenario == "emergency-root" and keyholders - 2 < threshold:
         raise UsageError("emergency-root needs at least threshold + 2 keyholders")
     workspace = Path(workspace)
@@ -344,3 +349,77 @@ def _rehearse_doi(workspace: Path, rig: _Rig, algorithm: str, log: Callable[[str
              *(f"verified: {line}" for line in tree), *_finish(rig, keep_tokens)]
     return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version, signers,
                            lines)
+
+
+def _sequences() -> list[str]:
+    """The scenarios formats rehearse as a sequence of ceremonies (``rehearsal_sequence``)."""
+    return [sc for n in FORMATS for sc in getattr(format_class(n), "rehearsal_sequence", {})]
+
+
+def _rehearse_sequence(workspace: Path, klass: Any, scenario: str, names: list[str], threshold: int,
+                       algorithm: str, softhsm_dir: Path | None, log: Callable[[str], None],
+                       keep_tokens: bool) -> RehearsalResult:
+    """A format's scenario run as a sequence of ceremonies, each continuing from the folder the
+    one before published (``klass.rehearsal_sequence[scenario]``: the steps; the format writes
+    each step's plan from the previous result, ``klass.rehearsal_plan``): the X.509 CA's root,
+    issuance and CRL ceremonies. Every step is the live engine's init, keygen, draft, sign (each
+    keyholder a threshold still waits for, in plan order) and publish; the last folder is
+    checked by ``klass.verify_folder``.
+
+    Raises:
+        CeremonyError, HsmError: as the live steps would.
+    """
+    from ceremony.engine import Ceremony  # lazy: the steps, loaded when a rehearsal runs
+    from ceremony.plan import load_plan  # lazy: only to read which tokens a plan names
+    base = Path(softhsm_dir) if softhsm_dir else Path(tempfile.mkdtemp(prefix="ceremony-rehearsal-"))
+    rig = _Rig(base, log)
+    previous: Path | None = None
+    lines: list[str] = []
+    first_signers: list[str] = []
+    plan_path = base / "plan.toml"
+    made: set[str] = set()
+    for i, step in enumerate(klass.rehearsal_sequence[scenario]):
+        ws = workspace if i == 0 else Path(f"{workspace}.{step}")
+        plan = klass.rehearsal_plan(step, base, names, threshold, algorithm, previous)
+        if i == 0:
+            plan_path = plan
+        labels = [h.token for h in load_plan(plan).keyholders if h.token and h.token not in made]
+        if labels:  # the first step's, and a token a later step adds (an intermediate CA's)
+            log(f"making {len(labels)} throwaway SoftHSM tokens in {rig.dir.root}")
+            rig.tokens(labels)
+            made.update(labels)
+        c = Ceremony.init(ws, plan, previous)
+        for k in c.plan.root.keyholders:
+            if c.needs_key(k):
+                rec = c.keygen(k, rig.module, rig.pin)
+                log(f"{k}: key {rec.keyid[:12]} generated on {rec.token_label}")
+        md = c.draft()
+        for line in c.describe(md):
+            log("  " + line)
+        signers = []
+        for k in c.plan.root.keyholders:
+            st = c.status()
+            if st.verified:
+                break
+            if k not in {n for v in (st.old, st.new) if v and not v.met for n in v.unsigned}:
+                continue
+            res = c.sign(k, rig.module, rig.pin)
+            signers.append(k)
+            log(f"{k} signed: " + "; ".join(res.status.lines()))
+        written = c.publish()
+        c.close()
+        first_signers = first_signers or signers
+        previous = ws / "metadata"
+        lines.append(f"{step}: {', '.join(p.name for p in written)} signed by {', '.join(signers)}; "
+                     f"workspace: {ws}")
+    assert previous is not None  # a sequence has at least one step
+    report = klass.verify_folder(previous)
+    lines += list(report.lines)
+    if keep_tokens:
+        lines.append(f"throwaway tokens kept: {rig.dir.root} (SOFTHSM2_CONF={rig.dir.conf})")
+    else:
+        rig.module.close()
+        shutil.rmtree(rig.dir.root, ignore_errors=True)
+        lines.append(f"throwaway tokens removed from {rig.dir.root} (--keep-tokens keeps them)")
+    return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version,
+                           first_signers, lines)

@@ -50,10 +50,12 @@ def cmd_init(args: argparse.Namespace) -> int:
                                       trusted=Path(args.trusted) if args.trusted else None,
                                       expect_root=args.expect_root)
     p = c.plan
+    own = getattr(c.format, "init_lines", None)  # a format that says its signers itself (x509)
     lines = [f"ceremony {p.name!r} ({p.format}, repository {p.repository}) initialised in {args.workspace}",
-             f"root: {p.root.threshold} of {len(p.root.keyholders)} ({', '.join(p.root.keyholders)})"]
+             *(own() if own else
+               [f"root: {p.root.threshold} of {len(p.root.keyholders)} ({', '.join(p.root.keyholders)})"])]
     prev = c.state.init.get("previous")
-    if prev:
+    if prev and own is None:
         start = prev.get("trusted_version", 1)
         lines.append(f"continues root v{prev['version']} (chain verified from {start}.root.json)")
         lines += trusted_root_lines(start, prev.get("trusted_sha256"), args.expect_root,

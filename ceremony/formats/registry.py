@@ -20,6 +20,7 @@ DEFAULT = "tuf"  # files and journals written before notary support name no form
 FORMATS: dict[str, str] = {
     "tuf": "ceremony.formats.tuf_format:TufFormat",
     "notary": "ceremony.formats.notary:NotaryFormat",
+    "x509": "ceremony.formats.x509.format:X509Format",
 }
 
 

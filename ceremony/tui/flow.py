@@ -80,7 +80,9 @@ def keygen_next(c: CeremonySession) -> str | None:
 
 
 def signing_candidates(c: CeremonySession) -> list[str]:
-    """Keyholders whose signature would still count toward a threshold, plan order first."""
+    """Keyholders whose signature would still count toward a threshold, plan order first; for a
+    format whose signers sign in order (``signers_in_order``: an X.509 CA's approvers before its
+    CA key), those the next step waits for first, in its order."""
     names = list(c.plan.signers)
     prev = c.previous_root()
     if prev is not None:
@@ -100,7 +102,12 @@ def signing_candidates(c: CeremonySession) -> list[str]:
                 k.keyid not in c.state.role_signatures.get(role, {})
                 for role, ks in role_keys.items() for k in ks):
             out.append(name)
-    return out
+    if not (getattr(c.format, "signers_in_order", False) and c.state.draft):
+        return out
+    # a format whose second threshold waits for the first (x509: the approvers, then the CA key):
+    # whom the next step waits for first, in its order, then the rest in plan order
+    waiting = nxt.waiting_signers(c.status())
+    return sorted(out, key=lambda n: waiting.index(n) if n in waiting else len(waiting))
 
 
 def resume_summary(c: CeremonySession) -> str:

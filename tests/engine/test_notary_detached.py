@@ -100,8 +100,8 @@ def test_notary_draft_travels_and_every_bad_signature_is_refused(hsm: SoftHsm,
         ("changed", lambda d: {**d, "draft": {**d["draft"], "roles": {
             **d["draft"]["roles"], "root": {**d["draft"]["roles"]["root"], "threshold": 1}}}},
          "the draft does not match its digest; it was changed"),
-        ("format", lambda d: {**d, "format": "x509"},
-         "is for the format 'x509', which this tool does not sign (tuf, notary)"),
+        ("format", lambda d: {**d, "format": "spki"},
+         "is for the format 'spki', which this tool does not sign (tuf, notary, x509)"),
         ("identities", lambda d: {**d, "identities": {**d["identities"], "gun": "example.com/x"}},
          "(identities) describes the keys of 'example.com/x', not of 'example.com/detached/app'"),
     ):

@@ -46,12 +46,13 @@ def _ceremony(fmt: str, hsm: SoftHsm, tmp: Path) -> Ceremony:
 
 
 def test_registry_names_each_format_by_its_class() -> None:
-    assert registry.names() == ("tuf", "notary")
+    assert registry.names() == ("tuf", "notary", "x509")
     assert registry.format_class("tuf") is TufFormat
     assert registry.format_class("notary") is NotaryFormat
+    assert registry.format_class("x509").__name__ == "X509Format"
     with pytest.raises(PlanError) as refused:
-        registry.format_class("x509")
-    assert refused.value.message == "no ceremony engine for format 'x509'"
+        registry.format_class("spki")
+    assert refused.value.message == "no ceremony engine for format 'spki'"
     assert refused.value.exit_code == 2
 
 

@@ -36,8 +36,8 @@ def test_the_issue_example_parses() -> None:
     (plan_text(threshold="4"), "roles.root.threshold is 4 but the role has only 3 keyholders: "
                                "it could never be met"),
     (plan_text(threshold='"2"'), "roles.root.threshold must be an integer"),
-    (plan_text(ceremony_extra='format = "x509"').replace('format = "tuf"\n', ""),
-     "ceremony.format must be one of tuf, notary, not 'x509'"),
+    (plan_text(ceremony_extra='format = "spki"').replace('format = "tuf"\n', ""),
+     "ceremony.format must be one of tuf, notary, x509, not 'spki'"),
     (plan_text(alice_extra='algorithm = "dsa"'), "keyholders[0].algorithm must be one of"),
     (plan_text().replace('name = "bob"', 'name = "alice"'), "keyholder 'alice' appears twice"),
     (plan_text().replace('token = "bob-key"', 'token = "alice-key"'),

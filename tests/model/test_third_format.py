@@ -111,7 +111,7 @@ def test_the_registry_is_the_only_list_of_formats(toy_registered: None, tmp_path
     with pytest.raises(PlanError) as e:
         parse_plan(text)
     assert (e.value.message, e.value.exit_code) == (
-        "ceremony.format must be one of tuf, notary, toy, not 'nope'", 2)
+        "ceremony.format must be one of tuf, notary, x509, toy, not 'nope'", 2)
     with pytest.raises(SystemExit) as exit_:  # argparse refuses it before the command runs
         cli("rehearse", "--format", "nope")
     assert exit_.value.code == 64
