@@ -7,6 +7,9 @@ CRL number, the revocations, and the sha256 of every file beside it). ``init --p
 reads it here: bounded reads, no symlink, every digest checked, the CA certificate's own
 signature verified and its key matched with the CA key the state names, every issued
 certificate verified against the CA, before anything is copied in, as a previous TUF root is.
+The state's own facts (subject, serials, CRL number, revocations, ceremony counter) are then
+re-derived from those signed artifacts (:mod:`ceremony.formats.x509.facts`): a digest only
+proves a file is the one ``ca.json`` names, not that what ``ca.json`` says of it is true.
 The copy in ``previous/`` is read again (:func:`read_previous`) against the digest of
 ``ca.json`` that ``init`` journaled.
 """
@@ -26,6 +29,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from ceremony.errors import PlanError, VerificationError
+from ceremony.formats.x509 import facts
 from ceremony.formats.x509.keys import X509Key, spki
 from ceremony.inputs import read_input_file
 
@@ -177,6 +181,10 @@ def parse_state(data: bytes, files: Mapping[str, bytes], where: str, *, ca_only:
                 ok = False
             if not ok:
                 raise _bad(f"{where}/{name} is not a CRL signed by the CA in {CA_FILE}")
+    if not ca_only:  # its own facts too, not only its digests (issue 16)
+        facts.check_facts(where, ca=cert, self_signed=CHAIN_FILE not in files,
+                          issued={n: b for n, b in files.items() if n.startswith("issued-")},
+                          crls={n: b for n, b in files.items() if n.startswith("crl-")}, state=d)
     return state
 
 

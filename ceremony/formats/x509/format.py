@@ -16,8 +16,11 @@ What was decided (issue 16):
   ``ca.json`` (the CA's state: the CA and approver keys with their tokens, serials issued, CRL
   number, revocations, the digest of every file), the CA certificate and what it issued, every
   digest checked and the CA certificate verified before anything is copied in (``previous/``, with
-  the CSR as ``previous/request.csr``). The version of a draft is the ceremony's sequence number
-  in the CA's life (1 for the root).
+  the CSR as ``previous/request.csr``); ``ca.json``'s own facts (subject, serials, CRL number,
+  revocations, ceremony counter) are re-derived from the signed artifacts
+  (:mod:`ceremony.formats.x509.facts`), and what none of them says (the approvers, the
+  threshold, an intermediate's count before it) is journaled as trusted (``previous.trusted``).
+  The version of a draft is the ceremony's sequence number in the CA's life (1 for the root).
 * **Keyholders** are the approvers and the CA key's holder (``x509.ca``), all listed in
   ``roles.root.keyholders``; each gets a key on their own token through the unchanged keygen
   (PKCS#11, or a YubiKey's PIV slot through ykcs11 with its attestation kept), or keeps the key
@@ -186,7 +189,8 @@ class X509Format(shared.XFieldKeys):
                             "--previous CA_DIR (the metadata/ folder its last ceremony published)")
         state, files = carry.read_ca_folder(Path(previous))
         info = {"version": state.sequence, "sha256": sha256(files[carry.STATE]),
-                "versions": [], "ca_sha256": state.ca_sha256}
+                "versions": [], "ca_sha256": state.ca_sha256,
+                "trusted": carry.facts.TRUSTED}  # what no signed artifact in the folder says
         warnings = [cls._anchor(state, Path(previous), trusted, expect_root)]
         if xp.new_ca is not None:  # cross-sign: the new root CA, and both approval sets
             new, new_files = carry.read_new_ca(plan_dir / xp.new_ca)
