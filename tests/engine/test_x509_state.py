@@ -16,16 +16,17 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ceremony.formats.x509 import carry
+from ceremony.formats.x509 import carry, crl as x509_crl
 from ceremony.formats.x509.facts import TRUSTED
 from ceremony.formats.x509.keys import X509Key
 from tests.conftest import SoftHsm
@@ -39,7 +40,7 @@ from tests.support.x509_ceremony import (
     publish_root,
     x509_plan,
 )
-from tests.support.x509_software_ca import SoftwareCa, pem
+from tests.support.x509_software_ca import SoftwareCa, pem, token_sign
 
 TAIL = "; refusing to continue this CA"
 WHEN = datetime(2026, 6, 1, tzinfo=UTC)
@@ -262,6 +263,41 @@ def test_an_issued_certificate_under_another_serial_name_is_refused(tmp_path: Pa
     f.write()
     _refused(tmp_path, f.path, f"{f.path}/issued-5a0c.pem holds the certificate with serial {leaf}, not the "
                                f"serial its name says ({f.path}/ca.json serials)")
+
+
+def test_a_crl_issued_before_the_one_it_follows_is_refused(tmp_path: Path) -> None:
+    f = Folder.make(tmp_path)
+    ca, leaf = f.ca, int(f.serial(0), 16)
+    later = datetime(2027, 6, 1, tzinfo=UTC)  # crl-1's thisUpdate; SoftwareCa.crl's is 2027-01-01
+    tbs = x509_crl.tbs_crl(ca.certificate.subject, ca.key.public_key(), [(leaf, WHEN, "keyCompromise")],
+                           later, later + timedelta(days=30), 1)
+    f.files["crl-1.pem"] = pem(x509.load_der_x509_crl(
+        x509_crl.assemble_crl(tbs, token_sign(ca.key, tbs, ca.hash_name))))
+    f.files["crl-2.pem"] = pem(ca.crl([(leaf, WHEN, "keyCompromise")], 2))
+    f.state.update(crl_number=2, sequence=4)
+    f.write()
+    _refused(tmp_path, f.path, f"{f.path}/crl-2.pem was issued (thisUpdate 2027-01-01T00:00:00+00:00) before "
+                               f"{f.path}/crl-1.pem: CRL numbers only grow with time")
+
+
+def test_a_ca_pem_that_is_not_a_ca_certificate_is_refused(tmp_path: Path) -> None:
+    """Self-signed, its key the one ca.json names, but basicConstraints cA false."""
+    f = Folder.make(tmp_path, leaves=0, crls=())
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name.from_rfc4514_string("CN=Not A CA,O=Acme,ST=WA,C=US")
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(0x5A0C).not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+            .not_valid_after(datetime(2030, 1, 1, tzinfo=UTC))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    keyid, entry = _entry(key.public_key(), "ca")
+    f.files[carry.CA_FILE] = pem(cert)
+    del f.state["keys"][f.state["ca_key"]]
+    f.state["keys"][keyid] = entry
+    f.state.update(ca_key=keyid, ca_subject=name.rfc4514_string(), serials=["5a0c"])
+    f.write()
+    _refused(tmp_path, f.path, f"{f.path}/ca.pem is not a CA certificate (basicConstraints cA), so "
+                               f"{f.path}/ca.json's ca_key cannot be a CA key")
 
 
 def test_an_untampered_software_folder_is_accepted_and_what_was_trusted_is_journaled(tmp_path: Path) -> None:
