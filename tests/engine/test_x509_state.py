@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony.formats.x509 import carry, crl as x509_crl
+from ceremony.formats.x509.csr import read_csr
 from ceremony.formats.x509.facts import TRUSTED
 from ceremony.formats.x509.keys import X509Key
 from tests.conftest import SoftHsm
@@ -298,6 +299,20 @@ def test_a_ca_pem_that_is_not_a_ca_certificate_is_refused(tmp_path: Path) -> Non
     f.write()
     _refused(tmp_path, f.path, f"{f.path}/ca.pem is not a CA certificate (basicConstraints cA), so "
                                f"{f.path}/ca.json's ca_key cannot be a CA key")
+
+
+def test_a_certificate_issued_under_the_roots_own_serial_is_refused(tmp_path: Path) -> None:
+    """Signed by the CA key, named for its serial, listed: but the serial is ca.pem's."""
+    f = Folder.make(tmp_path, leaves=0, crls=())
+    ca = f.ca
+    own = ca.certificate.serial_number
+    info = read_csr(_csr_bytes(tmp_path, "twin"))
+    twin = ca.sign_tbs(ca.tbs_from_csr(info, "leaf", "CN=twin,O=Acme,ST=WA,C=US", serial=own))
+    f.files[f"issued-{own:x}.pem"] = pem(twin)
+    f.state["sequence"] = 2
+    f.write()
+    _refused(tmp_path, f.path, f"{f.path}/issued-{own:x}.pem has the serial {own:x} of {f.path}/ca.pem: a "
+                               "serial issued twice")
 
 
 def test_an_untampered_software_folder_is_accepted_and_what_was_trusted_is_journaled(tmp_path: Path) -> None:

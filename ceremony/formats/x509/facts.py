@@ -30,6 +30,7 @@ Pure: bytes in, a refusal or nothing out.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -121,14 +122,16 @@ def _check_serials(where: str, sj: str, ca: x509.Certificate, self_signed: bool,
                           "issued twice")
         shown[serial] = name
     listed = [str(s) for s in state["serials"]]
-    for s in listed:
-        if listed.count(s) > 1:
+    for s, n in Counter(listed).items():
+        if n > 1:
             raise _refuse(f"{sj} lists the serial {s[:40]} twice in serials")
+    for s in listed:
         if s not in shown:
             raise _refuse(f"{sj} lists the serial {s[:40]} in serials, but no certificate with that "
                           f"serial signed by the CA is beside it (issued-{s[:40]}.pem)")
+    have = set(listed)
     for s, name in shown.items():
-        if s not in listed:
+        if s not in have:
             raise _refuse(f"{sj} serials omits {s}, the serial of {where}/{name}")
     return set(shown)
 
@@ -204,8 +207,8 @@ def _listed_revocations(sj: str, revoked: Sequence[Any]) -> set[Revocation]:
     except (KeyError, TypeError, ValueError):
         raise _refuse(f"{sj} field revoked is not a list of revocations (serial, revoked_at, "
                       "reason)") from None
-    for item in items:
-        if items.count(item) > 1:
+    for item, n in Counter(items).items():
+        if n > 1:
             raise _refuse(f"{sj} lists the revocation of serial {item[0][:40]} twice in revoked")
     return set(items)
 
