@@ -403,11 +403,18 @@ def test_a_second_crl_ceremony_keeps_every_earlier_revocation(hsm: SoftHsm, tmp_
     state = json.loads((crl2 / "ca.json").read_text())
     assert (state["crl_number"], sorted(r["serial"] for r in state["revoked"])) == (
         2, sorted([f"{first:x}", f"{second:x}"]))
-    # and a third CRL ceremony (revoking a serial it never issued) is refused at draft
-    plan = x509_plan(tmp_path / "crl3-plan" / "plan.toml", "crl3", crl_table(0x5A0C))
-    r = cli("init", tmp_path / "crl3-ws", "--plan", plan, "--previous", crl2)
-    assert r.code == 0, r.err
-    r = cli("draft", tmp_path / "crl3-ws")
-    assert r.code == 3, r.out + r.err
-    assert r.err.splitlines()[0] == ("error: x509.revoke names serial 5a0c, which this CA never issued "
-                                     "(its ca.json lists every serial)")
+    # a third CRL ceremony revoking a serial the CA never issued, or one already revoked: refused
+    # at draft, nothing journaled
+    for name, serial, message in [
+            ("crl3", 0x5A0C, "x509.revoke names serial 5a0c, which this CA never issued (its ca.json lists "
+                             "every serial)"),
+            ("crl4", first, f"x509.revoke names serial {first:x}, which the CA's last CRL (crl-2.pem) already "
+                            "revokes: every later CRL keeps it")]:
+        plan = x509_plan(tmp_path / f"{name}-plan" / "plan.toml", name, crl_table(serial))
+        r = cli("init", tmp_path / f"{name}-ws", "--plan", plan, "--previous", crl2)
+        assert r.code == 0, r.err
+        before = (tmp_path / f"{name}-ws" / "journal.jsonl").read_text()
+        r = cli("draft", tmp_path / f"{name}-ws")
+        assert r.code == 3, r.out + r.err
+        assert r.err.splitlines()[0] == f"error: {message}"
+        assert (tmp_path / f"{name}-ws" / "journal.jsonl").read_text() == before

@@ -64,8 +64,8 @@ def parse_reason(name: str, where: str = "reason", *, error: type[Exception] = P
         PlanError: (or ``error``) naming ``where`` and the reasons allowed.
     """
     if name == "removeFromCRL":
-        raise error(f"{where} removeFromCRL is for delta CRLs, which this tool does not issue; to lift a "
-                    "certificateHold, issue the next CRL without the entry")
+        raise error(f"{where} removeFromCRL is for delta CRLs, which this tool does not issue; revocations "
+                    "only grow here: every later CRL keeps each entry, a certificateHold too")
     if name not in REASONS:
         raise error(f"{where} must be an RFC 5280 reason: {', '.join(REASONS)}; not {str(name)[:40]!r}")
     return name

@@ -442,10 +442,15 @@ class X509Format(shared.XFieldKeys):
         if xp.operation == "crl":
             assert prev is not None
             known = {int(s, 16) for s in prev.serials}
+            already = {int(str(e["serial"]), 16) for e in prev.revoked}  # the newest CRL's (carry.facts)
             for r in xp.revoke:
                 if r.serial not in known:
                     raise VerificationError(f"x509.revoke names serial {r.serial:x}, which this CA "
                                             "never issued (its ca.json lists every serial)")
+                if r.serial in already:
+                    raise VerificationError(f"x509.revoke names serial {r.serial:x}, which the CA's last "
+                                            f"CRL (crl-{prev.crl_number}.pem) already revokes: every "
+                                            "later CRL keeps it", hint="remove it from x509.revoke")
             entries = sorted({(int(e["serial"], 16), datetime.fromisoformat(e["revoked_at"]),
                                str(e["reason"])) for e in prev.revoked}
                              | {(r.serial, r.revoked_at, r.reason) for r in xp.revoke})
