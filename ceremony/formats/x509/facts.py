@@ -136,7 +136,12 @@ def _check_serials(where: str, sj: str, ca: x509.Certificate, self_signed: bool,
     return set(shown)
 
 
-def _entries(crl: x509.CertificateRevocationList) -> set[Revocation]:
+def _entries(crl: x509.CertificateRevocationList, where: str) -> set[Revocation]:
+    """The CRL's entries as (serial hex, revocation date, reason name).
+
+    Raises:
+        VerificationError: an entry's extensions do not parse.
+    """
     out: set[Revocation] = set()
     for entry in crl:
         try:
@@ -144,6 +149,9 @@ def _entries(crl: x509.CertificateRevocationList) -> set[Revocation]:
             reason = _REASON_NAMES.get(flag, flag.value)
         except x509.ExtensionNotFound:
             reason = "unspecified"
+        except ValueError:
+            raise _refuse(f"{where} revokes the serial {entry.serial_number:x} with extensions that do "
+                          "not parse") from None
         out.add((f"{entry.serial_number:x}", entry.revocation_date_utc, reason))
     return out
 
@@ -176,7 +184,8 @@ def _check_crls(where: str, sj: str, ca: x509.Certificate, crls: Mapping[str, by
             if crl.last_update_utc < old.last_update_utc:
                 raise _refuse(f"{where}/{name} was issued (thisUpdate {crl.last_update_utc.isoformat()}) "
                               f"before {where}/{old_name}: CRL numbers only grow with time")
-            dropped = {s for s, _, _ in _entries(old)} - {s for s, _, _ in _entries(crl)}
+            dropped = ({s for s, _, _ in _entries(old, f"{where}/{old_name}")}
+                       - {s for s, _, _ in _entries(crl, f"{where}/{name}")})
             if dropped:
                 raise _refuse(f"{where}/{name} no longer revokes the serial {min(dropped)} that "
                               f"{where}/{old_name} revoked: revocations only grow")
@@ -193,7 +202,7 @@ def _check_crls(where: str, sj: str, ca: x509.Certificate, crls: Mapping[str, by
     if not by_number:
         return None
     name, crl = by_number[newest]
-    return name, _entries(crl)
+    return name, _entries(crl, f"{where}/{name}")
 
 
 def _listed_revocations(sj: str, revoked: Sequence[Any]) -> set[Revocation]:
