@@ -266,6 +266,15 @@ def test_an_issued_certificate_under_another_serial_name_is_refused(tmp_path: Pa
                                f"serial its name says ({f.path}/ca.json serials)")
 
 
+def test_a_crl_removed_between_two_others_is_refused(tmp_path: Path) -> None:
+    f = Folder.make(tmp_path, crls=((0,), (0,), (0,)))
+    del f.files["crl-2.pem"]
+    f.state["sequence"] = 4
+    f.write()
+    _refused(tmp_path, f.path, f"{f.path}/crl-2.pem is missing ({f.path}/ca.json files) before "
+                               f"{f.path}/crl-3.pem: a CRL of this CA was removed")
+
+
 def test_a_crl_issued_before_the_one_it_follows_is_refused(tmp_path: Path) -> None:
     f = Folder.make(tmp_path)
     ca, leaf = f.ca, int(f.serial(0), 16)

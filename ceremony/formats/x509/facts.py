@@ -12,7 +12,8 @@ field and the file (exit 3, before ``init`` writes anything):
 * ``serials``: exactly the serials of the certificates the CA signed here (``issued-SERIAL.pem``,
   each holding the serial its name says; a root's own self-signed ``ca.pem`` too), none twice.
 * ``crl_number``: the newest CRL's cRLNumber (0 with no CRL); every ``crl-N.pem`` carries cRLNumber
-  N, names the CA as issuer, and the CRLs' thisUpdate never goes back as N grows.
+  N, names the CA as issuer, none from 1 to the newest is missing, and the CRLs' thisUpdate
+  never goes back as N grows.
 * ``revoked``: exactly the newest CRL's entries (serial, revocation date, reason); each CRL
   revokes at least what the one before it did (revocations only grow), and only serials the
   CA issued.
@@ -24,6 +25,11 @@ field and the file (exit 3, before ``init`` writes anything):
 * ``approvers``, ``threshold`` and the keys' token facts: no signed artifact carries them; they
   are trusted from ``ca.json`` (checked for sense only: distinct approvers, 1 <= threshold <=
   approvers). :data:`TRUSTED` says so, and ``init`` journals it.
+
+What a folder alone cannot show: the newest artifacts removed and every fact rolled back with
+them (the last CRL and ``crl_number``, ``revoked`` and ``sequence`` together) is a consistent
+older folder; only an anchor from outside the folder (the CA's record, a pinned ``ca.json``
+digest) can tell.
 
 Pure: bytes in, a refusal or nothing out.
 """
@@ -176,6 +182,10 @@ def _check_crls(where: str, sj: str, ca: x509.Certificate, crls: Mapping[str, by
             raise _refuse(f"{where}/{name} names the issuer {crl.issuer.rfc4514_string()!r}, not "
                           f"{where}/{_CA}'s subject")
         by_number[number] = (name, crl)
+    for number in range(1, max(by_number, default=0)):
+        if number not in by_number:  # each CRL ceremony numbers the next and carries every CRL
+            raise _refuse(f"{where}/crl-{number}.pem is missing ({sj} files) before "
+                          f"{where}/crl-{max(by_number)}.pem: a CRL of this CA was removed")
     before: tuple[str, x509.CertificateRevocationList] | None = None
     for number in sorted(by_number):
         name, crl = by_number[number]
