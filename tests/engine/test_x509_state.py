@@ -227,6 +227,11 @@ def test_a_threshold_above_the_approvers_is_refused(tmp_path: Path) -> None:
                                "approvers)")
 
 
+def test_an_approver_listed_twice_is_refused(tmp_path: Path) -> None:
+    f = _tampered(tmp_path, lambda s: s.update(approvers=[*s["approvers"], s["approvers"][0]]))
+    _refused(tmp_path, f.path, f"{f.path}/ca.json lists an approver twice in approvers")
+
+
 # ---- the signed artifacts against each other ---------------------------------------------------
 
 
