@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -432,6 +433,76 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
     return out
 
 
+#: How a target file is named in a bundle (bundles carry plain names only): ``target+`` and
+#: its target path with ``+`` for ``/`` (``doi/policy.json`` -> ``target+doi+policy.json``).
+TARGET_IN_BUNDLE = "target+"
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def bundle_target_name(path: str) -> str:
+    """The plain name target ``path`` travels under in an export bundle.
+
+    Raises:
+        VerificationError: a path component a bundle cannot name (``+``, spaces, a leading
+            dot...): nothing is exported.
+    """
+    parts = path.split("/")
+    bad = next((part for part in parts if not _PLAIN.fullmatch(part)), None)
+    if bad is not None:
+        raise VerificationError(
+            f"target {path} cannot travel in a bundle: its path component {bad!r} is not a plain "
+            "name (letters, digits, '.', '-', '_'); nothing was exported",
+            hint="copy the workspace's targets/ folder by hand for this repository")
+    name = TARGET_IN_BUNDLE + "+".join(parts)
+    if len(name) > 128:
+        raise VerificationError(f"target {path} cannot travel in a bundle: its bundle name would be "
+                                f"{len(name)} characters, more than 128; nothing was exported",
+                                hint="copy the workspace's targets/ folder by hand for this repository")
+    return name
+
+
+def target_path_of(served: str, sha256: str) -> str:
+    """The target path of a file published as ``targets/SERVED`` (its content hashing to
+    ``sha256``): the hash prefix consistent snapshots give the base name removed."""
+    head, _, base = served.rpartition("/")
+    base = base.removeprefix(f"{sha256}.")
+    return f"{head}/{base}" if head else base
+
+
+def check_bundle_targets(files: Mapping[str, bytes], roles: Mapping[str, Metadata[Targets]]) -> list[str]:
+    """Each target file a bundle carries (``target+...``) against every verified role in the
+    bundle that lists its path: length and sha256 as the role signed them. Returns the notes.
+
+    Raises:
+        VerificationError: a target file no role lists, or not what a role lists for it.
+    """
+    notes = []
+    for name in sorted(n for n in files if n.startswith(TARGET_IN_BUNDLE)):
+        data, path = files[name], name.removeprefix(TARGET_IN_BUNDLE).replace("+", "/")
+        listing = [(r, md) for r, md in sorted(roles.items()) if path in md.signed.targets]
+        if not listing:
+            raise VerificationError(f"{name} in the bundle is target {path}, which no role in the "
+                                    "bundle lists; nothing was written")
+        digest = hashlib.sha256(data).hexdigest()
+        for role, md in listing:
+            tf = md.signed.targets[path]
+            want = tf.hashes.get("sha256")
+            if len(data) != tf.length or digest != want:
+                raise VerificationError(
+                    f"{name} in the bundle is not the target {path} that {role} "
+                    f"v{md.signed.version} signed: {len(data)} bytes, sha256 {digest[:16]}..., "
+                    f"where {role} lists {tf.length} bytes, sha256 {str(want)[:16]}...; nothing "
+                    "was written")
+        notes.append(f"{name}: target {path}, {len(data)} bytes, matches "
+                     + ", ".join(f"{r} v{md.signed.version}" for r, md in listing))
+    carried = {n.removeprefix(TARGET_IN_BUNDLE).replace("+", "/") for n in files
+               if n.startswith(TARGET_IN_BUNDLE)}
+    missing = sorted({p for md in roles.values() for p in md.signed.targets} - carried)
+    if missing and carried:
+        notes.append(f"not in the bundle: {', '.join(missing)} (listed by its roles)")
+    return notes
+
+
 def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
     """Verify the targets and delegated-role files a bundle carries beside its root chain
     (``N.targets.json``, ``N.ROLE.json``) before any is written: targets against ``root``,
@@ -446,7 +517,8 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
     roles: dict[str, tuple[str, Metadata[Targets]]] = {}
     for name, data in files.items():
         head, _, rest = name.partition(".")
-        if rest == "root.json" or name in ("root.json", "ceremony-keys.json"):
+        if rest == "root.json" or name in ("root.json", "ceremony-keys.json") \
+                or name.startswith(TARGET_IN_BUNDLE):
             continue
         role = rest.removesuffix(".json")
         if not (head.isdigit() and rest.endswith(".json") and role):
@@ -459,6 +531,9 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
             raise VerificationError(f"{name} in the bundle holds version {md.signed.version}")
         roles[role] = (name, md)
     if not roles:
+        if any(n.startswith(TARGET_IN_BUNDLE) for n in files):
+            raise VerificationError("the bundle carries target files without the targets metadata "
+                                    "that lists them; nothing was written")
         return []
     if TARGETS not in roles:
         raise VerificationError(f"the bundle carries {', '.join(sorted(roles))} without targets, "
@@ -474,4 +549,4 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
                                     f"{'root' if role == TARGETS else 'targets'}: {e}") from None
         notes.append(f"{name}: {role} v{md.signed.version} verified against "
                      f"{'root' if role == TARGETS else 'targets'} ({len(md.signed.targets)} target(s))")
-    return notes
+    return notes + check_bundle_targets(files, {r: md for r, (_n, md) in roles.items()})
