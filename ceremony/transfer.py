@@ -158,7 +158,9 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
     newest = None
     if kind in ("signed-metadata", "trusted-metadata"):
         # a format whose published folder is no root chain checks it itself (x509's CA folder)
-        own = next((k for k in map(detect, files.values()) if hasattr(k, "check_bundle")), None)
+        from ceremony.formats.tuf_roles import TARGET_IN_BUNDLE  # lazy: python-tuf, metadata bundles only
+        own = next((k for k in map(detect, (d for n, d in files.items() if not n.startswith(TARGET_IN_BUNDLE)))
+                    if hasattr(k, "check_bundle")), None)  # a target file (a CA certificate) names no format
         more, newest = own.check_bundle(files, expect_root) if own else _check_metadata(files, out, expect_root)
         notes += more
     elif expect_root:

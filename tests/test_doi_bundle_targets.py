@@ -13,8 +13,9 @@ import pytest
 from ceremony.errors import VerificationError
 from ceremony.formats.tuf_roles import bundle_target_name, target_path_of
 from tests.conftest import SoftHsm
-from tests.e2e.test_roles_ceremony import POLICY, _signed_small
-from tests.support.helpers import Run, cli
+from tests.e2e.test_roles_ceremony import POLICY, _signed_small, roles_plan
+from tests.support.helpers import Run, cli, make_online_keys
+from tests.support.roles import Role
 
 NAME = "target+doi+policy.json"
 
@@ -58,6 +59,30 @@ def test_qr_export_carries_the_target_files(hsm: SoftHsm, tmp_path: Path) -> Non
     assert r.code == 0, r.err
     assert f"{NAME}: target doi/policy.json, {len(POLICY)} bytes, matches doi v1" in r.out, r.out
     assert (tmp_path / "in" / NAME).read_bytes() == POLICY
+
+
+def test_a_target_file_another_format_would_claim_travels_as_a_target(hsm: SoftHsm, tmp_path: Path) -> None:
+    """An X.509 CA folder's state file as doi's target (CA material shipped by TUF): the
+    bundle is still checked as TUF metadata, and the file as doi's target."""
+    hsm.make("tok-alice")
+    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
+    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
+                      targets=Role("targets", ["alice"], 1),
+                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
+                                        targets=["doi/policy.json"])])
+    ca_json = b'{"type": "x509-ca", "note": "claimed by the X.509 format if it were a root"}\n'
+    (tmp_path / "plan" / "doi" / "policy.json").write_bytes(ca_json)
+    ws = tmp_path / "ws"
+    (tmp_path / "stick").mkdir()
+    for step in (("init", ws, "--plan", plan.write(tmp_path / "plan" / "plan.toml")),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
+                 ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("publish", ws),
+                 ("export", ws, "--usb", tmp_path / "stick")):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "in")
+    assert r.code == 0, r.err
+    assert f"{NAME}: target doi/policy.json, {len(ca_json)} bytes, matches doi v1" in r.out, r.out
 
 
 def test_a_target_file_changed_in_the_workspace_after_publish_is_not_exported(
