@@ -28,7 +28,7 @@ from tuf.api.serialization.json import JSONSerializer
 from ceremony import keyids
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.base import RoleVerdict
-from ceremony.formats.tuf import expiry, key_name
+from ceremony.formats.tuf import expiry, key_name, keyholder_of
 from ceremony.inputs import read_input_file
 from ceremony.plan import OfflineRole, Plan
 
@@ -374,8 +374,14 @@ def load_previous(folder: Path, info: Mapping[str, Any]) -> dict[str, Metadata[T
 
 def _role_shape(name: str, mds: Mapping[str, Metadata[Targets]],
                 root_targets: tuple[list[str], int, Mapping[str, Key]]) -> dict[str, Any] | None:
-    """What the diff compares of one role: who signs it, its threshold, scope, targets."""
-    if name not in mds:
+    """What the diff compares of one role: who signs it, its threshold, scope, targets.
+
+    A delegation to keys held elsewhere has no metadata here (its holders sign it): its
+    shape is what targets says of it, and its target files are ``None`` (not known here)."""
+    top_md = mds.get(TARGETS)
+    delegated = top_md.signed.delegations.roles if top_md is not None and \
+        top_md.signed.delegations is not None else None
+    if name not in mds and (name == TARGETS or not delegated or name not in delegated):
         return None
     if name == TARGETS:
         ids, threshold, keys = root_targets
@@ -388,7 +394,17 @@ def _role_shape(name: str, mds: Mapping[str, Metadata[Targets]],
         scope = (tuple(d.paths or ()), tuple(d.path_hash_prefixes or ()), d.terminating)
     return {"keys": {keyids.public_identity(keys[k]): key_name(keys[k]) for k in ids if k in keys},
             "threshold": threshold, "scope": scope,
-            "targets": {p: tf.hashes.get("sha256") for p, tf in mds[name].signed.targets.items()}}
+            "targets": {p: tf.hashes.get("sha256") for p, tf in mds[name].signed.targets.items()}
+            if name in mds else None,
+            "elsewhere": name != TARGETS and all(keyholder_of(keys[k]) is None for k in ids if k in keys)}
+
+
+def _delegation_names(mds: Mapping[str, Metadata[Targets]]) -> list[str]:
+    """The roles signed here, then every delegation targets lists (those held elsewhere too)."""
+    top = mds.get(TARGETS)
+    listed = (top.signed.delegations.roles or {}) if top is not None and \
+        top.signed.delegations is not None else {}
+    return [*mds, *listed]
 
 
 def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Mapping[str, Key]],
@@ -398,9 +414,11 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
     a delegation added or removed, its keys (by keyholder), threshold, paths or terminating
     flag changed, target files added, removed or changed."""
     out: list[str] = []
-    for name in list(dict.fromkeys([*new, *old])):
+    for name in list(dict.fromkeys([*_delegation_names(new), *_delegation_names(old)])):
         o, n = _role_shape(name, old, old_top), _role_shape(name, new, new_top)
         label = "targets" if name == TARGETS else f"delegation {name}"
+        if (n or o or {}).get("elsewhere"):
+            label += " (keys held elsewhere)"
         if o is None and n is not None:
             out.append(f"{label}: + added ({n['threshold']} of {', '.join(n['keys'].values())})")
             continue
@@ -408,12 +426,14 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
             out.append(f"{label}: - removed")
             continue
         assert o is not None and n is not None
+        def of(who: str) -> str:  # "key of alice", or a key held elsewhere: "key 1a2b3c4d5e6f"
+            return who if who.startswith("key ") else f"key of {who}"
         for ident, who in n["keys"].items():
             if ident not in o["keys"]:
-                out.append(f"{label}: + add key of {who}")
+                out.append(f"{label}: + add {of(who)}")
         for ident, who in o["keys"].items():
             if ident not in n["keys"]:
-                out.append(f"{label}: - remove key of {who}")
+                out.append(f"{label}: - remove {of(who)}")
         if o["threshold"] != n["threshold"]:
             out.append(f"{label}: threshold {o['threshold']} -> {n['threshold']}")
         if o["scope"] != n["scope"]:
@@ -422,6 +442,8 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
                 what = ", ".join(paths) if paths else "hash prefixes " + ", ".join(prefixes)
                 return what + (" (terminating)" if terminating else "")
             out.append(f"{label}: paths {words(o['scope'])} -> {words(n['scope'])}")
+        if n["targets"] is None or o["targets"] is None:  # signed elsewhere: its files are not ours
+            continue
         for path in sorted(set(n["targets"]) | set(o["targets"])):
             before, after = o["targets"].get(path), n["targets"].get(path)
             if before is None:
