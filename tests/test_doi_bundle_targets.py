@@ -143,3 +143,25 @@ def test_target_paths_a_bundle_cannot_name() -> None:
     with pytest.raises(VerificationError) as e:
         bundle_target_name("doi/" + "x" * 130)
     assert "its bundle name would be 141 characters, more than 128; nothing was exported" in e.value.message
+
+
+def test_export_of_a_target_path_a_bundle_cannot_name_is_refused(hsm: SoftHsm, tmp_path: Path) -> None:
+    hsm.make("tok-alice")
+    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
+    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
+                      targets=Role("targets", ["alice"], 1),
+                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
+                                        targets=["doi/c++.json"])])
+    (tmp_path / "plan" / "doi" / "c++.json").write_bytes(POLICY)
+    ws = tmp_path / "ws"
+    (tmp_path / "stick").mkdir()
+    for step in (("init", ws, "--plan", plan.write(tmp_path / "plan" / "plan.toml")),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
+                 ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("publish", ws)):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    r = cli("export", ws, "--usb", tmp_path / "stick")
+    assert r.code == 3, r.err
+    assert ("error: target doi/c++.json cannot travel in a bundle: its path component 'c++.json' is "
+            "not a plain name (letters, digits, '.', '-', '_'); nothing was exported") in r.err, r.err
+    assert list((tmp_path / "stick").iterdir()) == []
