@@ -89,7 +89,10 @@ def _published_roles(c: Session) -> list[str]:
     """The role metadata files (``metadata/N.ROLE.json``) the newest ``published`` event
     lists beside root (the target files travel too: :func:`_published_targets`)."""
     pubs = [p for e in c.journal.events if isinstance(p := parse(e), Published)]
-    return sorted(r for r in (pubs[-1].roles or {}) if r.startswith("metadata/")) if pubs else []
+    roles = {r for r in (pubs[-1].roles or {}) if r.startswith("metadata/")} if pubs else set()
+    # tuf-on-ci's layout keeps ROLE.json beside N.ROLE.json (the same bytes): the versioned one travels
+    versioned = {r.split(".", 1)[1] for r in roles if r.removeprefix("metadata/").split(".", 1)[0].isdigit()}
+    return sorted(r for r in roles if r.removeprefix("metadata/") not in versioned)
 
 
 def _published_targets(c: Session) -> dict[str, bytes]:

@@ -91,6 +91,19 @@ def test_doi_repository_on_seven_yubikeys_clients_tuf_on_ci_and_audit(
         r = cli("publish", ws)
         assert r.code == 0, r.err
 
+        # -- across the air gap: the roles and their target files in one bundle, verified on arrival.
+        (tmp_path / "stick").mkdir()
+        r = cli("export", ws, "--usb", tmp_path / "stick")
+        assert r.code == 0, r.err
+        r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "arrived")
+        assert r.code == 0, r.err
+        for name, role in (("target+doi+policy.json", "doi"), ("target+doi+kms-attestation.pub", "doi"),
+                           ("target+testing+policy.json", "testing"), ("target+rekor+rekor.pub", "rekor")):
+            data = (tmp_path / "plan" / name.removeprefix("target+").replace("+", "/")).read_bytes()
+            assert f"{name}: target {name[7:].replace('+', '/')}, {len(data)} bytes, matches {role} v1" \
+                in r.out, r.out
+            assert (tmp_path / "arrived" / name).read_bytes() == data
+
         files_out = tuf_layout.repository_files(ws / "metadata")
         assert sorted(files_out) == [
             "metadata/doi.json", "metadata/rekor.json", "metadata/root.json",
