@@ -124,6 +124,11 @@ def test_forged_target_files_are_refused_on_arrival(hsm: SoftHsm, tmp_path: Path
             "the bundle lists; nothing was written") in r.err, r.err
     assert list((tmp_path / "b" / "out").iterdir()) == []
 
+    r = _pack(tmp_path / "d", {**meta, "2.doi.json": meta["1.doi.json"]}, tmp_path / "d" / "out")
+    assert r.code == 3, r.err
+    assert "error: the bundle carries doi twice (1.doi.json, 2.doi.json)" in r.err, r.err
+    assert list((tmp_path / "d" / "out").iterdir()) == []
+
     r = _pack(tmp_path / "c", {"1.root.json": meta["1.root.json"], NAME: POLICY}, tmp_path / "c" / "out")
     assert r.code == 3, r.err
     assert ("error: the bundle carries target files without the targets metadata that lists "
@@ -165,3 +170,26 @@ def test_export_of_a_target_path_a_bundle_cannot_name_is_refused(hsm: SoftHsm, t
     assert ("error: target doi/c++.json cannot travel in a bundle: its path component 'c++.json' is "
             "not a plain name (letters, digits, '.', '-', '_'); nothing was exported") in r.err, r.err
     assert list((tmp_path / "stick").iterdir()) == []
+
+
+def test_roles_without_consistent_snapshots_travel_and_verify(hsm: SoftHsm, tmp_path: Path) -> None:
+    """consistent_snapshot = false: the roles are published as ROLE.json and travel so."""
+    hsm.make("tok-alice")
+    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
+    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
+                      targets=Role("targets", ["alice"], 1), extra="consistent_snapshot = false",
+                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
+                                        targets=["doi/policy.json"])])
+    ws = tmp_path / "ws"
+    (tmp_path / "stick").mkdir()
+    for step in (("init", ws, "--plan", plan.write(tmp_path / "plan" / "plan.toml")),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
+                 ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("publish", ws),
+                 ("export", ws, "--usb", tmp_path / "stick")):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "in")
+    assert r.code == 0, r.err
+    assert "doi.json: doi v1 verified against targets (1 target(s))" in r.out, r.out
+    assert f"{NAME}: target doi/policy.json, {len(POLICY)} bytes, matches doi v1" in r.out, r.out
+    assert (tmp_path / "in" / "doi.json").read_bytes() == (ws / "metadata" / "doi.json").read_bytes()

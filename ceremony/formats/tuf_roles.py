@@ -543,13 +543,17 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
                 or name.startswith(TARGET_IN_BUNDLE):
             continue
         role = rest.removesuffix(".json")
-        if not (head.isdigit() and rest.endswith(".json") and role):
+        if not root.signed.consistent_snapshot and rest == "json" and head:  # ROLE.json, unversioned
+            head, role = "", head
+        elif not (head.isdigit() and rest.endswith(".json") and role):
             raise VerificationError(f"{name} in the bundle is not metadata this tool publishes")
         try:
             md = Metadata[Targets].from_bytes(data)
         except (ValueError, TypeError, KeyError) as e:
             raise VerificationError(f"{name} in the bundle is not targets metadata: {e}") from None
-        if md.signed.version != int(head):
+        if role in roles:
+            raise VerificationError(f"the bundle carries {role} twice ({roles[role][0]}, {name})")
+        if head and md.signed.version != int(head):
             raise VerificationError(f"{name} in the bundle holds version {md.signed.version}")
         roles[role] = (name, md)
     if not roles:
