@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ceremony.compromise import assess, current_root, write_plan as write_emergency
-from ceremony.errors import UsageError
+from ceremony.errors import PlanError, UsageError
 from ceremony.formats.registry import DEFAULT, format_class, names
+from ceremony.formats.tuf_compat import TUF_ON_CI, check_uri
 from ceremony.online.rehearsal_keys import ONLINE_TOKEN, make_online_keys
 from hsm import softhsm
 from hsm.pkcs11 import get_module, resolve_module_path
@@ -90,14 +91,19 @@ DOI_ROLES: dict[str, tuple[list[str], int, str | None, tuple[str, ...]]] = {
 }
 
 
-def write_doi_plan(path: Path, algorithm: str, online_dir: Path) -> None:
+def write_doi_plan(path: Path, algorithm: str, online_dir: Path, online_uri: str | None = None) -> None:
     """The ``doi`` scenario's plan and its target files (policies as JSON, keys as PEM public
     keys made now), beside the plan; snapshot and timestamp are the online keys in
-    ``online_dir``."""
+    ``online_dir``.
+
+    With ``online_uri`` the plan is tuf-on-ci's, as DOI's own repository is: ``compat =
+    "tuf-on-ci"``, and snapshot and timestamp share one online key, ``online_dir/online.pub.pem``,
+    named by that signer URI (recorded in the key, never contacted)."""
     from cryptography.hazmat.primitives.asymmetric import ec  # lazy: the doi scenario only
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # lazy: the doi scenario only
     lines = ["[ceremony]", 'name = "rehearsal-doi"', 'format = "tuf"',
-             'repository = "rehearsal/doi"', "rehearsal = true", ""]
+             'repository = "rehearsal/doi"', "rehearsal = true",
+             *([f'compat = "{TUF_ON_CI}"'] if online_uri else []), ""]
     for k in DOI_HOLDERS:
         lines += ["[[keyholders]]", f'name = "{k}"', f'token = "rehearsal-{k}"',
                   f'algorithm = "{algorithm}"', ""]
@@ -105,8 +111,10 @@ def write_doi_plan(path: Path, algorithm: str, online_dir: Path) -> None:
     lines += ["[roles.root]", f"keyholders = {_toml_list(root)}", f"threshold = {threshold}",
               'expires = "365d"', ""]
     for role, period in (("snapshot", "7d"), ("timestamp", "1d")):
-        rel = (online_dir / f"{role}.pub.pem").relative_to(path.parent)
-        lines += [f"[roles.{role}]", f'keys = ["{rel}"]', "threshold = 1", f'expires = "{period}"', ""]
+        rel = (online_dir / f"{'online' if online_uri else role}.pub.pem").relative_to(path.parent)
+        lines += [f"[roles.{role}]", f'keys = ["{rel}"]', *([f"uris = {_toml_list([online_uri])}"]
+                                                            if online_uri else []),
+                  "threshold = 1", f'expires = "{period}"', ""]
     for name, (holders, t, pattern, targets) in DOI_ROLES.items():
         lines += ["[roles.targets]"] if pattern is None else \
             ["[[delegations]]", f'name = "{name}"', f'paths = ["{pattern}"]', "terminating = true"]
@@ -225,7 +233,7 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
              softhsm_dir: Path | None = None, algorithm: str = "ecdsa-p256",
              scenario: str = "bootstrap", fmt: str = DEFAULT,
              log: Callable[[str], None] = lambda m: None,
-             keep_tokens: bool = False) -> RehearsalResult:
+             keep_tokens: bool = False, online_uri: str | None = None) -> RehearsalResult:
     """Run a whole ceremony on fresh SoftHSM tokens: the bootstrap, then the scenario.
 
     Scenarios after the bootstrap (each in its own workspace, ``WORKSPACE.<scenario>``):
@@ -237,8 +245,10 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
 
     The throwaway tokens are removed at the end (they hold private keys, however
     worthless), unless ``keep_tokens``; the plan, the online public keys and the verified
-    chain stay beside them. The workspaces stay too: a rehearsal's record can be compared
-    with the live one (``ceremony record compare``) without its tokens.
+    chain stay beside them. ``online_uri`` (``doi`` only) names the online key by its signer
+    URI in a tuf-on-ci plan (:func:`write_doi_plan`); a throwaway token key stands in for it.
+    The workspaces stay too: a rehearsal's record can be compared with the live one
+    (``ceremony record compare``) without its tokens.
 
     Raises:
         UsageError: impossible keyholder/threshold numbers or unknown scenario.
@@ -255,6 +265,8 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         only = " and ".join(f"the {s}" for s in klass.rehearsal_scenarios)
         raise UsageError(f"--format {fmt} rehearses {only} only, not {scenario}",
                          hint=klass.rehearsal_hint)
+    if online_uri is not None:
+        _check_online_uri(online_uri, scenario)
     if not 1 <= keyholders <= 50:
         raise UsageError("--keyholders must be between 1 and 50")
     if not 1 <= threshold <= keyholders:
@@ -271,7 +283,7 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
     extra = keyholder_names(keyholders + 1)[-1] if scenario == "root-rotation" else None
     labels = [f"rehearsal-{k}" for k in names] + ([f"rehearsal-{extra}"] if extra else [])
     if scenario == "doi":
-        return _rehearse_doi(workspace, rig, algorithm, log, keep_tokens)
+        return _rehearse_doi(workspace, rig, algorithm, log, keep_tokens, online_uri)
     log(f"making {len(labels) + 1} throwaway SoftHSM tokens in {rig.dir.root}")
     rig.tokens([*labels, ONLINE_TOKEN])
     plan_path = base / "plan.toml"
@@ -322,8 +334,23 @@ def _finish(rig: _Rig, keep_tokens: bool) -> list[str]:
     return [f"throwaway tokens removed from {rig.dir.root} (--keep-tokens keeps them)"]
 
 
+def _check_online_uri(uri: str, scenario: str) -> None:
+    """``--online-uri``: the doi scenario's, and a signer URI the plan would accept.
+
+    Raises:
+        UsageError: another scenario, or a URI of an unknown scheme or form.
+    """
+    if scenario != "doi":
+        raise UsageError(f"--online-uri applies to --scenario doi only, not {scenario}",
+                         hint="the other scenarios name their online keys by PEM file only")
+    try:
+        check_uri(uri, "--online-uri")
+    except PlanError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+
+
 def _rehearse_doi(workspace: Path, rig: _Rig, algorithm: str, log: Callable[[str], None],
-                  keep_tokens: bool) -> RehearsalResult:
+                  keep_tokens: bool, online_uri: str | None = None) -> RehearsalResult:
     """The ``doi`` scenario: a Docker-Official-Images-shaped repository bootstrapped on
     SoftHSM (root 3/5, offline targets 2/4, delegations doi 2/7, testing 2/4 and rekor 2/4
     with policy and key files as targets; snapshot and timestamp online), then its root chain
@@ -336,15 +363,17 @@ def _rehearse_doi(workspace: Path, rig: _Rig, algorithm: str, log: Callable[[str
     log(f"making {len(labels) + 1} throwaway SoftHSM tokens in {rig.dir.root}")
     rig.tokens([*labels, ONLINE_TOKEN])
     base = rig.base
-    rig.online_keys(base / "online", ("snapshot", "timestamp"))
+    rig.online_keys(base / "online", ("online",) if online_uri else ("snapshot", "timestamp"))
     plan_path = base / "plan-doi.toml"
-    write_doi_plan(plan_path, algorithm, base / "online")
+    write_doi_plan(plan_path, algorithm, base / "online", online_uri)
     _c, signers = rig.run(workspace, plan_path, None, previous=False)
     report = format_class("tuf").verify_folder(rig.repo)
     root = Metadata.from_bytes((rig.repo / "1.root.json").read_bytes())
     tree = verify_tree(root, rig.repo.parent, bool(root.signed.consistent_snapshot))
     lines = [f"doi: root v1, targets and {len(DOI_ROLES) - 1} delegations signed by "
              f"{', '.join(signers)}", f"workspace: {workspace}",
+             *([f"online: snapshot and timestamp by one key named {online_uri} "
+                f"(compat = \"{TUF_ON_CI}\")"] if online_uri else []),
              f"verified: the chain in {rig.repo} ends at v{report.newest_version}",
              *(f"verified: {line}" for line in tree), *_finish(rig, keep_tokens)]
     return RehearsalResult(workspace, rig.dir.root, plan_path, report.newest_version, signers,

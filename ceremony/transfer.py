@@ -14,6 +14,7 @@ draft), and what an arriving bundle must prove before its files are used:
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,10 +25,11 @@ from ceremony.detached import check_signature_fields, export_draft, import_signa
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
 from ceremony.events import Published, parse
 from ceremony.formats.registry import detect, online_key_note
-from ceremony.inputs import load_json
+from ceremony.inputs import load_json, read_input_file
 from ceremony.session import Session
 from ceremony.steps import transfer as steps_transfer
 from ceremony.transport import Bundle, write_files
+from ceremony.transport.bundle import MAX_FILE_BYTES
 from ceremony.trusted_start import check_expected, root_fingerprint, trusted_root_lines
 
 
@@ -72,6 +74,7 @@ def workspace_bundle(c: Session) -> Bundle:
         if sidecar.is_file():
             files[sidecar.name] = _read(sidecar, c.ws.root)
         integrity.check_export(c, files)  # every byte shipped is what the journal recorded
+        files.update(_published_targets(c))  # the target files the roles list, as journaled
         return Bundle.from_files("signed-metadata", repo, cid, files, journal_head=st.head)
     if st.draft is None:
         raise StateError("there is nothing to export yet: no draft and nothing published")
@@ -84,9 +87,43 @@ def workspace_bundle(c: Session) -> Bundle:
 
 def _published_roles(c: Session) -> list[str]:
     """The role metadata files (``metadata/N.ROLE.json``) the newest ``published`` event
-    lists beside root; target files travel with the plan's inputs, not in bundles."""
+    lists beside root (the target files travel too: :func:`_published_targets`)."""
     pubs = [p for e in c.journal.events if isinstance(p := parse(e), Published)]
-    return sorted(r for r in (pubs[-1].roles or {}) if r.startswith("metadata/")) if pubs else []
+    roles = {r for r in (pubs[-1].roles or {}) if r.startswith("metadata/")} if pubs else set()
+    # tuf-on-ci's layout keeps ROLE.json beside N.ROLE.json (the same bytes): the versioned one travels
+    versioned = {r.split(".", 1)[1] for r in roles if r.removeprefix("metadata/").split(".", 1)[0].isdigit()}
+    return sorted(r for r in roles if r.removeprefix("metadata/") not in versioned)
+
+
+def _published_targets(c: Session) -> dict[str, bytes]:
+    """The target files (``targets/...``) the newest ``published`` event lists, by the name
+    they travel under (:func:`ceremony.formats.tuf_roles.bundle_target_name`), each read
+    bounded and checked against the digest the journal recorded.
+
+    Raises:
+        VerificationError: a target file is missing, changed since publish, or has a path a
+            bundle cannot name (nothing was exported).
+    """
+    from ceremony.formats import tuf_roles  # lazy: python-tuf's metadata API, only a workspace with targets
+    pubs = [p for e in c.journal.events if isinstance(p := parse(e), Published)]
+    out: dict[str, bytes] = {}
+    for rel, digest in sorted((pubs[-1].roles or {}).items()) if pubs else []:
+        if not rel.startswith("targets/"):
+            continue
+        path = c.ws.root / rel
+        if not path.is_file():
+            raise VerificationError(f"{rel} is missing (the journal recorded it); nothing was "
+                                    "exported", hint="restore it from a copy")
+        data = read_input_file(path, MAX_FILE_BYTES, error=VerificationError,
+                               too_large="larger than any file a bundle carries")
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise VerificationError(f"{rel} differs from what was published (journal: sha256 "
+                                    f"{digest[:16]}...); nothing was exported",
+                                    hint="restore it from a copy; `ceremony record verify` "
+                                         "names every difference")
+        out[tuf_roles.bundle_target_name(tuf_roles.target_path_of(rel.removeprefix("targets/"),
+                                                                  digest))] = data
+    return out
 
 
 def _read(path: Path, root: Path) -> bytes:
@@ -124,7 +161,9 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
     newest = None
     if kind in ("signed-metadata", "trusted-metadata"):
         # a format whose published folder is no root chain checks it itself (x509's CA folder)
-        own = next((k for k in map(detect, files.values()) if hasattr(k, "check_bundle")), None)
+        from ceremony.formats.tuf_roles import TARGET_IN_BUNDLE  # lazy: python-tuf, metadata bundles only
+        own = next((k for k in map(detect, (d for n, d in files.items() if not n.startswith(TARGET_IN_BUNDLE)))
+                    if hasattr(k, "check_bundle")), None)  # a target file (a CA certificate) names no format
         more, newest = own.check_bundle(files, expect_root) if own else _check_metadata(files, out, expect_root)
         notes += more
     elif expect_root:

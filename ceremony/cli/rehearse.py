@@ -19,7 +19,8 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     result = rehearse(Path(args.workspace), keyholders=args.keyholders, threshold=args.threshold,
                       softhsm_dir=Path(args.softhsm_dir) if args.softhsm_dir else None,
                       algorithm=args.algorithm, scenario=args.scenario, fmt=args.format,
-                      log=lambda m: print(m, file=sys.stderr), keep_tokens=args.keep_tokens)
+                      log=lambda m: print(m, file=sys.stderr), keep_tokens=args.keep_tokens,
+                      online_uri=args.online_uri)
     _emit(args, result.lines(), result.to_dict())
     return 0
 
@@ -36,5 +37,8 @@ def add_commands(add: Add) -> None:
     p.add_argument("--scenario", default="bootstrap",
                    help="bootstrap (default), targets-rotation, root-rotation, emergency-targets, "
                         "emergency-root, doi (a Docker Official Images-shaped repository)")
+    p.add_argument("--online-uri", metavar="URI",
+                   help="doi only: snapshot and timestamp share one online key named by this "
+                        "signer URI (awskms:, gcpkms:, azurekms:, hv:), in a tuf-on-ci plan")
     p.add_argument("--format", default=DEFAULT, choices=list(names()),
                    help="tuf (default) or notary (a Notary v1 collection; bootstrap only)")

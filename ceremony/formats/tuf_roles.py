@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from tuf.api.serialization.json import JSONSerializer
 from ceremony import keyids
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.base import RoleVerdict
-from ceremony.formats.tuf import expiry, key_name
+from ceremony.formats.tuf import expiry, key_name, keyholder_of
 from ceremony.inputs import read_input_file
 from ceremony.plan import OfflineRole, Plan
 
@@ -373,8 +374,14 @@ def load_previous(folder: Path, info: Mapping[str, Any]) -> dict[str, Metadata[T
 
 def _role_shape(name: str, mds: Mapping[str, Metadata[Targets]],
                 root_targets: tuple[list[str], int, Mapping[str, Key]]) -> dict[str, Any] | None:
-    """What the diff compares of one role: who signs it, its threshold, scope, targets."""
-    if name not in mds:
+    """What the diff compares of one role: who signs it, its threshold, scope, targets.
+
+    A delegation to keys held elsewhere has no metadata here (its holders sign it): its
+    shape is what targets says of it, and its target files are ``None`` (not known here)."""
+    top_md = mds.get(TARGETS)
+    delegated = top_md.signed.delegations.roles if top_md is not None and \
+        top_md.signed.delegations is not None else None
+    if name not in mds and (name == TARGETS or not delegated or name not in delegated):
         return None
     if name == TARGETS:
         ids, threshold, keys = root_targets
@@ -387,7 +394,17 @@ def _role_shape(name: str, mds: Mapping[str, Metadata[Targets]],
         scope = (tuple(d.paths or ()), tuple(d.path_hash_prefixes or ()), d.terminating)
     return {"keys": {keyids.public_identity(keys[k]): key_name(keys[k]) for k in ids if k in keys},
             "threshold": threshold, "scope": scope,
-            "targets": {p: tf.hashes.get("sha256") for p, tf in mds[name].signed.targets.items()}}
+            "targets": {p: tf.hashes.get("sha256") for p, tf in mds[name].signed.targets.items()}
+            if name in mds else None,
+            "elsewhere": name != TARGETS and all(keyholder_of(keys[k]) is None for k in ids if k in keys)}
+
+
+def _delegation_names(mds: Mapping[str, Metadata[Targets]]) -> list[str]:
+    """The roles signed here, then every delegation targets lists (those held elsewhere too)."""
+    top = mds.get(TARGETS)
+    listed = (top.signed.delegations.roles or {}) if top is not None and \
+        top.signed.delegations is not None else {}
+    return [*mds, *listed]
 
 
 def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Mapping[str, Key]],
@@ -397,9 +414,11 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
     a delegation added or removed, its keys (by keyholder), threshold, paths or terminating
     flag changed, target files added, removed or changed."""
     out: list[str] = []
-    for name in list(dict.fromkeys([*new, *old])):
+    for name in list(dict.fromkeys([*_delegation_names(new), *_delegation_names(old)])):
         o, n = _role_shape(name, old, old_top), _role_shape(name, new, new_top)
         label = "targets" if name == TARGETS else f"delegation {name}"
+        if (n or o or {}).get("elsewhere"):
+            label += " (keys held elsewhere)"
         if o is None and n is not None:
             out.append(f"{label}: + added ({n['threshold']} of {', '.join(n['keys'].values())})")
             continue
@@ -407,12 +426,14 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
             out.append(f"{label}: - removed")
             continue
         assert o is not None and n is not None
+        def of(who: str) -> str:  # "key of alice", or a key held elsewhere: "key 1a2b3c4d5e6f"
+            return who if who.startswith("key ") else f"key of {who}"
         for ident, who in n["keys"].items():
             if ident not in o["keys"]:
-                out.append(f"{label}: + add key of {who}")
+                out.append(f"{label}: + add {of(who)}")
         for ident, who in o["keys"].items():
             if ident not in n["keys"]:
-                out.append(f"{label}: - remove key of {who}")
+                out.append(f"{label}: - remove {of(who)}")
         if o["threshold"] != n["threshold"]:
             out.append(f"{label}: threshold {o['threshold']} -> {n['threshold']}")
         if o["scope"] != n["scope"]:
@@ -421,6 +442,8 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
                 what = ", ".join(paths) if paths else "hash prefixes " + ", ".join(prefixes)
                 return what + (" (terminating)" if terminating else "")
             out.append(f"{label}: paths {words(o['scope'])} -> {words(n['scope'])}")
+        if n["targets"] is None or o["targets"] is None:  # signed elsewhere: its files are not ours
+            continue
         for path in sorted(set(n["targets"]) | set(o["targets"])):
             before, after = o["targets"].get(path), n["targets"].get(path)
             if before is None:
@@ -430,6 +453,76 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
             elif before != after:
                 out.append(f"{label}: target {path} changed (sha256 {after[:16]}...)")
     return out
+
+
+#: How a target file is named in a bundle (bundles carry plain names only): ``target+`` and
+#: its target path with ``+`` for ``/`` (``doi/policy.json`` -> ``target+doi+policy.json``).
+TARGET_IN_BUNDLE = "target+"
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def bundle_target_name(path: str) -> str:
+    """The plain name target ``path`` travels under in an export bundle.
+
+    Raises:
+        VerificationError: a path component a bundle cannot name (``+``, spaces, a leading
+            dot...): nothing is exported.
+    """
+    parts = path.split("/")
+    bad = next((part for part in parts if not _PLAIN.fullmatch(part)), None)
+    if bad is not None:
+        raise VerificationError(
+            f"target {path} cannot travel in a bundle: its path component {bad!r} is not a plain "
+            "name (letters, digits, '.', '-', '_'); nothing was exported",
+            hint="copy the workspace's targets/ folder by hand for this repository")
+    name = TARGET_IN_BUNDLE + "+".join(parts)
+    if len(name) > 128:
+        raise VerificationError(f"target {path} cannot travel in a bundle: its bundle name would be "
+                                f"{len(name)} characters, more than 128; nothing was exported",
+                                hint="copy the workspace's targets/ folder by hand for this repository")
+    return name
+
+
+def target_path_of(served: str, sha256: str) -> str:
+    """The target path of a file published as ``targets/SERVED`` (its content hashing to
+    ``sha256``): the hash prefix consistent snapshots give the base name removed."""
+    head, _, base = served.rpartition("/")
+    base = base.removeprefix(f"{sha256}.")
+    return f"{head}/{base}" if head else base
+
+
+def check_bundle_targets(files: Mapping[str, bytes], roles: Mapping[str, Metadata[Targets]]) -> list[str]:
+    """Each target file a bundle carries (``target+...``) against every verified role in the
+    bundle that lists its path: length and sha256 as the role signed them. Returns the notes.
+
+    Raises:
+        VerificationError: a target file no role lists, or not what a role lists for it.
+    """
+    notes = []
+    for name in sorted(n for n in files if n.startswith(TARGET_IN_BUNDLE)):
+        data, path = files[name], name.removeprefix(TARGET_IN_BUNDLE).replace("+", "/")
+        listing = [(r, md) for r, md in sorted(roles.items()) if path in md.signed.targets]
+        if not listing:
+            raise VerificationError(f"{name} in the bundle is target {path}, which no role in the "
+                                    "bundle lists; nothing was written")
+        digest = hashlib.sha256(data).hexdigest()
+        for role, md in listing:
+            tf = md.signed.targets[path]
+            want = tf.hashes.get("sha256")
+            if len(data) != tf.length or digest != want:
+                raise VerificationError(
+                    f"{name} in the bundle is not the target {path} that {role} "
+                    f"v{md.signed.version} signed: {len(data)} bytes, sha256 {digest[:16]}..., "
+                    f"where {role} lists {tf.length} bytes, sha256 {str(want)[:16]}...; nothing "
+                    "was written")
+        notes.append(f"{name}: target {path}, {len(data)} bytes, matches "
+                     + ", ".join(f"{r} v{md.signed.version}" for r, md in listing))
+    carried = {n.removeprefix(TARGET_IN_BUNDLE).replace("+", "/") for n in files
+               if n.startswith(TARGET_IN_BUNDLE)}
+    missing = sorted({p for md in roles.values() for p in md.signed.targets} - carried)
+    if missing and carried:
+        notes.append(f"not in the bundle: {', '.join(missing)} (listed by its roles)")
+    return notes
 
 
 def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
@@ -446,19 +539,27 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
     roles: dict[str, tuple[str, Metadata[Targets]]] = {}
     for name, data in files.items():
         head, _, rest = name.partition(".")
-        if rest == "root.json" or name in ("root.json", "ceremony-keys.json"):
+        if rest == "root.json" or name in ("root.json", "ceremony-keys.json") \
+                or name.startswith(TARGET_IN_BUNDLE):
             continue
         role = rest.removesuffix(".json")
-        if not (head.isdigit() and rest.endswith(".json") and role):
+        if not root.signed.consistent_snapshot and rest == "json" and head:  # ROLE.json, unversioned
+            head, role = "", head
+        elif not (head.isdigit() and rest.endswith(".json") and role):
             raise VerificationError(f"{name} in the bundle is not metadata this tool publishes")
         try:
             md = Metadata[Targets].from_bytes(data)
         except (ValueError, TypeError, KeyError) as e:
             raise VerificationError(f"{name} in the bundle is not targets metadata: {e}") from None
-        if md.signed.version != int(head):
+        if role in roles:
+            raise VerificationError(f"the bundle carries {role} twice ({roles[role][0]}, {name})")
+        if head and md.signed.version != int(head):
             raise VerificationError(f"{name} in the bundle holds version {md.signed.version}")
         roles[role] = (name, md)
     if not roles:
+        if any(n.startswith(TARGET_IN_BUNDLE) for n in files):
+            raise VerificationError("the bundle carries target files without the targets metadata "
+                                    "that lists them; nothing was written")
         return []
     if TARGETS not in roles:
         raise VerificationError(f"the bundle carries {', '.join(sorted(roles))} without targets, "
@@ -474,4 +575,4 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
                                     f"{'root' if role == TARGETS else 'targets'}: {e}") from None
         notes.append(f"{name}: {role} v{md.signed.version} verified against "
                      f"{'root' if role == TARGETS else 'targets'} ({len(md.signed.targets)} target(s))")
-    return notes
+    return notes + check_bundle_targets(files, {r: md for r, (_n, md) in roles.items()})
