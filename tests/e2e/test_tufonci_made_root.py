@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 from tuf.api.metadata import Metadata, Root
 
+from ceremony import keyids
 from hsm.pkcs11 import resolve_module_path
 from tests.conftest import PIN
 from tests.support.clients import both_clients_accept
@@ -121,10 +122,15 @@ def kms(public_der: bytes) -> Iterator[tuple[str, list[tuple[str, str]]]]:
         server.server_close()
 
 
-def run_delegate(clone: Path, home: Path, softhsm_conf: Path,
-                 kms_url: str) -> subprocess.CompletedProcess[str]:
+#: The same, the online key being the tool's built-in test key (its ``_collect_online_key``
+#: choice 0: ed25519, a ``file2:`` URI, and a key id fixed in its source).
+TEST_KEY_ANSWERS = [*ANSWERS[:3], "0", *ANSWERS[6:]]
+
+
+def run_delegate(clone: Path, home: Path, softhsm_conf: Path, kms_url: str,
+                 answers: list[str] = ANSWERS) -> subprocess.CompletedProcess[str]:
     """``tuf-on-ci-delegate --no-push sign/init`` in ``clone`` as ``@alice``, its prompts answered
-    from :data:`ANSWERS`, offline (its daily PyPI check answered from a fresh cache file, AWS
+    from ``answers``, offline (its daily PyPI check answered from a fresh cache file, AWS
     KMS at ``kms_url`` with dummy credentials and no instance metadata lookup).
 
     Raises:
@@ -149,13 +155,13 @@ def run_delegate(clone: Path, home: Path, softhsm_conf: Path,
     stamp.write_text(TOOL_VERSION)
     os.utime(stamp, (time.time(), time.time()))
     return subprocess.run([str(DELEGATE), "--no-push", EVENT], cwd=clone, env=env,
-                          input="".join(f"{a}\n" for a in ANSWERS), capture_output=True, text=True,
+                          input="".join(f"{a}\n" for a in answers), capture_output=True, text=True,
                           timeout=300, check=False)
 
 
-def _tuf_on_ci_made_root(hsm, tmp: Path) -> tuple[Path, bytes, bytes]:
+def _tuf_on_ci_made_root(hsm, tmp: Path, answers: list[str] = ANSWERS) -> tuple[Path, bytes, bytes]:
     """A git clone whose ``metadata/`` tuf-on-ci-delegate initialised; returns (clone, root v1,
-    the v1 online key's DER, which the KMS stand-in served)."""
+    the public key (DER) the KMS stand-in served, whether asked or not)."""
     # tuf-on-ci's HSMSigner.import_ wants exactly one initialised token: alice's, made first.
     hsm.make("tok-alice")
     token = hsm.module.find_token(label="tok-alice")
@@ -167,9 +173,9 @@ def _tuf_on_ci_made_root(hsm, tmp: Path) -> tuple[Path, bytes, bytes]:
     online_der = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
         Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     with kms(online_der) as (url, seen):
-        run = run_delegate(clone, home, hsm.dir.conf, url)
+        run = run_delegate(clone, home, hsm.dir.conf, url, answers)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert seen == [("TrentService.GetPublicKey", KMS_KEY)]
+    assert seen == ([("TrentService.GetPublicKey", KMS_KEY)] if KMS_KEY in answers else [])
     assert "Your signature is required for role(s)" in run.stdout
     git(clone, "checkout", "--quiet", EVENT)
     v1 = (clone / "metadata" / "root.json").read_bytes()
@@ -194,6 +200,9 @@ def test_a_root_made_by_tuf_on_ci_is_continued_and_clients_walk_to_v2(hsm, tmp_p
     assert old.keys[online_id].unrecognized_fields["x-tuf-on-ci-online-uri"] == f"awskms:{KMS_KEY}"
     assert old.keys[online_id].keyval["public"] == load_der_public_key(online_der).public_bytes(
         Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    # tuf-on-ci's key ids hash the whole key object (keyowner, online URI included)
+    assert keyids.tuf_keyid_rule(alice_id, alice) == keyids.WHOLE
+    assert keyids.tuf_keyid_rule(online_id, old.keys[online_id]) == keyids.WHOLE
     signed = json.loads(v1)["signed"]
     assert signed["x-tuf-on-ci-expiry-period"] == 365
     assert signed["roles"]["timestamp"]["x-tuf-on-ci-expiry-period"] == 2
@@ -236,3 +245,24 @@ def test_a_root_made_by_tuf_on_ci_is_continued_and_clients_walk_to_v2(hsm, tmp_p
                    {"hello.txt": TARGET})
     with serve(site) as url:
         both_clients_accept(url, tmp_path / "clients", v1, root_version=2)
+
+
+def test_a_tuf_on_ci_root_holding_the_tools_built_in_test_key_is_refused(hsm, tmp_path):
+    """tuf-on-ci's hidden test key (its ``_collect_online_key`` choice 0) is listed under a key id
+    written in its source, a hash of neither rule: init --previous refuses the root by the key's
+    role and id, exit 3 (verification), and writes no workspace."""
+    clone, v1, _ = _tuf_on_ci_made_root(hsm, tmp_path, TEST_KEY_ANSWERS)
+    old = Metadata[Root].from_bytes(v1).signed
+    (online_id,) = old.roles["timestamp"].keyids
+    assert online_id.startswith("cda7a5313855")  # the tool's own, fixed in its source
+    assert keyids.tuf_keyid_rule(online_id, old.keys[online_id]) is None
+    make_online_keys(hsm, tmp_path / "online", roles=("online",))
+    plan = compat_plan(tmp_path / "plan" / "plan.toml", {"alice": "tok-alice"}, 1,
+                       tmp_path / "online", uris=URIS)
+    ws = tmp_path / "ws"
+    r = cli("init", ws, "--plan", plan, "--previous", clone / "metadata")
+    assert r.code == 3, r
+    assert ("1.root.json: the snapshot and timestamp key (cda7a5313855) is listed under key id "
+            f"{online_id}, which does not match the key") in r.err, r
+    assert "hint: a key id is a hash of the key" in r.err and "Traceback" not in r.err + r.out
+    assert not ws.exists()
