@@ -235,6 +235,11 @@ def test_a_root_made_by_tuf_on_ci_is_continued_and_clients_walk_to_v2(hsm, tmp_p
     assert (history / "1.root.json").read_bytes() == v1
     assert (history / "2.root.json").read_bytes() == v2
 
+    # targets continues tuf-on-ci's targets v1 (a client holding it sees no rollback)
+    old_targets = json.loads((clone / "metadata" / "targets.json").read_bytes())["signed"]
+    new_targets = json.loads((ws / "metadata" / "targets.json").read_bytes())["signed"]
+    assert (old_targets["version"], new_targets["version"]) == (1, 2)
+
     # clients trust tuf-on-ci's v1 and walk to the ceremony's v2 through the online roles
     site = tmp_path / "site"
     (site / "metadata").mkdir(parents=True)
