@@ -72,7 +72,7 @@ ANSWERS = [
     "",   # "Please insert your Yubikey and press enter"
     PIN,  # the PIN for signing root ...
     PIN,  # ... and targets (the HSM signer asks for each signature)
-    PIN,
+    PIN,  # a spare: with --no-push no prompt follows, so an unread line is harmless
 ]
 
 
@@ -185,7 +185,7 @@ def _tuf_on_ci_made_root(hsm, tmp: Path, answers: list[str] = ANSWERS) -> tuple[
 def test_a_root_made_by_tuf_on_ci_is_continued_and_clients_walk_to_v2(hsm, tmp_path):
     clone, v1, online_der = _tuf_on_ci_made_root(hsm, tmp_path)
 
-    # what tuf-on-ci wrote: alice's PKCS#11 key as keyowner of root and targets, the test online
+    # what tuf-on-ci wrote: alice's PKCS#11 key as keyowner of root and targets, the KMS online
     # key for snapshot and timestamp, the period fields, and alice's signature over root v1
     md1 = Metadata[Root].from_bytes(v1)
     old = md1.signed
