@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, cast
 
-from ceremony import draft_trust, integrity
-from ceremony.draft_trust import confirm_digest
+from ceremony import integrity
 from ceremony.errors import StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.protocol import DetachedAdapter, RolesDetached
 from ceremony.formats.registry import DEFAULT, format_class, names
+from ceremony.frozen import frozen
 from ceremony.inputs import load_json, read_input_file
 from ceremony.integrity import check_signature_token
 from ceremony.keyids import alias_notes
@@ -149,7 +149,7 @@ def export_draft(c: Session, out: Path) -> Path:
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class TravellingDraft:
     """A draft file, checked for internal consistency.
 
@@ -207,7 +207,7 @@ def keys_of(draft: TravellingDraft, keyholder: str) -> list[Any]:
     return list(_format(draft.format).keys_of(draft.draft, draft.previous, keyholder))
 
 
-@dataclass(frozen=True)
+@frozen
 class Review:
     """A travelling draft as its keyholder checks it, before any token is touched.
 
@@ -233,6 +233,7 @@ def review_draft(path: Path, keyholder: str, trusted: Path | None) -> Review:
         VerificationError: the draft is bad, does not continue the trusted root, or the
             keyholder has no key that counts.
     """
+    from ceremony import draft_trust  # lazy: with ceremony.chain (~8M instr.), sign-draft only
     draft, anchor = draft_trust.review(load_draft(path), trusted)
     all_keys = keys_of(draft, keyholder)
     adapter = cast("RolesDetached", _format(draft.format))  # asked only when roles travel
@@ -267,6 +268,7 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
             read, or the keyholder has no key that counts.
         hsm.errors.HsmError: token missing/wrong, PIN refused.
     """
+    from ceremony.draft_trust import confirm_digest  # lazy: sign-draft only
     review = review_draft(path, keyholder, trusted)
     draft = review.draft
     confirm_digest(draft.digest, expect_digest)

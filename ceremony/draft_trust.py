@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ceremony import chain, keyids
+from ceremony import keyids
 from ceremony.errors import UsageError, VerificationError
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.registry import detect, format_class
+from ceremony.frozen import frozen
 from ceremony.words import pgp_words, words_to_bytes
 
 #: What to bring, said wherever the trusted root is missing.
@@ -47,7 +48,7 @@ BRING_WORDS = ("the digest words the ceremony read aloud to you over another cha
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
-@dataclass(frozen=True)
+@frozen
 class Anchor:
     """The root the keyholder already trusts (None for a first root v1), and where it came
     from, in words."""
@@ -72,6 +73,7 @@ def load_trusted(path: Path, fmt: str, repository: str) -> Anchor:
     Raises:
         VerificationError: missing, unreadable, another format, or not verifying.
     """
+    from ceremony import chain  # lazy: ~8M instructions, for a trusted root given
     path = Path(path).expanduser()
     klass = format_class(fmt)
     if path.is_dir():

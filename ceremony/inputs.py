@@ -240,7 +240,7 @@ def check_text(value: str, *, max_chars: int | None = None, max_bytes: int | Non
 
 # ---- nesting ------------------------------------------------------------------------
 
-_JSON_TOKENS = re.compile(r'["\\\[\]{}]')
+_JSON_TOKENS = r'["\\\[\]{}]'  # compiled by re on first use
 
 
 def json_depth(text: str, bound: int) -> int:
@@ -254,7 +254,7 @@ def json_depth(text: str, bound: int) -> int:
     depth = deepest = 0
     in_string = False
     skip_to = -1
-    for m in _JSON_TOKENS.finditer(text):
+    for m in re.finditer(_JSON_TOKENS, text):
         pos = m.start()
         if pos < skip_to:
             continue
@@ -277,7 +277,7 @@ def json_depth(text: str, bound: int) -> int:
     return deepest
 
 
-_TOML_TOKENS = re.compile(r"""[#"'\[\]{}\n.]""")
+_TOML_TOKENS = r"""[#"'\[\]{}\n.]"""  # compiled by re on first use
 
 
 def toml_depth(text: str, bound: int) -> int:
@@ -293,7 +293,7 @@ def toml_depth(text: str, bound: int) -> int:
     depth = deepest = dots = 0
     i, n = 0, len(text)
     while i < n:
-        m = _TOML_TOKENS.search(text, i)
+        m = re.compile(_TOML_TOKENS).search(text, i)  # cached by re after the first
         if m is None:
             break
         pos, c = m.start(), m.group()

@@ -51,7 +51,7 @@ def _digest(body: dict[str, Any]) -> str:
 
 
 _HASH = b',"hash":"'
-_ESC = re.compile(rb'\\\\|\\"|(?:\\u[0-9a-fA-F]{4})+|\\[bfnrt]')
+_ESC = rb'\\\\|\\"|(?:\\u[0-9a-fA-F]{4})+|\\[bfnrt]'  # compiled by re on first use (rare)
 _UNDO = {b"\\b": b"\b", b"\\f": b"\f", b"\\n": b"\n", b"\\r": b"\r", b"\\t": b"\t",
          b"\\\\": b"\\\\", b'\\"': b'\\"'}  # escaped backslash and quote stay escaped
 
@@ -70,7 +70,7 @@ def canonical_from_line(line: bytes) -> bytes:
     if b"\\" not in raw:
         return raw
     if b"\\\\" in raw:  # an escaped backslash: scan escape by escape (rare)
-        return _ESC.sub(_undo, raw)
+        return re.sub(_ESC, _undo, raw)
     # Every backslash starts an escape: let the C codec undo them all, except \" which
     # canonical JSON keeps (parked on NUL, which raw JSON text never contains).
     text = raw.replace(b'\\"', b"\0").decode("unicode_escape")

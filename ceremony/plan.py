@@ -35,9 +35,10 @@ DEVICES = ("pkcs11", "yubikey")
 YUBIKEY_ALGORITHMS = ("ecdsa-p256", "ecdsa-p384")  # what ykcs11 signs and YubiKeys generate
 TOUCH_POLICIES = ("always", "cached")
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always fullmatch: "$" allows a final newline
-_DURATION = re.compile(r"([0-9]{1,12})([hdwy])")
-_KEYID = re.compile(r"[0-9a-f]{64}")
+# Patterns, compiled by re on first use (not at import: start-up time).
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # always fullmatch: "$" allows a final newline
+_DURATION = r"([0-9]{1,12})([hdwy])"
+_KEYID = r"[0-9a-f]{64}"
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
           "y": timedelta(days=365)}
 #: The longest expiry a plan may ask for. Metadata dates must stay far inside year 9999 (where
@@ -211,7 +212,7 @@ def parse_duration(value: Any, field: str) -> timedelta:
     Raises:
         PlanError: not a positive duration.
     """
-    if not isinstance(value, str) or not (m := _DURATION.fullmatch(value)) or int(m.group(1)) == 0:
+    if not isinstance(value, str) or not (m := re.fullmatch(_DURATION, value)) or int(m.group(1)) == 0:
         raise PlanError(f"{field} must be a positive duration such as \"365d\", \"12w\" or \"48h\", "
                         f"not {value[:40] if isinstance(value, str) else value!r}")
     count, unit = int(m.group(1)), _UNITS[m.group(2)]
@@ -328,7 +329,7 @@ def _compromised_keys(cer: _Table) -> tuple[str, ...]:
         return ()
     ids = _string_list(cer, "compromised_keys")
     for keyid in ids:
-        if not _KEYID.fullmatch(keyid):
+        if not re.fullmatch(_KEYID, keyid):
             raise PlanError(f"ceremony.compromised_keys: {keyid!r} is not a key id "
                             "(64 lower-case hex digits, as the root lists it)")
     return ids
@@ -345,7 +346,7 @@ def parse_plan(text: str) -> Plan:
 
     cer = _Table(top.get("ceremony", dict), "ceremony")
     name = cer.get("name", str)
-    if not _NAME.fullmatch(name):
+    if not re.fullmatch(_NAME, name):
         raise PlanError("ceremony.name must be 1-64 letters, digits, '.', '_' or '-', "
                         "starting with a letter or digit")
     fmt = cer.get("format", str, registry.DEFAULT)
@@ -376,7 +377,7 @@ def parse_plan(text: str) -> Plan:
     for i, raw in enumerate(raw_holders):
         t = _Table(raw, f"keyholders[{i}]")
         kname = t.get("name", str)
-        if not _NAME.fullmatch(kname):
+        if not re.fullmatch(_NAME, kname):
             raise PlanError(f"keyholders[{i}].name {kname!r} must be letters, digits, '.', '_' or '-'")
         token = t.text("token", None, max_bytes=MAX_TOKEN_LABEL_BYTES)
         serial = t.text("serial", None, max_bytes=MAX_TOKEN_SERIAL_BYTES)
@@ -498,7 +499,7 @@ def _witnesses(raw: list[Any]) -> tuple[str, ...]:
     for i, item in enumerate(raw):
         t = _Table(item, f"witnesses[{i}]")
         wname = t.get("name", str)
-        if not _NAME.fullmatch(wname):
+        if not re.fullmatch(_NAME, wname):
             raise PlanError(f"witnesses[{i}].name {wname!r} must be letters, digits, '.', '_' or '-'")
         if wname in names:
             raise PlanError(f"witness {wname!r} appears twice in witnesses")
@@ -605,7 +606,7 @@ def client_warnings(plan: Plan) -> list[str]:
 #: A delegated role may not take a top-level role's name (TUF's metadata file names would
 #: collide, and clients look those names up as top-level roles).
 TOP_LEVEL_ROLES = (ROOT, *ONLINE_ROLES)
-_HASH_PREFIX = re.compile(r"[0-9a-f]{1,64}")
+_HASH_PREFIX = r"[0-9a-f]{1,64}"  # compiled by re on first use
 
 
 def _keyholder_list(t: _Table, known: set[str]) -> tuple[str, ...]:
@@ -659,7 +660,7 @@ def _delegations(raw: list[Any], known: set[str], targets_offline: bool) -> list
     for i, item in enumerate(raw):
         t = _Table(item, f"delegations[{i}]")
         name = t.get("name", str)
-        if not _NAME.fullmatch(name):
+        if not re.fullmatch(_NAME, name):
             raise PlanError(f"delegations[{i}].name {name!r} must be letters, digits, '.', '_' or '-'")
         if name in TOP_LEVEL_ROLES:
             raise PlanError(f"delegations[{i}].name is {name!r}, the name of a top-level role: "
@@ -682,7 +683,7 @@ def _delegations(raw: list[Any], known: set[str], targets_offline: bool) -> list
         paths = _string_list(t, "paths") if paths is not None else None
         prefixes = _string_list(t, "path_hash_prefixes") if prefixes is not None else None
         for p in prefixes or ():
-            if not _HASH_PREFIX.fullmatch(p):
+            if not re.fullmatch(_HASH_PREFIX, p):
                 raise PlanError(f"{t.where}.path_hash_prefixes lists {p[:70]!r}, not a prefix "
                                 "of a sha256 in lower-case hex")
         for p in paths or ():

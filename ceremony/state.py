@@ -44,12 +44,13 @@ from ceremony.events import (
     WitnessSigned,
     parse,
 )
+from ceremony.frozen import frozen
 
 # The event type names above are re-exported from ceremony.events (their one home) for the
 # modules that import them from here.
 
 
-@dataclass
+@frozen  # immutable once folded from the journal (and cheaper to define than @dataclass)
 class KeyRecord:
     """A root key generated in this ceremony, and where it lives."""
 

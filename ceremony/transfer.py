@@ -17,14 +17,14 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from ceremony import chain, integrity
+from ceremony import integrity
 from ceremony.detached import check_signature_fields, export_draft, import_signature, load_draft
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
 from ceremony.events import Published, parse
 from ceremony.formats.registry import detect, online_key_note
+from ceremony.frozen import frozen
 from ceremony.inputs import load_json, read_input_file
 from ceremony.session import Session
 from ceremony.steps import transfer as steps_transfer
@@ -33,7 +33,7 @@ from ceremony.transport.bundle import MAX_FILE_BYTES
 from ceremony.trusted_start import check_expected, root_fingerprint, trusted_root_lines
 
 
-@dataclass
+@frozen  # never reassigned (cheaper to define than @dataclass)
 class Arrival:
     """A bundle that passed every check, and what the checks said."""
 
@@ -132,6 +132,7 @@ def _read(path: Path, root: Path) -> bytes:
     Raises:
         VerificationError: missing, unreadable or oversize (nothing was exported).
     """
+    from ceremony import chain  # lazy: ~8M instructions, for root chains only
     if not path.is_file():
         raise VerificationError(f"{path.relative_to(root)} is missing (the journal recorded it); "
                                 "nothing was exported", hint="restore it from a copy")
@@ -203,6 +204,7 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
     """Walk the bundle's root chain from the receiver's newest trusted root in ``out``, else
     from the bundle's oldest root (trust on first use: its fingerprint is shown, and
     ``expect_root`` pins it). Returns the notes and the newest root's bytes."""
+    from ceremony import chain  # lazy: ~8M instructions, for root chains only
     roots = {n: d for n, d in files.items() if chain.is_root_file(n)}
     if not roots:
         raise VerificationError("the bundle holds no N.root.json file")
@@ -253,6 +255,7 @@ def import_to_dir(bundle: Bundle, out: Path,
     verified from that root: the files a client fetches first follow the chain; numbered
     versions are never replaced.
     """
+    from ceremony import chain  # lazy: ~8M instructions, for root chains only
     trusts_a_chain = out.is_dir() and bool(chain.root_versions(out))
     arrival = check_arrival(bundle, out, expect_root)
     replace: dict[str, bytes] = {}

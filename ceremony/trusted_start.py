@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from ceremony.errors import UsageError, VerificationError
 from ceremony.words import pgp_words_text, words_to_bytes
 
-_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX = r"^[0-9a-fA-F]{64}$"  # compiled by re on first use
 
 
 def root_fingerprint(data: bytes) -> str:
@@ -39,7 +39,7 @@ def expected_bytes(text: str) -> bytes:
         UsageError: neither a full hex digest nor 32 PGP words in their places.
     """
     compact = re.sub(r"[\s:]", "", text)
-    if _HEX.match(compact):
+    if re.match(_HEX, compact):
         return bytes.fromhex(compact)
     words = text.replace("/", " ").split()
     try:

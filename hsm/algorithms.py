@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from hsm.errors import UnsupportedError
+from hsm.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Algorithm:
     """How one algorithm maps onto PKCS#11 and onto securesystemslib names."""
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pkcs11
@@ -43,6 +43,7 @@ from hsm.errors import (
     TokenNotFoundError,
     UnsupportedError,
 )
+from hsm.frozen import frozen
 from hsm.uri import KeyRef
 from hsm.verify import DIGEST_HASHES, PublicKey, verify_ecdsa_digest, verify_raw
 
@@ -95,7 +96,7 @@ def resolve_module_path(cli: str | None = None, plan: str | None = None,
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class TokenInfo:
     """What an operator needs to recognise a token and its PIN state."""
 

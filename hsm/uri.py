@@ -8,15 +8,15 @@ tell a keyholder which physical token to bring.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
 
 from hsm.errors import HsmError
+from hsm.frozen import frozen
 
 _SAFE = "-._~"  # RFC 3986 unreserved, besides alphanumerics
 
 
-@dataclass(frozen=True)
+@frozen
 class KeyRef:
     """Where a key lives: token label and/or serial, and the key's CKA_ID."""
 

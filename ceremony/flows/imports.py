@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ceremony.errors import UsageError
 from ceremony.fingerprint import digest_words
 from ceremony.flows.export import IMPORT_FILE, IMPORT_QR, IMPORT_USB
+from ceremony.frozen import frozen
 from ceremony.session import Session
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ceremony.transport import Bundle
 
 
-@dataclass(frozen=True)
+@frozen
 class Received:
     """A bundle read from a stick or decoded from QR frames, verified as a bundle (its
     manifest and digests); what it carries is checked on arrival (:mod:`ceremony.transfer`)."""

@@ -47,19 +47,20 @@ TOC_SIGNING = "x-tuf-on-ci-signing-period"
 
 #: The signer URI schemes securesystemslib 1.6 resolves for online keys, and the shape of
 #: what follows the scheme in each (its signer modules' ``from_priv_key_uri``).
-URI_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
-    "awskms": (re.compile(r"awskms:[A-Za-z0-9:/_+=,.@-]{1,2048}"),
+#: (Patterns, compiled by ``re`` on first use, not at import: start-up time.)
+URI_FORMS: dict[str, tuple[str, str]] = {
+    "awskms": (r"awskms:[A-Za-z0-9:/_+=,.@-]{1,2048}",
                "awskms:<key id, ARN or alias>"),
-    "gcpkms": (re.compile(r"gcpkms:projects/[A-Za-z0-9_.:-]+/locations/[A-Za-z0-9_-]+/"
-                          r"keyRings/[A-Za-z0-9_-]+/cryptoKeys/[A-Za-z0-9_-]+/cryptoKeyVersions/[0-9]+"),
+    "gcpkms": (r"gcpkms:projects/[A-Za-z0-9_.:-]+/locations/[A-Za-z0-9_-]+/"
+               r"keyRings/[A-Za-z0-9_-]+/cryptoKeys/[A-Za-z0-9_-]+/cryptoKeyVersions/[0-9]+",
                "gcpkms:projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N"),
-    "azurekms": (re.compile(r"azurekms://[A-Za-z0-9.-]+/keys/[A-Za-z0-9-]+(/[A-Za-z0-9]+)?"),
+    "azurekms": (r"azurekms://[A-Za-z0-9.-]+/keys/[A-Za-z0-9-]+(/[A-Za-z0-9]+)?",
                  "azurekms://<vault>.vault.azure.net/keys/<name>/<version>"),
-    "hv": (re.compile(r"hv:[A-Za-z0-9_.-]+/[0-9]+"), "hv:<key name>/<version>"),
+    "hv": (r"hv:[A-Za-z0-9_.-]+/[0-9]+", "hv:<key name>/<version>"),
 }
 MAX_URI = 2048
 #: A GitHub user name, as tuf-on-ci names its signers (its signing tool takes ``user-name``).
-_HANDLE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
+_HANDLE = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"  # compiled by re on first use
 
 
 def parse_compat(value: str | None, fmt: str) -> str | None:
@@ -122,7 +123,7 @@ def check_uri(uri: str, where: str) -> str:
                         hint="an online key is named by the securesystemslib signer URI of its "
                              "KMS; keys on tokens are keyholders' keys, not online keys")
     pattern, form = URI_FORMS[scheme]
-    if len(uri) > MAX_URI or not pattern.fullmatch(uri):
+    if len(uri) > MAX_URI or not re.fullmatch(pattern, uri):
         raise PlanError(f"{where} {uri[:80]!r} is not a {scheme} signer URI (expected {form})")
     return uri
 
@@ -153,7 +154,7 @@ def check_plan(plan: Plan) -> None:
                             hint="give the delegation keyholders of the plan instead")
     owners: dict[str, str] = {}
     for holder in plan.keyholders:
-        if not _HANDLE.fullmatch(holder.name):
+        if not re.fullmatch(_HANDLE, holder.name):
             raise PlanError(f"keyholder {holder.name!r} cannot sign in tuf-on-ci: with compat = "
                             "\"tuf-on-ci\" a keyholder's name is their GitHub user name (letters, "
                             "digits and single inner hyphens, at most 39)")

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import Metadata, Root, Targets
 
-from ceremony import chain, keyids
+from ceremony import keyids
 from ceremony.errors import PlanError, StateError, VerificationError
-from ceremony.formats import tuf as tuf_format, tuf_compat, tuf_layout, tuf_record, tuf_roles
+from ceremony.formats import tuf as tuf_format, tuf_compat, tuf_layout, tuf_roles
 from ceremony.formats.base import RoleVerdict, ThresholdStatus, roles_in_signed
 from ceremony.formats.protocol import (
     CeremonyView,
@@ -48,6 +48,9 @@ from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, root_fingerprint
 from ceremony.workspace import Workspace, atomic_write
 from hsm.pkcs11 import Module, PinProvider
+
+if TYPE_CHECKING:  # annotations only: ceremony.chain is imported where it is used
+    from ceremony import chain
 
 
 def sha256_hex(data: bytes) -> str:
@@ -138,6 +141,7 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             VerificationError: a root does not verify.
         """
+        from ceremony import chain  # lazy: ceremony.chain (~8M instr.), for a previous chain or a published one
         return chain.walk(first, directory, check_expiry=check_expiry, trusted_name=trusted_name)
 
     @classmethod
@@ -147,6 +151,7 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             VerificationError: the chain does not verify.
         """
+        from ceremony import chain  # lazy: ceremony.chain (~8M instr.), for a previous chain or a published one
         return chain.walk((Path(directory) / "1.root.json").read_bytes(), Path(directory))
 
     @classmethod
@@ -156,6 +161,7 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             VerificationError: not TUF root metadata, or below its own threshold.
         """
+        from ceremony import chain  # lazy: ceremony.chain (~8M instr.), for a previous chain or a published one
         md = tuf_format.from_bytes(data, where)
         chain.check_self_signed(md, where)
         return md
@@ -171,7 +177,10 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             VerificationError: the chain or a file a client fetches does not verify.
         """
-        from ceremony import online_check  # lazy: `ceremony verify` only, not the ceremony's steps
+        from ceremony import (
+            chain,  # lazy: ceremony.chain (~8M instr.), for a previous chain or a published one
+            online_check,  # lazy: `ceremony verify` only, not the ceremony's steps
+        )
 
         report = chain.walk(trusted, directory, now=at, check_expiry=False,
                             trusted_name=trusted_name, files=files)
@@ -219,6 +228,7 @@ class TufFormat(tuf_format.XFieldKeys):
     @classmethod
     def record_key_file(cls, event: Mapping[str, Any]) -> bytes:
         """``keys/root-NAME.json``: the key dict with its id, as keygen writes it."""
+        from ceremony.formats import tuf_record  # lazy: with ceremony.chain (~8M instr.), record/previous chain
         return tuf_record.key_file_bytes(event)
 
     @classmethod
@@ -229,12 +239,14 @@ class TufFormat(tuf_format.XFieldKeys):
             StateError: nothing published.
             VerificationError: the published or the previous root was changed.
         """
+        from ceremony.formats import tuf_record  # lazy: with ceremony.chain (~8M instr.), record/previous chain
         return list(tuf_record.sealers(ws, events))
 
     @classmethod
     def record_check_published(cls, ws: Workspace, events: list[Event], version: int,
                                data: bytes, name: str) -> tuple[str | None, str | None]:
         """The published root is the journaled draft, journaled signatures only, at threshold."""
+        from ceremony.formats import tuf_record  # lazy: with ceremony.chain (~8M instr.), record/previous chain
         return tuf_record.check_published(ws, events, version, data, name)
 
     @classmethod
@@ -245,6 +257,7 @@ class TufFormat(tuf_format.XFieldKeys):
             StateError: nothing published.
             VerificationError: the published or the previous root was changed.
         """
+        from ceremony.formats import tuf_record  # lazy: with ceremony.chain (~8M instr.), record/previous chain
         return tuf_record.describe_published(ws, events)
 
     rehearsal_scenarios: ClassVar[tuple[str, ...]] = (
@@ -280,6 +293,7 @@ class TufFormat(tuf_format.XFieldKeys):
 
     def key_file_from_event(self, event: dict[str, Any]) -> bytes:
         """``keys/root-NAME.json``: the key dict with its id, as keygen writes it."""
+        from ceremony.formats import tuf_record  # lazy: with ceremony.chain (~8M instr.), record/previous chain
         return tuf_record.key_file_bytes(event)
 
     def key_from_record(self, rec: KeyRecord) -> Key:
@@ -294,10 +308,15 @@ class TufFormat(tuf_format.XFieldKeys):
         Raises:
             VerificationError: the file was changed after init.
         """
-        return tuf_record.read_previous(self.view.ws, self.view.state.init.get("previous"))
+        info = self.view.state.init.get("previous")
+        if not info:  # no previous chain (read_previous's answer too): tuf_record stays unloaded
+            return None
+        from ceremony.formats import tuf_record  # lazy: with ceremony.chain (~8M instr.), record/previous chain
+        return tuf_record.read_previous(self.view.ws, info)
 
     def previous_version(self, version: int) -> Root:
         """Root ``version`` of the chain copied in at init (its signed part)."""
+        from ceremony import chain  # lazy: ceremony.chain (~8M instr.), for a previous chain or a published one
         path = self.view.ws.previous / f"{version}.root.json"
         return tuf_format.from_bytes(chain.read_root_file(path), path.name).signed
 
@@ -639,6 +658,7 @@ def _load_previous(directory: Path, trusted: Path | None = None,
     Raises:
         VerificationError: the chain does not verify, or its start is not the expected one.
     """
+    from ceremony import chain  # lazy: ceremony.chain (~8M instr.), for a previous chain or a published one
     directory = Path(directory)
     files = chain.previous_root_files(directory)
     start, name = chain.trusted_start(files, trusted)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ceremony.plan import Plan
 
 HISTORY = "root_history"
-_VERSIONED_ROLE = re.compile(r"metadata/([0-9]+)\.([A-Za-z0-9][A-Za-z0-9._-]*)\.json")
+_VERSIONED_ROLE = r"metadata/([0-9]+)\.([A-Za-z0-9][A-Za-z0-9._-]*)\.json"  # compiled by re on first use
 
 
 def history(metadata: Path) -> Path:
@@ -72,7 +72,7 @@ def unversioned_roles(files: Mapping[str, bytes], plan: Plan) -> dict[str, bytes
         return {}
     newest: dict[str, tuple[int, bytes]] = {}
     for rel, data in files.items():
-        m = _VERSIONED_ROLE.fullmatch(rel)
+        m = re.fullmatch(_VERSIONED_ROLE, rel)
         if m and (m.group(2) not in newest or int(m.group(1)) > newest[m.group(2)][0]):
             newest[m.group(2)] = (int(m.group(1)), data)
     return {f"metadata/{role}.json": data for role, (_v, data) in newest.items()}

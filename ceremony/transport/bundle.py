@@ -17,12 +17,13 @@ import json
 import re
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from ceremony.errors import VerificationError
+from ceremony.frozen import frozen
 from ceremony.inputs import json_depth
 
 __all__ = [
@@ -105,7 +106,7 @@ def check_file_name(name: object, where: str = "the manifest") -> str:
     raise VerificationError(f"{where} lists the file name {shown}, which {reason}.")
 
 
-@dataclass(frozen=True)
+@frozen
 class FileEntry:
     """One listed file: its plain name, exact size and SHA-256 (lowercase hex)."""
 
@@ -114,7 +115,7 @@ class FileEntry:
     sha256: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Manifest:
     """What a bundle claims to hold, and where it comes from.
 
@@ -245,7 +246,7 @@ class Manifest:
         return manifest
 
 
-@dataclass(frozen=True)
+@frozen
 class Bundle:
     """A manifest and the bytes of every file it lists, checked against each other.
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import errno
 import os
 import re
+import secrets  # not uuid: its import costs more than the 12 hex digits it gave
 import shutil
 import stat
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ceremony.errors import VerificationError, WorkspaceError
+from ceremony.frozen import frozen
 from ceremony.transport.bundle import (
     MANIFEST_NAME,
     MAX_FILES,
@@ -36,7 +36,7 @@ __all__ = ["Mount", "export_usb", "find_bundles", "import_usb", "list_removable_
 _TMP_PREFIX = ".ceremony-tmp-"
 
 
-@dataclass(frozen=True)
+@frozen
 class Mount:
     """A mounted file system on a removable device."""
 
@@ -79,7 +79,7 @@ def export_usb(bundle: Bundle, dest_dir: Path | str, folder_name: str | None = N
     final = dest / name
     if os.path.lexists(final):
         raise WorkspaceError(f"{final} already exists; a bundle is never overwritten.")
-    tmp = dest / f"{_TMP_PREFIX}{uuid.uuid4().hex[:12]}"
+    tmp = dest / f"{_TMP_PREFIX}{secrets.token_hex(6)}"
     current = "the temporary folder"
     try:
         os.mkdir(tmp, 0o755)
