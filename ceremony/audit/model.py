@@ -268,19 +268,8 @@ def _load(fetched: tuple[str, bytes], role: str) -> Metadata[Any]:
 
 def _verdict(label: str, threshold: int, ids: list[str], keys: Mapping[str, Any],
              md: Metadata[Any]) -> Any:
-    payload = md.signed_bytes
-
-    def signed_by(keyid: str) -> bool:
-        sig = md.signatures.get(keyid)
-        if sig is None or keyid not in keys:
-            return False
-        try:
-            keys[keyid].verify_signature(sig, payload)
-        except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
-            return False
-        return True
-
-    return keyids.role_verdict(label, threshold, ids, keys, signed_by,
+    return keyids.role_verdict(label, threshold, ids, keys,
+                               tuf_format.signed_by(md.signatures, md.signed_bytes, keys),
                                lambda k: _owner(k)[0] or f"key {k.keyid[:12]}")
 
 

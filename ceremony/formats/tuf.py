@@ -12,7 +12,7 @@ distinct public keys, never ids.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -239,18 +239,27 @@ def role_verdict(label: str, root: Root, role_name: str, payload: bytes,
     role = root.roles[role_name]
     name = key_name if role_name == Root.type else (lambda k: f"{role_name} key {k.keyid[:12]}")
 
-    def signed_by(keyid: str) -> bool:
+    return keyids.role_verdict(label, role.threshold, role.keyids, root.keys,
+                               signed_by(sigs, payload, root.keys), name, keyids.tuf_keyid_rule)
+
+
+def signed_by(sigs: Mapping[str, Signature], payload: bytes,
+              keys: Mapping[str, Key]) -> Callable[[str], bool]:
+    """Whether the signature listed under a key id verifies over ``payload`` with the key
+    ``keys`` lists under that id (no signature, no such key, or any failure: it does not):
+    the one signature test of every TUF verdict (root, targets, delegations, the audit)."""
+
+    def check(keyid: str) -> bool:
         sig = sigs.get(keyid)
-        if sig is None:
+        if sig is None or keyid not in keys:
             return False
         try:
-            root.keys[keyid].verify_signature(sig, payload)
+            keys[keyid].verify_signature(sig, payload)
         except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
             return False
         return True
 
-    return keyids.role_verdict(label, role.threshold, role.keyids, root.keys, signed_by, name,
-                               keyids.tuf_keyid_rule)
+    return check
 
 
 def status(md: Metadata[Root], previous: Root | None) -> ThresholdStatus:

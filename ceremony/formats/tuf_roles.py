@@ -28,7 +28,7 @@ from tuf.api.serialization.json import JSONSerializer
 from ceremony import keyids
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.base import RoleVerdict
-from ceremony.formats.tuf import expiry, key_name, keyholder_of
+from ceremony.formats.tuf import expiry, key_name, keyholder_of, signed_by
 from ceremony.inputs import read_input_file
 from ceremony.plan import OfflineRole, Plan
 
@@ -158,20 +158,9 @@ def delegator(name: str, root_targets: tuple[list[str], int], keys: Mapping[str,
 def verdict(name: str, md: Metadata[Targets], keyids_: list[str], threshold: int,
             keys: Mapping[str, Key]) -> RoleVerdict:
     """Signatures on role ``name`` counted by distinct public key."""
-    payload = md.signed_bytes
-
-    def signed_by(keyid: str) -> bool:
-        sig = md.signatures.get(keyid)
-        if sig is None or keyid not in keys:
-            return False
-        try:
-            keys[keyid].verify_signature(sig, payload)
-        except Exception:  # noqa: BLE001 - any failure to verify is the same verdict
-            return False
-        return True
-
     return keyids.role_verdict(f"{name} v{md.signed.version}", threshold, keyids_, keys,
-                               signed_by, key_name, keyids.tuf_keyid_rule)
+                               signed_by(md.signatures, md.signed_bytes, keys), key_name,
+                               keyids.tuf_keyid_rule)
 
 
 def describe(mds: Mapping[str, Metadata[Targets]], root_targets: tuple[list[str], int],
