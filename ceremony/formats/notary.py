@@ -75,7 +75,7 @@ from ceremony import attestation, chain, keyids
 from ceremony.compromise import check_declared
 from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceError
 from ceremony.events import DRAFT_CREATED
-from ceremony.formats import notary_detached, notary_record, tuf as tuf_format
+from ceremony.formats import notary_detached, notary_record, previous_copies, tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus, roles_in_signed
 from ceremony.formats.notary_chain import online_expiries, verify_directory, walk
 from ceremony.formats.notary_files import (
@@ -229,6 +229,7 @@ def _load_previous(directory: Path, gun: str, trusted: Path | None = None,
         "trusted_sha256": root_fingerprint(start),
         "online": online_expiries(directory, report.newest.signed),  # type: ignore[arg-type]
         "sidecar_sha256": sidecar_sha,
+        previous_copies.FILES: previous_copies.digests(copied),  # each copy, checked on read
     }
     return info, copied
 
@@ -576,10 +577,16 @@ class NotaryFormat(tuf_format.XFieldKeys):
         return NotaryMetadata.from_bytes(self._read_previous(path), path.name, identities)
 
     def _read_previous(self, path: Path) -> bytes:
-        # The previous chain is fixed at init (its newest file is re-checked against the
-        # journal by previous_root); read each file once per format object.
+        """A copy in ``previous/``, checked against the digest init journaled for it (a
+        previous release's journal has none but the newest root's and the sidecar's, checked
+        by their readers); each file read once per format object.
+
+        Raises:
+            VerificationError: the copy was changed after init.
+        """
         if path not in self._previous_bytes:
-            self._previous_bytes[path] = chain.read_root_file(path)
+            self._previous_bytes[path] = previous_copies.check(
+                path, chain.read_root_file(path), self.view.state.init.get("previous"))
         return self._previous_bytes[path]
 
     def _cached(self, name: str, build: Callable[[], Any], *extra: object) -> Any:
@@ -863,7 +870,7 @@ class NotaryFormat(tuf_format.XFieldKeys):
         info = self.view.state.init.get("previous") or {}
         for v in info.get("versions", []):
             name = f"{v}.root.json"
-            _write_once(ws.metadata / name, (ws.previous / name).read_bytes())
+            _write_once(ws.metadata / name, self._read_previous(ws.previous / name))
         numbered = ws.metadata / f"{version}.root.json"
         _write_once(numbered, data)
         atomic_write(ws.metadata / "root.json", data)

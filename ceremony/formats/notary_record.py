@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ceremony.chain import read_root_file
 from ceremony.errors import StateError, VerificationError
 from ceremony.events import DRAFT_CREATED, KEY_GENERATED, PUBLISHED, SIGNATURE_ADDED
-from ceremony.formats import tuf as tuf_format
+from ceremony.formats import previous_copies, tuf as tuf_format
 from ceremony.formats.base import published_verdict
 from ceremony.formats.notary_files import SIDECAR, read_sidecar, yubikey_identity
 from ceremony.formats.notary_root import NotaryKey, NotaryMetadata, NotaryRoot, status
@@ -68,7 +68,8 @@ def _identities(ws: Any, events: list[Any]) -> dict[str, dict[str, Any]]:
         known: set[str] = set()
         for version in info.get("versions", []):
             name = f"{version}.root.json"
-            known |= set(NotaryMetadata.from_bytes(_read(ws.previous / name), name).signed.keys)
+            data_n = previous_copies.check(ws.previous / name, _read(ws.previous / name), info)
+            known |= set(NotaryMetadata.from_bytes(data_n, name).signed.keys)
         out.update(read_sidecar(data, str(init.get("repository")), known, str(path)))
     for e in events:
         if e.type == KEY_GENERATED:

@@ -21,7 +21,7 @@ from tuf.api.metadata import Metadata, Root, Targets
 
 from ceremony import keyids
 from ceremony.errors import PlanError, StateError, VerificationError
-from ceremony.formats import tuf as tuf_format, tuf_compat, tuf_layout, tuf_roles
+from ceremony.formats import previous_copies, tuf as tuf_format, tuf_compat, tuf_layout, tuf_roles
 from ceremony.formats.base import RoleVerdict, ThresholdStatus, roles_in_signed
 from ceremony.formats.protocol import (
     CeremonyView,
@@ -107,6 +107,8 @@ class TufFormat(tuf_format.XFieldKeys):
         elif plan.out_of_band:
             raise PlanError("ceremony.out_of_band only applies when continuing a repository "
                             "(--previous)")
+        if prev_info is not None:  # every copy journaled, checked where it is read again
+            prev_info = prev_info | {previous_copies.FILES: previous_copies.digests(prev_files)}
         from ceremony.compromise import check_declared  # lazy: init only (~14M instructions on every command)
 
         check_declared(plan, set(newest.signed.keys) if newest else None,
@@ -315,10 +317,17 @@ class TufFormat(tuf_format.XFieldKeys):
         return tuf_record.read_previous(self.view.ws, info)
 
     def previous_version(self, version: int) -> Root:
-        """Root ``version`` of the chain copied in at init (its signed part)."""
+        """Root ``version`` of the chain copied in at init (its signed part), checked
+        against the digest init journaled (not checked for a previous release's journal).
+
+        Raises:
+            VerificationError: the copy was changed after init.
+        """
         from ceremony import chain  # lazy: ceremony.chain (~8M instr.), for a previous chain or a published one
         path = self.view.ws.previous / f"{version}.root.json"
-        return tuf_format.from_bytes(chain.read_root_file(path), path.name).signed
+        data = previous_copies.check(path, chain.read_root_file(path),
+                                     self.view.state.init.get("previous"))
+        return tuf_format.from_bytes(data, path.name).signed
 
     # ---- draft -----------------------------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""Every copy ``init --previous`` makes into ``previous/`` is journaled by digest and checked
+where it is read again: an edited intermediate root (or notary sidecar) is refused, exit 3."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ceremony.engine import Ceremony
+from ceremony.errors import VerificationError
+from ceremony.formats import previous_copies
+from tests.conftest import SoftHsm
+from tests.support.helpers import cli, online_key_paths, published_v1, run_steps
+from tests.support.plans import plan_toml
+
+THREE = {k: f"tok-{k}" for k in ("alice", "bob", "carol")}
+
+
+@pytest.fixture
+def tuf_ws(hsm: SoftHsm, tmp_path: Path) -> Path:
+    """A TUF workspace continuing the chain v1, v2 (carol removed in v2), draft v3 made."""
+    repo = published_v1(hsm, tmp_path)
+    p2 = tmp_path / "p2.toml"
+    p2.write_text(plan_toml("v2", THREE, ["alice", "bob"], 2, online_key_paths(tmp_path / "a")))
+    run_steps(hsm, tmp_path / "ws2", p2, repo, ["alice", "bob"])
+    shutil.copy(tmp_path / "ws2" / "metadata" / "2.root.json", repo)
+    p3 = tmp_path / "p3.toml"
+    p3.write_text(plan_toml("v3", THREE, ["alice", "bob"], 2, online_key_paths(tmp_path / "a")))
+    ws = tmp_path / "ws3"
+    r = cli("init", ws, "--plan", p3, "--previous", repo)
+    assert r.code == 0, r.err
+    assert cli("draft", ws).code == 0
+    return ws
+
+
+def test_init_journals_every_copy(tuf_ws: Path) -> None:
+    info = json.loads((tuf_ws / "journal.jsonl").read_text().splitlines()[0])["data"]["previous"]
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in (tuf_ws / "previous").iterdir()}
+    assert set(files) == {"1.root.json", "2.root.json"}
+    assert info["files"] == files
+
+
+def test_tuf_previous_version_refuses_an_edited_intermediate_root(tuf_ws: Path) -> None:
+    copy = tuf_ws / "previous" / "1.root.json"
+    carol = next(k for k, v in json.loads(copy.read_text())["signed"]["keys"].items()
+                 if v.get("x-ceremony-keyholder") == "carol")
+    c = Ceremony.open(tuf_ws, write=False)
+    assert c.revoked_in(carol) == 2  # unedited: read and used
+    copy.write_bytes(copy.read_bytes() + b" ")  # still valid JSON, still the same root
+    c = Ceremony.open(tuf_ws, write=False)
+    with pytest.raises(VerificationError) as err:
+        c.revoked_in(carol)
+    assert err.value.message == f"{copy} was changed after the ceremony started"
+    # through the CLI: a detached signature's import asks whether its key was revoked
+    forged = {"kind": "ceremony-signature", "repository": "test/repo",
+              "ceremony_id": c.state.init["ceremony_id"], "version": 3,
+              "digest": c.state.draft_digest, "keyholder": "carol",
+              "signatures": [{"keyid": carol, "sig": "30" * 8}]}
+    f = tuf_ws.parent / "carol.sig.json"
+    f.write_text(json.dumps(forged))
+    journal = (tuf_ws / "journal.jsonl").read_bytes()
+    r = cli("import-signature", tuf_ws, f)
+    assert (r.code, r.err.splitlines()[0]) == (
+        3, f"error: {copy} was changed after the ceremony started")
+    assert (tuf_ws / "journal.jsonl").read_bytes() == journal
+
+
+def test_a_previous_release_journal_falls_back_to_the_old_checks(tmp_path: Path) -> None:
+    path = tmp_path / "previous" / "1.root.json"
+    # no ``files`` key (the previous release's journal): used as that release did
+    assert previous_copies.check(path, b"edited", {"version": 2, "sha256": "00"}) == b"edited"
+    assert previous_copies.check(path, b"x", None) == b"x"
+
+
+def test_a_file_init_did_not_copy_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "previous" / "7.root.json"
+    with pytest.raises(VerificationError) as err:
+        previous_copies.check(path, b"{}", {"files": {"1.root.json": "00"}})
+    assert err.value.message == f"{path} was not copied in by init; refusing"
