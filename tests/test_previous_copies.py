@@ -6,15 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ceremony.engine import Ceremony
 from ceremony.errors import VerificationError
-from ceremony.formats import previous_copies
+from ceremony.formats import notary_record, previous_copies
 from tests.conftest import SoftHsm
+from tests.engine.test_notary_ceremony_offline import online_keys, run, write_plan
 from tests.support.helpers import cli, online_key_paths, published_v1, run_steps
+from tests.support.notary_fixtures import no_network, ok
 from tests.support.plans import plan_toml
 
 THREE = {k: f"tok-{k}" for k in ("alice", "bob", "carol")}
@@ -82,3 +86,59 @@ def test_a_file_init_did_not_copy_is_refused(tmp_path: Path) -> None:
     with pytest.raises(VerificationError) as err:
         previous_copies.check(path, b"{}", {"files": {"1.root.json": "00"}})
     assert err.value.message == f"{path} was not copied in by init; refusing"
+
+
+@pytest.fixture
+def notary_ws(hsm: SoftHsm, tmp_path: Path) -> Path:
+    """A notary workspace continuing the chain v1, v2 (with its sidecar), draft v3 made."""
+    hsm.make("tok-alice")
+    keys, targets = online_keys(tmp_path / "keys")
+    run(hsm, tmp_path / "ws1", write_plan(tmp_path, "v1", keys, targets))
+    run(hsm, tmp_path / "ws2", write_plan(tmp_path, "v2", keys, targets),
+        tmp_path / "ws1" / "metadata")
+    ws = tmp_path / "ws3"
+    with no_network():
+        ok(cli("init", ws, "--plan", write_plan(tmp_path, "v3", keys, targets),
+               "--previous", tmp_path / "ws2" / "metadata"))
+        ok(cli("draft", ws))
+    return ws
+
+
+def test_notary_readers_refuse_an_edited_intermediate_root(notary_ws: Path) -> None:
+    copy = notary_ws / "previous" / "1.root.json"
+    info = json.loads((notary_ws / "journal.jsonl").read_text().splitlines()[0])["data"]
+    assert set(info["previous"]["files"]) == {"1.root.json", "2.root.json", "ceremony-keys.json"}
+    c = Ceremony.open(notary_ws, write=False)
+    alice = next(iter(c.format.previous_version(1).roles["root"].keyids))
+    assert c.revoked_in(alice) in (None, 2, 3)  # unedited: every version read, no refusal
+    draft = c.draft_metadata().signed
+    copy.write_bytes(copy.read_bytes() + b" ")
+    message = f"{copy} was changed after the ceremony started"
+    # each reader, on a fresh format object (each caches what it read)
+    readers: dict[str, Callable[[Any], object]] = {
+        "previous_version": lambda f: f.previous_version(1),
+        "sidecar identities": lambda f: f._sidecar_identities(),
+    }
+    readers["sidecar for publish"] = lambda f: f._sidecar_for(draft, 3)
+    for name, read in readers.items():
+        fresh = Ceremony.open(notary_ws, write=False)  # kept alive: its format's view
+        with pytest.raises(VerificationError) as err:
+            read(fresh.format)
+        assert err.value.message == message, name
+    with pytest.raises(VerificationError) as err:
+        Ceremony.open(notary_ws, write=False).revoked_in(alice)
+    assert err.value.message == message
+    # through the CLI: status and publish (which copies the chain into metadata/)
+    for command in (("status",), ("publish",)):
+        r = cli(*command, notary_ws)
+        assert (r.code, r.err) == (3, f"error: {message}\n"), command
+    assert not (notary_ws / "metadata" / "1.root.json").exists()
+
+
+def test_notary_record_refuses_an_edited_intermediate_root(notary_ws: Path) -> None:
+    copy = notary_ws / "previous" / "1.root.json"
+    copy.write_bytes(copy.read_bytes() + b" ")
+    c = Ceremony.open(notary_ws, write=False)
+    with pytest.raises(VerificationError) as err:
+        notary_record._identities(c.ws, c.journal.events)
+    assert err.value.message == f"{copy} was changed after the ceremony started"
