@@ -45,7 +45,7 @@ from typing import Any
 
 from ceremony.errors import CeremonyError, VerificationError
 from ceremony.events import PUBLISHED
-from ceremony.formats import tuf as tuf_format
+from ceremony.formats import previous_copies, tuf as tuf_format
 from ceremony.session import Session
 
 #: The journal field (``initialized`` event) holding the plan's folder at ``init``.
@@ -316,6 +316,14 @@ def _check_previous(c: Session, files: dict[str, bytes], versions: list[int],
     if report.newest_bytes != newest:
         raise VerificationError("the previous chain copied in at init does not end at the root "
                                 "journaled at init; nothing was exported")
+    # a copy edited so that it still verifies (a TUF root re-serialized): only its digest tells
+    journaled = info.get(previous_copies.FILES) or {}  # none in a previous release's journal
+    for name, data in sorted(files.items()):
+        if name in journaled and _sha256(data) != journaled[name]:
+            raise VerificationError(
+                f"previous/{name} differs from the copy journaled at init (sha256 "
+                f"{journaled[name][:16]}...): it was replaced; nothing was exported",
+                hint="restore the file from a copy")
 
 
 # ---- detached signatures ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ceremony import integrity
 from ceremony.engine import Ceremony
 from ceremony.errors import VerificationError
 from ceremony.formats import notary_record, previous_copies
@@ -142,3 +143,41 @@ def test_notary_record_refuses_an_edited_intermediate_root(notary_ws: Path) -> N
     with pytest.raises(VerificationError) as err:
         notary_record._identities(c.ws, c.journal.events)
     assert err.value.message == f"{copy} was changed after the ceremony started"
+
+
+def test_export_refuses_an_edited_copy_of_an_intermediate_root(hsm: SoftHsm,
+                                                                notary_ws: Path) -> None:
+    with no_network():
+        ok(cli("sign", notary_ws, "--keyholder", "alice", "--pin-file", hsm.pin_file))
+        ok(cli("publish", notary_ws))
+    copy = notary_ws / "previous" / "1.root.json"
+    copy.write_bytes(copy.read_bytes() + b" ")  # the chain still walks: only the digest tells
+    stick = notary_ws.parent / "stick"
+    stick.mkdir()
+    r = cli("export", notary_ws, "--usb", stick)
+    assert r.code == 3, r.err
+    assert r.err == f"error: {copy} was changed after the ceremony started\n"
+    assert list(stick.iterdir()) == []
+
+
+def test_export_check_refuses_a_tuf_copy_edited_so_it_still_verifies(hsm: SoftHsm,
+                                                                     tuf_ws: Path) -> None:
+    for holder in ("alice", "bob"):
+        ok(cli("sign", tuf_ws, "--keyholder", holder, "--pin-file", hsm.pin_file))
+    ok(cli("publish", tuf_ws))
+    copy = tuf_ws / "previous" / "1.root.json"
+    copy.write_bytes(copy.read_bytes() + b" ")  # the chain still walks: only the digest tells
+    c = Ceremony.open(tuf_ws, write=False)
+    files = {p.name: p.read_bytes() for p in (tuf_ws / "previous").glob("*.root.json")}
+    files |= {name: (tuf_ws / "metadata" / name).read_bytes()
+              for name in ("3.root.json", "root.json")}
+    with pytest.raises(VerificationError) as err:  # the export's own check of what it ships
+        integrity.check_export(c, files)
+    assert err.value.message.startswith(
+        "previous/1.root.json differs from the copy journaled at init (sha256 ")
+    assert err.value.message.endswith("...): it was replaced; nothing was exported")
+    stick = tuf_ws.parent / "stick"
+    stick.mkdir()
+    r = cli("export", tuf_ws, "--usb", stick)
+    assert (r.code, r.err.splitlines()[0]) == (3, f"error: {err.value.message}")
+    assert list(stick.iterdir()) == []
