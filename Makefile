@@ -15,7 +15,7 @@ demo: $(STAMP)  # a previous demo/ is reopened, never thrown away (remove it to 
 test: $(STAMP)
 	$(VENV)/bin/ruff check ceremony hsm tests bench
 	$(VENV)/bin/mypy ceremony hsm
-	$(VENV)/bin/python -m pytest -q -n 2
+	$(VENV)/bin/python -m pytest -q -n 2 --durations=20
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run.py
