@@ -80,6 +80,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     c = _open(args)
+    from ceremony.steps.keygen import check_keygen  # lazy: ctypes, PIN audit, attestation (~8 ms), keygen only
+    check_keygen(c, args.keyholder)  # a refusal known without the token comes before it is opened
     rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args, c.plan),
                    **keygen_kwargs(args, c))
     words = fingerprint_words(rec.keyid)
@@ -110,6 +112,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
 def cmd_sign(args: argparse.Namespace) -> int:
     c = _open(args)
     c.draft_metadata()
+    from ceremony.steps.sign import check_sign  # lazy: the sign step, not needed by status
+    check_sign(c, args.keyholder)  # a refusal known without the token comes before it is opened
     tokens = c.token_for(args.keyholder)  # refuses a compromised key before any token is asked for
     if tokens:
         print(f"{args.keyholder}: insert {tokens}", file=sys.stderr)
