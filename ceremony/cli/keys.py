@@ -19,6 +19,7 @@ from ceremony.cli.common import (
     open_session,
     open_workspace as _open,
     pin as _pin,
+    refuse_env_pin,
     token_opts,
 )
 from ceremony.cli.trust import add_trust_options, trusted_root_lines
@@ -81,6 +82,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_keygen(args: argparse.Namespace) -> int:
     c = _open(args)
     from ceremony.steps.keygen import check_keygen  # lazy: ctypes, PIN audit, attestation (~8 ms), keygen only
+    refuse_env_pin(args, c.plan)
     check_keygen(c, args.keyholder)  # a refusal known without the token comes before it is opened
     rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args, c.plan),
                    **keygen_kwargs(args, c))
@@ -113,6 +115,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     c = _open(args)
     c.draft_metadata()
     from ceremony.steps.sign import check_sign  # lazy: the sign step, not needed by status
+    refuse_env_pin(args, c.plan)
     check_sign(c, args.keyholder)  # a refusal known without the token comes before it is opened
     tokens = c.token_for(args.keyholder)  # refuses a compromised key before any token is asked for
     if tokens:

@@ -28,7 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ceremony.cli.common import Add, emit as _emit, module as _module, pin as _pin, token_opts as _token_opts
+from ceremony.cli.common import (
+    Add,
+    emit as _emit,
+    module as _module,
+    pin as _pin,
+    refuse_env_pin,
+    token_opts as _token_opts,
+)
 from ceremony.cli.yubikey import touch_prompt as _touch_prompt
 from ceremony.errors import EXIT_VERIFY, EXIT_WORKSPACE, CeremonyError, UsageError
 from hsm.errors import HsmError
@@ -85,6 +92,7 @@ def _seal_with_tokens(args: argparse.Namespace, c: Any) -> Any:
     without a token (sealed, out of order, no preflight) is refused before the PKCS#11 module
     is loaded or a PIN file read."""
     from ceremony.steps import seal as steps_seal  # lazy: the record and its checks, python-tuf
+    refuse_env_pin(args, c.plan)
     steps_seal.check_seal(c, args.keyholder)
     pin = _pin(args, c.plan)  # live: never CEREMONY_PIN
     module = _module(args, c.plan.pkcs11_module)
