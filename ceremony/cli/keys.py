@@ -83,9 +83,10 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     c = _open(args)
     from ceremony.steps.keygen import check_keygen  # lazy: ctypes, PIN audit, attestation (~8 ms), keygen only
     refuse_env_pin(args, c.plan)
+    kwargs = keygen_kwargs(args, c)  # the command line's own refusals (usage) first
     check_keygen(c, args.keyholder)  # a refusal known without the token comes before it is opened
     rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args, c.plan),
-                   **keygen_kwargs(args, c))
+                   **kwargs)
     words = fingerprint_words(rec.keyid)
     head = keygen_lines(rec) or [f"{rec.keyholder}: {rec.algorithm} key generated on token "
                                  f"{rec.token_label!r} (serial {rec.token_serial})"]
