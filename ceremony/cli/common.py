@@ -77,3 +77,14 @@ def pin(args: argparse.Namespace, plan: Plan | None = None) -> PinProvider:
     from ceremony.interaction import pin_provider  # lazy: hsm.pkcs11 (python-pkcs11)
     live = plan is not None and not plan.rehearsal
     return pin_provider(getattr(args, "pin_file", None), live=live)
+
+
+def refuse_env_pin(args: argparse.Namespace, plan: Plan) -> None:
+    """Refuse ``CEREMONY_PIN`` for a live ``plan`` now, reading no PIN: a usage error comes
+    before the step's own refusals, and those before the PIN file is read (:func:`pin`).
+
+    Raises:
+        UsageError: ``plan`` is live, no ``--pin-file`` and ``CEREMONY_PIN`` is set.
+    """
+    if getattr(args, "pin_file", None) is None:
+        pin(args, plan)  # without a PIN file: the environment check alone, nothing is read

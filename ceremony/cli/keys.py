@@ -19,6 +19,7 @@ from ceremony.cli.common import (
     open_session,
     open_workspace as _open,
     pin as _pin,
+    refuse_env_pin,
     token_opts,
 )
 from ceremony.cli.trust import add_trust_options, trusted_root_lines
@@ -80,8 +81,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     c = _open(args)
+    from ceremony.steps.keygen import check_keygen  # lazy: ctypes, PIN audit, attestation (~8 ms), keygen only
+    refuse_env_pin(args, c.plan)
+    kwargs = keygen_kwargs(args, c)  # the command line's own refusals (usage) first
+    check_keygen(c, args.keyholder)  # a refusal known without the token comes before it is opened
     rec = c.keygen(args.keyholder, _module(args, c.plan.pkcs11_module), _pin(args, c.plan),
-                   **keygen_kwargs(args, c))
+                   **kwargs)
     words = fingerprint_words(rec.keyid)
     head = keygen_lines(rec) or [f"{rec.keyholder}: {rec.algorithm} key generated on token "
                                  f"{rec.token_label!r} (serial {rec.token_serial})"]
@@ -110,6 +115,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
 def cmd_sign(args: argparse.Namespace) -> int:
     c = _open(args)
     c.draft_metadata()
+    from ceremony.steps.sign import check_sign  # lazy: the sign step, not needed by status
+    refuse_env_pin(args, c.plan)
+    check_sign(c, args.keyholder)  # a refusal known without the token comes before it is opened
     tokens = c.token_for(args.keyholder)  # refuses a compromised key before any token is asked for
     if tokens:
         print(f"{args.keyholder}: insert {tokens}", file=sys.stderr)

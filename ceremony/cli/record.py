@@ -28,7 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ceremony.cli.common import Add, emit as _emit, module as _module, pin as _pin, token_opts as _token_opts
+from ceremony.cli.common import (
+    Add,
+    emit as _emit,
+    module as _module,
+    pin as _pin,
+    refuse_env_pin,
+    token_opts as _token_opts,
+)
 from ceremony.cli.yubikey import touch_prompt as _touch_prompt
 from ceremony.errors import EXIT_VERIFY, EXIT_WORKSPACE, CeremonyError, UsageError
 from hsm.errors import HsmError
@@ -70,20 +77,29 @@ def cmd_seal(args: argparse.Namespace) -> int:
     from ceremony.engine import Ceremony  # lazy: python-tuf, securesystemslib, the formats
     from ceremony.steps import seal as steps_seal  # lazy: the record and its checks, python-tuf
     c = Ceremony.open(Path(args.workspace))
-    pin = _pin(args, c.plan)  # live: never CEREMONY_PIN
-    module = _module(args, c.plan.pkcs11_module)
-    if args.keyholder:
-        st = steps_seal.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
-        if not st.waiting:
-            st = steps_seal.seal_finish(c)
-    else:
-        st = steps_seal.seal(c, module, pin, on_touch=_touch_prompt)
+    rewrite_only = not args.keyholder and c.state.sealed  # the record is written again: no token
+    st = steps_seal.rewrite_record(c) if rewrite_only else _seal_with_tokens(args, c)
     lines = [st.describe()]
     if st.done:
         lines.append(f"record written to {c.ws.record}")
     _emit(args, lines, {"seq": st.seq, "head": st.head, "sealed": list(st.sealed),
                         "waiting": list(st.waiting), "done": st.done})
     return 0
+
+
+def _seal_with_tokens(args: argparse.Namespace, c: Any) -> Any:
+    """``seal`` for one keyholder (``--keyholder``) or every token at once; what is refused
+    without a token (sealed, out of order, no preflight) is refused before the PKCS#11 module
+    is loaded or a PIN file read."""
+    from ceremony.steps import seal as steps_seal  # lazy: the record and its checks, python-tuf
+    refuse_env_pin(args, c.plan)
+    steps_seal.check_seal(c, args.keyholder)
+    pin = _pin(args, c.plan)  # live: never CEREMONY_PIN
+    module = _module(args, c.plan.pkcs11_module)
+    if args.keyholder:
+        st = steps_seal.seal_sign(c, args.keyholder, module, pin, on_touch=_touch_prompt)
+        return st if st.waiting else steps_seal.seal_finish(c)
+    return steps_seal.seal(c, module, pin, on_touch=_touch_prompt)
 
 
 def cmd_record_verify(args: argparse.Namespace) -> int:

@@ -61,17 +61,8 @@ def keygen(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
         hsm.errors.HsmError: token missing, PIN refused, label already used;
             attestation failed (exit 3).
     """
-    s.require_token_step()
+    check_keygen(s, keyholder)
     holder = s.plan.keyholder(keyholder)
-    if keyholder not in s.plan.signers:
-        raise StateError(f"{keyholder} is not a root keyholder in the plan")
-    if keyholder in s.state.keys:
-        raise StateError(f"{keyholder} already has a root key in this ceremony "
-                         f"({s.state.keys[keyholder].keyid[:12]})",
-                         hint="a keyholder gets one key; nothing was generated")
-    if s._reusable_previous_key(keyholder) is not None:
-        raise StateError(f"{keyholder} already holds a key in the current root; it is kept",
-                         hint="to replace it, give the keyholder a new token in the plan")
     if holder.device == YUBIKEY:
         trust = attestation.trust_for(s.plan, attestation_roots)
         return keygen_yubikey(s, holder, pin, trust=trust, provision=provision, on_touch=on_touch)
@@ -185,3 +176,29 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
     atomic_write(s.ws.keys / f"attestation-{name}.pem", attestation.field_pem(xfield).encode())
     s.append(event)
     return s.state.keys[name]
+
+
+def check_keygen(s: Session, keyholder: str) -> None:
+    """Refuse ``keyholder``'s keygen for whatever is known without their token.
+
+    The faces call it before they load the PKCS#11 module or ask for a PIN: a sealed
+    ceremony, a missing preflight, a keyholder who is not a root signer or already has a
+    key is refused first, with its own message, and no token is touched. :func:`keygen`
+    runs the same checks.
+
+    Raises:
+        StateError: sealed, no passing preflight (live), not a root keyholder, or the
+            keyholder already has a key.
+        PlanError: no such keyholder in the plan.
+    """
+    s.require_token_step()
+    s.plan.keyholder(keyholder)  # an unknown name is refused by the plan
+    if keyholder not in s.plan.signers:
+        raise StateError(f"{keyholder} is not a root keyholder in the plan")
+    if keyholder in s.state.keys:
+        raise StateError(f"{keyholder} already has a root key in this ceremony "
+                         f"({s.state.keys[keyholder].keyid[:12]})",
+                         hint="a keyholder gets one key; nothing was generated")
+    if s._reusable_previous_key(keyholder) is not None:
+        raise StateError(f"{keyholder} already holds a key in the current root; it is kept",
+                         hint="to replace it, give the keyholder a new token in the plan")

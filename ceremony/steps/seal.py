@@ -19,6 +19,7 @@ from ceremony.formats.token_keys import open_root_key
 from ceremony.preflight import require_preflight
 from ceremony.record_write import write_record
 from ceremony.seal import (
+    Sealer,
     SealStatus,
     refuse_if_sealed,
     seal_payload,
@@ -48,21 +49,8 @@ def seal_sign(c: Session, keyholder: str, module: Module, pin: PinProvider, *,
         StateError: sealed already, nothing published, or the keyholder has nothing to seal.
         hsm.errors.HsmError: token missing or wrong, PIN refused.
     """
-
-    refuse_if_sealed(c)
-    require_preflight(c)  # a token step: live ceremonies re-check the air gap now
-    integrity.check_draft(c)  # the journal's draft is what the plan and key files give
-    _require_witnesses(c)
+    target, mine = _plan(c, keyholder)
     events = c.journal.events
-    target = seal_target(events)
-    status = seal_status(c.ws, events)
-    mine = [s for s in sealers(c.ws, events) if s.keyholder == keyholder]
-    if not mine:
-        raise StateError(f"{keyholder} did not sign the published root, so does not seal it",
-                         hint="the seal is made by the keys that signed the root: "
-                              + ", ".join(status.sealed + status.waiting))
-    if keyholder not in status.waiting:
-        raise StateError(f"{keyholder} has already sealed journal line {target.seq}")
     payload = seal_payload(c.state.init["ceremony_id"], target.seq, target.hash)
     done = signed_over([parse(e) for e in events if e.type == SEAL_SIGNATURE], target.hash)
     for s in mine:
@@ -130,8 +118,65 @@ def seal(c: Session, module: Module, pin: PinProvider, *, on_touch: OnTouch = No
         see :func:`seal_sign` and :func:`seal_finish`.
     """
     if c.state.sealed:
-        write_record(c.ws)
-        return seal_status(c.ws, c.journal.events)
+        return rewrite_record(c)
     for keyholder in seal_status(c.ws, c.journal.events).waiting:
         seal_sign(c, keyholder, module, pin, on_touch=on_touch)
     return seal_finish(c)
+
+
+def check_seal(c: Session, keyholder: str | None = None) -> None:
+    """Refuse a seal for whatever is known without a token: the faces call it before they
+    load the PKCS#11 module or ask for a PIN.
+
+    With ``keyholder`` (their seal signature): sealed already, no passing preflight (live),
+    the draft changed, witnesses missing, nothing to seal for them. Without (every token
+    at once, :func:`seal`): the same for each keyholder still to seal; a sealed ceremony
+    is not refused there, as :func:`seal` only rewrites the record then.
+
+    Raises:
+        StateError, ThresholdError, VerificationError: as :func:`seal_sign`.
+    """
+    if keyholder is not None:
+        _plan(c, keyholder)
+        return
+    if c.state.sealed:
+        return
+    for name in seal_status(c.ws, c.journal.events).waiting:
+        _plan(c, name)
+
+
+def rewrite_record(c: Session) -> SealStatus:
+    """Write ``record/`` again for a sealed ceremony (a crash right after the ``sealed`` event
+    leaves it unwritten); needs no token.
+
+    Raises:
+        StateError: the ceremony is not sealed.
+    """
+    if not c.state.sealed:
+        raise StateError("the ceremony is not sealed yet", hint="run `ceremony seal WORKSPACE`")
+    write_record(c.ws)
+    return seal_status(c.ws, c.journal.events)
+
+
+def _plan(c: Session, keyholder: str) -> tuple[Any, list[Sealer]]:
+    """The token-free part of :func:`seal_sign`: its refusals, then the journal line to seal
+    and ``keyholder``'s keys that seal it.
+
+    Raises:
+        see :func:`seal_sign`.
+    """
+    refuse_if_sealed(c)
+    require_preflight(c)  # a token step: live ceremonies re-check the air gap now
+    integrity.check_draft(c)  # the journal's draft is what the plan and key files give
+    _require_witnesses(c)
+    events = c.journal.events
+    target = seal_target(events)
+    status = seal_status(c.ws, events)
+    mine = [s for s in sealers(c.ws, events) if s.keyholder == keyholder]
+    if not mine:
+        raise StateError(f"{keyholder} did not sign the published root, so does not seal it",
+                         hint="the seal is made by the keys that signed the root: "
+                              + ", ".join(status.sealed + status.waiting))
+    if keyholder not in status.waiting:
+        raise StateError(f"{keyholder} has already sealed journal line {target.seq}")
+    return target, mine

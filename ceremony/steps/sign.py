@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import field
+from typing import Any
 
 from ceremony import integrity, pin_audit
 from ceremony.errors import StateError, VerificationError
@@ -45,34 +46,8 @@ def sign(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
         VerificationError: the keyholder holds no key that counts, or the draft was edited.
         hsm.errors.HsmError: token missing/wrong, PIN refused.
     """
-    s.require_token_step()
-    md = s.draft_metadata()
-    draft = s.state.draft
-    assert draft is not None  # draft_metadata() refused a missing draft
-    if s.state.draft_published:
-        raise StateError(f"root v{draft['version']} is already published")
-    s.check_draft_file()
-    integrity.check_draft(s)  # re-derived from the plan and the key files
-    keys = s.signing_keys(keyholder)
+    md, todo, role_todo = _plan(s, keyholder)
     roles = s.roles_format()
-    role_keys = roles.role_keys_of(keyholder) if roles is not None else {}
-    if not keys and not role_keys:
-        v = draft["version"]
-        where = f"root v{v}" + (f" or the previous root v{v - 1}" if v > 1 else "")
-        if roles is not None:
-            where += " or the roles drafted with it"
-        raise VerificationError(f"{keyholder} holds no key in {where}: their signature would "
-                                "count toward no threshold")
-    todo = [k for k in keys if k.keyid not in s.state.signatures]
-    role_todo = {role: [k for k in ks if k.keyid not in s.state.role_signatures.get(role, {})]
-                 for role, ks in role_keys.items()}
-    role_todo = {role: ks for role, ks in role_todo.items() if ks}
-    if not todo and not role_todo:
-        if not role_keys:
-            raise StateError(f"{keyholder} has already signed root v{draft['version']}")
-        signed = ", ".join((["root"] if keys else []) + list(role_keys))
-        raise StateError(f"{keyholder} has already signed {signed} (draft of root "
-                         f"v{draft['version']})")
     payload = s.format.signing_payload(md)
     tokens: list[str] = []
     done: list[str] = []
@@ -101,3 +76,57 @@ def sign(s: Session, keyholder: str, module: Module, pin: PinProvider, *,
     keyids = list(dict.fromkeys([k.keyid for k in todo]
                                 + [k.keyid for ks in role_todo.values() for k in ks]))
     return SignResult(keyholder, keyids, ", ".join(tokens), s.status(), done)
+
+
+def check_sign(s: Session, keyholder: str) -> None:
+    """Refuse ``keyholder``'s sign step for whatever is known without their token.
+
+    The faces call it before they load the PKCS#11 module or ask for a PIN: a sealed
+    ceremony, a missing preflight, no draft, a draft already published or already signed
+    by this keyholder is refused first, with its own message, and no token is touched.
+    :func:`sign` runs the same checks.
+
+    Raises:
+        StateError: sealed, no passing preflight (live), no draft, already published, or
+            the keyholder already signed.
+        VerificationError: the keyholder holds no key that counts, or the draft was edited.
+    """
+    _plan(s, keyholder)
+
+
+def _plan(s: Session, keyholder: str) -> tuple[Any, list[Any], dict[str, list[Any]]]:
+    """The token-free part of :func:`sign`: its refusals, then the draft and the keys to sign
+    with (root keys still to sign, and per role beyond root).
+
+    Raises:
+        see :func:`check_sign`.
+    """
+    s.require_token_step()
+    md = s.draft_metadata()
+    draft = s.state.draft
+    assert draft is not None  # draft_metadata() refused a missing draft
+    if s.state.draft_published:
+        raise StateError(f"root v{draft['version']} is already published")
+    s.check_draft_file()
+    integrity.check_draft(s)  # re-derived from the plan and the key files
+    keys = s.signing_keys(keyholder)
+    roles = s.roles_format()
+    role_keys = roles.role_keys_of(keyholder) if roles is not None else {}
+    if not keys and not role_keys:
+        v = draft["version"]
+        where = f"root v{v}" + (f" or the previous root v{v - 1}" if v > 1 else "")
+        if roles is not None:
+            where += " or the roles drafted with it"
+        raise VerificationError(f"{keyholder} holds no key in {where}: their signature would "
+                                "count toward no threshold")
+    todo = [k for k in keys if k.keyid not in s.state.signatures]
+    role_todo = {role: [k for k in ks if k.keyid not in s.state.role_signatures.get(role, {})]
+                 for role, ks in role_keys.items()}
+    role_todo = {role: ks for role, ks in role_todo.items() if ks}
+    if not todo and not role_todo:
+        if not role_keys:
+            raise StateError(f"{keyholder} has already signed root v{draft['version']}")
+        signed = ", ".join((["root"] if keys else []) + list(role_keys))
+        raise StateError(f"{keyholder} has already signed {signed} (draft of root "
+                         f"v{draft['version']})")
+    return md, todo, role_todo

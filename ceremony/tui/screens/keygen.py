@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from ceremony import flows
 from ceremony.fingerprint import fingerprint_words
-from ceremony.preflight import require_preflight
+from ceremony.steps.keygen import check_keygen
 from ceremony.tui.flow import Step, keygen_next
 from ceremony.tui.screens.base import StepScreen
 
@@ -116,6 +116,8 @@ class KeygenScreen(StepScreen):
             self.banner.error(f"{name}'s token is a PKCS#11 token, not a YubiKey: there is "
                               "nothing to provision")
             return
+        if not self.attempt(lambda: check_keygen(self.c, name)):
+            return  # refused before the new PIN and PUK are asked for
         # lazy: the YubiKey provisioning screen (~4 ms), when a YubiKey is provisioned only
         from ceremony.tui.screens.provision import ProvisionScreen
         self.app.push_screen(ProvisionScreen(name, str(holder.serial), holder.algorithm,
@@ -133,6 +135,7 @@ class KeygenScreen(StepScreen):
         c, app = self.c, self.app
 
         def keygen() -> Any:
+            check_keygen(c, name)  # refused without the token: before the module loads
             return flows.keygen_provision(c, name, app.module(), prompts[0], new_pin,  # type: ignore[attr-defined]
                                           on_touch=app.touch_callback(self, name))  # type: ignore[attr-defined]
 
@@ -156,7 +159,7 @@ class KeygenScreen(StepScreen):
         app: Any = self.app
 
         def keygen() -> Any:
-            require_preflight(self.c)
+            check_keygen(self.c, name)  # refused without the token: before the module loads
             return flows.call_with_touch(self.c.keygen, name, app.module(), app.pin,
                                          on_touch=app.touch_callback(self, name))
 

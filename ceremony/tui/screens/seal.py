@@ -81,6 +81,7 @@ class SealScreen(StepScreen):
         c = self.c
 
         def sign_seal() -> Any:
+            steps_seal.check_seal(c, name)  # refused without the token: before the module loads
             return flows.call_with_touch(steps_seal.seal_sign, c, name, app.module(), app.pin,
                                          on_touch=app.touch_callback(self, name))
 

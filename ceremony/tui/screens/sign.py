@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from ceremony import flows
 from ceremony.fingerprint import fingerprint_words
-from ceremony.preflight import require_preflight
+from ceremony.steps.sign import check_sign
 from ceremony.tui.flow import Step, signing_candidates
 from ceremony.tui.screens.base import StepScreen
 from ceremony.tui.screens.confirm import ConfirmScreen
@@ -122,7 +122,7 @@ class SignScreen(StepScreen):
         app: Any = self.app
 
         def sign() -> Any:
-            require_preflight(self.c)
+            check_sign(self.c, name)  # refused without the token: before the module loads
             return flows.call_with_touch(self.c.sign, name, app.module(), app.pin,
                                          on_touch=app.touch_callback(self, name))
 
