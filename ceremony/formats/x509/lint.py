@@ -36,7 +36,9 @@ what="", issuer=None)``, ``as_certificate``, ``as_crl``, ``FORBIDDEN_LEAF_EKUS``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from asn1crypto import core, crl as asn1_crl, x509 as asn1_x509
 from cryptography import x509
@@ -94,21 +96,36 @@ def as_certificate(cert_or_tbs: x509.Certificate | bytes) -> x509.Certificate:
     """
     if isinstance(cert_or_tbs, x509.Certificate):
         return cert_or_tbs
-    data = bytes(cert_or_tbs)
+    parsed: x509.Certificate = _load(
+        bytes(cert_or_tbs), asn1_x509.TbsCertificate, "certificate",
+        (x509.load_der_x509_certificate, x509.load_pem_x509_certificate),
+        "the certificate to lint is neither a certificate nor a TBSCertificate")
+    return parsed
+
+
+def _load(data: bytes, tbs_spec: type[core.Sequence], kind: Literal["certificate", "crl"],
+          loaders: tuple[Callable[[bytes], Any], Callable[[bytes], Any]], refusal: str) -> Any:
+    """A certificate or CRL parsed with ``loaders`` (DER, PEM) from its whole bytes or from a
+    bare DER to-be-signed structure (``tbs_spec``: wrapped with a zero signature by
+    :func:`der.assemble`), the one way both are read before linting.
+
+    Raises:
+        VerificationError: ``refusal`` with the parser's reason: the bytes are neither.
+    """
+    load_der, load_pem = loaders
     try:
-        asn1_x509.TbsCertificate.load(data, strict=True).native  # noqa: B018 - full parse or fail
+        tbs_spec.load(data, strict=True).native  # noqa: B018 - full parse or fail
         is_tbs = True
     except (ValueError, TypeError, OverflowError):
         is_tbs = False
     try:
         if is_tbs:
-            return x509.load_der_x509_certificate(der.assemble(data, b"\x00", "certificate"))
+            return load_der(der.assemble(data, b"\x00", kind))
         if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
+            return load_pem(data)
+        return load_der(data)
     except ValueError as e:
-        raise VerificationError(f"the certificate to lint is neither a certificate nor a TBSCertificate "
-                                f"({str(e)[:120]})") from None
+        raise VerificationError(f"{refusal} ({str(e)[:120]})") from None
 
 
 def _extension(cert: x509.Certificate, cls: type[x509.ExtensionType]) -> x509.Extension[x509.ExtensionType] | None:
@@ -391,20 +408,10 @@ def as_crl(crl_or_tbs: x509.CertificateRevocationList | bytes) -> x509.Certifica
     """
     if isinstance(crl_or_tbs, x509.CertificateRevocationList):
         return crl_or_tbs
-    data = bytes(crl_or_tbs)
-    try:
-        asn1_crl.TbsCertList.load(data, strict=True).native  # noqa: B018 - full parse or fail
-        is_tbs = True
-    except (ValueError, TypeError, OverflowError):
-        is_tbs = False
-    try:
-        if is_tbs:
-            return x509.load_der_x509_crl(der.assemble(data, b"\x00", "crl"))
-        if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError as e:
-        raise VerificationError(f"the CRL to lint is neither a CRL nor a TBSCertList ({str(e)[:120]})") from None
+    parsed: x509.CertificateRevocationList = _load(
+        bytes(crl_or_tbs), asn1_crl.TbsCertList, "crl", (x509.load_der_x509_crl, x509.load_pem_x509_crl),
+        "the CRL to lint is neither a CRL nor a TBSCertList")
+    return parsed
 
 
 def _crl_entry_rules(crl: x509.CertificateRevocationList) -> list[Violation]:
