@@ -50,6 +50,8 @@ from ceremony.workspace import Workspace
 from hsm.errors import HsmError
 
 if TYPE_CHECKING:  # no cycle: hsm.yubikey costs ~16 ms, spent only when an attestation is checked
+    from cryptography import x509
+
     from hsm.yubikey.attestation import AttestationVerdict, TrustStore
 
 ENV_ROOTS = "CEREMONY_ATTESTATION_ROOTS"
@@ -218,6 +220,28 @@ class KeyAttestation:
                 "advisories": self.advisories}
 
 
+
+def stored_certificates(stored: Any) -> tuple[x509.Certificate, x509.Certificate]:
+    """The slot and device certificates of a key's ``x-ceremony-attestation`` field, as read
+    from metadata (so from outside): the one reader of that field, for ``verify`` and
+    ``audit`` alike.
+
+    Raises:
+        ValueError: not a YubiKey PIV attestation of two PEM certificates (the reason).
+    """
+    from cryptography import x509  # lazy: cryptography.x509 (~20 ms), not needed before a check
+
+    try:
+        if not isinstance(stored, dict) or stored.get("type") != ATTESTATION_TYPE:
+            raise ValueError(f"not a {ATTESTATION_TYPE} attestation")
+        certs = stored["certificates"]
+        if not isinstance(certs, list) or len(certs) != 2:
+            raise ValueError("expected the slot certificate and the device certificate")
+        return (x509.load_pem_x509_certificate(str(certs[0]).encode()),
+                x509.load_pem_x509_certificate(str(certs[1]).encode()))
+    except (KeyError, TypeError) as e:
+        raise ValueError(str(e)) from None
+
 def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAttestation:
     """Re-check a root key's stored attestation offline (never raises for a bad one).
 
@@ -225,7 +249,6 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
     key's ``x-ceremony-token-serial``, state PIN policy always and touch always or
     cached, and attest exactly this key.
     """
-    from cryptography import x509  # lazy: cryptography.x509 (~20 ms), not needed before a check
 
     from hsm.yubikey.attestation import verify_attestation  # lazy: hsm.yubikey (~16 ms), checks only
     f = key.unrecognized_fields
@@ -237,14 +260,8 @@ def check_key(key: Any, trust: Trust, now: dt.datetime | None = None) -> KeyAtte
     if stored is None:
         return KeyAttestation(name, "none", kind)
     try:
-        if not isinstance(stored, dict) or stored.get("type") != ATTESTATION_TYPE:
-            raise ValueError(f"not a {ATTESTATION_TYPE} attestation")
-        certs = stored["certificates"]
-        if not isinstance(certs, list) or len(certs) != 2:
-            raise ValueError("expected the slot certificate and the device certificate")
-        slot_cert = x509.load_pem_x509_certificate(str(certs[0]).encode())
-        device_cert = x509.load_pem_x509_certificate(str(certs[1]).encode())
-    except (KeyError, TypeError, ValueError) as e:
+        slot_cert, device_cert = stored_certificates(stored)
+    except ValueError as e:
         return KeyAttestation(name, "failed", kind, problems=[f"the stored attestation is malformed: {e}"])
     serial_text = f.get(tuf_format.X_TOKEN_SERIAL)
     expected = int(serial_text) if isinstance(serial_text, str) and serial_text.isdigit() else None

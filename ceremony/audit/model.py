@@ -40,11 +40,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tuf.api.metadata import Metadata, Root, Targets
 
 from ceremony import keyids
+from ceremony.attestation import stored_certificates
 from ceremony.chain import check_self_signed
 from ceremony.errors import UsageError, VerificationError
 from ceremony.formats import tuf as tuf_format
@@ -419,12 +419,8 @@ def _embedded(report: KeyReport, key: Any, trust: TrustStore, at: dt.datetime) -
     if stored is None:
         return False
     try:
-        certs = stored["certificates"]
-        if not isinstance(certs, list) or len(certs) != 2:
-            raise ValueError("expected the slot certificate and the device certificate")
-        slot = x509.load_pem_x509_certificate(str(certs[0]).encode())
-        device = x509.load_pem_x509_certificate(str(certs[1]).encode())
-    except (KeyError, TypeError, ValueError) as e:
+        slot, device = stored_certificates(stored)
+    except ValueError as e:
         report.attestation = "failed"
         report.problems.append(f"its x-ceremony-attestation is malformed: {e}")
         return True
