@@ -154,6 +154,17 @@ def field_pem(field: dict[str, Any]) -> str:
     return "".join(field.get("certificates", []))
 
 
+def journaled_pem(event: Mapping[str, Any]) -> str | None:
+    """``keys/attestation-NAME.pem`` as keygen writes it, from a ``key-generated`` event's data
+    (the key's ``x-ceremony-attestation``, or for notary the journal's copy); None for a key
+    that is not a YubiKey's. How a workspace that lost the file gets it back."""
+    if event.get("device") != YUBIKEY:
+        return None
+    stored = (event.get("attestation") or {}).get("field") or \
+        (event.get("key") or {}).get(tuf_format.X_ATTESTATION)
+    return field_pem(stored) if isinstance(stored, dict) else None
+
+
 def field_from_pem(pem: str) -> dict[str, Any]:
     """The ``x-ceremony-attestation`` field back from :func:`field_pem`'s text."""
     marker = "-----BEGIN CERTIFICATE-----"

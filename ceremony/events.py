@@ -223,6 +223,10 @@ class KeygenIntent(_KeyholderStep):
     slot: str | None = _optional()
     touch: str | None = _optional()
     trust: str | None = _optional()
+    # YubiKey: sha256 of slot 9c's public key (SPKI) when the intent was journaled: the key
+    # being adopted, or (provision) the key the reset will destroy; None for an empty slot.
+    # After a crash, a key in the slot that is not this one was made by this keygen.
+    slot_key_sha256: str | None = _optional()
 
     def to_data(self) -> dict[str, Any]:
         """As :meth:`Event.to_data`; a YubiKey's intent names each of its fields, even empty."""

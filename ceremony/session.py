@@ -166,11 +166,11 @@ class Session:
 
     def rewrite_missing_files(self) -> None:
         """Write again the files the journal fully describes that are missing: the draft being
-        signed and generated keys' public key files. A step whose event was journaled reports
-        success even when writing such a file failed (a full disk, see :meth:`_write_derived`);
-        the next command that opens the workspace puts the file back. A sealed workspace is a
-        record and is left as it is; a file that cannot be rebuilt is a warning here (the step
-        that needs it says why)."""
+        signed and generated keys' public key files (and a YubiKey key's attestation). A step
+        whose event was journaled reports success even when writing such a file failed (a full
+        disk, see :meth:`_write_derived`); the next command that opens the workspace puts the
+        file back. A sealed workspace is a record and is left as it is; a file that cannot be
+        rebuilt is a warning here (the step that needs it says why)."""
         if self.state.sealed:
             return
         try:
@@ -185,6 +185,13 @@ class Session:
                 if not path.exists():
                     data = self.format.key_file_from_event(event)
                     self._write_derived(lambda p=path, d=data: atomic_write(p, d))  # type: ignore[misc]
+                pem_path = self.ws.keys / f"attestation-{keyholder}.pem"
+                if event.get("device") == "yubikey" and not pem_path.exists():
+                    from ceremony.attestation import journaled_pem  # lazy: cryptography, YubiKey keys only
+                    pem = journaled_pem(event)
+                    if pem is not None:
+                        text = pem.encode()
+                        self._write_derived(lambda p=pem_path, d=text: atomic_write(p, d))  # type: ignore[misc]
         except CeremonyError as e:
             note(f"a file missing from the workspace could not be rebuilt from the journal: "
                  f"{e.message}")

@@ -25,6 +25,7 @@ from ceremony.attestation import YUBIKEY, Trust
 from ceremony.errors import StateError, UsageError, VerificationError
 from ceremony.events import KeyGenerated, KeygenIntent, KeygenRecovered, build
 from ceremony.formats.tuf import X_ATTESTATION
+from ceremony.lock import note
 from ceremony.plan import Keyholder
 from ceremony.session import Session
 from ceremony.state import KeyRecord
@@ -118,8 +119,15 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
     """``keyholder``'s root key in slot 9c of their YubiKey: provisioned now, or adopted.
 
     :func:`keygen` has already checked the step may run (preflight, not yet generated).
-    The intent is journaled first; the key is recorded only once its attestation
-    verified.
+    The order makes a kill at any instant resumable: the intent is journaled first,
+    naming the key the slot held then (the key to adopt, or the key a reset will destroy);
+    then the card is written (provision); then the key is attested and journaled; the key
+    file and ``keys/attestation-NAME.pem`` are written last, derived from that event (a
+    workspace that lost them gets them back when it is next opened). Every run reads the
+    slot first: after an interrupted provisioning, a key there that is not the one its
+    intent named was made by that run (:func:`_made_by_interrupted_run`) and is recorded,
+    never made again; otherwise a run that does something else than the journaled intent
+    says (the other mode, or adopting another key) journals its own intent first.
 
     Args:
         provision: ``hsm.yubikey.provision.ProvisionPrompts`` to reset PIV and generate
@@ -132,20 +140,34 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
         ProvisionAbortedError: the typed serial did not match (nothing changed).
         hsm.errors.HsmError: missing, ambiguous or removed YubiKey; empty slot.
     """
-    from hsm.yubikey.attestation import attest  # lazy: yubikit, only for a YubiKey keyholder
+    from hsm.yubikey.attestation import (  # lazy: yubikit, only for a YubiKey keyholder
+        attest,
+        public_key_sha256,
+        slot_public_key,
+    )
     from hsm.yubikey.preflight import preflight  # lazy: yubikit, only for a YubiKey keyholder
     from hsm.yubikey.provision import provision as provision_device  # lazy: yubikit, YubiKey only
     from hsm.yubikey.signing import open_signing_key  # lazy: yubikit, only for a YubiKey keyholder
 
     name, serial = holder.name, int(str(holder.serial))  # the plan checked: digits
     touch = holder.touch or "always"  # the plan sets it for every YubiKey keyholder
-    mode = "provision" if provision is not None else "adopt"
-    if name not in s.state.intents:
-        s.append(KeygenIntent(
-            keyholder=name, device=YUBIKEY, mode=mode, yubikey_serial=serial, slot="9c",
+    requested = "provision" if provision is not None else "adopt"
+    current = slot_public_key(serial)  # no PIN: slot metadata
+    now = None if current is None else public_key_sha256(current)
+    intent = s.state.intents.get(name)
+    made = intent is not None and _made_by_interrupted_run(intent, now)
+    if made:
+        note(f"slot 9c of YubiKey {serial} holds the key the interrupted keygen of {name} "
+             "generated; it is recorded, not generated again")
+    elif intent is None or intent.get("mode") != requested or \
+            (requested == "adopt" and intent.get("slot_key_sha256") != now):
+        s.append(KeygenIntent(  # what this run does, naming the key the slot holds now
+            keyholder=name, device=YUBIKEY, mode=requested, yubikey_serial=serial, slot="9c",
             algorithm=holder.algorithm, touch=touch, key_id_hex="02", object_label=None,
-            token_label=None, token_serial=holder.serial, trust=trust.description))
-    if provision is not None:
+            token_label=None, token_serial=holder.serial, trust=trust.description,
+            slot_key_sha256=now))
+    mode = str(s.state.intents[name].get("mode"))
+    if provision is not None and not made:
         provision_device(serial, provision, algorithm=holder.algorithm, touch=touch)
     else:
         preflight(serial).require_ready()  # factory defaults, PIN budget: no PIN spent
@@ -172,10 +194,25 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
     if X_ATTESTATION not in data["key"]:  # notary: root.json cannot carry it; the journal does
         data["attestation"]["field"] = xfield
     event = build(KeyGenerated, data, "the generated key")  # the format's description, checked
-    atomic_write(s.ws.keys / f"root-{name}.json", key_file)
-    atomic_write(s.ws.keys / f"attestation-{name}.pem", attestation.field_pem(xfield).encode())
-    s.append(event)
+    s.append(event)  # the step is done: the files below are views of this event
+    s._write_derived(lambda: atomic_write(s.ws.keys / f"root-{name}.json", key_file))
+    pem = attestation.field_pem(xfield).encode()
+    s._write_derived(lambda: atomic_write(s.ws.keys / f"attestation-{name}.pem", pem))
     return s.state.keys[name]
+
+
+def _made_by_interrupted_run(intent: dict[str, Any], now: str | None) -> bool:
+    """Whether slot 9c's key (``now``: its sha256, None for an empty slot) was made by the
+    interrupted keygen whose ``intent`` is journaled.
+
+    A provisioning intent named the key the slot held before the reset (None: empty); a key
+    there now that is not that one was generated after the intent, by that run (or by
+    hand since, which its attestation still checks): it is recorded, not made again. An
+    adopting intent made nothing; a provisioning run that never reached the generation
+    left the slot empty or as it was, and provisioning again destroys nothing of the
+    ceremony's.
+    """
+    return intent.get("mode") == "provision" and now is not None and now != intent.get("slot_key_sha256")
 
 
 def check_keygen(s: Session, keyholder: str) -> None:

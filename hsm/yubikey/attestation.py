@@ -321,3 +321,35 @@ def attest(serial: int, trust: TrustStore, **expect: Any) -> AttestationVerdict:
     expect.setdefault("expected_firmware", device.firmware)
     expect.setdefault("expected_public_key", slot_key)
     return verify_attestation(attestation, device_certificate, trust, **expect)
+
+
+def public_key_sha256(public_key: Any) -> str:
+    """Hex SHA-256 of a public key's SubjectPublicKeyInfo (DER): how a slot key is named in
+    the journal before the key is recorded (``keygen-intent``)."""
+    return hashlib.sha256(public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
+def slot_public_key(serial: int) -> Any | None:
+    """The public key in slot 9c of YubiKey ``serial``, or None when the slot holds no key.
+
+    Read without a PIN (slot metadata; the slot's attestation on firmware before 5.3,
+    which only answers for a key generated on the device), so a keygen can note what
+    the slot held before it is reset, and tell after a crash whether a key was made.
+
+    Raises:
+        TokenNotFoundError / DeviceRemovedError: the key is not there.
+    """
+    from yubikit.core import NotSupportedError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.core.smartcard import SW, ApduError  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    from yubikit.piv import SLOT  # lazy: yubikit (~0.4 s, optional [yubikey] extra)
+    device = select_yubikey(serial)
+    with piv_session(device) as session, mapped_errors(device, "reading slot 9c"):
+        try:
+            try:
+                return session.get_slot_metadata(SLOT.SIGNATURE).public_key
+            except NotSupportedError:  # firmware < 5.3: no metadata
+                return session.attest_key(SLOT.SIGNATURE).public_key()
+        except ApduError as e:
+            if e.sw in (SW.REFERENCE_DATA_NOT_FOUND, SW.INCORRECT_PARAMETERS):
+                return None
+            raise
