@@ -31,6 +31,7 @@ from ceremony.session import Session
 from ceremony.state import KeyRecord
 from ceremony.workspace import atomic_write
 from hsm import leftovers
+from hsm.errors import AttestationError
 from hsm.pkcs11 import Module, PinProvider, TokenKey
 
 if TYPE_CHECKING:  # no cycle: hsm.yubikey.provision costs ~57 ms (yubikit) at every step's start
@@ -134,7 +135,8 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
             the key now (the operator types the serial); None to adopt the key in slot 9c.
 
     Raises:
-        AttestationError: the attestation does not verify (exit 3, the verdict's reasons).
+        AttestationError: the attestation does not verify (exit 3, the verdict's reasons),
+            also for a key found after an interrupted provisioning (then never reset here).
         VerificationError: the slot's key is not the plan's algorithm.
         FactoryDefaultsError, PinFinalTryError, PinLockedError: the YubiKey is not fit.
         ProvisionAbortedError: the typed serial did not match (nothing changed).
@@ -156,11 +158,8 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
     now = None if current is None else public_key_sha256(current)
     intent = s.state.intents.get(name)
     made = intent is not None and _made_by_interrupted_run(intent, now)
-    if made:
-        note(f"slot 9c of YubiKey {serial} holds the key the interrupted keygen of {name} "
-             "generated; it is recorded, not generated again")
-    elif intent is None or intent.get("mode") != requested or \
-            (requested == "adopt" and intent.get("slot_key_sha256") != now):
+    if not made and (intent is None or intent.get("mode") != requested
+                     or (requested == "adopt" and intent.get("slot_key_sha256") != now)):
         s.append(KeygenIntent(  # what this run does, naming the key the slot holds now
             keyholder=name, device=YUBIKEY, mode=requested, yubikey_serial=serial, slot="9c",
             algorithm=holder.algorithm, touch=touch, key_id_hex="02", object_label=None,
@@ -174,7 +173,17 @@ def keygen_yubikey(s: Session, holder: Keyholder, pin: PinProvider, *, trust: Tr
 
     verdict = attest(serial, trust.store, allowed_pin_policies=("always",),
                      allowed_touch_policies=(touch,))
+    if made and verdict.problems:
+        raise AttestationError(
+            f"slot 9c of YubiKey {serial} holds a key made after the interrupted keygen of {name} "
+            f"journaled its intent, but its attestation does not verify: {'; '.join(verdict.problems)}; "
+            "nothing was recorded",
+            hint=f"provision the YubiKey again (`ceremony yubikey provision --serial {serial}`, resets "
+                 f"PIV), then run keygen --keyholder {name} without --provision")
     verdict.require()
+    if made:
+        note(f"slot 9c of YubiKey {serial} holds a key made after the interrupted keygen of {name} "
+             "journaled its intent: it is recorded, not generated again")
     actual = attestation.algorithm_of(verdict.public_key)
     if actual != holder.algorithm:
         raise VerificationError(

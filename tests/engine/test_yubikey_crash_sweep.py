@@ -103,8 +103,8 @@ def test_provisioning_keygen_killed_at_every_write_resumes_with_one_key(
     assert len(made) == 1 and made[0].point == "card command DB #3"  # the slot certificate not yet stored
     for o in made:
         assert o.resumed == "ok" and o.generated == 1
-        assert (f"warning: slot 9c of YubiKey {yubikey.serial} holds the key the interrupted keygen of "
-                f"alice generated; it is recorded, not generated again") in o.resume_output
+        assert (f"warning: slot 9c of YubiKey {yubikey.serial} holds a key made after the interrupted "
+                "keygen of alice journaled its intent: it is recorded, not generated again") in o.resume_output
     for left, outcomes in groups.items():
         journaled = "key journaled" in left and "no key journaled" not in left
         assert {o.resumed for o in outcomes} == {"already done" if journaled else "ok"}, left
