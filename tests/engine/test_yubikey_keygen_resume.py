@@ -140,3 +140,15 @@ def test_key_and_attestation_files_lost_after_the_journal_come_back(
                                                   f"({events(ws)[-1]['data']['keyid'][:12]})")
     assert {n: (ws / "keys" / n).read_bytes() for n in saved} == saved
     assert cli("record", "verify", ws, "--allow-unsealed").code == 0
+
+
+def test_the_attestation_pem_is_rebuilt_from_either_format_s_event() -> None:
+    from ceremony.attestation import journaled_pem
+    field = {"type": "yubikey-piv", "slot": "9c", "certificates": ["-----A-----\n", "-----B-----\n"]}
+    # TUF: the key carries the field; notary: root.json cannot, the journal's attestation does
+    assert journaled_pem({"device": "yubikey", "key": {"x-ceremony-attestation": field},
+                          "attestation": {"mode": "provision"}}) == "-----A-----\n-----B-----\n"
+    assert journaled_pem({"device": "yubikey", "key": {"keyval": {}},
+                          "attestation": {"mode": "adopt", "field": field}}) == "-----A-----\n-----B-----\n"
+    assert journaled_pem({"device": "pkcs11", "key": {"x-ceremony-attestation": field}}) is None
+    assert journaled_pem({"device": "yubikey", "key": {}, "attestation": {}}) is None
