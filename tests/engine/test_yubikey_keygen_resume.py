@@ -152,3 +152,20 @@ def test_the_attestation_pem_is_rebuilt_from_either_format_s_event() -> None:
                           "attestation": {"mode": "adopt", "field": field}}) == "-----A-----\n-----B-----\n"
     assert journaled_pem({"device": "pkcs11", "key": {"x-ceremony-attestation": field}}) is None
     assert journaled_pem({"device": "yubikey", "key": {}, "attestation": {}}) is None
+
+
+def test_a_key_recorded_before_its_slot_certificate_was_stored_signs(
+        hsm: SoftHsm, tmp_path: Path, yubikey: VirtualYubiKey, files: dict[str, Path]) -> None:  # noqa: F811
+    """The provisioning killed between the key's generation and storing the attestation as the
+    slot's certificate (the sweep's last card point): the key is recorded, and ykcs11 signs with it."""
+    ws = one_yubikey_ceremony(hsm, tmp_path, yubikey)
+    interrupted_intent(ws, yubikey)
+    provision_card(yubikey)
+    del yubikey.objects[0x5FC10A]  # slot 9c's certificate object: never written
+    assert cli("keygen", ws, "--keyholder", "alice", *provision_args(yubikey, files)).code == 0
+    assert cli("keygen", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file).code == 0
+    assert cli("draft", ws).code == 0
+    r = cli("sign", ws, "--keyholder", "alice", "--pin-file", files["pin"])
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[0] == f"alice signed root v1 with YubiKey {yubikey.serial}"
+    assert 0x5FC10A not in yubikey.objects
