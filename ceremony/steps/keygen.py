@@ -7,7 +7,9 @@ twice, and half-made objects are journaled (``keygen-recovered``) and removed.
 
 A YubiKey keyholder (``device = "yubikey"``) gets the key in PIV slot 9c, made
 now (``provision``) or adopted, and recorded only once its attestation verified
-(the trust and the checks are :mod:`ceremony.attestation`'s).
+(the trust and the checks are :mod:`ceremony.attestation`'s). Its intent names the
+key the slot held before the card is written, so a run killed after the card made
+the key has it recorded by the next run, never made again; its files follow its event.
 """
 
 from __future__ import annotations
