@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.base import RoleVerdict
 from ceremony.formats.tuf import expiry, key_name, keyholder_of, signed_by
 from ceremony.inputs import read_input_file
-from ceremony.plan import OfflineRole, Plan
+from ceremony.plan import OfflineRole, Plan, target_name_problem
 
 #: What one target file may weigh: policy files, public keys, key sets are small; this only
 #: keeps a wrong path (a disk image) from being read whole.
@@ -447,29 +446,22 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
 #: How a target file is named in a bundle (bundles carry plain names only): ``target+`` and
 #: its target path with ``+`` for ``/`` (``doi/policy.json`` -> ``target+doi+policy.json``).
 TARGET_IN_BUNDLE = "target+"
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def bundle_target_name(path: str) -> str:
-    """The plain name target ``path`` travels under in an export bundle.
+    """The plain name target ``path`` travels under in an export bundle (the plan check
+    refuses such a path first, by the same rule: :func:`ceremony.plan.target_name_problem`).
 
     Raises:
         VerificationError: a path component a bundle cannot name (``+``, spaces, a leading
-            dot...): nothing is exported.
+            dot...), or too long a path: nothing is exported.
     """
-    parts = path.split("/")
-    bad = next((part for part in parts if not _PLAIN.fullmatch(part)), None)
-    if bad is not None:
-        raise VerificationError(
-            f"target {path} cannot travel in a bundle: its path component {bad!r} is not a plain "
-            "name (letters, digits, '.', '-', '_'); nothing was exported",
-            hint="copy the workspace's targets/ folder by hand for this repository")
-    name = TARGET_IN_BUNDLE + "+".join(parts)
-    if len(name) > 128:
-        raise VerificationError(f"target {path} cannot travel in a bundle: its bundle name would be "
-                                f"{len(name)} characters, more than 128; nothing was exported",
+    problem = target_name_problem(path)
+    if problem is not None:
+        raise VerificationError(f"target {path} cannot travel in a bundle: {problem}; nothing was "
+                                "exported",
                                 hint="copy the workspace's targets/ folder by hand for this repository")
-    return name
+    return TARGET_IN_BUNDLE + "+".join(path.split("/"))
 
 
 def target_path_of(served: str, sha256: str) -> str:
