@@ -23,6 +23,7 @@ from tuf.api.serialization import DeserializationError
 
 from ceremony.chain import read_bounded
 from ceremony.errors import VerificationError
+from ceremony.formats import tuf as tuf_format
 
 # A targets file lists every target: far larger than a root, still bounded.
 MAX_ONLINE_FILE = 64 * 1024 * 1024
@@ -112,6 +113,7 @@ def _delegate(delegator: Metadata[Any], name: str, data: bytes, fname: str, at: 
         delegator.verify_delegate(name, md)
     except UnsignedMetadataError as e:
         raise VerificationError(f"{fname} is not signed at its delegation's threshold: {e}") from None
+    tuf_format.refuse_unknown_role_signatures(delegator.signed, name, md, fname)
     expired = md.signed.is_expired(at)
     if expired and refuse_expired:
         raise VerificationError(f"{fname} (v{md.signed.version}) expired at "
@@ -192,6 +194,7 @@ def _load(data: bytes, name: str, cls: type[Any], root: Root, at: datetime,
             f"{len(distinct)}/{threshold} valid signature(s) from its {role} keys{twice}",
             hint=f"when a root changes the {role} key, the online side re-signs {role} with "
                  "the new key and publishes both in the same release")
+    tuf_format.refuse_unknown_role_signatures(root, role, md, name)
     expired = md.signed.is_expired(at)
     if expired and refuse_expired:
         raise VerificationError(f"{name} (v{md.signed.version}) expired at "
