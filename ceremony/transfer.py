@@ -7,7 +7,9 @@ draft), and what an arriving bundle must prove before its files are used:
 * ``signed-metadata`` / ``trusted-metadata``: the root chain verifies, from the
   receiver's own newest trusted root when ``--out`` already holds one (and
   ``root.json`` there moves forward), else from the bundle's oldest root (trust on
-  first use: its fingerprint words are shown, ``--expect-root`` pins them);
+  first use: its fingerprint words are shown, ``--expect-root`` pins them); root versions
+  older than the receiver's trusted one must lead to it, and every other file is verified by
+  its format (``check_bundle_extra``: TUF's roles and target files, notary's sidecar) or refused;
 * ``online-keys``: every file is a public key (never a private one);
 * ``draft``: the draft matches its digest; ``signature``: well-formed signature files.
 """
@@ -251,6 +253,11 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
     check_extra = getattr(klass, "check_bundle_extra", None)
     if check_extra is not None:
         notes += check_extra(files, report.newest_bytes)
+    else:  # a format that checks nothing else publishes nothing else: no file rides along unread
+        other = sorted(n for n in files if n not in roots and n != "root.json")
+        if other:
+            raise VerificationError(f"{other[0]} in the bundle is not metadata this tool publishes "
+                                    "beside a root chain; nothing was written")
     if first_use is not None or expect_root:
         notes += trusted_root_lines(report.trusted_version, fingerprint, expect_root,
                                     first_use is None)

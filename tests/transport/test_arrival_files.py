@@ -12,6 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from ceremony.errors import EXIT_VERIFY
 from ceremony.transport import Bundle
 from ceremony.transport.usb import export_usb
@@ -153,3 +155,21 @@ def test_a_notary_bundles_sidecar_is_verified_and_nothing_else_rides_along(hsm: 
         out = tmp_path / f"in-{name}"
         r = cli("import", "--usb", carry(tmp_path, files, f"stick-{name}"), "--out", out)
         refused(r, out, {}, message)
+
+
+def test_a_format_that_checks_nothing_beside_its_roots_takes_nothing_else(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A format without ``check_bundle_extra`` publishes only its roots: any other file in its
+    bundle is refused, never written unread (TUF's hook removed here to stand for one)."""
+    from ceremony.formats.tuf_format import TufFormat
+
+    monkeypatch.delattr(TufFormat, "check_bundle_extra")
+    d = tmp_path / "chain"
+    standard_chain(d, World(), 2)
+    files = {n: (d / n).read_bytes() for n in ("1.root.json", "2.root.json", "root.json")}
+    r = cli("import", "--usb", carry(tmp_path, files, "honest"), "--out", tmp_path / "ok")
+    assert r.code == 0, r.err
+    files["1.targets.json"] = b"{}"
+    r = cli("import", "--usb", carry(tmp_path, files), "--out", tmp_path / "in")
+    refused(r, tmp_path / "in", {}, "1.targets.json in the bundle is not metadata this tool "
+                                    "publishes beside a root chain; nothing was written")
