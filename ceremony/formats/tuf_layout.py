@@ -50,13 +50,13 @@ def write_history(view: CeremonyView, data: bytes, version: int) -> list[Path]:
     """
     if view.plan.compat != TUF_ON_CI:
         return []
-    folder = history(view.ws.metadata)
-    folder.mkdir(exist_ok=True)
     wanted = {f"{version}.root.json": data}
     previous = view.ws.previous
     info = view.state.init.get("previous")
     for p in sorted(previous.glob("*.root.json")) if previous.is_dir() else []:
         wanted.setdefault(p.name, previous_copies.check(p, p.read_bytes(), info or _NONE_COPIED))
+    folder = history(view.ws.metadata)  # made once every copy is checked: a refusal writes nothing
+    folder.mkdir(exist_ok=True)
     written = []
     for name, body in sorted(wanted.items()):
         path = folder / name
