@@ -21,6 +21,7 @@ from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization import DeserializationError
 
+from ceremony import keyids
 from ceremony.chain import read_bounded
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format
@@ -103,10 +104,7 @@ def _delegated(targets: Metadata[Any]) -> list[tuple[str, Any]]:
 def _delegate(delegator: Metadata[Any], name: str, data: bytes, fname: str, at: datetime,
               lines: list[str], refuse_expired: bool) -> Metadata[Any]:
     """One delegated role's file, verified against its delegator (python-tuf's rules)."""
-    try:
-        md = Metadata.from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as e:
-        raise VerificationError(f"{fname} is not valid TUF metadata: {e}") from None
+    md = _parse(data, fname)
     if md.signed.type != Targets.type:
         raise VerificationError(f"{fname} is {md.signed.type} metadata, not targets")
     try:
@@ -173,14 +171,25 @@ def _version(got: int, expected: int, name: str, parent: str, role: str) -> None
                                 "a client refuses it")
 
 
+def _parse(data: bytes, name: str) -> Metadata[Any]:
+    """TUF metadata read from ``name``; one key id's signature listed twice is named.
+
+    Raises:
+        VerificationError: not TUF metadata, or a signature entry repeated.
+    """
+    try:
+        return Metadata.from_bytes(data)
+    except (DeserializationError, ValueError, KeyError, TypeError) as e:
+        repeated = keyids.repeated_signatures(data)  # python-tuf only says it cannot deserialize
+        raise VerificationError(f"{name} {repeated}" if repeated
+                                else f"{name} is not valid TUF metadata: {e}") from None
+
+
 def _load(data: bytes, name: str, cls: type[Any], root: Root, at: datetime,
           lines: list[str], refuse_expired: bool) -> Metadata[Any]:
     """Parse, check type, threshold (by distinct keys) and expiry of one online file."""
     role = cls.type
-    try:
-        md = Metadata.from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as e:
-        raise VerificationError(f"{name} is not valid TUF metadata: {e}") from None
+    md = _parse(data, name)
     if md.signed.type != role:
         raise VerificationError(f"{name} is {md.signed.type} metadata, not {role}")
     result = root.get_verification_result(role, md.signed_bytes, md.signatures)

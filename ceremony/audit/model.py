@@ -259,7 +259,9 @@ def _load(fetched: tuple[str, bytes], role: str) -> Metadata[Any]:
     try:
         md = Metadata.from_bytes(data)
     except Exception as e:  # noqa: BLE001 - python-tuf raises many types for one verdict
-        raise VerificationError(f"{name} is not valid TUF metadata: {e}") from None
+        repeated = keyids.repeated_signatures(data)  # named, where python-tuf says "deserialize"
+        raise VerificationError(f"{name} {repeated}" if repeated
+                                else f"{name} is not valid TUF metadata: {e}") from None
     expected = role if role in ("snapshot", "timestamp") else Targets.type
     if md.signed.type != expected:
         raise VerificationError(f"{name} is {md.signed.type} metadata, but role {role} is {expected}")

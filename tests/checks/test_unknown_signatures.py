@@ -24,7 +24,7 @@ from ceremony.errors import EXIT_VERIFY
 from ceremony.formats import tuf as tuf_format
 from ceremony.transport import Bundle
 from ceremony.transport.usb import export_usb
-from tests.checks.test_audit_bad_input import AT, refused as audit_refused
+from tests.checks.test_audit_bad_input import refused as audit_refused
 from tests.checks.test_trusted_start import plan  # noqa: F401 - the fixture
 from tests.support.audit_repo import holder, roots_pem, standard_repo
 from tests.support.chain_factory import NOW, World, publish_online, standard_chain
@@ -165,7 +165,6 @@ def test_audit_refuses_a_role_signed_by_a_key_it_does_not_list(tmp_path: Path) -
     audit_refused(repo.folder, roots_pem(tmp_path / "roots.pem"), None,
                   f"targets.json carries a signature by key id {mallory.key.keyid[:16]}, which is "
                   f"not a key of the targets role as root v2 lists it: {REFUSED}")
-    assert AT  # the audit judged at the table's instant
 
 
 def test_verify_refuses_an_online_file_signed_by_a_key_its_role_does_not_list(
@@ -285,3 +284,33 @@ def test_a_notary_root_with_a_strangers_or_a_repeated_signature_is_refused(hsm, 
         assert r.code == EXIT_VERIFY, (r.out, r.err)
         assert f"error: {d / '1.root.json'} {message}" in r.err, r.err
         assert tree(d) == before
+
+
+# ---- one key id's signature listed twice, in a role file ---------------------------------------
+
+
+def _listed_twice(path: Path) -> str:
+    doc = json.loads(path.read_bytes())
+    doc["signatures"].append(dict(doc["signatures"][0]))
+    path.write_text(json.dumps(doc))
+    return str(doc["signatures"][0]["keyid"])
+
+
+def test_verify_names_an_online_file_listing_one_signature_twice(tmp_path: Path,
+                                                                 world: World) -> None:
+    d = tmp_path / "repo"
+    standard_chain(d, world, 2)
+    publish_online(d, world)
+    kid = _listed_twice(d / "timestamp.json")
+    r = cli("verify", "--trusted", d / "1.root.json", d)
+    assert r.code == EXIT_VERIFY, (r.out, r.err)
+    assert (f"error: timestamp.json lists a signature under key id {kid[:12]} twice: a key signs "
+            "once, and clients refuse the file") in r.err, r.err
+
+
+def test_audit_names_a_role_listing_one_signature_twice(tmp_path: Path) -> None:
+    repo = standard_repo(tmp_path / "metadata")
+    kid = _listed_twice(repo.folder / "targets.json")
+    audit_refused(repo.folder, roots_pem(tmp_path / "roots.pem"), None,
+                  f"targets.json lists a signature under key id {kid[:12]} twice: a key signs once, "
+                  "and clients refuse the file")
