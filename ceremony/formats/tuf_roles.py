@@ -533,6 +533,8 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
             file is not metadata this tool publishes.
     """
     from tuf.api.exceptions import UnsignedMetadataError  # lazy: imports of role bundles only
+
+    from ceremony.chain import is_root_file  # lazy: loaded already where bundles are checked
     roles: dict[str, tuple[str, Metadata[Targets]]] = {}
     for name, data in files.items():
         head, _, rest = name.partition(".")
@@ -540,8 +542,12 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
             raise VerificationError(f"{name} in the bundle is a notary collection's key sidecar: a "
                                     "TUF repository publishes none (its root names its "
                                     "keyholders); nothing was written")
-        if rest == "root.json" or name == "root.json" or name.startswith(TARGET_IN_BUNDLE):
-            continue
+        if is_root_file(name) or name == "root.json" or name.startswith(TARGET_IN_BUNDLE):
+            continue  # the chain's
+        if rest == "root.json":  # never walked, so never verified: refused, not carried along
+            raise VerificationError(f"{name} in the bundle is named like a root version but no "
+                                    "client fetches it (versions have no leading zero and start at "
+                                    "1); nothing was written")
         role = rest.removesuffix(".json")
         if not root.signed.consistent_snapshot and rest == "json" and head:  # ROLE.json, unversioned
             head, role = "", head

@@ -173,3 +173,15 @@ def test_a_format_that_checks_nothing_beside_its_roots_takes_nothing_else(
     r = cli("import", "--usb", carry(tmp_path, files), "--out", tmp_path / "in")
     refused(r, tmp_path / "in", {}, "1.targets.json in the bundle is not metadata this tool "
                                     "publishes beside a root chain; nothing was written")
+
+
+def test_a_file_named_like_a_root_version_no_client_fetches_is_refused(tmp_path: Path) -> None:
+    """``01.root.json`` is no root file the chain walk reads: it was carried along unread."""
+    d = tmp_path / "chain"
+    standard_chain(d, World(), 2)
+    files = {n: (d / n).read_bytes() for n in ("1.root.json", "2.root.json", "root.json")}
+    files["01.root.json"] = b"anything at all"
+    r = cli("import", "--usb", carry(tmp_path, files), "--out", tmp_path / "in")
+    refused(r, tmp_path / "in", {}, "01.root.json in the bundle is named like a root version but "
+                                    "no client fetches it (versions have no leading zero and start "
+                                    "at 1); nothing was written")
