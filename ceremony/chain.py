@@ -131,12 +131,14 @@ def read_bounded(path: Path, limit: int, too_large: str) -> bytes:
 
 
 def check_self_signed(md: Metadata[Root], what: str) -> ThresholdStatus:
-    """A root must be signed by its own threshold (the trusted root included).
+    """A root must be signed by its own threshold (the trusted root included), and a root
+    v1 by its own root keys only (:func:`ceremony.formats.tuf.status`).
 
     Raises:
-        VerificationError: it is not.
+        VerificationError: it is not, or a v1 carries a signature by a key it does not list
+            in its root role.
     """
-    st = tuf_format.status(md, None)
+    st = tuf_format.status(md, None, what)
     if not st.verified:
         raise VerificationError(f"{what} is not signed by its own root threshold: {st.new.describe()}")
     return st
@@ -173,7 +175,7 @@ def walk(trusted_bytes: bytes, directory: Path, *, now: datetime | None = None,
     trusted = tuf_format.from_bytes(trusted_bytes, trusted_name)
     check_self_signed(trusted, trusted_name)
     return walk_versions(trusted, trusted_bytes, directory, tuf_format.from_bytes,
-                         lambda md, previous, _name: tuf_format.status(md, previous),
+                         lambda md, previous, name: tuf_format.status(md, previous, name),
                          now=now or datetime.now(UTC), check_expiry=check_expiry,
                          trusted_name=trusted_name, files=files)
 

@@ -21,7 +21,7 @@ from tuf.api.metadata import Metadata, Root, Targets
 from ceremony.chain import read_bounded
 from ceremony.errors import PlanError, StateError, UsageError, VerificationError
 from ceremony.formats import tuf as tuf_format
-from ceremony.formats.tuf import role_verdict  # counts distinct keys, not ids
+from ceremony.formats.tuf import refuse_unknown_role_signatures, role_verdict  # counts distinct keys, not ids
 from ceremony.frozen import frozen
 from ceremony.plan import ONLINE_ROLES, Plan, format_duration
 from ceremony.workspace import atomic_write
@@ -89,7 +89,8 @@ def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
     """Read the current targets.json and verify it with ``root``'s targets keys.
 
     Raises:
-        VerificationError: not targets metadata, or not signed by the root's targets keys.
+        VerificationError: not targets metadata, not signed by the root's targets keys, or
+            also signed by a key root does not give targets.
     """
     try:
         md = Metadata.from_bytes(data)
@@ -100,6 +101,7 @@ def delegations_of(root: Root, data: bytes, source: str) -> Delegations:
     if not role_verdict("targets", root, Targets.type, md.signed_bytes, md.signatures).met:
         raise VerificationError(f"{source} is not signed by the targets key(s) of root v{root.version}: "
                                 "it cannot say which keys are delegated")
+    refuse_unknown_role_signatures(root, Targets.type, md, source)  # a stranger's signature too
     by_key: dict[str, list[str]] = {}
     d = md.signed.delegations
     if d is not None:

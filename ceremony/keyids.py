@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -272,6 +272,29 @@ def repeated_signatures(data: bytes) -> str | None:
             return (f"lists a signature under key id {keyid[:12]} {_times(n)}: a key signs once, "
                     "and clients refuse the file")
     return None
+
+
+def refuse_unknown_signatures(signed_ids: Iterable[str], allowed: Collection[str], what: str,
+                              whose: str) -> None:
+    """Refuse a file that carries a signature under a key id its role does not list.
+
+    python-tuf (and notary) ignore such an entry: it counts for nothing toward a threshold.
+    We refuse it instead: this tool decides what is signed, and a signature by a key nobody
+    asked to sign is someone's attempt, a leftover of another ceremony, or a mistake, and in
+    every case not something to pass on. ``allowed`` is every key id whose signature belongs
+    there (for a root: its own root role's and the previous root's, which it must satisfy too);
+    ``what`` names the file and ``whose`` the role(s).
+
+    Raises:
+        VerificationError: a signature by a key id outside ``allowed`` (its first 16 hex).
+    """
+    stray = next((k for k in signed_ids if k not in allowed), None)
+    if stray is not None:
+        raise VerificationError(
+            f"{what} carries a signature by key id {str(stray)[:16]}, which is not a key of "
+            f"{whose}: a signature the role does not ask for is refused, not ignored",
+            hint="only the role's own keys sign it; ask who added the entry, and take the file "
+                 "from a copy without it")
 
 
 def describe_keys(root: Any, name: Callable[[Any], str]) -> list[dict[str, Any]]:

@@ -21,8 +21,10 @@ from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization import DeserializationError
 
+from ceremony import keyids
 from ceremony.chain import read_bounded
 from ceremony.errors import VerificationError
+from ceremony.formats import tuf as tuf_format
 
 # A targets file lists every target: far larger than a root, still bounded.
 MAX_ONLINE_FILE = 64 * 1024 * 1024
@@ -102,16 +104,14 @@ def _delegated(targets: Metadata[Any]) -> list[tuple[str, Any]]:
 def _delegate(delegator: Metadata[Any], name: str, data: bytes, fname: str, at: datetime,
               lines: list[str], refuse_expired: bool) -> Metadata[Any]:
     """One delegated role's file, verified against its delegator (python-tuf's rules)."""
-    try:
-        md = Metadata.from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as e:
-        raise VerificationError(f"{fname} is not valid TUF metadata: {e}") from None
+    md = _parse(data, fname)
     if md.signed.type != Targets.type:
         raise VerificationError(f"{fname} is {md.signed.type} metadata, not targets")
     try:
         delegator.verify_delegate(name, md)
     except UnsignedMetadataError as e:
         raise VerificationError(f"{fname} is not signed at its delegation's threshold: {e}") from None
+    tuf_format.refuse_unknown_role_signatures(delegator.signed, name, md, fname)
     expired = md.signed.is_expired(at)
     if expired and refuse_expired:
         raise VerificationError(f"{fname} (v{md.signed.version}) expired at "
@@ -171,14 +171,25 @@ def _version(got: int, expected: int, name: str, parent: str, role: str) -> None
                                 "a client refuses it")
 
 
+def _parse(data: bytes, name: str) -> Metadata[Any]:
+    """TUF metadata read from ``name``; one key id's signature listed twice is named.
+
+    Raises:
+        VerificationError: not TUF metadata, or a signature entry repeated.
+    """
+    try:
+        return Metadata.from_bytes(data)
+    except (DeserializationError, ValueError, KeyError, TypeError) as e:
+        repeated = keyids.repeated_signatures(data)  # python-tuf only says it cannot deserialize
+        raise VerificationError(f"{name} {repeated}" if repeated
+                                else f"{name} is not valid TUF metadata: {e}") from None
+
+
 def _load(data: bytes, name: str, cls: type[Any], root: Root, at: datetime,
           lines: list[str], refuse_expired: bool) -> Metadata[Any]:
     """Parse, check type, threshold (by distinct keys) and expiry of one online file."""
     role = cls.type
-    try:
-        md = Metadata.from_bytes(data)
-    except (DeserializationError, ValueError, KeyError, TypeError) as e:
-        raise VerificationError(f"{name} is not valid TUF metadata: {e}") from None
+    md = _parse(data, name)
     if md.signed.type != role:
         raise VerificationError(f"{name} is {md.signed.type} metadata, not {role}")
     result = root.get_verification_result(role, md.signed_bytes, md.signatures)
@@ -192,6 +203,7 @@ def _load(data: bytes, name: str, cls: type[Any], root: Root, at: datetime,
             f"{len(distinct)}/{threshold} valid signature(s) from its {role} keys{twice}",
             hint=f"when a root changes the {role} key, the online side re-signs {role} with "
                  "the new key and publishes both in the same release")
+    tuf_format.refuse_unknown_role_signatures(root, role, md, name)
     expired = md.signed.is_expired(at)
     if expired and refuse_expired:
         raise VerificationError(f"{name} (v{md.signed.version}) expired at "

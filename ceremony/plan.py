@@ -631,7 +631,37 @@ def _target_files(t: _Table) -> tuple[str, ...]:
         if f.startswith("/") or "\\" in f or any(p in ("", ".", "..") for p in parts):
             raise PlanError(f"{t.where}.targets lists {f[:60]!r}: a target is a file of the "
                             "plan's folder named by its relative path (no '..', no leading '/')")
+        problem = target_name_problem(f)
+        if problem is not None:  # refused here, not only at export after every signature
+            raise PlanError(f"{t.where}.targets lists {f[:60]!r}: {problem}",
+                            hint="rename the file (and its path in the plan)")
     return files
+
+
+#: A component of a target path as an export bundle can name it (bundles carry plain names).
+_PLAIN_COMPONENT = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+#: The longest target path whose bundle name (``target+`` and the path, ``+`` for ``/``) fits
+#: the 128 characters a bundle's file names may have.
+MAX_TARGET_PATH = 128 - len("target+")
+
+
+def target_name_problem(path: str) -> str | None:
+    """Why target ``path`` could not travel in an export bundle, else None: one rule for
+    the plan check and for export (:func:`ceremony.formats.tuf_roles.bundle_target_name`).
+
+    A bundle names a target ``target+`` and its path with ``+`` for ``/``, so a ``+``, a
+    space or a leading dot in a component cannot be named (``a+b`` and ``a/b`` would be one
+    name). Refusing at the plan check, before keys are made and roles signed, is cheaper
+    for the room than a bundle format that escapes names, which every receiver would need.
+    """
+    bad = next((part for part in path.split("/") if not re.fullmatch(_PLAIN_COMPONENT, part)), None)
+    if bad is not None:
+        return (f"its path component {bad!r} is not a plain name (letters, digits, '.', '-', "
+                "'_', not starting with '.', '-' or '_'), so it cannot travel in a bundle")
+    if len(path) > MAX_TARGET_PATH:
+        return (f"its path has {len(path)} characters, more than {MAX_TARGET_PATH}, so its bundle "
+                "name would not fit in 128")
+    return None
 
 
 def _offline_targets(t: _Table, known: set[str]) -> OfflineRole:

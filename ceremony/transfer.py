@@ -7,7 +7,9 @@ draft), and what an arriving bundle must prove before its files are used:
 * ``signed-metadata`` / ``trusted-metadata``: the root chain verifies, from the
   receiver's own newest trusted root when ``--out`` already holds one (and
   ``root.json`` there moves forward), else from the bundle's oldest root (trust on
-  first use: its fingerprint words are shown, ``--expect-root`` pins them);
+  first use: its fingerprint words are shown, ``--expect-root`` pins them); root versions
+  older than the receiver's trusted one must lead to it, and every other file is verified by
+  its format (``check_bundle_extra``: TUF's roles and target files, notary's sidecar) or refused;
 * ``online-keys``: every file is a public key (never a private one);
 * ``draft``: the draft matches its digest; ``signature``: well-formed signature files.
 """
@@ -18,6 +20,7 @@ import hashlib
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ceremony import integrity
 from ceremony.detached import check_signature_fields, export_draft, import_signature, load_draft
@@ -183,7 +186,11 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
         with tempfile.TemporaryDirectory() as tmp:
             for name, data in files.items():
                 (Path(tmp) / name).write_bytes(data)
-                d = load_draft(Path(tmp) / name)
+                try:
+                    d = load_draft(Path(tmp) / name)
+                except VerificationError as e:  # named as the bundle names it, not by a temporary path
+                    raise VerificationError(e.message.replace(str(Path(tmp)) + "/", ""),
+                                            e.hint) from None
                 notes.append(f"{name}: draft of root v{d.draft.signed.version}, digest {d.digest[:16]}...")
     elif kind == "signature":
         for name, data in files.items():
@@ -224,6 +231,10 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
             name = have[newest].name
             if name in roots and roots[name] != trusted:
                 raise VerificationError(f"the bundle's {name} differs from the trusted one in {out}")
+            for p in have.values():  # every version the receiver holds is the bundle's too
+                if p.name in roots and roots[p.name] != chain.read_root_file(p):
+                    raise VerificationError(f"the bundle's {p.name} differs from the one in {out}: "
+                                            "one of them was changed; nothing was written")
         else:
             first_use = min(chain.root_versions(d))
             trusted = roots[f"{first_use}.root.json"]
@@ -233,6 +244,8 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
         check_expected(fingerprint, expect_root, origin.split(" (")[0])
         klass = detect(trusted)
         report = klass.walk_chain(trusted, d, check_expiry=False, trusted_name=origin)
+        if have:
+            _check_older_roots(klass, roots, have, trusted, out)
         if "root.json" in files and files["root.json"] != report.newest_bytes:
             raise VerificationError("the bundle's root.json is not its newest N.root.json")
     notes = [f"root chain verified from {origin} up to v{report.newest_version}"]
@@ -240,10 +253,50 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
     check_extra = getattr(klass, "check_bundle_extra", None)
     if check_extra is not None:
         notes += check_extra(files, report.newest_bytes)
+    else:  # a format that checks nothing else publishes nothing else: no file rides along unread
+        other = sorted(n for n in files if n not in roots and n != "root.json")
+        if other:
+            raise VerificationError(f"{other[0]} in the bundle is not metadata this tool publishes "
+                                    "beside a root chain; nothing was written")
     if first_use is not None or expect_root:
         notes += trusted_root_lines(report.trusted_version, fingerprint, expect_root,
                                     first_use is None)
     return notes, report.newest_bytes
+
+
+def _check_older_roots(klass: Any, roots: Mapping[str, bytes], have: Mapping[int, Path],
+                       trusted: bytes, out: Path | None) -> None:
+    """Root versions in the bundle older than the receiver's newest trusted one, which the
+    receiver does not hold: the walk from its trusted root never reads them, so they must lead
+    to it. From the oldest of them, each version signed at both thresholds up to the trusted
+    root byte for byte (the receiver's copies fill the versions the bundle lacks). This is all
+    a receiver can know of history older than its trust: they claim to be this chain's past.
+
+    Raises:
+        VerificationError: they do not lead to the trusted root (nothing was written).
+    """
+    from ceremony import chain  # lazy: ~8M instructions, for root chains only
+    newest = max(have)
+    older = sorted(v for n in roots if (v := int(n.split(".", 1)[0])) < newest and v not in have)
+    if not older:
+        return
+    first = f"{older[0]}.root.json"
+    with tempfile.TemporaryDirectory() as tmp:
+        for v in range(older[0], newest + 1):
+            name = f"{v}.root.json"
+            data = roots.get(name) or (chain.read_root_file(have[v]) if v in have else None)
+            if data is not None:
+                (Path(tmp) / name).write_bytes(data)
+        try:
+            report = klass.walk_chain(roots[first], Path(tmp), check_expiry=False,
+                                      trusted_name=f"the bundle's {first}")
+        except VerificationError as e:
+            report, why = None, e.message
+        if report is None or report.newest_bytes != trusted:
+            why = why if report is None else f"it leads to v{report.newest_version}, another root"
+            raise VerificationError(f"the bundle's {first} is older than the trusted root v{newest} "
+                                    f"in {out}, which does not hold it, and does not lead to that "
+                                    f"root: {why}; nothing was written")
 
 
 def import_to_dir(bundle: Bundle, out: Path,

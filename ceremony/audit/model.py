@@ -245,7 +245,7 @@ def walk_root_chain(source: Source) -> tuple[Metadata[Root], list[int], str, byt
         md = tuf_format.from_bytes(vdata, vname)
         if md.signed.version != v:
             raise VerificationError(f"{vname} holds root version {md.signed.version}, not {v}")
-        st = tuf_format.status(md, current.signed)
+        st = tuf_format.status(md, current.signed, vname)
         if not st.verified:
             failing = [x.describe() for x in (st.old, st.new) if x is not None and not x.met]
             raise VerificationError(f"{vname} is not signed at threshold: " + "; ".join(failing))
@@ -259,7 +259,9 @@ def _load(fetched: tuple[str, bytes], role: str) -> Metadata[Any]:
     try:
         md = Metadata.from_bytes(data)
     except Exception as e:  # noqa: BLE001 - python-tuf raises many types for one verdict
-        raise VerificationError(f"{name} is not valid TUF metadata: {e}") from None
+        repeated = keyids.repeated_signatures(data)  # named, where python-tuf says "deserialize"
+        raise VerificationError(f"{name} {repeated}" if repeated
+                                else f"{name} is not valid TUF metadata: {e}") from None
     expected = role if role in ("snapshot", "timestamp") else Targets.type
     if md.signed.type != expected:
         raise VerificationError(f"{name} is {md.signed.type} metadata, but role {role} is {expected}")
@@ -297,6 +299,7 @@ def _top_role(walk: _Walk, root: Root, role: str, source: Source, online: bool) 
     if not verdict.met:
         raise VerificationError(f"{fetched[0]} is not signed at threshold by the keys root "
                                 f"v{root.version} gives {role}: {verdict.describe()}")
+    tuf_format.refuse_unknown_role_signatures(root, role, md, fetched[0])
     report.file, report.version, report.expires = fetched[0], md.signed.version, md.signed.expires
     report.warn_period = _signing_period(md.signed)
     report.signed = list(verdict.signed)
@@ -365,6 +368,8 @@ def walk_tree(walk: _Walk, top: Metadata[Targets], source: Source, online_roles:
             if not verdict.met:
                 raise VerificationError(f"{fetched[0]} is not signed at threshold by the keys "
                                         f"{parent} delegates to {name}: {verdict.describe()}")
+            keyids.refuse_unknown_signatures(child.signatures, ids, fetched[0],
+                                             f"the {name} role as {parent} lists it")
             report.file, report.version = fetched[0], child.signed.version
             report.expires, report.signed = child.signed.expires, list(verdict.signed)
             report.warn_period = _signing_period(child.signed)

@@ -77,7 +77,7 @@ from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceE
 from ceremony.events import DRAFT_CREATED
 from ceremony.formats import notary_detached, notary_record, previous_copies, tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus, roles_in_signed
-from ceremony.formats.notary_chain import online_expiries, verify_directory, walk
+from ceremony.formats.notary_chain import infer_gun, online_expiries, verify_directory, walk
 from ceremony.formats.notary_files import (
     SIDECAR,
     KeyFile,
@@ -388,6 +388,32 @@ class NotaryFormat(tuf_format.XFieldKeys):
         """
         return walk(first, directory, gun=repository, check_expiry=check_expiry,
                     trusted_name=trusted_name)
+
+    @classmethod
+    def check_bundle_extra(cls, files: Mapping[str, bytes], newest_root: bytes) -> list[str]:
+        """What a root-metadata bundle of a collection carries beside its verified root chain:
+        only ``root.json`` (checked by the caller) and the ``ceremony-keys.json`` sidecar, read
+        as :func:`ceremony.formats.notary_files.read_sidecar` reads it at ``init --previous``
+        (for this GUN, naming only keys a root of the bundle holds); anything else is refused.
+
+        Raises:
+            VerificationError: the sidecar does not verify, or a file is none of those.
+        """
+        newest = NotaryMetadata.from_bytes(newest_root, "the newest root")
+        gun = infer_gun(newest.signed)
+        roots = {n: d for n, d in files.items() if chain.is_root_file(n)}
+        other = sorted(n for n in files if n not in roots and n not in ("root.json", SIDECAR))
+        if other:
+            raise VerificationError(f"{other[0]} in the bundle is not metadata this tool publishes "
+                                    "for a notary collection (its root versions, root.json and "
+                                    f"{SIDECAR}); nothing was written")
+        if SIDECAR not in files:
+            return []
+        known: set[str] = set(newest.signed.keys)
+        for name, data in roots.items():
+            known |= set(NotaryMetadata.from_bytes(data, name).signed.keys)
+        named = read_sidecar(files[SIDECAR], gun, known, f"{SIDECAR} in the bundle")
+        return [f"{SIDECAR}: names the holders of {len(named)} key(s) of {gun}'s roots"]
 
     @classmethod
     def verify_folder(cls, directory: Path) -> chain.ChainReport:

@@ -88,7 +88,7 @@ def walk(
     problems = root_problems(trusted.signed, gun, now=moment, check_expiry=False)
     if problems:
         raise VerificationError(f"{trusted_name}: " + "; ".join(problems))
-    st = status(trusted, None, gun, now=moment, check_expiry=False)
+    st = status(trusted, None, gun, now=moment, check_expiry=False, what=trusted_name)
     if not st.verified:
         raise VerificationError(
             f"{trusted_name} is not signed by its own root threshold: {st.new.describe()}"
@@ -98,7 +98,7 @@ def walk(
         problems = root_problems(md.signed, gun, now=moment, check_expiry=check_expiry)
         if problems:
             raise VerificationError(f"{name}: " + "; ".join(problems))
-        return status(md, previous, gun, now=moment, check_expiry=check_expiry)
+        return status(md, previous, gun, now=moment, check_expiry=check_expiry, what=name)
 
     return walk_versions(trusted, trusted_bytes, directory,  # views stand in for Metadata[Root]
                          lambda data, name: _root_file(data, name, identities), status_of,

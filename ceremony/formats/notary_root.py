@@ -466,12 +466,21 @@ def status(
     *,
     now: datetime | None = None,
     check_expiry: bool = True,
+    what: str | None = None,
 ) -> ThresholdStatus:
     """Who has signed ``md``: its own root threshold (certificates valid now) and the previous
     root's (its certificates are not expiry-checked, as in notary's ValidateRoot).
 
+    Once both thresholds are met, every signature must be by a key of ``md``'s root role or
+    of ``previous``'s (notary ignores any other), and no key id may sign twice; a root given
+    without ``previous`` is judged so only at version 1 (a later one may carry its
+    predecessor's signatures, not here to compare with), as TUF's
+    (:func:`ceremony.formats.tuf.status`).
+
     Raises:
-        VerificationError: ``md`` does not directly follow ``previous``.
+        VerificationError: ``md`` does not directly follow ``previous``, carries a signature
+            by a key of neither root role, or one key id's signature twice (``what`` names
+            the file).
     """
     new = md.signed
     if previous is not None and new.version != previous.version + 1:
@@ -491,7 +500,21 @@ def status(
             now,
             False,
         )
-    return ThresholdStatus(new.version, verdict, old)
+    st = ThresholdStatus(new.version, verdict, old)
+    if st.verified and (previous is not None or new.version == 1):  # below threshold: that verdict first
+        name = what or f"root v{new.version}"
+        ids = [sig.keyid for sig in md.signature_list]
+        twice = next((k for k in ids if ids.count(k) > 1), None)
+        if twice is not None:
+            raise VerificationError(f"{name} lists a signature under key id {twice[:16]} "
+                                    f"{ids.count(twice)} times: a key signs once")
+        allowed = set(new.roles["root"].keyids)
+        whose = f"the root role of root v{new.version}"
+        if previous is not None:
+            allowed |= set(previous.roles["root"].keyids)
+            whose += f" or of previous root v{previous.version}"
+        keyids.refuse_unknown_signatures(ids, allowed, name, whose)
+    return st
 
 
 def role_file_problems(data: bytes, root: NotaryRoot, role: str) -> list[str]:

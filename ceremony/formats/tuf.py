@@ -262,11 +262,35 @@ def signed_by(sigs: Mapping[str, Signature], payload: bytes,
     return check
 
 
-def status(md: Metadata[Root], previous: Root | None) -> ThresholdStatus:
-    """Who has signed ``md``, against its own root role and the previous root's.
+def refuse_unknown_role_signatures(delegator: Any, role: str, md: Metadata[Any], what: str) -> None:
+    """Every signature on ``md`` (role ``role``) is by a key its delegator lists for that role:
+    ``delegator`` is the ``Root`` (targets, snapshot, timestamp) or the ``Targets`` that
+    delegates ``role``; ``what`` names the file. The one check of every TUF role file read
+    beside a root (:func:`ceremony.keyids.refuse_unknown_signatures`).
 
     Raises:
-        VerificationError: ``md`` does not directly follow ``previous``.
+        VerificationError: a signature by a key the role does not list.
+    """
+    lister = "root" if delegator.type == Root.type else delegator.type
+    keyids.refuse_unknown_signatures(md.signatures, delegator.get_delegated_role(role).keyids,
+                                     what, f"the {role} role as {lister} v{delegator.version} "
+                                           "lists it")
+
+
+def status(md: Metadata[Root], previous: Root | None, what: str | None = None) -> ThresholdStatus:
+    """Who has signed ``md``, against its own root role and the previous root's.
+
+    Every signature must be by a key of ``md``'s root role or of ``previous``'s (a root v2
+    signed by v1's keys that v2 dropped is the ordinary rotation: those are the previous
+    root's keys). Without ``previous``, a root v1 must be signed by its own root keys only;
+    a later root given alone (a trusted root ``vN``) may carry signatures by ``vN-1``'s
+    keys, which are not here to compare with, so its signatures are not judged by key id.
+    A root below a threshold is returned as it is (that verdict is the one to give); the
+    signers are judged once it meets them.
+
+    Raises:
+        VerificationError: ``md`` does not directly follow ``previous``, or carries a
+            signature by a key of neither root role (``what`` names the file).
     """
     new = md.signed
     if previous is not None and new.version != previous.version + 1:
@@ -276,7 +300,16 @@ def status(md: Metadata[Root], previous: Root | None) -> ThresholdStatus:
     old = None
     if previous is not None:
         old = _verdict(f"previous root v{previous.version}", previous, payload, md.signatures)
-    return ThresholdStatus(new.version, new_verdict, old)
+    st = ThresholdStatus(new.version, new_verdict, old)
+    if st.verified and (previous is not None or new.version == 1):  # below threshold: that verdict first
+        allowed = set(new.roles[Root.type].keyids)
+        whose = f"the root role of root v{new.version}"
+        if previous is not None:
+            allowed |= set(previous.roles[Root.type].keyids)
+            whose += f" or of previous root v{previous.version}"
+        keyids.refuse_unknown_signatures(md.signatures, allowed, what or f"root v{new.version}",
+                                         whose)
+    return st
 
 
 def describe_root(root: Root) -> list[str]:

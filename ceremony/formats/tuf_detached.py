@@ -10,6 +10,7 @@ from typing import Any, cast
 from securesystemslib.signer import Signature
 from tuf.api.metadata import Metadata, Root
 
+from ceremony import keyids
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format, tuf_roles
 from ceremony.formats.protocol import Format, OnTouch
@@ -31,12 +32,25 @@ class TufDetached:
     def load(self, obj: dict[str, Any], path: Path, repository: str) -> tuple[Any, Any, str]:
         """The draft, the previous root and the draft's digest, read by python-tuf.
 
+        A draft travels unsigned; a signature entry in it by a key of neither the draft's root
+        role nor the previous root's is refused (signatures travel in signature files, checked
+        at import-signature). The previous root's own signatures may be by its predecessor's
+        keys, which the file does not carry: they are not judged here (the previous root is
+        checked against the trusted chain, not against the file).
+
         Raises:
-            VerificationError: a part is not TUF root metadata.
+            VerificationError: a part is not TUF root metadata, or the draft carries a
+                signature by a key of neither root role.
         """
         draft = tuf_format.from_bytes(json.dumps(obj["draft"]).encode(), f"{path} (draft)")
         prev = (tuf_format.from_bytes(json.dumps(obj["previous"]).encode(), f"{path} (previous)")
                 if obj.get("previous") else None)
+        allowed = set(draft.signed.roles[Root.type].keyids)
+        whose = f"the root role of the draft (root v{draft.signed.version})"
+        if prev is not None:
+            allowed |= set(prev.signed.roles[Root.type].keyids)
+            whose += f" or of the previous root (v{prev.signed.version})"
+        keyids.refuse_unknown_signatures(draft.signatures, allowed, f"{path} (draft)", whose)
         return draft, prev, tuf_format.signed_digest(draft)
 
     def keys_of(self, draft: Any, previous: Any, keyholder: str) -> list[Any]:

@@ -12,12 +12,14 @@ chain through :func:`history_folders`; nothing read there is trusted before the 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ceremony.errors import VerificationError
+from ceremony.formats import previous_copies
 from ceremony.formats.tuf_compat import TUF_ON_CI
 from ceremony.workspace import atomic_write
 
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from ceremony.plan import Plan
 
 HISTORY = "root_history"
+#: init continued no chain: previous/ holds nothing init copied in
+_NONE_COPIED: dict[str, dict[str, str]] = {previous_copies.FILES: {}}
 _VERSIONED_ROLE = r"metadata/([0-9]+)\.([A-Za-z0-9][A-Za-z0-9._-]*)\.json"  # compiled by re on first use
 
 
@@ -36,19 +40,23 @@ def history(metadata: Path) -> Path:
 
 def write_history(view: CeremonyView, data: bytes, version: int) -> list[Path]:
     """Under tuf-on-ci compat, ``metadata/root_history/N.root.json`` for the published root
-    and for every root of the chain it continues (never replaced once written).
+    and for every root of the chain it continues (never replaced once written). Each
+    ``previous/`` copy is first checked against the digest init journaled
+    (:func:`ceremony.formats.previous_copies.check`): history is made of what init verified.
 
     Raises:
         WorkspaceError: a write failed, or a history file exists with other bytes.
+        VerificationError: a ``previous/`` copy was changed (or added) after init.
     """
     if view.plan.compat != TUF_ON_CI:
         return []
-    folder = history(view.ws.metadata)
-    folder.mkdir(exist_ok=True)
     wanted = {f"{version}.root.json": data}
     previous = view.ws.previous
+    info = view.state.init.get("previous")
     for p in sorted(previous.glob("*.root.json")) if previous.is_dir() else []:
-        wanted.setdefault(p.name, p.read_bytes())
+        wanted.setdefault(p.name, previous_copies.check(p, p.read_bytes(), info or _NONE_COPIED))
+    folder = history(view.ws.metadata)  # made once every copy is checked: a refusal writes nothing
+    folder.mkdir(exist_ok=True)
     written = []
     for name, body in sorted(wanted.items()):
         path = folder / name
@@ -83,21 +91,27 @@ def repository_files(metadata: Path) -> dict[str, bytes]:
     ``metadata/root.json``, ``metadata/root_history/N.root.json``, and the offline roles'
     ``metadata/ROLE.json`` (targets, the delegated roles) when the ceremony signed them.
 
-    Each ``root_history`` file must be byte for byte the ``N.root.json`` the workspace
-    published or continued (those the journal checks), and ``root.json`` the newest of them.
+    Each ``root_history`` file must have the digest the workspace's journal records for that
+    root (:func:`journaled_roots`: a root it published, or a previous copy init verified), and
+    ``root.json`` must be the newest of them. Comparing with ``previous/`` byte for byte
+    would trust a copy edited there as much as the history file.
 
     Raises:
-        VerificationError: a history file is not one of those roots, or ``root.json`` is not
-            the newest.
+        VerificationError: a history file is not one of those roots, ``root.json`` is not the
+            newest, or the folder is not a workspace's ``metadata/`` (no journal beside it).
     """
     files = {"metadata/root.json": (metadata / "root.json").read_bytes()}
-    previous = metadata.parent / "previous"
+    journaled = journaled_roots(metadata.parent)
     for p in sorted(history(metadata).glob("*.root.json")):
         data = p.read_bytes()
-        copies = [c for c in (metadata / p.name, previous / p.name) if c.is_file()]
-        if not any(c.read_bytes() == data for c in copies):
+        expected = journaled.get(p.name)
+        if expected is None:
+            raise VerificationError(f"metadata/{HISTORY}/{p.name} is a root the workspace neither "
+                                    "published nor continued (its journal records no "
+                                    f"{p.name})", hint="it was added after publish; delete it")
+        if hashlib.sha256(data).hexdigest() != expected:
             raise VerificationError(f"metadata/{HISTORY}/{p.name} is not the root the workspace "
-                                    f"published or continued (metadata/{p.name}, previous/{p.name})",
+                                    f"published or continued (journal: sha256 {expected[:16]}...)",
                                     hint="it was changed after publish; delete root_history/ and "
                                          "publish again in a copy of the workspace, or restore it")
         files[f"metadata/{HISTORY}/{p.name}"] = data
@@ -110,3 +124,34 @@ def repository_files(metadata: Path) -> dict[str, bytes]:
                 and not p.name.startswith("ceremony-"):
             files[f"metadata/{p.name}"] = p.read_bytes()
     return files
+
+
+def journaled_roots(workspace: Path) -> dict[str, str]:
+    """``N.root.json`` -> sha256 of every root a workspace's journal vouches for: the previous
+    copies init journaled (``previous_copies.FILES``; a previous release's journal has only
+    the newest one's digest, and its other copies are taken as they are, as
+    :func:`ceremony.formats.previous_copies.check` takes them) and each root the workspace
+    published.
+
+    Raises:
+        VerificationError: no journal in ``workspace``.
+        WorkspaceError: the journal is damaged.
+    """
+    from ceremony.events import Published, parse  # lazy: the journal's events, publishing to git only
+    from ceremony.journal import Journal  # lazy: likewise
+    path = workspace / "journal.jsonl"
+    if not path.is_file():
+        raise VerificationError(f"{workspace} holds no journal.jsonl: root_history/ is checked "
+                                "against the journal of the workspace that published it")
+    events = Journal.open(path).events
+    info = (events[0].data.get("previous") if events else None) or {}
+    out = {n: str(d) for n, d in (info.get(previous_copies.FILES) or {}).items()
+           if n.endswith(".root.json")}
+    if info and previous_copies.FILES not in info:  # a previous release's journal: the newest only
+        out[f"{info['version']}.root.json"] = str(info["sha256"])
+        for copy in sorted((workspace / "previous").glob("*.root.json")):  # the others unchecked,
+            out.setdefault(copy.name, hashlib.sha256(copy.read_bytes()).hexdigest())  # as it did
+    for e in events:
+        if isinstance(p := parse(e), Published):
+            out[f"{p.version}.root.json"] = p.sha256
+    return out

@@ -122,7 +122,7 @@ def check_published(ws: Workspace, events: list[Event], version: int, data: byte
                 None)
     try:
         prev = previous_root(ws, events)
-        st = tuf_format.status(md, prev.signed if prev else None)
+        st = tuf_format.status(md, prev.signed if prev else None, f"metadata/{name}")
     except VerificationError as err:
         return err.message, None
     problem, check = published_verdict(st, name)

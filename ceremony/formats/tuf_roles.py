@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -23,14 +22,15 @@ from typing import Any
 
 from securesystemslib.signer import Key, Signature
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata, TargetFile, Targets
+from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import JSONSerializer
 
 from ceremony import keyids
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.base import RoleVerdict
-from ceremony.formats.tuf import expiry, key_name, keyholder_of, signed_by
+from ceremony.formats.tuf import expiry, key_name, keyholder_of, refuse_unknown_role_signatures, signed_by
 from ceremony.inputs import read_input_file
-from ceremony.plan import OfflineRole, Plan
+from ceremony.plan import OfflineRole, Plan, target_name_problem
 
 #: What one target file may weigh: policy files, public keys, key sets are small; this only
 #: keeps a wrong path (a disk image) from being read whole.
@@ -267,6 +267,7 @@ def verify_tree(root: Metadata[Any], directory: Path, consistent: bool) -> list[
             delegator.verify_delegate(name, md)
         except UnsignedMetadataError as e:
             raise VerificationError(f"{name} does not verify against its delegator: {e}") from None
+        refuse_unknown_role_signatures(delegator.signed, name, md, f"{name}.json")
         for path, tf in md.signed.targets.items():
             served = target_file_name(path, tf.hashes["sha256"], consistent)
             try:
@@ -325,14 +326,12 @@ def read_previous(directory: Path, root: Metadata[Any]) -> tuple[dict[str, Any],
             raise VerificationError(f"the previous targets delegates to {name!r}, but "
                                     f"{folder} holds no {name}.json to continue it")
         data = read_input_file(path, MAX_TARGET_FILE, "previous metadata", error=VerificationError)
-        try:
-            md = Metadata[Targets].from_bytes(data)
-        except (ValueError, TypeError, KeyError) as e:
-            raise VerificationError(f"{path} is not targets metadata: {e}") from None
+        md = _parse_role(data, str(path))
         try:
             delegator.verify_delegate(name, md)
         except UnsignedMetadataError as e:
             raise VerificationError(f"{path} does not verify against its delegator: {e}") from None
+        refuse_unknown_role_signatures(delegator.signed, name, md, str(path))
         info[name] = {"version": md.signed.version, "file": path.name,
                       "sha256": hashlib.sha256(data).hexdigest()}
         files[path.name] = data
@@ -343,6 +342,21 @@ def read_previous(directory: Path, root: Metadata[Any]) -> tuple[dict[str, Any],
         for name in top.signed.delegations.roles:
             take(name, top)
     return info, files
+
+
+def _parse_role(data: bytes, what: str) -> Metadata[Targets]:
+    """Targets metadata read from ``what`` (python-tuf's parser); one key id's signature
+    listed twice is named (python-tuf refuses it with less to go on).
+
+    Raises:
+        VerificationError: not targets metadata, or a signature entry repeated.
+    """
+    try:
+        return Metadata[Targets].from_bytes(data)
+    except (DeserializationError, ValueError, TypeError, KeyError) as e:
+        repeated = keyids.repeated_signatures(data)
+        raise VerificationError(f"{what} {repeated}" if repeated
+                                else f"{what} is not targets metadata: {e}") from None
 
 
 def load_previous(folder: Path, info: Mapping[str, Any]) -> dict[str, Metadata[Targets]]:
@@ -447,29 +461,22 @@ def diff(old: Mapping[str, Metadata[Targets]], old_top: tuple[list[str], int, Ma
 #: How a target file is named in a bundle (bundles carry plain names only): ``target+`` and
 #: its target path with ``+`` for ``/`` (``doi/policy.json`` -> ``target+doi+policy.json``).
 TARGET_IN_BUNDLE = "target+"
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def bundle_target_name(path: str) -> str:
-    """The plain name target ``path`` travels under in an export bundle.
+    """The plain name target ``path`` travels under in an export bundle (the plan check
+    refuses such a path first, by the same rule: :func:`ceremony.plan.target_name_problem`).
 
     Raises:
         VerificationError: a path component a bundle cannot name (``+``, spaces, a leading
-            dot...): nothing is exported.
+            dot...), or too long a path: nothing is exported.
     """
-    parts = path.split("/")
-    bad = next((part for part in parts if not _PLAIN.fullmatch(part)), None)
-    if bad is not None:
-        raise VerificationError(
-            f"target {path} cannot travel in a bundle: its path component {bad!r} is not a plain "
-            "name (letters, digits, '.', '-', '_'); nothing was exported",
-            hint="copy the workspace's targets/ folder by hand for this repository")
-    name = TARGET_IN_BUNDLE + "+".join(parts)
-    if len(name) > 128:
-        raise VerificationError(f"target {path} cannot travel in a bundle: its bundle name would be "
-                                f"{len(name)} characters, more than 128; nothing was exported",
+    problem = target_name_problem(path)
+    if problem is not None:
+        raise VerificationError(f"target {path} cannot travel in a bundle: {problem}; nothing was "
+                                "exported",
                                 hint="copy the workspace's targets/ folder by hand for this repository")
-    return name
+    return TARGET_IN_BUNDLE + "+".join(path.split("/"))
 
 
 def target_path_of(served: str, sha256: str) -> str:
@@ -517,29 +524,36 @@ def check_bundle_targets(files: Mapping[str, bytes], roles: Mapping[str, Metadat
 def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
     """Verify the targets and delegated-role files a bundle carries beside its root chain
     (``N.targets.json``, ``N.ROLE.json``) before any is written: targets against ``root``,
-    each delegated role against that targets. Root files, ``root.json`` and a notary sidecar
-    are the chain's; anything else is refused.
+    each delegated role against that targets. Root files and ``root.json`` are the chain's;
+    anything else is refused, a ``ceremony-keys.json`` too (a notary collection's sidecar: a
+    TUF root names its keyholders itself, and an unsigned file beside it would pass unread).
 
     Raises:
         VerificationError: a role file does not verify, has no delegator in the bundle, or a
             file is not metadata this tool publishes.
     """
     from tuf.api.exceptions import UnsignedMetadataError  # lazy: imports of role bundles only
+
+    from ceremony.chain import is_root_file  # lazy: loaded already where bundles are checked
     roles: dict[str, tuple[str, Metadata[Targets]]] = {}
     for name, data in files.items():
         head, _, rest = name.partition(".")
-        if rest == "root.json" or name in ("root.json", "ceremony-keys.json") \
-                or name.startswith(TARGET_IN_BUNDLE):
-            continue
+        if name == "ceremony-keys.json":
+            raise VerificationError(f"{name} in the bundle is a notary collection's key sidecar: a "
+                                    "TUF repository publishes none (its root names its "
+                                    "keyholders); nothing was written")
+        if is_root_file(name) or name == "root.json" or name.startswith(TARGET_IN_BUNDLE):
+            continue  # the chain's
+        if rest == "root.json":  # never walked, so never verified: refused, not carried along
+            raise VerificationError(f"{name} in the bundle is named like a root version but no "
+                                    "client fetches it (versions have no leading zero and start at "
+                                    "1); nothing was written")
         role = rest.removesuffix(".json")
         if not root.signed.consistent_snapshot and rest == "json" and head:  # ROLE.json, unversioned
             head, role = "", head
         elif not (head.isdigit() and rest.endswith(".json") and role):
             raise VerificationError(f"{name} in the bundle is not metadata this tool publishes")
-        try:
-            md = Metadata[Targets].from_bytes(data)
-        except (ValueError, TypeError, KeyError) as e:
-            raise VerificationError(f"{name} in the bundle is not targets metadata: {e}") from None
+        md = _parse_role(data, f"{name} in the bundle")
         if role in roles:
             raise VerificationError(f"the bundle carries {role} twice ({roles[role][0]}, {name})")
         if head and md.signed.version != int(head):
@@ -562,6 +576,7 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
         except (UnsignedMetadataError, ValueError) as e:
             raise VerificationError(f"{name} in the bundle does not verify against "
                                     f"{'root' if role == TARGETS else 'targets'}: {e}") from None
+        refuse_unknown_role_signatures(delegator.signed, role, md, f"{name} in the bundle")
         notes.append(f"{name}: {role} v{md.signed.version} verified against "
                      f"{'root' if role == TARGETS else 'targets'} ({len(md.signed.targets)} target(s))")
     return notes + check_bundle_targets(files, {r: md for r, (_n, md) in roles.items()})

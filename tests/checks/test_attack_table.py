@@ -320,6 +320,14 @@ ROWS: dict[str, Row] = {
         mutate_v2(_mallory_signs, "bob"),
         Refuses("UnsignedMetadataError", BELOW), Refuses("UnsignedMetadataError", BELOW),
         Verify(3, r"2\.root\.json is not signed at threshold: .*1/2")),
+    # LAX CLIENTS: both ignore a signature by a key neither root lists once the thresholds are
+    # met (python-tuf's verify_delegate counts only the role's keys); ceremony verify refuses
+    # it: the tool decides what is signed (tests/checks/test_unknown_signatures.py).
+    "an unknown key's signature beside both thresholds met (all four + mallory)": Row(
+        mutate_v2(_mallory_signs),
+        Accepts(2), Accepts(2),
+        Verify(3, r"2\.root\.json carries a signature by key id [0-9a-f]{16}, which is not a key of "
+                  r"the root role of root v2 or of previous root v1")),
     "an unknown key added to the root role, signed by it alone": Row(
         resigned("mallory_v2"),
         Refuses("UnsignedMetadataError", "root was signed by 0/2 keys"),

@@ -89,6 +89,39 @@ def test_a_file_init_did_not_copy_is_refused(tmp_path: Path) -> None:
     assert err.value.message == f"{path} was not copied in by init; refusing"
 
 
+def test_tuf_on_ci_history_is_written_only_from_the_copies_init_verified(tmp_path: Path) -> None:
+    """publish under tuf-on-ci compat copies previous/ into metadata/root_history/: a copy
+    edited after init is refused there (it was written as found), and so is one added."""
+    from types import SimpleNamespace
+
+    from ceremony.formats import tuf_layout
+    from ceremony.formats.tuf_compat import TUF_ON_CI
+
+    (tmp_path / "previous").mkdir()
+    (tmp_path / "metadata").mkdir()
+    v1 = b'{"signed": {"version": 1}}'
+    (tmp_path / "previous" / "1.root.json").write_bytes(v1)
+    info = {"version": 1, "sha256": hashlib.sha256(v1).hexdigest(),
+            previous_copies.FILES: previous_copies.digests({"1.root.json": v1})}
+    view = SimpleNamespace(plan=SimpleNamespace(compat=TUF_ON_CI),
+                           ws=SimpleNamespace(metadata=tmp_path / "metadata", previous=tmp_path / "previous"),
+                           state=SimpleNamespace(init={"previous": info}))
+    (tmp_path / "previous" / "1.root.json").write_bytes(v1 + b" ")
+    with pytest.raises(VerificationError) as err:
+        tuf_layout.write_history(view, b"v2", 2)  # type: ignore[arg-type]
+    assert err.value.message == (f"{tmp_path / 'previous' / '1.root.json'} was changed after the "
+                                 "ceremony started")
+    assert not (tmp_path / "metadata" / "root_history").exists()
+    (tmp_path / "previous" / "1.root.json").write_bytes(v1)
+    assert [p.name for p in tuf_layout.write_history(view, b"v2", 2)] == ["1.root.json", "2.root.json"]  # type: ignore[arg-type]
+    assert (tmp_path / "metadata" / "root_history" / "1.root.json").read_bytes() == v1
+    # init continued no chain: nothing in previous/ is history
+    view.state.init = {"previous": None}
+    with pytest.raises(VerificationError) as err:
+        tuf_layout.write_history(view, b"v3", 3)  # type: ignore[arg-type]
+    assert err.value.message == f"{tmp_path / 'previous' / '1.root.json'} was not copied in by init; refusing"
+
+
 @pytest.fixture
 def notary_ws(hsm: SoftHsm, tmp_path: Path) -> Path:
     """A notary workspace continuing the chain v1, v2 (with its sidecar), draft v3 made."""

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 
+import pytest
 from securesystemslib.signer import SSlibKey
 from tuf.api.metadata import Metadata, Root
 
 from ceremony import keyids
+from ceremony.errors import VerificationError
+from ceremony.formats import tuf_layout
 from ceremony.keys import key_from_crypto
 from hsm.signer import TokenSigner
 from tests.support.helpers import cli, make_online_keys, online_key_paths, published_v1, run_steps
@@ -95,6 +99,25 @@ def test_init_previous_continues_a_tuf_on_ci_root(hsm, tmp_path):
     assert sorted(p.name for p in history.iterdir()) == ["1.root.json", "2.root.json"]
     assert (history / "1.root.json").read_bytes() == v1 and (history / "2.root.json").read_bytes() == v2
     assert json.loads(v2)["signed"]["x-tuf-on-ci-expiry-period"] == 365
+    assert set(tuf_layout.repository_files(ws / "metadata")) == {
+        "metadata/root.json", "metadata/root_history/1.root.json", "metadata/root_history/2.root.json",
+        "metadata/targets.json"}
+    # the continued root edited alike in previous/ and root_history/: only the journal's digest
+    # (init's previous.files) tells, where a byte-for-byte comparison of the two copies would not
+    edited = v1 + b"\n"
+    (ws / "previous" / "1.root.json").write_bytes(edited)
+    (history / "1.root.json").write_bytes(edited)
+    with pytest.raises(VerificationError) as e:
+        tuf_layout.repository_files(ws / "metadata")
+    assert e.value.message == ("metadata/root_history/1.root.json is not the root the workspace "
+                               f"published or continued (journal: sha256 {sha256(v1).hexdigest()[:16]}...)")
+    (ws / "previous" / "1.root.json").write_bytes(v1)
+    (history / "1.root.json").write_bytes(v1)
+    (history / "0.root.json").write_bytes(v1)  # a root the journal never vouched for
+    with pytest.raises(VerificationError) as e:
+        tuf_layout.repository_files(ws / "metadata")
+    assert e.value.message == ("metadata/root_history/0.root.json is a root the workspace neither "
+                               "published nor continued (its journal records no 0.root.json)")
 
 
 def test_a_keyholder_the_new_plan_drops_still_signs_with_the_old_key(hsm, tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ def test_ceremony_output_is_a_tuf_on_ci_repository(hsm, tmp_path):
     with pytest.raises(VerificationError) as e:
         tuf_layout.repository_files(meta)
     assert str(e.value) == ("metadata/root_history/1.root.json is not the root the workspace "
-                            "published or continued (metadata/1.root.json, previous/1.root.json)")
+                            f"published or continued (journal: sha256 {sha256(root_bytes).hexdigest()[:16]}...)")
 
 
 def _signing_event(clone: Path) -> bytes:

@@ -336,6 +336,17 @@ def test_compromised_delegation_key_needs_no_new_root(hsm: SoftHsm, tmp_path: Pa
     r = cli("compromise", ws, "--key", releases.keyid[:10], "--targets", targets, "--out", tmp_path / "e")
     assert (r.code, r.err.splitlines()[0]) == (3, f"error: {targets} is not signed by the targets key(s) of "
                                                   "root v1: it cannot say which keys are delegated")
+    # Signed by the targets key, and also by a key root does not give targets: refused, not ignored.
+    md.signatures.clear()
+    md.sign(signer(online.open()["targets"]))
+    md.sign(signer(other.open()["targets"]), append=True)
+    stray = list(md.signatures)[-1]
+    targets.write_bytes(md.to_bytes(JSONSerializer()))
+    r = cli("compromise", ws, "--key", releases.keyid[:10], "--targets", targets, "--out", tmp_path / "e")
+    assert (r.code, r.err.splitlines()[0]) == (3, f"error: {targets} carries a signature by key id "
+                                                  f"{stray[:16]}, which is not a key of the targets role "
+                                                  "as root v1 lists it: a signature the role does not "
+                                                  "ask for is refused, not ignored")
     snapshot_like = tmp_path / "root-as-targets.json"
     shutil.copy(ws / "metadata" / "1.root.json", snapshot_like)
     r = cli("compromise", ws, "--key", releases.keyid[:10], "--targets", snapshot_like, "--out", tmp_path / "e")

@@ -9,6 +9,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony.errors import VerificationError
 from ceremony.formats.tuf_roles import bundle_target_name, target_path_of
@@ -143,33 +145,41 @@ def test_target_paths_a_bundle_cannot_name() -> None:
     with pytest.raises(VerificationError) as e:
         bundle_target_name("doi/a+b.json")
     assert e.value.message == ("target doi/a+b.json cannot travel in a bundle: its path component "
-                               "'a+b.json' is not a plain name (letters, digits, '.', '-', '_'); "
+                               "'a+b.json' is not a plain name (letters, digits, '.', '-', '_', not "
+                               "starting with '.', '-' or '_'), so it cannot travel in a bundle; "
                                "nothing was exported")
     with pytest.raises(VerificationError) as e:
         bundle_target_name("doi/" + "x" * 130)
-    assert "its bundle name would be 141 characters, more than 128; nothing was exported" in e.value.message
+    assert e.value.message == ("target doi/" + "x" * 130 + " cannot travel in a bundle: its path has "
+                               "134 characters, more than 121, so its bundle name would not fit in "
+                               "128; nothing was exported")
+    assert bundle_target_name("d/" + "x" * 119) == "target+d+" + "x" * 119  # 128, the most
 
 
-def test_export_of_a_target_path_a_bundle_cannot_name_is_refused(hsm: SoftHsm, tmp_path: Path) -> None:
-    hsm.make("tok-alice")
-    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
+@pytest.mark.parametrize(("target", "component"), [("doi/c++.json", "c++.json"),
+                                                     ("doi/my policy.json", "my policy.json"),
+                                                     ("doi/.hidden", ".hidden")])
+def test_a_target_path_a_bundle_cannot_name_is_refused_at_init(tmp_path: Path, target: str,
+                                                               component: str) -> None:
+    """Refused by the plan check (exit 2, nothing written), not at export after every
+    signature: export names a target by its path with '+' for '/' (one rule for both)."""
+    online = tmp_path / "plan" / "online"
+    online.mkdir(parents=True)
+    for role in ("snapshot", "timestamp"):
+        (online / f"{role}.pub.pem").write_bytes(
+            ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+                Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
     plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
                       targets=Role("targets", ["alice"], 1),
                       delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                        targets=["doi/c++.json"])])
-    (tmp_path / "plan" / "doi" / "c++.json").write_bytes(POLICY)
-    ws = tmp_path / "ws"
-    (tmp_path / "stick").mkdir()
-    for step in (("init", ws, "--plan", plan.write(tmp_path / "plan" / "plan.toml")),
-                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
-                 ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("publish", ws)):
-        r = cli(*step)
-        assert r.code == 0, r.err
-    r = cli("export", ws, "--usb", tmp_path / "stick")
-    assert r.code == 3, r.err
-    assert ("error: target doi/c++.json cannot travel in a bundle: its path component 'c++.json' is "
-            "not a plain name (letters, digits, '.', '-', '_'); nothing was exported") in r.err, r.err
-    assert list((tmp_path / "stick").iterdir()) == []
+                                        targets=[target])])
+    (tmp_path / "plan" / target).write_bytes(POLICY)
+    r = cli("init", tmp_path / "ws", "--plan", plan.write(tmp_path / "plan" / "plan.toml"))
+    assert r.code == 2, r.err
+    assert (f"error: delegations[0] (doi).targets lists {target!r}: its path component "
+            f"{component!r} is not a plain name (letters, digits, '.', '-', '_', not starting with "
+            "'.', '-' or '_'), so it cannot travel in a bundle") in r.err, r.err
+    assert not (tmp_path / "ws").exists()
 
 
 def test_roles_without_consistent_snapshots_travel_and_verify(hsm: SoftHsm, tmp_path: Path) -> None:
