@@ -188,6 +188,12 @@ class RolesFormat(Protocol):
         """
         ...
 
+    def published_role_files(self) -> dict[str, bytes]:
+        """The roles' own metadata files among :meth:`roles_to_publish` (path in the workspace
+        -> bytes), rebuilt from the journal alone: how the session puts a deleted one back
+        (target files come from outside the journal and are not among them)."""
+        ...
+
 
 class RolesDetached(Protocol):
     """The detached-signing half of :class:`RolesFormat`: the roles drafted with root travel
@@ -399,8 +405,17 @@ class Format(Protocol):
         """
         ...
 
-    def published_bytes(self) -> bytes | None:
-        """The published root's bytes rebuilt from the journal (``None``: not rebuilt)."""
+    def published_files(self) -> dict[str, bytes]:
+        """Every file publishing the draft writes into ``metadata/`` (its name there -> its
+        bytes), rebuilt from the journal: the files ``write_published`` returns and those it
+        writes beside them (notary's sidecar, an X.509 CA's ``ca.json`` and Notation files).
+        The publish step journals each one's digest (``published``'s ``outputs``), and the
+        session puts back a deleted one only when its rebuilt bytes have that digest.
+
+        Raises:
+            StateError: nothing drafted.
+            VerificationError: what the journal holds no longer builds the published files.
+        """
         ...
 
     def published_extra(self, name: str, version: int) -> bytes | None:
@@ -428,6 +443,31 @@ class Format(Protocol):
 
         Raises:
             VerificationError: a root in the chain does not verify.
+        """
+        ...
+
+    # ---- optional hooks (defaults in ceremony.formats.defaults.FormatDefaults) ------------
+
+    signers_in_order: ClassVar[bool]  # the sign screen offers first whom the next step waits for
+
+    def init_lines(self) -> list[str] | None:
+        """``init``'s summary of who signs, when the format says it (``None``: the CLI's)."""
+        ...
+
+    def script_publish(self, version: int) -> str:
+        """What publishing root ``version`` writes, for the printable script."""
+        ...
+
+    def script_verify(self, workspace: str, continues: bool) -> tuple[str, str]:
+        """The printable script's verify command and what it checks."""
+        ...
+
+    def export_files(self) -> dict[str, bytes] | None:
+        """The published files ``export`` carries, checked, when the format gathers them
+        (``None``: ``transfer`` gathers the root chain and the roles published with it).
+
+        Raises:
+            VerificationError: a file is missing or differs.
         """
         ...
 
@@ -586,4 +626,40 @@ class FormatClass(Protocol):
     def rehearsal_key_files(self, directory: Path, repository: str) -> str:
         """Turn the throwaway online keys' ``ROLE.pub.pem`` in ``directory`` into the key files
         the format's plan names; the suffix of those files (``.pub.pem`` when kept)."""
+        ...
+
+    # ---- optional hooks (defaults in ceremony.formats.defaults.FormatDefaults) ------------
+
+    online_roles: tuple[str, ...]  # the roles beside root a plan names (``roles.NAME``)
+    plan_table: str | None  # the format's own top-level plan table, read by its check_plan
+    offline_roles: bool  # whether a plan may declare roles beyond root signed offline
+    rehearsal_sequence: Mapping[str, tuple[str, ...]]  # scenario -> steps, one ceremony each
+
+    def rehearsal_plan(self, step: str, base: Path, names: list[str], threshold: int,
+                       algorithm: str, previous: Path | None) -> Path:
+        """The plan of one step of a :attr:`rehearsal_sequence` scenario, written under ``base``
+        from the folder the ``previous`` step published.
+
+        Raises:
+            UsageError: the format rehearses no sequence.
+        """
+        ...
+
+    def check_bundle(self, files: Mapping[str, bytes],
+                     expect_root: str | None) -> tuple[list[str], bytes | None] | None:
+        """A published folder arriving in a bundle checked by the format itself (notes, newest
+        root bytes); ``None``: a root chain, walked by ``transfer``.
+
+        Raises:
+            VerificationError: a file does not verify.
+        """
+        ...
+
+    def check_bundle_extra(self, files: Mapping[str, bytes], newest_root: bytes) -> list[str]:
+        """The files published beside a root chain (TUF's roles) checked against its newest
+        root: the notes.
+
+        Raises:
+            VerificationError: such a file does not verify.
+        """
         ...
