@@ -192,7 +192,7 @@ class Session:
     def _rewrite_published(self) -> None:
         """Put back a published file that was deleted (``metadata/N.root.json``, ``root.json``,
         a notary sidecar, an X.509 CA's ``ca.json``, a role published with root): each rebuilt
-        from the journal by the format (``Format.published_files``, ``roles_to_publish``) and
+        from the journal by the format (``Format.published_files``, ``published_role_files``) and
         written only when its bytes have the digest the ``published`` event recorded for that
         file, so what comes back is exactly what was published. A file whose rebuilt bytes
         differ stays missing, with a warning (export names it too)."""

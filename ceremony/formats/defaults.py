@@ -1,5 +1,6 @@
 """The optional hooks of :class:`ceremony.formats.protocol.Format` and ``FormatClass``, with the
-behaviour a format gets when it says nothing: :class:`FormatDefaults`.
+behaviour a format gets when it says nothing: :class:`FormatDefaults` (and
+:class:`DetachedDefaults` for its ``DetachedAdapter``).
 
 Every format class inherits it (TUF, notary, X.509, the tests' toy format) and overrides what
 it does differently, so the session, the steps, the plan reader, ``rehearse``, ``script``,
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ceremony.errors import UsageError
 from ceremony.plan import ONLINE_ROLES
@@ -110,3 +111,18 @@ class FormatDefaults:
             VerificationError: a file is missing or differs (a format that gathers them).
         """
         return None
+
+
+class DetachedDefaults:
+    """The default of the optional hook of :class:`ceremony.formats.protocol.DetachedAdapter`
+    (every format's adapter inherits it)."""
+
+    def load_roles(self, obj: dict[str, Any], path: Path) -> dict[str, Any]:
+        """``ceremony.detached.read_draft``: the roles drafted with root that a travelling draft
+        file carries, each checked (TUF's targets and delegated roles). None here: a format that
+        signs root alone reads no ``roles``.
+
+        Raises:
+            VerificationError: a role does not match its digest (a format that reads some).
+        """
+        return {}

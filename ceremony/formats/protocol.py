@@ -24,7 +24,15 @@ How to add a format (a third one, e.g. an X.509 CA):
    ``rehearsal_*`` for ``rehearse``), its pure model (wire bytes, keys, key ids, root views
    with the shape of :class:`RootMetadata`, threshold verdicts from
    ``ceremony.formats.base``, chain walk) and its detached-signing adapter
-   (:class:`DetachedAdapter`).
+   (:class:`DetachedAdapter`). The class inherits
+   :class:`ceremony.formats.defaults.FormatDefaults`: the optional hooks (the last section of
+   each protocol: ``online_roles``, ``plan_table``, ``offline_roles``, ``rehearsal_sequence``
+   and ``rehearsal_plan``, ``check_bundle``, ``check_bundle_extra``, ``export_files``,
+   ``script_publish``, ``script_verify``, ``init_lines``, ``signers_in_order``) with the
+   behaviour of a root chain like TUF's; override those that differ. Callers call every hook
+   directly, never through ``getattr`` (``tests/architecture/test_format_protocol_hooks.py``).
+   ``published_files`` names every file ``publish`` writes with its bytes: the publish step
+   journals each one's digest, and a deleted one is put back only when it rebuilds to it.
 2. Add one line to ``ceremony.formats.registry.FORMATS``: ``"<name>": "module:Class"``.
 
 ``tests/model/test_third_format.py`` does exactly this with a toy format
@@ -198,11 +206,7 @@ class RolesFormat(Protocol):
 class RolesDetached(Protocol):
     """The detached-signing half of :class:`RolesFormat`: the roles drafted with root travel
     in the draft file (``roles``), and a keyholder signs those they hold a key in. Asked only
-    when a draft file carries ``roles``."""
-
-    def load_roles(self, obj: dict[str, Any], path: Path) -> dict[str, Any]:
-        """The roles of a draft file, each checked against its digest."""
-        ...
+    when a draft file carries ``roles`` (read by :meth:`DetachedAdapter.load_roles`)."""
 
     def role_keys_of(self, draft: Any, roles: dict[str, Any], keyholder: str) -> dict[str, list[Any]]:
         """Role -> ``keyholder``'s keys that count toward it."""
@@ -242,6 +246,17 @@ class DetachedAdapter(Protocol):
 
     def verify(self, key: Any, entry: dict[str, Any], payload: bytes) -> dict[str, Any] | None:
         """The journal fields of a returned signature entry, or ``None`` when it does not verify."""
+        ...
+
+    # ---- optional hook (default in ceremony.formats.defaults.DetachedDefaults) -------------
+
+    def load_roles(self, obj: dict[str, Any], path: Path) -> dict[str, Any]:
+        """The roles beyond root a draft file carries (``roles``), each checked against its
+        digest; empty for a format that signs root alone.
+
+        Raises:
+            VerificationError: a role does not match its digest.
+        """
         ...
 
 

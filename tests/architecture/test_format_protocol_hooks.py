@@ -14,7 +14,7 @@ import ast
 from pathlib import Path
 
 from ceremony.formats import registry
-from ceremony.formats.defaults import FormatDefaults
+from ceremony.formats.defaults import DetachedDefaults, FormatDefaults
 from ceremony.formats.x509.format import X509Format
 from tests.support.toy_format import ToyFormat
 
@@ -25,7 +25,8 @@ PROTOCOL = CEREMONY / "formats" / "protocol.py"
 GENERIC = {"name"}
 
 
-def protocol_members(path: Path = PROTOCOL, classes: tuple[str, ...] = ("Format", "FormatClass")) -> set[str]:
+def protocol_members(path: Path = PROTOCOL,
+                     classes: tuple[str, ...] = ("Format", "FormatClass", "DetachedAdapter")) -> set[str]:
     """The methods and attributes the format protocols declare."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out: set[str] = set()
@@ -67,18 +68,20 @@ def test_the_check_finds_a_lookup_by_name() -> None:
     members = protocol_members() - GENERIC
     assert {"online_roles", "plan_table", "offline_roles", "rehearsal_sequence", "rehearsal_plan",
             "export_files", "check_bundle", "check_bundle_extra", "script_publish", "script_verify",
-            "init_lines", "signers_in_order"} <= members
+            "init_lines", "signers_in_order", "load_roles"} <= members
     source = ('own = getattr(c.format, "export_files", None)\n'
               'ok = hasattr(k, "check_bundle")\n'
               'curve = getattr(key, "name", None)\n'
-              'left = getattr(info, "pin_attempts_left", None)\n')
-    assert lookups_by_name(source, members) == [(1, "getattr", "export_files"), (2, "hasattr", "check_bundle")]
+              'left = getattr(info, "pin_attempts_left", None)\n'
+              'load = getattr(adapter, "load_roles", None)\n')
+    assert lookups_by_name(source, members) == [(1, "getattr", "export_files"), (2, "hasattr", "check_bundle"),
+                                                (5, "getattr", "load_roles")]
 
 
 def test_every_optional_hook_has_its_default_and_every_format_inherits_it() -> None:
     """Each hook the protocol declares is defined by every registered format and the toy one;
     the optional ones come from FormatDefaults unless the format says otherwise."""
-    members = protocol_members()
+    members = protocol_members(classes=("Format", "FormatClass"))
     classes = [*(registry.format_class(n) for n in registry.names()), ToyFormat]
     for klass in classes:
         assert issubclass(klass, FormatDefaults), klass  # type: ignore[arg-type]
@@ -90,4 +93,8 @@ def test_every_optional_hook_has_its_default_and_every_format_inherits_it() -> N
     assert registry.format_class("notary").check_bundle({}, None) is None
     assert registry.format_class("notary").check_bundle_extra({}, b"") == []
     assert X509Format.online_roles == () and X509Format.plan_table == "x509"
+    for name in registry.names():  # every format's detached-signing adapter
+        adapter = registry.format_class(name).detached()
+        assert isinstance(adapter, DetachedDefaults), name
+        assert adapter.load_roles({}, Path("draft.json")) == {}
     assert X509Format.signers_in_order and not registry.format_class("tuf").signers_in_order  # type: ignore[attr-defined]
