@@ -67,6 +67,13 @@ class FormatDefaults:
         return None
 
     @classmethod
+    def draft_words(cls, signed: Any) -> list[str] | None:
+        """``ceremony.draft_trust.changes``: a travelling draft's signed part read out by the
+        format itself, for the keyholder reviewing it before signing (an X.509 TBS); ``None``
+        here: ``draft_trust`` compares it with the trusted root, role by role."""
+        return None
+
+    @classmethod
     def check_bundle_extra(cls, files: Mapping[str, bytes], newest_root: bytes) -> list[str]:
         """``ceremony.transfer``: the files a format publishes beside a root chain (TUF's
         targets and delegated roles), verified against the chain's ``newest_root``: the notes.

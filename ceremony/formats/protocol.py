@@ -670,6 +670,11 @@ class FormatClass(Protocol):
         """
         ...
 
+    def draft_words(self, signed: Any) -> list[str] | None:
+        """A travelling draft's signed part in the format's own words, for the keyholder
+        reviewing it (``None``: compared with the trusted root role by role)."""
+        ...
+
     def check_bundle_extra(self, files: Mapping[str, bytes], newest_root: bytes) -> list[str]:
         """The files published beside a root chain (TUF's roles) checked against its newest
         root: the notes.

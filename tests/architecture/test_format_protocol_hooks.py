@@ -68,7 +68,7 @@ def test_the_check_finds_a_lookup_by_name() -> None:
     members = protocol_members() - GENERIC
     assert {"online_roles", "plan_table", "offline_roles", "rehearsal_sequence", "rehearsal_plan",
             "export_files", "check_bundle", "check_bundle_extra", "script_publish", "script_verify",
-            "init_lines", "signers_in_order", "load_roles"} <= members
+            "init_lines", "signers_in_order", "load_roles", "draft_words"} <= members
     source = ('own = getattr(c.format, "export_files", None)\n'
               'ok = hasattr(k, "check_bundle")\n'
               'curve = getattr(key, "name", None)\n'

@@ -265,6 +265,12 @@ class X509Format(FormatDefaults, shared.XFieldKeys):
         return carry.verify_folder(directory)
 
     @classmethod
+    def draft_words(cls, signed: Any) -> list[str] | None:
+        """The TBS of a travelling draft in words (``ceremony.draft_trust``): what a remote
+        approver reads before signing."""
+        return signed.words() if isinstance(signed, X509Signed) else None
+
+    @classmethod
     def rehearsal_plan(cls, step: str, base: Path, names: list[str], threshold: int, algorithm: str,
                        previous: Path | None) -> Path:
         """The plan of one step of the rehearsed CA (``rehearsal_sequence``), written under
