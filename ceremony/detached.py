@@ -196,8 +196,7 @@ def load_draft(path: Path) -> TravellingDraft:
     compromised = obj.get("compromised_keys", [])
     if not isinstance(compromised, list) or not all(isinstance(k, str) for k in compromised):
         raise VerificationError(f"{path}: compromised_keys must be a list of key ids")
-    load_roles = getattr(_format(fmt), "load_roles", None)  # a format signing roles beyond root
-    roles = load_roles(obj, path) if load_roles is not None else {}
+    roles = _format(fmt).load_roles(obj, path)  # a format signing roles beyond root (TUF)
     return TravellingDraft(repository, ceremony_id, draft, prev, digest, fmt, tuple(compromised),
                            roles)
 

@@ -178,8 +178,8 @@ def changes(draft: Any, anchor: Anchor) -> list[str]:
     whose published fields changed under the same id is named too."""
     prev = anchor.root.signed if anchor.root is not None else None
     new = draft.draft.signed
-    if callable(words := getattr(new, "words", None)):  # a format that reads its draft out (x509)
-        return list(words())
+    if (words := format_class(draft.format).draft_words(new)) is not None:  # a format that reads its draft out (x509)
+        return words
     try:
         out = list(tuf_format.diff_roots(prev, new))
     except Exception:  # noqa: BLE001 - a format without TUF's roles: list the version only

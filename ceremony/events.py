@@ -375,10 +375,14 @@ class Published(Event):
     # The other roles' files written with root (metadata and target files: path under the
     # workspace -> sha256). Absent: only root was published, as before.
     roles: dict[str, str] | None = _optional()
+    # Every file the format wrote into metadata/ (name there -> sha256: the root's files, a
+    # sidecar, an X.509 CA's ca.json): how a deleted one is put back. Absent: journaled
+    # before it was kept, when ``files`` all had the root's digest.
+    outputs: dict[str, str] | None = _optional()
 
     def digests(self) -> dict[str, str]:
-        """Each file written, with the published bytes' digest."""
-        return {f: self.sha256 for f in self.files} | dict(self.roles or {})
+        """Each file written, with its own digest where the event keeps it."""
+        return {f: self.sha256 for f in self.files} | dict(self.outputs or {}) | dict(self.roles or {})
 
     def sentence(self, words: Words) -> str:
         """The version and the files."""

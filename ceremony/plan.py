@@ -412,7 +412,7 @@ def parse_plan(text: str) -> Plan:
     online = []
     offline: list[OfflineRole] = []
     klass = registry.format_class(fmt)
-    for role in getattr(klass, "online_roles", ONLINE_ROLES):  # a format may have none (x509)
+    for role in klass.online_roles:  # a format may have none (x509)
         t = _Table(roles.get(role, dict), f"roles.{role}")
         if role == "targets" and "keyholders" in t.data:
             offline.append(_offline_targets(t, known))
@@ -432,13 +432,13 @@ def parse_plan(text: str) -> Plan:
         raise PlanError(f"ceremony.witnesses_required is {witnesses_required} but the plan lists "
                         f"only {len(witnesses)} witness{'' if len(witnesses) == 1 else 'es'}: "
                         "it could never be met")
-    if own := getattr(klass, "plan_table", None):  # the format's own table ([x509]): its check_plan reads it
+    if own := klass.plan_table:  # the format's own table ([x509]): its check_plan reads it
         top.get(own, dict, None)
     top.done()
     plan = Plan(name, fmt, repository, module, rehearsal, consistent, warning, tuple(holders),
                 root, tuple(online), out_of_band, witnesses, witnesses_required, compromised,
                 offline=tuple(offline), compat=compat)
-    if offline and not getattr(registry.format_class(fmt), "offline_roles", False):
+    if offline and not klass.offline_roles:
         raise PlanError(f"format {fmt!r} signs only root offline: roles.targets.keyholders and "
                         "[[delegations]] need format = \"tuf\"")
     registry.format_class(fmt).check_plan(plan, text)  # the format's own rules (witnesses, devices)

@@ -254,7 +254,7 @@ def rehearse(workspace: Path, keyholders: int = 5, threshold: int = 3,
         UsageError: impossible keyholder/threshold numbers or unknown scenario.
         CeremonyError, HsmError: as the live steps would.
     """
-    owners = [n for n in FORMATS if scenario in getattr(format_class(n), "rehearsal_sequence", {})]
+    owners = [n for n in FORMATS if scenario in format_class(n).rehearsal_sequence]
     if scenario not in SCENARIOS and not owners:
         raise UsageError(f"--scenario must be one of {', '.join((*SCENARIOS, *_sequences()))}")
     fmt = owners[0] if owners else fmt  # a scenario a format rehearses as a sequence (x509)
@@ -382,7 +382,7 @@ def _rehearse_doi(workspace: Path, rig: _Rig, algorithm: str, log: Callable[[str
 
 def _sequences() -> list[str]:
     """The scenarios formats rehearse as a sequence of ceremonies (``rehearsal_sequence``)."""
-    return [sc for n in FORMATS for sc in getattr(format_class(n), "rehearsal_sequence", {})]
+    return [sc for n in FORMATS for sc in format_class(n).rehearsal_sequence]
 
 
 def _rehearse_sequence(workspace: Path, klass: Any, scenario: str, names: list[str], threshold: int,

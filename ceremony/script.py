@@ -98,11 +98,9 @@ def steps(c: Session) -> list[Step]:
             if plan.witnesses_required else [])
     out += gate
     out.append(Step("Publish", "administrator", f"ceremony publish {ws}",
-                    getattr(c.format, "script_publish", f"writes metadata/{version}.root.json"),
+                    c.format.script_publish(version),
                     Stage.PUBLISH.value))
-    out.append(Step("Verify", "auditor", *getattr(c.format, "script_verify", (  # x509: openssl's
-        f"ceremony verify --trusted {ws}/metadata/1.root.json {ws}/metadata" if not prev else
-        f"ceremony verify --trusted PREVIOUS/1.root.json {ws}/metadata", "chain verified from the first root"))))
+    out.append(Step("Verify", "auditor", *c.format.script_verify(str(ws), bool(prev))))  # x509: openssl's
     out.append(Step("Carry the result out", "administrator, witnesses",
                     f"ceremony export {ws} --usb DIR (or --qr DIR)",
                     "bundle digest read aloud as words", Stage.EXPORT.value))

@@ -36,7 +36,7 @@ from ceremony.errors import (
     VerificationError,
     WorkspaceError,
 )
-from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized
+from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized, Published, parse
 from ceremony.formats.base import KeyView, ThresholdStatus
 from ceremony.formats.protocol import CeremonyView, Format, RolesFormat, RootMetadata
 from ceremony.formats.registry import format_class, format_for
@@ -197,27 +197,42 @@ class Session:
                  f"{e.message}")
 
     def _rewrite_published(self) -> None:
-        """Put back a published root file that was deleted (``metadata/N.root.json``,
-        ``root.json``): rebuilt from the journaled draft and signatures, and written only when
-        its bytes have the digest the ``published`` event recorded, so what comes back is
-        exactly what was published (anything else stays missing, and export names it)."""
+        """Put back a published file that was deleted (``metadata/N.root.json``, ``root.json``,
+        a notary sidecar, an X.509 CA's ``ca.json``, a role published with root): each rebuilt
+        from the journal by the format (``Format.published_files``, ``published_role_files``) and
+        written only when its bytes have the digest the ``published`` event recorded for that
+        file, so what comes back is exactly what was published. A file whose rebuilt bytes
+        differ stays missing, with a warning (export names it too)."""
         d = self.state.draft
         if d is None or not self.state.draft_published:
             return
-        event = next((e.data for e in reversed(self.journal.events)
+        found = next((e for e in reversed(self.journal.events)
                       if e.type == PUBLISHED and e.data.get("version") == d["version"]), None)
-        if event is None:
+        if found is None:
             return
-        missing = [name for name in event.get("files", [])
-                   if not (self.ws.metadata / str(name)).exists()]
+        event = cast(Published, parse(found))
+        # per file: journaled before ``outputs`` was kept, every name in ``files`` had the root's
+        want = {f"metadata/{name}": digest for name, digest in
+                (event.outputs or dict.fromkeys(event.files, event.sha256)).items()}
+        # the roles' metadata published with root (target files come from the plan's folder,
+        # not the journal: a missing one stays missing, and export names it)
+        want |= {rel: digest for rel, digest in (event.roles or {}).items() if rel.startswith("metadata/")}
+        missing = [rel for rel in want if not (self.ws.root / rel).exists()]
         if not missing:
             return
-        data = self.format.published_bytes()
-        if data is None or sha256(data) != event.get("sha256"):
-            return
-        for name in missing:
-            self._write_derived(lambda p=self.ws.metadata / str(name): atomic_write(p, data))  # type: ignore[misc]
-            note(f"metadata/{name} was missing; rebuilt from the journal (sha256 {event['sha256'][:16]}... "
+        rebuilt = {f"metadata/{name}": data for name, data in self.format.published_files().items()}
+        roles = self.roles_format()
+        if roles is not None and any(rel in (event.roles or {}) for rel in missing):
+            rebuilt |= roles.published_role_files()
+        for rel in missing:
+            data = rebuilt.get(rel)
+            if data is None or sha256(data) != want[rel]:
+                note(f"{rel} is missing and what the journal rebuilds for it is not what was "
+                     f"published (sha256 {want[rel][:16]}...); it is not written: restore it "
+                     "from a copy")
+                continue
+            self._write_derived(lambda p=self.ws.root / rel, b=data: atomic_write(p, b))  # type: ignore[misc]
+            note(f"{rel} was missing; rebuilt from the journal (sha256 {want[rel][:16]}... "
                  "as published)")
 
     def _write_derived(self, write: Callable[[], None]) -> None:

@@ -61,8 +61,8 @@ def workspace_bundle(c: Session) -> Bundle:
     repo, cid = c.plan.repository, st.init["ceremony_id"]
     if st.draft is not None:
         integrity.check_draft(c)  # the journal's draft is what the plan and key files give
-    if st.published and (own := getattr(c.format, "export_files", None)) is not None:  # x509's CA folder
-        return Bundle.from_files("signed-metadata", repo, cid, own(), journal_head=st.head)
+    if st.published and (own := c.format.export_files()) is not None:  # x509's CA folder
+        return Bundle.from_files("signed-metadata", repo, cid, own, journal_head=st.head)
     if st.published:
         files: dict[str, bytes] = {}
         for p in sorted(c.ws.previous.glob("*.root.json")) if c.ws.previous.is_dir() else []:
@@ -166,9 +166,9 @@ def check_arrival(bundle: Bundle, out: Path | None, expect_root: str | None = No
     if kind in ("signed-metadata", "trusted-metadata"):
         # a format whose published folder is no root chain checks it itself (x509's CA folder)
         from ceremony.formats.tuf_roles import TARGET_IN_BUNDLE  # lazy: python-tuf, metadata bundles only
-        own = next((k for k in map(detect, (d for n, d in files.items() if not n.startswith(TARGET_IN_BUNDLE)))
-                    if hasattr(k, "check_bundle")), None)  # a target file (a CA certificate) names no format
-        more, newest = own.check_bundle(files, expect_root) if own else _check_metadata(files, out, expect_root)
+        own = next((r for k in map(detect, (d for n, d in files.items() if not n.startswith(TARGET_IN_BUNDLE)))
+                    if (r := k.check_bundle(files, expect_root)) is not None), None)  # a target file names no format
+        more, newest = own if own is not None else _check_metadata(files, out, expect_root)
         notes += more
     elif expect_root:
         raise UsageError(f"--expect-root applies to root metadata; this is a {kind} bundle")
@@ -250,14 +250,7 @@ def _check_metadata(files: Mapping[str, bytes], out: Path | None,
             raise VerificationError("the bundle's root.json is not its newest N.root.json")
     notes = [f"root chain verified from {origin} up to v{report.newest_version}"]
     # the other roles a format publishes beside root (TUF's targets, delegations), verified
-    check_extra = getattr(klass, "check_bundle_extra", None)
-    if check_extra is not None:
-        notes += check_extra(files, report.newest_bytes)
-    else:  # a format that checks nothing else publishes nothing else: no file rides along unread
-        other = sorted(n for n in files if n not in roots and n != "root.json")
-        if other:
-            raise VerificationError(f"{other[0]} in the bundle is not metadata this tool publishes "
-                                    "beside a root chain; nothing was written")
+    notes += klass.check_bundle_extra(files, report.newest_bytes)
     if first_use is not None or expect_root:
         notes += trusted_root_lines(report.trusted_version, fingerprint, expect_root,
                                     first_use is None)

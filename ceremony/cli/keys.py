@@ -51,9 +51,9 @@ def cmd_init(args: argparse.Namespace) -> int:
                                       trusted=Path(args.trusted) if args.trusted else None,
                                       expect_root=args.expect_root)
     p = c.plan
-    own = getattr(c.format, "init_lines", None)  # a format that says its signers itself (x509)
+    own = c.format.init_lines()  # a format that says its signers itself (x509)
     lines = [f"ceremony {p.name!r} ({p.format}, repository {p.repository}) initialised in {args.workspace}",
-             *(own() if own else
+             *(own if own is not None else
                [f"root: {p.root.threshold} of {len(p.root.keyholders)} ({', '.join(p.root.keyholders)})"])]
     prev = c.state.init.get("previous")
     if prev and own is None:

@@ -77,6 +77,7 @@ from ceremony.errors import PlanError, StateError, VerificationError, WorkspaceE
 from ceremony.events import DRAFT_CREATED
 from ceremony.formats import notary_detached, notary_record, previous_copies, tuf as tuf_format
 from ceremony.formats.base import ThresholdStatus, roles_in_signed
+from ceremony.formats.defaults import FormatDefaults
 from ceremony.formats.notary_chain import infer_gun, online_expiries, verify_directory, walk
 from ceremony.formats.notary_files import (
     SIDECAR,
@@ -283,7 +284,7 @@ def _write_view(path: Path, data: bytes) -> None:
 
 
 
-class NotaryFormat(tuf_format.XFieldKeys):
+class NotaryFormat(FormatDefaults, tuf_format.XFieldKeys):
     """A Notary v1 collection's root ceremony (``format = "notary"``; the module docstring
     says what differs from TUF and why). Its caches (who holds which key, the previous
     chain's bytes, the parsed draft) live on this object, keyed by what they depend on."""
@@ -885,13 +886,7 @@ class NotaryFormat(tuf_format.XFieldKeys):
         if problems:
             raise VerificationError(f"root v{version} would be refused by notary: "
                                     + "; ".join(problems))
-        prev = self.previous_root()
-        counting = set(md.signed.roles["root"].keyids)
-        if prev is not None:
-            counting |= set(prev.signed.roles["root"].keyids)
-        out = NotaryMetadata(md.signed, [s for s in md.signature_list if s.keyid in counting])
-        data = out.to_bytes()
-        assert_reserializes(data)
+        data = self._published_root(md)
         written: list[Path] = []
         info = self.view.state.init.get("previous") or {}
         for v in info.get("versions", []):
@@ -906,10 +901,30 @@ class NotaryFormat(tuf_format.XFieldKeys):
         written.append(sidecar)
         return data, written
 
-    def published_bytes(self) -> bytes | None:
-        """Not rebuilt for notary: its published folder holds the chain and the sidecar too,
-        whose digests the journal does not each record (export names what is missing)."""
-        return None
+    def _published_root(self, md: NotaryMetadata) -> bytes:
+        """The root's wire bytes as published: only the signatures that count (keys of this
+        root or of the previous one), re-serialization checked.
+
+        Raises:
+            VerificationError: the bytes would not survive notary's re-serialization.
+        """
+        prev = self.previous_root()
+        counting = set(md.signed.roles["root"].keyids)
+        if prev is not None:
+            counting |= set(prev.signed.roles["root"].keyids)
+        data = NotaryMetadata(md.signed, [s for s in md.signature_list if s.keyid in counting]).to_bytes()
+        assert_reserializes(data)
+        return data
+
+    def published_files(self) -> dict[str, bytes]:
+        """``N.root.json``, ``root.json`` and the sidecar as :meth:`write_published` wrote them,
+        rebuilt from the journal (the previous chain's copies are checked against ``init``'s
+        digests elsewhere)."""
+        md = self.draft_metadata()
+        data = self._published_root(md)
+        version = md.signed.version
+        return {f"{version}.root.json": data, "root.json": data,
+                SIDECAR: self._sidecar_for(md.signed, version)}
 
     def _sidecar_for(self, signed: Any, version: int) -> bytes:
         """The sidecar published beside root ``version``: who holds each key of the chain."""

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import VerificationError
+from ceremony.formats.defaults import DetachedDefaults
 from ceremony.formats.notary_files import read_sidecar, sidecar_bytes
 from ceremony.formats.notary_json import Signature
 from ceremony.formats.notary_keys import ECDSA, signature_problem
@@ -134,7 +135,7 @@ def verify(key: NotaryKey, entry: dict[str, Any], payload: bytes) -> dict[str, A
     return {"method": ECDSA, "sig": base64.b64encode(raw).decode("ascii")}
 
 
-class NotaryDetached:
+class NotaryDetached(DetachedDefaults):
     """This module as a :class:`ceremony.formats.protocol.DetachedAdapter`."""
 
     def document(self, fmt: Any) -> dict[str, Any]:

@@ -24,7 +24,15 @@ How to add a format (a third one, e.g. an X.509 CA):
    ``rehearsal_*`` for ``rehearse``), its pure model (wire bytes, keys, key ids, root views
    with the shape of :class:`RootMetadata`, threshold verdicts from
    ``ceremony.formats.base``, chain walk) and its detached-signing adapter
-   (:class:`DetachedAdapter`).
+   (:class:`DetachedAdapter`). The class inherits
+   :class:`ceremony.formats.defaults.FormatDefaults`: the optional hooks (the last section of
+   each protocol: ``online_roles``, ``plan_table``, ``offline_roles``, ``rehearsal_sequence``
+   and ``rehearsal_plan``, ``check_bundle``, ``check_bundle_extra``, ``export_files``,
+   ``script_publish``, ``script_verify``, ``init_lines``, ``signers_in_order``) with the
+   behaviour of a root chain like TUF's; override those that differ. Callers call every hook
+   directly, never through ``getattr`` (``tests/architecture/test_format_protocol_hooks.py``).
+   ``published_files`` names every file ``publish`` writes with its bytes: the publish step
+   journals each one's digest, and a deleted one is put back only when it rebuilds to it.
 2. Add one line to ``ceremony.formats.registry.FORMATS``: ``"<name>": "module:Class"``.
 
 ``tests/model/test_third_format.py`` does exactly this with a toy format
@@ -188,15 +196,17 @@ class RolesFormat(Protocol):
         """
         ...
 
+    def published_role_files(self) -> dict[str, bytes]:
+        """The roles' own metadata files among :meth:`roles_to_publish` (path in the workspace
+        -> bytes), rebuilt from the journal alone: how the session puts a deleted one back
+        (target files come from outside the journal and are not among them)."""
+        ...
+
 
 class RolesDetached(Protocol):
     """The detached-signing half of :class:`RolesFormat`: the roles drafted with root travel
     in the draft file (``roles``), and a keyholder signs those they hold a key in. Asked only
-    when a draft file carries ``roles``."""
-
-    def load_roles(self, obj: dict[str, Any], path: Path) -> dict[str, Any]:
-        """The roles of a draft file, each checked against its digest."""
-        ...
+    when a draft file carries ``roles`` (read by :meth:`DetachedAdapter.load_roles`)."""
 
     def role_keys_of(self, draft: Any, roles: dict[str, Any], keyholder: str) -> dict[str, list[Any]]:
         """Role -> ``keyholder``'s keys that count toward it."""
@@ -236,6 +246,17 @@ class DetachedAdapter(Protocol):
 
     def verify(self, key: Any, entry: dict[str, Any], payload: bytes) -> dict[str, Any] | None:
         """The journal fields of a returned signature entry, or ``None`` when it does not verify."""
+        ...
+
+    # ---- optional hook (default in ceremony.formats.defaults.DetachedDefaults) -------------
+
+    def load_roles(self, obj: dict[str, Any], path: Path) -> dict[str, Any]:
+        """The roles beyond root a draft file carries (``roles``), each checked against its
+        digest; empty for a format that signs root alone.
+
+        Raises:
+            VerificationError: a role does not match its digest.
+        """
         ...
 
 
@@ -399,8 +420,17 @@ class Format(Protocol):
         """
         ...
 
-    def published_bytes(self) -> bytes | None:
-        """The published root's bytes rebuilt from the journal (``None``: not rebuilt)."""
+    def published_files(self) -> dict[str, bytes]:
+        """Every file publishing the draft writes into ``metadata/`` (its name there -> its
+        bytes), rebuilt from the journal: the files ``write_published`` returns and those it
+        writes beside them (notary's sidecar, an X.509 CA's ``ca.json`` and Notation files).
+        The publish step journals each one's digest (``published``'s ``outputs``), and the
+        session puts back a deleted one only when its rebuilt bytes have that digest.
+
+        Raises:
+            StateError: nothing drafted.
+            VerificationError: what the journal holds no longer builds the published files.
+        """
         ...
 
     def published_extra(self, name: str, version: int) -> bytes | None:
@@ -428,6 +458,31 @@ class Format(Protocol):
 
         Raises:
             VerificationError: a root in the chain does not verify.
+        """
+        ...
+
+    # ---- optional hooks (defaults in ceremony.formats.defaults.FormatDefaults) ------------
+
+    signers_in_order: ClassVar[bool]  # the sign screen offers first whom the next step waits for
+
+    def init_lines(self) -> list[str] | None:
+        """``init``'s summary of who signs, when the format says it (``None``: the CLI's)."""
+        ...
+
+    def script_publish(self, version: int) -> str:
+        """What publishing root ``version`` writes, for the printable script."""
+        ...
+
+    def script_verify(self, workspace: str, continues: bool) -> tuple[str, str]:
+        """The printable script's verify command and what it checks."""
+        ...
+
+    def export_files(self) -> dict[str, bytes] | None:
+        """The published files ``export`` carries, checked, when the format gathers them
+        (``None``: ``transfer`` gathers the root chain and the roles published with it).
+
+        Raises:
+            VerificationError: a file is missing or differs.
         """
         ...
 
@@ -586,4 +641,45 @@ class FormatClass(Protocol):
     def rehearsal_key_files(self, directory: Path, repository: str) -> str:
         """Turn the throwaway online keys' ``ROLE.pub.pem`` in ``directory`` into the key files
         the format's plan names; the suffix of those files (``.pub.pem`` when kept)."""
+        ...
+
+    # ---- optional hooks (defaults in ceremony.formats.defaults.FormatDefaults) ------------
+
+    online_roles: tuple[str, ...]  # the roles beside root a plan names (``roles.NAME``)
+    plan_table: str | None  # the format's own top-level plan table, read by its check_plan
+    offline_roles: bool  # whether a plan may declare roles beyond root signed offline
+    rehearsal_sequence: Mapping[str, tuple[str, ...]]  # scenario -> steps, one ceremony each
+
+    def rehearsal_plan(self, step: str, base: Path, names: list[str], threshold: int,
+                       algorithm: str, previous: Path | None) -> Path:
+        """The plan of one step of a :attr:`rehearsal_sequence` scenario, written under ``base``
+        from the folder the ``previous`` step published.
+
+        Raises:
+            UsageError: the format rehearses no sequence.
+        """
+        ...
+
+    def check_bundle(self, files: Mapping[str, bytes],
+                     expect_root: str | None) -> tuple[list[str], bytes | None] | None:
+        """A published folder arriving in a bundle checked by the format itself (notes, newest
+        root bytes); ``None``: a root chain, walked by ``transfer``.
+
+        Raises:
+            VerificationError: a file does not verify.
+        """
+        ...
+
+    def draft_words(self, signed: Any) -> list[str] | None:
+        """A travelling draft's signed part in the format's own words, for the keyholder
+        reviewing it (``None``: compared with the trusted root role by role)."""
+        ...
+
+    def check_bundle_extra(self, files: Mapping[str, bytes], newest_root: bytes) -> list[str]:
+        """The files published beside a root chain (TUF's roles) checked against its newest
+        root: the notes.
+
+        Raises:
+            VerificationError: such a file does not verify.
+        """
         ...

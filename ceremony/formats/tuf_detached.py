@@ -13,13 +13,14 @@ from tuf.api.metadata import Metadata, Root
 from ceremony import keyids
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format, tuf_roles
+from ceremony.formats.defaults import DetachedDefaults
 from ceremony.formats.protocol import Format, OnTouch
 from ceremony.formats.token_keys import open_root_key
 from hsm.pkcs11 import Module, PinProvider
 from hsm.signer import TokenSigner
 
 
-class TufDetached:
+class TufDetached(DetachedDefaults):
     """The TUF adapter (:class:`ceremony.formats.protocol.DetachedAdapter`)."""
 
     def document(self, fmt: Format) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ceremony import keyids
 from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import previous_copies, tuf as tuf_format, tuf_compat, tuf_layout, tuf_roles
 from ceremony.formats.base import RoleVerdict, ThresholdStatus, roles_in_signed
+from ceremony.formats.defaults import FormatDefaults
 from ceremony.formats.protocol import (
     CeremonyView,
     DetachedAdapter,
@@ -58,7 +59,7 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class TufFormat(tuf_format.XFieldKeys):
+class TufFormat(FormatDefaults, tuf_format.XFieldKeys):
     """A TUF root ceremony (``format = "tuf"``, the default)."""
 
     name: ClassVar[str] = "tuf"
@@ -472,9 +473,12 @@ class TufFormat(tuf_format.XFieldKeys):
         tuf_layout.write_history(self.view, data, md.signed.version)  # tuf-on-ci's root_history/
         return data, [numbered, metadata / "root.json"]
 
-    def published_bytes(self) -> bytes | None:
-        """The published root as :meth:`write_published` wrote it: a function of the journal."""
-        return tuf_format.to_bytes(self.draft_metadata())
+    def published_files(self) -> dict[str, bytes]:
+        """``N.root.json`` and ``root.json`` as :meth:`write_published` wrote them: a function
+        of the journal (tuf-on-ci's ``root_history/`` copies are not among them)."""
+        md = self.draft_metadata()
+        data = tuf_format.to_bytes(md)
+        return {f"{md.signed.version}.root.json": data, "root.json": data}
 
     def published_extra(self, name: str, version: int) -> bytes | None:
         """A role published with root ``version`` (``N.targets.json``, ``N.ROLE.json``), rebuilt
@@ -635,12 +639,23 @@ class TufFormat(tuf_format.XFieldKeys):
         plan_dir = Path(str(self.view.state.init.get("plan_dir") or "."))
         data = tuf_roles.check_targets_unchanged(plan, plan_dir, mds)
         consistent = bool(self.draft_metadata().signed.consistent_snapshot)
-        out = {f"metadata/{tuf_roles.file_name(n, md.signed.version, consistent)}":
-               tuf_roles.to_bytes(md) for n, md in mds.items()}
+        out = self._role_files(mds, consistent)
         for path, content in data.items():
             name = tuf_roles.target_file_name(path, sha256_hex(content), consistent)
             out[f"targets/{name}"] = content
         return out | tuf_layout.unversioned_roles(out, plan)  # tuf-on-ci's metadata/ROLE.json
+
+    def published_role_files(self) -> dict[str, bytes]:
+        """The roles' metadata files :meth:`roles_to_publish` gives (``metadata/N.ROLE.json``,
+        tuf-on-ci's ``metadata/ROLE.json``), rebuilt from the journal alone."""
+        out = self._role_files(self._role_mds(), bool(self.draft_metadata().signed.consistent_snapshot))
+        return out | tuf_layout.unversioned_roles(out, self.view.plan)
+
+    @staticmethod
+    def _role_files(mds: Mapping[str, Metadata[Targets]], consistent: bool) -> dict[str, bytes]:
+        """``metadata/N.ROLE.json`` (consistent-snapshot names when the root says so) of each role."""
+        return {f"metadata/{tuf_roles.file_name(n, md.signed.version, consistent)}":
+                tuf_roles.to_bytes(md) for n, md in mds.items()}
 
     # ---- checks ----------------------------------------------------------------------------
 

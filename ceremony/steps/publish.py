@@ -44,11 +44,13 @@ def publish(s: Session) -> list[Path]:
     s.format.write_draft()  # a sign killed after its journal line left the file behind
     data, written = s.format.write_published(md)
     files = [p.name for p in written]
+    outputs = {name: sha256(body) for name, body in s.format.published_files().items()}
     for rel, content in extra.items():
         path = s.ws.root / rel
         if not (path.exists() and path.read_bytes() == content):
             atomic_write(path, content)
         written.append(path)
     s.append(Published(version=version, sha256=sha256(data), files=files,
-                       roles={rel: sha256(content) for rel, content in extra.items()} or None))
+                       roles={rel: sha256(content) for rel, content in extra.items()} or None,
+                       outputs=outputs))
     return written

@@ -102,7 +102,7 @@ def signing_candidates(c: CeremonySession) -> list[str]:
                 k.keyid not in c.state.role_signatures.get(role, {})
                 for role, ks in role_keys.items() for k in ks):
             out.append(name)
-    if not (getattr(c.format, "signers_in_order", False) and c.state.draft):
+    if not (c.format.signers_in_order and c.state.draft):
         return out
     # a format whose second threshold waits for the first (x509: the approvers, then the CA key):
     # whom the next step waits for first, in its order, then the rest in plan order

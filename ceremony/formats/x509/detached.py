@@ -21,6 +21,7 @@ from typing import Any
 
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as shared  # the x-ceremony-* key fields every format shares
+from ceremony.formats.defaults import DetachedDefaults
 from ceremony.formats.protocol import Format, OnTouch
 from ceremony.formats.token_keys import open_root_key
 from ceremony.formats.x509 import ops
@@ -28,7 +29,7 @@ from ceremony.formats.x509.draft import APPROVAL, APPROVERS_ROLE, X509Draft, X50
 from hsm.pkcs11 import Module, PinProvider
 
 
-class X509Detached:
+class X509Detached(DetachedDefaults):
     """The X.509 adapter (:class:`ceremony.formats.protocol.DetachedAdapter`)."""
 
     def document(self, fmt: Format) -> dict[str, Any]:

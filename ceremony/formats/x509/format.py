@@ -48,10 +48,10 @@ What was decided (issue 16):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -62,7 +62,8 @@ from ceremony.errors import PlanError, StateError, ThresholdError, VerificationE
 from ceremony.events import DRAFT_CREATED, PUBLISHED, SIGNATURE_ADDED
 from ceremony.formats import tuf as shared  # the x-ceremony-* key fields every format shares
 from ceremony.formats.base import ThresholdStatus
-from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
+from ceremony.formats.defaults import FormatDefaults
+from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, Format, FormatClass, InitInputs
 from ceremony.formats.token_keys import key_event, open_root_key
 from ceremony.formats.x509 import carry, ops, plan as xplan, rehearsal
 from ceremony.formats.x509.draft import (
@@ -101,13 +102,13 @@ TRUST_POLICY = "trustpolicy.json"  # Notation's trust policy, at the top of its 
 TRUST_STORE_PREFIX = "truststore+"
 
 
-class X509Format(shared.XFieldKeys):
+class X509Format(FormatDefaults, shared.XFieldKeys):
     """The X.509 CA ceremony bound to one workspace (:class:`ceremony.formats.protocol.Format`)."""
 
     name: ClassVar[str] = "x509"
     #: ``ceremony.plan`` reads these: no online roles, and the format's own ``[x509]`` table.
     online_roles: ClassVar[tuple[str, ...]] = ()
-    plan_table: ClassVar[str] = xplan.TABLE
+    plan_table: ClassVar[str | None] = xplan.TABLE
     targets_refusal: ClassVar[str | None] = ("--targets reads TUF targets metadata; an X.509 CA "
                                              "revokes by CRL (operation = \"crl\")")
     #: ``ceremony.tui.flow.signing_candidates``: the CA key signs only after the approvals, so
@@ -118,11 +119,11 @@ class X509Format(shared.XFieldKeys):
                                             "--scenario x509 WORKSPACE`")
     #: ``ceremony.rehearse`` runs these scenarios as a sequence of ceremonies, each step's plan
     #: written by :meth:`rehearsal_plan` from the folder the step before published.
-    rehearsal_sequence: ClassVar[dict[str, tuple[str, ...]]] = {"x509": rehearsal.STEPS}
+    rehearsal_sequence: ClassVar[Mapping[str, tuple[str, ...]]] = {"x509": rehearsal.STEPS}
 
     #: ``ceremony.script``'s publish and verify lines for an X.509 ceremony.
-    script_publish: ClassVar[str] = ("assembles the certificate (or CRL) from the CA's signature, "
-                                     "verifies it, writes it and the CA's ca.json into metadata/")
+    _SCRIPT_PUBLISH: ClassVar[str] = ("assembles the certificate (or CRL) from the CA's signature, "
+                                      "verifies it, writes it and the CA's ca.json into metadata/")
     _SCRIPT_VERIFY: ClassVar[tuple[str, str]] = (
         "openssl verify -CAfile WORKSPACE/metadata/ca.pem WORKSPACE/metadata/issued-SERIAL.pem",
         "the certificate chains to the CA (a CRL: openssl crl -verify -CAfile ca.pem -in crl-N.pem)")
@@ -131,9 +132,12 @@ class X509Format(shared.XFieldKeys):
         self.view = view
         self._xplan: xplan.X509Plan | None = None
 
-    @property
-    def script_verify(self) -> tuple[str, str]:
-        """The printable script's verify line (``ceremony.script``): under an intermediate CA
+    def script_publish(self, version: int) -> str:
+        """The printable script's publish line (``ceremony.script``): the artifact and ca.json."""
+        return self._SCRIPT_PUBLISH
+
+    def script_verify(self, workspace: str, continues: bool) -> tuple[str, str]:
+        """The printable script's verify line (``ceremony.script``), openssl's: under an intermediate CA
         (its folder has ``chain.pem``), or for the intermediate itself, openssl is given the
         root as the trust anchor and the intermediate as untrusted."""
         if self.xplan.operation == "intermediate":
@@ -259,6 +263,12 @@ class X509Format(shared.XFieldKeys):
     @classmethod
     def verify_folder(cls, directory: Path) -> Any:
         return carry.verify_folder(directory)
+
+    @classmethod
+    def draft_words(cls, signed: Any) -> list[str] | None:
+        """The TBS of a travelling draft in words (``ceremony.draft_trust``): what a remote
+        approver reads before signing."""
+        return signed.words() if isinstance(signed, X509Signed) else None
 
     @classmethod
     def rehearsal_plan(cls, step: str, base: Path, names: list[str], threshold: int, algorithm: str,
@@ -743,8 +753,11 @@ class X509Format(shared.XFieldKeys):
             notes.append(f"ca.pem fingerprint (compare with the CA's record): {fingerprint_text(fingerprint)}")
         return notes, None
 
-    def published_bytes(self) -> bytes | None:
-        return self._outputs(self.draft_metadata())[1]
+    def published_files(self) -> dict[str, bytes]:
+        """The artifact and every file written beside it (``ca.json``, the carried files,
+        Notation's, an intermediate's ``issuer/`` folder), as :meth:`write_published` wrote them."""
+        name, data, extra = self._outputs(self.draft_metadata())
+        return {name: data, **extra}
 
     def published_extra(self, name: str, version: int) -> bytes | None:
         return self._outputs(self.draft_metadata())[2].get(name)
@@ -753,3 +766,8 @@ class X509Format(shared.XFieldKeys):
 
     def plan_online_keys(self, base: Path) -> dict[str, list[dict[str, Any]]]:
         return {}
+
+
+if TYPE_CHECKING:  # mypy proves the class and its objects are what the protocol says
+    _CLASS: FormatClass = X509Format
+    _FORMAT: Callable[[CeremonyView], Format] = X509Format

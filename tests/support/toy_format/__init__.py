@@ -32,6 +32,7 @@ from ceremony import chain
 from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import tuf as shared  # the x-ceremony-* key fields every format shares
 from ceremony.formats.base import RoleVerdict, ThresholdStatus
+from ceremony.formats.defaults import FormatDefaults
 from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Draft, InitInputs
 from ceremony.formats.token_keys import key_event, open_root_key
 from ceremony.journal import Event
@@ -150,7 +151,7 @@ def _verdict(md: ToyMetadata) -> RoleVerdict:
                        tuple(name[k] for k in role.keyids if k not in good))
 
 
-class ToyFormat(shared.XFieldKeys):
+class ToyFormat(FormatDefaults, shared.XFieldKeys):
     """The toy format bound to one ceremony (:class:`ceremony.formats.protocol.Format`)."""
 
     name: ClassVar[str] = "toy"
@@ -387,8 +388,10 @@ class ToyFormat(shared.XFieldKeys):
             written.append(self.view.ws.metadata / name)
         return data, written
 
-    def published_bytes(self) -> bytes | None:
-        return self.draft_bytes()
+    def published_files(self) -> dict[str, bytes]:
+        md = self.draft_metadata()
+        data = md.to_bytes()
+        return {f"{md.signed.version}.root.json": data, "root.json": data}
 
     def published_extra(self, name: str, version: int) -> bytes | None:
         return None
