@@ -13,6 +13,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+from ceremony.errors import VerificationError
 from ceremony.formats import registry
 from ceremony.formats.defaults import DetachedDefaults, FormatDefaults
 from ceremony.formats.x509.format import X509Format
@@ -91,7 +94,10 @@ def test_every_optional_hook_has_its_default_and_every_format_inherits_it() -> N
     assert registry.format_class("tuf").plan_table is None
     assert registry.format_class("notary").rehearsal_sequence == {}
     assert registry.format_class("notary").check_bundle({}, None) is None
-    assert registry.format_class("notary").check_bundle_extra({}, b"") == []
+    assert FormatDefaults.check_bundle_extra({"1.root.json": b"", "root.json": b""}, b"") == []
+    with pytest.raises(VerificationError, match="ceremony-keys.json in the bundle is not metadata "
+                       "this tool publishes beside a root chain; nothing was written"):
+        FormatDefaults.check_bundle_extra({"1.root.json": b"", "ceremony-keys.json": b"{}"}, b"")
     assert X509Format.online_roles == () and X509Format.plan_table == "x509"
     for name in registry.names():  # every format's detached-signing adapter
         adapter = registry.format_class(name).detached()
