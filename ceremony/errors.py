@@ -82,6 +82,11 @@ class StateError(CeremonyError):
     exit_code = EXIT_STATE
 
 
+class PreflightError(StateError):
+    """The machine failed a check the ceremony cannot proceed without (the air gap, the clock):
+    the step cannot run now (exit 8) until the room is fixed and the preflight run again."""
+
+
 class RemoteError(CeremonyError):
     """A server (online side only) refused a request; the message carries its text."""
 

@@ -13,7 +13,6 @@ outside it.
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -246,15 +245,14 @@ class _Table:
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
         self.seen.add(key)
         if key not in self.data:
-            misspelt = difflib.get_close_matches(key, [k for k in self.data if k not in self.seen],
-                                                 n=1, cutoff=0.75)
+            if default is not ...:
+                return default  # a misspelling of it is left over, and refused, at done()
+            misspelt = _close(key, [k for k in self.data if k not in self.seen], 0.75)
             if misspelt:
-                raise PlanError(f"unknown field {self._field(misspelt[0])} in the plan "
+                raise PlanError(f"unknown field {self._field(misspelt)} in the plan "
                                 f"(did you mean `{key}`?)",
                                 hint="check the spelling; unknown fields are never ignored")
-            if default is ...:
-                raise PlanError(f"{self._field(key)} is required")
-            return default
+            raise PlanError(f"{self._field(key)} is required")
         value = self.data[key]
         # TOML booleans are ints in Python: keep them apart.
         if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
@@ -269,8 +267,10 @@ class _Table:
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(self.seen), n=1, cutoff=0.6)
-            guess = f" (did you mean `{close[0]}`?)" if close else ""
+            # a field asked for and absent is the likeliest meaning of a misspelt one
+            close = (_close(unknown[0], sorted(self.seen - set(self.data)), 0.75)
+                     or _close(unknown[0], sorted(self.seen), 0.6))
+            guess = f" (did you mean `{close}`?)" if close else ""
             raise PlanError(f"unknown field {self._field(unknown[0])} in the plan{guess}",
                             hint="check the spelling; unknown fields are never ignored")
 
@@ -288,6 +288,14 @@ class _Table:
         if problem:
             raise PlanError(f"{self._field(key)} {value[:40]!r} {problem}")
         return value
+
+
+def _close(word: str, candidates: list[str], cutoff: float) -> str | None:
+    """The candidate ``word`` most likely misspells, if any (only on the way to a refusal)."""
+    import difflib  # lazy: ~3M instructions, for a plan that is refused anyway
+
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=cutoff)
+    return found[0] if found else None
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

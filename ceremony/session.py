@@ -269,7 +269,7 @@ class Session:
         if self.state.sealed:
             raise StateError("the ceremony is sealed; nothing more can be done in this workspace",
                              hint="start a new workspace (e.g. init --previous) for the next change")
-        from ceremony.preflight import require_preflight  # lazy: platform, socket probes (~10 ms), not needed by status
+        from ceremony.airgap import require_preflight  # lazy: the air-gap re-check, not needed by status
         require_preflight(self)
 
     def record(self, type_: str, data: dict[str, Any]) -> None:

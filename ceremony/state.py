@@ -9,8 +9,7 @@ fsynced event left it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ceremony.events import (
     CONFIRMED as CONFIRMED,
@@ -66,25 +65,29 @@ class KeyRecord:
     attestation: dict[str, Any] | None = None  # YubiKeys: the verdict and the trust it used
 
 
-@dataclass
 class State:
-    """What the journal says has happened."""
+    """What the journal says has happened (made empty, then filled by :func:`replay` only).
 
-    init: dict[str, Any] = field(default_factory=dict)
-    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    keys: dict[str, KeyRecord] = field(default_factory=dict)
-    draft: dict[str, Any] | None = None
-    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)  # keyid -> event data
-    # The other roles' signatures over the current draft: role -> keyid -> event data.
-    role_signatures: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    published: list[int] = field(default_factory=list)
-    preflight: dict[str, Any] | None = None
-    exports: list[dict[str, Any]] = field(default_factory=list)
-    sealed: dict[str, Any] | None = None
-    witnesses: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> enrolment
-    witness_signoffs: list[dict[str, Any]] = field(default_factory=list)
-    head: str = "0" * 64
-    count: int = 0
+    A plain class, not a ``@dataclass``: one is made per command, never compared or copied,
+    and a dataclass's generated methods cost more start-up than the whole fold.
+    """
+
+    def __init__(self) -> None:
+        self.init: dict[str, Any] = {}
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.keys: dict[str, KeyRecord] = {}
+        self.draft: dict[str, Any] | None = None
+        self.signatures: dict[str, dict[str, Any]] = {}  # keyid -> event data
+        # The other roles' signatures over the current draft: role -> keyid -> event data.
+        self.role_signatures: dict[str, dict[str, dict[str, Any]]] = {}
+        self.published: list[int] = []
+        self.preflight: dict[str, Any] | None = None
+        self.exports: list[dict[str, Any]] = []
+        self.sealed: dict[str, Any] | None = None
+        self.witnesses: dict[str, dict[str, Any]] = {}  # name -> enrolment
+        self.witness_signoffs: list[dict[str, Any]] = []
+        self.head = "0" * 64
+        self.count = 0
 
     @property
     def draft_digest(self) -> str | None:
@@ -108,11 +111,12 @@ class State:
         return seen
 
 
-class _Line(JournalLine, Protocol):
-    """A journal line as :func:`replay` reads it (``ceremony.journal.Event``)."""
+if TYPE_CHECKING:  # an annotation only: a Protocol class costs start-up to define
+    class _Line(JournalLine, Protocol):
+        """A journal line as :func:`replay` reads it (``ceremony.journal.Event``)."""
 
-    @property
-    def hash(self) -> str: ...  # noqa: D102
+        @property
+        def hash(self) -> str: ...  # noqa: D102
 
 
 def replay(events: Sequence[_Line]) -> State:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ceremony.airgap import require_preflight
 from ceremony.engine import Ceremony
 from ceremony.flows.tokens import TouchCallback
-from ceremony.preflight import require_preflight
 from ceremony.session import Session
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from ceremony import integrity
+from ceremony.airgap import require_preflight
 from ceremony.errors import StateError
 from ceremony.events import SEAL_SIGNATURE, Sealed, SealSignature, parse
 from ceremony.formats import tuf as tuf_format
 from ceremony.formats.protocol import OnTouch
 from ceremony.formats.token_keys import open_root_key
-from ceremony.preflight import require_preflight
 from ceremony.record_write import write_record
 from ceremony.seal import (
     Sealer,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ceremony import preflight
+from ceremony import airgap, preflight
 from ceremony.engine import Ceremony
 from ceremony.journal import read
 from tests.conftest import SoftHsm
@@ -37,10 +37,10 @@ def run_cli(*args: str | Path) -> tuple[int, str, str]:
 def test_probes_read_interfaces_routes_and_radios(tmp_path: Path) -> None:
     p = fake_machine(tmp_path, up=("eth0", "wlan0"), down=("eth1",), wireless=("wlan0",),
                      routes4=("eth0",), routes6=("wlan0",), radios={"phy0": False, "hci0": True})
-    ifaces = {i.name: i for i in preflight.read_interfaces(p.sys_root)}
+    ifaces = {i.name: i for i in airgap.read_interfaces(p.sys_root)}
     assert set(ifaces) == {"eth0", "eth1", "wlan0"}  # loopback is never listed
     assert ifaces["eth0"].up and not ifaces["eth1"].up and ifaces["wlan0"].wireless
-    routes = preflight.read_routes(p.proc_root)
+    routes = airgap.read_routes(p.proc_root)
     assert [(r.family, r.interface) for r in routes] == [("ipv4", "eth0"), ("ipv6", "wlan0")]
     assert routes[0].gateway == "192.0.2.1"
     radios = {r.name: r.blocked for r in preflight.read_radios(p.sys_root)}
@@ -57,12 +57,12 @@ def test_loopback_is_recognised_by_flag_not_by_name(tmp_path: Path) -> None:
     renamed = p.sys_root / "class" / "net" / "lo"
     (renamed / "flags").write_text("0x1003\n")  # an interface called "lo" that is not loopback
     (renamed / "type").write_text("1\n")
-    assert [i.name for i in preflight.read_interfaces(p.sys_root) if i.up] == ["lo"]
+    assert [i.name for i in airgap.read_interfaces(p.sys_root) if i.up] == ["lo"]
 
 
 def test_missing_trees_mean_nothing_found(tmp_path: Path) -> None:
-    assert preflight.read_interfaces(tmp_path / "nope") == []
-    assert preflight.read_routes(tmp_path / "nope") == []
+    assert airgap.read_interfaces(tmp_path / "nope") == []
+    assert airgap.read_routes(tmp_path / "nope") == []
     assert preflight.read_radios(tmp_path / "nope") == []
 
 
@@ -93,7 +93,7 @@ def test_clean_machine_passes_a_live_ceremony(tmp_path: Path) -> None:
     report = preflight.run_preflight(c, probes, clock_confirmed=True)
     assert report.passed, report.lines()
     preflight.record_preflight(c, report)
-    preflight.require_preflight(c)
+    airgap.require_preflight(c)
     data = c.state.preflight
     assert data["passed"] and data["clock"] == "2031-05-04T12:00:00Z"
     assert data["clock_confirmed"] and data["host"]["hostname"] == "ceremony-laptop"
@@ -117,7 +117,7 @@ def test_connected_machine_refuses_a_live_ceremony(tmp_path: Path, kind: str) ->
     # The refusal is journaled too, and the token steps refuse to start.
     assert c.state.preflight is not None and c.state.preflight["passed"] is False
     with pytest.raises(preflight.PreflightError, match="last preflight refused"):
-        preflight.require_preflight(c)
+        airgap.require_preflight(c)
 
 
 def test_connected_machine_only_warns_on_a_rehearsal(tmp_path: Path) -> None:
@@ -141,8 +141,8 @@ def test_live_ceremony_needs_the_clock_confirmed(tmp_path: Path) -> None:
 def test_live_ceremony_needs_a_preflight_at_all(tmp_path: Path) -> None:
     c = workspace(tmp_path, rehearsal=False)
     with pytest.raises(preflight.PreflightError, match="no preflight"):
-        preflight.require_preflight(c)
-    preflight.require_preflight(workspace(tmp_path / "r", rehearsal=True))  # rehearsals may skip
+        airgap.require_preflight(c)
+    airgap.require_preflight(workspace(tmp_path / "r", rehearsal=True))  # rehearsals may skip
 
 
 @pytest.mark.parametrize("rehearsal", [False, True])

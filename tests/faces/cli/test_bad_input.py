@@ -462,22 +462,22 @@ def test_a_preflight_from_another_namespace_does_not_open_the_gate(hsm: SoftHsm,
 
 
 def test_a_rehearsal_only_warns(tmp_path: Path) -> None:
-    from ceremony import preflight
+    from ceremony import airgap
     from ceremony.engine import Ceremony
     c = Ceremony.init(tmp_path / "ws", plan_dir(tmp_path, rehearsal=True))
-    preflight.require_preflight(c)  # no preflight, a network maybe: a rehearsal goes on
+    airgap.require_preflight(c)  # no preflight, a network maybe: a rehearsal goes on
 
 
 def test_the_air_gap_probe_sees_this_namespace() -> None:
-    from ceremony.preflight import network_up_now
+    from ceremony.airgap import network_up_now
     r = subprocess.run(["unshare", "-r", "-n", sys.executable, "-c",
-                        "from ceremony.preflight import network_up_now; print(network_up_now())"],
+                        "from ceremony.airgap import network_up_now; print(network_up_now())"],
                        capture_output=True, text=True, env=_env(), timeout=60, check=True)
     assert r.stdout.strip() == "[]"
     r = subprocess.run(["unshare", "-r", "-n", "sh", "-c",
                         'ip link add v0 type veth peer name v1 && ip link set v0 up && exec "$@"',
                         "sh", sys.executable, "-c",
-                        "from ceremony.preflight import network_up_now; print(network_up_now())"],
+                        "from ceremony.airgap import network_up_now; print(network_up_now())"],
                        capture_output=True, text=True, env=_env(), timeout=60, check=True)
     assert r.stdout.strip() == "['interface up: v0']"
     assert isinstance(network_up_now(), list)
