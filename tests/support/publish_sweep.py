@@ -11,7 +11,8 @@ The expensive part (keys on SoftHSM, the draft, every signature) is made once, i
 by the caller: a scenario folder holding ``ws/``, signed and ready to publish. Each point
 copies it, runs the publish killed at its N-th call of one syscall (strace's
 ``inject=SYSCALL:signal=KILL:when=N``, from the root sweep's warm zygote), then resumes as an
-operator would: ``status`` (a reader: it must answer and change nothing), ``publish`` again
+operator would: ``status`` (a reader: it must answer, change nothing, and name ``publish`` as
+the next step exactly when the killed run had not journaled it), ``publish`` again
 (it must finish, or say the root is already published), ``record verify``.
 
 What is asserted after every resume (:func:`check_point`): every visible file of the
@@ -41,6 +42,7 @@ PUBLISH = ["publish", "ws"]
 STATUS = ["status", "ws"]
 VERIFY = ["record", "verify", "ws", "--allow-unsealed"]
 ALREADY = "is already published"
+NEXT = "next: ceremony publish WORKSPACE"
 #: What the zygote imports before forking, on top of the root sweep's: what a publish of
 #: offline roles or of an X.509 CA, its status and its record verify load lazily (a child's
 #: run then costs tens of milliseconds, not a few hundred).
@@ -173,8 +175,12 @@ def run_point(z: cs.Zygote, ref: Reference, call: cs.Call, where: Path) -> Outco
         if "Traceback" in text or code not in ok or (code == 8 and ALREADY not in text):
             o.problems.append(f"{' '.join(argv)}: exit {code}: {text[-600:]}")
             return o
-        if argv is STATUS and digest(ws) != seen:
-            o.problems.append("status changed the workspace")
+        if argv is STATUS:
+            if digest(ws) != seen:
+                o.problems.append("status changed the workspace")
+            # the room's next step: publish again, unless the killed run journaled it
+            if (NEXT in text) == ("published" in event_types(ws)):
+                o.problems.append(f"status names the wrong next step: {text[-300:]}")
         if argv is PUBLISH:
             o.resumed = "published" if code == 0 else "already published"
     check_point(where, ref, o)
