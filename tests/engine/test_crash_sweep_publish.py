@@ -58,9 +58,11 @@ def work(tmp_path: Path) -> Iterator[Path]:
 
 
 def prepared(ws: Path, work: Path, name: str) -> Path:
-    """A scenario folder for the sweep: a copy of the signed workspace ``ws`` as ``ws/``."""
+    """A scenario folder for the sweep: a copy of the signed workspace ``ws`` as ``ws/``, and an
+    empty ``stick/`` for the export that ends every resume."""
     folder = work / f"{name}-prepared"
     shutil.copytree(ws, folder / "ws", symlinks=True)
+    (folder / "stick").mkdir()
     return folder
 
 

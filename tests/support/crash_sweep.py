@@ -135,6 +135,10 @@ def _child(job: dict[str, Any], out: int, go: int | None) -> None:
             code = 0
         elif job["argv"] and job["argv"][0] == "tail":
             code = _tail(job["argv"][1:])
+        elif job["argv"] and job["argv"][0] == "call":  # ["call", "MODULE:FUNCTION", ARGS...]
+            import importlib
+            module, _, function = job["argv"][1].partition(":")
+            code = getattr(importlib.import_module(module), function)(job["argv"][2:])
         else:
             from ceremony.cli import main
             code = main(job["argv"])

@@ -13,14 +13,16 @@ copies it, runs the publish killed at its N-th call of one syscall (strace's
 ``inject=SYSCALL:signal=KILL:when=N``, from the root sweep's warm zygote), then resumes as an
 operator would: ``status`` (a reader: it must answer, change nothing, and name ``publish`` as
 the next step exactly when the killed run had not journaled it), ``publish`` again
-(it must finish, or say the root is already published), ``record verify``.
+(it must finish, or say the root is already published), ``record verify``, and ``export`` to
+the scenario's ``stick/`` (which re-reads every published file against the journal).
 
 What is asserted after every resume (:func:`check_point`): every visible file of the
 workspace except the journal is byte-identical to the uncrashed run's (the published root,
 every role, every target file, every certificate and CRL: so nothing is published twice or
 differently, and the keys folder is untouched: no key is made twice); the journal before the
 publish is a prefix of the journal after it (nothing lost) and its event types are the
-uncrashed run's once crash-recovery events are removed; ``record verify`` passes. Hidden
+uncrashed run's once crash-recovery events are removed; ``record verify`` passes; the stick
+holds one bundle, which verifies and carries the uncrashed run's files, no debris. Hidden
 temporary files a kill leaves are counted as debris (readers ignore them), never as outputs.
 """
 
@@ -41,16 +43,20 @@ from tests.support import crash_sweep as cs
 PUBLISH = ["publish", "ws"]
 STATUS = ["status", "ws"]
 VERIFY = ["record", "verify", "ws", "--allow-unsealed"]
+EXPORT = ["export", "ws", "--usb", "stick"]
 ALREADY = "is already published"
 NEXT = "next: ceremony publish WORKSPACE"
+#: The exit codes each resumed command may give: publish 8 when the killed run journaled it.
+OK = {"status": (0,), "publish": (0, 8), "record": (0,), "export": (0,)}
 #: What the zygote imports before forking, on top of the root sweep's: what a publish of
-#: offline roles or of an X.509 CA, its status and its record verify load lazily (a child's
+#: offline roles or of an X.509 CA, its status, record verify and export load lazily (a child's
 #: run then costs tens of milliseconds, not a few hundred).
-PRELOAD = ("ceremony.formats.tuf_format", "ceremony.formats.tuf_roles", "ceremony.formats.tuf_shape",
-           "ceremony.formats.tuf_record", "ceremony.formats.x509.format", "ceremony.formats.x509.ops",
-           "ceremony.formats.x509.carry", "ceremony.cli.keys", "ceremony.cli.trust",
+PRELOAD = ("tests.support.publish_sweep", "ceremony.formats.tuf_format", "ceremony.formats.tuf_roles",
+           "ceremony.formats.tuf_shape", "ceremony.formats.tuf_record", "ceremony.formats.x509.format",
+           "ceremony.formats.x509.ops", "ceremony.formats.x509.carry", "ceremony.cli.keys", "ceremony.cli.trust",
            "ceremony.steps.publish", "ceremony.steps.confirm", "ceremony.record", "ceremony.record_check",
-           "ceremony.integrity", "ceremony.seal", "hsm.fido", "filelock", "html", "_strptime",
+           "ceremony.integrity", "ceremony.seal", "ceremony.cli.transfer", "ceremony.transport.usb",
+           "hsm.fido", "filelock", "html", "_strptime",
            "encodings.ascii", "encodings.unicode_escape", "encodings.utf_16_le")
 #: The calls every publish makes besides its files: the workspace lock's holder file (written
 #: atomically: openat, write, fsync, rename, fsync of the folder; unlinked at the end) and the
@@ -67,7 +73,7 @@ class Reference:
 
     name: str
     before: Path  # the prepared scenario (ws/ signed, ready to publish)
-    after: Path  # the same after the publish and a record verify
+    after: Path  # the same after the publish, a record verify and an export
     calls: list[cs.Call]
 
 
@@ -136,8 +142,8 @@ def event_types(ws: Path) -> list[str]:
 
 
 def build_reference(z: cs.Zygote, name: str, prepared: Path, work: Path) -> Reference:
-    """Publish ``prepared`` once, traced, then ``record verify`` it: the run every point is
-    compared with."""
+    """Publish ``prepared`` once, traced, then ``record verify`` and export it: the run every
+    point is compared with."""
     after = work / f"{name}-reference"
     cs.copy_scenario(prepared, after)
     trace = work / f"{name}-trace.txt"
@@ -145,13 +151,14 @@ def build_reference(z: cs.Zygote, name: str, prepared: Path, work: Path) -> Refe
     code = z.run(after, PUBLISH, out, ["-yy", "-e", "trace=" + ",".join(cs.KILL_SYSCALLS), "-o", str(trace)])
     assert code != cs.NOT_TRACED, "strace could not attach: ptrace is not permitted here; the sweep needs it"
     assert code == 0, out.read_text()
-    code = z.run(after, VERIFY, out)
-    assert code == 0, out.read_text()
+    for argv in (VERIFY, EXPORT):
+        code = z.run(after, argv, out)
+        assert code == 0, out.read_text()
     return Reference(name, prepared, after, cs.parse_trace(trace.read_text(), after.resolve(), prepared, 0))
 
 
 def run_point(z: cs.Zygote, ref: Reference, call: cs.Call, where: Path) -> Outcome:
-    """Kill the publish at ``call``, resume (status, publish, record verify), compare."""
+    """Kill the publish at ``call``, resume (status, publish, record verify, export), compare."""
     o = Outcome(ref.name, call)
     start = time.monotonic()
     cs.copy_scenario(ref.before, where)
@@ -164,27 +171,56 @@ def run_point(z: cs.Zygote, ref: Reference, call: cs.Call, where: Path) -> Outco
     if not o.killed:
         o.problems.append(f"not killed (exit {code}): {out.read_text()[-400:]}")
         return o
-    ws = where / "ws"
-    seen = digest(ws)
-    for argv, ok in ((STATUS, (0,)), (PUBLISH, (0, 8)), (VERIFY, (0,))):
-        log = where / f"{argv[0]}.out"
-        start = time.monotonic()
-        code = z.run(where, argv, log)
-        o.seconds[argv[0]] = time.monotonic() - start
-        text = log.read_text()
-        if "Traceback" in text or code not in ok or (code == 8 and ALREADY not in text):
-            o.problems.append(f"{' '.join(argv)}: exit {code}: {text[-600:]}")
+    z.run(where, ["call", f"{__name__}:resume"], where / "resume.out")
+    done = where / "resume.json"
+    results = json.loads(done.read_text()) if done.exists() else [
+        {"argv": ["resume"], "code": 70, "out": (where / "resume.out").read_text(), "seconds": 0}]
+    for r in results:
+        o.seconds[r["argv"][0]] = r["seconds"]
+        o.problems += r.get("problems", [])
+        if r["code"] not in OK.get(r["argv"][0], (0,)) or "Traceback" in r["out"] or \
+                (r["code"] == 8 and ALREADY not in r["out"]):
+            o.problems.append(f"{' '.join(r['argv'])}: exit {r['code']}: {r['out'][-600:]}")
             return o
-        if argv is STATUS:
-            if digest(ws) != seen:
-                o.problems.append("status changed the workspace")
-            # the room's next step: publish again, unless the killed run journaled it
-            if (NEXT in text) == ("published" in event_types(ws)):
-                o.problems.append(f"status names the wrong next step: {text[-300:]}")
-        if argv is PUBLISH:
-            o.resumed = "published" if code == 0 else "already published"
+        if r["argv"] == PUBLISH:
+            o.resumed = "published" if r["code"] == 0 else "already published"
+    if o.problems:
+        return o
     check_point(where, ref, o)
     return o
+
+
+def resume(_args: Sequence[str]) -> int:
+    """The operator's resume, run in the zygote's fresh child after the kill (one process for
+    the four commands saves three start-ups a point; each command opens and releases the
+    workspace as a process of its own would): status, publish, record verify, export, each
+    command's exit code, output and time written to ``resume.json``, stopping at the first
+    that fails. Status must change nothing and name the right next step (see the module)."""
+    import contextlib
+    import io
+
+    from ceremony.cli import main
+    ws = Path("ws")
+    results: list[dict[str, Any]] = []
+    for argv in (STATUS, PUBLISH, VERIFY, EXPORT):
+        seen = digest(ws)
+        out = io.StringIO()
+        start = time.monotonic()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = main(list(argv))
+        r = {"argv": argv, "code": code, "out": out.getvalue(), "seconds": time.monotonic() - start,
+             "problems": []}
+        results.append(r)
+        if argv is STATUS:
+            if digest(ws) != seen:
+                r["problems"].append("status changed the workspace")
+            # the room's next step: publish again, unless the killed run journaled it
+            if (NEXT in r["out"]) == ("published" in event_types(ws)):
+                r["problems"].append(f"status names the wrong next step: {r['out'][-300:]}")
+        if code not in OK[argv[0]]:
+            break
+    Path("resume.json").write_text(json.dumps(results))
+    return 0
 
 
 def check_point(where: Path, ref: Reference, o: Outcome) -> None:
@@ -202,8 +238,19 @@ def check_point(where: Path, ref: Reference, o: Outcome) -> None:
         o.problems.append("the journal before the publish is not a prefix of the journal after it")
     if event_types(ws) != event_types(rws):
         o.problems.append(f"journal event types differ: {event_types(ws)[-4:]}")
+    bundles = [b for b in (where / "stick").iterdir() if not b.name.startswith(".")]
+    if len(bundles) != 1:
+        o.problems.append(f"the stick holds {len(bundles)} bundles")
+    elif bundle_files(where) != bundle_files(ref.after):
+        o.problems.append("the exported bundle's files differ from the uncrashed run's")
     theirs = {p.relative_to(rws).as_posix() for p in rws.rglob(".*")}
     o.debris = sorted(rel for p in ws.rglob(".*") if (rel := p.relative_to(ws).as_posix()) not in theirs)
+
+
+def bundle_files(scenario: Path) -> dict[str, bytes]:
+    """The files of the one bundle on the scenario's stick, read and verified as ``import`` does."""
+    from ceremony.transport import import_usb
+    return dict(import_usb(scenario / "stick").files)
 
 
 def sweep(zygotes: Sequence[cs.Zygote], refs: Sequence[Reference], work: Path) -> list[Outcome]:
@@ -227,5 +274,5 @@ def summary(refs: Sequence[Reference], outcomes: Sequence[Outcome]) -> dict[str,
         "manual repairs": sum(1 for o in outcomes if o.problems),
         "points with hidden debris": sum(1 for o in outcomes if o.debris),
         "seconds per point": {k: round(sum(o.seconds.get(k, 0) for o in outcomes) / max(1, len(outcomes)), 3)
-                              for k in ("copy", "killed", "status", "publish", "record")},
+                              for k in ("copy", "killed", "status", "publish", "record", "export")},
     }
