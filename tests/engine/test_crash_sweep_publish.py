@@ -1,11 +1,14 @@
 """The crash sweep of the newer publishes (tests/support/publish_sweep.py): a publish of offline
-roles (targets, delegations, target files) and the X.509 CA's three publishes (root, issue,
-CRL), each killed at every write it makes and resumed with status, publish, record verify;
-the published folder must come out byte-identical to an uncrashed run's.
+roles (targets, a delegation, target files; plain and under ``compat = "tuf-on-ci"``, which adds
+root_history/ and the unversioned role files) and the X.509 CA's four publishes (root,
+intermediate, issue, CRL), each killed at every write it makes, then resumed with status,
+publish, record verify and export; the workspace must come out byte-identical to an uncrashed
+run's and the bundle carry the same files.
 
 The keys, drafts and signatures are made once per test, in process on SoftHSM; each kill point
 copies the signed workspace. The points are counted against the writes each publish is known
-to make, so a sweep that reaches nothing fails."""
+to make (which files, replaced or never replaced, which new folders), so a sweep that reaches
+nothing, or misses a write, fails. The figures are printed (``-s`` shows them)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from tests.e2e.test_x509_intermediate import _intermediate as intermediate
 from tests.support import crash_sweep as cs, publish_sweep as ps
 from tests.support.helpers import cli, make_online_keys
 from tests.support.roles import Role, RolesPlan
+from tests.support.tufonci import TARGET, compat_plan
 from tests.support.x509_ceremony import (
     APPROVERS,
     CA,
@@ -67,6 +71,8 @@ def prepared(ws: Path, work: Path, name: str) -> Path:
 
 
 def sweep(work: Path, scenarios: dict[str, Path]) -> tuple[list[ps.Reference], list[ps.Outcome]]:
+    """Every kill point of every scenario (name -> prepared folder) on two warm zygotes; fails
+    naming each point whose resume needed a repair."""
     zygotes = [cs.Zygote(ps.PRELOAD) for _ in range(2)]
     try:
         refs = [ps.build_reference(zygotes[0], name, folder, work) for name, folder in scenarios.items()]
@@ -96,25 +102,50 @@ def test_a_publish_of_offline_roles_killed_at_every_write_resumes_byte_identical
                      Role("targets", ["alice", "bob"], 2, "90d", targets=["README.txt"]),
                      [Role("doi", ["carol"], 1, "60d", paths=["doi/*"], terminating=True,
                            targets=["doi/policy.json"])]).write(files / "plan.toml")
-    ws = tmp_path / "ws"
-    steps = [("init", ws, "--plan", plan), *[("keygen", ws, "--keyholder", k, "--pin-file", hsm.pin_file)
-                                            for k in HOLDERS],
-             ("draft", ws), *[("sign", ws, "--keyholder", k, "--pin-file", hsm.pin_file) for k in HOLDERS]]
-    for argv in steps:
+    ws = signed(hsm, tmp_path / "ws", plan, HOLDERS)
+    # the same under compat = "tuf-on-ci": root_history/ and the unversioned role files too
+    files = tmp_path / "toc-plan"
+    (files / "doi").mkdir(parents=True)
+    (files / "doi" / "policy.json").write_bytes(POLICY)
+    make_online_keys(hsm, files / "online", label="toc-online", roles=("online",))
+    toc = {k: f"toc-{k}" for k in ("alice", "bob")}
+    hsm.make(*toc.values())
+    plan = compat_plan(files / "plan.toml", toc, 2, files / "online", name="doi",
+                       delegations=[Role("doi", ["bob"], 1, "60d", paths=["doi/*"], terminating=True,
+                                         targets=["doi/policy.json"])])
+    toc_ws = signed(hsm, tmp_path / "toc-ws", plan, toc)
+    refs, outcomes = sweep(work, {"roles": prepared(ws, work, "roles"),
+                                  "roles-tuf-on-ci": prepared(toc_ws, work, "roles-tuf-on-ci")})
+    readme, hello, policy = (hashlib.sha256(b).hexdigest() for b in (README, TARGET, POLICY))
+    common = {"metadata/drafts/1.root.json": "rename",  # the draft, again (a sign cut short)
+              "metadata/1.root.json": "link", "metadata/root.json": "rename",
+              "metadata/1.targets.json": "rename", "metadata/1.doi.json": "rename",
+              f"targets/doi/{policy}.policy.json": "rename"}
+    expected = {
+        "roles": (common | {f"targets/{readme}.README.txt": "rename"}, ["targets", "targets/doi"], 46),
+        "roles-tuf-on-ci": (common | {f"targets/{hello}.hello.txt": "rename",
+                                      "metadata/root_history/1.root.json": "link",
+                                      "metadata/targets.json": "rename", "metadata/doi.json": "rename"},
+                            ["metadata/root_history", "targets", "targets/doi"], 63),
+    }
+    for ref in refs:
+        files, dirs, count = expected[ref.name]
+        assert ps.written(ref.calls) == files, ref.name
+        assert ps.made_dirs(ref.calls) == dirs, ref.name
+        points = [o for o in outcomes if o.reference == ref.name]
+        assert len(points) == ps.expected_points(files, dirs) == count, ref.name
+        # killed at the journal's fsync or the lock's release: published, nothing to redo
+        assert sum(o.resumed == "already published" for o in points) == 2, ref.name
+
+
+def signed(hsm: SoftHsm, ws: Path, plan: Path, holders: dict[str, str]) -> Path:
+    """A TUF workspace of ``plan`` with every keyholder's key made and every role signed."""
+    pin = ("--pin-file", hsm.pin_file)
+    for argv in [("init", ws, "--plan", plan), *[("keygen", ws, "--keyholder", k, *pin) for k in holders],
+                 ("draft", ws), *[("sign", ws, "--keyholder", k, *pin) for k in holders]]:
         r = cli(*argv)
         assert r.code == 0, (argv, r.err)
-    [ref], outcomes = sweep(work, {"roles": prepared(ws, work, "roles")})
-    readme = hashlib.sha256(README).hexdigest()
-    policy = hashlib.sha256(POLICY).hexdigest()
-    files = {"metadata/drafts/1.root.json": "rename",  # the draft, again (a sign cut short)
-             "metadata/1.root.json": "link", "metadata/root.json": "rename",
-             "metadata/1.targets.json": "rename", "metadata/1.doi.json": "rename",
-             f"targets/{readme}.README.txt": "rename", f"targets/doi/{policy}.policy.json": "rename"}
-    assert ps.written(ref.calls) == files
-    assert ps.made_dirs(ref.calls) == ["targets", "targets/doi"]
-    assert len(outcomes) == ps.expected_points(files, ["targets", "targets/doi"]) == 46
-    # the kill between the journal line and the lock's release: published, nothing to redo
-    assert sum(o.resumed == "already published" for o in outcomes) == 2
+    return ws
 
 
 def test_the_x509_publishes_killed_at_every_write_resume_byte_identical(
