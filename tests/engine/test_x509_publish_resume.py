@@ -1,6 +1,7 @@
 """An X.509 publish cut short, run again: the outputs it already wrote (these very bytes) are
-kept and the rest written, so the folder comes out as an uncut publish's; anything else in an
-output's place (other bytes, a link, a folder) is refused before anything is written. The crash
+kept, the rest written and the temporary file of the write it was killed in removed, so the
+folder comes out as an uncut publish's; anything else in an output's place (other bytes, a
+link, a folder) is refused before anything is written. The crash
 sweep (test_crash_sweep_publish) kills the publish at every write; this is its fast witness."""
 
 from __future__ import annotations
@@ -50,13 +51,17 @@ def test_a_publish_cut_short_finishes_and_a_foreign_file_is_refused(hsm: SoftHsm
             ca_json.unlink()
         assert _files(ws) == before
 
-    # what a publish killed after its first two outputs leaves: publish again finishes it
+    # what a publish killed after its first two outputs leaves, with the third's temporary file:
+    # publish again finishes it and removes the temporary file (not the operator's hidden files)
     for name in ("ca.pem", "notation/trustpolicy.json"):
         (ws / "metadata" / name).parent.mkdir(parents=True, exist_ok=True)
         (ws / "metadata" / name).write_bytes(published[name])
+    (ws / "metadata" / ".ca.json.k3_x9q0z.tmp").write_bytes(published["ca.json"][:100])
+    (ws / "metadata" / ".notes.tmp").write_text("the operator's, not a temporary file of the tool\n")
     r = cli("publish", ws)
     assert r.code == 0, r.err
-    assert _files(ws / "metadata") == published
+    assert "removed metadata/.ca.json.k3_x9q0z.tmp, the temporary file of a write cut short" in r.err
+    assert _files(ws / "metadata") == published | {".notes.tmp": b"the operator's, not a temporary file of the tool\n"}
     assert [json.loads(x)["type"] for x in (ws / "journal.jsonl").read_text().splitlines()][-1] == "published"
     r = cli("record", "verify", ws, "--allow-unsealed")
     assert r.code == 0, r.out + r.err

@@ -22,8 +22,11 @@ every role, every target file, every certificate and CRL: so nothing is publishe
 differently, and the keys folder is untouched: no key is made twice); the journal before the
 publish is a prefix of the journal after it (nothing lost) and its event types are the
 uncrashed run's once crash-recovery events are removed; ``record verify`` passes; the stick
-holds one bundle, which verifies and carries the uncrashed run's files, no debris. Hidden
-temporary files a kill leaves are counted as debris (readers ignore them), never as outputs.
+holds one bundle, which verifies and carries the uncrashed run's files, no debris. The
+published folders (``metadata/``, ``targets/``) hold no hidden file the uncrashed run's do
+not: the resumed publish removes the temporary files the kill left there, since whoever
+copies the folder (git, a web root) would copy them too. Elsewhere (the lock's holder file
+being written, in the workspace's top) they are counted as debris, which readers ignore.
 """
 
 from __future__ import annotations
@@ -245,6 +248,11 @@ def check_point(where: Path, ref: Reference, o: Outcome) -> None:
         o.problems.append("the exported bundle's files differ from the uncrashed run's")
     theirs = {p.relative_to(rws).as_posix() for p in rws.rglob(".*")}
     o.debris = sorted(rel for p in ws.rglob(".*") if (rel := p.relative_to(ws).as_posix()) not in theirs)
+    # the published folders hold nothing the uncrashed run's do not: the resumed publish removed
+    # the temporary files the kill left (the lock's own, in the workspace's top, are counted)
+    left = [rel for rel in o.debris if rel.startswith(("metadata/", "targets/"))]
+    if left:
+        o.problems.append(f"temporary files left in the published folders: {left}")
 
 
 def bundle_files(scenario: Path) -> dict[str, bytes]:
