@@ -9,6 +9,7 @@ secret is ever written here.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -73,6 +74,35 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise WorkspaceError(f"cannot write {path}: {e.strerror}") from None
+
+
+#: The name ``atomic_write`` gives its temporary file: ``.NAME.`` + mkstemp's 8 characters + ``.tmp``.
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporary files a cut-short :func:`atomic_write` left under ``folder``.
+
+    A process killed between the temporary file's creation and its rename (or its unlink
+    after the link) leaves it behind: hidden, never read, but copied by whoever copies the
+    folder (a repository committed to git, a web root). Only the caller's own workspace,
+    under its lock, may call this: another writer's temporary file would be taken from it.
+    Regular files named as ``atomic_write`` names them are removed, nothing else.
+
+    Raises:
+        WorkspaceError: a temporary file could not be removed.
+    """
+    removed = []
+    for path in sorted(folder.rglob(".*.tmp")) if folder.is_dir() else []:
+        if _TEMPORARY.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            try:
+                path.unlink()
+            except OSError as e:
+                raise WorkspaceError(f"cannot remove the temporary file {path}: {e.strerror}") from None
+            removed.append(path)
+    for parent in sorted({p.parent for p in removed}):
+        fsync_dir(parent)
+    return removed
 
 
 @frozen

@@ -12,9 +12,10 @@ from pathlib import Path
 from ceremony import integrity
 from ceremony.errors import StateError, ThresholdError
 from ceremony.events import Published
+from ceremony.lock import note
 from ceremony.session import Session, sha256
 from ceremony.witness import require_witnesses
-from ceremony.workspace import atomic_write
+from ceremony.workspace import atomic_write, remove_temporaries
 
 
 def publish(s: Session) -> list[Path]:
@@ -41,6 +42,9 @@ def publish(s: Session) -> list[Path]:
     roles = s.roles_format()
     # every input of the other roles re-checked (target files re-hashed) before any write
     extra = roles.roles_to_publish() if roles is not None else {}
+    for folder in (s.ws.metadata, s.ws.root / "targets"):  # what a publish cut short left
+        for path in remove_temporaries(folder):
+            note(f"removed {path.relative_to(s.ws.root)}, the temporary file of a write cut short")
     s.format.write_draft()  # a sign killed after its journal line left the file behind
     data, written = s.format.write_published(md)
     files = [p.name for p in written]

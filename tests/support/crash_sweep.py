@@ -46,9 +46,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+P = TypeVar("P")
+R = TypeVar("R")
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = "crash-sweep-pin"
@@ -131,6 +135,10 @@ def _child(job: dict[str, Any], out: int, go: int | None) -> None:
             code = 0
         elif job["argv"] and job["argv"][0] == "tail":
             code = _tail(job["argv"][1:])
+        elif job["argv"] and job["argv"][0] == "call":  # ["call", "MODULE:FUNCTION", ARGS...]
+            import importlib
+            module, _, function = job["argv"][1].partition(":")
+            code = getattr(importlib.import_module(module), function)(job["argv"][2:])
         else:
             from ceremony.cli import main
             code = main(job["argv"])
@@ -183,6 +191,8 @@ def zygote() -> int:
                  "ceremony.cli.witness", "ceremony.preflight", "ceremony.status",
                  "ceremony.fingerprint", "ceremony.witness", "ceremony.detached", "hsm.signer",
                  "hsm.uri", "tuf.api.metadata", "getpass"):
+        importlib.import_module(name)
+    for name in sys.argv[1:]:  # what a caller's commands load lazily (Zygote's ``preload``)
         importlib.import_module(name)
     import argparse
     import gc
@@ -280,10 +290,10 @@ if __name__ == "__main__":
 class Zygote:
     """A warm process that forks one child per command (see :func:`zygote`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: Sequence[str] = ()) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
         env.pop("CEREMONY_PKCS11_MODULE", None)
-        self.proc = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, __file__, *preload], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env)
         self.lock = threading.Lock()
 
@@ -665,7 +675,6 @@ def sweep(work: Path, workers: int = 2, limit: int | None = None, full: bool = F
 
     ``full`` samples nothing: every distinct state of every keygen, including SoftHSM's
     attribute rewrites and generation counters (about 800 points; minutes, not seconds)."""
-    from concurrent.futures import ThreadPoolExecutor
     start = time.monotonic()
     template = make_template(work / "template")
     zygotes = [Zygote() for _ in range(workers)]
@@ -675,20 +684,26 @@ def sweep(work: Path, workers: int = 2, limit: int | None = None, full: bool = F
             if full else select_points(ref.calls)
         if limit is not None:
             points = points[:limit]
-
-        def lane(w: int) -> list[Outcome]:
-            done = []
-            for k in range(w, len(points), workers):
-                where = work / f"lane-{w}"
-                done.append(run_point(zygotes[w], ref, points[k], where))
-            return done
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = [o for lane_out in pool.map(lane, range(workers)) for o in lane_out]
+        outcomes = in_lanes(zygotes, points,
+                            lambda z, w, point: run_point(z, ref, point, work / f"lane-{w}"))
     finally:
         for z in zygotes:
             z.close()
     return Sweep(ref, points, skipped, outcomes, time.monotonic() - start)
+
+
+def in_lanes(zygotes: Sequence[Zygote], points: Sequence[P],
+             run: Callable[[Zygote, int, P], R]) -> list[R]:
+    """``run(zygote, lane, point)`` for every point, one lane per zygote in parallel (point k
+    on lane k mod lanes; a lane reuses its scratch folder); the results in lane order."""
+    from concurrent.futures import ThreadPoolExecutor
+    lanes = len(zygotes)
+
+    def lane(w: int) -> list[R]:
+        return [run(zygotes[w], w, points[k]) for k in range(w, len(points), lanes)]
+
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        return [o for done in pool.map(lane, range(lanes)) for o in done]
 
 
 def summary(s: Sweep) -> dict[str, Any]:

@@ -678,16 +678,29 @@ class X509Format(FormatDefaults, shared.XFieldKeys):
         return carry.CA_FILE, data, extra
 
     def write_published(self, md: Any) -> tuple[bytes, list[Path]]:
+        """The artifact and every file beside it, each written once and never replaced.
+
+        A file already there with exactly the bytes this publish writes is kept: a publish
+        killed part-way (a crash, a power cut) wrote it, and running publish again finishes
+        the folder. Any other file in an output's place (other bytes, a link, a folder) is
+        refused before anything is written.
+
+        Raises:
+            VerificationError: an output's place holds something else; nothing was published.
+            WorkspaceError: a write failed.
+        """
         name, data, extra = self._outputs(md)
         metadata = self.view.ws.metadata
-        targets = [metadata / rel for rel in [name, *extra]]
-        for path in targets:  # never replace an output: refuse before anything is written
-            if path.exists():
+        outputs = {metadata / rel: body for rel, body in {name: data, **extra}.items()}
+        for path, body in outputs.items():  # refuse before anything is written
+            if (path.exists() or path.is_symlink()) and not _holds(path, body):
                 raise VerificationError(f"metadata/{path.relative_to(metadata)} already exists; "
-                                        "an output is never overwritten; nothing was published")
-        atomic_write(metadata / name, data, exclusive=True)
-        for rel, body in extra.items():
-            atomic_write(metadata / rel, body, exclusive=True)
+                                        "an output is never overwritten; nothing was published",
+                                        hint="move the file away if it is not this ceremony's "
+                                             "(a publish cut short writes these very bytes)")
+        for path, body in outputs.items():
+            if not path.exists():
+                atomic_write(path, body, exclusive=True)
         return data, [metadata / name]
 
     def export_files(self) -> dict[str, bytes]:
@@ -766,6 +779,16 @@ class X509Format(FormatDefaults, shared.XFieldKeys):
 
     def plan_online_keys(self, base: Path) -> dict[str, list[dict[str, Any]]]:
         return {}
+
+
+def _holds(path: Path, body: bytes) -> bool:
+    """Whether ``path`` is a plain file (not a link) holding exactly ``body``."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        return path.stat().st_size == len(body) and path.read_bytes() == body
+    except OSError:
+        return False
 
 
 if TYPE_CHECKING:  # mypy proves the class and its objects are what the protocol says
