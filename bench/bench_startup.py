@@ -188,6 +188,10 @@ def rows(rig: Rig) -> list[Row]:
     return [
         Row("python -c pass (floor)", lambda: [*py, "pass"]),
         Row("python -c 'import tuf.api.metadata'", lambda: [*py, "import tuf.api.metadata"]),
+        # What the workspace lock's library adds to python-tuf by itself (every step that
+        # changes a workspace takes the lock before it touches a token): its share of each ratio.
+        Row("python -c 'import tuf.api.metadata, filelock'",
+            lambda: [*py, "import tuf.api.metadata, filelock"]),
         Row("ceremony --help", lambda: [*c, "--help"], expect="usage: ceremony"),
         Row("ceremony status WS", lambda: [*c, "status", str(rig.ws)], expect="next: ceremony sign",
             target="status"),

@@ -23,21 +23,23 @@ import json
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ceremony import integrity
 from ceremony.errors import StateError, VerificationError
 from ceremony.formats import tuf as tuf_format
-from ceremony.formats.protocol import DetachedAdapter, RolesDetached
 from ceremony.formats.registry import DEFAULT, format_class, names
 from ceremony.frozen import frozen
 from ceremony.inputs import load_json, read_input_file
 from ceremony.integrity import check_signature_token
 from ceremony.keyids import alias_notes
-from ceremony.session import Session
 from ceremony.steps.detached import signature_imported
 from ceremony.workspace import atomic_write
-from hsm.pkcs11 import Module, PinProvider
+
+if TYPE_CHECKING:
+    from ceremony.formats.protocol import DetachedAdapter, RolesDetached
+    from ceremony.session import Session
+    from hsm.pkcs11 import Module, PinProvider
 
 DRAFT_KIND = "ceremony-draft"
 SIGNATURE_KIND = "ceremony-signature"

@@ -9,7 +9,6 @@ A PIN is held only for the login call and is never printed, logged or written.
 
 from __future__ import annotations
 
-import getpass
 import os
 import stat
 import sys
@@ -110,6 +109,8 @@ def pin_provider(pin_file: Path | None = None, env: dict[str, str] | None = None
         low = " (retry count is LOW: be careful)" if info.pin_count_low else ""
         if info.pin_attempts_left is not None:
             low = f" ({info.pin_attempts_left} tries left before the PIN blocks)"
+        import getpass  # lazy: termios, only when a PIN is typed
+
         return getpass.getpass(f"PIN for {info.describe()}{low}: ")
 
     return provide

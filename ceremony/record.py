@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ceremony import journal as journal_mod
 from ceremony.errors import StateError, VerificationError, WorkspaceError
@@ -34,8 +34,6 @@ from ceremony.events import (
 )
 from ceremony.fingerprint import fingerprint_words
 from ceremony.formats import registry
-from ceremony.formats.protocol import FormatClass
-from ceremony.journal import Event
 from ceremony.plan import format_duration, parse_plan
 from ceremony.seal import format_of
 from ceremony.session import sha256
@@ -45,6 +43,10 @@ from ceremony.steps.confirm import (  # the step and its question, where callers
 )
 from ceremony.words import pgp_words_text
 from ceremony.workspace import Workspace, atomic_write
+
+if TYPE_CHECKING:
+    from ceremony.formats.protocol import FormatClass
+    from ceremony.journal import Event
 
 # ---- transcript ---------------------------------------------------------------------
 

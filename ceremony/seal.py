@@ -11,7 +11,7 @@ as) a signature over TUF metadata. :mod:`ceremony.record_check` re-checks it off
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securesystemslib.formats import encode_canonical
 
@@ -26,10 +26,12 @@ from ceremony.events import (
     parse,
 )
 from ceremony.formats import registry
-from ceremony.formats.protocol import FormatClass
-from ceremony.journal import Event
-from ceremony.session import Session
-from ceremony.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ceremony.formats.protocol import FormatClass
+    from ceremony.journal import Event
+    from ceremony.session import Session
+    from ceremony.workspace import Workspace
 
 SEAL_EVENTS = (SEAL_SIGNATURE, SEALED)
 SEAL_DOMAIN = b"ceremony-journal-seal-v1\n"

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from ceremony import __version__
 from ceremony.errors import (
@@ -38,13 +38,15 @@ from ceremony.errors import (
 )
 from ceremony.events import KEY_GENERATED, PUBLISHED, Event, Initialized, Published, parse
 from ceremony.formats.base import KeyView, ThresholdStatus
-from ceremony.formats.protocol import CeremonyView, Format, RolesFormat, RootMetadata
 from ceremony.formats.registry import format_class, format_for
 from ceremony.journal import Journal
 from ceremony.lock import Hold, hold as hold_workspace, note
 from ceremony.plan import Plan, parse_plan, read_plan_text
 from ceremony.state import State, replay
 from ceremony.workspace import Workspace, atomic_write, fsync_dir
+
+if TYPE_CHECKING:
+    from ceremony.formats.protocol import CeremonyView, Format, RolesFormat, RootMetadata
 
 
 def sha256(data: bytes) -> str:

@@ -16,7 +16,6 @@ import re
 from datetime import UTC, datetime
 
 from ceremony.errors import UsageError, VerificationError
-from ceremony.words import pgp_words_text, words_to_bytes
 
 _HEX = r"^[0-9a-fA-F]{64}$"  # compiled by re on first use
 
@@ -28,6 +27,8 @@ def root_fingerprint(data: bytes) -> str:
 
 def fingerprint_text(fingerprint_hex: str) -> str:
     """All 32 bytes of a fingerprint as PGP words, in groups of four (never shortened)."""
+    from ceremony.words import pgp_words_text  # lazy: the word lists, when words are first said
+
     return pgp_words_text(bytes.fromhex(fingerprint_hex))
 
 
@@ -41,6 +42,8 @@ def expected_bytes(text: str) -> bytes:
     compact = re.sub(r"[\s:]", "", text)
     if re.match(_HEX, compact):
         return bytes.fromhex(compact)
+    from ceremony.words import words_to_bytes  # lazy: the word lists, when words are first read
+
     words = text.replace("/", " ").split()
     try:
         data = words_to_bytes(words)
@@ -68,7 +71,7 @@ def check_expected(fingerprint_hex: str, expected: str | None, what: str) -> Non
     first = next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b)
     raise VerificationError(
         f"{what} is not the root you expected: its fingerprint is {fingerprint_text(fingerprint_hex)}; "
-        f"expected {pgp_words_text(want)} (they differ from word {first + 1})",
+        f"expected {fingerprint_text(want.hex())} (they differ from word {first + 1})",
         hint="nothing was written; the chain may be forged: get the real one and the words "
              "from whoever holds the repository")
 

@@ -22,7 +22,6 @@ and touch prompts go to stderr so ``--json`` output stays clean.
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +104,8 @@ def _ask_twice(kind: str) -> str:
     if not sys.stdin.isatty():
         raise PinMissingError(f"a new {kind} is needed but no terminal is attached",
                               hint=f"give it with --new-{kind.lower()}-file PATH (scripts and CI only)")
+    import getpass  # lazy: termios, only when a new PIN is typed
+
     first = getpass.getpass(f"new {kind} (6-8 characters): ")
     if getpass.getpass(f"new {kind} again: ") != first:
         raise NewPinRejectedError(f"the two {kind} entries differ; nothing was changed")

@@ -38,9 +38,6 @@ if TYPE_CHECKING:  # the types, for mypy; at run time __getattr__ loads each on 
         write_emergency_plan,
     )
     from ceremony.flows.export import (
-        IMPORT_FILE,
-        IMPORT_QR,
-        IMPORT_USB,
         MIN_TERMINAL_VERSION,
         SIGNED_METADATA,
         Sent,
@@ -62,6 +59,9 @@ if TYPE_CHECKING:  # the types, for mypy; at run time __getattr__ loads each on 
         send_bundle,
     )
     from ceremony.flows.imports import (
+        IMPORT_FILE,
+        IMPORT_QR,
+        IMPORT_USB,
         Received,
         import_into,
         import_signature_file,
@@ -118,7 +118,7 @@ _HOME = {
     "Audit": "audit", "audit": "audit", "audit_chain": "audit",
     "Suspect": "emergency", "assess_suspects": "emergency", "compromise_suspects": "emergency",
     "write_emergency_plan": "emergency",
-    "IMPORT_FILE": "export", "IMPORT_QR": "export", "IMPORT_USB": "export",
+    "IMPORT_FILE": "imports", "IMPORT_QR": "imports", "IMPORT_USB": "imports",
     "MIN_TERMINAL_VERSION": "export", "SIGNED_METADATA": "export", "Sent": "export",
     "TerminalQr": "export", "animate_export": "export", "bundle_for_display": "export",
     "bundle_to_qr": "export", "bundle_to_usb": "export", "choose_stick": "export",

@@ -25,7 +25,6 @@ from ceremony.words import pgp_words
 if TYPE_CHECKING:
     from ceremony.transport import Bundle
 
-IMPORT_USB, IMPORT_QR, IMPORT_FILE = "usb", "qr", "file"
 #: The smallest QR version drawn on a terminal (as ``ceremony.transport.fit_size``).
 MIN_TERMINAL_VERSION = 5
 

@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING
 
 from ceremony.errors import UsageError
 from ceremony.fingerprint import digest_words
-from ceremony.flows.export import IMPORT_FILE, IMPORT_QR, IMPORT_USB
 from ceremony.frozen import frozen
 from ceremony.session import Session
 
 if TYPE_CHECKING:
     from ceremony.transfer import Arrival
     from ceremony.transport import Bundle
+
+#: How a bundle travels, both ways (the import path and the TUI's choices name them).
+IMPORT_USB, IMPORT_QR, IMPORT_FILE = "usb", "qr", "file"
 
 
 @frozen

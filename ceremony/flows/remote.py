@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import UsageError, VerificationError, WorkspaceError
-from ceremony.flows.export import IMPORT_QR, IMPORT_USB, Sent, bundle_to_qr, bundle_to_usb
+from ceremony.flows.export import Sent, bundle_to_qr, bundle_to_usb
+from ceremony.flows.imports import IMPORT_QR, IMPORT_USB
 from ceremony.formats import tuf as tuf_format
 
 

@@ -8,6 +8,7 @@ one of carol, dave".
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import field
 from typing import Any, Protocol
 
 from ceremony.frozen import frozen
@@ -139,3 +140,26 @@ def published_verdict(st: ThresholdStatus, name: str) -> tuple[str | None, str |
         return f"metadata/{name} is not signed at threshold: " + "; ".join(st.lines()), None
     return None, (f"metadata/{name} is the journaled draft, signed at threshold "
                   f"({'; '.join(st.lines())})")
+
+
+@frozen
+class InitInputs:
+    """What ``init`` journals and copies in, as the format read and checked it.
+
+    ``previous`` and ``previous_files``: the verified previous chain (``None`` / empty for a
+    new repository); ``online``: the online roles' key entries (``keyid`` + the format's
+    public key dict) journaled in ``initialized``; ``warnings``: what the room is told.
+    """
+
+    previous: dict[str, Any] | None
+    previous_files: dict[str, bytes]
+    online: dict[str, list[dict[str, Any]]]
+    warnings: list[str] = field(default_factory=list)
+
+
+@frozen
+class Draft:
+    """A drafted root (unsigned) and the fields its ``draft-created`` event journals."""
+
+    metadata: Any
+    fields: dict[str, Any]

@@ -60,14 +60,15 @@ Tests: run the format's own real client against what the ceremony publishes (as
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ceremony.frozen import frozen
+# The two values the protocol's methods return live with the verdicts, in ``base`` (a module
+# that loads at start-up); they are named here too, as the protocol's own.
+from ceremony.formats.base import Draft as Draft, InitInputs as InitInputs
 
-if TYPE_CHECKING:  # annotations only: the registry (and so this module) loads at start-up
+if TYPE_CHECKING:  # annotations only: the formats import this module for mypy alone
     from ceremony.formats.base import KeyView, RoleVerdict, ThresholdStatus
     from ceremony.journal import Event, Journal
     from ceremony.plan import Plan
@@ -127,29 +128,6 @@ class CeremonyView(Protocol):
     plan: Plan
     state: State
     journal: Journal
-
-
-@frozen
-class InitInputs:
-    """What ``init`` journals and copies in, as the format read and checked it.
-
-    ``previous`` and ``previous_files``: the verified previous chain (``None`` / empty for a
-    new repository); ``online``: the online roles' key entries (``keyid`` + the format's
-    public key dict) journaled in ``initialized``; ``warnings``: what the room is told.
-    """
-
-    previous: dict[str, Any] | None
-    previous_files: dict[str, bytes]
-    online: dict[str, list[dict[str, Any]]]
-    warnings: list[str] = field(default_factory=list)
-
-
-@frozen
-class Draft:
-    """A drafted root (unsigned) and the fields its ``draft-created`` event journals."""
-
-    metadata: Any
-    fields: dict[str, Any]
 
 
 class RolesFormat(Protocol):

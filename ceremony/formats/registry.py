@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from ceremony.errors import PlanError
-from ceremony.formats.protocol import CeremonyView, Format, FormatClass
+
+if TYPE_CHECKING:  # annotations only: the protocol's ~10 Protocol classes cost start-up to define
+    from ceremony.formats.protocol import CeremonyView, Format, FormatClass
 
 DEFAULT = "tuf"  # files and journals written before notary support name no format: TUF's
 
@@ -40,7 +42,7 @@ def format_class(name: str) -> FormatClass:
         raise PlanError(f"no ceremony engine for format {name!r}",
                         hint=f"ceremony.format is one of {', '.join(FORMATS)}")
     module, _, attr = where.partition(":")
-    return cast(FormatClass, getattr(importlib.import_module(module), attr))
+    return cast("FormatClass", getattr(importlib.import_module(module), attr))
 
 
 def format_for(view: CeremonyView) -> Format:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ceremony.attestation import public_of
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format
 from hsm.pkcs11 import Module, PinProvider
@@ -28,6 +27,8 @@ def open_root_key(key: Any, module: Module, pin: PinProvider,
         hsm.errors.HsmError: token missing or ambiguous, wrong key on it, PIN budget spent.
         VerificationError: a YubiKey key names no serial.
     """
+    from ceremony.attestation import public_of  # lazy: the attestation checks (~2M instr.), at the token only
+
     f = key.unrecognized_fields
     if f.get(tuf_format.X_DEVICE) == "yubikey":
         from hsm.yubikey.signing import open_signing_key  # lazy: yubikit, only for a YubiKey key

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from securesystemslib.signer import Signature
 from tuf.api.metadata import Metadata, Root
@@ -14,10 +14,12 @@ from ceremony import keyids
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as tuf_format, tuf_roles
 from ceremony.formats.defaults import DetachedDefaults
-from ceremony.formats.protocol import Format, OnTouch
 from ceremony.formats.token_keys import open_root_key
-from hsm.pkcs11 import Module, PinProvider
 from hsm.signer import TokenSigner
+
+if TYPE_CHECKING:
+    from ceremony.formats.protocol import Format, OnTouch
+    from hsm.pkcs11 import Module, PinProvider
 
 
 class TufDetached(DetachedDefaults):

@@ -22,17 +22,8 @@ from tuf.api.metadata import Metadata, Root, Targets
 from ceremony import keyids
 from ceremony.errors import PlanError, StateError, VerificationError
 from ceremony.formats import previous_copies, tuf as tuf_format, tuf_compat, tuf_layout, tuf_roles
-from ceremony.formats.base import RoleVerdict, ThresholdStatus, roles_in_signed
+from ceremony.formats.base import Draft, InitInputs, RoleVerdict, ThresholdStatus, roles_in_signed
 from ceremony.formats.defaults import FormatDefaults
-from ceremony.formats.protocol import (
-    CeremonyView,
-    DetachedAdapter,
-    Draft,
-    Format,
-    FormatClass,
-    InitInputs,
-    RolesFormat,
-)
 from ceremony.formats.token_keys import key_event, open_root_key
 from ceremony.inputs import load_json
 from ceremony.journal import Event
@@ -52,6 +43,7 @@ from hsm.pkcs11 import Module, PinProvider
 
 if TYPE_CHECKING:  # annotations only: ceremony.chain is imported where it is used
     from ceremony import chain
+    from ceremony.formats.protocol import CeremonyView, DetachedAdapter, Format, FormatClass, RolesFormat
 
 
 def sha256_hex(data: bytes) -> str:

@@ -8,14 +8,13 @@ read back by :mod:`ceremony.record_check`); these functions act on the tokens an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony import integrity
 from ceremony.airgap import require_preflight
 from ceremony.errors import StateError
 from ceremony.events import SEAL_SIGNATURE, Sealed, SealSignature, parse
 from ceremony.formats import tuf as tuf_format
-from ceremony.formats.protocol import OnTouch
 from ceremony.formats.token_keys import open_root_key
 from ceremony.record_write import write_record
 from ceremony.seal import (
@@ -28,12 +27,15 @@ from ceremony.seal import (
     sealers,
     signed_over,
 )
-from ceremony.session import Session
 from ceremony.witness import require_witnesses
 from hsm.algorithms import get_algorithm
-from hsm.pkcs11 import Module, PinProvider
 from hsm.uri import parse_uri
 from hsm.verify import verify_raw
+
+if TYPE_CHECKING:
+    from ceremony.formats.protocol import OnTouch
+    from ceremony.session import Session
+    from hsm.pkcs11 import Module, PinProvider
 
 
 def seal_sign(c: Session, keyholder: str, module: Module, pin: PinProvider, *,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-import uuid
+import secrets  # not uuid: its import costs more than the 12 hex digits it gave
 from pathlib import Path
 
 from ceremony.errors import WorkspaceError
@@ -61,7 +61,7 @@ def write_files(bundle: Bundle, out_dir: Path | str,
             continue
         todo.append((target, data))
     for target, data in todo:
-        tmp = out / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+        tmp = out / f".{target.name}.tmp-{secrets.token_hex(6)}"
         try:
             write_new_synced(tmp, data)
             _place(tmp, target)
@@ -76,7 +76,7 @@ def write_files(bundle: Bundle, out_dir: Path | str,
             raise WorkspaceError(f"{target} is not a regular file; nothing was replaced.")
         if target.is_file() and target.read_bytes() == data:
             continue
-        tmp = out / f".{name}.tmp-{uuid.uuid4().hex[:12]}"
+        tmp = out / f".{name}.tmp-{secrets.token_hex(6)}"
         try:
             write_new_synced(tmp, data)
             os.replace(tmp, target)

@@ -188,7 +188,7 @@ def zygote() -> int:
          ceremony.transport, hsm.pkcs11)
     import importlib
     for name in ("ceremony.online.notary_ops", "ceremony.cli.yubikey", "ceremony.cli.record",
-                 "ceremony.cli.witness", "ceremony.preflight", "ceremony.status",
+                 "ceremony.cli.witness", "ceremony.preflight", "ceremony.airgap", "ceremony.status",
                  "ceremony.fingerprint", "ceremony.witness", "ceremony.detached", "hsm.signer",
                  "hsm.uri", "tuf.api.metadata", "getpass"):
         importlib.import_module(name)

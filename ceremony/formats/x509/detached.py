@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf as shared  # the x-ceremony-* key fields every format shares
 from ceremony.formats.defaults import DetachedDefaults
-from ceremony.formats.protocol import Format, OnTouch
 from ceremony.formats.token_keys import open_root_key
 from ceremony.formats.x509 import ops
 from ceremony.formats.x509.draft import APPROVAL, APPROVERS_ROLE, X509Draft, X509Signed
-from hsm.pkcs11 import Module, PinProvider
+
+if TYPE_CHECKING:
+    from ceremony.formats.protocol import Format, OnTouch
+    from hsm.pkcs11 import Module, PinProvider
 
 
 class X509Detached(DetachedDefaults):
