@@ -80,6 +80,17 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
 _TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
+def holds_exactly(path: Path, body: bytes) -> bool:
+    """Whether ``path`` is a plain file (not a link) holding exactly ``body``: an output a
+    write cut short already finished, which a re-run keeps (anything else there is refused)."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        return path.stat().st_size == len(body) and path.read_bytes() == body
+    except OSError:
+        return False
+
+
 def remove_temporaries(folder: Path) -> list[Path]:
     """Remove the temporary files a cut-short :func:`atomic_write` left under ``folder``.
 

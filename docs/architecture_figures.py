@@ -48,7 +48,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                  "ceremony.formats.x509.format", "ceremony.formats.x509.detached",
                  "ceremony.formats.x509.rehearsal")),
     ("transport", ("ceremony.transport", "ceremony.online")),
-    ("session", ("ceremony.session", "ceremony.integrity")),
+    ("session", ("ceremony.session", "ceremony.integrity", "ceremony.airgap")),
     ("steps", ("ceremony.steps", "ceremony.preflight", "ceremony.pin_audit", "ceremony.witness",
                "ceremony.transfer", "ceremony.detached", "ceremony.resume")),
     ("engine", ("ceremony.engine", "ceremony.backup", "ceremony.rehearse")),

@@ -88,7 +88,7 @@ from ceremony.journal import Event
 from ceremony.plan import Plan
 from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, fingerprint_text
-from ceremony.workspace import Workspace, atomic_write
+from ceremony.workspace import Workspace, atomic_write, holds_exactly
 from hsm.algorithms import get_algorithm
 from hsm.pkcs11 import Module, PinProvider
 from hsm.verify import verify_raw
@@ -693,7 +693,7 @@ class X509Format(FormatDefaults, shared.XFieldKeys):
         metadata = self.view.ws.metadata
         outputs = {metadata / rel: body for rel, body in {name: data, **extra}.items()}
         for path, body in outputs.items():  # refuse before anything is written
-            if (path.exists() or path.is_symlink()) and not _holds(path, body):
+            if (path.exists() or path.is_symlink()) and not holds_exactly(path, body):
                 raise VerificationError(f"metadata/{path.relative_to(metadata)} already exists; "
                                         "an output is never overwritten; nothing was published",
                                         hint="move the file away if it is not this ceremony's "
@@ -779,16 +779,6 @@ class X509Format(FormatDefaults, shared.XFieldKeys):
 
     def plan_online_keys(self, base: Path) -> dict[str, list[dict[str, Any]]]:
         return {}
-
-
-def _holds(path: Path, body: bytes) -> bool:
-    """Whether ``path`` is a plain file (not a link) holding exactly ``body``."""
-    if path.is_symlink() or not path.is_file():
-        return False
-    try:
-        return path.stat().st_size == len(body) and path.read_bytes() == body
-    except OSError:
-        return False
 
 
 if TYPE_CHECKING:  # mypy proves the class and its objects are what the protocol says
