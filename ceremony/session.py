@@ -42,7 +42,7 @@ from ceremony.formats.registry import format_class, format_for
 from ceremony.journal import Journal
 from ceremony.lock import Hold, hold as hold_workspace, note
 from ceremony.plan import Plan, parse_plan, read_plan_text
-from ceremony.state import State, replay
+from ceremony.state import State, fold, replay
 from ceremony.workspace import Workspace, atomic_write, fsync_dir
 
 if TYPE_CHECKING:
@@ -286,8 +286,8 @@ class Session:
         """
         if self.state.sealed:
             raise StateError("the ceremony is sealed; nothing more is recorded in this workspace")
-        self.journal.append(type_, data)
-        self.state = replay(self.journal.events)
+        event = self.journal.append(type_, data)
+        self.state = fold(self.state, [event])
 
     # ---- previous root (rotations) ---------------------------------------------
 

@@ -89,6 +89,18 @@ class State:
         self.head = "0" * 64
         self.count = 0
 
+    def copy(self) -> State:
+        """Another state with the same facts, whose containers a fold may change freely (the
+        event data they hold are shared: nothing changes those)."""
+        c = State()
+        c.init, c.draft, c.preflight, c.sealed = self.init, self.draft, self.preflight, self.sealed
+        c.intents, c.keys, c.signatures = dict(self.intents), dict(self.keys), dict(self.signatures)
+        c.role_signatures = {role: dict(sigs) for role, sigs in self.role_signatures.items()}
+        c.published, c.exports = list(self.published), list(self.exports)
+        c.witnesses, c.witness_signoffs = dict(self.witnesses), list(self.witness_signoffs)
+        c.head, c.count = self.head, self.count
+        return c
+
     @property
     def draft_digest(self) -> str | None:
         """sha256 of the current draft's signed bytes."""
@@ -125,7 +137,19 @@ def replay(events: Sequence[_Line]) -> State:
     Raises:
         WorkspaceError: a line is not a well-formed event (:func:`ceremony.events.parse`).
     """
-    s = State()
+    return fold(State(), events)
+
+
+def fold(start: State, events: Sequence[_Line]) -> State:
+    """``start`` (left as it is) with ``events`` folded in: a new :class:`State`.
+
+    What the session does after each append, so that a ceremony's n-th step does not parse its
+    n earlier events again (a long lifecycle of rotations would make every append slower).
+
+    Raises:
+        WorkspaceError: a line is not a well-formed event (:func:`ceremony.events.parse`).
+    """
+    s = start.copy()
     for e in events:
         d = e.data
         match parse(e):
