@@ -19,6 +19,7 @@ adapter the format hands out (``Format.detached()``: ``ceremony.formats.tuf_deta
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import field
@@ -151,6 +152,24 @@ def export_draft(c: Session, out: Path) -> Path:
     return out
 
 
+def spoken_digest(root_digest: str, roles: Mapping[str, Any] | None) -> str:
+    """The digest the room reads aloud for a travelling draft (``export-draft`` prints it,
+    ``sign-draft --expect-digest`` checks it).
+
+    A root drafted alone: its own digest. A root drafted with other roles (targets, delegated
+    roles; ``roles``: name -> the journaled ``{"version", "digest", "signed"}``): the sha256 of
+    ``{"root": ROOT_DIGEST, "roles": {NAME: DIGEST, ...}}`` (sorted keys, no spaces), so that
+    the words cover every role the keyholder's token will sign, not the root alone: a role
+    swapped in the file on its way, with a digest of its own that matches, no longer matches
+    the words.
+    """
+    if not roles:
+        return root_digest
+    body = {"root": root_digest, "roles": {name: str(roles[name].get("digest"))
+                                            for name in sorted(roles)}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 @frozen
 class TravellingDraft:
     """A draft file, checked for internal consistency.
@@ -168,6 +187,8 @@ class TravellingDraft:
     compromised: tuple[str, ...] = ()
     # The roles drafted with root (targets, delegations), checked against their digests.
     roles: Mapping[str, Any] = field(default_factory=dict)
+    # What the room reads aloud (:func:`spoken_digest`): the root's digest, or root and roles'.
+    spoken: str = ""
 
 
 def load_draft(path: Path) -> TravellingDraft:
@@ -199,8 +220,9 @@ def load_draft(path: Path) -> TravellingDraft:
     if not isinstance(compromised, list) or not all(isinstance(k, str) for k in compromised):
         raise VerificationError(f"{path}: compromised_keys must be a list of key ids")
     roles = _format(fmt).load_roles(obj, path)  # a format signing roles beyond root (TUF)
+    spoken = spoken_digest(digest, obj.get("roles") if roles else None)  # each digest checked above
     return TravellingDraft(repository, ceremony_id, draft, prev, digest, fmt, tuple(compromised),
-                           roles)
+                           roles, spoken)
 
 
 def keys_of(draft: TravellingDraft, keyholder: str) -> list[Any]:
@@ -272,7 +294,7 @@ def sign_draft(path: Path, keyholder: str, module: Module, pin: PinProvider, out
     from ceremony.draft_trust import confirm_digest  # lazy: sign-draft only
     review = review_draft(path, keyholder, trusted)
     draft = review.draft
-    confirm_digest(draft.digest, expect_digest)
+    confirm_digest(draft.spoken or draft.digest, expect_digest)  # root and roles, as read aloud
     adapter = _format(draft.format)
     sigs = adapter.sign(draft.draft, review.keys, module, pin, on_touch) if review.keys else []
     if review.role_keys:  # the roles drafted with root that this keyholder signs too

@@ -183,17 +183,22 @@ def export_draft_file(c: Session, out: Path | None = None) -> Sent:
         StateError: nothing drafted.
         WorkspaceError: the file exists.
     """
-    from ceremony.detached import export_draft  # lazy: python-tuf, the formats
+    from ceremony.detached import export_draft, spoken_digest  # lazy: python-tuf, the formats
     version = c.state.draft["version"] if c.state.draft else None
     out = c.ws.out / f"{version}.root.draft.json" if out is None else Path(out).expanduser()
     if out.is_dir():
         out = out / f"{version}.root.draft.json"
     export_draft(c, out)
-    digest = str(c.state.draft_digest)  # export_draft refused a workspace without a draft
+    root = str(c.state.draft_digest)  # export_draft refused a workspace without a draft
+    roles = (c.state.draft or {}).get("roles") or {}
+    digest = spoken_digest(root, roles)
     words = digest_words(digest)
-    return Sent("file", out, [f"draft of root v{version} written to {out}",
-                              f"digest {digest}", f"digest words (read aloud): {words}"],
-                {"file": str(out), "digest": digest, "digest_words": words})
+    lines = [f"draft of root v{version} written to {out}"]
+    if roles:
+        lines.append(f"the words cover root v{version} (digest {root[:16]}...) and the "
+                     f"{len(roles)} role(s) drafted with it: {', '.join(sorted(roles))}")
+    return Sent("file", out, [*lines, f"digest {digest}", f"digest words (read aloud): {words}"],
+                {"file": str(out), "digest": digest, "digest_words": words, "root_digest": root})
 
 
 def export_draft_to(c: Session, out: Path) -> Sent:

@@ -34,6 +34,7 @@ class RemoteDraft:
     out: Path  # where the signature file goes
     trusted: Path | None = None  # the keyholder's trusted root file or chain folder
     anchor: str = ""  # the trusted root in words
+    spoken: str = ""  # what the room reads aloud: the root's digest, or root and roles' together
 
 
 def _utc(when: Any) -> str:
@@ -78,7 +79,7 @@ def remote_draft(path: Path, keyholder: str, out: Path | None = None,
                              hint="name another file with --out")
     return RemoteDraft(path, keyholder, new.version, d.digest, d.repository, d.ceremony_id,
                        d.format, r.changes, expiries, described, target, trusted,
-                       r.anchor.source)
+                       r.anchor.source, d.spoken)
 
 
 def confirm_words(rd: RemoteDraft, words: str | None) -> None:
@@ -90,7 +91,7 @@ def confirm_words(rd: RemoteDraft, words: str | None) -> None:
     """
     # lazy: ceremony.draft_trust (~3 ms), which the TUI's start-up does without
     from ceremony.draft_trust import confirm_digest
-    confirm_digest(rd.digest, words)
+    confirm_digest(rd.spoken or rd.digest, words)
 
 
 def sign_remote(rd: RemoteDraft, module: Any, pin: Any, words: str | None,

@@ -5,8 +5,11 @@ target files, and python-tuf's ngclient and tuf-js both download a delegated tar
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+
+from securesystemslib.formats import encode_canonical
 
 from tests.conftest import SoftHsm
 from tests.support.clients import both_clients_accept
@@ -280,24 +283,48 @@ def test_detached_signing_covers_every_role(hsm: SoftHsm, tmp_path: Path) -> Non
     ws = tmp_path / "ws"
     for step in (("init", ws, "--plan", plan),
                  ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
-                 ("export-draft", ws, "--out", tmp_path / "draft.json")):
+                 ("export-draft", ws, "--out", tmp_path / "draft.json", "--json")):
         r = cli(*step)
         assert r.code == 0, r.err
+    exported = json.loads(r.out)
+    spoken = exported["digest"]  # what the room reads aloud: root and its roles together
     doc = json.loads((tmp_path / "draft.json").read_text())
     assert sorted(doc["roles"]) == ["doi", "targets"]
+    assert doc["digest"] == exported["root_digest"] != spoken
+
+    # the root's own digest no longer vouches for the roles beside it
+    r = cli("sign-draft", tmp_path / "draft.json", "--keyholder", "alice", "--pin-file",
+            hsm.pin_file, "--expect-digest", doc["digest"], "--out", tmp_path / "x.sig.json")
+    assert r.code == 3, r.err
+    assert f"error: the digest you were given ({doc['digest'][:16]}...) is not this draft's ({spoken[:16]}...)" in r.err
+    assert not (tmp_path / "x.sig.json").exists()
+
+    # a role swapped on the way, its digest recomputed to match: the words catch it
+    swapped_doi = {**doc["roles"]["doi"]["signed"], "expires": "2099-01-01T00:00:00Z"}
+    swapped = dict(doc, roles={**doc["roles"], "doi": {
+        **doc["roles"]["doi"], "signed": swapped_doi,
+        "digest": hashlib.sha256(encode_canonical(swapped_doi).encode()).hexdigest()}})
+    (tmp_path / "swapped.json").write_text(json.dumps(swapped))
+    r = cli("sign-draft", tmp_path / "swapped.json", "--keyholder", "alice", "--pin-file",
+            hsm.pin_file, "--expect-digest", spoken, "--out", tmp_path / "x.sig.json")
+    assert r.code == 3, r.err
+    assert (f"error: the digest you were given ({spoken[:16]}...) is not this draft's" in r.err
+            and "the draft was changed on its way, or it is another draft; nothing was signed"
+            in r.err), r.err
+    assert not (tmp_path / "x.sig.json").exists()
 
     forged = dict(doc, roles={**doc["roles"], "doi": {**doc["roles"]["doi"], "version": 1,
                                                       "signed": {**doc["roles"]["doi"]["signed"],
                                                                  "version": 9}}})
     (tmp_path / "forged.json").write_text(json.dumps(forged))
     r = cli("sign-draft", tmp_path / "forged.json", "--keyholder", "alice", "--pin-file",
-            hsm.pin_file, "--expect-digest", doc["digest"], "--out", tmp_path / "x.sig.json")
+            hsm.pin_file, "--expect-digest", spoken, "--out", tmp_path / "x.sig.json")
     assert r.code == 3, r.err
     assert "the journaled draft of role 'doi' does not match its digest" in r.err
     assert not (tmp_path / "x.sig.json").exists()
 
     r = cli("sign-draft", tmp_path / "draft.json", "--keyholder", "alice", "--pin-file",
-            hsm.pin_file, "--expect-digest", doc["digest"], "--out", tmp_path / "alice.sig.json")
+            hsm.pin_file, "--expect-digest", spoken, "--out", tmp_path / "alice.sig.json")
     assert r.code == 0, r.err
     sig = json.loads((tmp_path / "alice.sig.json").read_text())
     assert sorted(s.get("role", "root") for s in sig["signatures"]) == ["doi", "root", "targets"]
