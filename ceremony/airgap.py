@@ -61,19 +61,22 @@ def read_sys_file(path: Path) -> str | None:
         return None
 
 
+def sys_class(sys_root: Path, name: str) -> list[Path]:
+    """The devices of ``<sys_root>/class/<name>``, sorted; none when the folder cannot be read."""
+    try:
+        return sorted((Path(sys_root) / "class" / name).iterdir())
+    except OSError:
+        return []
+
+
 def read_interfaces(sys_root: Path = Path("/sys")) -> list[Interface]:
     """Network interfaces from ``<sys_root>/class/net``, loopback excluded.
 
     Loopback is recognised by the kernel's flag or link type, never by name, so
     an interface renamed ``lo0`` cannot hide behind it.
     """
-    base = Path(sys_root) / "class" / "net"
     out = []
-    try:
-        entries = sorted(base.iterdir())
-    except OSError:
-        return []
-    for d in entries:
+    for d in sys_class(sys_root, "net"):
         flags_text = read_sys_file(d / "flags") or "0"
         try:
             flags = int(flags_text, 16)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import ceremony
 import hsm
 from ceremony import __version__
-from ceremony.airgap import Interface, Route, read_interfaces, read_routes, read_sys_file
+from ceremony.airgap import Interface, Route, read_interfaces, read_routes, read_sys_file, sys_class
 from ceremony.errors import PreflightError, StateError
 from ceremony.frozen import frozen
 from ceremony.steps.preflight import journal_report
@@ -106,13 +106,8 @@ class Facts:
 
 def read_radios(sys_root: Path = Path("/sys")) -> list[Radio]:
     """Radios from ``<sys_root>/class/rfkill`` (none on machines without rfkill)."""
-    base = Path(sys_root) / "class" / "rfkill"
     out = []
-    try:
-        entries = sorted(base.iterdir())
-    except OSError:
-        return []
-    for d in entries:
+    for d in sys_class(sys_root, "rfkill"):
         out.append(Radio(read_sys_file(d / "name") or d.name, read_sys_file(d / "type") or "unknown",
                          read_sys_file(d / "soft") == "1", read_sys_file(d / "hard") == "1"))
     return out

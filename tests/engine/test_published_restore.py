@@ -15,10 +15,10 @@ from typing import Any
 
 from ceremony.engine import Ceremony
 from tests.conftest import SoftHsm
-from tests.support.helpers import TRIO, cli, make_online_keys, rewrite_journal
+from tests.support.helpers import TRIO, cli, rewrite_journal
 from tests.support.notary_fixtures import offline_key_files
 from tests.support.plans import notary_plan
-from tests.support.roles import Role, RolesPlan
+from tests.support.roles import small_doi_plan
 from tests.support.x509_ceremony import publish_root
 
 
@@ -64,15 +64,7 @@ def test_a_deleted_role_published_with_root_is_restored_and_a_target_file_is_not
         hsm: SoftHsm, tmp_path: Path) -> None:
     """A role's metadata is rebuilt from the journal; a target file is not (its bytes come from
     the plan's folder): it stays missing and export refuses, naming it."""
-    hsm.make("tok-alice")
-    files = tmp_path / "plan"
-    (files / "doi").mkdir(parents=True)
-    (files / "doi" / "policy.json").write_bytes(b'{"policy": "doi"}\n')
-    make_online_keys(hsm, files / "online", roles=("snapshot", "timestamp"))
-    plan = RolesPlan(name="roles", holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
-                     online_dir=files / "online", targets=Role("targets", ["alice"], 1),
-                     delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                       targets=["doi/policy.json"])]).write(files / "plan.toml")
+    plan = small_doi_plan(hsm, tmp_path, b'{"policy": "doi"}\n')
     ws = tmp_path / "ws"
     for step in (("init", ws, "--plan", plan),
                  ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),

@@ -12,20 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SoftHsm
-from tests.support.helpers import cli, make_online_keys
-from tests.support.roles import Role, RolesPlan
+from tests.support.helpers import cli
+from tests.support.roles import small_doi_plan
 
 
 def _ready(hsm: SoftHsm, tmp_path: Path) -> Path:
-    hsm.make("tok-alice")
-    files = tmp_path / "plan"
-    (files / "doi").mkdir(parents=True)
-    (files / "doi" / "policy.json").write_bytes(POLICY)
-    make_online_keys(hsm, files / "online", roles=("snapshot", "timestamp"))
-    plan = RolesPlan(name="roles", holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
-                     online_dir=files / "online", targets=Role("targets", ["alice"], 1),
-                     delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                       targets=["doi/policy.json"])]).write(files / "plan.toml")
+    plan = small_doi_plan(hsm, tmp_path, POLICY)
     ws = tmp_path / "ws"
     for step in (("init", ws, "--plan", plan),
                  ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp
 from tuf.api.serialization.json import JSONSerializer
@@ -102,3 +103,21 @@ def publish_online_roles(ws: Path, repo: Path, online: dict[str, TokenKey], vers
     timestamp.signed.snapshot_meta = MetaFile(version=version)
     timestamp.sign(signer(online["timestamp"]))
     (meta / "timestamp.json").write_bytes(timestamp.to_bytes(JSONSerializer()))
+
+
+def small_doi_plan(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n') -> Path:
+    """The smallest plan with every kind of offline role: alice alone (token ``tok-alice``)
+    holds root, targets and a terminating delegation ``doi`` (``doi/*``, 1 of 1 each) that
+    lists one target file ``doi/policy.json`` holding ``policy``; snapshot and timestamp
+    online. Returns the plan file (under ``tmp/plan``)."""
+    from tests.support.helpers import make_online_keys
+
+    hsm.make("tok-alice")
+    files = tmp / "plan"
+    (files / "doi").mkdir(parents=True)
+    (files / "doi" / "policy.json").write_bytes(policy)
+    make_online_keys(hsm, files / "online", roles=("snapshot", "timestamp"))
+    return RolesPlan(name="roles", holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
+                     online_dir=files / "online", targets=Role("targets", ["alice"], 1),
+                     delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
+                                       targets=["doi/policy.json"])]).write(files / "plan.toml")
