@@ -16,6 +16,9 @@ shares the machine, where the wall clock doubles: read them when the load is hig
 
 What "start-up" is, per row (the bench checks each ends as stated, else it fails):
 
+* ``import tuf.api.metadata, filelock``: python-tuf and the workspace lock's library, no
+  command: the share of every step that changes a workspace (it takes the lock before it
+  reaches for a token) that is ``filelock``'s import alone.
 * ``--help``, ``status WS``: the whole command (WS is made here: a rehearsal plan on throwaway
   SoftHSM tokens, three keyholders, threshold 2, keys generated, v1 drafted, alice signed).
 * ``keygen``, ``sign``, ``sign-draft``: the command until it reaches for the token. They run
