@@ -198,8 +198,13 @@ class Preflight(Event):
         warn = [str(f.get("check")) for f in self.findings if f.get("status") == "warn"]
         extra = f"; warnings: {', '.join(warn)}" if warn else ""
         conf = "confirmed" if self.clock_confirmed else "not confirmed"
+        elsewhere = ""
+        if self.probes:  # the hidden --sys-root/--proc-root: a test's set-up, said in the record
+            elsewhere = (f"; it read the machine from {self.probes.get('sys_root')} and "
+                         f"{self.probes.get('proc_root')}, not /sys and /proc: no evidence of "
+                         "this machine's air gap")
         return (f"preflight {verdict} on {self.host.get('hostname', '?')}; clock {self.clock} "
-                f"({conf}){extra}")
+                f"({conf}){extra}{elsewhere}")
 
 
 @frozen

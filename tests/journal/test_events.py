@@ -136,6 +136,12 @@ def test_what_the_transcript_says_of_an_event() -> None:
     assert say["pin-attempt"] == "PIN for token 'tok' (serial s1) accepted during sign"
     assert say["exported"] == "kind=signed-metadata, target=/media/stick, transport=usb"
     assert say["sealed"] == "record sealed at line 9 by alice; head words: <words abab>"
+    # a preflight that read fake /sys and /proc trees (the hidden test options) says so
+    assert say["preflight"] == (
+        "preflight passed on h; clock 2026-01-01T00:00:00Z (confirmed); warnings: network; it "
+        "read the machine from /s and /p, not /sys and /proc: no evidence of this machine's air gap")
+    real = events.parse(_line("preflight", {k: v for k, v in d["preflight"][0].items() if k != "probes"}))
+    assert "no evidence" not in real.sentence(_words)
 
 
 def test_every_line_of_the_previous_release_corpus_round_trips() -> None:
