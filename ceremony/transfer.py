@@ -74,8 +74,9 @@ def workspace_bundle(c: Session) -> Bundle:
         for rel in _published_roles(c):  # targets and delegated roles published with root
             files[Path(rel).name] = _read(c.ws.root / rel, c.ws.root)
         sidecar = c.ws.metadata / "ceremony-keys.json"
-        if sidecar.is_file():
-            files[sidecar.name] = _read(sidecar, c.ws.root)
+        newest = _newest_published(c)
+        if sidecar.is_file() or (newest is not None and sidecar.name in newest.files):
+            files[sidecar.name] = _read(sidecar, c.ws.root)  # one the publish wrote must travel
         integrity.check_export(c, files)  # every byte shipped is what the journal recorded
         files.update(_published_targets(c))  # the target files the roles list, as journaled
         return Bundle.from_files("signed-metadata", repo, cid, files, journal_head=st.head)
@@ -88,11 +89,17 @@ def workspace_bundle(c: Session) -> Bundle:
     return Bundle.from_files("draft", repo, cid, {path.name: data}, journal_head=st.head)
 
 
+def _newest_published(c: Session) -> Published | None:
+    """The newest ``published`` event of the journal, if any."""
+    pubs = [p for e in c.journal.events if isinstance(p := parse(e), Published)]
+    return pubs[-1] if pubs else None
+
+
 def _published_roles(c: Session) -> list[str]:
     """The role metadata files (``metadata/N.ROLE.json``) the newest ``published`` event
     lists beside root (the target files travel too: :func:`_published_targets`)."""
-    pubs = [p for e in c.journal.events if isinstance(p := parse(e), Published)]
-    roles = {r for r in (pubs[-1].roles or {}) if r.startswith("metadata/")} if pubs else set()
+    newest = _newest_published(c)
+    roles = {r for r in (newest.roles or {}) if r.startswith("metadata/")} if newest else set()
     # tuf-on-ci's layout keeps ROLE.json beside N.ROLE.json (the same bytes): the versioned one travels
     versioned = {r.split(".", 1)[1] for r in roles if r.removeprefix("metadata/").split(".", 1)[0].isdigit()}
     return sorted(r for r in roles if r.removeprefix("metadata/") not in versioned)
@@ -108,9 +115,9 @@ def _published_targets(c: Session) -> dict[str, bytes]:
             bundle cannot name (nothing was exported).
     """
     from ceremony.formats import tuf_roles  # lazy: python-tuf's metadata API, only a workspace with targets
-    pubs = [p for e in c.journal.events if isinstance(p := parse(e), Published)]
+    newest = _newest_published(c)
     out: dict[str, bytes] = {}
-    for rel, digest in sorted((pubs[-1].roles or {}).items()) if pubs else []:
+    for rel, digest in sorted((newest.roles or {}).items()) if newest else []:
         if not rel.startswith("targets/"):
             continue
         path = c.ws.root / rel

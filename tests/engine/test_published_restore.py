@@ -102,7 +102,8 @@ def test_a_deleted_role_published_with_root_is_restored_and_a_target_file_is_not
 def test_a_file_whose_rebuilt_bytes_are_not_what_was_journaled_stays_missing(
         hsm: SoftHsm, tmp_path: Path) -> None:
     """A notary publish journaled before ``outputs`` was kept gives every name in ``files`` the
-    root's digest: the root files come back, the sidecar (other bytes) is named and not written."""
+    root's digest: the root files come back, the sidecar (other bytes) is named and not written,
+    and an export without it is refused (the publish wrote it) until it is restored from a copy."""
     holders = {k: TRIO[k] for k in ("alice", "bob")}
     hsm.make(*holders.values())
     keys, targets = offline_key_files(tmp_path / "online", "example.com/proto/app")
@@ -126,6 +127,7 @@ def test_a_file_whose_rebuilt_bytes_are_not_what_was_journaled_stays_missing(
         next(x for x in lines if x["type"] == "published")["data"].pop("outputs")
     rewrite_journal(ws, old_style)
     root = (ws / "metadata" / "1.root.json").read_bytes()
+    sidecar_bytes = sidecar.read_bytes()
     (ws / "metadata" / "1.root.json").unlink()
     sidecar.unlink()
     journal_before = (ws / "journal.jsonl").read_bytes()
@@ -138,5 +140,14 @@ def test_a_file_whose_rebuilt_bytes_are_not_what_was_journaled_stays_missing(
             f"is not what was published (sha256 {event['sha256'][:16]}...); it is not written: "
             "restore it from a copy") in r.err
     assert not sidecar.exists()
+    # the publish wrote it (the journal's ``files``): an export without it is refused
+    assert r.code == 3, r.err
+    assert ("error: metadata/ceremony-keys.json is missing (the journal recorded it); nothing was "
+            "exported") in r.err
+    assert list((tmp_path / "stick").iterdir()) == []
+    assert (ws / "journal.jsonl").read_bytes() == journal_before
+
+    sidecar.write_bytes(sidecar_bytes)  # restored from a copy: the export goes ahead
+    r = cli("export", ws, "--usb", tmp_path / "stick")
     assert r.code == 0, r.err
     assert (ws / "journal.jsonl").read_bytes() != journal_before  # the export is journaled
