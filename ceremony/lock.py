@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Self
 from ceremony.errors import WorkspaceError
 from ceremony.frozen import frozen
 from ceremony.journal import now_utc
-from ceremony.workspace import atomic_write
+from ceremony.workspace import atomic_write, remove_temporaries_of
 
 if TYPE_CHECKING:  # filelock is loaded by hold(), the one place that takes a lock
     from filelock import FileLock
@@ -209,6 +209,7 @@ def hold(root: Path) -> Hold:
                 # or replaced under it. Never share a workspace on that guess.
                 raise _refusal(root, previous, replaced=True)
             try:
+                remove_temporaries_of(root / HOLDER_NAME)  # a holder write a kill cut short
                 atomic_write(root / HOLDER_NAME, Holder.me(_command).to_bytes())
             except WorkspaceError as e:  # the flock is the lock; the file only names its holder
                 with contextlib.suppress(OSError):

@@ -77,7 +77,7 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
 
 
 #: The name ``atomic_write`` gives its temporary file: ``.NAME.`` + mkstemp's 8 characters + ``.tmp``.
-_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_TEMPORARY = r"\..+\.[a-z0-9_]{8}\.tmp"  # compiled by re on first use (start-up)
 
 
 def holds_exactly(path: Path, body: bytes) -> bool:
@@ -105,7 +105,7 @@ def remove_temporaries(folder: Path) -> list[Path]:
     """
     removed = []
     for path in sorted(folder.rglob(".*.tmp")) if folder.is_dir() else []:
-        if _TEMPORARY.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+        if re.fullmatch(_TEMPORARY, path.name) and path.is_file() and not path.is_symlink():
             try:
                 path.unlink()
             except OSError as e:
@@ -113,6 +113,27 @@ def remove_temporaries(folder: Path) -> list[Path]:
             removed.append(path)
     for parent in sorted({p.parent for p in removed}):
         fsync_dir(parent)
+    return removed
+
+
+def remove_temporaries_of(path: Path) -> list[Path]:
+    """Remove the temporary files a cut-short :func:`atomic_write` of ``path`` left beside it
+    (``.NAME.xxxxxxxx.tmp``), and nothing else; for a caller that alone writes ``path`` (the
+    workspace lock's holder file, under the lock).
+
+    Raises:
+        WorkspaceError: a temporary file could not be removed.
+    """
+    removed = []
+    for tmp in sorted(path.parent.glob(f".{path.name}.*.tmp")):
+        if re.fullmatch(_TEMPORARY, tmp.name) and tmp.is_file() and not tmp.is_symlink():
+            try:
+                tmp.unlink()
+            except OSError as e:
+                raise WorkspaceError(f"cannot remove the temporary file {tmp}: {e.strerror}") from None
+            removed.append(tmp)
+    if removed:
+        fsync_dir(path.parent)
     return removed
 
 

@@ -298,3 +298,20 @@ def test_a_forked_child_is_another_process(tmp_path: Path, hsm: SoftHsm) -> None
     assert r.returncode == 7 and f"in use by pid {os.getpid()} " in r.stderr
     c.close()
     assert run("draft", ws).returncode == 0
+
+
+def test_a_holder_write_cut_short_leaves_no_debris_past_the_next_command(tmp_path: Path,
+                                                                          hsm: SoftHsm) -> None:
+    """A kill between the holder file's temporary write and its rename leaves
+    ``..ceremony.lock.holder.XXXXXXXX.tmp`` at the workspace's top (the publish sweep saw it):
+    the next command that takes the lock removes it, and nothing else that looks alike."""
+    ws = workspace(hsm, tmp_path)
+    debris = ws / f".{HOLDER_NAME}.k1ll3d_x.tmp"
+    debris.write_text('{"pid": 1')
+    other = ws / ".plan.toml.notmine.tmp"  # not the holder's: not this code's to remove
+    other.write_text("x")
+    r = run("sign", ws, "--keyholder", "bob", "--pin-file", hsm.pin_file)
+    assert r.returncode == 0, r.stderr
+    assert not debris.exists()
+    assert other.exists()
+    assert not list(ws.glob(f".{HOLDER_NAME}.*.tmp"))
