@@ -252,12 +252,13 @@ def verify_folder(directory: Path) -> CaReport:
 
 
 def read_ca_folder(directory: Path) -> tuple[CaState, dict[str, bytes]]:
-    """The CA folder a previous ceremony published, every file checked (see the module).
+    """The CA folder a previous ceremony published, every file its state lists checked (see
+    the module). A file the state does not list is never read: nothing of it reaches the
+    ceremony (the folder also holds what other tools use: Notation's files, ``issuer/``).
 
     Raises:
         PlanError: the folder or its state is missing.
-        VerificationError: a file was changed, added under a name the state does not list, or
-            the CA does not verify.
+        VerificationError: a listed file is missing or was changed, or the CA does not verify.
     """
     if not directory.is_dir():
         raise PlanError(f"--previous {directory} is not a folder (the metadata/ folder the CA's "
