@@ -147,11 +147,13 @@ def _outputs(ws: Workspace, events: list[Event]) -> list[tuple[str, str]]:
         match parse(e):
             case KeyGenerated(keyholder=holder):
                 out.append((f"keys/root-{holder}.json", sha256(journaled_key_file(events, e.data))))
-            case Published(files=files, sha256=digest):
+            case Published(files=files, sha256=digest, outputs=outputs):
                 for name in files:
                     if name.endswith("root.json"):
                         out.append((f"metadata/{name}", digest))
-                    else:  # a sidecar: fixed at publish, its own digest
+                    elif outputs and name in outputs:  # journaled at publish (this release on)
+                        out.append((f"metadata/{name}", outputs[name]))
+                    else:  # a sidecar an older release published: its digest as the file has it
                         p = ws.metadata / name
                         out.append((f"metadata/{name}",
                                     sha256(p.read_bytes()) if p.is_file() else "(missing)"))

@@ -35,6 +35,25 @@ def _restored(rel: str, digest: str) -> str:
     return f"warning: {rel} was missing; rebuilt from the journal (sha256 {digest[:16]}... as published)"
 
 
+def _notary_published(hsm: SoftHsm, tmp_path: Path) -> Path:
+    """A Notary collection's root v1 published by alice and bob (2 of 2): its workspace."""
+    holders = {k: TRIO[k] for k in ("alice", "bob")}
+    hsm.make(*holders.values())
+    keys, targets = offline_key_files(tmp_path / "online", "example.com/proto/app")
+    plan = tmp_path / "plan.toml"
+    plan.write_text(notary_plan("p", "example.com/proto/app", holders, list(holders), 2, targets, keys))
+    c = Ceremony.init(tmp_path / "ws", plan)
+    for name in holders:
+        c.keygen(name, hsm.module, hsm.pin)
+    c.draft()
+    for name in holders:
+        c.sign(name, hsm.module, hsm.pin)
+    c.publish()
+    c.close()
+    ws = tmp_path / "ws"
+    return ws
+
+
 def test_a_deleted_file_of_an_x509_ca_folder_is_restored_each_from_its_own_digest(
         hsm: SoftHsm, tmp_path: Path) -> None:
     metadata = publish_root(hsm, tmp_path)
@@ -104,20 +123,7 @@ def test_a_file_whose_rebuilt_bytes_are_not_what_was_journaled_stays_missing(
     """A notary publish journaled before ``outputs`` was kept gives every name in ``files`` the
     root's digest: the root files come back, the sidecar (other bytes) is named and not written,
     and an export without it is refused (the publish wrote it) until it is restored from a copy."""
-    holders = {k: TRIO[k] for k in ("alice", "bob")}
-    hsm.make(*holders.values())
-    keys, targets = offline_key_files(tmp_path / "online", "example.com/proto/app")
-    plan = tmp_path / "plan.toml"
-    plan.write_text(notary_plan("p", "example.com/proto/app", holders, list(holders), 2, targets, keys))
-    c = Ceremony.init(tmp_path / "ws", plan)
-    for name in holders:
-        c.keygen(name, hsm.module, hsm.pin)
-    c.draft()
-    for name in holders:
-        c.sign(name, hsm.module, hsm.pin)
-    c.publish()
-    c.close()
-    ws = tmp_path / "ws"
+    ws = _notary_published(hsm, tmp_path)
     event = _published(ws)
     assert event["files"] == ["1.root.json", "root.json", "ceremony-keys.json"]
     sidecar = ws / "metadata" / "ceremony-keys.json"
@@ -151,3 +157,17 @@ def test_a_file_whose_rebuilt_bytes_are_not_what_was_journaled_stays_missing(
     r = cli("export", ws, "--usb", tmp_path / "stick")
     assert r.code == 0, r.err
     assert (ws / "journal.jsonl").read_bytes() != journal_before  # the export is journaled
+
+
+def test_the_report_lists_a_sidecars_journaled_digest_not_the_files(hsm: SoftHsm, tmp_path: Path) -> None:
+    """The record's outputs are a function of the journal: a Notary sidecar's digest comes from
+    ``published.outputs`` (since this release journals it), whatever the folder holds now."""
+    from ceremony import journal
+    from ceremony.record import _outputs
+    from ceremony.workspace import Workspace
+
+    ws = _notary_published(hsm, tmp_path)
+    journaled = _published(ws)["outputs"]["ceremony-keys.json"]
+    (ws / "metadata" / "ceremony-keys.json").write_bytes(b"{}")  # changed after publish
+    listed = dict(_outputs(Workspace(ws), journal.read(ws / "journal.jsonl")))
+    assert listed["metadata/ceremony-keys.json"] == journaled
