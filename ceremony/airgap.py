@@ -56,7 +56,7 @@ class Route:
 def read_sys_file(path: Path) -> str | None:
     """A small text file of ``/sys`` or ``/proc``, stripped; None when it cannot be read."""
     try:
-        return path.read_text(encoding="ascii", errors="replace").strip()
+        return path.read_bytes().decode("ascii", "replace").strip()  # no codec module to load
     except OSError:
         return None
 

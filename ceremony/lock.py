@@ -58,7 +58,7 @@ def _proc_start(pid: int) -> str | None:
     None when there is no such process. Compared with the recorded one, it tells a
     reused pid from the holder itself."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        stat = Path(f"/proc/{pid}/stat").read_bytes().decode("ascii", "replace")  # no codec lookup
     except OSError:
         return None
     fields = stat[stat.rfind(")") + 2:].split()  # the command name may hold spaces
@@ -67,7 +67,7 @@ def _proc_start(pid: int) -> str | None:
 
 def _boot_id() -> str:
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        return Path("/proc/sys/kernel/random/boot_id").read_bytes().decode("ascii", "replace").strip()
     except OSError:
         return ""
 
