@@ -103,17 +103,7 @@ def remove_temporaries(folder: Path) -> list[Path]:
     Raises:
         WorkspaceError: a temporary file could not be removed.
     """
-    removed = []
-    for path in sorted(folder.rglob(".*.tmp")) if folder.is_dir() else []:
-        if re.fullmatch(_TEMPORARY, path.name) and path.is_file() and not path.is_symlink():
-            try:
-                path.unlink()
-            except OSError as e:
-                raise WorkspaceError(f"cannot remove the temporary file {path}: {e.strerror}") from None
-            removed.append(path)
-    for parent in sorted({p.parent for p in removed}):
-        fsync_dir(parent)
-    return removed
+    return _remove(sorted(folder.rglob(".*.tmp")) if folder.is_dir() else [])
 
 
 def remove_temporaries_of(path: Path) -> list[Path]:
@@ -124,16 +114,22 @@ def remove_temporaries_of(path: Path) -> list[Path]:
     Raises:
         WorkspaceError: a temporary file could not be removed.
     """
+    return _remove(sorted(path.parent.glob(f".{path.name}.*.tmp")))
+
+
+def _remove(candidates: list[Path]) -> list[Path]:
+    """Of ``candidates``, remove the regular files named as ``atomic_write`` names its
+    temporary files (then fsync their folders); the ones removed."""
     removed = []
-    for tmp in sorted(path.parent.glob(f".{path.name}.*.tmp")):
+    for tmp in candidates:
         if re.fullmatch(_TEMPORARY, tmp.name) and tmp.is_file() and not tmp.is_symlink():
             try:
                 tmp.unlink()
             except OSError as e:
                 raise WorkspaceError(f"cannot remove the temporary file {tmp}: {e.strerror}") from None
             removed.append(tmp)
-    if removed:
-        fsync_dir(path.parent)
+    for parent in sorted({p.parent for p in removed}):
+        fsync_dir(parent)
     return removed
 
 
