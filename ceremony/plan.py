@@ -383,10 +383,7 @@ def parse_plan(text: str) -> Plan:
         raise PlanError("keyholders must list at least one keyholder")
     holders: list[Keyholder] = []
     for i, raw in enumerate(raw_holders):
-        t = _Table(raw, f"keyholders[{i}]")
-        kname = t.get("name", str)
-        if not re.fullmatch(_NAME, kname):
-            raise PlanError(f"keyholders[{i}].name {kname!r} must be letters, digits, '.', '_' or '-'")
+        t, kname = _named(raw, "keyholders", i)
         token = t.text("token", None, max_bytes=MAX_TOKEN_LABEL_BYTES)
         serial = t.text("serial", None, max_bytes=MAX_TOKEN_SERIAL_BYTES)
         device = t.get("device", str, "pkcs11")
@@ -497,6 +494,20 @@ def _signing_period(table: _Table, compat: str | None) -> timedelta | None:
     return parse_duration(value, f"{table.where}.signing_period")
 
 
+def _named(item: Any, array: str, i: int) -> tuple[_Table, str]:
+    """Item ``i`` of the array of tables ``array`` (keyholders, witnesses, delegations) and its
+    ``name``, which must be letters, digits, '.', '_' or '-'.
+
+    Raises:
+        PlanError: the item is not a table, or its name is missing or malformed.
+    """
+    t = _Table(item, f"{array}[{i}]")
+    name = t.get("name", str)
+    if not re.fullmatch(_NAME, name):
+        raise PlanError(f"{array}[{i}].name {name!r} must be letters, digits, '.', '_' or '-'")
+    return t, name
+
+
 def _witnesses(raw: list[Any]) -> tuple[str, ...]:
     """``[[witnesses]]``: each a table with a unique ``name``.
 
@@ -505,10 +516,7 @@ def _witnesses(raw: list[Any]) -> tuple[str, ...]:
     """
     names: list[str] = []
     for i, item in enumerate(raw):
-        t = _Table(item, f"witnesses[{i}]")
-        wname = t.get("name", str)
-        if not re.fullmatch(_NAME, wname):
-            raise PlanError(f"witnesses[{i}].name {wname!r} must be letters, digits, '.', '_' or '-'")
+        t, wname = _named(item, "witnesses", i)
         if wname in names:
             raise PlanError(f"witness {wname!r} appears twice in witnesses")
         t.done()
@@ -696,10 +704,7 @@ def _delegations(raw: list[Any], known: set[str], targets_offline: bool) -> list
                         hint="the delegations are listed in targets.json, which the keyholders sign")
     out: list[OfflineRole] = []
     for i, item in enumerate(raw):
-        t = _Table(item, f"delegations[{i}]")
-        name = t.get("name", str)
-        if not re.fullmatch(_NAME, name):
-            raise PlanError(f"delegations[{i}].name {name!r} must be letters, digits, '.', '_' or '-'")
+        t, name = _named(item, "delegations", i)
         if name in TOP_LEVEL_ROLES:
             raise PlanError(f"delegations[{i}].name is {name!r}, the name of a top-level role: "
                             "a delegated role needs a name of its own")
