@@ -106,3 +106,12 @@ def roots_and_intermediates(certs: tuple[x509.Certificate, ...]
     if not roots:
         raise PemError("holds no self-signed root certificate")
     return roots, tuple(c for c in certs if c.issuer != c.subject)
+
+
+def is_ca(certificate: x509.Certificate) -> bool:
+    """Whether ``certificate`` says it is a CA's (basicConstraints cA true). One that has no
+    basicConstraints, or one cryptography cannot parse, is not."""
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.notary_keys import PublicKey, ecdsa_raw_to_der, spki_der
+from hsm.pem import is_ca
 
 __all__ = [
     "CERTIFICATE_VALIDITY",
@@ -279,13 +280,6 @@ def _verify_self_signature(certificate: x509.Certificate, public_key: PublicKey)
 # --------------------------------------------------------------------------- checking
 
 
-def _is_ca(certificate: x509.Certificate) -> bool:
-    try:
-        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
 def _common_name_of(certificate: x509.Certificate) -> str:
     names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     value = names[0].value if names else ""
@@ -317,8 +311,8 @@ def root_certificate_problems(
     if not certificates:
         return ["the root key carries no certificate"]
     problems = []
-    leaves = [cert for cert in certificates if not _is_ca(cert)]
-    if _is_ca(certificates[0]):
+    leaves = [cert for cert in certificates if not is_ca(cert)]
+    if is_ca(certificates[0]):
         problems.append(
             "the first certificate is a CA (basicConstraints CA:TRUE); notary needs the leaf "
             "certificate first and drops the key"

@@ -32,6 +32,7 @@ from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.x509 import facts
 from ceremony.formats.x509.keys import X509Key, spki
 from ceremony.inputs import read_input_file
+from hsm.pem import is_ca
 
 STATE = "ca.json"
 #: A cross-signing copies the new root CA's certificate and state in under these names.
@@ -205,11 +206,7 @@ def _check_chain(cert: x509.Certificate, files: Mapping[str, bytes], where: str)
             raise _bad(f"{where}/{CHAIN_FILE} holds {len(chain)} certificates (1 to {MAX_CHAIN})")
     below, below_name = cert, CA_FILE
     for i, up in enumerate(chain):
-        try:
-            is_ca = up.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-        except (x509.ExtensionNotFound, ValueError):
-            is_ca = False
-        if not is_ca:
+        if not is_ca(up):
             raise _bad(f"{where}/{CHAIN_FILE}: certificate {i + 1} ({up.subject.rfc4514_string()}) "
                        "is not a CA")
         try:

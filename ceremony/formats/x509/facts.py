@@ -45,6 +45,7 @@ from cryptography import x509
 
 from ceremony.errors import VerificationError
 from ceremony.formats.x509.crl import REASONS
+from hsm.pem import is_ca
 
 #: ``carry.STATE`` and ``carry.CA_FILE`` (``carry`` imports this module: no cycle).
 _STATE, _CA = "ca.json", "ca.pem"
@@ -96,11 +97,7 @@ def _check_ca(where: str, sj: str, ca: x509.Certificate, state: Mapping[str, Any
     if str(state["ca_subject"]) != actual:
         raise _refuse(f"{sj} says ca_subject {str(state['ca_subject'])[:120]!r}, but {where}/{_CA} "
                       f"certifies {actual!r}")
-    try:
-        is_ca = ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except (x509.ExtensionNotFound, ValueError):
-        is_ca = False
-    if not is_ca:
+    if not is_ca(ca):
         raise _refuse(f"{where}/{_CA} is not a CA certificate (basicConstraints cA), so {sj}'s ca_key "
                       "cannot be a CA key")
     approvers = [str(a) for a in state["approvers"]]

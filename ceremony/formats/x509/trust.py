@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.errors import PlanError, VerificationError
 from ceremony.formats.x509.profile import NOTATION_SUBJECT_ATTRIBUTES, load_certificate
+from hsm.pem import is_ca
 
 __all__ = [
     "LEVELS",
@@ -328,11 +329,7 @@ def trust_store_files(store: str, roots: Mapping[str, x509.Certificate | bytes])
     for name, cert in roots.items():
         check_file_name(name, "the root certificate's file name")
         parsed = cert if isinstance(cert, x509.Certificate) else load_certificate(cert, "root certificate")
-        try:
-            is_ca = parsed.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-        except x509.ExtensionNotFound:
-            is_ca = False
-        if not is_ca:
+        if not is_ca(parsed):
             raise VerificationError(f"the certificate {name!r} for the trust store is not a CA certificate")
         files[f"x509/ca/{store}/{name}.pem"] = _pem(parsed)
     return files
