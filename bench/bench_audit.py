@@ -25,34 +25,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from tuf.api.exceptions import DownloadHTTPError  # noqa: E402
+from bench_chain import LocalFetcher  # noqa: E402 - the chain bench's folder fetcher, shared
 from tuf.api.metadata import Metadata  # noqa: E402
-from tuf.ngclient import FetcherInterface, Updater  # noqa: E402
+from tuf.ngclient import Updater  # noqa: E402
 
 from ceremony import attestation  # noqa: E402
 from ceremony.audit.folder import read_attestations, read_source  # noqa: E402
 from ceremony.audit.model import audit  # noqa: E402
 from tests.support.audit_repo import attest_all, holder, make_repo, roots_pem  # noqa: E402
-
-
-class LocalFetcher(FetcherInterface):
-    """Serves ``http://local/<name>`` from a folder, so ngclient walks with no network."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def _fetch(self, url: str) -> Iterator[bytes]:
-        path = self.directory / url.rsplit("/", 1)[-1]
-        if not path.exists():
-            raise DownloadHTTPError(f"{url} not found", 404)
-        return iter([path.read_bytes()])
 
 
 def build(folder: Path, roles: int) -> list[str]:
