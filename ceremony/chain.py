@@ -21,14 +21,14 @@ from tuf.api.metadata import Metadata, Root
 from ceremony import attestation
 from ceremony.errors import RootExpiredError, VerificationError
 from ceremony.formats import tuf as tuf_format
-from ceremony.formats.base import ThresholdStatus
+from ceremony.formats.base import ROOT_FILE, ThresholdStatus, is_root_file as is_root_file
 from ceremony.formats.registry import detect
 from ceremony.formats.tuf_layout import history_folders
 from ceremony.frozen import frozen
 from ceremony.inputs import check_json, read_input_file
 
 MAX_ROOT_FILE = 1024 * 1024
-_ROOT_FILE = re.compile(r"^([1-9][0-9]{0,9})\.root\.json$")
+_ROOT_FILE = re.compile(f"^{ROOT_FILE}$")
 # Names that look like a root version but that no client ever asks for (``02.root.json``,
 # ``0.root.json``, an 11-digit version): a publishing mistake, named rather than ignored.
 _LOOKALIKE = re.compile(r"^[0-9]+\.root\.json$")
@@ -142,11 +142,6 @@ def check_self_signed(md: Metadata[Root], what: str) -> ThresholdStatus:
     if not st.verified:
         raise VerificationError(f"{what} is not signed by its own root threshold: {st.new.describe()}")
     return st
-
-
-def is_root_file(name: str) -> bool:
-    """Whether ``name`` is an ``N.root.json`` file name."""
-    return bool(_ROOT_FILE.match(name))
 
 
 def root_versions(directory: Path) -> dict[int, Path]:

@@ -7,6 +7,7 @@ one of carol, dave".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, Protocol
@@ -37,6 +38,15 @@ def roles_in_signed(signed: Mapping[str, Any]) -> dict[str, tuple[list[dict[str,
         out[str(name)] = ([{"keyid": k, **((keys or {}).get(k) or {})}
                            for k in role.get("keyids") or []], role.get("threshold"))
     return out
+
+
+#: A published root's file name, ``N.root.json`` (N from 1, no leading zero): every format's.
+ROOT_FILE = r"([1-9][0-9]{0,9})\.root\.json"
+
+
+def is_root_file(name: str) -> bool:
+    """Whether ``name`` is an ``N.root.json`` file name (``01.root.json`` is not)."""
+    return re.fullmatch(ROOT_FILE, name) is not None
 
 
 @frozen

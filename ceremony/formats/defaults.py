@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from ceremony.errors import UsageError, VerificationError
+from ceremony.formats.base import is_root_file
 from ceremony.plan import ONLINE_ROLES
 
 
@@ -83,8 +84,6 @@ class FormatDefaults:
         Raises:
             VerificationError: such a file does not verify, or (here) is there at all.
         """
-        from ceremony.chain import is_root_file  # lazy: ceremony.chain (~8M instr.), bundles only
-
         other = sorted(n for n in files if not is_root_file(n) and n != "root.json")
         if other:
             raise VerificationError(f"{other[0]} in the bundle is not metadata this tool publishes "

@@ -27,7 +27,7 @@ from tuf.api.serialization.json import JSONSerializer
 
 from ceremony import keyids
 from ceremony.errors import PlanError, VerificationError
-from ceremony.formats.base import RoleVerdict
+from ceremony.formats.base import RoleVerdict, is_root_file
 from ceremony.formats.tuf import expiry, key_name, keyholder_of, refuse_unknown_role_signatures, signed_by
 from ceremony.inputs import read_input_file
 from ceremony.plan import OfflineRole, Plan, target_name_problem
@@ -534,7 +534,6 @@ def check_bundle(files: Mapping[str, bytes], root: Metadata[Any]) -> list[str]:
     """
     from tuf.api.exceptions import UnsignedMetadataError  # lazy: imports of role bundles only
 
-    from ceremony.chain import is_root_file  # lazy: loaded already where bundles are checked
     roles: dict[str, tuple[str, Metadata[Targets]]] = {}
     for name, data in files.items():
         head, _, rest = name.partition(".")
