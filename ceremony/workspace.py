@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-from ceremony.errors import WorkspaceError
+from ceremony.errors import VerificationError, WorkspaceError
 from ceremony.frozen import frozen
 
 
@@ -89,6 +90,35 @@ def holds_exactly(path: Path, body: bytes) -> bool:
         return path.stat().st_size == len(body) and path.read_bytes() == body
     except OSError:
         return False
+
+
+def refuse_other_outputs(root: Path, outputs: Mapping[str, bytes]) -> None:
+    """Refuse, before anything is written, an output's place (``root / REL``) that holds
+    anything but the very bytes the output writes: a publish never overwrites. The same bytes
+    are what a publish cut short wrote; running it again keeps them and finishes.
+
+    Raises:
+        VerificationError: other bytes, a link or a folder in an output's place.
+    """
+    for rel, body in outputs.items():
+        path = root / rel
+        if (path.exists() or path.is_symlink()) and not holds_exactly(path, body):
+            raise VerificationError(f"{rel} already exists; an output is never overwritten; "
+                                    "nothing was published",
+                                    hint="move the file away if it is not this ceremony's "
+                                         "(a publish cut short writes these very bytes)")
+
+
+def write_missing_outputs(root: Path, outputs: Mapping[str, bytes]) -> None:
+    """Write each output not there yet, never over another file (after
+    :func:`refuse_other_outputs` has passed for them).
+
+    Raises:
+        WorkspaceError: a write failed (or a file appeared meanwhile).
+    """
+    for rel, body in outputs.items():
+        if not (root / rel).exists():
+            atomic_write(root / rel, body, exclusive=True)
 
 
 def remove_temporaries(folder: Path) -> list[Path]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ceremony import integrity
-from ceremony.errors import StateError, ThresholdError, VerificationError
+from ceremony.errors import StateError, ThresholdError
 from ceremony.events import Published
 from ceremony.lock import note
 from ceremony.session import Session, sha256
 from ceremony.witness import require_witnesses
-from ceremony.workspace import atomic_write, holds_exactly, remove_temporaries
+from ceremony.workspace import refuse_other_outputs, remove_temporaries, write_missing_outputs
 
 
 def publish(s: Session) -> list[Path]:
@@ -42,13 +42,7 @@ def publish(s: Session) -> list[Path]:
     roles = s.roles_format()
     # every input of the other roles re-checked (target files re-hashed) before any write
     extra = roles.roles_to_publish() if roles is not None else {}
-    for rel, content in extra.items():  # refused before anything is written, as the root's file
-        path = s.ws.root / rel
-        if (path.exists() or path.is_symlink()) and not holds_exactly(path, content):
-            raise VerificationError(f"{rel} already exists; an output is never overwritten; "
-                                    "nothing was published",
-                                    hint="move the file away if it is not this ceremony's "
-                                         "(a publish cut short writes these very bytes)")
+    refuse_other_outputs(s.ws.root, extra)  # before anything is written, as the root's files
     for folder in (s.ws.metadata, s.ws.root / "targets"):  # what a publish cut short left
         for path in remove_temporaries(folder):
             note(f"removed {path.relative_to(s.ws.root)}, the temporary file of a write cut short")
@@ -56,11 +50,8 @@ def publish(s: Session) -> list[Path]:
     data, written = s.format.write_published(md)
     files = [p.name for p in written]
     outputs = {name: sha256(body) for name, body in s.format.published_files().items()}
-    for rel, content in extra.items():
-        path = s.ws.root / rel
-        if not path.exists():
-            atomic_write(path, content)
-        written.append(path)
+    write_missing_outputs(s.ws.root, extra)
+    written += [s.ws.root / rel for rel in extra]
     s.append(Published(version=version, sha256=sha256(data), files=files,
                        roles={rel: sha256(content) for rel, content in extra.items()} or None,
                        outputs=outputs))

@@ -119,14 +119,14 @@ def test_a_publish_of_offline_roles_killed_at_every_write_resumes_byte_identical
     readme, hello, policy = (hashlib.sha256(b).hexdigest() for b in (README, TARGET, POLICY))
     common = {"metadata/drafts/1.root.json": "rename",  # the draft, again (a sign cut short)
               "metadata/1.root.json": "link", "metadata/root.json": "rename",
-              "metadata/1.targets.json": "rename", "metadata/1.doi.json": "rename",
-              f"targets/doi/{policy}.policy.json": "rename"}
+              "metadata/1.targets.json": "link", "metadata/1.doi.json": "link",
+              f"targets/doi/{policy}.policy.json": "link"}
     expected = {
-        "roles": (common | {f"targets/{readme}.README.txt": "rename"}, ["targets", "targets/doi"], 46),
-        "roles-tuf-on-ci": (common | {f"targets/{hello}.hello.txt": "rename",
+        "roles": (common | {f"targets/{readme}.README.txt": "link"}, ["targets", "targets/doi"], 50),
+        "roles-tuf-on-ci": (common | {f"targets/{hello}.hello.txt": "link",
                                       "metadata/root_history/1.root.json": "link",
-                                      "metadata/targets.json": "rename", "metadata/doi.json": "rename"},
-                            ["metadata/root_history", "targets", "targets/doi"], 63),
+                                      "metadata/targets.json": "link", "metadata/doi.json": "link"},
+                            ["metadata/root_history", "targets", "targets/doi"], 69),
     }
     for ref in refs:
         files, dirs, count = expected[ref.name]

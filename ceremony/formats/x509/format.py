@@ -88,7 +88,7 @@ from ceremony.journal import Event
 from ceremony.plan import Plan
 from ceremony.state import KeyRecord
 from ceremony.trusted_start import check_expected, fingerprint_text
-from ceremony.workspace import Workspace, atomic_write, holds_exactly
+from ceremony.workspace import Workspace, atomic_write, refuse_other_outputs, write_missing_outputs
 from hsm.algorithms import get_algorithm
 from hsm.pkcs11 import Module, PinProvider
 from hsm.verify import verify_raw
@@ -690,18 +690,12 @@ class X509Format(FormatDefaults, shared.XFieldKeys):
             WorkspaceError: a write failed.
         """
         name, data, extra = self._outputs(md)
-        metadata = self.view.ws.metadata
-        outputs = {metadata / rel: body for rel, body in {name: data, **extra}.items()}
-        for path, body in outputs.items():  # refuse before anything is written
-            if (path.exists() or path.is_symlink()) and not holds_exactly(path, body):
-                raise VerificationError(f"metadata/{path.relative_to(metadata)} already exists; "
-                                        "an output is never overwritten; nothing was published",
-                                        hint="move the file away if it is not this ceremony's "
-                                             "(a publish cut short writes these very bytes)")
-        for path, body in outputs.items():
-            if not path.exists():
-                atomic_write(path, body, exclusive=True)
-        return data, [metadata / name]
+        ws = self.view.ws
+        outputs = {(ws.metadata / rel).relative_to(ws.root).as_posix(): body
+                   for rel, body in {name: data, **extra}.items()}
+        refuse_other_outputs(ws.root, outputs)
+        write_missing_outputs(ws.root, outputs)
+        return data, [ws.metadata / name]
 
     def export_files(self) -> dict[str, bytes]:
         """What ``export`` carries out once published (``ceremony.transfer``): the CA's folder as
