@@ -105,11 +105,14 @@ def publish_online_roles(ws: Path, repo: Path, online: dict[str, TokenKey], vers
     (meta / "timestamp.json").write_bytes(timestamp.to_bytes(JSONSerializer()))
 
 
-def small_doi_plan(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n') -> Path:
+def small_doi_plan(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n',
+                   extra: str | None = None) -> Path:
     """The smallest plan with every kind of offline role: alice alone (token ``tok-alice``)
     holds root, targets and a terminating delegation ``doi`` (``doi/*``, 1 of 1 each) that
     lists one target file ``doi/policy.json`` holding ``policy``; snapshot and timestamp
-    online. Returns the plan file (under ``tmp/plan``)."""
+    online; ``extra``: raw TOML lines at the end of ``[ceremony]``. Returns the plan file
+    (under ``tmp/plan``)."""
+    # lazy: ceremony.cli (through tests.support.helpers), not needed by the plan-only tests
     from tests.support.helpers import make_online_keys
 
     hsm.make("tok-alice")
@@ -120,4 +123,23 @@ def small_doi_plan(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n') 
     return RolesPlan(name="roles", holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
                      online_dir=files / "online", targets=Role("targets", ["alice"], 1),
                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                       targets=["doi/policy.json"])]).write(files / "plan.toml")
+                                       targets=["doi/policy.json"])],
+                     extra=extra).write(files / "plan.toml")
+
+
+def signed_small_roles(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n',
+                       extra: str | None = None) -> Path:
+    """:func:`small_doi_plan`'s ceremony in ``tmp/ws`` through the CLI: initialised, alice's
+    key made, drafted and signed (every role at threshold), ready to publish. Returns the
+    workspace; the target file is ``tmp/plan/doi/policy.json``."""
+    # lazy: ceremony.cli (through tests.support.helpers), not needed by the plan-only tests
+    from tests.support.helpers import cli
+
+    plan = small_doi_plan(hsm, tmp, policy, extra)
+    ws = tmp / "ws"
+    for step in (("init", ws, "--plan", plan),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),
+                 ("draft", ws), ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    return ws

@@ -15,18 +15,26 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ceremony.errors import VerificationError
 from ceremony.formats.tuf_roles import bundle_target_name, target_path_of
 from tests.conftest import SoftHsm
-from tests.e2e.test_roles_ceremony import POLICY, _signed_small, roles_plan
-from tests.support.helpers import Run, cli, make_online_keys
-from tests.support.roles import Role
+from tests.e2e.test_roles_ceremony import POLICY, roles_plan
+from tests.support.helpers import Run, cli
+from tests.support.roles import Role, signed_small_roles
 
 NAME = "target+doi+policy.json"
 
 
 def _published(hsm: SoftHsm, tmp: Path) -> Path:
-    ws, _policy = _signed_small(hsm, tmp)
+    ws = signed_small_roles(hsm, tmp, POLICY)
     r = cli("publish", ws)
     assert r.code == 0, r.err
     return ws
+
+
+def _publish_and_export(ws: Path, stick: Path) -> None:
+    """Publish the signed ceremony in ``ws`` and export it to a new folder ``stick``."""
+    stick.mkdir()
+    for step in (("publish", ws), ("export", ws, "--usb", stick)):
+        r = cli(*step)
+        assert r.code == 0, r.err
 
 
 def _pack(tmp: Path, files: dict[str, bytes], out: Path) -> Run:
@@ -66,22 +74,8 @@ def test_qr_export_carries_the_target_files(hsm: SoftHsm, tmp_path: Path) -> Non
 def test_a_target_file_another_format_would_claim_travels_as_a_target(hsm: SoftHsm, tmp_path: Path) -> None:
     """An X.509 CA folder's state file as doi's target (CA material shipped by TUF): the
     bundle is still checked as TUF metadata, and the file as doi's target."""
-    hsm.make("tok-alice")
-    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
-    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
-                      targets=Role("targets", ["alice"], 1),
-                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                        targets=["doi/policy.json"])])
     ca_json = b'{"type": "x509-ca", "note": "claimed by the X.509 format if it were a root"}\n'
-    (tmp_path / "plan" / "doi" / "policy.json").write_bytes(ca_json)
-    ws = tmp_path / "ws"
-    (tmp_path / "stick").mkdir()
-    for step in (("init", ws, "--plan", plan.write(tmp_path / "plan" / "plan.toml")),
-                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
-                 ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("publish", ws),
-                 ("export", ws, "--usb", tmp_path / "stick")):
-        r = cli(*step)
-        assert r.code == 0, r.err
+    _publish_and_export(signed_small_roles(hsm, tmp_path, ca_json), tmp_path / "stick")
     r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "in")
     assert r.code == 0, r.err
     assert f"{NAME}: target doi/policy.json, {len(ca_json)} bytes, matches doi v1" in r.out, r.out
@@ -184,20 +178,8 @@ def test_a_target_path_a_bundle_cannot_name_is_refused_at_init(tmp_path: Path, t
 
 def test_roles_without_consistent_snapshots_travel_and_verify(hsm: SoftHsm, tmp_path: Path) -> None:
     """consistent_snapshot = false: the roles are published as ROLE.json and travel so."""
-    hsm.make("tok-alice")
-    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
-    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
-                      targets=Role("targets", ["alice"], 1), extra="consistent_snapshot = false",
-                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                        targets=["doi/policy.json"])])
-    ws = tmp_path / "ws"
-    (tmp_path / "stick").mkdir()
-    for step in (("init", ws, "--plan", plan.write(tmp_path / "plan" / "plan.toml")),
-                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
-                 ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("publish", ws),
-                 ("export", ws, "--usb", tmp_path / "stick")):
-        r = cli(*step)
-        assert r.code == 0, r.err
+    ws = signed_small_roles(hsm, tmp_path, POLICY, extra="consistent_snapshot = false")
+    _publish_and_export(ws, tmp_path / "stick")
     r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "in")
     assert r.code == 0, r.err
     assert "doi.json: doi v1 verified against targets (1 target(s))" in r.out, r.out
