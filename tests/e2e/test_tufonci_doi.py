@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pkcs11 import Attribute
-from tuf.api.metadata import Metadata, Root, Signature, TargetFile, Targets
+from tuf.api.metadata import Metadata, Root, Targets
 
 from ceremony.engine import Ceremony
 from ceremony.formats import tuf_layout
@@ -25,7 +24,7 @@ from tests.conftest import PIN, SoftHsm
 from tests.support.clients import both_clients_accept
 from tests.support.helpers import make_online_keys
 from tests.support.tuf_repo import serve
-from tests.support.tufonci import KMS, git, publish_online, run_sign, seed_repository
+from tests.support.tufonci import KMS, git, publish_online, run_sign, seed_repository, targets_signing_event
 
 EVENT = "sign/doi-policy"
 NEW_POLICY = b'{"role": "doi", "allow": ["docker.io/library/*", "docker.io/docker/*"]}\n'
@@ -61,27 +60,6 @@ def _ceremony(hsm: SoftHsm, tmp: Path) -> Path:
     return ws
 
 
-def _signing_event(clone: Path) -> None:
-    """doi v2 with a new policy, as tuf-on-ci leaves a changed role for its signers."""
-    git(clone, "checkout", "--quiet", "-b", EVENT)
-    path = clone / "metadata" / "doi.json"
-    md = Metadata.from_bytes(path.read_bytes())
-    assert isinstance(md.signed, Targets)
-    md.signed.version += 1
-    days = md.signed.unrecognized_fields["x-tuf-on-ci-expiry-period"]
-    md.signed.expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
-    md.signed.targets["doi/policy-2.json"] = TargetFile.from_data("doi/policy-2.json", NEW_POLICY, ["sha256"])
-    targets = Metadata.from_bytes((clone / "metadata" / "targets.json").read_bytes()).signed
-    assert isinstance(targets, Targets) and targets.delegations and targets.delegations.roles
-    md.signatures.clear()
-    for keyid in targets.delegations.roles["doi"].keyids:
-        md.signatures[keyid] = Signature(keyid, "")
-    path.write_bytes(md.to_bytes())
-    git(clone, "commit", "--quiet", "-am", "doi v2: a new policy")
-    git(clone, "push", "--quiet", "origin", EVENT)
-    git(clone, "checkout", "--quiet", "main")
-
-
 def _as_piv_9c(hsm: SoftHsm, targets: Targets, owner: str) -> tuple[str, str]:
     """``owner``'s doi key gets CKA_ID 2 (tuf-on-ci's HSM signer: PIV slot 9c); (key id, token)."""
     assert targets.delegations and targets.delegations.keys is not None
@@ -107,7 +85,7 @@ def test_doi_repository_continued_by_two_tuf_on_ci_signers(hsm: SoftHsm, tmp_pat
     assert isinstance(targets, Targets)
 
     clone, bare = seed_repository(tmp_path / "git", files)
-    _signing_event(clone)
+    targets_signing_event(clone, EVENT, "doi", "doi/policy-2.json", NEW_POLICY, "doi v2: a new policy")
     home = tmp_path / "home"
     home.mkdir()
     for signer in ("alice", "bob"):

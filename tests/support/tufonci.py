@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Timestamp
+from tuf.api.metadata import Metadata, MetaFile, Root, Signature, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
 from hsm.pkcs11 import TokenKey
@@ -130,6 +130,38 @@ def seed_repository(tmp: Path, files: dict[str, bytes]) -> tuple[Path, Path]:
     git(clone, "push", "--quiet", "origin", "main")
     git(clone, "fetch", "--quiet", "origin")
     return clone, bare
+
+
+def targets_signing_event(clone: Path, event: str, role: str, target: str, data: bytes,
+                          message: str) -> None:
+    """``role`` (targets, or a role targets delegates) one version on with ``target`` holding
+    ``data`` added, as tuf-on-ci leaves a changed role for its signers: expiry from its
+    ``x-tuf-on-ci-expiry-period``, an empty signature for each key its delegator (root for
+    targets, targets for a delegation) lists; committed as ``message`` on branch ``event``,
+    pushed, and ``main`` checked out again."""
+    git(clone, "checkout", "--quiet", "-b", event)
+    path = clone / "metadata" / f"{role}.json"
+    md = Metadata.from_bytes(path.read_bytes())
+    assert isinstance(md.signed, Targets)
+    md.signed.version += 1
+    days = md.signed.unrecognized_fields["x-tuf-on-ci-expiry-period"]
+    md.signed.expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+    md.signed.targets[target] = TargetFile.from_data(target, data, ["sha256"])
+    if role == "targets":
+        root = Metadata.from_bytes((clone / "metadata" / "root.json").read_bytes()).signed
+        assert isinstance(root, Root)
+        keys = root.roles["targets"].keyids
+    else:
+        targets = Metadata.from_bytes((clone / "metadata" / "targets.json").read_bytes()).signed
+        assert isinstance(targets, Targets) and targets.delegations and targets.delegations.roles
+        keys = targets.delegations.roles[role].keyids
+    md.signatures.clear()
+    for keyid in keys:
+        md.signatures[keyid] = Signature(keyid, "")
+    path.write_bytes(md.to_bytes())
+    git(clone, "commit", "--quiet", "-am", message)
+    git(clone, "push", "--quiet", "origin", event)
+    git(clone, "checkout", "--quiet", "main")
 
 
 def run_sign(clone: Path, event: str, pykcs11lib: str, softhsm_conf: Path, user: str,
