@@ -60,6 +60,12 @@ def _ceremony(hsm: SoftHsm, tmp: Path) -> Path:
     return ws
 
 
+def _signing_event(clone: Path) -> None:
+    """doi v2 with a new policy, as tuf-on-ci leaves a changed role for its signers (here and in
+    tests/e2e/test_doi_done.py)."""
+    targets_signing_event(clone, EVENT, "doi", "doi/policy-2.json", NEW_POLICY, "doi v2: a new policy")
+
+
 def _as_piv_9c(hsm: SoftHsm, targets: Targets, owner: str) -> tuple[str, str]:
     """``owner``'s doi key gets CKA_ID 2 (tuf-on-ci's HSM signer: PIV slot 9c); (key id, token)."""
     assert targets.delegations and targets.delegations.keys is not None
@@ -85,7 +91,7 @@ def test_doi_repository_continued_by_two_tuf_on_ci_signers(hsm: SoftHsm, tmp_pat
     assert isinstance(targets, Targets)
 
     clone, bare = seed_repository(tmp_path / "git", files)
-    targets_signing_event(clone, EVENT, "doi", "doi/policy-2.json", NEW_POLICY, "doi v2: a new policy")
+    _signing_event(clone)
     home = tmp_path / "home"
     home.mkdir()
     for signer in ("alice", "bob"):
