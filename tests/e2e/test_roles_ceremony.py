@@ -14,7 +14,7 @@ from securesystemslib.formats import encode_canonical
 from tests.conftest import SoftHsm
 from tests.support.clients import both_clients_accept
 from tests.support.helpers import cli, make_online_keys
-from tests.support.roles import Role, RolesPlan, publish_online_roles, signed_small_roles
+from tests.support.roles import Role, RolesPlan, publish_online_roles, signed_small_roles, usb_round_trip
 from tests.support.tuf_repo import serve
 
 HOLDERS = {k: f"tok-{k}" for k in ("alice", "bob", "carol", "dave")}
@@ -207,12 +207,7 @@ def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_pa
 def test_export_carries_the_roles_and_import_verifies_them(hsm: SoftHsm, tmp_path: Path) -> None:
     ws = signed_small_roles(hsm, tmp_path, POLICY)
     assert cli("publish", ws).code == 0
-    stick = tmp_path / "stick"
-    stick.mkdir()
-    r = cli("export", ws, "--usb", stick)
-    assert r.code == 0, r.err
-    r = cli("import", "--usb", stick, "--out", tmp_path / "in")
-    assert r.code == 0, r.err
+    r = usb_round_trip(ws, tmp_path)
     assert "1.targets.json: targets v1 verified against root (0 target(s))" in r.out
     assert "1.doi.json: doi v1 verified against targets (1 target(s))" in r.out
     for name in ("1.root.json", "1.targets.json", "1.doi.json"):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp
 from tuf.api.serialization.json import JSONSerializer
@@ -18,6 +18,9 @@ from tuf.api.serialization.json import JSONSerializer
 from hsm.pkcs11 import TokenKey
 from tests.support.plans import Keyholder, Online, Plan
 from tests.support.tuf_repo import signer
+
+if TYPE_CHECKING:
+    from tests.support.helpers import Run
 
 
 @dataclass(frozen=True)
@@ -143,3 +146,18 @@ def signed_small_roles(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\
         r = cli(*step)
         assert r.code == 0, r.err
     return ws
+
+
+def usb_round_trip(ws: Path, tmp: Path) -> Run:
+    """Export the published ceremony in ``ws`` to a new folder ``tmp/stick`` and import it
+    into ``tmp/in``, both of which must succeed; the import's run (its report on ``out``)."""
+    # lazy: ceremony.cli (through tests.support.helpers), not needed by the plan-only tests
+    from tests.support.helpers import cli
+
+    stick = tmp / "stick"
+    stick.mkdir()
+    r = cli("export", ws, "--usb", stick)
+    assert r.code == 0, r.err
+    r = cli("import", "--usb", stick, "--out", tmp / "in")
+    assert r.code == 0, r.err
+    return r
