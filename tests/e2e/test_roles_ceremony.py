@@ -14,7 +14,7 @@ from securesystemslib.formats import encode_canonical
 from tests.conftest import SoftHsm
 from tests.support.clients import both_clients_accept
 from tests.support.helpers import cli, make_online_keys
-from tests.support.roles import Role, RolesPlan, publish_online_roles
+from tests.support.roles import Role, RolesPlan, publish_online_roles, signed_small_roles, usb_round_trip
 from tests.support.tuf_repo import serve
 
 HOLDERS = {k: f"tok-{k}" for k in ("alice", "bob", "carol", "dave")}
@@ -140,27 +140,10 @@ def test_offline_targets_and_delegations_end_to_end(hsm: SoftHsm, tmp_path: Path
         both_clients_accept(url, tmp_path / "clients3", bootstrap, 1, README, "README.txt")
 
 
-def _signed_small(hsm: SoftHsm, tmp: Path) -> tuple[Path, Path]:
-    """alice alone holds root, targets and doi (1 of 1 each), all signed: ready to publish."""
-    hsm.make("tok-alice")
-    make_online_keys(hsm, tmp / "plan" / "online", roles=("snapshot", "timestamp"))
-    plan = roles_plan(tmp, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
-                      targets=Role("targets", ["alice"], 1),
-                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                        targets=["doi/policy.json"])])
-    path = plan.write(tmp / "plan" / "plan.toml")
-    ws = tmp / "ws"
-    for step in (("init", ws, "--plan", path),
-                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),
-                 ("draft", ws), ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)):
-        r = cli(*step)
-        assert r.code == 0, r.err
-    return ws, tmp / "plan" / "doi" / "policy.json"
-
-
 def test_target_file_changed_between_draft_and_publish_is_refused(hsm: SoftHsm,
                                                                   tmp_path: Path) -> None:
-    ws, policy = _signed_small(hsm, tmp_path)
+    ws = signed_small_roles(hsm, tmp_path, POLICY)
+    policy = tmp_path / "plan" / "doi" / "policy.json"
     journal = (ws / "journal.jsonl").read_bytes()
     policy.write_bytes(POLICY.replace(b"doi", b"evil"))
     r = cli("publish", ws)
@@ -191,7 +174,7 @@ def test_target_file_changed_between_draft_and_publish_is_refused(hsm: SoftHsm,
 
 
 def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_path: Path) -> None:
-    ws, _policy = _signed_small(hsm, tmp_path)
+    ws = signed_small_roles(hsm, tmp_path, POLICY)
     assert cli("publish", ws).code == 0
     r = cli("seal", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)
     assert r.code == 0, r.err
@@ -222,14 +205,9 @@ def test_record_verify_checks_the_roles_published_with_root(hsm: SoftHsm, tmp_pa
 
 
 def test_export_carries_the_roles_and_import_verifies_them(hsm: SoftHsm, tmp_path: Path) -> None:
-    ws, _policy = _signed_small(hsm, tmp_path)
+    ws = signed_small_roles(hsm, tmp_path, POLICY)
     assert cli("publish", ws).code == 0
-    stick = tmp_path / "stick"
-    stick.mkdir()
-    r = cli("export", ws, "--usb", stick)
-    assert r.code == 0, r.err
-    r = cli("import", "--usb", stick, "--out", tmp_path / "in")
-    assert r.code == 0, r.err
+    r = usb_round_trip(ws, tmp_path)
     assert "1.targets.json: targets v1 verified against root (0 target(s))" in r.out
     assert "1.doi.json: doi v1 verified against targets (1 target(s))" in r.out
     for name in ("1.root.json", "1.targets.json", "1.doi.json"):
@@ -239,7 +217,7 @@ def test_export_carries_the_roles_and_import_verifies_them(hsm: SoftHsm, tmp_pat
 
 
 def test_qr_export_carries_the_roles(hsm: SoftHsm, tmp_path: Path) -> None:
-    ws, _policy = _signed_small(hsm, tmp_path)
+    ws = signed_small_roles(hsm, tmp_path, POLICY)
     assert cli("publish", ws).code == 0
     r = cli("export", ws, "--qr", tmp_path / "qr")
     assert r.code == 0, r.err

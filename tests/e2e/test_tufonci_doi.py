@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pkcs11 import Attribute
-from tuf.api.metadata import Metadata, Root, Signature, TargetFile, Targets
+from tuf.api.metadata import Key, Metadata, Root, Targets
 
 from ceremony.engine import Ceremony
 from ceremony.formats import tuf_layout
 from ceremony.rehearse import DOI_HOLDERS, write_doi_plan
-from hsm.pkcs11 import resolve_module_path
-from hsm.uri import parse_uri
-from tests.conftest import PIN, SoftHsm
+from tests.conftest import SoftHsm
 from tests.support.clients import both_clients_accept
 from tests.support.helpers import make_online_keys
 from tests.support.tuf_repo import serve
-from tests.support.tufonci import KMS, git, publish_online, run_sign, seed_repository
+from tests.support.tufonci import (
+    KMS,
+    as_piv_9c,
+    git,
+    publish_online,
+    seed_repository,
+    sign_on_softhsm,
+    targets_signing_event,
+)
 
 EVENT = "sign/doi-policy"
 NEW_POLICY = b'{"role": "doi", "allow": ["docker.io/library/*", "docker.io/docker/*"]}\n'
@@ -62,37 +66,17 @@ def _ceremony(hsm: SoftHsm, tmp: Path) -> Path:
 
 
 def _signing_event(clone: Path) -> None:
-    """doi v2 with a new policy, as tuf-on-ci leaves a changed role for its signers."""
-    git(clone, "checkout", "--quiet", "-b", EVENT)
-    path = clone / "metadata" / "doi.json"
-    md = Metadata.from_bytes(path.read_bytes())
-    assert isinstance(md.signed, Targets)
-    md.signed.version += 1
-    days = md.signed.unrecognized_fields["x-tuf-on-ci-expiry-period"]
-    md.signed.expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
-    md.signed.targets["doi/policy-2.json"] = TargetFile.from_data("doi/policy-2.json", NEW_POLICY, ["sha256"])
-    targets = Metadata.from_bytes((clone / "metadata" / "targets.json").read_bytes()).signed
-    assert isinstance(targets, Targets) and targets.delegations and targets.delegations.roles
-    md.signatures.clear()
-    for keyid in targets.delegations.roles["doi"].keyids:
-        md.signatures[keyid] = Signature(keyid, "")
-    path.write_bytes(md.to_bytes())
-    git(clone, "commit", "--quiet", "-am", "doi v2: a new policy")
-    git(clone, "push", "--quiet", "origin", EVENT)
-    git(clone, "checkout", "--quiet", "main")
+    """doi v2 with a new policy, as tuf-on-ci leaves a changed role for its signers (here and in
+    tests/e2e/test_doi_done.py)."""
+    targets_signing_event(clone, EVENT, "doi", "doi/policy-2.json", NEW_POLICY, "doi v2: a new policy")
 
 
-def _as_piv_9c(hsm: SoftHsm, targets: Targets, owner: str) -> tuple[str, str]:
-    """``owner``'s doi key gets CKA_ID 2 (tuf-on-ci's HSM signer: PIV slot 9c); (key id, token)."""
+def _doi_key(targets: Targets, owner: str) -> tuple[str, Key]:
+    """``owner``'s doi key: (key id, key)."""
     assert targets.delegations and targets.delegations.keys is not None
     (keyid,) = [k for k, key in targets.delegations.keys.items()
                 if key.unrecognized_fields["x-tuf-on-ci-keyowner"] == owner]
-    fields = targets.delegations.keys[keyid].unrecognized_fields
-    label = fields["x-ceremony-token-label"]
-    session = hsm.module.login(hsm.module.find_token(label=label), hsm.pin)
-    for obj in session.get_objects({Attribute.ID: parse_uri(fields["x-ceremony-key-uri"]).key_id}):
-        obj[Attribute.ID] = b"\x02"
-    return keyid, label
+    return keyid, targets.delegations.keys[keyid]
 
 
 def test_doi_repository_continued_by_two_tuf_on_ci_signers(hsm: SoftHsm, tmp_path: Path) -> None:
@@ -111,10 +95,8 @@ def test_doi_repository_continued_by_two_tuf_on_ci_signers(hsm: SoftHsm, tmp_pat
     home = tmp_path / "home"
     home.mkdir()
     for signer in ("alice", "bob"):
-        keyid, label = _as_piv_9c(hsm, targets, f"@{signer}")
-        run = run_sign(clone, EVENT, resolve_module_path(env={}), hsm.dir.conf, signer,
-                       f"{PIN}\n\n", home, signing_keys={keyid: f"hsm:2?label={label}"})
-        assert run.returncode == 0, run.stdout + run.stderr
+        keyid, key = _doi_key(targets, f"@{signer}")
+        run = sign_on_softhsm(hsm, clone, EVENT, signer, home, {keyid: as_piv_9c(hsm, key)})
         assert "Your signature is requested for role(s) {'doi'}" in run.stdout, run.stdout
         assert " * New artifact 'doi/policy-2.json'" in run.stdout
 

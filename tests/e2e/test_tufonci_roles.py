@@ -9,22 +9,26 @@ artifact and the delegated policy file through the result."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pkcs11 import Attribute
-from tuf.api.metadata import Metadata, Root, Signature, TargetFile, Targets
+from tuf.api.metadata import Metadata, Root
 
 from ceremony import keyids
 from ceremony.formats import tuf_layout
-from hsm.pkcs11 import resolve_module_path
-from hsm.uri import parse_uri
-from tests.conftest import PIN
 from tests.support.clients import both_clients_accept
 from tests.support.helpers import cli, make_online_keys
 from tests.support.roles import Role
 from tests.support.tuf_repo import serve
-from tests.support.tufonci import KMS, compat_plan, git, publish_online, run_sign, seed_repository
+from tests.support.tufonci import (
+    KMS,
+    as_piv_9c,
+    compat_plan,
+    git,
+    publish_online,
+    seed_repository,
+    sign_on_softhsm,
+    targets_signing_event,
+)
 
 HOLDERS = {"alice": "tok-alice", "bob": "tok-bob"}
 POLICY = b'{"policy": "doi", "allow": ["docker.io/library/*"]}\n'
@@ -83,50 +87,18 @@ def test_compat_roles_are_laid_out_and_annotated_for_tuf_on_ci(hsm, tmp_path):
         ["FAIL the ceremony is not sealed"], r.out
 
 
-def _signing_event(clone: Path) -> None:
-    """targets v2 with a new artifact, as tuf-on-ci leaves a changed role for its signers."""
-    git(clone, "checkout", "--quiet", "-b", EVENT)
-    path = clone / "metadata" / "targets.json"
-    md = Metadata.from_bytes(path.read_bytes())
-    assert isinstance(md.signed, Targets)
-    md.signed.version += 1
-    days = md.signed.unrecognized_fields["x-tuf-on-ci-expiry-period"]
-    md.signed.expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
-    md.signed.targets["hello.txt"] = TargetFile.from_data("hello.txt", ARTIFACT, ["sha256"])
-    root = Metadata.from_bytes((clone / "metadata" / "root.json").read_bytes()).signed
-    assert isinstance(root, Root)
-    md.signatures.clear()
-    for keyid in root.roles["targets"].keyids:
-        md.signatures[keyid] = Signature(keyid, "")
-    path.write_bytes(md.to_bytes())
-    git(clone, "commit", "--quiet", "-am", "targets v2: a new artifact")
-    git(clone, "push", "--quiet", "origin", EVENT)
-    git(clone, "checkout", "--quiet", "main")
-
-
-def _alice_as_piv_9c(hsm, root: Root) -> tuple[str, str]:
-    (keyid,) = [k for k in root.roles["targets"].keyids
-                if root.keys[k].unrecognized_fields["x-tuf-on-ci-keyowner"] == "@alice"]
-    fields = root.keys[keyid].unrecognized_fields
-    session = hsm.module.login(hsm.module.find_token(label=fields["x-ceremony-token-label"]), hsm.pin)
-    for obj in session.get_objects({Attribute.ID: parse_uri(fields["x-ceremony-key-uri"]).key_id}):
-        obj[Attribute.ID] = b"\x02"
-    return keyid, fields["x-ceremony-token-label"]
-
-
 def test_tuf_on_ci_sign_signs_a_targets_event_and_clients_download_through_it(hsm, tmp_path):
     ws = _ceremony(hsm, tmp_path)
     v1 = (ws / "metadata" / "1.root.json").read_bytes()
     root = Metadata.from_bytes(v1).signed
     assert isinstance(root, Root)
     clone, bare = seed_repository(tmp_path / "git", tuf_layout.repository_files(ws / "metadata"))
-    _signing_event(clone)
-    keyid, label = _alice_as_piv_9c(hsm, root)
+    targets_signing_event(clone, EVENT, "targets", "hello.txt", ARTIFACT, "targets v2: a new artifact")
+    (keyid,) = [k for k in root.roles["targets"].keyids
+                if root.keys[k].unrecognized_fields["x-tuf-on-ci-keyowner"] == "@alice"]
     home = tmp_path / "home"
     home.mkdir()
-    run = run_sign(clone, EVENT, resolve_module_path(env={}), hsm.dir.conf, "alice",
-                   f"{PIN}\n\n", home, signing_keys={keyid: f"hsm:2?label={label}"})
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = sign_on_softhsm(hsm, clone, EVENT, "alice", home, {keyid: as_piv_9c(hsm, root.keys[keyid])})
     assert "Your signature is requested for role(s) {'targets'}" in run.stdout
     assert " * New artifact 'hello.txt'" in run.stdout
 

@@ -19,19 +19,25 @@ from hashlib import sha256
 from pathlib import Path
 
 import pytest
-from pkcs11 import Attribute
 from tuf.api.metadata import Metadata, Root, Signature
 
 from ceremony import keyids
 from ceremony.errors import VerificationError
 from ceremony.formats import tuf_layout
-from hsm.pkcs11 import TokenKey, resolve_module_path
-from hsm.uri import parse_uri
-from tests.conftest import PIN
+from hsm.pkcs11 import TokenKey
 from tests.support.clients import both_clients_accept
 from tests.support.helpers import cli, make_online_keys, run_steps
 from tests.support.tuf_repo import serve
-from tests.support.tufonci import KMS, TARGET, compat_plan, git, publish_online, run_sign, seed_repository
+from tests.support.tufonci import (
+    KMS,
+    TARGET,
+    as_piv_9c,
+    compat_plan,
+    git,
+    publish_online,
+    seed_repository,
+    sign_on_softhsm,
+)
 
 EVENT = "sign/root-v2"
 
@@ -100,33 +106,18 @@ def _signing_event(clone: Path) -> bytes:
     return data
 
 
-def _as_piv_slot_9c(hsm, ws: Path) -> tuple[str, str]:
-    """Give alice's ceremony key CKA_ID 2 (what tuf-on-ci's HSM signer looks for: PIV slot 9c);
-    returns (root key id, token label)."""
-    root = Metadata.from_bytes((ws / "metadata" / "root.json").read_bytes()).signed
-    keyid = root.roles["root"].keyids[0]
-    ref = parse_uri(root.keys[keyid].unrecognized_fields["x-ceremony-key-uri"])
-    label = root.keys[keyid].unrecognized_fields["x-ceremony-token-label"]
-    session = hsm.module.login(hsm.module.find_token(label=label), hsm.pin)
-    objects = list(session.get_objects({Attribute.ID: ref.key_id}))
-    assert len(objects) == 2  # the private key and its public key
-    for obj in objects:
-        obj[Attribute.ID] = b"\x02"
-    return keyid, label
-
-
 def test_tuf_on_ci_sign_continues_the_ceremony_and_clients_accept(hsm, tmp_path):
     ws, online = _ceremony(hsm, tmp_path)
     v1 = (ws / "metadata" / "root.json").read_bytes()
     clone, bare = seed_repository(tmp_path / "git", tuf_layout.repository_files(ws / "metadata"))
     unsigned = _signing_event(clone)
-    keyid, label = _as_piv_slot_9c(hsm, ws)
+    root = Metadata.from_bytes(v1).signed
+    assert isinstance(root, Root)
+    keyid = root.roles["root"].keyids[0]  # alice's
 
     home = tmp_path / "home"
     home.mkdir()
-    run = run_sign(clone, EVENT, resolve_module_path(env={}), hsm.dir.conf, "alice",
-                   f"{PIN}\n\n", home, signing_keys={keyid: f"hsm:2?label={label}"})
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = sign_on_softhsm(hsm, clone, EVENT, "alice", home, {keyid: as_piv_9c(hsm, root.keys[keyid])})
     assert "Your signature is requested for role(s) {'root'}" in run.stdout
 
     # the remote's signing-event branch holds root v2, signed by alice's SoftHSM key

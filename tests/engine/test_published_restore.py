@@ -18,7 +18,7 @@ from tests.conftest import SoftHsm
 from tests.support.helpers import TRIO, cli, rewrite_journal
 from tests.support.notary_fixtures import offline_key_files
 from tests.support.plans import notary_plan
-from tests.support.roles import small_doi_plan
+from tests.support.roles import signed_small_roles
 from tests.support.x509_ceremony import publish_root
 
 
@@ -83,14 +83,9 @@ def test_a_deleted_role_published_with_root_is_restored_and_a_target_file_is_not
         hsm: SoftHsm, tmp_path: Path) -> None:
     """A role's metadata is rebuilt from the journal; a target file is not (its bytes come from
     the plan's folder): it stays missing and export refuses, naming it."""
-    plan = small_doi_plan(hsm, tmp_path, b'{"policy": "doi"}\n')
-    ws = tmp_path / "ws"
-    for step in (("init", ws, "--plan", plan),
-                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),
-                 ("draft", ws), ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),
-                 ("publish", ws)):
-        r = cli(*step)
-        assert r.code == 0, r.err
+    ws = signed_small_roles(hsm, tmp_path, b'{"policy": "doi"}\n')
+    r = cli("publish", ws)
+    assert r.code == 0, r.err
     event = _published(ws)
     roles = event["roles"]
     targets_file = next(rel for rel in roles if rel.startswith("metadata/") and "targets" in rel)

@@ -13,19 +13,7 @@ import pytest
 
 from tests.conftest import SoftHsm
 from tests.support.helpers import cli
-from tests.support.roles import small_doi_plan
-
-
-def _ready(hsm: SoftHsm, tmp_path: Path) -> Path:
-    plan = small_doi_plan(hsm, tmp_path, POLICY)
-    ws = tmp_path / "ws"
-    for step in (("init", ws, "--plan", plan),
-                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),
-                 ("draft", ws), ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)):
-        r = cli(*step)
-        assert r.code == 0, r.err
-    return ws
-
+from tests.support.roles import signed_small_roles
 
 POLICY = b'{"policy": "doi"}\n'
 # clients fetch a target by its hash-prefixed name (consistent snapshots)
@@ -35,7 +23,7 @@ POLICY_FILE = f"targets/doi/{hashlib.sha256(POLICY).hexdigest()}.policy.json"
 @pytest.mark.parametrize("rel", ["metadata/1.targets.json", "metadata/1.doi.json", POLICY_FILE])
 def test_another_file_in_an_outputs_place_is_refused_and_nothing_is_written(
         hsm: SoftHsm, tmp_path: Path, rel: str) -> None:
-    ws = _ready(hsm, tmp_path)
+    ws = signed_small_roles(hsm, tmp_path, POLICY)
     journal = (ws / "journal.jsonl").read_bytes()
     (ws / rel).parent.mkdir(parents=True, exist_ok=True)
     (ws / rel).write_bytes(b'{"not": "this ceremony\'s"}\n')
@@ -51,7 +39,7 @@ def test_another_file_in_an_outputs_place_is_refused_and_nothing_is_written(
 
 
 def test_a_link_in_an_outputs_place_is_refused(hsm: SoftHsm, tmp_path: Path) -> None:
-    ws = _ready(hsm, tmp_path)
+    ws = signed_small_roles(hsm, tmp_path, POLICY)
     (ws / "metadata" / "1.targets.json").symlink_to(tmp_path / "elsewhere.json")
     r = cli("publish", ws)
     assert r.code == 3, r.err

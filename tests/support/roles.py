@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp
 from tuf.api.serialization.json import JSONSerializer
@@ -18,6 +18,9 @@ from tuf.api.serialization.json import JSONSerializer
 from hsm.pkcs11 import TokenKey
 from tests.support.plans import Keyholder, Online, Plan
 from tests.support.tuf_repo import signer
+
+if TYPE_CHECKING:
+    from tests.support.helpers import Run
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,14 @@ def publish_online_roles(ws: Path, repo: Path, online: dict[str, TokenKey], vers
     (meta / "timestamp.json").write_bytes(timestamp.to_bytes(JSONSerializer()))
 
 
-def small_doi_plan(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n') -> Path:
+def small_doi_plan(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n',
+                   extra: str | None = None) -> Path:
     """The smallest plan with every kind of offline role: alice alone (token ``tok-alice``)
     holds root, targets and a terminating delegation ``doi`` (``doi/*``, 1 of 1 each) that
     lists one target file ``doi/policy.json`` holding ``policy``; snapshot and timestamp
-    online. Returns the plan file (under ``tmp/plan``)."""
+    online; ``extra``: raw TOML lines at the end of ``[ceremony]``. Returns the plan file
+    (under ``tmp/plan``)."""
+    # lazy: ceremony.cli (through tests.support.helpers), not needed by the plan-only tests
     from tests.support.helpers import make_online_keys
 
     hsm.make("tok-alice")
@@ -120,4 +126,38 @@ def small_doi_plan(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n') 
     return RolesPlan(name="roles", holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
                      online_dir=files / "online", targets=Role("targets", ["alice"], 1),
                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                       targets=["doi/policy.json"])]).write(files / "plan.toml")
+                                       targets=["doi/policy.json"])],
+                     extra=extra).write(files / "plan.toml")
+
+
+def signed_small_roles(hsm: Any, tmp: Path, policy: bytes = b'{"policy": "doi"}\n',
+                       extra: str | None = None) -> Path:
+    """:func:`small_doi_plan`'s ceremony in ``tmp/ws`` through the CLI: initialised, alice's
+    key made, drafted and signed (every role at threshold), ready to publish. Returns the
+    workspace; the target file is ``tmp/plan/doi/policy.json``."""
+    # lazy: ceremony.cli (through tests.support.helpers), not needed by the plan-only tests
+    from tests.support.helpers import cli
+
+    plan = small_doi_plan(hsm, tmp, policy, extra)
+    ws = tmp / "ws"
+    for step in (("init", ws, "--plan", plan),
+                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file),
+                 ("draft", ws), ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file)):
+        r = cli(*step)
+        assert r.code == 0, r.err
+    return ws
+
+
+def usb_round_trip(ws: Path, tmp: Path) -> Run:
+    """Export the published ceremony in ``ws`` to a new folder ``tmp/stick`` and import it
+    into ``tmp/in``, both of which must succeed; the import's run (its report on ``out``)."""
+    # lazy: ceremony.cli (through tests.support.helpers), not needed by the plan-only tests
+    from tests.support.helpers import cli
+
+    stick = tmp / "stick"
+    stick.mkdir()
+    r = cli("export", ws, "--usb", stick)
+    assert r.code == 0, r.err
+    r = cli("import", "--usb", stick, "--out", tmp / "in")
+    assert r.code == 0, r.err
+    return r

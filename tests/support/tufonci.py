@@ -21,11 +21,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Timestamp
+from pkcs11 import Attribute
+from tuf.api.metadata import Key, Metadata, MetaFile, Root, Signature, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-from hsm.pkcs11 import TokenKey
+from hsm.pkcs11 import TokenKey, resolve_module_path
 from hsm.signer import TokenSigner
+from hsm.uri import parse_uri
+from tests.conftest import PIN, SoftHsm
 from tests.support.plans import Keyholder, Online, Plan
 from tests.support.roles import Role
 
@@ -132,6 +135,38 @@ def seed_repository(tmp: Path, files: dict[str, bytes]) -> tuple[Path, Path]:
     return clone, bare
 
 
+def targets_signing_event(clone: Path, event: str, role: str, target: str, data: bytes,
+                          message: str) -> None:
+    """``role`` (targets, or a role targets delegates) one version on with ``target`` holding
+    ``data`` added, as tuf-on-ci leaves a changed role for its signers: expiry from its
+    ``x-tuf-on-ci-expiry-period``, an empty signature for each key its delegator (root for
+    targets, targets for a delegation) lists; committed as ``message`` on branch ``event``,
+    pushed, and ``main`` checked out again."""
+    git(clone, "checkout", "--quiet", "-b", event)
+    path = clone / "metadata" / f"{role}.json"
+    md = Metadata.from_bytes(path.read_bytes())
+    assert isinstance(md.signed, Targets)
+    md.signed.version += 1
+    days = md.signed.unrecognized_fields["x-tuf-on-ci-expiry-period"]
+    md.signed.expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+    md.signed.targets[target] = TargetFile.from_data(target, data, ["sha256"])
+    if role == "targets":
+        root = Metadata.from_bytes((clone / "metadata" / "root.json").read_bytes()).signed
+        assert isinstance(root, Root)
+        keys = root.roles["targets"].keyids
+    else:
+        targets = Metadata.from_bytes((clone / "metadata" / "targets.json").read_bytes()).signed
+        assert isinstance(targets, Targets) and targets.delegations and targets.delegations.roles
+        keys = targets.delegations.roles[role].keyids
+    md.signatures.clear()
+    for keyid in keys:
+        md.signatures[keyid] = Signature(keyid, "")
+    path.write_bytes(md.to_bytes())
+    git(clone, "commit", "--quiet", "-am", message)
+    git(clone, "push", "--quiet", "origin", event)
+    git(clone, "checkout", "--quiet", "main")
+
+
 def run_sign(clone: Path, event: str, pykcs11lib: str, softhsm_conf: Path, user: str,
              stdin: str, home: Path,
              signing_keys: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -163,6 +198,30 @@ def run_sign(clone: Path, event: str, pykcs11lib: str, softhsm_conf: Path, user:
     env.pop("PYKCS11LIB", None)
     return subprocess.run([str(TOOL), event], cwd=clone, env=env, input=stdin, capture_output=True,
                           text=True, timeout=300, check=False)
+
+
+def as_piv_9c(hsm: SoftHsm, key: Key) -> str:
+    """The ceremony's key behind ``key`` (its ``x-ceremony-token-label`` and
+    ``x-ceremony-key-uri`` fields) gets CKA_ID 2 on both its objects, what tuf-on-ci's HSM
+    signer looks for (PIV slot 9c); returns its signer URI for ``[signing-keys]``."""
+    fields = key.unrecognized_fields
+    label = fields["x-ceremony-token-label"]
+    session = hsm.module.login(hsm.module.find_token(label=label), hsm.pin)
+    objects = list(session.get_objects({Attribute.ID: parse_uri(fields["x-ceremony-key-uri"]).key_id}))
+    assert len(objects) == 2  # the private key and its public key
+    for obj in objects:
+        obj[Attribute.ID] = b"\x02"
+    return f"hsm:2?label={label}"
+
+
+def sign_on_softhsm(hsm: SoftHsm, clone: Path, event: str, user: str, home: Path,
+                    signing_keys: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """:func:`run_sign` on SoftHSM (its module and config, the test PIN and the Enter before
+    the push on stdin), which must succeed; its result, for what the tool printed."""
+    run = run_sign(clone, event, resolve_module_path(env={}), hsm.dir.conf, user, f"{PIN}\n\n",
+                   home, signing_keys=signing_keys)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run
 
 
 def copy_tree(src: Path, dst: Path) -> None:

@@ -15,15 +15,16 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ceremony.errors import VerificationError
 from ceremony.formats.tuf_roles import bundle_target_name, target_path_of
 from tests.conftest import SoftHsm
-from tests.e2e.test_roles_ceremony import POLICY, _signed_small, roles_plan
-from tests.support.helpers import Run, cli, make_online_keys
-from tests.support.roles import Role
+from tests.e2e.test_roles_ceremony import POLICY, roles_plan
+from tests.support.helpers import Run, cli
+from tests.support.roles import Role, signed_small_roles, usb_round_trip
 
 NAME = "target+doi+policy.json"
 
 
-def _published(hsm: SoftHsm, tmp: Path) -> Path:
-    ws, _policy = _signed_small(hsm, tmp)
+def _published(hsm: SoftHsm, tmp: Path, policy: bytes = POLICY, extra: str | None = None) -> Path:
+    """:func:`signed_small_roles`'s ceremony with ``policy`` as doi's target file, published."""
+    ws = signed_small_roles(hsm, tmp, policy, extra)
     r = cli("publish", ws)
     assert r.code == 0, r.err
     return ws
@@ -41,12 +42,7 @@ def _pack(tmp: Path, files: dict[str, bytes], out: Path) -> Run:
 
 def test_usb_export_carries_the_target_files_and_import_verifies_them(hsm: SoftHsm, tmp_path: Path) -> None:
     ws = _published(hsm, tmp_path)
-    stick = tmp_path / "stick"
-    stick.mkdir()
-    r = cli("export", ws, "--usb", stick)
-    assert r.code == 0, r.err
-    r = cli("import", "--usb", stick, "--out", tmp_path / "in")
-    assert r.code == 0, r.err
+    r = usb_round_trip(ws, tmp_path)
     assert f"{NAME}: target doi/policy.json, {len(POLICY)} bytes, matches doi v1" in r.out, r.out
     assert (tmp_path / "in" / NAME).read_bytes() == POLICY
     served = ws / "targets" / "doi" / f"{hashlib.sha256(POLICY).hexdigest()}.policy.json"
@@ -66,24 +62,8 @@ def test_qr_export_carries_the_target_files(hsm: SoftHsm, tmp_path: Path) -> Non
 def test_a_target_file_another_format_would_claim_travels_as_a_target(hsm: SoftHsm, tmp_path: Path) -> None:
     """An X.509 CA folder's state file as doi's target (CA material shipped by TUF): the
     bundle is still checked as TUF metadata, and the file as doi's target."""
-    hsm.make("tok-alice")
-    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
-    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
-                      targets=Role("targets", ["alice"], 1),
-                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                        targets=["doi/policy.json"])])
     ca_json = b'{"type": "x509-ca", "note": "claimed by the X.509 format if it were a root"}\n'
-    (tmp_path / "plan" / "doi" / "policy.json").write_bytes(ca_json)
-    ws = tmp_path / "ws"
-    (tmp_path / "stick").mkdir()
-    for step in (("init", ws, "--plan", plan.write(tmp_path / "plan" / "plan.toml")),
-                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
-                 ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("publish", ws),
-                 ("export", ws, "--usb", tmp_path / "stick")):
-        r = cli(*step)
-        assert r.code == 0, r.err
-    r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "in")
-    assert r.code == 0, r.err
+    r = usb_round_trip(_published(hsm, tmp_path, ca_json), tmp_path)
     assert f"{NAME}: target doi/policy.json, {len(ca_json)} bytes, matches doi v1" in r.out, r.out
 
 
@@ -184,22 +164,8 @@ def test_a_target_path_a_bundle_cannot_name_is_refused_at_init(tmp_path: Path, t
 
 def test_roles_without_consistent_snapshots_travel_and_verify(hsm: SoftHsm, tmp_path: Path) -> None:
     """consistent_snapshot = false: the roles are published as ROLE.json and travel so."""
-    hsm.make("tok-alice")
-    make_online_keys(hsm, tmp_path / "plan" / "online", roles=("snapshot", "timestamp"))
-    plan = roles_plan(tmp_path, holders={"alice": "tok-alice"}, root=["alice"], threshold=1,
-                      targets=Role("targets", ["alice"], 1), extra="consistent_snapshot = false",
-                      delegations=[Role("doi", ["alice"], 1, paths=["doi/*"], terminating=True,
-                                        targets=["doi/policy.json"])])
-    ws = tmp_path / "ws"
-    (tmp_path / "stick").mkdir()
-    for step in (("init", ws, "--plan", plan.write(tmp_path / "plan" / "plan.toml")),
-                 ("keygen", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("draft", ws),
-                 ("sign", ws, "--keyholder", "alice", "--pin-file", hsm.pin_file), ("publish", ws),
-                 ("export", ws, "--usb", tmp_path / "stick")):
-        r = cli(*step)
-        assert r.code == 0, r.err
-    r = cli("import", "--usb", tmp_path / "stick", "--out", tmp_path / "in")
-    assert r.code == 0, r.err
+    ws = _published(hsm, tmp_path, extra="consistent_snapshot = false")
+    r = usb_round_trip(ws, tmp_path)
     assert "doi.json: doi v1 verified against targets (1 target(s))" in r.out, r.out
     assert f"{NAME}: target doi/policy.json, {len(POLICY)} bytes, matches doi v1" in r.out, r.out
     assert (tmp_path / "in" / "doi.json").read_bytes() == (ws / "metadata" / "doi.json").read_bytes()

@@ -40,6 +40,14 @@ def _published(hsm: SoftHsm, tmp: Path) -> Ceremony:
     return run_steps(hsm, tmp / "ws", setup.plan, None, ["alice", "bob"])
 
 
+def _alice_keyed(hsm: SoftHsm, tmp: Path) -> Ceremony:
+    """A 1-of-2 rehearsal bootstrap, initialised, alice's key made, nothing drafted."""
+    setup = bootstrap_setup(hsm, tmp, n=2, threshold=1)
+    c = Ceremony.init(tmp / "ws", setup.plan, None)
+    c.keygen("alice", hsm.module, hsm.pin)
+    return c
+
+
 @pytest.fixture
 def sealed(hsm: SoftHsm, tmp_path: Path) -> Ceremony:
     c = _published(hsm, tmp_path)
@@ -95,17 +103,13 @@ def test_the_api_still_refuses_a_sealed_workspace_itself(sealed: Ceremony, hsm: 
 
 
 def test_sign_before_draft_is_refused_before_the_token(hsm: SoftHsm, tmp_path: Path) -> None:
-    setup = bootstrap_setup(hsm, tmp_path, n=2, threshold=1)
-    c = Ceremony.init(tmp_path / "ws", setup.plan, None)
-    c.keygen("alice", hsm.module, hsm.pin)
+    c = _alice_keyed(hsm, tmp_path)
     _refused(cli("sign", c.ws.root, "--keyholder", "alice", *_no_token(tmp_path)),
              "there is no draft yet")
 
 
 def test_keygen_twice_is_refused_before_the_token(hsm: SoftHsm, tmp_path: Path) -> None:
-    setup = bootstrap_setup(hsm, tmp_path, n=2, threshold=1)
-    c = Ceremony.init(tmp_path / "ws", setup.plan, None)
-    c.keygen("alice", hsm.module, hsm.pin)
+    c = _alice_keyed(hsm, tmp_path)
     _refused(cli("keygen", c.ws.root, "--keyholder", "alice", *_no_token(tmp_path)),
              "alice already has a root key in this ceremony")
 
